@@ -1,0 +1,42 @@
+# gradguard - the two commands: `make run` and `make test`.
+# Both install the Debian packages that are missing (scripts/install-deps.sh),
+# configure and build; run trains the default model, test passes every test.
+
+BUILD ?= build
+SAN_BUILD ?= build-san
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CONFIG ?= configs/fashion-mlp.yaml
+RUN_DIR ?= runs/fashion-mlp
+
+.PHONY: all deps build san run test test-fast test-san bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh --with-torch
+
+$(BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+
+build: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+$(SAN_BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Sanitize -DGG_NATIVE=OFF >/dev/null
+
+san: deps $(SAN_BUILD)/Makefile
+	cmake --build $(SAN_BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/gradguard train $(CONFIG) -o $(RUN_DIR)
+
+# The full suite: the Release build, then the same tests under ASan+UBSan.
+test: build san
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 GG_SANITIZE=1 ctest --output-on-failure -j $(JOBS)
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages gradguard needs that are missing on this machine.
+# Usage: scripts/install-deps.sh [--with-torch] [--with-mpi] [--with-chromium]
+# Build needs: cmake, gcc, OpenBLAS, zlib, libyaml; data: dataset-fashion-mnist.
+# --with-torch adds python3-torch and python3-numpy (parity tests and benches),
+# --with-mpi adds OpenMPI, --with-chromium adds headless Chromium (report test).
+set -eu
+pkgs="cmake make gcc pkg-config libopenblas-dev zlib1g-dev libyaml-dev dataset-fashion-mnist"
+for a in "$@"; do
+  case "$a" in
+    --with-torch) pkgs="$pkgs python3-torch python3-numpy" ;;
+    --with-mpi) pkgs="$pkgs openmpi-bin libopenmpi-dev" ;;
+    --with-chromium) pkgs="$pkgs chromium" ;;
+    --with-fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
+    *) echo "install-deps.sh: unknown option '$a'" >&2; exit 2 ;;
+  esac
+done
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps.sh: installing$missing"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,227 @@
+/* loss.c - losses (scalar means over the batch) and accuracy.
+ *
+ * softmax_xent: logits (R, C), labels (R) class ids stored as floats.
+ *   loss = mean_r [ lse(x_r) - (1 - eps) x_r[y_r] - eps/C sum_c x_r[c] ]
+ *   dx_r = (softmax(x_r) - q_r) / R, q = (1 - eps) onehot(y) + eps / C
+ * The softmax is kept in the workspace for backward. Sums in double. */
+#include "../core.h"
+
+#include <math.h>
+
+static gg_node loss_node(gg_graph *g, int op, const char *name, gg_node a, gg_node b, int same_shape)
+{
+    if (!g || g->err) return -1;
+    if (!gg_node_ok(g, a) || !gg_node_ok(g, b)) return gg_build_fail(g, GG_E_ARG, "%s: bad input node (%d, %d)", name, a, b);
+    gg_tensor *at = gg_T(g, a), *bt = gg_T(g, b);
+    char s1[64], s2[64];
+    if (same_shape) {
+        int ok = at->batched == bt->batched && at->per == bt->per && at->shape.d[0] == bt->shape.d[0];
+        if (!ok)
+            return gg_build_fail(g, GG_E_SHAPE, "%s: prediction '%s' %s and target '%s' %s differ", name, at->name,
+                                 gg_shape_str(at->shape, s1, sizeof s1), bt->name, gg_shape_str(bt->shape, s2, sizeof s2));
+    } else {
+        /* class ids: one per row of the logits */
+        size_t rows = gg_shape_numel(at->shape) / (size_t)gg_last(at);
+        if (at->batched != bt->batched || gg_shape_numel(bt->shape) != rows || at->shape.ndim < 2)
+            return gg_build_fail(g, GG_E_SHAPE, "%s: logits '%s' %s need one class id per row, labels '%s' are %s", name,
+                                 at->name, gg_shape_str(at->shape, s1, sizeof s1), bt->name,
+                                 gg_shape_str(bt->shape, s2, sizeof s2));
+    }
+    gg_node in[2] = {a, b};
+    return gg_add_node(g, op, name, in, 2, gg_shape1(1), 0);
+}
+
+gg_node gg_softmax_xent(gg_graph *g, gg_node logits, gg_node labels, float smoothing)
+{
+    if (g && !g->err && !(smoothing >= 0 && smoothing < 1))
+        return gg_build_fail(g, GG_E_ARG, "softmax_xent: label smoothing %g is outside [0, 1)", smoothing);
+    gg_node n = loss_node(g, GG_OP_SOFTMAX_XENT, "softmax_xent", logits, labels, 0);
+    if (n >= 0) g->t[n].fa[0] = smoothing;
+    return n;
+}
+
+size_t gg_xent_ws(const gg_graph *g, const gg_tensor *t)
+{
+    return gg_shape_numel(g->t[t->in[0]].shape);
+}
+
+/* Class id from a float label; -1 if it is not an integer in [0, C). */
+static int class_id(float v, int C)
+{
+    if (!(v >= 0 && v < C)) return -1;
+    int k = (int)v;
+    return (float)k == v ? k : -1;
+}
+
+void gg_xent_fwd(gg_graph *g, gg_tensor *t)
+{
+    gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
+    int C = gg_last(x);
+    long R = (long)gg_rows(g, x);
+    float eps = t->fa[0];
+    double total = 0;
+    long bad = -1;
+#pragma omp parallel for reduction(+ : total) if (R * C > GG_PAR_MIN)
+    for (long r = 0; r < R; r++) {
+        const float *xr = x->val + (size_t)r * C;
+        float *p = t->ws + (size_t)r * C;
+        int k = class_id(y->val[r], C);
+        if (k < 0) {
+#pragma omp critical
+            if (bad < 0 || r < bad) bad = r;
+            continue;
+        }
+        float m = xr[0];
+        for (int c = 1; c < C; c++) m = xr[c] > m ? xr[c] : m;
+        double s = 0, sx = 0;
+        for (int c = 0; c < C; c++) {
+            p[c] = expf(xr[c] - m);
+            s += p[c];
+            sx += xr[c];
+        }
+        float inv = (float)(1.0 / s);
+        for (int c = 0; c < C; c++) p[c] *= inv;
+        double lse = m + log(s);
+        total += lse - (1 - eps) * xr[k] - (eps > 0 ? eps / C * sx : 0);
+    }
+    if (bad >= 0) {
+        gg_run_fail(g, GG_E_ARG, "softmax_xent: label %g of row %ld is not a class id in 0..%d", (double)y->val[bad], bad,
+                    C - 1);
+        t->val[0] = NAN;
+        return;
+    }
+    t->val[0] = (float)(total / (double)R);
+}
+
+void gg_xent_bwd(gg_graph *g, gg_tensor *t)
+{
+    gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
+    int C = gg_last(x);
+    long R = (long)gg_rows(g, x);
+    float eps = t->fa[0], sc = t->grad[0] / (float)R, off = eps / C;
+#pragma omp parallel for if (R * C > GG_PAR_MIN)
+    for (long r = 0; r < R; r++) {
+        const float *p = t->ws + (size_t)r * C;
+        float *dx = x->grad + (size_t)r * C;
+        int k = (int)y->val[r];
+        for (int c = 0; c < C; c++) dx[c] += sc * (p[c] - off - (c == k ? 1 - eps : 0));
+    }
+}
+
+/* ---- binary cross-entropy with logits ---- */
+
+gg_node gg_bce_logits(gg_graph *g, gg_node logits, gg_node targets)
+{
+    return loss_node(g, GG_OP_BCE_LOGITS, "bce_logits", logits, targets, 1);
+}
+
+void gg_bce_fwd(gg_graph *g, gg_tensor *t)
+{
+    gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
+    size_t n = gg_numel(g, x);
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        float v = x->val[i];
+        s += (v > 0 ? v : 0) - v * y->val[i] + log1pf(expf(-fabsf(v)));
+    }
+    t->val[0] = (float)(s / (double)n);
+}
+
+void gg_bce_bwd(gg_graph *g, gg_tensor *t)
+{
+    gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
+    size_t n = gg_numel(g, x);
+    float sc = t->grad[0] / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        float v = x->val[i];
+        float sig = v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));
+        if (x->needs_grad) x->grad[i] += sc * (sig - y->val[i]);
+        if (y->needs_grad) y->grad[i] += -sc * v;
+    }
+}
+
+/* ---- mean squared error and Huber ---- */
+
+gg_node gg_mse(gg_graph *g, gg_node pred, gg_node target)
+{
+    return loss_node(g, GG_OP_MSE, "mse", pred, target, 1);
+}
+
+gg_node gg_huber(gg_graph *g, gg_node pred, gg_node target, float delta)
+{
+    if (g && !g->err && !(delta > 0)) return gg_build_fail(g, GG_E_ARG, "huber: delta %g must be > 0", delta);
+    gg_node n = loss_node(g, GG_OP_HUBER, "huber", pred, target, 1);
+    if (n >= 0) g->t[n].fa[0] = delta;
+    return n;
+}
+
+void gg_mse_fwd(gg_graph *g, gg_tensor *t)
+{
+    gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
+    size_t n = gg_numel(g, x);
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)x->val[i] - y->val[i];
+        s += d * d;
+    }
+    t->val[0] = (float)(s / (double)n);
+}
+
+void gg_mse_bwd(gg_graph *g, gg_tensor *t)
+{
+    gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
+    size_t n = gg_numel(g, x);
+    float sc = 2 * t->grad[0] / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        float d = sc * (x->val[i] - y->val[i]);
+        if (x->needs_grad) x->grad[i] += d;
+        if (y->needs_grad) y->grad[i] -= d;
+    }
+}
+
+void gg_huber_fwd(gg_graph *g, gg_tensor *t)
+{
+    gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
+    size_t n = gg_numel(g, x);
+    double s = 0, dl = t->fa[0];
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)x->val[i] - y->val[i]);
+        s += d <= dl ? 0.5 * d * d : dl * (d - 0.5 * dl);
+    }
+    t->val[0] = (float)(s / (double)n);
+}
+
+void gg_huber_bwd(gg_graph *g, gg_tensor *t)
+{
+    gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
+    size_t n = gg_numel(g, x);
+    float sc = t->grad[0] / (float)n, dl = t->fa[0];
+    for (size_t i = 0; i < n; i++) {
+        float d = x->val[i] - y->val[i];
+        float gd = sc * (d > dl ? dl : d < -dl ? -dl : d);
+        if (x->needs_grad) x->grad[i] += gd;
+        if (y->needs_grad) y->grad[i] -= gd;
+    }
+}
+
+/* ---- accuracy: no gradient ---- */
+
+gg_node gg_accuracy(gg_graph *g, gg_node logits, gg_node labels)
+{
+    return loss_node(g, GG_OP_ACCURACY, "accuracy", logits, labels, 0);
+}
+
+void gg_accuracy_fwd(gg_graph *g, gg_tensor *t)
+{
+    gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
+    int C = gg_last(x);
+    size_t R = gg_rows(g, x), hit = 0;
+    for (size_t r = 0; r < R; r++) {
+        const float *xr = x->val + r * C;
+        int best = 0;
+        for (int c = 1; c < C; c++)
+            if (xr[c] > xr[best]) best = c;
+        hit += (float)best == y->val[r];
+    }
+    t->val[0] = (float)((double)hit / (double)R);
+}

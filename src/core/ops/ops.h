@@ -1,0 +1,27 @@
+/* ops.h - forward/backward/workspace functions of every op family, for the
+ * op table. Each family's file keeps its functions side by side. */
+#ifndef GG_OPS_H
+#define GG_OPS_H
+
+#include "../core.h"
+
+#define GG_OP_FNS(p)                                                                                                   \
+    void p##_fwd(gg_graph *g, gg_tensor *t);                                                                           \
+    void p##_bwd(gg_graph *g, gg_tensor *t);
+#define GG_OP_WS(p) size_t p##_ws(const gg_graph *g, const gg_tensor *t);
+
+void gg_nop(gg_graph *g, gg_tensor *t);
+GG_OP_FNS(gg_linear) GG_OP_WS(gg_linear)
+GG_OP_FNS(gg_matmul)
+GG_OP_FNS(gg_add)
+GG_OP_FNS(gg_mul)
+GG_OP_FNS(gg_scale)
+GG_OP_FNS(gg_sum)
+GG_OP_FNS(gg_act_op)
+GG_OP_FNS(gg_xent) GG_OP_WS(gg_xent)
+GG_OP_FNS(gg_bce)
+GG_OP_FNS(gg_mse)
+GG_OP_FNS(gg_huber)
+void gg_accuracy_fwd(gg_graph *g, gg_tensor *t);
+
+#endif

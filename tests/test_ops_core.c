@@ -1,0 +1,237 @@
+/* Gradient checks and forward values for the core ops: linear (every fused
+ * activation), matmul, add/mul with broadcast, scale, sum, activations and
+ * the losses. Several shapes each, batch size 1 and odd sizes included. */
+#include "gradcheck.h"
+
+/* loss = sum(y * r) with r a fixed random input of y's shape, so that every
+ * output element gets a different weight. */
+static gg_node weigh(gg_graph *g, gg_node y, const char *rname)
+{
+    gg_shape s = gg_graph_shape(g, y);
+    gg_shape ss = {s.ndim - 1, {s.d[1], s.d[2], s.d[3], 0}};
+    gg_node r = gg_input(g, rname, ss);
+    return gg_sum(g, gg_mul(g, y, r), 1.0f);
+}
+
+static void randomize(gg_graph *g, uint64_t seed, float gap)
+{
+    gg_rng r;
+    gg_rng_seed(&r, seed);
+    for (int i = 0; i < gg_graph_num_nodes(g); i++) {
+        const char *op = gg_graph_node_op(g, i);
+        if (strcmp(op, "input") == 0 || strcmp(op, "param") == 0) {
+            gg_shape s = gg_graph_shape(g, i);
+            gc_fill(gg_graph_data(g, i), gg_shape_numel(s), &r, 1.0f, gap);
+        }
+    }
+}
+
+static void check_linear(int batch, int in, int out, gg_act act, int bias)
+{
+    char what[96];
+    snprintf(what, sizeof what, "linear N=%d %d->%d act=%s bias=%d", batch, in, out, gg_act_name(act), bias);
+    gg_graph *g = gg_graph_new(batch);
+    gg_node x = gg_input(g, "x", gg_shape1(in));
+    gg_graph_requires_grad(g, x);
+    gg_graph_scope(g, "fc");
+    gg_init z = {GG_INIT_ZEROS, 0, 0};
+    gg_node w = gg_param(g, "fc.weight", gg_shape2(out, in), z);
+    gg_node b = bias ? gg_param(g, "fc.bias", gg_shape1(out), z) : -1;
+    gg_node y = gg_linear(g, x, w, b, act);
+    gg_graph_scope(g, NULL);
+    gg_node L = weigh(g, y, "r");
+    GT_OK(gg_graph_compile(g));
+    randomize(g, 7 + (uint64_t)in, 0.02f);
+    gg_node nodes[3] = {x, w, b};
+    gradcheck(g, L, nodes, bias ? 3 : 2, 25, what);
+    gg_graph_free(g);
+}
+
+static void check_matmul(int batch, int M, int K, int N, int batched_b)
+{
+    char what[96];
+    snprintf(what, sizeof what, "matmul N=%d (%d,%d)x(%d,%d) batched=%d", batch, M, K, K, N, batched_b);
+    gg_graph *g = gg_graph_new(batch);
+    gg_node a = gg_input(g, "a", gg_shape2(M, K));
+    gg_graph_requires_grad(g, a);
+    gg_node b;
+    gg_init z = {GG_INIT_ZEROS, 0, 0};
+    if (batched_b) {
+        b = gg_input(g, "b", gg_shape2(K, N));
+        gg_graph_requires_grad(g, b);
+    } else {
+        b = gg_param(g, "m.weight", gg_shape2(K, N), z);
+    }
+    gg_node L = weigh(g, gg_matmul(g, a, b), "r");
+    GT_OK(gg_graph_compile(g));
+    randomize(g, 3, 0);
+    gg_node nodes[2] = {a, b};
+    gradcheck(g, L, nodes, 2, 20, what);
+    gg_graph_free(g);
+}
+
+static void check_binary(int mul, int bcast)
+{
+    char what[64];
+    snprintf(what, sizeof what, "%s bcast=%d", mul ? "mul" : "add", bcast);
+    gg_graph *g = gg_graph_new(3);
+    gg_node a = gg_input(g, "a", gg_shape2(4, 5));
+    gg_graph_requires_grad(g, a);
+    gg_init z = {GG_INIT_ZEROS, 0, 0};
+    gg_node b;
+    if (bcast) {
+        b = gg_param(g, "p.weight", gg_shape1(5), z);
+    } else {
+        b = gg_input(g, "b", gg_shape2(4, 5));
+        gg_graph_requires_grad(g, b);
+    }
+    gg_node y = mul ? gg_mul(g, a, b) : gg_add(g, a, b);
+    gg_node L = weigh(g, gg_scale(g, y, -1.5f), "r");
+    GT_OK(gg_graph_compile(g));
+    randomize(g, 5, 0);
+    gg_node nodes[2] = {a, b};
+    gradcheck(g, L, nodes, 2, 30, what);
+    gg_graph_free(g);
+}
+
+static void check_act(gg_act act, int batch, int n)
+{
+    char what[64];
+    snprintf(what, sizeof what, "act %s N=%d", gg_act_name(act), batch);
+    gg_graph *g = gg_graph_new(batch);
+    gg_node x = gg_input(g, "x", gg_shape2(n, 3));
+    gg_graph_requires_grad(g, x);
+    gg_node y = act == GG_ACT_LEAKY_RELU ? gg_leaky_relu(g, x, 0.2f) : act == GG_ACT_ELU ? gg_elu(g, x, 0.7f) : gg_activation(g, x, act);
+    gg_node L = weigh(g, y, "r");
+    GT_OK(gg_graph_compile(g));
+    randomize(g, 11, 0.05f);
+    gradcheck(g, L, &x, 1, 40, what);
+    gg_graph_free(g);
+}
+
+static void check_losses(int batch)
+{
+    char what[64];
+    for (int kind = 0; kind < 4; kind++) {
+        gg_graph *g = gg_graph_new(batch);
+        gg_node x = gg_input(g, "x", gg_shape1(7));
+        gg_graph_requires_grad(g, x);
+        gg_node t, L;
+        if (kind == 0) {
+            t = gg_input(g, "y", gg_shape1(1));
+            L = gg_softmax_xent(g, x, t, 0.1f);
+        } else {
+            t = gg_input(g, "t", gg_shape1(7));
+            if (kind != 1) gg_graph_requires_grad(g, t);
+            L = kind == 1 ? gg_bce_logits(g, x, t) : kind == 2 ? gg_mse(g, x, t) : gg_huber(g, x, t, 0.5f);
+        }
+        GT_OK(gg_graph_compile(g));
+        randomize(g, 13, 0);
+        float *tv = gg_graph_data(g, t);
+        for (int i = 0; i < batch * (kind == 0 ? 1 : 7); i++)
+            tv[i] = kind == 0 ? (float)(i % 7) : kind == 1 ? (float)(i % 3) / 2 : tv[i] * 2;
+        snprintf(what, sizeof what, "loss %s N=%d", gg_graph_node_op(g, L), batch);
+        gg_node nodes[2] = {x, t};
+        gradcheck(g, L, nodes, kind <= 1 ? 1 : 2, 30, what);
+        gg_graph_free(g);
+    }
+}
+
+/* Forward values against hand-computed ones. */
+static void check_values(void)
+{
+    gg_graph *g = gg_graph_new(2);
+    gg_node x = gg_input(g, "x", gg_shape1(3));
+    gg_node y = gg_input(g, "y", gg_shape1(1));
+    gg_node L = gg_softmax_xent(g, x, y, 0);
+    gg_node A = gg_accuracy(g, x, y);
+    GT_OK(gg_graph_compile(g));
+    float *xv = gg_graph_data(g, x), *yv = gg_graph_data(g, y);
+    float xs[6] = {1, 2, 3, 0, 0, 0};
+    memcpy(xv, xs, sizeof xs);
+    yv[0] = 2;
+    yv[1] = 1;
+    GT_OK(gg_graph_forward(g, GG_EVAL, -1));
+    /* row 0: lse(1,2,3) - 3 = 0.40760596; row 1: ln 3 */
+    GT_NEAR(gg_graph_scalar(g, L), (0.40760596 + 1.09861229) / 2, 1e-6, 1e-6, "cross-entropy value");
+    /* row 0 right (argmax 2), row 1 ties -> argmax 0, wrong */
+    GT_NEAR(gg_graph_scalar(g, A), 0.5, 0, 1e-7, "accuracy");
+    yv[1] = 3; /* out of range */
+    gg_status s = gg_graph_forward(g, GG_EVAL, L);
+    GT_CHECK(s == GG_E_ARG && strstr(gg_errmsg(), "row 1"), "bad label refused: %s", gg_errmsg());
+    yv[1] = 0.5f;
+    s = gg_graph_forward(g, GG_EVAL, L);
+    GT_CHECK(s == GG_E_ARG, "fractional label refused");
+    gg_graph_free(g);
+}
+
+static void check_errors(void)
+{
+    gg_graph *g = gg_graph_new(4);
+    gg_node x = gg_input(g, "x", gg_shape1(10));
+    gg_init z = {GG_INIT_ZEROS, 0, 0};
+    gg_node w = gg_param(g, "fc1.weight", gg_shape2(5, 9), z);
+    gg_node y = gg_linear(g, x, w, -1, GG_ACT_RELU);
+    GT_CHECK(y == -1, "shape mismatch gives -1");
+    GT_CHECK(gg_graph_status(g) == GG_E_SHAPE, "status is shape");
+    GT_CHECK(strstr(gg_graph_errmsg(g), "(5, 9)") && strstr(gg_graph_errmsg(g), "(4, 10)"),
+             "message names both shapes: %s", gg_graph_errmsg(g));
+    gg_status s = gg_graph_compile(g);
+    GT_CHECK(s == GG_E_SHAPE && strstr(gg_errmsg(), "fc1.weight"), "compile reports it: %s", gg_errmsg());
+    gg_graph_free(g);
+
+    g = gg_graph_new(4);
+    gg_param(g, "a", gg_shape1(3), z);
+    GT_CHECK(gg_param(g, "a", gg_shape1(3), z) == -1 && strstr(gg_graph_errmsg(g), "already used"), "duplicate name");
+    gg_graph_free(g);
+    GT_CHECK(gg_graph_new(0) == NULL && strstr(gg_errmsg(), "max_batch"), "bad max_batch");
+}
+
+/* Batch sizes below max_batch run without re-planning. */
+static void check_batch_change(void)
+{
+    gg_graph *g = gg_graph_new(8);
+    gg_node x = gg_input(g, "x", gg_shape1(4));
+    gg_init in = {GG_INIT_NORMAL, 0, 1};
+    gg_node w = gg_param(g, "fc.weight", gg_shape2(3, 4), in);
+    gg_node y = gg_linear(g, x, w, -1, GG_ACT_NONE);
+    gg_node L = gg_sum(g, y, 1);
+    GT_OK(gg_graph_compile(g));
+    GT_OK(gg_graph_init_params(g, 1));
+    float *xv = gg_graph_data(g, x);
+    for (int i = 0; i < 32; i++) xv[i] = (float)i / 10;
+    GT_OK(gg_graph_set_batch(g, 3));
+    GT_OK(gg_graph_forward(g, GG_TRAIN, L));
+    double want = 0;
+    const float *wv = gg_graph_data(g, w);
+    for (int n = 0; n < 3; n++)
+        for (int o = 0; o < 3; o++)
+            for (int i = 0; i < 4; i++) want += (double)wv[o * 4 + i] * xv[n * 4 + i];
+    GT_NEAR(gg_graph_scalar(g, L), want, 1e-5, 1e-5, "sum over 3 of 8 rows");
+    GT_CHECK(gg_graph_set_batch(g, 9) == GG_E_ARG, "batch above max refused");
+    gg_graph_free(g);
+}
+
+int main(void)
+{
+    int shapes[][3] = {{1, 1, 1}, {1, 5, 3}, {3, 7, 4}, {5, 2, 9}};
+    for (int s = 0; s < 4; s++)
+        for (int a = 0; a < GG_ACT_COUNT; a++) check_linear(shapes[s][0], shapes[s][1], shapes[s][2], (gg_act)a, s != 2);
+    check_matmul(1, 2, 3, 4, 0);
+    check_matmul(3, 5, 2, 3, 0);
+    check_matmul(2, 3, 4, 2, 1);
+    check_binary(0, 0);
+    check_binary(0, 1);
+    check_binary(1, 0);
+    check_binary(1, 1);
+    for (int a = 1; a < GG_ACT_COUNT; a++) {
+        check_act((gg_act)a, 1, 1);
+        check_act((gg_act)a, 3, 5);
+    }
+    check_losses(1);
+    check_losses(5);
+    check_values();
+    check_errors();
+    check_batch_change();
+    return gt_done("test_ops_core");
+}
