@@ -23,5 +23,9 @@ GG_OP_FNS(gg_bce)
 GG_OP_FNS(gg_mse)
 GG_OP_FNS(gg_huber)
 void gg_accuracy_fwd(gg_graph *g, gg_tensor *t);
+GG_OP_FNS(gg_conv2d) GG_OP_WS(gg_conv2d)
+GG_OP_FNS(gg_maxpool) GG_OP_WS(gg_maxpool)
+GG_OP_FNS(gg_avgpool)
+GG_OP_FNS(gg_global_avgpool)
 
 #endif

@@ -1,0 +1,91 @@
+/* detect.c - pure detector arithmetic: EMA statistics, z-scores, trends,
+ * percentiles, clip coefficients. */
+#include "detect.h"
+
+#include <math.h>
+
+void gg_ema_push(gg_ema *e, double x, double alpha)
+{
+    if (e->n == 0) {
+        e->mean = x;
+        e->var = 0;
+    } else {
+        double d = x - e->mean;
+        double incr = alpha * d;
+        e->mean += incr;
+        e->var = (1 - alpha) * (e->var + d * incr);
+    }
+    e->n++;
+}
+
+double gg_ema_std(const gg_ema *e) { return e->var > 0 ? sqrt(e->var) : 0; }
+
+double gg_ema_z(const gg_ema *e, double x)
+{
+    double sd = gg_ema_std(e);
+    /* a floor on the spread: a perfectly flat history must not turn
+     * floating-point noise into an infinite z */
+    double floor_sd = 1e-3 * (fabs(e->mean) > 1 ? fabs(e->mean) : 1);
+    if (sd < floor_sd) sd = floor_sd;
+    return e->n > 0 ? (x - e->mean) / sd : 0;
+}
+
+double gg_trend_slope(const double *ring, int n, int start)
+{
+    if (n < 2) return 0;
+    double mx = (n - 1) / 2.0, sxy = 0, sxx = 0, my = 0;
+    for (int i = 0; i < n; i++) my += ring[(start + i) % n];
+    my /= n;
+    for (int i = 0; i < n; i++) {
+        double dx = i - mx;
+        sxy += dx * (ring[(start + i) % n] - my);
+        sxx += dx * dx;
+    }
+    return sxy / sxx;
+}
+
+static void swapd(double *a, double *b)
+{
+    double t = *a;
+    *a = *b;
+    *b = t;
+}
+
+double gg_percentile(const double *x, int n, double p, double *s)
+{
+    if (n <= 0) return NAN;
+    for (int i = 0; i < n; i++) s[i] = x[i];
+    /* nearest rank: the ceil(p/100 n)-th smallest */
+    int k = (int)ceil(p / 100.0 * n) - 1;
+    if (k < 0) k = 0;
+    if (k >= n) k = n - 1;
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        /* median-of-three pivot keeps sorted input linear */
+        int mid = lo + (hi - lo) / 2;
+        if (s[mid] < s[lo]) swapd(&s[mid], &s[lo]);
+        if (s[hi] < s[lo]) swapd(&s[hi], &s[lo]);
+        if (s[hi] < s[mid]) swapd(&s[hi], &s[mid]);
+        double pv = s[mid];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (s[i] < pv) i++;
+            while (s[j] > pv) j--;
+            if (i <= j) {
+                swapd(&s[i], &s[j]);
+                i++;
+                j--;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else break;
+    }
+    return s[k];
+}
+
+double gg_clip_coef(double norm, double max_norm)
+{
+    double c = max_norm / (norm + 1e-6);
+    return c < 1 ? c : 1;
+}

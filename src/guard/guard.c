@@ -1,0 +1,688 @@
+/*
+ * guard.c - the inspect / decide / act stage between backward and the
+ * optimizer.
+ *
+ * Monitor: one pass over the gradient arena gives each tensor's squared
+ * norm, the max |g| and the count of non-finite values.
+ * Detect: non-finite loss or gradient; spikes of the log gradient norm and
+ * log loss against their own EMA mean/variance (after a warm-up); a steady
+ * growth of the log norm over a window (least-squares slope).
+ * Act: clip every step by the configured method; on a signal, respond by
+ * policy (clip, skip, back off the learning rate, roll back, stop); a
+ * non-finite update (seen in the optimizer's per-tensor update norms, so at
+ * no extra cost) rolls back too.
+ * Snapshots are one memcpy per arena into buffers allocated once here.
+ */
+#include "core/core.h"
+#include "detect.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GG_MAX_EVENTS 64
+
+struct gg_guard {
+    gg_guard_config c;
+    gg_graph *g;
+    gg_optim *o;
+    int np;
+    gg_param_info *pi;
+    double *sq;        /* per-tensor squared gradient norms */
+    double *wn;        /* per-tensor weight norms (AGC, diagnosis) */
+    gg_ema ema_g, ema_l, ema_clip; /* log grad norm, log loss, grad norm (ZClip) */
+    double *ring;      /* trend window of log norms */
+    int ring_n, ring_pos, trend_cool;
+    double *hist, *scratch; /* AutoClip history */
+    int hist_n, hist_pos;
+    double lr_scale;
+    long good_since_backoff;
+    int consecutive_skips;
+    long rollbacks_used;
+    gg_rng noise_rng;
+    long noise_t;
+    /* snapshot */
+    float *snap_p, *snap_b, *snap_o;
+    size_t np_n, nb_n, no_n;
+    gg_train_pos snap_pos;
+    uint64_t snap_optim_steps;
+    int have_snap;
+    long good_steps;
+    int last_step_bad;
+    int last_layer; /* index of the first tensor of the final layer */
+    gg_guard_stats st;
+    gg_guard_event ev[GG_MAX_EVENTS];
+    int nev;
+    gg_guard_counters cnt;
+    double state[15];
+};
+
+static const char *clip_names[GG_CLIP_COUNT] = {"none", "value", "norm", "tensor", "agc", "percentile", "zscore"};
+static const char *resp_names[GG_DO_COUNT] = {"warn", "clip", "skip", "backoff", "rollback", "stop"};
+
+const char *gg_clip_name(gg_clip_kind k) { return k >= 0 && k < GG_CLIP_COUNT ? clip_names[k] : NULL; }
+const char *gg_response_name(gg_response r) { return r >= 0 && r < GG_DO_COUNT ? resp_names[r] : NULL; }
+
+gg_clip_kind gg_clip_parse(const char *name)
+{
+    for (int i = 0; i < GG_CLIP_COUNT; i++)
+        if (name && strcmp(name, clip_names[i]) == 0) return (gg_clip_kind)i;
+    return GG_CLIP_COUNT;
+}
+
+gg_response gg_response_parse(const char *name)
+{
+    for (int i = 0; i < GG_DO_COUNT; i++)
+        if (name && strcmp(name, resp_names[i]) == 0) return (gg_response)i;
+    if (name && strcmp(name, "nothing") == 0) return GG_DO_NOTHING;
+    return GG_DO_COUNT;
+}
+
+gg_guard_config gg_guard_defaults(void)
+{
+    gg_guard_config c;
+    memset(&c, 0, sizeof c);
+    c.enabled = 1;
+    c.clip = GG_CLIP_ZSCORE;
+    c.clip_value = 1;
+    c.max_norm = 1;
+    c.agc_lambda = 0.01f;
+    c.agc_eps = 1e-3f;
+    c.agc_exclude_last = 1;
+    c.percentile = 10;
+    c.history = 1000;
+    c.clip_z = 2.5f;
+    c.warmup = 25;
+    c.ema_alpha = 0.02f;
+    c.spike_z = 6;
+    c.loss_z = 6;
+    c.trend_window = 50;
+    c.trend_growth = 100;
+    c.on_nonfinite = GG_DO_ROLLBACK;
+    c.on_spike = GG_DO_CLIP;
+    c.on_loss_spike = GG_DO_NOTHING;
+    c.on_trend = GG_DO_BACKOFF;
+    c.backoff_factor = 0.5f;
+    c.backoff_recover = 500;
+    c.backoff_min = 1e-3f;
+    c.snapshot_every = 100;
+    c.rollback_budget = 10;
+    c.skip_batches = 1;
+    c.max_skips = 10;
+    c.noise_gamma = 0.55f;
+    c.diagnose = 1;
+    c.layer_every = 100;
+    return c;
+}
+
+static gg_status check_config(const gg_guard_config *c)
+{
+    if (c->clip < 0 || c->clip >= GG_CLIP_COUNT) return gg_fail(GG_E_CONFIG, "guard: unknown clip method %d", c->clip);
+    if (!(c->max_norm > 0) || !(c->clip_value > 0)) return gg_fail(GG_E_CONFIG, "guard: max_norm and clip_value must be > 0");
+    if (!(c->ema_alpha > 0 && c->ema_alpha < 1)) return gg_fail(GG_E_CONFIG, "guard.ema_alpha %g must be in (0, 1)", c->ema_alpha);
+    if (!(c->percentile > 0 && c->percentile <= 100))
+        return gg_fail(GG_E_CONFIG, "guard.percentile %g must be in (0, 100]", c->percentile);
+    if (c->history < 1) return gg_fail(GG_E_CONFIG, "guard.history %d must be >= 1", c->history);
+    if (!(c->backoff_factor > 0 && c->backoff_factor <= 1))
+        return gg_fail(GG_E_CONFIG, "guard.backoff_factor %g must be in (0, 1]", c->backoff_factor);
+    if (c->snapshot_every < 1) return gg_fail(GG_E_CONFIG, "guard.snapshot_every %d must be >= 1", c->snapshot_every);
+    if (c->trend_window < 0 || c->trend_window == 1)
+        return gg_fail(GG_E_CONFIG, "guard.trend_window %d must be 0 (off) or >= 2", c->trend_window);
+    return GG_OK;
+}
+
+gg_guard *gg_guard_new(gg_graph *g, gg_optim *o, const gg_guard_config *cfg)
+{
+    if (!g || !o || !cfg) {
+        gg_fail(GG_E_ARG, "gg_guard_new: graph, optimizer and config are required");
+        return NULL;
+    }
+    if (check_config(cfg)) return NULL;
+    gg_guard *gd = calloc(1, sizeof *gd);
+    if (!gd) {
+        gg_fail(GG_E_NOMEM, "guard: out of memory");
+        return NULL;
+    }
+    gd->c = *cfg;
+    gd->g = g;
+    gd->o = o;
+    gd->np = gg_graph_num_params(g);
+    gd->pi = calloc((size_t)gd->np + 1, sizeof *gd->pi);
+    gd->sq = calloc((size_t)gd->np + 1, sizeof *gd->sq);
+    gd->wn = calloc((size_t)gd->np + 1, sizeof *gd->wn);
+    gd->ring_n = cfg->trend_window;
+    gd->ring = calloc((size_t)gd->ring_n + 1, sizeof *gd->ring);
+    gd->hist = calloc((size_t)cfg->history, sizeof *gd->hist);
+    gd->scratch = calloc((size_t)cfg->history, sizeof *gd->scratch);
+    gg_graph_params(g, &gd->np_n);
+    gg_graph_buffers(g, &gd->nb_n);
+    gg_optim_state(o, &gd->no_n);
+    gd->snap_p = malloc(sizeof(float) * (gd->np_n + 1));
+    gd->snap_b = malloc(sizeof(float) * (gd->nb_n + 1));
+    gd->snap_o = malloc(sizeof(float) * (gd->no_n + 1));
+    if (!gd->pi || !gd->sq || !gd->wn || !gd->ring || !gd->hist || !gd->scratch || !gd->snap_p || !gd->snap_b ||
+        !gd->snap_o) {
+        gg_guard_free(gd);
+        gg_fail(GG_E_NOMEM, "guard: out of memory for its snapshot (%zu parameters)", gd->np_n);
+        return NULL;
+    }
+    for (int i = 0; i < gd->np; i++) gg_graph_param(g, i, &gd->pi[i]);
+    /* the final layer: the layer of the last parameter tensor */
+    gd->last_layer = gd->np;
+    for (int i = gd->np - 1; i >= 0 && strcmp(gd->pi[i].layer, gd->pi[gd->np - 1].layer) == 0; i--) gd->last_layer = i;
+    gd->lr_scale = 1;
+    gg_rng_seed(&gd->noise_rng, 0x6e6f697365ull);
+    return gd;
+}
+
+void gg_guard_free(gg_guard *gd)
+{
+    if (!gd) return;
+    free(gd->pi);
+    free(gd->sq);
+    free(gd->wn);
+    free(gd->ring);
+    free(gd->hist);
+    free(gd->scratch);
+    free(gd->snap_p);
+    free(gd->snap_b);
+    free(gd->snap_o);
+    free(gd);
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+static gg_guard_event *event(gg_guard *gd, long step, int epoch, const char *signal, double v, double th,
+                             const char *action)
+{
+    if (gd->nev == GG_MAX_EVENTS) return NULL;
+    gg_guard_event *e = &gd->ev[gd->nev++];
+    memset(e, 0, sizeof *e);
+    e->step = step;
+    e->epoch = epoch;
+    snprintf(e->signal, sizeof e->signal, "%s", signal);
+    snprintf(e->action, sizeof e->action, "%s", action);
+    e->value = v;
+    e->threshold = th;
+    return e;
+}
+
+const gg_guard_event *gg_guard_events(const gg_guard *gd, int *n)
+{
+    *n = gd ? gd->nev : 0;
+    return gd ? gd->ev : NULL;
+}
+void gg_guard_clear_events(gg_guard *gd) { if (gd) gd->nev = 0; }
+const gg_guard_counters *gg_guard_counts(const gg_guard *gd) { return gd ? &gd->cnt : NULL; }
+const gg_guard_stats *gg_guard_last(const gg_guard *gd) { return gd ? &gd->st : NULL; }
+
+/* The tensors ranked by their share of the squared norm, "fc3.weight 81%,
+ * fc2.weight 12%, ..." (top 3), for a spike's diagnosis. */
+static void rank_layers(const gg_guard *gd, char *out, size_t cap)
+{
+    double total = 0;
+    for (int i = 0; i < gd->np; i++) total += isfinite(gd->sq[i]) ? gd->sq[i] : 0;
+    int used[3] = {-1, -1, -1};
+    size_t k = 0;
+    out[0] = 0;
+    for (int r = 0; r < 3 && r < gd->np; r++) {
+        int best = -1;
+        for (int i = 0; i < gd->np; i++) {
+            if (i == used[0] || i == used[1] || !isfinite(gd->sq[i])) continue;
+            if (best < 0 || gd->sq[i] > gd->sq[best]) best = i;
+        }
+        if (best < 0) break;
+        used[r] = best;
+        k += (size_t)snprintf(out + k, cap - k, "%s%s %.0f%%", r ? ", " : "largest shares of the norm: ",
+                              gd->pi[best].name, total > 0 ? 100 * gd->sq[best] / total : 0);
+        if (k >= cap) break;
+    }
+}
+
+/* Names of the tensors with non-finite gradients (up to 3). */
+static void nonfinite_tensors(const gg_guard *gd, char *out, size_t cap)
+{
+    size_t k = 0;
+    int n = 0;
+    out[0] = 0;
+    for (int i = 0; i < gd->np && n < 3 && k < cap; i++)
+        if (!isfinite(gd->sq[i])) k += (size_t)snprintf(out + k, cap - k, "%s%s", n++ ? ", " : "non-finite gradient in ", gd->pi[i].name);
+}
+
+/* ---- monitor ------------------------------------------------------------- */
+
+/* One pass: per-tensor squared norms, max |g|, non-finite count. */
+static void measure(gg_guard *gd, double *total, double *maxabs, long *bad)
+{
+    size_t n;
+    const float *gr = gg_graph_grads(gd->g, &n);
+    double tot = 0, mx = 0;
+    long nb = 0;
+    for (int i = 0; i < gd->np; i++) {
+        const float *x = gr + gd->pi[i].offset;
+        long len = (long)gd->pi[i].numel;
+        double s = 0;
+        float m = 0;
+        long b = 0;
+#pragma omp parallel for reduction(+ : s, b) reduction(max : m) if (len > GG_PAR_MIN)
+        for (long k = 0; k < len; k++) {
+            float v = x[k];
+            s += (double)v * v;
+            float a = fabsf(v);
+            m = a > m ? a : m;
+            b += !isfinite(v);
+        }
+        gd->sq[i] = b ? NAN : s;
+        tot += s;
+        if (m > mx) mx = m;
+        nb += b;
+    }
+    *total = nb ? NAN : sqrt(tot);
+    *maxabs = mx;
+    *bad = nb;
+}
+
+static void scale_grads(gg_guard *gd, int i, float c)
+{
+    size_t n;
+    float *gr = gg_graph_grads(gd->g, &n) + gd->pi[i].offset;
+    long len = (long)gd->pi[i].numel;
+#pragma omp parallel for simd if (len > GG_PAR_MIN)
+    for (long k = 0; k < len; k++) gr[k] *= c;
+    gd->sq[i] *= (double)c * c;
+}
+
+static double clip_global(gg_guard *gd, double norm, double max_norm)
+{
+    double c = gg_clip_coef(norm, max_norm);
+    if (c >= 1) return norm;
+    for (int i = 0; i < gd->np; i++) scale_grads(gd, i, (float)c);
+    return norm * c;
+}
+
+/* Unit-wise adaptive clipping: row r of a weight (units along dim 0). */
+static int clip_agc(gg_guard *gd)
+{
+    size_t n;
+    float *gr = gg_graph_grads(gd->g, &n);
+    const float *p = gg_graph_params(gd->g, &n);
+    int changed = 0;
+    double lam = gd->c.agc_lambda, eps = gd->c.agc_eps;
+    for (int i = 0; i < gd->np; i++) {
+        if (gd->c.agc_exclude_last && i >= gd->last_layer) continue;
+        const gg_param_info *pi = &gd->pi[i];
+        long rows = pi->shape.ndim > 1 ? pi->shape.d[0] : (long)pi->numel;
+        long cols = (long)pi->numel / rows;
+        float *g = gr + pi->offset;
+        const float *w = p + pi->offset;
+        int ch = 0;
+#pragma omp parallel for reduction(| : ch) if (pi->numel > GG_PAR_MIN)
+        for (long r = 0; r < rows; r++) {
+            double gs = 0, ws = 0;
+            for (long k = 0; k < cols; k++) {
+                gs += (double)g[r * cols + k] * g[r * cols + k];
+                ws += (double)w[r * cols + k] * w[r * cols + k];
+            }
+            double wn = sqrt(ws), gnorm = sqrt(gs);
+            double maxn = lam * (wn > eps ? wn : eps);
+            if (gnorm > maxn) {
+                float c = (float)(maxn / (gnorm + 1e-6));
+                for (long k = 0; k < cols; k++) g[r * cols + k] *= c;
+                ch = 1;
+            }
+        }
+        changed |= ch;
+    }
+    return changed;
+}
+
+/* Applies the configured clip; returns the threshold in force (0: none). */
+static double apply_clip(gg_guard *gd, double norm, int *clipped)
+{
+    gg_guard_config *c = &gd->c;
+    double th = 0, after = norm;
+    *clipped = 0;
+    switch (c->clip) {
+    case GG_CLIP_NONE:
+        break;
+    case GG_CLIP_VALUE: {
+        size_t n;
+        float *gr = gg_graph_grads(gd->g, &n);
+        float v = c->clip_value;
+        long ln = (long)n;
+        int ch = 0;
+#pragma omp parallel for reduction(| : ch) if (n > GG_PAR_MIN)
+        for (long k = 0; k < ln; k++) {
+            if (gr[k] > v) gr[k] = v, ch = 1;
+            else if (gr[k] < -v) gr[k] = -v, ch = 1;
+        }
+        th = v;
+        *clipped = ch;
+        break;
+    }
+    case GG_CLIP_NORM:
+        th = c->max_norm;
+        after = clip_global(gd, norm, th);
+        *clipped = after < norm;
+        break;
+    case GG_CLIP_TENSOR:
+        th = c->max_norm;
+        for (int i = 0; i < gd->np; i++) {
+            double tn = sqrt(gd->sq[i]);
+            double k = gg_clip_coef(tn, th);
+            if (k < 1) {
+                scale_grads(gd, i, (float)k);
+                *clipped = 1;
+            }
+        }
+        break;
+    case GG_CLIP_AGC:
+        th = c->agc_lambda;
+        *clipped = clip_agc(gd);
+        break;
+    case GG_CLIP_PERCENTILE:
+        if (gd->hist_n > 0) {
+            th = gg_percentile(gd->hist, gd->hist_n, c->percentile, gd->scratch);
+            after = clip_global(gd, norm, th);
+            *clipped = after < norm;
+        }
+        /* AutoClip keeps the unclipped norms */
+        gd->hist[gd->hist_pos] = norm;
+        gd->hist_pos = (gd->hist_pos + 1) % c->history;
+        if (gd->hist_n < c->history) gd->hist_n++;
+        break;
+    case GG_CLIP_ZSCORE:
+        if (gd->ema_clip.n >= c->warmup && gd->ema_clip.n > 1) {
+            double sd = gg_ema_std(&gd->ema_clip);
+            th = gd->ema_clip.mean + c->clip_z * sd;
+            after = clip_global(gd, norm, th);
+            *clipped = after < norm;
+        }
+        /* the statistics follow the clipped value, so one spike does not
+         * raise the bar for the next (ZClip) */
+        gg_ema_push(&gd->ema_clip, after, c->ema_alpha);
+        break;
+    case GG_CLIP_COUNT:
+        break;
+    }
+    return th;
+}
+
+static void add_noise(gg_guard *gd, long step)
+{
+    double var = gd->c.noise_eta / pow(1.0 + (double)step, gd->c.noise_gamma);
+    float sd = (float)sqrt(var);
+    /* keyed on the step, so a resumed run draws the same noise */
+    gg_rng_seed(&gd->noise_rng, 0x6e6f697365ull ^ (uint64_t)step * 0x9e3779b97f4a7c15ull);
+    size_t n;
+    float *gr = gg_graph_grads(gd->g, &n);
+    /* sequential: one generator, so the noise is the same for any thread count */
+    for (size_t k = 0; k < n; k++) gr[k] += sd * (float)gg_rng_normal(&gd->noise_rng);
+}
+
+/* ---- decide ------------------------------------------------------------ */
+
+static void backoff(gg_guard *gd)
+{
+    gd->lr_scale *= gd->c.backoff_factor;
+    if (gd->lr_scale < gd->c.backoff_min) gd->lr_scale = gd->c.backoff_min;
+    gd->good_since_backoff = 0;
+    gd->cnt.backoffs++;
+}
+
+/* Turns a response into a verdict; records the event. */
+static gg_verdict respond(gg_guard *gd, gg_response r, long step, int epoch, const char *signal, double v, double th,
+                          const char *detail, double norm)
+{
+    gg_verdict vd = GG_GUARD_PROCEED;
+    const char *act = resp_names[r];
+    switch (r) {
+    case GG_DO_NOTHING:
+        break;
+    case GG_DO_CLIP: {
+        /* clip to the threshold in the norm's own units (the EMA's level) */
+        double to = exp(gd->ema_g.mean + gd->c.spike_z * gg_ema_std(&gd->ema_g));
+        if (isfinite(norm) && norm > to) {
+            clip_global(gd, norm, to);
+            gd->cnt.clipped++;
+        }
+        break;
+    }
+    case GG_DO_SKIP:
+        vd = GG_GUARD_SKIP;
+        break;
+    case GG_DO_BACKOFF:
+        backoff(gd);
+        vd = GG_GUARD_SKIP;
+        break;
+    case GG_DO_ROLLBACK:
+        vd = GG_GUARD_ROLLBACK;
+        break;
+    case GG_DO_STOP:
+        vd = GG_GUARD_STOP;
+        break;
+    case GG_DO_COUNT:
+        break;
+    }
+    if (vd == GG_GUARD_SKIP && ++gd->consecutive_skips > gd->c.max_skips) {
+        vd = GG_GUARD_ROLLBACK;
+        act = "rollback";
+    }
+    if (vd == GG_GUARD_ROLLBACK && !gd->have_snap) {
+        vd = GG_GUARD_STOP;
+        act = "stop";
+    }
+    if (vd == GG_GUARD_ROLLBACK && gd->rollbacks_used >= gd->c.rollback_budget) {
+        vd = GG_GUARD_STOP;
+        act = "stop";
+    }
+    gg_guard_event *e = event(gd, step, epoch, signal, v, th, act);
+    if (e && detail) snprintf(e->detail, sizeof e->detail, "%s", detail);
+    if (e && vd == GG_GUARD_STOP && gd->rollbacks_used >= gd->c.rollback_budget && r == GG_DO_ROLLBACK) {
+        size_t l = strlen(e->detail);
+        snprintf(e->detail + l, sizeof e->detail - l, "%srollback budget of %d used up", l ? "; " : "",
+                 gd->c.rollback_budget);
+    }
+    return vd;
+}
+
+static gg_verdict worse(gg_verdict a, gg_verdict b) { return a > b ? a : b; }
+
+gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss)
+{
+    gg_guard_decision d = {GG_GUARD_PROCEED, 1.0f, 0, 0};
+    gg_guard_config *c = &gd->c;
+    double norm, maxabs;
+    long bad;
+    measure(gd, &norm, &maxabs, &bad);
+    gg_guard_stats *st = &gd->st;
+    memset(st, 0, sizeof *st);
+    st->loss = loss;
+    st->grad_norm = norm;
+    st->max_abs_grad = maxabs;
+    st->nonfinite = bad;
+    char detail[256];
+    gg_verdict v = GG_GUARD_PROCEED;
+    if (bad || !isfinite(loss)) {
+        gd->cnt.nonfinite++;
+        if (bad) nonfinite_tensors(gd, detail, sizeof detail);
+        else snprintf(detail, sizeof detail, "the loss is %g", loss);
+        gg_response r = c->on_nonfinite == GG_DO_CLIP || c->on_nonfinite == GG_DO_NOTHING ? GG_DO_SKIP : c->on_nonfinite;
+        v = respond(gd, r, step, epoch, "nonfinite", bad ? (double)bad : loss, 0, detail, norm);
+        d.diagnose = 1;
+        d.verdict = v;
+        d.lr_scale = (float)gd->lr_scale;
+        st->lr_scale = gd->lr_scale;
+        if (v == GG_GUARD_SKIP) gd->cnt.skipped++;
+        return d;
+    }
+    double lg = log(norm + 1e-30), ll = loss > 0 ? log(loss) : NAN;
+    int warm = gd->ema_g.n >= c->warmup;
+    st->z_grad = warm ? gg_ema_z(&gd->ema_g, lg) : 0;
+    st->z_loss = warm && isfinite(ll) && gd->ema_l.n > 0 ? gg_ema_z(&gd->ema_l, ll) : 0;
+    int spike = warm && st->z_grad > c->spike_z;
+    int lspike = warm && st->z_loss > c->loss_z;
+    if (spike) {
+        gd->cnt.spikes++;
+        rank_layers(gd, detail, sizeof detail);
+        v = worse(v, respond(gd, c->on_spike, step, epoch, "grad_spike", norm,
+                             exp(gd->ema_g.mean + c->spike_z * gg_ema_std(&gd->ema_g)), detail, norm));
+    }
+    if (lspike) {
+        gd->cnt.spikes++;
+        snprintf(detail, sizeof detail, "loss %.4g against a running mean of %.4g", loss, exp(gd->ema_l.mean));
+        v = worse(v, respond(gd, c->on_loss_spike, step, epoch, "loss_spike", loss,
+                             exp(gd->ema_l.mean + c->loss_z * gg_ema_std(&gd->ema_l)), detail, norm));
+    }
+    /* statistics learn from values that were not spikes */
+    if (!spike) gg_ema_push(&gd->ema_g, lg, c->ema_alpha);
+    if (!lspike && isfinite(ll)) gg_ema_push(&gd->ema_l, ll, c->ema_alpha);
+    /* slow blow-up: a steady climb of the log norm over the window */
+    if (gd->ring_n > 0) {
+        gd->ring[gd->ring_pos % gd->ring_n] = lg;
+        gd->ring_pos++;
+        if (gd->trend_cool > 0) gd->trend_cool--;
+        if (gd->ring_pos >= gd->ring_n && gd->trend_cool == 0 && warm) {
+            double slope = gg_trend_slope(gd->ring, gd->ring_n, gd->ring_pos % gd->ring_n);
+            double growth = exp(slope * (gd->ring_n - 1));
+            if (growth > c->trend_growth) {
+                gd->cnt.trends++;
+                snprintf(detail, sizeof detail, "gradient norm grew %.3gx over %d steps", growth, gd->ring_n);
+                v = worse(v, respond(gd, c->on_trend, step, epoch, "trend", growth, c->trend_growth, detail, norm));
+                gd->trend_cool = gd->ring_n;
+            }
+        }
+    }
+    if (v == GG_GUARD_PROCEED) {
+        int clipped;
+        st->clip_threshold = apply_clip(gd, norm, &clipped);
+        if (clipped) gd->cnt.clipped++;
+        d.clipped = clipped;
+        if (c->noise_eta > 0) add_noise(gd, gd->noise_t++);
+    }
+    if (v == GG_GUARD_SKIP) gd->cnt.skipped++;
+    else if (v == GG_GUARD_PROCEED) gd->consecutive_skips = 0;
+    double after = 0;
+    for (int i = 0; i < gd->np; i++) after += gd->sq[i];
+    st->grad_norm_clipped = sqrt(after);
+    /* the learning rate climbs back geometrically after a back-off */
+    if (v == GG_GUARD_PROCEED && gd->lr_scale < 1 && c->backoff_recover > 0) {
+        gd->good_since_backoff++;
+        gd->lr_scale *= pow(1.0 / c->backoff_factor, 1.0 / c->backoff_recover);
+        if (gd->lr_scale > 1) gd->lr_scale = 1;
+    }
+    st->lr_scale = gd->lr_scale;
+    d.verdict = v;
+    d.lr_scale = (float)gd->lr_scale;
+    return d;
+}
+
+gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int applied)
+{
+    gg_guard_decision d = {GG_GUARD_PROCEED, (float)gd->lr_scale, 0, 0};
+    if (!applied) return d;
+    /* the optimizer measured each tensor's update in its own pass: a
+     * non-finite update means non-finite weights now */
+    const double *un = gg_optim_update_norms(gd->o);
+    int bad = -1;
+    for (int i = 0; un && i < gd->np && bad < 0; i++)
+        if (!isfinite(un[i])) bad = i;
+    if (bad >= 0) {
+        char detail[256];
+        snprintf(detail, sizeof detail, "the update of %s is not finite", gd->pi[bad].name);
+        gd->cnt.nonfinite++;
+        d.verdict = respond(gd, GG_DO_ROLLBACK, pos->step - 1, pos->epoch, "nonfinite_weights", un[bad], 0, detail, NAN);
+        return d;
+    }
+    gd->good_steps++;
+    if (gd->good_steps % gd->c.snapshot_every == 0) gg_guard_snapshot(gd, pos);
+    return d;
+}
+
+void gg_guard_snapshot(gg_guard *gd, const gg_train_pos *pos)
+{
+    size_t n;
+    memcpy(gd->snap_p, gg_graph_params(gd->g, &n), gd->np_n * sizeof(float));
+    memcpy(gd->snap_b, gg_graph_buffers(gd->g, &n), gd->nb_n * sizeof(float));
+    float *os = gg_optim_state(gd->o, &n);
+    if (n) memcpy(gd->snap_o, os, gd->no_n * sizeof(float));
+    gd->snap_pos = *pos;
+    gd->snap_pos.step = pos->step;
+    gd->have_snap = 1;
+    /* the optimizer's step count belongs to its state */
+    gd->snap_optim_steps = gg_optim_steps(gd->o);
+}
+
+gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
+{
+    if (!gd->have_snap) return gg_fail(GG_E_STATE, "guard: no snapshot to roll back to");
+    size_t n;
+    memcpy(gg_graph_params(gd->g, &n), gd->snap_p, gd->np_n * sizeof(float));
+    memcpy(gg_graph_buffers(gd->g, &n), gd->snap_b, gd->nb_n * sizeof(float));
+    float *os = gg_optim_state(gd->o, &n);
+    if (n) memcpy(os, gd->snap_o, gd->no_n * sizeof(float));
+    gg_optim_set_steps(gd->o, gd->snap_optim_steps);
+    *pos = gd->snap_pos;
+    gd->rollbacks_used++;
+    gd->cnt.rollbacks++;
+    gd->consecutive_skips = 0;
+    backoff(gd);
+    /* the trend window restarts from the restored state */
+    gd->ring_pos = 0;
+    gd->trend_cool = 0;
+    gg_graph_zero_grad(gd->g);
+    return GG_OK;
+}
+
+void gg_guard_diagnosis(gg_guard *gd, const gg_check_info *ci, const char *batch_desc)
+{
+    /* attach to the newest event (the one that asked for the diagnosis) */
+    if (gd->nev == 0) return;
+    gg_guard_event *e = &gd->ev[gd->nev - 1];
+    size_t l = strlen(e->detail);
+    if (ci && ci->found) {
+        if (ci->input[0] && !ci->backward && strcmp(ci->name, ci->input) == 0)
+            snprintf(e->detail + l, sizeof e->detail - l, "%sfirst non-finite value: input '%s' (element %ld = %g) in %s",
+                     l ? "; " : "", ci->input, ci->index, (double)ci->value, batch_desc);
+        else
+            snprintf(e->detail + l, sizeof e->detail - l, "%sfirst non-finite value: op '%s' (%s) of layer '%s' in the %s pass%s%s, in %s",
+                     l ? "; " : "", ci->name, ci->op, ci->layer[0] ? ci->layer : "-", ci->backward ? "backward" : "forward",
+                     ci->backward && ci->input[0] ? ", gradient of " : "", ci->backward ? ci->input : "", batch_desc);
+    } else {
+        snprintf(e->detail + l, sizeof e->detail - l, "%sre-run of %s in check mode found no non-finite op (the values overflow only in the optimizer or the loss)",
+                 l ? "; " : "", batch_desc);
+    }
+}
+
+const double *gg_guard_state(const gg_guard *gd, int *n)
+{
+    gg_guard *m = (gg_guard *)gd;
+    double *s = m->state;
+    s[0] = gd->ema_g.mean, s[1] = gd->ema_g.var, s[2] = (double)gd->ema_g.n;
+    s[3] = gd->ema_l.mean, s[4] = gd->ema_l.var, s[5] = (double)gd->ema_l.n;
+    s[6] = gd->ema_clip.mean, s[7] = gd->ema_clip.var, s[8] = (double)gd->ema_clip.n;
+    s[9] = gd->lr_scale;
+    s[10] = (double)gd->good_since_backoff;
+    s[11] = (double)gd->rollbacks_used;
+    s[12] = (double)gd->good_steps;
+    s[13] = (double)gd->noise_t;
+    s[14] = (double)gd->consecutive_skips;
+    *n = 15;
+    return s;
+}
+
+gg_status gg_guard_set_state(gg_guard *gd, const double *s, int n)
+{
+    if (n != 15) return gg_fail(GG_E_FORMAT, "guard state has %d values, expected 15", n);
+    gd->ema_g = (gg_ema){s[0], s[1], (long)s[2]};
+    gd->ema_l = (gg_ema){s[3], s[4], (long)s[5]};
+    gd->ema_clip = (gg_ema){s[6], s[7], (long)s[8]};
+    gd->lr_scale = s[9];
+    gd->good_since_backoff = (long)s[10];
+    gd->rollbacks_used = (long)s[11];
+    gd->good_steps = (long)s[12];
+    gd->noise_t = (long)s[13];
+    gd->consecutive_skips = (int)s[14];
+    return GG_OK;
+}

@@ -1,0 +1,361 @@
+/* checkpoint.c - a run's full state in one safetensors file per checkpoint:
+ * the model's parameters and buffers under their own names (so any
+ * safetensors reader sees the weights), the optimizer's state arena as
+ * "optimizer.state", and the trainer's position, schedule, guard and
+ * early-stopping state in the metadata. checkpoints/ckpt-<step>.safetensors;
+ * the newest keep_checkpoints are kept; each is written atomically, so the
+ * previous one survives any failure while the next is written. */
+#include "train.h"
+
+#include "core/core.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define META_MAX 24
+
+static int cmp_str_desc(const void *a, const void *b) { return strcmp(*(char *const *)b, *(char *const *)a); }
+
+/* Names of checkpoint files in dir, newest first (names sort by step). */
+static int list_ckpts(const char *dir, char ***out)
+{
+    DIR *d = opendir(dir);
+    *out = NULL;
+    if (!d) return 0;
+    int n = 0, cap = 0;
+    char **v = NULL;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, "ckpt-", 5) != 0 || len < 17 || strcmp(e->d_name + len - 12, ".safetensors") != 0) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **nv = realloc(v, sizeof(char *) * (size_t)cap);
+            if (!nv) break;
+            v = nv;
+        }
+        v[n] = strdup(e->d_name);
+        if (v[n]) n++;
+    }
+    closedir(d);
+    if (n) qsort(v, (size_t)n, sizeof *v, cmp_str_desc);
+    *out = v;
+    return n;
+}
+
+static void free_list(char **v, int n)
+{
+    for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+gg_status gg_model_save(gg_graph *g, const char *path)
+{
+    int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
+    gg_st_entry *e = malloc(sizeof *e * (size_t)(np + nb + 1));
+    if (!e) return gg_fail(GG_E_NOMEM, "saving %s: out of memory", path);
+    size_t n;
+    float *p = gg_graph_params(g, &n), *b = gg_graph_buffers(g, &n);
+    for (int i = 0; i < np + nb; i++) {
+        gg_param_info pi;
+        if (i < np) gg_graph_param(g, i, &pi);
+        else gg_graph_buffer(g, i - np, &pi);
+        e[i].name = pi.name;
+        e[i].shape = pi.shape;
+        e[i].data = (i < np ? p : b) + pi.offset;
+    }
+    const char *meta[2] = {"gg_kind", "model"};
+    gg_status st = gg_safetensors_write(path, e, np + nb, meta, 1);
+    free(e);
+    return st;
+}
+
+/* Copies every model tensor from an open file, checking shapes. */
+static gg_status load_model_from(gg_graph *g, const gg_safetensors *st, const char *path)
+{
+    int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
+    size_t n;
+    float *p = gg_graph_params(g, &n), *b = gg_graph_buffers(g, &n);
+    for (int i = 0; i < np + nb; i++) {
+        gg_param_info pi;
+        if (i < np) gg_graph_param(g, i, &pi);
+        else gg_graph_buffer(g, i - np, &pi);
+        gg_shape sh;
+        const float *data;
+        gg_status s = gg_safetensors_find(st, pi.name, &sh, &data);
+        if (s) return gg_fail(s, "%s: the model's tensor '%s' is missing", path, pi.name);
+        int same = sh.ndim == pi.shape.ndim;
+        for (int k = 0; k < sh.ndim && same; k++) same = sh.d[k] == pi.shape.d[k];
+        if (!same) {
+            char s1[64], s2[64];
+            return gg_fail(GG_E_SHAPE, "%s: tensor '%s' has shape %s, the model needs %s", path, pi.name,
+                           gg_shape_str(sh, s1, sizeof s1), gg_shape_str(pi.shape, s2, sizeof s2));
+        }
+        memcpy((i < np ? p : b) + pi.offset, data, pi.numel * sizeof(float));
+    }
+    return GG_OK;
+}
+
+gg_status gg_model_load(gg_graph *g, const char *path)
+{
+    gg_safetensors *st = NULL;
+    gg_status s = gg_safetensors_open(path, &st);
+    if (s) return s;
+    s = load_model_from(g, st, path);
+    gg_safetensors_close(st);
+    return s;
+}
+
+gg_status gg_ckpt_save(gg_trainer *t)
+{
+    gg_graph *g = t->g;
+    int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
+    gg_st_entry *e = malloc(sizeof *e * (size_t)(np + nb + 3));
+    if (!e) return gg_fail(GG_E_NOMEM, "checkpoint: out of memory");
+    size_t n, ns = 0;
+    float *p = gg_graph_params(g, &n), *b = gg_graph_buffers(g, &n);
+    int k = 0;
+    for (int i = 0; i < np + nb; i++) {
+        gg_param_info pi;
+        if (i < np) gg_graph_param(g, i, &pi);
+        else gg_graph_buffer(g, i - np, &pi);
+        e[k].name = pi.name;
+        e[k].shape = pi.shape;
+        e[k].data = (i < np ? p : b) + pi.offset;
+        k++;
+    }
+    float *os = gg_optim_state(t->o, &ns);
+    if (ns > 0) {
+        e[k].name = "optimizer.state";
+        e[k].shape = gg_shape1((int)ns);
+        e[k].data = os;
+        k++;
+    }
+    size_t npar;
+    gg_graph_params(g, &npar);
+    if (t->best_params && t->s.es_patience > 0 && npar > 0) {
+        e[k].name = "early_stopping.params";
+        e[k].shape = gg_shape1((int)npar);
+        e[k].data = t->best_params;
+        k++;
+    }
+    /* metadata: every number as text, doubles with 17 digits */
+    char vals[META_MAX][64];
+    const char *meta[2 * META_MAX];
+    int m = 0;
+#define META(key, fmt, val)                                                                                            \
+    do {                                                                                                               \
+        snprintf(vals[m], sizeof vals[m], fmt, val);                                                                   \
+        meta[2 * m] = key;                                                                                             \
+        meta[2 * m + 1] = vals[m];                                                                                     \
+        m++;                                                                                                           \
+    } while (0)
+    META("gg_kind", "%s", "checkpoint");
+    META("step", "%ld", t->pos.step);
+    META("epoch", "%d", t->pos.epoch);
+    META("batch", "%ld", t->pos.batch);
+    META("optim_steps", "%llu", (unsigned long long)gg_optim_steps(t->o));
+    META("plateau_scale", "%.17g", t->sched.plateau_scale);
+    META("plateau_best", "%.17g", t->sched.best);
+    META("plateau_bad", "%d", t->sched.bad_epochs);
+    META("plateau_cooldown", "%d", t->sched.cooldown_left);
+    META("plateau_seen", "%d", t->sched.seen);
+    META("best_metric", "%.17g", t->best_metric);
+    META("best_epoch", "%d", t->best_epoch);
+    META("bad_epochs", "%d", t->bad_epochs);
+    META("samples_seen", "%ld", t->samples_seen);
+    META("wall_seconds", "%.17g", t->wall_seconds);
+    META("val_loss", "%.17g", t->last_val_loss);
+    META("val_acc", "%.17g", t->last_val_acc);
+    META("train_loss", "%.17g", t->last_train_loss);
+    META("train_acc", "%.17g", t->last_train_acc);
+#undef META
+    /* guard state and the skipped-batch list: comma-separated */
+    char *gs = NULL, *bad = NULL;
+    size_t cap = 64 + 28 * (size_t)GG_MAX_BAD_BATCHES;
+    gs = malloc(cap);
+    bad = malloc(cap);
+    if (!gs || !bad) {
+        free(gs);
+        free(bad);
+        free(e);
+        return gg_fail(GG_E_NOMEM, "checkpoint: out of memory");
+    }
+    gs[0] = bad[0] = 0;
+    if (t->gd) {
+        int ng;
+        const double *v = gg_guard_state(t->gd, &ng);
+        size_t o = 0;
+        for (int i = 0; i < ng && o + 32 < cap; i++) o += (size_t)snprintf(gs + o, cap - o, i ? ",%.17g" : "%.17g", v[i]);
+    }
+    size_t o = 0;
+    for (int i = 0; i < t->nbad && o + 24 < cap; i++)
+        o += (size_t)snprintf(bad + o, cap - o, i ? ",%llu" : "%llu", (unsigned long long)t->bad[i]);
+    meta[2 * m] = "guard_state";
+    meta[2 * m + 1] = gs;
+    m++;
+    meta[2 * m] = "bad_batches";
+    meta[2 * m + 1] = bad;
+    m++;
+    char path[GG_PATH_MAX + 64], dir[GG_PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s/checkpoints", t->run_dir);
+    snprintf(path, sizeof path, "%s/ckpt-%010ld.safetensors", dir, t->pos.step);
+    gg_status st = gg_safetensors_write(path, e, k, meta, m);
+    free(gs);
+    free(bad);
+    free(e);
+    if (st) return st;
+    /* keep the newest K */
+    char **names;
+    int nn = list_ckpts(dir, &names);
+    for (int i = t->s.keep_checkpoints; i < nn; i++) {
+        char old[GG_PATH_MAX + 320];
+        snprintf(old, sizeof old, "%s/%s", dir, names[i]);
+        unlink(old);
+    }
+    free_list(names, nn);
+    snprintf(t->msg, sizeof t->msg, "checkpoint %.480s", path);
+    gg_runlog_info(t, "checkpoint", path);
+    return GG_OK;
+}
+
+static int meta_num(const gg_safetensors *st, const char *key, double *out)
+{
+    const char *v = gg_safetensors_meta(st, key);
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (end == v || *end || errno == ERANGE) {
+        /* "nan", "inf" parse fine with strtod; anything else is damage */
+        return 0;
+    }
+    *out = d;
+    return 1;
+}
+
+static gg_status restore_from(gg_trainer *t, const char *path)
+{
+    gg_safetensors *st = NULL;
+    gg_status s = gg_safetensors_open(path, &st);
+    if (s) return s;
+    const char *kind = gg_safetensors_meta(st, "gg_kind");
+    if (!kind || strcmp(kind, "checkpoint") != 0) {
+        gg_safetensors_close(st);
+        return gg_fail(GG_E_FORMAT, "%s is not a gradguard checkpoint (no gg_kind: checkpoint in its metadata)", path);
+    }
+    s = load_model_from(t->g, st, path);
+    size_t ns = 0;
+    float *os = gg_optim_state(t->o, &ns);
+    if (!s && ns > 0) {
+        gg_shape sh;
+        const float *d;
+        s = gg_safetensors_find(st, "optimizer.state", &sh, &d);
+        if (!s && gg_shape_numel(sh) != ns)
+            s = gg_fail(GG_E_SHAPE, "%s: optimizer.state has %zu values, this optimizer needs %zu", path,
+                        gg_shape_numel(sh), ns);
+        if (!s) memcpy(os, d, ns * sizeof(float));
+    }
+    if (!s && t->best_params) {
+        gg_shape sh;
+        const float *d;
+        size_t np;
+        gg_graph_params(t->g, &np);
+        if (gg_safetensors_find(st, "early_stopping.params", &sh, &d) == GG_OK && gg_shape_numel(sh) == np)
+            memcpy(t->best_params, d, np * sizeof(float));
+    }
+    double v[19];
+    static const char *const keys[19] = {"step", "epoch", "batch", "optim_steps", "plateau_scale", "plateau_best",
+                                         "plateau_bad", "plateau_cooldown", "plateau_seen", "best_metric",
+                                         "best_epoch", "bad_epochs", "samples_seen", "wall_seconds", "val_loss",
+                                         "val_acc", "train_loss", "train_acc", NULL};
+    for (int i = 0; i < 18 && !s; i++)
+        if (!meta_num(st, keys[i], &v[i]))
+            s = gg_fail(GG_E_FORMAT, "%s: metadata '%s' is missing or not a number", path, keys[i]);
+    if (!s) {
+        t->pos.step = (long)v[0];
+        t->pos.epoch = (int)v[1];
+        t->pos.batch = (long)v[2];
+        gg_optim_set_steps(t->o, (uint64_t)v[3]);
+        t->sched.plateau_scale = v[4];
+        t->sched.best = v[5];
+        t->sched.bad_epochs = (int)v[6];
+        t->sched.cooldown_left = (int)v[7];
+        t->sched.seen = (int)v[8];
+        t->best_metric = v[9];
+        t->best_epoch = (int)v[10];
+        t->bad_epochs = (int)v[11];
+        t->samples_seen = (long)v[12];
+        t->wall_seconds = v[13];
+        t->last_val_loss = v[14];
+        t->last_val_acc = v[15];
+        t->last_train_loss = v[16];
+        t->last_train_acc = v[17];
+        if (t->pos.epoch < 0 || t->pos.step < 0 || t->pos.batch < 0)
+            s = gg_fail(GG_E_FORMAT, "%s: negative position in the metadata", path);
+    }
+    const char *gs = gg_safetensors_meta(st, "guard_state");
+    if (!s && t->gd && gs && *gs) {
+        double vals[256];
+        int n = 0;
+        const char *c = gs;
+        while (*c && n < 256) {
+            char *end;
+            vals[n++] = strtod(c, &end);
+            if (end == c) break;
+            c = *end == ',' ? end + 1 : end;
+        }
+        s = gg_guard_set_state(t->gd, vals, n);
+    }
+    const char *bad = gg_safetensors_meta(st, "bad_batches");
+    t->nbad = 0;
+    if (!s && bad) {
+        const char *c = bad;
+        while (*c && t->nbad < GG_MAX_BAD_BATCHES) {
+            char *end;
+            unsigned long long x = strtoull(c, &end, 10);
+            if (end == c) break;
+            t->bad[t->nbad++] = x;
+            c = *end == ',' ? end + 1 : end;
+        }
+    }
+    gg_safetensors_close(st);
+    return s;
+}
+
+gg_status gg_ckpt_load_latest(gg_trainer *t, char *used, size_t cap)
+{
+    char dir[GG_PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s/checkpoints", t->run_dir);
+    char **names;
+    int n = list_ckpts(dir, &names);
+    if (n == 0) return gg_fail(GG_E_IO, "resume: no checkpoint in %s", dir);
+    char errs[1024] = "";
+    gg_status st = GG_E_FORMAT;
+    for (int i = 0; i < n; i++) {
+        char path[GG_PATH_MAX + 320];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        st = restore_from(t, path);
+        if (!st) {
+            snprintf(used, cap, "%s", path);
+            if (errs[0]) {
+                char m[1400];
+                snprintf(m, sizeof m, "skipped unreadable newer checkpoint(s): %s", errs);
+                gg_runlog_open(t, 1);
+                gg_runlog_info(t, "checkpoint_fallback", m);
+                gg_runlog_close(t);
+                snprintf(t->msg, sizeof t->msg, "%.500s", m);
+            }
+            break;
+        }
+        size_t l = strlen(errs);
+        snprintf(errs + l, sizeof errs - l, "%s%s", l ? "; " : "", gg_errmsg());
+    }
+    free_list(names, n);
+    if (st) return gg_fail(st, "resume: no readable checkpoint in %s: %s", dir, errs);
+    return GG_OK;
+}

@@ -1,0 +1,166 @@
+/* runlog.c - the run directory's text files: metrics.csv (one row per
+ * logged step and per epoch), layers.csv (per-tensor statistics),
+ * events.jsonl (guard and trainer events) and summary.json. Rows are
+ * flushed as they are written so a killed run keeps its log. */
+#include "train.h"
+
+#include "core/core.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+void gg_json_escape(char *out, size_t cap, const char *in)
+{
+    size_t k = 0;
+    for (; in && *in && k + 7 < cap; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c == '"' || c == '\\') {
+            out[k++] = '\\';
+            out[k++] = (char)c;
+        } else if (c < 0x20) {
+            k += (size_t)snprintf(out + k, cap - k, "\\u%04x", c);
+        } else {
+            out[k++] = (char)c;
+        }
+    }
+    out[k] = 0;
+}
+
+/* A number for JSON/CSV: non-finite values become null / empty. */
+static void num(char *buf, size_t cap, double v, int json)
+{
+    if (isfinite(v)) snprintf(buf, cap, "%.9g", v);
+    else snprintf(buf, cap, "%s", json ? "null" : "");
+}
+
+static FILE *open_in(gg_trainer *t, const char *name, const char *mode, gg_status *st)
+{
+    char p[GG_PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/%s", t->run_dir, name);
+    FILE *f = fopen(p, mode);
+    if (!f) *st = gg_fail(GG_E_IO, "cannot open %s: %s", p, strerror(errno));
+    return f;
+}
+
+gg_status gg_runlog_open(gg_trainer *t, int append)
+{
+    gg_status st = GG_OK;
+    const char *mode = append ? "a" : "w";
+    t->metrics = open_in(t, "metrics.csv", mode, &st);
+    if (t->metrics && !append)
+        fprintf(t->metrics, "kind,step,epoch,loss,accuracy,lr,grad_norm,val_loss,val_accuracy,samples_per_second\n");
+    if (!st) t->events = open_in(t, "events.jsonl", mode, &st);
+    if (!st && t->s.guard.enabled && t->s.guard.layer_every > 0) {
+        t->layers = open_in(t, "layers.csv", mode, &st);
+        if (t->layers && !append)
+            fprintf(t->layers, "step,tensor,layer,grad_norm,weight_norm,update_norm,update_ratio\n");
+    }
+    return st;
+}
+
+void gg_runlog_close(gg_trainer *t)
+{
+    if (t->metrics) fclose(t->metrics);
+    if (t->events) fclose(t->events);
+    if (t->layers) fclose(t->layers);
+    t->metrics = t->events = t->layers = NULL;
+}
+
+void gg_runlog_metrics(gg_trainer *t, const char *kind, double loss, double acc, double lr, double gnorm, double vloss,
+                       double vacc, double sps)
+{
+    if (!t->metrics) return;
+    char a[32], b[32], c[32], d[32], e[32], f[32], h[32];
+    num(a, sizeof a, loss, 0);
+    num(b, sizeof b, acc, 0);
+    num(c, sizeof c, lr, 0);
+    num(d, sizeof d, gnorm, 0);
+    num(e, sizeof e, vloss, 0);
+    num(f, sizeof f, vacc, 0);
+    num(h, sizeof h, sps, 0);
+    fprintf(t->metrics, "%s,%ld,%d,%s,%s,%s,%s,%s,%s,%s\n", kind, t->pos.step, t->pos.epoch + 1, a, b, c, d, e, f, h);
+    fflush(t->metrics);
+}
+
+void gg_runlog_layers(gg_trainer *t)
+{
+    if (!t->layers || !t->gd) return;
+    gg_graph *g = t->g;
+    size_t n;
+    const float *gr = gg_graph_grads(g, &n);
+    const float *p = gg_graph_params(g, &n);
+    const double *un = gg_optim_update_norms(t->o);
+    for (int i = 0; i < gg_graph_num_params(g); i++) {
+        gg_param_info pi;
+        gg_graph_param(g, i, &pi);
+        double gs = 0, ws = 0;
+        for (size_t k = 0; k < pi.numel; k++) {
+            gs += (double)gr[pi.offset + k] * gr[pi.offset + k];
+            ws += (double)p[pi.offset + k] * p[pi.offset + k];
+        }
+        double u = un ? un[i] : NAN, w = sqrt(ws);
+        char a[32], b[32], c[32], d[32];
+        num(a, sizeof a, sqrt(gs), 0);
+        num(b, sizeof b, w, 0);
+        num(c, sizeof c, u, 0);
+        num(d, sizeof d, w > 0 ? u / w : NAN, 0);
+        fprintf(t->layers, "%ld,%s,%s,%s,%s,%s,%s\n", t->pos.step, pi.name, pi.layer, a, b, c, d);
+    }
+    fflush(t->layers);
+}
+
+void gg_runlog_event(gg_trainer *t, const gg_guard_event *e)
+{
+    if (!t->events) return;
+    char sig[64], act[64], det[600], v[32], th[32];
+    gg_json_escape(sig, sizeof sig, e->signal);
+    gg_json_escape(act, sizeof act, e->action);
+    gg_json_escape(det, sizeof det, e->detail);
+    num(v, sizeof v, e->value, 1);
+    num(th, sizeof th, e->threshold, 1);
+    fprintf(t->events, "{\"type\":\"guard\",\"step\":%ld,\"epoch\":%d,\"signal\":\"%s\",\"value\":%s,\"threshold\":%s,"
+                       "\"action\":\"%s\",\"detail\":\"%s\"}\n",
+            e->step, e->epoch + 1, sig, v, th, act, det);
+    fflush(t->events);
+}
+
+void gg_runlog_info(gg_trainer *t, const char *what, const char *detail)
+{
+    if (!t->events) return;
+    char w[64], d[600];
+    gg_json_escape(w, sizeof w, what);
+    gg_json_escape(d, sizeof d, detail);
+    fprintf(t->events, "{\"type\":\"%s\",\"step\":%ld,\"epoch\":%d,\"detail\":\"%s\"}\n", w, t->pos.step,
+            t->pos.epoch + 1, d);
+    fflush(t->events);
+}
+
+gg_status gg_runlog_summary(gg_trainer *t)
+{
+    char buf[4096];
+    char tl[32], ta[32], vl[32], va[32], sl[32], sa[32], sps[32];
+    num(tl, sizeof tl, t->last_train_loss, 1);
+    num(ta, sizeof ta, t->last_train_acc, 1);
+    num(vl, sizeof vl, t->have_val ? t->last_val_loss : NAN, 1);
+    num(va, sizeof va, t->have_val ? t->last_val_acc : NAN, 1);
+    num(sl, sizeof sl, t->test_loss, 1);
+    num(sa, sizeof sa, t->test_acc, 1);
+    num(sps, sizeof sps, t->wall_seconds > 0 ? (double)t->samples_seen / t->wall_seconds : NAN, 1);
+    const gg_guard_counters *c = t->gd ? gg_guard_counts(t->gd) : NULL;
+    gg_guard_counters z;
+    memset(&z, 0, sizeof z);
+    if (!c) c = &z;
+    snprintf(buf, sizeof buf,
+             "{\n  \"status\": \"%s\",\n  \"epochs\": %d,\n  \"steps\": %ld,\n  \"train_loss\": %s,\n"
+             "  \"train_accuracy\": %s,\n  \"val_loss\": %s,\n  \"val_accuracy\": %s,\n  \"test_loss\": %s,\n"
+             "  \"test_accuracy\": %s,\n  \"wall_seconds\": %.3f,\n  \"samples_per_second\": %s,\n"
+             "  \"world_size\": 1,\n  \"guard\": {\"enabled\": %s, \"clipped\": %ld, \"skipped\": %ld, "
+             "\"backoffs\": %ld, \"rollbacks\": %ld, \"nonfinite\": %ld, \"spikes\": %ld, \"trends\": %ld}\n}\n",
+             t->status, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, t->wall_seconds, sps,
+             t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
+             c->trends);
+    char p[GG_PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/summary.json", t->run_dir);
+    return gg_write_atomic(p, buf, strlen(buf));
+}

@@ -1,0 +1,554 @@
+/*
+ * setup.c - reading a run's settings from its config, and building the
+ * model graph from the config's `model` list. Every key is read through the
+ * strict typed getters, so a wrong type or range names file, line and key;
+ * gg_cfg_unused() afterwards turns any key left unread into an error.
+ */
+#include "train.h"
+
+#include "core/core.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define TRY(call)                                                                                                      \
+    do {                                                                                                               \
+        gg_status s_ = (call);                                                                                         \
+        if (s_) return s_;                                                                                             \
+    } while (0)
+
+static const char *loss_names[GG_LOSS_COUNT] = {"softmax_xent", "bce_logits", "mse", "huber"};
+const char *gg_loss_name(gg_loss_kind k) { return k < GG_LOSS_COUNT ? loss_names[k] : "?"; }
+
+static gg_status get_path(gg_cfg_node *m, const char *key, char *out)
+{
+    const char *v = NULL;
+    TRY(gg_cfg_str(m, key, &v));
+    if (v) {
+        if (strlen(v) >= GG_PATH_MAX)
+            return gg_fail(GG_E_CONFIG, "%s.%s: path longer than %d characters", gg_cfg_path(m), key, GG_PATH_MAX - 1);
+        snprintf(out, GG_PATH_MAX, "%s", v);
+    }
+    return GG_OK;
+}
+
+static gg_status get_f(gg_cfg_node *m, const char *key, double lo, double hi, float *out)
+{
+    double v = *out;
+    TRY(gg_cfg_float(m, key, lo, hi, &v));
+    *out = (float)v;
+    return GG_OK;
+}
+
+static gg_status get_i(gg_cfg_node *m, const char *key, long lo, long hi, int *out)
+{
+    long v = *out;
+    TRY(gg_cfg_int(m, key, lo, hi, &v));
+    *out = (int)v;
+    return GG_OK;
+}
+
+static gg_status need_map(gg_cfg_node *n, const char *what)
+{
+    if (n && gg_cfg_node_type(n) != GG_CFG_MAP)
+        return gg_fail(GG_E_CONFIG, "line %d: '%s' must be a map of keys", gg_cfg_line(n), what);
+    return GG_OK;
+}
+
+static gg_status read_data(gg_cfg_node *d, gg_settings *s)
+{
+    snprintf(s->format, sizeof s->format, "idx");
+    snprintf(s->train_path, GG_PATH_MAX, "/usr/share/datasets/fashion-mnist");
+    snprintf(s->test_path, GG_PATH_MAX, "/usr/share/datasets/fashion-mnist");
+    s->val_fraction = 0.1;
+    s->normalize = GG_NORMALIZE_SCALE;
+    s->csv_header = 1;
+    if (!d) return GG_OK;
+    TRY(need_map(d, "data"));
+    static const char *const formats[] = {"idx", "csv", "npy"};
+    int f = 0;
+    TRY(gg_cfg_enum(d, "format", formats, 3, &f));
+    snprintf(s->format, sizeof s->format, "%s", formats[f]);
+    TRY(get_path(d, "train", s->train_path));
+    TRY(get_path(d, "train_labels", s->train_labels));
+    TRY(get_path(d, "test", s->test_path));
+    TRY(get_path(d, "test_labels", s->test_labels));
+    const char *lc = NULL;
+    TRY(gg_cfg_str(d, "label", &lc));
+    if (lc) snprintf(s->label_col, sizeof s->label_col, "%s", lc);
+    TRY(gg_cfg_bool(d, "header", &s->csv_header));
+    TRY(gg_cfg_float(d, "val_fraction", 0, 0.9, &s->val_fraction));
+    static const char *const norms[] = {"none", "scale", "standardize"};
+    int nm = (int)s->normalize;
+    TRY(gg_cfg_enum(d, "normalize", norms, 3, &nm));
+    s->normalize = (gg_norm_mode)nm;
+    TRY(gg_cfg_int(d, "limit_train", 0, 1L << 40, &s->limit_train));
+    TRY(gg_cfg_int(d, "limit_test", 0, 1L << 40, &s->limit_test));
+    return GG_OK;
+}
+
+static gg_status read_optim(gg_cfg_node *o, gg_settings *s)
+{
+    s->opt = gg_optim_defaults(GG_OPT_ADAM);
+    if (!o) return GG_OK;
+    TRY(need_map(o, "optimizer"));
+    const char *name = NULL;
+    TRY(gg_cfg_str(o, "name", &name));
+    if (name) {
+        gg_optim_kind k = gg_optim_parse(name);
+        if (k == GG_OPT_COUNT)
+            return gg_fail(GG_E_CONFIG, "line %d: optimizer.name '%s' is not one of sgd, adam, adamw, rmsprop, adagrad, lbfgs",
+                           gg_cfg_line(gg_cfg_get(o, "name")), name);
+        s->opt = gg_optim_defaults(k);
+    }
+    gg_optim_config *c = &s->opt;
+    TRY(get_f(o, "lr", 0, 1e3, &c->lr));
+    TRY(get_f(o, "momentum", 0, 1, &c->momentum));
+    TRY(get_f(o, "dampening", 0, 1, &c->dampening));
+    TRY(gg_cfg_bool(o, "nesterov", &c->nesterov));
+    TRY(get_f(o, "beta1", 0, 0.999999, &c->beta1));
+    TRY(get_f(o, "beta2", 0, 0.999999999, &c->beta2));
+    TRY(get_f(o, "eps", 1e-30, 1, &c->eps));
+    TRY(get_f(o, "alpha", 0, 1, &c->alpha));
+    TRY(gg_cfg_bool(o, "centered", &c->centered));
+    TRY(get_f(o, "lr_decay", 0, 1e3, &c->lr_decay));
+    TRY(get_f(o, "initial_accumulator", 0, 1e6, &c->initial_accumulator));
+    TRY(get_f(o, "weight_decay", 0, 1e3, &c->weight_decay));
+    TRY(get_i(o, "history", 1, 1000, &c->lbfgs_history));
+    gg_cfg_node *gs = gg_cfg_get(o, "groups");
+    if (gs) {
+        if (gg_cfg_node_type(gs) != GG_CFG_SEQ)
+            return gg_fail(GG_E_CONFIG, "line %d: optimizer.groups must be a list", gg_cfg_line(gs));
+        int n = gg_cfg_len(gs);
+        if (n > GG_MAX_GROUPS)
+            return gg_fail(GG_E_CONFIG, "line %d: optimizer.groups has %d entries, at most %d", gg_cfg_line(gs), n,
+                           GG_MAX_GROUPS);
+        for (int i = 0; i < n; i++) {
+            gg_cfg_node *e = gg_cfg_at(gs, i);
+            TRY(need_map(e, "optimizer.groups entry"));
+            gg_group_cfg *gc = &s->groups[i];
+            const char *pat = NULL;
+            TRY(gg_cfg_str(e, "params", &pat));
+            if (!pat || !*pat || strlen(pat) >= GG_NAME_MAX)
+                return gg_fail(GG_E_CONFIG, "line %d: optimizer.groups entry needs 'params' (a name pattern like fc1.*)",
+                               gg_cfg_line(e));
+            snprintf(gc->pattern, sizeof gc->pattern, "%s", pat);
+            gc->lr_scale = 1;
+            gc->weight_decay = c->weight_decay;
+            gc->l1 = -1;
+            gc->l2 = -1;
+            TRY(get_f(e, "lr_scale", 0, 1e6, &gc->lr_scale));
+            TRY(get_f(e, "weight_decay", 0, 1e3, &gc->weight_decay));
+            TRY(get_f(e, "l1", 0, 1e3, &gc->l1));
+            TRY(get_f(e, "l2", 0, 1e3, &gc->l2));
+        }
+        s->ngroups = n;
+    }
+    return GG_OK;
+}
+
+static gg_status read_schedule(gg_cfg_node *c, gg_settings *s)
+{
+    s->sched = gg_schedule_defaults(GG_SCHED_CONSTANT, s->opt.lr);
+    if (!c) return GG_OK;
+    TRY(need_map(c, "schedule"));
+    const char *name = NULL;
+    TRY(gg_cfg_str(c, "name", &name));
+    if (name) {
+        gg_sched_kind k = gg_sched_parse(name);
+        if (k == GG_SCHED_COUNT)
+            return gg_fail(GG_E_CONFIG,
+                           "line %d: schedule.name '%s' is not one of constant, step, multistep, exponential, cosine, onecycle, plateau",
+                           gg_cfg_line(gg_cfg_get(c, "name")), name);
+        s->sched = gg_schedule_defaults(k, s->opt.lr);
+    }
+    gg_schedule_config *k = &s->sched;
+    TRY(gg_cfg_int(c, "step_size", 1, 1L << 40, &k->step_size));
+    TRY(get_f(c, "gamma", 0, 10, &k->gamma));
+    gg_cfg_node *ms = gg_cfg_get(c, "milestones");
+    if (ms) {
+        if (gg_cfg_node_type(ms) != GG_CFG_SEQ || gg_cfg_len(ms) > GG_SCHED_MAX_MILESTONES)
+            return gg_fail(GG_E_CONFIG, "line %d: schedule.milestones must be a list of at most %d steps",
+                           gg_cfg_line(ms), GG_SCHED_MAX_MILESTONES);
+        k->n_milestones = gg_cfg_len(ms);
+        for (int i = 0; i < k->n_milestones; i++) {
+            long v = 0;
+            TRY(gg_cfg_as_int(gg_cfg_at(ms, i), 1, 1L << 40, &v));
+            if (i > 0 && v <= k->milestones[i - 1])
+                return gg_fail(GG_E_CONFIG, "line %d: schedule.milestones must increase", gg_cfg_line(ms));
+            k->milestones[i] = v;
+        }
+    }
+    TRY(gg_cfg_int(c, "total_steps", 1, 1L << 40, &k->total_steps));
+    TRY(gg_cfg_int(c, "t0", 0, 1L << 40, &k->t0));
+    TRY(get_f(c, "t_mult", 1, 100, &k->t_mult));
+    TRY(get_f(c, "min_lr", 0, 1e3, &k->min_lr));
+    TRY(get_f(c, "pct_start", 0, 1, &k->pct_start));
+    TRY(get_f(c, "div_factor", 1, 1e9, &k->div_factor));
+    TRY(get_f(c, "final_div_factor", 1, 1e12, &k->final_div_factor));
+    TRY(get_f(c, "factor", 0, 1, &k->factor));
+    TRY(get_i(c, "patience", 0, 100000, &k->patience));
+    TRY(get_i(c, "cooldown", 0, 100000, &k->cooldown));
+    TRY(get_f(c, "threshold", 0, 1, &k->threshold));
+    static const char *const modes[] = {"min", "max"};
+    TRY(gg_cfg_enum(c, "mode", modes, 2, &k->mode_max));
+    TRY(gg_cfg_int(c, "warmup_steps", 0, 1L << 40, &k->warmup_steps));
+    TRY(get_f(c, "warmup_start", 0, 1, &k->warmup_start));
+    return GG_OK;
+}
+
+static gg_status read_regularize(gg_cfg_node *r, gg_settings *s)
+{
+    s->es_restore = 1;
+    if (!r) return GG_OK;
+    TRY(need_map(r, "regularize"));
+    TRY(get_f(r, "l1", 0, 1e3, &s->l1));
+    TRY(get_f(r, "l2", 0, 1e3, &s->l2));
+    gg_cfg_node *es = gg_cfg_get(r, "early_stopping");
+    if (es) {
+        TRY(need_map(es, "regularize.early_stopping"));
+        TRY(get_i(es, "patience", 0, 100000, &s->es_patience));
+        TRY(gg_cfg_float(es, "min_delta", 0, 1e9, &s->es_min_delta));
+        TRY(gg_cfg_bool(es, "restore_best", &s->es_restore));
+    }
+    return GG_OK;
+}
+
+static gg_status read_response(gg_cfg_node *m, const char *key, gg_response *out)
+{
+    const char *v = NULL;
+    TRY(gg_cfg_str(m, key, &v));
+    if (!v) return GG_OK;
+    gg_response r = gg_response_parse(v);
+    if (r == GG_DO_COUNT)
+        return gg_fail(GG_E_CONFIG, "line %d: guard.%s '%s' is not one of warn, clip, skip, backoff, rollback, stop",
+                       gg_cfg_line(gg_cfg_get(m, key)), key, v);
+    *out = r;
+    return GG_OK;
+}
+
+static gg_status read_guard(gg_cfg_node *m, gg_settings *s)
+{
+    s->guard = gg_guard_defaults();
+    if (!m) return GG_OK;
+    TRY(need_map(m, "guard"));
+    gg_guard_config *c = &s->guard;
+    TRY(gg_cfg_bool(m, "enabled", &c->enabled));
+    const char *clip = NULL;
+    TRY(gg_cfg_str(m, "clip", &clip));
+    if (clip) {
+        c->clip = gg_clip_parse(clip);
+        if (c->clip == GG_CLIP_COUNT)
+            return gg_fail(GG_E_CONFIG, "line %d: guard.clip '%s' is not one of none, value, norm, tensor, agc, percentile, zscore",
+                           gg_cfg_line(gg_cfg_get(m, "clip")), clip);
+    }
+    TRY(get_f(m, "clip_value", 1e-12, 1e12, &c->clip_value));
+    TRY(get_f(m, "max_norm", 1e-12, 1e12, &c->max_norm));
+    TRY(get_f(m, "agc_lambda", 1e-9, 1e3, &c->agc_lambda));
+    TRY(get_f(m, "agc_eps", 0, 1, &c->agc_eps));
+    TRY(gg_cfg_bool(m, "agc_exclude_last", &c->agc_exclude_last));
+    TRY(get_f(m, "percentile", 0.01, 100, &c->percentile));
+    TRY(get_i(m, "history", 1, 1000000, &c->history));
+    TRY(get_f(m, "clip_z", 0.1, 100, &c->clip_z));
+    TRY(get_i(m, "warmup", 0, 1000000, &c->warmup));
+    TRY(get_f(m, "ema_alpha", 1e-6, 0.999999, &c->ema_alpha));
+    TRY(get_f(m, "spike_z", 0.1, 1000, &c->spike_z));
+    TRY(get_f(m, "loss_z", 0.1, 1000, &c->loss_z));
+    TRY(get_i(m, "trend_window", 0, 100000, &c->trend_window));
+    TRY(get_f(m, "trend_growth", 1, 1e12, &c->trend_growth));
+    TRY(read_response(m, "on_nonfinite", &c->on_nonfinite));
+    TRY(read_response(m, "on_spike", &c->on_spike));
+    TRY(read_response(m, "on_loss_spike", &c->on_loss_spike));
+    TRY(read_response(m, "on_trend", &c->on_trend));
+    TRY(gg_cfg_bool(m, "reset_moments", &c->reset_moments));
+    TRY(get_f(m, "backoff_factor", 1e-6, 1, &c->backoff_factor));
+    TRY(get_i(m, "backoff_recover", 0, 100000000, &c->backoff_recover));
+    TRY(get_f(m, "backoff_min", 0, 1, &c->backoff_min));
+    TRY(get_i(m, "snapshot_every", 1, 100000000, &c->snapshot_every));
+    TRY(get_i(m, "rollback_budget", 0, 1000000, &c->rollback_budget));
+    TRY(get_i(m, "skip_batches", 0, 1000000, &c->skip_batches));
+    TRY(get_i(m, "max_skips", 1, 1000000, &c->max_skips));
+    TRY(get_f(m, "noise_eta", 0, 1e6, &c->noise_eta));
+    TRY(get_f(m, "noise_gamma", 0, 10, &c->noise_gamma));
+    TRY(gg_cfg_bool(m, "diagnose", &c->diagnose));
+    TRY(get_i(m, "layer_every", 0, 100000000, &c->layer_every));
+    gg_cfg_node *fl = gg_cfg_get(m, "faults");
+    if (fl) {
+        if (gg_cfg_node_type(fl) != GG_CFG_SEQ || gg_cfg_len(fl) > GG_MAX_FAULTS)
+            return gg_fail(GG_E_CONFIG, "line %d: guard.faults must be a list of at most %d entries", gg_cfg_line(fl),
+                           GG_MAX_FAULTS);
+        s->nfaults = gg_cfg_len(fl);
+        for (int i = 0; i < s->nfaults; i++) {
+            gg_cfg_node *e = gg_cfg_at(fl, i);
+            TRY(need_map(e, "guard.faults entry"));
+            gg_fault *f = &s->faults[i];
+            f->step = -1;
+            f->scale = 1;
+            TRY(gg_cfg_int(e, "step", 0, 1L << 40, &f->step));
+            TRY(gg_cfg_bool(e, "nan", &f->nan));
+            TRY(get_f(e, "scale", -1e30, 1e30, &f->scale));
+            if (f->step < 0) return gg_fail(GG_E_CONFIG, "line %d: guard.faults entry needs 'step'", gg_cfg_line(e));
+        }
+    }
+    return GG_OK;
+}
+
+static gg_status read_train(gg_cfg_node *m, gg_settings *s)
+{
+    s->epochs = 5;
+    s->batch = 128;
+    s->accumulate = 1;
+    s->seed = 1;
+    s->log_every = 50;
+    s->checkpoint_every = 1;
+    s->keep_checkpoints = 3;
+    if (!m) return GG_OK;
+    TRY(need_map(m, "train"));
+    TRY(get_i(m, "epochs", 1, 1000000, &s->epochs));
+    TRY(get_i(m, "batch", 1, 1 << 20, &s->batch));
+    TRY(get_i(m, "accumulate", 1, 65536, &s->accumulate));
+    TRY(get_i(m, "threads", 0, 4096, &s->threads));
+    long seed = (long)s->seed;
+    TRY(gg_cfg_int(m, "seed", 0, LONG_MAX, &seed));
+    s->seed = (uint64_t)seed;
+    TRY(get_i(m, "log_every", 1, 100000000, &s->log_every));
+    TRY(get_i(m, "eval_every", 0, 100000000, &s->eval_every));
+    TRY(get_i(m, "checkpoint_every", 0, 1000000, &s->checkpoint_every));
+    TRY(get_i(m, "keep_checkpoints", 1, 1000, &s->keep_checkpoints));
+    TRY(get_i(m, "stop_after", 0, 1000000, &s->stop_after));
+    TRY(gg_cfg_int(m, "max_steps", 0, 1L << 40, &s->max_steps));
+    return GG_OK;
+}
+
+gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    gg_cfg_node *root = gg_cfg_root(cfg);
+    if (!root || gg_cfg_node_type(root) != GG_CFG_MAP)
+        return gg_fail(GG_E_CONFIG, "the config must be a map with sections data, model, loss, optimizer, ...");
+    TRY(read_data(gg_cfg_get(root, "data"), s));
+    gg_cfg_node *loss = gg_cfg_get(root, "loss");
+    s->huber_delta = 1;
+    if (loss) {
+        TRY(need_map(loss, "loss"));
+        int k = 0;
+        TRY(gg_cfg_enum(loss, "name", loss_names, GG_LOSS_COUNT, &k));
+        s->loss = (gg_loss_kind)k;
+        TRY(get_f(loss, "smoothing", 0, 0.999, &s->smoothing));
+        TRY(get_f(loss, "delta", 1e-9, 1e9, &s->huber_delta));
+    }
+    TRY(read_optim(gg_cfg_get(root, "optimizer"), s));
+    TRY(read_schedule(gg_cfg_get(root, "schedule"), s));
+    TRY(read_regularize(gg_cfg_get(root, "regularize"), s));
+    TRY(read_guard(gg_cfg_get(root, "guard"), s));
+    TRY(read_train(gg_cfg_get(root, "train"), s));
+    return GG_OK;
+}
+
+/* ---- the model ----------------------------------------------------------- */
+
+static gg_status read_act(gg_cfg_node *e, const char *key, gg_act *out)
+{
+    const char *v = NULL;
+    TRY(gg_cfg_str(e, key, &v));
+    if (!v) return GG_OK;
+    gg_act a = gg_act_parse(v);
+    if (a == GG_ACT_COUNT)
+        return gg_fail(GG_E_CONFIG, "line %d: %s.%s '%s' is not one of none, relu, leaky_relu, elu, gelu, tanh, sigmoid",
+                       gg_cfg_line(gg_cfg_get(e, key)), gg_cfg_path(e), key, v);
+    *out = a;
+    return GG_OK;
+}
+
+static const char *const init_names[GG_INIT_COUNT] = {
+    "zeros", "constant", "uniform", "normal", "xavier_uniform", "xavier_normal", "he_uniform",
+    "he_normal", "orthogonal", "lecun_uniform", "identity", "spectral"};
+
+static gg_status read_init(gg_cfg_node *e, gg_init *in)
+{
+    gg_cfg_node *n = gg_cfg_get(e, "init");
+    if (!n) return GG_OK;
+    int k = 0;
+    TRY(gg_cfg_enum(e, "init", init_names, GG_INIT_COUNT, &k));
+    in->kind = (gg_init_kind)k;
+    in->a = in->b = 0;
+    if (k == GG_INIT_NORMAL) in->b = 1;
+    TRY(get_f(e, "init_a", -1e6, 1e6, &in->a));
+    TRY(get_f(e, "init_b", -1e6, 1e6, &in->b));
+    /* "gain" reads better for the scaled initialisers */
+    TRY(get_f(e, "gain", 0, 1e6, &in->a));
+    TRY(get_f(e, "std", 0, 1e6, &in->b));
+    return GG_OK;
+}
+
+gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
+{
+    gg_settings *s = &t->s;
+    gg_cfg_node *model = gg_cfg_get(gg_cfg_root(cfg), "model");
+    if (!model || gg_cfg_node_type(model) != GG_CFG_SEQ || gg_cfg_len(model) == 0)
+        return gg_fail(GG_E_CONFIG, "%s'model' must be a list of layers (e.g. - {type: dense, units: 128, act: relu})",
+                       model ? "" : "missing section: ");
+    gg_dataset *d = &t->train;
+    gg_graph *g = gg_graph_new(s->batch);
+    if (!g) return GG_E_NOMEM;
+    t->g = g;
+    gg_shape in = {d->ndim, {d->shape[0], d->shape[1], d->shape[2], 0}};
+    /* images arrive as (H, W): give them a channel axis */
+    if (d->ndim == 2 && d->u8) in = gg_shape3(1, d->shape[0], d->shape[1]);
+    t->x = gg_input(g, "input", in);
+    gg_node h = t->x;
+    int n = gg_cfg_len(model);
+    static const char *const types[] = {"dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "flatten",
+                                        "dropout", "batchnorm", "layernorm", "activation", "residual",
+                                        "residual_conv"};
+    enum { L_DENSE, L_CONV, L_MAXPOOL, L_AVGPOOL, L_GAP, L_FLATTEN, L_DROPOUT, L_BN, L_LN, L_ACT, L_RES, L_RESCONV };
+    int counts[12] = {0};
+    static const char *const prefixes[12] = {"fc", "conv", "pool", "pool", "gap", "flatten", "dropout", "bn", "ln",
+                                             "act", "res", "resconv"};
+    for (int i = 0; i < n; i++) {
+        gg_cfg_node *e = gg_cfg_at(model, i);
+        if (gg_cfg_node_type(e) != GG_CFG_MAP)
+            return gg_fail(GG_E_CONFIG, "line %d: model[%d] must be a map like {type: dense, units: 128}", gg_cfg_line(e), i);
+        int type = -1;
+        if (!gg_cfg_get(e, "type"))
+            return gg_fail(GG_E_CONFIG, "line %d: model[%d] has no 'type'", gg_cfg_line(e), i);
+        TRY(gg_cfg_enum(e, "type", types, 12, &type));
+        char name[GG_NAME_MAX];
+        const char *nm = NULL;
+        TRY(gg_cfg_str(e, "name", &nm));
+        counts[type]++;
+        if (nm) {
+            if (strlen(nm) >= GG_NAME_MAX - 20 || strchr(nm, '.') || strchr(nm, '/'))
+                return gg_fail(GG_E_CONFIG, "line %d: model[%d].name '%s' must be short and have no '.' or '/'",
+                               gg_cfg_line(e), i, nm);
+            snprintf(name, sizeof name, "%s", nm);
+        } else {
+            snprintf(name, sizeof name, "%s%d", prefixes[type], counts[type]);
+        }
+        int last = i == n - 1;
+        gg_act act = GG_ACT_NONE;
+        if (type == L_DENSE || type == L_CONV || type == L_RES || type == L_RESCONV) act = last ? GG_ACT_NONE : GG_ACT_RELU;
+        TRY(read_act(e, "act", &act));
+        gg_init init = gg_init_default(act);
+        TRY(read_init(e, &init));
+        switch (type) {
+        case L_DENSE: {
+            int units = last && s->loss == GG_LOSS_XENT ? t->train.num_classes : 0;
+            if (last && s->loss != GG_LOSS_XENT) units = t->train.label_per;
+            TRY(get_i(e, "units", 1, 1 << 24, &units));
+            if (units < 1)
+                return gg_fail(GG_E_CONFIG, "line %d: model[%d] (dense) needs 'units'", gg_cfg_line(e), i);
+            int bias = 1;
+            TRY(gg_cfg_bool(e, "bias", &bias));
+            h = gg_dense(g, h, name, units, act, init, bias);
+            break;
+        }
+        case L_CONV: {
+            int filters = 0, k = 3, stride = 1, pad = -1;
+            TRY(get_i(e, "filters", 1, 1 << 16, &filters));
+            TRY(get_i(e, "kernel", 1, 64, &k));
+            TRY(get_i(e, "stride", 1, 64, &stride));
+            TRY(get_i(e, "pad", 0, 64, &pad));
+            if (filters < 1)
+                return gg_fail(GG_E_CONFIG, "line %d: model[%d] (conv2d) needs 'filters'", gg_cfg_line(e), i);
+            h = gg_conv(g, h, name, filters, k, stride, pad, act, init);
+            break;
+        }
+        case L_MAXPOOL:
+        case L_AVGPOOL: {
+            int k = 2, stride = 0, pad = 0;
+            TRY(get_i(e, "size", 1, 64, &k));
+            TRY(get_i(e, "stride", 1, 64, &stride));
+            TRY(get_i(e, "pad", 0, 32, &pad));
+            gg_graph_scope(g, name);
+            h = type == L_MAXPOOL ? gg_maxpool2d(g, h, k, stride ? stride : k, pad)
+                                  : gg_avgpool2d(g, h, k, stride ? stride : k, pad);
+            break;
+        }
+        case L_GAP:
+            gg_graph_scope(g, name);
+            h = gg_global_avgpool(g, h);
+            break;
+        case L_FLATTEN:
+            gg_graph_scope(g, name);
+            h = gg_flatten(g, h);
+            break;
+        case L_DROPOUT: {
+            float p = 0.5f;
+            TRY(get_f(e, "p", 0, 0.999, &p));
+            gg_graph_scope(g, name);
+            h = gg_dropout(g, h, p);
+            break;
+        }
+        case L_BN: {
+            float mom = 0.1f, eps = 1e-5f;
+            TRY(get_f(e, "momentum", 0, 1, &mom));
+            TRY(get_f(e, "eps", 1e-12, 1, &eps));
+            h = gg_batchnorm_layer(g, h, name, mom, eps);
+            break;
+        }
+        case L_LN: {
+            float eps = 1e-5f;
+            TRY(get_f(e, "eps", 1e-12, 1, &eps));
+            h = gg_layernorm_layer(g, h, name, eps);
+            break;
+        }
+        case L_ACT:
+            if (!gg_cfg_get(e, "act"))
+                return gg_fail(GG_E_CONFIG, "line %d: model[%d] (activation) needs 'act'", gg_cfg_line(e), i);
+            gg_graph_scope(g, name);
+            h = gg_activation(g, h, act);
+            break;
+        case L_RES:
+        case L_RESCONV: {
+            static const char *const norms[] = {"none", "batchnorm", "layernorm"};
+            int nk = 0, k = 3;
+            TRY(gg_cfg_enum(e, "norm", norms, 3, &nk));
+            if (type == L_RES) {
+                h = gg_residual_dense(g, h, name, (gg_norm_kind)nk, act);
+            } else {
+                TRY(get_i(e, "kernel", 1, 63, &k));
+                h = gg_residual_conv(g, h, name, k, (gg_norm_kind)nk, act);
+            }
+            break;
+        }
+        }
+        gg_graph_scope(g, NULL);
+        if (h < 0)
+            return gg_fail(gg_graph_status(g), "line %d: model[%d] (%s '%s'): %s", gg_cfg_line(e), i, types[type], name,
+                           gg_graph_errmsg(g));
+    }
+    t->logits = h;
+    gg_shape ls = gg_graph_shape(g, h);
+    char sb[64];
+    switch (s->loss) {
+    case GG_LOSS_XENT: {
+        int classes = ls.d[ls.ndim - 1];
+        if (t->train.num_classes > classes)
+            return gg_fail(GG_E_CONFIG, "the model's output has %d classes but the labels of %s go up to %d", classes,
+                           t->train.source, t->train.num_classes - 1);
+        if (t->train.label_per != 1)
+            return gg_fail(GG_E_CONFIG, "softmax_xent needs one class id per sample; %s has %d label values per sample",
+                           t->train.source, t->train.label_per);
+        t->y = gg_input(g, "labels", gg_shape1(1));
+        t->loss = gg_softmax_xent(g, h, t->y, s->smoothing);
+        t->acc = gg_accuracy(g, h, t->y);
+        break;
+    }
+    default: {
+        if (gg_shape_numel(ls) / (size_t)ls.d[0] != (size_t)t->train.label_per)
+            return gg_fail(GG_E_CONFIG, "the model's output %s does not fit %d target values per sample of %s",
+                           gg_shape_str(ls, sb, sizeof sb), t->train.label_per, t->train.source);
+        gg_shape ss = {ls.ndim - 1, {ls.d[1], ls.d[2], ls.d[3], 0}};
+        t->y = gg_input(g, "targets", ss);
+        t->loss = s->loss == GG_LOSS_BCE ? gg_bce_logits(g, h, t->y)
+                  : s->loss == GG_LOSS_MSE ? gg_mse(g, h, t->y)
+                                           : gg_huber(g, h, t->y, s->huber_delta);
+        t->acc = -1;
+        break;
+    }
+    }
+    if (gg_graph_compile(g)) return gg_fail(gg_graph_status(g) ? gg_graph_status(g) : GG_E_NOMEM, "model: %s", gg_errmsg());
+    return gg_graph_init_params(g, s->seed);
+}

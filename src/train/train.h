@@ -1,0 +1,127 @@
+/*
+ * train.h - the trainer's internals: settings read from the config, the
+ * trainer object, and the run-directory writers.
+ */
+#ifndef GG_TRAIN_H
+#define GG_TRAIN_H
+
+#include "gradguard.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+#define GG_PATH_MAX 1024
+#define GG_MAX_GROUPS 16
+#define GG_MAX_BAD_BATCHES 4096
+
+typedef enum gg_loss_kind { GG_LOSS_XENT, GG_LOSS_BCE, GG_LOSS_MSE, GG_LOSS_HUBER, GG_LOSS_COUNT } gg_loss_kind;
+typedef enum gg_norm_mode { GG_NORMALIZE_NONE, GG_NORMALIZE_SCALE, GG_NORMALIZE_STANDARDIZE } gg_norm_mode;
+
+typedef struct gg_group_cfg {
+    char pattern[GG_NAME_MAX];
+    float lr_scale, weight_decay, l1, l2;
+} gg_group_cfg;
+
+/* Fault injection for tests and the gauntlet: at the listed steps the batch
+ * features are multiplied by `scale`, or one feature is set to NaN. */
+#define GG_MAX_FAULTS 16
+typedef struct gg_fault {
+    long step;
+    int nan;
+    float scale;
+} gg_fault;
+
+typedef struct gg_settings {
+    /* data */
+    char format[16];
+    char train_path[GG_PATH_MAX], train_labels[GG_PATH_MAX];
+    char test_path[GG_PATH_MAX], test_labels[GG_PATH_MAX];
+    char label_col[64];
+    int csv_header;
+    double val_fraction;
+    gg_norm_mode normalize;
+    long limit_train, limit_test; /* use only the first N samples (0: all) */
+    /* loss */
+    gg_loss_kind loss;
+    float smoothing, huber_delta;
+    /* optimizer and schedule */
+    gg_optim_config opt;
+    gg_group_cfg groups[GG_MAX_GROUPS];
+    int ngroups;
+    gg_schedule_config sched;
+    float l1, l2;
+    int es_patience;
+    double es_min_delta;
+    int es_restore;
+    /* guard */
+    gg_guard_config guard;
+    gg_fault faults[GG_MAX_FAULTS];
+    int nfaults;
+    /* train */
+    int epochs, batch, accumulate, threads;
+    uint64_t seed;
+    int log_every, eval_every, checkpoint_every, keep_checkpoints, stop_after;
+    long max_steps;
+    int deterministic;
+} gg_settings;
+
+struct gg_trainer {
+    gg_cfg *cfg;
+    int own_cfg;
+    gg_settings s;
+    char run_dir[GG_PATH_MAX];
+    gg_dataset train, val, test;
+    int have_val, have_test;
+    gg_graph *g;
+    gg_node x, y, logits, loss, acc;
+    gg_optim *o;
+    gg_schedule sched;
+    gg_guard *gd;
+    gg_progress_fn progress;
+    void *progress_ctx;
+    /* position */
+    gg_train_pos pos;
+    long steps_per_epoch, total_steps;
+    size_t *perm;
+    int perm_epoch;
+    /* batches a rollback marked to skip: (epoch << 32 | batch) */
+    uint64_t bad[GG_MAX_BAD_BATCHES];
+    int nbad;
+    /* early stopping */
+    double best_metric;
+    int best_epoch, bad_epochs;
+    float *best_params, *best_bufs;
+    /* run state */
+    volatile int stop_requested;
+    char status[16];
+    double wall_seconds, samples_seen_time;
+    long samples_seen;
+    double last_train_loss, last_train_acc, last_val_loss, last_val_acc;
+    double test_loss, test_acc;
+    FILE *metrics, *layers, *events;
+    char msg[512];
+    int resumed;
+};
+
+/* setup.c */
+gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s);
+gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg);
+const char *gg_loss_name(gg_loss_kind k);
+
+/* runlog.c */
+gg_status gg_runlog_open(gg_trainer *t, int append);
+void gg_runlog_close(gg_trainer *t);
+void gg_runlog_metrics(gg_trainer *t, const char *kind, double loss, double acc, double lr, double gnorm, double vloss,
+                       double vacc, double sps);
+void gg_runlog_layers(gg_trainer *t);
+void gg_runlog_event(gg_trainer *t, const gg_guard_event *e);
+void gg_runlog_info(gg_trainer *t, const char *what, const char *detail);
+gg_status gg_runlog_summary(gg_trainer *t);
+/* JSON string escaping into out (always terminated). */
+void gg_json_escape(char *out, size_t cap, const char *in);
+
+/* checkpoint.c */
+gg_status gg_ckpt_save(gg_trainer *t);
+gg_status gg_ckpt_load_latest(gg_trainer *t, char *used, size_t cap);
+
+#endif

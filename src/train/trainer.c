@@ -1,0 +1,755 @@
+/*
+ * trainer.c - the training loop:
+ *
+ *   batch -> forward -> loss -> backward -> guard -> optimizer -> schedule
+ *
+ * One optimizer step consumes `accumulate` micro-batches of up to `batch`
+ * samples; each micro-batch's gradient is scaled by its share of the step's
+ * samples, so k micro-batches give the gradient of one k-times larger batch.
+ * The data order of epoch e is a pure function of (seed, e), and dropout is
+ * keyed on the micro-batch counter, so a resumed or rolled-back run replays
+ * exactly the same batches.
+ */
+#include "train.h"
+
+#include "core/core.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void emit(gg_trainer *t, gg_event_kind kind, const char *msg)
+{
+    if (!t->progress) return;
+    gg_progress p;
+    memset(&p, 0, sizeof p);
+    p.kind = kind;
+    p.step = t->pos.step;
+    p.total_steps = t->total_steps;
+    p.epoch = t->pos.epoch;
+    p.epochs = t->s.epochs;
+    p.val_loss = p.val_accuracy = NAN;
+    p.message = msg;
+    t->progress(&p, t->progress_ctx);
+}
+
+/* ---- data ----------------------------------------------------------------- */
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* An IDX pair from a directory (train-* or t10k-*, .gz or not), or from an
+ * images file whose labels file is named alike. */
+static gg_status idx_paths(const char *path, const char *labels, int test, char *img, char *lab)
+{
+    if (is_dir(path)) {
+        const char *pre = test ? "t10k" : "train";
+        static const char *const ext[] = {".gz", ""};
+        for (int i = 0; i < 2; i++) {
+            snprintf(img, GG_PATH_MAX, "%s/%s-images-idx3-ubyte%s", path, pre, ext[i]);
+            snprintf(lab, GG_PATH_MAX, "%s/%s-labels-idx1-ubyte%s", path, pre, ext[i]);
+            if (exists(img)) break;
+        }
+        if (!exists(img))
+            return gg_fail(GG_E_IO, "data.%s: no %s-images-idx3-ubyte[.gz] in directory %s%s", test ? "test" : "train",
+                           pre, path,
+                           strstr(path, "/usr/share/datasets") ? " (install the Debian package dataset-fashion-mnist)" : "");
+    } else {
+        snprintf(img, GG_PATH_MAX, "%s", path);
+        if (labels && *labels) {
+            snprintf(lab, GG_PATH_MAX, "%s", labels);
+        } else {
+            const char *p = strstr(path, "images-idx3");
+            if (!p)
+                return gg_fail(GG_E_CONFIG, "data.%s_labels: give the labels file for %s", test ? "test" : "train", path);
+            snprintf(lab, GG_PATH_MAX, "%.*slabels-idx1%s", (int)(p - path), path, p + strlen("images-idx3"));
+        }
+    }
+    return GG_OK;
+}
+
+static gg_status load_one(gg_trainer *t, int test, gg_dataset *d)
+{
+    gg_settings *s = &t->s;
+    const char *path = test ? s->test_path : s->train_path;
+    const char *labels = test ? s->test_labels : s->train_labels;
+    if (strcmp(s->format, "idx") == 0) {
+        char img[GG_PATH_MAX], lab[GG_PATH_MAX];
+        gg_status st = idx_paths(path, labels, test, img, lab);
+        if (st) return st;
+        return gg_dataset_load_idx(d, img, lab);
+    }
+    if (strcmp(s->format, "csv") == 0)
+        return gg_dataset_load_csv(d, path, s->label_col[0] ? s->label_col : "-1", s->csv_header);
+    return gg_dataset_load_npy(d, path, labels[0] ? labels : NULL);
+}
+
+static void limit(gg_dataset *d, long n)
+{
+    if (n > 0 && (size_t)n < d->n) d->n = (size_t)n;
+}
+
+static gg_status load_data(gg_trainer *t)
+{
+    gg_settings *s = &t->s;
+    gg_dataset all;
+    memset(&all, 0, sizeof all);
+    gg_status st = load_one(t, 0, &all);
+    if (st) return st;
+    limit(&all, s->limit_train);
+    if (s->val_fraction > 0 && all.n >= 10) {
+        st = gg_dataset_split(&all, s->val_fraction, s->seed ^ 0x5eed5eedull, &t->train, &t->val);
+        gg_dataset_free(&all);
+        if (st) return st;
+        t->have_val = t->val.n > 0;
+    } else {
+        t->train = all;
+    }
+    if (s->test_path[0]) {
+        st = load_one(t, 1, &t->test);
+        if (st) return st;
+        limit(&t->test, s->limit_test);
+        t->have_test = 1;
+        if (t->test.per != t->train.per)
+            return gg_fail(GG_E_FORMAT, "the test set %s has %zu features per sample, the training set %s has %zu",
+                           t->test.source, t->test.per, t->train.source, t->train.per);
+        if (t->test.num_classes > t->train.num_classes) t->train.num_classes = t->test.num_classes;
+    }
+    if (t->have_val && t->val.num_classes > t->train.num_classes) t->train.num_classes = t->val.num_classes;
+    /* normalisation: statistics of the training part, applied to all */
+    if (s->normalize == GG_NORMALIZE_NONE) {
+        t->train.scale = 1;
+    } else if (s->normalize == GG_NORMALIZE_STANDARDIZE) {
+        gg_dataset_standardize(&t->train);
+    }
+    gg_dataset *others[2] = {&t->val, &t->test};
+    for (int i = 0; i < 2; i++) {
+        others[i]->scale = t->train.scale;
+        others[i]->mean = t->train.mean;
+        others[i]->std = t->train.std;
+    }
+    if (t->train.n == 0) return gg_fail(GG_E_FORMAT, "the training set %s is empty", t->train.source);
+    return GG_OK;
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static gg_status mkdir_p(const char *dir)
+{
+    char tmp[GG_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) && errno != EEXIST) return gg_fail(GG_E_IO, "cannot create directory %s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) && errno != EEXIST) return gg_fail(GG_E_IO, "cannot create directory %s: %s", tmp, strerror(errno));
+    if (!is_dir(tmp)) return gg_fail(GG_E_IO, "run directory %s exists and is not a directory", tmp);
+    return GG_OK;
+}
+
+static void set_threads(int n)
+{
+    if (n <= 0) n = omp_get_num_procs();
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+static gg_status setup(gg_trainer *t)
+{
+    gg_settings *s = &t->s;
+    gg_status st;
+    set_threads(s->threads);
+    if ((st = load_data(t))) return st;
+    if ((st = gg_model_build(t, t->cfg))) return st;
+    if ((st = gg_cfg_unused(t->cfg))) return st;
+    gg_graph_set_seed(t->g, s->seed ^ 0xd1b54a32d192ed03ull);
+    s->opt.lbfgs_history = s->opt.lbfgs_history ? s->opt.lbfgs_history : 10;
+    t->o = gg_optim_new(t->g, &s->opt);
+    if (!t->o) return gg_fail(GG_E_CONFIG, "optimizer: %s", gg_errmsg());
+    if (s->l1 > 0 || s->l2 > 0)
+        if ((st = gg_optim_set_penalty(t->o, s->l1, s->l2))) return st;
+    for (int i = 0; i < s->ngroups; i++) {
+        gg_group_cfg *c = &s->groups[i];
+        if ((st = gg_optim_add_group(t->o, c->pattern, c->lr_scale, c->weight_decay, c->l1 >= 0 ? c->l1 : s->l1,
+                                     c->l2 >= 0 ? c->l2 : s->l2)))
+            return st;
+    }
+    long per_step = (long)s->batch * s->accumulate;
+    t->steps_per_epoch = ((long)t->train.n + per_step - 1) / per_step;
+    t->total_steps = t->steps_per_epoch * s->epochs;
+    if (s->max_steps > 0 && s->max_steps < t->total_steps) t->total_steps = s->max_steps;
+    s->sched.lr = s->opt.lr;
+    if ((s->sched.kind == GG_SCHED_COSINE || s->sched.kind == GG_SCHED_ONECYCLE) && s->sched.total_steps <= 0)
+        s->sched.total_steps = t->total_steps;
+    if ((st = gg_schedule_init(&t->sched, &s->sched))) return gg_fail(st, "schedule: %s", gg_errmsg());
+    if (s->guard.enabled) {
+        t->gd = gg_guard_new(t->g, t->o, &s->guard);
+        if (!t->gd) return gg_fail(GG_E_CONFIG, "guard: %s", gg_errmsg());
+    }
+    t->perm = malloc(sizeof(size_t) * t->train.n);
+    size_t np = 0, nb = 0;
+    gg_graph_params(t->g, &np);
+    gg_graph_buffers(t->g, &nb);
+    if (s->es_patience > 0) {
+        t->best_params = malloc(sizeof(float) * (np ? np : 1));
+        t->best_bufs = malloc(sizeof(float) * (nb ? nb : 1));
+    }
+    if (!t->perm || (s->es_patience > 0 && (!t->best_params || !t->best_bufs)))
+        return gg_fail(GG_E_NOMEM, "trainer: out of memory");
+    t->perm_epoch = -1;
+    t->best_metric = INFINITY;
+    snprintf(t->status, sizeof t->status, "running");
+    return GG_OK;
+}
+
+static gg_trainer *trainer_alloc(void)
+{
+    gg_trainer *t = calloc(1, sizeof *t);
+    if (!t) gg_fail(GG_E_NOMEM, "trainer: out of memory");
+    return t;
+}
+
+gg_status gg_trainer_new(gg_cfg *cfg, const char *run_dir, gg_trainer **out)
+{
+    *out = NULL;
+    if (!cfg) return gg_fail(GG_E_ARG, "gg_trainer_new: no config");
+    gg_trainer *t = trainer_alloc();
+    if (!t) return GG_E_NOMEM;
+    t->cfg = cfg;
+    gg_status st = gg_settings_read(cfg, &t->s);
+    if (!st && run_dir) {
+        if (strlen(run_dir) >= GG_PATH_MAX - 64) st = gg_fail(GG_E_ARG, "run directory path is too long");
+        else snprintf(t->run_dir, sizeof t->run_dir, "%s", run_dir);
+    }
+    if (!st) st = setup(t);
+    if (!st && t->run_dir[0]) {
+        char p[GG_PATH_MAX + 32];
+        st = mkdir_p(t->run_dir);
+        if (!st) {
+            snprintf(p, sizeof p, "%s/checkpoints", t->run_dir);
+            st = mkdir_p(p);
+        }
+        if (!st) {
+            snprintf(p, sizeof p, "%s/config.yaml", t->run_dir);
+            st = gg_cfg_write(cfg, p);
+        }
+        if (!st) st = gg_runlog_open(t, 0);
+    }
+    if (st) {
+        gg_trainer_free(t);
+        return st;
+    }
+    *out = t;
+    return GG_OK;
+}
+
+gg_status gg_trainer_resume(const char *run_dir, const char *const *overrides, int n, gg_trainer **out)
+{
+    *out = NULL;
+    char p[GG_PATH_MAX + 32];
+    if (!run_dir || strlen(run_dir) >= GG_PATH_MAX - 64) return gg_fail(GG_E_ARG, "resume: bad run directory");
+    snprintf(p, sizeof p, "%s/config.yaml", run_dir);
+    gg_cfg *cfg = NULL;
+    gg_status st = gg_cfg_load(p, &cfg);
+    if (st) return gg_fail(st, "resume %s: %s", run_dir, gg_errmsg());
+    /* a split run's stop point is not carried over into the resumed part */
+    gg_cfg_set(cfg, "train.stop_after=0");
+    for (int i = 0; i < n && !st; i++) st = gg_cfg_set(cfg, overrides[i]);
+    if (st) {
+        gg_cfg_free(cfg);
+        return st;
+    }
+    gg_trainer *t = trainer_alloc();
+    if (!t) {
+        gg_cfg_free(cfg);
+        return GG_E_NOMEM;
+    }
+    t->cfg = cfg;
+    t->own_cfg = 1;
+    snprintf(t->run_dir, sizeof t->run_dir, "%s", run_dir);
+    st = gg_settings_read(cfg, &t->s);
+    if (!st) st = setup(t);
+    char used[GG_PATH_MAX + 64];
+    if (!st) st = gg_ckpt_load_latest(t, used, sizeof used);
+    if (!st) st = gg_runlog_open(t, 1);
+    if (st) {
+        gg_trainer_free(t);
+        return st;
+    }
+    t->resumed = 1;
+    snprintf(t->msg, sizeof t->msg, "resumed from %s at step %ld (epoch %d)", used, t->pos.step, t->pos.epoch + 1);
+    *out = t;
+    return GG_OK;
+}
+
+void gg_trainer_free(gg_trainer *t)
+{
+    if (!t) return;
+    gg_runlog_close(t);
+    gg_guard_free(t->gd);
+    gg_optim_free(t->o);
+    gg_graph_free(t->g);
+    gg_dataset_free(&t->train);
+    gg_dataset_free(&t->val);
+    gg_dataset_free(&t->test);
+    free(t->perm);
+    free(t->best_params);
+    free(t->best_bufs);
+    if (t->own_cfg) gg_cfg_free(t->cfg);
+    free(t);
+}
+
+void gg_trainer_set_progress(gg_trainer *t, gg_progress_fn fn, void *ctx)
+{
+    t->progress = fn;
+    t->progress_ctx = ctx;
+}
+
+const char *gg_trainer_status(const gg_trainer *t) { return t ? t->status : "none"; }
+void gg_trainer_request_stop(gg_trainer *t) { if (t) t->stop_requested = 1; }
+gg_graph *gg_trainer_graph(gg_trainer *t) { return t ? t->g : NULL; }
+
+/* ---- evaluation ---------------------------------------------------------- */
+
+static gg_status evaluate(gg_trainer *t, const gg_dataset *d, double *loss, double *acc)
+{
+    gg_graph *g = t->g;
+    int B = gg_graph_max_batch(g);
+    double ls = 0, as = 0;
+    size_t n = d->n;
+    size_t *tmp = malloc(sizeof(size_t) * (size_t)B);
+    if (!tmp) return gg_fail(GG_E_NOMEM, "evaluate: out of memory");
+    gg_status st = GG_OK;
+    for (size_t i = 0; i < n; i += (size_t)B) {
+        int nb = (int)(n - i < (size_t)B ? n - i : (size_t)B);
+        for (int k = 0; k < nb; k++) tmp[k] = i + (size_t)k;
+        gg_graph_set_batch(g, nb);
+        gg_dataset_batch(d, tmp, nb, gg_graph_data(g, t->x), gg_graph_data(g, t->y));
+        st = gg_graph_forward(g, GG_EVAL, t->acc >= 0 ? -1 : t->loss);
+        if (st) break;
+        ls += (double)gg_graph_scalar(g, t->loss) * nb;
+        if (t->acc >= 0) as += (double)gg_graph_scalar(g, t->acc) * nb;
+    }
+    free(tmp);
+    gg_graph_set_batch(g, B);
+    if (st) return gg_fail(st, "evaluating on %s: %s", d->source, gg_errmsg());
+    *loss = n ? ls / (double)n : NAN;
+    *acc = n && t->acc >= 0 ? as / (double)n : NAN;
+    return GG_OK;
+}
+
+gg_status gg_trainer_evaluate(gg_trainer *t, int which, double *loss, double *accuracy)
+{
+    const gg_dataset *d = which == 1 ? &t->val : &t->test;
+    if ((which == 1 && !t->have_val) || (which != 1 && !t->have_test))
+        return gg_fail(GG_E_STATE, "no %s set to evaluate on", which == 1 ? "validation" : "test");
+    return evaluate(t, d, loss, accuracy);
+}
+
+/* ---- one step --------------------------------------------------------------- */
+
+static void make_perm(gg_trainer *t, int epoch)
+{
+    if (t->perm_epoch == epoch) return;
+    gg_rng r;
+    gg_rng_seed(&r, t->s.seed * 0x9e3779b97f4a7c15ull + (uint64_t)epoch + 1);
+    gg_shuffle(t->perm, t->train.n, 1, &r);
+    t->perm_epoch = epoch;
+}
+
+static int is_bad_batch(const gg_trainer *t, int epoch, long batch)
+{
+    uint64_t key = (uint64_t)epoch << 32 | (uint64_t)batch;
+    for (int i = 0; i < t->nbad; i++)
+        if (t->bad[i] == key) return 1;
+    return 0;
+}
+
+static void apply_faults(gg_trainer *t, long step, float *x, int nb)
+{
+    for (int i = 0; i < t->s.nfaults; i++) {
+        const gg_fault *f = &t->s.faults[i];
+        if (f->step != step) continue;
+        size_t n = (size_t)nb * t->train.per;
+        if (f->nan) {
+            x[n / 2] = NAN;
+        } else {
+            for (size_t k = 0; k < n; k++) x[k] *= f->scale;
+        }
+    }
+}
+
+/* Forward and backward of the micro-batches of batch `b` of the epoch.
+ * Returns the mean loss (and accuracy) over the step's samples. */
+static gg_status run_batch(gg_trainer *t, long b, double *loss, double *acc, int *nsamples, int check)
+{
+    gg_graph *g = t->g;
+    gg_settings *s = &t->s;
+    long per_step = (long)s->batch * s->accumulate;
+    size_t start = (size_t)(b * per_step);
+    size_t end = start + (size_t)per_step;
+    if (end > t->train.n) end = t->train.n;
+    int total = (int)(end - start);
+    double ls = 0, as = 0;
+    gg_graph_set_check(g, check);
+    gg_status st = GG_OK;
+    int m = 0;
+    for (size_t i = start; i < end; i += (size_t)s->batch, m++) {
+        int nb = (int)(end - i < (size_t)s->batch ? end - i : (size_t)s->batch);
+        gg_graph_set_batch(g, nb);
+        float *x = gg_graph_data(g, t->x);
+        gg_dataset_batch(&t->train, t->perm + i, nb, x, gg_graph_data(g, t->y));
+        apply_faults(t, t->pos.step, x, nb);
+        gg_graph_set_rng_step(g, (uint64_t)t->pos.step * (uint64_t)s->accumulate + (uint64_t)m);
+        st = gg_graph_forward(g, GG_TRAIN, -1);
+        if (st) break;
+        float w = (float)nb / (float)total;
+        ls += (double)gg_graph_scalar(g, t->loss) * w;
+        if (t->acc >= 0) as += (double)gg_graph_scalar(g, t->acc) * w;
+        st = gg_graph_backward(g, t->loss, w);
+        if (st) break;
+    }
+    gg_graph_set_check(g, 0);
+    gg_graph_set_batch(g, gg_graph_max_batch(g));
+    *loss = ls;
+    *acc = t->acc >= 0 ? as : NAN;
+    *nsamples = total;
+    return st;
+}
+
+/* Re-runs the step's batch with every op checked and reports the first
+ * op that produced a non-finite value. */
+static void diagnose(gg_trainer *t, long b)
+{
+    double l, a;
+    int n;
+    gg_graph_zero_grad(t->g);
+    gg_status st = run_batch(t, b, &l, &a, &n, 1);
+    const gg_check_info *ci = gg_graph_check_result(t->g);
+    long per_step = (long)t->s.batch * t->s.accumulate;
+    size_t start = (size_t)(b * per_step);
+    char desc[128];
+    snprintf(desc, sizeof desc, "epoch %d batch %ld (samples %zu..%zu of the shuffled order, first index %zu)",
+             t->pos.epoch + 1, b, start, start + (size_t)n - 1, t->perm[start]);
+    if (st == GG_E_NONFINITE && ci->found) gg_guard_diagnosis(t->gd, ci, desc);
+    else gg_guard_diagnosis(t->gd, NULL, desc);
+    gg_graph_zero_grad(t->g);
+}
+
+static double grad_norm(gg_graph *g)
+{
+    size_t n;
+    const float *gr = gg_graph_grads(g, &n);
+    double s = 0;
+#pragma omp parallel for reduction(+ : s) if (n > GG_PAR_MIN)
+    for (size_t i = 0; i < n; i++) s += (double)gr[i] * gr[i];
+    return sqrt(s);
+}
+
+static void flush_events(gg_trainer *t)
+{
+    if (!t->gd) return;
+    int n;
+    const gg_guard_event *ev = gg_guard_events(t->gd, &n);
+    for (int i = 0; i < n; i++) {
+        gg_runlog_event(t, &ev[i]);
+        char line[512];
+        snprintf(line, sizeof line, "step %ld: %s (%s %.4g, threshold %.4g) -> %s%s%s", ev[i].step, ev[i].signal,
+                 ev[i].signal, ev[i].value, ev[i].threshold, ev[i].action, ev[i].detail[0] ? "; " : "", ev[i].detail);
+        emit(t, GG_EV_GUARD, line);
+    }
+    gg_guard_clear_events(t->gd);
+}
+
+static void save_best(gg_trainer *t)
+{
+    size_t np, nb;
+    float *p = gg_graph_params(t->g, &np), *b = gg_graph_buffers(t->g, &nb);
+    memcpy(t->best_params, p, np * sizeof *p);
+    memcpy(t->best_bufs, b, nb * sizeof *b);
+}
+
+static void restore_best(gg_trainer *t)
+{
+    size_t np, nb;
+    float *p = gg_graph_params(t->g, &np), *b = gg_graph_buffers(t->g, &nb);
+    memcpy(p, t->best_params, np * sizeof *p);
+    memcpy(b, t->best_bufs, nb * sizeof *b);
+}
+
+/* End of an epoch: validation, plateau schedule, early stopping, a
+ * checkpoint. Returns 1 if training should stop early. */
+static int end_epoch(gg_trainer *t, double tr_loss, double tr_acc, double sps)
+{
+    gg_settings *s = &t->s;
+    double vl = NAN, va = NAN;
+    if (t->have_val && evaluate(t, &t->val, &vl, &va) == GG_OK) {
+        t->last_val_loss = vl;
+        t->last_val_acc = va;
+    }
+    t->last_train_loss = tr_loss;
+    t->last_train_acc = tr_acc;
+    gg_runlog_metrics(t, "epoch", tr_loss, tr_acc, gg_schedule_lr(&t->sched, t->pos.step), NAN, vl, va, sps);
+    if (t->progress) {
+        gg_progress p;
+        memset(&p, 0, sizeof p);
+        p.kind = GG_EV_EPOCH;
+        p.step = t->pos.step;
+        p.total_steps = t->total_steps;
+        p.epoch = t->pos.epoch;
+        p.epochs = s->epochs;
+        p.loss = tr_loss;
+        p.accuracy = tr_acc;
+        p.val_loss = vl;
+        p.val_accuracy = va;
+        p.samples_per_second = sps;
+        t->progress(&p, t->progress_ctx);
+    }
+    double metric = t->have_val ? vl : tr_loss;
+    if (gg_schedule_observe(&t->sched, metric)) {
+        snprintf(t->msg, sizeof t->msg, "reduce-on-plateau: learning rate now %.3g", gg_schedule_lr(&t->sched, t->pos.step));
+        gg_runlog_info(t, "plateau", t->msg);
+        emit(t, GG_EV_INFO, t->msg);
+    }
+    int stop = 0;
+    if (s->es_patience > 0 && isfinite(metric)) {
+        if (metric < t->best_metric - s->es_min_delta) {
+            t->best_metric = metric;
+            t->best_epoch = t->pos.epoch;
+            t->bad_epochs = 0;
+            save_best(t);
+        } else if (++t->bad_epochs >= s->es_patience) {
+            stop = 1;
+            if (s->es_restore) restore_best(t);
+            snprintf(t->msg, sizeof t->msg, "early stop after epoch %d: no improvement for %d epochs; %s epoch %d",
+                     t->pos.epoch + 1, t->bad_epochs, s->es_restore ? "restored the weights of" : "best was",
+                     t->best_epoch + 1);
+            gg_runlog_info(t, "early_stop", t->msg);
+            emit(t, GG_EV_INFO, t->msg);
+        }
+    }
+    return stop;
+}
+
+static void record_bad_batches(gg_trainer *t, long last_batch, int epoch)
+{
+    int k = t->s.guard.skip_batches > 0 ? t->s.guard.skip_batches : 1;
+    for (long b = last_batch; b > last_batch - k && b >= 0; b--) {
+        if (t->nbad >= GG_MAX_BAD_BATCHES) break;
+        t->bad[t->nbad++] = (uint64_t)epoch << 32 | (uint64_t)b;
+    }
+}
+
+gg_status gg_trainer_run(gg_trainer *t)
+{
+    if (!t) return gg_fail(GG_E_ARG, "gg_trainer_run: no trainer");
+    gg_settings *s = &t->s;
+    gg_graph *g = t->g;
+    double t0 = now_seconds(), tlog = t0;
+    long log_samples = 0, log_steps = 0;
+    double log_loss = 0, log_acc = 0, log_gn = 0;
+    double ep_loss = 0, ep_acc = 0;
+    long ep_n = 0;
+    gg_status st = GG_OK;
+    snprintf(t->status, sizeof t->status, "running");
+    {
+        char m[256];
+        size_t np;
+        gg_graph_params(g, &np);
+        snprintf(m, sizeof m, "%zu parameters in %d tensors; %zu training, %zu validation, %zu test samples; %ld steps",
+                 np, gg_graph_num_params(g), t->train.n, t->have_val ? t->val.n : 0, t->have_test ? t->test.n : 0,
+                 t->total_steps);
+        emit(t, GG_EV_START, t->resumed ? t->msg : m);
+        if (t->resumed) emit(t, GG_EV_INFO, m);
+    }
+    if (t->gd) gg_guard_snapshot(t->gd, &t->pos);
+    int stop = 0, epochs_this_run = 0;
+    while (!stop && t->pos.epoch < s->epochs && t->pos.step < t->total_steps) {
+        make_perm(t, t->pos.epoch);
+        for (; t->pos.batch < t->steps_per_epoch && t->pos.step < t->total_steps; t->pos.batch++) {
+            if (t->stop_requested) break;
+            if (is_bad_batch(t, t->pos.epoch, t->pos.batch)) continue;
+            double loss, acc;
+            int n;
+            gg_graph_zero_grad(g);
+            st = run_batch(t, t->pos.batch, &loss, &acc, &n, 0);
+            if (st) goto out;
+            if (t->o) loss += gg_optim_penalty(t->o);
+            float lr = gg_schedule_lr(&t->sched, t->pos.step);
+            double gn;
+            int apply = 1;
+            if (t->gd) {
+                gg_guard_decision d = gg_guard_check(t->gd, t->pos.step, t->pos.epoch, loss);
+                gn = gg_guard_last(t->gd)->grad_norm;
+                if (d.diagnose && s->guard.diagnose) diagnose(t, t->pos.batch);
+                lr *= d.lr_scale;
+                if (d.verdict == GG_GUARD_STOP) {
+                    flush_events(t);
+                    snprintf(t->status, sizeof t->status, "diverged");
+                    stop = 1;
+                    break;
+                }
+                if (d.verdict == GG_GUARD_ROLLBACK) {
+                    flush_events(t);
+                    record_bad_batches(t, t->pos.batch, t->pos.epoch);
+                    st = gg_guard_rollback(t->gd, &t->pos);
+                    if (st) goto out;
+                    t->sched.plateau_scale = t->pos.sched_state[0];
+                    t->sched.best = t->pos.sched_state[1];
+                    t->sched.bad_epochs = (int)t->pos.sched_state[2];
+                    t->sched.cooldown_left = (int)t->pos.sched_state[3];
+                    make_perm(t, t->pos.epoch);
+                    t->pos.batch--; /* the loop's increment brings it back */
+                    continue;
+                }
+                apply = d.verdict == GG_GUARD_PROCEED;
+            } else {
+                gn = s->log_every ? grad_norm(g) : 0;
+            }
+            if (apply) {
+                st = gg_optim_step(t->o, lr);
+                if (st) goto out;
+            }
+            t->pos.step++;
+            t->samples_seen += n;
+            if (t->gd) {
+                t->pos.sched_state[0] = t->sched.plateau_scale;
+                t->pos.sched_state[1] = t->sched.best;
+                t->pos.sched_state[2] = t->sched.bad_epochs;
+                t->pos.sched_state[3] = t->sched.cooldown_left;
+                gg_train_pos after = t->pos;
+                after.batch++;
+                gg_guard_decision d = gg_guard_after_step(t->gd, &after, apply);
+                flush_events(t);
+                if (d.verdict == GG_GUARD_STOP) {
+                    snprintf(t->status, sizeof t->status, "diverged");
+                    stop = 1;
+                    break;
+                }
+                if (d.verdict == GG_GUARD_ROLLBACK) {
+                    record_bad_batches(t, t->pos.batch, t->pos.epoch);
+                    st = gg_guard_rollback(t->gd, &t->pos);
+                    if (st) goto out;
+                    make_perm(t, t->pos.epoch);
+                    t->pos.batch--;
+                    continue;
+                }
+                if (s->guard.layer_every > 0 && t->pos.step % s->guard.layer_every == 0) gg_runlog_layers(t);
+            }
+            if (isfinite(loss)) {
+                log_loss += loss;
+                log_acc += acc;
+                ep_loss += loss * n;
+                ep_acc += acc * n;
+                ep_n += n;
+            }
+            log_gn += gn;
+            log_samples += n;
+            log_steps++;
+            if (t->pos.step % s->log_every == 0 || t->pos.step == t->total_steps) {
+                double tn = now_seconds();
+                double sps = (double)log_samples / (tn - tlog > 1e-9 ? tn - tlog : 1e-9);
+                double ml = log_loss / (double)log_steps, ma = log_acc / (double)log_steps;
+                gg_runlog_metrics(t, "step", ml, ma, lr, log_gn / (double)log_steps, NAN, NAN, sps);
+                if (t->progress) {
+                    gg_progress p;
+                    memset(&p, 0, sizeof p);
+                    p.kind = GG_EV_STEP;
+                    p.step = t->pos.step;
+                    p.total_steps = t->total_steps;
+                    p.epoch = t->pos.epoch;
+                    p.epochs = s->epochs;
+                    p.loss = ml;
+                    p.accuracy = ma;
+                    p.lr = lr;
+                    p.grad_norm = log_gn / (double)log_steps;
+                    p.samples_per_second = sps;
+                    p.eta_seconds = (double)(t->total_steps - t->pos.step) * (double)s->batch * s->accumulate / sps;
+                    p.val_loss = p.val_accuracy = NAN;
+                    t->progress(&p, t->progress_ctx);
+                }
+                tlog = tn;
+                log_samples = log_steps = 0;
+                log_loss = log_acc = log_gn = 0;
+            }
+        }
+        if (stop || t->stop_requested) break;
+        if (t->pos.batch < t->steps_per_epoch) break; /* max_steps reached mid-epoch */
+        double el = now_seconds() - t0;
+        stop = end_epoch(t, ep_n ? ep_loss / (double)ep_n : NAN, ep_n ? ep_acc / (double)ep_n : NAN,
+                         (double)t->samples_seen / (el > 1e-9 ? el : 1e-9));
+        ep_loss = ep_acc = 0;
+        ep_n = 0;
+        t->pos.epoch++;
+        t->pos.batch = 0;
+        epochs_this_run++;
+        if (s->checkpoint_every > 0 && t->pos.epoch % s->checkpoint_every == 0 && t->run_dir[0]) {
+            st = gg_ckpt_save(t);
+            if (st) goto out;
+        }
+        if (s->stop_after > 0 && t->pos.epoch >= s->stop_after && t->pos.epoch < s->epochs) {
+            snprintf(t->status, sizeof t->status, "stopped");
+            break;
+        }
+    }
+    if (t->stop_requested) snprintf(t->status, sizeof t->status, "stopped");
+    if (strcmp(t->status, "running") == 0) snprintf(t->status, sizeof t->status, "completed");
+    if (t->run_dir[0] && strcmp(t->status, "diverged") != 0) {
+        st = gg_ckpt_save(t);
+        if (st) goto out;
+    }
+out:
+    t->wall_seconds += now_seconds() - t0;
+    if (st) {
+        snprintf(t->status, sizeof t->status, "failed");
+        char m[600];
+        snprintf(m, sizeof m, "%s", gg_errmsg());
+        if (t->run_dir[0]) {
+            gg_runlog_info(t, "error", m);
+            gg_runlog_summary(t);
+        }
+        gg_fail(st, "%s", m);
+        return st;
+    }
+    t->test_loss = t->test_acc = NAN;
+    if (t->have_test && strcmp(t->status, "completed") == 0) evaluate(t, &t->test, &t->test_loss, &t->test_acc);
+    else if (t->have_test && strcmp(t->status, "diverged") == 0) evaluate(t, &t->test, &t->test_loss, &t->test_acc);
+    if (t->run_dir[0]) {
+        char p[GG_PATH_MAX + 32];
+        snprintf(p, sizeof p, "%s/model.safetensors", t->run_dir);
+        if (strcmp(t->status, "diverged") != 0) {
+            gg_status s2 = gg_model_save(g, p);
+            if (s2) return s2;
+        }
+        gg_status s3 = gg_runlog_summary(t);
+        if (s3) return s3;
+    }
+    snprintf(t->msg, sizeof t->msg, "%s after %ld steps (%d epochs) in %.1f s", t->status, t->pos.step, t->pos.epoch,
+             t->wall_seconds);
+    emit(t, GG_EV_DONE, t->msg);
+    (void)epochs_this_run;
+    return GG_OK;
+}
