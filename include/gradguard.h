@@ -112,10 +112,10 @@ typedef enum gg_init_kind {
     GG_INIT_NORMAL,         /* N(a, b^2): mean a, std b */
     GG_INIT_XAVIER_UNIFORM, /* U(-r, r), r = a * sqrt(6 / (fan_in + fan_out)); a = gain (0 means 1) */
     GG_INIT_XAVIER_NORMAL,  /* N(0, a^2 * 2 / (fan_in + fan_out)) */
-    GG_INIT_HE_UNIFORM,     /* U(-r, r), r = sqrt(6 / fan); fan = fan_in, or fan_out if b != 0 */
-    GG_INIT_HE_NORMAL,      /* N(0, 2 / fan), fan as above */
+    GG_INIT_HE_UNIFORM,     /* U(-r, r), r = a sqrt(6 / fan); fan = fan_in, or fan_out if b != 0; a = gain (0 means 1) */
+    GG_INIT_HE_NORMAL,      /* N(0, a^2 2 / fan), fan and gain as above */
     GG_INIT_ORTHOGONAL,     /* an orthogonal matrix (rows x cols), times gain a (0 means 1) */
-    GG_INIT_LECUN_UNIFORM,  /* U(-r, r), r = sqrt(3 / fan_in): PyTorch's default for Linear */
+    GG_INIT_LECUN_UNIFORM,  /* U(-r, r), r = a / sqrt(fan_in) (a = 0 means 1): PyTorch's default for Linear */
     GG_INIT_IDENTITY,       /* a times the identity (square matrices) */
     GG_INIT_SPECTRAL,       /* N(0,1) rescaled to spectral radius a (square matrices) */
     GG_INIT_COUNT
@@ -194,7 +194,8 @@ gg_node gg_log_softmax(gg_graph *g, gg_node x);
  * Output (N, Cout, Ho, Wo), Ho = (H + 2 pad - dil (kh - 1) - 1) / stride + 1. */
 gg_node gg_conv2d(gg_graph *g, gg_node x, gg_node w, gg_node b, int stride, int pad, int dilation, gg_act act);
 /* Max and average pooling over k x k windows; global average pooling to
- * (N, C). Average pooling divides by k*k (padding counts). */
+ * (N, C). Average pooling divides by k*k (padding counts). pad <= k/2 (as
+ * PyTorch), so a window always holds a real pixel: padding never wins a max. */
 gg_node gg_maxpool2d(gg_graph *g, gg_node x, int k, int stride, int pad);
 gg_node gg_avgpool2d(gg_graph *g, gg_node x, int k, int stride, int pad);
 gg_node gg_global_avgpool(gg_graph *g, gg_node x);
@@ -202,15 +203,18 @@ gg_node gg_global_avgpool(gg_graph *g, gg_node x);
  * or features of (N, F)). gamma, beta: (C) params; mean, var: (C) buffers,
  * updated in training mode with `momentum` (PyTorch convention: new =
  * (1 - momentum) old + momentum batch; unbiased batch variance), used in
- * evaluation mode. */
+ * evaluation mode. Training with one value per channel (batch 1 of an
+ * (N, F) input) fails at run time, as in PyTorch. */
 gg_node gg_batchnorm(gg_graph *g, gg_node x, gg_node gamma, gg_node beta, gg_node mean, gg_node var, float momentum, float eps);
 /* Layer normalisation over the last dim; gamma, beta of that size. */
 gg_node gg_layernorm(gg_graph *g, gg_node x, gg_node gamma, gg_node beta, float eps);
-/* Inverted dropout with drop probability p (training mode only). The mask
- * is a pure function of the graph seed, the node and gg_graph_set_rng_step(). */
+/* Inverted dropout with drop probability p in [0, 1) (training mode only;
+ * the identity in evaluation mode). The mask is a pure function of the
+ * graph seed, the node and gg_graph_set_rng_step(). */
 gg_node gg_dropout(gg_graph *g, gg_node x, float p);
 /* Rows of table (V, D) picked by idx (N, ...) holding integer ids stored as
- * floats: output (N, ..., D). An id outside [0, V) is an error at run time. */
+ * floats: output (N, ..., D). An id that is not an integer in [0, V) is an
+ * error at run time (the message names its row). */
 gg_node gg_embedding(gg_graph *g, gg_node idx, gg_node table);
 /* Sum of all elements of x (over the batch too) times s: a scalar. */
 gg_node gg_sum(gg_graph *g, gg_node x, float s);
@@ -228,6 +232,55 @@ gg_node gg_mse(gg_graph *g, gg_node pred, gg_node target);
 gg_node gg_huber(gg_graph *g, gg_node pred, gg_node target, float delta);
 /* Fraction of rows whose arg-max equals the label (no gradient). */
 gg_node gg_accuracy(gg_graph *g, gg_node logits, gg_node labels);
+
+/* Sequence ops (src/core/ops/rnn.c, attention.c). Fused over the whole
+ * sequence: x (N, T, F); H hidden units; G gate blocks (RNN 1, LSTM 4 in
+ * PyTorch's order i, f, g, o, GRU 3 in the order r, z, n). Parameters have
+ * PyTorch's layout, so weights interchange with torch.nn.RNN/LSTM/GRU:
+ * w_ih (G*H, F), w_hh (G*H, H), b_ih (G*H) and b_hh (G*H), either bias -1
+ * for none. The GRU is PyTorch's: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),
+ * h' = (1 - z) n + z h.
+ * Output: every hidden state (N, T, H), or with GG_RNN_LAST only the final
+ * one (N, H) (for a many-to-one model).
+ * h0 (and c0 for the LSTM), or -1 for zeros: the initial state, either a
+ * buffer (max_batch, H) (row n is sample n's state) or a batched node of
+ * sample shape (H), which receives a gradient if it carries one.
+ * GG_RNN_CARRY: each forward writes the final state back into the h0 (and
+ * c0) buffers, so the next forward continues the stream (truncated BPTT: no
+ * gradient flows through the carried state); both must be buffers.
+ * lengths, or -1: a data input of sample shape (1) holding each sample's
+ * length as a float, an integer in 0..T (a bad value fails the forward with
+ * GG_E_ARG naming the sample). From step lengths[n] on, sample n's state is
+ * held and its output is 0, so the final state is the one after its last
+ * real step; backward follows the same rule.
+ * Op nodes take at most 6 inputs: x, the weights, the biases, then h0, c0
+ * and lengths as long as they fit. One that does not fit is read directly
+ * and must then be a leaf (buffer, input or parameter), not an op output:
+ * the builder fails otherwise.
+ * Cost: one GEMM (N T, F) x (F, G H) for the input projection, one (N, H) x
+ * (H, G H) per step, and in backward one per step plus single GEMMs over all
+ * steps for the weight gradients; gates and states are kept in the op's
+ * planned workspace ((2 G + 3) N T H floats; GRU (3 G + 2) N T H). */
+typedef enum gg_rnn_flag {
+    GG_RNN_LAST = 1, /* output only the final hidden state (N, H) */
+    GG_RNN_CARRY = 2 /* write the final state back into the h0/c0 buffers */
+} gg_rnn_flag;
+/* Vanilla RNN: h' = act(W_ih x + b_ih + W_hh h + b_hh), act tanh, or ReLU
+ * when relu != 0. */
+gg_node gg_rnn(gg_graph *g, gg_node x, gg_node w_ih, gg_node w_hh, gg_node b_ih, gg_node b_hh, gg_node h0,
+               gg_node lengths, int relu, int flags);
+gg_node gg_lstm(gg_graph *g, gg_node x, gg_node w_ih, gg_node w_hh, gg_node b_ih, gg_node b_hh, gg_node h0, gg_node c0,
+                gg_node lengths, int flags);
+gg_node gg_gru(gg_graph *g, gg_node x, gg_node w_ih, gg_node w_hh, gg_node b_ih, gg_node b_hh, gg_node h0,
+               gg_node lengths, int flags);
+/* Multi-head scaled-dot-product self-attention. qkv (N, T, 3 D) holds the
+ * queries, keys and values side by side on the last dim (the output of one
+ * linear layer, as PyTorch's in_proj); each of the `heads` heads takes
+ * D / heads consecutive columns of each. Output (N, T, D), before the output
+ * projection: softmax(Q K^T / sqrt(D / heads)) V per head, with position t
+ * seeing only positions <= t when causal != 0. The probabilities are kept
+ * in the workspace (N heads T T floats) for backward. */
+gg_node gg_attention(gg_graph *g, gg_node qkv, int heads, int causal);
 
 /* ==== graph: run (src/core/graph.c) ===================================== */
 
@@ -368,6 +421,55 @@ gg_node gg_residual_dense(gg_graph *g, gg_node x, const char *name, gg_norm_kind
 /* The same with two k x k convolutions (same padding, x's channels). */
 gg_node gg_residual_conv(gg_graph *g, gg_node x, const char *name, int k, gg_norm_kind norm, gg_act act);
 
+/* Sequence layers (src/nn/seq.c) over x (N, T, F).
+ * Recurrent layers: parameters name.weight_ih (G H, F), name.weight_hh
+ * (G H, H), name.bias_ih, name.bias_hh (G H), initialised like PyTorch
+ * (U(-1/sqrt(H), 1/sqrt(H))) except weight_hh, whose G square (H, H) gate
+ * blocks each get hh_init: {GG_INIT_LECUN_UNIFORM, 0, 0} is PyTorch's
+ * default; GG_INIT_ORTHOGONAL, GG_INIT_IDENTITY (IRNN, with relu) and
+ * GG_INIT_SPECTRAL keep the recurrence near norm-preserving, which is what
+ * keeps gradients through long sequences from exploding or vanishing.
+ * Biases are excluded from weight decay. lengths (or -1) and flags are the
+ * op's (gg_rnn); with GG_RNN_CARRY the layer owns zeroed state buffers
+ * name.h0 (and name.c0) of shape (max_batch, H).
+ * Per-block initialisation of an LSTM/GRU weight_hh and the LSTM forget
+ * bias cannot be expressed by gg_graph_init_params alone: call
+ * gg_graph_init_recurrent right after it (a no-op when there is nothing to
+ * do; a vanilla RNN and the default hh_init never need it). */
+gg_node gg_rnn_layer(gg_graph *g, gg_node x, const char *name, int hidden, int relu, gg_node lengths, gg_init hh_init,
+                     int flags);
+/* forget_bias != 0 sets the forget gate's total bias to that value
+ * (bias_ih f-block = forget_bias, bias_hh f-block = 0) at
+ * gg_graph_init_recurrent; 1 is the usual choice. */
+gg_node gg_lstm_layer(gg_graph *g, gg_node x, const char *name, int hidden, gg_node lengths, gg_init hh_init,
+                      float forget_bias, int flags);
+gg_node gg_gru_layer(gg_graph *g, gg_node x, const char *name, int hidden, gg_node lengths, gg_init hh_init, int flags);
+/* Applies what the recurrent layer builders recorded (per-block hh_init,
+ * forget bias) to every recurrent layer of the compiled graph g, from seed
+ * (one stream per layer). Call after gg_graph_init_params. */
+gg_status gg_graph_init_recurrent(gg_graph *g, uint64_t seed);
+/* Fills each (H, H) gate block of layer.weight_hh with init, from seed.
+ * GG_E_ARG naming the layer if it has no weight_hh; the graph must be
+ * compiled. */
+gg_status gg_init_recurrent(gg_graph *g, const char *layer, gg_init init, uint64_t seed);
+/* Sets the forget gate's total bias of LSTM layer `layer` to value (bias_ih
+ * f-block = value, bias_hh f-block = 0). */
+gg_status gg_lstm_set_forget_bias(gg_graph *g, const char *layer, float value);
+/* Zeroes the carried state (layer.h0, layer.c0) of a GG_RNN_CARRY layer:
+ * call at the start of each independent stream. */
+gg_status gg_rnn_reset_state(gg_graph *g, const char *layer);
+/* Pre-norm transformer blocks over x (N, T, D), each a residual:
+ *   attention: y = x + out(attention(qkv(layernorm(x))))
+ *     name.ln.weight/bias (D), name.qkv.weight (3 D, D), name.qkv.bias,
+ *     name.out.weight (D, D), name.out.bias; D % heads == 0.
+ *   mlp: y = x + fc2(gelu(fc1(layernorm(x))))
+ *     name.ln.*, name.fc1.weight (hidden, D), name.fc1.bias,
+ *     name.fc2.weight (D, hidden), name.fc2.bias.
+ * The projection into the residual (out, fc2) starts at half the Xavier
+ * scale, so each block starts near the identity; biases start at 0. */
+gg_node gg_attention_block(gg_graph *g, gg_node x, const char *name, int heads, int causal);
+gg_node gg_mlp_block(gg_graph *g, gg_node x, const char *name, int hidden);
+
 /* ==== optimizers, schedules, regularisation (src/optim) ================== */
 /*
  * An optimizer updates the graph's parameter arena from its gradient arena
@@ -382,7 +484,8 @@ typedef enum gg_optim_kind {
     GG_OPT_ADAMW,   /* decoupled: p -= lr*wd*p before the Adam step */
     GG_OPT_RMSPROP, /* alpha, eps, momentum, centered */
     GG_OPT_ADAGRAD, /* lr_decay, eps, initial_accumulator */
-    GG_OPT_LBFGS,   /* see gg_lbfgs_minimize; as an optimizer: one iteration per batch */
+    GG_OPT_LBFGS,   /* as an optimizer: one PyTorch LBFGS iteration per step (see gg_optim_step);
+                     * gg_lbfgs_minimize for a deterministic objective with a line search */
     GG_OPT_COUNT
 } gg_optim_kind;
 
@@ -397,11 +500,14 @@ typedef struct gg_optim_config {
     float lr_decay;     /* Adagrad */
     float initial_accumulator; /* Adagrad */
     float weight_decay; /* meaning per kind, as above */
-    int lbfgs_history;  /* L-BFGS memory m */
+    int lbfgs_history;  /* L-BFGS memory m, 1..1000 (0 means 10) */
 } gg_optim_config;
 
-/* PyTorch's defaults for kind (lr 1e-3 for Adam(W)/RMSprop, 1e-2 Adagrad,
- * 1e-2 SGD, 1 L-BFGS; betas 0.9/0.999, eps 1e-8, alpha 0.99 ...). */
+/* PyTorch's defaults for kind: lr 1e-3 Adam(W), 1e-2 RMSprop and Adagrad,
+ * 1 L-BFGS; betas 0.9/0.999, eps 1e-8 (Adagrad 1e-10), alpha 0.99, AdamW
+ * weight_decay 1e-2, everything else 0. Two exceptions: SGD's lr is 1e-2
+ * (PyTorch: 1e-3) and L-BFGS's history 10 (PyTorch: 100). Every field gets a
+ * sane value whatever the kind, so a config can switch kinds. */
 gg_optim_config gg_optim_defaults(gg_optim_kind kind);
 /* "sgd", "adam", "adamw", "rmsprop", "adagrad", "lbfgs"; NULL if unknown. */
 const char *gg_optim_name(gg_optim_kind kind);
@@ -411,48 +517,102 @@ gg_optim_kind gg_optim_parse(const char *name);
 typedef struct gg_optim gg_optim;
 
 /* An optimizer over every parameter of the compiled graph g (which must
- * outlive it). NULL on failure (bad hyper-parameter: the message names it). */
+ * outlive it). NULL on failure: GG_E_STATE if g is not compiled, GG_E_ARG for
+ * a bad hyper-parameter, the message naming the field and its value ("optimizer
+ * adam: beta2 = 1 is outside [0, 1)"). Checked, for the kinds that use them:
+ * lr >= 0, weight_decay >= 0, momentum in [0, 1), dampening in [0, 1],
+ * nesterov only with momentum > 0 and dampening 0, betas and alpha in [0, 1),
+ * eps > 0, lr_decay >= 0, initial_accumulator >= 0; L-BFGS refuses
+ * weight_decay (use an L2 penalty), as PyTorch's LBFGS has none. */
 gg_optim *gg_optim_new(gg_graph *g, const gg_optim_config *cfg);
 void gg_optim_free(gg_optim *o);
 /* A parameter group: parameters whose name matches the glob `pattern`
  * (fnmatch: "fc1.*", "*.bias") get lr * lr_scale and this weight_decay, L1
  * and L2. Later groups win. By default biases and normalisation parameters
  * (gg_param_info.no_decay) get no weight decay, L1 or L2; a group that
- * names them explicitly overrides that. */
+ * names them explicitly overrides that. "Explicitly" means the pattern's last
+ * dot-separated part has no wildcard: "*.bias" and "bn1.weight" give their
+ * matches the group's decay and penalties, "fc1.*" and "*" only its lr_scale.
+ * GG_E_ARG if a coefficient is negative or not finite, or the pattern
+ * matches no parameter (a typo is an error, not a silent no-op). L-BFGS
+ * takes one step over all parameters: its groups need lr_scale 1 and
+ * weight_decay 0 (L1/L2 are fine). Groups and gg_optim_set_penalty may come
+ * in any order; settings are resolved again after each call. */
 gg_status gg_optim_add_group(gg_optim *o, const char *pattern, float lr_scale, float weight_decay, float l1, float l2);
 /* Default L1 and L2 penalty coefficients for all decayed parameters. */
 gg_status gg_optim_set_penalty(gg_optim *o, float l1, float l2);
-/* Adds the L1/L2 penalties' gradient (l1 sign(p) + l2 p) to the gradient
- * arena and returns the penalty (sum l1|p| + l2/2 p^2), to be added to the
- * reported loss. 0 when no penalty is set. */
+/* Adds the L1/L2 penalties' gradient (l1 sign(p) + l2 p, sign(0) = 0) to the
+ * gradient arena and returns the penalty (sum l1|p| + l2/2 p^2, accumulated
+ * in double), to be added to the reported loss. 0 when no penalty is set.
+ * Call it once per step, after backward and before the guard. */
 double gg_optim_penalty(gg_optim *o);
-/* One update with learning rate lr (the schedule's), from the gradient
- * arena. Also measures, per parameter tensor, the L2 norm of the update
- * applied (gg_optim_update_norms). */
+/* One update with learning rate lr (the schedule's; each tensor uses lr *
+ * its group's lr_scale), from the gradient arena, with PyTorch's formulas.
+ * One pass per tensor, no allocation; big tensors are split over OpenMP
+ * threads. Also measures, per parameter tensor, the L2 norm of the change
+ * actually applied to it (gg_optim_update_norms), in the same pass, in
+ * double. GG_E_ARG if lr is negative or not finite. The gradient is not
+ * checked for NaN/Inf here: that is the guard's job, before the step.
+ * L-BFGS: one iteration of PyTorch's LBFGS with max_iter 1 and no line
+ * search (tolerance_grad 1e-7, tolerance_change 1e-9): the curvature pair
+ * (s, y) comes from this step's gradient and the previous step's, the
+ * direction from the two-loop recursion, the step is lr times it (the first
+ * one scaled by min(1, 1/|g|_1)); its history lives in the state arena.
+ * Deterministic problems that can re-evaluate the objective should use
+ * gg_lbfgs_minimize, which has a strong-Wolfe line search. */
 gg_status gg_optim_step(gg_optim *o, float lr);
 /* Update norm of each parameter tensor in the last step (num_params
  * entries, owned by the optimizer). */
 const double *gg_optim_update_norms(const gg_optim *o);
-/* The state arena (moments), *n elements; NULL with *n = 0 for plain SGD. */
+/* The state arena (moments), *n elements, owned by the optimizer; NULL with
+ * *n = 0 for plain SGD. One block per parameter tensor, in parameter order,
+ * of k vectors of the tensor's size: SGD [momentum buffer]; Adam(W)
+ * [exp_avg][exp_avg_sq]; RMSprop [square_avg][grad_avg if centered]
+ * [momentum buffer if momentum > 0]; Adagrad [sum]; L-BFGS [d][previous
+ * grad][s_0..s_m-1][y_0..y_m-1]. Then a tail: one step count per tensor
+ * (PyTorch's per-parameter state['step'], as a float, saturating at 2^24),
+ * or for L-BFGS rho[m] and five scalars. Copying the whole arena (snapshot,
+ * checkpoint) therefore carries everything the next step depends on. */
 float *gg_optim_state(gg_optim *o, size_t *n);
-/* Steps taken (Adam's bias correction uses it); settable for resume. */
+/* Where tensor i's block starts in the state arena and its length (both in
+ * floats; the tail is not included). GG_E_ARG if i is out of range. */
+gg_status gg_optim_state_view(const gg_optim *o, int i, size_t *offset, size_t *n);
+/* Steps taken (calls of gg_optim_step); settable for resume. The bias
+ * corrections of Adam(W) and Adagrad's lr decay use each tensor's own count
+ * in the state arena, which equals this unless the tensor was reset, and
+ * which travels with the arena: set_steps does not change them. */
 uint64_t gg_optim_steps(const gg_optim *o);
 void gg_optim_set_steps(gg_optim *o, uint64_t t);
-/* Zeroes the state of parameter tensor i (or all, i = -1): the guard uses it
- * to forget moments poisoned by a bad step. */
+/* Returns the state of parameter tensor i (or all, i = -1) to its initial
+ * value (zeros; Adagrad's sum to initial_accumulator) and its step count to
+ * 0, so its next step is a first step (SGD's buffer = g, Adam's bias
+ * correction from t = 1): the guard uses it to forget moments poisoned by a
+ * bad step. L-BFGS's history couples all tensors, so any reset clears all of
+ * it (the next step is a steepest-descent one). GG_E_ARG if i is outside
+ * -1..num_params-1. */
 gg_status gg_optim_reset(gg_optim *o, int i);
 const gg_optim_config *gg_optim_get_config(const gg_optim *o);
 
 /* Learning-rate schedules: a pure function of the step, except
- * reduce-on-plateau, which also watches a metric given once per epoch. */
+ * reduce-on-plateau, which also watches a metric given once per epoch.
+ * The formulas are PyTorch's (StepLR, MultiStepLR, ExponentialLR,
+ * CosineAnnealingLR, CosineAnnealingWarmRestarts, OneCycleLR, ReduceLROnPlateau)
+ * in closed form. Below, k is the step after the warm-up (step - warmup_steps)
+ * and T = total_steps - warmup_steps: total_steps counts the warm-up.
+ * Warm-up (PyTorch's LinearLR then SequentialLR): for step < warmup_steps
+ * the rate is sched(0) * (warmup_start + (1 - warmup_start) step / warmup_steps). */
 typedef enum gg_sched_kind {
     GG_SCHED_CONSTANT,
-    GG_SCHED_STEP,        /* lr * gamma^floor(step / step_size) */
-    GG_SCHED_MULTISTEP,   /* lr * gamma^(milestones passed) */
-    GG_SCHED_EXPONENTIAL, /* lr * gamma^step */
-    GG_SCHED_COSINE,      /* min_lr + (lr - min_lr)(1 + cos(pi t / T))/2; restarts: T0, T_mult */
-    GG_SCHED_ONECYCLE,    /* max_lr = lr; pct_start, div_factor, final_div_factor (cosine) */
-    GG_SCHED_PLATEAU,     /* lr * factor after `patience` epochs without improvement */
+    GG_SCHED_STEP,        /* lr * gamma^floor(k / step_size) */
+    GG_SCHED_MULTISTEP,   /* lr * gamma^(number of milestones <= k) */
+    GG_SCHED_EXPONENTIAL, /* lr * gamma^k */
+    GG_SCHED_COSINE,      /* min_lr + (lr - min_lr)(1 + cos(pi t / T))/2, t = min(k, T): min_lr after T.
+                           * restarts (t0 > 0): periods t0, t0 t_mult, t0 t_mult^2 ..., t counted from
+                           * the start of the current period, total_steps unused */
+    GG_SCHED_ONECYCLE,    /* max_lr = lr; from lr/div_factor up to lr over pct_start T - 1 steps, then down
+                           * to lr/(div_factor final_div_factor) at step T - 1 (cosine both ways), held
+                           * there after. Only the rate: momentum is not cycled */
+    GG_SCHED_PLATEAU,     /* lr * factor when the metric has not improved for more than `patience` epochs */
     GG_SCHED_COUNT
 } gg_sched_kind;
 
@@ -485,43 +645,70 @@ typedef struct gg_schedule {
     int bad_epochs, cooldown_left, seen;
 } gg_schedule;
 
-/* Defaults: constant, gamma 0.1, factor 0.1, patience 10, threshold 1e-4,
- * pct_start 0.3, div_factor 25, final_div_factor 1e4, t_mult 1. */
+/* Defaults: gamma 0.1, factor 0.1, patience 10, threshold 1e-4,
+ * pct_start 0.3, div_factor 25, final_div_factor 1e4, t_mult 1, everything
+ * else 0 (step_size, milestones and total_steps must then be set for the
+ * kinds that need them). */
 gg_schedule_config gg_schedule_defaults(gg_sched_kind kind, float lr);
+/* "constant", "step", "multistep", "exponential", "cosine", "onecycle",
+ * "plateau"; NULL / GG_SCHED_COUNT if unknown. */
 const char *gg_sched_name(gg_sched_kind k);
 gg_sched_kind gg_sched_parse(const char *name);
-/* Checks the config (message names the bad field) and sets up state. */
+/* Checks the config and sets up state (plateau_scale 1, best +-inf). GG_E_ARG
+ * with the schedule, the field and its value on: lr < 0; warmup_steps < 0;
+ * warmup_start outside [0, 1]; STEP step_size <= 0; MULTISTEP no milestones,
+ * one <= 0 or not increasing; gamma <= 0; COSINE total_steps <= warmup_steps
+ * (without restarts), t0 < 0, t_mult < 1, min_lr outside [0, lr]; ONECYCLE
+ * total_steps <= warmup_steps, pct_start outside (0, 1) or pct_start T <= 1,
+ * div factors <= 0; PLATEAU factor outside (0, 1), patience, cooldown,
+ * threshold or min_lr < 0. */
 gg_status gg_schedule_init(gg_schedule *s, const gg_schedule_config *c);
-/* The learning rate at step (0-based), warm-up included. */
+/* The learning rate at step (0-based; negative counts as 0), warm-up included. */
 float gg_schedule_lr(const gg_schedule *s, long step);
-/* Reduce-on-plateau: the epoch's validation metric; returns 1 if the rate
- * was reduced. A no-op returning 0 for the other kinds. */
+/* Reduce-on-plateau (PyTorch's ReduceLROnPlateau, 'rel' threshold mode): the
+ * epoch's validation metric. It improves when below best (1 - threshold)
+ * (above best (1 + threshold) with mode_max); a NaN never does. After more
+ * than `patience` epochs without improvement the rate becomes max(rate
+ * factor, min_lr) and `cooldown` epochs follow in which bad epochs are not
+ * counted. Returns 1 if the rate was reduced (a change under 1e-8 is not
+ * made). A no-op returning 0 for the other kinds. `seen` counts the calls. */
 int gg_schedule_observe(gg_schedule *s, double metric);
 
-/* L-BFGS (Nocedal & Wright, alg. 7.4/7.5) with a strong-Wolfe line search,
+/* L-BFGS (Nocedal & Wright, alg. 7.4/7.5) with a strong-Wolfe line search
+ * (alg. 3.5/3.6: bracketing, then zoom with safeguarded cubic interpolation),
  * on any differentiable objective: f returns the value at x and writes the
- * gradient into grad. Doubles throughout. */
+ * gradient into grad. Doubles throughout. H0 = (s'y / y'y) I from the newest
+ * pair; the first step (and any after the history was dropped) is tried at
+ * length min(1, |g|). Pairs with s'y <= 0 are not kept. If the line search finds no
+ * decrease along the quasi-Newton direction the history is dropped and the
+ * iteration retried along -g. */
 typedef double (*gg_objective)(const double *x, double *grad, int n, void *ctx);
 
 typedef struct gg_lbfgs_config {
     int m;          /* history size (default 10) */
     int max_iter;   /* iterations (default 100) */
-    int max_evals;  /* objective evaluations (default 25 * max_iter) */
+    int max_evals;  /* objective evaluations (default 2500; 0 means 25 * max_iter) */
     double gtol;    /* stop when max |g_i| <= gtol (default 1e-6) */
-    double ftol;    /* stop when the relative change of f <= ftol (default 0: off) */
+    double ftol;    /* stop when |f_prev - f| <= ftol max(|f_prev|, |f|, 1) (default 0: off) */
     double c1, c2;  /* Wolfe constants (default 1e-4, 0.9) */
 } gg_lbfgs_config;
 
 typedef struct gg_lbfgs_result {
-    int iters, evals;
-    double f, gmax;
-    int converged;
-    char reason[64];
+    int iters, evals;   /* accepted iterations, objective evaluations */
+    double f, gmax;     /* at the returned x */
+    int converged;      /* 1 if gtol or ftol was met */
+    char reason[64];    /* why it stopped, one line */
 } gg_lbfgs_result;
 
 gg_lbfgs_config gg_lbfgs_defaults(void);
-/* Minimises f from x (n values, overwritten with the minimiser). Fails on
- * bad arguments or a non-finite f or gradient (message says where). */
+/* Minimises f from x (n values, overwritten with the minimiser). cfg NULL
+ * means the defaults. Returns GG_OK also when it stopped without converging
+ * (max_iter, max_evals, no decrease): res says which. Fails with GG_E_ARG on
+ * bad arguments (n < 1, m outside 1..1000, not 0 < c1 < c2 < 1 ...) and with
+ * GG_E_NONFINITE on a non-finite f or gradient element at any evaluation (the
+ * message gives the evaluation, the iteration, the element); x then holds
+ * the last accepted iterate. Allocates its work space (2 m n + 4 n doubles)
+ * per call. res may be NULL. */
 gg_status gg_lbfgs_minimize(double *x, int n, gg_objective f, void *ctx, const gg_lbfgs_config *cfg,
                             gg_lbfgs_result *res);
 
@@ -545,29 +732,53 @@ typedef struct gg_dataset {
     float mean, std;
     float *labels;       /* n * label_per: class ids or regression targets */
     int label_per;       /* values per label row (1 for classes) */
-    int num_classes;     /* 1 + the largest class id, 0 for regression targets */
+    int num_classes;     /* 1 + the largest label if all are integers >= 0, else 0 (regression targets) */
     char source[256];    /* file name for messages */
 } gg_dataset;
 
-/* IDX files (MNIST, Fashion-MNIST), plain or gzip (detected by magic):
- * images (n, rows, cols) uint8 and labels (n) uint8. scale is set to 1/255. */
+/* Every loader overwrites *ds (it need not be initialised), sets mean 0,
+ * std 1, and num_classes as above; on failure *ds is left empty (zeroed,
+ * nothing to free). Every file may be plain or gzip (told by its magic).
+ * Bad data is GG_E_FORMAT (GG_E_NONFINITE for NaN/Inf, GG_E_IO when a file
+ * cannot be read, GG_E_NOMEM over the 16 GiB per-array limit). */
+/* IDX files (MNIST, Fashion-MNIST): images 0x00000803 (n, rows, cols) uint8
+ * and labels 0x00000801 (n) uint8 (labels may be NULL). The sample shape is
+ * (rows, cols), kept as uint8 with scale 1/255. Wrong magic, truncation,
+ * trailing bytes and an image/label count mismatch are errors. */
 gg_status gg_dataset_load_idx(gg_dataset *ds, const char *images, const char *labels);
 /* CSV with optional header; label_col is a column name (needs a header) or
  * a 0-based index as text ("0", "-1" for the last); NULL for no labels.
- * Every other column is a float feature. */
+ * Every other column is a float feature (sample shape (per)). Quoted fields
+ * (one line each) and blank lines are accepted; an empty or non-numeric
+ * cell, NaN/Inf, a value outside float32 and a row with another number of
+ * fields are errors naming the line and 1-based column. */
 gg_status gg_dataset_load_csv(gg_dataset *ds, const char *path, const char *label_col, int has_header);
-/* NumPy .npy: features (n, ...) float32/float64/uint8/int64 in C order; labels
- * (n) or (n, k) of any of those types, or NULL for none. */
+/* NumPy .npy (format 1.0-3.0): features (n, ...) with 1 to 3 dims per
+ * sample, descr <f4, <f8, |u1, <i8 or <i4, C order (fortran_order True is
+ * refused); uint8 stays uint8 with scale 1/255, the rest become float32
+ * (non-finite or out-of-range values are refused). labels (n) or (n, k) of
+ * any of those types (label_per = k), or NULL for none. */
 gg_status gg_dataset_load_npy(gg_dataset *ds, const char *features, const char *labels);
+/* GG_OK if every label is an integer class id in [0, num_classes) (any id
+ * >= 0 if num_classes <= 0), one per sample; otherwise GG_E_FORMAT naming
+ * the source, the sample index and the value (negative, non-integer, out of
+ * range). The trainer calls it before a classification loss. */
+gg_status gg_dataset_check_classes(const gg_dataset *ds, int num_classes);
+/* Frees the arrays and zeroes *ds; NULL is a no-op. */
 void gg_dataset_free(gg_dataset *ds);
-/* Splits src into train and val (val_fraction of the samples, chosen by
- * seed); both are new copies; src is left as it was. */
+/* Splits src into train and val (round(val_fraction * n) samples, chosen
+ * by a shuffle seeded with seed); both are new copies keeping src's order,
+ * normalisation and num_classes; src is left as it was. val_fraction must
+ * be in [0, 1]. On failure neither output needs freeing. */
 gg_status gg_dataset_split(const gg_dataset *src, double val_fraction, uint64_t seed, gg_dataset *train,
                            gg_dataset *val);
-/* Sets mean and std from the data (over all features, after scale). */
+/* Sets mean and std from the data (over all features, after scale;
+ * population std, 1 if the data are constant). */
 void gg_dataset_standardize(gg_dataset *ds);
-/* Writes samples idx[0..n) into x (n * per floats, normalised) and their
- * labels into y (n * label_per floats; y may be NULL). */
+/* Writes samples idx[0..n) (each < ds->n, unchecked) into x (n * per
+ * floats, (raw * scale - mean) / std) and their labels into y (n *
+ * label_per floats; y may be NULL). One pass, no allocation: it runs
+ * inside the training step. */
 void gg_dataset_batch(const gg_dataset *ds, const size_t *idx, int n, float *x, float *y);
 /* Fisher-Yates shuffle of perm[0..n) (filled with 0..n-1 first if fill). */
 void gg_shuffle(size_t *perm, size_t n, int fill, gg_rng *r);
@@ -575,10 +786,14 @@ void gg_shuffle(size_t *perm, size_t n, int fill, gg_rng *r);
 /* ==== checkpoints (src/io) =============================================== */
 /*
  * Tensors on disk in the safetensors format (an 8-byte little-endian header
- * length, a JSON header of names, dtypes, shapes and offsets, then the raw
- * data), readable by other tools. gradguard adds a CRC-32 of the data to
- * the header's __metadata__ and checks it on load. Files are written to a
- * temporary name, fsynced, renamed, and the directory fsynced.
+ * length, a JSON header of names, dtypes, shapes and offsets, padded with
+ * spaces to a multiple of 8, then the raw data), readable by other tools.
+ * gradguard adds to the header's __metadata__: gg_format ("gradguard-1"),
+ * gg_crc32 (zlib CRC-32 of the data buffer, 8 lowercase hex digits) and
+ * gg_header_crc32 (CRC-32 of the names, dtypes, shapes and metadata), and
+ * checks them on load, so a flipped bit anywhere in a gradguard file is
+ * refused. Files are written to a temporary name (.NAME.tmp.PID.N in the
+ * same directory), fsynced, renamed, and the directory fsynced.
  */
 
 typedef struct gg_st_entry {
@@ -587,58 +802,98 @@ typedef struct gg_st_entry {
     const float *data;   /* float32, numel(shape) values */
 } gg_st_entry;
 
-/* Writes entries[0..n) (F32) and metadata pairs meta[0..2*nmeta) (key,
- * value strings) to path atomically. On failure the old file is untouched. */
+/* Writes entries[0..n) (F32, in this order) and metadata pairs
+ * meta[0..2*nmeta) (key, value UTF-8 strings) to path atomically. Names
+ * must be unique, non-empty and not "__metadata__"; 0 to 4 dims (0: a
+ * scalar); data may be NULL only for empty tensors. Keys gg_crc32,
+ * gg_format and gg_header_crc32 in meta are replaced by fresh values.
+ * GG_E_ARG for bad entries, GG_E_IO (naming the path and the system's
+ * reason) if the file cannot be written; either way the old file, if any,
+ * is untouched and no temporary is left. Streams the data: no copy of the
+ * tensors is made. */
 gg_status gg_safetensors_write(const char *path, const gg_st_entry *entries, int n, const char *const *meta, int nmeta);
 
 typedef struct gg_safetensors gg_safetensors;
-/* Reads and validates a whole file (header bounds, offsets, dtypes, CRC if
- * present). F32, F64, F16, BF16, I64, I32, U8 tensors load as float32. */
+/* Reads and validates a whole file: the header length against the file size
+ * (before allocating), strict JSON, no duplicate names, at most 4 dims,
+ * dtype sizes, offsets that tile the data buffer exactly (no overlap, gap or
+ * trailing bytes), and the checksums when present. F32, F64, F16, BF16, I64,
+ * I32, U8 tensors load as float32. GG_E_IO if the file cannot be read,
+ * GG_E_FORMAT if it is malformed; the message names the file and the tensor
+ * or byte offset. Free with gg_safetensors_close. */
 gg_status gg_safetensors_open(const char *path, gg_safetensors **out);
 void gg_safetensors_close(gg_safetensors *st);
 int gg_safetensors_count(const gg_safetensors *st);
-/* The i-th tensor (file order): name and shape; data owned by st. */
+/* The i-th tensor (header order): name and shape; data owned by st. Any
+ * output pointer may be NULL. GG_E_ARG if i is out of range. */
 gg_status gg_safetensors_get(const gg_safetensors *st, int i, const char **name, gg_shape *shape, const float **data);
 /* Looks a tensor up by name: GG_E_FORMAT naming it if absent. */
 gg_status gg_safetensors_find(const gg_safetensors *st, const char *name, gg_shape *shape, const float **data);
-/* A metadata value, or NULL. */
+/* A metadata value (owned by st), or NULL. */
 const char *gg_safetensors_meta(const gg_safetensors *st, const char *key);
 
 /* Writes a whole file atomically: temp file in the same directory, write,
- * fsync, rename over path, fsync the directory. */
+ * fsync, rename over path, fsync the directory. On failure (GG_E_IO naming
+ * path and the system's reason) the temp file is removed and the old file
+ * is untouched. */
 gg_status gg_write_atomic(const char *path, const void *data, size_t n);
 
 /* ==== configuration (src/io/config.c) ===================================== */
 /*
  * A YAML document (libyaml) as a tree with line numbers. Access is strict:
- * typed getters fail with the key path, the line and the expected type, and
- * gg_cfg_unused() names any key nobody read, so typos are errors.
+ * typed getters fail with the key path, the line and the expected type
+ * ("cfg.yaml:12: key 'train.epochs': expected an integer in [1, 100000],
+ * got 'abc'"), and gg_cfg_unused() names any key nobody read, so typos are
+ * errors. Duplicate keys, a second document and syntax errors (with line
+ * and column) fail the parse. Scalars keep their text and are typed by the
+ * getter that reads them; a quoted scalar is always a string ("5" is not a
+ * number). A plain empty value, ~ or null is GG_CFG_NULL, which the typed
+ * getters treat as absent. Aliases are copied. Nodes, keys and strings are
+ * owned by the gg_cfg and valid until gg_cfg_free (or a gg_cfg_set that
+ * replaces them).
  */
 
 typedef struct gg_cfg gg_cfg;
 typedef struct gg_cfg_node gg_cfg_node;
 typedef enum gg_cfg_type { GG_CFG_NULL, GG_CFG_SCALAR, GG_CFG_MAP, GG_CFG_SEQ } gg_cfg_type;
 
+/* Parses a file (GG_E_IO if unreadable, GG_E_CONFIG if malformed) or a
+ * text; source_name is the file name used in messages. An empty document
+ * is an empty map. */
 gg_status gg_cfg_load(const char *path, gg_cfg **out);
 gg_status gg_cfg_parse(const char *text, size_t len, const char *source_name, gg_cfg **out);
 void gg_cfg_free(gg_cfg *c);
-/* Applies "a.b.c=value" (value parsed as YAML scalar; a missing map key is
- * created; a sequence element is addressed by its index: model.2.units=64). */
+/* Applies "a.b.c=value". The value is parsed as YAML (64, 1e-3, "text",
+ * [32, 64]; empty is null); a missing map key is created (with any missing
+ * maps on the way, or in place of a null); a sequence element is addressed
+ * by its index (model.2.units=64), which must exist. Set values have line 0
+ * and messages about them say "--set"; a set key nobody reads is reported
+ * by gg_cfg_unused like any other. */
 gg_status gg_cfg_set(gg_cfg *c, const char *assignment);
+/* The root node (a map for any config file). */
 gg_cfg_node *gg_cfg_root(gg_cfg *c);
-/* Child of a map by key (marks it used), or NULL. */
+/* Child of a map by key (marks it used), or NULL (also for a NULL or
+ * non-map node). */
 gg_cfg_node *gg_cfg_get(gg_cfg_node *map, const char *key);
+/* The type of a node; GG_CFG_NULL for NULL. */
 gg_cfg_type gg_cfg_node_type(const gg_cfg_node *n);
+/* Entries of a map or sequence; 0 for anything else. */
 int gg_cfg_len(const gg_cfg_node *seq_or_map);
+/* The i-th element of a sequence, or NULL (out of range, not a sequence). */
 gg_cfg_node *gg_cfg_at(gg_cfg_node *seq, int i);
-/* Key and value of the i-th entry of a map (marks it used). */
+/* Key and value of the i-th entry of a map (marks it used); NULL if out of
+ * range. value may be NULL. */
 const char *gg_cfg_key_at(gg_cfg_node *map, int i, gg_cfg_node **value);
+/* The line of a node (of its key, for a map entry); 0 for --set values and
+ * for NULL. */
 int gg_cfg_line(const gg_cfg_node *n);
-/* "train.epochs" */
+/* "train.epochs", "model.layers.2"; "" for the root and for NULL. */
 const char *gg_cfg_path(const gg_cfg_node *n);
-/* Typed reads of map[key]: absent keys leave *out alone and return GG_OK;
- * a value of the wrong type or out of [lo, hi] is GG_E_CONFIG with file,
- * line, key path and what was expected. */
+/* Typed reads of map[key]: absent or null keys (and a NULL map) leave *out
+ * alone and return GG_OK; a value of the wrong type or out of [lo, hi] is
+ * GG_E_CONFIG with file, line, key path and what was expected. Integers are
+ * decimal (strtol, whole text); numbers are decimal or .inf/-.inf; booleans
+ * are true/false, yes/no, on/off (any case). */
 gg_status gg_cfg_int(gg_cfg_node *map, const char *key, long lo, long hi, long *out);
 gg_status gg_cfg_float(gg_cfg_node *map, const char *key, double lo, double hi, double *out);
 gg_status gg_cfg_bool(gg_cfg_node *map, const char *key, int *out);
@@ -647,14 +902,21 @@ gg_status gg_cfg_str(gg_cfg_node *map, const char *key, const char **out);
 /* One of choices[0..n): *out gets its index. */
 gg_status gg_cfg_enum(gg_cfg_node *map, const char *key, const char *const *choices, int n, int *out);
 /* Typed reads of a scalar node itself (a sequence element); errors name
- * the file, line and path like the getters above. */
+ * the file, line and path like the getters above ("item 'model.layers.0'").
+ * A NULL or null node is GG_E_CONFIG. */
 gg_status gg_cfg_as_int(gg_cfg_node *n, long lo, long hi, long *out);
 gg_status gg_cfg_as_float(gg_cfg_node *n, double lo, double hi, double *out);
 /* The text of a scalar node, or NULL for other types. */
 const char *gg_cfg_scalar(const gg_cfg_node *n);
-/* GG_E_CONFIG naming the first key (with its line) that was never read. */
+/* GG_E_CONFIG naming the first key, in document order, that was never read
+ * by gg_cfg_get, a typed getter or gg_cfg_key_at: "cfg.yaml:12: unknown key
+ * 'train.epoks'" ("--set: unknown key ..." for a set key). Keys under an
+ * unread key are not reported separately. */
 gg_status gg_cfg_unused(gg_cfg *c);
-/* Writes the document back as YAML (the resolved config of a run). */
+/* Writes the document, with its --set values, back as YAML (the resolved
+ * config of a run) atomically, through libyaml's emitter: quoted strings
+ * stay quoted, plain values plain, flow lists flow; comments are not kept.
+ * Re-reading the file gives the same tree. */
 gg_status gg_cfg_write(gg_cfg *c, const char *path);
 
 /* ==== guard (src/guard) ================================================== */

@@ -116,16 +116,16 @@ gg_status gg_init_fill(float *x, gg_shape s, gg_init in, gg_rng *r)
     case GG_INIT_HE_NORMAL: {
         double fan = in.b != 0 ? fo : fi;
         if (in.kind == GG_INIT_HE_UNIFORM) {
-            double b = sqrt(6.0 / fan);
+            double b = gain * sqrt(6.0 / fan);
             for (size_t i = 0; i < n; i++) x[i] = (float)(b * (2 * gg_rng_uniform(r) - 1));
         } else {
-            double sd = sqrt(2.0 / fan);
+            double sd = gain * sqrt(2.0 / fan);
             for (size_t i = 0; i < n; i++) x[i] = (float)(sd * gg_rng_normal(r));
         }
         return GG_OK;
     }
     case GG_INIT_LECUN_UNIFORM: {
-        double b = 1.0 / sqrt(fi);
+        double b = gain / sqrt(fi);
         for (size_t i = 0; i < n; i++) x[i] = (float)(b * (2 * gg_rng_uniform(r) - 1));
         return GG_OK;
     }

@@ -91,6 +91,7 @@ struct gg_trainer {
     double best_metric;
     int best_epoch, bad_epochs;
     float *best_params, *best_bufs;
+    float *diag_bufs; /* buffer arena saved around a diagnosis re-run */
     /* run state */
     volatile int stop_requested;
     char status[16];

@@ -217,7 +217,8 @@ static gg_status setup(gg_trainer *t)
         t->best_params = malloc(sizeof(float) * (np ? np : 1));
         t->best_bufs = malloc(sizeof(float) * (nb ? nb : 1));
     }
-    if (!t->perm || (s->es_patience > 0 && (!t->best_params || !t->best_bufs)))
+    t->diag_bufs = malloc(sizeof(float) * (nb ? nb : 1));
+    if (!t->perm || !t->diag_bufs || (s->es_patience > 0 && (!t->best_params || !t->best_bufs)))
         return gg_fail(GG_E_NOMEM, "trainer: out of memory");
     t->perm_epoch = -1;
     t->best_metric = INFINITY;
@@ -318,6 +319,7 @@ void gg_trainer_free(gg_trainer *t)
     free(t->perm);
     free(t->best_params);
     free(t->best_bufs);
+    free(t->diag_bufs);
     if (t->own_cfg) gg_cfg_free(t->cfg);
     free(t);
 }
@@ -446,8 +448,13 @@ static void diagnose(gg_trainer *t, long b)
 {
     double l, a;
     int n;
+    size_t nbuf;
+    float *bufs = gg_graph_buffers(t->g, &nbuf);
+    /* a training forward moves batch-norm statistics: keep them as they were */
+    memcpy(t->diag_bufs, bufs, nbuf * sizeof *bufs);
     gg_graph_zero_grad(t->g);
     gg_status st = run_batch(t, b, &l, &a, &n, 1);
+    memcpy(bufs, t->diag_bufs, nbuf * sizeof *bufs);
     const gg_check_info *ci = gg_graph_check_result(t->g);
     long per_step = (long)t->s.batch * t->s.accumulate;
     size_t start = (size_t)(b * per_step);

@@ -8,7 +8,7 @@
  * (H, W) plane in the workspace (as a float: exact below 2^24, checked at
  * build time); backward adds dy there. Padding never wins: a window's first
  * candidate is a real pixel (pad <= k/2 guarantees each window has one),
- * and a NaN wins over numbers so that it reaches the guard. Average pooling
+ * and a NaN wins over numbers (as in PyTorch) so that it reaches the guard. Average pooling
  * divides by k*k whatever the padding (PyTorch's count_include_pad=True).
  * Every loop runs over the N*C planes, one thread per plane, so backward's
  * scatter-adds never collide. Attributes: ia = {k, stride, pad}. */
@@ -54,6 +54,40 @@ size_t gg_maxpool_ws(const gg_graph *g, const gg_tensor *t)
     return gg_shape_numel(t->shape); /* one argmax per output */
 }
 
+/* First NaN of the window (there is one), for the rare slow path. */
+static int window_nan(const float *xq, int W, int h0, int h1, int w0, int w1)
+{
+    for (int ih = h0; ih < h1; ih++)
+        for (int iw = w0; iw < w1; iw++)
+            if (xq[ih * W + iw] != xq[ih * W + iw]) return ih * W + iw;
+    return h0 * W + w0;
+}
+
+/* Max of the window rows [h0, h1) x cols [w0, w1) of plane xq, and its
+ * index (the first one on ties). Selects, not branches: on real data each
+ * comparison is a coin flip no branch predictor learns; NaNs are only
+ * flagged here and handled off the hot path. */
+static inline float window_max(const float *xq, int W, int h0, int h1, int w0, int w1, int *arg)
+{
+    int bi = h0 * W + w0, nan = 0;
+    float best = xq[bi];
+    for (int ih = h0; ih < h1; ih++)
+        for (int iw = w0; iw < w1; iw++) {
+            int i = ih * W + iw;
+            float v = xq[i];
+            int take = v > best;
+            best = take ? v : best;
+            bi = take ? i : bi;
+            nan |= v != v;
+        }
+    if (nan) {
+        bi = window_nan(xq, W, h0, h1, w0, w1);
+        best = xq[bi];
+    }
+    *arg = bi;
+    return best;
+}
+
 void gg_maxpool_fwd(gg_graph *g, gg_tensor *t)
 {
     pool_dims d = pool_get(g, t);
@@ -64,23 +98,36 @@ void gg_maxpool_fwd(gg_graph *g, gg_tensor *t)
     for (long q = 0; q < d.planes; q++) {
         const float *xq = x + (size_t)q * xp;
         float *yq = y + (size_t)q * yp, *aq = arg + (size_t)q * yp;
-        for (int oh = 0; oh < d.Ho; oh++)
-            for (int ow = 0; ow < d.Wo; ow++) {
-                int h0, h1, w0, w1;
-                window(&d, oh, ow, &h0, &h1, &w0, &w1);
-                int bi = h0 * d.W + w0;
-                float best = xq[bi];
-                for (int ih = h0; ih < h1; ih++)
-                    for (int iw = w0; iw < w1; iw++) {
-                        float v = xq[ih * d.W + iw];
-                        if (v > best || (v != v && best == best)) {
-                            best = v;
-                            bi = ih * d.W + iw;
-                        }
+        for (int oh = 0; oh < d.Ho; oh++) {
+            float *yr = yq + (size_t)oh * d.Wo, *ar = aq + (size_t)oh * d.Wo;
+            if (d.k == 2 && d.stride == 2 && d.pad == 0) {
+                /* the common case, unrolled: windows never leave the image */
+                const float *r0 = xq + (size_t)2 * oh * d.W, *r1 = r0 + d.W;
+                int base = 2 * oh * d.W;
+                for (int ow = 0; ow < d.Wo; ow++) {
+                    float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], e = r1[2 * ow + 1];
+                    int ia = base + 2 * ow, ic = ia + d.W;
+                    int tb = b > a, te = e > c;
+                    float m0 = tb ? b : a, m1 = te ? e : c;
+                    int i0 = ia + tb, i1 = ic + te;
+                    int t1 = m1 > m0;
+                    yr[ow] = t1 ? m1 : m0;
+                    ar[ow] = (float)(t1 ? i1 : i0);
+                    if ((a != a) | (b != b) | (c != c) | (e != e)) {
+                        int i = window_nan(xq, d.W, 2 * oh, 2 * oh + 2, 2 * ow, 2 * ow + 2);
+                        yr[ow] = xq[i];
+                        ar[ow] = (float)i;
                     }
-                yq[oh * d.Wo + ow] = best;
-                aq[oh * d.Wo + ow] = (float)bi;
+                }
+                continue;
             }
+            for (int ow = 0; ow < d.Wo; ow++) {
+                int h0, h1, w0, w1, bi;
+                window(&d, oh, ow, &h0, &h1, &w0, &w1);
+                yr[ow] = window_max(xq, d.W, h0, h1, w0, w1, &bi);
+                ar[ow] = (float)bi;
+            }
+        }
     }
 }
 

@@ -40,7 +40,8 @@ static int full_axis(const gg_tensor *t, int axis)
 gg_node gg_concat(gg_graph *g, gg_node a, gg_node b, int axis)
 {
     if (!g || g->err) return -1;
-    if (!gg_node_ok(g, a) || !gg_node_ok(g, b)) return gg_build_fail(g, GG_E_ARG, "concat: bad input node (%d, %d)", a, b);
+    if (!gg_node_ok(g, a) || !gg_node_ok(g, b))
+        return gg_build_fail(g, GG_E_ARG, "concat: bad input node (%d, %d)", a, b);
     gg_tensor *at = gg_T(g, a), *bt = gg_T(g, b);
     char s1[64], s2[64];
     int fa = full_axis(at, axis);

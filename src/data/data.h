@@ -1,0 +1,63 @@
+/*
+ * data.h - internals of src/data shared by the loaders: a reader that takes
+ * plain and gzip files alike, the limits every header is checked against,
+ * and the steps every loader ends with. Not installed.
+ */
+#ifndef GG_DATA_H
+#define GG_DATA_H
+
+#include "gradguard.h"
+
+#include <stdio.h>
+#include <zlib.h>
+
+/* Sanity limits, checked before any allocation: no array of a data set may
+ * exceed GG_DATA_MAX_BYTES, and every dim must fit the graph's int shapes. */
+#define GG_DATA_MAX_BYTES ((uint64_t)16 << 30)
+#define GG_DATA_MAX_DIM 0x7fffffffull
+/* Labels that are integers >= 0 below this count as class ids. */
+#define GG_DATA_MAX_CLASSES (1 << 24)
+
+/* A file open for reading, plain or gzip (told by the magic 1f 8b). For a
+ * gzip file `pos` counts decompressed bytes. */
+typedef struct gg_reader {
+    const char *path;
+    FILE *f;
+    gzFile gz;
+    uint64_t disk_size; /* bytes on disk (compressed size for gzip) */
+    uint64_t pos;       /* bytes delivered so far */
+} gg_reader;
+
+gg_status gg_reader_open(gg_reader *r, const char *path);
+void gg_reader_close(gg_reader *r);
+/* Reads up to n bytes; *got gets how many (fewer only at the end of the
+ * data). A read error or corrupt gzip data fails naming the file and offset. */
+gg_status gg_reader_read(gg_reader *r, void *buf, size_t n, size_t *got);
+/* Checks that `bytes` more bytes can be in the file (plain: exactly what
+ * is left; gzip: no more than deflate's best ratio allows) and under the
+ * limit, before anything is allocated. `what` describes the claim for the
+ * message ("the header's 60000 x 28 x 28 images"); `at` is the byte offset
+ * of the field that claims it. exact = 0 allows more data after it. */
+gg_status gg_reader_check_claim(gg_reader *r, uint64_t bytes, const char *what, uint64_t at, int exact);
+/* Reads exactly `bytes` more bytes into a new buffer (*out, owned by the
+ * caller). For gzip the buffer grows with the data that really arrives, so
+ * a false claim cannot make it allocate much more than the file holds. With
+ * exact, any data after them is an error too. */
+gg_status gg_reader_read_alloc(gg_reader *r, uint64_t bytes, const char *what, int exact, void **out);
+/* The whole file (after what was read so far) into a NUL-terminated buffer
+ * of *len bytes (+1), at most `limit` bytes. */
+gg_status gg_reader_slurp(gg_reader *r, uint64_t limit, char **out, size_t *len);
+
+/* a * b with overflow detection: returns 0 and leaves *out alone on
+ * overflow of uint64_t. */
+int gg_mul_ok(uint64_t a, uint64_t b, uint64_t *out);
+
+/* The end of every loader: checks labels[0..n*label_per) are finite (the
+ * message names the file, sample and value), sets num_classes (1 + the
+ * largest label if all are integers in [0, GG_DATA_MAX_CLASSES), else 0),
+ * and the default normalisation (mean 0, std 1). */
+gg_status gg_dataset_finish(gg_dataset *ds, const char *label_source);
+/* The first non-finite value of x[0..n), or -1. */
+long gg_first_nonfinite(const float *x, size_t n);
+
+#endif

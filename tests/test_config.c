@@ -1,0 +1,382 @@
+/* test_config.c - the YAML config reader: the tree and its lines, typed
+ * getters with their messages, unknown and duplicate keys, syntax errors,
+ * --set overrides and the write / re-read round trip. */
+#define _POSIX_C_SOURCE 200809L
+#include "gradguard.h"
+#include "gt.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int contains(const char *s, const char *sub) { return strstr(s, sub) != NULL; }
+
+#define GT_MSG(call, status, sub)                                                                                     \
+    do {                                                                                                               \
+        gg_status gt_st = (call);                                                                                      \
+        GT_CHECK(gt_st == (status), "status %d, want %d: %s", (int)gt_st, (int)(status), gg_errmsg());                 \
+        GT_CHECK(contains(gg_errmsg(), sub), "message '%s' lacks '%s'", gg_errmsg(), sub);                             \
+    } while (0)
+
+/* line numbers below are part of the test: keep them in step */
+static const char *doc = "# an experiment\n"            /* 1 */
+                         "model:\n"                     /* 2 */
+                         "  layers: [64, 32]   # flow\n" /* 3 */
+                         "  act: relu\n"                /* 4 */
+                         "  blocks:\n"                  /* 5 */
+                         "    - units: 128\n"           /* 6 */
+                         "      dropout: 0.1\n"         /* 7 */
+                         "    - units: 64\n"            /* 8 */
+                         "\n"                           /* 9 */
+                         "train:\n"                     /* 10 */
+                         "  epochs: 10\n"               /* 11 */
+                         "  lr: 1e-3\n"                 /* 12 */
+                         "  shuffle: yes\n"             /* 13 */
+                         "  name: \"run 1\"\n"          /* 14 */
+                         "  count: \"5\"\n"             /* 15 */
+                         "  empty:\n"                   /* 16 */
+                         "  big: 99999999999999999999\n" /* 17 */
+                         "  neg: -3\n"                  /* 18 */
+                         "  inf: .inf\n"                /* 19 */
+                         "  hex: 0x10\n"                /* 20 */
+                         "  off: Off\n";                /* 21 */
+
+static void test_tree_and_getters(void)
+{
+    gg_cfg *c = NULL;
+    GT_OK(gg_cfg_parse(doc, strlen(doc), "exp.yaml", &c));
+    if (!c) return;
+    gg_cfg_node *root = gg_cfg_root(c);
+    GT_CHECK(gg_cfg_node_type(root) == GG_CFG_MAP && gg_cfg_len(root) == 2, "root map of 2");
+    GT_CHECK(!strcmp(gg_cfg_path(root), ""), "root path");
+
+    gg_cfg_node *model = gg_cfg_get(root, "model"), *train = gg_cfg_get(root, "train");
+    GT_CHECK(model && gg_cfg_line(model) == 2 && !strcmp(gg_cfg_path(model), "model"), "model at line 2");
+    GT_CHECK(train && gg_cfg_line(train) == 10, "train at line %d", gg_cfg_line(train));
+    GT_CHECK(gg_cfg_get(root, "absent") == NULL && gg_cfg_get(NULL, "x") == NULL, "absent keys");
+
+    /* sequences */
+    gg_cfg_node *layers = gg_cfg_get(model, "layers");
+    GT_CHECK(gg_cfg_node_type(layers) == GG_CFG_SEQ && gg_cfg_len(layers) == 2, "layers list");
+    long v = 0;
+    GT_OK(gg_cfg_as_int(gg_cfg_at(layers, 1), 1, 1000, &v));
+    GT_CHECK(v == 32, "layers[1] = %ld", v);
+    GT_CHECK(!strcmp(gg_cfg_path(gg_cfg_at(layers, 1)), "model.layers.1"), "element path %s",
+             gg_cfg_path(gg_cfg_at(layers, 1)));
+    GT_CHECK(gg_cfg_at(layers, 2) == NULL && gg_cfg_at(layers, -1) == NULL, "out-of-range element");
+    GT_MSG(gg_cfg_as_int(gg_cfg_at(layers, 0), 1, 50, &v), GG_E_CONFIG,
+           "exp.yaml:3: item 'model.layers.0': expected an integer in [1, 50], got '64'");
+    gg_cfg_node *blocks = gg_cfg_get(model, "blocks");
+    GT_CHECK(gg_cfg_len(blocks) == 2, "blocks");
+    gg_cfg_node *b0 = gg_cfg_at(blocks, 0), *b1 = gg_cfg_at(blocks, 1);
+    GT_CHECK(gg_cfg_line(b0) == 6 && gg_cfg_line(b1) == 8, "block lines %d %d", gg_cfg_line(b0), gg_cfg_line(b1));
+    GT_OK(gg_cfg_int(b0, "units", 1, 4096, &v));
+    GT_CHECK(v == 128, "units %ld", v);
+    double f = 0;
+    GT_OK(gg_cfg_float(b0, "dropout", 0, 1, &f));
+    GT_CHECK(f == 0.1, "dropout %g", f);
+    GT_OK(gg_cfg_int(b1, "units", 1, 4096, &v));
+    GT_MSG(gg_cfg_as_int(b0, 0, 10, &v), GG_E_CONFIG, "item 'model.blocks.0': expected an integer in [0, 10], got a map");
+    GT_CHECK(gg_cfg_scalar(b0) == NULL && !strcmp(gg_cfg_scalar(gg_cfg_at(layers, 0)), "64"), "gg_cfg_scalar");
+    GT_MSG(gg_cfg_int(layers, "x", 0, 1, &v), GG_E_CONFIG, "exp.yaml:3: key 'model.layers': expected a map holding 'x'");
+
+    /* enums and strings */
+    int k = -1;
+    const char *acts[] = {"tanh", "relu"};
+    GT_OK(gg_cfg_enum(model, "act", acts, 2, &k));
+    GT_CHECK(k == 1, "act index %d", k);
+    const char *acts2[] = {"tanh", "gelu"};
+    GT_MSG(gg_cfg_enum(model, "act", acts2, 2, &k), GG_E_CONFIG,
+           "exp.yaml:4: key 'model.act': expected one of 'tanh', 'gelu', got 'relu'");
+    const char *s = NULL;
+    GT_OK(gg_cfg_str(train, "name", &s));
+    GT_CHECK(s && !strcmp(s, "run 1"), "name '%s'", s ? s : "(null)");
+    GT_MSG(gg_cfg_str(model, "blocks", &s), GG_E_CONFIG, "exp.yaml:5: key 'model.blocks': expected a string, got a list");
+
+    /* integers: value, range, type */
+    v = 0;
+    GT_OK(gg_cfg_int(train, "epochs", 1, 100000, &v));
+    GT_CHECK(v == 10, "epochs %ld", v);
+    GT_MSG(gg_cfg_int(train, "epochs", 1, 5, &v), GG_E_CONFIG,
+           "exp.yaml:11: key 'train.epochs': expected an integer in [1, 5], got '10'");
+    GT_CHECK(v == 10, "a failed read leaves the value");
+    GT_MSG(gg_cfg_int(train, "name", 1, 5, &v), GG_E_CONFIG,
+           "exp.yaml:14: key 'train.name': expected an integer in [1, 5], got the quoted string 'run 1'");
+    GT_MSG(gg_cfg_int(train, "count", 0, 10, &v), GG_E_CONFIG, "got the quoted string '5'");
+    GT_MSG(gg_cfg_int(train, "lr", 0, 10, &v), GG_E_CONFIG, "exp.yaml:12: key 'train.lr': expected an integer");
+    GT_MSG(gg_cfg_int(train, "big", 0, LONG_MAX, &v), GG_E_CONFIG, "got '99999999999999999999'");
+    GT_MSG(gg_cfg_int(train, "hex", 0, 100, &v), GG_E_CONFIG, "exp.yaml:20:");
+    GT_OK(gg_cfg_int(train, "neg", -5, 5, &v));
+    GT_CHECK(v == -3, "neg %ld", v);
+    v = 77;
+    GT_OK(gg_cfg_int(train, "absent", 0, 100, &v));
+    GT_OK(gg_cfg_int(train, "empty", 0, 100, &v));
+    GT_CHECK(v == 77, "absent and null keys leave the default");
+    GT_OK(gg_cfg_int(NULL, "x", 0, 1, &v));
+
+    /* floats */
+    GT_OK(gg_cfg_float(train, "lr", 0, 1, &f));
+    GT_CHECK(f == 1e-3, "lr %g", f);
+    GT_MSG(gg_cfg_float(train, "lr", 0.01, 1, &f), GG_E_CONFIG, "exp.yaml:12: key 'train.lr': expected a number in [0.01, 1], got '1e-3'");
+    GT_OK(gg_cfg_float(train, "epochs", 0, 100, &f));
+    GT_CHECK(f == 10, "an integer reads as a number");
+    GT_OK(gg_cfg_float(train, "inf", 0, INFINITY, &f));
+    GT_CHECK(isinf(f), ".inf");
+    GT_MSG(gg_cfg_float(train, "inf", 0, 1e30, &f), GG_E_CONFIG, "got '.inf'");
+    GT_MSG(gg_cfg_float(train, "hex", 0, 100, &f), GG_E_CONFIG, "got '0x10'");
+    GT_MSG(gg_cfg_float(train, "name", 0, 100, &f), GG_E_CONFIG, "expected a number");
+
+    /* booleans */
+    int bv = -1;
+    GT_OK(gg_cfg_bool(train, "shuffle", &bv));
+    GT_CHECK(bv == 1, "yes is true");
+    GT_OK(gg_cfg_bool(train, "off", &bv));
+    GT_CHECK(bv == 0, "Off is false");
+    GT_MSG(gg_cfg_bool(train, "epochs", &bv), GG_E_CONFIG, "exp.yaml:11: key 'train.epochs': expected true or false");
+    gg_cfg_free(c);
+    gg_cfg_free(NULL);
+}
+
+static void test_unused(void)
+{
+    const char *t = "train:\n"
+                    "  epochs: 3\n"
+                    "  batch: 8\n"
+                    "model:\n"
+                    "  - units: 4\n"
+                    "    act: relu\n"
+                    "other: 1\n";
+    gg_cfg *c = NULL;
+    GT_OK(gg_cfg_parse(t, strlen(t), "u.yaml", &c));
+    if (!c) return;
+    gg_cfg_node *root = gg_cfg_root(c);
+    GT_MSG(gg_cfg_unused(c), GG_E_CONFIG, "u.yaml:1: unknown key 'train'");
+    gg_cfg_node *train = gg_cfg_get(root, "train");
+    long v;
+    GT_OK(gg_cfg_int(train, "epochs", 1, 10, &v));
+    GT_MSG(gg_cfg_unused(c), GG_E_CONFIG, "u.yaml:3: unknown key 'train.batch'");
+    GT_OK(gg_cfg_int(train, "batch", 1, 10, &v));
+    gg_cfg_node *model = gg_cfg_get(root, "model");
+    GT_MSG(gg_cfg_unused(c), GG_E_CONFIG, "u.yaml:5: unknown key 'model.0.units'");
+    gg_cfg_node *e0 = gg_cfg_at(model, 0);
+    /* gg_cfg_key_at marks what it returns as read */
+    for (int i = 0; i < gg_cfg_len(e0); i++) {
+        gg_cfg_node *val;
+        const char *key = gg_cfg_key_at(e0, i, &val);
+        GT_CHECK(key && val, "entry %d", i);
+        if (i == 1) GT_CHECK(!strcmp(key, "act") && !strcmp(gg_cfg_scalar(val), "relu"), "key_at 1");
+    }
+    GT_CHECK(gg_cfg_key_at(e0, 2, NULL) == NULL, "key_at out of range");
+    GT_MSG(gg_cfg_unused(c), GG_E_CONFIG, "u.yaml:7: unknown key 'other'");
+    gg_cfg_get(root, "other");
+    GT_OK(gg_cfg_unused(c));
+    gg_cfg_free(c);
+}
+
+static void test_errors(void)
+{
+    gg_cfg *c = (gg_cfg *)1;
+    const char *dup = "a: 1\nb:\n  c: 1\n  d: 2\n  c: 3\n";
+    GT_MSG(gg_cfg_parse(dup, strlen(dup), "dup.yaml", &c), GG_E_CONFIG, "dup.yaml:5: duplicate key 'b.c' (first given on line 3)");
+    GT_CHECK(c == NULL, "no config on failure");
+
+    const char *syn = "a: 1\nb: [1, 2\nc: 3\n";
+    GT_MSG(gg_cfg_parse(syn, strlen(syn), "syn.yaml", &c), GG_E_CONFIG, "syn.yaml:3:");
+    GT_CHECK(contains(gg_errmsg(), "YAML syntax error"), "%s", gg_errmsg());
+    const char *syn2 = "a:\n  b: 1\n c: 2\n";
+    GT_MSG(gg_cfg_parse(syn2, strlen(syn2), "syn2.yaml", &c), GG_E_CONFIG, "syn2.yaml:3:");
+    const char *syn3 = "a: b: c\n";
+    GT_MSG(gg_cfg_parse(syn3, strlen(syn3), "syn3.yaml", &c), GG_E_CONFIG,
+           "syn3.yaml:1:5: YAML syntax error: mapping values are not allowed in this context");
+    const char *two = "a: 1\n---\nb: 2\n";
+    GT_MSG(gg_cfg_parse(two, strlen(two), "two.yaml", &c), GG_E_CONFIG, "two.yaml:3: a second YAML document");
+    const char *utf = "a: \xff\n";
+    GT_MSG(gg_cfg_parse(utf, strlen(utf), "utf.yaml", &c), GG_E_CONFIG, "utf.yaml: byte 3");
+    const char *cplx = "? [a, b]\n: 1\n";
+    GT_MSG(gg_cfg_parse(cplx, strlen(cplx), "k.yaml", &c), GG_E_CONFIG, "k.yaml:1: a map key must be plain text");
+    GT_MSG(gg_cfg_load("/nonexistent-gradguard/cfg.yaml", &c), GG_E_IO, "/nonexistent-gradguard/cfg.yaml");
+
+    /* aliases are copied (and bounded) */
+    const char *al = "base: &b {x: 1, y: [2, 3]}\nother: *b\n";
+    GT_OK(gg_cfg_parse(al, strlen(al), "al.yaml", &c));
+    long v = 0;
+    GT_OK(gg_cfg_as_int(gg_cfg_at(gg_cfg_get(gg_cfg_get(gg_cfg_root(c), "other"), "y"), 1), 0, 9, &v));
+    GT_CHECK(v == 3, "alias value %ld", v);
+    gg_cfg_free(c);
+    const char *bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                       "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                       "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                       "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                       "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+                       "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
+    GT_MSG(gg_cfg_parse(bomb, strlen(bomb), "bomb.yaml", &c), GG_E_CONFIG, "bomb.yaml:");
+
+    /* an empty file is an empty map */
+    GT_OK(gg_cfg_parse("", 0, "empty.yaml", &c));
+    GT_CHECK(c && gg_cfg_node_type(gg_cfg_root(c)) == GG_CFG_MAP && gg_cfg_len(gg_cfg_root(c)) == 0, "empty");
+    gg_cfg_free(c);
+}
+
+static void test_set(void)
+{
+    gg_cfg *c = NULL;
+    GT_OK(gg_cfg_parse(doc, strlen(doc), "exp.yaml", &c));
+    if (!c) return;
+    gg_cfg_node *root = gg_cfg_root(c);
+    long v = 0;
+
+    /* an existing key: the new value, from line 0 ("--set") */
+    GT_OK(gg_cfg_set(c, "train.epochs=20"));
+    gg_cfg_node *train = gg_cfg_get(root, "train");
+    GT_OK(gg_cfg_int(train, "epochs", 1, 100, &v));
+    GT_CHECK(v == 20, "epochs %ld", v);
+    GT_CHECK(gg_cfg_line(gg_cfg_get(train, "epochs")) == 0, "a --set value has line 0");
+    GT_OK(gg_cfg_set(c, "train.epochs=abc"));
+    GT_MSG(gg_cfg_int(train, "epochs", 1, 100, &v), GG_E_CONFIG,
+           "--set: key 'train.epochs': expected an integer in [1, 100], got 'abc'");
+    GT_OK(gg_cfg_set(c, "train.name=\"quoted # not a comment\""));
+    const char *s = NULL;
+    GT_OK(gg_cfg_str(train, "name", &s));
+    GT_CHECK(s && !strcmp(s, "quoted # not a comment"), "quoted value '%s'", s ? s : "(null)");
+
+    /* a new key, in a new map: unknown until read */
+    GT_OK(gg_cfg_set(c, "optim.momentum=0.9"));
+    gg_cfg_node *optim = gg_cfg_get(root, "optim");
+    GT_CHECK(gg_cfg_node_type(optim) == GG_CFG_MAP && !strcmp(gg_cfg_path(optim), "optim"), "optim created");
+    double f = 0;
+    GT_OK(gg_cfg_float(optim, "momentum", 0, 1, &f));
+    GT_CHECK(f == 0.9, "momentum %g", f);
+    GT_CHECK(!strcmp(gg_cfg_path(gg_cfg_get(optim, "momentum")), "optim.momentum"), "new path");
+    GT_OK(gg_cfg_set(c, "train.epoks=5"));
+    /* the null key 'empty' becomes a map when a key is set below it */
+    GT_OK(gg_cfg_set(c, "train.empty.x=1"));
+    GT_OK(gg_cfg_int(gg_cfg_get(train, "empty"), "x", 0, 9, &v));
+    GT_CHECK(v == 1, "under a null key");
+
+    /* sequence elements by index */
+    GT_OK(gg_cfg_set(c, "model.layers.1=16"));
+    gg_cfg_node *model = gg_cfg_get(root, "model");
+    gg_cfg_node *layers = gg_cfg_get(model, "layers");
+    GT_OK(gg_cfg_as_int(gg_cfg_at(layers, 1), 1, 100, &v));
+    GT_CHECK(v == 16 && gg_cfg_len(layers) == 2, "layers[1] = %ld", v);
+    GT_CHECK(!strcmp(gg_cfg_path(gg_cfg_at(layers, 1)), "model.layers.1"), "element path after set");
+    GT_OK(gg_cfg_set(c, "model.blocks.1.units=256"));
+    GT_OK(gg_cfg_int(gg_cfg_at(gg_cfg_get(model, "blocks"), 1), "units", 1, 1000, &v));
+    GT_CHECK(v == 256, "blocks[1].units %ld", v);
+    GT_MSG(gg_cfg_set(c, "model.layers.5=1"), GG_E_CONFIG, "index 5 is out of range: 'model.layers' (exp.yaml:3) has 2 items");
+    GT_MSG(gg_cfg_set(c, "model.layers.x=1"), GG_E_CONFIG, "'x' is not an index");
+    GT_MSG(gg_cfg_set(c, "model.act.x=1"), GG_E_CONFIG, "'model.act' (exp.yaml:4) is a value, not a map or a list");
+    GT_MSG(gg_cfg_set(c, "noequals"), GG_E_CONFIG, "expected key.path=value");
+    GT_MSG(gg_cfg_set(c, "a..b=1"), GG_E_CONFIG, "empty component");
+    GT_MSG(gg_cfg_set(c, "a=[1, 2"), GG_E_CONFIG, "not valid YAML");
+    /* a whole list as the value */
+    GT_OK(gg_cfg_set(c, "model.layers=[8, 16, 32]"));
+    layers = gg_cfg_get(model, "layers");
+    GT_CHECK(gg_cfg_len(layers) == 3, "new list of %d", gg_cfg_len(layers));
+    GT_OK(gg_cfg_as_int(gg_cfg_at(layers, 2), 1, 100, &v));
+    GT_CHECK(v == 32 && !strcmp(gg_cfg_path(gg_cfg_at(layers, 2)), "model.layers.2"), "new list element");
+    GT_OK(gg_cfg_set(c, "train.lr="));
+    GT_CHECK(gg_cfg_node_type(gg_cfg_get(train, "lr")) == GG_CFG_NULL, "empty value is null");
+
+    /* a --set key nobody reads is reported as coming from --set */
+    gg_cfg_node *tmp;
+    for (int i = 0; i < gg_cfg_len(root); i++) gg_cfg_key_at(root, i, &tmp);
+    for (int i = 0; i < gg_cfg_len(model); i++) gg_cfg_key_at(model, i, &tmp);
+    gg_cfg_node *blocks = gg_cfg_get(model, "blocks");
+    for (int b = 0; b < 2; b++)
+        for (int i = 0; i < gg_cfg_len(gg_cfg_at(blocks, b)); i++) gg_cfg_key_at(gg_cfg_at(blocks, b), i, &tmp);
+    const char *keys[] = {"epochs", "lr", "shuffle", "name", "count", "empty", "big", "neg", "inf", "hex", "off"};
+    for (int i = 0; i < 11; i++) gg_cfg_get(train, keys[i]);
+    gg_cfg_get(gg_cfg_get(train, "empty"), "x");
+    gg_cfg_get(optim, "momentum");
+    GT_MSG(gg_cfg_unused(c), GG_E_CONFIG, "--set: unknown key 'train.epoks'");
+    gg_cfg_free(c);
+}
+
+/* Compares two trees through the public API. */
+static int same_tree(gg_cfg_node *a, gg_cfg_node *b)
+{
+    if (gg_cfg_node_type(a) != gg_cfg_node_type(b) || gg_cfg_len(a) != gg_cfg_len(b)) return 0;
+    switch (gg_cfg_node_type(a)) {
+    case GG_CFG_NULL: return 1;
+    case GG_CFG_SCALAR: return !strcmp(gg_cfg_scalar(a), gg_cfg_scalar(b));
+    case GG_CFG_SEQ:
+        for (int i = 0; i < gg_cfg_len(a); i++)
+            if (!same_tree(gg_cfg_at(a, i), gg_cfg_at(b, i))) return 0;
+        return 1;
+    case GG_CFG_MAP:
+        for (int i = 0; i < gg_cfg_len(a); i++) {
+            gg_cfg_node *va, *vb;
+            const char *ka = gg_cfg_key_at(a, i, &va), *kb = gg_cfg_key_at(b, i, &vb);
+            if (strcmp(ka, kb) || !same_tree(va, vb)) return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static void test_write(void)
+{
+    const char *t = "model:\n"
+                    "  layers: [64, 32]\n"
+                    "  name: \"a: b\"\n"
+                    "  hash: '#not a comment'\n"
+                    "  yes_str: \"yes\"\n"
+                    "  num_str: \"5\"\n"
+                    "  empty_str: \"\"\n"
+                    "  spaces: \"  padded  \"\n"
+                    "  multi: \"line one\\nline two\"\n"
+                    "  unicode: h\xc3\xa9llo\n"
+                    "  nothing: ~\n"
+                    "  weird key: 1\n"
+                    "list:\n"
+                    "  - {a: 1, b: [x, y]}\n"
+                    "  - - nested\n"
+                    "    - 2.5\n";
+    gg_cfg *c = NULL, *c2 = NULL;
+    GT_OK(gg_cfg_parse(t, strlen(t), "w.yaml", &c));
+    if (!c) return;
+    GT_OK(gg_cfg_set(c, "model.layers.0=128"));
+    GT_OK(gg_cfg_set(c, "train.seed=7"));
+    char path[] = "/tmp/gg_cfg_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    GT_OK(gg_cfg_write(c, path));
+    GT_OK(gg_cfg_load(path, &c2));
+    if (c2) {
+        GT_CHECK(same_tree(gg_cfg_root(c), gg_cfg_root(c2)), "the re-read tree is the same");
+        gg_cfg_node *m = gg_cfg_get(gg_cfg_root(c2), "model");
+        long v = 0;
+        GT_OK(gg_cfg_as_int(gg_cfg_at(gg_cfg_get(m, "layers"), 0), 1, 1000, &v));
+        GT_CHECK(v == 128, "the override was written: %ld", v);
+        /* strings stay strings: a quoted "5" is still not a number */
+        GT_MSG(gg_cfg_int(m, "num_str", 0, 10, &v), GG_E_CONFIG, "quoted string '5'");
+        int bv;
+        GT_MSG(gg_cfg_bool(m, "yes_str", &bv), GG_E_CONFIG, "quoted string 'yes'");
+        const char *s;
+        GT_OK(gg_cfg_str(m, "multi", &s));
+        GT_CHECK(!strcmp(s, "line one\nline two"), "multi-line");
+        GT_OK(gg_cfg_str(m, "spaces", &s));
+        GT_CHECK(!strcmp(s, "  padded  "), "spaces kept");
+        GT_OK(gg_cfg_int(gg_cfg_get(gg_cfg_root(c2), "train"), "seed", 0, 100, &v));
+        GT_CHECK(v == 7, "new key written");
+        /* lines in the written file are real lines */
+        GT_CHECK(gg_cfg_line(m) == 1, "model on line 1 of the written file");
+        gg_cfg_free(c2);
+    }
+    GT_MSG(gg_cfg_write(c, "/nonexistent-gradguard/out.yaml"), GG_E_IO, "/nonexistent-gradguard/out.yaml");
+    unlink(path);
+    gg_cfg_free(c);
+}
+
+int main(void)
+{
+    test_tree_and_getters();
+    test_unused();
+    test_errors();
+    test_set();
+    test_write();
+    return gt_done("test_config");
+}
