@@ -723,7 +723,7 @@ gg_status gg_lbfgs_minimize(double *x, int n, gg_objective f, void *ctx, const g
 
 typedef struct gg_dataset {
     size_t n;            /* samples */
-    int ndim;            /* sample shape, e.g. (1, 28, 28) or (784) */
+    int ndim;            /* sample shape, e.g. (28, 28) for IDX images or (784) */
     int shape[3];
     size_t per;          /* features per sample */
     uint8_t *u8;         /* n * per, or NULL */
@@ -762,7 +762,8 @@ gg_status gg_dataset_load_npy(gg_dataset *ds, const char *features, const char *
 /* GG_OK if every label is an integer class id in [0, num_classes) (any id
  * >= 0 if num_classes <= 0), one per sample; otherwise GG_E_FORMAT naming
  * the source, the sample index and the value (negative, non-integer, out of
- * range). The trainer calls it before a classification loss. */
+ * range). Call it before a classification loss: a negative or fractional
+ * label only makes num_classes 0 at load time, since it may be a target. */
 gg_status gg_dataset_check_classes(const gg_dataset *ds, int num_classes);
 /* Frees the arrays and zeroes *ds; NULL is a no-op. */
 void gg_dataset_free(gg_dataset *ds);
@@ -889,6 +890,9 @@ const char *gg_cfg_key_at(gg_cfg_node *map, int i, gg_cfg_node **value);
 int gg_cfg_line(const gg_cfg_node *n);
 /* "train.epochs", "model.layers.2"; "" for the root and for NULL. */
 const char *gg_cfg_path(const gg_cfg_node *n);
+/* "cfg.yaml:12" (or "--set" for a value given on the command line) into
+ * buf, for messages; returns buf. */
+const char *gg_cfg_where(const gg_cfg_node *n, char *buf, size_t cap);
 /* Typed reads of map[key]: absent or null keys (and a NULL map) leave *out
  * alone and return GG_OK; a value of the wrong type or out of [lo, hi] is
  * GG_E_CONFIG with file, line, key path and what was expected. Integers are

@@ -5,7 +5,7 @@
 # --with-torch adds python3-torch and python3-numpy (parity tests and benches),
 # --with-mpi adds OpenMPI, --with-chromium adds headless Chromium (report test).
 set -eu
-pkgs="cmake make gcc pkg-config libopenblas-dev zlib1g-dev libyaml-dev dataset-fashion-mnist"
+pkgs="cmake make gcc pkg-config libopenblas-dev libopenblas-openmp-dev zlib1g-dev libyaml-dev dataset-fashion-mnist"
 for a in "$@"; do
   case "$a" in
     --with-torch) pkgs="$pkgs python3-torch python3-numpy" ;;

@@ -304,7 +304,8 @@ static void check_reference(int cell, int N, int T, int F, int H, int lengths)
     gg_graph *g = gg_graph_new(N);
     gg_node x = gg_input(g, "x", gg_shape2(T, F));
     gg_node len = lengths ? gg_input(g, "len", gg_shape1(1)) : -1;
-    gg_node h0 = gg_buffer(g, "s.h0", gg_shape2(N, H), 0), c0 = cell == LSTM ? gg_buffer(g, "s.c0", gg_shape2(N, H), 0) : -1;
+    gg_node h0 = gg_buffer(g, "s.h0", gg_shape2(N, H), 0);
+    gg_node c0 = cell == LSTM ? gg_buffer(g, "s.c0", gg_shape2(N, H), 0) : -1;
     gg_node wih = gg_param(g, "s.weight_ih", gg_shape2(G * H, F), zinit());
     gg_node whh = gg_param(g, "s.weight_hh", gg_shape2(G * H, H), zinit());
     gg_node bih = gg_param(g, "s.bias_ih", gg_shape1(G * H), zinit());
@@ -328,7 +329,8 @@ static void check_reference(int cell, int N, int T, int F, int H, int lengths)
         for (int n = 0; n < N; n++) l[n] = (float)(n == 0 ? T : n == 1 ? 0 : 1 + (n * 3) % T);
     }
     size_t nh = (size_t)N * H;
-    double *y = malloc(sizeof(double) * (size_t)N * T * H), *hT = malloc(sizeof(double) * nh), *cT = malloc(sizeof(double) * nh);
+    double *y = malloc(sizeof(double) * (size_t)N * T * H), *hT = malloc(sizeof(double) * nh);
+    double *cT = malloc(sizeof(double) * nh);
     ref_forward(cell, gg_graph_data(g, x), gg_graph_data(g, wih), gg_graph_data(g, whh), gg_graph_data(g, bih),
                 gg_graph_data(g, bhh), gg_graph_data(g, h0), c0 >= 0 ? gg_graph_data(g, c0) : NULL,
                 lengths ? gg_graph_data(g, len) : NULL, N, T, F, H, y, hT, cT);
@@ -550,12 +552,14 @@ static void check_layers(void)
     }
     GT_CHECK(gg_graph_find(g, "lstm1.h0") >= 0 && gg_graph_find(g, "lstm1.c0") >= 0, "carry buffers exist");
     float *w = gg_graph_data(g, gg_graph_find(g, "lstm1.weight_hh"));
-    GT_CHECK(block_dev(w, 4, H, 1, 1) < 1e-5, "lstm1 weight_hh: each block orthogonal (dev %g)", block_dev(w, 4, H, 1, 1));
+    double dev = block_dev(w, 4, H, 1, 1);
+    GT_CHECK(dev < 1e-5, "lstm1 weight_hh: each block orthogonal (dev %g)", dev);
     w = gg_graph_data(g, gg_graph_find(g, "gru1.weight_hh"));
     GT_CHECK(block_dev(w, 3, H, 1, 0) == 0, "gru1 weight_hh: each block the identity");
     w = gg_graph_data(g, gg_graph_find(g, "rnn1.weight_hh"));
     GT_CHECK(block_dev(w, 1, H, 1, 0) == 0, "rnn1 weight_hh: the identity");
-    const float *bi = gg_graph_data(g, gg_graph_find(g, "lstm1.bias_ih")), *bh = gg_graph_data(g, gg_graph_find(g, "lstm1.bias_hh"));
+    const float *bi = gg_graph_data(g, gg_graph_find(g, "lstm1.bias_ih"));
+    const float *bh = gg_graph_data(g, gg_graph_find(g, "lstm1.bias_hh"));
     int fb = 1, other = 1;
     float k = 1.0f / sqrtf((float)H);
     for (int j = 0; j < 4 * H; j++) {
@@ -567,7 +571,8 @@ static void check_layers(void)
     GT_CHECK(fb, "forget bias: bias_ih f-block 1, bias_hh f-block 0");
     GT_CHECK(other, "other biases in U(-1/sqrt(H), 1/sqrt(H))");
     /* PyTorch's default: every weight in +-1/sqrt(H), and not all equal */
-    const float *w2 = gg_graph_data(g, gg_graph_find(g, "lstm2.weight_hh")), *w3 = gg_graph_data(g, gg_graph_find(g, "lstm2.weight_ih"));
+    const float *w2 = gg_graph_data(g, gg_graph_find(g, "lstm2.weight_hh"));
+    const float *w3 = gg_graph_data(g, gg_graph_find(g, "lstm2.weight_ih"));
     int inrange = 1;
     for (int j = 0; j < 4 * H * H; j++) inrange &= fabsf(w2[j]) <= k;
     for (int j = 0; j < 4 * H * F; j++) inrange &= fabsf(w3[j]) <= k;
@@ -671,7 +676,8 @@ static void check_errors(void)
 
     g = gg_graph_new(2);
     gg_node q = gg_input(g, "qkv", gg_shape2(3, 12));
-    GT_CHECK(gg_attention(g, q, 3, 1) == -1 && strstr(gg_graph_errmsg(g), "3 heads") && strstr(gg_graph_errmsg(g), "D = 4"),
+    GT_CHECK(gg_attention(g, q, 3, 1) == -1 && strstr(gg_graph_errmsg(g), "3 heads") &&
+                 strstr(gg_graph_errmsg(g), "D = 4"),
              "heads must divide D: %s", gg_graph_errmsg(g));
     gg_graph_free(g);
 }

@@ -81,6 +81,8 @@ gg_status gg_reader_read(gg_reader *r, void *buf, size_t n, size_t *got)
             if ((size_t)(k > 0 ? k : 0) < want) {
                 int err = Z_OK;
                 const char *msg = gzerror(r->gz, &err);
+                size_t pl = strlen(r->path); /* zlib puts the path in front */
+                if (strncmp(msg, r->path, pl) == 0 && msg[pl] == ':') msg += pl + (msg[pl + 1] == ' ' ? 2 : 1);
                 if (err == Z_BUF_ERROR)
                     return gg_fail(GG_E_FORMAT, "%s: truncated gzip data: it ends after %llu decompressed bytes", r->path,
                                    (unsigned long long)(r->pos + done));

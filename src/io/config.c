@@ -87,6 +87,8 @@ static const char *where(const gg_cfg_node *n, char *buf, size_t cap)
     return buf;
 }
 
+const char *gg_cfg_where(const gg_cfg_node *n, char *buf, size_t cap) { return where(n, buf, cap); }
+
 static gg_cfg_node *node_new(gg_cfg *c, gg_cfg_type type, int line)
 {
     if (c->nodes >= CFG_NODES_MAX) return NULL;

@@ -211,7 +211,9 @@ gg_status gg_rnn_reset_state(gg_graph *g, const char *layer)
     if (!g || !g->compiled) return gg_fail(GG_E_STATE, "gg_rnn_reset_state: the graph is not compiled");
     const char *fn = "gg_rnn_reset_state";
     gg_tensor *h = layer_param(g, fn, layer, "h0", 0), *c = layer_param(g, fn, layer, "c0", 0);
-    if (!h && !c) return gg_fail(GG_E_ARG, "%s: layer '%s' has no carried state (%s.h0)", fn, layer ? layer : "", layer ? layer : "");
+    if (!h && !c)
+        return gg_fail(GG_E_ARG, "%s: layer '%s' has no carried state (%s.h0)", fn, layer ? layer : "",
+                       layer ? layer : "");
     if (h) memset(h->val, 0, gg_shape_numel(h->shape) * sizeof *h->val);
     if (c) memset(c->val, 0, gg_shape_numel(c->shape) * sizeof *c->val);
     return GG_OK;

@@ -218,6 +218,7 @@ gg_status gg_ckpt_save(gg_trainer *t)
         unlink(old);
     }
     free_list(names, nn);
+    t->last_ckpt_step = t->pos.step;
     snprintf(t->msg, sizeof t->msg, "checkpoint %.480s", path);
     gg_runlog_info(t, "checkpoint", path);
     return GG_OK;

@@ -12,6 +12,16 @@
 #include <stdio.h>
 #include <string.h>
 
+/* "cfg.yaml:12" for messages; a few rotating buffers so one message can
+ * name two places. */
+static const char *at(const gg_cfg_node *n)
+{
+    static _Thread_local char buf[4][300];
+    static _Thread_local int k;
+    k = (k + 1) % 4;
+    return gg_cfg_where(n, buf[k], sizeof buf[k]);
+}
+
 #define TRY(call)                                                                                                      \
     do {                                                                                                               \
         gg_status s_ = (call);                                                                                         \
@@ -52,7 +62,7 @@ static gg_status get_i(gg_cfg_node *m, const char *key, long lo, long hi, int *o
 static gg_status need_map(gg_cfg_node *n, const char *what)
 {
     if (n && gg_cfg_node_type(n) != GG_CFG_MAP)
-        return gg_fail(GG_E_CONFIG, "line %d: '%s' must be a map of keys", gg_cfg_line(n), what);
+        return gg_fail(GG_E_CONFIG, "%s: '%s' must be a map of keys", at(n), what);
     return GG_OK;
 }
 
@@ -98,8 +108,8 @@ static gg_status read_optim(gg_cfg_node *o, gg_settings *s)
     if (name) {
         gg_optim_kind k = gg_optim_parse(name);
         if (k == GG_OPT_COUNT)
-            return gg_fail(GG_E_CONFIG, "line %d: optimizer.name '%s' is not one of sgd, adam, adamw, rmsprop, adagrad, lbfgs",
-                           gg_cfg_line(gg_cfg_get(o, "name")), name);
+            return gg_fail(GG_E_CONFIG, "%s: optimizer.name '%s' is not one of sgd, adam, adamw, rmsprop, adagrad, lbfgs",
+                           at(gg_cfg_get(o, "name")), name);
         s->opt = gg_optim_defaults(k);
     }
     gg_optim_config *c = &s->opt;
@@ -119,10 +129,10 @@ static gg_status read_optim(gg_cfg_node *o, gg_settings *s)
     gg_cfg_node *gs = gg_cfg_get(o, "groups");
     if (gs) {
         if (gg_cfg_node_type(gs) != GG_CFG_SEQ)
-            return gg_fail(GG_E_CONFIG, "line %d: optimizer.groups must be a list", gg_cfg_line(gs));
+            return gg_fail(GG_E_CONFIG, "%s: optimizer.groups must be a list", at(gs));
         int n = gg_cfg_len(gs);
         if (n > GG_MAX_GROUPS)
-            return gg_fail(GG_E_CONFIG, "line %d: optimizer.groups has %d entries, at most %d", gg_cfg_line(gs), n,
+            return gg_fail(GG_E_CONFIG, "%s: optimizer.groups has %d entries, at most %d", at(gs), n,
                            GG_MAX_GROUPS);
         for (int i = 0; i < n; i++) {
             gg_cfg_node *e = gg_cfg_at(gs, i);
@@ -131,8 +141,8 @@ static gg_status read_optim(gg_cfg_node *o, gg_settings *s)
             const char *pat = NULL;
             TRY(gg_cfg_str(e, "params", &pat));
             if (!pat || !*pat || strlen(pat) >= GG_NAME_MAX)
-                return gg_fail(GG_E_CONFIG, "line %d: optimizer.groups entry needs 'params' (a name pattern like fc1.*)",
-                               gg_cfg_line(e));
+                return gg_fail(GG_E_CONFIG, "%s: optimizer.groups entry needs 'params' (a name pattern like fc1.*)",
+                               at(e));
             snprintf(gc->pattern, sizeof gc->pattern, "%s", pat);
             gc->lr_scale = 1;
             gc->weight_decay = c->weight_decay;
@@ -159,8 +169,8 @@ static gg_status read_schedule(gg_cfg_node *c, gg_settings *s)
         gg_sched_kind k = gg_sched_parse(name);
         if (k == GG_SCHED_COUNT)
             return gg_fail(GG_E_CONFIG,
-                           "line %d: schedule.name '%s' is not one of constant, step, multistep, exponential, cosine, onecycle, plateau",
-                           gg_cfg_line(gg_cfg_get(c, "name")), name);
+                           "%s: schedule.name '%s' is not one of constant, step, multistep, exponential, cosine, onecycle, plateau",
+                           at(gg_cfg_get(c, "name")), name);
         s->sched = gg_schedule_defaults(k, s->opt.lr);
     }
     gg_schedule_config *k = &s->sched;
@@ -169,14 +179,14 @@ static gg_status read_schedule(gg_cfg_node *c, gg_settings *s)
     gg_cfg_node *ms = gg_cfg_get(c, "milestones");
     if (ms) {
         if (gg_cfg_node_type(ms) != GG_CFG_SEQ || gg_cfg_len(ms) > GG_SCHED_MAX_MILESTONES)
-            return gg_fail(GG_E_CONFIG, "line %d: schedule.milestones must be a list of at most %d steps",
-                           gg_cfg_line(ms), GG_SCHED_MAX_MILESTONES);
+            return gg_fail(GG_E_CONFIG, "%s: schedule.milestones must be a list of at most %d steps",
+                           at(ms), GG_SCHED_MAX_MILESTONES);
         k->n_milestones = gg_cfg_len(ms);
         for (int i = 0; i < k->n_milestones; i++) {
             long v = 0;
             TRY(gg_cfg_as_int(gg_cfg_at(ms, i), 1, 1L << 40, &v));
             if (i > 0 && v <= k->milestones[i - 1])
-                return gg_fail(GG_E_CONFIG, "line %d: schedule.milestones must increase", gg_cfg_line(ms));
+                return gg_fail(GG_E_CONFIG, "%s: schedule.milestones must increase", at(ms));
             k->milestones[i] = v;
         }
     }
@@ -222,8 +232,8 @@ static gg_status read_response(gg_cfg_node *m, const char *key, gg_response *out
     if (!v) return GG_OK;
     gg_response r = gg_response_parse(v);
     if (r == GG_DO_COUNT)
-        return gg_fail(GG_E_CONFIG, "line %d: guard.%s '%s' is not one of warn, clip, skip, backoff, rollback, stop",
-                       gg_cfg_line(gg_cfg_get(m, key)), key, v);
+        return gg_fail(GG_E_CONFIG, "%s: guard.%s '%s' is not one of warn, clip, skip, backoff, rollback, stop",
+                       at(gg_cfg_get(m, key)), key, v);
     *out = r;
     return GG_OK;
 }
@@ -240,8 +250,8 @@ static gg_status read_guard(gg_cfg_node *m, gg_settings *s)
     if (clip) {
         c->clip = gg_clip_parse(clip);
         if (c->clip == GG_CLIP_COUNT)
-            return gg_fail(GG_E_CONFIG, "line %d: guard.clip '%s' is not one of none, value, norm, tensor, agc, percentile, zscore",
-                           gg_cfg_line(gg_cfg_get(m, "clip")), clip);
+            return gg_fail(GG_E_CONFIG, "%s: guard.clip '%s' is not one of none, value, norm, tensor, agc, percentile, zscore",
+                           at(gg_cfg_get(m, "clip")), clip);
     }
     TRY(get_f(m, "clip_value", 1e-12, 1e12, &c->clip_value));
     TRY(get_f(m, "max_norm", 1e-12, 1e12, &c->max_norm));
@@ -276,7 +286,7 @@ static gg_status read_guard(gg_cfg_node *m, gg_settings *s)
     gg_cfg_node *fl = gg_cfg_get(m, "faults");
     if (fl) {
         if (gg_cfg_node_type(fl) != GG_CFG_SEQ || gg_cfg_len(fl) > GG_MAX_FAULTS)
-            return gg_fail(GG_E_CONFIG, "line %d: guard.faults must be a list of at most %d entries", gg_cfg_line(fl),
+            return gg_fail(GG_E_CONFIG, "%s: guard.faults must be a list of at most %d entries", at(fl),
                            GG_MAX_FAULTS);
         s->nfaults = gg_cfg_len(fl);
         for (int i = 0; i < s->nfaults; i++) {
@@ -285,10 +295,19 @@ static gg_status read_guard(gg_cfg_node *m, gg_settings *s)
             gg_fault *f = &s->faults[i];
             f->step = -1;
             f->scale = 1;
-            TRY(gg_cfg_int(e, "step", 0, 1L << 40, &f->step));
+            /* the global batch index: epoch * steps_per_epoch + batch */
+            TRY(gg_cfg_int(e, "batch", 0, 1L << 40, &f->step));
             TRY(gg_cfg_bool(e, "nan", &f->nan));
             TRY(get_f(e, "scale", -1e30, 1e30, &f->scale));
-            if (f->step < 0) return gg_fail(GG_E_CONFIG, "line %d: guard.faults entry needs 'step'", gg_cfg_line(e));
+            const char *node = NULL;
+            TRY(gg_cfg_str(e, "node", &node));
+            if (node) {
+                if (strlen(node) >= GG_NAME_MAX)
+                    return gg_fail(GG_E_CONFIG, "%s: guard.faults node name too long", at(e));
+                snprintf(f->node, sizeof f->node, "%s", node);
+            }
+            TRY(gg_cfg_bool(e, "backward", &f->backward));
+            if (f->step < 0) return gg_fail(GG_E_CONFIG, "%s: guard.faults entry needs 'batch'", at(e));
         }
     }
     return GG_OK;
@@ -355,8 +374,8 @@ static gg_status read_act(gg_cfg_node *e, const char *key, gg_act *out)
     if (!v) return GG_OK;
     gg_act a = gg_act_parse(v);
     if (a == GG_ACT_COUNT)
-        return gg_fail(GG_E_CONFIG, "line %d: %s.%s '%s' is not one of none, relu, leaky_relu, elu, gelu, tanh, sigmoid",
-                       gg_cfg_line(gg_cfg_get(e, key)), gg_cfg_path(e), key, v);
+        return gg_fail(GG_E_CONFIG, "%s: %s.%s '%s' is not one of none, relu, leaky_relu, elu, gelu, tanh, sigmoid",
+                       at(gg_cfg_get(e, key)), gg_cfg_path(e), key, v);
     *out = a;
     return GG_OK;
 }
@@ -409,10 +428,10 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
     for (int i = 0; i < n; i++) {
         gg_cfg_node *e = gg_cfg_at(model, i);
         if (gg_cfg_node_type(e) != GG_CFG_MAP)
-            return gg_fail(GG_E_CONFIG, "line %d: model[%d] must be a map like {type: dense, units: 128}", gg_cfg_line(e), i);
+            return gg_fail(GG_E_CONFIG, "%s: model[%d] must be a map like {type: dense, units: 128}", at(e), i);
         int type = -1;
         if (!gg_cfg_get(e, "type"))
-            return gg_fail(GG_E_CONFIG, "line %d: model[%d] has no 'type'", gg_cfg_line(e), i);
+            return gg_fail(GG_E_CONFIG, "%s: model[%d] has no 'type'", at(e), i);
         TRY(gg_cfg_enum(e, "type", types, 12, &type));
         char name[GG_NAME_MAX];
         const char *nm = NULL;
@@ -420,8 +439,8 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
         counts[type]++;
         if (nm) {
             if (strlen(nm) >= GG_NAME_MAX - 20 || strchr(nm, '.') || strchr(nm, '/'))
-                return gg_fail(GG_E_CONFIG, "line %d: model[%d].name '%s' must be short and have no '.' or '/'",
-                               gg_cfg_line(e), i, nm);
+                return gg_fail(GG_E_CONFIG, "%s: model[%d].name '%s' must be short and have no '.' or '/'",
+                               at(e), i, nm);
             snprintf(name, sizeof name, "%s", nm);
         } else {
             snprintf(name, sizeof name, "%s%d", prefixes[type], counts[type]);
@@ -438,7 +457,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             if (last && s->loss != GG_LOSS_XENT) units = t->train.label_per;
             TRY(get_i(e, "units", 1, 1 << 24, &units));
             if (units < 1)
-                return gg_fail(GG_E_CONFIG, "line %d: model[%d] (dense) needs 'units'", gg_cfg_line(e), i);
+                return gg_fail(GG_E_CONFIG, "%s: model[%d] (dense) needs 'units'", at(e), i);
             int bias = 1;
             TRY(gg_cfg_bool(e, "bias", &bias));
             h = gg_dense(g, h, name, units, act, init, bias);
@@ -451,7 +470,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             TRY(get_i(e, "stride", 1, 64, &stride));
             TRY(get_i(e, "pad", 0, 64, &pad));
             if (filters < 1)
-                return gg_fail(GG_E_CONFIG, "line %d: model[%d] (conv2d) needs 'filters'", gg_cfg_line(e), i);
+                return gg_fail(GG_E_CONFIG, "%s: model[%d] (conv2d) needs 'filters'", at(e), i);
             h = gg_conv(g, h, name, filters, k, stride, pad, act, init);
             break;
         }
@@ -496,7 +515,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
         }
         case L_ACT:
             if (!gg_cfg_get(e, "act"))
-                return gg_fail(GG_E_CONFIG, "line %d: model[%d] (activation) needs 'act'", gg_cfg_line(e), i);
+                return gg_fail(GG_E_CONFIG, "%s: model[%d] (activation) needs 'act'", at(e), i);
             gg_graph_scope(g, name);
             h = gg_activation(g, h, act);
             break;
@@ -516,7 +535,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
         }
         gg_graph_scope(g, NULL);
         if (h < 0)
-            return gg_fail(gg_graph_status(g), "line %d: model[%d] (%s '%s'): %s", gg_cfg_line(e), i, types[type], name,
+            return gg_fail(gg_graph_status(g), "%s: model[%d] (%s '%s'): %s", at(e), i, types[type], name,
                            gg_graph_errmsg(g));
     }
     t->logits = h;
@@ -525,6 +544,9 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
     switch (s->loss) {
     case GG_LOSS_XENT: {
         int classes = ls.d[ls.ndim - 1];
+        TRY(gg_dataset_check_classes(&t->train, classes));
+        if (t->have_val) TRY(gg_dataset_check_classes(&t->val, classes));
+        if (t->have_test) TRY(gg_dataset_check_classes(&t->test, classes));
         if (t->train.num_classes > classes)
             return gg_fail(GG_E_CONFIG, "the model's output has %d classes but the labels of %s go up to %d", classes,
                            t->train.source, t->train.num_classes - 1);

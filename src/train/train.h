@@ -29,6 +29,9 @@ typedef struct gg_fault {
     long step;
     int nan;
     float scale;
+    char node[GG_NAME_MAX]; /* an op ("fc2/linear") whose output (or input gradient) turns NaN */
+    int backward;
+    gg_node id;
 } gg_fault;
 
 typedef struct gg_settings {
@@ -102,6 +105,7 @@ struct gg_trainer {
     FILE *metrics, *layers, *events;
     char msg[512];
     int resumed;
+    long last_ckpt_step; /* -1 before the first checkpoint of this process */
 };
 
 /* setup.c */

@@ -76,6 +76,9 @@ static gg_status idx_paths(const char *path, const char *labels, int test, char 
                            pre, path,
                            strstr(path, "/usr/share/datasets") ? " (install the Debian package dataset-fashion-mnist)" : "");
     } else {
+        if (!exists(path))
+            return gg_fail(GG_E_IO, "data.%s: %s does not exist%s", test ? "test" : "train", path,
+                           strstr(path, "/usr/share/datasets") ? " (install the Debian package dataset-fashion-mnist)" : "");
         snprintf(img, GG_PATH_MAX, "%s", path);
         if (labels && *labels) {
             snprintf(lab, GG_PATH_MAX, "%s", labels);
@@ -185,6 +188,15 @@ static gg_status setup(gg_trainer *t)
     if ((st = load_data(t))) return st;
     if ((st = gg_model_build(t, t->cfg))) return st;
     if ((st = gg_cfg_unused(t->cfg))) return st;
+    for (int i = 0; i < s->nfaults; i++) {
+        gg_fault *f = &s->faults[i];
+        if (!f->node[0]) continue;
+        f->id = gg_graph_find(t->g, f->node);
+        if (f->id < 0 || strcmp(gg_graph_node_op(t->g, f->id), "param") == 0 ||
+            strcmp(gg_graph_node_op(t->g, f->id), "input") == 0)
+            return gg_fail(GG_E_CONFIG, "guard.faults[%d].node: the model has no op named '%s' (ops are named like fc2/linear)",
+                           i, f->node);
+    }
     gg_graph_set_seed(t->g, s->seed ^ 0xd1b54a32d192ed03ull);
     s->opt.lbfgs_history = s->opt.lbfgs_history ? s->opt.lbfgs_history : 10;
     t->o = gg_optim_new(t->g, &s->opt);
@@ -221,6 +233,7 @@ static gg_status setup(gg_trainer *t)
     if (!t->perm || !t->diag_bufs || (s->es_patience > 0 && (!t->best_params || !t->best_bufs)))
         return gg_fail(GG_E_NOMEM, "trainer: out of memory");
     t->perm_epoch = -1;
+    t->last_ckpt_step = -1;
     t->best_metric = INFINITY;
     snprintf(t->status, sizeof t->status, "running");
     return GG_OK;
@@ -390,11 +403,18 @@ static int is_bad_batch(const gg_trainer *t, int epoch, long batch)
     return 0;
 }
 
+/* Faults are keyed on the data position (epoch * steps_per_epoch + batch),
+ * like a corrupted batch in a real data set. */
 static void apply_faults(gg_trainer *t, long step, float *x, int nb)
 {
+    gg_graph_inject(t->g, -1, 0, 0);
     for (int i = 0; i < t->s.nfaults; i++) {
         const gg_fault *f = &t->s.faults[i];
         if (f->step != step) continue;
+        if (f->node[0]) {
+            gg_graph_inject(t->g, f->id, f->backward, NAN);
+            continue;
+        }
         size_t n = (size_t)nb * t->train.per;
         if (f->nan) {
             x[n / 2] = NAN;
@@ -424,7 +444,7 @@ static gg_status run_batch(gg_trainer *t, long b, double *loss, double *acc, int
         gg_graph_set_batch(g, nb);
         float *x = gg_graph_data(g, t->x);
         gg_dataset_batch(&t->train, t->perm + i, nb, x, gg_graph_data(g, t->y));
-        apply_faults(t, t->pos.step, x, nb);
+        apply_faults(t, (long)t->pos.epoch * t->steps_per_epoch + b, x, nb);
         gg_graph_set_rng_step(g, (uint64_t)t->pos.step * (uint64_t)s->accumulate + (uint64_t)m);
         st = gg_graph_forward(g, GG_TRAIN, -1);
         if (st) break;
@@ -483,9 +503,11 @@ static void flush_events(gg_trainer *t)
     const gg_guard_event *ev = gg_guard_events(t->gd, &n);
     for (int i = 0; i < n; i++) {
         gg_runlog_event(t, &ev[i]);
-        char line[512];
-        snprintf(line, sizeof line, "step %ld: %s (%s %.4g, threshold %.4g) -> %s%s%s", ev[i].step, ev[i].signal,
-                 ev[i].signal, ev[i].value, ev[i].threshold, ev[i].action, ev[i].detail[0] ? "; " : "", ev[i].detail);
+        char line[512], val[96] = "";
+        if (isfinite(ev[i].threshold) && ev[i].threshold > 0)
+            snprintf(val, sizeof val, " %.4g (threshold %.4g)", ev[i].value, ev[i].threshold);
+        snprintf(line, sizeof line, "step %ld: %s%s -> %s%s%s", ev[i].step, ev[i].signal, val, ev[i].action,
+                 ev[i].detail[0] ? ": " : "", ev[i].detail);
         emit(t, GG_EV_GUARD, line);
     }
     gg_guard_clear_events(t->gd);
@@ -724,7 +746,7 @@ gg_status gg_trainer_run(gg_trainer *t)
     }
     if (t->stop_requested) snprintf(t->status, sizeof t->status, "stopped");
     if (strcmp(t->status, "running") == 0) snprintf(t->status, sizeof t->status, "completed");
-    if (t->run_dir[0] && strcmp(t->status, "diverged") != 0) {
+    if (t->run_dir[0] && strcmp(t->status, "diverged") != 0 && t->last_ckpt_step != t->pos.step) {
         st = gg_ckpt_save(t);
         if (st) goto out;
     }

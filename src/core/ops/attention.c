@@ -10,7 +10,8 @@
  *   dP = dY V^T,  dV += P^T dY,
  *   dS = P * (dP - rowsum(dP * P)) / sqrt(dh)   (the softmax's Jacobian)
  *   dQ += dS K,   dK += dS^T Q
- * dS goes through one scratch (T, T) after P. The (n, h) pairs run one
+ * Row sums are float: at most T terms, the softmax's in (0, 1] with the
+ * largest 1. dS goes through one scratch (T, T) after P. The (n, h) pairs run one
  * after the other and the BLAS threads inside each GEMM: the pthreads
  * OpenBLAS must not be called from inside an OpenMP parallel region.
  * Attributes: ia = {heads, causal}. */
@@ -19,6 +20,13 @@
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
+
+/* SIMD expf from glibc's libmvec for the softmax loops (see rnn.c). */
+#if defined(__GLIBC__) && defined(__x86_64__) && defined(_OPENMP) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#pragma omp declare simd notinbranch
+extern float expf(float);
+#endif
 
 gg_node gg_attention(gg_graph *g, gg_node qkv, int heads, int causal)
 {
@@ -63,12 +71,14 @@ void gg_attention_fwd(gg_graph *g, gg_tensor *t)
                 int m = causal ? i + 1 : T; /* columns row i may see */
                 float mx = row[0];
                 for (int j = 1; j < m; j++) mx = row[j] > mx ? row[j] : mx;
-                double sum = 0;
+                float sum = 0; /* at most T terms in (0, 1], the largest 1 */
+#pragma omp simd reduction(+ : sum)
                 for (int j = 0; j < m; j++) {
                     row[j] = expf(row[j] - mx);
                     sum += row[j];
                 }
-                float inv = (float)(1.0 / sum);
+                float inv = 1.0f / sum;
+#pragma omp simd
                 for (int j = 0; j < m; j++) row[j] *= inv;
                 for (int j = m; j < T; j++) row[j] = 0;
             }
@@ -98,9 +108,10 @@ void gg_attention_bwd(gg_graph *g, gg_tensor *t)
                 const float *pr = p + (size_t)i * T;
                 float *dr = ds + (size_t)i * T;
                 int m = causal ? i + 1 : T;
-                double dot = 0;
-                for (int j = 0; j < m; j++) dot += (double)pr[j] * dr[j];
-                float fd = (float)dot;
+                float fd = 0;
+#pragma omp simd reduction(+ : fd)
+                for (int j = 0; j < m; j++) fd += pr[j] * dr[j];
+#pragma omp simd
                 for (int j = 0; j < m; j++) dr[j] = pr[j] * (dr[j] - fd);
                 for (int j = m; j < T; j++) dr[j] = 0;
             }

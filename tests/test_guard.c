@@ -1,0 +1,384 @@
+/* The guard stage: each clipping method against a hand-computed case; a
+ * gradient spike injected at step k moves the parameters by no more than
+ * the clip allows; non-finite values injected in a named layer's forward
+ * and backward are traced to that layer and op; rollback restores the exact
+ * state; the rollback budget ends in a stop with the reason. */
+#include "gt.h"
+
+#include "gradguard.h"
+
+#include <string.h>
+
+typedef struct net {
+    gg_graph *g;
+    gg_node x, y, loss;
+    gg_optim *o;
+} net;
+
+static void net_build(net *n, int batch)
+{
+    n->g = gg_graph_new(batch);
+    n->x = gg_input(n->g, "x", gg_shape1(4));
+    n->y = gg_input(n->g, "y", gg_shape1(1));
+    gg_node h = gg_dense(n->g, n->x, "fc1", 5, GG_ACT_TANH, gg_init_default(GG_ACT_TANH), 1);
+    gg_node z = gg_dense(n->g, h, "fc2", 3, GG_ACT_NONE, gg_init_default(GG_ACT_NONE), 1);
+    n->loss = gg_softmax_xent(n->g, z, n->y, 0);
+    GT_OK(gg_graph_compile(n->g));
+    GT_OK(gg_graph_init_params(n->g, 3));
+    gg_rng r;
+    gg_rng_seed(&r, 9);
+    float *xv = gg_graph_data(n->g, n->x), *yv = gg_graph_data(n->g, n->y);
+    for (int i = 0; i < batch * 4; i++) xv[i] = (float)(2 * gg_rng_uniform(&r) - 1);
+    for (int i = 0; i < batch; i++) yv[i] = (float)(i % 3);
+    gg_optim_config oc = gg_optim_defaults(GG_OPT_SGD);
+    oc.lr = 0.1f;
+    n->o = gg_optim_new(n->g, &oc);
+    GT_CHECK(n->o != NULL, "optimizer: %s", gg_errmsg());
+}
+
+static void net_free(net *n)
+{
+    gg_optim_free(n->o);
+    gg_graph_free(n->g);
+}
+
+static double backward(net *n)
+{
+    gg_graph_zero_grad(n->g);
+    gg_graph_forward(n->g, GG_TRAIN, n->loss);
+    gg_graph_backward(n->g, n->loss, 1);
+    return gg_graph_scalar(n->g, n->loss);
+}
+
+/* A config that only clips: no spikes, no trends. */
+static gg_guard_config clip_only(gg_clip_kind k)
+{
+    gg_guard_config c = gg_guard_defaults();
+    c.clip = k;
+    c.warmup = 0;
+    c.spike_z = 1e6f;
+    c.loss_z = 1e6f;
+    c.trend_window = 0;
+    return c;
+}
+
+static double norm_of(const float *v, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)v[i] * v[i];
+    return sqrt(s);
+}
+
+static void set_grads(net *n, float v)
+{
+    size_t k;
+    float *gr = gg_graph_grads(n->g, &k);
+    for (size_t i = 0; i < k; i++) gr[i] = (i % 2 ? -v : v) * (float)(1 + i % 3);
+}
+
+static void test_clip_value_norm_tensor(void)
+{
+    net n;
+    net_build(&n, 6);
+    size_t k;
+    float *gr = gg_graph_grads(n.g, &k);
+    /* value: every element into [-0.5, 0.5] */
+    gg_guard_config c = clip_only(GG_CLIP_VALUE);
+    c.clip_value = 0.5f;
+    gg_guard *gd = gg_guard_new(n.g, n.o, &c);
+    set_grads(&n, 0.4f); /* elements 0.4, -0.8, 1.2, ... */
+    gg_guard_decision d = gg_guard_check(gd, 0, 0, 1.0);
+    GT_CHECK(d.verdict == GG_GUARD_PROCEED && d.clipped, "value clip acted");
+    GT_NEAR(gr[0], 0.4, 1e-7, 0, "0.4 stays");
+    GT_NEAR(gr[1], -0.5, 0, 0, "-0.8 becomes -0.5");
+    GT_NEAR(gr[2], 0.5, 0, 0, "1.2 becomes 0.5");
+    gg_guard_free(gd);
+
+    /* global norm: scaled by max_norm / (norm + 1e-6), as PyTorch */
+    c = clip_only(GG_CLIP_NORM);
+    c.max_norm = 1;
+    gd = gg_guard_new(n.g, n.o, &c);
+    set_grads(&n, 0.4f);
+    float g1 = gr[1];
+    double before = norm_of(gr, k);
+    gg_guard_check(gd, 0, 0, 1.0);
+    GT_NEAR(gr[1], g1 * (1.0 / (before + 1e-6)), 1e-6, 0, "element scaled by the coefficient");
+    GT_NEAR(norm_of(gr, k), 1.0, 1e-5, 0, "norm clipped to 1");
+    GT_NEAR(gg_guard_last(gd)->grad_norm, before, 1e-6, 0, "reported norm is the unclipped one");
+    /* under the bound: untouched */
+    set_grads(&n, 0.001f);
+    g1 = gr[1];
+    gg_guard_decision d2 = gg_guard_check(gd, 1, 0, 1.0);
+    GT_CHECK(!d2.clipped && gr[1] == g1, "a small gradient is not clipped");
+    gg_guard_free(gd);
+
+    /* per tensor: each tensor's norm to at most max_norm */
+    c = clip_only(GG_CLIP_TENSOR);
+    c.max_norm = 0.3f;
+    gd = gg_guard_new(n.g, n.o, &c);
+    set_grads(&n, 0.4f);
+    gg_guard_check(gd, 0, 0, 1.0);
+    for (int i = 0; i < gg_graph_num_params(n.g); i++) {
+        gg_param_info pi;
+        gg_graph_param(n.g, i, &pi);
+        GT_NEAR(norm_of(gr + pi.offset, pi.numel), 0.3, 1e-5, 0, "tensor %s at 0.3", pi.name);
+    }
+    gg_guard_free(gd);
+    net_free(&n);
+}
+
+static void test_clip_agc(void)
+{
+    net n;
+    net_build(&n, 6);
+    size_t k;
+    float *gr = gg_graph_grads(n.g, &k), *p = gg_graph_params(n.g, &k);
+    gg_guard_config c = clip_only(GG_CLIP_AGC);
+    c.agc_lambda = 0.1f;
+    c.agc_eps = 1e-3f;
+    c.agc_exclude_last = 1;
+    gg_guard *gd = gg_guard_new(n.g, n.o, &c);
+    set_grads(&n, 0.4f);
+    gg_param_info w1, w2;
+    gg_graph_param(n.g, 0, &w1); /* fc1.weight (5, 4) */
+    gg_graph_param(n.g, 2, &w2); /* fc2.weight: the final layer, excluded */
+    float last_before = gr[w2.offset];
+    /* expected: row r of fc1.weight scaled to 0.1 * ||w_r|| when above it */
+    double want[5];
+    for (int r = 0; r < 5; r++) {
+        double gs = 0, ws = 0;
+        for (int j = 0; j < 4; j++) {
+            gs += (double)gr[w1.offset + r * 4 + j] * gr[w1.offset + r * 4 + j];
+            ws += (double)p[w1.offset + r * 4 + j] * p[w1.offset + r * 4 + j];
+        }
+        double mx = 0.1 * (sqrt(ws) > 1e-3 ? sqrt(ws) : 1e-3);
+        want[r] = sqrt(gs) > mx ? mx : sqrt(gs);
+    }
+    gg_guard_check(gd, 0, 0, 1.0);
+    for (int r = 0; r < 5; r++) GT_NEAR(norm_of(gr + w1.offset + r * 4, 4), want[r], 1e-5, 1e-9, "AGC row %d", r);
+    GT_CHECK(gr[w2.offset] == last_before, "the final layer is left out");
+    gg_guard_free(gd);
+    net_free(&n);
+}
+
+static void test_clip_percentile_zscore(void)
+{
+    net n;
+    net_build(&n, 6);
+    size_t k;
+    float *gr = gg_graph_grads(n.g, &k);
+    gg_guard_config c = clip_only(GG_CLIP_PERCENTILE);
+    c.percentile = 50;
+    c.history = 100;
+    gg_guard *gd = gg_guard_new(n.g, n.o, &c);
+    /* norms 1..9 recorded; the 10th step (norm 20) is clipped to the median
+     * of what came before it: 5 */
+    for (int s = 1; s <= 9; s++) {
+        set_grads(&n, 1);
+        double nn = norm_of(gr, k);
+        for (size_t i = 0; i < k; i++) gr[i] *= (float)(s / nn);
+        gg_guard_check(gd, s, 0, 1.0);
+    }
+    set_grads(&n, 1);
+    double nn = norm_of(gr, k);
+    for (size_t i = 0; i < k; i++) gr[i] *= (float)(20 / nn);
+    gg_guard_check(gd, 10, 0, 1.0);
+    GT_NEAR(gg_guard_last(gd)->clip_threshold, 5, 0, 1e-6, "median of 1..9");
+    GT_NEAR(norm_of(gr, k), 5, 1e-5, 0, "clipped to the percentile");
+    gg_guard_free(gd);
+
+    /* z-score: after a steady history of norm 2 with a small wobble, a norm
+     * of 50 is cut to mean + z std */
+    c = clip_only(GG_CLIP_ZSCORE);
+    c.clip_z = 2;
+    c.ema_alpha = 0.1f;
+    c.warmup = 5;
+    gd = gg_guard_new(n.g, n.o, &c);
+    double mean = 0, var = 0;
+    for (int s = 0; s < 40; s++) {
+        double target = 2 + 0.1 * (s % 2 ? 1 : -1);
+        set_grads(&n, 1);
+        nn = norm_of(gr, k);
+        for (size_t i = 0; i < k; i++) gr[i] *= (float)(target / nn);
+        double got = norm_of(gr, k);
+        gg_guard_check(gd, s, 0, 1.0);
+        /* the same EMA, computed here: after the warm-up it follows the
+         * clipped value */
+        if (s >= 5 && got > mean + 2 * sqrt(var)) got = mean + 2 * sqrt(var);
+        if (s == 0) {
+            mean = got;
+            var = 0;
+        } else {
+            double dd = got - mean, inc = 0.1 * dd;
+            mean += inc;
+            var = 0.9 * (var + dd * inc);
+        }
+    }
+    set_grads(&n, 1);
+    nn = norm_of(gr, k);
+    for (size_t i = 0; i < k; i++) gr[i] *= (float)(50 / nn);
+    gg_guard_check(gd, 40, 0, 1.0);
+    double th = mean + 2 * sqrt(var);
+    GT_NEAR(gg_guard_last(gd)->clip_threshold, th, 1e-5, 0, "threshold mean + z std");
+    GT_NEAR(norm_of(gr, k), th, 1e-4, 0, "a norm of 50 cut to the threshold");
+    gg_guard_free(gd);
+    net_free(&n);
+}
+
+/* A spike (gradient x100) at step k under the default policy moves the
+ * parameters by at most lr * the threshold the guard reports. */
+static void test_spike(void)
+{
+    net n;
+    net_build(&n, 8);
+    gg_guard_config c = gg_guard_defaults();
+    gg_guard *gd = gg_guard_new(n.g, n.o, &c);
+    size_t np;
+    float *p = gg_graph_params(n.g, &np), *gr;
+    float *before = malloc(np * sizeof *before);
+    int k = 60;
+    double typical = 0;
+    for (int s = 0; s <= k; s++) {
+        backward(&n);
+        gr = gg_graph_grads(n.g, &np);
+        if (s == k - 1) typical = norm_of(gr, np);
+        if (s == k)
+            for (size_t i = 0; i < np; i++) gr[i] *= 100;
+        double raw = norm_of(gr, np);
+        gg_guard_decision d = gg_guard_check(gd, s, 0, gg_graph_scalar(n.g, n.loss));
+        memcpy(before, p, np * sizeof *p);
+        if (d.verdict == GG_GUARD_PROCEED) gg_optim_step(n.o, 0.1f * d.lr_scale);
+        if (s == k) {
+            double moved = 0;
+            for (size_t i = 0; i < np; i++) moved += (double)(p[i] - before[i]) * (p[i] - before[i]);
+            moved = sqrt(moved);
+            const gg_guard_stats *st = gg_guard_last(gd);
+            GT_CHECK(raw > 50 * typical, "the spike is there (%g vs %g)", raw, typical);
+            GT_CHECK(st->z_grad > c.spike_z, "detected as a spike (z %g)", st->z_grad);
+            GT_CHECK(moved <= 0.1 * st->grad_norm_clipped * 1.0001, "moved %g <= lr * clipped norm %g", moved,
+                     0.1 * st->grad_norm_clipped);
+            GT_CHECK(st->grad_norm_clipped < 5 * typical, "clipped to the run's scale (%g, typical %g)",
+                     st->grad_norm_clipped, typical);
+            int ne;
+            const gg_guard_event *ev = gg_guard_events(gd, &ne);
+            int found = 0;
+            for (int i = 0; i < ne; i++) found |= strcmp(ev[i].signal, "grad_spike") == 0 && ev[i].step == k;
+            GT_CHECK(found, "a grad_spike event at step %d", k);
+            if (ne) GT_CHECK(strstr(ev[ne - 1].detail, "fc") != NULL, "the event names layers: %s", ev[ne - 1].detail);
+        }
+        gg_guard_clear_events(gd);
+    }
+    free(before);
+    gg_guard_free(gd);
+    net_free(&n);
+}
+
+/* Non-finite values injected in a named layer are traced to it. */
+static void test_trace(void)
+{
+    net n;
+    net_build(&n, 4);
+    gg_node fc2 = gg_graph_find(n.g, "fc2/linear"), fc1 = gg_graph_find(n.g, "fc1/linear");
+    GT_CHECK(fc2 >= 0 && fc1 >= 0, "ops named by layer");
+    gg_graph_set_check(n.g, 1);
+    gg_graph_inject(n.g, fc2, 0, NAN);
+    gg_status s = gg_graph_forward(n.g, GG_TRAIN, n.loss);
+    const gg_check_info *ci = gg_graph_check_result(n.g);
+    GT_CHECK(s == GG_E_NONFINITE && ci->found && !ci->backward, "forward stops at the bad op");
+    GT_CHECK(strcmp(ci->layer, "fc2") == 0 && strcmp(ci->op, "linear") == 0, "layer %s op %s", ci->layer, ci->op);
+    gg_graph_inject(n.g, fc1, 1, INFINITY);
+    GT_OK(gg_graph_forward(n.g, GG_TRAIN, n.loss));
+    gg_graph_zero_grad(n.g);
+    s = gg_graph_backward(n.g, n.loss, 1);
+    ci = gg_graph_check_result(n.g);
+    GT_CHECK(s == GG_E_NONFINITE && ci->found && ci->backward, "backward stops at the bad op");
+    GT_CHECK(strcmp(ci->layer, "fc1") == 0 && strcmp(ci->op, "linear") == 0, "layer %s op %s", ci->layer, ci->op);
+    /* a bad input is named as the input */
+    gg_graph_inject(n.g, -1, 0, 0);
+    gg_graph_data(n.g, n.x)[5] = NAN;
+    s = gg_graph_forward(n.g, GG_TRAIN, n.loss);
+    ci = gg_graph_check_result(n.g);
+    GT_CHECK(s == GG_E_NONFINITE && strcmp(ci->input, "x") == 0 && ci->index == 5, "input x element 5");
+    net_free(&n);
+}
+
+/* Rollback restores parameters, buffers and optimizer state bit for bit;
+ * the budget then turns the next rollback into a stop. */
+static void test_rollback(void)
+{
+    net n;
+    net_build(&n, 8);
+    gg_optim_free(n.o);
+    gg_optim_config oc = gg_optim_defaults(GG_OPT_ADAM);
+    n.o = gg_optim_new(n.g, &oc);
+    gg_guard_config c = gg_guard_defaults();
+    c.rollback_budget = 2;
+    gg_guard *gd = gg_guard_new(n.g, n.o, &c);
+    for (int s = 0; s < 5; s++) {
+        backward(&n);
+        gg_optim_step(n.o, 1e-2f);
+    }
+    size_t np, ns;
+    float *p = gg_graph_params(n.g, &np), *os = gg_optim_state(n.o, &ns);
+    float *p0 = malloc(np * sizeof *p0), *o0 = malloc(ns * sizeof *o0);
+    memcpy(p0, p, np * sizeof *p);
+    memcpy(o0, os, ns * sizeof *os);
+    uint64_t t0 = gg_optim_steps(n.o);
+    gg_train_pos pos = {5, 0, 5, {1, 0, 0, 0}}, back;
+    gg_guard_snapshot(gd, &pos);
+    for (int s = 0; s < 3; s++) {
+        backward(&n);
+        gg_optim_step(n.o, 1e-2f);
+    }
+    GT_CHECK(memcmp(p, p0, np * sizeof *p) != 0, "training moved the weights");
+    for (int r = 0; r < 2; r++) {
+        size_t kk;
+        gg_graph_grads(n.g, &kk)[3] = NAN;
+        gg_guard_decision d = gg_guard_check(gd, 8, 0, 1.0);
+        GT_CHECK(d.verdict == GG_GUARD_ROLLBACK && d.diagnose, "non-finite gradient asks for a rollback");
+        GT_OK(gg_guard_rollback(gd, &back));
+        GT_CHECK(memcmp(p, p0, np * sizeof *p) == 0, "parameters restored bit for bit");
+        GT_CHECK(memcmp(os, o0, ns * sizeof *os) == 0, "optimizer state restored bit for bit");
+        GT_CHECK(gg_optim_steps(n.o) == t0, "step count restored");
+        GT_CHECK(back.step == 5 && back.batch == 5, "position restored");
+        GT_NEAR(d.lr_scale, r == 0 ? 1.0 : 0.5, 0, 1e-7, "lr scale before this rollback");
+    }
+    GT_NEAR(gg_guard_last(gd)->lr_scale, 0.5, 0, 1e-7, "stats before the second back-off");
+    size_t kk;
+    gg_graph_grads(n.g, &kk)[0] = INFINITY;
+    gg_guard_decision d = gg_guard_check(gd, 9, 0, 1.0);
+    GT_CHECK(d.verdict == GG_GUARD_STOP, "budget of 2 used: stop");
+    int ne;
+    const gg_guard_event *ev = gg_guard_events(gd, &ne);
+    GT_CHECK(ne > 0 && strstr(ev[ne - 1].detail, "budget") && strcmp(ev[ne - 1].action, "stop") == 0,
+             "the stop says why: %s", ne ? ev[ne - 1].detail : "");
+    GT_CHECK(gg_guard_counts(gd)->rollbacks == 2, "two rollbacks counted");
+    free(p0);
+    free(o0);
+    gg_guard_free(gd);
+    net_free(&n);
+}
+
+static void test_names(void)
+{
+    GT_CHECK(gg_clip_parse("agc") == GG_CLIP_AGC && gg_clip_parse("nope") == GG_CLIP_COUNT, "clip names");
+    GT_CHECK(gg_response_parse("rollback") == GG_DO_ROLLBACK && gg_response_parse("x") == GG_DO_COUNT, "responses");
+    gg_guard_config c = gg_guard_defaults();
+    c.ema_alpha = 2;
+    net n;
+    net_build(&n, 2);
+    GT_CHECK(gg_guard_new(n.g, n.o, &c) == NULL && strstr(gg_errmsg(), "ema_alpha"), "bad config named");
+    net_free(&n);
+}
+
+int main(void)
+{
+    test_clip_value_norm_tensor();
+    test_clip_agc();
+    test_clip_percentile_zscore();
+    test_spike();
+    test_trace();
+    test_rollback();
+    test_names();
+    return gt_done("test_guard");
+}
