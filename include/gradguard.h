@@ -1067,6 +1067,34 @@ const gg_guard_counters *gg_guard_counts(const gg_guard *gd);
 const double *gg_guard_state(const gg_guard *gd, int *n);
 gg_status gg_guard_set_state(gg_guard *gd, const double *s, int n);
 
+/* ==== report (src/report) ================================================ */
+/*
+ * The HTML training report: one self-contained file (inline CSS and SVG,
+ * no scripts, nothing loaded from the network) with the loss, accuracy,
+ * learning-rate and gradient-norm curves, every guard event marked with a
+ * tooltip, the per-tensor gradient heat map, the update-to-weight ratios,
+ * the event table, the summary and the config. Long series are decimated
+ * (min and max per bucket, so spikes survive) to keep the page small.
+ *
+ * A run that died early has missing or partial files: a missing file is a
+ * note and a malformed line a warning naming the file and line, shown on
+ * the page; the report is still written. Files over 256 MiB are skipped
+ * with a warning.
+ */
+
+/* Reads run_dir (metrics.csv, layers.csv, events.jsonl, summary.json,
+ * config.yaml) and writes the report to out_html, or to
+ * run_dir/report.html when out_html is NULL (atomically: temp file, fsync,
+ * rename). GG_E_IO if run_dir is not a readable directory or the page
+ * cannot be written; GG_E_NOMEM if memory runs out. */
+gg_status gg_report_write(const char *run_dir, const char *out_html);
+/* The loss, accuracy, learning-rate and gradient-norm charts of n runs
+ * (1 to 20) overlaid, one colour per run, with a table of their results;
+ * the legend names runs by directory name (the whole path when two share
+ * one). Fails as gg_report_write; GG_E_ARG for n out of range or a NULL
+ * out_html. */
+gg_status gg_report_compare(const char *const *run_dirs, int n, const char *out_html);
+
 /* ==== trainer (src/train) ================================================ */
 /*
  * A training run as the gradguard command does it, from a parsed config:

@@ -6,6 +6,7 @@
  *    tanh, slice and concat ops (outputs and every gradient to 1e-4);
  *  - LSTM, GRU and RNN forward against direct loops of PyTorch's equations
  *    in double, with initial states and lengths (held state, zero output);
+ *  - the parallel row loops against the serial ones;
  *  - carried state: two chunks with GG_RNN_CARRY equal one long sequence,
  *    and backward after a carry uses the state the chunk started from;
  *  - attention against a direct loop, causal and not;
@@ -13,6 +14,7 @@
  *    bias, state reset, the transformer blocks' gradients; build errors. */
 #include "gradcheck.h"
 
+#include <omp.h>
 #include <string.h>
 
 enum { RNN_TANH, RNN_RELU, LSTM, GRU };
@@ -447,6 +449,56 @@ static void check_carry(int cell)
     for (int v = 0; v < 3; v++) gg_graph_free(g[v]);
 }
 
+/* ---- the parallel row loops (taken above SEQ_PAR_MIN gate values per
+ * step) give the serial results. Not bit for bit: an OpenMP build of
+ * OpenBLAS splits its GEMMs by the thread count too ---- */
+
+static void check_parallel(int cell)
+{
+    int N = 66, T = 3, F = 2, H = 512, G = gates_of(cell);
+    gg_graph *g = gg_graph_new(N);
+    gg_node x = gg_input(g, "x", gg_shape2(T, F));
+    gg_graph_requires_grad(g, x);
+    gg_node len = gg_input(g, "len", gg_shape1(1));
+    gg_node w[4];
+    w[0] = gg_param(g, "s.weight_ih", gg_shape2(G * H, F), zinit());
+    w[1] = gg_param(g, "s.weight_hh", gg_shape2(G * H, H), zinit());
+    w[2] = gg_param(g, "s.bias_ih", gg_shape1(G * H), zinit());
+    w[3] = gg_param(g, "s.bias_hh", gg_shape1(G * H), zinit());
+    gg_node y = cell == LSTM ? gg_lstm(g, x, w[0], w[1], w[2], w[3], -1, -1, len, 0)
+                             : gg_gru(g, x, w[0], w[1], w[2], w[3], -1, len, 0);
+    gg_node L = weigh(g, y, "r");
+    GT_OK(gg_graph_compile(g));
+    randomize(g, 31, 0.1f, 0);
+    set_lengths(g, len, N, T);
+    size_t ny = (size_t)N * T * H, nw = (size_t)G * H * H, nx = (size_t)N * T * F;
+    float *keep = malloc(sizeof(float) * (ny + nw + nx));
+    int bad = 0;
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        GT_OK(gg_graph_forward(g, GG_TRAIN, L));
+        gg_graph_zero_grad(g);
+        GT_OK(gg_graph_backward(g, L, 1.0f));
+        const float *parts[3] = {gg_graph_data(g, y), gg_graph_grad(g, w[1]), gg_graph_grad(g, x)};
+        size_t sizes[3] = {ny, nw, nx}, off = 0;
+        for (int k = 0; k < 3; k++) {
+            if (threads == 1)
+                memcpy(keep + off, parts[k], sizes[k] * sizeof(float));
+            else {
+                double mx = 0;
+                for (size_t q = 0; q < sizes[k]; q++) mx = fmax(mx, fabs(parts[k][q]));
+                for (size_t q = 0; q < sizes[k]; q++)
+                    bad += !(fabs(keep[off + q] - parts[k][q]) <= 1e-5 * mx + 1e-4 * fabs(parts[k][q]));
+            }
+            off += sizes[k];
+        }
+    }
+    GT_CHECK(bad == 0, "%s: %d values of the output, dW_hh and dx differ between 1 and 2 threads", cell_names[cell],
+             bad);
+    free(keep);
+    gg_graph_free(g);
+}
+
 /* ---- attention ---- */
 
 static void check_attention(int N, int T, int D, int heads, int causal)
@@ -719,6 +771,8 @@ int main(void)
         check_reference(cell, 1, 2, 1, 3, 0);
     }
     for (int cell = 0; cell < 4; cell++) check_carry(cell);
+    check_parallel(LSTM);
+    check_parallel(GRU);
     int Ta[2] = {1, 4};
     for (int heads = 1; heads <= 2; heads++)
         for (int causal = 0; causal < 2; causal++)

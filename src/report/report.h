@@ -76,6 +76,7 @@ typedef struct gg_plot_series {
     double width;      /* stroke width (0: 1.5) */
     gg_shape_kind dot; /* with dots != 0, a marker per point with a tooltip */
     int dots;
+    int nolegend;      /* name only in tooltips, not in the legend */
     const double *tag; /* optional per-point number shown in the dot tooltip ("epoch 3") */
     const char *tag_name;
 } gg_plot_series;

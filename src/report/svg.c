@@ -490,7 +490,7 @@ void gg_plot_svg(gg_sb *b, const gg_plot *p)
     legend_entry le[96];
     int nle = 0;
     for (int k = 0; k < p->ns && nle < 96; k++)
-        if (p->s[k].name && (p->s[k].line || p->s[k].dots))
+        if (p->s[k].name && !p->s[k].nolegend && (p->s[k].line || p->s[k].dots))
             le[nle++] = (legend_entry){p->s[k].name, p->s[k].color, p->s[k].line ? GG_MK_LINE : p->s[k].dot,
                                        p->s[k].line == 2};
     for (int k = 0; k < p->nextra && nle < 96; k++)

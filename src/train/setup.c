@@ -82,7 +82,12 @@ static gg_status read_data(gg_cfg_node *d, gg_settings *s)
     snprintf(s->format, sizeof s->format, "%s", formats[f]);
     TRY(get_path(d, "train", s->train_path));
     TRY(get_path(d, "train_labels", s->train_labels));
-    TRY(get_path(d, "test", s->test_path));
+    /* `test: none` (or an empty value) trains without a test set */
+    gg_cfg_node *tn = gg_cfg_get(d, "test");
+    if (tn && (gg_cfg_node_type(tn) == GG_CFG_NULL || (gg_cfg_scalar(tn) && strcmp(gg_cfg_scalar(tn), "none") == 0)))
+        s->test_path[0] = 0;
+    else
+        TRY(get_path(d, "test", s->test_path));
     TRY(get_path(d, "test_labels", s->test_labels));
     const char *lc = NULL;
     TRY(gg_cfg_str(d, "label", &lc));

@@ -597,7 +597,7 @@ gg_status gg_trainer_run(gg_trainer *t)
     if (!t) return gg_fail(GG_E_ARG, "gg_trainer_run: no trainer");
     gg_settings *s = &t->s;
     gg_graph *g = t->g;
-    double t0 = now_seconds(), tlog = t0;
+    double t0 = now_seconds(), tlog = t0, tep = t0;
     long log_samples = 0, log_steps = 0;
     double log_loss = 0, log_acc = 0, log_gn = 0;
     double ep_loss = 0, ep_acc = 0;
@@ -727,9 +727,10 @@ gg_status gg_trainer_run(gg_trainer *t)
         }
         if (stop || t->stop_requested) break;
         if (t->pos.batch < t->steps_per_epoch) break; /* max_steps reached mid-epoch */
-        double el = now_seconds() - t0;
+        double tn = now_seconds(), el = tn - tep;
         stop = end_epoch(t, ep_n ? ep_loss / (double)ep_n : NAN, ep_n ? ep_acc / (double)ep_n : NAN,
-                         (double)t->samples_seen / (el > 1e-9 ? el : 1e-9));
+                         (double)ep_n / (el > 1e-9 ? el : 1e-9));
+        tep = now_seconds();
         ep_loss = ep_acc = 0;
         ep_n = 0;
         t->pos.epoch++;

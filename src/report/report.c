@@ -1,0 +1,1832 @@
+/* report.c - the HTML training report: reads a run directory (metrics.csv,
+ * layers.csv, events.jsonl, summary.json, config.yaml) and writes one
+ * self-contained page of charts and tables; or overlays several runs.
+ *
+ * Reading is strict about each line and tolerant about the run: a run that
+ * died early has missing or partial files, so a missing file becomes a note
+ * and a malformed line a warning naming the file and line, shown at the top
+ * of the page; the report is still written. */
+#include "report.h"
+
+#include "core/core.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define FILE_MAX ((size_t)256 << 20) /* larger files are refused, not read */
+#define CONFIG_SHOW_MAX ((size_t)1 << 20)
+#define WARN_KEEP 40                 /* warnings kept per run; the rest are counted */
+#define MAX_TENSORS 4096
+#define HEAT_ROWS_MAX 128
+#define HEAT_COLS_MAX 240
+#define RATIO_LINES_MAX 16
+#define EVENT_ROWS_MAX 1000
+#define MARKERS_MAX 20000
+#define COMPARE_MAX 20
+#define JSON_DEPTH_MAX 8
+
+/* ---- the run, as read ---------------------------------------------------------- */
+
+typedef struct mrow {
+    double step, epoch, loss, acc, lr, gn, vloss, vacc, sps;
+} mrow;
+
+typedef struct lrow {
+    double step, gn, wn, un;
+    int tensor;
+} lrow;
+
+enum { J_NULL, J_NUM, J_STR, J_BOOL };
+
+/* A JSON value flattened to "a.b" = value; text is the string, or the
+ * number as written, or true/false/null. */
+typedef struct kv {
+    char *key, *text;
+    int type;
+    double num;
+} kv;
+
+typedef struct event {
+    int guard;
+    double step, epoch, value, threshold;
+    char *type, *signal, *action, *detail;
+} event;
+
+typedef struct run {
+    const char *dir;
+    char name[256];
+    int have_metrics, have_layers, have_events, have_summary, have_config;
+    mrow *st, *ep; /* step rows and epoch rows */
+    size_t nst, cst, nep, cep;
+    lrow *lr;
+    size_t nl, cl;
+    char **tname; /* tensor names and their layer index */
+    int *tlayer;
+    int nt, ct;
+    char **lname;
+    int nly, cly;
+    event *ev;
+    size_t nev, cev, nguard;
+    kv *sum;
+    size_t nsum, csum;
+    char *config;
+    size_t config_len;
+    double clip; /* the clip threshold in force (guard.clip norm), or NaN */
+    char **warn;
+    int nwarn;
+    long warn_more;
+    int oom;
+} run;
+
+static int grow(void *pp, size_t *cap, size_t n, size_t size)
+{
+    void **p = (void **)pp;
+    if (n < *cap) return 1;
+    size_t nc = *cap ? *cap * 2 : 64;
+    if (nc > SIZE_MAX / size) return 0;
+    void *q = realloc(*p, nc * size);
+    if (!q) return 0;
+    *p = q;
+    *cap = nc;
+    return 1;
+}
+
+static char *dupn(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+static void warnf(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warnf(run *r, const char *fmt, ...)
+{
+    if (r->nwarn >= WARN_KEEP) {
+        r->warn_more++;
+        return;
+    }
+    if (!r->warn && !(r->warn = calloc(WARN_KEEP, sizeof *r->warn))) {
+        r->oom = 1;
+        return;
+    }
+    char buf[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (!(r->warn[r->nwarn] = dupn(buf, strlen(buf)))) {
+        r->oom = 1;
+        return;
+    }
+    r->nwarn++;
+}
+
+/* Reads dir/name whole. 0: read; 1: absent; -1: unreadable (warned). */
+static int slurp(run *r, const char *name, char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    size_t pl = strlen(r->dir) + strlen(name) + 2;
+    char *path = malloc(pl);
+    if (!path) {
+        r->oom = 1;
+        return -1;
+    }
+    snprintf(path, pl, "%s/%s", r->dir, name);
+    FILE *f = fopen(path, "rb");
+    free(path);
+    if (!f) {
+        if (errno == ENOENT) return 1;
+        warnf(r, "%s: cannot open: %s", name, strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        warnf(r, "%s: not a regular file", name);
+        fclose(f);
+        return -1;
+    }
+    if ((uint64_t)sb.st_size > FILE_MAX) {
+        warnf(r, "%s: %lld bytes is over the report's limit of %zu MiB; file skipped", name, (long long)sb.st_size,
+              FILE_MAX >> 20);
+        fclose(f);
+        return -1;
+    }
+    /* a running trainer may append meanwhile: read what was there at fstat */
+    size_t want = (size_t)sb.st_size, got = 0;
+    char *buf = malloc(want + 1);
+    if (!buf) {
+        r->oom = 1;
+        fclose(f);
+        return -1;
+    }
+    while (got < want) {
+        size_t k = fread(buf + got, 1, want - got, f);
+        if (k == 0) break;
+        got += k;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        warnf(r, "%s: read error after %zu bytes", name, got);
+        free(buf);
+        return -1;
+    }
+    buf[got] = 0;
+    *out = buf;
+    *len = got;
+    return 0;
+}
+
+/* The next line of [*p, end) without its "\n" or "\r\n"; 0 at the end. */
+static int next_line(const char **p, const char *end, const char **line, size_t *len)
+{
+    if (*p >= end) return 0;
+    const char *s = *p, *nl = memchr(s, '\n', (size_t)(end - s));
+    const char *e = nl ? nl : end;
+    *p = nl ? nl + 1 : end;
+    if (e > s && e[-1] == '\r') e--;
+    *line = s;
+    *len = (size_t)(e - s);
+    return 1;
+}
+
+#define MAX_FIELDS 16
+
+/* Splits a CSV line at commas (the run files quote nothing); returns the
+ * number of fields, or MAX_FIELDS + 1 if there are more. */
+static int split_csv(const char *s, size_t n, const char **f, size_t *fl)
+{
+    int k = 0;
+    size_t a = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || s[i] == ',') {
+            if (k == MAX_FIELDS) return MAX_FIELDS + 1;
+            f[k] = s + a;
+            fl[k++] = i - a;
+            a = i + 1;
+        }
+    }
+    return k;
+}
+
+/* A CSV number: empty is a missing value (NaN); otherwise a finite decimal
+ * number and nothing else. 0 on success. */
+static int csv_num(const char *s, size_t n, double *out)
+{
+    if (n == 0) {
+        *out = NAN;
+        return 0;
+    }
+    if (n > 63) return -1;
+    char buf[64];
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    if (!(buf[0] == '-' || buf[0] == '+' || buf[0] == '.' || (buf[0] >= '0' && buf[0] <= '9'))) return -1;
+    char *e;
+    errno = 0;
+    double v = strtod(buf, &e);
+    if (e != buf + n || errno == ERANGE || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+static void show(char *out, size_t cap, const char *s, size_t n)
+{
+    if (n > cap - 4) snprintf(out, cap, "%.*s...", (int)(cap - 4), s);
+    else snprintf(out, cap, "%.*s", (int)n, s);
+}
+
+/* Maps the header's names to the expected columns: col[k] is the field
+ * index of names[k], or -1. Returns the number of header fields, or -1 if
+ * the line is no header (its first field is not names[0]). */
+static int read_header(run *r, const char *file, const char *line, size_t len, const char *const *names, int nn,
+                       int *col)
+{
+    const char *f[MAX_FIELDS];
+    size_t fl[MAX_FIELDS];
+    int nf = split_csv(line, len, f, fl);
+    for (int k = 0; k < nn; k++) col[k] = -1;
+    if (nf < 1 || nf > MAX_FIELDS || fl[0] != strlen(names[0]) || memcmp(f[0], names[0], fl[0]) != 0) return -1;
+    for (int i = 0; i < nf; i++) {
+        int k = 0;
+        while (k < nn && !(strlen(names[k]) == fl[i] && memcmp(names[k], f[i], fl[i]) == 0)) k++;
+        char sh[64];
+        show(sh, sizeof sh, f[i], fl[i]);
+        if (k == nn) warnf(r, "%s line 1: unknown column '%s' ignored", file, sh);
+        else if (col[k] >= 0) warnf(r, "%s line 1: column '%s' appears twice; the first is used", file, sh);
+        else col[k] = i;
+    }
+    return nf;
+}
+
+/* ---- metrics.csv --------------------------------------------------------------------- */
+
+static const char *const metric_cols[] = {"kind",     "step",     "epoch",        "loss",
+                                          "accuracy", "lr",       "grad_norm",    "val_loss",
+                                          "val_accuracy", "samples_per_second"};
+#define NMETRIC 10
+
+static void read_metrics(run *r)
+{
+    char *text;
+    size_t len;
+    int rc = slurp(r, "metrics.csv", &text, &len);
+    if (rc == 1) warnf(r, "metrics.csv: not found; the loss, accuracy, learning-rate and gradient charts are empty");
+    if (rc) return;
+    r->have_metrics = 1;
+    const char *p = text, *end = text + len, *line;
+    size_t ll;
+    int col[NMETRIC], nhead = NMETRIC;
+    long lineno = 0;
+    int header_done = 0;
+    while (next_line(&p, end, &line, &ll)) {
+        lineno++;
+        if (!header_done) {
+            header_done = 1;
+            nhead = read_header(r, "metrics.csv", line, ll, metric_cols, NMETRIC, col);
+            if (nhead >= 0) {
+                if (col[0] < 0 || col[1] < 0) {
+                    warnf(r, "metrics.csv line 1: the header lacks 'kind' or 'step'; file skipped");
+                    break;
+                }
+                continue;
+            }
+            warnf(r, "metrics.csv line 1: no header; the standard columns are assumed");
+            nhead = NMETRIC;
+            for (int k = 0; k < NMETRIC; k++) col[k] = k;
+        }
+        if (ll == 0) continue;
+        const char *f[MAX_FIELDS];
+        size_t fl[MAX_FIELDS];
+        int nf = split_csv(line, ll, f, fl);
+        if (nf != nhead) {
+            warnf(r, "metrics.csv line %ld: %s%d fields where the header has %d; line skipped", lineno,
+                  nf > MAX_FIELDS ? "more than " : "", nf > MAX_FIELDS ? MAX_FIELDS : nf, nhead);
+            continue;
+        }
+        double v[NMETRIC];
+        int bad = -1;
+        for (int k = 1; k < NMETRIC && bad < 0; k++) {
+            v[k] = NAN;
+            if (col[k] >= 0 && csv_num(f[col[k]], fl[col[k]], &v[k])) bad = k;
+        }
+        if (bad >= 0) {
+            char sh[64];
+            show(sh, sizeof sh, f[col[bad]], fl[col[bad]]);
+            warnf(r, "metrics.csv line %ld: column '%s': '%s' is not a number; line skipped", lineno, metric_cols[bad],
+                  sh);
+            continue;
+        }
+        if (!(v[1] >= 0)) {
+            warnf(r, "metrics.csv line %ld: the step is missing or negative; line skipped", lineno);
+            continue;
+        }
+        const char *kind = f[col[0]];
+        size_t kl = fl[col[0]];
+        int is_step = kl == 4 && memcmp(kind, "step", 4) == 0, is_epoch = kl == 5 && memcmp(kind, "epoch", 5) == 0;
+        if (!is_step && !is_epoch) {
+            char sh[64];
+            show(sh, sizeof sh, kind, kl);
+            warnf(r, "metrics.csv line %ld: kind '%s' is neither 'step' nor 'epoch'; line skipped", lineno, sh);
+            continue;
+        }
+        mrow m = {v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
+        if (is_step) {
+            if (!grow(&r->st, &r->cst, r->nst, sizeof *r->st)) {
+                r->oom = 1;
+                break;
+            }
+            r->st[r->nst++] = m;
+        } else {
+            if (!grow(&r->ep, &r->cep, r->nep, sizeof *r->ep)) {
+                r->oom = 1;
+                break;
+            }
+            r->ep[r->nep++] = m;
+        }
+    }
+    if (lineno == 0) warnf(r, "metrics.csv: empty");
+    free(text);
+}
+
+/* ---- layers.csv ------------------------------------------------------------------------- */
+
+static const char *const layer_cols[] = {"step", "tensor", "layer", "grad_norm", "weight_norm", "update_norm",
+                                         "update_ratio"};
+#define NLAYERCOL 7
+
+static int intern_layer(run *r, const char *s, size_t n)
+{
+    for (int i = r->nly - 1; i >= 0; i--)
+        if (strlen(r->lname[i]) == n && memcmp(r->lname[i], s, n) == 0) return i;
+    size_t c = (size_t)r->cly;
+    if (!grow(&r->lname, &c, (size_t)r->nly, sizeof *r->lname)) return -1;
+    r->cly = (int)c;
+    if (!(r->lname[r->nly] = dupn(s, n))) return -1;
+    return r->nly++;
+}
+
+/* Tensor index of a name; rows come in the model's order, so the tensor
+ * after the previous one is tried first and the lookup is O(1) in practice. */
+static int intern_tensor(run *r, const char *s, size_t n, const char *layer, size_t ln, int *hint)
+{
+    for (int k = 0; k < 2 && r->nt > 0; k++) {
+        int i = (*hint + 1 - k + r->nt) % r->nt;
+        if (strlen(r->tname[i]) == n && memcmp(r->tname[i], s, n) == 0) return *hint = i;
+    }
+    for (int i = 0; i < r->nt; i++)
+        if (strlen(r->tname[i]) == n && memcmp(r->tname[i], s, n) == 0) return *hint = i;
+    if (r->nt == MAX_TENSORS) return -2;
+    size_t c = (size_t)r->ct;
+    if (!grow(&r->tname, &c, (size_t)r->nt, sizeof *r->tname)) return -1;
+    size_t c2 = (size_t)r->ct;
+    if (!grow(&r->tlayer, &c2, (size_t)r->nt, sizeof *r->tlayer)) return -1;
+    r->ct = (int)(c < c2 ? c : c2);
+    if (!(r->tname[r->nt] = dupn(s, n))) return -1;
+    /* a tensor without a layer is its own layer */
+    int li = ln ? intern_layer(r, layer, ln) : intern_layer(r, s, n);
+    if (li < 0) {
+        free(r->tname[r->nt]);
+        return -1;
+    }
+    r->tlayer[r->nt] = li;
+    return *hint = r->nt++;
+}
+
+static void read_layers(run *r)
+{
+    char *text;
+    size_t len;
+    if (slurp(r, "layers.csv", &text, &len)) return;
+    r->have_layers = 1;
+    const char *p = text, *end = text + len, *line;
+    size_t ll;
+    int col[NLAYERCOL], nhead = -1, hint = -1, over = 0;
+    long lineno = 0;
+    while (next_line(&p, end, &line, &ll)) {
+        lineno++;
+        if (lineno == 1) {
+            nhead = read_header(r, "layers.csv", line, ll, layer_cols, NLAYERCOL, col);
+            if (nhead < 0 || col[1] < 0) {
+                warnf(r, "layers.csv line 1: expected the header 'step,tensor,layer,...'; file skipped");
+                r->have_layers = 0;
+                break;
+            }
+            continue;
+        }
+        if (ll == 0) continue;
+        const char *f[MAX_FIELDS];
+        size_t fl[MAX_FIELDS];
+        int nf = split_csv(line, ll, f, fl);
+        if (nf != nhead) {
+            warnf(r, "layers.csv line %ld: %s%d fields where the header has %d; line skipped", lineno,
+                  nf > MAX_FIELDS ? "more than " : "", nf > MAX_FIELDS ? MAX_FIELDS : nf, nhead);
+            continue;
+        }
+        double v[NLAYERCOL];
+        int bad = -1;
+        for (int k = 0; k < NLAYERCOL && bad < 0; k++) {
+            v[k] = NAN;
+            if (k == 1 || k == 2 || col[k] < 0) continue;
+            if (csv_num(f[col[k]], fl[col[k]], &v[k])) bad = k;
+        }
+        if (bad >= 0) {
+            char sh[64];
+            show(sh, sizeof sh, f[col[bad]], fl[col[bad]]);
+            warnf(r, "layers.csv line %ld: column '%s': '%s' is not a number; line skipped", lineno, layer_cols[bad],
+                  sh);
+            continue;
+        }
+        if (!(v[0] >= 0) || fl[col[1]] == 0) {
+            warnf(r, "layers.csv line %ld: the step or tensor name is missing; line skipped", lineno);
+            continue;
+        }
+        int ti = intern_tensor(r, f[col[1]], fl[col[1]], col[2] >= 0 ? f[col[2]] : "", col[2] >= 0 ? fl[col[2]] : 0,
+                               &hint);
+        if (ti == -1) {
+            r->oom = 1;
+            break;
+        }
+        if (ti == -2) {
+            if (!over++) warnf(r, "layers.csv line %ld: more than %d tensors; the rest are left out", lineno, MAX_TENSORS);
+            continue;
+        }
+        if (!grow(&r->lr, &r->cl, r->nl, sizeof *r->lr)) {
+            r->oom = 1;
+            break;
+        }
+        r->lr[r->nl++] = (lrow){v[0], v[3], v[4], v[5], ti};
+    }
+    free(text);
+}
+
+/* ---- JSON ------------------------------------------------------------------------------ */
+/* A small strict JSON reader for the run's own files (flat event objects and
+ * a summary with one nested object): values are flattened into key paths. */
+
+typedef struct jp {
+    const char *s, *p, *end;
+    const char *err;
+    kv *kv;
+    size_t n, cap;
+    int oom;
+} jp;
+
+static void jws(jp *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
+}
+
+static int jfail(jp *j, const char *msg)
+{
+    if (!j->err) j->err = msg;
+    return -1;
+}
+
+static int hex4(const char *s, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+        else return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A string at j->p (on its opening quote), decoded to UTF-8 in *out. */
+static int jstring(jp *j, char **out)
+{
+    j->p++;
+    const char *a = j->p;
+    size_t n = 0;
+    /* pass 1: find the end and check escapes */
+    while (j->p < j->end && *j->p != '"') {
+        unsigned char c = (unsigned char)*j->p;
+        if (c < 0x20) return jfail(j, "control character in a string");
+        if (c == '\\') {
+            if (j->p + 1 >= j->end) return jfail(j, "unterminated string");
+            j->p++;
+            if (*j->p == 'u') {
+                unsigned u;
+                if (j->end - j->p < 5 || hex4(j->p + 1, &u)) return jfail(j, "bad \\u escape");
+                j->p += 4;
+                n += 6;
+            } else if (!strchr("\"\\/bfnrt", *j->p)) {
+                return jfail(j, "bad escape in a string");
+            }
+        }
+        j->p++;
+        n++;
+    }
+    if (j->p >= j->end) return jfail(j, "unterminated string");
+    const char *e = j->p++;
+    char *d = malloc(n + 1), *o = d;
+    if (!d) {
+        j->oom = 1;
+        return jfail(j, "out of memory");
+    }
+    for (const char *s = a; s < e; s++) {
+        if (*s != '\\') {
+            *o++ = *s;
+            continue;
+        }
+        s++;
+        switch (*s) {
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u': {
+            unsigned u = 0, lo = 0;
+            hex4(s + 1, &u); /* checked in pass 1 */
+            s += 4;
+            if (u >= 0xd800 && u < 0xdc00 && e - s > 6 && s[1] == '\\' && s[2] == 'u' && !hex4(s + 3, &lo) &&
+                lo >= 0xdc00 && lo < 0xe000) {
+                u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+                s += 6;
+            } else if (u >= 0xd800 && u < 0xe000) {
+                u = 0xfffd; /* a lone surrogate */
+            }
+            if (u < 0x80) *o++ = (char)u;
+            else if (u < 0x800) *o++ = (char)(0xc0 | (u >> 6)), *o++ = (char)(0x80 | (u & 63));
+            else if (u < 0x10000)
+                *o++ = (char)(0xe0 | (u >> 12)), *o++ = (char)(0x80 | ((u >> 6) & 63)), *o++ = (char)(0x80 | (u & 63));
+            else
+                *o++ = (char)(0xf0 | (u >> 18)), *o++ = (char)(0x80 | ((u >> 12) & 63)),
+                *o++ = (char)(0x80 | ((u >> 6) & 63)), *o++ = (char)(0x80 | (u & 63));
+            break;
+        }
+        default: *o++ = *s; /* " \ / */
+        }
+    }
+    *o = 0;
+    *out = d;
+    return 0;
+}
+
+static int jadd(jp *j, const char *key, int type, char *text, double num)
+{
+    if (!grow(&j->kv, &j->cap, j->n, sizeof *j->kv)) {
+        free(text);
+        j->oom = 1;
+        return jfail(j, "out of memory");
+    }
+    char *k = dupn(key, strlen(key));
+    if (!k) {
+        free(text);
+        j->oom = 1;
+        return jfail(j, "out of memory");
+    }
+    j->kv[j->n++] = (kv){k, text, type, num};
+    return 0;
+}
+
+static int jvalue(jp *j, const char *key, int depth);
+
+static int jcontainer(jp *j, const char *prefix, int depth, int is_obj)
+{
+    if (depth > JSON_DEPTH_MAX) return jfail(j, "nested too deeply");
+    j->p++;
+    jws(j);
+    if (j->p < j->end && *j->p == (is_obj ? '}' : ']')) {
+        j->p++;
+        return 0;
+    }
+    for (int i = 0;; i++) {
+        char key[160];
+        jws(j);
+        if (is_obj) {
+            if (j->p >= j->end || *j->p != '"') return jfail(j, "expected a key string");
+            char *k;
+            if (jstring(j, &k)) return -1;
+            snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k);
+            free(k);
+            jws(j);
+            if (j->p >= j->end || *j->p != ':') return jfail(j, "expected ':'");
+            j->p++;
+        } else {
+            snprintf(key, sizeof key, "%s.%d", prefix, i);
+        }
+        if (jvalue(j, key, depth + 1)) return -1;
+        jws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (j->p < j->end && *j->p == (is_obj ? '}' : ']')) {
+            j->p++;
+            return 0;
+        }
+        return jfail(j, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+}
+
+static int jvalue(jp *j, const char *key, int depth)
+{
+    jws(j);
+    if (j->p >= j->end) return jfail(j, "unexpected end of input");
+    char c = *j->p;
+    if (c == '{' || c == '[') return jcontainer(j, key, depth, c == '{');
+    if (c == '"') {
+        char *s;
+        if (jstring(j, &s)) return -1;
+        return jadd(j, key, J_STR, s, NAN);
+    }
+    static const char *const words[] = {"true", "false", "null"};
+    for (int w = 0; w < 3; w++) {
+        size_t l = strlen(words[w]);
+        if ((size_t)(j->end - j->p) >= l && memcmp(j->p, words[w], l) == 0) {
+            j->p += l;
+            char *t = dupn(words[w], l);
+            if (!t) {
+                j->oom = 1;
+                return jfail(j, "out of memory");
+            }
+            return jadd(j, key, w == 2 ? J_NULL : J_BOOL, t, w == 0 ? 1 : w == 1 ? 0 : NAN);
+        }
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        /* JSON's number grammar: -?digits(.digits)?([eE][+-]?digits)? */
+        const char *a = j->p, *q = a;
+        if (*q == '-') q++;
+        const char *d0 = q;
+        while (q < j->end && *q >= '0' && *q <= '9') q++;
+        if (q == d0) return jfail(j, "bad number");
+        if (q < j->end && *q == '.') {
+            const char *f0 = ++q;
+            while (q < j->end && *q >= '0' && *q <= '9') q++;
+            if (q == f0) return jfail(j, "bad number");
+        }
+        if (q < j->end && (*q == 'e' || *q == 'E')) {
+            q++;
+            if (q < j->end && (*q == '+' || *q == '-')) q++;
+            const char *e0 = q;
+            while (q < j->end && *q >= '0' && *q <= '9') q++;
+            if (q == e0) return jfail(j, "bad number");
+        }
+        if (q - a > 63) return jfail(j, "number too long");
+        char buf[64];
+        memcpy(buf, a, (size_t)(q - a));
+        buf[q - a] = 0;
+        double v = strtod(buf, NULL);
+        if (!isfinite(v)) return jfail(j, "number out of range");
+        j->p = q;
+        char *t = dupn(buf, strlen(buf));
+        if (!t) {
+            j->oom = 1;
+            return jfail(j, "out of memory");
+        }
+        return jadd(j, key, J_NUM, t, v);
+    }
+    return jfail(j, "unexpected character");
+}
+
+static void kv_free(kv *k, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(k[i].key);
+        free(k[i].text);
+    }
+    free(k);
+}
+
+/* Parses one JSON object from s[0..n). On failure *err is the message and
+ * *at the byte offset where it went wrong. */
+static int json_object(const char *s, size_t n, jp *j, size_t *at)
+{
+    memset(j, 0, sizeof *j);
+    j->s = j->p = s;
+    j->end = s + n;
+    jws(j);
+    int rc;
+    if (j->p >= j->end || *j->p != '{') rc = jfail(j, "expected a JSON object");
+    else rc = jcontainer(j, "", 1, 1);
+    if (!rc) {
+        jws(j);
+        if (j->p < j->end) rc = jfail(j, "text after the object");
+    }
+    *at = (size_t)(j->p - s);
+    if (rc) {
+        kv_free(j->kv, j->n);
+        j->kv = NULL;
+        j->n = 0;
+    }
+    return rc;
+}
+
+static const kv *kv_find(const kv *k, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(k[i].key, key) == 0) return &k[i];
+    return NULL;
+}
+
+/* ---- events.jsonl --------------------------------------------------------------------- */
+
+static char *kv_str(run *r, const kv *k, size_t n, const char *key)
+{
+    const kv *e = kv_find(k, n, key);
+    char *s = dupn(e && e->type == J_STR ? e->text : "", e && e->type == J_STR ? strlen(e->text) : 0);
+    if (!s) r->oom = 1;
+    return s;
+}
+
+static void read_events(run *r)
+{
+    char *text;
+    size_t len;
+    int rc = slurp(r, "events.jsonl", &text, &len);
+    if (rc) return;
+    r->have_events = 1;
+    const char *p = text, *end = text + len, *line;
+    size_t ll;
+    long lineno = 0;
+    while (next_line(&p, end, &line, &ll)) {
+        lineno++;
+        size_t i = 0;
+        while (i < ll && (line[i] == ' ' || line[i] == '\t')) i++;
+        if (i == ll) continue;
+        jp j;
+        size_t at;
+        if (json_object(line, ll, &j, &at)) {
+            if (j.oom) r->oom = 1;
+            warnf(r, "events.jsonl line %ld, column %zu: %s; line skipped", lineno, at + 1, j.err);
+            continue;
+        }
+        const kv *type = kv_find(j.kv, j.n, "type"), *step = kv_find(j.kv, j.n, "step");
+        const kv *epoch = kv_find(j.kv, j.n, "epoch"), *val = kv_find(j.kv, j.n, "value"),
+                 *th = kv_find(j.kv, j.n, "threshold");
+        const char *bad = NULL;
+        if (!type || type->type != J_STR) bad = "no \"type\" string";
+        else if (!step || step->type != J_NUM || !(step->num >= 0)) bad = "no \"step\" number";
+        else if ((val && val->type != J_NUM && val->type != J_NULL) || (th && th->type != J_NUM && th->type != J_NULL))
+            bad = "\"value\" and \"threshold\" must be numbers or null";
+        if (bad) {
+            warnf(r, "events.jsonl line %ld: %s; line skipped", lineno, bad);
+            kv_free(j.kv, j.n);
+            continue;
+        }
+        if (!grow(&r->ev, &r->cev, r->nev, sizeof *r->ev)) {
+            r->oom = 1;
+            kv_free(j.kv, j.n);
+            break;
+        }
+        event *e = &r->ev[r->nev++];
+        e->guard = strcmp(type->text, "guard") == 0;
+        e->step = step->num;
+        e->epoch = epoch && epoch->type == J_NUM ? epoch->num : NAN;
+        e->value = val && val->type == J_NUM ? val->num : NAN;
+        e->threshold = th && th->type == J_NUM ? th->num : NAN;
+        e->type = kv_str(r, j.kv, j.n, "type");
+        e->signal = kv_str(r, j.kv, j.n, "signal");
+        e->action = kv_str(r, j.kv, j.n, "action");
+        e->detail = kv_str(r, j.kv, j.n, "detail");
+        if (e->guard) r->nguard++;
+        kv_free(j.kv, j.n);
+    }
+    free(text);
+}
+
+/* ---- summary.json and config.yaml ------------------------------------------------------- */
+
+static void line_col(const char *s, size_t at, long *line, long *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < at; i++) {
+        if (s[i] == '\n') (*line)++, *col = 1;
+        else (*col)++;
+    }
+}
+
+static void read_summary(run *r)
+{
+    char *text;
+    size_t len;
+    int rc = slurp(r, "summary.json", &text, &len);
+    if (rc == 1) warnf(r, "summary.json: not found (the run is still going, or it ended before writing it)");
+    if (rc) return;
+    jp j;
+    size_t at;
+    if (json_object(text, len, &j, &at)) {
+        long l, c;
+        line_col(text, at, &l, &c);
+        if (j.oom) r->oom = 1;
+        warnf(r, "summary.json line %ld, column %ld: %s; summary not shown", l, c, j.err);
+    } else {
+        r->have_summary = 1;
+        r->sum = j.kv;
+        r->nsum = j.n;
+    }
+    free(text);
+}
+
+static double sum_num(const run *r, const char *key)
+{
+    const kv *k = kv_find(r->sum, r->nsum, key);
+    return k && k->type == J_NUM ? k->num : NAN;
+}
+
+static const char *sum_str(const run *r, const char *key)
+{
+    const kv *k = kv_find(r->sum, r->nsum, key);
+    return k && k->type == J_STR ? k->text : NULL;
+}
+
+static void read_config(run *r)
+{
+    char *text;
+    size_t len;
+    int rc = slurp(r, "config.yaml", &text, &len);
+    if (rc == 1) warnf(r, "config.yaml: not found");
+    if (rc) return;
+    r->have_config = 1;
+    r->config = text;
+    r->config_len = len;
+    /* the clip threshold, when clipping is by global norm */
+    gg_cfg *cfg = NULL;
+    if (gg_cfg_parse(text, len, "config.yaml", &cfg)) {
+        warnf(r, "%s", gg_errmsg());
+        return;
+    }
+    gg_cfg_node *g = gg_cfg_get(gg_cfg_root(cfg), "guard");
+    if (g && gg_cfg_node_type(g) == GG_CFG_MAP) {
+        gg_guard_config d = gg_guard_defaults();
+        int enabled = d.enabled;
+        double max_norm = d.max_norm;
+        const char *clip = gg_clip_name(d.clip);
+        if (gg_cfg_bool(g, "enabled", &enabled) || gg_cfg_str(g, "clip", &clip) ||
+            gg_cfg_float(g, "max_norm", 1e-12, 1e12, &max_norm))
+            warnf(r, "%s", gg_errmsg());
+        else if (enabled && clip && strcmp(clip, "norm") == 0)
+            r->clip = max_norm;
+    }
+    gg_cfg_free(cfg);
+}
+
+static void run_free(run *r)
+{
+    free(r->st);
+    free(r->ep);
+    free(r->lr);
+    for (int i = 0; i < r->nt; i++) free(r->tname[i]);
+    free(r->tname);
+    free(r->tlayer);
+    for (int i = 0; i < r->nly; i++) free(r->lname[i]);
+    free(r->lname);
+    for (size_t i = 0; i < r->nev; i++) {
+        free(r->ev[i].type);
+        free(r->ev[i].signal);
+        free(r->ev[i].action);
+        free(r->ev[i].detail);
+    }
+    free(r->ev);
+    kv_free(r->sum, r->nsum);
+    free(r->config);
+    for (int i = 0; i < r->nwarn; i++) free(r->warn[i]);
+    free(r->warn);
+}
+
+/* The directory's last component ("runs/mlp/" -> "mlp"). */
+static void base_name(const char *dir, char *out, size_t cap)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    size_t a = n;
+    while (a > 0 && dir[a - 1] != '/') a--;
+    if (n - a == 0 || (n - a == 1 && dir[a] == '.')) a = 0;
+    show(out, cap, dir + a, n - a);
+}
+
+static gg_status run_read(run *r, const char *dir)
+{
+    memset(r, 0, sizeof *r);
+    r->dir = dir;
+    r->clip = NAN;
+    base_name(dir, r->name, sizeof r->name);
+    struct stat sb;
+    if (stat(dir, &sb) != 0) return gg_fail(GG_E_IO, "report: run directory '%s': %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) return gg_fail(GG_E_IO, "report: '%s' is not a directory", dir);
+    read_metrics(r);
+    read_layers(r);
+    read_events(r);
+    read_summary(r);
+    read_config(r);
+    if (r->oom) return gg_fail(GG_E_NOMEM, "report: out of memory reading '%s'", dir);
+    return GG_OK;
+}
+
+/* ---- the page ------------------------------------------------------------------------------- */
+
+static const char *const palette[10] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+                                        "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
+#define C_TRAIN "#4e79a7"
+#define C_TRAIN_EP "#1f3f66"
+#define C_VAL "#f28e2b"
+#define C_TEST "#59a14f"
+#define C_CLIP "#d62728"
+#define C_GRAY "#8c8c8c"
+
+static const char *css =
+    ":root{--fg:#1d2330;--mut:#5f6b7a;--line:#dde2e8;--bg:#f3f5f8}"
+    "*{box-sizing:border-box}"
+    "body{margin:0;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif;"
+    "color:var(--fg);background:var(--bg)}"
+    "main{max-width:1320px;margin:0 auto;padding:22px 28px 40px}"
+    "h1{font-size:24px;margin:0 10px 0 0;display:inline-block;vertical-align:middle}"
+    "h2{font-size:18px;margin:30px 0 10px}"
+    "h3{font-size:15px;margin:0 0 2px}"
+    ".sub{color:var(--mut);margin:4px 0 18px;word-break:break-all}"
+    ".badge{display:inline-block;vertical-align:middle;border-radius:11px;padding:2px 11px;font-weight:600;"
+    "font-size:13px}"
+    ".ok{background:#e2f3e5;color:#1c6b2d}.bad{background:#fde3e3;color:#a31b1b}"
+    ".mid{background:#fff0d4;color:#8a5a00}.unk{background:#e7e9ee;color:#4b5563}"
+    ".kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:12px}"
+    ".kpi{background:#fff;border:1px solid var(--line);border-radius:8px;padding:9px 14px}"
+    ".kpi span{display:block;color:var(--mut);font-size:11.5px;text-transform:uppercase;letter-spacing:.04em}"
+    ".kpi b{display:block;font-size:20px;font-weight:600;margin-top:2px}"
+    ".kpi i{display:block;font-style:normal;color:var(--mut);font-size:12px}"
+    ".warn{background:#fff7e3;border:1px solid #efc46b;border-radius:8px;padding:8px 16px;margin:16px 0 0}"
+    ".warn h3{color:#7a4e00}.warn ul{margin:4px 0;padding-left:20px}.warn li{font-size:13px}"
+    ".grid{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:16px}"
+    "@media (max-width:960px){.grid,.two{grid-template-columns:1fr!important}}"
+    "figure,.card{background:#fff;border:1px solid var(--line);border-radius:8px;margin:0;padding:14px 16px 10px}"
+    ".wide{grid-column:1/-1}"
+    ".cap{color:var(--mut);font-size:12.5px;margin:0 0 8px}"
+    ".note{color:var(--mut);font-style:italic}"
+    "svg.chart{width:100%;height:auto;display:block}"
+    "svg text{font-family:inherit;fill:#30363f}"
+    ".tk{font-size:11px;fill:#59616c}.sm{font-size:9px}.al{font-size:12px;font-weight:600}.lg{font-size:11.5px}"
+    ".gr{stroke:#e4e7ec;stroke-width:1}.gx{stroke:#eff1f4}.ax{stroke:#8a9099;stroke-width:1}"
+    ".bg{fill:#fff}.band{fill:#59a14f;fill-opacity:.13}.bl{font-size:11px;fill:#3b7a32}"
+    ".hl{font-size:11px;font-weight:600}.empty{font-size:13px;fill:#8a9099}"
+    ".ev:hover line{opacity:1;stroke-width:2}.pt:hover>*,.ev:hover>path{stroke:#222}"
+    "table{border-collapse:collapse;width:100%;font-size:13px}"
+    "th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eceff3;vertical-align:top}"
+    "th{color:var(--mut);font-weight:600;font-size:11.5px;text-transform:uppercase;letter-spacing:.03em}"
+    "td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
+    "td.d{word-break:break-word}"
+    ".scroll{max-height:560px;overflow:auto}"
+    ".act{display:inline-block;padding:0 8px;border-radius:9px;color:#fff;font-size:12px;font-weight:600}"
+    ".sw{display:inline-block;width:12px;height:12px;border-radius:3px;vertical-align:-1px;margin-right:6px}"
+    "pre{background:#f7f8fa;border:1px solid var(--line);border-radius:6px;padding:10px 12px;overflow:auto;"
+    "font:12.5px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;max-height:560px;margin:0}"
+    ".two{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1.35fr);gap:16px}"
+    "footer{color:var(--mut);font-size:12px;margin-top:30px}";
+
+static void page_begin(gg_sb *b, const char *title)
+{
+    gg_sb_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                  "<meta name=\"generator\" content=\"gradguard " GG_VERSION_STRING "\">\n<title>");
+    gg_sb_htmls(b, title);
+    gg_sb_puts(b, "</title>\n<style>");
+    gg_sb_puts(b, css);
+    gg_sb_puts(b, "</style>\n</head>\n<body>\n<main>\n");
+}
+
+static void page_end(gg_sb *b)
+{
+    gg_sb_puts(b, "<footer>Written by gradguard " GG_VERSION_STRING
+                  ". This page is self-contained: the charts are inline SVG and nothing is loaded from "
+                  "elsewhere. Hover a marker or a point for its values.</footer>\n</main>\n</body>\n</html>\n");
+}
+
+static const char *status_class(const char *s)
+{
+    if (!s) return "unk";
+    if (strcmp(s, "completed") == 0) return "ok";
+    if (strcmp(s, "diverged") == 0 || strcmp(s, "error") == 0) return "bad";
+    if (strcmp(s, "stopped") == 0 || strcmp(s, "stalled") == 0 || strcmp(s, "running") == 0) return "mid";
+    return "unk";
+}
+
+static void action_style(const char *a, const char **color, gg_shape_kind *shape)
+{
+    static const struct {
+        const char *name, *color;
+        gg_shape_kind shape;
+    } st[] = {{"clip", "#f28e2b", GG_MK_TRIANGLE},    {"warn", "#7f7f7f", GG_MK_CIRCLE},
+              {"skip", "#b07aa1", GG_MK_SQUARE},      {"backoff", "#9c755f", GG_MK_DIAMOND},
+              {"rollback", "#d62728", GG_MK_STAR},    {"stop", "#111111", GG_MK_CROSS}};
+    for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
+        if (a && strcmp(a, st[i].name) == 0) {
+            *color = st[i].color;
+            *shape = st[i].shape;
+            return;
+        }
+    *color = "#5f6b7a";
+    *shape = GG_MK_CIRCLE;
+}
+
+static void fmt_opt(char *buf, size_t cap, double v, const char *fmt)
+{
+    if (isfinite(v)) snprintf(buf, cap, fmt, v);
+    else snprintf(buf, cap, "\xe2\x80\x94"); /* an em dash */
+}
+
+static void fmt_duration(char *buf, size_t cap, double s)
+{
+    if (!isfinite(s) || s < 0) snprintf(buf, cap, "\xe2\x80\x94");
+    else if (s < 60) snprintf(buf, cap, "%.1f s", s);
+    else if (s < 3600) snprintf(buf, cap, "%d min %02d s", (int)(s / 60), (int)fmod(s, 60));
+    else snprintf(buf, cap, "%d h %02d min", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+/* A column of rows as an array (scale times the field); NULL on OOM. */
+static double *column(const mrow *rows, size_t n, size_t off, double scale)
+{
+    double *a = malloc((n + 1) * sizeof *a);
+    if (!a) return NULL;
+    for (size_t i = 0; i < n; i++) a[i] = *(const double *)((const char *)&rows[i] + off) * scale;
+    return a;
+}
+
+/* Steps of the run: the last logged step, or the summary's count. */
+static double last_step(const run *r)
+{
+    double s = sum_num(r, "steps");
+    if (isfinite(s)) return s;
+    s = NAN;
+    if (r->nst) s = r->st[r->nst - 1].step;
+    if (r->nep) s = fmax(isfinite(s) ? s : 0, r->ep[r->nep - 1].step);
+    return s;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A loss curve whose largest value dwarfs its median (a blow-up) is drawn on
+ * a log axis so the rest of the curve stays readable. */
+static int spiky(run *const *rs, int n, size_t off)
+{
+    size_t cnt = 0;
+    for (int k = 0; k < n; k++) cnt += rs[k]->nst + rs[k]->nep;
+    double *v = malloc((cnt + 1) * sizeof *v);
+    if (!v) return 0;
+    size_t m = 0;
+    int nonpos = 0;
+    for (int k = 0; k < n; k++) {
+        for (size_t i = 0; i < rs[k]->nst + rs[k]->nep; i++) {
+            const mrow *row = i < rs[k]->nst ? &rs[k]->st[i] : &rs[k]->ep[i - rs[k]->nst];
+            double x = *(const double *)((const char *)row + off);
+            if (!isfinite(x)) continue;
+            if (x <= 0) nonpos = 1;
+            v[m++] = x;
+        }
+    }
+    int r = 0;
+    if (m >= 8 && !nonpos) {
+        qsort(v, m, sizeof *v, cmp_double);
+        r = v[m - 1] > 30 * v[m / 2];
+    }
+    free(v);
+    return r;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct chart_kind {
+    const char *title, *caption, *ylabel;
+    size_t off;      /* the field of mrow */
+    size_t val_off;  /* the validation field, or (size_t)-1 */
+    const char *test_key;
+    double scale;    /* 100 for accuracy in percent */
+    double ymin, ymax;
+    int log;         /* 0 linear, 1 log, 2 log when spiky */
+    int events;      /* guard markers and the clip threshold */
+    const char *what;
+} chart_kind;
+
+/* One of charts (1)-(4), for one run or overlaid for several. */
+static gg_status chart(gg_sb *b, run *const *rs, int n, const chart_kind *ck)
+{
+    int single = n == 1;
+    int cap = 4 * n + 1;
+    gg_plot_series *s = calloc((size_t)cap, sizeof *s);
+    double **arrays = calloc((size_t)cap * 3, sizeof *arrays);
+    char (*names)[300] = calloc((size_t)cap, sizeof *names);
+    size_t nmark = 0;
+    for (int k = 0; k < n; k++) nmark += ck->events ? rs[k]->nguard : 0;
+    if (nmark > MARKERS_MAX) nmark = MARKERS_MAX;
+    gg_plot_marker *mk = calloc(nmark + 1, sizeof *mk);
+    char **tips = calloc(nmark + 1, sizeof *tips);
+    gg_plot_hline *hl = calloc((size_t)n + 1, sizeof *hl);
+    char (*hnames)[96] = calloc((size_t)n + 1, sizeof *hnames);
+    gg_status st = GG_OK;
+    if (!s || !arrays || !names || !mk || !tips || !hl || !hnames) {
+        st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
+        goto done;
+    }
+    int ns = 0, na = 0, nm = 0, nh = 0;
+    int log = ck->log == 1 || (ck->log == 2 && spiky(rs, n, ck->off));
+    for (int k = 0; k < n; k++) {
+        const run *r = rs[k];
+        const char *col = single ? C_TRAIN : palette[k % 10];
+        double *xs = column(r->st, r->nst, offsetof(mrow, step), 1), *ys = column(r->st, r->nst, ck->off, ck->scale);
+        double *xe = column(r->ep, r->nep, offsetof(mrow, step), 1), *ye = column(r->ep, r->nep, ck->off, ck->scale);
+        double *te = column(r->ep, r->nep, offsetof(mrow, epoch), 1);
+        double *ve = ck->val_off != (size_t)-1 ? column(r->ep, r->nep, ck->val_off, ck->scale) : NULL;
+        arrays[na++] = xs, arrays[na++] = ys, arrays[na++] = xe, arrays[na++] = ye, arrays[na++] = te;
+        if (ve) arrays[na++] = ve;
+        if (!xs || !ys || !xe || !ye || !te || (ck->val_off != (size_t)-1 && !ve)) {
+            st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
+            goto done;
+        }
+        /* per-step values; a run that logged no step rows falls back to its epochs */
+        if (r->nst) {
+            snprintf(names[ns], sizeof names[ns], single ? "train (logged steps)" : "%s", r->name);
+            s[ns] = (gg_plot_series){names[ns], col, xs, ys, r->nst, 1, single ? 1.2 : 1.6, 0, 0, 0, NULL, NULL};
+            ns++;
+        }
+        if (single && r->nep && (ck->off != offsetof(mrow, lr) || !r->nst)) {
+            snprintf(names[ns], sizeof names[ns], "train (epoch mean)");
+            s[ns] = (gg_plot_series){names[ns], C_TRAIN_EP, xe, ye, r->nep, 1, 1.6, GG_MK_CIRCLE, 1, 0, te, "epoch"};
+            ns++;
+        } else if (!single && !r->nst && r->nep) {
+            snprintf(names[ns], sizeof names[ns], "%s", r->name);
+            s[ns] = (gg_plot_series){names[ns], col, xe, ye, r->nep, 1, 1.6, GG_MK_CIRCLE, 1, 0, te, "epoch"};
+            ns++;
+        }
+        if (ve) {
+            int any = 0;
+            for (size_t i = 0; i < r->nep; i++) any |= isfinite(ve[i]);
+            if (any) {
+                /* in a comparison the run's colour names it and the style key says "validation" */
+                if (single) snprintf(names[ns], sizeof names[ns], "validation (epoch)");
+                else snprintf(names[ns], sizeof names[ns], "%s validation", r->name);
+                s[ns] = (gg_plot_series){names[ns], single ? C_VAL : col, xe,  ve, r->nep, 2, 1.8,
+                                         GG_MK_CIRCLE, 1, !single, te, "epoch"};
+                ns++;
+            }
+        }
+        /* the final test value as a star at the last step */
+        double tv = ck->test_key ? sum_num(r, ck->test_key) * ck->scale : NAN, ls = last_step(r);
+        if (isfinite(tv) && isfinite(ls)) {
+            double *tx = malloc(sizeof *tx), *ty = malloc(sizeof *ty);
+            arrays[na++] = tx, arrays[na++] = ty;
+            if (!tx || !ty) {
+                st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
+                goto done;
+            }
+            *tx = ls, *ty = tv;
+            if (single) snprintf(names[ns], sizeof names[ns], "test (final)");
+            else snprintf(names[ns], sizeof names[ns], "%s test (final)", r->name);
+            s[ns] = (gg_plot_series){names[ns], single ? C_TEST : col, tx, ty, 1, 0, 0, GG_MK_STAR, 1, !single,
+                                     NULL, NULL};
+            ns++;
+        }
+        if (ck->events) {
+            if (isfinite(r->clip)) {
+                snprintf(hnames[nh], sizeof hnames[nh], "%s%sclip threshold (max_norm %g)", single ? "" : r->name,
+                         single ? "" : ": ", r->clip);
+                hl[nh] = (gg_plot_hline){r->clip, hnames[nh], single ? C_CLIP : col};
+                nh++;
+            }
+            for (size_t i = 0; i < r->nev && (size_t)nm < nmark; i++) {
+                const event *e = &r->ev[i];
+                if (!e->guard) continue;
+                const char *c;
+                gg_shape_kind sh;
+                action_style(e->action, &c, &sh);
+                char v[40], t[40], ep[40];
+                fmt_opt(v, sizeof v, e->value, "%.6g");
+                fmt_opt(t, sizeof t, e->threshold, "%.6g");
+                fmt_opt(ep, sizeof ep, e->epoch, ", epoch %.0f");
+                if (!isfinite(e->epoch)) ep[0] = 0;
+                size_t tl = strlen(e->signal) + strlen(e->action) + strlen(e->detail) + strlen(r->name) + 200;
+                char *tip = malloc(tl);
+                if (!tip) {
+                    st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
+                    goto done;
+                }
+                snprintf(tip, tl, "%s%sstep %.0f%s\nsignal: %s\nvalue: %s, threshold: %s\naction: %s%s%s",
+                         single ? "" : r->name, single ? "" : "\n", e->step, ep, e->signal, v, t, e->action,
+                         e->detail[0] ? "\n" : "", e->detail);
+                tips[nm] = tip;
+                mk[nm++] = (gg_plot_marker){e->step, single ? c : col, sh, tip};
+            }
+        }
+    }
+    /* legend: in compare mode the runs come from the series; add the style key */
+    gg_legend_item extra[12];
+    int nx = 0;
+    if (!single) {
+        int have_val = 0, have_test = 0;
+        for (int q = 0; q < ns; q++) {
+            if (s[q].line == 2) have_val = 1;
+            if (s[q].dot == GG_MK_STAR) have_test = 1;
+        }
+        if (have_val) extra[nx++] = (gg_legend_item){"validation (dashed)", C_GRAY, GG_MK_LINE, 1};
+        if (have_test) extra[nx++] = (gg_legend_item){"test (final)", C_GRAY, GG_MK_STAR, 0};
+    }
+    if (ck->events) {
+        /* one legend entry per action that occurs (markers are keyed by shape) */
+        static const char *const acts[] = {"clip", "warn", "skip", "backoff", "rollback", "stop"};
+        for (size_t a = 0; a < 6 && nx < 11; a++) {
+            const char *c;
+            gg_shape_kind sh;
+            action_style(acts[a], &c, &sh);
+            int seen = 0;
+            for (int q = 0; q < nm && !seen; q++) seen = mk[q].shape == sh;
+            if (seen) extra[nx++] = (gg_legend_item){acts[a], single ? c : C_GRAY, sh, 0};
+        }
+    }
+    char ylabel[128];
+    snprintf(ylabel, sizeof ylabel, "%s%s", ck->ylabel, log && ck->log == 2 ? " (log scale)" : "");
+    gg_plot p = {0};
+    p.title = ck->title;
+    p.xlabel = "step";
+    p.ylabel = ylabel;
+    p.logy = log;
+    p.ymin = ck->ymin;
+    p.ymax = ck->ymax;
+    p.s = s;
+    p.ns = ns;
+    p.m = mk;
+    p.nm = nm;
+    p.h = hl;
+    p.nh = nh;
+    p.extra = extra;
+    p.nextra = nx;
+    p.empty_text = ck->what;
+    gg_sb_puts(b, "<figure><h3>");
+    gg_sb_htmls(b, ck->title);
+    gg_sb_puts(b, "</h3><p class=\"cap\">");
+    gg_sb_htmls(b, ck->caption);
+    if (log && ck->log == 2) gg_sb_puts(b, " Drawn on a log axis: the largest values are far above the rest.");
+    gg_sb_puts(b, "</p>");
+    gg_plot_svg(b, &p);
+    gg_sb_puts(b, "</figure>\n");
+done:
+    if (arrays)
+        for (int i = 0; i < cap * 3; i++) free(arrays[i]);
+    if (tips)
+        for (size_t i = 0; i < nmark; i++) free(tips[i]);
+    free(arrays);
+    free(tips);
+    free(s);
+    free(names);
+    free(mk);
+    free(hl);
+    free(hnames);
+    return st;
+}
+
+static const chart_kind k_loss = {"Loss", "Training loss at each logged step (the mean over the log interval) "
+                                          "and per epoch, with the validation loss per epoch.",
+                                  "loss", offsetof(mrow, loss), offsetof(mrow, vloss), "test_loss", 1, NAN, NAN, 2, 0,
+                                  "no loss logged"};
+static const chart_kind k_acc = {"Accuracy", "Fraction of samples classified correctly, in percent.",
+                                 "accuracy (%)", offsetof(mrow, acc), offsetof(mrow, vacc), "test_accuracy", 100, 0,
+                                 100, 0, 0, "no accuracy logged (not a classification loss?)"};
+static const chart_kind k_lr = {"Learning rate", "The learning rate in force at each logged step, after the "
+                                                 "schedule and any guard back-off.",
+                                "learning rate", offsetof(mrow, lr), (size_t)-1, NULL, 1, 0, NAN, 0, 0,
+                                "no learning rate logged"};
+static const chart_kind k_grad = {"Global gradient norm", "L2 norm of all gradients (the mean over each log "
+                                                          "interval), on a log axis. Markers above the plot are the "
+                                                          "guard's events: hover one for what it saw and did.",
+                                  "gradient L2 norm (log scale)", offsetof(mrow, gn), (size_t)-1, NULL, 1, NAN, NAN,
+                                  1, 1, "no gradient norm logged"};
+
+static void warnings(gg_sb *b, run *const *rs, int n)
+{
+    int total = 0;
+    for (int k = 0; k < n; k++) total += rs[k]->nwarn + (rs[k]->warn_more > 0);
+    if (!total) return;
+    gg_sb_puts(b, "<section class=\"warn\"><h3>Warnings</h3><ul>\n");
+    for (int k = 0; k < n; k++) {
+        for (int i = 0; i < rs[k]->nwarn; i++) {
+            gg_sb_puts(b, "<li>");
+            if (n > 1) {
+                gg_sb_puts(b, "<b>");
+                gg_sb_htmls(b, rs[k]->name);
+                gg_sb_puts(b, "</b>: ");
+            }
+            gg_sb_htmls(b, rs[k]->warn[i]);
+            gg_sb_puts(b, "</li>\n");
+        }
+        if (rs[k]->warn_more) gg_sb_printf(b, "<li>and %ld more warnings</li>\n", rs[k]->warn_more);
+    }
+    gg_sb_puts(b, "</ul></section>\n");
+}
+
+static void kpi(gg_sb *b, const char *label, const char *value, const char *sub)
+{
+    gg_sb_puts(b, "<div class=\"kpi\"><span>");
+    gg_sb_htmls(b, label);
+    gg_sb_puts(b, "</span><b>");
+    gg_sb_htmls(b, value);
+    gg_sb_puts(b, "</b>");
+    if (sub) {
+        gg_sb_puts(b, "<i>");
+        gg_sb_htmls(b, sub);
+        gg_sb_puts(b, "</i>");
+    }
+    gg_sb_puts(b, "</div>");
+}
+
+/* The last finite value of a field over the epoch rows, else the step rows. */
+static double last_of(const run *r, size_t off, int epochs_only)
+{
+    for (size_t i = r->nep; i-- > 0;) {
+        double v = *(const double *)((const char *)&r->ep[i] + off);
+        if (isfinite(v)) return v;
+    }
+    if (epochs_only) return NAN;
+    for (size_t i = r->nst; i-- > 0;) {
+        double v = *(const double *)((const char *)&r->st[i] + off);
+        if (isfinite(v)) return v;
+    }
+    return NAN;
+}
+
+static double pick(const run *r, const char *key, size_t off, int epochs_only)
+{
+    double v = sum_num(r, key);
+    return isfinite(v) ? v : last_of(r, off, epochs_only);
+}
+
+static void guard_breakdown(const run *r, char *out, size_t cap)
+{
+    static const char *const acts[] = {"clip", "warn", "skip", "backoff", "rollback", "stop"};
+    size_t k = 0;
+    out[0] = 0;
+    for (int a = 0; a < 6; a++) {
+        long c = 0;
+        for (size_t i = 0; i < r->nev; i++) c += r->ev[i].guard && strcmp(r->ev[i].action, acts[a]) == 0;
+        if (c && k < cap) k += (size_t)snprintf(out + k, cap - k, "%s%ld %s", k ? ", " : "", c, acts[a]);
+    }
+    if (!r->nguard) snprintf(out, cap, "none");
+}
+
+static void kpis(gg_sb *b, const run *r)
+{
+    char v[64], s[160];
+    gg_sb_puts(b, "<section class=\"kpis\">");
+    double steps = last_step(r), epochs = sum_num(r, "epochs");
+    if (!isfinite(epochs) && r->nep) epochs = r->ep[r->nep - 1].epoch;
+    fmt_opt(v, sizeof v, steps, "%.0f");
+    fmt_opt(s, sizeof s, epochs, "%.0f epochs");
+    kpi(b, "Steps", v, s);
+    fmt_opt(v, sizeof v, pick(r, "train_loss", offsetof(mrow, loss), 0), "%.4g");
+    double ta = pick(r, "train_accuracy", offsetof(mrow, acc), 0);
+    fmt_opt(s, sizeof s, ta * 100, "accuracy %.2f%%");
+    kpi(b, "Train loss", v, isfinite(ta) ? s : NULL);
+    fmt_opt(v, sizeof v, pick(r, "val_loss", offsetof(mrow, vloss), 1), "%.4g");
+    double va = pick(r, "val_accuracy", offsetof(mrow, vacc), 1);
+    fmt_opt(s, sizeof s, va * 100, "accuracy %.2f%%");
+    kpi(b, "Validation loss", v, isfinite(va) ? s : NULL);
+    double tl = sum_num(r, "test_loss"), tacc = sum_num(r, "test_accuracy");
+    if (isfinite(tacc)) {
+        fmt_opt(v, sizeof v, tacc * 100, "%.2f%%");
+        fmt_opt(s, sizeof s, tl, "loss %.4g");
+        kpi(b, "Test accuracy", v, isfinite(tl) ? s : NULL);
+    } else {
+        fmt_opt(v, sizeof v, tl, "%.4g");
+        kpi(b, "Test loss", v, NULL);
+    }
+    fmt_duration(v, sizeof v, sum_num(r, "wall_seconds"));
+    double sps = pick(r, "samples_per_second", offsetof(mrow, sps), 0);
+    fmt_opt(s, sizeof s, sps, "%.0f samples/s");
+    kpi(b, "Wall time", v, isfinite(sps) ? s : NULL);
+    snprintf(v, sizeof v, "%zu event%s", r->nguard, r->nguard == 1 ? "" : "s");
+    guard_breakdown(r, s, sizeof s);
+    kpi(b, "Guard", v, s);
+    gg_sb_puts(b, "</section>\n");
+}
+
+/* (5) per-tensor gradient norms over time as a heat map */
+static gg_status heat(gg_sb *b, const run *r)
+{
+    gg_sb_puts(b, "<figure class=\"wide\"><h3>Gradient norm per tensor</h3>");
+    if (!r->have_layers || r->nl == 0) {
+        gg_sb_puts(b, "<p class=\"note\">No per-layer statistics: layers.csv is absent or empty (the guard writes it "
+                      "every guard.layer_every steps).</p></figure>\n");
+        return GG_OK;
+    }
+    double x0 = INFINITY, x1 = -INFINITY;
+    size_t distinct = 0;
+    for (size_t i = 0; i < r->nl; i++) {
+        x0 = fmin(x0, r->lr[i].step);
+        x1 = fmax(x1, r->lr[i].step);
+        distinct += i == 0 || r->lr[i].step != r->lr[i - 1].step;
+    }
+    int rows = r->nt < HEAT_ROWS_MAX ? r->nt : HEAT_ROWS_MAX;
+    int cols = distinct < HEAT_COLS_MAX ? (int)distinct : HEAT_COLS_MAX;
+    if (cols < 1) cols = 1;
+    /* one column per logged step when they fit; the span is widened by one
+     * interval so the last step gets a column of its own */
+    double span = x1 - x0, w = distinct > 1 ? span / (double)(distinct - 1) : 1;
+    double hx1 = x1 + (cols == (int)distinct ? w : 0);
+    if (hx1 <= x0) hx1 = x0 + 1;
+    size_t cells = (size_t)rows * (size_t)cols;
+    double *v = malloc(cells * sizeof *v);
+    unsigned char *bad = calloc(cells, 1);
+    gg_plot_marker *mk = calloc(r->nguard + 1, sizeof *mk);
+    if (!v || !bad || !mk) {
+        free(v);
+        free(bad);
+        free(mk);
+        return gg_fail(GG_E_NOMEM, "report: out of memory drawing the heat map");
+    }
+    for (size_t i = 0; i < cells; i++) v[i] = NAN;
+    for (size_t i = 0; i < r->nl; i++) {
+        const lrow *l = &r->lr[i];
+        if (l->tensor >= rows) continue;
+        int c = (int)((l->step - x0) / (hx1 - x0) * cols);
+        if (c >= cols) c = cols - 1;
+        if (c < 0) c = 0;
+        size_t at = (size_t)l->tensor * (size_t)cols + (size_t)c;
+        /* the largest norm in the cell, so a spike is never averaged away */
+        if (!isfinite(l->gn)) bad[at] = 1;
+        else if (!(v[at] >= l->gn)) v[at] = l->gn;
+    }
+    int nm = 0;
+    for (size_t i = 0; i < r->nev; i++) {
+        if (!r->ev[i].guard) continue;
+        const char *c;
+        gg_shape_kind sh;
+        action_style(r->ev[i].action, &c, &sh);
+        mk[nm++] = (gg_plot_marker){r->ev[i].step, c, sh, NULL};
+    }
+    gg_heat h = {"gradient norm per tensor over steps", "step", "gradient L2 norm", (const char *const *)r->tname,
+                 rows, cols, x0, hx1, v, bad, mk, nm};
+    gg_sb_printf(b, "<p class=\"cap\">Each row is a parameter tensor (model order, top to bottom), each column a "
+                    "range of steps; the colour is the largest gradient norm logged in it, on a log scale. Red cells "
+                    "had a non-finite gradient; grey means not logged.%s</p>",
+                 nm ? " Triangles above the map are guard events." : "");
+    gg_heat_svg(b, &h);
+    if (r->nt > rows) gg_sb_printf(b, "<p class=\"note\">%d more tensors are not shown.</p>", r->nt - rows);
+    gg_sb_puts(b, "</figure>\n");
+    free(v);
+    free(bad);
+    free(mk);
+    return GG_OK;
+}
+
+/* (6) update-to-weight ratio per layer: ||update|| / ||weight|| over the
+ * layer's tensors together, at each logged step */
+static gg_status ratio(gg_sb *b, const run *r)
+{
+    gg_sb_puts(b, "<figure class=\"wide\"><h3>Update-to-weight ratio per layer</h3>");
+    if (!r->have_layers || r->nl == 0) {
+        gg_sb_puts(b, "<p class=\"note\">No per-layer statistics (layers.csv is absent or empty).</p></figure>\n");
+        return GG_OK;
+    }
+    int L = r->nly;
+    size_t nsteps = 0;
+    for (size_t i = 0; i < r->nl; i++) nsteps += i == 0 || r->lr[i].step != r->lr[i - 1].step;
+    double *x = malloc((nsteps + 1) * sizeof *x), *y = malloc(((size_t)L * nsteps + 1) * sizeof *y);
+    double *uu = calloc((size_t)L + 1, sizeof *uu), *ww = calloc((size_t)L + 1, sizeof *ww);
+    double *peak = calloc((size_t)L + 1, sizeof *peak);
+    int *order = malloc(((size_t)L + 1) * sizeof *order);
+    gg_plot_series *s = calloc((size_t)L + 1, sizeof *s);
+    gg_status st = GG_OK;
+    if (!x || !y || !uu || !ww || !peak || !order || !s) {
+        st = gg_fail(GG_E_NOMEM, "report: out of memory drawing the update ratios");
+        goto done;
+    }
+    size_t col = 0;
+    int any = 0;
+    for (size_t i = 0; i <= r->nl; i++) {
+        if (i > 0 && (i == r->nl || r->lr[i].step != r->lr[i - 1].step)) {
+            /* the block of rows of one logged step ends: one point per layer */
+            x[col] = r->lr[i - 1].step;
+            for (int l = 0; l < L; l++) {
+                double v = ww[l] > 0 && isfinite(uu[l]) ? sqrt(uu[l] / ww[l]) : NAN;
+                y[(size_t)l * nsteps + col] = v;
+                if (isfinite(v) && v > 0) {
+                    any = 1;
+                    peak[l] = fmax(peak[l], v);
+                }
+                uu[l] = ww[l] = 0;
+            }
+            col++;
+        }
+        if (i == r->nl) break;
+        int l = r->tlayer[r->lr[i].tensor];
+        uu[l] += r->lr[i].un * r->lr[i].un;
+        ww[l] += r->lr[i].wn * r->lr[i].wn;
+    }
+    if (!any) {
+        gg_sb_puts(b, "<p class=\"note\">No update norms were logged (the optimizer does not report them).</p>");
+        gg_sb_puts(b, "</figure>\n");
+        goto done;
+    }
+    /* with many layers, show the ones that move most */
+    for (int l = 0; l < L; l++) order[l] = l;
+    int shown = L;
+    if (L > RATIO_LINES_MAX) {
+        for (int a = 0; a < RATIO_LINES_MAX; a++)
+            for (int c = a + 1; c < L; c++)
+                if (peak[order[c]] > peak[order[a]]) {
+                    int t = order[a];
+                    order[a] = order[c];
+                    order[c] = t;
+                }
+        shown = RATIO_LINES_MAX;
+        qsort(order, (size_t)shown, sizeof *order, cmp_int); /* back to model order for the legend */
+    }
+    int ns = 0;
+    for (int q = 0; q < shown; q++) {
+        int l = order[q];
+        s[ns] = (gg_plot_series){r->lname[l], palette[q % 10], x, y + (size_t)l * nsteps, nsteps, q < 10 ? 1 : 2,
+                                 1.5, 0, 0, 0, NULL, NULL};
+        ns++;
+    }
+    gg_plot p = {0};
+    p.title = "update-to-weight ratio per layer";
+    p.xlabel = "step";
+    p.ylabel = "||update|| / ||weight|| (log scale)";
+    p.logy = 1;
+    p.ymin = p.ymax = NAN;
+    p.width = 1200;
+    p.height = 360;
+    p.s = s;
+    p.ns = ns;
+    p.band_lo = 3.1623e-4;
+    p.band_hi = 3.1623e-3;
+    p.band_label = "typical: about 1e-3 per step";
+    p.empty_text = "no update ratios";
+    gg_sb_puts(b, "<p class=\"cap\">How far each step moves a layer's weights, relative to their size. Around "
+                  "1e-3 (the shaded band) is the usual healthy range; far above it the learning rate is too high "
+                  "for that layer, far below it the layer barely learns.");
+    if (shown < L) gg_sb_printf(b, " Showing the %d layers with the largest ratios of %d.", shown, L);
+    gg_sb_puts(b, "</p>");
+    gg_plot_svg(b, &p);
+    gg_sb_puts(b, "</figure>\n");
+done:
+    free(x);
+    free(y);
+    free(uu);
+    free(ww);
+    free(peak);
+    free(order);
+    free(s);
+    return st;
+}
+
+static void td_num(gg_sb *b, double v, const char *fmt)
+{
+    char buf[48];
+    fmt_opt(buf, sizeof buf, v, fmt);
+    gg_sb_printf(b, "<td class=\"n\">%s</td>", buf);
+}
+
+/* (7) the guard's events, and the trainer's other events */
+static void event_tables(gg_sb *b, const run *r)
+{
+    gg_sb_puts(b, "<h2>Guard events</h2>\n<div class=\"card\">");
+    if (!r->have_events) {
+        gg_sb_puts(b, "<p class=\"note\">events.jsonl is absent.</p></div>\n");
+        return;
+    }
+    if (!r->nguard) {
+        gg_sb_puts(b, "<p class=\"note\">The guard recorded no events: no non-finite values, spikes or trends.</p>");
+    } else {
+        gg_sb_puts(b, "<div class=\"scroll\"><table><thead><tr><th>#</th><th>step</th><th>epoch</th><th>signal</th>"
+                      "<th>value</th><th>threshold</th><th>action</th><th>detail</th></tr></thead><tbody>\n");
+        size_t k = 0;
+        for (size_t i = 0; i < r->nev && k < EVENT_ROWS_MAX; i++) {
+            const event *e = &r->ev[i];
+            if (!e->guard) continue;
+            const char *c;
+            gg_shape_kind sh;
+            action_style(e->action, &c, &sh);
+            gg_sb_printf(b, "<tr><td class=\"n\">%zu</td>", ++k);
+            td_num(b, e->step, "%.0f");
+            td_num(b, e->epoch, "%.0f");
+            gg_sb_puts(b, "<td>");
+            gg_sb_htmls(b, e->signal);
+            gg_sb_puts(b, "</td>");
+            td_num(b, e->value, "%.5g");
+            td_num(b, e->threshold, "%.5g");
+            gg_sb_printf(b, "<td><span class=\"act\" style=\"background:%s\">", c);
+            gg_sb_htmls(b, e->action[0] ? e->action : "?");
+            gg_sb_puts(b, "</span></td><td class=\"d\">");
+            gg_sb_htmls(b, e->detail);
+            gg_sb_puts(b, "</td></tr>\n");
+        }
+        gg_sb_puts(b, "</tbody></table></div>");
+        if (r->nguard > EVENT_ROWS_MAX)
+            gg_sb_printf(b, "<p class=\"note\">The first %d of %zu events are listed.</p>", EVENT_ROWS_MAX,
+                         r->nguard);
+    }
+    gg_sb_puts(b, "</div>\n");
+    if (r->nev > r->nguard) {
+        gg_sb_puts(b, "<h2>Run events</h2>\n<div class=\"card\"><div class=\"scroll\"><table><thead><tr><th>type</th>"
+                      "<th>step</th><th>epoch</th><th>detail</th></tr></thead><tbody>\n");
+        size_t k = 0;
+        for (size_t i = 0; i < r->nev && k < EVENT_ROWS_MAX; i++) {
+            const event *e = &r->ev[i];
+            if (e->guard) continue;
+            k++;
+            gg_sb_puts(b, "<tr><td>");
+            gg_sb_htmls(b, e->type);
+            gg_sb_puts(b, "</td>");
+            td_num(b, e->step, "%.0f");
+            td_num(b, e->epoch, "%.0f");
+            gg_sb_puts(b, "<td class=\"d\">");
+            gg_sb_htmls(b, e->detail);
+            gg_sb_puts(b, "</td></tr>\n");
+        }
+        gg_sb_puts(b, "</tbody></table></div></div>\n");
+    }
+}
+
+/* (8) summary.json as a table, config.yaml verbatim */
+static void summary_config(gg_sb *b, const run *r)
+{
+    gg_sb_puts(b, "<h2>Summary and configuration</h2>\n<div class=\"two\"><div class=\"card\"><h3>summary.json</h3>");
+    if (!r->have_summary) {
+        gg_sb_puts(b, "<p class=\"note\">No summary (see the warnings).</p>");
+    } else {
+        gg_sb_puts(b, "<table><tbody>\n");
+        for (size_t i = 0; i < r->nsum; i++) {
+            gg_sb_puts(b, "<tr><th>");
+            gg_sb_htmls(b, r->sum[i].key);
+            gg_sb_printf(b, "</th><td%s>", r->sum[i].type == J_NUM ? " class=\"n\"" : "");
+            gg_sb_htmls(b, r->sum[i].text);
+            gg_sb_puts(b, "</td></tr>\n");
+        }
+        gg_sb_puts(b, "</tbody></table>");
+    }
+    gg_sb_puts(b, "</div><div class=\"card\"><h3>config.yaml</h3>");
+    if (!r->have_config) {
+        gg_sb_puts(b, "<p class=\"note\">No config.yaml in the run directory.</p>");
+    } else {
+        size_t n = r->config_len < CONFIG_SHOW_MAX ? r->config_len : CONFIG_SHOW_MAX;
+        gg_sb_puts(b, "<pre>");
+        gg_sb_html(b, r->config, n);
+        gg_sb_puts(b, "</pre>");
+        if (n < r->config_len) gg_sb_printf(b, "<p class=\"note\">Only the first %zu bytes are shown.</p>", n);
+    }
+    gg_sb_puts(b, "</div></div>\n");
+}
+
+static gg_status charts_1_to_4(gg_sb *b, run *const *rs, int n)
+{
+    gg_status st;
+    gg_sb_puts(b, "<h2>Training curves</h2>\n<section class=\"grid\">\n");
+    if ((st = chart(b, rs, n, &k_loss)) || (st = chart(b, rs, n, &k_acc)) || (st = chart(b, rs, n, &k_lr)) ||
+        (st = chart(b, rs, n, &k_grad)))
+        return st;
+    gg_sb_puts(b, "</section>\n");
+    return GG_OK;
+}
+
+static gg_status finish(gg_sb *b, const char *out)
+{
+    if (b->oom) return gg_fail(GG_E_NOMEM, "report: out of memory writing %s", out);
+    return gg_write_atomic(out, b->p, b->n);
+}
+
+gg_status gg_report_write(const char *run_dir, const char *out_html)
+{
+    if (!run_dir || !*run_dir) return gg_fail(GG_E_ARG, "gg_report_write: no run directory");
+    run r;
+    gg_status st = run_read(&r, run_dir);
+    char *defpath = NULL;
+    if (!st && !out_html) {
+        size_t l = strlen(run_dir) + 16;
+        if ((defpath = malloc(l))) snprintf(defpath, l, "%s/report.html", run_dir);
+        else st = gg_fail(GG_E_NOMEM, "report: out of memory");
+        out_html = defpath;
+    }
+    gg_sb b = {0};
+    if (!st) {
+        char title[320];
+        snprintf(title, sizeof title, "%s \xe2\x80\x94 gradguard training report", r.name);
+        page_begin(&b, title);
+        const char *status = sum_str(&r, "status");
+        gg_sb_puts(&b, "<header><h1>");
+        gg_sb_htmls(&b, r.name);
+        gg_sb_printf(&b, "</h1><span class=\"badge %s\">", status_class(status));
+        gg_sb_htmls(&b, status ? status : r.have_summary ? "unknown" : "no summary");
+        gg_sb_puts(&b, "</span><p class=\"sub\">Training report of ");
+        gg_sb_htmls(&b, run_dir);
+        gg_sb_puts(&b, "</p></header>\n");
+        kpis(&b, &r);
+        run *rs[1] = {&r};
+        warnings(&b, rs, 1);
+        st = charts_1_to_4(&b, rs, 1);
+        if (!st) {
+            gg_sb_puts(&b, "<h2>Per-layer statistics</h2>\n<section class=\"grid\">\n");
+            st = heat(&b, &r);
+        }
+        if (!st) st = ratio(&b, &r);
+        if (!st) {
+            gg_sb_puts(&b, "</section>\n");
+            event_tables(&b, &r);
+            summary_config(&b, &r);
+            page_end(&b);
+            st = finish(&b, out_html);
+        }
+    }
+    gg_sb_free(&b);
+    free(defpath);
+    run_free(&r);
+    return st;
+}
+
+static void compare_table(gg_sb *b, run *const *rs, int n)
+{
+    gg_sb_puts(b, "<div class=\"card\"><table><thead><tr><th>run</th><th>status</th><th>steps</th><th>train "
+                  "loss</th><th>val loss</th><th>val acc.</th><th>test acc.</th><th>wall time</th><th>guard "
+                  "events</th></tr></thead><tbody>\n");
+    for (int k = 0; k < n; k++) {
+        const run *r = rs[k];
+        const char *status = sum_str(r, "status");
+        gg_sb_printf(b, "<tr><td><span class=\"sw\" style=\"background:%s\"></span>", palette[k % 10]);
+        gg_sb_htmls(b, r->name);
+        gg_sb_printf(b, "</td><td><span class=\"badge %s\">", status_class(status));
+        gg_sb_htmls(b, status ? status : "no summary");
+        gg_sb_puts(b, "</span></td>");
+        td_num(b, last_step(r), "%.0f");
+        td_num(b, pick(r, "train_loss", offsetof(mrow, loss), 0), "%.4g");
+        td_num(b, pick(r, "val_loss", offsetof(mrow, vloss), 1), "%.4g");
+        td_num(b, pick(r, "val_accuracy", offsetof(mrow, vacc), 1) * 100, "%.2f%%");
+        td_num(b, sum_num(r, "test_accuracy") * 100, "%.2f%%");
+        char d[48], g[160];
+        fmt_duration(d, sizeof d, sum_num(r, "wall_seconds"));
+        gg_sb_printf(b, "<td class=\"n\">%s</td><td>", d);
+        guard_breakdown(r, g, sizeof g);
+        gg_sb_htmls(b, g);
+        gg_sb_puts(b, "</td></tr>\n");
+    }
+    gg_sb_puts(b, "</tbody></table></div>\n");
+}
+
+gg_status gg_report_compare(const char *const *run_dirs, int n, const char *out_html)
+{
+    if (!run_dirs || n < 1) return gg_fail(GG_E_ARG, "gg_report_compare: no run directories");
+    if (n > COMPARE_MAX) return gg_fail(GG_E_ARG, "gg_report_compare: %d runs; at most %d fit one chart", n, COMPARE_MAX);
+    if (!out_html || !*out_html) return gg_fail(GG_E_ARG, "gg_report_compare: no output file");
+    for (int k = 0; k < n; k++)
+        if (!run_dirs[k] || !*run_dirs[k]) return gg_fail(GG_E_ARG, "gg_report_compare: run directory %d is empty", k);
+    run *runs = calloc((size_t)n, sizeof *runs);
+    run *rs[COMPARE_MAX];
+    if (!runs) return gg_fail(GG_E_NOMEM, "report: out of memory");
+    gg_status st = GG_OK;
+    int nread = 0;
+    for (int k = 0; k < n && !st; k++, nread++) {
+        st = run_read(&runs[k], run_dirs[k]);
+        rs[k] = &runs[k];
+    }
+    /* runs of the same name (a/x and b/x) are named by their whole path */
+    for (int k = 0; k < n && !st; k++)
+        for (int q = 0; q < n; q++)
+            if (q != k && strcmp(runs[k].name, runs[q].name) == 0 && strcmp(run_dirs[k], run_dirs[q]) != 0) {
+                show(runs[k].name, sizeof runs[k].name, run_dirs[k], strlen(run_dirs[k]));
+                break;
+            }
+    gg_sb b = {0};
+    if (!st) {
+        char title[160];
+        snprintf(title, sizeof title, "Comparison of %d runs \xe2\x80\x94 gradguard", n);
+        page_begin(&b, title);
+        gg_sb_printf(&b, "<header><h1>Comparison of %d run%s</h1><p class=\"sub\">", n, n == 1 ? "" : "s");
+        for (int k = 0; k < n; k++) {
+            if (k) gg_sb_puts(&b, " \xc2\xb7 ");
+            gg_sb_htmls(&b, run_dirs[k]);
+        }
+        gg_sb_puts(&b, "</p></header>\n");
+        compare_table(&b, rs, n);
+        warnings(&b, rs, n);
+        st = charts_1_to_4(&b, rs, n);
+        if (!st) {
+            page_end(&b);
+            st = finish(&b, out_html);
+        }
+    }
+    gg_sb_free(&b);
+    for (int k = 0; k < nread; k++) run_free(&runs[k]);
+    free(runs);
+    return st;
+}
