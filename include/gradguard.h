@@ -247,7 +247,9 @@ gg_node gg_accuracy(gg_graph *g, gg_node logits, gg_node labels);
  * sample shape (H), which receives a gradient if it carries one.
  * GG_RNN_CARRY: each forward writes the final state back into the h0 (and
  * c0) buffers, so the next forward continues the stream (truncated BPTT: no
- * gradient flows through the carried state); both must be buffers.
+ * gradient flows through the carried state); both must be buffers. It
+ * carries in either mode: reset (gg_rnn_reset_state) or save the buffers
+ * around an evaluation on another stream.
  * lengths, or -1: a data input of sample shape (1) holding each sample's
  * length as a float, an integer in 0..T (a bad value fails the forward with
  * GG_E_ARG naming the sample). From step lengths[n] on, sample n's state is
@@ -312,6 +314,10 @@ const char *gg_graph_node_name(const gg_graph *g, gg_node n);
 /* The op name of a node ("linear", "param", ...). */
 const char *gg_graph_node_op(const gg_graph *g, gg_node n);
 int gg_graph_num_nodes(const gg_graph *g);
+/* The k-th input of node n, or -1 (k out of range, or a leaf). */
+gg_node gg_graph_node_input(const gg_graph *g, gg_node n, int k);
+/* The layer a node belongs to ("fc2"), "" if none. */
+const char *gg_graph_node_layer(const gg_graph *g, gg_node n);
 /* Looks a node up by name; -1 if absent. */
 gg_node gg_graph_find(const gg_graph *g, const char *name);
 /* Runs every op that `out` depends on (or all ops if out < 0). Fails only
@@ -784,6 +790,101 @@ void gg_dataset_batch(const gg_dataset *ds, const size_t *idx, int n, float *x, 
 /* Fisher-Yates shuffle of perm[0..n) (filled with 0..n-1 first if fill). */
 void gg_shuffle(size_t *perm, size_t n, int fill, gg_rng *r);
 
+/* -- sequence data (src/data/synthetic.c, src/data/text.c) --
+ * Samples for sequence models have the sample shape (T, F): the graph sees
+ * (N, T, F). Synthetic sets are deterministic by seed (sample i depends only
+ * on the seed and i, not on n or the thread count); like the loaders they
+ * overwrite *ds and leave it empty on failure, and fail with GG_E_ARG for a
+ * bad argument (naming it and the allowed range), GG_E_NOMEM over the 16 GiB
+ * per-array limit. */
+
+/* Variants of the adding problem. */
+#define GG_ADDING_UNIFORM 0  /* A: Le, Jaitly & Hinton 2015; Arjovsky et al. 2016 */
+#define GG_ADDING_ORIGINAL 1 /* B: Hochreiter & Schmidhuber 1997, experiment 4 */
+/* The adding problem: n samples of (T, 2) float features, column 0 a value
+ * and column 1 a marker; one label, a regression target (num_classes 0).
+ * A (GG_ADDING_UNIFORM, T >= 2): values U(0, 1); markers 1 at one step
+ * uniform in [0, T/2) and one uniform in [T/2, T), 0 elsewhere; target the
+ * sum of the two marked values (mean 1, variance 1/6: predicting 1 scores
+ * MSE 0.167). B (GG_ADDING_ORIGINAL, T >= 20): values U(-1, 1); the first
+ * marker on one of steps 0..9, the second on one of the other steps in
+ * [0, T/2); the markers of steps 0 and T-1 are -1 unless marked; a marked
+ * step 0 has its value set to 0; target 0.5 + (x1 + x2) / 4, in [0, 1].
+ * The paper draws lengths in [T, T + T/10]; here every sequence has length T. */
+gg_status gg_dataset_adding(gg_dataset *ds, size_t n, int T, int variant, uint64_t seed);
+
+/* Symbol ids (one-hot columns) of the temporal order problem. */
+#define GG_TEMPORAL_VOCAB 8 /* a, b, c, d (distractors 0..3), X 4, Y 5, E 6 (start), B 7 (end, the trigger) */
+#define GG_TEMPORAL_X 4
+#define GG_TEMPORAL_Y 5
+#define GG_TEMPORAL_E 6
+#define GG_TEMPORAL_B 7
+#define GG_TEMPORAL_MIN_T 10
+/* The temporal order problem (Hochreiter & Schmidhuber 1997, experiment 6a;
+ * used by Pascanu, Mikolov & Bengio 2013): n samples of (T, 8) one-hot
+ * rows, T >= GG_TEMPORAL_MIN_T. Step 0 is E, step T-1 is B, one step
+ * uniform in [T/10, 2T/10] and one uniform in [T/2, 6T/10] (integer
+ * division, inclusive: the paper's 10..20 and 50..60 at T = 100) each hold
+ * X or Y (equally likely), every other step a uniform distractor a..d. One
+ * label, the class of the order: XX 0, XY 1, YX 2, YY 3 (num_classes 4).
+ * As for the adding problem, the length is T rather than drawn from
+ * [100, 110]. */
+gg_status gg_dataset_temporal_order(gg_dataset *ds, size_t n, int T, uint64_t seed);
+
+/* A text for byte-level language models: the bytes of a file and its
+ * vocabulary, the distinct bytes that occur in increasing order (id =
+ * index in that order, so ids are stable for a given set of bytes). */
+typedef struct gg_text gg_text;
+#define GG_TEXT_MAX_BYTES ((uint64_t)1 << 30)
+/* Reads a whole text file (plain, or gzip told by its magic) into a new
+ * gg_text (*out; free with gg_text_free). Any bytes are accepted, valid
+ * UTF-8 or not (gg_text_utf8_error tells), except that GG_E_FORMAT refuses
+ * an empty file and a file holding a NUL byte (binary or UTF-16; the
+ * message gives the offset of the first). GG_E_IO if it cannot be read,
+ * GG_E_NOMEM over GG_TEXT_MAX_BYTES (checked before allocating) or out of
+ * memory. Messages name the file. *out is NULL on failure. */
+gg_status gg_text_load(const char *path, gg_text **out);
+/* NULL is a no-op. */
+void gg_text_free(gg_text *tx);
+/* Bytes of text held (0 for a vocabulary read by gg_text_load_vocab or NULL). */
+size_t gg_text_size(const gg_text *tx);
+/* Byte offset of the first byte that does not begin or continue a valid
+ * UTF-8 sequence (RFC 3629: no overlong forms, surrogates or code points
+ * over U+10FFFF; a sequence cut off by the end counts), or -1 if the whole
+ * text is valid UTF-8 (or tx holds no text). */
+long long gg_text_utf8_error(const gg_text *tx);
+/* The vocabulary size, 1 to 256 (0 for NULL). */
+int gg_text_vocab_size(const gg_text *tx);
+/* The id of a byte, or -1 if it is not in the vocabulary. */
+int gg_text_id(const gg_text *tx, unsigned char byte);
+/* The byte of an id; 0 (a byte no vocabulary holds) if id is out of range. */
+unsigned char gg_text_byte(const gg_text *tx, int id);
+/* Windows of the text as a data set for next-byte prediction: features T
+ * ids (sample shape (T), float32; feed them to gg_embedding), labels the T
+ * ids that follow each (label_per T, class ids, num_classes the vocabulary
+ * size, so that every part of one text agrees). Only the bytes [floor(
+ * start_frac size), floor(end_frac size)) are used, and a window starts
+ * every `stride` bytes from the first of them for as long as its T + 1
+ * bytes fit inside: parts [0, 0.9) and [0.9, 1) of a text are contiguous,
+ * disjoint training and validation sets that share no byte. Needs
+ * 0 <= start_frac < end_frac <= 1, T >= 1, stride >= 1 (GG_E_ARG), a text
+ * with bytes (GG_E_STATE for a vocabulary-only one), a part long enough for
+ * one window (GG_E_ARG giving its length) and both arrays under the limit
+ * (GG_E_NOMEM; a larger stride makes fewer windows). Overwrites *ds, empty
+ * on failure. */
+gg_status gg_text_dataset(const gg_text *tx, int T, size_t stride, double start_frac, double end_frac, gg_dataset *ds);
+/* Writes the vocabulary to path atomically (gg_write_atomic): 8 bytes
+ * "GGVOCAB" and version 1, the count (u16 little-endian, 1..256), the bytes
+ * in increasing order, and the zlib CRC-32 of everything before it (u32
+ * little-endian). GG_E_IO naming path if it cannot be written. */
+gg_status gg_text_save_vocab(const gg_text *tx, const char *path);
+/* Reads a vocabulary written by gg_text_save_vocab into a new gg_text with
+ * no text (gg_text_size 0; ids and bytes as when it was saved). GG_E_IO if
+ * it cannot be read; GG_E_FORMAT naming the file and byte offset for a bad
+ * magic, version, count, size, order (bytes must strictly increase and not
+ * be 0) or checksum. *out is NULL on failure. */
+gg_status gg_text_load_vocab(const char *path, gg_text **out);
+
 /* ==== checkpoints (src/io) =============================================== */
 /*
  * Tensors on disk in the safetensors format (an 8-byte little-endian header
@@ -984,11 +1085,34 @@ typedef struct gg_guard_config {
     /* annealed Gaussian gradient noise, sigma^2 = eta / (1 + t)^gamma */
     float noise_eta, noise_gamma;
     int diagnose;              /* re-run a non-finite batch in check mode */
+    int init_check;            /* 0 off, 1 warn, 2 fix (rescale a poor initialisation) */
+    float loss_blowup;         /* loss above this times its running (geometric) mean is a divergence */
+    gg_response on_blowup;
+    gg_response on_collapse;   /* the loss fell back to chance level after progress */
     int layer_every;           /* per-layer statistics to layers.csv every so many steps */
 } gg_guard_config;
 
 /* The default policy (see the README for the measurements behind it). */
 gg_guard_config gg_guard_defaults(void);
+
+/* Poor initialisation, checked once on the first batch (filled in by the
+ * caller) before training: the RMS of every linear/conv2d output and its
+ * fitted growth factor per layer. `poor` when the scale grows or shrinks
+ * geometrically (more than 1.25x or under 0.8x per layer, and more than 10x
+ * or under 0.1x over the stack, in a stack of 4 or more) or overflows. With
+ * fix, a poor initialisation is rescaled layer by layer so each output has
+ * RMS 1 on that batch (layer-sequential unit variance); a good one is left
+ * untouched. Runs in evaluation mode. */
+#define GG_INIT_MAX_LAYERS 256
+typedef struct gg_init_report {
+    int n;
+    char layer[GG_INIT_MAX_LAYERS][GG_NAME_MAX];
+    double rms[GG_INIT_MAX_LAYERS];       /* before any fix */
+    double rms_fixed[GG_INIT_MAX_LAYERS]; /* after the fix, if fixed */
+    double growth, ratio;
+    int poor, fixed;
+} gg_init_report;
+gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep);
 const char *gg_clip_name(gg_clip_kind k);
 gg_clip_kind gg_clip_parse(const char *name);
 const char *gg_response_name(gg_response r);
@@ -1040,8 +1164,13 @@ gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int
 /* Restores the last snapshot (parameters, buffers, optimizer state) and
  * writes its position to *pos. GG_E_STATE if there is none. */
 gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos);
-/* Takes a snapshot now (the trainer takes one before the first step). */
+/* Takes a snapshot now as the rollback target (the trainer takes one
+ * before the first step). Later ones are taken every snapshot_every good
+ * steps and become the target only after as many healthy steps. */
 void gg_guard_snapshot(gg_guard *gd, const gg_train_pos *pos);
+/* The chance-level loss (ln C for C-class cross-entropy), 0 for none:
+ * enables the collapse detector. */
+void gg_guard_set_chance(gg_guard *gd, double loss);
 const gg_guard_stats *gg_guard_last(const gg_guard *gd);
 /* Records a check-mode diagnosis for the events. */
 void gg_guard_diagnosis(gg_guard *gd, const gg_check_info *ci, const char *batch_desc);
@@ -1059,7 +1188,7 @@ const gg_guard_event *gg_guard_events(const gg_guard *gd, int *n);
 void gg_guard_clear_events(gg_guard *gd);
 
 typedef struct gg_guard_counters {
-    long clipped, skipped, backoffs, rollbacks, nonfinite, spikes, trends;
+    long clipped, skipped, backoffs, rollbacks, nonfinite, spikes, trends, collapses;
 } gg_guard_counters;
 const gg_guard_counters *gg_guard_counts(const gg_guard *gd);
 /* Guard state that a checkpoint must carry (EMA statistics, lr scale ...):

@@ -336,7 +336,7 @@ static void test_full(void)
 
     /* summary and config */
     GT_CHECK(strstr(html, "<span class=\"badge ok\">completed</span>") != NULL, "status badge");
-    GT_CHECK(strstr(html, "<th>guard.rollbacks</th><td class=\"n\">1</td>") != NULL, "nested summary key");
+    GT_CHECK(strstr(html, "<th class=\"k\">guard.rollbacks</th><td class=\"n\">1</td>") != NULL, "nested summary key");
     GT_CHECK(strstr(html, ">86.94%<") != NULL, "test accuracy card");
     GT_CHECK(strstr(html, "# a &lt;b&gt;comment&lt;/b&gt; &amp; more") != NULL && !strstr(html, "<b>comment"),
              "config escaped");

@@ -9,7 +9,7 @@
 
 #include <stdarg.h>
 
-#define GG_MAX_IN 6
+#define GG_MAX_IN 8
 #define GG_MAX_ATTR 8
 
 /* Records a failure message for gg_errmsg() and returns s. */

@@ -410,6 +410,14 @@ const char *gg_graph_node_op(const gg_graph *g, gg_node n)
 }
 int gg_graph_num_nodes(const gg_graph *g) { return g ? g->n : 0; }
 
+gg_node gg_graph_node_input(const gg_graph *g, gg_node n, int k)
+{
+    if (!g || n < 0 || n >= g->n || k < 0 || k >= g->t[n].nin) return -1;
+    return g->t[n].in[k];
+}
+
+const char *gg_graph_node_layer(const gg_graph *g, gg_node n) { return g && n >= 0 && n < g->n ? g->t[n].layer : ""; }
+
 gg_node gg_graph_find(const gg_graph *g, const char *name)
 {
     if (!g || !name) return -1;

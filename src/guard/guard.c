@@ -37,17 +37,30 @@ struct gg_guard {
     double *hist, *scratch; /* AutoClip history */
     int hist_n, hist_pos;
     double lr_scale;
+    double lr_ceiling; /* a rollback lowers it: a rate that diverged is not tried again */
     long good_since_backoff;
     int consecutive_skips;
     long rollbacks_used;
     gg_rng noise_rng;
     long noise_t;
-    /* snapshot */
-    float *snap_p, *snap_b, *snap_o;
+    /* snapshots: the confirmed one is the rollback target; a pending one
+     * becomes confirmed only after snapshot_every healthy steps, so a state
+     * taken just as a run began to fail is never what it returns to */
+    struct gg_snap {
+        float *p, *b, *o;
+        gg_train_pos pos;
+        uint64_t optim_steps;
+        int valid;
+    } sn[2];
+    int confirmed;
+    int pending_healthy;
     size_t np_n, nb_n, no_n;
-    gg_train_pos snap_pos;
-    uint64_t snap_optim_steps;
-    int have_snap;
+    /* collapse and stall: the loss back at (or stuck at) chance level */
+    double chance;
+    gg_ema ema_s;      /* short EMA of the loss */
+    double best_s;
+    int near_chance;   /* consecutive steps with the smoothed loss at chance */
+    int collapse_window;
     long good_steps;
     int last_step_bad;
     int last_layer; /* index of the first tensor of the final layer */
@@ -55,7 +68,7 @@ struct gg_guard {
     gg_guard_event ev[GG_MAX_EVENTS];
     int nev;
     gg_guard_counters cnt;
-    double state[15];
+    double state[16];
 };
 
 static const char *clip_names[GG_CLIP_COUNT] = {"none", "value", "norm", "tensor", "agc", "percentile", "zscore"};
@@ -113,6 +126,10 @@ gg_guard_config gg_guard_defaults(void)
     c.noise_gamma = 0.55f;
     c.diagnose = 1;
     c.layer_every = 100;
+    c.init_check = 2;
+    c.loss_blowup = 10;
+    c.on_blowup = GG_DO_ROLLBACK;
+    c.on_collapse = GG_DO_ROLLBACK;
     return c;
 }
 
@@ -158,11 +175,16 @@ gg_guard *gg_guard_new(gg_graph *g, gg_optim *o, const gg_guard_config *cfg)
     gg_graph_params(g, &gd->np_n);
     gg_graph_buffers(g, &gd->nb_n);
     gg_optim_state(o, &gd->no_n);
-    gd->snap_p = malloc(sizeof(float) * (gd->np_n + 1));
-    gd->snap_b = malloc(sizeof(float) * (gd->nb_n + 1));
-    gd->snap_o = malloc(sizeof(float) * (gd->no_n + 1));
-    if (!gd->pi || !gd->sq || !gd->wn || !gd->ring || !gd->hist || !gd->scratch || !gd->snap_p || !gd->snap_b ||
-        !gd->snap_o) {
+    int snaps_ok = 1;
+    for (int k = 0; k < 2; k++) {
+        gd->sn[k].p = malloc(sizeof(float) * (gd->np_n + 1));
+        gd->sn[k].b = malloc(sizeof(float) * (gd->nb_n + 1));
+        gd->sn[k].o = malloc(sizeof(float) * (gd->no_n + 1));
+        snaps_ok &= gd->sn[k].p && gd->sn[k].b && gd->sn[k].o;
+    }
+    gd->best_s = INFINITY;
+    gd->collapse_window = 50;
+    if (!gd->pi || !gd->sq || !gd->wn || !gd->ring || !gd->hist || !gd->scratch || !snaps_ok) {
         gg_guard_free(gd);
         gg_fail(GG_E_NOMEM, "guard: out of memory for its snapshot (%zu parameters)", gd->np_n);
         return NULL;
@@ -172,6 +194,7 @@ gg_guard *gg_guard_new(gg_graph *g, gg_optim *o, const gg_guard_config *cfg)
     gd->last_layer = gd->np;
     for (int i = gd->np - 1; i >= 0 && strcmp(gd->pi[i].layer, gd->pi[gd->np - 1].layer) == 0; i--) gd->last_layer = i;
     gd->lr_scale = 1;
+    gd->lr_ceiling = 1;
     gg_rng_seed(&gd->noise_rng, 0x6e6f697365ull);
     return gd;
 }
@@ -185,9 +208,11 @@ void gg_guard_free(gg_guard *gd)
     free(gd->ring);
     free(gd->hist);
     free(gd->scratch);
-    free(gd->snap_p);
-    free(gd->snap_b);
-    free(gd->snap_o);
+    for (int k = 0; k < 2; k++) {
+        free(gd->sn[k].p);
+        free(gd->sn[k].b);
+        free(gd->sn[k].o);
+    }
     free(gd);
 }
 
@@ -469,7 +494,8 @@ static gg_verdict respond(gg_guard *gd, gg_response r, long step, int epoch, con
         vd = GG_GUARD_ROLLBACK;
         act = "rollback";
     }
-    if (vd == GG_GUARD_ROLLBACK && !gd->have_snap) {
+    if (r != GG_DO_NOTHING) gd->pending_healthy = 0;
+    if (vd == GG_GUARD_ROLLBACK && !gd->sn[gd->confirmed].valid) {
         vd = GG_GUARD_STOP;
         act = "stop";
     }
@@ -523,13 +549,23 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
     st->z_loss = warm && isfinite(ll) && gd->ema_l.n > 0 ? gg_ema_z(&gd->ema_l, ll) : 0;
     int spike = warm && st->z_grad > c->spike_z;
     int lspike = warm && st->z_loss > c->loss_z;
+    /* a loss far above its own running level is a divergence, warm-up or
+     * not: the first steps of a too-brave run are where it happens */
+    int blowup = c->loss_blowup > 0 && gd->ema_l.n > 0 && isfinite(ll) && ll > gd->ema_l.mean + log(c->loss_blowup);
+    if (blowup) {
+        snprintf(detail, sizeof detail, "loss %.4g is over %gx its running level %.4g", loss, c->loss_blowup,
+                 exp(gd->ema_l.mean));
+        v = worse(v, respond(gd, c->on_blowup, step, epoch, "loss_blowup", loss,
+                             c->loss_blowup * exp(gd->ema_l.mean), detail, norm));
+        lspike = 1; /* not part of the statistics */
+    }
     if (spike) {
         gd->cnt.spikes++;
         rank_layers(gd, detail, sizeof detail);
         v = worse(v, respond(gd, c->on_spike, step, epoch, "grad_spike", norm,
                              exp(gd->ema_g.mean + c->spike_z * gg_ema_std(&gd->ema_g)), detail, norm));
     }
-    if (lspike) {
+    if (lspike && !blowup) {
         gd->cnt.spikes++;
         snprintf(detail, sizeof detail, "loss %.4g against a running mean of %.4g", loss, exp(gd->ema_l.mean));
         v = worse(v, respond(gd, c->on_loss_spike, step, epoch, "loss_spike", loss,
@@ -554,6 +590,23 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
             }
         }
     }
+    /* collapse: the smoothed loss back at chance level for a window after
+     * it had been well below it (dead units, a silent divergence) */
+    if (gd->chance > 0 && isfinite(loss)) {
+        gg_ema_push(&gd->ema_s, loss, 0.1);
+        double ls = gd->ema_s.mean;
+        if (gd->ema_s.n >= 10 && ls < gd->best_s) gd->best_s = ls;
+        int at_chance = fabs(ls - gd->chance) < 0.03 * gd->chance;
+        int fell_back = gd->best_s < 0.75 * gd->chance;
+        gd->near_chance = at_chance && fell_back ? gd->near_chance + 1 : 0;
+        if (gd->near_chance == gd->collapse_window) {
+            gd->cnt.collapses++;
+            snprintf(detail, sizeof detail, "loss %.4g is back at the chance level %.4g for %d steps (it had reached %.4g)",
+                     ls, gd->chance, gd->collapse_window, gd->best_s);
+            v = worse(v, respond(gd, c->on_collapse, step, epoch, "collapse", ls, gd->chance, detail, norm));
+            gd->near_chance = 0;
+        }
+    }
     if (v == GG_GUARD_PROCEED) {
         int clipped;
         st->clip_threshold = apply_clip(gd, norm, &clipped);
@@ -567,16 +620,18 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
     for (int i = 0; i < gd->np; i++) after += gd->sq[i];
     st->grad_norm_clipped = sqrt(after);
     /* the learning rate climbs back geometrically after a back-off */
-    if (v == GG_GUARD_PROCEED && gd->lr_scale < 1 && c->backoff_recover > 0) {
+    if (v == GG_GUARD_PROCEED && gd->lr_scale < gd->lr_ceiling && c->backoff_recover > 0) {
         gd->good_since_backoff++;
         gd->lr_scale *= pow(1.0 / c->backoff_factor, 1.0 / c->backoff_recover);
-        if (gd->lr_scale > 1) gd->lr_scale = 1;
+        if (gd->lr_scale > gd->lr_ceiling) gd->lr_scale = gd->lr_ceiling;
     }
     st->lr_scale = gd->lr_scale;
     d.verdict = v;
     d.lr_scale = (float)gd->lr_scale;
     return d;
 }
+
+static void snapshot_due(gg_guard *gd, const gg_train_pos *pos);
 
 gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int applied)
 {
@@ -596,44 +651,76 @@ gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int
         return d;
     }
     gd->good_steps++;
-    if (gd->good_steps % gd->c.snapshot_every == 0) gg_guard_snapshot(gd, pos);
+    if (gd->good_steps % gd->c.snapshot_every == 0) snapshot_due(gd, pos);
     return d;
+}
+
+static void take(gg_guard *gd, int k, const gg_train_pos *pos)
+{
+    size_t n;
+    struct gg_snap *sp = &gd->sn[k];
+    memcpy(sp->p, gg_graph_params(gd->g, &n), gd->np_n * sizeof(float));
+    memcpy(sp->b, gg_graph_buffers(gd->g, &n), gd->nb_n * sizeof(float));
+    float *os = gg_optim_state(gd->o, &n);
+    if (n) memcpy(sp->o, os, gd->no_n * sizeof(float));
+    sp->pos = *pos;
+    /* the optimizer's step count belongs to its state */
+    sp->optim_steps = gg_optim_steps(gd->o);
+    sp->valid = 1;
 }
 
 void gg_guard_snapshot(gg_guard *gd, const gg_train_pos *pos)
 {
-    size_t n;
-    memcpy(gd->snap_p, gg_graph_params(gd->g, &n), gd->np_n * sizeof(float));
-    memcpy(gd->snap_b, gg_graph_buffers(gd->g, &n), gd->nb_n * sizeof(float));
-    float *os = gg_optim_state(gd->o, &n);
-    if (n) memcpy(gd->snap_o, os, gd->no_n * sizeof(float));
-    gd->snap_pos = *pos;
-    gd->snap_pos.step = pos->step;
-    gd->have_snap = 1;
-    /* the optimizer's step count belongs to its state */
-    gd->snap_optim_steps = gg_optim_steps(gd->o);
+    take(gd, gd->confirmed, pos);
+    gd->sn[1 - gd->confirmed].valid = 0;
+    gd->pending_healthy = 0;
+}
+
+/* Every snapshot_every good steps: promote the pending snapshot if the run
+ * stayed healthy since it was taken, then take a new pending one. */
+static void snapshot_due(gg_guard *gd, const gg_train_pos *pos)
+{
+    int pend = 1 - gd->confirmed;
+    if (gd->sn[pend].valid && gd->pending_healthy) {
+        gd->confirmed = pend;
+        pend = 1 - pend;
+    }
+    gd->sn[pend].valid = 0;
+    /* no new pending state while the loss sits at chance after progress */
+    if (gd->near_chance == 0) {
+        take(gd, pend, pos);
+        gd->pending_healthy = 1;
+    }
 }
 
 gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
 {
-    if (!gd->have_snap) return gg_fail(GG_E_STATE, "guard: no snapshot to roll back to");
+    struct gg_snap *sp = &gd->sn[gd->confirmed];
+    if (!sp->valid) return gg_fail(GG_E_STATE, "guard: no snapshot to roll back to");
     size_t n;
-    memcpy(gg_graph_params(gd->g, &n), gd->snap_p, gd->np_n * sizeof(float));
-    memcpy(gg_graph_buffers(gd->g, &n), gd->snap_b, gd->nb_n * sizeof(float));
+    memcpy(gg_graph_params(gd->g, &n), sp->p, gd->np_n * sizeof(float));
+    memcpy(gg_graph_buffers(gd->g, &n), sp->b, gd->nb_n * sizeof(float));
     float *os = gg_optim_state(gd->o, &n);
-    if (n) memcpy(os, gd->snap_o, gd->no_n * sizeof(float));
-    gg_optim_set_steps(gd->o, gd->snap_optim_steps);
-    *pos = gd->snap_pos;
+    if (n) memcpy(os, sp->o, gd->no_n * sizeof(float));
+    gg_optim_set_steps(gd->o, sp->optim_steps);
+    *pos = sp->pos;
+    gd->sn[1 - gd->confirmed].valid = 0;
+    gd->pending_healthy = 0;
     gd->rollbacks_used++;
     gd->cnt.rollbacks++;
     gd->consecutive_skips = 0;
     backoff(gd);
-    /* the trend window restarts from the restored state */
+    gd->lr_ceiling = gd->lr_scale;
+    /* the detectors restart from the restored state */
     gd->ring_pos = 0;
     gd->trend_cool = 0;
+    gd->near_chance = 0;
+    gd->ema_s.n = 0;
     gg_graph_zero_grad(gd->g);
     return GG_OK;
 }
+
+void gg_guard_set_chance(gg_guard *gd, double loss) { if (gd) gd->chance = loss; }
 
 void gg_guard_diagnosis(gg_guard *gd, const gg_check_info *ci, const char *batch_desc)
 {
@@ -668,13 +755,14 @@ const double *gg_guard_state(const gg_guard *gd, int *n)
     s[12] = (double)gd->good_steps;
     s[13] = (double)gd->noise_t;
     s[14] = (double)gd->consecutive_skips;
-    *n = 15;
+    s[15] = gd->lr_ceiling;
+    *n = 16;
     return s;
 }
 
 gg_status gg_guard_set_state(gg_guard *gd, const double *s, int n)
 {
-    if (n != 15) return gg_fail(GG_E_FORMAT, "guard state has %d values, expected 15", n);
+    if (n != 16) return gg_fail(GG_E_FORMAT, "guard state has %d values, expected 16", n);
     gd->ema_g = (gg_ema){s[0], s[1], (long)s[2]};
     gd->ema_l = (gg_ema){s[3], s[4], (long)s[5]};
     gd->ema_clip = (gg_ema){s[6], s[7], (long)s[8]};
@@ -684,5 +772,6 @@ gg_status gg_guard_set_state(gg_guard *gd, const double *s, int n)
     gd->good_steps = (long)s[12];
     gd->noise_t = (long)s[13];
     gd->consecutive_skips = (int)s[14];
+    gd->lr_ceiling = s[15];
     return GG_OK;
 }

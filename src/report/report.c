@@ -38,8 +38,9 @@ typedef struct mrow {
     double step, epoch, loss, acc, lr, gn, vloss, vacc, sps;
 } mrow;
 
-typedef struct lrow {
-    double step, gn, wn, un;
+typedef struct lrow { /* 24 bytes: a long run has millions of these */
+    double step;
+    float gn, wn, un; /* a norm beyond float range is as good as infinite here */
     int tensor;
 } lrow;
 
@@ -459,14 +460,15 @@ static void read_layers(run *r)
             break;
         }
         if (ti == -2) {
-            if (!over++) warnf(r, "layers.csv line %ld: more than %d tensors; the rest are left out", lineno, MAX_TENSORS);
+            if (!over++)
+                warnf(r, "layers.csv line %ld: more than %d tensors; the rest are left out", lineno, MAX_TENSORS);
             continue;
         }
         if (!grow(&r->lr, &r->cl, r->nl, sizeof *r->lr)) {
             r->oom = 1;
             break;
         }
-        r->lr[r->nl++] = (lrow){v[0], v[3], v[4], v[5], ti};
+        r->lr[r->nl++] = (lrow){v[0], (float)v[3], (float)v[4], (float)v[5], ti};
     }
     free(text);
 }
@@ -982,7 +984,8 @@ static const char *css =
     "th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eceff3;vertical-align:top}"
     "th{color:var(--mut);font-weight:600;font-size:11.5px;text-transform:uppercase;letter-spacing:.03em}"
     "td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
-    "td.d{word-break:break-word}"
+    "td.d{word-break:break-word}th.k{text-transform:none;letter-spacing:0;font-size:13px;font-weight:500;"
+    "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}"
     ".scroll{max-height:560px;overflow:auto}"
     ".act{display:inline-block;padding:0 8px;border-radius:9px;color:#fff;font-size:12px;font-weight:600}"
     ".sw{display:inline-block;width:12px;height:12px;border-radius:3px;vertical-align:-1px;margin-right:6px}"
@@ -1118,8 +1121,10 @@ typedef struct chart_kind {
     double scale;    /* 100 for accuracy in percent */
     double ymin, ymax;
     int log;         /* 0 linear, 1 log, 2 log when spiky */
+    int zero;        /* a linear axis starts at 0 */
     int events;      /* guard markers and the clip threshold */
     const char *what;
+    const char *step_name; /* legend name of the per-step line of one run */
 } chart_kind;
 
 /* One of charts (1)-(4), for one run or overlaid for several. */
@@ -1159,7 +1164,7 @@ static gg_status chart(gg_sb *b, run *const *rs, int n, const chart_kind *ck)
         }
         /* per-step values; a run that logged no step rows falls back to its epochs */
         if (r->nst) {
-            snprintf(names[ns], sizeof names[ns], single ? "train (logged steps)" : "%s", r->name);
+            snprintf(names[ns], sizeof names[ns], "%s", single ? ck->step_name : r->name);
             s[ns] = (gg_plot_series){names[ns], col, xs, ys, r->nst, 1, single ? 1.2 : 1.6, 0, 0, 0, NULL, NULL};
             ns++;
         }
@@ -1263,6 +1268,7 @@ static gg_status chart(gg_sb *b, run *const *rs, int n, const chart_kind *ck)
     p.xlabel = "step";
     p.ylabel = ylabel;
     p.logy = log;
+    p.zero = ck->zero;
     p.ymin = ck->ymin;
     p.ymax = ck->ymax;
     p.s = s;
@@ -1297,22 +1303,63 @@ done:
     return st;
 }
 
-static const chart_kind k_loss = {"Loss", "Training loss at each logged step (the mean over the log interval) "
-                                          "and per epoch, with the validation loss per epoch.",
-                                  "loss", offsetof(mrow, loss), offsetof(mrow, vloss), "test_loss", 1, NAN, NAN, 2, 0,
-                                  "no loss logged"};
-static const chart_kind k_acc = {"Accuracy", "Fraction of samples classified correctly, in percent.",
-                                 "accuracy (%)", offsetof(mrow, acc), offsetof(mrow, vacc), "test_accuracy", 100, 0,
-                                 100, 0, 0, "no accuracy logged (not a classification loss?)"};
-static const chart_kind k_lr = {"Learning rate", "The learning rate in force at each logged step, after the "
-                                                 "schedule and any guard back-off.",
-                                "learning rate", offsetof(mrow, lr), (size_t)-1, NULL, 1, 0, NAN, 0, 0,
-                                "no learning rate logged"};
-static const chart_kind k_grad = {"Global gradient norm", "L2 norm of all gradients (the mean over each log "
-                                                          "interval), on a log axis. Markers above the plot are the "
-                                                          "guard's events: hover one for what it saw and did.",
-                                  "gradient L2 norm (log scale)", offsetof(mrow, gn), (size_t)-1, NULL, 1, NAN, NAN,
-                                  1, 1, "no gradient norm logged"};
+static const chart_kind k_loss = {
+    .title = "Loss",
+    .caption = "Training loss at each logged step (the mean over the log interval) and per epoch, with the "
+               "validation loss per epoch.",
+    .ylabel = "loss",
+    .off = offsetof(mrow, loss),
+    .val_off = offsetof(mrow, vloss),
+    .test_key = "test_loss",
+    .scale = 1,
+    .ymin = NAN,
+    .ymax = NAN,
+    .log = 2,
+    .zero = 1,
+    .what = "no loss logged",
+    .step_name = "train (logged steps)",
+};
+static const chart_kind k_acc = {
+    .title = "Accuracy",
+    .caption = "Fraction of samples classified correctly, in percent.",
+    .ylabel = "accuracy (%)",
+    .off = offsetof(mrow, acc),
+    .val_off = offsetof(mrow, vacc),
+    .test_key = "test_accuracy",
+    .scale = 100,
+    .ymin = 0,
+    .ymax = 100,
+    .what = "no accuracy logged (not a classification loss?)",
+    .step_name = "train (logged steps)",
+};
+static const chart_kind k_lr = {
+    .title = "Learning rate",
+    .caption = "The learning rate in force at each logged step, after the schedule and any guard back-off.",
+    .ylabel = "learning rate",
+    .off = offsetof(mrow, lr),
+    .val_off = (size_t)-1,
+    .scale = 1,
+    .ymin = 0,
+    .ymax = NAN,
+    .zero = 1,
+    .what = "no learning rate logged",
+    .step_name = "learning rate",
+};
+static const chart_kind k_grad = {
+    .title = "Global gradient norm",
+    .caption = "L2 norm of all gradients (the mean over each log interval), on a log axis. Markers above the plot "
+               "are the guard's events: hover one for what it saw and did.",
+    .ylabel = "gradient L2 norm (log scale)",
+    .off = offsetof(mrow, gn),
+    .val_off = (size_t)-1,
+    .scale = 1,
+    .ymin = NAN,
+    .ymax = NAN,
+    .log = 1,
+    .events = 1,
+    .what = "no gradient norm logged",
+    .step_name = "global norm (logged steps)",
+};
 
 static void warnings(gg_sb *b, run *const *rs, int n)
 {
@@ -1392,8 +1439,8 @@ static void kpis(gg_sb *b, const run *r)
     double steps = last_step(r), epochs = sum_num(r, "epochs");
     if (!isfinite(epochs) && r->nep) epochs = r->ep[r->nep - 1].epoch;
     fmt_opt(v, sizeof v, steps, "%.0f");
-    fmt_opt(s, sizeof s, epochs, "%.0f epochs");
-    kpi(b, "Steps", v, s);
+    fmt_opt(s, sizeof s, epochs, epochs == 1 ? "%.0f epoch" : "%.0f epochs");
+    kpi(b, "Steps", v, isfinite(epochs) ? s : NULL);
     fmt_opt(v, sizeof v, pick(r, "train_loss", offsetof(mrow, loss), 0), "%.4g");
     double ta = pick(r, "train_accuracy", offsetof(mrow, acc), 0);
     fmt_opt(s, sizeof s, ta * 100, "accuracy %.2f%%");
@@ -1531,8 +1578,8 @@ static gg_status ratio(gg_sb *b, const run *r)
         }
         if (i == r->nl) break;
         int l = r->tlayer[r->lr[i].tensor];
-        uu[l] += r->lr[i].un * r->lr[i].un;
-        ww[l] += r->lr[i].wn * r->lr[i].wn;
+        uu[l] += (double)r->lr[i].un * r->lr[i].un;
+        ww[l] += (double)r->lr[i].wn * r->lr[i].wn;
     }
     if (!any) {
         gg_sb_puts(b, "<p class=\"note\">No update norms were logged (the optimizer does not report them).</p>");
@@ -1669,7 +1716,7 @@ static void summary_config(gg_sb *b, const run *r)
     } else {
         gg_sb_puts(b, "<table><tbody>\n");
         for (size_t i = 0; i < r->nsum; i++) {
-            gg_sb_puts(b, "<tr><th>");
+            gg_sb_puts(b, "<tr><th class=\"k\">");
             gg_sb_htmls(b, r->sum[i].key);
             gg_sb_printf(b, "</th><td%s>", r->sum[i].type == J_NUM ? " class=\"n\"" : "");
             gg_sb_htmls(b, r->sum[i].text);
@@ -1786,7 +1833,8 @@ static void compare_table(gg_sb *b, run *const *rs, int n)
 gg_status gg_report_compare(const char *const *run_dirs, int n, const char *out_html)
 {
     if (!run_dirs || n < 1) return gg_fail(GG_E_ARG, "gg_report_compare: no run directories");
-    if (n > COMPARE_MAX) return gg_fail(GG_E_ARG, "gg_report_compare: %d runs; at most %d fit one chart", n, COMPARE_MAX);
+    if (n > COMPARE_MAX)
+        return gg_fail(GG_E_ARG, "gg_report_compare: %d runs; at most %d fit one chart", n, COMPARE_MAX);
     if (!out_html || !*out_html) return gg_fail(GG_E_ARG, "gg_report_compare: no output file");
     for (int k = 0; k < n; k++)
         if (!run_dirs[k] || !*run_dirs[k]) return gg_fail(GG_E_ARG, "gg_report_compare: run directory %d is empty", k);

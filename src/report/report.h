@@ -106,6 +106,7 @@ typedef struct gg_plot {
     const char *title; /* the SVG's accessible name */
     const char *xlabel, *ylabel;
     int logy;
+    int zero;               /* a linear y axis reaches down (or up) to 0 */
     double ymin, ymax;      /* NaN, or a bound the y axis never goes beyond (accuracy in [0, 100]) */
     int width, height;      /* 0: 640 x 330 */
     int max_points;         /* points per chart after decimation (0: 2000) */

@@ -323,6 +323,7 @@ typedef struct legend_entry {
 } legend_entry;
 
 #define LEGEND_ROW 18.0
+#define MARKER_LANES 3
 
 /* Lays the legend out in rows across width w starting at x0; returns the
  * number of rows and draws it at top y when draw is set. */
@@ -341,7 +342,8 @@ static int legend(gg_sb *b, const legend_entry *e, int n, double x0, double w, d
             double cy = y + (rows - 1) * LEGEND_ROW + 9;
             if (e[i].shape == GG_MK_LINE)
                 gg_sb_printf(b,
-                             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\"%s/>",
+                             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                             "stroke-width=\"2.5\"%s/>",
                              x, cy, x + 20, cy, e[i].color, e[i].dash ? " stroke-dasharray=\"5 3\"" : "");
             else
                 shape(b, e[i].shape, x + 10, cy, 5, e[i].color);
@@ -368,6 +370,13 @@ static double px_y(const frame *f, double y)
     return clampd(f->T + f->H - (v - f->y0) / (f->y1 - f->y0) * f->H, -1e4, 1e4);
 }
 static int usable(const frame *f, double x, double y) { return isfinite(x) && isfinite(y) && (!f->logy || y > 0); }
+
+static int has_points(const frame *f, const gg_plot_series *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (usable(f, s->x[i], s->y[i])) return 1;
+    return 0;
+}
 
 static void draw_line(gg_sb *b, const frame *f, const gg_plot_series *s, const double *x, const double *y, size_t n)
 {
@@ -409,7 +418,8 @@ static void draw_dots(gg_sb *b, const frame *f, const gg_plot_series *s, const c
         snprintf(ys, sizeof ys, "%.5g", s->y[i]);
         gg_sb_puts(b, "<g class=\"pt\"><title>");
         gg_sb_htmls(b, s->name ? s->name : "");
-        if (s->tag && s->tag_name && isfinite(s->tag[i])) gg_sb_printf(b, " \xe2\x80\x94 %s %.15g,", s->tag_name, s->tag[i]);
+        if (s->tag && s->tag_name && isfinite(s->tag[i]))
+            gg_sb_printf(b, " \xe2\x80\x94 %s %.15g,", s->tag_name, s->tag[i]);
         else gg_sb_puts(b, " \xe2\x80\x94");
         gg_sb_puts(b, " ");
         gg_sb_htmls(b, xlabel ? xlabel : "x");
@@ -457,9 +467,13 @@ void gg_plot_svg(gg_sb *b, const gg_plot *p)
         ymin = p->logy ? 0.1 : 0;
         ymax = p->logy ? 10 : 1;
     }
+    if (have_data && p->zero && !p->logy) ymin = fmin(ymin, 0), ymax = fmax(ymax, 0);
     double xt[64], yt[64];
     int nxt = gg_ticks_linear(xmin, xmax, 7, xt, 64), nyt;
     if (xmin >= 0 && xt[0] < 0) xt[0] = 0; /* steps never go below 0 */
+    /* the x axis ends at the last step, not at the next round number */
+    double xend = xmax > xt[0] ? xmax : xt[nxt - 1];
+    while (nxt > 2 && xt[nxt - 1] > xend + 1e-9 * (xend - xt[0])) nxt--;
     if (p->logy) {
         nyt = gg_ticks_log(ymin, ymax, yt, 64);
         f.y0 = log10(yt[0]);
@@ -476,7 +490,7 @@ void gg_plot_svg(gg_sb *b, const gg_plot *p)
         f.y1 = yt[nyt - 1];
     }
     f.x0 = xt[0];
-    f.x1 = xt[nxt - 1];
+    f.x1 = xend;
 
     /* labels and margins */
     char ylab[64][32];
@@ -490,24 +504,43 @@ void gg_plot_svg(gg_sb *b, const gg_plot *p)
     legend_entry le[96];
     int nle = 0;
     for (int k = 0; k < p->ns && nle < 96; k++)
-        if (p->s[k].name && !p->s[k].nolegend && (p->s[k].line || p->s[k].dots))
+        if (p->s[k].name && !p->s[k].nolegend && (p->s[k].line || p->s[k].dots) && has_points(&f, &p->s[k]))
             le[nle++] = (legend_entry){p->s[k].name, p->s[k].color, p->s[k].line ? GG_MK_LINE : p->s[k].dot,
                                        p->s[k].line == 2};
     for (int k = 0; k < p->nextra && nle < 96; k++)
         le[nle++] = (legend_entry){p->extra[k].name, p->extra[k].color, p->extra[k].shape, p->extra[k].dash};
     int lrows = legend(b, le, nle, f.L, Wt - f.L - R, 0, 0);
-    double strip = p->nm > 0 ? 20 : 0;
+    f.W = Wt - f.L - R;
+    /* markers closer than their size go to another lane of the strip (up to 3) */
+    unsigned char *lane = p->nm > 0 ? calloc((size_t)p->nm, 1) : NULL;
+    int nlanes = p->nm > 0 ? 1 : 0;
+    if (p->nm > 0 && !lane) b->oom = 1;
+    if (lane) {
+        double last[MARKER_LANES];
+        for (int l = 0; l < MARKER_LANES; l++) last[l] = -1e9;
+        for (int k = 0; k < p->nm; k++) {
+            double x = px_x(&f, p->m[k].x);
+            int l = 0;
+            while (l < MARKER_LANES && fabs(x - last[l]) < 10) l++;
+            if (l == MARKER_LANES) l = 0;
+            lane[k] = (unsigned char)l;
+            last[l] = x;
+            if (l + 1 > nlanes) nlanes = l + 1;
+        }
+    }
+    double strip = nlanes ? 20 + 12 * (nlanes - 1) : 0;
     f.T = 8 + lrows * LEGEND_ROW + strip + 6;
     double B = 44;
-    Ht += lrows > 1 ? (lrows - 1) * LEGEND_ROW : 0;
-    f.W = Wt - f.L - R;
+    Ht += (lrows > 1 ? (lrows - 1) * LEGEND_ROW : 0) + (nlanes > 1 ? 12 * (nlanes - 1) : 0);
     f.H = Ht - f.T - B;
     int id = ++b->ids;
 
     gg_sb_printf(b, "<svg class=\"chart\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"", Wt, Ht);
     gg_sb_htmls(b, p->title);
-    gg_sb_printf(b, "\"><clipPath id=\"c%d\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/></clipPath>", id,
-                 f.L, f.T - 1, f.W, f.H + 2);
+    /* the clip leaves room for a dot on the edge (the final test value sits on the last step) */
+    gg_sb_printf(b, "\"><clipPath id=\"c%d\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>", id,
+                 f.L - 8, f.T - 8, f.W + 16, f.H + 16);
+    gg_sb_puts(b, "</clipPath>");
     gg_sb_printf(b, "<rect class=\"bg\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>", f.L, f.T, f.W, f.H);
 
     /* grid, ticks and tick labels */
@@ -531,7 +564,8 @@ void gg_plot_svg(gg_sb *b, const gg_plot *p)
         double x = px_x(&f, xt[i]);
         char lab[32];
         gg_fmt_num(lab, sizeof lab, xt[i]);
-        gg_sb_printf(b, "<line class=\"gr gx\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x, f.T, x, f.T + f.H);
+        gg_sb_printf(b, "<line class=\"gr gx\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x, f.T, x,
+                     f.T + f.H);
         gg_sb_printf(b, "<line class=\"ax\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x, f.T + f.H, x,
                      f.T + f.H + 4);
         text(b, x, f.T + f.H + 17, "middle", "tk", lab);
@@ -547,8 +581,8 @@ void gg_plot_svg(gg_sb *b, const gg_plot *p)
     gg_sb_printf(b, "<g clip-path=\"url(#c%d)\">", id);
     if (have_data && p->band_lo < p->band_hi && (!p->logy || p->band_lo > 0)) {
         double y0 = px_y(&f, p->band_hi), y1 = px_y(&f, p->band_lo);
-        gg_sb_printf(b, "<rect class=\"band\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>", f.L, y0, f.W,
-                     y1 - y0);
+        gg_sb_printf(b, "<rect class=\"band\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>", f.L, y0,
+                     f.W, y1 - y0);
         gg_sb_htmls(b, p->band_label);
         gg_sb_puts(b, "</title></rect>");
     }
@@ -567,7 +601,7 @@ void gg_plot_svg(gg_sb *b, const gg_plot *p)
         }
     }
     if (have_data && p->band_lo < p->band_hi && p->band_label && (!p->logy || p->band_lo > 0))
-        text(b, f.L + 6, px_y(&f, p->band_hi) + 12, NULL, "bl", p->band_label);
+        text(b, f.L + 6, px_y(&f, p->band_lo) - 5, NULL, "bl", p->band_label);
 
     /* series: lines first, dots on top */
     size_t per = nlines ? budget / (size_t)nlines : budget;
@@ -590,21 +624,22 @@ void gg_plot_svg(gg_sb *b, const gg_plot *p)
     /* guard events: a guide line through the plot and a marker in the strip */
     if (p->nm > 0) {
         gg_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" class=\"tk\">events</text>", f.L - 6,
-                     f.T - strip / 2 - 2);
+                     f.T - 10);
         for (int k = 0; k < p->nm; k++) {
             const gg_plot_marker *m = &p->m[k];
             if (!isfinite(m->x)) continue;
-            double x = px_x(&f, m->x);
+            double x = px_x(&f, m->x), y = f.T - 12 - 12 * (lane ? lane[k] : 0);
             gg_sb_puts(b, "<g class=\"ev\"><title>");
             gg_sb_htmls(b, m->tip);
             gg_sb_printf(b,
                          "</title><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                          "stroke-width=\"1\" stroke-dasharray=\"3 3\" opacity=\"0.55\"/>",
-                         x, f.T - strip / 2 + 4, x, f.T + f.H, m->color);
-            shape(b, m->shape, x, f.T - strip / 2 - 2, 5.5, m->color);
+                         x, y + 6, x, f.T + f.H, m->color);
+            shape(b, m->shape, x, y, 5.5, m->color);
             gg_sb_puts(b, "</g>");
         }
     }
+    free(lane);
     legend(b, le, nle, f.L, Wt - f.L - R, 6, 1);
     gg_sb_puts(b, "</svg>\n");
 }

@@ -156,10 +156,11 @@ gg_status gg_runlog_summary(gg_trainer *t)
              "  \"train_accuracy\": %s,\n  \"val_loss\": %s,\n  \"val_accuracy\": %s,\n  \"test_loss\": %s,\n"
              "  \"test_accuracy\": %s,\n  \"wall_seconds\": %.3f,\n  \"samples_per_second\": %s,\n"
              "  \"world_size\": 1,\n  \"guard\": {\"enabled\": %s, \"clipped\": %ld, \"skipped\": %ld, "
-             "\"backoffs\": %ld, \"rollbacks\": %ld, \"nonfinite\": %ld, \"spikes\": %ld, \"trends\": %ld}\n}\n",
+             "\"backoffs\": %ld, \"rollbacks\": %ld, \"nonfinite\": %ld, \"spikes\": %ld, \"trends\": %ld, "
+             "\"collapses\": %ld}\n}\n",
              t->status, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, t->wall_seconds, sps,
              t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
-             c->trends);
+             c->trends, c->collapses);
     char p[GG_PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/summary.json", t->run_dir);
     return gg_write_atomic(p, buf, strlen(buf));

@@ -287,6 +287,11 @@ static gg_status read_guard(gg_cfg_node *m, gg_settings *s)
     TRY(get_f(m, "noise_eta", 0, 1e6, &c->noise_eta));
     TRY(get_f(m, "noise_gamma", 0, 10, &c->noise_gamma));
     TRY(gg_cfg_bool(m, "diagnose", &c->diagnose));
+    static const char *const ic[] = {"off", "warn", "fix"};
+    TRY(gg_cfg_enum(m, "init_check", ic, 3, &c->init_check));
+    TRY(get_f(m, "loss_blowup", 0, 1e12, &c->loss_blowup));
+    TRY(read_response(m, "on_blowup", &c->on_blowup));
+    TRY(read_response(m, "on_collapse", &c->on_collapse));
     TRY(get_i(m, "layer_every", 0, 100000000, &c->layer_every));
     gg_cfg_node *fl = gg_cfg_get(m, "faults");
     if (fl) {
@@ -423,13 +428,18 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
     t->x = gg_input(g, "input", in);
     gg_node h = t->x;
     int n = gg_cfg_len(model);
-    static const char *const types[] = {"dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "flatten",
-                                        "dropout", "batchnorm", "layernorm", "activation", "residual",
-                                        "residual_conv"};
-    enum { L_DENSE, L_CONV, L_MAXPOOL, L_AVGPOOL, L_GAP, L_FLATTEN, L_DROPOUT, L_BN, L_LN, L_ACT, L_RES, L_RESCONV };
-    int counts[12] = {0};
-    static const char *const prefixes[12] = {"fc", "conv", "pool", "pool", "gap", "flatten", "dropout", "bn", "ln",
-                                             "act", "res", "resconv"};
+    static const char *const types[] = {"dense",    "conv2d",    "maxpool",       "avgpool",   "global_avgpool",
+                                        "flatten",  "dropout",   "batchnorm",     "layernorm", "activation",
+                                        "residual", "residual_conv", "embedding", "rnn",       "lstm",
+                                        "gru",      "attention", "mlp_block",     "position"};
+    enum {
+        L_DENSE, L_CONV, L_MAXPOOL, L_AVGPOOL, L_GAP, L_FLATTEN, L_DROPOUT, L_BN, L_LN, L_ACT, L_RES, L_RESCONV,
+        L_EMBED, L_RNN, L_LSTM, L_GRU, L_ATTN, L_MLPB, L_POS, L_COUNT
+    };
+    int counts[L_COUNT] = {0};
+    static const char *const prefixes[L_COUNT] = {"fc", "conv", "pool", "pool", "gap", "flatten", "dropout",
+                                                  "bn", "ln", "act", "res", "resconv", "embed", "rnn",
+                                                  "lstm", "gru", "attn", "mlp", "pos"};
     for (int i = 0; i < n; i++) {
         gg_cfg_node *e = gg_cfg_at(model, i);
         if (gg_cfg_node_type(e) != GG_CFG_MAP)
@@ -437,7 +447,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
         int type = -1;
         if (!gg_cfg_get(e, "type"))
             return gg_fail(GG_E_CONFIG, "%s: model[%d] has no 'type'", at(e), i);
-        TRY(gg_cfg_enum(e, "type", types, 12, &type));
+        TRY(gg_cfg_enum(e, "type", types, L_COUNT, &type));
         char name[GG_NAME_MAX];
         const char *nm = NULL;
         TRY(gg_cfg_str(e, "name", &nm));
@@ -524,6 +534,78 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             gg_graph_scope(g, name);
             h = gg_activation(g, h, act);
             break;
+        case L_EMBED: {
+            int vocab = t->train.num_classes, dim = 0;
+            TRY(get_i(e, "vocab", 1, 1 << 24, &vocab));
+            TRY(get_i(e, "dim", 1, 1 << 16, &dim));
+            if (vocab < 1 || dim < 1)
+                return gg_fail(GG_E_CONFIG, "%s: model[%d] (embedding) needs 'dim' (and 'vocab' unless the data gives it)",
+                               at(e), i);
+            char wn[GG_NAME_MAX + 8];
+            snprintf(wn, sizeof wn, "%s.weight", name);
+            gg_init ein = {GG_INIT_NORMAL, 0, 1};
+            TRY(read_init(e, &ein));
+            gg_graph_scope(g, name);
+            h = gg_embedding(g, h, gg_param(g, wn, gg_shape2(vocab, dim), ein));
+            break;
+        }
+        case L_POS: {
+            /* a learned position embedding (T, D) added to (N, T, D) */
+            gg_shape xs = gg_graph_shape(g, h);
+            if (xs.ndim != 3)
+                return gg_fail(GG_E_CONFIG, "%s: model[%d] (position) needs (N, T, D) input", at(e), i);
+            char wn[GG_NAME_MAX + 8];
+            snprintf(wn, sizeof wn, "%s.weight", name);
+            gg_init pin = {GG_INIT_NORMAL, 0, 0.02f};
+            gg_graph_scope(g, name);
+            h = gg_add(g, h, gg_param(g, wn, gg_shape2(xs.d[1], xs.d[2]), pin));
+            break;
+        }
+        case L_RNN:
+        case L_LSTM:
+        case L_GRU: {
+            int hidden = 0, last_only = 0, relu = 0;
+            float fb = 1.0f;
+            TRY(get_i(e, "hidden", 1, 1 << 16, &hidden));
+            if (hidden < 1) return gg_fail(GG_E_CONFIG, "%s: model[%d] (%s) needs 'hidden'", at(e), i, types[type]);
+            TRY(gg_cfg_bool(e, "last", &last_only));
+            gg_init hh = {GG_INIT_COUNT, 0, 0};
+            gg_cfg_node *ri = gg_cfg_get(e, "recurrent_init");
+            if (ri) {
+                int k = 0;
+                TRY(gg_cfg_enum(e, "recurrent_init", init_names, GG_INIT_COUNT, &k));
+                hh.kind = (gg_init_kind)k;
+                TRY(get_f(e, "recurrent_gain", 0, 1e6, &hh.a));
+                if (hh.kind == GG_INIT_NORMAL) hh.b = 1;
+            }
+            int flags = last_only ? GG_RNN_LAST : 0;
+            if (type == L_RNN) {
+                if (act != GG_ACT_NONE && act != GG_ACT_TANH && act != GG_ACT_RELU)
+                    return gg_fail(GG_E_CONFIG, "%s: model[%d] (rnn) act must be tanh or relu", at(e), i);
+                relu = act == GG_ACT_RELU;
+                h = gg_rnn_layer(g, h, name, hidden, relu, -1, hh, flags);
+            } else if (type == L_LSTM) {
+                TRY(get_f(e, "forget_bias", -100, 100, &fb));
+                h = gg_lstm_layer(g, h, name, hidden, -1, hh, fb, flags);
+            } else {
+                h = gg_gru_layer(g, h, name, hidden, -1, hh, flags);
+            }
+            break;
+        }
+        case L_ATTN: {
+            int heads = 1, causal = 1;
+            TRY(get_i(e, "heads", 1, 1024, &heads));
+            TRY(gg_cfg_bool(e, "causal", &causal));
+            h = gg_attention_block(g, h, name, heads, causal);
+            break;
+        }
+        case L_MLPB: {
+            gg_shape xs = gg_graph_shape(g, h);
+            int hidden = 4 * xs.d[xs.ndim - 1];
+            TRY(get_i(e, "hidden", 1, 1 << 20, &hidden));
+            h = gg_mlp_block(g, h, name, hidden);
+            break;
+        }
         case L_RES:
         case L_RESCONV: {
             static const char *const norms[] = {"none", "batchnorm", "layernorm"};
@@ -555,10 +637,11 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
         if (t->train.num_classes > classes)
             return gg_fail(GG_E_CONFIG, "the model's output has %d classes but the labels of %s go up to %d", classes,
                            t->train.source, t->train.num_classes - 1);
-        if (t->train.label_per != 1)
-            return gg_fail(GG_E_CONFIG, "softmax_xent needs one class id per sample; %s has %d label values per sample",
-                           t->train.source, t->train.label_per);
-        t->y = gg_input(g, "labels", gg_shape1(1));
+        size_t rows = gg_shape_numel(ls) / (size_t)ls.d[0] / (size_t)classes;
+        if ((size_t)t->train.label_per != rows)
+            return gg_fail(GG_E_CONFIG, "softmax_xent needs %zu class id(s) per sample (one per row of the logits %s); %s has %d",
+                           rows, gg_shape_str(ls, sb, sizeof sb), t->train.source, t->train.label_per);
+        t->y = gg_input(g, "labels", gg_shape1(t->train.label_per));
         t->loss = gg_softmax_xent(g, h, t->y, s->smoothing);
         t->acc = gg_accuracy(g, h, t->y);
         break;
@@ -577,5 +660,6 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
     }
     }
     if (gg_graph_compile(g)) return gg_fail(gg_graph_status(g) ? gg_graph_status(g) : GG_E_NOMEM, "model: %s", gg_errmsg());
-    return gg_graph_init_params(g, s->seed);
+    TRY(gg_graph_init_params(g, s->seed));
+    return gg_graph_init_recurrent(g, s->seed ^ 0x7265637572ull);
 }

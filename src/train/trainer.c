@@ -220,6 +220,10 @@ static gg_status setup(gg_trainer *t)
     if (s->guard.enabled) {
         t->gd = gg_guard_new(t->g, t->o, &s->guard);
         if (!t->gd) return gg_fail(GG_E_CONFIG, "guard: %s", gg_errmsg());
+        if (s->loss == GG_LOSS_XENT) {
+            gg_shape ls = gg_graph_shape(t->g, t->logits);
+            gg_guard_set_chance(t->gd, log((double)ls.d[ls.ndim - 1]));
+        }
     }
     t->perm = malloc(sizeof(size_t) * t->train.n);
     size_t np = 0, nb = 0;
@@ -513,6 +517,42 @@ static void flush_events(gg_trainer *t)
     gg_guard_clear_events(t->gd);
 }
 
+/* The poor-initialisation check on the run's first batch, before step 0. */
+static void check_init(gg_trainer *t)
+{
+    static gg_init_report rep; /* large; one run at a time per process */
+    gg_graph *g = t->g;
+    make_perm(t, 0);
+    int nb = (int)(t->train.n < (size_t)t->s.batch ? t->train.n : (size_t)t->s.batch);
+    gg_graph_set_batch(g, nb);
+    gg_dataset_batch(&t->train, t->perm, nb, gg_graph_data(g, t->x), gg_graph_data(g, t->y));
+    gg_status st = gg_init_check(g, t->s.guard.init_check == 2, &rep);
+    gg_graph_set_batch(g, gg_graph_max_batch(g));
+    if (st || !rep.poor) return;
+    gg_guard_event e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.signal, sizeof e.signal, "poor_init");
+    snprintf(e.action, sizeof e.action, "%s", rep.fixed ? "rescale" : "warn");
+    e.value = rep.growth;
+    e.threshold = 1.25;
+    size_t k = (size_t)snprintf(e.detail, sizeof e.detail, "output scale %s %.2fx per layer: ",
+                                rep.growth > 1 ? "grows" : "shrinks", rep.growth);
+    for (int i = 0; i < rep.n && k < sizeof e.detail; i++) {
+        if (i > 1 && i < rep.n - 1) {
+            if (i == 2) k += (size_t)snprintf(e.detail + k, sizeof e.detail - k, "... ");
+            continue;
+        }
+        k += (size_t)snprintf(e.detail + k, sizeof e.detail - k, "%s %.3g%s", rep.layer[i], rep.rms[i],
+                              i < rep.n - 1 ? ", " : "");
+    }
+    if (rep.fixed && k < sizeof e.detail)
+        snprintf(e.detail + k, sizeof e.detail - k, "; weights rescaled layer by layer to output RMS 1");
+    gg_runlog_event(t, &e);
+    char line[400];
+    snprintf(line, sizeof line, "step 0: poor initialisation -> %s: %s", e.action, e.detail);
+    emit(t, GG_EV_GUARD, line);
+}
+
 static void save_best(gg_trainer *t)
 {
     size_t np, nb;
@@ -614,6 +654,7 @@ gg_status gg_trainer_run(gg_trainer *t)
         emit(t, GG_EV_START, t->resumed ? t->msg : m);
         if (t->resumed) emit(t, GG_EV_INFO, m);
     }
+    if (t->gd && !t->resumed && t->pos.step == 0 && s->guard.init_check > 0) check_init(t);
     if (t->gd) gg_guard_snapshot(t->gd, &t->pos);
     int stop = 0, epochs_this_run = 0;
     while (!stop && t->pos.epoch < s->epochs && t->pos.step < t->total_steps) {

@@ -1,0 +1,92 @@
+/* initcheck.c - the poor-initialisation check, run once on the first batch
+ * before training: the RMS of every weighted layer's output (linear,
+ * conv2d), and the factor by which it grows per layer (a least-squares fit
+ * of log RMS against depth). A scale that grows or shrinks geometrically
+ * through a deep stack is what makes gradients explode or vanish from the
+ * first step. The fix rescales each layer's weights in order so that its
+ * output has RMS 1 on that batch (layer-sequential unit variance, Mishkin &
+ * Matas 2016); it touches nothing when the check passes. */
+#include "core/core.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int weighted(const gg_graph *g, gg_node n)
+{
+    const char *op = gg_graph_node_op(g, n);
+    return strcmp(op, "linear") == 0 || strcmp(op, "conv2d") == 0;
+}
+
+static double rms_of(gg_graph *g, gg_node n)
+{
+    gg_shape s = gg_graph_shape(g, n);
+    size_t numel = gg_shape_numel(s) / (size_t)s.d[0] * (size_t)gg_graph_batch(g);
+    const float *v = gg_graph_data(g, n);
+    double acc = 0;
+    for (size_t i = 0; i < numel; i++) acc += (double)v[i] * v[i];
+    return sqrt(acc / (double)(numel ? numel : 1));
+}
+
+static void scale_node(gg_graph *g, gg_node p, double c)
+{
+    if (p < 0) return;
+    float *v = gg_graph_data(g, p);
+    size_t n = gg_shape_numel(gg_graph_shape(g, p));
+    for (size_t i = 0; i < n; i++) v[i] = (float)(v[i] * c);
+}
+
+static double fit_growth(const double *rms, int n)
+{
+    double mx = (n - 1) / 2.0, sxy = 0, sxx = 0, my = 0;
+    for (int i = 0; i < n; i++) my += log(rms[i]);
+    my /= n;
+    for (int i = 0; i < n; i++) {
+        sxy += (i - mx) * (log(rms[i]) - my);
+        sxx += (i - mx) * (i - mx);
+    }
+    return sxx > 0 ? exp(sxy / sxx) : 1;
+}
+
+gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    if (!g) return gg_fail(GG_E_ARG, "gg_init_check: no graph");
+    gg_node nodes[GG_INIT_MAX_LAYERS];
+    int n = 0;
+    for (int i = 0; i < gg_graph_num_nodes(g) && n < GG_INIT_MAX_LAYERS; i++)
+        if (weighted(g, i)) nodes[n++] = i;
+    rep->n = n;
+    for (int l = 0; l < n; l++) {
+        snprintf(rep->layer[l], GG_NAME_MAX, "%s", gg_graph_node_layer(g, nodes[l]));
+    }
+    gg_status st = gg_graph_forward(g, GG_EVAL, -1);
+    if (st) return st;
+    int finite = 1;
+    for (int l = 0; l < n; l++) {
+        rep->rms[l] = rms_of(g, nodes[l]);
+        if (!isfinite(rep->rms[l]) || rep->rms[l] <= 0) finite = 0;
+    }
+    if (n < 4) return GG_OK; /* too shallow for a geometric trend */
+    rep->ratio = finite ? rep->rms[n - 1] / rep->rms[0] : INFINITY;
+    rep->growth = finite ? fit_growth(rep->rms, n) : INFINITY;
+    rep->poor = !finite || ((rep->growth > 1.25 || rep->growth < 0.8) && (rep->ratio > 10 || rep->ratio < 0.1));
+    if (!rep->poor || !fix) return GG_OK;
+    /* layer-sequential rescaling: each layer sees the fixed ones before it */
+    for (int l = 0; l < n; l++) {
+        for (int it = 0; it < 4; it++) {
+            st = gg_graph_forward(g, GG_EVAL, nodes[l]);
+            if (st) return st;
+            double r = rms_of(g, nodes[l]);
+            if (!isfinite(r) || r <= 0) break;
+            if (fabs(r - 1) < 0.02) break;
+            scale_node(g, gg_graph_node_input(g, nodes[l], 1), 1 / r);
+            scale_node(g, gg_graph_node_input(g, nodes[l], 2), 1 / r);
+        }
+    }
+    st = gg_graph_forward(g, GG_EVAL, -1);
+    if (st) return st;
+    for (int l = 0; l < n; l++) rep->rms_fixed[l] = rms_of(g, nodes[l]);
+    rep->fixed = 1;
+    return GG_OK;
+}

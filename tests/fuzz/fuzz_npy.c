@@ -1,0 +1,12 @@
+/* fuzz_npy.c - libFuzzer harness for the npy target (tests/fuzz/targets.h);
+ * built and run by scripts/fuzz.sh. Any violation of the target's checks
+ * aborts, so libFuzzer saves the input as a crash. */
+#include "targets.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (fz_npy(data, size)) abort();
+    return 0;
+}
