@@ -1,8 +1,8 @@
 /*
  * gemm_floor.c - what OpenBLAS alone needs for the GEMMs of a training step.
  *
- *   gemm_floor mlp --dims 784,256,128,10 --batch 128 [--threads N] [--time S]
- *   gemm_floor square --n 2048 [--threads N] [--time S]
+ *   gemm_floor mlp --dims 784,256,128,10 --batch 128 [--threads N] [--time S] [--reps R]
+ *   gemm_floor square --n 2048 [--threads N] [--time S] [--reps R]
  *
  * mlp: the forward and backward GEMMs of a dense stack with exactly the
  * shapes, transposes and betas gradguard's linear op uses (src/core/ops/
@@ -13,7 +13,9 @@
  *             dx_{l-1} (B, K) += dy_l (B, O) W_l (O, K)     NoTrans, NoTrans, layers 2..L only
  * square: C (n, n) = A B, the machine's sgemm rate.
  *
- * Prints one JSON object: ms per step (median over repetitions), its spread,
+ * After a warm-up, R repetitions (default 7) of as many steps as fill S
+ * seconds (default 0.25) each. Prints one JSON object: ms per step (median
+ * over repetitions), its spread,
  * the FLOPs of a step and GFLOP/s. Links the same OpenBLAS as gradguard.
  */
 #include <cblas.h>
@@ -25,7 +27,7 @@
 #include <time.h>
 
 #define MAX_LAYERS 16
-#define REPS 7
+#define MAX_REPS 32
 
 static double now(void)
 {
@@ -107,8 +109,8 @@ static int parse_dims(const char *s, mlp *m)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: gemm_floor mlp --dims 784,256,128,10 --batch 128 [--threads N] [--time S]\n"
-                    "       gemm_floor square --n 2048 [--threads N] [--time S]\n");
+    fprintf(stderr, "usage: gemm_floor mlp --dims 784,256,128,10 --batch 128 [--threads N] [--time S] [--reps R]\n"
+                    "       gemm_floor square --n 2048 [--threads N] [--time S] [--reps R]\n");
     exit(2);
 }
 
@@ -117,7 +119,7 @@ int main(int argc, char **argv)
     if (argc < 2) usage();
     const char *mode = argv[1];
     const char *dims = "784,256,128,10";
-    int batch = 128, n = 2048, threads = 1;
+    int batch = 128, n = 2048, threads = 1, reps = 7;
     double budget = 0.25; /* seconds per repetition */
     for (int i = 2; i < argc; i++) {
         if (i + 1 >= argc) usage();
@@ -126,10 +128,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--n")) n = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--time")) budget = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[++i]);
         else usage();
     }
     if (threads <= 0) threads = omp_get_num_procs();
-    if (batch < 1 || n < 1 || !(budget > 0)) usage();
+    if (batch < 1 || n < 1 || !(budget > 0) || reps < 1 || reps > MAX_REPS) usage();
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
     unsigned seed = 12345;
@@ -169,12 +172,12 @@ int main(int argc, char **argv)
         if (is_mlp) mlp_step(&m);
         else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
         warm++;
-    } while (warm < 3 || (now() - t0 < 0.1 && warm < 1000));
+    } while (now() - t0 < 0.1 && warm < 1000);
     double per = (now() - t0) / warm;
     int iters = (int)(budget / (per > 1e-9 ? per : 1e-9));
     if (iters < 1) iters = 1;
-    double ms[REPS];
-    for (int r = 0; r < REPS; r++) {
+    double ms[MAX_REPS];
+    for (int r = 0; r < reps; r++) {
         double s = now();
         for (int k = 0; k < iters; k++) {
             if (is_mlp) mlp_step(&m);
@@ -182,14 +185,14 @@ int main(int argc, char **argv)
         }
         ms[r] = (now() - s) * 1e3 / iters;
     }
-    qsort(ms, REPS, sizeof ms[0], cmp_double);
-    double med = ms[REPS / 2];
+    qsort(ms, (size_t)reps, sizeof ms[0], cmp_double);
+    double med = reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
     printf("{\"mode\": \"%s\", \"threads\": %d, ", mode, threads);
     if (is_mlp) printf("\"dims\": \"%s\", \"batch\": %d, ", dims, batch);
     else printf("\"n\": %d, ", n);
     printf("\"iters_per_rep\": %d, \"reps\": %d, \"ms_median\": %.6f, \"ms_min\": %.6f, \"ms_max\": %.6f, "
            "\"flops\": %.0f, \"gflops\": %.3f, \"openblas_config\": \"%s\", \"openblas_core\": \"%s\"}\n",
-           iters, REPS, med, ms[0], ms[REPS - 1], flops, flops / (med * 1e-3) / 1e9, openblas_get_config(),
+           iters, reps, med, ms[0], ms[reps - 1], flops, flops / (med * 1e-3) / 1e9, openblas_get_config(),
            openblas_get_corename());
     for (int l = 0; l <= m.L && is_mlp; l++) {
         free(m.act[l]);

@@ -2,7 +2,7 @@
  * gg_bench.c - times gradguard training steps, for bench/run.py.
  *
  *   gg_bench mlp|cnn|lstm [--threads N] [--batch B] [--warmup W] [--steps N] [--reps R]
- *            [--guard off|default|layers] [--dir DIR] [--data DIR] [--seed S]
+ *            [--guard off|default|layers] [--dir DIR] [--data DIR] [--seed S] [--max-time S]
  *   gg_bench sweep --widths 256,1024 --batches 32,128 [--threads N] [--time S]
  *
  * A model run builds the model through the public API, writes into DIR what
@@ -11,6 +11,9 @@
  * for lstm also adding_x.f32 / adding_y.f32: the data set), runs W warm-up
  * steps and R repetitions of N timed steps, and prints one JSON object.
  * Batch k is samples perm[(k mod nb) B .. + B), nb = n / B, on both sides.
+ * --max-time S caps the timed part on a slow (or busy) machine: when the
+ * warm-up steps say R x N steps would take longer than S seconds, N is cut
+ * (to no fewer than 3); the JSON gives the N used.
  *
  * Workloads (Adam 1e-3, PyTorch's formulas, on both sides):
  *   mlp   Fashion-MNIST 784-256-128-10, ReLU, softmax cross-entropy, batch 128
@@ -49,7 +52,7 @@ enum { G_OFF, G_DEFAULT, G_LAYERS };
 typedef struct opts {
     int model, threads, batch, warmup, steps, reps, guard, width, depth, hidden, seq;
     int nwidths, nbatches, widths[MAX_LIST], batches[MAX_LIST];
-    double budget;
+    double budget, max_time;
     unsigned long long seed;
     const char *dir, *data;
 } opts;
@@ -389,20 +392,29 @@ static int run_model(const opts *op)
     double losses[NLOSS], loss = 0;
     int nloss = 0;
     long k = 0;
+    double tw = 0;
+    int steps = op->steps;
     for (; k < op->warmup; k++) {
+        if (k == op->warmup / 2) tw = now(); /* the first steps fault their pages in */
         if (step(&b, k, lr, &loss)) return 1;
         if (nloss < NLOSS) losses[nloss++] = loss;
+    }
+    if (op->max_time > 0 && op->warmup >= 2) {
+        double per = (now() - tw) / (op->warmup - op->warmup / 2);
+        if (per * steps * op->reps > op->max_time) steps = (int)(op->max_time / (per * op->reps));
+        if (steps < 3) steps = 3;
+        if (steps > op->steps) steps = op->steps;
     }
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
     double ms[MAX_REPS];
     for (int rep = 0; rep < op->reps; rep++) {
         double t0 = now();
-        for (int s = 0; s < op->steps; s++, k++) {
+        for (int s = 0; s < steps; s++, k++) {
             if (step(&b, k, lr, &loss)) return 1;
             if (nloss < NLOSS) losses[nloss++] = loss;
         }
-        ms[rep] = (now() - t0) * 1e3 / op->steps;
+        ms[rep] = (now() - t0) * 1e3 / steps;
     }
     getrusage(RUSAGE_SELF, &ru1);
     double med = median(ms, op->reps), fl = model_flops(op, op->batch);
@@ -411,13 +423,13 @@ static int run_model(const opts *op)
     printf("{\"side\": \"gradguard\", \"model\": \"%s\", \"threads\": %d, \"batch\": %d, \"guard\": \"%s\", "
            "\"warmup\": %d, \"steps\": %d, \"reps\": %d, \"params\": %zu, \"ms_per_step\": [",
            model_name(op->model), op->threads, op->batch,
-           op->guard == G_OFF ? "off" : op->guard == G_DEFAULT ? "default" : "layers", op->warmup, op->steps, op->reps,
+           op->guard == G_OFF ? "off" : op->guard == G_DEFAULT ? "default" : "layers", op->warmup, steps, op->reps,
            np);
     for (int i = 0; i < op->reps; i++) printf("%s%.6f", i ? ", " : "", ms[i]);
     printf("], \"ms_median\": %.6f, \"samples_per_s\": %.3f, \"flops_per_step\": %.0f, \"gflops\": %.3f, "
            "\"peak_rss_mib\": %.2f, \"minflt_per_step\": %.4f, \"final_loss\": %.6g, \"losses\": [",
            med, op->batch / (med * 1e-3), fl, fl / (med * 1e-3) / 1e9, ru1.ru_maxrss / 1024.0,
-           (double)(ru1.ru_minflt - ru0.ru_minflt) / ((double)op->reps * op->steps), loss);
+           (double)(ru1.ru_minflt - ru0.ru_minflt) / ((double)op->reps * steps), loss);
     for (int i = 0; i < nloss; i++) printf("%s%.9g", i ? ", " : "", losses[i]);
     printf("]");
     if (b.gd) {
@@ -489,7 +501,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: gg_bench mlp|cnn|lstm [--threads N] [--batch B] [--warmup W] [--steps N] [--reps R]\n"
-            "                [--guard off|default|layers] [--dir DIR] [--data DIR] [--seed S]\n"
+            "                [--guard off|default|layers] [--dir DIR] [--data DIR] [--seed S] [--max-time S]\n"
             "                [--width W --depth D (mlp)] [--hidden H --seq T (lstm)]\n"
             "       gg_bench sweep --widths 256,1024 --batches 32,128 [--depth D] [--threads N] [--time S]\n");
     exit(2);
@@ -555,6 +567,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--seq")) op.seq = (int)num(v, 2, 1 << 14);
         else if (!strcmp(a, "--seed")) op.seed = (unsigned long long)num(v, 0, 1L << 40);
         else if (!strcmp(a, "--time")) op.budget = atof(v);
+        else if (!strcmp(a, "--max-time")) op.max_time = atof(v);
         else if (!strcmp(a, "--dir")) op.dir = v;
         else if (!strcmp(a, "--data")) op.data = v;
         else if (!strcmp(a, "--widths")) op.nwidths = list(v, op.widths);

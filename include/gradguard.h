@@ -1285,6 +1285,12 @@ gg_status gg_trainer_evaluate(gg_trainer *t, int which, double *loss, double *ac
 gg_status gg_model_load(gg_graph *g, const char *path);
 /* Saves the model's parameters and buffers as safetensors. */
 gg_status gg_model_save(gg_graph *g, const char *path);
+/* Generates n bytes after prompt from a character model (input: T byte ids,
+ * output: (T, V) logits, causal), sampling softmax(logits / temperature)
+ * with seed; writes prompt + generated text into out (cap bytes, always
+ * terminated). */
+gg_status gg_trainer_sample(gg_trainer *t, const gg_text *vocab, const char *prompt, int n, float temperature,
+                            uint64_t seed, char *out, size_t cap);
 
 #ifdef __cplusplus
 }

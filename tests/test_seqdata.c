@@ -429,9 +429,11 @@ static void test_text_load(void)
     GT_CHECK(tr.n == cut - T && va.n == L - cut - T, "split sizes %zu + %zu (cut at %zu of %zu)", tr.n, va.n, cut, L);
     bad = 0;
     for (size_t w = 0; w < tr.n; w++)
-        for (int j = 0; j < T; j++) bad += tr.labels[w * T + j] != (float)gg_text_id(tx, (unsigned char)TEXT[w + j + 1]);
+        for (int j = 0; j < T; j++)
+            bad += tr.labels[w * T + j] != (float)gg_text_id(tx, (unsigned char)TEXT[w + j + 1]);
     for (size_t w = 0; w < va.n; w++)
-        for (int j = 0; j < T; j++) bad += va.f32[w * T + j] != (float)gg_text_id(tx, (unsigned char)TEXT[cut + w + j]);
+        for (int j = 0; j < T; j++)
+            bad += va.f32[w * T + j] != (float)gg_text_id(tx, (unsigned char)TEXT[cut + w + j]);
     GT_CHECK(bad == 0, "%d split ids wrong", bad);
     /* the last training label is the byte just before the cut */
     GT_CHECK(tr.labels[tr.n * T - 1] == (float)gg_text_id(tx, (unsigned char)TEXT[cut - 1]), "last training label");

@@ -94,7 +94,8 @@ static gg_status cell(const csv_ctx *c, long col, const char *s, float *out)
     errno = 0;
     char *end;
     double v = strtod(s, &end);
-    if (end == s || *end) {
+    /* decimal only: strtod also takes hex ("0x1A" as 26), which no CSV writer means */
+    if (end == s || *end || strpbrk(s, "xX")) {
         col_name(c, col, nm, sizeof nm);
         return gg_fail(GG_E_FORMAT, "%s: line %ld, column %ld%s: '%.40s' is not a number", c->path, c->line, col + 1,
                        nm, s);

@@ -47,11 +47,11 @@ gg_status gg_dataset_check_classes(const gg_dataset *ds, int num_classes)
     if (!ds) return gg_fail(GG_E_ARG, "gg_dataset_check_classes: NULL data set");
     if (!ds->labels || ds->label_per < 1)
         return gg_fail(GG_E_FORMAT, "%s has no labels, but class ids are needed", ds->source);
-    if (ds->label_per != 1)
-        return gg_fail(GG_E_FORMAT, "%s has %d label values per sample; class labels need one per sample", ds->source,
-                       ds->label_per);
-    for (size_t i = 0; i < ds->n; i++) {
-        float v = ds->labels[i];
+    /* several class ids per sample are one per time step (sequence labels) */
+    size_t total = ds->n * (size_t)ds->label_per;
+    for (size_t j = 0; j < total; j++) {
+        size_t i = j / (size_t)ds->label_per;
+        float v = ds->labels[j];
         const char *why = !isfinite(v) ? "is not finite"
                           : v != floorf(v) ? "is not an integer"
                           : v < 0          ? "is negative"

@@ -46,6 +46,9 @@ static gg_status perr(const npy_parse *p, const char *what)
 {
     size_t k = p->i < p->n ? p->i : p->n;
     int show = p->n - k < 24 ? (int)(p->n - k) : 24; /* the header text has no NUL */
+    /* a message is one line: stop the excerpt at the header's newline or any control byte */
+    for (int j = 0; j < show; j++)
+        if ((unsigned char)p->s[k + j] < 0x20 || p->s[k + j] == 0x7f) show = j;
     return gg_fail(GG_E_FORMAT, "%s: .npy header at byte offset %zu: %s (at \"%.*s\")", p->path, p->base + k, what,
                    show, p->s + k);
 }

@@ -537,9 +537,11 @@ void gg_plot_svg(gg_sb *b, const gg_plot *p)
 
     gg_sb_printf(b, "<svg class=\"chart\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"", Wt, Ht);
     gg_sb_htmls(b, p->title);
-    /* the clip leaves room for a dot on the edge (the final test value sits on the last step) */
+    /* lines are clipped to the plot; dots get room to sit on its edge (the final test value is on the last step) */
     gg_sb_printf(b, "\"><clipPath id=\"c%d\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>", id,
-                 f.L - 8, f.T - 8, f.W + 16, f.H + 16);
+                 f.L, f.T - 1, f.W, f.H + 2);
+    gg_sb_printf(b, "</clipPath><clipPath id=\"d%d\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
+                 id, f.L - 8, f.T - 8, f.W + 16, f.H + 16);
     gg_sb_puts(b, "</clipPath>");
     gg_sb_printf(b, "<rect class=\"bg\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>", f.L, f.T, f.W, f.H);
 
@@ -616,6 +618,7 @@ void gg_plot_svg(gg_sb *b, const gg_plot *p)
     }
     free(dx);
     free(dy);
+    gg_sb_printf(b, "</g><g clip-path=\"url(#d%d)\">", id);
     for (int k = 0; k < p->ns; k++)
         if (p->s[k].dots) draw_dots(b, &f, &p->s[k], p->xlabel);
     gg_sb_puts(b, "</g>");

@@ -76,9 +76,9 @@ static gg_status read_data(gg_cfg_node *d, gg_settings *s)
     s->csv_header = 1;
     if (!d) return GG_OK;
     TRY(need_map(d, "data"));
-    static const char *const formats[] = {"idx", "csv", "npy"};
+    static const char *const formats[] = {"idx", "csv", "npy", "adding", "temporal_order", "text"};
     int f = 0;
-    TRY(gg_cfg_enum(d, "format", formats, 3, &f));
+    TRY(gg_cfg_enum(d, "format", formats, 6, &f));
     snprintf(s->format, sizeof s->format, "%s", formats[f]);
     TRY(get_path(d, "train", s->train_path));
     TRY(get_path(d, "train_labels", s->train_labels));
@@ -99,6 +99,17 @@ static gg_status read_data(gg_cfg_node *d, gg_settings *s)
     TRY(gg_cfg_enum(d, "normalize", norms, 3, &nm));
     s->normalize = (gg_norm_mode)nm;
     TRY(gg_cfg_int(d, "limit_train", 0, 1L << 40, &s->limit_train));
+    s->length = 100;
+    s->train_size = 100000;
+    s->test_size = 10000;
+    s->stride = 0;
+    TRY(get_i(d, "length", 2, 1 << 20, &s->length));
+    TRY(gg_cfg_int(d, "train_size", 1, 1L << 32, &s->train_size));
+    TRY(gg_cfg_int(d, "test_size", 0, 1L << 32, &s->test_size));
+    TRY(gg_cfg_int(d, "stride", 0, 1L << 30, &s->stride));
+    static const char *const variants[] = {"uniform", "original"};
+    TRY(gg_cfg_enum(d, "variant", variants, 2, &s->variant));
+    if (f >= 3 && !gg_cfg_get(d, "normalize")) s->normalize = GG_NORMALIZE_NONE;
     TRY(gg_cfg_int(d, "limit_test", 0, 1L << 40, &s->limit_test));
     return GG_OK;
 }
@@ -569,7 +580,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             TRY(get_i(e, "hidden", 1, 1 << 16, &hidden));
             if (hidden < 1) return gg_fail(GG_E_CONFIG, "%s: model[%d] (%s) needs 'hidden'", at(e), i, types[type]);
             TRY(gg_cfg_bool(e, "last", &last_only));
-            gg_init hh = {GG_INIT_COUNT, 0, 0};
+            gg_init hh = {GG_INIT_LECUN_UNIFORM, 0, 0}; /* PyTorch's default */
             gg_cfg_node *ri = gg_cfg_get(e, "recurrent_init");
             if (ri) {
                 int k = 0;

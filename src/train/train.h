@@ -44,6 +44,11 @@ typedef struct gg_settings {
     double val_fraction;
     gg_norm_mode normalize;
     long limit_train, limit_test; /* use only the first N samples (0: all) */
+    /* synthetic tasks and text */
+    int length;                   /* sequence length T */
+    long train_size, test_size;   /* synthetic samples */
+    int variant;                  /* adding problem variant */
+    long stride;                  /* text: bytes between window starts */
     /* loss */
     gg_loss_kind loss;
     float smoothing, huber_delta;
@@ -74,6 +79,7 @@ struct gg_trainer {
     gg_settings s;
     char run_dir[GG_PATH_MAX];
     gg_dataset train, val, test;
+    gg_text *text;                /* the text of a text run (for sample) */
     int have_val, have_test;
     gg_graph *g;
     gg_node x, y, logits, loss, acc;

@@ -113,9 +113,57 @@ static void limit(gg_dataset *d, long n)
     if (n > 0 && (size_t)n < d->n) d->n = (size_t)n;
 }
 
+/* Synthetic tasks and text: generated or cut into windows here. */
+static gg_status load_generated(gg_trainer *t)
+{
+    gg_settings *s = &t->s;
+    gg_status st;
+    if (strcmp(s->format, "text") == 0) {
+        if ((st = gg_text_load(s->train_path, &t->text))) return st;
+        size_t stride = s->stride > 0 ? (size_t)s->stride : (size_t)s->length;
+        double vf = s->val_fraction;
+        if ((st = gg_text_dataset(t->text, s->length, stride, 0, 1 - vf, &t->train))) return st;
+        if (vf > 0) {
+            if ((st = gg_text_dataset(t->text, s->length, stride, 1 - vf, 1, &t->val))) return st;
+            t->have_val = t->val.n > 0;
+        }
+        limit(&t->train, s->limit_train);
+        return GG_OK;
+    }
+    int adding = strcmp(s->format, "adding") == 0;
+    uint64_t seed = s->seed * 0x9e3779b97f4a7c15ull;
+    st = adding ? gg_dataset_adding(&t->train, (size_t)s->train_size, s->length, s->variant, seed)
+                : gg_dataset_temporal_order(&t->train, (size_t)s->train_size, s->length, seed);
+    if (st) return st;
+    limit(&t->train, s->limit_train);
+    if (s->val_fraction > 0) {
+        size_t nv = s->test_size > 0 ? (size_t)s->test_size / 5 : 2000;
+        if (nv < 100) nv = 100;
+        st = adding ? gg_dataset_adding(&t->val, nv, s->length, s->variant, seed + 1)
+                    : gg_dataset_temporal_order(&t->val, nv, s->length, seed + 1);
+        if (st) return st;
+        t->have_val = 1;
+    }
+    if (s->test_size > 0 && s->test_path[0]) {
+        st = adding ? gg_dataset_adding(&t->test, (size_t)s->test_size, s->length, s->variant, seed + 2)
+                    : gg_dataset_temporal_order(&t->test, (size_t)s->test_size, s->length, seed + 2);
+        if (st) return st;
+        limit(&t->test, s->limit_test);
+        t->have_test = 1;
+    }
+    return GG_OK;
+}
+
 static gg_status load_data(gg_trainer *t)
 {
     gg_settings *s = &t->s;
+    if (strcmp(s->format, "adding") == 0 || strcmp(s->format, "temporal_order") == 0 || strcmp(s->format, "text") == 0) {
+        gg_status st = load_generated(t);
+        if (st) return st;
+        t->train.scale = 1;
+        t->val.scale = t->test.scale = 1;
+        return GG_OK;
+    }
     gg_dataset all;
     memset(&all, 0, sizeof all);
     gg_status st = load_one(t, 0, &all);
@@ -214,8 +262,12 @@ static gg_status setup(gg_trainer *t)
     t->total_steps = t->steps_per_epoch * s->epochs;
     if (s->max_steps > 0 && s->max_steps < t->total_steps) t->total_steps = s->max_steps;
     s->sched.lr = s->opt.lr;
-    if ((s->sched.kind == GG_SCHED_COSINE || s->sched.kind == GG_SCHED_ONECYCLE) && s->sched.total_steps <= 0)
+    if ((s->sched.kind == GG_SCHED_COSINE || s->sched.kind == GG_SCHED_ONECYCLE) && s->sched.total_steps <= 0) {
         s->sched.total_steps = t->total_steps;
+        /* a run shortened by max_steps keeps a warm-up that fits in it */
+        if (s->max_steps > 0 && s->sched.warmup_steps >= s->sched.total_steps)
+            s->sched.warmup_steps = s->sched.total_steps / 2;
+    }
     if ((st = gg_schedule_init(&t->sched, &s->sched))) return gg_fail(st, "schedule: %s", gg_errmsg());
     if (s->guard.enabled) {
         t->gd = gg_guard_new(t->g, t->o, &s->guard);
@@ -273,6 +325,10 @@ gg_status gg_trainer_new(gg_cfg *cfg, const char *run_dir, gg_trainer **out)
         if (!st) {
             snprintf(p, sizeof p, "%s/config.yaml", t->run_dir);
             st = gg_cfg_write(cfg, p);
+        }
+        if (!st && t->text) {
+            snprintf(p, sizeof p, "%s/vocab.bin", t->run_dir);
+            st = gg_text_save_vocab(t->text, p);
         }
         if (!st) st = gg_runlog_open(t, 0);
     }
@@ -333,6 +389,7 @@ void gg_trainer_free(gg_trainer *t)
     gg_dataset_free(&t->train);
     gg_dataset_free(&t->val);
     gg_dataset_free(&t->test);
+    gg_text_free(t->text);
     free(t->perm);
     free(t->best_params);
     free(t->best_bufs);
@@ -817,10 +874,83 @@ out:
         }
         gg_status s3 = gg_runlog_summary(t);
         if (s3) return s3;
+        gg_runlog_close(t);
+        if (gg_report_write(t->run_dir, NULL) == GG_OK) {
+            snprintf(t->msg, sizeof t->msg, "report %.480s/report.html", t->run_dir);
+            emit(t, GG_EV_INFO, t->msg);
+        }
     }
     snprintf(t->msg, sizeof t->msg, "%s after %ld steps (%d epochs) in %.1f s", t->status, t->pos.step, t->pos.epoch,
              t->wall_seconds);
     emit(t, GG_EV_DONE, t->msg);
     (void)epochs_this_run;
     return GG_OK;
+}
+
+/* ---- sampling from a character model ------------------------------------ */
+
+gg_status gg_trainer_sample(gg_trainer *t, const gg_text *vocab, const char *prompt, int n, float temperature,
+                            uint64_t seed, char *out, size_t cap)
+{
+    gg_graph *g = t->g;
+    if (!vocab || !prompt || !out || cap == 0 || n < 0) return gg_fail(GG_E_ARG, "sample: bad arguments");
+    if (!(temperature > 0)) return gg_fail(GG_E_ARG, "sample: temperature %g must be > 0", temperature);
+    gg_shape xs = gg_graph_shape(g, t->x), ls = gg_graph_shape(g, t->logits);
+    if (xs.ndim != 2 || ls.ndim != 3 || ls.d[1] != xs.d[1])
+        return gg_fail(GG_E_STATE, "sample: the model is not a sequence model over character ids (input %d-D, output %d-D)",
+                       xs.ndim, ls.ndim);
+    int T = xs.d[1], V = ls.d[2];
+    if (V != gg_text_vocab_size(vocab))
+        return gg_fail(GG_E_STATE, "sample: the model has %d output classes, the vocabulary %d", V,
+                       gg_text_vocab_size(vocab));
+    size_t plen = strlen(prompt);
+    if (plen == 0) return gg_fail(GG_E_ARG, "sample: empty prompt");
+    size_t total = plen + (size_t)n;
+    int *ids = malloc(sizeof(int) * total);
+    double *p = malloc(sizeof(double) * (size_t)V);
+    if (!ids || !p) {
+        free(ids);
+        free(p);
+        return gg_fail(GG_E_NOMEM, "sample: out of memory");
+    }
+    for (size_t i = 0; i < plen; i++) {
+        int id = gg_text_id(vocab, (unsigned char)prompt[i]);
+        ids[i] = id >= 0 ? id : 0; /* a byte the model never saw: the first symbol */
+    }
+    gg_rng r;
+    gg_rng_seed(&r, seed);
+    gg_graph_set_batch(g, 1);
+    gg_status st = GG_OK;
+    size_t len = plen;
+    for (int k = 0; k < n && !st; k++) {
+        /* the last T ids at the start of the window; a causal model's
+         * position j sees only positions <= j, so what follows is ignored */
+        size_t from = len > (size_t)T ? len - (size_t)T : 0;
+        int used = (int)(len - from);
+        float *x = gg_graph_data(g, t->x);
+        for (int j = 0; j < T; j++) x[j] = (float)(j < used ? ids[from + (size_t)j] : 0);
+        st = gg_graph_forward(g, GG_EVAL, t->logits);
+        if (st) break;
+        const float *lg = gg_graph_data(g, t->logits) + (size_t)(used - 1) * (size_t)V;
+        double mx = lg[0], sum = 0;
+        for (int c = 1; c < V; c++) mx = lg[c] > mx ? lg[c] : mx;
+        for (int c = 0; c < V; c++) sum += p[c] = exp((lg[c] - mx) / temperature);
+        double u = gg_rng_uniform(&r) * sum;
+        int pick = V - 1;
+        for (int c = 0; c < V; c++) {
+            u -= p[c];
+            if (u < 0) {
+                pick = c;
+                break;
+            }
+        }
+        ids[len++] = pick;
+    }
+    gg_graph_set_batch(g, gg_graph_max_batch(g));
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < cap; i++) out[o++] = (char)gg_text_byte(vocab, ids[i]);
+    out[o] = 0;
+    free(ids);
+    free(p);
+    return st;
 }

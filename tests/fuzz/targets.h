@@ -94,15 +94,20 @@ static int fz_violation(const char *target, const char *what)
     return 1;
 }
 
-/* A failing status must leave a message: non-empty, bounded, terminated. */
+/* A failing status must leave a message: non-empty, bounded, terminated,
+ * and for the data loaders one line (the command prints it as one; config
+ * and safetensors messages may quote a value or name that holds a newline). */
 static int fz_status(const char *target, gg_status st, const char *call)
 {
     if (st == GG_OK) return 0;
     const char *m = gg_errmsg();
     size_t n = strnlen(m, 2048);
-    if (n == 0 || n >= 1024) {
-        char w[160];
-        snprintf(w, sizeof w, "%s failed (%s) with %s message", call, gg_status_name(st), n ? "an unterminated" : "an empty");
+    const char *why = n == 0 ? "an empty" : n >= 1024 ? "an unterminated" : NULL;
+    if (!why && strchr(m, '\n') && (!strcmp(target, "idx") || !strcmp(target, "csv") || !strcmp(target, "npy")))
+        why = "a multi-line";
+    if (why) {
+        char w[1200];
+        snprintf(w, sizeof w, "%s failed (%s) with %s message: %.1000s", call, gg_status_name(st), why, m);
         return fz_violation(target, w);
     }
     return 0;

@@ -1,0 +1,269 @@
+#!/usr/bin/python3
+"""The PyTorch peer of a gauntlet case: the same model (built from the same
+gradguard YAML config), the same data, optimizer, epochs, batch size and
+injected faults, trained with torch.nn.utils.clip_grad_norm_(max_norm) after
+every backward (or without clipping when --clip 0).
+
+Prints one JSON line: status, first_loss, max_loss, nonfinite_steps,
+test_loss, test_accuracy (or test_mse for regression).
+
+Run with Debian's python3-torch: /usr/bin/python3 bench/gauntlet/torch_peer.py CONFIG
+"""
+import argparse
+import gzip
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import yaml
+
+
+def read_idx(path):
+    op = gzip.open if path.endswith(".gz") else open
+    with op(path, "rb") as f:
+        data = f.read()
+    magic, = struct.unpack(">I", data[:4])
+    ndim = magic & 0xFF
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def idx_pair(d, test):
+    pre = "t10k" if test else "train"
+    for ext in (".gz", ""):
+        img = os.path.join(d, f"{pre}-images-idx3-ubyte{ext}")
+        if os.path.exists(img):
+            lab = os.path.join(d, f"{pre}-labels-idx1-ubyte{ext}")
+            return read_idx(img), read_idx(lab)
+    raise SystemExit(f"no IDX files in {d}")
+
+
+def adding(n, T, rng):
+    """Sum of two uniforms: values U(0,1), one marker in each half."""
+    x = np.zeros((n, T, 2), np.float32)
+    x[:, :, 0] = rng.random((n, T))
+    a = rng.integers(0, T // 2, n)
+    b = rng.integers(T // 2, T, n)
+    x[np.arange(n), a, 1] = 1
+    x[np.arange(n), b, 1] = 1
+    y = x[np.arange(n), a, 0] + x[np.arange(n), b, 0]
+    return x, y.astype(np.float32).reshape(n, 1)
+
+
+def he_init(w, fan_in, gain, normal):
+    std = gain * math.sqrt(2.0 / fan_in)
+    with torch.no_grad():
+        if normal:
+            w.normal_(0, std)
+        else:
+            w.uniform_(-std * math.sqrt(3), std * math.sqrt(3))
+
+
+def init_layer(mod, spec, act):
+    """The same initialisers as gradguard's defaults and config keys."""
+    init = spec.get("init")
+    gain = float(spec.get("gain", 1.0)) or 1.0
+    w = mod.weight
+    fan_in = w[0].numel()
+    fan_out = w.shape[0] * (w[0].numel() // w.shape[1])
+    if init is None:
+        init = "he_uniform" if act in ("relu", "leaky_relu", "elu", "gelu") else "xavier_uniform"
+    if init in ("he_uniform", "he_normal"):
+        he_init(w, fan_in, gain, init == "he_normal")
+    elif init == "xavier_uniform":
+        r = gain * math.sqrt(6.0 / (fan_in + fan_out))
+        nn.init.uniform_(w, -r, r)
+    elif init == "xavier_normal":
+        nn.init.normal_(w, 0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    elif init == "normal":
+        nn.init.normal_(w, float(spec.get("init_a", 0)), float(spec.get("std", spec.get("init_b", 1))))
+    elif init == "lecun_uniform":
+        nn.init.uniform_(w, -gain / math.sqrt(fan_in), gain / math.sqrt(fan_in))
+    else:
+        raise SystemExit(f"torch_peer: init '{init}' not mapped")
+    if mod.bias is not None:
+        nn.init.zeros_(mod.bias)
+
+
+ACTS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "elu": nn.ELU,
+        "leaky_relu": nn.LeakyReLU}
+
+
+class Last(nn.Module):
+    def __init__(self, rnn, last):
+        super().__init__()
+        self.rnn, self.last = rnn, last
+
+    def forward(self, x):
+        y, _ = self.rnn(x)
+        return y[:, -1] if self.last else y
+
+
+def build(cfg, in_shape, n_out):
+    layers = []
+    shape = list(in_shape)  # sample shape
+    specs = cfg["model"]
+    for i, s in enumerate(specs):
+        t = s["type"]
+        last = i == len(specs) - 1
+        if t == "dense":
+            act = s.get("act", "none" if last else "relu")
+            if len(shape) > 1 and len(shape) != 2:
+                layers.append(nn.Flatten())
+                shape = [int(np.prod(shape))]
+            units = int(s.get("units", n_out if last else 0))
+            lin = nn.Linear(shape[-1], units, bias=s.get("bias", True))
+            init_layer(lin, s, act)
+            layers.append(lin)
+            if act != "none":
+                layers.append(ACTS[act]())
+            shape = shape[:-1] + [units]
+        elif t == "conv2d":
+            act = s.get("act", "relu")
+            k = int(s.get("kernel", 3))
+            pad = int(s.get("pad", (k - 1) // 2))
+            st = int(s.get("stride", 1))
+            conv = nn.Conv2d(shape[0], int(s["filters"]), k, st, pad)
+            init_layer(conv, s, act)
+            layers.append(conv)
+            if act != "none":
+                layers.append(ACTS[act]())
+            shape = [int(s["filters"]), (shape[1] + 2 * pad - k) // st + 1, (shape[2] + 2 * pad - k) // st + 1]
+        elif t == "maxpool":
+            k = int(s.get("size", 2))
+            layers.append(nn.MaxPool2d(k, int(s.get("stride", k))))
+            shape = [shape[0], shape[1] // k, shape[2] // k]
+        elif t in ("rnn", "lstm", "gru"):
+            h = int(s["hidden"])
+            cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[t]
+            kw = {"nonlinearity": "relu" if s.get("act") == "relu" else "tanh"} if t == "rnn" else {}
+            rnn = cls(shape[-1], h, batch_first=True, **kw)
+            ri = s.get("recurrent_init")
+            g = float(s.get("recurrent_gain", 1.0))
+            with torch.no_grad():
+                G = rnn.weight_hh_l0.shape[0] // h
+                for b in range(G):
+                    blk = rnn.weight_hh_l0[b * h:(b + 1) * h]
+                    if ri == "orthogonal":
+                        nn.init.orthogonal_(blk, gain=g)
+                    elif ri == "identity":
+                        blk.copy_(torch.eye(h) * g)
+                    elif ri == "spectral":
+                        m = torch.randn(h, h) / math.sqrt(h)
+                        rho = torch.linalg.eigvals(m).abs().max().item()
+                        blk.copy_(m * g / rho)
+                if t == "lstm" and float(s.get("forget_bias", 1.0)) != 0:
+                    rnn.bias_ih_l0[h:2 * h] = float(s.get("forget_bias", 1.0))
+                    rnn.bias_hh_l0[h:2 * h] = 0
+            layers.append(Last(rnn, bool(s.get("last", False))))
+            shape = [h] if s.get("last", False) else shape[:-1] + [h]
+        elif t == "flatten":
+            layers.append(nn.Flatten())
+            shape = [int(np.prod(shape))]
+        else:
+            raise SystemExit(f"torch_peer: layer type '{t}' not mapped")
+    return nn.Sequential(*layers)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("config")
+    ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    with open(args.config) as f:
+        cfg = yaml.safe_load(f)
+    data = cfg.get("data", {})
+    fmt = data.get("format", "idx")
+    tr = cfg.get("train", {})
+    epochs, batch = int(tr.get("epochs", 5)), int(tr.get("batch", 128))
+    regression = fmt == "adding"
+    if fmt == "adding":
+        T = int(data.get("length", 100))
+        xtr, ytr = adding(int(data.get("train_size", 100000)), T, rng)
+        xte, yte = adding(int(data.get("test_size", 10000)), T, rng)
+        in_shape, n_out = [T, 2], 1
+    else:
+        d = data.get("train", "/usr/share/datasets/fashion-mnist")
+        xi, yi = idx_pair(d, False)
+        xt, yt = idx_pair(data.get("test", d), True)
+        xtr = (xi.astype(np.float32) / 255).reshape(-1, 1, 28, 28)
+        xte = (xt.astype(np.float32) / 255).reshape(-1, 1, 28, 28)
+        ytr, yte = yi.astype(np.int64), yt.astype(np.int64)
+        in_shape, n_out = [1, 28, 28], 10
+    model = build(cfg, in_shape, n_out)
+    o = cfg.get("optimizer", {})
+    name, lr = o.get("name", "adam"), float(o.get("lr", 1e-3))
+    if name == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=float(o.get("momentum", 0)),
+                              nesterov=bool(o.get("nesterov", False)))
+    elif name == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+    elif name == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=float(o.get("weight_decay", 0.01)))
+    else:
+        raise SystemExit(f"torch_peer: optimizer {name} not mapped")
+    loss_fn = nn.MSELoss() if regression else nn.CrossEntropyLoss()
+    faults = {int(f["batch"]): f for f in (cfg.get("guard") or {}).get("faults", [])}
+    xtr_t, ytr_t = torch.from_numpy(xtr), torch.from_numpy(ytr)
+    n = len(xtr)
+    spe = (n + batch - 1) // batch
+    first, mx, bad, step = None, 0.0, 0, 0
+    max_steps = int(tr.get("max_steps", 0))
+    for ep in range(epochs):
+        perm = torch.randperm(n)
+        for b in range(spe):
+            idx = perm[b * batch:(b + 1) * batch]
+            xb, yb = xtr_t[idx].clone(), ytr_t[idx]
+            f = faults.get(ep * spe + b)
+            if f is not None:
+                if f.get("nan"):
+                    xb.view(-1)[xb.numel() // 2] = float("nan")
+                else:
+                    xb *= float(f.get("scale", 1))
+            loss = loss_fn(model(xb), yb)
+            lv = loss.item()
+            first = lv if first is None else first
+            if not math.isfinite(lv):
+                bad += 1
+            else:
+                mx = max(mx, lv)
+            opt.zero_grad()
+            loss.backward()
+            if args.clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            opt.step()
+            step += 1
+            if max_steps and step >= max_steps:
+                break
+        if max_steps and step >= max_steps:
+            break
+    model.eval()
+    with torch.no_grad():
+        tl, hit = 0.0, 0
+        for i in range(0, len(xte), 1000):
+            out = model(torch.from_numpy(xte[i:i + 1000]))
+            yb = torch.from_numpy(yte[i:i + 1000])
+            tl += loss_fn(out, yb).item() * len(yb)
+            if not regression:
+                hit += (out.argmax(1) == yb).sum().item()
+    res = {"status": "diverged" if bad or (first and mx > 10 * first) else "completed",
+           "first_loss": first, "max_loss": mx, "nonfinite_steps": bad, "test_loss": tl / len(xte)}
+    if regression:
+        res["test_mse"] = res["test_loss"]
+    else:
+        res["test_accuracy"] = hit / len(xte)
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,419 @@
+#!/usr/bin/python3
+"""run.py - `make bench`: gradguard against PyTorch, in one run, on this machine.
+
+    /usr/bin/python3 bench/run.py --build build [--quick] [--out bench/results]
+
+(bench/run.sh builds the programs first and calls this.) Every number in the
+report is measured in this run: the two sides run one after the other (never
+at the same time), each as its own process, with R repetitions of N timed
+steps after W warm-up steps; tables give the median and the spread (min-max
+over the repetitions, as +-% of the median).
+
+  1. the machine: CPU, cores, load, the BLAS each side really loaded
+  2. the sgemm rate (large square sgemm) and the MLP's GEMM floor
+     (bench/gemm_floor: the step's GEMMs alone in OpenBLAS)
+  3. MLP, CNN, LSTM (adding problem): gradguard (bench/gg_bench) at 1 thread
+     and at all cores; PyTorch (bench/torch_peer.py) at its defaults and at
+     tuned thread settings, from the same initial weights, data and batch
+     order; the first losses of both must agree to 1e-4 (relative)
+  4. guard overhead (off / default policy / per-layer statistics every step)
+  5. peak RSS of the MLP runs (gradguard must stay under 1/4 of PyTorch's)
+  6. an MLP scaling sweep over width and batch, against the sgemm rate
+
+Prints the report (Markdown) and writes it to OUT/<date>.md, with every raw
+measurement in OUT/<date>.json. Exits 1 if a cross-check failed.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PY = "/usr/bin/python3"  # Debian's python3-torch lives here, not in the first python3 on PATH
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS")
+LOSS_RTOL = 1e-4
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=60).stdout.strip()
+    except Exception as e:  # a missing tool is a note, not a failure
+        return "(%s)" % e
+
+
+def env_with(threads=None, omp=None, blas=None):
+    """The inherited environment with the thread variables replaced; None
+    removes a variable (the library's own default)."""
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    if threads is not None:
+        omp = blas = threads
+    if omp is not None:
+        env["OMP_NUM_THREADS"] = str(omp)
+    if blas is not None:
+        env["OPENBLAS_NUM_THREADS"] = str(blas)
+    return env
+
+
+def run_json(cmd, env, what, log):
+    """Runs a program that prints JSON lines; returns the parsed objects."""
+    t0 = time.time()
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    dt = time.time() - t0
+    log("  %-58s %6.1f s" % (what, dt))
+    if p.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), p.returncode, (p.stderr or p.stdout).strip()[-2000:]))
+    out = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    if not out:
+        raise RuntimeError("%s printed no JSON: %s" % (" ".join(cmd), p.stdout[-500:]))
+    return out
+
+
+def spread(ms):
+    """(max - min) / (2 median) in %: the +- of a median."""
+    m = statistics.median(ms)
+    return 100.0 * (max(ms) - min(ms)) / (2 * m) if m > 0 else 0.0
+
+
+def fmt_rate(x):
+    return "%.0f" % x if x >= 100 else "%.1f" % x
+
+
+def cut(r, R):
+    """A note when --max-time cut a run's steps."""
+    n = R["config"]["steps"].get(r["model"], r["steps"])
+    return " (%d steps)" % r["steps"] if r["steps"] < n else ""
+
+
+def rel_diff(a, b):
+    return abs(a - b) / max(abs(a), abs(b), 1e-12)
+
+
+def machine_info(build):
+    info = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "cpu": sh("lscpu | sed -n 's/^Model name: *//p'"),
+        "cpu_family_model": sh("lscpu | sed -n 's/^CPU family: *//p'") + "/" + sh("lscpu | sed -n 's/^Model: *//p'"),
+        "cores": os.cpu_count(),
+        "avx512": "avx512f" in sh("grep -m1 flags /proc/cpuinfo"),
+        "kernel": platform.release(),
+        "libblas_alternative": sh("update-alternatives --display libblas.so.3-x86_64-linux-gnu"),
+        "gg_bench_ldd": sh("ldd %s | grep -E 'blas|gomp'" % os.path.join(build, "bench", "gg_bench")),
+        "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE"),
+        "thread_env": {k: os.environ.get(k) for k in THREAD_VARS},
+        "git": sh("cd %s && git rev-parse --short HEAD" % ROOT) + (" (+ uncommitted changes)" if sh(
+            "cd %s && git status --porcelain --untracked-files=no" % ROOT) else ""),
+        "cc": sh("sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' %s/CMakeCache.txt" % build),
+        "cflags": "-O3 -march=native" if "GG_NATIVE:BOOL=ON" in sh("grep GG_NATIVE %s/CMakeCache.txt" % build) else "-O3",
+        "load_start": os.getloadavg(),
+    }
+    info["cc_version"] = sh("%s --version | head -1" % (info["cc"] or "cc"))
+    return info
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="few steps and a small sweep (a smoke test, not a measurement)")
+    ap.add_argument("--no-sweep", action="store_true")
+    ap.add_argument("--models", default="mlp,cnn,lstm")
+    ap.add_argument("--max-time", type=float, default=12.0,
+                    help="cap on the timed part of one run, seconds (fewer steps on a slow or busy machine)")
+    a = ap.parse_args()
+    build = os.path.abspath(a.build)
+    ggb = os.path.join(build, "bench", "gg_bench")
+    floor = os.path.join(build, "bench", "gemm_floor")
+    for p in (ggb, floor):
+        if not os.access(p, os.X_OK):
+            sys.exit("run.py: %s is missing: build it first (bench/run.sh does)" % p)
+    ncpu = os.cpu_count() or 1
+    reps = 2 if a.quick else a.reps
+    warmup = 6 if a.quick else 10  # >= 6: the cross-check reads the first 6 losses
+    steps = {"mlp": 20, "cnn": 3, "lstm": 3} if a.quick else {"mlp": 200, "cnn": 20, "lstm": 20}
+    work = tempfile.mkdtemp(prefix="gg-bench-")
+    t_start = time.time()
+    lines = []
+
+    def log(s):
+        print(s, file=sys.stderr, flush=True)
+
+    info = machine_info(build)
+    R = {"machine": info, "sgemm": {}, "floor": {}, "runs": {}, "guard": {}, "sweep": [], "checks": [],
+         "skipped": {}, "config": {"reps": reps, "warmup": warmup, "steps": steps, "quick": a.quick,
+                                                       "max_time": a.max_time}}
+    failures = []
+    thread_set = [1] if ncpu == 1 else [1, ncpu]
+    log("bench: %s, %d cores, load %.1f; work dir %s" % (info["cpu"], ncpu, info["load_start"][0], work))
+
+    # ---- sgemm rate and GEMM floor ------------------------------------------------
+    for t in thread_set:
+        R["sgemm"][t] = run_json([floor, "square", "--n", "2048", "--threads", str(t), "--reps", str(max(3, reps)),
+                                  "--time", "0.3"], env_with(t), "sgemm 2048^3, %d thread(s)" % t, log)[0]
+        R["floor"][t] = run_json([floor, "mlp", "--dims", "784,256,128,10", "--batch", "128", "--threads", str(t),
+                                  "--reps", str(max(3, reps)), "--time", "0.3"], env_with(t),
+                                 "GEMM floor of the MLP step, %d thread(s)" % t, log)[0]
+
+    # ---- the three workloads ----------------------------------------------------------
+    # PyTorch settings: (label, torch.set_num_threads arg (0 = its default), OMP, OPENBLAS, foreach)
+    torch_settings = [("default", 0, None, None, False), ("1 thread", 1, 1, 1, True)]
+    if ncpu > 1:
+        torch_settings += [("%d torch threads, BLAS 1" % ncpu, ncpu, ncpu, 1, True),
+                           ("1 torch thread, BLAS %d" % ncpu, 1, 1, ncpu, True),
+                           ("%d torch threads, BLAS %d" % (ncpu, ncpu), ncpu, ncpu, ncpu, True)]
+    for model in a.models.split(","):
+        d = os.path.join(work, model)
+        os.makedirs(d, exist_ok=True)
+        runs = R["runs"][model] = {"gradguard": {}, "pytorch": {}}
+        common = ["--warmup", str(warmup), "--steps", str(steps[model]), "--reps", str(reps), "--dir", d,
+                  "--max-time", str(a.max_time)]
+        try:
+            for i, t in enumerate(thread_set):
+                runs["gradguard"][t] = run_json([ggb, model, "--threads", str(t), "--data", a.data] + common,
+                                                env_with(t), "gradguard %s, %d thread(s)" % (model, t), log)[0]
+                # interleave: each gradguard run is followed by PyTorch runs
+                todo = torch_settings[:2] if i == 0 else torch_settings[2:]
+                for label, tt, omp, blas, fe in todo:
+                    cmd = [PY, os.path.join(HERE, "torch_peer.py"), model, "--torch-threads", str(tt), "--data", a.data,
+                           "--label", label] + common + (["--foreach"] if fe else [])
+                    runs["pytorch"][label] = run_json(cmd, env_with(None, omp, blas), "pytorch %s, %s" % (model, label),
+                                                      log)[0]
+        except RuntimeError as e:
+            if model == "lstm" and not runs["gradguard"]:
+                R["skipped"][model] = str(e)
+                log("  lstm skipped: %s" % e)
+                continue
+            raise
+        # the cross-check: every run's first losses against gradguard at 1 thread
+        ref = runs["gradguard"][1]["losses"]
+        for side, label, r in [("gradguard", "%d thread(s)" % t, runs["gradguard"][t]) for t in thread_set] + \
+                              [("pytorch", l, r) for l, r in runs["pytorch"].items()]:
+            n = min(len(ref), len(r["losses"]))
+            worst = max(rel_diff(x, y) for x, y in zip(ref[:n], r["losses"][:n]))
+            ok = n >= 6 and worst <= LOSS_RTOL
+            R["checks"].append({"model": model, "side": side, "run": label, "losses": r["losses"][:n],
+                                "max_rel_diff": worst, "ok": ok})
+            if not ok:
+                failures.append("%s: %s %s: first losses %s differ from gradguard's %s (max relative difference %.3g > %g)"
+                                % (model, side, label, r["losses"][:n], ref[:n], worst, LOSS_RTOL))
+
+    # ---- guard overhead (MLP) ---------------------------------------------------------
+    if "mlp" in R["runs"]:
+        d = os.path.join(work, "mlp")
+        common = ["--warmup", str(warmup), "--steps", str(steps["mlp"]), "--reps", str(reps), "--dir", d,
+                  "--max-time", str(a.max_time)]
+        for t in thread_set:
+            R["guard"][t] = {"off": R["runs"]["mlp"]["gradguard"][t]}
+            for mode in ("default", "layers"):
+                R["guard"][t][mode] = run_json([ggb, "mlp", "--threads", str(t), "--guard", mode, "--data", a.data] +
+                                               common, env_with(t), "gradguard mlp guard=%s, %d thread(s)" % (mode, t),
+                                               log)[0]
+        R["guard"]["torch_clip"] = run_json(
+            [PY, os.path.join(HERE, "torch_peer.py"), "mlp", "--torch-threads", "1", "--clip", "--foreach", "--data",
+             a.data, "--label", "1 thread + clip"] + common, env_with(1), "pytorch mlp + clip_grad_norm_, 1 thread",
+            log)[0]
+
+    # ---- scaling sweep ----------------------------------------------------------------
+    if not a.no_sweep:
+        widths = [256, 1024] if a.quick else [256, 512, 1024, 2048, 4096]
+        batches = [32, 256] if a.quick else [32, 128, 512, 1024]
+        t = ncpu
+        pts = run_json([ggb, "sweep", "--widths", ",".join(map(str, widths)), "--batches", ",".join(map(str, batches)),
+                        "--threads", str(t), "--time", "0.2" if a.quick else "0.6", "--data", a.data], env_with(t),
+                       "gradguard MLP sweep, %d thread(s)" % t, log)
+        for p in pts:
+            fl = run_json([floor, "mlp", "--dims", "784,%d,%d,10" % (p["width"], p["width"]), "--batch", str(p["batch"]),
+                           "--threads", str(t), "--reps", "3", "--time", "0.1" if a.quick else "0.25"], env_with(t),
+                          "  floor %d x %d" % (p["width"], p["batch"]), log)[0]
+            p["floor_ms"] = fl["ms_median"]
+            R["sweep"].append(p)
+
+    info["load_end"] = os.getloadavg()
+    R["wall_seconds"] = time.time() - t_start
+    report = render(R, thread_set, ncpu, failures)
+    print(report)
+    os.makedirs(a.out, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M")
+    with open(os.path.join(a.out, stamp + ".md"), "w") as f:
+        f.write(report)
+    with open(os.path.join(a.out, stamp + ".json"), "w") as f:
+        json.dump(R, f, indent=1, default=str)
+    log("bench: wrote %s/%s.md and .json in %.0f s" % (a.out, stamp, R["wall_seconds"]))
+    if failures:
+        log("\nBENCH CROSS-CHECK FAILED:\n  " + "\n  ".join(failures))
+        sys.exit(1)
+
+
+def render(R, thread_set, ncpu, failures):
+    m = R["machine"]
+    out = []
+    w = out.append
+    w("# gradguard vs PyTorch - %s\n" % m["date"])
+    if R["config"]["quick"]:
+        w("**--quick run: a smoke test, too short to be a measurement.**\n")
+    if failures:
+        w("**CROSS-CHECK FAILED** - the two sides did not compute the same thing:\n")
+        for f in failures:
+            w("- " + f)
+        w("")
+    la0, la1 = m["load_start"], m.get("load_end", m["load_start"])
+    w("## Machine\n")
+    w("| | |\n|---|---|")
+    w("| CPU | %s (family/model %s), %d cores, AVX-512 %s |" % (m["cpu"], m["cpu_family_model"], m["cores"],
+                                                              "yes" if m["avx512"] else "no"))
+    w("| load average (1 min) | %.2f at the start, %.2f at the end%s |" % (
+        la0[0], la1[0], " - **busy machine: numbers are noisy**" if max(la0[0], la1[0]) > 0.5 * ncpu else ""))
+    gg = next(iter(R["runs"].values()))["gradguard"][1] if R["runs"] else R["floor"][1]
+    w("| gradguard BLAS | %s (`%s`) |" % (gg.get("openblas_config", "?"), m["gg_bench_ldd"].replace("\n", "; ")))
+    pt = None
+    for runs in R["runs"].values():
+        pt = runs["pytorch"].get("1 thread") or pt
+    if pt:
+        w("| PyTorch | %s; BLAS %s (%s), libs %s; oneDNN %s |" % (
+            pt["torch_version"], pt.get("openblas_config", "?"), "libblas.so.3 alternative: " +
+            m["libblas_alternative"].splitlines()[1].strip() if m["libblas_alternative"] else "?",
+            ", ".join(os.path.basename(x) for x in pt.get("blas_libs", [])), "on" if pt["mkldnn"] else "off"))
+        w("| PyTorch default threads | torch.get_num_threads() = %d; OpenBLAS threads with no variable set = %s |" % (
+            pt["torch_default_threads"],
+            next(iter(R["runs"].values()))["pytorch"]["default"].get("openblas_threads", "?")))
+    w("| OPENBLAS_CORETYPE | %s (inherited by both sides) |" % (m["openblas_coretype_env"] or "unset"))
+    w("| gradguard build | %s, %s; git %s |" % (m["cc_version"], m["cflags"], m["git"]))
+    w("| repetitions | %d x (steps %s) after %d warm-up steps, fewer steps (shown) where that would take over %g s; "
+      "spread = (max - min) / 2 over repetitions |\n" % (
+          R["config"]["reps"], ", ".join("%s %d" % kv for kv in R["config"]["steps"].items()), R["config"]["warmup"],
+          R["config"]["max_time"]))
+
+    w("## Throughput (samples/s, median +- spread; ratio = gradguard / PyTorch)\n")
+    w("gradguard: guard off (the same computation as PyTorch). gradguard at N threads: OMP_NUM_THREADS=N, "
+      "OPENBLAS_NUM_THREADS=N and omp/openblas_set_num_threads(N) (the trainer's train.threads). PyTorch "
+      "\"best\" = the fastest of its settings below for that core count; \"default\" = no thread variables, "
+      "no set_num_threads, Adam's default (per-tensor) implementation.\n")
+    w("| workload | cores | gradguard | PyTorch best (setting) | ratio | PyTorch default | ratio | gradguard ms/step | "
+      "GFLOP/s |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for model, runs in R["runs"].items():
+        pts = runs["pytorch"]
+        for t in thread_set:
+            g = runs["gradguard"][t]
+            cands = {"1 thread": pts["1 thread"]} if t == 1 else pts
+            bl, b = max(cands.items(), key=lambda kv: kv[1]["samples_per_s"])
+            dflt = pts["default"]
+            w("| %s | %d | %s +-%.0f%%%s | %s +-%.0f%% (%s)%s | **%.2f** | %s | %.2f | %.3f | %.1f |" % (
+                model, t, fmt_rate(g["samples_per_s"]), spread(g["ms_per_step"]), cut(g, R),
+                fmt_rate(b["samples_per_s"]), spread(b["ms_per_step"]), bl, cut(b, R), g["samples_per_s"] / b["samples_per_s"], fmt_rate(dflt["samples_per_s"]),
+                g["samples_per_s"] / dflt["samples_per_s"], g["ms_median"], g["gflops"]))
+    for model, why in R["skipped"].items():
+        w("| %s | - | skipped: %s | | | | | | |" % (model, why.replace("|", "/")[:300]))
+    w("")
+    w("Every PyTorch setting (samples/s, median +- spread):\n")
+    labels = []
+    for runs in R["runs"].values():
+        for l in runs["pytorch"]:
+            if l not in labels:
+                labels.append(l)
+    w("| workload | " + " | ".join(labels) + " |")
+    w("|---|" + "---|" * len(labels))
+    for model, runs in R["runs"].items():
+        cells = []
+        for l in labels:
+            r = runs["pytorch"].get(l)
+            cells.append("%s +-%.0f%%%s" % (fmt_rate(r["samples_per_s"]), spread(r["ms_per_step"]),
+                                            cut(r, R)) if r else "-")
+        w("| %s | %s |" % (model, " | ".join(cells)))
+    w("\n(settings: \"1 thread\" = torch.set_num_threads(1), OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1; "
+      "\"N torch threads, BLAS k\" = set_num_threads(N), OMP_NUM_THREADS=N, OPENBLAS_NUM_THREADS=k; all but "
+      "\"default\" use Adam(foreach=True) and zero_grad(set_to_none=True).)\n")
+
+    w("## GEMM floor (MLP 784-256-128-10, batch 128)\n")
+    w("The floor is the step's forward and backward GEMMs alone (same shapes, transposes and betas as gradguard's "
+      "linear op) in OpenBLAS; % of GEMM floor = floor time / step time (100% = nothing but the GEMMs).\n")
+    w("| cores | sgemm 2048^3 GFLOP/s | floor ms/step | gradguard ms/step | gradguard % of floor | "
+      "PyTorch best ms/step | PyTorch % of floor |")
+    w("|---|---|---|---|---|---|---|")
+    for t in thread_set:
+        f = R["floor"][t]["ms_median"]
+        line = "| %d | %.1f | %.3f |" % (t, R["sgemm"][t]["gflops"], f)
+        if "mlp" in R["runs"]:
+            g = R["runs"]["mlp"]["gradguard"][t]["ms_median"]
+            pts = R["runs"]["mlp"]["pytorch"]
+            cands = [pts["1 thread"]] if t == 1 else list(pts.values())
+            p = min(r["ms_median"] for r in cands)
+            line += " %.3f | **%.0f%%** | %.3f | %.0f%% |" % (g, 100 * f / g, p, 100 * f / p)
+        else:
+            line += " - | - | - | - |"
+        w(line)
+    w("")
+
+    if R["guard"]:
+        w("## Guard overhead (MLP, ms/step, median +- spread)\n")
+        w("default = gg_guard_defaults() (ZClip, spike/trend detection, snapshots every 100 steps, per-layer "
+          "statistics every 100 steps); layers = the same with per-layer statistics every step (guard.layer_every=1), "
+          "as src/train/trainer.c runs them.\n")
+        w("| cores | guard off | default | overhead | layers every step | overhead |")
+        w("|---|---|---|---|---|---|")
+        for t in thread_set:
+            gd = R["guard"][t]
+            o = gd["off"]["ms_median"]
+            w("| %d | %.3f +-%.0f%% | %.3f +-%.0f%% | %+.1f%% | %.3f +-%.0f%% | %+.1f%% |" % (
+                t, o, spread(gd["off"]["ms_per_step"]), gd["default"]["ms_median"],
+                spread(gd["default"]["ms_per_step"]), 100 * (gd["default"]["ms_median"] / o - 1),
+                gd["layers"]["ms_median"], spread(gd["layers"]["ms_per_step"]),
+                100 * (gd["layers"]["ms_median"] / o - 1)))
+        tc = R["guard"]["torch_clip"]
+        p1 = R["runs"]["mlp"]["pytorch"]["1 thread"]["ms_median"]
+        w("\nFor comparison, PyTorch 1 thread + clip_grad_norm_(1.0): %.3f ms/step against %.3f without (%+.1f%%).\n" % (
+            tc["ms_median"], p1, 100 * (tc["ms_median"] / p1 - 1)))
+
+    if "mlp" in R["runs"]:
+        w("## Memory (MLP training run)\n")
+        w("Peak RSS (getrusage ru_maxrss) of the whole process, the uint8 training set (47 MB) included on both "
+          "sides; minor page faults per timed step (ru_minflt).\n")
+        w("| cores | gradguard peak RSS MiB | PyTorch peak RSS MiB | ratio | <= 1/4 | gradguard faults/step | "
+          "PyTorch faults/step |")
+        w("|---|---|---|---|---|---|---|")
+        for t in thread_set:
+            g = R["runs"]["mlp"]["gradguard"][t]
+            pts = R["runs"]["mlp"]["pytorch"]
+            p = pts["1 thread"] if t == 1 else min((r for l, r in pts.items() if l not in ("1 thread", "default")),
+                                                   key=lambda r: r["ms_median"])
+            ratio = g["peak_rss_mib"] / p["peak_rss_mib"]
+            w("| %d | %.1f | %.1f (%s) | **%.3f** | %s | %.2f | %.1f |" % (
+                t, g["peak_rss_mib"], p["peak_rss_mib"], p["label"], ratio, "yes" if ratio <= 0.25 else "**NO**",
+                g["minflt_per_step"], p["minflt_per_step"]))
+        w("")
+
+    if R["sweep"]:
+        t = R["sweep"][0]["threads"]
+        rate = R["sgemm"][t]["gflops"]
+        w("## MLP scaling sweep (gradguard, %d thread(s); 784-W-W-10, ReLU, Adam)\n" % t)
+        w("FLOPs = forward + backward GEMMs. %% of sgemm = achieved GFLOP/s / the 2048^3 sgemm rate (%.1f GFLOP/s); "
+          "%% of floor = the same GEMMs alone in OpenBLAS / the step.\n" % rate)
+        w("| width | batch | ms/step | GFLOP/step | GFLOP/s | % of sgemm | floor ms | % of floor |")
+        w("|---|---|---|---|---|---|---|---|")
+        for p in R["sweep"]:
+            w("| %d | %d | %.3f | %.3f | %.1f | %.0f%% | %.3f | %.0f%% |" % (
+                p["width"], p["batch"], p["ms_median"], p["flops_per_step"] / 1e9, p["gflops"],
+                100 * p["gflops"] / rate, p["floor_ms"], 100 * p["floor_ms"] / p["ms_median"]))
+        w("")
+
+    w("## Cross-check: losses of the first 6 steps (same weights, data, order, optimizer)\n")
+    w("| workload | side | run | losses | max rel. diff vs gradguard 1 thread | ok |")
+    w("|---|---|---|---|---|---|")
+    for c in R["checks"]:
+        w("| %s | %s | %s | %s | %.2g | %s |" % (c["model"], c["side"], c["run"],
+                                                 " ".join("%.6f" % x for x in c["losses"]), c["max_rel_diff"],
+                                                 "yes" if c["ok"] else "**NO**"))
+    w("\nTotal bench time %.0f s.\n" % R["wall_seconds"])
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+/* test_robust.c - the fixes that fuzzing and the bad-input survey led to
+ * (docs/robustness.md), each checked on the input that showed it, with the
+ * exact status and the words of the message. */
+#include "gt.h"
+#include "fuzz/targets.h"
+
+#include <stdarg.h>
+
+/* the status, and every given word in the message */
+static void expect_fail_(int line, gg_status got, gg_status want, ...)
+{
+    const char *m = gg_errmsg();
+    GT_CHECK(got == want, "line %d: status %s, want %s (%s)", line, gg_status_name(got), gg_status_name(want), m);
+    va_list ap;
+    va_start(ap, want);
+    for (const char *w; (w = va_arg(ap, const char *));)
+        GT_CHECK(strstr(m, w) != NULL, "line %d: message '%s' lacks '%s'", line, m, w);
+    va_end(ap);
+}
+#define EXPECT_FAIL(call, want, ...) expect_fail_(__LINE__, (call), (want), __VA_ARGS__, (const char *)NULL)
+
+static const char *put(const char *name, const void *data, size_t n)
+{
+    static char buf[4][300];
+    static int k;
+    char *p = buf[k++ % 4];
+    fz_path(name, p, 300);
+    fz_write(p, data, n, 0);
+    return p;
+}
+
+/* CSV cells are decimal: strtod alone took "0x1A" as 26 and "0x1p3" as 8. */
+static void csv_hex(void)
+{
+    gg_dataset d;
+    const char *t = "a,b,label\n1,0x1A,0\n";
+    EXPECT_FAIL(gg_dataset_load_csv(&d, put("a", t, strlen(t)), "label", 1), GG_E_FORMAT, "line 2", "column 2",
+                "('b')", "'0x1A' is not a number");
+    t = "1,0x1p3\n";
+    EXPECT_FAIL(gg_dataset_load_csv(&d, put("a", t, strlen(t)), NULL, 0), GG_E_FORMAT, "line 1", "column 2", "'0x1p3'");
+    /* decimal exponents still read, and the value is right */
+    t = "1.5e1,-2E-1\n";
+    GT_OK(gg_dataset_load_csv(&d, put("a", t, strlen(t)), NULL, 0));
+    GT_CHECK(d.n == 1 && d.per == 2 && d.f32[0] == 15.0f && d.f32[1] == -0.2f, "decimal exponents");
+    gg_dataset_free(&d);
+}
+
+/* A .npy header error quoted the header up to the newline that ends it,
+ * so the command's one-line message ran onto a second line. */
+static void npy_one_line(void)
+{
+    const char dict[] = "{'descr': '<f4', 'shape': (1,), }";
+    char f[128];
+    size_t hl = sizeof dict - 1 + 1; /* the dict and its '\n' */
+    memcpy(f, "\x93NUMPY\x01\x00", 8);
+    f[8] = (char)hl;
+    f[9] = 0;
+    memcpy(f + 10, dict, sizeof dict - 1);
+    f[10 + hl - 1] = '\n';
+    memset(f + 10 + hl, 0, 4);
+    gg_dataset d;
+    EXPECT_FAIL(gg_dataset_load_npy(&d, put("a", f, 10 + hl + 4), NULL), GG_E_FORMAT, "missing key 'fortran_order'",
+                "byte offset");
+    GT_CHECK(strchr(gg_errmsg(), '\n') == NULL, "one line: '%s'", gg_errmsg());
+    /* a control byte inside the header text is not echoed either */
+    char g[128];
+    memcpy(g, f, 10 + hl + 4);
+    const char dict2[] = "{'descr': '<f4',\r'shape': (1,), }";
+    size_t hl2 = sizeof dict2 - 1 + 1;
+    g[8] = (char)hl2;
+    memcpy(g + 10, dict2, sizeof dict2 - 1);
+    g[10 + hl2 - 1] = '\n';
+    memset(g + 10 + hl2, 0, 4);
+    EXPECT_FAIL(gg_dataset_load_npy(&d, put("a", g, 10 + hl2 + 4), NULL), GG_E_FORMAT, ".npy header");
+    GT_CHECK(strchr(gg_errmsg(), '\r') == NULL && strchr(gg_errmsg(), '\n') == NULL, "no control bytes: '%s'",
+             gg_errmsg());
+}
+
+int main(void)
+{
+    csv_hex();
+    npy_one_line();
+    return gt_done("test_robust");
+}
