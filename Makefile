@@ -8,12 +8,17 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG ?= configs/fashion-mlp.yaml
 RUN_DIR ?= runs/fashion-mlp
 
-.PHONY: all deps build san run test test-fast test-san bench fuzz clean
+.PHONY: all deps deps-test build san run test test-fast test-san bench fuzz clean
 
 all: build
 
+# what building and training need
 deps:
-	@scripts/install-deps.sh --with-torch
+	@scripts/install-deps.sh
+
+# what the tests add: PyTorch (parity and interop checks) and Chromium (the report render test)
+deps-test:
+	@scripts/install-deps.sh --with-torch --with-chromium
 
 $(BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -31,7 +36,7 @@ run: build
 	$(BUILD)/gradguard train $(CONFIG) -o $(RUN_DIR)
 
 # The full suite: the Release build, then the same tests under ASan+UBSan.
-test: build san
+test: deps-test build san
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 GG_SANITIZE=1 ctest --output-on-failure -j $(JOBS)
 

@@ -278,8 +278,8 @@ def render(R, thread_set, ncpu, failures):
         pt = runs["pytorch"].get("1 thread") or pt
     if pt:
         w("| PyTorch | %s; BLAS %s (%s), libs %s; oneDNN %s |" % (
-            pt["torch_version"], pt.get("openblas_config", "?"), "libblas.so.3 alternative: " +
-            m["libblas_alternative"].splitlines()[1].strip() if m["libblas_alternative"] else "?",
+            pt["torch_version"], pt.get("openblas_config", "?"), "libblas.so.3 alternative: " + " ".join(
+                l.strip() for l in m["libblas_alternative"].splitlines() if "currently" in l),
             ", ".join(os.path.basename(x) for x in pt.get("blas_libs", [])), "on" if pt["mkldnn"] else "off"))
         w("| PyTorch default threads | torch.get_num_threads() = %d; OpenBLAS threads with no variable set = %s |" % (
             pt["torch_default_threads"],

@@ -10,6 +10,9 @@
 # In a Sanitize build the programs are compiled with the same sanitizers, and
 # the second spirals run is left out (the check program still runs).
 set -u
+# one thread, as the example_spirals test: spirals' tensors are tiny, and two
+# OpenMP threads on a loaded machine made it ten times slower
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 SRC=${GG_SRC:?}
 B=${GG_BUILD:?}
 CC=${CC:-cc}
