@@ -8,8 +8,8 @@
  *   EPOCHS      passes over the training set (default 1)
  *   --limit N   train on the first N training images only (default: all 60000)
  *   --data DIR  the directory of the IDX files (default /usr/share/datasets/fashion-mnist)
- *   --faults    corrupt three batches (a NaN pixel in two, features x 1e4 in one)
- *               to watch the guard and the callback act
+ *   --faults    corrupt four batches (a NaN pixel in three, features x 1e4 in one)
+ *               to watch the guard and the callback act (the third NaN ends the run)
  *
  * Prints the progress, every guard event, and the test accuracy; exits 0 when
  * the test accuracy is above 0.80 (one epoch gives about 0.85).
@@ -25,8 +25,9 @@
  *    then every 100th);
  *  - vetoes a step the guard would apply if its gradient norm, after
  *    clipping, is still above an absolute cap: it is skipped instead;
- *  - ends the run when the loss has been non-finite three times (the guard
- *    itself would roll back each time, up to its rollback budget).
+ *  - ends the run at the third step whose loss or gradient is not finite
+ *    (the guard itself would roll back each time, up to its rollback
+ *    budget of 10).
  * This is the same place where the gradguard trainer (src/train/trainer.c)
  * carries out the guard's decision.
  */
@@ -44,7 +45,7 @@
 
 typedef struct policy {
     double hard_cap;     /* largest gradient norm a step may be applied with */
-    int max_nonfinite;   /* non-finite losses before the run ends */
+    int max_nonfinite;   /* non-finite steps before the run ends */
     int nonfinite;       /* seen so far */
     long clips, vetoes;
 } policy;
@@ -53,12 +54,12 @@ typedef struct policy {
  * change the decision. */
 static void my_policy(policy *p, long step, const gg_guard_stats *st, gg_guard_decision *d)
 {
-    if (!isfinite(st->loss)) {
+    if (!isfinite(st->loss) || st->nonfinite > 0) {
         p->nonfinite++;
-        printf("policy: step %ld: the loss is %g (%d of %d allowed)\n", step, st->loss, p->nonfinite,
-               p->max_nonfinite);
+        printf("policy: step %ld: loss %g, %ld non-finite gradient values (non-finite step %d of %d allowed)\n", step,
+               st->loss, st->nonfinite, p->nonfinite, p->max_nonfinite);
         if (p->nonfinite >= p->max_nonfinite) {
-            printf("policy: step %ld: too many non-finite losses, stopping\n", step);
+            printf("policy: step %ld: too many non-finite steps, stopping\n", step);
             d->verdict = GG_GUARD_STOP;
         }
         return;
@@ -168,10 +169,11 @@ static void print_events(gg_guard *gd)
     gg_guard_clear_events(gd);
 }
 
-/* --faults: three corrupted batches, counted over the run. */
+/* --faults: four corrupted batches, counted over the run; the third NaN
+ * makes my_policy end the run. */
 static void corrupt(long step, float *x, int nb)
 {
-    if (step == 150 || step == 300) x[(size_t)nb * 784 / 2] = NAN;
+    if (step == 150 || step == 300 || step == 400) x[(size_t)nb * 784 / 2] = NAN;
     if (step == 200)
         for (size_t k = 0; k < (size_t)nb * 784; k++) x[k] *= 1e4f;
 }
@@ -210,7 +212,8 @@ int main(int argc, char **argv)
     if (!opt) return fail("optimizer");
 
     /* The guard's policy: the default (z-score clipping, rollback on a
-     * non-finite gradient or a loss blow-up, back-off on a slow climb) with
+     * non-finite gradient, a loss blow-up or a collapse to chance level,
+     * back-off on a slow climb) with
      * a loss spike skipping its step instead of only being logged, and a
      * rollback snapshot every 50 good steps instead of 100. */
     gg_guard_config gc = gg_guard_defaults();
@@ -218,6 +221,7 @@ int main(int argc, char **argv)
     gc.snapshot_every = 50;
     gg_guard *gd = gg_guard_new(m.g, opt, &gc);
     if (!gd) return fail("guard");
+    gg_guard_set_chance(gd, log(10.0)); /* 10 classes: turns on the collapse detector */
     policy pol = {.hard_cap = 100, .max_nonfinite = 3};
 
     size_t *perm = malloc(sizeof *perm * train.n);

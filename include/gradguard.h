@@ -934,6 +934,21 @@ gg_status gg_safetensors_find(const gg_safetensors *st, const char *name, gg_sha
 /* A metadata value (owned by st), or NULL. */
 const char *gg_safetensors_meta(const gg_safetensors *st, const char *key);
 
+/* Imports weights written by another tool (a PyTorch state_dict saved as
+ * safetensors, by name) into the compiled model g (src/io/import.c),
+ * strictly, as torch's load_state_dict(strict=True): every parameter and
+ * buffer of g must be in the file with its shape, and every tensor of the
+ * file must be one of g's. PyTorch's single-layer recurrent names are
+ * accepted for gradguard's ("lstm1.weight_ih_l0" for "lstm1.weight_ih", the
+ * same for weight_hh, bias_ih, bias_hh); BatchNorm's num_batches_tracked,
+ * and the optimizer and early-stopping tensors of a gradguard checkpoint,
+ * are skipped. Any dtype gg_safetensors_open reads converts to float32.
+ * Fails, leaving g untouched, with GG_E_SHAPE naming the tensor and both
+ * shapes, GG_E_FORMAT naming a missing, unexpected or doubled tensor (or
+ * the file's own defect), GG_E_IO if it cannot be read, GG_E_STATE if g is
+ * not compiled. */
+gg_status gg_model_import(gg_graph *g, const char *path);
+
 /* Writes a whole file atomically: temp file in the same directory, write,
  * fsync, rename over path, fsync the directory. On failure (GG_E_IO naming
  * path and the system's reason) the temp file is removed and the old file

@@ -12,6 +12,7 @@ for a in "$@"; do
     --with-mpi) pkgs="$pkgs openmpi-bin libopenmpi-dev" ;;
     --with-chromium) pkgs="$pkgs chromium" ;;
     --with-fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
+    --with-valgrind) pkgs="$pkgs valgrind" ;;
     *) echo "install-deps.sh: unknown option '$a'" >&2; exit 2 ;;
   esac
 done

@@ -900,7 +900,7 @@ static gg_status read_header(gg_safetensors *st, const char *text, size_t n, uin
         const st_tensor *t = ptr[i];
         if (t->end > data_size)
             s = gg_fail(GG_E_FORMAT, "%s: tensor '%s' (header byte %zu): data_offsets [%llu, %llu] go past the %llu-byte "
-                        "data buffer",
+                        "data buffer (a truncated file?)",
                         path, t->d.name, t->pos, (unsigned long long)t->begin, (unsigned long long)t->end,
                         (unsigned long long)data_size);
         else if (t->begin < at)

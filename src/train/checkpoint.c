@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define META_MAX 24
+#define META_MAX 28
 
 static int cmp_str_desc(const void *a, const void *b) { return strcmp(*(char *const *)b, *(char *const *)a); }
 
@@ -173,6 +173,9 @@ gg_status gg_ckpt_save(gg_trainer *t)
     META("val_acc", "%.17g", t->last_val_acc);
     META("train_loss", "%.17g", t->last_train_loss);
     META("train_acc", "%.17g", t->last_train_acc);
+    META("first_loss", "%.17g", t->first_loss);
+    META("max_loss", "%.17g", t->max_loss);
+    META("nonfinite_steps", "%ld", t->nonfinite_steps);
 #undef META
     /* guard state and the skipped-batch list: comma-separated */
     char *gs = NULL, *bad = NULL;
@@ -269,12 +272,13 @@ static gg_status restore_from(gg_trainer *t, const char *path)
         if (gg_safetensors_find(st, "early_stopping.params", &sh, &d) == GG_OK && gg_shape_numel(sh) == np)
             memcpy(t->best_params, d, np * sizeof(float));
     }
-    double v[19];
-    static const char *const keys[19] = {"step", "epoch", "batch", "optim_steps", "plateau_scale", "plateau_best",
+    double v[21];
+    static const char *const keys[21] = {"step", "epoch", "batch", "optim_steps", "plateau_scale", "plateau_best",
                                          "plateau_bad", "plateau_cooldown", "plateau_seen", "best_metric",
                                          "best_epoch", "bad_epochs", "samples_seen", "wall_seconds", "val_loss",
-                                         "val_acc", "train_loss", "train_acc", NULL};
-    for (int i = 0; i < 18 && !s; i++)
+                                         "val_acc", "train_loss", "train_acc", "first_loss", "max_loss",
+                                         "nonfinite_steps"};
+    for (int i = 0; i < 21 && !s; i++)
         if (!meta_num(st, keys[i], &v[i]))
             s = gg_fail(GG_E_FORMAT, "%s: metadata '%s' is missing or not a number", path, keys[i]);
     if (!s) {
@@ -296,6 +300,9 @@ static gg_status restore_from(gg_trainer *t, const char *path)
         t->last_val_acc = v[15];
         t->last_train_loss = v[16];
         t->last_train_acc = v[17];
+        t->first_loss = v[18];
+        t->max_loss = v[19];
+        t->nonfinite_steps = (long)v[20];
         if (t->pos.epoch < 0 || t->pos.step < 0 || t->pos.batch < 0)
             s = gg_fail(GG_E_FORMAT, "%s: negative position in the metadata", path);
     }

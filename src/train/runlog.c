@@ -147,6 +147,9 @@ gg_status gg_runlog_summary(gg_trainer *t)
     num(sl, sizeof sl, t->test_loss, 1);
     num(sa, sizeof sa, t->test_acc, 1);
     num(sps, sizeof sps, t->wall_seconds > 0 ? (double)t->samples_seen / t->wall_seconds : NAN, 1);
+    char fl[32], ml[32];
+    num(fl, sizeof fl, t->first_loss, 1);
+    num(ml, sizeof ml, t->max_loss, 1);
     const gg_guard_counters *c = t->gd ? gg_guard_counts(t->gd) : NULL;
     gg_guard_counters z;
     memset(&z, 0, sizeof z);
@@ -155,10 +158,11 @@ gg_status gg_runlog_summary(gg_trainer *t)
              "{\n  \"status\": \"%s\",\n  \"epochs\": %d,\n  \"steps\": %ld,\n  \"train_loss\": %s,\n"
              "  \"train_accuracy\": %s,\n  \"val_loss\": %s,\n  \"val_accuracy\": %s,\n  \"test_loss\": %s,\n"
              "  \"test_accuracy\": %s,\n  \"wall_seconds\": %.3f,\n  \"samples_per_second\": %s,\n"
+             "  \"first_loss\": %s,\n  \"max_loss\": %s,\n  \"nonfinite_steps\": %ld,\n"
              "  \"world_size\": 1,\n  \"guard\": {\"enabled\": %s, \"clipped\": %ld, \"skipped\": %ld, "
              "\"backoffs\": %ld, \"rollbacks\": %ld, \"nonfinite\": %ld, \"spikes\": %ld, \"trends\": %ld, "
              "\"collapses\": %ld}\n}\n",
-             t->status, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, t->wall_seconds, sps,
+             t->status, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, t->wall_seconds, sps, fl, ml, t->nonfinite_steps,
              t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
              c->trends, c->collapses);
     char p[GG_PATH_MAX + 64];

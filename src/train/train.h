@@ -108,6 +108,8 @@ struct gg_trainer {
     long samples_seen;
     double last_train_loss, last_train_acc, last_val_loss, last_val_acc;
     double test_loss, test_acc;
+    double first_loss, max_loss; /* of the steps' losses: a divergence shows here */
+    long nonfinite_steps;
     FILE *metrics, *layers, *events;
     char msg[512];
     int resumed;

@@ -290,6 +290,7 @@ static gg_status setup(gg_trainer *t)
         return gg_fail(GG_E_NOMEM, "trainer: out of memory");
     t->perm_epoch = -1;
     t->last_ckpt_step = -1;
+    t->first_loss = t->max_loss = NAN;
     t->best_metric = INFINITY;
     snprintf(t->status, sizeof t->status, "running");
     return GG_OK;
@@ -786,6 +787,9 @@ gg_status gg_trainer_run(gg_trainer *t)
                 }
                 if (s->guard.layer_every > 0 && t->pos.step % s->guard.layer_every == 0) gg_runlog_layers(t);
             }
+            if (!isfinite(loss)) t->nonfinite_steps++;
+            else if (isnan(t->first_loss)) t->first_loss = t->max_loss = loss;
+            else if (loss > t->max_loss) t->max_loss = loss;
             if (isfinite(loss)) {
                 log_loss += loss;
                 log_acc += acc;

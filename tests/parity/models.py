@@ -1,0 +1,147 @@
+"""models.py - the PyTorch twins of the models that tests/test_parity_driver.c
+builds with gradguard, with the same parameter names and layouts, and the
+two-way name mapping (only nn.LSTM differs: weight_ih_l0 <-> weight_ih).
+"""
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class MLP(nn.Module):
+    def __init__(self, sizes=(784, 64, 10)):
+        super().__init__()
+        self.n = len(sizes) - 1
+        for i in range(self.n):
+            setattr(self, "fc%d" % (i + 1), nn.Linear(sizes[i], sizes[i + 1]))
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], -1)
+        for i in range(self.n):
+            x = getattr(self, "fc%d" % (i + 1))(x)
+            if i < self.n - 1:
+                x = F.relu(x)
+        return x
+
+
+class CNN(nn.Module):
+    """conv5x5 c1 pad 2, maxpool 2, conv5x5 c2 pad 2, maxpool 2, dense d, dense 10."""
+
+    def __init__(self, c1=8, c2=16, d=32):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, c1, 5, padding=2)
+        self.conv2 = nn.Conv2d(c1, c2, 5, padding=2)
+        self.fc1 = nn.Linear(c2 * 7 * 7, d)
+        self.fc2 = nn.Linear(d, 10)
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], 1, 28, 28)
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = F.relu(self.fc1(x.flatten(1)))
+        return self.fc2(x)
+
+
+class LSTMNet(nn.Module):
+    """Many-to-one: the final hidden state of a one-layer LSTM, then dense 1."""
+
+    def __init__(self, features=2, hidden=16):
+        super().__init__()
+        self.lstm1 = nn.LSTM(features, hidden, batch_first=True)
+        self.fc = nn.Linear(hidden, 1)
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], 20, 2)
+        _, (h, _) = self.lstm1(x)
+        return self.fc(h[-1])
+
+
+class AttnBlock(nn.Module):
+    """Pre-norm self-attention residual: x + out(attention(qkv(ln(x))))."""
+
+    def __init__(self, d, heads, causal):
+        super().__init__()
+        self.heads, self.causal = heads, causal
+        self.ln = nn.LayerNorm(d, eps=1e-5)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.out = nn.Linear(d, d)
+
+    def forward(self, x):
+        n, t, d = x.shape
+        h, dh = self.heads, d // self.heads
+        q, k, v = self.qkv(self.ln(x)).split(d, dim=-1)
+        q, k, v = (z.reshape(n, t, h, dh).transpose(1, 2) for z in (q, k, v))
+        att = q @ k.transpose(-1, -2) / math.sqrt(dh)
+        if self.causal:
+            mask = torch.triu(torch.ones(t, t, dtype=torch.bool), 1)
+            att = att.masked_fill(mask, float("-inf"))
+        y = (att.softmax(-1) @ v).transpose(1, 2).reshape(n, t, d)
+        return x + self.out(y)
+
+
+class MLPBlock(nn.Module):
+    """Pre-norm MLP residual: x + fc2(gelu(fc1(ln(x))))."""
+
+    def __init__(self, d, hidden):
+        super().__init__()
+        self.ln = nn.LayerNorm(d, eps=1e-5)
+        self.fc1 = nn.Linear(d, hidden)
+        self.fc2 = nn.Linear(hidden, d)
+
+    def forward(self, x):
+        return x + self.fc2(F.gelu(self.fc1(self.ln(x))))
+
+
+class AttnNet(nn.Module):
+    def __init__(self, t=8, d=16, heads=2, hidden=32, classes=4):
+        super().__init__()
+        self.t, self.d = t, d
+        self.attn1 = AttnBlock(d, heads, True)
+        self.mlp1 = MLPBlock(d, hidden)
+        self.head = nn.Linear(t * d, classes)
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], self.t, self.d)
+        return self.head(self.mlp1(self.attn1(x)).flatten(1))
+
+
+def build(kind):
+    """The module, the sample shape of its input and its loss ('xent' or 'mse')."""
+    if kind == "mlp":
+        return MLP(), (784,), "xent"
+    if kind == "cnn":
+        return CNN(), (1, 28, 28), "xent"
+    if kind == "fashion-mlp":
+        return MLP((784, 256, 128, 10)), (1, 28, 28), "xent"
+    if kind == "fashion-cnn":
+        return CNN(32, 64, 128), (1, 28, 28), "xent"
+    if kind == "lstm":
+        return LSTMNet(), (20, 2), "mse"
+    if kind == "attn":
+        return AttnNet(), (8, 16), "xent"
+    raise ValueError("unknown model " + kind)
+
+
+def to_torch_name(name):
+    """gradguard's name of a tensor -> the module's state_dict key."""
+    for s in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        if name.endswith("." + s):
+            return name + "_l0"
+    return name
+
+
+def to_gg_name(name):
+    return name[:-3] if name.endswith("_l0") else name
+
+
+def load_gg_tensors(module, tensors):
+    """load_state_dict(strict=True) from tensors named as gradguard names them."""
+    sd = {to_torch_name(k): torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in tensors.items()}
+    module.load_state_dict(sd, strict=True)
+
+
+def gg_state(module):
+    """{gradguard name: float32 numpy array} of the module's parameters."""
+    return {to_gg_name(k): v.detach().cpu().numpy().astype(np.float32) for k, v in module.state_dict().items()}
