@@ -37,7 +37,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PY = "/usr/bin/python3"  # Debian's python3-torch lives here, not in the first python3 on PATH
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS")
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_WAIT_POLICY",
+               "GOMP_SPINCOUNT")
 LOSS_RTOL = 1e-4
 
 
@@ -48,9 +49,9 @@ def sh(cmd):
         return "(%s)" % e
 
 
-def env_with(threads=None, omp=None, blas=None):
+def env_with(threads=None, omp=None, blas=None, wait=None):
     """The inherited environment with the thread variables replaced; None
-    removes a variable (the library's own default)."""
+    removes a variable (the library's own default). wait: OMP_WAIT_POLICY."""
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
     if threads is not None:
         omp = blas = threads
@@ -58,7 +59,13 @@ def env_with(threads=None, omp=None, blas=None):
         env["OMP_NUM_THREADS"] = str(omp)
     if blas is not None:
         env["OPENBLAS_NUM_THREADS"] = str(blas)
+    if wait is not None:
+        env["OMP_WAIT_POLICY"] = wait
     return env
+
+
+def gg_label(t, wait=None):
+    return "1 thread" if t == 1 else "%d threads%s" % (t, ", passive" if wait else "")
 
 
 def run_json(cmd, env, what, log):
@@ -83,6 +90,15 @@ def spread(ms):
 
 def fmt_rate(x):
     return "%.0f" % x if x >= 100 else "%.1f" % x
+
+
+def wait_note(r):
+    return " (passive)" if r.get("wait") == "passive" else ""
+
+
+def best(runs, labels):
+    """(label, run) of the fastest of runs[labels]."""
+    return max(((l, runs[l]) for l in labels), key=lambda kv: kv[1]["samples_per_s"])
 
 
 def cut(r, R):
@@ -141,34 +157,47 @@ def main():
     steps = {"mlp": 20, "cnn": 3, "lstm": 3} if a.quick else {"mlp": 200, "cnn": 20, "lstm": 20}
     work = tempfile.mkdtemp(prefix="gg-bench-")
     t_start = time.time()
-    lines = []
 
     def log(s):
         print(s, file=sys.stderr, flush=True)
 
     info = machine_info(build)
-    R = {"machine": info, "sgemm": {}, "floor": {}, "runs": {}, "guard": {}, "sweep": [], "checks": [],
+    R = {"machine": info, "sgemm": {}, "floor": {}, "runs": {}, "guard": {}, "sweep": [], "checks": [], "wait": {},
          "skipped": {}, "config": {"reps": reps, "warmup": warmup, "steps": steps, "quick": a.quick,
                                                        "max_time": a.max_time}}
     failures = []
     thread_set = [1] if ncpu == 1 else [1, ncpu]
     log("bench: %s, %d cores, load %.1f; work dir %s" % (info["cpu"], ncpu, info["load_start"][0], work))
 
-    # ---- sgemm rate and GEMM floor ------------------------------------------------
+    # OpenMP threads spin at barriers by default (libgomp, and OpenBLAS's
+    # OpenMP build inside it); on a machine with other work that can cost far
+    # more than it saves, so at N > 1 threads every OpenMP side also runs with
+    # OMP_WAIT_POLICY=passive and the report shows both.
+    waits = [None] if ncpu == 1 else [None, "passive"]
+
+    # ---- sgemm rate and GEMM floor (the better of the wait policies: a floor) ------------
     for t in thread_set:
-        R["sgemm"][t] = run_json([floor, "square", "--n", "2048", "--threads", str(t), "--reps", str(max(3, reps)),
-                                  "--time", "0.3"], env_with(t), "sgemm 2048^3, %d thread(s)" % t, log)[0]
-        R["floor"][t] = run_json([floor, "mlp", "--dims", "784,256,128,10", "--batch", "128", "--threads", str(t),
-                                  "--reps", str(max(3, reps)), "--time", "0.3"], env_with(t),
-                                 "GEMM floor of the MLP step, %d thread(s)" % t, log)[0]
+        for w in (waits if t > 1 else [None]):
+            tag = ", passive" if w else ""
+            sq = run_json([floor, "square", "--n", "2048", "--threads", str(t), "--reps", str(max(3, reps)),
+                           "--time", "0.3"], env_with(t, wait=w), "sgemm 2048^3, %d thread(s)%s" % (t, tag), log)[0]
+            fl = run_json([floor, "mlp", "--dims", "784,256,128,10", "--batch", "128", "--threads", str(t),
+                           "--reps", str(max(3, reps)), "--time", "0.3"], env_with(t, wait=w),
+                          "GEMM floor of the MLP step, %d thread(s)%s" % (t, tag), log)[0]
+            sq["wait"] = fl["wait"] = w or "default"
+            if t not in R["sgemm"] or sq["gflops"] > R["sgemm"][t]["gflops"]:
+                R["sgemm"][t] = sq
+            if t not in R["floor"] or fl["ms_median"] < R["floor"][t]["ms_median"]:
+                R["floor"][t] = fl
 
     # ---- the three workloads ----------------------------------------------------------
-    # PyTorch settings: (label, torch.set_num_threads arg (0 = its default), OMP, OPENBLAS, foreach)
-    torch_settings = [("default", 0, None, None, False), ("1 thread", 1, 1, 1, True)]
+    # PyTorch settings: (label, torch.set_num_threads arg (0 = its default), OMP, OPENBLAS, foreach, wait policy)
+    torch_settings = [("default", 0, None, None, False, None), ("1 thread", 1, 1, 1, True, None)]
     if ncpu > 1:
-        torch_settings += [("%d torch threads, BLAS 1" % ncpu, ncpu, ncpu, 1, True),
-                           ("1 torch thread, BLAS %d" % ncpu, 1, 1, ncpu, True),
-                           ("%d torch threads, BLAS %d" % (ncpu, ncpu), ncpu, ncpu, ncpu, True)]
+        torch_settings += [("%d torch threads, BLAS 1" % ncpu, ncpu, ncpu, 1, True, None),
+                           ("%d torch threads, BLAS 1, passive" % ncpu, ncpu, ncpu, 1, True, "passive"),
+                           ("1 torch thread, BLAS %d" % ncpu, 1, 1, ncpu, True, None),
+                           ("%d torch threads, BLAS %d" % (ncpu, ncpu), ncpu, ncpu, ncpu, True, None)]
     for model in a.models.split(","):
         d = os.path.join(work, model)
         os.makedirs(d, exist_ok=True)
@@ -177,15 +206,18 @@ def main():
                   "--max-time", str(a.max_time)]
         try:
             for i, t in enumerate(thread_set):
-                runs["gradguard"][t] = run_json([ggb, model, "--threads", str(t), "--data", a.data] + common,
-                                                env_with(t), "gradguard %s, %d thread(s)" % (model, t), log)[0]
+                for w in (waits if t > 1 else [None]):
+                    lb = gg_label(t, w)
+                    runs["gradguard"][lb] = run_json([ggb, model, "--threads", str(t), "--data", a.data] + common,
+                                                     env_with(t, wait=w), "gradguard %s, %s" % (model, lb), log)[0]
+                    runs["gradguard"][lb]["label"] = lb
                 # interleave: each gradguard run is followed by PyTorch runs
                 todo = torch_settings[:2] if i == 0 else torch_settings[2:]
-                for label, tt, omp, blas, fe in todo:
+                for label, tt, omp, blas, fe, w in todo:
                     cmd = [PY, os.path.join(HERE, "torch_peer.py"), model, "--torch-threads", str(tt), "--data", a.data,
                            "--label", label] + common + (["--foreach"] if fe else [])
-                    runs["pytorch"][label] = run_json(cmd, env_with(None, omp, blas), "pytorch %s, %s" % (model, label),
-                                                      log)[0]
+                    runs["pytorch"][label] = run_json(cmd, env_with(None, omp, blas, w),
+                                                      "pytorch %s, %s" % (model, label), log)[0]
         except RuntimeError as e:
             if model == "lstm" and not runs["gradguard"]:
                 R["skipped"][model] = str(e)
@@ -193,8 +225,8 @@ def main():
                 continue
             raise
         # the cross-check: every run's first losses against gradguard at 1 thread
-        ref = runs["gradguard"][1]["losses"]
-        for side, label, r in [("gradguard", "%d thread(s)" % t, runs["gradguard"][t]) for t in thread_set] + \
+        ref = runs["gradguard"]["1 thread"]["losses"]
+        for side, label, r in [("gradguard", l, r) for l, r in runs["gradguard"].items()] + \
                               [("pytorch", l, r) for l, r in runs["pytorch"].items()]:
             n = min(len(ref), len(r["losses"]))
             worst = max(rel_diff(x, y) for x, y in zip(ref[:n], r["losses"][:n]))
@@ -205,17 +237,26 @@ def main():
                 failures.append("%s: %s %s: first losses %s differ from gradguard's %s (max relative difference %.3g > %g)"
                                 % (model, side, label, r["losses"][:n], ref[:n], worst, LOSS_RTOL))
 
+    # the wait policy gradguard runs the rest with at N threads: the faster one on the MLP
+    for t in thread_set:
+        R["wait"][t] = None
+        if t > 1 and "mlp" in R["runs"]:
+            gr = R["runs"]["mlp"]["gradguard"]
+            if gr[gg_label(t, "passive")]["ms_median"] < gr[gg_label(t)]["ms_median"]:
+                R["wait"][t] = "passive"
+
     # ---- guard overhead (MLP) ---------------------------------------------------------
     if "mlp" in R["runs"]:
         d = os.path.join(work, "mlp")
         common = ["--warmup", str(warmup), "--steps", str(steps["mlp"]), "--reps", str(reps), "--dir", d,
                   "--max-time", str(a.max_time)]
         for t in thread_set:
-            R["guard"][t] = {"off": R["runs"]["mlp"]["gradguard"][t]}
+            lb = gg_label(t, R["wait"][t])
+            R["guard"][t] = {"off": R["runs"]["mlp"]["gradguard"][lb], "label": lb}
             for mode in ("default", "layers"):
                 R["guard"][t][mode] = run_json([ggb, "mlp", "--threads", str(t), "--guard", mode, "--data", a.data] +
-                                               common, env_with(t), "gradguard mlp guard=%s, %d thread(s)" % (mode, t),
-                                               log)[0]
+                                               common, env_with(t, wait=R["wait"][t]),
+                                               "gradguard mlp guard=%s, %s" % (mode, lb), log)[0]
         R["guard"]["torch_clip"] = run_json(
             [PY, os.path.join(HERE, "torch_peer.py"), "mlp", "--torch-threads", "1", "--clip", "--foreach", "--data",
              a.data, "--label", "1 thread + clip"] + common, env_with(1), "pytorch mlp + clip_grad_norm_, 1 thread",
@@ -226,14 +267,16 @@ def main():
         widths = [256, 1024] if a.quick else [256, 512, 1024, 2048, 4096]
         batches = [32, 256] if a.quick else [32, 128, 512, 1024]
         t = ncpu
+        w = R["wait"].get(t)
         pts = run_json([ggb, "sweep", "--widths", ",".join(map(str, widths)), "--batches", ",".join(map(str, batches)),
-                        "--threads", str(t), "--time", "0.2" if a.quick else "0.6", "--data", a.data], env_with(t),
-                       "gradguard MLP sweep, %d thread(s)" % t, log)
+                        "--threads", str(t), "--time", "0.2" if a.quick else "0.6", "--data", a.data],
+                       env_with(t, wait=w), "gradguard MLP sweep, %s" % gg_label(t, w), log)
         for p in pts:
             fl = run_json([floor, "mlp", "--dims", "784,%d,%d,10" % (p["width"], p["width"]), "--batch", str(p["batch"]),
-                           "--threads", str(t), "--reps", "3", "--time", "0.1" if a.quick else "0.25"], env_with(t),
-                          "  floor %d x %d" % (p["width"], p["batch"]), log)[0]
+                           "--threads", str(t), "--reps", "3", "--time", "0.1" if a.quick else "0.25"],
+                          env_with(t, wait=w), "  floor %d x %d" % (p["width"], p["batch"]), log)[0]
             p["floor_ms"] = fl["ms_median"]
+            p["label"] = gg_label(t, w)
             R["sweep"].append(p)
 
     info["load_end"] = os.getloadavg()
@@ -271,7 +314,7 @@ def render(R, thread_set, ncpu, failures):
                                                               "yes" if m["avx512"] else "no"))
     w("| load average (1 min) | %.2f at the start, %.2f at the end%s |" % (
         la0[0], la1[0], " - **busy machine: numbers are noisy**" if max(la0[0], la1[0]) > 0.5 * ncpu else ""))
-    gg = next(iter(R["runs"].values()))["gradguard"][1] if R["runs"] else R["floor"][1]
+    gg = next(iter(R["runs"].values()))["gradguard"]["1 thread"] if R["runs"] else R["floor"][1]
     w("| gradguard BLAS | %s (`%s`) |" % (gg.get("openblas_config", "?"), m["gg_bench_ldd"].replace("\n", "; ")))
     pt = None
     for runs in R["runs"].values():
@@ -293,26 +336,38 @@ def render(R, thread_set, ncpu, failures):
 
     w("## Throughput (samples/s, median +- spread; ratio = gradguard / PyTorch)\n")
     w("gradguard: guard off (the same computation as PyTorch). gradguard at N threads: OMP_NUM_THREADS=N, "
-      "OPENBLAS_NUM_THREADS=N and omp/openblas_set_num_threads(N) (the trainer's train.threads). PyTorch "
-      "\"best\" = the fastest of its settings below for that core count; \"default\" = no thread variables, "
-      "no set_num_threads, Adam's default (per-tensor) implementation.\n")
-    w("| workload | cores | gradguard | PyTorch best (setting) | ratio | PyTorch default | ratio | gradguard ms/step | "
-      "GFLOP/s |")
+      "OPENBLAS_NUM_THREADS=N and omp/openblas_set_num_threads(N) (the trainer's train.threads); \"passive\" adds "
+      "OMP_WAIT_POLICY=passive. Each side's \"best\" = the fastest of its settings for that core count (the "
+      "setting is named); PyTorch \"default\" = no thread variables, no set_num_threads, Adam's default "
+      "(per-tensor) implementation.\n")
+    w("| workload | cores | gradguard best (setting) | PyTorch best (setting) | ratio | PyTorch default | ratio | "
+      "gradguard ms/step | GFLOP/s |")
     w("|---|---|---|---|---|---|---|---|---|")
     for model, runs in R["runs"].items():
         pts = runs["pytorch"]
         for t in thread_set:
-            g = runs["gradguard"][t]
-            cands = {"1 thread": pts["1 thread"]} if t == 1 else pts
-            bl, b = max(cands.items(), key=lambda kv: kv[1]["samples_per_s"])
+            gl, g = best(runs["gradguard"], [gg_label(t)] + ([gg_label(t, "passive")] if t > 1 else []))
+            bl, b = best(pts, ["1 thread"] if t == 1 else list(pts))
             dflt = pts["default"]
-            w("| %s | %d | %s +-%.0f%%%s | %s +-%.0f%% (%s)%s | **%.2f** | %s | %.2f | %.3f | %.1f |" % (
-                model, t, fmt_rate(g["samples_per_s"]), spread(g["ms_per_step"]), cut(g, R),
-                fmt_rate(b["samples_per_s"]), spread(b["ms_per_step"]), bl, cut(b, R), g["samples_per_s"] / b["samples_per_s"], fmt_rate(dflt["samples_per_s"]),
+            w("| %s | %d | %s +-%.0f%% (%s)%s | %s +-%.0f%% (%s)%s | **%.2f** | %s | %.2f | %.3f | %.1f |" % (
+                model, t, fmt_rate(g["samples_per_s"]), spread(g["ms_per_step"]), gl, cut(g, R),
+                fmt_rate(b["samples_per_s"]), spread(b["ms_per_step"]), bl, cut(b, R),
+                g["samples_per_s"] / b["samples_per_s"], fmt_rate(dflt["samples_per_s"]),
                 g["samples_per_s"] / dflt["samples_per_s"], g["ms_median"], g["gflops"]))
     for model, why in R["skipped"].items():
         w("| %s | - | skipped: %s | | | | | | |" % (model, why.replace("|", "/")[:300]))
     w("")
+    if len(thread_set) > 1:
+        w("gradguard at %d threads with each wait policy (samples/s, median +- spread):\n" % ncpu)
+        w("| workload | %s | %s |" % (gg_label(ncpu), gg_label(ncpu, "passive")))
+        w("|---|---|---|")
+        for model, runs in R["runs"].items():
+            cells = []
+            for l in (gg_label(ncpu), gg_label(ncpu, "passive")):
+                r = runs["gradguard"][l]
+                cells.append("%s +-%.0f%%%s" % (fmt_rate(r["samples_per_s"]), spread(r["ms_per_step"]), cut(r, R)))
+            w("| %s | %s |" % (model, " | ".join(cells)))
+        w("")
     w("Every PyTorch setting (samples/s, median +- spread):\n")
     labels = []
     for runs in R["runs"].values():
@@ -329,23 +384,26 @@ def render(R, thread_set, ncpu, failures):
                                             cut(r, R)) if r else "-")
         w("| %s | %s |" % (model, " | ".join(cells)))
     w("\n(settings: \"1 thread\" = torch.set_num_threads(1), OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1; "
-      "\"N torch threads, BLAS k\" = set_num_threads(N), OMP_NUM_THREADS=N, OPENBLAS_NUM_THREADS=k; all but "
-      "\"default\" use Adam(foreach=True) and zero_grad(set_to_none=True).)\n")
+      "\"N torch threads, BLAS k\" = set_num_threads(N), OMP_NUM_THREADS=N, OPENBLAS_NUM_THREADS=k; \"passive\" "
+      "adds OMP_WAIT_POLICY=passive; all but \"default\" use Adam(foreach=True); all use "
+      "zero_grad(set_to_none=True).)\n")
 
     w("## GEMM floor (MLP 784-256-128-10, batch 128)\n")
     w("The floor is the step's forward and backward GEMMs alone (same shapes, transposes and betas as gradguard's "
-      "linear op) in OpenBLAS; % of GEMM floor = floor time / step time (100% = nothing but the GEMMs).\n")
+      "linear op) in OpenBLAS (gradguard's build; at N threads the better wait policy); % of GEMM floor = floor "
+      "time / step time (100% = nothing but the GEMMs). Step times are each side's best setting.\n")
     w("| cores | sgemm 2048^3 GFLOP/s | floor ms/step | gradguard ms/step | gradguard % of floor | "
       "PyTorch best ms/step | PyTorch % of floor |")
     w("|---|---|---|---|---|---|---|")
     for t in thread_set:
         f = R["floor"][t]["ms_median"]
-        line = "| %d | %.1f | %.3f |" % (t, R["sgemm"][t]["gflops"], f)
+        line = "| %d | %.1f%s | %.3f%s |" % (t, R["sgemm"][t]["gflops"], wait_note(R["sgemm"][t]), f,
+                                             wait_note(R["floor"][t]))
         if "mlp" in R["runs"]:
-            g = R["runs"]["mlp"]["gradguard"][t]["ms_median"]
+            gr = R["runs"]["mlp"]["gradguard"]
+            g = best(gr, [gg_label(t)] + ([gg_label(t, "passive")] if t > 1 else []))[1]["ms_median"]
             pts = R["runs"]["mlp"]["pytorch"]
-            cands = [pts["1 thread"]] if t == 1 else list(pts.values())
-            p = min(r["ms_median"] for r in cands)
+            p = best(pts, ["1 thread"] if t == 1 else list(pts))[1]["ms_median"]
             line += " %.3f | **%.0f%%** | %.3f | %.0f%% |" % (g, 100 * f / g, p, 100 * f / p)
         else:
             line += " - | - | - | - |"
@@ -357,13 +415,13 @@ def render(R, thread_set, ncpu, failures):
         w("default = gg_guard_defaults() (ZClip, spike/trend detection, snapshots every 100 steps, per-layer "
           "statistics every 100 steps); layers = the same with per-layer statistics every step (guard.layer_every=1), "
           "as src/train/trainer.c runs them.\n")
-        w("| cores | guard off | default | overhead | layers every step | overhead |")
+        w("| setting | guard off | default | overhead | layers every step | overhead |")
         w("|---|---|---|---|---|---|")
         for t in thread_set:
             gd = R["guard"][t]
             o = gd["off"]["ms_median"]
-            w("| %d | %.3f +-%.0f%% | %.3f +-%.0f%% | %+.1f%% | %.3f +-%.0f%% | %+.1f%% |" % (
-                t, o, spread(gd["off"]["ms_per_step"]), gd["default"]["ms_median"],
+            w("| %s | %.3f +-%.0f%% | %.3f +-%.0f%% | %+.1f%% | %.3f +-%.0f%% | %+.1f%% |" % (
+                gd["label"], o, spread(gd["off"]["ms_per_step"]), gd["default"]["ms_median"],
                 spread(gd["default"]["ms_per_step"]), 100 * (gd["default"]["ms_median"] / o - 1),
                 gd["layers"]["ms_median"], spread(gd["layers"]["ms_per_step"]),
                 100 * (gd["layers"]["ms_median"] / o - 1)))
@@ -380,20 +438,20 @@ def render(R, thread_set, ncpu, failures):
           "PyTorch faults/step |")
         w("|---|---|---|---|---|---|---|")
         for t in thread_set:
-            g = R["runs"]["mlp"]["gradguard"][t]
+            gr = R["runs"]["mlp"]["gradguard"]
+            gl, g = best(gr, [gg_label(t)] + ([gg_label(t, "passive")] if t > 1 else []))
             pts = R["runs"]["mlp"]["pytorch"]
-            p = pts["1 thread"] if t == 1 else min((r for l, r in pts.items() if l not in ("1 thread", "default")),
-                                                   key=lambda r: r["ms_median"])
+            p = best(pts, ["1 thread"] if t == 1 else [l for l in pts if l not in ("1 thread", "default")])[1]
             ratio = g["peak_rss_mib"] / p["peak_rss_mib"]
-            w("| %d | %.1f | %.1f (%s) | **%.3f** | %s | %.2f | %.1f |" % (
-                t, g["peak_rss_mib"], p["peak_rss_mib"], p["label"], ratio, "yes" if ratio <= 0.25 else "**NO**",
+            w("| %d | %.1f (%s) | %.1f (%s) | **%.3f** | %s | %.2f | %.1f |" % (
+                t, g["peak_rss_mib"], gl, p["peak_rss_mib"], p["label"], ratio, "yes" if ratio <= 0.25 else "**NO**",
                 g["minflt_per_step"], p["minflt_per_step"]))
         w("")
 
     if R["sweep"]:
         t = R["sweep"][0]["threads"]
         rate = R["sgemm"][t]["gflops"]
-        w("## MLP scaling sweep (gradguard, %d thread(s); 784-W-W-10, ReLU, Adam)\n" % t)
+        w("## MLP scaling sweep (gradguard, %s; 784-W-W-10, ReLU, Adam)\n" % R["sweep"][0]["label"])
         w("FLOPs = forward + backward GEMMs. %% of sgemm = achieved GFLOP/s / the 2048^3 sgemm rate (%.1f GFLOP/s); "
           "%% of floor = the same GEMMs alone in OpenBLAS / the step.\n" % rate)
         w("| width | batch | ms/step | GFLOP/step | GFLOP/s | % of sgemm | floor ms | % of floor |")

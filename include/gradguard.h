@@ -408,8 +408,9 @@ gg_status gg_init_fill(float *x, gg_shape shape, gg_init init, gg_rng *r);
  * uniform for the ReLU family and GELU, Xavier uniform otherwise. */
 gg_init gg_init_default(gg_act act);
 
-/* Dense: act(x W^T + b), W (units, in). An x with a sample of more than one
- * dim is flattened first. bias 0 leaves the bias out. */
+/* Dense: act(x W^T + b), W (units, in). A (C, H, W) sample is flattened
+ * first; a (T, F) sample is a sequence and the layer applies at every step.
+ * bias 0 leaves the bias out. */
 gg_node gg_dense(gg_graph *g, gg_node x, const char *name, int units, gg_act act, gg_init init, int bias);
 /* Conv2d with a square kernel k, "same" padding when pad < 0. */
 gg_node gg_conv(gg_graph *g, gg_node x, const char *name, int filters, int k, int stride, int pad, gg_act act,

@@ -8,8 +8,9 @@
  *       writes DIR/init.safetensors (the initial weights), DIR/x.bin and
  *       DIR/y.bin (NB fixed batches, raw float32), DIR/manifest.txt, and for
  *       SGD-momentum and AdamW DIR/<opt>.log (per step: loss, global gradient
- *       norm, whether the guard's norm clipping clipped) and
- *       DIR/<opt>_final.safetensors. max_norm is set so that 30-70% of the
+ *       norm, whether the guard's norm clipping clipped), DIR/<opt>_w.bin
+ *       (the parameter arena before each step, raw float32; offsets in the
+ *       manifest) and DIR/<opt>_final.safetensors. max_norm is set so that 30-70% of the
  *       steps clip: both decisions occur.
  *   test_parity_driver eval MODEL WEIGHTS X N OUT [import]
  *       loads WEIGHTS (gg_model_load, or gg_model_import with "import"), runs
@@ -217,7 +218,7 @@ static gg_optim_config opt_config(int adamw)
 /* `steps` steps from the current weights on batch (step % NB); norms[step]
  * gets the global gradient norm before clipping. log may be NULL. */
 static gg_status train(model *m, int adamw, float max_norm, int steps, const float *x, const float *y, FILE *log,
-                       double *norms, int *nclipped)
+                       FILE *dump, double *norms, int *nclipped)
 {
     gg_graph *g = m->g;
     gg_optim_config oc = opt_config(adamw);
@@ -231,8 +232,13 @@ static gg_status train(model *m, int adamw, float max_norm, int steps, const flo
     }
     gg_status s = gg_graph_set_batch(g, m->batch);
     if (log) fprintf(log, "max_norm %.9g\nstep loss grad_norm clipped grad_norm_after\n", (double)max_norm);
-    size_t bx = (size_t)m->batch * m->per, by = (size_t)m->batch * (size_t)m->yper;
+    size_t bx = (size_t)m->batch * m->per, by = (size_t)m->batch * (size_t)m->yper, np;
+    const float *params = gg_graph_params(g, &np);
     for (int t = 0; t < steps && !s; t++) {
+        if (dump && fwrite(params, sizeof *params, np, dump) != np) {
+            s = say(GG_E_IO, "cannot write the weights of step %d", t);
+            break;
+        }
         int b = t % NB;
         memcpy(gg_graph_data(g, m->x), x + (size_t)b * bx, bx * sizeof *x);
         memcpy(gg_graph_data(g, m->y), y + (size_t)b * by, by * sizeof *y);
@@ -318,7 +324,7 @@ static int cmd_run(const char *kind, const char *dir, int steps, uint64_t seed)
     for (int i = 0; i < gg_graph_num_params(m.g); i++) {
         gg_param_info pi;
         gg_graph_param(m.g, i, &pi);
-        fprintf(f, "param %s %s\n", pi.name, pi.no_decay ? "no_decay" : "decay");
+        fprintf(f, "param %s %s %zu %zu\n", pi.name, pi.no_decay ? "no_decay" : "decay", pi.offset, pi.numel);
     }
     fclose(f);
     static const char *const names[2] = {"sgd", "adamw"};
@@ -326,7 +332,7 @@ static int cmd_run(const char *kind, const char *dir, int steps, uint64_t seed)
         /* max_norm where some steps clip and others do not: from the median
          * norm of a run without clipping, bisected (geometrically, between
          * that run's extremes) until 30-70% of the clipped run's steps clip */
-        if (train(&m, adamw, 0, steps, x, y, NULL, norms, NULL)) return die("pilot run");
+        if (train(&m, adamw, 0, steps, x, y, NULL, NULL, norms, NULL)) return die("pilot run");
         qsort(norms, (size_t)steps, sizeof *norms, cmp_double);
         double lo = norms[0], hi = norms[steps - 1] * 1.01, mid = norms[steps / 2];
         float max_norm = (float)mid;
@@ -335,7 +341,7 @@ static int cmd_run(const char *kind, const char *dir, int steps, uint64_t seed)
             memcpy(p, p0, np * sizeof *p);
             if (nb) memcpy(b, b0, nb * sizeof *b);
             max_norm = (float)mid;
-            if (train(&m, adamw, max_norm, steps, x, y, NULL, NULL, &clipped)) return die("calibration run");
+            if (train(&m, adamw, max_norm, steps, x, y, NULL, NULL, NULL, &clipped)) return die("calibration run");
             if (clipped > 0.7 * steps) lo = mid;
             else if (clipped < 0.3 * steps) hi = mid;
             else break;
@@ -345,9 +351,11 @@ static int cmd_run(const char *kind, const char *dir, int steps, uint64_t seed)
         if (nb) memcpy(b, b0, nb * sizeof *b);
         snprintf(path, sizeof path, "%s/%s.log", dir, names[adamw]);
         FILE *lf = fopen(path, "w");
-        if (!lf) return die("log");
-        gg_status s = train(&m, adamw, max_norm, steps, x, y, lf, NULL, NULL);
-        fclose(lf);
+        snprintf(path, sizeof path, "%s/%s_w.bin", dir, names[adamw]);
+        FILE *wf = fopen(path, "wb");
+        if (!lf || !wf) return die("log");
+        gg_status s = train(&m, adamw, max_norm, steps, x, y, lf, wf, NULL, NULL);
+        if (fclose(lf) != 0 || fclose(wf) != 0) s = say(GG_E_IO, "cannot write the logs in %s", dir);
         if (s) return die("run");
         snprintf(path, sizeof path, "%s/%s_final.safetensors", dir, names[adamw]);
         if (gg_model_save(m.g, path)) return die("save");
@@ -387,7 +395,7 @@ static int cmd_save(const char *kind, uint64_t seed, const char *path)
     size_t n = (size_t)NB * (size_t)m.batch;
     float *x = malloc(n * m.per * sizeof *x), *y = malloc(n * sizeof *y);
     if (!x || !y) return die("out of memory");
-    if (make_data(&m, seed + 7, x, y) || train(&m, 1, 1e9f, 5, x, y, NULL, NULL, NULL)) return die("train");
+    if (make_data(&m, seed + 7, x, y) || train(&m, 1, 1e9f, 5, x, y, NULL, NULL, NULL, NULL)) return die("train");
     if (gg_model_save(m.g, path)) return die("save");
     free(x);
     free(y);

@@ -76,8 +76,33 @@ static void npy_one_line(void)
              gg_errmsg());
 }
 
+/* A --set key that is not UTF-8 was taken, and the resolved config that
+ * gg_cfg_write made of it did not parse again (libyaml escaped it as a code
+ * point past U+10FFFF): the run directory could not be resumed. */
+static void cfg_set_utf8(void)
+{
+    gg_cfg *c = NULL;
+    GT_OK(gg_cfg_parse("train: {epochs: 1}\n", 19, "t.yaml", &c));
+    EXPECT_FAIL(gg_cfg_set(c, "\xf7\x8b\x8d\x9ein.epochs=3"), GG_E_CONFIG, "not UTF-8", "byte 1 is 0xf7");
+    EXPECT_FAIL(gg_cfg_set(c, "train.\xc0\xafx=3"), GG_E_CONFIG, "byte 7 is 0xc0"); /* overlong '/' */
+    EXPECT_FAIL(gg_cfg_set(c, "train.\xed\xa0\x80=3"), GG_E_CONFIG, "byte 7 is 0xed"); /* a surrogate */
+    EXPECT_FAIL(gg_cfg_set(c, "train.x\xe2\x82=3"), GG_E_CONFIG, "byte 8 is 0xe2"); /* cut short */
+    /* real UTF-8 keys and values go through and read back */
+    GT_OK(gg_cfg_set(c, "train.caf\xc3\xa9=\xe2\x82\xac\xf0\x9f\x98\x80"));
+    char p[300];
+    GT_OK(gg_cfg_write(c, fz_path("c", p, sizeof p)));
+    gg_cfg *c2 = NULL;
+    GT_OK(gg_cfg_load(p, &c2));
+    const char *v = NULL;
+    GT_OK(gg_cfg_str(gg_cfg_get(gg_cfg_root(c2), "train"), "caf\xc3\xa9", &v));
+    GT_CHECK(v && strcmp(v, "\xe2\x82\xac\xf0\x9f\x98\x80") == 0, "UTF-8 value read back: %s", v ? v : "(none)");
+    gg_cfg_free(c2);
+    gg_cfg_free(c);
+}
+
 int main(void)
 {
+    cfg_set_utf8();
     csv_hex();
     npy_one_line();
     return gt_done("test_robust");

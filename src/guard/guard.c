@@ -37,7 +37,8 @@ struct gg_guard {
     double *hist, *scratch; /* AutoClip history */
     int hist_n, hist_pos;
     double lr_scale;
-    double lr_ceiling; /* a rollback lowers it: a rate that diverged is not tried again */
+    double lr_ceiling; /* a repeated failure lowers it: a rate that diverged is not tried again */
+    long last_failure; /* step of the last rollback's failure, -1 none */
     long good_since_backoff;
     int consecutive_skips;
     long rollbacks_used;
@@ -68,7 +69,7 @@ struct gg_guard {
     gg_guard_event ev[GG_MAX_EVENTS];
     int nev;
     gg_guard_counters cnt;
-    double state[16];
+    double state[17];
 };
 
 static const char *clip_names[GG_CLIP_COUNT] = {"none", "value", "norm", "tensor", "agc", "percentile", "zscore"};
@@ -195,6 +196,7 @@ gg_guard *gg_guard_new(gg_graph *g, gg_optim *o, const gg_guard_config *cfg)
     for (int i = gd->np - 1; i >= 0 && strcmp(gd->pi[i].layer, gd->pi[gd->np - 1].layer) == 0; i--) gd->last_layer = i;
     gd->lr_scale = 1;
     gd->lr_ceiling = 1;
+    gd->last_failure = -1;
     gg_rng_seed(&gd->noise_rng, 0x6e6f697365ull);
     return gd;
 }
@@ -697,6 +699,12 @@ gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
 {
     struct gg_snap *sp = &gd->sn[gd->confirmed];
     if (!sp->valid) return gg_fail(GG_E_STATE, "guard: no snapshot to roll back to");
+    /* a failure soon after the last one says the rate is too high, and the
+     * backed-off rate becomes a ceiling; an isolated one (a bad batch,
+     * skipped on replay) only backs off for a while */
+    long failed_at = pos->step;
+    int repeated = gd->last_failure >= 0 && failed_at - gd->last_failure <= 2L * gd->c.snapshot_every;
+    gd->last_failure = failed_at;
     size_t n;
     memcpy(gg_graph_params(gd->g, &n), sp->p, gd->np_n * sizeof(float));
     memcpy(gg_graph_buffers(gd->g, &n), sp->b, gd->nb_n * sizeof(float));
@@ -710,7 +718,7 @@ gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
     gd->cnt.rollbacks++;
     gd->consecutive_skips = 0;
     backoff(gd);
-    gd->lr_ceiling = gd->lr_scale;
+    if (repeated) gd->lr_ceiling = gd->lr_scale;
     /* the detectors restart from the restored state */
     gd->ring_pos = 0;
     gd->trend_cool = 0;
@@ -756,13 +764,14 @@ const double *gg_guard_state(const gg_guard *gd, int *n)
     s[13] = (double)gd->noise_t;
     s[14] = (double)gd->consecutive_skips;
     s[15] = gd->lr_ceiling;
-    *n = 16;
+    s[16] = (double)gd->last_failure;
+    *n = 17;
     return s;
 }
 
 gg_status gg_guard_set_state(gg_guard *gd, const double *s, int n)
 {
-    if (n != 16) return gg_fail(GG_E_FORMAT, "guard state has %d values, expected 16", n);
+    if (n != 17) return gg_fail(GG_E_FORMAT, "guard state has %d values, expected 17", n);
     gd->ema_g = (gg_ema){s[0], s[1], (long)s[2]};
     gd->ema_l = (gg_ema){s[3], s[4], (long)s[5]};
     gd->ema_clip = (gg_ema){s[6], s[7], (long)s[8]};
@@ -773,5 +782,6 @@ gg_status gg_guard_set_state(gg_guard *gd, const double *s, int n)
     gd->noise_t = (long)s[13];
     gd->consecutive_skips = (int)s[14];
     gd->lr_ceiling = s[15];
+    gd->last_failure = (long)s[16];
     return GG_OK;
 }

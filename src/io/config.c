@@ -621,9 +621,41 @@ static gg_status replace(gg_cfg_node **slot, gg_cfg_node *v, const char *parent_
     return GG_OK;
 }
 
+/* The offset of the first byte that is not well-formed UTF-8 (overlong
+ * forms, surrogates and code points past U+10FFFF included), or -1. */
+static long utf8_bad_at(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (const unsigned char *q = p; *q;) {
+        unsigned c = *q, len, cp, min;
+        if (c < 0x80) {
+            q++;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F, min = 0x80;
+        else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F, min = 0x800;
+        else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07, min = 0x10000;
+        else return (long)(q - p);
+        for (unsigned i = 1; i < len; i++) {
+            if ((q[i] & 0xC0) != 0x80) return (long)(q - p); /* also stops at the NUL */
+            cp = cp << 6 | (q[i] & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return (long)(q - p);
+        q += len;
+    }
+    return -1;
+}
+
 gg_status gg_cfg_set(gg_cfg *c, const char *assignment)
 {
     if (!c || !assignment) return gg_fail(GG_E_ARG, "gg_cfg_set: NULL argument");
+    /* libyaml checks the value, but the key path is ours: a key that is not
+     * UTF-8 would be written to config.yaml as an escape no YAML reader
+     * takes back, and the run could not be resumed */
+    long bad = utf8_bad_at(assignment);
+    if (bad >= 0)
+        return gg_fail(GG_E_CONFIG, "--set: the assignment is not UTF-8 text (byte %ld is 0x%02x)", bad + 1,
+                       (unsigned)(unsigned char)assignment[bad]);
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment)
         return gg_fail(GG_E_CONFIG, "--set '%s': expected key.path=value", assignment);

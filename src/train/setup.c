@@ -474,9 +474,13 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
         int last = i == n - 1;
         gg_act act = GG_ACT_NONE;
         if (type == L_DENSE || type == L_CONV || type == L_RES || type == L_RESCONV) act = last ? GG_ACT_NONE : GG_ACT_RELU;
-        TRY(read_act(e, "act", &act));
+        /* only the layers that have an activation or weights read those
+         * keys: anywhere else they are unknown keys, and an error */
+        int has_act = type == L_DENSE || type == L_CONV || type == L_RES || type == L_RESCONV || type == L_ACT ||
+                      type == L_RNN;
+        if (has_act) TRY(read_act(e, "act", &act));
         gg_init init = gg_init_default(act);
-        TRY(read_init(e, &init));
+        if (type == L_DENSE || type == L_CONV) TRY(read_init(e, &init));
         switch (type) {
         case L_DENSE: {
             int units = last && s->loss == GG_LOSS_XENT ? t->train.num_classes : 0;

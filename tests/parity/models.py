@@ -1,6 +1,14 @@
 """models.py - the PyTorch twins of the models that tests/test_parity_driver.c
 builds with gradguard, with the same parameter names and layouts, and the
 two-way name mapping (only nn.LSTM differs: weight_ih_l0 <-> weight_ih).
+
+ReLU and max pooling have kinks: a pre-activation within float32 rounding
+of 0 (or two pooled values within rounding of each other) can take one side
+in gradguard and the other in PyTorch, which changes that step's gradient by
+a whole sample-unit contribution and sends the two trajectories apart from
+there on. A Probe set on the MLP or CNN (model.probe) finds those decisions
+and can take the other side at exactly them, so that a comparison can tell
+this apart from a real difference in the formulas.
 """
 import math
 
@@ -9,20 +17,79 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+U32 = 2.0**-24  # float32 unit roundoff
+
+
+class Probe:
+    """Records the kink decisions of one forward pass. A ReLU input z is
+    ambiguous when |z| < k u sum_i |x_i w_i| (+ |b|): that sum bounds the
+    rounding of the dot product that made z, and of its inputs. A 2x2 max is
+    ambiguous when the largest and second largest values (not both <= 0) are
+    within k u of their own scales. With flip (the `amb` list of an earlier
+    pass at the same weights), every ambiguous decision takes its other side."""
+
+    def __init__(self, k, flip=None):
+        self.k, self.flip, self.amb = k, flip, []
+
+    def _site(self, amb):
+        i = len(self.amb)
+        self.amb.append(amb)
+        return None if self.flip is None else self.flip[i]
+
+    def relu(self, z, scale):
+        amb = z.detach().abs() < self.k * U32 * scale
+        mask = z.detach() > 0
+        f = self._site(amb)
+        if f is not None:
+            mask = mask ^ f
+        return z * mask.to(z.dtype)
+
+    def maxpool2(self, a, scale):
+        n, c, h, w = a.shape
+
+        def windows(t):  # (n, c, h/2, w/2, 4), the window's pixels row by row
+            return t.unfold(2, 2, 2).unfold(3, 2, 2).reshape(n, c, h // 2, w // 2, 4)
+
+        wa, ws = windows(a), windows(scale)
+        top = wa.detach().topk(2, dim=-1)
+        margin = top.values[..., 0] - top.values[..., 1]
+        amb = (margin <= self.k * U32 * ws.gather(-1, top.indices).sum(-1)) & (top.values[..., 0] > 0)
+        idx = top.indices[..., 0]
+        f = self._site(amb)
+        if f is not None:
+            idx = torch.where(f, top.indices[..., 1], idx)
+        return wa.gather(-1, idx.unsqueeze(-1)).squeeze(-1)
+
+
+def _lin_scale(fc, x):
+    with torch.no_grad():
+        return F.linear(x.abs(), fc.weight.abs(), fc.bias.abs())
+
+
+def _conv_scale(conv, x):
+    with torch.no_grad():
+        return F.conv2d(x.abs(), conv.weight.abs(), conv.bias.abs(), padding=conv.padding)
+
 
 class MLP(nn.Module):
     def __init__(self, sizes=(784, 64, 10)):
         super().__init__()
         self.n = len(sizes) - 1
+        self.probe = None
         for i in range(self.n):
             setattr(self, "fc%d" % (i + 1), nn.Linear(sizes[i], sizes[i + 1]))
 
     def forward(self, x):
         x = x.reshape(x.shape[0], -1)
         for i in range(self.n):
-            x = getattr(self, "fc%d" % (i + 1))(x)
-            if i < self.n - 1:
-                x = F.relu(x)
+            fc = getattr(self, "fc%d" % (i + 1))
+            z = fc(x)
+            if i == self.n - 1:
+                x = z
+            elif self.probe is not None:
+                x = self.probe.relu(z, _lin_scale(fc, x))
+            else:
+                x = F.relu(z)
         return x
 
 
@@ -31,6 +98,7 @@ class CNN(nn.Module):
 
     def __init__(self, c1=8, c2=16, d=32):
         super().__init__()
+        self.probe = None
         self.conv1 = nn.Conv2d(1, c1, 5, padding=2)
         self.conv2 = nn.Conv2d(c1, c2, 5, padding=2)
         self.fc1 = nn.Linear(c2 * 7 * 7, d)
@@ -38,9 +106,15 @@ class CNN(nn.Module):
 
     def forward(self, x):
         x = x.reshape(x.shape[0], 1, 28, 28)
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = F.relu(self.fc1(x.flatten(1)))
+        p = self.probe
+        for conv in (self.conv1, self.conv2):
+            if p is None:
+                x = F.max_pool2d(F.relu(conv(x)), 2)
+            else:
+                s = _conv_scale(conv, x)
+                x = p.maxpool2(p.relu(conv(x), s), s)
+        x = x.flatten(1)
+        x = F.relu(self.fc1(x)) if p is None else p.relu(self.fc1(x), _lin_scale(self.fc1, x))
         return self.fc2(x)
 
 

@@ -28,7 +28,7 @@ void gg_act_forward(gg_act a, float p, const float *x, float *y, size_t n)
         break;
     case GG_ACT_RELU:
 #pragma omp parallel for simd if (n > GG_PAR_MIN)
-        for (long i = 0; i < ln; i++) y[i] = x[i] > 0 ? x[i] : 0;
+        for (long i = 0; i < ln; i++) y[i] = x[i] < 0 ? 0 : x[i]; /* NaN passes, as in PyTorch */
         break;
     case GG_ACT_LEAKY_RELU: {
         float s = p != 0 ? p : 0.01f;

@@ -209,7 +209,7 @@ void gg_conv2d_fwd(gg_graph *g, gg_tensor *t)
 #pragma omp simd
                 for (int p = 0; p < P; p++) {
                     float v = src[p] + bv;
-                    dst[p] = v > 0 ? v : 0;
+                    dst[p] = v < 0 ? 0 : v; /* NaN passes */
                 }
             } else {
 #pragma omp simd

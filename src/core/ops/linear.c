@@ -34,7 +34,7 @@ void gg_linear_fwd(gg_graph *g, gg_tensor *t)
 #pragma omp simd
                 for (int o = 0; o < O; o++) {
                     float v = row[o] + bv[o];
-                    row[o] = v > 0 ? v : 0;
+                    row[o] = v < 0 ? 0 : v; /* NaN passes */
                 }
             } else {
 #pragma omp simd
