@@ -37,8 +37,8 @@ run: build
 
 # The full suite: the Release build, then the same tests under ASan+UBSan.
 test: deps-test build san
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
-	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 GG_SANITIZE=1 ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && GG_REQUIRE_PEERS=1 ctest --output-on-failure -j $(JOBS)
+	cd $(SAN_BUILD) && GG_REQUIRE_PEERS=1 ASAN_OPTIONS=detect_leaks=1 GG_SANITIZE=1 ctest --output-on-failure -j $(JOBS)
 
 # The C test programs again under valgrind memcheck (no leak, no invalid
 # access), from a build without -march=native (valgrind does not decode

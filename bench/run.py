@@ -185,6 +185,9 @@ def main():
                            "--reps", str(max(3, reps)), "--time", "0.3"], env_with(t, wait=w),
                           "GEMM floor of the MLP step, %d thread(s)%s" % (t, tag), log)[0]
             sq["wait"] = fl["wait"] = w or "default"
+            # the machine's rate is a ceiling: the best repetition, not the median
+            sq["gflops_median"] = sq["gflops"]
+            sq["gflops"] = sq["flops"] / (sq["ms_min"] * 1e-3) / 1e9
             if t not in R["sgemm"] or sq["gflops"] > R["sgemm"][t]["gflops"]:
                 R["sgemm"][t] = sq
             if t not in R["floor"] or fl["ms_median"] < R["floor"][t]["ms_median"]:
@@ -392,7 +395,7 @@ def render(R, thread_set, ncpu, failures):
     w("The floor is the step's forward and backward GEMMs alone (same shapes, transposes and betas as gradguard's "
       "linear op) in OpenBLAS (gradguard's build; at N threads the better wait policy); % of GEMM floor = floor "
       "time / step time (100% = nothing but the GEMMs). Step times are each side's best setting.\n")
-    w("| cores | sgemm 2048^3 GFLOP/s | floor ms/step | gradguard ms/step | gradguard % of floor | "
+    w("| cores | sgemm 2048^3 GFLOP/s (best rep.) | floor ms/step | gradguard ms/step | gradguard % of floor | "
       "PyTorch best ms/step | PyTorch % of floor |")
     w("|---|---|---|---|---|---|---|")
     for t in thread_set:
@@ -452,7 +455,7 @@ def render(R, thread_set, ncpu, failures):
         t = R["sweep"][0]["threads"]
         rate = R["sgemm"][t]["gflops"]
         w("## MLP scaling sweep (gradguard, %s; 784-W-W-10, ReLU, Adam)\n" % R["sweep"][0]["label"])
-        w("FLOPs = forward + backward GEMMs. %% of sgemm = achieved GFLOP/s / the 2048^3 sgemm rate (%.1f GFLOP/s); "
+        w("FLOPs = forward + backward GEMMs. %% of sgemm = achieved GFLOP/s / the 2048^3 sgemm rate (best repetition, %.1f GFLOP/s); "
           "%% of floor = the same GEMMs alone in OpenBLAS / the step.\n" % rate)
         w("| width | batch | ms/step | GFLOP/step | GFLOP/s | % of sgemm | floor ms | % of floor |")
         w("|---|---|---|---|---|---|---|---|")

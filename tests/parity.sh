@@ -19,8 +19,10 @@ DRIVER=$B/tests/test_parity_driver
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 if ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
-  echo "parity: skipped: $PY cannot import torch and numpy (apt-get install python3-torch python3-numpy)"
-  exit 0
+  echo "parity: $PY cannot import torch and numpy (apt-get install python3-torch python3-numpy)"
+  # make test installs them and sets GG_REQUIRE_PEERS: there a missing peer is a failure
+  [ -n "${GG_REQUIRE_PEERS:-}" ] && exit 1
+  exit 77
 fi
 if [ ! -x "$DRIVER" ]; then
   echo "parity: $DRIVER is missing (build the tests first)" >&2
@@ -36,4 +38,8 @@ for m in $models; do
     exit 1
   fi
 done
-"$PY" "$SRC/tests/parity/peer.py" "$T" $models
+if ! "$PY" "$SRC/tests/parity/peer.py" "$T" $models; then
+  # keep the runs (per-step logs, weights, batches) for a look
+  rm -rf "$B/parity-failed" && cp -r "$T" "$B/parity-failed" && echo "parity: the runs are in $B/parity-failed" >&2
+  exit 1
+fi

@@ -2,12 +2,14 @@
 # report_render.sh - the HTML report as a browser shows it: headless Chromium
 # renders the sample run's report and a comparison; the screenshots must be
 # real pictures (PNG, not a blank page) and the parsed DOM must still hold
-# every chart and every guard-event marker. Skips when Chromium is absent.
+# every chart and every guard-event marker. Skipped (exit 77) when Chromium is absent.
 set -euo pipefail
 
 if ! command -v chromium >/dev/null 2>&1; then
-    echo "SKIP: chromium not installed"
-    exit 0
+    echo "report_render: chromium is not installed (apt-get install chromium)"
+    # make test installs it and sets GG_REQUIRE_PEERS: there its absence is a failure
+    [ -n "${GG_REQUIRE_PEERS:-}" ] && exit 1
+    exit 77
 fi
 build=${GG_BUILD:?GG_BUILD is not set (run through ctest)}
 work=$(mktemp -d)

@@ -31,7 +31,10 @@
  * loads bit-exactly into a graph initialised from another seed and gives
  * the same outputs; the guard's norm clipping measures the norm that a
  * direct sum over the gradient arena gives and clips to max_norm exactly
- * when the norm is above it; gg_model_import names an unexpected tensor.
+ * when the norm is above it; gg_model_import takes PyTorch's LSTM names,
+ * names a missing, unexpected, doubled or misshapen tensor (both shapes),
+ * leaves the model untouched when it fails, and skips BatchNorm's counter
+ * and a checkpoint's optimizer state.
  */
 #include "gt.h"
 
@@ -57,22 +60,21 @@ typedef struct model {
     int outper;  /* output floats per sample */
 } model;
 
-/* The driver's own failures (the library's go through gg_errmsg). */
+/* The driver's own failures, reported by die() in place of gg_errmsg(). */
+static char own_err[512];
 static gg_status say(gg_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static gg_status say(gg_status s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "test_parity_driver: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
+    vsnprintf(own_err, sizeof own_err, fmt, ap);
     va_end(ap);
     return s;
 }
 
 static int die(const char *what)
 {
-    fprintf(stderr, "test_parity_driver: %s: %s\n", what, gg_errmsg());
+    fprintf(stderr, "test_parity_driver: %s: %s\n", what, own_err[0] ? own_err : gg_errmsg());
     return 1;
 }
 
@@ -478,39 +480,87 @@ static void self_check(const char *kind)
     free_model(&b);
 }
 
+/* Writes model m's parameters to path under PyTorch's names (lstm1.*_l0),
+ * with `drop` left out (NULL: none), `reshape` given the shape `as`, and
+ * n_extra extra entries after them. */
+static gg_status write_torch_names(const char *path, const model *m, const char *drop, const char *reshape, gg_shape as,
+                                   const gg_st_entry *extra, int n_extra, const char *const *meta, int nmeta)
+{
+    gg_st_entry e[24];
+    char names[24][GG_NAME_MAX + 4];
+    size_t n;
+    const float *p = gg_graph_params(m->g, &n);
+    int k = 0;
+    for (int i = 0; i < gg_graph_num_params(m->g) && k < 16; i++) {
+        gg_param_info pi;
+        gg_graph_param(m->g, i, &pi);
+        if (drop && strcmp(pi.name, drop) == 0) continue;
+        int rec = strncmp(pi.name, "lstm1.", 6) == 0;
+        snprintf(names[k], sizeof names[k], "%s%s", pi.name, rec ? "_l0" : "");
+        e[k] = (gg_st_entry){names[k], reshape && strcmp(pi.name, reshape) == 0 ? as : pi.shape, p + pi.offset};
+        k++;
+    }
+    for (int i = 0; i < n_extra && k < 24; i++) e[k++] = extra[i];
+    return gg_safetensors_write(path, e, k, meta, nmeta);
+}
+
+static int same_params(const model *a, const model *b)
+{
+    size_t na, nb;
+    const float *p = gg_graph_params(a->g, &na), *q = gg_graph_params(b->g, &nb);
+    return na == nb && memcmp(p, q, na * sizeof *p) == 0;
+}
+
+/* gg_model_import: PyTorch's recurrent names, strictness, messages, and a
+ * model left as it was by a failed import. */
 static void self_check_import(void)
 {
     char path[256];
     snprintf(path, sizeof path, "/tmp/gg_parity_self_%ld_import.safetensors", (long)getpid());
-    model a, b;
+    model a, b, c;
     GT_OK(build("lstm", 2, 3, &a));
     GT_OK(build("lstm", 2, 4, &b));
-    /* PyTorch's nn.LSTM names (weight_ih_l0 ...) import into lstm1.weight_ih ... */
-    int np = gg_graph_num_params(a.g);
-    gg_st_entry e[16];
-    char names[16][GG_NAME_MAX + 4];
-    size_t n;
-    const float *p = gg_graph_params(a.g, &n);
-    for (int i = 0; i < np && i < 15; i++) {
-        gg_param_info pi;
-        gg_graph_param(a.g, i, &pi);
-        int rec = strstr(pi.name, "lstm1.") == pi.name;
-        snprintf(names[i], sizeof names[i], "%s%s", pi.name, rec ? "_l0" : "");
-        e[i] = (gg_st_entry){names[i], pi.shape, p + pi.offset};
-    }
-    GT_OK(gg_safetensors_write(path, e, np, NULL, 0));
+    GT_OK(build("lstm", 2, 5, &c));
+    GT_OK(write_torch_names(path, &a, NULL, NULL, gg_shape1(0), NULL, 0, NULL, 0));
     GT_OK(gg_model_import(b.g, path));
-    const float *q = gg_graph_params(b.g, &n);
-    GT_CHECK(memcmp(p, q, n * sizeof *p) == 0, "imported weights differ");
-    /* a tensor the model does not have is named */
-    float extra = 1;
-    e[np] = (gg_st_entry){"lstm1.weight_ih_l1", gg_shape1(1), &extra};
-    GT_OK(gg_safetensors_write(path, e, np + 1, NULL, 0));
-    GT_CHECK(gg_model_import(b.g, path) == GG_E_FORMAT && strstr(gg_errmsg(), "'lstm1.weight_ih_l1'"),
+    GT_CHECK(same_params(&a, &b), "imported weights differ");
+    /* from c's weights, each file with one defect: b must stay equal to a */
+    float one = 1;
+    const float *cw = gg_graph_params(c.g, &(size_t){0});
+    gg_st_entry l1 = {"lstm1.weight_ih_l1", gg_shape1(1), &one}, twice = {"lstm1.weight_ih", gg_shape2(64, 2), cw};
+    GT_OK(write_torch_names(path, &c, NULL, NULL, gg_shape1(0), &l1, 1, NULL, 0));
+    GT_CHECK(gg_model_import(b.g, path) == GG_E_FORMAT &&
+                 strstr(gg_errmsg(), "tensor 'lstm1.weight_ih_l1' (1) is not in the model"),
              "unexpected tensor: %s", gg_errmsg());
+    GT_OK(write_torch_names(path, &c, "fc.bias", NULL, gg_shape1(0), NULL, 0, NULL, 0));
+    GT_CHECK(gg_model_import(b.g, path) == GG_E_FORMAT &&
+                 strstr(gg_errmsg(), "the model's tensor 'fc.bias' (1) is missing"),
+             "missing tensor: %s", gg_errmsg());
+    GT_OK(write_torch_names(path, &c, NULL, "fc.weight", gg_shape2(16, 1), NULL, 0, NULL, 0));
+    GT_CHECK(gg_model_import(b.g, path) == GG_E_SHAPE &&
+                 strstr(gg_errmsg(), "tensor 'fc.weight' has shape (16, 1), the model's 'fc.weight' is (1, 16)"),
+             "wrong shape: %s", gg_errmsg());
+    GT_OK(write_torch_names(path, &c, NULL, NULL, gg_shape1(0), &twice, 1, NULL, 0));
+    GT_CHECK(gg_model_import(b.g, path) == GG_E_FORMAT && strstr(gg_errmsg(), "are both the model's 'lstm1.weight_ih'"),
+             "one tensor under two names: %s", gg_errmsg());
+    GT_CHECK(same_params(&a, &b), "a failed import changed the model");
+    /* BatchNorm's counter is skipped, and so is a checkpoint's optimizer state */
+    const char *meta[2] = {"gg_kind", "checkpoint"};
+    gg_st_entry skip[2] = {{"bn1.num_batches_tracked", gg_shape1(1), &one}, {"optimizer.state", gg_shape1(1), &one}};
+    GT_OK(write_torch_names(path, &c, NULL, NULL, gg_shape1(0), skip, 2, meta, 1));
+    GT_OK(gg_model_import(b.g, path));
+    GT_CHECK(same_params(&c, &b), "import with skipped tensors");
+    GT_OK(write_torch_names(path, &c, NULL, NULL, gg_shape1(0), skip + 1, 1, NULL, 0));
+    GT_CHECK(gg_model_import(b.g, path) == GG_E_FORMAT && strstr(gg_errmsg(), "'optimizer.state'"),
+             "optimizer.state outside a checkpoint: %s", gg_errmsg());
+    gg_graph *raw = gg_graph_new(1);
+    GT_CHECK(gg_model_import(raw, path) == GG_E_STATE, "uncompiled graph: %s", gg_errmsg());
+    GT_CHECK(gg_model_import(NULL, path) == GG_E_ARG, "NULL graph");
+    gg_graph_free(raw);
     unlink(path);
     free_model(&a);
     free_model(&b);
+    free_model(&c);
 }
 
 int main(int argc, char **argv)
@@ -519,12 +569,14 @@ int main(int argc, char **argv)
         return cmd_run(argv[2], argc > 3 ? argv[3] : ".", argc > 4 ? atoi(argv[4]) : 100,
                        argc > 5 ? strtoull(argv[5], NULL, 10) : 1234);
     if (argc >= 7 && strcmp(argv[1], "eval") == 0)
-        return cmd_eval(argv[2], argv[3], argv[4], atoi(argv[5]), argv[6], argc > 7 && strcmp(argv[7], "import") == 0);
+        return cmd_eval(argv[2], argv[3], argv[4], atoi(argv[5]), argv[6],
+                        argc > 7 && strcmp(argv[7], "import") == 0);
     if (argc == 5 && strcmp(argv[1], "save") == 0) return cmd_save(argv[2], strtoull(argv[3], NULL, 10), argv[4]);
     if (argc >= 4 && strcmp(argv[1], "load") == 0)
         return cmd_load(argv[2], argv[3], argc > 4 && strcmp(argv[4], "import") == 0);
     if (argc > 1) {
-        fprintf(stderr, "usage: test_parity_driver [run MODEL DIR [STEPS [SEED]] | eval MODEL WEIGHTS X N OUT [import] |\n"
+        fprintf(stderr, "usage: test_parity_driver [run MODEL DIR [STEPS [SEED]] |\n"
+                        "                           eval MODEL WEIGHTS X N OUT [import] |\n"
                         "                           save MODEL SEED PATH | load MODEL PATH [import]]\n");
         return 2;
     }

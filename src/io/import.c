@@ -106,7 +106,8 @@ gg_status gg_model_import(gg_graph *g, const char *path)
     if (!r) {
         size_t n;
         float *p = gg_graph_params(g, &n), *b = gg_graph_buffers(g, &n);
-        for (int i = 0; i < ns; i++) memcpy((s[i].buffer ? b : p) + s[i].pi.offset, s[i].src, s[i].pi.numel * sizeof(float));
+        for (int i = 0; i < ns; i++)
+            memcpy((s[i].buffer ? b : p) + s[i].pi.offset, s[i].src, s[i].pi.numel * sizeof(float));
     }
     gg_safetensors_close(st);
     free(s);

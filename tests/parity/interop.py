@@ -113,7 +113,8 @@ def prepare(d):
     good = models.gg_state(models.build("mlp")[0])
     st_read.write(os.path.join(d, "bad_shape.safetensors"), dict(good, **{"fc1.weight": good["fc1.weight"].T.copy()}))
     st_read.write(os.path.join(d, "bad_missing.safetensors"), {k: v for k, v in good.items() if k != "fc2.bias"})
-    st_read.write(os.path.join(d, "bad_extra.safetensors"), dict(good, **{"fc3.weight": np.zeros((10, 64), np.float32)}))
+    extra = dict(good, **{"fc3.weight": np.zeros((10, 64), np.float32)})
+    st_read.write(os.path.join(d, "bad_extra.safetensors"), extra)
     st_read.write(os.path.join(d, "with_counter.safetensors"),
                   dict(good, **{"fc1.num_batches_tracked": np.array(17, dtype=np.int64)}))
 

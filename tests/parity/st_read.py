@@ -43,14 +43,12 @@ def read(path):
         dt = e["dtype"]
         shape = [int(d) for d in e["shape"]]
         b, end = (int(v) for v in e["data_offsets"])
+        if not 0 <= b <= end <= len(data):
+            raise Error("%s: tensor %s: offsets [%d, %d) outside the %d-byte buffer" % (path, name, b, end, len(data)))
         if dt == "BF16":
-            if not 0 <= b <= end <= len(data):
-                raise Error("%s: tensor %s: offsets [%d, %d) outside the %d-byte buffer" % (path, name, b, end, len(data)))
             u16 = np.frombuffer(data[b:end], dtype="<u2").astype(np.uint32) << 16
             arr = u16.view(np.float32)
         elif dt in DTYPES:
-            if not 0 <= b <= end <= len(data):
-                raise Error("%s: tensor %s: offsets [%d, %d) outside the %d-byte buffer" % (path, name, b, end, len(data)))
             arr = np.frombuffer(data[b:end], dtype=DTYPES[dt])
         else:
             raise Error("%s: tensor %s: unknown dtype %s" % (path, name, dt))
