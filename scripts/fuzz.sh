@@ -19,10 +19,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FUZZ_DIR=${FUZZ_DIR:-$ROOT/build-fuzz}
 CC=${FUZZ_CC:-clang}
-ALL_TARGETS=(idx csv npy safetensors config)
+ALL_TARGETS=(idx csv npy safetensors config text)
 # longest input per target: a few small files (the parsers' size checks are
 # exercised by the header fields, not by megabytes of data)
-declare -A MAX_LEN=([idx]=4096 [csv]=4096 [npy]=4096 [safetensors]=8192 [config]=8192)
+declare -A MAX_LEN=([idx]=4096 [csv]=4096 [npy]=4096 [safetensors]=8192 [config]=8192 [text]=4096)
 
 mode=run
 secs=600

@@ -324,6 +324,75 @@ static void config(const char *configs)
     free(b.p);
 }
 
+/* reads a whole small file into a buffer (exits on failure) */
+static buf slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    buf b = {0};
+    unsigned char chunk[4096];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) put(&b, chunk, k);
+    fclose(f);
+    return b;
+}
+
+/* text: mode (bit 0 gzip, bit 1 vocabulary file), T byte, stride byte, the
+ * file. Texts in ASCII, UTF-8 and not-quite UTF-8; vocabulary files as
+ * gg_text_save_vocab writes them (made from a text through the library). */
+static void text(const char *tmp)
+{
+    static const struct {
+        const char *name, *s;
+        unsigned mode, T, stride;
+    } texts[] = {
+        {"ascii-lines", "to be, or not to be,\nthat is the question:\nwhether 'tis nobler in the mind\n", 0, 15, 3},
+        {"utf8-multibyte", "na\xc3\xafve caf\xc3\xa9 \xe2\x80\x94 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x99\x82 end\n", 0, 7,
+         0},
+        {"gzip-ascii", "the quick brown fox jumps over the lazy dog. THE QUICK BROWN FOX.\n", 1, 31, 1},
+        {"invalid-utf8-tail", "latin-1 caf\xe9 and a cut-off \xe2\x80", 0, 4, 2},
+        {"one-window", "ab", 0, 0, 0},
+    };
+    char vpath[1100];
+    snprintf(vpath, sizeof vpath, "%s.vocab", tmp);
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        buf b = {0};
+        put_u8(&b, texts[i].mode);
+        put_u8(&b, texts[i].T);
+        put_u8(&b, texts[i].stride);
+        put_s(&b, texts[i].s);
+        save("text", texts[i].name, &b);
+        free(b.p);
+        if (i > 1) continue;
+        /* the vocabulary of the first two texts, as a vocabulary seed */
+        FILE *f = fopen(tmp, "wb");
+        if (!f || fputs(texts[i].s, f) < 0 || fclose(f)) {
+            perror(tmp);
+            exit(1);
+        }
+        gg_text *tx = NULL;
+        if (gg_text_load(tmp, &tx) || gg_text_save_vocab(tx, vpath)) {
+            fprintf(stderr, "mkcorpus: %s\n", gg_errmsg());
+            exit(1);
+        }
+        gg_text_free(tx);
+        buf v = slurp(vpath);
+        buf o = {0};
+        put_u8(&o, 2);
+        put_u8(&o, 8);
+        put_u8(&o, 1);
+        put(&o, v.p, v.n);
+        save("text", i == 0 ? "vocab-ascii" : "vocab-utf8", &o);
+        free(v.p);
+        free(o.p);
+    }
+    remove(tmp);
+    remove(vpath);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -339,5 +408,7 @@ int main(int argc, char **argv)
     npys();
     safetensors(tmp);
     config(argv[2]);
+    snprintf(tmp, sizeof tmp, "%s/.tmp.text", out_dir);
+    text(tmp);
     return 0;
 }

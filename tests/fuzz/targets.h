@@ -17,6 +17,7 @@
  *   csv           mode, the file
  *   safetensors   mode, the file
  *   config        YAML text, then optionally a NUL and '\n'-separated --set assignments
+ *   text          mode, T byte, stride byte, the file (a text or a vocabulary file)
  */
 #ifndef GG_FUZZ_TARGETS_H
 #define GG_FUZZ_TARGETS_H
@@ -471,6 +472,126 @@ static int fz_config(const uint8_t *d, size_t n)
     return bad;
 }
 
+/* ---- texts and vocabulary files ------------------------------------------- */
+
+/* The same vocabulary: size, and the same byte for every id both ways. */
+static int fz_vocab_same(const gg_text *a, const gg_text *b)
+{
+    if (gg_text_vocab_size(a) != gg_text_vocab_size(b)) return 0;
+    for (int b8 = 0; b8 < 256; b8++)
+        if (gg_text_id(a, (unsigned char)b8) != gg_text_id(b, (unsigned char)b8)) return 0;
+    for (int i = 0; i < gg_text_vocab_size(a); i++)
+        if (gg_text_byte(a, i) != gg_text_byte(b, i)) return 0;
+    return 1;
+}
+
+/* A vocabulary is consistent: 1..256 ids, bytes strictly increasing and
+ * never NUL, id and byte inverse to each other, every other byte -1. */
+static int fz_vocab_check(const gg_text *tx)
+{
+    int v = gg_text_vocab_size(tx), bad = 0, seen = 0;
+    if (v < 1 || v > 256) return fz_violation("text", "a vocabulary size outside 1..256");
+    for (int i = 0; i < v; i++) {
+        unsigned char b = gg_text_byte(tx, i);
+        if (b == 0) bad += fz_violation("text", "NUL in a vocabulary");
+        if (i > 0 && b <= gg_text_byte(tx, i - 1)) bad += fz_violation("text", "vocabulary bytes not increasing");
+        if (gg_text_id(tx, b) != i) bad += fz_violation("text", "gg_text_id is not the inverse of gg_text_byte");
+    }
+    for (int b = 0; b < 256; b++) seen += gg_text_id(tx, (unsigned char)b) >= 0;
+    if (seen != v) bad += fz_violation("text", "more bytes have ids than the vocabulary size");
+    if (gg_text_byte(tx, v) != 0 || gg_text_byte(tx, -1) != 0) bad += fz_violation("text", "gg_text_byte past the end");
+    return bad;
+}
+
+/* A text file (mode bit 1 clear) or a vocabulary file (set); bit 0: gzip
+ * the text. A text that loads must have every byte in its vocabulary, make
+ * windows whose ids match its bytes, and save a vocabulary that reads back
+ * the same; a vocabulary that loads must save and read back the same and
+ * refuse to make windows. T = 1 + (byte 1 mod 64), stride 1 + (byte 2 mod 16). */
+static int fz_text(const uint8_t *d, size_t n)
+{
+    if (n < 3) return 0;
+    unsigned mode = d[0];
+    int T = 1 + d[1] % 64;
+    size_t stride = 1 + d[2] % 16;
+    const uint8_t *f = d + 3;
+    size_t nf = n - 3;
+    char pa[300], pb[300];
+    fz_write(fz_path("a", pa, sizeof pa), f, nf, (mode & 1) && !(mode & 2));
+    gg_text *tx = NULL;
+    int bad = 0;
+    if (mode & 2) {
+        gg_status s = fz_last = gg_text_load_vocab(pa, &tx);
+        bad += fz_status("text", s, "gg_text_load_vocab");
+        if (s) {
+            if (tx) bad += fz_violation("text", "a failed vocabulary load returned a text");
+            return bad;
+        }
+        if (gg_text_size(tx) != 0) bad += fz_violation("text", "a vocabulary file holds text");
+        bad += fz_vocab_check(tx);
+        gg_dataset ds;
+        gg_status w = gg_text_dataset(tx, T, stride, 0, 1, &ds);
+        bad += fz_status("text", w, "gg_text_dataset");
+        if (w != GG_E_STATE) bad += fz_violation("text", "windows from a vocabulary-only text");
+        if (w == GG_OK) gg_dataset_free(&ds);
+    } else {
+        gg_status s = fz_last = gg_text_load(pa, &tx);
+        bad += fz_status("text", s, "gg_text_load");
+        if (s) {
+            if (tx) bad += fz_violation("text", "a failed text load returned a text");
+            return bad;
+        }
+        if (gg_text_size(tx) != nf) bad += fz_violation("text", "the text's size is not the file's");
+        bad += fz_vocab_check(tx);
+        if (memchr(f, 0, nf)) bad += fz_violation("text", "a text with a NUL byte was accepted");
+        for (size_t i = 0; i < nf; i++)
+            if (gg_text_id(tx, f[i]) < 0) {
+                bad += fz_violation("text", "a byte of the text has no id");
+                break;
+            }
+        long long u = gg_text_utf8_error(tx);
+        if (u < -1 || u >= (long long)nf) bad += fz_violation("text", "the UTF-8 error offset is outside the text");
+        /* the whole text, then two parts meeting at 0.5 */
+        static const double parts[3][2] = {{0, 1}, {0, 0.5}, {0.5, 1}};
+        for (int p = 0; p < 3; p++) {
+            gg_dataset ds;
+            memset(&ds, 0x5a, sizeof ds);
+            gg_status w = gg_text_dataset(tx, T, stride, parts[p][0], parts[p][1], &ds);
+            bad += fz_check_dataset("text", w, &ds, "gg_text_dataset");
+            if (w == GG_OK) {
+                size_t lo = (size_t)(parts[p][0] * (double)nf);
+                if (ds.num_classes != gg_text_vocab_size(tx))
+                    bad += fz_violation("text", "num_classes is not the vocabulary size");
+                if (lo + (ds.n - 1) * stride + (size_t)T + 1 > nf)
+                    bad += fz_violation("text", "a window reaches past the end of the text");
+                /* the last window: its ids are the text's bytes, its labels the next ones */
+                size_t w0 = lo + (ds.n - 1) * stride, r = (ds.n - 1) * (size_t)T;
+                for (int j = 0; j < T && w0 + (size_t)j + 1 < nf; j++)
+                    if (ds.f32[r + (size_t)j] != (float)gg_text_id(tx, f[w0 + (size_t)j]) ||
+                        ds.labels[r + (size_t)j] != (float)gg_text_id(tx, f[w0 + (size_t)j + 1])) {
+                        bad += fz_violation("text", "a window's ids are not the text's bytes");
+                        break;
+                    }
+            }
+            gg_dataset_free(&ds);
+        }
+    }
+    /* the vocabulary round trip, through the file a sampler reads */
+    gg_status s = gg_text_save_vocab(tx, fz_path("b", pb, sizeof pb));
+    bad += fz_status("text", s, "gg_text_save_vocab");
+    if (s == GG_OK) {
+        gg_text *v2 = NULL;
+        s = gg_text_load_vocab(pb, &v2);
+        bad += fz_status("text", s, "gg_text_load_vocab (round trip)");
+        if (s) bad += fz_violation("text", "a saved vocabulary does not load");
+        else if (!fz_vocab_same(tx, v2))
+            bad += fz_violation("text", "the vocabulary round trip changed it");
+        gg_text_free(v2);
+    }
+    gg_text_free(tx);
+    return bad;
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 typedef int (*fz_target_fn)(const uint8_t *d, size_t n);
@@ -481,6 +602,7 @@ typedef struct fz_target {
 
 static const fz_target fz_targets[] = {
     {"idx", fz_idx}, {"csv", fz_csv}, {"npy", fz_npy}, {"safetensors", fz_safetensors}, {"config", fz_config},
+    {"text", fz_text},
 };
 
 static inline fz_target_fn fz_find(const char *name)
