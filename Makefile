@@ -52,6 +52,15 @@ test-valgrind: deps-test $(VG_BUILD)/Makefile
 	cmake --build $(VG_BUILD) -j $(JOBS)
 	scripts/valgrind-tests.sh $(VG_BUILD)
 
+# libFuzzer: installs clang, builds every harness (tests/fuzz/) with
+# ASan+UBSan and runs each for FUZZ_SECONDS, one after another on one core
+# (scripts/fuzz.sh; README, "Fuzzing"). Fails only if an input crashed,
+# leaked, hung or broke a check; it is then under build-fuzz/crashes/.
+FUZZ_SECONDS ?= 600
+fuzz:
+	@scripts/install-deps.sh --with-fuzz
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
