@@ -1067,7 +1067,8 @@ typedef enum gg_response {
     GG_DO_SKIP,     /* do not apply this step */
     GG_DO_BACKOFF,  /* skip, and back off the learning rate */
     GG_DO_ROLLBACK, /* restore the last snapshot, skip the batches, back off */
-    GG_DO_STOP,     /* end the run with status diverged */
+    GG_DO_STOP,     /* end the run with status diverged (stalled, for a stall) */
+    GG_DO_NOISE,    /* switch on annealed gradient noise (remedy_noise_eta) and go on */
     GG_DO_COUNT
 } gg_response;
 
@@ -1106,6 +1107,23 @@ typedef struct gg_guard_config {
     gg_response on_blowup;
     gg_response on_collapse;   /* the loss fell back to chance level after progress */
     int layer_every;           /* per-layer statistics to layers.csv every so many steps */
+    /* quiet failures: stalls, vanishing gradients, dead and saturated units
+     * (docs/guard.md, "Quiet failures") */
+    int quiet;                 /* the quiet-failure monitor */
+    int monitor_every;         /* steps between its passes (0: the trainer's log interval; 50 from C) */
+    int stall_window;          /* steps with the smoothed loss at chance level that are a stall */
+    int progress_window;       /* steps over which the smoothed loss must improve (0: off) */
+    float min_progress;        /* relative improvement over progress_window below which it is a stall */
+    float chance_margin;       /* relative distance to the chance level that counts as at chance */
+    float vanish_ratio;        /* first-to-last layer gradient-norm ratio below which the gradient vanishes */
+    float dead_fraction;       /* share of dead units that flags a ReLU layer */
+    float saturation_fraction; /* share of saturated units that flags a tanh/sigmoid layer */
+    float saturation_threshold;/* |pre-activation| beyond which a tanh unit is saturated (sigmoid: twice it) */
+    float update_ratio_low, update_ratio_high; /* band of update norm / weight norm per layer */
+    int quiet_persist;         /* consecutive passes a layer signal must last to be reported */
+    int report_every;          /* steps between repeats of a signal that persists */
+    gg_response on_stall, on_vanishing;
+    float remedy_noise_eta;    /* eta of the noise that the noise response switches on */
 } gg_guard_config;
 
 /* The default policy (see the README for the measurements behind it). */
@@ -1146,6 +1164,7 @@ typedef struct gg_guard_decision {
     float lr_scale;  /* multiply the schedule's learning rate by this */
     int diagnose;    /* the trainer should re-run the batch in check mode */
     int clipped;
+    int stalled;     /* with GG_GUARD_STOP: the run stalled (status stalled, not diverged) */
 } gg_guard_decision;
 
 /* Per-step statistics, valid after gg_guard_check. */
@@ -1188,6 +1207,26 @@ void gg_guard_snapshot(gg_guard *gd, const gg_train_pos *pos);
  * enables the collapse detector. */
 void gg_guard_set_chance(gg_guard *gd, double loss);
 const gg_guard_stats *gg_guard_last(const gg_guard *gd);
+/* The learning rate the coming step uses before the guard's scale: the
+ * quiet monitor does not call a decaying schedule's tail a stall, nor its
+ * small updates out of band, below 0.1 of the largest rate seen. */
+void gg_guard_set_lr(gg_guard *gd, double lr);
+
+/* Per-layer statistics of the quiet monitor's last pass, in depth order
+ * (layers with parameters or an activation): gradient norm, share of dead
+ * ReLU units (zero output for every sample of the batch), share of
+ * saturated tanh/sigmoid units (|pre-activation| beyond the threshold for
+ * 90% of the batch), update/weight norm ratio of its weight tensors. NaN
+ * where a value does not apply or was not measured yet. Owned by the
+ * guard; NULL with *n = 0 when the monitor is off. */
+typedef struct gg_guard_layer {
+    char layer[GG_NAME_MAX];
+    double grad_norm, dead_fraction, saturated_fraction, update_ratio;
+} gg_guard_layer;
+const gg_guard_layer *gg_guard_layers(const gg_guard *gd, int *n);
+/* The index into gg_guard_layers of parameter tensor i (-1 if none). */
+int gg_guard_layer_of(const gg_guard *gd, int i);
+
 /* Records a check-mode diagnosis for the events. */
 void gg_guard_diagnosis(gg_guard *gd, const gg_check_info *ci, const char *batch_desc);
 
@@ -1205,6 +1244,8 @@ void gg_guard_clear_events(gg_guard *gd);
 
 typedef struct gg_guard_counters {
     long clipped, skipped, backoffs, rollbacks, nonfinite, spikes, trends, collapses;
+    /* quiet failures reported (each signal is rate-limited) */
+    long stalls, vanishing, dead, saturated, update_ratio;
 } gg_guard_counters;
 const gg_guard_counters *gg_guard_counts(const gg_guard *gd);
 /* Guard state that a checkpoint must carry (EMA statistics, lr scale ...):

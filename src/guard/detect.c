@@ -1,8 +1,11 @@
 /* detect.c - pure detector arithmetic: EMA statistics, z-scores, trends,
- * percentiles, clip coefficients. */
+ * percentiles, clip coefficients; and for the quiet failures, progress and
+ * chance level of a loss series, the gradient profile ratio, dead and
+ * saturated unit counts, the gradient-noise schedule. */
 #include "detect.h"
 
 #include <math.h>
+#include <string.h>
 
 void gg_ema_push(gg_ema *e, double x, double alpha)
 {
@@ -89,3 +92,85 @@ double gg_clip_coef(double norm, double max_norm)
     double c = max_norm / (norm + 1e-6);
     return c < 1 ? c : 1;
 }
+
+/* ---- quiet failures --------------------------------------------------- */
+
+double gg_loss_progress(const double *ring, int n, int start)
+{
+    if (n < 2) return 0;
+    double slope = gg_trend_slope(ring, n, start);
+    double my = 0;
+    for (int i = 0; i < n; i++) my += ring[(start + i) % n];
+    my /= n;
+    /* the fitted line at the first and last point */
+    double first = my - slope * (n - 1) / 2.0;
+    double drop = -slope * (n - 1);
+    return first > 0 && isfinite(drop) ? drop / first : 0;
+}
+
+int gg_at_chance(const double *ring, int n, int start, int last, double chance, double margin)
+{
+    if (!(chance > 0) || last < 1 || last > n) return 0;
+    for (int i = n - last; i < n; i++) {
+        double v = ring[(start + i) % n];
+        if (!(fabs(v - chance) <= margin * chance)) return 0;
+    }
+    return 1;
+}
+
+int gg_collapsed(double smoothed, double best, double chance, double margin, double fell)
+{
+    return chance > 0 && fabs(smoothed - chance) < margin * chance && best < fell * chance;
+}
+
+double gg_profile_ratio(const double *layer_norms, int n)
+{
+    if (n < 2 || !(layer_norms[n - 1] > 0)) return NAN;
+    return layer_norms[0] / layer_norms[n - 1];
+}
+
+long gg_count_dead(const float *y, long rows, long units, long inner, unsigned char *alive)
+{
+    memset(alive, 0, (size_t)units);
+    for (long r = 0; r < rows; r++) {
+        const float *row = y + r * units * inner;
+        if (inner == 1) {
+            /* dense: one pass along the row, no branch per unit */
+            for (long u = 0; u < units; u++) alive[u] |= row[u] != 0;
+        } else {
+            for (long u = 0; u < units; u++) {
+                if (alive[u]) continue;
+                const float *v = row + u * inner;
+                for (long i = 0; i < inner; i++)
+                    if (v[i] != 0) {
+                        alive[u] = 1;
+                        break;
+                    }
+            }
+        }
+    }
+    long dead = 0;
+    for (long u = 0; u < units; u++) dead += !alive[u];
+    return dead;
+}
+
+long gg_count_saturated(const float *y, long rows, long units, long inner, float lo, float hi, double frac,
+                        long *count)
+{
+    memset(count, 0, sizeof *count * (size_t)units);
+    for (long r = 0; r < rows; r++) {
+        const float *row = y + r * units * inner;
+        for (long u = 0; u < units; u++) {
+            const float *v = row + u * inner;
+            long c = 0;
+            for (long i = 0; i < inner; i++) c += v[i] <= lo || v[i] >= hi;
+            count[u] += c;
+        }
+    }
+    double need = frac * (double)rows * (double)inner;
+    long sat = 0;
+    for (long u = 0; u < units; u++) sat += (double)count[u] >= need && count[u] > 0;
+    return sat;
+}
+
+double gg_noise_var(double eta, double gamma, long t) { return eta / pow(1.0 + (double)t, gamma); }

@@ -15,6 +15,7 @@
  */
 #include "core/core.h"
 #include "detect.h"
+#include "quiet.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -69,11 +70,17 @@ struct gg_guard {
     gg_guard_event ev[GG_MAX_EVENTS];
     int nev;
     gg_guard_counters cnt;
-    double state[17];
+    double state[18];
+    /* quiet failures (quiet.c): the monitor, and the remedies' state */
+    gg_quiet *q;
+    gg_quiet_finding qf[8];
+    double lr_now;
+    int noise_on;       /* the noise response switched the gradient noise on */
+    int collapse_ceiling; /* the coming rollback answers a collapse: its rate becomes the ceiling */
 };
 
 static const char *clip_names[GG_CLIP_COUNT] = {"none", "value", "norm", "tensor", "agc", "percentile", "zscore"};
-static const char *resp_names[GG_DO_COUNT] = {"warn", "clip", "skip", "backoff", "rollback", "stop"};
+static const char *resp_names[GG_DO_COUNT] = {"warn", "clip", "skip", "backoff", "rollback", "stop", "noise"};
 
 const char *gg_clip_name(gg_clip_kind k) { return k >= 0 && k < GG_CLIP_COUNT ? clip_names[k] : NULL; }
 const char *gg_response_name(gg_response r) { return r >= 0 && r < GG_DO_COUNT ? resp_names[r] : NULL; }
@@ -131,6 +138,23 @@ gg_guard_config gg_guard_defaults(void)
     c.loss_blowup = 10;
     c.on_blowup = GG_DO_ROLLBACK;
     c.on_collapse = GG_DO_ROLLBACK;
+    c.quiet = 1;
+    c.monitor_every = 0;
+    c.stall_window = 300;
+    c.progress_window = 2000;
+    c.min_progress = 0.01f;
+    c.chance_margin = 0.03f;
+    c.vanish_ratio = 1e-4f;
+    c.dead_fraction = 0.5f;
+    c.saturation_fraction = 0.5f;
+    c.saturation_threshold = 3;
+    c.update_ratio_low = 1e-5f;
+    c.update_ratio_high = 0.1f;
+    c.quiet_persist = 3;
+    c.report_every = 1000;
+    c.on_stall = GG_DO_NOTHING;
+    c.on_vanishing = GG_DO_NOTHING;
+    c.remedy_noise_eta = 0.3f;
     return c;
 }
 
@@ -147,6 +171,16 @@ static gg_status check_config(const gg_guard_config *c)
     if (c->snapshot_every < 1) return gg_fail(GG_E_CONFIG, "guard.snapshot_every %d must be >= 1", c->snapshot_every);
     if (c->trend_window < 0 || c->trend_window == 1)
         return gg_fail(GG_E_CONFIG, "guard.trend_window %d must be 0 (off) or >= 2", c->trend_window);
+    if (c->quiet) {
+        if (c->monitor_every < 0 || c->stall_window < 1 || c->progress_window < 0 || c->quiet_persist < 1 ||
+            c->report_every < 1)
+            return gg_fail(GG_E_CONFIG, "guard: monitor_every %d, stall_window %d, progress_window %d, quiet_persist %d "
+                           "and report_every %d must be >= 0, >= 1, >= 0, >= 1, >= 1", c->monitor_every, c->stall_window,
+                           c->progress_window, c->quiet_persist, c->report_every);
+        if (!(c->update_ratio_low < c->update_ratio_high))
+            return gg_fail(GG_E_CONFIG, "guard.update_ratio_low %g must be below update_ratio_high %g",
+                           c->update_ratio_low, c->update_ratio_high);
+    }
     return GG_OK;
 }
 
@@ -198,6 +232,10 @@ gg_guard *gg_guard_new(gg_graph *g, gg_optim *o, const gg_guard_config *cfg)
     gd->lr_ceiling = 1;
     gd->last_failure = -1;
     gg_rng_seed(&gd->noise_rng, 0x6e6f697365ull);
+    if (cfg->quiet && !(gd->q = gg_quiet_new(g, cfg, gd->pi, gd->np))) {
+        gg_guard_free(gd);
+        return NULL;
+    }
     return gd;
 }
 
@@ -210,6 +248,7 @@ void gg_guard_free(gg_guard *gd)
     free(gd->ring);
     free(gd->hist);
     free(gd->scratch);
+    gg_quiet_free(gd->q);
     for (int k = 0; k < 2; k++) {
         free(gd->sn[k].p);
         free(gd->sn[k].b);
@@ -436,9 +475,9 @@ static double apply_clip(gg_guard *gd, double norm, int *clipped)
     return th;
 }
 
-static void add_noise(gg_guard *gd, long step)
+static void add_noise(gg_guard *gd, double eta, long step)
 {
-    double var = gd->c.noise_eta / pow(1.0 + (double)step, gd->c.noise_gamma);
+    double var = gg_noise_var(eta, gd->c.noise_gamma, step);
     float sd = (float)sqrt(var);
     /* keyed on the step, so a resumed run draws the same noise */
     gg_rng_seed(&gd->noise_rng, 0x6e6f697365ull ^ (uint64_t)step * 0x9e3779b97f4a7c15ull);
@@ -489,6 +528,12 @@ static gg_verdict respond(gg_guard *gd, gg_response r, long step, int epoch, con
     case GG_DO_STOP:
         vd = GG_GUARD_STOP;
         break;
+    case GG_DO_NOISE:
+        /* annealed from its full strength at the step it was switched on;
+         * an always-on noise (noise_eta) is already there */
+        if (!gd->noise_on && !(gd->c.noise_eta > 0)) gd->noise_t = 0;
+        gd->noise_on = 1;
+        break;
     case GG_DO_COUNT:
         break;
     }
@@ -517,9 +562,62 @@ static gg_verdict respond(gg_guard *gd, gg_response r, long step, int epoch, con
 
 static gg_verdict worse(gg_verdict a, gg_verdict b) { return a > b ? a : b; }
 
+/* One pass of the quiet-failure monitor; its findings become events and
+ * responses: a stall or a vanishing profile by on_stall / on_vanishing, a
+ * collapse by on_collapse, the per-layer signals are warnings. *stalled is
+ * set when a stall's response stops the run. */
+static gg_verdict quiet_pass(gg_guard *gd, long step, int epoch, double norm, int *stalled)
+{
+    gg_guard_config *c = &gd->c;
+    int nf = gg_quiet_monitor(gd->q, step, gd->sq, gg_optim_update_norms(gd->o), gd->ema_s.n ? gd->ema_s.mean : NAN,
+                              gd->chance, gd->lr_now * gd->lr_scale, gd->qf, (int)(sizeof gd->qf / sizeof gd->qf[0]));
+    gg_verdict v = GG_GUARD_PROCEED;
+    for (int i = 0; i < nf; i++) {
+        const gg_quiet_finding *f = &gd->qf[i];
+        const char *name = gg_quiet_name(f->sig);
+        gg_response r = GG_DO_NOTHING;
+        switch (f->sig) {
+        case GG_Q_STALL:
+            gd->cnt.stalls++;
+            r = c->on_stall;
+            break;
+        case GG_Q_VANISHING:
+            gd->cnt.vanishing++;
+            r = c->on_vanishing;
+            break;
+        case GG_Q_COLLAPSE:
+            gd->cnt.collapses++;
+            gd->collapse_ceiling = 1;
+            r = c->on_collapse;
+            break;
+        case GG_Q_DEAD:
+            gd->cnt.dead++;
+            break;
+        case GG_Q_SATURATION:
+            gd->cnt.saturated++;
+            break;
+        case GG_Q_UPDATE_RATIO:
+            gd->cnt.update_ratio++;
+            break;
+        case GG_Q_STALL_END: {
+            gg_guard_event *e = event(gd, step, epoch, name, f->value, f->threshold, "info");
+            if (e) snprintf(e->detail, sizeof e->detail, "%s%s", f->detail,
+                            gd->noise_on ? "; the gradient noise anneals on" : "");
+            continue;
+        }
+        case GG_Q_COUNT:
+            continue;
+        }
+        gg_verdict fv = respond(gd, r, step, epoch, name, f->value, f->threshold, f->detail, norm);
+        if (fv == GG_GUARD_STOP && (f->sig == GG_Q_STALL || f->sig == GG_Q_VANISHING)) *stalled = 1;
+        v = worse(v, fv);
+    }
+    return v;
+}
+
 gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss)
 {
-    gg_guard_decision d = {GG_GUARD_PROCEED, 1.0f, 0, 0};
+    gg_guard_decision d = {GG_GUARD_PROCEED, 1.0f, 0, 0, 0};
     gg_guard_config *c = &gd->c;
     double norm, maxabs;
     long bad;
@@ -594,27 +692,31 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
     }
     /* collapse: the smoothed loss back at chance level for a window after
      * it had been well below it (dead units, a silent divergence) */
+    if (isfinite(loss)) gg_ema_push(&gd->ema_s, loss, 0.1);
     if (gd->chance > 0 && isfinite(loss)) {
-        gg_ema_push(&gd->ema_s, loss, 0.1);
         double ls = gd->ema_s.mean;
         if (gd->ema_s.n >= 10 && ls < gd->best_s) gd->best_s = ls;
-        int at_chance = fabs(ls - gd->chance) < 0.03 * gd->chance;
-        int fell_back = gd->best_s < 0.75 * gd->chance;
-        gd->near_chance = at_chance && fell_back ? gd->near_chance + 1 : 0;
+        gd->near_chance = gg_collapsed(ls, gd->best_s, gd->chance, 0.03, 0.75) ? gd->near_chance + 1 : 0;
         if (gd->near_chance == gd->collapse_window) {
             gd->cnt.collapses++;
+            gd->collapse_ceiling = 1;
             snprintf(detail, sizeof detail, "loss %.4g is back at the chance level %.4g for %d steps (it had reached %.4g)",
                      ls, gd->chance, gd->collapse_window, gd->best_s);
             v = worse(v, respond(gd, c->on_collapse, step, epoch, "collapse", ls, gd->chance, detail, norm));
             gd->near_chance = 0;
         }
     }
+    /* the quiet failures, at the monitor interval */
+    if (gd->q && step % (c->monitor_every > 0 ? c->monitor_every : 50) == 0)
+        v = worse(v, quiet_pass(gd, step, epoch, norm, &d.stalled));
+    if (v != GG_GUARD_STOP) d.stalled = 0;
     if (v == GG_GUARD_PROCEED) {
         int clipped;
         st->clip_threshold = apply_clip(gd, norm, &clipped);
         if (clipped) gd->cnt.clipped++;
         d.clipped = clipped;
-        if (c->noise_eta > 0) add_noise(gd, gd->noise_t++);
+        if (c->noise_eta > 0) add_noise(gd, c->noise_eta, gd->noise_t++);
+        else if (gd->noise_on) add_noise(gd, c->remedy_noise_eta, gd->noise_t++);
     }
     if (v == GG_GUARD_SKIP) gd->cnt.skipped++;
     else if (v == GG_GUARD_PROCEED) gd->consecutive_skips = 0;
@@ -637,7 +739,7 @@ static void snapshot_due(gg_guard *gd, const gg_train_pos *pos);
 
 gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int applied)
 {
-    gg_guard_decision d = {GG_GUARD_PROCEED, (float)gd->lr_scale, 0, 0};
+    gg_guard_decision d = {GG_GUARD_PROCEED, (float)gd->lr_scale, 0, 0, 0};
     if (!applied) return d;
     /* the optimizer measured each tensor's update in its own pass: a
      * non-finite update means non-finite weights now */
@@ -718,7 +820,10 @@ gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
     gd->cnt.rollbacks++;
     gd->consecutive_skips = 0;
     backoff(gd);
-    if (repeated) gd->lr_ceiling = gd->lr_scale;
+    /* a collapse is a rate that silently diverged: not tried again either */
+    if (repeated || gd->collapse_ceiling) gd->lr_ceiling = gd->lr_scale;
+    gd->collapse_ceiling = 0;
+    gg_quiet_reset(gd->q);
     /* the detectors restart from the restored state */
     gd->ring_pos = 0;
     gd->trend_cool = 0;
@@ -729,6 +834,15 @@ gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
 }
 
 void gg_guard_set_chance(gg_guard *gd, double loss) { if (gd) gd->chance = loss; }
+void gg_guard_set_lr(gg_guard *gd, double lr) { if (gd) gd->lr_now = lr; }
+
+const gg_guard_layer *gg_guard_layers(const gg_guard *gd, int *n)
+{
+    *n = 0;
+    return gd ? gg_quiet_layers(gd->q, n) : NULL;
+}
+
+int gg_guard_layer_of(const gg_guard *gd, int i) { return gd ? gg_quiet_layer_of(gd->q, i) : -1; }
 
 void gg_guard_diagnosis(gg_guard *gd, const gg_check_info *ci, const char *batch_desc)
 {
@@ -765,13 +879,15 @@ const double *gg_guard_state(const gg_guard *gd, int *n)
     s[14] = (double)gd->consecutive_skips;
     s[15] = gd->lr_ceiling;
     s[16] = (double)gd->last_failure;
-    *n = 17;
+    s[17] = (double)gd->noise_on;
+    *n = 18;
     return s;
 }
 
 gg_status gg_guard_set_state(gg_guard *gd, const double *s, int n)
 {
-    if (n != 17) return gg_fail(GG_E_FORMAT, "guard state has %d values, expected 17", n);
+    /* 17: a checkpoint from before the quiet monitor (no noise remedy state) */
+    if (n != 17 && n != 18) return gg_fail(GG_E_FORMAT, "guard state has %d values, expected 18", n);
     gd->ema_g = (gg_ema){s[0], s[1], (long)s[2]};
     gd->ema_l = (gg_ema){s[3], s[4], (long)s[5]};
     gd->ema_clip = (gg_ema){s[6], s[7], (long)s[8]};
@@ -783,5 +899,6 @@ gg_status gg_guard_set_state(gg_guard *gd, const double *s, int n)
     gd->consecutive_skips = (int)s[14];
     gd->lr_ceiling = s[15];
     gd->last_failure = (long)s[16];
+    gd->noise_on = n > 17 && s[17] != 0;
     return GG_OK;
 }

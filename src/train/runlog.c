@@ -54,7 +54,8 @@ gg_status gg_runlog_open(gg_trainer *t, int append)
     if (!st && t->s.guard.enabled && t->s.guard.layer_every > 0) {
         t->layers = open_in(t, "layers.csv", mode, &st);
         if (t->layers && !append)
-            fprintf(t->layers, "step,tensor,layer,grad_norm,weight_norm,update_norm,update_ratio\n");
+            fprintf(t->layers, "step,tensor,layer,grad_norm,weight_norm,update_norm,update_ratio,dead_fraction,"
+                               "saturated_fraction\n");
     }
     return st;
 }
@@ -91,6 +92,8 @@ void gg_runlog_layers(gg_trainer *t)
     const float *gr = gg_graph_grads(g, &n);
     const float *p = gg_graph_params(g, &n);
     const double *un = gg_optim_update_norms(t->o);
+    int nql;
+    const gg_guard_layer *ql = gg_guard_layers(t->gd, &nql);
     for (int i = 0; i < gg_graph_num_params(g); i++) {
         gg_param_info pi;
         gg_graph_param(g, i, &pi);
@@ -100,12 +103,16 @@ void gg_runlog_layers(gg_trainer *t)
             ws += (double)p[pi.offset + k] * p[pi.offset + k];
         }
         double u = un ? un[i] : NAN, w = sqrt(ws);
-        char a[32], b[32], c[32], d[32];
+        char a[32], b[32], c[32], d[32], e[32], f[32];
         num(a, sizeof a, sqrt(gs), 0);
         num(b, sizeof b, w, 0);
         num(c, sizeof c, u, 0);
         num(d, sizeof d, w > 0 ? u / w : NAN, 0);
-        fprintf(t->layers, "%ld,%s,%s,%s,%s,%s,%s\n", t->pos.step, pi.name, pi.layer, a, b, c, d);
+        /* the layer's dead and saturated shares from the quiet monitor's last pass */
+        int li = gg_guard_layer_of(t->gd, i);
+        num(e, sizeof e, li >= 0 && li < nql ? ql[li].dead_fraction : NAN, 0);
+        num(f, sizeof f, li >= 0 && li < nql ? ql[li].saturated_fraction : NAN, 0);
+        fprintf(t->layers, "%ld,%s,%s,%s,%s,%s,%s,%s,%s\n", t->pos.step, pi.name, pi.layer, a, b, c, d, e, f);
     }
     fflush(t->layers);
 }
@@ -161,10 +168,11 @@ gg_status gg_runlog_summary(gg_trainer *t)
              "  \"first_loss\": %s,\n  \"max_loss\": %s,\n  \"nonfinite_steps\": %ld,\n"
              "  \"world_size\": 1,\n  \"guard\": {\"enabled\": %s, \"clipped\": %ld, \"skipped\": %ld, "
              "\"backoffs\": %ld, \"rollbacks\": %ld, \"nonfinite\": %ld, \"spikes\": %ld, \"trends\": %ld, "
-             "\"collapses\": %ld}\n}\n",
+             "\"collapses\": %ld, \"stalls\": %ld, \"vanishing\": %ld, \"dead\": %ld, "
+             "\"saturated\": %ld, \"update_ratio\": %ld}\n}\n",
              t->status, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, t->wall_seconds, sps, fl, ml, t->nonfinite_steps,
              t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
-             c->trends, c->collapses);
+             c->trends, c->collapses, c->stalls, c->vanishing, c->dead, c->saturated, c->update_ratio);
     char p[GG_PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/summary.json", t->run_dir);
     return gg_write_atomic(p, buf, strlen(buf));

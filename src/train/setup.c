@@ -248,7 +248,7 @@ static gg_status read_response(gg_cfg_node *m, const char *key, gg_response *out
     if (!v) return GG_OK;
     gg_response r = gg_response_parse(v);
     if (r == GG_DO_COUNT)
-        return gg_fail(GG_E_CONFIG, "%s: guard.%s '%s' is not one of warn, clip, skip, backoff, rollback, stop",
+        return gg_fail(GG_E_CONFIG, "%s: guard.%s '%s' is not one of warn, clip, skip, backoff, rollback, stop, noise",
                        at(gg_cfg_get(m, key)), key, v);
     *out = r;
     return GG_OK;
@@ -304,6 +304,24 @@ static gg_status read_guard(gg_cfg_node *m, gg_settings *s)
     TRY(read_response(m, "on_blowup", &c->on_blowup));
     TRY(read_response(m, "on_collapse", &c->on_collapse));
     TRY(get_i(m, "layer_every", 0, 100000000, &c->layer_every));
+    /* quiet failures (docs/guard.md, "Quiet failures") */
+    TRY(gg_cfg_bool(m, "quiet", &c->quiet));
+    TRY(get_i(m, "monitor_every", 0, 100000000, &c->monitor_every));
+    TRY(get_i(m, "stall_window", 1, 100000000, &c->stall_window));
+    TRY(get_i(m, "progress_window", 0, 100000000, &c->progress_window));
+    TRY(get_f(m, "min_progress", 0, 1, &c->min_progress));
+    TRY(get_f(m, "chance_margin", 0, 1, &c->chance_margin));
+    TRY(get_f(m, "vanish_ratio", 0, 1, &c->vanish_ratio));
+    TRY(get_f(m, "dead_fraction", 0, 1, &c->dead_fraction));
+    TRY(get_f(m, "saturation_fraction", 0, 1, &c->saturation_fraction));
+    TRY(get_f(m, "saturation_threshold", 0.01, 100, &c->saturation_threshold));
+    TRY(get_f(m, "update_ratio_low", 0, 1e6, &c->update_ratio_low));
+    TRY(get_f(m, "update_ratio_high", 0, 1e6, &c->update_ratio_high));
+    TRY(get_i(m, "quiet_persist", 1, 1000000, &c->quiet_persist));
+    TRY(get_i(m, "report_every", 1, 100000000, &c->report_every));
+    TRY(read_response(m, "on_stall", &c->on_stall));
+    TRY(read_response(m, "on_vanishing", &c->on_vanishing));
+    TRY(get_f(m, "remedy_noise_eta", 0, 1e6, &c->remedy_noise_eta));
     gg_cfg_node *fl = gg_cfg_get(m, "faults");
     if (fl) {
         if (gg_cfg_node_type(fl) != GG_CFG_SEQ || gg_cfg_len(fl) > GG_MAX_FAULTS)

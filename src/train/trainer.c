@@ -270,6 +270,8 @@ static gg_status setup(gg_trainer *t)
     }
     if ((st = gg_schedule_init(&t->sched, &s->sched))) return gg_fail(st, "schedule: %s", gg_errmsg());
     if (s->guard.enabled) {
+        /* the quiet-failure monitor runs at the log interval unless told */
+        if (s->guard.monitor_every <= 0) s->guard.monitor_every = s->log_every;
         t->gd = gg_guard_new(t->g, t->o, &s->guard);
         if (!t->gd) return gg_fail(GG_E_CONFIG, "guard: %s", gg_errmsg());
         if (s->loss == GG_LOSS_XENT) {
@@ -730,13 +732,14 @@ gg_status gg_trainer_run(gg_trainer *t)
             double gn;
             int apply = 1;
             if (t->gd) {
+                gg_guard_set_lr(t->gd, lr);
                 gg_guard_decision d = gg_guard_check(t->gd, t->pos.step, t->pos.epoch, loss);
                 gn = gg_guard_last(t->gd)->grad_norm;
                 if (d.diagnose && s->guard.diagnose) diagnose(t, t->pos.batch);
                 lr *= d.lr_scale;
                 if (d.verdict == GG_GUARD_STOP) {
                     flush_events(t);
-                    snprintf(t->status, sizeof t->status, "diverged");
+                    snprintf(t->status, sizeof t->status, "%s", d.stalled ? "stalled" : "diverged");
                     stop = 1;
                     break;
                 }
@@ -868,7 +871,8 @@ out:
     }
     t->test_loss = t->test_acc = NAN;
     if (t->have_test && strcmp(t->status, "completed") == 0) evaluate(t, &t->test, &t->test_loss, &t->test_acc);
-    else if (t->have_test && strcmp(t->status, "diverged") == 0) evaluate(t, &t->test, &t->test_loss, &t->test_acc);
+    else if (t->have_test && (strcmp(t->status, "diverged") == 0 || strcmp(t->status, "stalled") == 0))
+        evaluate(t, &t->test, &t->test_loss, &t->test_acc);
     if (t->run_dir[0]) {
         char p[GG_PATH_MAX + 32];
         snprintf(p, sizeof p, "%s/model.safetensors", t->run_dir);

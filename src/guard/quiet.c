@@ -1,0 +1,503 @@
+/*
+ * quiet.c - the monitor for the quiet failures (see quiet.h).
+ *
+ * Layers are found once, in one pass over the graph in build order (= depth
+ * order): a layer is a run of nodes with the same layer name that owns
+ * parameters or an activation worth watching (ReLU: dead units; tanh and
+ * sigmoid: saturation). A monitor pass then costs one pass over those
+ * activations (for the MLP, batch x 384 floats) and one over the weights
+ * (the update/weight ratio), every monitor_every steps; the per-step work
+ * stays in guard.c (the smoothed loss it already keeps).
+ *
+ * Detectors, each on the pure functions of detect.c:
+ *   stall      smoothed loss within chance_margin of ln C at every pass over
+ *              stall_window steps; or (with or without a chance level) its
+ *              fitted relative progress over progress_window below
+ *              min_progress while the learning rate is not in a schedule's
+ *              tail. With a layer of dead units at the same time it is a
+ *              collapse instead.
+ *   vanishing  first-to-last layer gradient-norm ratio below vanish_ratio,
+ *   dead       a ReLU layer with dead_fraction of its units dead,
+ *   saturation a tanh/sigmoid layer with saturation_fraction saturated,
+ *   update     a layer's update/weight ratio outside the band,
+ * the last four for quiet_persist passes in a row. A stall's event carries
+ * the diagnosis: which of the others the numbers point to.
+ */
+#include "quiet.h"
+
+#include "core/core.h"
+#include "detect.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* a unit is saturated when this share of the batch is beyond the threshold */
+#define SAT_BATCH 0.9
+/* below this share of the largest learning rate seen, a schedule is in its
+ * tail: small updates and a flat loss are intended there */
+#define LR_TAIL 0.1
+
+enum { ACT_RELU, ACT_TANH, ACT_SIGMOID };
+
+typedef struct qact {
+    gg_node node;
+    int kind, layer;
+    long units, inner; /* per sample: units x inner values (x rows of the batch) */
+} qact;
+
+struct gg_quiet {
+    gg_guard_config c;
+    gg_graph *g;
+    const gg_param_info *pi; /* the guard's, which outlives the monitor */
+    int np, nl, na;
+    gg_guard_layer *L;
+    int *lidx;          /* layer of each parameter tensor */
+    int *has_params;    /* per layer */
+    int *ndim;          /* per parameter tensor */
+    double *lsq, *lw, *lu, *prof;
+    qact *acts;
+    unsigned char *alive;
+    long *count;
+    double *ring;       /* smoothed loss at each pass, progress_window long */
+    int ring_n, ring_pos, ring_fill, stall_pts;
+    int persist[GG_Q_COUNT];
+    int active[GG_Q_COUNT];
+    long last_report[GG_Q_COUNT];
+    double peak_lr;
+    double ratio0; /* the gradient profile at the first pass (step 0): NaN before it */
+    int passes;
+};
+
+static const char *const names[GG_Q_COUNT] = {"stall", "collapse", "vanishing_gradient", "dead_units",
+                                              "saturation", "update_ratio", "stall_end"};
+
+const char *gg_quiet_name(gg_quiet_signal s) { return s >= 0 && s < GG_Q_COUNT ? names[s] : "?"; }
+
+static int act_kind(gg_act a)
+{
+    if (a == GG_ACT_RELU) return ACT_RELU;
+    if (a == GG_ACT_TANH) return ACT_TANH;
+    if (a == GG_ACT_SIGMOID) return ACT_SIGMOID;
+    return -1;
+}
+
+/* The watched activation of op node t, or -1. */
+static int watched(const gg_tensor *t)
+{
+    if (t->kind != GG_K_OP) return -1;
+    if (t->op != GG_OP_LINEAR && t->op != GG_OP_CONV2D && t->op != GG_OP_ACT) return -1;
+    return act_kind((gg_act)t->ia[0]);
+}
+
+gg_quiet *gg_quiet_new(gg_graph *g, const gg_guard_config *c, const gg_param_info *pi, int np)
+{
+    gg_quiet *q = calloc(1, sizeof *q);
+    if (!q) goto oom;
+    q->c = *c;
+    if (q->c.monitor_every <= 0) q->c.monitor_every = 50;
+    q->g = g;
+    q->pi = pi;
+    q->np = np;
+    int n = gg_graph_num_nodes(g);
+    /* upper bounds: every node its own layer */
+    q->L = calloc((size_t)n + 1, sizeof *q->L);
+    q->has_params = calloc((size_t)n + 1, sizeof *q->has_params);
+    q->acts = calloc((size_t)n + 1, sizeof *q->acts);
+    q->lidx = calloc((size_t)np + 1, sizeof *q->lidx);
+    q->ndim = calloc((size_t)np + 1, sizeof *q->ndim);
+    if (!q->L || !q->has_params || !q->acts || !q->lidx || !q->ndim) goto oom;
+    long max_units = 1;
+    for (int i = 0; i < n; i++) {
+        const gg_tensor *t = &g->t[i];
+        int k = watched(t);
+        if (t->kind != GG_K_PARAM && k < 0) continue;
+        const char *ln = t->layer[0] ? t->layer : t->name;
+        if (q->nl == 0 || strcmp(q->L[q->nl - 1].layer, ln) != 0) {
+            gg_guard_layer *l = &q->L[q->nl++];
+            snprintf(l->layer, sizeof l->layer, "%s", ln);
+            l->grad_norm = l->dead_fraction = l->saturated_fraction = l->update_ratio = NAN;
+        }
+        if (t->kind == GG_K_PARAM) q->has_params[q->nl - 1] = 1;
+        if (k >= 0) {
+            qact *a = &q->acts[q->na++];
+            a->node = i;
+            a->kind = k;
+            a->layer = q->nl - 1;
+            gg_shape s = gg_sample_shape(t);
+            /* a (C, H, W) output is a conv layer's: a unit is a channel */
+            a->units = s.ndim == 3 ? s.d[0] : s.d[s.ndim - 1];
+            a->inner = s.ndim == 3 ? (long)s.d[1] * s.d[2] : 1;
+            if (a->units > max_units) max_units = a->units;
+        }
+    }
+    /* parameter tensors come in the same order as their layers */
+    for (int i = 0, l = 0; i < np; i++) {
+        const char *ln = pi[i].layer[0] ? pi[i].layer : pi[i].name;
+        while (l < q->nl && strcmp(q->L[l].layer, ln) != 0) l++;
+        if (l == q->nl) l = 0; /* not found after the previous one: cannot happen for a graph built in order */
+        q->lidx[i] = strcmp(q->L[l].layer, ln) == 0 ? l : -1;
+        q->ndim[i] = pi[i].shape.ndim;
+    }
+    q->lsq = calloc((size_t)q->nl + 1, sizeof *q->lsq);
+    q->lw = calloc((size_t)q->nl + 1, sizeof *q->lw);
+    q->lu = calloc((size_t)q->nl + 1, sizeof *q->lu);
+    q->prof = calloc((size_t)q->nl + 1, sizeof *q->prof);
+    q->alive = calloc((size_t)max_units, 1);
+    q->count = calloc((size_t)max_units, sizeof *q->count);
+    int me = q->c.monitor_every;
+    /* passes spanning stall_window steps, both ends included */
+    q->stall_pts = (c->stall_window + me - 1) / me + 1;
+    if (q->stall_pts < 2) q->stall_pts = 2;
+    q->ring_n = c->progress_window > 0 ? (c->progress_window + me - 1) / me + 1 : 0;
+    if (q->ring_n < q->stall_pts) q->ring_n = q->stall_pts;
+    q->ring = calloc((size_t)q->ring_n, sizeof *q->ring);
+    if (!q->lsq || !q->lw || !q->lu || !q->prof || !q->alive || !q->count || !q->ring) goto oom;
+    for (int s = 0; s < GG_Q_COUNT; s++) q->last_report[s] = -1;
+    q->ratio0 = NAN;
+    return q;
+oom:
+    gg_quiet_free(q);
+    gg_fail(GG_E_NOMEM, "guard: out of memory for the quiet-failure monitor");
+    return NULL;
+}
+
+void gg_quiet_free(gg_quiet *q)
+{
+    if (!q) return;
+    free(q->L);
+    free(q->has_params);
+    free(q->acts);
+    free(q->lidx);
+    free(q->ndim);
+    free(q->lsq);
+    free(q->lw);
+    free(q->lu);
+    free(q->prof);
+    free(q->alive);
+    free(q->count);
+    free(q->ring);
+    free(q);
+}
+
+const gg_guard_layer *gg_quiet_layers(const gg_quiet *q, int *n)
+{
+    *n = q ? q->nl : 0;
+    return q ? q->L : NULL;
+}
+
+int gg_quiet_layer_of(const gg_quiet *q, int i) { return q && i >= 0 && i < q->np ? q->lidx[i] : -1; }
+
+void gg_quiet_reset(gg_quiet *q)
+{
+    if (!q) return;
+    q->ring_pos = q->ring_fill = 0;
+    /* what was reported before is history now; no "moves again" for it */
+    for (int s = 0; s < GG_Q_COUNT; s++) q->persist[s] = q->active[s] = 0;
+}
+
+/* ---- measuring ---------------------------------------------------------- */
+
+static void measure_acts(gg_quiet *q)
+{
+    gg_graph *g = q->g;
+    for (int l = 0; l < q->nl; l++) q->L[l].dead_fraction = q->L[l].saturated_fraction = NAN;
+    double th = q->c.saturation_threshold;
+    for (int k = 0; k < q->na; k++) {
+        const qact *a = &q->acts[k];
+        const gg_tensor *t = &g->t[a->node];
+        long rows = (long)(gg_numel(g, t) / (size_t)(a->units * a->inner));
+        if (rows <= 0 || !t->val) continue;
+        gg_guard_layer *l = &q->L[a->layer];
+        if (a->kind == ACT_RELU) {
+            long d = gg_count_dead(t->val, rows, a->units, a->inner, q->alive);
+            l->dead_fraction = (double)d / (double)a->units;
+        } else {
+            /* from the output: |x| > th is |tanh x| > tanh th; a sigmoid's
+             * slope at 2 th, relative to its peak, is tanh's at th */
+            float lo, hi;
+            if (a->kind == ACT_TANH) {
+                hi = (float)tanh(th);
+                lo = -hi;
+            } else {
+                hi = (float)(1 / (1 + exp(-2 * th)));
+                lo = 1 - hi;
+            }
+            long s = gg_count_saturated(t->val, rows, a->units, a->inner, lo, hi, SAT_BATCH, q->count);
+            l->saturated_fraction = (double)s / (double)a->units;
+        }
+    }
+}
+
+static void measure_params(gg_quiet *q, const double *sq, const double *un)
+{
+    size_t n;
+    const float *p = gg_graph_params(q->g, &n);
+    for (int l = 0; l < q->nl; l++) q->lsq[l] = q->lw[l] = q->lu[l] = 0;
+    for (int i = 0; i < q->np; i++) {
+        int l = q->lidx[i];
+        if (l < 0) continue;
+        q->lsq[l] += isfinite(sq[i]) ? sq[i] : 0;
+        /* the ratio of the weights proper: biases and norm gains start at
+         * 0 or 1 and say nothing about the step size */
+        if (q->ndim[i] < 2 || !un) continue;
+        const float *w = p + q->pi[i].offset;
+        long len = (long)q->pi[i].numel;
+        double s = 0;
+#pragma omp parallel for reduction(+ : s) if (len > GG_PAR_MIN)
+        for (long k = 0; k < len; k++) s += (double)w[k] * w[k];
+        q->lw[l] += s;
+        q->lu[l] += un[i] * un[i];
+    }
+    for (int l = 0; l < q->nl; l++) {
+        q->L[l].grad_norm = q->has_params[l] ? sqrt(q->lsq[l]) : NAN;
+        q->L[l].update_ratio = q->lw[l] > 0 && un ? sqrt(q->lu[l] / q->lw[l]) : NAN;
+    }
+}
+
+/* ---- describing --------------------------------------------------------- */
+
+/* "fc1 3.1e-09 ... fc21 0.002 (ratio 1.5e-06)": first, middle, last. */
+static size_t profile_text(const gg_quiet *q, double ratio, char *out, size_t cap)
+{
+    int idx[3], m = 0;
+    for (int l = 0; l < q->nl && m < 1; l++)
+        if (q->has_params[l]) idx[m++] = l;
+    int last = -1;
+    for (int l = q->nl - 1; l >= 0 && last < 0; l--)
+        if (q->has_params[l]) last = l;
+    int mid = -1, seen = 0, total = 0;
+    for (int l = 0; l < q->nl; l++) total += q->has_params[l];
+    for (int l = 0; l < q->nl && mid < 0; l++)
+        if (q->has_params[l] && seen++ == total / 2) mid = l;
+    if (mid >= 0 && mid != idx[0] && mid != last) idx[m++] = mid;
+    if (last >= 0 && last != idx[0]) idx[m++] = last;
+    size_t k = 0;
+    for (int i = 0; i < m && k < cap; i++)
+        k += (size_t)snprintf(out + k, cap - k, "%s%s %.2g", i ? " ... " : "", q->L[idx[i]].layer, q->L[idx[i]].grad_norm);
+    if (k < cap) k += (size_t)snprintf(out + k, cap - k, " (ratio %.2g)", ratio);
+    return k < cap ? k : cap;
+}
+
+/* The layers whose value (dead or saturated share) is highest: "fc2 81%,
+ * fc3 64%" (up to 2 at or above th), and the count of flagged layers. */
+static int worst_layers(const gg_quiet *q, int dead, double th, char *out, size_t cap)
+{
+    int first = -1, second = -1, flagged = 0;
+    for (int l = 0; l < q->nl; l++) {
+        double v = dead ? q->L[l].dead_fraction : q->L[l].saturated_fraction;
+        if (!(v >= th)) continue;
+        flagged++;
+        double vf = first >= 0 ? (dead ? q->L[first].dead_fraction : q->L[first].saturated_fraction) : -1;
+        double vs = second >= 0 ? (dead ? q->L[second].dead_fraction : q->L[second].saturated_fraction) : -1;
+        if (v > vf) {
+            second = first;
+            first = l;
+        } else if (v > vs) {
+            second = l;
+        }
+    }
+    out[0] = 0;
+    if (first >= 0) {
+        size_t k = (size_t)snprintf(out, cap, "%s %.0f%%", q->L[first].layer,
+                                    100 * (dead ? q->L[first].dead_fraction : q->L[first].saturated_fraction));
+        if (second >= 0 && k < cap)
+            snprintf(out + k, cap - k, ", %s %.0f%%", q->L[second].layer,
+                     100 * (dead ? q->L[second].dead_fraction : q->L[second].saturated_fraction));
+    }
+    return flagged;
+}
+
+/* Largest share of dead units over the ReLU layers (0 when none). */
+static double max_dead(const gg_quiet *q, int *which)
+{
+    double m = 0;
+    *which = -1;
+    for (int l = 0; l < q->nl; l++)
+        if (q->L[l].dead_fraction > m) m = q->L[l].dead_fraction, *which = l;
+    return m;
+}
+
+/* The layer whose update ratio is furthest outside the band (log
+ * distance), or -1; *low says on which side. */
+static int worst_update(const gg_quiet *q, int *low)
+{
+    int w = -1;
+    double far = 0;
+    for (int l = 0; l < q->nl; l++) {
+        double r = q->L[l].update_ratio;
+        if (!isfinite(r)) continue;
+        double d = 0;
+        if (r < q->c.update_ratio_low) d = log(q->c.update_ratio_low / (r > 1e-300 ? r : 1e-300));
+        else if (r > q->c.update_ratio_high) d = log(r / q->c.update_ratio_high);
+        if (d > far) far = d, w = l, *low = r < q->c.update_ratio_low;
+    }
+    return w;
+}
+
+/* The diagnosis of a stall: which of the known causes the numbers point
+ * to. Appends to out. */
+static void diagnose_stall(const gg_quiet *q, double ratio, char *out, size_t cap)
+{
+    size_t k = strlen(out);
+    char buf[160];
+    if (isfinite(ratio) && ratio < q->c.vanish_ratio) {
+        profile_text(q, ratio, buf, sizeof buf);
+        k += (size_t)snprintf(out + k, k < cap ? cap - k : 0, "; gradient vanishes with depth: %s", buf);
+    }
+    int wd;
+    double md = max_dead(q, &wd);
+    if (k < cap) {
+        if (wd >= 0 && md >= q->c.dead_fraction)
+            k += (size_t)snprintf(out + k, cap - k, "; dead units: %s %.0f%%", q->L[wd].layer, 100 * md);
+        else if (wd >= 0 || q->na > 0)
+            k += (size_t)snprintf(out + k, cap - k, "; %.0f%% dead units at most", 100 * md);
+    }
+    if (k < cap && worst_layers(q, 0, q->c.saturation_fraction, buf, sizeof buf) > 0)
+        k += (size_t)snprintf(out + k, cap - k, "; saturated: %s", buf);
+    int low = 0, wu = worst_update(q, &low);
+    if (k < cap && wu >= 0)
+        snprintf(out + k, cap - k, "; learning rate far too %s for %s (update/weight %.2g)", low ? "small" : "large",
+                 q->L[wu].layer, q->L[wu].update_ratio);
+}
+
+/* Rate limit: report a signal when it starts, then every report_every
+ * steps while it lasts. */
+static int due(gg_quiet *q, gg_quiet_signal s, long step)
+{
+    int first = !q->active[s];
+    q->active[s] = 1;
+    if (first || q->last_report[s] < 0 || step - q->last_report[s] >= q->c.report_every) {
+        q->last_report[s] = step;
+        return 1;
+    }
+    return 0;
+}
+
+static gg_quiet_finding *add(gg_quiet_finding *out, int *nf, int cap, gg_quiet_signal s, double v, double th)
+{
+    if (*nf >= cap) return NULL;
+    gg_quiet_finding *f = &out[(*nf)++];
+    f->sig = s;
+    f->value = v;
+    f->threshold = th;
+    f->detail[0] = 0;
+    return f;
+}
+
+/* ---- the pass ------------------------------------------------------------- */
+
+int gg_quiet_monitor(gg_quiet *q, long step, const double *sq, const double *un, double smoothed, double chance,
+                     double lr, gg_quiet_finding *out, int cap)
+{
+    if (!q) return 0;
+    const gg_guard_config *c = &q->c;
+    int nf = 0;
+    if (lr > q->peak_lr) q->peak_lr = lr;
+    int tail = lr < LR_TAIL * q->peak_lr;
+    measure_acts(q);
+    measure_params(q, sq, un);
+    /* the gradient profile over the layers with parameters */
+    int np = 0;
+    for (int l = 0; l < q->nl; l++)
+        if (q->has_params[l]) q->prof[np++] = q->L[l].grad_norm;
+    double ratio = gg_profile_ratio(q->prof, np);
+    if (q->passes++ == 0) q->ratio0 = ratio;
+    /* the smoothed-loss series */
+    if (isfinite(smoothed)) {
+        q->ring[q->ring_pos] = smoothed;
+        q->ring_pos = (q->ring_pos + 1) % q->ring_n;
+        if (q->ring_fill < q->ring_n) q->ring_fill++;
+    }
+    int start = q->ring_fill < q->ring_n ? 0 : q->ring_pos;
+    int at_chance = q->ring_fill >= q->stall_pts &&
+                    gg_at_chance(q->ring, q->ring_fill, start, q->stall_pts, chance, c->chance_margin);
+    double prog = NAN;
+    int flat = 0;
+    if (c->progress_window > 0 && q->ring_fill == q->ring_n && !tail) {
+        prog = gg_loss_progress(q->ring, q->ring_n, start);
+        flat = prog < c->min_progress;
+    }
+    /* per-layer signals, each for quiet_persist passes in a row */
+    int dl;
+    double md = max_dead(q, &dl);
+    int van = np >= 2 && isfinite(ratio) && ratio < c->vanish_ratio;
+    char sat_txt[96];
+    int nsat = worst_layers(q, 0, c->saturation_fraction, sat_txt, sizeof sat_txt);
+    int low = 0, wu = tail ? -1 : worst_update(q, &low);
+    int on[GG_Q_COUNT] = {0};
+    on[GG_Q_VANISHING] = van;
+    on[GG_Q_DEAD] = dl >= 0 && md >= c->dead_fraction;
+    on[GG_Q_SATURATION] = nsat > 0;
+    on[GG_Q_UPDATE_RATIO] = wu >= 0;
+    for (int s = GG_Q_VANISHING; s <= GG_Q_UPDATE_RATIO; s++) {
+        q->persist[s] = on[s] ? q->persist[s] + 1 : 0;
+        on[s] = q->persist[s] >= c->quiet_persist;
+    }
+    int stall = at_chance || flat;
+    /* dead units at chance level are a collapse when the network could
+     * learn at the start: its first gradient profile did not vanish.
+     * Otherwise the dead units are one more symptom of the stall. */
+    int collapse = at_chance && on[GG_Q_DEAD] && !(q->ratio0 < c->vanish_ratio);
+    if (collapse && due(q, GG_Q_COLLAPSE, step)) {
+        gg_quiet_finding *f = add(out, &nf, cap, GG_Q_COLLAPSE, smoothed, chance);
+        if (f) {
+            snprintf(f->detail, sizeof f->detail, "loss %.4f at the chance level %.4f for %d steps with dead units",
+                     smoothed, chance, (q->stall_pts - 1) * c->monitor_every);
+            diagnose_stall(q, ratio, f->detail, sizeof f->detail);
+        }
+    } else if (stall && !collapse && due(q, GG_Q_STALL, step)) {
+        gg_quiet_finding *f = add(out, &nf, cap, GG_Q_STALL, at_chance ? smoothed : prog,
+                                  at_chance ? chance : c->min_progress);
+        if (f) {
+            if (at_chance)
+                snprintf(f->detail, sizeof f->detail, "stalled at chance level (loss %.4f = ln %.0f) for %d steps",
+                         smoothed, exp(chance), (q->stall_pts - 1) * c->monitor_every);
+            else
+                snprintf(f->detail, sizeof f->detail, "no progress: loss %.4g moved %.2g%% over %d steps", smoothed,
+                         -100 * prog, (q->ring_n - 1) * c->monitor_every);
+            diagnose_stall(q, ratio, f->detail, sizeof f->detail);
+        }
+    }
+    if (!stall && !collapse && (q->active[GG_Q_STALL] || q->active[GG_Q_COLLAPSE])) {
+        q->active[GG_Q_STALL] = q->active[GG_Q_COLLAPSE] = 0;
+        gg_quiet_finding *f = add(out, &nf, cap, GG_Q_STALL_END, smoothed, chance);
+        if (f) snprintf(f->detail, sizeof f->detail, "the loss moves again (%.4g)", smoothed);
+    }
+    if (!stall) q->active[GG_Q_STALL] = 0;
+    if (!collapse) q->active[GG_Q_COLLAPSE] = 0;
+    /* the per-layer signals on their own, so they show before a stall does */
+    if (on[GG_Q_VANISHING] && due(q, GG_Q_VANISHING, step)) {
+        gg_quiet_finding *f = add(out, &nf, cap, GG_Q_VANISHING, ratio, c->vanish_ratio);
+        if (f) {
+            size_t k = (size_t)snprintf(f->detail, sizeof f->detail, "gradient norm through depth: ");
+            profile_text(q, ratio, f->detail + k, sizeof f->detail - k);
+        }
+    }
+    if (on[GG_Q_DEAD] && due(q, GG_Q_DEAD, step)) {
+        gg_quiet_finding *f = add(out, &nf, cap, GG_Q_DEAD, md, c->dead_fraction);
+        char buf[96];
+        int nl = worst_layers(q, 1, c->dead_fraction, buf, sizeof buf);
+        if (f) snprintf(f->detail, sizeof f->detail, "dead ReLU units (zero for the whole batch): %s; %d layer%s over %.0f%%",
+                        buf, nl, nl == 1 ? "" : "s", 100 * c->dead_fraction);
+    }
+    if (on[GG_Q_SATURATION] && due(q, GG_Q_SATURATION, step)) {
+        double ms = 0;
+        for (int l = 0; l < q->nl; l++)
+            if (q->L[l].saturated_fraction > ms) ms = q->L[l].saturated_fraction;
+        gg_quiet_finding *f = add(out, &nf, cap, GG_Q_SATURATION, ms, c->saturation_fraction);
+        if (f) snprintf(f->detail, sizeof f->detail, "saturated units (|pre-activation| > %.3g for %.0f%% of the batch): %s",
+                        c->saturation_threshold, 100 * SAT_BATCH, sat_txt);
+    }
+    if (on[GG_Q_UPDATE_RATIO] && due(q, GG_Q_UPDATE_RATIO, step)) {
+        gg_quiet_finding *f = add(out, &nf, cap, GG_Q_UPDATE_RATIO, q->L[wu].update_ratio,
+                                  low ? c->update_ratio_low : c->update_ratio_high);
+        if (f) snprintf(f->detail, sizeof f->detail, "update/weight norm of %s is %.2g, %s the band [%.2g, %.2g]: learning rate far too %s there",
+                        q->L[wu].layer, q->L[wu].update_ratio, low ? "below" : "above", c->update_ratio_low,
+                        c->update_ratio_high, low ? "small" : "large");
+    }
+    for (int s = GG_Q_VANISHING; s <= GG_Q_UPDATE_RATIO; s++)
+        if (!on[s]) q->active[s] = 0;
+    return nf;
+}
