@@ -224,6 +224,10 @@ gg_node gg_sum(gg_graph *g, gg_node x, float s);
  * (N) or (N, T) stored as floats; label smoothing eps in [0, 1). An id
  * outside [0, C) is an error at run time (gg_graph_forward fails). */
 gg_node gg_softmax_xent(gg_graph *g, gg_node logits, gg_node labels, float smoothing);
+/* Softmax cross-entropy against soft targets of the logits' shape (rows of
+ * probabilities, e.g. mixup's mixed one-hot rows): mean over rows of
+ * -sum_c t_c log softmax(x)_c; gradient (softmax(x) sum_c t_c - t) / rows. */
+gg_node gg_softmax_xent_soft(gg_graph *g, gg_node logits, gg_node targets);
 /* Binary cross-entropy with logits; targets in [0, 1], x's shape. */
 gg_node gg_bce_logits(gg_graph *g, gg_node logits, gg_node targets);
 /* Mean squared error, mean over all elements. */
@@ -600,6 +604,89 @@ void gg_optim_set_steps(gg_optim *o, uint64_t t);
 gg_status gg_optim_reset(gg_optim *o, int i);
 const gg_optim_config *gg_optim_get_config(const gg_optim *o);
 
+/* Pruning (src/optim/prune.c): masks that zero weights and keep them zero.
+ * The masks are one float arena parallel to the parameter arena (1 keeps an
+ * element, 0 prunes it), allocated with the pruner, never in a step. Which
+ * elements go is decided by a score: |w| (magnitude, L1 of each weight), the
+ * L2 norm of each row (structured: a dense layer's output unit, a
+ * convolution's filter, a recurrent gate row) divided by sqrt(row length) so
+ * rows of different widths compare, or a seeded uniform draw (random).
+ * Elements already pruned always score lowest, so masks only grow: a weight
+ * once pruned stays pruned. Scope layer: every prunable tensor is pruned to
+ * the target on its own; scope global: one ranking over all of them (the
+ * target is then the fraction of all prunable elements). By default only
+ * weights of two or more dims are prunable: biases and normalisation
+ * parameters (gg_param_info.no_decay) are not. Structured pruning never
+ * touches 1-D tensors' rows (each element is its own row) and, with
+ * keep_last, leaves the model's last prunable tensor whole (its rows are the
+ * outputs: the classes).
+ * Gradual pruning follows Zhu & Gupta (2017): at steps start, start + every,
+ * ... up to end the target is
+ *   s(t) = s1 + (s0 - s1) (1 - (t - start) / (end - start))^3,
+ * s1 after end; end <= start prunes once, to s1, at step start.
+ * The trainer calls gg_pruner_step before each step, gg_pruner_mask_grads
+ * after backward and gg_pruner_apply after each optimizer step, so masked
+ * weights stay exactly 0 through any optimizer's momentum. */
+typedef enum gg_prune_method { GG_PRUNE_MAGNITUDE, GG_PRUNE_RANDOM, GG_PRUNE_COUNT } gg_prune_method;
+
+typedef struct gg_prune_config {
+    gg_prune_method method;
+    int global;             /* 1: one ranking over all prunable tensors; 0: per tensor */
+    int structured;         /* prune whole rows by their (normalised) L2 norm */
+    int keep_last;          /* never prune the last prunable tensor */
+    int include_biases;     /* also prune biases and normalisation parameters */
+    float initial_sparsity; /* s0, in [0, 1) */
+    float sparsity;         /* s1, the final target, in [0, 1) */
+    long start, end, every; /* steps; every >= 1 */
+    uint64_t seed;          /* random pruning */
+} gg_prune_config;
+
+/* Defaults: magnitude, global, unstructured, s0 0, s1 0, one-shot at step 0,
+ * every 1, keep_last 0, biases excluded. */
+gg_prune_config gg_prune_defaults(void);
+/* "magnitude", "random"; NULL / GG_PRUNE_COUNT if unknown. */
+const char *gg_prune_method_name(gg_prune_method m);
+gg_prune_method gg_prune_method_parse(const char *name);
+/* The schedule's target at step: 0 before start, s(t) in the ramp, s1
+ * after end. */
+double gg_prune_target(const gg_prune_config *c, long step);
+/* 1 if the schedule prunes at step: start, start + k every, and end. */
+int gg_prune_due(const gg_prune_config *c, long step);
+
+typedef struct gg_pruner gg_pruner;
+/* A pruner over the compiled graph g (which must outlive it); every mask
+ * starts at 1. NULL on failure: GG_E_STATE if g is not compiled, GG_E_ARG
+ * naming the field for a sparsity outside [0, 1), s0 > s1, every < 1,
+ * start < 0, an unknown method, or a graph with nothing to prune. */
+gg_pruner *gg_pruner_new(gg_graph *g, const gg_prune_config *cfg);
+void gg_pruner_free(gg_pruner *p);
+/* Prunes to `sparsity` now (scores from the current weights), zeroes the
+ * pruned weights, and returns the sparsity reached. Deterministic: ties
+ * go to the lower index; random scores come from (seed, step). */
+double gg_pruner_prune(gg_pruner *p, double sparsity, long step);
+/* Prunes to the schedule's target if gg_prune_due(step) and the target is
+ * above the sparsity reached so far; returns 1 if it pruned. */
+int gg_pruner_step(gg_pruner *p, long step);
+/* params *= mask (after every optimizer step, and after anything that
+ * overwrites the weights: a rollback, a restore, a load). */
+void gg_pruner_apply(gg_pruner *p);
+/* grads *= mask (after backward, before the guard and the optimizer). */
+void gg_pruner_mask_grads(gg_pruner *p);
+/* The mask arena (the parameter arena's size), owned by the pruner; writable
+ * so a checkpoint can restore it (then call gg_pruner_sync). */
+float *gg_pruner_masks(gg_pruner *p, size_t *n);
+/* Recounts the sparsity after the masks were written from outside. */
+void gg_pruner_sync(gg_pruner *p);
+/* Pruned fraction of all prunable elements. */
+double gg_pruner_sparsity(const gg_pruner *p);
+/* Parameter tensors the pruner may prune, and for the k-th of them
+ * (0 .. count-1) its parameter index (gg_graph_param) and pruned fraction. */
+int gg_pruner_count(const gg_pruner *p);
+gg_status gg_pruner_tensor(const gg_pruner *p, int k, int *param_index, double *sparsity);
+/* One line "0.800 of 235008 weights: fc1.weight 0.812, fc2.weight 0.701, ..."
+ * into buf (always terminated). */
+void gg_pruner_describe(const gg_pruner *p, char *buf, size_t cap);
+
 /* Learning-rate schedules: a pure function of the step, except
  * reduce-on-plateau, which also watches a metric given once per epoch.
  * The formulas are PyTorch's (StepLR, MultiStepLR, ExponentialLR,
@@ -790,6 +877,51 @@ void gg_dataset_standardize(gg_dataset *ds);
 void gg_dataset_batch(const gg_dataset *ds, const size_t *idx, int n, float *x, float *y);
 /* Fisher-Yates shuffle of perm[0..n) (filled with 0..n-1 first if fill). */
 void gg_shuffle(size_t *perm, size_t n, int fill, gg_rng *r);
+
+/* -- augmentation (src/data/augment.c) --
+ * Random transforms of a training batch, applied in place after it is
+ * gathered (gg_dataset_batch) and before the forward; evaluation batches
+ * are never augmented. Each batch's draws are a pure function of (seed,
+ * key), the key being the trainer's micro-batch counter, so every epoch sees
+ * new draws and a resumed or rolled-back run replays the same ones. Per
+ * sample, in this order: a random shift of up to `shift` pixels in each
+ * direction (a random crop of the image padded by `shift` pixels of
+ * pad_value on every side), a left-right flip with probability 1/2, and
+ * Gaussian noise of std `noise` on every feature. Then, over the batch,
+ * mixup (Zhang et al. 2018): one lambda ~ Beta(mixup, mixup) per batch and a
+ * random pairing perm of the batch, x_i <- lambda x_i + (1 - lambda)
+ * x_perm(i), and the same mix of the targets: regression targets are mixed
+ * in place; class ids become soft targets (the mixed one-hot rows, with
+ * label smoothing) for gg_softmax_xent_soft. */
+typedef struct gg_augment_config {
+    int shift;       /* images: pixels, 0 off */
+    int flip;        /* images: mirror left-right */
+    float noise;     /* std of additive Gaussian noise, 0 off */
+    float mixup;     /* Beta(alpha, alpha) alpha, 0 off */
+    float pad_value; /* the value of padding pixels (a zero pixel after normalisation) */
+    uint64_t seed;
+} gg_augment_config;
+
+typedef struct gg_augment gg_augment;
+/* An augmenter for batches of up to max_batch samples of shape `sample`
+ * (shift and flip need an image, (C, H, W)); label_per label values per
+ * sample; classes > 0 when the labels are class ids (mixup then writes soft
+ * targets of label_per x classes values per sample, smoothed by
+ * `smoothing`), 0 for regression targets. Allocates its scratch here: the
+ * batch step never allocates. NULL on failure (GG_E_ARG naming the field:
+ * shift/flip on a sample that is not (C, H, W), shift >= H or W, a negative
+ * or non-finite noise or mixup). */
+gg_augment *gg_augment_new(const gg_augment_config *cfg, gg_shape sample, int max_batch, int label_per, int classes,
+                           float smoothing);
+void gg_augment_free(gg_augment *a);
+/* 1 if the config changes anything (all zero: a no-op). */
+int gg_augment_active(const gg_augment_config *cfg);
+/* Augments x (n samples) and, with mixup, the targets y (n * label_per)
+ * in place or into soft (n * label_per * classes; may be NULL without
+ * mixup or for regression). n <= max_batch. No allocation. */
+void gg_augment_batch(gg_augment *a, uint64_t key, float *x, float *y, float *soft, int n);
+/* A Beta(alpha, alpha) draw (Marsaglia & Tsang gamma draws), for tests. */
+double gg_rng_beta(gg_rng *r, double alpha);
 
 /* -- sequence data (src/data/synthetic.c, src/data/text.c) --
  * Samples for sequence models have the sample shape (T, F): the graph sees
@@ -1196,8 +1328,10 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
 /* Call after the optimizer step was applied (or skipped) with the position
  * after it; takes a snapshot when one is due and checks the parameters. */
 gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int applied);
-/* Restores the last snapshot (parameters, buffers, optimizer state) and
- * writes its position to *pos. GG_E_STATE if there is none. */
+/* Restores the last snapshot (parameters, buffers, optimizer state).
+ * *pos is in and out: in, the position where the run failed (its step
+ * tells a repeated failure from an isolated one); out, the snapshot's
+ * position. GG_E_STATE if there is none. */
 gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos);
 /* Takes a snapshot now as the rollback target (the trainer takes one
  * before the first step). Later ones are taken every snapshot_every good
@@ -1335,10 +1469,12 @@ void gg_trainer_request_stop(gg_trainer *t);
 /* The model graph, its loss node and the input/label nodes. */
 gg_graph *gg_trainer_graph(gg_trainer *t);
 /* Evaluates the model on the test set (or validation set if which = 1):
- * mean loss and accuracy. */
+ * mean loss and accuracy. Under MPI each rank evaluates its share and the
+ * sums are reduced: every rank must call it. */
 gg_status gg_trainer_evaluate(gg_trainer *t, int which, double *loss, double *accuracy);
 /* Loads weights (and buffers) from a safetensors file into the model; every
- * tensor of the model must be present with its shape (errors name it). */
+ * tensor of the model must be present with its shape (errors name it), and
+ * every value finite (GG_E_FORMAT naming the tensor and element). */
 gg_status gg_model_load(gg_graph *g, const char *path);
 /* Saves the model's parameters and buffers as safetensors. */
 gg_status gg_model_save(gg_graph *g, const char *path);
@@ -1348,6 +1484,58 @@ gg_status gg_model_save(gg_graph *g, const char *path);
  * terminated). */
 gg_status gg_trainer_sample(gg_trainer *t, const gg_text *vocab, const char *prompt, int n, float temperature,
                             uint64_t seed, char *out, size_t cap);
+
+/* ==== data parallel (src/dist) ============================================ */
+/*
+ * `mpirun -np N gradguard train CONFIG`: every rank builds the same model
+ * from the same seed and reads its share of every global batch; the
+ * gradient arena is summed over the ranks with one MPI_Allreduce per
+ * optimizer step (dist.bucket_mb splits it), before the guard, so each
+ * rank's guard sees identical numbers and takes the same decision; the
+ * loss, accuracy and any failure are reduced too. Only rank 0 writes the
+ * run directory. A program that trains over MPI calls gg_dist_init before
+ * anything else and gg_dist_finalize at the end; the trainer asks this
+ * layer for its rank and world size. Without gg_dist_init, or in a library
+ * built without MPI (gg_dist_built() == 0), the world is one rank and
+ * nothing else changes. The trainer's rules under N ranks (train.batch is
+ * the global batch, batch norm per rank, ...) are in docs/distributed.md.
+ */
+
+/* 1 if the library was built with MPI. */
+int gg_dist_built(void);
+/* 1 if an MPI launcher started this process (OMPI_COMM_WORLD_SIZE,
+ * PMI_SIZE or PMIX_RANK in the environment). */
+int gg_dist_launched(void);
+/* Joins the MPI job when gg_dist_launched() (MPI_Init_thread, funneled:
+ * only the calling thread may train); a no-op otherwise, so one binary
+ * serves both. GG_E_STATE in a build without MPI started by a launcher
+ * with more than one process (each would train alone); GG_E_IO if MPI
+ * fails to start. */
+gg_status gg_dist_init(int *argc, char ***argv);
+/* Leaves the job (MPI_Finalize) if gg_dist_init joined it. Collective:
+ * every rank calls it. */
+void gg_dist_finalize(void);
+/* This process's rank (0 .. size-1) and the number of ranks (1 without MPI). */
+int gg_dist_rank(void);
+int gg_dist_size(void);
+/* Ends the whole job (MPI_Abort) with code, for a rank that failed on its
+ * own while the others may be waiting for it. Returns only when there is no
+ * job of several ranks. */
+void gg_dist_abort(int code);
+/* Seconds the current collective call has been waiting, 0 when none is in
+ * progress. Safe from any thread: a watchdog thread compares it with
+ * gg_dist_timeout() (the config's dist.timeout, 0 for none) to end a
+ * process whose peers stopped answering without dying. */
+double gg_dist_waiting(void);
+double gg_dist_timeout(void);
+/* Pruning a run (a config with a `prune` section): prunes now to the
+ * schedule's target at the run's current step (a one-shot schedule: its
+ * final sparsity), as the training loop would before its next step, logs
+ * it, and gives the sparsity reached. GG_E_STATE without a prune section.
+ * Used to measure a loaded model right after pruning, before fine-tuning. */
+gg_status gg_trainer_prune(gg_trainer *t, double *sparsity);
+/* The run's pruner (per-tensor sparsity), or NULL without pruning. */
+gg_pruner *gg_trainer_pruner(gg_trainer *t);
 
 #ifdef __cplusplus
 }

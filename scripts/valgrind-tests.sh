@@ -20,5 +20,29 @@ for t in "$B"/tests/test_*; do
     tail -30 "$B/$name.vg.log" >&2
   fi
 done
+# The command end to end: a short guarded run whose faults take the
+# diagnose and rollback paths, then resume, eval and report on its run dir.
+G=$GG_BUILD/gradguard
+R=$(mktemp -d)
+trap 'rm -rf "$R"' EXIT
+SMALL=(--set data.limit_train=1500 --set data.limit_test=300 --set train.batch=50 --set train.threads=1 --quiet)
+FAULTS=(--set guard.faults.0.batch=8 --set guard.faults.1.batch=12 --set guard.faults.2.batch=20 --set guard.faults.3.batch=40)
+vg_cmd() { # NAME ARGS...: one gradguard command under memcheck
+  local name=$1
+  shift
+  if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+      --show-leak-kinds=definite,indirect "$G" "$@" >"$GG_BUILD/cli-$name.vg.log" 2>&1; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    echo "FAIL: gradguard $* under valgrind (log: $GG_BUILD/cli-$name.vg.log)" >&2
+    tail -30 "$GG_BUILD/cli-$name.vg.log" >&2
+  fi
+}
+vg_cmd train train "$GG_SRC/configs/gauntlet/5-faults.yaml" -o "$R/run" --set train.epochs=2 \
+  --set train.stop_after=1 "${SMALL[@]}" "${FAULTS[@]}"
+vg_cmd resume resume "$R/run" --quiet
+vg_cmd eval eval "$R/run" --set data.limit_test=300
+vg_cmd report report "$R/run"
 echo "valgrind: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -336,6 +336,8 @@ static void test_rollback(void)
         gg_graph_grads(n.g, &kk)[3] = NAN;
         gg_guard_decision d = gg_guard_check(gd, 8, 0, 1.0);
         GT_CHECK(d.verdict == GG_GUARD_ROLLBACK && d.diagnose, "non-finite gradient asks for a rollback");
+        back = pos; /* in: where the run failed; out: where it goes back to */
+        back.step = 8;
         GT_OK(gg_guard_rollback(gd, &back));
         GT_CHECK(memcmp(p, p0, np * sizeof *p) == 0, "parameters restored bit for bit");
         GT_CHECK(memcmp(os, o0, ns * sizeof *os) == 0, "optimizer state restored bit for bit");

@@ -366,7 +366,8 @@ static void test_penalty(void)
     GT_CHECK(gg_optim_penalty(o) == 0, "no penalty set");
     GT_OK(gg_optim_set_penalty(o, 0.1f, 0.2f));
     /* p = k - 3 (0 at k = 3: sign 0), grads zero */
-    double want = 0, wantg[NMAX];
+    static double wantg[NMAX]; /* static: large arrays stay off the stack */
+    double want = 0;
     for (size_t k = 0; k < F.n; k++) {
         double p = (double)k - 3;
         F.p[k] = (float)p;
@@ -417,7 +418,7 @@ static void test_state(void)
 
     static double g[NMAX];
     ref_load();
-    float before[NMAX];
+    static float before[NMAX];
     for (int s = 0; s < 2; s++) {
         set_grads(s, g);
         memcpy(before, F.p, F.n * sizeof(float));
@@ -449,10 +450,10 @@ static void test_state(void)
     for (size_t k = 0; k < F.n; k++)
         if (F.tensor[k] == 1) R.m[k] = R.v[k] = 0;
     /* the reference: step 3 for tensors 0 and 2, step 1 for tensor 1 */
-    double keep[NMAX];
+    static double keep[NMAX];
     memcpy(keep, R.p, sizeof(double) * F.n);
     ref_adam(g, 3, 0.01, 0.9, 0.999, 1e-8, 0, 0);
-    double p3[NMAX];
+    static double p3[NMAX];
     memcpy(p3, R.p, sizeof(double) * F.n);
     for (size_t k = 0; k < F.n; k++) {
         if (F.tensor[k] != 1) continue;
@@ -510,7 +511,7 @@ static void test_lbfgs_step(void)
     size_t ns;
     gg_optim_state(o, &ns);
     GT_CHECK(ns == 22 * F.n + 10 + 5, "lbfgs state %zu", ns);
-    double p0[NMAX], g0[NMAX];
+    static double p0[NMAX], g0[NMAX];
     for (size_t k = 0; k < F.n; k++) p0[k] = F.p[k];
     lb_grads();
     double g1 = 0;
@@ -518,7 +519,7 @@ static void test_lbfgs_step(void)
     /* step 1: p -= min(1, 1/|g|_1) lr g */
     double t = fmin(1, 1 / g1) * 0.5;
     GT_OK(gg_optim_step(o, 0.5f));
-    double p1[NMAX];
+    static double p1[NMAX];
     for (size_t k = 0; k < F.n; k++) {
         p1[k] = p0[k] - t * g0[k];
         GT_NEAR(F.p[k], p1[k], 1e-5, 1e-7, "lbfgs step 1 element %zu", k);
@@ -526,7 +527,8 @@ static void test_lbfgs_step(void)
     /* step 2: one pair s = p1 - p0, y = g1 - g0; H = (I - r s y') H0 (I - r y s') + r s s',
      * H0 = s'y / y'y, r = 1 / s'y; p2 = p1 - lr H g1, written as matrix algebra here */
     lb_grads();
-    double s[NMAX], y[NMAX], gg[NMAX], sy = 0, yy = 0;
+    static double s[NMAX], y[NMAX], gg[NMAX];
+    double sy = 0, yy = 0;
     for (size_t k = 0; k < F.n; k++) {
         s[k] = (double)F.p[k] - p0[k];
         gg[k] = F.gr[k];
@@ -543,7 +545,7 @@ static void test_lbfgs_step(void)
         v[k] = h0 * (gg[k] - r * y[k] * sg);
         yv += y[k] * v[k];
     }
-    double p2[NMAX];
+    static double p2[NMAX];
     for (size_t k = 0; k < F.n; k++) {
         double hg = v[k] - r * s[k] * yv + r * s[k] * sg;
         p2[k] = F.p[k] - 0.5 * hg;
