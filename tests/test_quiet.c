@@ -1,0 +1,346 @@
+/* The guard's quiet-failure side through its API: the gradient noise has the
+ * scheduled variance, always on and as a remedy; dead and saturated units
+ * are counted in the right layers; a stall at chance level is reported (and
+ * stops the run as stalled when told), an improving run is not; dead units
+ * appearing at chance level after a healthy start are a collapse that rolls
+ * back; the initialisation check flags a mis-scaled deep stack and leaves a
+ * He-initialised one untouched. */
+#include "gt.h"
+
+#include "gradguard.h"
+
+#include <math.h>
+#include <string.h>
+
+#define LN3 1.0986122886681098
+
+typedef struct net {
+    gg_graph *g;
+    gg_node x, y, loss;
+    gg_optim *o;
+} net;
+
+/* x (16) -> fc1 32 relu -> fc2 8 tanh -> fc3 3 -> softmax cross-entropy */
+static void net_build(net *n, int batch)
+{
+    n->g = gg_graph_new(batch);
+    n->x = gg_input(n->g, "x", gg_shape1(16));
+    n->y = gg_input(n->g, "y", gg_shape1(1));
+    gg_node h = gg_dense(n->g, n->x, "fc1", 32, GG_ACT_RELU, gg_init_default(GG_ACT_RELU), 1);
+    h = gg_dense(n->g, h, "fc2", 8, GG_ACT_TANH, gg_init_default(GG_ACT_TANH), 1);
+    gg_node z = gg_dense(n->g, h, "fc3", 3, GG_ACT_NONE, gg_init_default(GG_ACT_NONE), 1);
+    n->loss = gg_softmax_xent(n->g, z, n->y, 0);
+    GT_OK(gg_graph_compile(n->g));
+    GT_OK(gg_graph_init_params(n->g, 5));
+    gg_rng r;
+    gg_rng_seed(&r, 11);
+    float *xv = gg_graph_data(n->g, n->x), *yv = gg_graph_data(n->g, n->y);
+    for (int i = 0; i < batch * 16; i++) xv[i] = (float)gg_rng_normal(&r);
+    for (int i = 0; i < batch; i++) yv[i] = (float)(i % 3);
+    gg_optim_config oc = gg_optim_defaults(GG_OPT_SGD);
+    oc.lr = 0.01f;
+    n->o = gg_optim_new(n->g, &oc);
+    GT_CHECK(n->o != NULL, "optimizer: %s", gg_errmsg());
+}
+
+static void net_free(net *n)
+{
+    gg_optim_free(n->o);
+    gg_graph_free(n->g);
+}
+
+static void pass(net *n)
+{
+    gg_graph_zero_grad(n->g);
+    GT_OK(gg_graph_forward(n->g, GG_TRAIN, n->loss));
+    GT_OK(gg_graph_backward(n->g, n->loss, 1));
+}
+
+static float *param(net *n, const char *name)
+{
+    return gg_graph_data(n->g, gg_graph_find(n->g, name));
+}
+
+/* Only the quiet monitor: no clipping, no spike or blow-up detection. */
+static gg_guard_config quiet_only(void)
+{
+    gg_guard_config c = gg_guard_defaults();
+    c.clip = GG_CLIP_NONE;
+    c.warmup = 1000000;
+    c.trend_window = 0;
+    c.loss_blowup = 0;
+    c.monitor_every = 10;
+    c.stall_window = 100;
+    c.progress_window = 0;
+    c.quiet_persist = 1;
+    return c;
+}
+
+static int count_signal(gg_guard *gd, const char *sig, const char **detail)
+{
+    int n, k = 0;
+    const gg_guard_event *ev = gg_guard_events(gd, &n);
+    for (int i = 0; i < n; i++)
+        if (strcmp(ev[i].signal, sig) == 0) {
+            k++;
+            if (detail) *detail = ev[i].detail;
+        }
+    return k;
+}
+
+static double sample_var(const float *v, size_t n)
+{
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++) s += v[i], s2 += (double)v[i] * v[i];
+    double m = s / (double)n;
+    return s2 / (double)n - m * m;
+}
+
+static double grad_var(gg_graph *g)
+{
+    size_t n;
+    const float *v = gg_graph_grads(g, &n);
+    return sample_var(v, n);
+}
+
+/* A wider net, so the gradient arena is a large sample of the noise. */
+static void test_noise(void)
+{
+    gg_graph *g = gg_graph_new(4);
+    gg_node x = gg_input(g, "x", gg_shape1(64)), y = gg_input(g, "y", gg_shape1(1));
+    gg_node z = gg_dense(g, x, "fc1", 64, GG_ACT_NONE, gg_init_default(GG_ACT_NONE), 1);
+    gg_softmax_xent(g, z, y, 0);
+    GT_OK(gg_graph_compile(g));
+    GT_OK(gg_graph_init_params(g, 1));
+    gg_optim_config oc = gg_optim_defaults(GG_OPT_SGD);
+    gg_optim *o = gg_optim_new(g, &oc);
+    gg_guard_config c = quiet_only();
+    c.quiet = 0;
+    c.noise_eta = 0.5f;
+    c.noise_gamma = 0.55f;
+    gg_guard *gd = gg_guard_new(g, o, &c);
+    GT_CHECK(gd != NULL, "guard: %s", gg_errmsg());
+    for (long t = 0; t < 3; t++) {
+        gg_graph_zero_grad(g);
+        gg_guard_check(gd, t, 0, 1.0);
+        double want = 0.5 / pow(1.0 + (double)t, 0.55);
+        double got = grad_var(g);
+        /* 4160 samples: the variance estimate is within about 2% (1 sd) */
+        GT_NEAR(got, want, 0.1, 0, "always-on noise at t=%ld: variance %g, want eta/(1+t)^gamma = %g", t, got, want);
+    }
+    gg_guard_free(gd);
+
+    /* the noise response: nothing before the signal, then the remedy's eta
+     * from t = 0 */
+    c.noise_eta = 0;
+    c.remedy_noise_eta = 0.2f;
+    c.warmup = 5;
+    c.loss_z = 3;
+    c.on_loss_spike = GG_DO_NOISE;
+    gd = gg_guard_new(g, o, &c);
+    for (long t = 0; t < 10; t++) {
+        gg_graph_zero_grad(g);
+        gg_guard_check(gd, t, 0, 1.0);
+        GT_CHECK(grad_var(g) == 0, "no noise before the signal (step %ld)", t);
+    }
+    gg_guard_clear_events(gd);
+    gg_graph_zero_grad(g);
+    gg_guard_decision d = gg_guard_check(gd, 10, 0, 50.0);
+    GT_CHECK(d.verdict == GG_GUARD_PROCEED, "noise lets the step proceed");
+    int ne;
+    const gg_guard_event *ev = gg_guard_events(gd, &ne);
+    GT_CHECK(ne == 1 && strcmp(ev[0].action, "noise") == 0, "the event says noise (%d events)", ne);
+    GT_NEAR(grad_var(g), 0.2, 0.1, 0, "remedy noise starts at remedy_noise_eta");
+    gg_graph_zero_grad(g);
+    gg_guard_check(gd, 11, 0, 1.0);
+    GT_NEAR(grad_var(g), 0.2 / pow(2, 0.55), 0.1, 0, "and anneals");
+    gg_guard_free(gd);
+    gg_optim_free(o);
+    gg_graph_free(g);
+}
+
+/* fc1's bias far below zero: every ReLU of fc1 is zero for every sample;
+ * fc2's weights x100: its tanh units sit at +-1. */
+static void test_dead_saturated(void)
+{
+    net n;
+    net_build(&n, 32);
+    gg_guard_config c = quiet_only();
+    gg_guard *gd = gg_guard_new(n.g, n.o, &c);
+    GT_CHECK(gd != NULL, "guard: %s", gg_errmsg());
+    pass(&n);
+    gg_guard_check(gd, 0, 0, 1.0);
+    int nl;
+    const gg_guard_layer *L = gg_guard_layers(gd, &nl);
+    GT_CHECK(nl == 3 && strcmp(L[0].layer, "fc1") == 0 && strcmp(L[2].layer, "fc3") == 0, "three layers in order (%d)", nl);
+    GT_CHECK(L[0].dead_fraction < 0.2, "He init: few dead units (%g)", L[0].dead_fraction);
+    GT_CHECK(isnan(L[0].saturated_fraction) && isnan(L[1].dead_fraction) && isnan(L[2].dead_fraction),
+             "dead applies to ReLU layers only, saturation to tanh only");
+    GT_CHECK(count_signal(gd, "dead_units", NULL) == 0 && count_signal(gd, "saturation", NULL) == 0,
+             "a healthy net raises neither");
+    gg_guard_clear_events(gd);
+
+    float *b1 = param(&n, "fc1.bias");
+    for (int i = 0; i < 32; i++) b1[i] = i < 24 ? -100.0f : b1[i]; /* 24 of 32 dead: 75% */
+    float *w2 = param(&n, "fc2.weight");
+    for (int i = 0; i < 8 * 32; i++) w2[i] *= 100;
+    pass(&n);
+    gg_guard_check(gd, 10, 0, 1.0);
+    L = gg_guard_layers(gd, &nl);
+    /* units 24..31 alive for some sample of 32 gaussian inputs (He init);
+     * check it rather than assume it */
+    const float *h1 = gg_graph_data(n.g, gg_graph_find(n.g, "fc1/linear"));
+    int alive = 0;
+    for (int u = 24; u < 32; u++) {
+        int any = 0;
+        for (int r = 0; r < 32; r++) any |= h1[r * 32 + u] != 0;
+        alive += any;
+    }
+    GT_NEAR(L[0].dead_fraction, (32.0 - alive) / 32.0, 0, 1e-12, "fc1: %d alive of 32", alive);
+    GT_CHECK(alive >= 6, "the untouched units fire");
+    const float *h2 = gg_graph_data(n.g, gg_graph_find(n.g, "fc2/linear"));
+    int sat = 0;
+    double hi = tanh(3.0);
+    for (int u = 0; u < 8; u++) {
+        int k = 0;
+        for (int r = 0; r < 32; r++) k += fabs(h2[r * 8 + u]) >= hi;
+        sat += k >= 0.9 * 32;
+    }
+    GT_NEAR(L[1].saturated_fraction, sat / 8.0, 0, 1e-12, "fc2: %d of 8 saturated (hand count)", sat);
+    GT_CHECK(sat >= 6, "x100 weights saturate most tanh units (%d)", sat);
+    const char *det = NULL;
+    GT_CHECK(count_signal(gd, "dead_units", &det) == 1 && strstr(det, "fc1"), "dead units named in fc1: %s", det ? det : "");
+    GT_CHECK(count_signal(gd, "saturation", &det) == 1 && strstr(det, "fc2"), "saturation named in fc2: %s", det ? det : "");
+    /* rate limit: the same signals the next pass are not repeated */
+    gg_guard_clear_events(gd);
+    pass(&n);
+    gg_guard_check(gd, 20, 0, 1.0);
+    GT_CHECK(count_signal(gd, "dead_units", NULL) == 0, "not repeated within report_every");
+    gg_guard_free(gd);
+    net_free(&n);
+}
+
+/* A loss at ln 3 for the whole stall window is a stall; with on_stall:
+ * stop, the run stops as stalled. A falling loss is never one. */
+static void test_stall(void)
+{
+    net n;
+    net_build(&n, 32);
+    gg_guard_config c = quiet_only();
+    c.on_stall = GG_DO_STOP;
+    gg_guard *gd = gg_guard_new(n.g, n.o, &c);
+    gg_guard_set_chance(gd, LN3);
+    pass(&n);
+    long stopped = -1;
+    int stalled = 0;
+    for (long t = 0; t <= 300 && stopped < 0; t++) {
+        gg_guard_decision d = gg_guard_check(gd, t, 0, LN3 + 0.01 * ((t * 7) % 3 - 1));
+        if (d.verdict == GG_GUARD_STOP) stopped = t, stalled = d.stalled;
+        if (stopped < 0) gg_guard_clear_events(gd);
+    }
+    /* passes every 10 steps; the window's 11 passes are all in once the EMA
+     * has settled, so at step 100 or soon after */
+    GT_CHECK(stopped >= 100 && stopped <= 150, "stall at chance level stops at step %ld", stopped);
+    GT_CHECK(stalled, "with status stalled, not diverged");
+    const char *det = NULL;
+    GT_CHECK(count_signal(gd, "stall", &det) == 1 && strstr(det, "chance level"), "the event: %s", det ? det : "");
+    GT_CHECK(gg_guard_counts(gd)->stalls == 1, "counted");
+    gg_guard_free(gd);
+
+    gd = gg_guard_new(n.g, n.o, &c);
+    gg_guard_set_chance(gd, LN3);
+    for (long t = 0; t <= 400; t++) {
+        double loss = LN3 * exp(-t / 100.0) + 0.05 * ((t * 7) % 3 - 1); /* falling, noisy */
+        gg_guard_decision d = gg_guard_check(gd, t, 0, loss);
+        GT_CHECK(d.verdict == GG_GUARD_PROCEED, "an improving run proceeds (step %ld)", t);
+    }
+    GT_CHECK(gg_guard_counts(gd)->stalls == 0, "and raises no stall");
+    gg_guard_free(gd);
+    net_free(&n);
+}
+
+/* Healthy at step 0, then fc1 dies and the loss sits at chance: collapse,
+ * rolled back by the default response. */
+static void test_collapse(void)
+{
+    net n;
+    net_build(&n, 32);
+    gg_guard_config c = quiet_only();
+    gg_guard *gd = gg_guard_new(n.g, n.o, &c);
+    gg_guard_set_chance(gd, LN3);
+    gg_train_pos pos = {0, 0, 0, {0}};
+    gg_guard_snapshot(gd, &pos);
+    pass(&n);
+    gg_guard_check(gd, 0, 0, LN3);
+    float *b1 = param(&n, "fc1.bias");
+    for (int i = 0; i < 32; i++) b1[i] = -100.0f;
+    pass(&n);
+    long rolled = -1;
+    for (long t = 1; t <= 300 && rolled < 0; t++) {
+        gg_guard_decision d = gg_guard_check(gd, t, 0, LN3);
+        if (d.verdict == GG_GUARD_ROLLBACK) rolled = t;
+        else gg_guard_clear_events(gd);
+    }
+    GT_CHECK(rolled >= 100 && rolled <= 150, "collapse detected at step %ld", rolled);
+    const char *det = NULL;
+    GT_CHECK(count_signal(gd, "collapse", &det) == 1 && strstr(det, "dead units"), "the event: %s", det ? det : "");
+    GT_CHECK(count_signal(gd, "stall", NULL) == 0, "a collapse, not a plain stall");
+    gg_guard_free(gd);
+    net_free(&n);
+}
+
+/* The initialisation check: 6 ReLU layers at He x 0.5 shrink 2x per
+ * layer (poor, rescaled to RMS 1); at He they keep their scale (left
+ * untouched, bit for bit). */
+static void check_init(float gain, int *poor, int *fixed, double *last_rms, int *untouched)
+{
+    gg_graph *g = gg_graph_new(64);
+    gg_node x = gg_input(g, "x", gg_shape1(64));
+    gg_node h = x;
+    char name[16];
+    gg_init he = {GG_INIT_HE_NORMAL, gain, 0};
+    for (int l = 0; l < 6; l++) {
+        snprintf(name, sizeof name, "fc%d", l + 1);
+        h = gg_dense(g, h, name, 64, GG_ACT_RELU, he, 1);
+    }
+    GT_OK(gg_graph_compile(g));
+    GT_OK(gg_graph_init_params(g, 3));
+    gg_rng r;
+    gg_rng_seed(&r, 4);
+    float *xv = gg_graph_data(g, x);
+    for (int i = 0; i < 64 * 64; i++) xv[i] = (float)gg_rng_normal(&r);
+    size_t np;
+    float *p = gg_graph_params(g, &np);
+    float before[6 * (64 * 64 + 64)];
+    GT_CHECK(np == sizeof before / sizeof before[0], "parameter count");
+    memcpy(before, p, sizeof before);
+    static gg_init_report rep;
+    GT_OK(gg_init_check(g, 1, &rep));
+    *poor = rep.poor;
+    *fixed = rep.fixed;
+    *last_rms = rep.fixed ? rep.rms_fixed[rep.n - 1] : rep.rms[rep.n - 1];
+    *untouched = memcmp(before, p, sizeof before) == 0;
+    GT_CHECK(rep.n == 6, "six weighted layers (%d)", rep.n);
+    gg_graph_free(g);
+}
+
+static void test_init_check(void)
+{
+    int poor, fixed, untouched;
+    double last;
+    check_init(0.5f, &poor, &fixed, &last, &untouched);
+    GT_CHECK(poor && fixed && !untouched, "He x 0.5 is poor and rescaled");
+    GT_NEAR(last, 1.0, 0.05, 0, "the last layer's output RMS is 1 after the fix (%g)", last);
+    check_init(1.0f, &poor, &fixed, &last, &untouched);
+    GT_CHECK(!poor && !fixed && untouched, "He is fine and left untouched");
+}
+
+int main(void)
+{
+    test_noise();
+    test_dead_saturated();
+    test_stall();
+    test_collapse();
+    test_init_check();
+    return gt_done("test_quiet");
+}
