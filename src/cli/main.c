@@ -29,6 +29,7 @@ static const char *const usage_main =
     "  report RUN_DIR [-o FILE]                          write RUN_DIR/report.html (charts of the run)\n"
     "  compare RUN_DIR RUN_DIR... -o FILE                overlay several runs in one report\n"
     "  sample RUN_DIR [--prompt TEXT] [--length N]       generate text from a character model\n"
+    "  prune RUN_DIR --sparsity S [--structured]        prune a trained model and fine-tune it\n"
     "  --help, COMMAND --help                            explain a command and its options\n"
     "  --version                                         print the version\n"
     "\n"
@@ -84,6 +85,9 @@ static const char *const usage_compare =
     "\n"
     "Draws loss, accuracy, learning rate and gradient norm of several runs (up to 20)\n"
     "overlaid in one HTML page, e.g. the same config with the guard on and off.\n";
+
+/* prune_cmd.c */
+int gg_cli_prune(int argc, char **argv);
 
 static const char *const usage_sample =
     "usage: gradguard sample RUN_DIR [--prompt TEXT] [--length N] [--temperature T] [--seed S]\n"
@@ -447,6 +451,7 @@ int main(int argc, char **argv)
             if (strcmp(sub, "report") == 0) return fputs(usage_report, stdout), 0;
             if (strcmp(sub, "compare") == 0) return fputs(usage_compare, stdout), 0;
             if (strcmp(sub, "sample") == 0) return fputs(usage_sample, stdout), 0;
+            if (strcmp(sub, "prune") == 0) return gg_cli_prune(1, (char *[]){"--help"});
         }
         return fputs(usage_main, stdout), 0;
     }
@@ -457,6 +462,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "report") == 0) return cmd_report(argc - 2, argv + 2);
     if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 2, argv + 2);
     if (strcmp(cmd, "sample") == 0) return cmd_sample(argc - 2, argv + 2);
+    if (strcmp(cmd, "prune") == 0) return gg_cli_prune(argc - 2, argv + 2);
     fprintf(stderr, "gradguard: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;
 }

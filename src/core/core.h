@@ -50,6 +50,7 @@ typedef enum gg_opcode {
     GG_OP_LSTM,
     GG_OP_GRU,
     GG_OP_ATTENTION,
+    GG_OP_SOFTMAX_XENT_SOFT, /* soft targets (mixup), src/core/ops/loss.c */
     GG_OP_COUNT
 } gg_opcode;
 

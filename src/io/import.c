@@ -46,7 +46,8 @@ static int ignorable(const char *name, int checkpoint)
 {
     const char *dot = strrchr(name, '.');
     if (strcmp(dot ? dot + 1 : name, "num_batches_tracked") == 0) return 1;
-    return checkpoint && (strcmp(name, "optimizer.state") == 0 || strcmp(name, "early_stopping.params") == 0);
+    return checkpoint && (strcmp(name, "optimizer.state") == 0 || strcmp(name, "early_stopping.params") == 0 ||
+                          strcmp(name, "prune.mask") == 0);
 }
 
 static gg_status match(const gg_safetensors *st, const char *path, slot *s, int ns)

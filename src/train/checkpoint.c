@@ -114,7 +114,7 @@ gg_status gg_ckpt_save(gg_trainer *t)
 {
     gg_graph *g = t->g;
     int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
-    gg_st_entry *e = malloc(sizeof *e * (size_t)(np + nb + 3));
+    gg_st_entry *e = malloc(sizeof *e * (size_t)(np + nb + 4));
     if (!e) return gg_fail(GG_E_NOMEM, "checkpoint: out of memory");
     size_t n, ns = 0;
     float *p = gg_graph_params(g, &n), *b = gg_graph_buffers(g, &n);
@@ -141,6 +141,15 @@ gg_status gg_ckpt_save(gg_trainer *t)
         e[k].name = "early_stopping.params";
         e[k].shape = gg_shape1((int)npar);
         e[k].data = t->best_params;
+        k++;
+    }
+    size_t nmask = 0;
+    float *mask = gg_pruner_masks(t->pr, &nmask);
+    if (mask && nmask > 0) {
+        /* pruning masks, parallel to the parameter arena */
+        e[k].name = "prune.mask";
+        e[k].shape = gg_shape1((int)nmask);
+        e[k].data = mask;
         k++;
     }
     /* metadata: every number as text, doubles with 17 digits */
@@ -271,6 +280,21 @@ static gg_status restore_from(gg_trainer *t, const char *path)
         gg_graph_params(t->g, &np);
         if (gg_safetensors_find(st, "early_stopping.params", &sh, &d) == GG_OK && gg_shape_numel(sh) == np)
             memcpy(t->best_params, d, np * sizeof(float));
+    }
+    size_t nmask = 0;
+    float *mask = gg_pruner_masks(t->pr, &nmask);
+    if (!s && mask) {
+        /* a checkpoint from before pruning began has no masks: all kept */
+        gg_shape sh;
+        const float *d;
+        if (gg_safetensors_find(st, "prune.mask", &sh, &d) == GG_OK) {
+            if (gg_shape_numel(sh) != nmask)
+                s = gg_fail(GG_E_SHAPE, "%s: prune.mask has %zu values, the model has %zu parameters", path,
+                            gg_shape_numel(sh), nmask);
+            else
+                memcpy(mask, d, nmask * sizeof(float));
+        }
+        gg_pruner_sync(t->pr);
     }
     double v[21];
     static const char *const keys[21] = {"step", "epoch", "batch", "optim_steps", "plateau_scale", "plateau_best",

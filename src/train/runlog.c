@@ -173,6 +173,17 @@ gg_status gg_runlog_summary(gg_trainer *t)
              t->status, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, t->wall_seconds, sps, fl, ml, t->nonfinite_steps,
              t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
              c->trends, c->collapses, c->stalls, c->vanishing, c->dead, c->saturated, c->update_ratio);
+    /* pruning: the sparsity per tensor, before the closing brace */
+    size_t bl = strlen(buf);
+    if (t->pr && bl > 3) {
+        char sp[2048];
+        gg_train_sparsity_json(t, sp, sizeof sp);
+        size_t sl2 = strlen(sp);
+        if (bl + sl2 < sizeof buf) {
+            memmove(buf + bl - 3 + sl2, buf + bl - 3, 4);
+            memcpy(buf + bl - 3, sp, sl2);
+        }
+    }
     char p[GG_PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/summary.json", t->run_dir);
     return gg_write_atomic(p, buf, strlen(buf));

@@ -401,6 +401,8 @@ gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s)
     TRY(read_regularize(gg_cfg_get(root, "regularize"), s));
     TRY(read_guard(gg_cfg_get(root, "guard"), s));
     TRY(read_train(gg_cfg_get(root, "train"), s));
+    TRY(gg_read_prune(gg_cfg_get(root, "prune"), s));
+    TRY(gg_read_augment(gg_cfg_get(root, "augment"), s));
     return GG_OK;
 }
 
@@ -692,6 +694,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
         break;
     }
     }
+    TRY(gg_train_mixup_loss(t));
     if (gg_graph_compile(g)) return gg_fail(gg_graph_status(g) ? gg_graph_status(g) : GG_E_NOMEM, "model: %s", gg_errmsg());
     TRY(gg_graph_init_params(g, s->seed));
     return gg_graph_init_recurrent(g, s->seed ^ 0x7265637572ull);

@@ -71,6 +71,10 @@ typedef struct gg_settings {
     int log_every, eval_every, checkpoint_every, keep_checkpoints, stop_after;
     long max_steps;
     int deterministic;
+    /* pruning and augmentation (prune_augment.c) */
+    gg_prune_config prune;
+    int prune_on;
+    gg_augment_config aug;
 } gg_settings;
 
 struct gg_trainer {
@@ -83,6 +87,9 @@ struct gg_trainer {
     int have_val, have_test;
     gg_graph *g;
     gg_node x, y, logits, loss, acc;
+    gg_node ysoft, loss_soft; /* mixup: soft targets and their loss (-1 without) */
+    gg_pruner *pr;            /* NULL without a prune section */
+    gg_augment *aug;          /* NULL without augmentation */
     gg_optim *o;
     gg_schedule sched;
     gg_guard *gd;
@@ -136,5 +143,15 @@ void gg_json_escape(char *out, size_t cap, const char *in);
 /* checkpoint.c */
 gg_status gg_ckpt_save(gg_trainer *t);
 gg_status gg_ckpt_load_latest(gg_trainer *t, char *used, size_t cap);
+
+/* prune_augment.c */
+gg_status gg_read_prune(gg_cfg_node *m, gg_settings *s);
+gg_status gg_read_augment(gg_cfg_node *m, gg_settings *s);
+gg_status gg_train_mixup_loss(gg_trainer *t);
+gg_status gg_train_extras_setup(gg_trainer *t);
+void gg_train_extras_free(gg_trainer *t);
+void gg_train_augment(gg_trainer *t, float *x, float *y, int n, uint64_t key);
+void gg_train_prune_before_step(gg_trainer *t);
+void gg_train_sparsity_json(gg_trainer *t, char *buf, size_t cap);
 
 #endif

@@ -279,6 +279,7 @@ static gg_status setup(gg_trainer *t)
             gg_guard_set_chance(t->gd, log((double)ls.d[ls.ndim - 1]));
         }
     }
+    if ((st = gg_train_extras_setup(t))) return st;
     t->perm = malloc(sizeof(size_t) * t->train.n);
     size_t np = 0, nb = 0;
     gg_graph_params(t->g, &np);
@@ -397,6 +398,7 @@ void gg_trainer_free(gg_trainer *t)
     free(t->best_params);
     free(t->best_bufs);
     free(t->diag_bufs);
+    gg_train_extras_free(t);
     if (t->own_cfg) gg_cfg_free(t->cfg);
     free(t);
 }
@@ -509,13 +511,17 @@ static gg_status run_batch(gg_trainer *t, long b, double *loss, double *acc, int
         float *x = gg_graph_data(g, t->x);
         gg_dataset_batch(&t->train, t->perm + i, nb, x, gg_graph_data(g, t->y));
         apply_faults(t, (long)t->pos.epoch * t->steps_per_epoch + b, x, nb);
+        /* training batches only; keyed like dropout, so a replay augments alike */
+        gg_train_augment(t, x, gg_graph_data(g, t->y), nb, (uint64_t)t->pos.step * (uint64_t)s->accumulate + (uint64_t)m);
         gg_graph_set_rng_step(g, (uint64_t)t->pos.step * (uint64_t)s->accumulate + (uint64_t)m);
         st = gg_graph_forward(g, GG_TRAIN, -1);
         if (st) break;
         float w = (float)nb / (float)total;
-        ls += (double)gg_graph_scalar(g, t->loss) * w;
+        /* mixup trains on its soft targets */
+        gg_node L = t->loss_soft > 0 ? t->loss_soft : t->loss;
+        ls += (double)gg_graph_scalar(g, L) * w;
         if (t->acc >= 0) as += (double)gg_graph_scalar(g, t->acc) * w;
-        st = gg_graph_backward(g, t->loss, w);
+        st = gg_graph_backward(g, L, w);
         if (st) break;
     }
     gg_graph_set_check(g, 0);
@@ -627,6 +633,7 @@ static void restore_best(gg_trainer *t)
     float *p = gg_graph_params(t->g, &np), *b = gg_graph_buffers(t->g, &nb);
     memcpy(p, t->best_params, np * sizeof *p);
     memcpy(b, t->best_bufs, nb * sizeof *b);
+    if (t->pr) gg_pruner_apply(t->pr);
 }
 
 /* End of an epoch: validation, plateau schedule, early stopping, a
@@ -724,10 +731,12 @@ gg_status gg_trainer_run(gg_trainer *t)
             if (is_bad_batch(t, t->pos.epoch, t->pos.batch)) continue;
             double loss, acc;
             int n;
+            gg_train_prune_before_step(t);
             gg_graph_zero_grad(g);
             st = run_batch(t, t->pos.batch, &loss, &acc, &n, 0);
             if (st) goto out;
             if (t->o) loss += gg_optim_penalty(t->o);
+            if (t->pr) gg_pruner_mask_grads(t->pr); /* pruned weights get no gradient */
             float lr = gg_schedule_lr(&t->sched, t->pos.step);
             double gn;
             int apply = 1;
@@ -763,6 +772,7 @@ gg_status gg_trainer_run(gg_trainer *t)
             if (apply) {
                 st = gg_optim_step(t->o, lr);
                 if (st) goto out;
+                if (t->pr) gg_pruner_apply(t->pr); /* momentum must not revive pruned weights */
             }
             t->pos.step++;
             t->samples_seen += n;

@@ -108,6 +108,72 @@ void gg_xent_bwd(gg_graph *g, gg_tensor *t)
     }
 }
 
+/* ---- softmax cross-entropy against soft targets ----
+ * logits x (R, C), targets t (R, C), rows of (usually) probabilities:
+ *   loss = mean_r sum_c t_rc (lse(x_r) - x_rc)
+ *   dx_r = (softmax(x_r) sum_c t_rc - t_r) / R,  dt_rc = (lse(x_r) - x_rc) / R
+ * The softmax is kept in the workspace, as for softmax_xent. */
+
+gg_node gg_softmax_xent_soft(gg_graph *g, gg_node logits, gg_node targets)
+{
+    return loss_node(g, GG_OP_SOFTMAX_XENT_SOFT, "softmax_xent_soft", logits, targets, 1);
+}
+
+void gg_xent_soft_fwd(gg_graph *g, gg_tensor *t)
+{
+    gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
+    int C = gg_last(x);
+    long R = (long)gg_rows(g, x);
+    double total = 0;
+#pragma omp parallel for reduction(+ : total) if (R * C > GG_PAR_MIN)
+    for (long r = 0; r < R; r++) {
+        const float *xr = x->val + (size_t)r * C, *yr = y->val + (size_t)r * C;
+        float *p = t->ws + (size_t)r * C;
+        float m = xr[0];
+        for (int c = 1; c < C; c++) m = xr[c] > m ? xr[c] : m;
+        double s = 0, ty = 0, txy = 0;
+        for (int c = 0; c < C; c++) {
+            p[c] = expf(xr[c] - m);
+            s += p[c];
+            ty += yr[c];
+            txy += (double)yr[c] * xr[c];
+        }
+        float inv = (float)(1.0 / s);
+        for (int c = 0; c < C; c++) p[c] *= inv;
+        total += (m + log(s)) * ty - txy;
+    }
+    t->val[0] = (float)(total / (double)R);
+}
+
+void gg_xent_soft_bwd(gg_graph *g, gg_tensor *t)
+{
+    gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
+    int C = gg_last(x);
+    long R = (long)gg_rows(g, x);
+    float sc = t->grad[0] / (float)R;
+#pragma omp parallel for if (R * C > GG_PAR_MIN)
+    for (long r = 0; r < R; r++) {
+        const float *p = t->ws + (size_t)r * C, *yr = y->val + (size_t)r * C, *xr = x->val + (size_t)r * C;
+        if (x->needs_grad) {
+            float ty = 0;
+            for (int c = 0; c < C; c++) ty += yr[c];
+            float *dx = x->grad + (size_t)r * C;
+            for (int c = 0; c < C; c++) dx[c] += sc * (p[c] * ty - yr[c]);
+        }
+        if (y->needs_grad) {
+            /* -log softmax(x)_c = lse(x) - x_c, recomputed so that tiny
+             * probabilities keep their precision */
+            float m = xr[0];
+            for (int c = 1; c < C; c++) m = xr[c] > m ? xr[c] : m;
+            double s = 0;
+            for (int c = 0; c < C; c++) s += exp((double)xr[c] - m);
+            double lse = m + log(s);
+            float *dy = y->grad + (size_t)r * C;
+            for (int c = 0; c < C; c++) dy[c] += sc * (float)(lse - xr[c]);
+        }
+    }
+}
+
 /* ---- binary cross-entropy with logits ---- */
 
 gg_node gg_bce_logits(gg_graph *g, gg_node logits, gg_node targets)

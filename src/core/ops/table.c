@@ -33,4 +33,5 @@ const gg_opdef gg_opdefs[GG_OP_COUNT] = {
     [GG_OP_LSTM] = {"lstm", gg_rnn_ws, gg_rnn_fwd, gg_rnn_bwd, 0},
     [GG_OP_GRU] = {"gru", gg_rnn_ws, gg_rnn_fwd, gg_rnn_bwd, 0},
     [GG_OP_ATTENTION] = {"attention", gg_attention_ws, gg_attention_fwd, gg_attention_bwd, 0},
+    [GG_OP_SOFTMAX_XENT_SOFT] = {"softmax_xent_soft", gg_xent_ws, gg_xent_soft_fwd, gg_xent_soft_bwd, 0},
 };
