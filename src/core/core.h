@@ -151,7 +151,18 @@ int gg_act_needs_input(gg_act a);
 /* Records a run-time failure (first wins). */
 void gg_run_fail(gg_graph *g, gg_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Bytes of memory this process can use: physical memory, lowered by a
+ * cgroup's memory.max and by RLIMIT_AS (src/core/mem.c). Large plans are
+ * checked against it before allocation (lazily committed pages would
+ * otherwise end the process through the OOM killer, not an error). */
+uint64_t gg_mem_physical(void);
+
 /* Element-wise loops go parallel above this many elements. */
 #define GG_PAR_MIN 16384
+/* Long element-wise loops run as blocks of GG_BLOCK elements spread over the
+ * threads, each block one `omp simd` loop. A single `parallel for simd` over
+ * the whole range left gcc a scalar loop at run time in the hot kernels
+ * (Adam's update ran at a quarter of the vector rate). */
+#define GG_BLOCK 4096
 
 #endif

@@ -435,20 +435,20 @@ static inline float lerpf(float a, float b, float w) { return w < 0.5f ? a + w *
 /* p, g, buf: (n). g' = g + wd p; buf = g' on the tensor's first step, else
  * momentum buf + (1 - dampening) g'; p -= lr (nesterov ? g' + momentum buf : buf).
  * buf NULL: plain SGD, p -= lr g'. */
-static double k_sgd(float *restrict p, const float *restrict g, float *restrict buf, long n, float lr, float wd,
-                    float mom, float damp, int nesterov, int first)
+static inline double k_sgd_block(float *restrict p, const float *restrict g, float *restrict buf, long b, long e,
+                                  float lr, float wd, float mom, float damp, int nesterov, int first)
 {
     double acc = 0;
     const float keep = 1 - damp;
-#pragma omp parallel for simd reduction(+ : acc) schedule(static) if (n >= GG_PAR_MIN)
-    for (long k = 0; k < n; k++) {
+#pragma omp simd reduction(+ : acc)
+    for (long k = b; k < e; k++) {
         float p0 = p[k];
         float gk = wd != 0 ? g[k] + wd * p0 : g[k];
         float u = gk;
         if (buf) {
-            float b = first ? gk : buf[k] * mom + keep * gk;
-            buf[k] = b;
-            u = nesterov ? gk + mom * b : b;
+            float bk = first ? gk : buf[k] * mom + keep * gk;
+            buf[k] = bk;
+            u = nesterov ? gk + mom * bk : bk;
         }
         float p1 = p0 - lr * u;
         float d = p1 - p0;
@@ -458,16 +458,27 @@ static double k_sgd(float *restrict p, const float *restrict g, float *restrict 
     return acc;
 }
 
+static double k_sgd(float *restrict p, const float *restrict g, float *restrict buf, long n, float lr, float wd,
+                    float mom, float damp, int nesterov, int first)
+{
+    double acc = 0;
+#pragma omp parallel for reduction(+ : acc) schedule(static) if (n >= GG_PAR_MIN)
+    for (long b = 0; b < n; b += GG_BLOCK)
+        acc += k_sgd_block(p, g, buf, b, b + GG_BLOCK < n ? b + GG_BLOCK : n, lr, wd, mom, damp, nesterov, first);
+    return acc;
+}
+
 /* p, g, m, v: (n). Adam: g' = g + wd p (coupled L2); AdamW: p *= decay first.
  * m = lerp(m, g', 1 - b1); v = b2 v + (1 - b2) g'^2;
  * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), step_size = lr / (1 - b1^t). */
-static double k_adam(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, long n,
-                     float step_size, float bc2_sqrt, float b1, float b2, float eps, float wd, float decay)
+static inline double k_adam_block(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+                                 long b, long e, float step_size, float bc2_sqrt, float b1, float b2, float eps,
+                                 float wd, float decay)
 {
     double acc = 0;
     const float w1 = 1 - b1, w2 = 1 - b2;
-#pragma omp parallel for simd reduction(+ : acc) schedule(static) if (n >= GG_PAR_MIN)
-    for (long k = 0; k < n; k++) {
+#pragma omp simd reduction(+ : acc)
+    for (long k = b; k < e; k++) {
         float p0 = p[k];
         float gk = wd != 0 ? g[k] + wd * p0 : g[k];
         float mk = lerpf(m[k], gk, w1);
@@ -483,17 +494,29 @@ static double k_adam(float *restrict p, const float *restrict g, float *restrict
     return acc;
 }
 
+static double k_adam(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, long n,
+                     float step_size, float bc2_sqrt, float b1, float b2, float eps, float wd, float decay)
+{
+    double acc = 0;
+    /* blocks across threads, one simd loop per block (see GG_BLOCK) */
+#pragma omp parallel for reduction(+ : acc) schedule(static) if (n >= GG_PAR_MIN)
+    for (long b = 0; b < n; b += GG_BLOCK)
+        acc += k_adam_block(p, g, m, v, b, b + GG_BLOCK < n ? b + GG_BLOCK : n, step_size, bc2_sqrt, b1, b2, eps, wd,
+                          decay);
+    return acc;
+}
+
 /* p, g, sa, ga, buf: (n); ga NULL unless centered, buf NULL without momentum.
  * sa = alpha sa + (1 - alpha) g'^2; centered: ga = lerp(ga, g', 1 - alpha),
  * avg = sqrt(sa - ga^2) + eps, else sqrt(sa) + eps;
  * momentum: buf = momentum buf + g' / avg, p -= lr buf; else p -= lr g' / avg. */
-static double k_rmsprop(float *restrict p, const float *restrict g, float *restrict sa, float *restrict ga,
-                        float *restrict buf, long n, float lr, float alpha, float eps, float mom, float wd)
+static inline double k_rmsprop_block(float *restrict p, const float *restrict g, float *restrict sa,
+                                      float *restrict ga, float *restrict buf, long b, long e, float lr, float alpha, float eps, float mom, float wd)
 {
     double acc = 0;
     const float w = 1 - alpha;
-#pragma omp parallel for simd reduction(+ : acc) schedule(static) if (n >= GG_PAR_MIN)
-    for (long k = 0; k < n; k++) {
+#pragma omp simd reduction(+ : acc)
+    for (long k = b; k < e; k++) {
         float p0 = p[k];
         float gk = wd != 0 ? g[k] + wd * p0 : g[k];
         float s = sa[k] * alpha + w * gk * gk;
@@ -522,13 +545,23 @@ static double k_rmsprop(float *restrict p, const float *restrict g, float *restr
     return acc;
 }
 
-/* p, g, sum: (n). sum += g'^2; p -= clr g' / (sqrt(sum) + eps). */
-static double k_adagrad(float *restrict p, const float *restrict g, float *restrict sum, long n, float clr, float eps,
-                        float wd)
+static double k_rmsprop(float *restrict p, const float *restrict g, float *restrict sa, float *restrict ga,
+                        float *restrict buf, long n, float lr, float alpha, float eps, float mom, float wd)
 {
     double acc = 0;
-#pragma omp parallel for simd reduction(+ : acc) schedule(static) if (n >= GG_PAR_MIN)
-    for (long k = 0; k < n; k++) {
+#pragma omp parallel for reduction(+ : acc) schedule(static) if (n >= GG_PAR_MIN)
+    for (long b = 0; b < n; b += GG_BLOCK)
+        acc += k_rmsprop_block(p, g, sa, ga, buf, b, b + GG_BLOCK < n ? b + GG_BLOCK : n, lr, alpha, eps, mom, wd);
+    return acc;
+}
+
+/* p, g, sum: (n). sum += g'^2; p -= clr g' / (sqrt(sum) + eps). */
+static inline double k_adagrad_block(float *restrict p, const float *restrict g, float *restrict sum, long b, long e,
+                                      float clr, float eps, float wd)
+{
+    double acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (long k = b; k < e; k++) {
         float p0 = p[k];
         float gk = wd != 0 ? g[k] + wd * p0 : g[k];
         float s = sum[k] + gk * gk;
@@ -538,6 +571,16 @@ static double k_adagrad(float *restrict p, const float *restrict g, float *restr
         acc += (double)d * d;
         p[k] = p1;
     }
+    return acc;
+}
+
+static double k_adagrad(float *restrict p, const float *restrict g, float *restrict sum, long n, float clr, float eps,
+                        float wd)
+{
+    double acc = 0;
+#pragma omp parallel for reduction(+ : acc) schedule(static) if (n >= GG_PAR_MIN)
+    for (long b = 0; b < n; b += GG_BLOCK)
+        acc += k_adagrad_block(p, g, sum, b, b + GG_BLOCK < n ? b + GG_BLOCK : n, clr, eps, wd);
     return acc;
 }
 
