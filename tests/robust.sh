@@ -7,7 +7,9 @@
 #  (c) a full disk while checkpointing: a clear error, exit 1, the previous
 #      checkpoint intact, no temporary left, and resume completes once there
 #      is room (a small tmpfs when this can mount one, else ulimit -f);
-#  (d) a run directory that cannot be created or written: a clear error.
+#  (d) a run directory that cannot be created or written: a clear error;
+#  (e) out of memory at graph planning (a model larger than memory, and an
+#      address-space limit below the plan): a clear error, exit 1.
 # Environment: GG_BIN (the gradguard binary), GG_SRC (the source dir).
 # ROBUST_SEED fixes the random kill times (printed on every run).
 set -u
@@ -131,7 +133,16 @@ done
 R=$T/sig-setup
 "$G" train "$MLP" -o "$R" "${ARGS[@]}" >"$T/b3.out" 2>&1 &
 pid=$!
-msleep 50
+# the handler is installed first thing in main, but a sanitizer build on a
+# busy machine takes longer than any fixed delay to get there: wait until
+# the process catches SIGTERM (bit 15 of SigCgt), then signal it while setup
+# is still loading the data
+while kill -0 $pid 2>/dev/null; do
+  m=$(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/$pid/status 2>/dev/null)
+  [ -n "$m" ] && [ $(((16#$m >> 14) & 1)) = 1 ] && break
+  sleep 0.005
+done
+msleep $((RANDOM % 20))
 kill -TERM $pid
 wait $pid
 rc=$?
@@ -212,6 +223,25 @@ check "[ $rc -eq 1 ] && grep -q 'checkpoints' <<<\"\$out\"" "(d) checkpoints/ is
 out=$("$G" resume "$T/nowhere" 2>&1)
 rc=$?
 check "[ $rc -eq 1 ] && grep -q 'nowhere' <<<\"\$out\"" "(d) resume of a missing run directory: rc $rc, output: $out"
+
+# --- (e) out of memory at graph planning ---
+# a model far larger than this machine's memory: refused by size while
+# planning, before any page is touched (else the kernel's OOM killer ends it)
+out=$("$G" train "$MLP" -o "$T/oom" "${ARGS[@]}" --set model.0.units=4000000 2>&1)
+rc=$?
+# (about 100 GB to train: the plan alone may already be too large)
+check "[ $rc -eq 1 ] && grep -Eq 'model: (training [0-9]* parameters needs about|gg_graph_compile: the plan needs) [0-9]* MiB.*more than the [0-9]* MiB of memory' <<<\"\$out\"" \
+  "(e) a model larger than memory: rc $rc, output: $out"
+echo "robust (e): $out"
+# an address-space limit (ulimit -v) smaller than the plan; not under the
+# sanitizers, whose shadow memory needs terabytes of address space
+if [ -z "${GG_SANITIZE:-}" ]; then
+  out=$( (ulimit -v 600000; exec "$G" train "$MLP" -o "$T/oom2" "${ARGS[@]}" --set model.0.units=100000) 2>&1)
+  rc=$?
+  check "[ $rc -eq 1 ] && grep -q 'gg_graph_compile: the plan needs [0-9]* MiB of arenas' <<<\"\$out\"" \
+    "(e) ulimit -v below the plan: rc $rc, output: $out"
+  echo "robust (e): $out"
+fi
 
 echo "robust: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

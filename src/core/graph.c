@@ -306,6 +306,14 @@ gg_status gg_graph_compile(gg_graph *g)
             return gg_fail(GG_E_NOMEM, "gg_graph_compile: the plan needs more than %zu floats (at '%s')",
                            GG_PLAN_MAX_FLOATS, t->name);
     }
+    /* calloc of a plan larger than memory succeeds (the pages are committed
+     * lazily) and the first step is killed: refuse it here, by size */
+    uint64_t plan = (uint64_t)(2 * np + nb + na + nag + nw) * sizeof(float), mem = gg_mem_physical();
+    if (plan > mem)
+        return gg_fail(GG_E_NOMEM,
+                       "gg_graph_compile: the plan needs %llu MiB of arenas (%zu parameters, %zu activation floats), "
+                       "more than the %llu MiB of memory this process may use",
+                       (unsigned long long)(plan >> 20), np, na, (unsigned long long)(mem >> 20));
     g->params = alloc_floats(np);
     g->grads = alloc_floats(np);
     g->bufs = alloc_floats(nb);

@@ -107,7 +107,24 @@ gg_status gg_model_load(gg_graph *g, const char *path)
     if (s) return s;
     s = load_model_from(g, st, path);
     gg_safetensors_close(st);
-    return s;
+    if (s) return s;
+    /* A model file for eval or sample comes from anywhere (no checksum is
+     * required of other tools' files): refuse non-finite weights by name
+     * instead of evaluating to a NaN loss. */
+    int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
+    size_t n;
+    float *p = gg_graph_params(g, &n), *b = gg_graph_buffers(g, &n);
+    for (int i = 0; i < np + nb; i++) {
+        gg_param_info pi;
+        if (i < np) gg_graph_param(g, i, &pi);
+        else gg_graph_buffer(g, i - np, &pi);
+        const float *x = (i < np ? p : b) + pi.offset;
+        for (size_t k = 0; k < pi.numel; k++)
+            if (!isfinite(x[k]))
+                return gg_fail(GG_E_FORMAT, "%s: tensor '%s' element %zu is %g: a model with non-finite weights cannot "
+                               "be used", path, pi.name, k, (double)x[k]);
+    }
+    return GG_OK;
 }
 
 gg_status gg_ckpt_save(gg_trainer *t)
