@@ -176,6 +176,10 @@ def main():
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--noise", type=float, default=0.0,
+                    help="annealed Gaussian gradient noise from step 0, variance NOISE / (1 + t)^GAMMA "
+                         "(Neelakantan et al. 2015), added after clipping, as gradguard's guard.noise_eta")
+    ap.add_argument("--gamma", type=float, default=0.55)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -241,6 +245,12 @@ def main():
             loss.backward()
             if args.clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            if args.noise > 0:
+                sd = math.sqrt(args.noise / (1.0 + step) ** args.gamma)
+                with torch.no_grad():
+                    for p in model.parameters():
+                        if p.grad is not None:
+                            p.grad.add_(torch.randn_like(p.grad), alpha=sd)
             opt.step()
             step += 1
             if max_steps and step >= max_steps:
