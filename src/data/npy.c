@@ -77,6 +77,14 @@ static gg_status pstring(npy_parse *p, char *out, size_t cap)
     size_t k = 0;
     while (p->i < p->n && p->s[p->i] != q) {
         if (p->s[p->i] == '\\') return perr(p, "escapes are not expected in a .npy header string");
+        /* numpy writes repr() text, never a raw control byte; refusing them
+         * here also keeps the keys and dtypes quoted in messages on one line */
+        unsigned char c = (unsigned char)p->s[p->i];
+        if (c < 0x20 || c == 0x7f) {
+            char m[64];
+            snprintf(m, sizeof m, "control byte 0x%02x in a quoted string", c);
+            return perr(p, m);
+        }
         if (k + 1 >= cap) return perr(p, "string too long");
         out[k++] = p->s[p->i++];
     }
