@@ -252,7 +252,8 @@ static void measure_params(gg_quiet *q, const double *sq, const double *un)
     }
     for (int l = 0; l < q->nl; l++) {
         q->L[l].grad_norm = q->has_params[l] ? sqrt(q->lsq[l]) : NAN;
-        q->L[l].update_ratio = q->lw[l] > 0 && un ? sqrt(q->lu[l] / q->lw[l]) : NAN;
+        /* no update yet (step 0) or a frozen layer: no ratio */
+        q->L[l].update_ratio = q->lw[l] > 0 && q->lu[l] > 0 ? sqrt(q->lu[l] / q->lw[l]) : NAN;
     }
 }
 
