@@ -61,6 +61,12 @@ fuzz:
 	@scripts/install-deps.sh --with-fuzz
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
+# gradguard against PyTorch, one after the other in one run (bench/README.md);
+# not part of make test. BENCH_ARGS passes options to bench/run.py.
+bench: build
+	@scripts/install-deps.sh --with-torch
+	bench/run.sh $(BUILD) $(BENCH_ARGS)
+
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 

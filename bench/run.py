@@ -142,9 +142,14 @@ def main():
     ap.add_argument("--quick", action="store_true", help="few steps and a small sweep (a smoke test, not a measurement)")
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--models", default="mlp,cnn,lstm")
+    ap.add_argument("--coretype", default=None,
+                    help="OPENBLAS_CORETYPE for both sides (e.g. SkylakeX: OpenBLAS 0.3.21 picks AVX2 kernels "
+                         "on AVX-512 AMD CPUs); default: inherited from the environment")
     ap.add_argument("--max-time", type=float, default=12.0,
                     help="cap on the timed part of one run, seconds (fewer steps on a slow or busy machine)")
     a = ap.parse_args()
+    if a.coretype:  # read by machine_info() and inherited by every process of both sides
+        os.environ["OPENBLAS_CORETYPE"] = a.coretype
     build = os.path.abspath(a.build)
     ggb = os.path.join(build, "bench", "gg_bench")
     floor = os.path.join(build, "bench", "gemm_floor")

@@ -471,12 +471,31 @@ static double k_sgd(float *restrict p, const float *restrict g, float *restrict 
 /* p, g, m, v: (n). Adam: g' = g + wd p (coupled L2); AdamW: p *= decay first.
  * m = lerp(m, g', 1 - b1); v = b2 v + (1 - b2) g'^2;
  * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), step_size = lr / (1 - b1^t). */
+/* One simd loop over [b, e). The decoupled decay, the coupled L2 term and
+ * lerp's choice of end are fixed for the whole loop: with them chosen per
+ * element gcc split the loop into versions and ran a scalar one. `near`
+ * is lerp's w < 0.5 (Adam's usual beta1 = 0.9 gives w = 0.1). */
 static inline double k_adam_block(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
-                                 long b, long e, float step_size, float bc2_sqrt, float b1, float b2, float eps,
-                                 float wd, float decay)
+                                  long b, long e, float step_size, float bc2_sqrt, float b1, float b2, float eps,
+                                  float wd, float decay)
 {
     double acc = 0;
     const float w1 = 1 - b1, w2 = 1 - b2;
+    if (w1 < 0.5f && wd == 0) {
+#pragma omp simd reduction(+ : acc)
+        for (long k = b; k < e; k++) {
+            float p0 = p[k], gk = g[k];
+            float mk = m[k] + w1 * (gk - m[k]);
+            float vk = v[k] * b2 + w2 * gk * gk;
+            m[k] = mk;
+            v[k] = vk;
+            float p1 = p0 * decay - step_size * mk / (sqrtf(vk) / bc2_sqrt + eps);
+            float d = p1 - p0;
+            acc += (double)d * d;
+            p[k] = p1;
+        }
+        return acc;
+    }
 #pragma omp simd reduction(+ : acc)
     for (long k = b; k < e; k++) {
         float p0 = p[k];
@@ -485,8 +504,7 @@ static inline double k_adam_block(float *restrict p, const float *restrict g, fl
         float vk = v[k] * b2 + w2 * gk * gk;
         m[k] = mk;
         v[k] = vk;
-        float denom = sqrtf(vk) / bc2_sqrt + eps;
-        float p1 = p0 * decay - step_size * mk / denom;
+        float p1 = p0 * decay - step_size * mk / (sqrtf(vk) / bc2_sqrt + eps);
         float d = p1 - p0;
         acc += (double)d * d;
         p[k] = p1;
