@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Determinism: the same config, seed and thread count gives bit-identical
+# weights (model and every checkpoint, byte for byte), losses and metrics
+# (metrics.csv but its samples_per_second column) and guard events
+# (events.jsonl but the run directory's name), for 1 and 2 threads, on an
+# MLP whose run the guard acts on (injected faults: a loss blow-up, a NaN
+# input, a gradient spike) and on a character LSTM. What does change the
+# bits (the thread count; under MPI, the world size) is printed, not
+# checked: docs/robustness.md, "Determinism".
+# Environment: GG_BIN (the gradguard binary), GG_SRC (the source dir).
+set -u
+G=${GG_BIN:?}
+SRC=${GG_SRC:?}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+check() { if eval "$1"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $2" >&2; fi; }
+
+MLP=(train "$SRC/configs/fashion-mlp.yaml" --set data.limit_train=3000 --set data.limit_test=300 --set train.epochs=3
+     --set 'guard.faults=[{batch: 5, scale: 1.0e+4}, {batch: 12, nan: true}, {batch: 50, scale: 1.0e+6}]' --quiet)
+head -c 6000 "$SRC/README.md" >"$T/prose.txt"
+LSTM=(train "$SRC/configs/char-lstm.yaml" --set "data.train=$T/prose.txt" --set model.0.dim=16 --set model.1.hidden=32
+      --set train.epochs=2 --set data.length=32 --set data.stride=8 --quiet)
+
+# what a run's files say, with what legitimately differs between two runs
+# (the run directory's name, the throughput) taken out
+metrics() { cut -d, -f1-9 "$1/metrics.csv"; }
+events() { sed "s|$1|RUN|g" "$1/events.jsonl"; }
+same_run() { # $1 $2: run dirs, $3: what
+  check "cmp -s '$1/model.safetensors' '$2/model.safetensors'" "$3: the final weights differ"
+  local n=0 c
+  for c in "$1"/checkpoints/ckpt-*.safetensors; do
+    n=$((n + 1))
+    check "cmp -s '$c' '$2/checkpoints/${c##*/}'" "$3: checkpoint ${c##*/} differs"
+  done
+  check "[ $n -ge 1 ]" "$3: no checkpoints to compare"
+  check "diff <(metrics '$1') <(metrics '$2') >/dev/null" "$3: losses and metrics differ: $(diff <(metrics "$1") <(metrics "$2") | head -4)"
+  check "diff <(events '$1') <(events '$2') >/dev/null" "$3: guard events differ: $(diff <(events "$1") <(events "$2") | head -4)"
+}
+
+for th in 1 2; do
+  for r in a b; do
+    "$G" "${MLP[@]}" --set train.threads=$th -o "$T/mlp$th$r" >"$T/out" 2>&1 ||
+      check false "mlp, $th thread(s), run $r: $(cat "$T/out")"
+    "$G" "${LSTM[@]}" --set train.threads=$th -o "$T/lstm$th$r" >"$T/out" 2>&1 ||
+      check false "lstm, $th thread(s), run $r: $(cat "$T/out")"
+  done
+  same_run "$T/mlp${th}a" "$T/mlp${th}b" "mlp, $th thread(s)"
+  same_run "$T/lstm${th}a" "$T/lstm${th}b" "lstm, $th thread(s)"
+  g=$(grep -c '"type":"guard"' "$T/mlp${th}a/events.jsonl")
+  check "[ $g -ge 3 ]" "mlp, $th thread(s): the guard acted $g times, want at least 3 (the faults)"
+  echo "determinism: $th thread(s): two runs each bit-identical (mlp with $g guard events, lstm)"
+done
+# not a requirement, a fact for the docs: does the thread count change the bits?
+for m in mlp lstm; do
+  if cmp -s "$T/${m}1a/model.safetensors" "$T/${m}2a/model.safetensors"; then
+    echo "determinism: $m: 1 and 2 threads give the same weights on this machine"
+  else
+    echo "determinism: $m: 1 and 2 threads give different weights (expected: reductions split differently)"
+  fi
+done
+echo "determinism: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
