@@ -145,7 +145,7 @@ gg_guard_config gg_guard_defaults(void)
     c.min_progress = 0.01f;
     c.chance_margin = 0.03f;
     c.vanish_ratio = 1e-4f;
-    c.dead_fraction = 0.5f;
+    c.dead_fraction = 0.7f;
     c.saturation_fraction = 0.5f;
     c.saturation_threshold = 3;
     c.update_ratio_low = 1e-5f;
