@@ -9,6 +9,7 @@
 #include "gradguard.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,8 +53,13 @@ static const char *const usage_train =
     "  --set key=value    override a config key, e.g. --set train.epochs=3 --set optimizer.lr=3e-4\n"
     "                     (list items by index: --set model.0.units=512); may be repeated\n"
     "  --quiet            print only the final line\n"
+    "  --all-ranks        under mpirun: every rank prints its guard events, not only rank 0\n"
     "\n"
-    "Config sections: data, model, loss, optimizer, schedule, regularize, guard, train.\n"
+    "Data parallel: mpirun -np N gradguard train CONFIG trains one model on N processes;\n"
+    "train.batch is the global batch, rank 0 writes the run directory (docs/distributed.md).\n"
+    "As root mpirun needs --allow-run-as-root; --oversubscribe allows more ranks than cores.\n"
+    "\n"
+    "Config sections: data, model, loss, optimizer, schedule, regularize, guard, train, dist.\n"
     "See docs/config.md for every key, its type and default; configs/ has commented examples.\n"
     "Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes a checkpoint and exits\n"
     "with status 'stopped'; 'gradguard resume RUN_DIR' continues it.\n";
@@ -64,7 +70,8 @@ static const char *const usage_resume =
     "Continues the run in RUN_DIR from its newest checkpoint that reads back intact\n"
     "(a damaged newest checkpoint is reported and the one before it is used). The run\n"
     "continues exactly as if it had not stopped: same data order, same random streams.\n"
-    "--set overrides keys of the saved config (e.g. --set train.epochs=10 to train longer).\n";
+    "--set overrides keys of the saved config (e.g. --set train.epochs=10 to train longer).\n"
+    "Under mpirun any number of ranks can resume a run, whatever number wrote it.\n";
 
 static const char *const usage_eval =
     "usage: gradguard eval RUN_DIR [--checkpoint FILE] [--set key=value ...]\n"
@@ -127,7 +134,39 @@ static void install_signals(void)
 typedef struct cli_ui {
     int tty, quiet;
     int bar_open;
+    int all_ranks; /* ranks other than 0 print their guard events */
 } cli_ui;
+
+/* Under mpirun: 1 if this process speaks (rank 0; every rank for errors). */
+static int speaks(void) { return gg_dist_rank() == 0; }
+
+/* A rank waits in a collective for the others; one that died makes the MPI
+ * launcher end the job, but one that hangs (or a lost link) would keep the
+ * rest waiting forever. This thread ends the process after dist.timeout
+ * seconds in one wait; the launcher then ends the others. */
+static void *watchdog(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        sleep(1);
+        double lim = gg_dist_timeout(), w = gg_dist_waiting();
+        if (lim > 0 && w > lim) {
+            fprintf(stderr,
+                    "gradguard: rank %d of %d: no answer from the other ranks for %.0f s (dist.timeout): one of them "
+                    "died or hangs; ending this rank (resume from the last checkpoint)\n",
+                    gg_dist_rank(), gg_dist_size(), w);
+            _exit(1);
+        }
+    }
+    return NULL;
+}
+
+static void start_watchdog(void)
+{
+    if (gg_dist_size() < 2) return;
+    pthread_t th;
+    if (pthread_create(&th, NULL, watchdog, NULL) == 0) pthread_detach(th);
+}
 
 static void fmt_time(char *buf, size_t cap, double s)
 {
@@ -147,6 +186,13 @@ static void end_bar(cli_ui *ui)
 static void progress(const gg_progress *p, void *ctx)
 {
     cli_ui *ui = ctx;
+    if (!speaks()) {
+        if (ui->all_ranks && p->kind == GG_EV_GUARD) {
+            printf("[rank %d] guard: %s\n", gg_dist_rank(), p->message ? p->message : "");
+            fflush(stdout);
+        }
+        return;
+    }
     if (ui->quiet && p->kind != GG_EV_DONE) return;
     char eta[32];
     switch (p->kind) {
@@ -202,7 +248,7 @@ typedef struct cli_args {
     const char *out, *checkpoint, *prompt;
     long length, seed;
     double temperature;
-    int quiet, help;
+    int quiet, help, all_ranks;
 } cli_args;
 
 static int parse_args(int argc, char **argv, cli_args *a, const char *cmd)
@@ -244,6 +290,8 @@ static int parse_args(int argc, char **argv, cli_args *a, const char *cmd)
             else a->temperature = v;
         } else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0) {
             a->quiet = 1;
+        } else if (strcmp(s, "--all-ranks") == 0) {
+            a->all_ranks = 1;
         } else if (s[0] == '-' && s[1]) {
             return fprintf(stderr, "gradguard %s: unknown option '%s' (see gradguard %s --help)\n", cmd, s, cmd), -1;
         } else {
@@ -262,23 +310,33 @@ static int exit_for(const char *status)
     return 0;
 }
 
-static int run_trainer(gg_trainer *t, const char *run_dir, int quiet)
+/* An error line; with several ranks it names the rank. */
+static void print_error(void)
 {
-    cli_ui ui = {isatty(STDOUT_FILENO), quiet, 0};
+    if (gg_dist_size() > 1) fprintf(stderr, "gradguard: rank %d of %d: %s\n", gg_dist_rank(), gg_dist_size(), gg_errmsg());
+    else fprintf(stderr, "gradguard: %s\n", gg_errmsg());
+}
+
+static int run_trainer(gg_trainer *t, const char *run_dir, int quiet, int all_ranks)
+{
+    cli_ui ui = {isatty(STDOUT_FILENO), quiet, 0, all_ranks};
     gg_trainer_set_progress(t, progress, &ui);
+    start_watchdog();
     g_running = t;
     if (g_signals) gg_trainer_request_stop(t); /* one came during setup */
     gg_status st = gg_trainer_run(t);
     g_running = NULL;
     if (st) {
         end_bar(&ui);
-        fprintf(stderr, "gradguard: %s\n", gg_errmsg());
+        print_error();
         return 1;
     }
     const char *status = gg_trainer_status(t);
     double loss = NAN, acc = NAN;
     gg_trainer_evaluate(t, 0, &loss, &acc);
-    if (isfinite(acc))
+    if (!speaks())
+        ;
+    else if (isfinite(acc))
         printf("%s: test loss %.4f, test accuracy %.4f; run directory %s\n", status, loss, acc, run_dir);
     else if (isfinite(loss))
         printf("%s: test loss %.6g; run directory %s\n", status, loss, run_dir);
@@ -313,11 +371,11 @@ static int cmd_train(int argc, char **argv)
     }
     gg_trainer *t = NULL;
     if (gg_trainer_new(cfg, out, &t)) {
-        fprintf(stderr, "gradguard: %s\n", gg_errmsg());
+        print_error();
         gg_cfg_free(cfg);
         return 1;
     }
-    int rc = run_trainer(t, out, a.quiet);
+    int rc = run_trainer(t, out, a.quiet, a.all_ranks);
     gg_trainer_free(t);
     gg_cfg_free(cfg);
     return rc;
@@ -331,8 +389,8 @@ static int cmd_resume(int argc, char **argv)
     if (a.npos != 1) return fputs(usage_resume, stderr), 2;
     install_signals();
     gg_trainer *t = NULL;
-    if (gg_trainer_resume(a.pos[0], a.sets, a.nsets, &t)) return fprintf(stderr, "gradguard: %s\n", gg_errmsg()), 1;
-    int rc = run_trainer(t, a.pos[0], a.quiet);
+    if (gg_trainer_resume(a.pos[0], a.sets, a.nsets, &t)) return print_error(), 1;
+    int rc = run_trainer(t, a.pos[0], a.quiet, a.all_ranks);
     gg_trainer_free(t);
     return rc;
 }
@@ -455,9 +513,20 @@ int main(int argc, char **argv)
         }
         return fputs(usage_main, stdout), 0;
     }
-    if (strcmp(cmd, "--version") == 0) return printf("gradguard %s\n", GG_VERSION_STRING), 0;
-    if (strcmp(cmd, "train") == 0) return cmd_train(argc - 2, argv + 2);
-    if (strcmp(cmd, "resume") == 0) return cmd_resume(argc - 2, argv + 2);
+    if (strcmp(cmd, "--version") == 0)
+        return printf("gradguard %s\ndata parallel: %s\n", GG_VERSION_STRING,
+                      gg_dist_built() ? "MPI (mpirun -np N gradguard train CONFIG)" : "no (built without MPI)"),
+               0;
+    if (strcmp(cmd, "train") == 0 || strcmp(cmd, "resume") == 0) {
+        /* under mpirun: join the job (a no-op when started alone) */
+        if (gg_dist_init(&argc, &argv)) return fprintf(stderr, "gradguard: %s\n", gg_errmsg()), 1;
+        int rc = strcmp(argv[1], "train") == 0 ? cmd_train(argc - 2, argv + 2) : cmd_resume(argc - 2, argv + 2);
+        /* a rank that failed may have failed alone, with the others waiting
+         * for it in a collective: end the whole job */
+        if (rc == 1) gg_dist_abort(1);
+        gg_dist_finalize();
+        return rc;
+    }
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
     if (strcmp(cmd, "report") == 0) return cmd_report(argc - 2, argv + 2);
     if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 2, argv + 2);

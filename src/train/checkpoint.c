@@ -202,6 +202,8 @@ gg_status gg_ckpt_save(gg_trainer *t)
     META("first_loss", "%.17g", t->first_loss);
     META("max_loss", "%.17g", t->max_loss);
     META("nonfinite_steps", "%ld", t->nonfinite_steps);
+    /* for the record only: any number of ranks can resume the run */
+    META("world_size", "%d", t->world);
 #undef META
     /* guard state and the skipped-batch list: comma-separated */
     char *gs = NULL, *bad = NULL;
@@ -374,6 +376,12 @@ static gg_status restore_from(gg_trainer *t, const char *path)
     }
     gg_safetensors_close(st);
     return s;
+}
+
+gg_status gg_ckpt_load(gg_trainer *t, const char *path)
+{
+    gg_status st = restore_from(t, path);
+    return st ? gg_fail(st, "resume: %s", gg_errmsg()) : GG_OK;
 }
 
 gg_status gg_ckpt_load_latest(gg_trainer *t, char *used, size_t cap)

@@ -157,6 +157,10 @@ gg_status gg_runlog_summary(gg_trainer *t)
     char fl[32], ml[32];
     num(fl, sizeof fl, t->first_loss, 1);
     num(ml, sizeof ml, t->max_loss, 1);
+    /* data parallel: rank 0's time in the step's reductions (waiting for
+     * slower ranks included) over its time in steps, of this process */
+    char share[32];
+    num(share, sizeof share, t->step_seconds > 0 ? t->comm_seconds / t->step_seconds : NAN, 1);
     const gg_guard_counters *c = t->gd ? gg_guard_counts(t->gd) : NULL;
     gg_guard_counters z;
     memset(&z, 0, sizeof z);
@@ -166,12 +170,13 @@ gg_status gg_runlog_summary(gg_trainer *t)
              "  \"train_accuracy\": %s,\n  \"val_loss\": %s,\n  \"val_accuracy\": %s,\n  \"test_loss\": %s,\n"
              "  \"test_accuracy\": %s,\n  \"wall_seconds\": %.3f,\n  \"samples_per_second\": %s,\n"
              "  \"first_loss\": %s,\n  \"max_loss\": %s,\n  \"nonfinite_steps\": %ld,\n"
-             "  \"world_size\": 1,\n  \"guard\": {\"enabled\": %s, \"clipped\": %ld, \"skipped\": %ld, "
+             "  \"world_size\": %d,\n  \"allreduce_seconds\": %.3f,\n  \"allreduce_share\": %s,\n"
+             "  \"guard\": {\"enabled\": %s, \"clipped\": %ld, \"skipped\": %ld, "
              "\"backoffs\": %ld, \"rollbacks\": %ld, \"nonfinite\": %ld, \"spikes\": %ld, \"trends\": %ld, "
              "\"collapses\": %ld, \"stalls\": %ld, \"vanishing\": %ld, \"dead\": %ld, "
              "\"saturated\": %ld, \"update_ratio\": %ld}\n}\n",
              t->status, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, t->wall_seconds, sps, fl, ml, t->nonfinite_steps,
-             t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
+             t->world, t->comm_seconds, share, t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
              c->trends, c->collapses, c->stalls, c->vanishing, c->dead, c->saturated, c->update_ratio);
     /* pruning: the sparsity per tensor, before the closing brace */
     size_t bl = strlen(buf);

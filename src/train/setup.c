@@ -346,6 +346,9 @@ static gg_status read_guard(gg_cfg_node *m, gg_settings *s)
                 snprintf(f->node, sizeof f->node, "%s", node);
             }
             TRY(gg_cfg_bool(e, "backward", &f->backward));
+            /* data-parallel runs: the fault hits only this rank's shard */
+            f->rank = -1;
+            TRY(get_i(e, "rank", 0, 1 << 20, &f->rank));
             if (f->step < 0) return gg_fail(GG_E_CONFIG, "%s: guard.faults entry needs 'batch'", at(e));
         }
     }
@@ -379,6 +382,19 @@ static gg_status read_train(gg_cfg_node *m, gg_settings *s)
     return GG_OK;
 }
 
+/* dist: how the ranks of an MPI run talk (src/dist). Read, and harmless,
+ * in a single-process run too, so one config serves both. */
+static gg_status read_dist(gg_cfg_node *m, gg_settings *s)
+{
+    s->bucket_mb = 0;
+    s->dist_timeout = 300;
+    if (!m) return GG_OK;
+    TRY(need_map(m, "dist"));
+    TRY(gg_cfg_float(m, "bucket_mb", 0, 1 << 20, &s->bucket_mb));
+    TRY(gg_cfg_float(m, "timeout", 0, 1e7, &s->dist_timeout));
+    return GG_OK;
+}
+
 gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s)
 {
     memset(s, 0, sizeof *s);
@@ -403,6 +419,7 @@ gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s)
     TRY(read_train(gg_cfg_get(root, "train"), s));
     TRY(gg_read_prune(gg_cfg_get(root, "prune"), s));
     TRY(gg_read_augment(gg_cfg_get(root, "augment"), s));
+    TRY(read_dist(gg_cfg_get(root, "dist"), s));
     return GG_OK;
 }
 

@@ -32,6 +32,7 @@ typedef struct gg_fault {
     char node[GG_NAME_MAX]; /* an op ("fc2/linear") whose output (or input gradient) turns NaN */
     int backward;
     gg_node id;
+    int rank; /* data-parallel runs: only this rank's shard (-1: every rank) */
 } gg_fault;
 
 typedef struct gg_settings {
@@ -75,6 +76,9 @@ typedef struct gg_settings {
     gg_prune_config prune;
     int prune_on;
     gg_augment_config aug;
+    /* dist: data parallelism over MPI (src/dist) */
+    double bucket_mb; /* gradient allreduce in pieces of this many MiB (0: one call) */
+    double dist_timeout; /* seconds a rank waits for the others before its watchdog ends it (0: forever) */
 } gg_settings;
 
 struct gg_trainer {
@@ -121,6 +125,14 @@ struct gg_trainer {
     char msg[512];
     int resumed;
     long last_ckpt_step; /* -1 before the first checkpoint of this process */
+    /* data parallelism: this process's rank and the number of ranks; only
+     * rank 0 keeps run_dir (the others clear it after reading what they
+     * need), so every file write is rank 0's */
+    int rank, world;
+    int stop_agreed;      /* a stop request seen by any rank, agreed at a step's reduction */
+    size_t bucket;        /* allreduce piece in floats (0: whole arena) */
+    double comm_seconds;  /* in the gradient allreduce, this process */
+    double step_seconds;  /* in training steps (batch to optimizer), this process */
 };
 
 /* setup.c */
@@ -153,5 +165,8 @@ void gg_train_extras_free(gg_trainer *t);
 void gg_train_augment(gg_trainer *t, float *x, float *y, int n, uint64_t key);
 void gg_train_prune_before_step(gg_trainer *t);
 void gg_train_sparsity_json(gg_trainer *t, char *buf, size_t cap);
+/* Restores the run's state from one checkpoint file (the path rank 0 chose
+ * for a data-parallel resume). */
+gg_status gg_ckpt_load(gg_trainer *t, const char *path);
 
 #endif

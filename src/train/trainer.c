@@ -9,10 +9,20 @@
  * The data order of epoch e is a pure function of (seed, e), and dropout is
  * keyed on the micro-batch counter, so a resumed or rolled-back run replays
  * exactly the same batches.
+ *
+ * Data parallel (N ranks under MPI, src/dist): train.batch stays the global
+ * batch. Every rank walks the same global order and takes its slice of each
+ * micro-batch (rank r of N: samples [nb r / N, nb (r + 1) / N) of a
+ * micro-batch of nb), weighting its gradient by its share of the step's
+ * samples, so the sum over ranks is the single-process gradient. Per step:
+ * one reduction of (loss, accuracy, failure, stop request), one allreduce
+ * of the gradient arena, then the guard on identical data on every rank,
+ * whose verdicts are checked to agree.
  */
 #include "train.h"
 
 #include "core/core.h"
+#include "dist/dist.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -233,6 +243,15 @@ static gg_status setup(gg_trainer *t)
     gg_settings *s = &t->s;
     gg_status st;
     set_threads(s->threads);
+    t->rank = gg_dist_rank();
+    t->world = gg_dist_size();
+    if (t->world > s->batch)
+        return gg_fail(GG_E_CONFIG,
+                       "train.batch %d is smaller than the %d ranks: the global batch is split across the ranks and each "
+                       "needs at least one sample (raise train.batch or use fewer ranks)",
+                       s->batch, t->world);
+    t->bucket = (size_t)(s->bucket_mb * 1048576.0 / sizeof(float));
+    gg_dist_set_timeout(s->dist_timeout);
     if ((st = load_data(t))) return st;
     if ((st = gg_model_build(t, t->cfg))) return st;
     if ((st = gg_cfg_unused(t->cfg))) return st;
@@ -319,6 +338,7 @@ gg_status gg_trainer_new(gg_cfg *cfg, const char *run_dir, gg_trainer **out)
         else snprintf(t->run_dir, sizeof t->run_dir, "%s", run_dir);
     }
     if (!st) st = setup(t);
+    if (!st && t->rank != 0) t->run_dir[0] = 0; /* rank 0 writes the run */
     if (!st && t->run_dir[0]) {
         char p[GG_PATH_MAX + 32];
         st = mkdir_p(t->run_dir);
@@ -342,6 +362,28 @@ gg_status gg_trainer_new(gg_cfg *cfg, const char *run_dir, gg_trainer **out)
     }
     *out = t;
     return GG_OK;
+}
+
+/* Rank 0 picks the checkpoint (the newest that reads back intact) and tells
+ * the others its path, so every rank starts from the same state even if a
+ * file is damaged or appears meanwhile; the run directory must be visible
+ * to every rank (a shared file system). The checkpoint holds only global
+ * state, so any number of ranks can resume it. */
+static gg_status resume_load(gg_trainer *t, char *used, size_t cap)
+{
+    char path[GG_PATH_MAX + 64] = "";
+    gg_status st = GG_OK;
+    if (t->rank == 0) {
+        st = gg_ckpt_load_latest(t, used, cap);
+        if (!st) snprintf(path, sizeof path, "%s", used);
+    }
+    gg_status s2 = gg_dist_bcast(path, sizeof path, 0, "agreeing on the checkpoint to resume from");
+    if (st) return st;
+    if (s2) return s2;
+    if (t->rank == 0) return GG_OK;
+    if (!path[0]) return gg_fail(GG_E_IO, "resume: rank 0 found no readable checkpoint in %s/checkpoints", t->run_dir);
+    snprintf(used, cap, "%s", path);
+    return gg_ckpt_load(t, path);
 }
 
 gg_status gg_trainer_resume(const char *run_dir, const char *const *overrides, int n, gg_trainer **out)
@@ -371,8 +413,9 @@ gg_status gg_trainer_resume(const char *run_dir, const char *const *overrides, i
     st = gg_settings_read(cfg, &t->s);
     if (!st) st = setup(t);
     char used[GG_PATH_MAX + 64];
-    if (!st) st = gg_ckpt_load_latest(t, used, sizeof used);
-    if (!st) st = gg_runlog_open(t, 1);
+    if (!st) st = resume_load(t, used, sizeof used);
+    if (!st && t->rank != 0) t->run_dir[0] = 0; /* rank 0 writes the run */
+    if (!st && t->run_dir[0]) st = gg_runlog_open(t, 1);
     if (st) {
         gg_trainer_free(t);
         return st;
@@ -421,11 +464,14 @@ static gg_status evaluate(gg_trainer *t, const gg_dataset *d, double *loss, doub
     int B = gg_graph_max_batch(g);
     double ls = 0, as = 0;
     size_t n = d->n;
+    /* data parallel: each rank evaluates one contiguous share of the set,
+     * then the sums (and any failure) are added over the ranks */
+    size_t lo = n * (size_t)t->rank / (size_t)t->world, hi = n * (size_t)(t->rank + 1) / (size_t)t->world;
     size_t *tmp = malloc(sizeof(size_t) * (size_t)B);
     if (!tmp) return gg_fail(GG_E_NOMEM, "evaluate: out of memory");
     gg_status st = GG_OK;
-    for (size_t i = 0; i < n; i += (size_t)B) {
-        int nb = (int)(n - i < (size_t)B ? n - i : (size_t)B);
+    for (size_t i = lo; i < hi; i += (size_t)B) {
+        int nb = (int)(hi - i < (size_t)B ? hi - i : (size_t)B);
         for (int k = 0; k < nb; k++) tmp[k] = i + (size_t)k;
         gg_graph_set_batch(g, nb);
         gg_dataset_batch(d, tmp, nb, gg_graph_data(g, t->x), gg_graph_data(g, t->y));
@@ -436,7 +482,14 @@ static gg_status evaluate(gg_trainer *t, const gg_dataset *d, double *loss, doub
     }
     free(tmp);
     gg_graph_set_batch(g, B);
-    if (st) return gg_fail(st, "evaluating on %s: %s", d->source, gg_errmsg());
+    if (st) gg_fail(st, "evaluating on %s: %s", d->source, gg_errmsg());
+    double sums[3] = {ls, as, st ? 1 : 0};
+    gg_status s2 = gg_dist_sum_d(sums, 3, "reducing the evaluation");
+    if (st) return st;
+    if (s2) return s2;
+    if (sums[2] > 0) return gg_fail(GG_E_STATE, "evaluating on %s failed on another rank (see its message)", d->source);
+    ls = sums[0];
+    as = sums[1];
     *loss = n ? ls / (double)n : NAN;
     *acc = n && t->acc >= 0 ? as / (double)n : NAN;
     return GG_OK;
@@ -476,7 +529,7 @@ static void apply_faults(gg_trainer *t, long step, float *x, int nb)
     gg_graph_inject(t->g, -1, 0, 0);
     for (int i = 0; i < t->s.nfaults; i++) {
         const gg_fault *f = &t->s.faults[i];
-        if (f->step != step) continue;
+        if (f->step != step || (f->rank >= 0 && f->rank != t->rank)) continue;
         if (f->node[0]) {
             gg_graph_inject(t->g, f->id, f->backward, NAN);
             continue;
@@ -490,8 +543,10 @@ static void apply_faults(gg_trainer *t, long step, float *x, int nb)
     }
 }
 
-/* Forward and backward of the micro-batches of batch `b` of the epoch.
- * Returns the mean loss (and accuracy) over the step's samples. */
+/* Forward and backward of the micro-batches of batch `b` of the epoch, on
+ * this rank's slice of each. Returns this rank's part of the mean loss (and
+ * accuracy) over the step's samples (the ranks' parts add up to the mean)
+ * and the step's sample count over all ranks. */
 static gg_status run_batch(gg_trainer *t, long b, double *loss, double *acc, int *nsamples, int check)
 {
     gg_graph *g = t->g;
@@ -506,14 +561,22 @@ static gg_status run_batch(gg_trainer *t, long b, double *loss, double *acc, int
     gg_status st = GG_OK;
     int m = 0;
     for (size_t i = start; i < end; i += (size_t)s->batch, m++) {
-        int nb = (int)(end - i < (size_t)s->batch ? end - i : (size_t)s->batch);
+        int mb = (int)(end - i < (size_t)s->batch ? end - i : (size_t)s->batch);
+        /* this rank's slice; only a final short micro-batch can leave a rank
+         * without samples (setup demands batch >= ranks) */
+        size_t lo = i + (size_t)mb * (size_t)t->rank / (size_t)t->world;
+        int nb = (int)(i + (size_t)mb * (size_t)(t->rank + 1) / (size_t)t->world - lo);
+        if (nb == 0) continue;
         gg_graph_set_batch(g, nb);
         float *x = gg_graph_data(g, t->x);
-        gg_dataset_batch(&t->train, t->perm + i, nb, x, gg_graph_data(g, t->y));
+        gg_dataset_batch(&t->train, t->perm + lo, nb, x, gg_graph_data(g, t->y));
         apply_faults(t, (long)t->pos.epoch * t->steps_per_epoch + b, x, nb);
         /* training batches only; keyed like dropout, so a replay augments alike */
         gg_train_augment(t, x, gg_graph_data(g, t->y), nb, (uint64_t)t->pos.step * (uint64_t)s->accumulate + (uint64_t)m);
-        gg_graph_set_rng_step(g, (uint64_t)t->pos.step * (uint64_t)s->accumulate + (uint64_t)m);
+        /* dropout masks differ between ranks, and equal the single-process
+         * ones with one rank */
+        gg_graph_set_rng_step(g, ((uint64_t)t->pos.step * (uint64_t)s->accumulate + (uint64_t)m) * (uint64_t)t->world +
+                                     (uint64_t)t->rank);
         st = gg_graph_forward(g, GG_TRAIN, -1);
         if (st) break;
         float w = (float)nb / (float)total;
@@ -545,13 +608,18 @@ static void diagnose(gg_trainer *t, long b)
     gg_graph_zero_grad(t->g);
     gg_status st = run_batch(t, b, &l, &a, &n, 1);
     memcpy(bufs, t->diag_bufs, nbuf * sizeof *bufs);
-    const gg_check_info *ci = gg_graph_check_result(t->g);
+    /* each rank checked its own slice; the lowest rank that found the bad
+     * op tells the others, so every rank's event reads the same */
+    gg_check_info found = *gg_graph_check_result(t->g);
+    int who = -1;
+    (void)gg_dist_first(st == GG_E_NONFINITE && found.found, &found, sizeof found, &who, "sharing the diagnosis");
     long per_step = (long)t->s.batch * t->s.accumulate;
     size_t start = (size_t)(b * per_step);
-    char desc[128];
-    snprintf(desc, sizeof desc, "epoch %d batch %ld (samples %zu..%zu of the shuffled order, first index %zu)",
+    char desc[160], shard[32] = "";
+    if (t->world > 1 && who >= 0) snprintf(shard, sizeof shard, "rank %d's share of ", who);
+    snprintf(desc, sizeof desc, "%sepoch %d batch %ld (samples %zu..%zu of the shuffled order, first index %zu)", shard,
              t->pos.epoch + 1, b, start, start + (size_t)n - 1, t->perm[start]);
-    if (st == GG_E_NONFINITE && ci->found) gg_guard_diagnosis(t->gd, ci, desc);
+    if (who >= 0 && found.found) gg_guard_diagnosis(t->gd, &found, desc);
     else gg_guard_diagnosis(t->gd, NULL, desc);
     gg_graph_zero_grad(t->g);
 }
@@ -690,6 +758,88 @@ static int end_epoch(gg_trainer *t, double tr_loss, double tr_acc, double sps)
     return stop;
 }
 
+/* ---- data parallel (src/dist) ------------------------------------------ */
+
+/* Whether the run should stop now. With several ranks a stop request (a
+ * signal on one of them) counts only once a step's reduction has shared
+ * it, so all ranks leave the loop after the same step. */
+static int stopping(const gg_trainer *t) { return t->world > 1 ? t->stop_agreed : t->stop_requested; }
+
+/* Rank 0's parameters and buffers to every rank before the first step.
+ * They agree already (same seed, or the same checkpoint); this keeps it so
+ * whatever the thread counts, and waits until every rank is set up. */
+static gg_status sync_model(gg_trainer *t)
+{
+    size_t np, nb;
+    float *p = gg_graph_params(t->g, &np), *b = gg_graph_buffers(t->g, &nb);
+    gg_status st = gg_dist_bcast(p, np * sizeof *p, 0, "sending rank 0's weights");
+    if (!st) st = gg_dist_bcast(b, nb * sizeof *b, 0, "sending rank 0's buffers");
+    return st;
+}
+
+/* Batch-norm running statistics are per rank (each sees only its slice);
+ * before an evaluation or a checkpoint they are averaged over the ranks so
+ * every rank (and the file) holds one set. Recurrent carried states stay
+ * per rank: they belong to each rank's own stream of samples. */
+static gg_status sync_stats(gg_trainer *t)
+{
+    if (t->world == 1) return GG_OK;
+    size_t n;
+    float *b = gg_graph_buffers(t->g, &n);
+    for (int i = 0; i < gg_graph_num_buffers(t->g); i++) {
+        gg_param_info pi;
+        gg_graph_buffer(t->g, i, &pi);
+        size_t len = strlen(pi.name);
+        int bn = (len > 13 && strcmp(pi.name + len - 13, ".running_mean") == 0) ||
+                 (len > 12 && strcmp(pi.name + len - 12, ".running_var") == 0);
+        if (!bn) continue;
+        gg_status st = gg_dist_sum_f(b + pi.offset, pi.numel, 0, "averaging batch-norm statistics");
+        if (st) return st;
+        for (size_t k = 0; k < pi.numel; k++) b[pi.offset + k] /= (float)t->world;
+    }
+    return GG_OK;
+}
+
+/* The step's reductions after backward: (loss, accuracy, failure, stop
+ * request) in one call, then the gradient arena summed in place (each
+ * rank's gradient is already weighted by its share of the samples). A
+ * failure on any rank fails every rank, with the lowest failing rank's
+ * message, so none is left waiting. */
+static gg_status reduce_step(gg_trainer *t, gg_status local, double *loss, double *acc)
+{
+    double c0 = now_seconds();
+    char msg[512] = "";
+    if (local) snprintf(msg, sizeof msg, "%s", gg_errmsg());
+    double v[4] = {local ? 0 : *loss, local ? 0 : *acc, local ? 1 : 0, t->stop_requested ? 1 : 0};
+    gg_status st = gg_dist_sum_d(v, 4, "reducing the step's loss");
+    if (!st && v[2] > 0) {
+        int who = -1;
+        st = gg_dist_first(local != GG_OK, msg, sizeof msg, &who, "sharing a rank's failure");
+        if (!st) st = gg_fail(local ? local : GG_E_STATE, "rank %d of %d: %s", who, t->world, msg);
+    }
+    if (!st && v[3] > 0) t->stop_agreed = 1;
+    if (!st) {
+        size_t n;
+        float *gr = gg_graph_grads(t->g, &n);
+        st = gg_dist_sum_f(gr, n, t->bucket, "the allreduce of the gradients");
+    }
+    *loss = v[0];
+    *acc = v[1];
+    t->comm_seconds += now_seconds() - c0;
+    return st;
+}
+
+/* Every rank's guard saw the same numbers; this checks that they decided
+ * the same, so a divergence between ranks is an error, never a hang. */
+static gg_status agree(gg_trainer *t, int verdict, const char *what)
+{
+    if (t->world == 1) return GG_OK;
+    double c0 = now_seconds();
+    gg_status st = gg_dist_agree(verdict, what, t->pos.step);
+    t->comm_seconds += now_seconds() - c0;
+    return st;
+}
+
 static void record_bad_batches(gg_trainer *t, long last_batch, int epoch)
 {
     int k = t->s.guard.skip_batches > 0 ? t->s.guard.skip_batches : 1;
@@ -722,18 +872,21 @@ gg_status gg_trainer_run(gg_trainer *t)
         if (t->resumed) emit(t, GG_EV_INFO, m);
     }
     if (t->gd && !t->resumed && t->pos.step == 0 && s->guard.init_check > 0) check_init(t);
+    if (t->world > 1 && (st = sync_model(t))) goto out;
     if (t->gd) gg_guard_snapshot(t->gd, &t->pos);
     int stop = 0, epochs_this_run = 0;
     while (!stop && t->pos.epoch < s->epochs && t->pos.step < t->total_steps) {
         make_perm(t, t->pos.epoch);
         for (; t->pos.batch < t->steps_per_epoch && t->pos.step < t->total_steps; t->pos.batch++) {
-            if (t->stop_requested) break;
+            if (stopping(t)) break;
             if (is_bad_batch(t, t->pos.epoch, t->pos.batch)) continue;
             double loss, acc;
             int n;
+            double ts = now_seconds();
             gg_train_prune_before_step(t);
             gg_graph_zero_grad(g);
             st = run_batch(t, t->pos.batch, &loss, &acc, &n, 0);
+            if (t->world > 1) st = reduce_step(t, st, &loss, &acc);
             if (st) goto out;
             if (t->o) loss += gg_optim_penalty(t->o);
             if (t->pr) gg_pruner_mask_grads(t->pr); /* pruned weights get no gradient */
@@ -743,6 +896,7 @@ gg_status gg_trainer_run(gg_trainer *t)
             if (t->gd) {
                 gg_guard_set_lr(t->gd, lr);
                 gg_guard_decision d = gg_guard_check(t->gd, t->pos.step, t->pos.epoch, loss);
+                if ((st = agree(t, (int)d.verdict, "the guard's verdict"))) goto out;
                 gn = gg_guard_last(t->gd)->grad_norm;
                 if (d.diagnose && s->guard.diagnose) diagnose(t, t->pos.batch);
                 lr *= d.lr_scale;
@@ -776,6 +930,7 @@ gg_status gg_trainer_run(gg_trainer *t)
             }
             t->pos.step++;
             t->samples_seen += n;
+            t->step_seconds += now_seconds() - ts;
             if (t->gd) {
                 t->pos.sched_state[0] = t->sched.plateau_scale;
                 t->pos.sched_state[1] = t->sched.best;
@@ -785,6 +940,7 @@ gg_status gg_trainer_run(gg_trainer *t)
                 after.batch++;
                 gg_guard_decision d = gg_guard_after_step(t->gd, &after, apply);
                 flush_events(t);
+                if ((st = agree(t, (int)d.verdict, "the guard's verdict after the update"))) goto out;
                 if (d.verdict == GG_GUARD_STOP) {
                     snprintf(t->status, sizeof t->status, "diverged");
                     stop = 1;
@@ -840,8 +996,9 @@ gg_status gg_trainer_run(gg_trainer *t)
                 log_loss = log_acc = log_gn = 0;
             }
         }
-        if (stop || t->stop_requested) break;
+        if (stop || stopping(t)) break;
         if (t->pos.batch < t->steps_per_epoch) break; /* max_steps reached mid-epoch */
+        if ((st = sync_stats(t))) goto out;
         double tn = now_seconds(), el = tn - tep;
         stop = end_epoch(t, ep_n ? ep_loss / (double)ep_n : NAN, ep_n ? ep_acc / (double)ep_n : NAN,
                          (double)ep_n / (el > 1e-9 ? el : 1e-9));
@@ -860,8 +1017,10 @@ gg_status gg_trainer_run(gg_trainer *t)
             break;
         }
     }
-    if (t->stop_requested) snprintf(t->status, sizeof t->status, "stopped");
+    if (stopping(t)) snprintf(t->status, sizeof t->status, "stopped");
     if (strcmp(t->status, "running") == 0) snprintf(t->status, sizeof t->status, "completed");
+    /* a run that ends mid-epoch has not averaged its statistics yet */
+    if (strcmp(t->status, "diverged") != 0 && t->pos.batch != 0 && (st = sync_stats(t))) goto out;
     if (t->run_dir[0] && strcmp(t->status, "diverged") != 0 && t->last_ckpt_step != t->pos.step) {
         st = gg_ckpt_save(t);
         if (st) goto out;
