@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gradguard needs that are missing on this machine.
 # Usage: scripts/install-deps.sh [--with-torch] [--with-mpi] [--with-chromium]
-# Build needs: cmake, gcc, OpenBLAS, zlib, libyaml; data: dataset-fashion-mnist.
+# Build needs: cmake, gcc, OpenBLAS, zlib, libyaml, OpenMPI (data-parallel
+# training is on by default where MPI is found; the build works without it);
+# data: dataset-fashion-mnist.
 # --with-torch adds python3-torch and python3-numpy (parity tests and benches),
-# --with-mpi adds OpenMPI, --with-chromium adds headless Chromium (report test).
+# --with-chromium adds headless Chromium (report test). --with-mpi is accepted
+# for older callers: OpenMPI is part of the default set.
 set -eu
-pkgs="cmake make gcc pkg-config libopenblas-dev libopenblas-openmp-dev zlib1g-dev libyaml-dev dataset-fashion-mnist"
+pkgs="cmake make gcc pkg-config libopenblas-dev libopenblas-openmp-dev zlib1g-dev libyaml-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist"
 for a in "$@"; do
   case "$a" in
     --with-torch) pkgs="$pkgs python3-torch python3-numpy" ;;
-    --with-mpi) pkgs="$pkgs openmpi-bin libopenmpi-dev" ;;
+    --with-mpi) ;;
     --with-chromium) pkgs="$pkgs chromium" ;;
     --with-fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
     --with-valgrind) pkgs="$pkgs valgrind" ;;
