@@ -594,6 +594,9 @@ static gg_verdict quiet_pass(gg_guard *gd, long step, int epoch, double norm, in
     gg_guard_config *c = &gd->c;
     int nf = gg_quiet_monitor(gd->q, step, gd->sq, gg_optim_update_norms(gd->o), gd->ema_s.n ? gd->ema_s.mean : NAN,
                               gd->chance, gd->lr_now * gd->lr_scale, gd->qf, (int)(sizeof gd->qf / sizeof gd->qf[0]));
+    /* a pending snapshot taken since the last pass may hold a dead or
+     * stalled network: it must not become the rollback target */
+    if (gg_quiet_unhealthy(gd->q)) gd->pending_healthy = 0;
     gg_verdict v = GG_GUARD_PROCEED;
     for (int i = 0; i < nf; i++) {
         const gg_quiet_finding *f = &gd->qf[i];
@@ -813,8 +816,9 @@ static void snapshot_due(gg_guard *gd, const gg_train_pos *pos)
         pend = 1 - pend;
     }
     gd->sn[pend].valid = 0;
-    /* no new pending state while the loss sits at chance after progress */
-    if (gd->near_chance == 0) {
+    /* no new pending state while the loss sits at chance after progress,
+     * or while the quiet monitor sees a stall or dead units */
+    if (gd->near_chance == 0 && !gg_quiet_unhealthy(gd->q)) {
         take(gd, pend, pos);
         gd->pending_healthy = 1;
     }

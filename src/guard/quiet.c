@@ -67,6 +67,7 @@ struct gg_quiet {
     long last_report[GG_Q_COUNT];
     double peak_lr;
     double ratio0; /* the gradient profile at the first pass (step 0): NaN before it */
+    int unhealthy; /* the last pass saw the loss at chance, a stall or a dead layer */
     int passes;
 };
 
@@ -189,9 +190,12 @@ const gg_guard_layer *gg_quiet_layers(const gg_quiet *q, int *n)
 
 int gg_quiet_layer_of(const gg_quiet *q, int i) { return q && i >= 0 && i < q->np ? q->lidx[i] : -1; }
 
+int gg_quiet_unhealthy(const gg_quiet *q) { return q ? q->unhealthy : 0; }
+
 void gg_quiet_reset(gg_quiet *q)
 {
     if (!q) return;
+    q->unhealthy = 0;
     q->ring_pos = q->ring_fill = 0;
     /* what was reported before is history now; no "moves again" for it */
     for (int s = 0; s < GG_Q_COUNT; s++) q->persist[s] = q->active[s] = 0;
@@ -437,6 +441,7 @@ int gg_quiet_monitor(gg_quiet *q, long step, const double *sq, const double *un,
         on[s] = q->persist[s] >= c->quiet_persist;
     }
     int stall = at_chance || flat;
+    q->unhealthy = at_chance || stall || on[GG_Q_DEAD];
     /* dead units at chance level are a collapse when the network could
      * learn at the start: its first gradient profile did not vanish.
      * Otherwise the dead units are one more symptom of the stall. */

@@ -54,6 +54,10 @@ const gg_guard_layer *gg_quiet_layers(const gg_quiet *q, int *n);
 /* The layer index (into gg_quiet_layers) of parameter tensor i. */
 int gg_quiet_layer_of(const gg_quiet *q, int i);
 
+/* 1 when the last pass saw the loss at chance level, a stall or a dead
+ * layer: no state taken now should become a rollback target. */
+int gg_quiet_unhealthy(const gg_quiet *q);
+
 /* Forgets the loss history (after a rollback the run restarts from an
  * earlier state). */
 void gg_quiet_reset(gg_quiet *q);
