@@ -141,7 +141,7 @@ gg_guard_config gg_guard_defaults(void)
     c.quiet = 1;
     c.monitor_every = 0;
     c.stall_window = 300;
-    c.progress_window = 2000;
+    c.progress_window = 5000;
     c.min_progress = 0.01f;
     c.chance_margin = 0.03f;
     c.vanish_ratio = 1e-4f;

@@ -461,8 +461,8 @@ int gg_quiet_monitor(gg_quiet *q, long step, const double *sq, const double *un,
                 snprintf(f->detail, sizeof f->detail, "stalled at chance level (loss %.4f = ln %.0f) for %d steps",
                          smoothed, exp(chance), (q->stall_pts - 1) * c->monitor_every);
             else
-                snprintf(f->detail, sizeof f->detail, "no progress: loss %.4g moved %.2g%% over %d steps", smoothed,
-                         -100 * prog, (q->ring_n - 1) * c->monitor_every);
+                snprintf(f->detail, sizeof f->detail, "no progress: loss %.4g %s %.2g%% over %d steps", smoothed,
+                         prog < 0 ? "rose" : "fell only", fabs(100 * prog), (q->ring_n - 1) * c->monitor_every);
             diagnose_stall(q, ratio, f->detail, sizeof f->detail);
         }
     }
