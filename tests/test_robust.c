@@ -120,8 +120,35 @@ static void npy_control_in_string(void)
     GT_CHECK(strchr(gg_errmsg(), '\n') == NULL, "one line: '%s'", gg_errmsg());
 }
 
+/* Fuzzing (config): a --set key path of 70 components nested the value
+ * deeper than the parser allows, so the config.yaml written from it did not
+ * parse again. A path and value deeper than 64 levels are refused now. */
+static void cfg_set_depth(void)
+{
+    gg_cfg *c = NULL;
+    GT_OK(gg_cfg_parse("train: {epochs: 1}\n", 19, "t.yaml", &c));
+    char a[400];
+    size_t o = 0;
+    for (int i = 0; i < 64; i++) o += (size_t)snprintf(a + o, sizeof a - o, i ? ".k" : "k");
+    snprintf(a + o, sizeof a - o, "=1");
+    /* 64 levels and a scalar: the deepest a config may be, and it reads back */
+    GT_OK(gg_cfg_set(c, a));
+    char p[300];
+    GT_OK(gg_cfg_write(c, fz_path("c", p, sizeof p)));
+    gg_cfg *c2 = NULL;
+    GT_OK(gg_cfg_load(p, &c2));
+    gg_cfg_free(c2);
+    /* one more level, in the path or in the value, is an error */
+    snprintf(a + o, sizeof a - o, ".k=1");
+    EXPECT_FAIL(gg_cfg_set(c, a), GG_E_CONFIG, "the key path (65 levels)", "more than the 64 a config may");
+    snprintf(a + o, sizeof a - o, "=[1]");
+    EXPECT_FAIL(gg_cfg_set(c, a), GG_E_CONFIG, "the key path (64 levels) and its value nest 65 levels deep");
+    gg_cfg_free(c);
+}
+
 int main(void)
 {
+    cfg_set_depth();
     npy_control_in_string();
     cfg_set_utf8();
     csv_hex();

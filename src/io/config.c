@@ -646,6 +646,17 @@ static long utf8_bad_at(const char *s)
     return -1;
 }
 
+/* Levels below n (0 for a scalar or an empty collection). */
+static int node_height(const gg_cfg_node *n)
+{
+    int h = 0;
+    for (int i = 0; i < n->n; i++) {
+        int k = 1 + node_height(n->kids[i]);
+        if (k > h) h = k;
+    }
+    return h;
+}
+
 gg_status gg_cfg_set(gg_cfg *c, const char *assignment)
 {
     if (!c || !assignment) return gg_fail(GG_E_ARG, "gg_cfg_set: NULL argument");
@@ -682,6 +693,16 @@ gg_status gg_cfg_set(gg_cfg *c, const char *assignment)
         }
     }
 
+    /* the value lands one level below the root per key component: a long
+     * path would nest deeper than a config may, and config.yaml, written
+     * from the tree, would not parse again (found by fuzzing) */
+    int levels = 1;
+    for (const char *q = keypath; *q; q++) levels += *q == '.';
+    if (levels + node_height(val) > CFG_DEPTH_MAX) {
+        st = gg_fail(GG_E_CONFIG, "--set '%s': the key path (%d levels) and its value nest %d levels deep, more than "
+                     "the %d a config may", assignment, levels, levels + node_height(val), CFG_DEPTH_MAX);
+        goto done;
+    }
     gg_cfg_node *cur = c->root;
     char *comp = keypath;
     for (;;) {
