@@ -697,8 +697,11 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
         v = worse(v, respond(gd, c->on_loss_spike, step, epoch, "loss_spike", loss,
                              exp(gd->ema_l.mean + c->loss_z * gg_ema_std(&gd->ema_l)), detail, norm));
     }
-    /* statistics learn from values that were not spikes */
-    if (!spike) gg_ema_push(&gd->ema_g, lg, c->ema_alpha);
+    /* the statistics learn a spike as its clipped value (as ZClip does): one
+     * spike barely moves them, while a lasting shift of the norm's level
+     * (after a rollback or a change of rate) is learned in a few dozen steps
+     * instead of being clipped for ever */
+    gg_ema_push(&gd->ema_g, spike ? gd->ema_g.mean + c->spike_z * gg_ema_std(&gd->ema_g) : lg, c->ema_alpha);
     if (!lspike && isfinite(ll)) gg_ema_push(&gd->ema_l, ll, c->ema_alpha);
     /* slow blow-up: a steady climb of the log norm over the window */
     if (gd->ring_n > 0) {
@@ -847,6 +850,9 @@ gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
     gd->cnt.rollbacks++;
     gd->consecutive_skips = 0;
     backoff(gd);
+    /* a rate that killed the network's units is more than twice too high,
+     * and finding it out took a detection window: back off twice */
+    if (gd->collapse_ceiling) backoff(gd);
     /* a collapse is a rate that silently diverged: not tried again either */
     if (repeated || gd->collapse_ceiling) gd->lr_ceiling = gd->lr_scale;
     gd->collapse_ceiling = 0;

@@ -121,6 +121,10 @@ struct gg_trainer {
     double test_loss, test_acc;
     double first_loss, max_loss; /* of the steps' losses: a divergence shows here */
     long nonfinite_steps;
+    /* terminal lines for grad_spike / loss_spike events: the step of the
+     * last one shown and how many were not shown since (events.jsonl has
+     * every event) */
+    long spike_shown_at[2], spike_hidden[2];
     FILE *metrics, *layers, *events;
     char msg[512];
     int resumed;
