@@ -20,7 +20,7 @@ check() { if eval "$1"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "
 MLP=(train "$SRC/configs/fashion-mlp.yaml" --set data.limit_train=3000 --set data.limit_test=300 --set train.epochs=3
      --set 'guard.faults=[{batch: 5, scale: 1.0e+4}, {batch: 12, nan: true}, {batch: 50, scale: 1.0e+6}]' --quiet)
 head -c 6000 "$SRC/README.md" >"$T/prose.txt"
-LSTM=(train "$SRC/configs/char-lstm.yaml" --set "data.train=$T/prose.txt" --set model.0.dim=16 --set model.1.hidden=32
+LSTM=(train "$SRC/configs/char-lstm.yaml" --set "data.train=$T/prose.txt" --set model.0.dim=16 --set model.2.hidden=32
       --set train.epochs=2 --set data.length=32 --set data.stride=8 --quiet)
 
 # what a run's files say, with what legitimately differs between two runs
