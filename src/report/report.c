@@ -363,9 +363,12 @@ static void read_metrics(run *r)
 
 /* ---- layers.csv ------------------------------------------------------------------------- */
 
-static const char *const layer_cols[] = {"step", "tensor", "layer", "grad_norm", "weight_norm", "update_norm",
-                                         "update_ratio"};
-#define NLAYERCOL 7
+/* the last two (the quiet monitor's share of dead and saturated units) are
+ * known but not drawn: empty for tensors that are not an activation's */
+static const char *const layer_cols[] = {"step",        "tensor",       "layer",         "grad_norm",         "weight_norm",
+                                         "update_norm", "update_ratio", "dead_fraction", "saturated_fraction"};
+#define NLAYERCOL 9
+#define NLAYERNUM 7 /* columns read as numbers */
 
 static int intern_layer(run *r, const char *s, size_t n)
 {
@@ -439,7 +442,7 @@ static void read_layers(run *r)
         int bad = -1;
         for (int k = 0; k < NLAYERCOL && bad < 0; k++) {
             v[k] = NAN;
-            if (k == 1 || k == 2 || col[k] < 0) continue;
+            if (k == 1 || k == 2 || k >= NLAYERNUM || col[k] < 0) continue;
             if (csv_num(f[col[k]], fl[col[k]], &v[k])) bad = k;
         }
         if (bad >= 0) {
