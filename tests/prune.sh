@@ -47,7 +47,8 @@ have_py=0
 command -v python3 >/dev/null && have_py=1
 
 # --- gradual pruning: masks held through checkpoints and resume ---
-GRAD=(--set prune.sparsity=0.75 --set prune.start=5 --set prune.end=40 --set prune.every=5 --set train.epochs=4)
+# every 4 from step 5: the resume point (step 15, an epoch end) falls between two pruning steps
+GRAD=(--set prune.sparsity=0.75 --set prune.start=5 --set prune.end=40 --set prune.every=4 --set train.epochs=4)
 expect 0 "completed" "$G" train "$MLP" -o "$T/full" "${GRAD[@]}" "${SMALL[@]}"
 check "grep -q '\"type\":\"prune\"' '$T/full/events.jsonl'" "prune events logged"
 check "grep -q '\"sparsity\": {\"total\": 0.75' '$T/full/summary.json'" "summary has the sparsity"

@@ -278,13 +278,21 @@ int gg_pruner_step(gg_pruner *p, long step)
     if (!p) return 0;
     int first = !p->stepped;
     p->stepped = 1;
-    /* the first call also catches up a run that resumes (or starts) past a
-     * due step */
-    if (!gg_prune_due(&p->c, step) && !(first && step >= p->c.start)) return 0;
-    double target = gg_prune_target(&p->c, step);
+    long at = step;
+    if (!gg_prune_due(&p->c, step)) {
+        /* the first call catches up a run that starts past a due step to
+         * that step's target: a resumed run whose masks came back with its
+         * checkpoint has reached it already and goes on exactly as before */
+        if (!first || step < p->c.start) return 0;
+        const gg_prune_config *c = &p->c;
+        if (c->end <= c->start) at = c->start;
+        else if (step >= c->end) at = c->end;
+        else at = c->start + (step - c->start) / c->every * c->every;
+    }
+    double target = gg_prune_target(&p->c, at);
     if (target <= 0 || (long long)p->pruned >= llround(target * (double)p->total)) return 0;
     size_t before = p->pruned;
-    gg_pruner_prune(p, target, step);
+    gg_pruner_prune(p, target, at);
     return p->pruned != before;
 }
 

@@ -162,7 +162,7 @@ static void report_prune(gg_trainer *t, const char *what)
     gg_pruner_describe(t->pr, d, sizeof d);
     gg_runlog_info(t, "prune", d);
     if (!t->progress) return;
-    snprintf(t->msg, sizeof t->msg, "step %ld: %s to sparsity %.80s", t->pos.step, what, d);
+    snprintf(t->msg, sizeof t->msg, "step %ld: %s to sparsity %.440s", t->pos.step, what, d);
     gg_progress p;
     memset(&p, 0, sizeof p);
     p.kind = GG_EV_INFO;
