@@ -571,8 +571,11 @@ static gg_status run_batch(gg_trainer *t, long b, double *loss, double *acc, int
         float *x = gg_graph_data(g, t->x);
         gg_dataset_batch(&t->train, t->perm + lo, nb, x, gg_graph_data(g, t->y));
         apply_faults(t, (long)t->pos.epoch * t->steps_per_epoch + b, x, nb);
-        /* training batches only; keyed like dropout, so a replay augments alike */
-        gg_train_augment(t, x, gg_graph_data(g, t->y), nb, (uint64_t)t->pos.step * (uint64_t)s->accumulate + (uint64_t)m);
+        /* training batches only; keyed like dropout (per rank), so a replay
+         * augments alike */
+        gg_train_augment(t, x, gg_graph_data(g, t->y), nb,
+                         ((uint64_t)t->pos.step * (uint64_t)s->accumulate + (uint64_t)m) * (uint64_t)t->world +
+                             (uint64_t)t->rank);
         /* dropout masks differ between ranks, and equal the single-process
          * ones with one rank */
         gg_graph_set_rng_step(g, ((uint64_t)t->pos.step * (uint64_t)s->accumulate + (uint64_t)m) * (uint64_t)t->world +
