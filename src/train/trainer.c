@@ -834,12 +834,16 @@ static gg_status reduce_step(gg_trainer *t, gg_status local, double *loss, doubl
 
 /* Every rank's guard saw the same numbers; this checks that they decided
  * the same, so a divergence between ranks is an error, never a hang. */
-static gg_status agree(gg_trainer *t, int verdict, const char *what)
+static gg_status agree(gg_trainer *t, int verdict, const char *what, int after_step)
 {
     if (t->world == 1) return GG_OK;
     double c0 = now_seconds();
     gg_status st = gg_dist_agree(verdict, what, t->pos.step);
-    t->comm_seconds += now_seconds() - c0;
+    double el = now_seconds() - c0;
+    t->comm_seconds += el;
+    /* the check after the update falls outside the timed step: count it in
+     * both, so the share stays a fraction of the step */
+    if (after_step) t->step_seconds += el;
     return st;
 }
 
@@ -899,7 +903,7 @@ gg_status gg_trainer_run(gg_trainer *t)
             if (t->gd) {
                 gg_guard_set_lr(t->gd, lr);
                 gg_guard_decision d = gg_guard_check(t->gd, t->pos.step, t->pos.epoch, loss);
-                if ((st = agree(t, (int)d.verdict, "the guard's verdict"))) goto out;
+                if ((st = agree(t, (int)d.verdict, "the guard's verdict", 0))) goto out;
                 gn = gg_guard_last(t->gd)->grad_norm;
                 if (d.diagnose && s->guard.diagnose) diagnose(t, t->pos.batch);
                 lr *= d.lr_scale;
@@ -943,7 +947,7 @@ gg_status gg_trainer_run(gg_trainer *t)
                 after.batch++;
                 gg_guard_decision d = gg_guard_after_step(t->gd, &after, apply);
                 flush_events(t);
-                if ((st = agree(t, (int)d.verdict, "the guard's verdict after the update"))) goto out;
+                if ((st = agree(t, (int)d.verdict, "the guard's verdict after the update", 1))) goto out;
                 if (d.verdict == GG_GUARD_STOP) {
                     snprintf(t->status, sizeof t->status, "diverged");
                     stop = 1;
