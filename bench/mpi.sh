@@ -63,17 +63,17 @@ for model in small wide; do
     secs=$(field "$out" step_seconds)
     share=$(field "$out" allreduce_share)
     comm=$(field "$out" allreduce_seconds)
-    sps=$(echo "$steps * 128 / $secs" | bc -l)
+    sps=$(awk "BEGIN { print $steps * 128 / $secs }")
     [ -z "$base" ] && base=$sps
     if [ "$np" = 1 ]; then
       b="-" s="-" c="-"
     else
       b=$([ "$bucket" = 0 ] && echo whole || echo "${bucket}MiB")
-      s=$(printf '%.1f%%' "$(echo "$share * 100" | bc -l)")
-      c=$(printf '%.2f ms' "$(echo "$comm * 1000 / $steps" | bc -l)")
+      s=$(awk "BEGIN { printf \"%.1f%%\", $share * 100 }")
+      c=$(awk "BEGIN { printf \"%.2f ms\", $comm * 1000 / $steps }")
     fi
     printf '%-6s %-26s %-8s %10.0f %7.2fx %10s %16s\n' "$model" "$np rank(s) x $th thread(s)" "$b" "$sps" \
-      "$(echo "$sps / $base" | bc -l)" "$s" "$c"
+      "$(awk "BEGIN { print $sps / $base }")" "$s" "$c"
   done
 done
 echo "load average after: $(cut -d" " -f1-3 /proc/loadavg)"
