@@ -98,6 +98,14 @@ fi
 expect 0 "sparsity 0.300" "$G" prune "$T/dense" --sparsity 0.3 --method random --epochs 0 -o "$T/rnd" --quiet
 check "[ -s '$T/rnd/model.safetensors' ]" "--epochs 0 only prunes and saves"
 
+# structured pruning of a CNN removes whole filters
+expect 0 "completed" "$G" train "$SRC/configs/fashion-cnn.yaml" -o "$T/cnn" --set train.max_steps=5 --set train.epochs=1 "${SMALL[@]}"
+expect 0 "sparsity" "$G" prune "$T/cnn" --sparsity 0.5 --structured --scope layer --epochs 0 -o "$T/cnnp" --quiet
+if [ $have_py = 1 ]; then
+  z=$(zeros "$T/cnnp/model.safetensors" conv1.weight)
+  check "awk '{exit !(\$1 == 0.5 && \$2 > 0)}' <<<'$z'" "structured: half of conv1's filters are zero ($z)"
+fi
+
 # --- bad arguments ---
 expect 2 "--sparsity S is required" "$G" prune "$T/dense"
 expect 2 "--sparsity '1.5' is not a number in \[0, 0.999\]" "$G" prune "$T/dense" --sparsity 1.5
