@@ -36,6 +36,14 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* the process's CPU time (all threads): at 1 thread, the GEMMs' own cost */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static float *filled(size_t n, unsigned *seed)
 {
     float *p = malloc(n * sizeof *p);
@@ -176,20 +184,24 @@ int main(int argc, char **argv)
     double per = (now() - t0) / warm;
     int iters = (int)(budget / (per > 1e-9 ? per : 1e-9));
     if (iters < 1) iters = 1;
-    double ms[MAX_REPS];
+    double ms[MAX_REPS], cms[MAX_REPS];
     for (int r = 0; r < reps; r++) {
-        double s = now();
+        double s = now(), cs = cpu_now();
         for (int k = 0; k < iters; k++) {
             if (is_mlp) mlp_step(&m);
             else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
         }
         ms[r] = (now() - s) * 1e3 / iters;
+        cms[r] = (cpu_now() - cs) * 1e3 / iters;
     }
     qsort(ms, (size_t)reps, sizeof ms[0], cmp_double);
+    qsort(cms, (size_t)reps, sizeof cms[0], cmp_double);
+    double cmed = reps % 2 ? cms[reps / 2] : 0.5 * (cms[reps / 2 - 1] + cms[reps / 2]);
     double med = reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
     printf("{\"mode\": \"%s\", \"threads\": %d, ", mode, threads);
     if (is_mlp) printf("\"dims\": \"%s\", \"batch\": %d, ", dims, batch);
     else printf("\"n\": %d, ", n);
+    printf("\"cpu_ms_median\": %.6f, ", cmed);
     printf("\"iters_per_rep\": %d, \"reps\": %d, \"ms_median\": %.6f, \"ms_min\": %.6f, \"ms_max\": %.6f, "
            "\"flops\": %.0f, \"gflops\": %.3f, \"openblas_config\": \"%s\", \"openblas_core\": \"%s\"}\n",
            iters, reps, med, ms[0], ms[reps - 1], flops, flops / (med * 1e-3) / 1e9, openblas_get_config(),

@@ -365,6 +365,22 @@ def render(R, thread_set, ncpu, failures):
     for model, why in R["skipped"].items():
         w("| %s | - | skipped: %s | | | | | | |" % (model, why.replace("|", "/")[:300]))
     w("")
+    # At 1 thread a process's CPU time is its step's own cost, whatever else
+    # holds the machine's cores: on a busy machine the steadier comparison.
+    w("At 1 thread, process CPU time per step (the step's own cost, robust to other load on the machine; "
+      "samples/s = batch / CPU time):\n")
+    w("| workload | gradguard CPU ms/step | PyTorch CPU ms/step (1 thread) | ratio (PyTorch / gradguard) | "
+      "GEMM floor CPU ms | gradguard % of floor |")
+    w("|---|---|---|---|---|---|")
+    fl1 = R["floor"].get(1, {}).get("cpu_ms_median")
+    for model, runs in R["runs"].items():
+        g, p = runs["gradguard"].get(gg_label(1)), runs["pytorch"].get("1 thread")
+        if g and p and g.get("cpu_ms_median") and p.get("cpu_ms_median"):
+            fcol = ("%.3f | **%.0f%%**" % (fl1, 100 * fl1 / g["cpu_ms_median"])) if (model == "mlp" and fl1) \
+                else "- | -"
+            w("| %s | %.3f | %.3f | **%.2f** | %s |" % (model, g["cpu_ms_median"], p["cpu_ms_median"],
+                                                       p["cpu_ms_median"] / g["cpu_ms_median"], fcol))
+    w("")
     if len(thread_set) > 1:
         w("gradguard at %d threads with each wait policy (samples/s, median +- spread):\n" % ncpu)
         w("| workload | %s | %s |" % (gg_label(ncpu), gg_label(ncpu, "passive")))
