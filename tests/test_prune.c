@@ -320,7 +320,21 @@ static void test_config(void)
     GT_CFG("prune: {sparsity: 0.5, initial_sparsity: 0.1}\n", "prune.initial_sparsity needs a gradual schedule");
     GT_CFG("prune: {sparsity: 0.5, every: 0}\n", "key 'prune.every': expected an integer in [1,");
     GT_CFG("prune: 0.5\n", "p.yaml:8: 'prune' must be a map");
-    GT_CFG("augment: {shift: 2}\n", "augment.shift needs image samples (C, H, W); the input is (8, 2)");
+    GT_CFG("augment: {shift: 2}\n", "p.yaml:8: augment.shift needs image samples (C, H, W); the input is (8, 2)");
+    {
+        /* one weight tensor, kept whole: nothing left to prune */
+        const char *one = "data: {format: adding, length: 8, train_size: 64, test_size: 16, test: generated}\n"
+                          "model:\n  - {type: flatten}\n  - {type: dense, units: 1}\nloss: {name: mse}\n"
+                          "prune: {sparsity: 0.5, keep_last: true}\n";
+        gg_cfg *c = NULL;
+        gg_trainer *t = NULL;
+        GT_OK(gg_cfg_parse(one, strlen(one), "one.yaml", &c));
+        GT_CHECK(gg_trainer_new(c, NULL, &t) == GG_E_CONFIG &&
+                     contains(gg_errmsg(), "one.yaml:6: prune: the model has no prunable weights besides its last layer"),
+                 "%s", gg_errmsg());
+        gg_trainer_free(t);
+        gg_cfg_free(c);
+    }
     GT_CFG("augment: {flip: true}\n", "augment.flip needs image samples");
     GT_CFG("augment: {noise: -1}\n", "key 'augment.noise': expected a number in [0, 1000], got '-1'");
     GT_CFG("augment: {mixup: 0.2, cutout: 3}\n", "unknown key 'augment.cutout'");

@@ -104,7 +104,7 @@ gg_status gg_train_extras_setup(gg_trainer *t)
     if (s->prune_on) {
         s->prune.seed = s->seed ^ 0x7072756e65ull;
         t->pr = gg_pruner_new(t->g, &s->prune);
-        if (!t->pr) return gg_fail(GG_E_CONFIG, "%s", gg_errmsg());
+        if (!t->pr) return gg_fail(GG_E_CONFIG, "%s: %s", at(gg_cfg_get(gg_cfg_root(t->cfg), "prune")), gg_errmsg());
     }
     if (gg_augment_active(&s->aug)) {
         s->aug.seed = s->seed ^ 0x6175676d656e74ull;
@@ -117,7 +117,7 @@ gg_status gg_train_extras_setup(gg_trainer *t)
             classes = ls.d[ls.ndim - 1];
         }
         t->aug = gg_augment_new(&s->aug, sample, gg_graph_max_batch(t->g), t->train.label_per, classes, s->smoothing);
-        if (!t->aug) return gg_fail(GG_E_CONFIG, "%s", gg_errmsg());
+        if (!t->aug) return gg_fail(GG_E_CONFIG, "%s: %s", at(gg_cfg_get(gg_cfg_root(t->cfg), "augment")), gg_errmsg());
     }
     if (t->loss_soft > 0) {
         /* evaluation runs every op: keep the unused soft targets finite */
