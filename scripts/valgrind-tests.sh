@@ -6,8 +6,8 @@
 set -u
 B=${1:?usage: scripts/valgrind-tests.sh BUILD_DIR}
 command -v valgrind >/dev/null || { echo "valgrind-tests: valgrind is not installed" >&2; exit 1; }
-# OMP_WAIT_POLICY set: the command would otherwise start itself again, outside valgrind
-export GG_SRC=$(cd "$(dirname "$0")/.." && pwd) GG_BUILD=$(cd "$B" && pwd) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive
+# GG_NO_TUNE: the command would otherwise start itself again (src/cli/main.c), outside valgrind
+export GG_SRC=$(cd "$(dirname "$0")/.." && pwd) GG_BUILD=$(cd "$B" && pwd) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 GG_NO_TUNE=1
 pass=0 fail=0
 for t in "$B"/tests/test_*; do
   [ -x "$t" ] || continue

@@ -138,8 +138,12 @@ void gg_runlog_info(gg_trainer *t, const char *what, const char *detail)
     char w[64], d[600];
     gg_json_escape(w, sizeof w, what);
     gg_json_escape(d, sizeof d, detail);
-    fprintf(t->events, "{\"type\":\"%s\",\"step\":%ld,\"epoch\":%d,\"detail\":\"%s\"}\n", w, t->pos.step,
-            t->pos.epoch + 1, d);
+    /* at an epoch boundary the position already points at the next epoch's
+     * first batch: the event (an end-of-epoch checkpoint) belongs to the
+     * epoch just finished */
+    int epoch = t->pos.batch == 0 && t->pos.epoch > 0 ? t->pos.epoch : t->pos.epoch + 1;
+    fprintf(t->events, "{\"type\":\"%s\",\"step\":%ld,\"epoch\":%d,\"detail\":\"%s\"}\n", w, t->pos.step, epoch,
+            d);
     fflush(t->events);
 }
 

@@ -644,11 +644,29 @@ static void flush_events(gg_trainer *t)
     const gg_guard_event *ev = gg_guard_events(t->gd, &n);
     for (int i = 0; i < n; i++) {
         gg_runlog_event(t, &ev[i]);
-        char line[512], val[96] = "";
+        /* a run whose norm sits above the clip level for a while would print
+         * a spike line every step: the terminal gets one per signal every
+         * SPIKE_LINE_EVERY steps, with the count of those not shown */
+        enum { SPIKE_LINE_EVERY = 100 };
+        int sp = strcmp(ev[i].signal, "grad_spike") == 0 ? 0 : strcmp(ev[i].signal, "loss_spike") == 0 ? 1 : -1;
+        char more[96] = "";
+        if (sp >= 0) {
+            if (t->spike_hidden[sp] >= 0 && t->spike_shown_at[sp] > 0 &&
+                ev[i].step - t->spike_shown_at[sp] < SPIKE_LINE_EVERY) {
+                t->spike_hidden[sp]++;
+                continue;
+            }
+            if (t->spike_hidden[sp] > 0)
+                snprintf(more, sizeof more, " [%ld more %s events since step %ld: events.jsonl]", t->spike_hidden[sp],
+                         ev[i].signal, t->spike_shown_at[sp]);
+            t->spike_shown_at[sp] = ev[i].step > 0 ? ev[i].step : 1;
+            t->spike_hidden[sp] = 0;
+        }
+        char line[600], val[96] = "";
         if (isfinite(ev[i].threshold) && ev[i].threshold > 0)
             snprintf(val, sizeof val, " %.4g (threshold %.4g)", ev[i].value, ev[i].threshold);
-        snprintf(line, sizeof line, "step %ld: %s%s -> %s%s%s", ev[i].step, ev[i].signal, val, ev[i].action,
-                 ev[i].detail[0] ? ": " : "", ev[i].detail);
+        snprintf(line, sizeof line, "step %ld: %s%s -> %s%s%s%s", ev[i].step, ev[i].signal, val, ev[i].action,
+                 ev[i].detail[0] ? ": " : "", ev[i].detail, more);
         emit(t, GG_EV_GUARD, line);
     }
     gg_guard_clear_events(t->gd);
