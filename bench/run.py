@@ -24,6 +24,7 @@ Prints the report (Markdown) and writes it to OUT/<date>.md, with every raw
 measurement in OUT/<date>.json. Exits 1 if a cross-check failed.
 """
 import argparse
+import shutil
 import datetime
 import json
 import os
@@ -161,6 +162,16 @@ def main():
     warmup = 6 if a.quick else 10  # >= 6: the cross-check reads the first 6 losses
     steps = {"mlp": 20, "cnn": 3, "lstm": 3} if a.quick else {"mlp": 200, "cnn": 20, "lstm": 20}
     work = tempfile.mkdtemp(prefix="gg-bench-")
+    # run copies: a rebuild of the build directory while the bench runs must
+    # not swap (or half-write) the programs under it
+    for name in ("ggb", "floor"):
+        src = locals()[name]
+        dst = os.path.join(work, os.path.basename(src))
+        shutil.copy2(src, dst)
+        if name == "ggb":
+            ggb = dst
+        else:
+            floor = dst
     t_start = time.time()
 
     def log(s):
