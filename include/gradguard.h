@@ -1223,7 +1223,7 @@ typedef struct gg_guard_config {
     float trend_growth;        /* fitted growth of the norm over the window that counts */
     /* responses */
     gg_response on_nonfinite, on_spike, on_loss_spike, on_trend;
-    int reset_moments;         /* a skipped step also zeroes the moments of the bad tensors */
+    int reset_moments;         /* a skipped step also resets the optimizer state of the bad tensors */
     float backoff_factor;      /* lr scale multiplied by this on a back-off */
     int backoff_recover;       /* good steps to restore the lr scale (geometrically) */
     float backoff_min;         /* lower bound of the lr scale */

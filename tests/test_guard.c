@@ -273,6 +273,55 @@ static void test_spike(void)
     net_free(&n);
 }
 
+/* reset_moments: a skipped spike forgets the optimizer moments of the
+ * tensors that held it and leaves the others' untouched. */
+static void test_reset_moments(void)
+{
+    net n;
+    net_build(&n, 8);
+    gg_optim_free(n.o);
+    gg_optim_config oc = gg_optim_defaults(GG_OPT_ADAM);
+    n.o = gg_optim_new(n.g, &oc);
+    gg_guard_config c = gg_guard_defaults();
+    c.on_spike = GG_DO_SKIP;
+    c.reset_moments = 1;
+    gg_guard *gd = gg_guard_new(n.g, n.o, &c);
+    int np = gg_graph_num_params(n.g);
+    gg_param_info p0;
+    GT_OK(gg_graph_param(n.g, 0, &p0));
+    size_t ng, ns;
+    for (int s = 0; s < 40; s++) {
+        backward(&n);
+        GT_CHECK(gg_guard_check(gd, s, 0, gg_graph_scalar(n.g, n.loss)).verdict == GG_GUARD_PROCEED, "step %d", s);
+        gg_optim_step(n.o, 1e-2f);
+    }
+    float *os = gg_optim_state(n.o, &ns);
+    float *before = malloc(ns * sizeof *before);
+    memcpy(before, os, ns * sizeof *os);
+    /* a spike in fc1.weight alone (tensor 0): 1000x its gradient */
+    backward(&n);
+    float *gr = gg_graph_grads(n.g, &ng);
+    for (size_t k = p0.offset; k < p0.offset + p0.numel; k++) gr[k] *= 1000;
+    gg_guard_decision d = gg_guard_check(gd, 40, 0, gg_graph_scalar(n.g, n.loss));
+    GT_CHECK(d.verdict == GG_GUARD_SKIP, "the spike is skipped (verdict %d)", (int)d.verdict);
+    /* each tensor's block of the state arena (Adam: m, v and its step count) */
+    int zeroed = 1, kept = 1;
+    for (int i = 0; i < np; i++) {
+        size_t off, cnt;
+        GT_OK(gg_optim_state_view(n.o, i, &off, &cnt));
+        GT_CHECK(cnt >= 2 * (i == 0 ? p0.numel : 1), "tensor %d has a state block (%zu floats)", i, cnt);
+        for (size_t k = off; k < off + cnt && k < ns; k++) {
+            if (i == 0) zeroed &= os[k] == 0;
+            else kept &= os[k] == before[k];
+        }
+    }
+    GT_CHECK(zeroed, "fc1.weight's moments were reset");
+    GT_CHECK(kept, "the other tensors' moments were left alone");
+    free(before);
+    gg_guard_free(gd);
+    net_free(&n);
+}
+
 /* Non-finite values injected in a named layer are traced to it. */
 static void test_trace(void)
 {
@@ -379,6 +428,7 @@ int main(void)
     test_clip_agc();
     test_clip_percentile_zscore();
     test_spike();
+    test_reset_moments();
     test_trace();
     test_rollback();
     test_names();

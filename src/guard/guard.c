@@ -512,6 +512,25 @@ static void add_noise(gg_guard *gd, double eta, long step)
 
 /* ---- decide ------------------------------------------------------------ */
 
+/* reset_moments on a skipped step: the optimizer forgets the moments of the
+ * tensors the bad gradient sat in (non-finite ones; for a finite spike,
+ * those holding more than their even share of the squared norm), so an
+ * Adam second moment inflated by earlier large gradients does not keep
+ * their steps small long after. */
+static void reset_bad_moments(gg_guard *gd)
+{
+    double tot = 0;
+    int nonfinite = 0;
+    for (int i = 0; i < gd->np; i++) {
+        if (!isfinite(gd->sq[i])) nonfinite = 1;
+        else tot += gd->sq[i];
+    }
+    for (int i = 0; i < gd->np; i++) {
+        int bad = nonfinite ? !isfinite(gd->sq[i]) : gd->sq[i] * gd->np > tot;
+        if (bad) gg_optim_reset(gd->o, i);
+    }
+}
+
 static void backoff(gg_guard *gd)
 {
     gd->lr_scale *= gd->c.backoff_factor;
@@ -666,7 +685,10 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
         d.verdict = v;
         d.lr_scale = (float)gd->lr_scale;
         st->lr_scale = gd->lr_scale;
-        if (v == GG_GUARD_SKIP) gd->cnt.skipped++;
+        if (v == GG_GUARD_SKIP) {
+            gd->cnt.skipped++;
+            if (c->reset_moments) reset_bad_moments(gd);
+        }
         return d;
     }
     double lg = log(norm + 1e-30), ll = loss > 0 ? log(loss) : NAN;
@@ -747,8 +769,12 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
         if (c->noise_eta > 0) add_noise(gd, c->noise_eta, gd->noise_t++);
         else if (gd->noise_on) add_noise(gd, c->remedy_noise_eta, gd->noise_t++);
     }
-    if (v == GG_GUARD_SKIP) gd->cnt.skipped++;
-    else if (v == GG_GUARD_PROCEED) gd->consecutive_skips = 0;
+    if (v == GG_GUARD_SKIP) {
+        gd->cnt.skipped++;
+        if (c->reset_moments) reset_bad_moments(gd);
+    } else if (v == GG_GUARD_PROCEED) {
+        gd->consecutive_skips = 0;
+    }
     double after = 0;
     for (int i = 0; i < gd->np; i++) after += gd->sq[i];
     st->grad_norm_clipped = sqrt(after);
