@@ -135,14 +135,16 @@ R=$T/sig-setup
 pid=$!
 # the handler is installed first thing in main, but a sanitizer build on a
 # busy machine takes longer than any fixed delay to get there: wait until
-# the process catches SIGTERM (bit 15 of SigCgt), then signal it while setup
-# is still loading the data
+# the process has a data file open (it is past main's first lines and in
+# the slow part of setup), or, if that was too quick to see, until the run
+# directory exists (setup done)
+where="before setup"
 while kill -0 $pid 2>/dev/null; do
-  m=$(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/$pid/status 2>/dev/null)
-  [ -n "$m" ] && [ $(((16#$m >> 14) & 1)) = 1 ] && break
-  sleep 0.005
+  if ls -l /proc/$pid/fd 2>/dev/null | grep -q fashion-mnist; then where="while the data loads"; break; fi
+  if [ -d "$R" ]; then where="after setup"; break; fi
+  sleep 0.002
 done
-msleep $((RANDOM % 20))
+echo "robust (b): SIGTERM $where"
 kill -TERM $pid
 wait $pid
 rc=$?
