@@ -67,6 +67,8 @@ R=$T/kill
 pid=$!
 live_kills=0
 if wait_for $pid "$R/checkpoints/ckpt-*.safetensors"; then
+  # one checkpoint per epoch: the first one's step is the steps per epoch
+  spe=$(ckpt_step "$R")
   for i in 1 2 3 4 5; do
     # where a kill lands: the first one within a tenth of a run after the first
     # checkpoint; later ones either while the resume loads (one in three) or
@@ -76,7 +78,9 @@ if wait_for $pid "$R/checkpoints/ckpt-*.safetensors"; then
     ms=$((RANDOM % (FULL_MS / 10 + 1)))
     where="after a checkpoint"
     if [ $i -gt 1 ]; then
-      if [ $((RANDOM % 3)) = 0 ]; then
+      # within two epochs of the end (6), a resumed run may finish before
+      # the kill lands: kill its setup instead
+      if [ $((RANDOM % 3)) = 0 ] || [ $(($(ckpt_step "$R") + 2 * spe)) -ge $((6 * spe)) ]; then
         where="during setup"
       else
         base=$(ckpt_step "$R")
