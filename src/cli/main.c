@@ -217,6 +217,11 @@ static void progress(const gg_progress *p, void *ctx)
             printf("step %ld/%ld epoch %d loss %.4f acc %.4f lr %.3g grad_norm %.4g samples/s %.0f eta %s\n", p->step,
                    p->total_steps, p->epoch + 1, p->loss, p->accuracy, p->lr, p->grad_norm, p->samples_per_second, eta);
         }
+        /* a validation between epochs (train.eval_every) */
+        if (isfinite(p->val_loss)) {
+            end_bar(ui);
+            printf("step %ld: val loss %.4f acc %.4f\n", p->step, p->val_loss, p->val_accuracy);
+        }
         break;
     }
     case GG_EV_EPOCH:

@@ -994,11 +994,17 @@ gg_status gg_trainer_run(gg_trainer *t)
             log_gn += gn;
             log_samples += n;
             log_steps++;
-            if (t->pos.step % s->log_every == 0 || t->pos.step == t->total_steps) {
+            /* train.eval_every: validation between epochs too, written on
+             * that step's metrics row (the epoch's own comes at its end) */
+            int eval_due = s->eval_every > 0 && t->have_val && t->pos.step % s->eval_every == 0 &&
+                           t->pos.batch < t->steps_per_epoch;
+            if (t->pos.step % s->log_every == 0 || t->pos.step == t->total_steps || eval_due) {
                 double tn = now_seconds();
                 double sps = (double)log_samples / (tn - tlog > 1e-9 ? tn - tlog : 1e-9);
                 double ml = log_loss / (double)log_steps, ma = log_acc / (double)log_steps;
-                gg_runlog_metrics(t, "step", ml, ma, lr, log_gn / (double)log_steps, NAN, NAN, sps);
+                double evl = NAN, eva = NAN;
+                if (eval_due && (st = evaluate(t, &t->val, &evl, &eva))) goto out;
+                gg_runlog_metrics(t, "step", ml, ma, lr, log_gn / (double)log_steps, evl, eva, sps);
                 if (t->progress) {
                     gg_progress p;
                     memset(&p, 0, sizeof p);
@@ -1013,7 +1019,8 @@ gg_status gg_trainer_run(gg_trainer *t)
                     p.grad_norm = log_gn / (double)log_steps;
                     p.samples_per_second = sps;
                     p.eta_seconds = (double)(t->total_steps - t->pos.step) * (double)s->batch * s->accumulate / sps;
-                    p.val_loss = p.val_accuracy = NAN;
+                    p.val_loss = evl;
+                    p.val_accuracy = eva;
                     t->progress(&p, t->progress_ctx);
                 }
                 tlog = tn;
