@@ -471,36 +471,22 @@ static double k_sgd(float *restrict p, const float *restrict g, float *restrict 
 /* p, g, m, v: (n). Adam: g' = g + wd p (coupled L2); AdamW: p *= decay first.
  * m = lerp(m, g', 1 - b1); v = b2 v + (1 - b2) g'^2;
  * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), step_size = lr / (1 - b1^t). */
-/* One simd loop over [b, e). The decoupled decay, the coupled L2 term and
- * lerp's choice of end are fixed for the whole loop: with them chosen per
- * element gcc split the loop into versions and ran a scalar one. `near`
- * is lerp's w < 0.5 (Adam's usual beta1 = 0.9 gives w = 0.1). */
-static inline double k_adam_block(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
-                                  long b, long e, float step_size, float bc2_sqrt, float b1, float b2, float eps,
-                                  float wd, float decay)
+/* One simd loop over [b, e). `general` is a constant at each call, so the
+ * loop is compiled twice: the common case (no coupled L2 term, lerp from
+ * the near end: Adam's usual beta1 = 0.9 gives w = 0.1) without the
+ * choices, which gcc otherwise kept per element in a scalar loop version,
+ * and the general case with them. */
+static inline __attribute__((always_inline)) double
+k_adam_loop(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, long b, long e,
+            float step_size, float bc2_sqrt, float b1, float b2, float eps, float wd, float decay, const int general)
 {
     double acc = 0;
     const float w1 = 1 - b1, w2 = 1 - b2;
-    if (w1 < 0.5f && wd == 0) {
-#pragma omp simd reduction(+ : acc)
-        for (long k = b; k < e; k++) {
-            float p0 = p[k], gk = g[k];
-            float mk = m[k] + w1 * (gk - m[k]);
-            float vk = v[k] * b2 + w2 * gk * gk;
-            m[k] = mk;
-            v[k] = vk;
-            float p1 = p0 * decay - step_size * mk / (sqrtf(vk) / bc2_sqrt + eps);
-            float d = p1 - p0;
-            acc += (double)d * d;
-            p[k] = p1;
-        }
-        return acc;
-    }
 #pragma omp simd reduction(+ : acc)
     for (long k = b; k < e; k++) {
         float p0 = p[k];
-        float gk = wd != 0 ? g[k] + wd * p0 : g[k];
-        float mk = lerpf(m[k], gk, w1);
+        float gk = general && wd != 0 ? g[k] + wd * p0 : g[k];
+        float mk = general ? lerpf(m[k], gk, w1) : m[k] + w1 * (gk - m[k]);
         float vk = v[k] * b2 + w2 * gk * gk;
         m[k] = mk;
         v[k] = vk;
@@ -510,6 +496,14 @@ static inline double k_adam_block(float *restrict p, const float *restrict g, fl
         p[k] = p1;
     }
     return acc;
+}
+
+static inline double k_adam_block(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+                                  long b, long e, float step_size, float bc2_sqrt, float b1, float b2, float eps,
+                                  float wd, float decay)
+{
+    if (1 - b1 < 0.5f && wd == 0) return k_adam_loop(p, g, m, v, b, e, step_size, bc2_sqrt, b1, b2, eps, 0, decay, 0);
+    return k_adam_loop(p, g, m, v, b, e, step_size, bc2_sqrt, b1, b2, eps, wd, decay, 1);
 }
 
 static double k_adam(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, long n,
