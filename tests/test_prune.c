@@ -140,6 +140,44 @@ static void test_global_vs_layer(void)
     gg_graph_free(n.g);
 }
 
+/* A larger case: whatever the order of the weights, every pruned |w| is at
+ * most every kept one, and the count is exact. */
+static void test_order(void)
+{
+    gg_graph *g = gg_graph_new(1);
+    gg_init u = {GG_INIT_UNIFORM, -1, 1};
+    gg_node x = gg_input(g, "x", gg_shape1(40));
+    gg_node a = gg_param(g, "a.weight", gg_shape2(50, 40), u), b = gg_param(g, "b.weight", gg_shape2(7, 50), u);
+    gg_node h = gg_linear(g, gg_linear(g, x, a, -1, GG_ACT_NONE), b, -1, GG_ACT_NONE);
+    gg_sum(g, h, 1);
+    GT_OK(gg_graph_compile(g));
+    GT_OK(gg_graph_init_params(g, 3));
+    size_t np;
+    float *w = gg_graph_params(g, &np);
+    float *orig = malloc(sizeof(float) * np);
+    memcpy(orig, w, sizeof(float) * np);
+    /* a run of equal magnitudes: ties sort by position */
+    for (int i = 100; i < 140; i++) w[i] = orig[i] = i % 2 ? 0.25f : -0.25f;
+    gg_prune_config c = gg_prune_defaults();
+    gg_pruner *p = gg_pruner_new(g, &c);
+    gg_pruner_prune(p, 0.3, 0);
+    double maxp = 0, mink = 1e9;
+    size_t pruned = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (w[i] == 0) {
+            pruned++;
+            maxp = fabs(orig[i]) > maxp ? fabs(orig[i]) : maxp;
+        } else {
+            mink = fabs(orig[i]) < mink ? fabs(orig[i]) : mink;
+        }
+    }
+    GT_CHECK(pruned == (size_t)llround(0.3 * (double)np), "exact count: %zu of %zu", pruned, np);
+    GT_CHECK(maxp <= mink, "largest pruned |w| %g <= smallest kept %g", maxp, mink);
+    free(orig);
+    gg_pruner_free(p);
+    gg_graph_free(g);
+}
+
 static void test_structured(void)
 {
     net n = make_net();
@@ -345,6 +383,7 @@ int main(void)
 {
     test_schedule();
     test_global_vs_layer();
+    test_order();
     test_structured();
     test_random();
     test_masks_hold();

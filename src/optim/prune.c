@@ -13,7 +13,8 @@
  *   magnitude, structured    sqrt(sum_row w^2 / row length)  (an RMS, so rows of different widths compare)
  *   random                   a hash of (seed, step, unit) in [0, 1)
  * Units already pruned score -1: they sort first and always stay pruned.
- * The unit table and its scratch are allocated once, in gg_pruner_new.
+ * The unit table and its sort buffer are allocated once, in gg_pruner_new:
+ * a prune allocates nothing.
  */
 #include "core/core.h"
 
@@ -47,6 +48,7 @@ struct gg_pruner {
     size_t total; /* prunable elements */
     size_t pruned;
     unit *u;      /* every unit of every prunable tensor */
+    unit *tmp;    /* the merge sort's second buffer */
     size_t nu;
     int stepped;  /* gg_pruner_step has run once (catch-up on the first call) */
 };
@@ -166,7 +168,8 @@ gg_pruner *gg_pruner_new(gg_graph *g, const gg_prune_config *cfg)
         }
     }
     p->u = malloc(sizeof(unit) * p->nu);
-    if (!p->u) goto nomem;
+    p->tmp = malloc(sizeof(unit) * p->nu);
+    if (!p->u || !p->tmp) goto nomem;
     return p;
 nomem:
     gg_pruner_free(p);
@@ -180,6 +183,7 @@ void gg_pruner_free(gg_pruner *p)
     free(p->t);
     free(p->mask);
     free(p->u);
+    free(p->tmp);
     free(p);
 }
 
@@ -189,6 +193,26 @@ static int cmp_unit(const void *a, const void *b)
     if (x->score != y->score) return x->score < y->score ? -1 : 1;
     if (x->t != y->t) return x->t < y->t ? -1 : 1;
     return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/* Bottom-up merge sort of u[0 .. n) with the preallocated tmp[0 .. n):
+ * glibc's qsort may allocate, and a pruning step runs inside training. */
+static void sort_units(unit *u, unit *tmp, size_t n)
+{
+    unit *src = u, *dst = tmp;
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) dst[k++] = cmp_unit(&src[j], &src[i]) < 0 ? src[j++] : src[i++];
+            while (i < mid) dst[k++] = src[i++];
+            while (j < hi) dst[k++] = src[j++];
+        }
+        unit *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != u) memcpy(u, src, n * sizeof *u);
 }
 
 /* Scores tensor k's rows into u[0 .. rows). */
@@ -258,13 +282,13 @@ double gg_pruner_prune(gg_pruner *p, double sparsity, long step)
     uint64_t key = p->c.seed * 0x9e3779b97f4a7c15ull ^ ((uint64_t)step + 0x7072756e65ull);
     if (p->c.global) {
         for (int k = 0; k < p->nt; k++) score_tensor(p, k, key, p->u + p->t[k].unit0);
-        qsort(p->u, p->nu, sizeof *p->u, cmp_unit);
+        sort_units(p->u, p->tmp, p->nu);
         take(p, p->u, p->nu, (size_t)llround(sparsity * (double)p->total));
     } else {
         for (int k = 0; k < p->nt; k++) {
             unit *u = p->u + p->t[k].unit0;
             score_tensor(p, k, key, u);
-            qsort(u, p->t[k].rows, sizeof *u, cmp_unit);
+            sort_units(u, p->tmp + p->t[k].unit0, p->t[k].rows);
             take(p, u, p->t[k].rows, (size_t)llround(sparsity * (double)p->t[k].n));
         }
     }
