@@ -217,7 +217,7 @@ int gg_cli_prune(int argc, char **argv)
     snprintf(ft, sizeof ft, "pruned + %d epoch%s fine-tuning", (int)epochs, epochs == 1 ? "" : "s");
     const char *rows[3] = {"dense", "pruned", ft};
     double ls[3] = {dl, pl, fl}, as[3] = {da, pa, fa};
-    printf("\n%-30s %s loss%s\n", "model", set_name, cls ? "   accuracy" : "");
+    printf("\non the %s set:\n%-30s %-10s  %s\n", set_name, "model", "loss", cls ? "accuracy" : "");
     for (int i = 0; i < 3; i++) {
         if (cls) printf("%-30s %-10.4f  %.4f\n", rows[i], ls[i], as[i]);
         else printf("%-30s %.6g\n", rows[i], ls[i]);
