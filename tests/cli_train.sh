@@ -91,6 +91,16 @@ expect 3 "diverged" "$G" train "$MLP" -o "$T/div" --set optimizer.name=sgd --set
   --set guard.rollback_budget=2 --set guard.snapshot_every=1 "${SMALL[@]}"
 check "grep -q '\"status\": \"diverged\"' '$T/div/summary.json'" "summary says diverged"
 check "grep -q 'budget of 2 used up' '$T/div/events.jsonl'" "the stop event gives the reason"
+# without the guard a run that goes non-finite is diverged too (not
+# "completed"), its NaN steps log NaN (not 0), and it writes no checkpoint
+# of non-finite weights over the good ones
+expect 3 "diverged: test loss non-finite" "$G" train "$MLP" -o "$T/nan" --set guard.enabled=false --set optimizer.name=sgd \
+  --set optimizer.lr=1000 --set train.epochs=2 --set train.log_every=5 "${SMALL[@]}"
+check "grep -q '\"status\": \"diverged\"' '$T/nan/summary.json'" "guard off, non-finite weights: status diverged"
+check "grep -q '^step,[0-9]*,[0-9],nan' '$T/nan/metrics.csv' || grep -q '^step,[0-9]*,[0-9],,' '$T/nan/metrics.csv'" \
+  "a logged interval with no finite loss shows no loss, not 0"
+check "! grep -q '^step,[0-9]*,[0-9],0,' '$T/nan/metrics.csv'" "no logged loss of 0 from NaN steps"
+check "grep -q checkpoint_skipped '$T/nan/events.jsonl'" "no checkpoint of non-finite weights"
 
 # --- every shipped config runs (shortened) ---
 for cfg in "$SRC"/configs/*.yaml "$SRC"/configs/*/*.yaml; do

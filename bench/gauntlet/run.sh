@@ -27,9 +27,13 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 # field FILE KEY: a number or string from a flat JSON object
 field() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); v=d.get(sys.argv[2]); print('' if v is None else v)" "$1" "$2" 2>/dev/null; }
 metric() { # the headline result of a summary: accuracy, or MSE for regression
-  local a
+  local a l
   a=$(field "$1" test_accuracy)
-  if [ -n "$a" ]; then printf 'acc %.4f' "$a"; else printf 'MSE %.4f' "$(field "$1" test_loss)"; fi
+  l=$(field "$1" test_loss)
+  if [ -n "$a" ]; then printf 'acc %.4f' "$a"
+  elif [ -n "$l" ]; then printf 'MSE %.4f' "$l"
+  else printf 'non-finite' # summary.json writes null for a NaN loss
+  fi
 }
 diverged() { # nonfinite steps, or max loss above 10x the first
   /usr/bin/python3 -c "

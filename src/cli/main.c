@@ -341,6 +341,8 @@ static int run_trainer(gg_trainer *t, const char *run_dir, int quiet, int all_ra
     gg_trainer_evaluate(t, 0, &loss, &acc);
     if (!speaks())
         ;
+    else if (isfinite(acc) && !isfinite(loss)) /* NaN outputs: argmax still picks a class */
+        printf("%s: test loss non-finite, test accuracy %.4f; run directory %s\n", status, acc, run_dir);
     else if (isfinite(acc))
         printf("%s: test loss %.4f, test accuracy %.4f; run directory %s\n", status, loss, acc, run_dir);
     else if (isfinite(loss))

@@ -129,6 +129,12 @@ gg_status gg_model_load(gg_graph *g, const char *path)
 
 gg_status gg_ckpt_save(gg_trainer *t)
 {
+    /* a run without a guard can go non-finite; a checkpoint of that would
+     * push the last good one out of the kept set */
+    if (!gg_train_params_finite(t)) {
+        gg_runlog_info(t, "checkpoint_skipped", "the weights are not finite: the kept checkpoints stay as they are");
+        return GG_OK;
+    }
     gg_graph *g = t->g;
     int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
     gg_st_entry *e = malloc(sizeof *e * (size_t)(np + nb + 4));

@@ -158,6 +158,8 @@ void gg_json_escape(char *out, size_t cap, const char *in);
 
 /* checkpoint.c */
 gg_status gg_ckpt_save(gg_trainer *t);
+/* 1 if every parameter is finite (trainer.c) */
+int gg_train_params_finite(const gg_trainer *t);
 gg_status gg_ckpt_load_latest(gg_trainer *t, char *used, size_t cap);
 
 /* prune_augment.c */

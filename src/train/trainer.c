@@ -672,6 +672,17 @@ static void flush_events(gg_trainer *t)
     gg_guard_clear_events(t->gd);
 }
 
+/* Whether every parameter is finite (one pass; at checkpoints and the end). */
+int gg_train_params_finite(const gg_trainer *t)
+{
+    size_t n;
+    const float *p = gg_graph_params(t->g, &n);
+    long bad = 0;
+#pragma omp parallel for reduction(+ : bad) if (n > GG_PAR_MIN)
+    for (size_t i = 0; i < n; i++) bad += (p[i] - p[i]) != 0;
+    return bad == 0;
+}
+
 /* The poor-initialisation check on the run's first batch, before step 0. */
 static void check_init(gg_trainer *t)
 {
@@ -880,7 +891,7 @@ gg_status gg_trainer_run(gg_trainer *t)
     gg_settings *s = &t->s;
     gg_graph *g = t->g;
     double t0 = now_seconds(), tlog = t0, tep = t0;
-    long log_samples = 0, log_steps = 0;
+    long log_samples = 0, log_steps = 0, log_finite = 0; /* log_finite: steps with a finite loss */
     double log_loss = 0, log_acc = 0, log_gn = 0;
     double ep_loss = 0, ep_acc = 0;
     long ep_n = 0;
@@ -985,6 +996,7 @@ gg_status gg_trainer_run(gg_trainer *t)
             else if (isnan(t->first_loss)) t->first_loss = t->max_loss = loss;
             else if (loss > t->max_loss) t->max_loss = loss;
             if (isfinite(loss)) {
+                log_finite++;
                 log_loss += loss;
                 log_acc += acc;
                 ep_loss += loss * n;
@@ -1001,7 +1013,9 @@ gg_status gg_trainer_run(gg_trainer *t)
             if (t->pos.step % s->log_every == 0 || t->pos.step == t->total_steps || eval_due) {
                 double tn = now_seconds();
                 double sps = (double)log_samples / (tn - tlog > 1e-9 ? tn - tlog : 1e-9);
-                double ml = log_loss / (double)log_steps, ma = log_acc / (double)log_steps;
+                /* the mean of the finite losses; none finite: NaN, not 0 */
+                double ml = log_finite ? log_loss / (double)log_finite : NAN;
+                double ma = log_finite ? log_acc / (double)log_finite : NAN;
                 double evl = NAN, eva = NAN;
                 if (eval_due && (st = evaluate(t, &t->val, &evl, &eva))) goto out;
                 gg_runlog_metrics(t, "step", ml, ma, lr, log_gn / (double)log_steps, evl, eva, sps);
@@ -1024,7 +1038,7 @@ gg_status gg_trainer_run(gg_trainer *t)
                     t->progress(&p, t->progress_ctx);
                 }
                 tlog = tn;
-                log_samples = log_steps = 0;
+                log_samples = log_steps = log_finite = 0;
                 log_loss = log_acc = log_gn = 0;
             }
         }
@@ -1051,6 +1065,15 @@ gg_status gg_trainer_run(gg_trainer *t)
     }
     if (stopping(t)) snprintf(t->status, sizeof t->status, "stopped");
     if (strcmp(t->status, "running") == 0) snprintf(t->status, sizeof t->status, "completed");
+    /* without a guard nothing stops a run whose weights went non-finite:
+     * it has diverged, whatever the loop did */
+    if (strcmp(t->status, "completed") == 0 && !gg_train_params_finite(t)) {
+        snprintf(t->status, sizeof t->status, "diverged");
+        snprintf(t->msg, sizeof t->msg, "the weights are not finite at the end of the run (%ld steps had a non-finite loss)",
+                 t->nonfinite_steps);
+        gg_runlog_info(t, "diverged", t->msg);
+        emit(t, GG_EV_INFO, t->msg);
+    }
     /* a run that ends mid-epoch has not averaged its statistics yet */
     if (strcmp(t->status, "diverged") != 0 && t->pos.batch != 0 && (st = sync_stats(t))) goto out;
     if (t->run_dir[0] && strcmp(t->status, "diverged") != 0 && t->last_ckpt_step != t->pos.step) {
