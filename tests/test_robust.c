@@ -120,7 +120,7 @@ static void npy_control_in_string(void)
     GT_CHECK(strchr(gg_errmsg(), '\n') == NULL, "one line: '%s'", gg_errmsg());
 }
 
-/* Fuzzing (config): a --set key path of 70 components nested the value
+/* Fuzzing (config): a --set key path of 75 components nested the value
  * deeper than the parser allows, so the config.yaml written from it did not
  * parse again. A path and value deeper than 64 levels are refused now. */
 static void cfg_set_depth(void)
