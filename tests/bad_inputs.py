@@ -142,6 +142,7 @@ idx_case("header claims more than the stream can hold", gzip.compress(struct.pac
 idx_case("trailing bytes after the images", good_i + b"\0" * 10, good_l,
          ("unexpected data after", "byte offset 15696 of the decompressed data"), gz=True)
 idx_case("wrong magic", good_l, good_l, "wrong magic 0x00000801", gz=True)
+idx_case("wrong element type (float32 IDX)", idx_images(20, 28, 28, magic=0x0D03), good_l, "float32", gz=True)
 gzh = bytearray(gzip.compress(good_i, mtime=0))
 gzh[0] ^= 0x01  # no longer a gzip magic: read as a plain IDX file whose magic is wrong
 idx_case("bit flip in the gzip magic", bytes(gzh), good_l, "wrong magic", gz=True)
@@ -390,7 +391,7 @@ if rc == 0:
     # a file from another tool (no gradguard checksums): the loader's own checks must hold
     meta_end = model.index(b"}", 8) + 1
     foreign = header(model, model[8:meta_end], b"{\"__metadata__\":{\"format\":\"pt\"}")
-    st_case("a tensor missing (no checksums)", header(foreign, b"fc1.weight", b"fc9.weight"),
+    st_case("unknown tensor name: fc1.weight renamed (no checksums)", header(foreign, b"fc1.weight", b"fc9.weight"),
             "the model's tensor 'fc1.weight' is missing")
     st_case("wrong shape (no checksums)", header(foreign, b"\"shape\":[256,784]", b"\"shape\":[784,256]"),
             "tensor 'fc1.weight' has shape (784, 256), the model needs (256, 784)")
