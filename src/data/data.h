@@ -31,7 +31,9 @@ typedef struct gg_reader {
 gg_status gg_reader_open(gg_reader *r, const char *path);
 void gg_reader_close(gg_reader *r);
 /* Reads up to n bytes; *got gets how many (fewer only at the end of the
- * data). A read error or corrupt gzip data fails naming the file and offset. */
+ * data). A read error or corrupt gzip data fails naming the file and offset
+ * (for a damaged CRC-32 or length in the trailer, which no offset locates,
+ * naming the check). */
 gg_status gg_reader_read(gg_reader *r, void *buf, size_t n, size_t *got);
 /* Checks that `bytes` more bytes can be in the file (plain: exactly what
  * is left; gzip: no more than deflate's best ratio allows) and under the

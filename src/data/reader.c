@@ -86,10 +86,22 @@ gg_status gg_reader_read(gg_reader *r, void *buf, size_t n, size_t *got)
                 if (err == Z_BUF_ERROR)
                     return gg_fail(GG_E_FORMAT, "%s: truncated gzip data: it ends after %llu decompressed bytes", r->path,
                                    (unsigned long long)(r->pos + done));
-                if (err != Z_OK && err != Z_STREAM_END)
+                /* the trailer's CRC-32 and length are checked after the
+                 * whole stream has inflated: a damaged byte anywhere ends
+                 * there, and no offset would point at it */
+                if (err == Z_DATA_ERROR && (strstr(msg, "data check") || strstr(msg, "length check")))
+                    return gg_fail(GG_E_FORMAT,
+                                   "%s: corrupt gzip data: the decompressed data does not match the gzip trailer's %s "
+                                   "(zlib: %s)",
+                                   r->path, strstr(msg, "data check") ? "CRC-32" : "length", msg);
+                if (err != Z_OK && err != Z_STREAM_END) {
+                    /* gzread drops the bytes of a failed call; gztell counts those it had produced */
+                    long long at = (long long)gztell(r->gz);
+                    unsigned long long off = at > (long long)(r->pos + done) ? (unsigned long long)at : r->pos + done;
                     return gg_fail(err == Z_ERRNO ? GG_E_IO : GG_E_FORMAT,
-                                   "%s: corrupt gzip data near decompressed byte offset %llu: %s", r->path,
-                                   (unsigned long long)(r->pos + done), err == Z_ERRNO ? strerror(errno) : msg);
+                                   "%s: corrupt gzip data at or after decompressed byte offset %llu: %s", r->path, off,
+                                   err == Z_ERRNO ? strerror(errno) : msg);
+                }
                 break; /* a clean end of the stream */
             }
         }
