@@ -15,24 +15,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *at(const gg_cfg_node *n)
-{
-    static _Thread_local char buf[2][300];
-    static _Thread_local int k;
-    k = (k + 1) % 2;
-    return gg_cfg_where(n, buf[k], sizeof buf[k]);
-}
-
-#define TRY(call)                                                                                                      \
-    do {                                                                                                               \
-        gg_status s_ = (call);                                                                                         \
-        if (s_) return s_;                                                                                             \
-    } while (0)
-
 static gg_status get_f(gg_cfg_node *m, const char *key, double lo, double hi, float *out)
 {
     double v = *out;
-    TRY(gg_cfg_float(m, key, lo, hi, &v));
+    GG_TRY(gg_cfg_float(m, key, lo, hi, &v));
     *out = (float)v;
     return GG_OK;
 }
@@ -43,38 +29,38 @@ gg_status gg_read_prune(gg_cfg_node *m, gg_settings *s)
     s->prune_on = 0;
     if (!m) return GG_OK;
     if (gg_cfg_node_type(m) != GG_CFG_MAP)
-        return gg_fail(GG_E_CONFIG, "%s: 'prune' must be a map of keys (method, scope, sparsity, ...)", at(m));
+        return gg_fail(GG_E_CONFIG, "%s: 'prune' must be a map of keys (method, scope, sparsity, ...)", gg_setup_at(m));
     gg_prune_config *c = &s->prune;
     static const char *const methods[] = {"magnitude", "random"};
     static const char *const scopes[] = {"global", "layer"};
     int k = (int)c->method, scope = 0;
-    TRY(gg_cfg_enum(m, "method", methods, 2, &k));
+    GG_TRY(gg_cfg_enum(m, "method", methods, 2, &k));
     c->method = (gg_prune_method)k;
-    TRY(gg_cfg_enum(m, "scope", scopes, 2, &scope));
+    GG_TRY(gg_cfg_enum(m, "scope", scopes, 2, &scope));
     c->global = scope == 0;
-    TRY(gg_cfg_bool(m, "structured", &c->structured));
+    GG_TRY(gg_cfg_bool(m, "structured", &c->structured));
     /* structured pruning of the output layer would remove classes */
     c->keep_last = c->structured;
-    TRY(gg_cfg_bool(m, "keep_last", &c->keep_last));
-    TRY(gg_cfg_bool(m, "include_biases", &c->include_biases));
+    GG_TRY(gg_cfg_bool(m, "keep_last", &c->keep_last));
+    GG_TRY(gg_cfg_bool(m, "include_biases", &c->include_biases));
     gg_cfg_node *sp = gg_cfg_get(m, "sparsity");
-    if (!sp) return gg_fail(GG_E_CONFIG, "%s: prune needs 'sparsity' (the final fraction of weights pruned, e.g. 0.8)", at(m));
-    TRY(get_f(m, "sparsity", 0, 0.999, &c->sparsity));
-    TRY(get_f(m, "initial_sparsity", 0, 0.999, &c->initial_sparsity));
-    TRY(gg_cfg_int(m, "start", 0, 1L << 40, &c->start));
+    if (!sp) return gg_fail(GG_E_CONFIG, "%s: prune needs 'sparsity' (the final fraction of weights pruned, e.g. 0.8)", gg_setup_at(m));
+    GG_TRY(get_f(m, "sparsity", 0, 0.999, &c->sparsity));
+    GG_TRY(get_f(m, "initial_sparsity", 0, 0.999, &c->initial_sparsity));
+    GG_TRY(gg_cfg_int(m, "start", 0, 1L << 40, &c->start));
     c->end = c->start;
-    TRY(gg_cfg_int(m, "end", 0, 1L << 40, &c->end));
+    GG_TRY(gg_cfg_int(m, "end", 0, 1L << 40, &c->end));
     c->every = 100;
-    TRY(gg_cfg_int(m, "every", 1, 1L << 40, &c->every));
+    GG_TRY(gg_cfg_int(m, "every", 1, 1L << 40, &c->every));
     if (c->initial_sparsity > c->sparsity)
-        return gg_fail(GG_E_CONFIG, "%s: prune.initial_sparsity %g is above prune.sparsity %g", at(gg_cfg_get(m, "initial_sparsity")),
+        return gg_fail(GG_E_CONFIG, "%s: prune.initial_sparsity %g is above prune.sparsity %g", gg_setup_at(gg_cfg_get(m, "initial_sparsity")),
                        (double)c->initial_sparsity, (double)c->sparsity);
     if (gg_cfg_get(m, "end") && c->end < c->start)
-        return gg_fail(GG_E_CONFIG, "%s: prune.end %ld is before prune.start %ld", at(gg_cfg_get(m, "end")), c->end,
+        return gg_fail(GG_E_CONFIG, "%s: prune.end %ld is before prune.start %ld", gg_setup_at(gg_cfg_get(m, "end")), c->end,
                        c->start);
     if (c->initial_sparsity > 0 && c->end == c->start)
         return gg_fail(GG_E_CONFIG, "%s: prune.initial_sparsity needs a gradual schedule (prune.end after prune.start)",
-                       at(gg_cfg_get(m, "initial_sparsity")));
+                       gg_setup_at(gg_cfg_get(m, "initial_sparsity")));
     s->prune_on = 1;
     return GG_OK;
 }
@@ -84,16 +70,16 @@ gg_status gg_read_augment(gg_cfg_node *m, gg_settings *s)
     memset(&s->aug, 0, sizeof s->aug);
     if (!m) return GG_OK;
     if (gg_cfg_node_type(m) != GG_CFG_MAP)
-        return gg_fail(GG_E_CONFIG, "%s: 'augment' must be a map of keys (shift, flip, noise, mixup)", at(m));
+        return gg_fail(GG_E_CONFIG, "%s: 'augment' must be a map of keys (shift, flip, noise, mixup)", gg_setup_at(m));
     gg_augment_config *c = &s->aug;
     long shift = 0;
-    TRY(gg_cfg_int(m, "shift", 0, 64, &shift));
+    GG_TRY(gg_cfg_int(m, "shift", 0, 64, &shift));
     c->shift = (int)shift;
-    TRY(gg_cfg_bool(m, "flip", &c->flip));
-    TRY(get_f(m, "noise", 0, 1e3, &c->noise));
-    TRY(get_f(m, "mixup", 0, 1e3, &c->mixup));
+    GG_TRY(gg_cfg_bool(m, "flip", &c->flip));
+    GG_TRY(get_f(m, "noise", 0, 1e3, &c->noise));
+    GG_TRY(get_f(m, "mixup", 0, 1e3, &c->mixup));
     if (gg_augment_active(c) && strcmp(s->format, "text") == 0)
-        return gg_fail(GG_E_CONFIG, "%s: augment does not apply to text: the inputs are byte ids, not features", at(m));
+        return gg_fail(GG_E_CONFIG, "%s: augment does not apply to text: the inputs are byte ids, not features", gg_setup_at(m));
     return GG_OK;
 }
 
@@ -104,7 +90,7 @@ gg_status gg_train_extras_setup(gg_trainer *t)
     if (s->prune_on) {
         s->prune.seed = s->seed ^ 0x7072756e65ull;
         t->pr = gg_pruner_new(t->g, &s->prune);
-        if (!t->pr) return gg_fail(GG_E_CONFIG, "%s: %s", at(gg_cfg_get(gg_cfg_root(t->cfg), "prune")), gg_errmsg());
+        if (!t->pr) return gg_fail(GG_E_CONFIG, "%s: %s", gg_setup_at(gg_cfg_get(gg_cfg_root(t->cfg), "prune")), gg_errmsg());
     }
     if (gg_augment_active(&s->aug)) {
         s->aug.seed = s->seed ^ 0x6175676d656e74ull;
@@ -117,7 +103,7 @@ gg_status gg_train_extras_setup(gg_trainer *t)
             classes = ls.d[ls.ndim - 1];
         }
         t->aug = gg_augment_new(&s->aug, sample, gg_graph_max_batch(t->g), t->train.label_per, classes, s->smoothing);
-        if (!t->aug) return gg_fail(GG_E_CONFIG, "%s: %s", at(gg_cfg_get(gg_cfg_root(t->cfg), "augment")), gg_errmsg());
+        if (!t->aug) return gg_fail(GG_E_CONFIG, "%s: %s", gg_setup_at(gg_cfg_get(gg_cfg_root(t->cfg), "augment")), gg_errmsg());
     }
     if (t->loss_soft > 0) {
         /* evaluation runs every op: keep the unused soft targets finite */

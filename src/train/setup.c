@@ -12,9 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* "cfg.yaml:12" for messages; a few rotating buffers so one message can
- * name two places. */
-static const char *at(const gg_cfg_node *n)
+const char *gg_setup_at(const gg_cfg_node *n)
 {
     static _Thread_local char buf[4][300];
     static _Thread_local int k;
@@ -22,19 +20,13 @@ static const char *at(const gg_cfg_node *n)
     return gg_cfg_where(n, buf[k], sizeof buf[k]);
 }
 
-#define TRY(call)                                                                                                      \
-    do {                                                                                                               \
-        gg_status s_ = (call);                                                                                         \
-        if (s_) return s_;                                                                                             \
-    } while (0)
-
 static const char *loss_names[GG_LOSS_COUNT] = {"softmax_xent", "bce_logits", "mse", "huber"};
 const char *gg_loss_name(gg_loss_kind k) { return k < GG_LOSS_COUNT ? loss_names[k] : "?"; }
 
 static gg_status get_path(gg_cfg_node *m, const char *key, char *out)
 {
     const char *v = NULL;
-    TRY(gg_cfg_str(m, key, &v));
+    GG_TRY(gg_cfg_str(m, key, &v));
     if (v) {
         if (strlen(v) >= GG_PATH_MAX)
             return gg_fail(GG_E_CONFIG, "%s.%s: path longer than %d characters", gg_cfg_path(m), key, GG_PATH_MAX - 1);
@@ -46,7 +38,7 @@ static gg_status get_path(gg_cfg_node *m, const char *key, char *out)
 static gg_status get_f(gg_cfg_node *m, const char *key, double lo, double hi, float *out)
 {
     double v = *out;
-    TRY(gg_cfg_float(m, key, lo, hi, &v));
+    GG_TRY(gg_cfg_float(m, key, lo, hi, &v));
     *out = (float)v;
     return GG_OK;
 }
@@ -54,7 +46,7 @@ static gg_status get_f(gg_cfg_node *m, const char *key, double lo, double hi, fl
 static gg_status get_i(gg_cfg_node *m, const char *key, long lo, long hi, int *out)
 {
     long v = *out;
-    TRY(gg_cfg_int(m, key, lo, hi, &v));
+    GG_TRY(gg_cfg_int(m, key, lo, hi, &v));
     *out = (int)v;
     return GG_OK;
 }
@@ -62,7 +54,7 @@ static gg_status get_i(gg_cfg_node *m, const char *key, long lo, long hi, int *o
 static gg_status need_map(gg_cfg_node *n, const char *what)
 {
     if (n && gg_cfg_node_type(n) != GG_CFG_MAP)
-        return gg_fail(GG_E_CONFIG, "%s: '%s' must be a map of keys", at(n), what);
+        return gg_fail(GG_E_CONFIG, "%s: '%s' must be a map of keys", gg_setup_at(n), what);
     return GG_OK;
 }
 
@@ -75,42 +67,42 @@ static gg_status read_data(gg_cfg_node *d, gg_settings *s)
     s->normalize = GG_NORMALIZE_SCALE;
     s->csv_header = 1;
     if (!d) return GG_OK;
-    TRY(need_map(d, "data"));
+    GG_TRY(need_map(d, "data"));
     static const char *const formats[] = {"idx", "csv", "npy", "adding", "temporal_order", "text"};
     int f = 0;
-    TRY(gg_cfg_enum(d, "format", formats, 6, &f));
+    GG_TRY(gg_cfg_enum(d, "format", formats, 6, &f));
     snprintf(s->format, sizeof s->format, "%s", formats[f]);
-    TRY(get_path(d, "train", s->train_path));
-    TRY(get_path(d, "train_labels", s->train_labels));
+    GG_TRY(get_path(d, "train", s->train_path));
+    GG_TRY(get_path(d, "train_labels", s->train_labels));
     /* `test: none` (or an empty value) trains without a test set */
     gg_cfg_node *tn = gg_cfg_get(d, "test");
     if (tn && (gg_cfg_node_type(tn) == GG_CFG_NULL || (gg_cfg_scalar(tn) && strcmp(gg_cfg_scalar(tn), "none") == 0)))
         s->test_path[0] = 0;
     else
-        TRY(get_path(d, "test", s->test_path));
-    TRY(get_path(d, "test_labels", s->test_labels));
+        GG_TRY(get_path(d, "test", s->test_path));
+    GG_TRY(get_path(d, "test_labels", s->test_labels));
     const char *lc = NULL;
-    TRY(gg_cfg_str(d, "label", &lc));
+    GG_TRY(gg_cfg_str(d, "label", &lc));
     if (lc) snprintf(s->label_col, sizeof s->label_col, "%s", lc);
-    TRY(gg_cfg_bool(d, "header", &s->csv_header));
-    TRY(gg_cfg_float(d, "val_fraction", 0, 0.9, &s->val_fraction));
+    GG_TRY(gg_cfg_bool(d, "header", &s->csv_header));
+    GG_TRY(gg_cfg_float(d, "val_fraction", 0, 0.9, &s->val_fraction));
     static const char *const norms[] = {"none", "scale", "standardize"};
     int nm = (int)s->normalize;
-    TRY(gg_cfg_enum(d, "normalize", norms, 3, &nm));
+    GG_TRY(gg_cfg_enum(d, "normalize", norms, 3, &nm));
     s->normalize = (gg_norm_mode)nm;
-    TRY(gg_cfg_int(d, "limit_train", 0, 1L << 40, &s->limit_train));
+    GG_TRY(gg_cfg_int(d, "limit_train", 0, 1L << 40, &s->limit_train));
     s->length = 100;
     s->train_size = 100000;
     s->test_size = 10000;
     s->stride = 0;
-    TRY(get_i(d, "length", 2, 1 << 20, &s->length));
-    TRY(gg_cfg_int(d, "train_size", 1, 1L << 32, &s->train_size));
-    TRY(gg_cfg_int(d, "test_size", 0, 1L << 32, &s->test_size));
-    TRY(gg_cfg_int(d, "stride", 0, 1L << 30, &s->stride));
+    GG_TRY(get_i(d, "length", 2, 1 << 20, &s->length));
+    GG_TRY(gg_cfg_int(d, "train_size", 1, 1L << 32, &s->train_size));
+    GG_TRY(gg_cfg_int(d, "test_size", 0, 1L << 32, &s->test_size));
+    GG_TRY(gg_cfg_int(d, "stride", 0, 1L << 30, &s->stride));
     static const char *const variants[] = {"uniform", "original"};
-    TRY(gg_cfg_enum(d, "variant", variants, 2, &s->variant));
+    GG_TRY(gg_cfg_enum(d, "variant", variants, 2, &s->variant));
     if (f >= 3 && !gg_cfg_get(d, "normalize")) s->normalize = GG_NORMALIZE_NONE;
-    TRY(gg_cfg_int(d, "limit_test", 0, 1L << 40, &s->limit_test));
+    GG_TRY(gg_cfg_int(d, "limit_test", 0, 1L << 40, &s->limit_test));
     return GG_OK;
 }
 
@@ -118,56 +110,56 @@ static gg_status read_optim(gg_cfg_node *o, gg_settings *s)
 {
     s->opt = gg_optim_defaults(GG_OPT_ADAM);
     if (!o) return GG_OK;
-    TRY(need_map(o, "optimizer"));
+    GG_TRY(need_map(o, "optimizer"));
     const char *name = NULL;
-    TRY(gg_cfg_str(o, "name", &name));
+    GG_TRY(gg_cfg_str(o, "name", &name));
     if (name) {
         gg_optim_kind k = gg_optim_parse(name);
         if (k == GG_OPT_COUNT)
             return gg_fail(GG_E_CONFIG, "%s: optimizer.name '%s' is not one of sgd, adam, adamw, rmsprop, adagrad, lbfgs",
-                           at(gg_cfg_get(o, "name")), name);
+                           gg_setup_at(gg_cfg_get(o, "name")), name);
         s->opt = gg_optim_defaults(k);
     }
     gg_optim_config *c = &s->opt;
-    TRY(get_f(o, "lr", 0, 1e3, &c->lr));
-    TRY(get_f(o, "momentum", 0, 1, &c->momentum));
-    TRY(get_f(o, "dampening", 0, 1, &c->dampening));
-    TRY(gg_cfg_bool(o, "nesterov", &c->nesterov));
-    TRY(get_f(o, "beta1", 0, 0.999999, &c->beta1));
-    TRY(get_f(o, "beta2", 0, 0.999999999, &c->beta2));
-    TRY(get_f(o, "eps", 1e-30, 1, &c->eps));
-    TRY(get_f(o, "alpha", 0, 1, &c->alpha));
-    TRY(gg_cfg_bool(o, "centered", &c->centered));
-    TRY(get_f(o, "lr_decay", 0, 1e3, &c->lr_decay));
-    TRY(get_f(o, "initial_accumulator", 0, 1e6, &c->initial_accumulator));
-    TRY(get_f(o, "weight_decay", 0, 1e3, &c->weight_decay));
-    TRY(get_i(o, "history", 1, 1000, &c->lbfgs_history));
+    GG_TRY(get_f(o, "lr", 0, 1e3, &c->lr));
+    GG_TRY(get_f(o, "momentum", 0, 1, &c->momentum));
+    GG_TRY(get_f(o, "dampening", 0, 1, &c->dampening));
+    GG_TRY(gg_cfg_bool(o, "nesterov", &c->nesterov));
+    GG_TRY(get_f(o, "beta1", 0, 0.999999, &c->beta1));
+    GG_TRY(get_f(o, "beta2", 0, 0.999999999, &c->beta2));
+    GG_TRY(get_f(o, "eps", 1e-30, 1, &c->eps));
+    GG_TRY(get_f(o, "alpha", 0, 1, &c->alpha));
+    GG_TRY(gg_cfg_bool(o, "centered", &c->centered));
+    GG_TRY(get_f(o, "lr_decay", 0, 1e3, &c->lr_decay));
+    GG_TRY(get_f(o, "initial_accumulator", 0, 1e6, &c->initial_accumulator));
+    GG_TRY(get_f(o, "weight_decay", 0, 1e3, &c->weight_decay));
+    GG_TRY(get_i(o, "history", 1, 1000, &c->lbfgs_history));
     gg_cfg_node *gs = gg_cfg_get(o, "groups");
     if (gs) {
         if (gg_cfg_node_type(gs) != GG_CFG_SEQ)
-            return gg_fail(GG_E_CONFIG, "%s: optimizer.groups must be a list", at(gs));
+            return gg_fail(GG_E_CONFIG, "%s: optimizer.groups must be a list", gg_setup_at(gs));
         int n = gg_cfg_len(gs);
         if (n > GG_MAX_GROUPS)
-            return gg_fail(GG_E_CONFIG, "%s: optimizer.groups has %d entries, at most %d", at(gs), n,
+            return gg_fail(GG_E_CONFIG, "%s: optimizer.groups has %d entries, at most %d", gg_setup_at(gs), n,
                            GG_MAX_GROUPS);
         for (int i = 0; i < n; i++) {
             gg_cfg_node *e = gg_cfg_at(gs, i);
-            TRY(need_map(e, "optimizer.groups entry"));
+            GG_TRY(need_map(e, "optimizer.groups entry"));
             gg_group_cfg *gc = &s->groups[i];
             const char *pat = NULL;
-            TRY(gg_cfg_str(e, "params", &pat));
+            GG_TRY(gg_cfg_str(e, "params", &pat));
             if (!pat || !*pat || strlen(pat) >= GG_NAME_MAX)
                 return gg_fail(GG_E_CONFIG, "%s: optimizer.groups entry needs 'params' (a name pattern like fc1.*)",
-                               at(e));
+                               gg_setup_at(e));
             snprintf(gc->pattern, sizeof gc->pattern, "%s", pat);
             gc->lr_scale = 1;
             gc->weight_decay = c->weight_decay;
             gc->l1 = -1;
             gc->l2 = -1;
-            TRY(get_f(e, "lr_scale", 0, 1e6, &gc->lr_scale));
-            TRY(get_f(e, "weight_decay", 0, 1e3, &gc->weight_decay));
-            TRY(get_f(e, "l1", 0, 1e3, &gc->l1));
-            TRY(get_f(e, "l2", 0, 1e3, &gc->l2));
+            GG_TRY(get_f(e, "lr_scale", 0, 1e6, &gc->lr_scale));
+            GG_TRY(get_f(e, "weight_decay", 0, 1e3, &gc->weight_decay));
+            GG_TRY(get_f(e, "l1", 0, 1e3, &gc->l1));
+            GG_TRY(get_f(e, "l2", 0, 1e3, &gc->l2));
         }
         s->ngroups = n;
     }
@@ -178,49 +170,49 @@ static gg_status read_schedule(gg_cfg_node *c, gg_settings *s)
 {
     s->sched = gg_schedule_defaults(GG_SCHED_CONSTANT, s->opt.lr);
     if (!c) return GG_OK;
-    TRY(need_map(c, "schedule"));
+    GG_TRY(need_map(c, "schedule"));
     const char *name = NULL;
-    TRY(gg_cfg_str(c, "name", &name));
+    GG_TRY(gg_cfg_str(c, "name", &name));
     if (name) {
         gg_sched_kind k = gg_sched_parse(name);
         if (k == GG_SCHED_COUNT)
             return gg_fail(GG_E_CONFIG,
                            "%s: schedule.name '%s' is not one of constant, step, multistep, exponential, cosine, onecycle, plateau",
-                           at(gg_cfg_get(c, "name")), name);
+                           gg_setup_at(gg_cfg_get(c, "name")), name);
         s->sched = gg_schedule_defaults(k, s->opt.lr);
     }
     gg_schedule_config *k = &s->sched;
-    TRY(gg_cfg_int(c, "step_size", 1, 1L << 40, &k->step_size));
-    TRY(get_f(c, "gamma", 0, 10, &k->gamma));
+    GG_TRY(gg_cfg_int(c, "step_size", 1, 1L << 40, &k->step_size));
+    GG_TRY(get_f(c, "gamma", 0, 10, &k->gamma));
     gg_cfg_node *ms = gg_cfg_get(c, "milestones");
     if (ms) {
         if (gg_cfg_node_type(ms) != GG_CFG_SEQ || gg_cfg_len(ms) > GG_SCHED_MAX_MILESTONES)
             return gg_fail(GG_E_CONFIG, "%s: schedule.milestones must be a list of at most %d steps",
-                           at(ms), GG_SCHED_MAX_MILESTONES);
+                           gg_setup_at(ms), GG_SCHED_MAX_MILESTONES);
         k->n_milestones = gg_cfg_len(ms);
         for (int i = 0; i < k->n_milestones; i++) {
             long v = 0;
-            TRY(gg_cfg_as_int(gg_cfg_at(ms, i), 1, 1L << 40, &v));
+            GG_TRY(gg_cfg_as_int(gg_cfg_at(ms, i), 1, 1L << 40, &v));
             if (i > 0 && v <= k->milestones[i - 1])
-                return gg_fail(GG_E_CONFIG, "%s: schedule.milestones must increase", at(ms));
+                return gg_fail(GG_E_CONFIG, "%s: schedule.milestones must increase", gg_setup_at(ms));
             k->milestones[i] = v;
         }
     }
-    TRY(gg_cfg_int(c, "total_steps", 1, 1L << 40, &k->total_steps));
-    TRY(gg_cfg_int(c, "t0", 0, 1L << 40, &k->t0));
-    TRY(get_f(c, "t_mult", 1, 100, &k->t_mult));
-    TRY(get_f(c, "min_lr", 0, 1e3, &k->min_lr));
-    TRY(get_f(c, "pct_start", 0, 1, &k->pct_start));
-    TRY(get_f(c, "div_factor", 1, 1e9, &k->div_factor));
-    TRY(get_f(c, "final_div_factor", 1, 1e12, &k->final_div_factor));
-    TRY(get_f(c, "factor", 0, 1, &k->factor));
-    TRY(get_i(c, "patience", 0, 100000, &k->patience));
-    TRY(get_i(c, "cooldown", 0, 100000, &k->cooldown));
-    TRY(get_f(c, "threshold", 0, 1, &k->threshold));
+    GG_TRY(gg_cfg_int(c, "total_steps", 1, 1L << 40, &k->total_steps));
+    GG_TRY(gg_cfg_int(c, "t0", 0, 1L << 40, &k->t0));
+    GG_TRY(get_f(c, "t_mult", 1, 100, &k->t_mult));
+    GG_TRY(get_f(c, "min_lr", 0, 1e3, &k->min_lr));
+    GG_TRY(get_f(c, "pct_start", 0, 1, &k->pct_start));
+    GG_TRY(get_f(c, "div_factor", 1, 1e9, &k->div_factor));
+    GG_TRY(get_f(c, "final_div_factor", 1, 1e12, &k->final_div_factor));
+    GG_TRY(get_f(c, "factor", 0, 1, &k->factor));
+    GG_TRY(get_i(c, "patience", 0, 100000, &k->patience));
+    GG_TRY(get_i(c, "cooldown", 0, 100000, &k->cooldown));
+    GG_TRY(get_f(c, "threshold", 0, 1, &k->threshold));
     static const char *const modes[] = {"min", "max"};
-    TRY(gg_cfg_enum(c, "mode", modes, 2, &k->mode_max));
-    TRY(gg_cfg_int(c, "warmup_steps", 0, 1L << 40, &k->warmup_steps));
-    TRY(get_f(c, "warmup_start", 0, 1, &k->warmup_start));
+    GG_TRY(gg_cfg_enum(c, "mode", modes, 2, &k->mode_max));
+    GG_TRY(gg_cfg_int(c, "warmup_steps", 0, 1L << 40, &k->warmup_steps));
+    GG_TRY(get_f(c, "warmup_start", 0, 1, &k->warmup_start));
     return GG_OK;
 }
 
@@ -228,15 +220,15 @@ static gg_status read_regularize(gg_cfg_node *r, gg_settings *s)
 {
     s->es_restore = 1;
     if (!r) return GG_OK;
-    TRY(need_map(r, "regularize"));
-    TRY(get_f(r, "l1", 0, 1e3, &s->l1));
-    TRY(get_f(r, "l2", 0, 1e3, &s->l2));
+    GG_TRY(need_map(r, "regularize"));
+    GG_TRY(get_f(r, "l1", 0, 1e3, &s->l1));
+    GG_TRY(get_f(r, "l2", 0, 1e3, &s->l2));
     gg_cfg_node *es = gg_cfg_get(r, "early_stopping");
     if (es) {
-        TRY(need_map(es, "regularize.early_stopping"));
-        TRY(get_i(es, "patience", 0, 100000, &s->es_patience));
-        TRY(gg_cfg_float(es, "min_delta", 0, 1e9, &s->es_min_delta));
-        TRY(gg_cfg_bool(es, "restore_best", &s->es_restore));
+        GG_TRY(need_map(es, "regularize.early_stopping"));
+        GG_TRY(get_i(es, "patience", 0, 100000, &s->es_patience));
+        GG_TRY(gg_cfg_float(es, "min_delta", 0, 1e9, &s->es_min_delta));
+        GG_TRY(gg_cfg_bool(es, "restore_best", &s->es_restore));
     }
     return GG_OK;
 }
@@ -244,12 +236,12 @@ static gg_status read_regularize(gg_cfg_node *r, gg_settings *s)
 static gg_status read_response(gg_cfg_node *m, const char *key, gg_response *out)
 {
     const char *v = NULL;
-    TRY(gg_cfg_str(m, key, &v));
+    GG_TRY(gg_cfg_str(m, key, &v));
     if (!v) return GG_OK;
     gg_response r = gg_response_parse(v);
     if (r == GG_DO_COUNT)
         return gg_fail(GG_E_CONFIG, "%s: guard.%s '%s' is not one of warn, clip, skip, backoff, rollback, stop, noise",
-                       at(gg_cfg_get(m, key)), key, v);
+                       gg_setup_at(gg_cfg_get(m, key)), key, v);
     *out = r;
     return GG_OK;
 }
@@ -258,98 +250,98 @@ static gg_status read_guard(gg_cfg_node *m, gg_settings *s)
 {
     s->guard = gg_guard_defaults();
     if (!m) return GG_OK;
-    TRY(need_map(m, "guard"));
+    GG_TRY(need_map(m, "guard"));
     gg_guard_config *c = &s->guard;
-    TRY(gg_cfg_bool(m, "enabled", &c->enabled));
+    GG_TRY(gg_cfg_bool(m, "enabled", &c->enabled));
     const char *clip = NULL;
-    TRY(gg_cfg_str(m, "clip", &clip));
+    GG_TRY(gg_cfg_str(m, "clip", &clip));
     if (clip) {
         c->clip = gg_clip_parse(clip);
         if (c->clip == GG_CLIP_COUNT)
             return gg_fail(GG_E_CONFIG, "%s: guard.clip '%s' is not one of none, value, norm, tensor, agc, percentile, zscore",
-                           at(gg_cfg_get(m, "clip")), clip);
+                           gg_setup_at(gg_cfg_get(m, "clip")), clip);
     }
-    TRY(get_f(m, "clip_value", 1e-12, 1e12, &c->clip_value));
-    TRY(get_f(m, "max_norm", 1e-12, 1e12, &c->max_norm));
-    TRY(get_f(m, "agc_lambda", 1e-9, 1e3, &c->agc_lambda));
-    TRY(get_f(m, "agc_eps", 0, 1, &c->agc_eps));
-    TRY(gg_cfg_bool(m, "agc_exclude_last", &c->agc_exclude_last));
-    TRY(get_f(m, "percentile", 0.01, 100, &c->percentile));
-    TRY(get_i(m, "history", 1, 1000000, &c->history));
-    TRY(get_f(m, "clip_z", 0.1, 100, &c->clip_z));
-    TRY(get_i(m, "warmup", 0, 1000000, &c->warmup));
-    TRY(get_f(m, "ema_alpha", 1e-6, 0.999999, &c->ema_alpha));
-    TRY(get_f(m, "spike_z", 0.1, 1000, &c->spike_z));
-    TRY(get_f(m, "loss_z", 0.1, 1000, &c->loss_z));
-    TRY(get_i(m, "trend_window", 0, 100000, &c->trend_window));
-    TRY(get_f(m, "trend_growth", 1, 1e12, &c->trend_growth));
-    TRY(read_response(m, "on_nonfinite", &c->on_nonfinite));
-    TRY(read_response(m, "on_spike", &c->on_spike));
-    TRY(read_response(m, "on_loss_spike", &c->on_loss_spike));
-    TRY(read_response(m, "on_trend", &c->on_trend));
-    TRY(gg_cfg_bool(m, "reset_moments", &c->reset_moments));
-    TRY(get_f(m, "backoff_factor", 1e-6, 1, &c->backoff_factor));
-    TRY(get_i(m, "backoff_recover", 0, 100000000, &c->backoff_recover));
-    TRY(get_f(m, "backoff_min", 0, 1, &c->backoff_min));
-    TRY(get_i(m, "snapshot_every", 1, 100000000, &c->snapshot_every));
-    TRY(get_i(m, "rollback_budget", 0, 1000000, &c->rollback_budget));
-    TRY(get_i(m, "skip_batches", 0, 1000000, &c->skip_batches));
-    TRY(get_i(m, "max_skips", 1, 1000000, &c->max_skips));
-    TRY(get_f(m, "noise_eta", 0, 1e6, &c->noise_eta));
-    TRY(get_f(m, "noise_gamma", 0, 10, &c->noise_gamma));
-    TRY(gg_cfg_bool(m, "diagnose", &c->diagnose));
+    GG_TRY(get_f(m, "clip_value", 1e-12, 1e12, &c->clip_value));
+    GG_TRY(get_f(m, "max_norm", 1e-12, 1e12, &c->max_norm));
+    GG_TRY(get_f(m, "agc_lambda", 1e-9, 1e3, &c->agc_lambda));
+    GG_TRY(get_f(m, "agc_eps", 0, 1, &c->agc_eps));
+    GG_TRY(gg_cfg_bool(m, "agc_exclude_last", &c->agc_exclude_last));
+    GG_TRY(get_f(m, "percentile", 0.01, 100, &c->percentile));
+    GG_TRY(get_i(m, "history", 1, 1000000, &c->history));
+    GG_TRY(get_f(m, "clip_z", 0.1, 100, &c->clip_z));
+    GG_TRY(get_i(m, "warmup", 0, 1000000, &c->warmup));
+    GG_TRY(get_f(m, "ema_alpha", 1e-6, 0.999999, &c->ema_alpha));
+    GG_TRY(get_f(m, "spike_z", 0.1, 1000, &c->spike_z));
+    GG_TRY(get_f(m, "loss_z", 0.1, 1000, &c->loss_z));
+    GG_TRY(get_i(m, "trend_window", 0, 100000, &c->trend_window));
+    GG_TRY(get_f(m, "trend_growth", 1, 1e12, &c->trend_growth));
+    GG_TRY(read_response(m, "on_nonfinite", &c->on_nonfinite));
+    GG_TRY(read_response(m, "on_spike", &c->on_spike));
+    GG_TRY(read_response(m, "on_loss_spike", &c->on_loss_spike));
+    GG_TRY(read_response(m, "on_trend", &c->on_trend));
+    GG_TRY(gg_cfg_bool(m, "reset_moments", &c->reset_moments));
+    GG_TRY(get_f(m, "backoff_factor", 1e-6, 1, &c->backoff_factor));
+    GG_TRY(get_i(m, "backoff_recover", 0, 100000000, &c->backoff_recover));
+    GG_TRY(get_f(m, "backoff_min", 0, 1, &c->backoff_min));
+    GG_TRY(get_i(m, "snapshot_every", 1, 100000000, &c->snapshot_every));
+    GG_TRY(get_i(m, "rollback_budget", 0, 1000000, &c->rollback_budget));
+    GG_TRY(get_i(m, "skip_batches", 0, 1000000, &c->skip_batches));
+    GG_TRY(get_i(m, "max_skips", 1, 1000000, &c->max_skips));
+    GG_TRY(get_f(m, "noise_eta", 0, 1e6, &c->noise_eta));
+    GG_TRY(get_f(m, "noise_gamma", 0, 10, &c->noise_gamma));
+    GG_TRY(gg_cfg_bool(m, "diagnose", &c->diagnose));
     static const char *const ic[] = {"off", "warn", "fix"};
-    TRY(gg_cfg_enum(m, "init_check", ic, 3, &c->init_check));
-    TRY(get_f(m, "loss_blowup", 0, 1e12, &c->loss_blowup));
-    TRY(read_response(m, "on_blowup", &c->on_blowup));
-    TRY(read_response(m, "on_collapse", &c->on_collapse));
-    TRY(get_i(m, "layer_every", 0, 100000000, &c->layer_every));
+    GG_TRY(gg_cfg_enum(m, "init_check", ic, 3, &c->init_check));
+    GG_TRY(get_f(m, "loss_blowup", 0, 1e12, &c->loss_blowup));
+    GG_TRY(read_response(m, "on_blowup", &c->on_blowup));
+    GG_TRY(read_response(m, "on_collapse", &c->on_collapse));
+    GG_TRY(get_i(m, "layer_every", 0, 100000000, &c->layer_every));
     /* quiet failures (docs/guard.md, "Quiet failures") */
-    TRY(gg_cfg_bool(m, "quiet", &c->quiet));
-    TRY(get_i(m, "monitor_every", 0, 100000000, &c->monitor_every));
-    TRY(get_i(m, "stall_window", 1, 100000000, &c->stall_window));
-    TRY(get_i(m, "progress_window", 0, 100000000, &c->progress_window));
-    TRY(get_f(m, "min_progress", 0, 1, &c->min_progress));
-    TRY(get_f(m, "chance_margin", 0, 1, &c->chance_margin));
-    TRY(get_f(m, "vanish_ratio", 0, 1, &c->vanish_ratio));
-    TRY(get_f(m, "dead_fraction", 0, 1, &c->dead_fraction));
-    TRY(get_f(m, "saturation_fraction", 0, 1, &c->saturation_fraction));
-    TRY(get_f(m, "saturation_threshold", 0.01, 100, &c->saturation_threshold));
-    TRY(get_f(m, "update_ratio_low", 0, 1e6, &c->update_ratio_low));
-    TRY(get_f(m, "update_ratio_high", 0, 1e6, &c->update_ratio_high));
-    TRY(get_i(m, "quiet_persist", 1, 1000000, &c->quiet_persist));
-    TRY(get_i(m, "report_every", 1, 100000000, &c->report_every));
-    TRY(read_response(m, "on_stall", &c->on_stall));
-    TRY(read_response(m, "on_vanishing", &c->on_vanishing));
-    TRY(get_f(m, "remedy_noise_eta", 0, 1e6, &c->remedy_noise_eta));
+    GG_TRY(gg_cfg_bool(m, "quiet", &c->quiet));
+    GG_TRY(get_i(m, "monitor_every", 0, 100000000, &c->monitor_every));
+    GG_TRY(get_i(m, "stall_window", 1, 100000000, &c->stall_window));
+    GG_TRY(get_i(m, "progress_window", 0, 100000000, &c->progress_window));
+    GG_TRY(get_f(m, "min_progress", 0, 1, &c->min_progress));
+    GG_TRY(get_f(m, "chance_margin", 0, 1, &c->chance_margin));
+    GG_TRY(get_f(m, "vanish_ratio", 0, 1, &c->vanish_ratio));
+    GG_TRY(get_f(m, "dead_fraction", 0, 1, &c->dead_fraction));
+    GG_TRY(get_f(m, "saturation_fraction", 0, 1, &c->saturation_fraction));
+    GG_TRY(get_f(m, "saturation_threshold", 0.01, 100, &c->saturation_threshold));
+    GG_TRY(get_f(m, "update_ratio_low", 0, 1e6, &c->update_ratio_low));
+    GG_TRY(get_f(m, "update_ratio_high", 0, 1e6, &c->update_ratio_high));
+    GG_TRY(get_i(m, "quiet_persist", 1, 1000000, &c->quiet_persist));
+    GG_TRY(get_i(m, "report_every", 1, 100000000, &c->report_every));
+    GG_TRY(read_response(m, "on_stall", &c->on_stall));
+    GG_TRY(read_response(m, "on_vanishing", &c->on_vanishing));
+    GG_TRY(get_f(m, "remedy_noise_eta", 0, 1e6, &c->remedy_noise_eta));
     gg_cfg_node *fl = gg_cfg_get(m, "faults");
     if (fl) {
         if (gg_cfg_node_type(fl) != GG_CFG_SEQ || gg_cfg_len(fl) > GG_MAX_FAULTS)
-            return gg_fail(GG_E_CONFIG, "%s: guard.faults must be a list of at most %d entries", at(fl),
+            return gg_fail(GG_E_CONFIG, "%s: guard.faults must be a list of at most %d entries", gg_setup_at(fl),
                            GG_MAX_FAULTS);
         s->nfaults = gg_cfg_len(fl);
         for (int i = 0; i < s->nfaults; i++) {
             gg_cfg_node *e = gg_cfg_at(fl, i);
-            TRY(need_map(e, "guard.faults entry"));
+            GG_TRY(need_map(e, "guard.faults entry"));
             gg_fault *f = &s->faults[i];
             f->step = -1;
             f->scale = 1;
             /* the global batch index: epoch * steps_per_epoch + batch */
-            TRY(gg_cfg_int(e, "batch", 0, 1L << 40, &f->step));
-            TRY(gg_cfg_bool(e, "nan", &f->nan));
-            TRY(get_f(e, "scale", -1e30, 1e30, &f->scale));
+            GG_TRY(gg_cfg_int(e, "batch", 0, 1L << 40, &f->step));
+            GG_TRY(gg_cfg_bool(e, "nan", &f->nan));
+            GG_TRY(get_f(e, "scale", -1e30, 1e30, &f->scale));
             const char *node = NULL;
-            TRY(gg_cfg_str(e, "node", &node));
+            GG_TRY(gg_cfg_str(e, "node", &node));
             if (node) {
                 if (strlen(node) >= GG_NAME_MAX)
-                    return gg_fail(GG_E_CONFIG, "%s: guard.faults node name too long", at(e));
+                    return gg_fail(GG_E_CONFIG, "%s: guard.faults node name too long", gg_setup_at(e));
                 snprintf(f->node, sizeof f->node, "%s", node);
             }
-            TRY(gg_cfg_bool(e, "backward", &f->backward));
+            GG_TRY(gg_cfg_bool(e, "backward", &f->backward));
             /* data-parallel runs: the fault hits only this rank's shard */
             f->rank = -1;
-            TRY(get_i(e, "rank", 0, 1 << 20, &f->rank));
-            if (f->step < 0) return gg_fail(GG_E_CONFIG, "%s: guard.faults entry needs 'batch'", at(e));
+            GG_TRY(get_i(e, "rank", 0, 1 << 20, &f->rank));
+            if (f->step < 0) return gg_fail(GG_E_CONFIG, "%s: guard.faults entry needs 'batch'", gg_setup_at(e));
         }
     }
     return GG_OK;
@@ -365,20 +357,20 @@ static gg_status read_train(gg_cfg_node *m, gg_settings *s)
     s->checkpoint_every = 1;
     s->keep_checkpoints = 3;
     if (!m) return GG_OK;
-    TRY(need_map(m, "train"));
-    TRY(get_i(m, "epochs", 1, 1000000, &s->epochs));
-    TRY(get_i(m, "batch", 1, 1 << 20, &s->batch));
-    TRY(get_i(m, "accumulate", 1, 65536, &s->accumulate));
-    TRY(get_i(m, "threads", 0, 4096, &s->threads));
+    GG_TRY(need_map(m, "train"));
+    GG_TRY(get_i(m, "epochs", 1, 1000000, &s->epochs));
+    GG_TRY(get_i(m, "batch", 1, 1 << 20, &s->batch));
+    GG_TRY(get_i(m, "accumulate", 1, 65536, &s->accumulate));
+    GG_TRY(get_i(m, "threads", 0, 4096, &s->threads));
     long seed = (long)s->seed;
-    TRY(gg_cfg_int(m, "seed", 0, LONG_MAX, &seed));
+    GG_TRY(gg_cfg_int(m, "seed", 0, LONG_MAX, &seed));
     s->seed = (uint64_t)seed;
-    TRY(get_i(m, "log_every", 1, 100000000, &s->log_every));
-    TRY(get_i(m, "eval_every", 0, 100000000, &s->eval_every));
-    TRY(get_i(m, "checkpoint_every", 0, 1000000, &s->checkpoint_every));
-    TRY(get_i(m, "keep_checkpoints", 1, 1000, &s->keep_checkpoints));
-    TRY(get_i(m, "stop_after", 0, 1000000, &s->stop_after));
-    TRY(gg_cfg_int(m, "max_steps", 0, 1L << 40, &s->max_steps));
+    GG_TRY(get_i(m, "log_every", 1, 100000000, &s->log_every));
+    GG_TRY(get_i(m, "eval_every", 0, 100000000, &s->eval_every));
+    GG_TRY(get_i(m, "checkpoint_every", 0, 1000000, &s->checkpoint_every));
+    GG_TRY(get_i(m, "keep_checkpoints", 1, 1000, &s->keep_checkpoints));
+    GG_TRY(get_i(m, "stop_after", 0, 1000000, &s->stop_after));
+    GG_TRY(gg_cfg_int(m, "max_steps", 0, 1L << 40, &s->max_steps));
     return GG_OK;
 }
 
@@ -389,9 +381,9 @@ static gg_status read_dist(gg_cfg_node *m, gg_settings *s)
     s->bucket_mb = 0;
     s->dist_timeout = 300;
     if (!m) return GG_OK;
-    TRY(need_map(m, "dist"));
-    TRY(gg_cfg_float(m, "bucket_mb", 0, 1 << 20, &s->bucket_mb));
-    TRY(gg_cfg_float(m, "timeout", 0, 1e7, &s->dist_timeout));
+    GG_TRY(need_map(m, "dist"));
+    GG_TRY(gg_cfg_float(m, "bucket_mb", 0, 1 << 20, &s->bucket_mb));
+    GG_TRY(gg_cfg_float(m, "timeout", 0, 1e7, &s->dist_timeout));
     return GG_OK;
 }
 
@@ -401,25 +393,25 @@ gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s)
     gg_cfg_node *root = gg_cfg_root(cfg);
     if (!root || gg_cfg_node_type(root) != GG_CFG_MAP)
         return gg_fail(GG_E_CONFIG, "the config must be a map with sections data, model, loss, optimizer, ...");
-    TRY(read_data(gg_cfg_get(root, "data"), s));
+    GG_TRY(read_data(gg_cfg_get(root, "data"), s));
     gg_cfg_node *loss = gg_cfg_get(root, "loss");
     s->huber_delta = 1;
     if (loss) {
-        TRY(need_map(loss, "loss"));
+        GG_TRY(need_map(loss, "loss"));
         int k = 0;
-        TRY(gg_cfg_enum(loss, "name", loss_names, GG_LOSS_COUNT, &k));
+        GG_TRY(gg_cfg_enum(loss, "name", loss_names, GG_LOSS_COUNT, &k));
         s->loss = (gg_loss_kind)k;
-        TRY(get_f(loss, "smoothing", 0, 0.999, &s->smoothing));
-        TRY(get_f(loss, "delta", 1e-9, 1e9, &s->huber_delta));
+        GG_TRY(get_f(loss, "smoothing", 0, 0.999, &s->smoothing));
+        GG_TRY(get_f(loss, "delta", 1e-9, 1e9, &s->huber_delta));
     }
-    TRY(read_optim(gg_cfg_get(root, "optimizer"), s));
-    TRY(read_schedule(gg_cfg_get(root, "schedule"), s));
-    TRY(read_regularize(gg_cfg_get(root, "regularize"), s));
-    TRY(read_guard(gg_cfg_get(root, "guard"), s));
-    TRY(read_train(gg_cfg_get(root, "train"), s));
-    TRY(gg_read_prune(gg_cfg_get(root, "prune"), s));
-    TRY(gg_read_augment(gg_cfg_get(root, "augment"), s));
-    TRY(read_dist(gg_cfg_get(root, "dist"), s));
+    GG_TRY(read_optim(gg_cfg_get(root, "optimizer"), s));
+    GG_TRY(read_schedule(gg_cfg_get(root, "schedule"), s));
+    GG_TRY(read_regularize(gg_cfg_get(root, "regularize"), s));
+    GG_TRY(read_guard(gg_cfg_get(root, "guard"), s));
+    GG_TRY(read_train(gg_cfg_get(root, "train"), s));
+    GG_TRY(gg_read_prune(gg_cfg_get(root, "prune"), s));
+    GG_TRY(gg_read_augment(gg_cfg_get(root, "augment"), s));
+    GG_TRY(read_dist(gg_cfg_get(root, "dist"), s));
     return GG_OK;
 }
 
@@ -428,12 +420,12 @@ gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s)
 static gg_status read_act(gg_cfg_node *e, const char *key, gg_act *out)
 {
     const char *v = NULL;
-    TRY(gg_cfg_str(e, key, &v));
+    GG_TRY(gg_cfg_str(e, key, &v));
     if (!v) return GG_OK;
     gg_act a = gg_act_parse(v);
     if (a == GG_ACT_COUNT)
         return gg_fail(GG_E_CONFIG, "%s: %s.%s '%s' is not one of none, relu, leaky_relu, elu, gelu, tanh, sigmoid",
-                       at(gg_cfg_get(e, key)), gg_cfg_path(e), key, v);
+                       gg_setup_at(gg_cfg_get(e, key)), gg_cfg_path(e), key, v);
     *out = a;
     return GG_OK;
 }
@@ -447,15 +439,15 @@ static gg_status read_init(gg_cfg_node *e, gg_init *in)
     gg_cfg_node *n = gg_cfg_get(e, "init");
     if (!n) return GG_OK;
     int k = 0;
-    TRY(gg_cfg_enum(e, "init", init_names, GG_INIT_COUNT, &k));
+    GG_TRY(gg_cfg_enum(e, "init", init_names, GG_INIT_COUNT, &k));
     in->kind = (gg_init_kind)k;
     in->a = in->b = 0;
     if (k == GG_INIT_NORMAL) in->b = 1;
-    TRY(get_f(e, "init_a", -1e6, 1e6, &in->a));
-    TRY(get_f(e, "init_b", -1e6, 1e6, &in->b));
+    GG_TRY(get_f(e, "init_a", -1e6, 1e6, &in->a));
+    GG_TRY(get_f(e, "init_b", -1e6, 1e6, &in->b));
     /* "gain" reads better for the scaled initialisers */
-    TRY(get_f(e, "gain", 0, 1e6, &in->a));
-    TRY(get_f(e, "std", 0, 1e6, &in->b));
+    GG_TRY(get_f(e, "gain", 0, 1e6, &in->a));
+    GG_TRY(get_f(e, "std", 0, 1e6, &in->b));
     return GG_OK;
 }
 
@@ -491,19 +483,19 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
     for (int i = 0; i < n; i++) {
         gg_cfg_node *e = gg_cfg_at(model, i);
         if (gg_cfg_node_type(e) != GG_CFG_MAP)
-            return gg_fail(GG_E_CONFIG, "%s: model[%d] must be a map like {type: dense, units: 128}", at(e), i);
+            return gg_fail(GG_E_CONFIG, "%s: model[%d] must be a map like {type: dense, units: 128}", gg_setup_at(e), i);
         int type = -1;
         if (!gg_cfg_get(e, "type"))
-            return gg_fail(GG_E_CONFIG, "%s: model[%d] has no 'type'", at(e), i);
-        TRY(gg_cfg_enum(e, "type", types, L_COUNT, &type));
+            return gg_fail(GG_E_CONFIG, "%s: model[%d] has no 'type'", gg_setup_at(e), i);
+        GG_TRY(gg_cfg_enum(e, "type", types, L_COUNT, &type));
         char name[GG_NAME_MAX];
         const char *nm = NULL;
-        TRY(gg_cfg_str(e, "name", &nm));
+        GG_TRY(gg_cfg_str(e, "name", &nm));
         counts[type]++;
         if (nm) {
             if (strlen(nm) >= GG_NAME_MAX - 20 || strchr(nm, '.') || strchr(nm, '/'))
                 return gg_fail(GG_E_CONFIG, "%s: model[%d].name '%s' must be short and have no '.' or '/'",
-                               at(e), i, nm);
+                               gg_setup_at(e), i, nm);
             snprintf(name, sizeof name, "%s", nm);
         } else {
             snprintf(name, sizeof name, "%s%d", prefixes[type], counts[type]);
@@ -515,38 +507,38 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
          * keys: anywhere else they are unknown keys, and an error */
         int has_act = type == L_DENSE || type == L_CONV || type == L_RES || type == L_RESCONV || type == L_ACT ||
                       type == L_RNN;
-        if (has_act) TRY(read_act(e, "act", &act));
+        if (has_act) GG_TRY(read_act(e, "act", &act));
         gg_init init = gg_init_default(act);
-        if (type == L_DENSE || type == L_CONV) TRY(read_init(e, &init));
+        if (type == L_DENSE || type == L_CONV) GG_TRY(read_init(e, &init));
         switch (type) {
         case L_DENSE: {
             int units = last && s->loss == GG_LOSS_XENT ? t->train.num_classes : 0;
             if (last && s->loss != GG_LOSS_XENT) units = t->train.label_per;
-            TRY(get_i(e, "units", 1, 1 << 24, &units));
+            GG_TRY(get_i(e, "units", 1, 1 << 24, &units));
             if (units < 1)
-                return gg_fail(GG_E_CONFIG, "%s: model[%d] (dense) needs 'units'", at(e), i);
+                return gg_fail(GG_E_CONFIG, "%s: model[%d] (dense) needs 'units'", gg_setup_at(e), i);
             int bias = 1;
-            TRY(gg_cfg_bool(e, "bias", &bias));
+            GG_TRY(gg_cfg_bool(e, "bias", &bias));
             h = gg_dense(g, h, name, units, act, init, bias);
             break;
         }
         case L_CONV: {
             int filters = 0, k = 3, stride = 1, pad = -1;
-            TRY(get_i(e, "filters", 1, 1 << 16, &filters));
-            TRY(get_i(e, "kernel", 1, 64, &k));
-            TRY(get_i(e, "stride", 1, 64, &stride));
-            TRY(get_i(e, "pad", 0, 64, &pad));
+            GG_TRY(get_i(e, "filters", 1, 1 << 16, &filters));
+            GG_TRY(get_i(e, "kernel", 1, 64, &k));
+            GG_TRY(get_i(e, "stride", 1, 64, &stride));
+            GG_TRY(get_i(e, "pad", 0, 64, &pad));
             if (filters < 1)
-                return gg_fail(GG_E_CONFIG, "%s: model[%d] (conv2d) needs 'filters'", at(e), i);
+                return gg_fail(GG_E_CONFIG, "%s: model[%d] (conv2d) needs 'filters'", gg_setup_at(e), i);
             h = gg_conv(g, h, name, filters, k, stride, pad, act, init);
             break;
         }
         case L_MAXPOOL:
         case L_AVGPOOL: {
             int k = 2, stride = 0, pad = 0;
-            TRY(get_i(e, "size", 1, 64, &k));
-            TRY(get_i(e, "stride", 1, 64, &stride));
-            TRY(get_i(e, "pad", 0, 32, &pad));
+            GG_TRY(get_i(e, "size", 1, 64, &k));
+            GG_TRY(get_i(e, "stride", 1, 64, &stride));
+            GG_TRY(get_i(e, "pad", 0, 32, &pad));
             gg_graph_scope(g, name);
             h = type == L_MAXPOOL ? gg_maxpool2d(g, h, k, stride ? stride : k, pad)
                                   : gg_avgpool2d(g, h, k, stride ? stride : k, pad);
@@ -562,41 +554,41 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             break;
         case L_DROPOUT: {
             float p = 0.5f;
-            TRY(get_f(e, "p", 0, 0.999, &p));
+            GG_TRY(get_f(e, "p", 0, 0.999, &p));
             gg_graph_scope(g, name);
             h = gg_dropout(g, h, p);
             break;
         }
         case L_BN: {
             float mom = 0.1f, eps = 1e-5f;
-            TRY(get_f(e, "momentum", 0, 1, &mom));
-            TRY(get_f(e, "eps", 1e-12, 1, &eps));
+            GG_TRY(get_f(e, "momentum", 0, 1, &mom));
+            GG_TRY(get_f(e, "eps", 1e-12, 1, &eps));
             h = gg_batchnorm_layer(g, h, name, mom, eps);
             break;
         }
         case L_LN: {
             float eps = 1e-5f;
-            TRY(get_f(e, "eps", 1e-12, 1, &eps));
+            GG_TRY(get_f(e, "eps", 1e-12, 1, &eps));
             h = gg_layernorm_layer(g, h, name, eps);
             break;
         }
         case L_ACT:
             if (!gg_cfg_get(e, "act"))
-                return gg_fail(GG_E_CONFIG, "%s: model[%d] (activation) needs 'act'", at(e), i);
+                return gg_fail(GG_E_CONFIG, "%s: model[%d] (activation) needs 'act'", gg_setup_at(e), i);
             gg_graph_scope(g, name);
             h = gg_activation(g, h, act);
             break;
         case L_EMBED: {
             int vocab = t->train.num_classes, dim = 0;
-            TRY(get_i(e, "vocab", 1, 1 << 24, &vocab));
-            TRY(get_i(e, "dim", 1, 1 << 16, &dim));
+            GG_TRY(get_i(e, "vocab", 1, 1 << 24, &vocab));
+            GG_TRY(get_i(e, "dim", 1, 1 << 16, &dim));
             if (vocab < 1 || dim < 1)
                 return gg_fail(GG_E_CONFIG, "%s: model[%d] (embedding) needs 'dim' (and 'vocab' unless the data gives it)",
-                               at(e), i);
+                               gg_setup_at(e), i);
             char wn[GG_NAME_MAX + 8];
             snprintf(wn, sizeof wn, "%s.weight", name);
             gg_init ein = {GG_INIT_NORMAL, 0, 1};
-            TRY(read_init(e, &ein));
+            GG_TRY(read_init(e, &ein));
             gg_graph_scope(g, name);
             h = gg_embedding(g, h, gg_param(g, wn, gg_shape2(vocab, dim), ein));
             break;
@@ -605,7 +597,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             /* a learned position embedding (T, D) added to (N, T, D) */
             gg_shape xs = gg_graph_shape(g, h);
             if (xs.ndim != 3)
-                return gg_fail(GG_E_CONFIG, "%s: model[%d] (position) needs (N, T, D) input", at(e), i);
+                return gg_fail(GG_E_CONFIG, "%s: model[%d] (position) needs (N, T, D) input", gg_setup_at(e), i);
             char wn[GG_NAME_MAX + 8];
             snprintf(wn, sizeof wn, "%s.weight", name);
             gg_init pin = {GG_INIT_NORMAL, 0, 0.02f};
@@ -618,26 +610,26 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
         case L_GRU: {
             int hidden = 0, last_only = 0, relu = 0;
             float fb = 1.0f;
-            TRY(get_i(e, "hidden", 1, 1 << 16, &hidden));
-            if (hidden < 1) return gg_fail(GG_E_CONFIG, "%s: model[%d] (%s) needs 'hidden'", at(e), i, types[type]);
-            TRY(gg_cfg_bool(e, "last", &last_only));
+            GG_TRY(get_i(e, "hidden", 1, 1 << 16, &hidden));
+            if (hidden < 1) return gg_fail(GG_E_CONFIG, "%s: model[%d] (%s) needs 'hidden'", gg_setup_at(e), i, types[type]);
+            GG_TRY(gg_cfg_bool(e, "last", &last_only));
             gg_init hh = {GG_INIT_LECUN_UNIFORM, 0, 0}; /* PyTorch's default */
             gg_cfg_node *ri = gg_cfg_get(e, "recurrent_init");
             if (ri) {
                 int k = 0;
-                TRY(gg_cfg_enum(e, "recurrent_init", init_names, GG_INIT_COUNT, &k));
+                GG_TRY(gg_cfg_enum(e, "recurrent_init", init_names, GG_INIT_COUNT, &k));
                 hh.kind = (gg_init_kind)k;
-                TRY(get_f(e, "recurrent_gain", 0, 1e6, &hh.a));
+                GG_TRY(get_f(e, "recurrent_gain", 0, 1e6, &hh.a));
                 if (hh.kind == GG_INIT_NORMAL) hh.b = 1;
             }
             int flags = last_only ? GG_RNN_LAST : 0;
             if (type == L_RNN) {
                 if (act != GG_ACT_NONE && act != GG_ACT_TANH && act != GG_ACT_RELU)
-                    return gg_fail(GG_E_CONFIG, "%s: model[%d] (rnn) act must be tanh or relu", at(e), i);
+                    return gg_fail(GG_E_CONFIG, "%s: model[%d] (rnn) act must be tanh or relu", gg_setup_at(e), i);
                 relu = act == GG_ACT_RELU;
                 h = gg_rnn_layer(g, h, name, hidden, relu, -1, hh, flags);
             } else if (type == L_LSTM) {
-                TRY(get_f(e, "forget_bias", -100, 100, &fb));
+                GG_TRY(get_f(e, "forget_bias", -100, 100, &fb));
                 h = gg_lstm_layer(g, h, name, hidden, -1, hh, fb, flags);
             } else {
                 h = gg_gru_layer(g, h, name, hidden, -1, hh, flags);
@@ -646,15 +638,15 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
         }
         case L_ATTN: {
             int heads = 1, causal = 1;
-            TRY(get_i(e, "heads", 1, 1024, &heads));
-            TRY(gg_cfg_bool(e, "causal", &causal));
+            GG_TRY(get_i(e, "heads", 1, 1024, &heads));
+            GG_TRY(gg_cfg_bool(e, "causal", &causal));
             h = gg_attention_block(g, h, name, heads, causal);
             break;
         }
         case L_MLPB: {
             gg_shape xs = gg_graph_shape(g, h);
             int hidden = 4 * xs.d[xs.ndim - 1];
-            TRY(get_i(e, "hidden", 1, 1 << 20, &hidden));
+            GG_TRY(get_i(e, "hidden", 1, 1 << 20, &hidden));
             h = gg_mlp_block(g, h, name, hidden);
             break;
         }
@@ -662,11 +654,11 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
         case L_RESCONV: {
             static const char *const norms[] = {"none", "batchnorm", "layernorm"};
             int nk = 0, k = 3;
-            TRY(gg_cfg_enum(e, "norm", norms, 3, &nk));
+            GG_TRY(gg_cfg_enum(e, "norm", norms, 3, &nk));
             if (type == L_RES) {
                 h = gg_residual_dense(g, h, name, (gg_norm_kind)nk, act);
             } else {
-                TRY(get_i(e, "kernel", 1, 63, &k));
+                GG_TRY(get_i(e, "kernel", 1, 63, &k));
                 h = gg_residual_conv(g, h, name, k, (gg_norm_kind)nk, act);
             }
             break;
@@ -674,7 +666,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
         }
         gg_graph_scope(g, NULL);
         if (h < 0)
-            return gg_fail(gg_graph_status(g), "%s: model[%d] (%s '%s'): %s", at(e), i, types[type], name,
+            return gg_fail(gg_graph_status(g), "%s: model[%d] (%s '%s'): %s", gg_setup_at(e), i, types[type], name,
                            gg_graph_errmsg(g));
     }
     t->logits = h;
@@ -683,9 +675,9 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
     switch (s->loss) {
     case GG_LOSS_XENT: {
         int classes = ls.d[ls.ndim - 1];
-        TRY(gg_dataset_check_classes(&t->train, classes));
-        if (t->have_val) TRY(gg_dataset_check_classes(&t->val, classes));
-        if (t->have_test) TRY(gg_dataset_check_classes(&t->test, classes));
+        GG_TRY(gg_dataset_check_classes(&t->train, classes));
+        if (t->have_val) GG_TRY(gg_dataset_check_classes(&t->val, classes));
+        if (t->have_test) GG_TRY(gg_dataset_check_classes(&t->test, classes));
         if (t->train.num_classes > classes)
             return gg_fail(GG_E_CONFIG, "the model's output has %d classes but the labels of %s go up to %d", classes,
                            t->train.source, t->train.num_classes - 1);
@@ -711,7 +703,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
         break;
     }
     }
-    TRY(gg_train_mixup_loss(t));
+    GG_TRY(gg_train_mixup_loss(t));
     if (gg_graph_compile(g)) return gg_fail(gg_graph_status(g) ? gg_graph_status(g) : GG_E_NOMEM, "model: %s", gg_errmsg());
     /* Training keeps about five more copies of the parameters than the plan
      * (two optimizer moments; the guard's snapshot of parameters and
@@ -724,6 +716,6 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
                        "model: training %zu parameters needs about %llu MiB (weights, gradients, optimizer state, "
                        "snapshots and activations), more than the %llu MiB of memory this process may use",
                        g->nparams, (unsigned long long)(need >> 20), (unsigned long long)(gg_mem_physical() >> 20));
-    TRY(gg_graph_init_params(g, s->seed));
+    GG_TRY(gg_graph_init_params(g, s->seed));
     return gg_graph_init_recurrent(g, s->seed ^ 0x7265637572ull);
 }

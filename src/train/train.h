@@ -158,6 +158,16 @@ void gg_json_escape(char *out, size_t cap, const char *in);
 
 /* checkpoint.c */
 gg_status gg_ckpt_save(gg_trainer *t);
+/* "cfg.yaml:12" for messages about a config node (setup.c); rotating
+ * buffers, so one message can name two places. */
+const char *gg_setup_at(const gg_cfg_node *n);
+/* Returns from the calling function with the status of a failed call. */
+#define GG_TRY(call)                                                                                                   \
+    do {                                                                                                               \
+        gg_status s_ = (call);                                                                                         \
+        if (s_) return s_;                                                                                             \
+    } while (0)
+
 /* 1 if every parameter is finite (trainer.c) */
 int gg_train_params_finite(const gg_trainer *t);
 gg_status gg_ckpt_load_latest(gg_trainer *t, char *used, size_t cap);
