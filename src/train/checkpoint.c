@@ -74,8 +74,9 @@ gg_status gg_model_save(gg_graph *g, const char *path)
     return st;
 }
 
-/* Copies every model tensor from an open file, checking shapes. */
-static gg_status load_model_from(gg_graph *g, const gg_safetensors *st, const char *path)
+/* Copies every model tensor from an open file, checking shapes, and with
+ * finite_only that every value is finite. */
+static gg_status load_model_from(gg_graph *g, const gg_safetensors *st, const char *path, int finite_only)
 {
     int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
     size_t n;
@@ -95,6 +96,10 @@ static gg_status load_model_from(gg_graph *g, const gg_safetensors *st, const ch
             return gg_fail(GG_E_SHAPE, "%s: tensor '%s' has shape %s, the model needs %s", path, pi.name,
                            gg_shape_str(sh, s1, sizeof s1), gg_shape_str(pi.shape, s2, sizeof s2));
         }
+        for (size_t k = 0; finite_only && k < pi.numel; k++)
+            if (!isfinite(data[k]))
+                return gg_fail(GG_E_FORMAT, "%s: tensor '%s' element %zu is %g: a model with non-finite weights cannot "
+                               "be used", path, pi.name, k, (double)data[k]);
         memcpy((i < np ? p : b) + pi.offset, data, pi.numel * sizeof(float));
     }
     return GG_OK;
@@ -105,26 +110,12 @@ gg_status gg_model_load(gg_graph *g, const char *path)
     gg_safetensors *st = NULL;
     gg_status s = gg_safetensors_open(path, &st);
     if (s) return s;
-    s = load_model_from(g, st, path);
-    gg_safetensors_close(st);
-    if (s) return s;
     /* A model file for eval or sample comes from anywhere (no checksum is
      * required of other tools' files): refuse non-finite weights by name
      * instead of evaluating to a NaN loss. */
-    int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
-    size_t n;
-    float *p = gg_graph_params(g, &n), *b = gg_graph_buffers(g, &n);
-    for (int i = 0; i < np + nb; i++) {
-        gg_param_info pi;
-        if (i < np) gg_graph_param(g, i, &pi);
-        else gg_graph_buffer(g, i - np, &pi);
-        const float *x = (i < np ? p : b) + pi.offset;
-        for (size_t k = 0; k < pi.numel; k++)
-            if (!isfinite(x[k]))
-                return gg_fail(GG_E_FORMAT, "%s: tensor '%s' element %zu is %g: a model with non-finite weights cannot "
-                               "be used", path, pi.name, k, (double)x[k]);
-    }
-    return GG_OK;
+    s = load_model_from(g, st, path, 1);
+    gg_safetensors_close(st);
+    return s;
 }
 
 gg_status gg_ckpt_save(gg_trainer *t)
@@ -286,7 +277,7 @@ static gg_status restore_from(gg_trainer *t, const char *path)
         gg_safetensors_close(st);
         return gg_fail(GG_E_FORMAT, "%s is not a gradguard checkpoint (no gg_kind: checkpoint in its metadata)", path);
     }
-    s = load_model_from(t->g, st, path);
+    s = load_model_from(t->g, st, path, 0);
     size_t ns = 0;
     float *os = gg_optim_state(t->o, &ns);
     if (!s && ns > 0) {

@@ -147,18 +147,8 @@ static void report_prune(gg_trainer *t, const char *what)
     char d[480];
     gg_pruner_describe(t->pr, d, sizeof d);
     gg_runlog_info(t, "prune", d);
-    if (!t->progress) return;
     snprintf(t->msg, sizeof t->msg, "step %ld: %s to sparsity %.440s", t->pos.step, what, d);
-    gg_progress p;
-    memset(&p, 0, sizeof p);
-    p.kind = GG_EV_INFO;
-    p.step = t->pos.step;
-    p.total_steps = t->total_steps;
-    p.epoch = t->pos.epoch;
-    p.epochs = t->s.epochs;
-    p.val_loss = p.val_accuracy = NAN;
-    p.message = t->msg;
-    t->progress(&p, t->progress_ctx);
+    gg_train_emit(t, GG_EV_INFO, t->msg);
 }
 
 void gg_train_prune_before_step(gg_trainer *t)

@@ -168,6 +168,8 @@ const char *gg_setup_at(const gg_cfg_node *n);
         if (s_) return s_;                                                                                             \
     } while (0)
 
+/* One message to the progress callback (trainer.c). */
+void gg_train_emit(gg_trainer *t, gg_event_kind kind, const char *msg);
 /* 1 if every parameter is finite (trainer.c) */
 int gg_train_params_finite(const gg_trainer *t);
 gg_status gg_ckpt_load_latest(gg_trainer *t, char *used, size_t cap);

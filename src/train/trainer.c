@@ -40,7 +40,8 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void emit(gg_trainer *t, gg_event_kind kind, const char *msg)
+/* One message to the progress callback (the terminal, for the command). */
+void gg_train_emit(gg_trainer *t, gg_event_kind kind, const char *msg)
 {
     if (!t->progress) return;
     gg_progress p;
@@ -667,7 +668,7 @@ static void flush_events(gg_trainer *t)
             snprintf(val, sizeof val, " %.4g (threshold %.4g)", ev[i].value, ev[i].threshold);
         snprintf(line, sizeof line, "step %ld: %s%s -> %s%s%s%s", ev[i].step, ev[i].signal, val, ev[i].action,
                  ev[i].detail[0] ? ": " : "", ev[i].detail, more);
-        emit(t, GG_EV_GUARD, line);
+        gg_train_emit(t, GG_EV_GUARD, line);
     }
     gg_guard_clear_events(t->gd);
 }
@@ -716,7 +717,7 @@ static void check_init(gg_trainer *t)
     gg_runlog_event(t, &e);
     char line[400];
     snprintf(line, sizeof line, "step 0: poor initialisation -> %s: %s", e.action, e.detail);
-    emit(t, GG_EV_GUARD, line);
+    gg_train_emit(t, GG_EV_GUARD, line);
 }
 
 static void save_best(gg_trainer *t)
@@ -768,7 +769,7 @@ static int end_epoch(gg_trainer *t, double tr_loss, double tr_acc, double sps)
     if (gg_schedule_observe(&t->sched, metric)) {
         snprintf(t->msg, sizeof t->msg, "reduce-on-plateau: learning rate now %.3g", gg_schedule_lr(&t->sched, t->pos.step));
         gg_runlog_info(t, "plateau", t->msg);
-        emit(t, GG_EV_INFO, t->msg);
+        gg_train_emit(t, GG_EV_INFO, t->msg);
     }
     int stop = 0;
     if (s->es_patience > 0 && isfinite(metric)) {
@@ -784,7 +785,7 @@ static int end_epoch(gg_trainer *t, double tr_loss, double tr_acc, double sps)
                      t->pos.epoch + 1, t->bad_epochs, s->es_restore ? "restored the weights of" : "best was",
                      t->best_epoch + 1);
             gg_runlog_info(t, "early_stop", t->msg);
-            emit(t, GG_EV_INFO, t->msg);
+            gg_train_emit(t, GG_EV_INFO, t->msg);
         }
     }
     return stop;
@@ -904,8 +905,8 @@ gg_status gg_trainer_run(gg_trainer *t)
         snprintf(m, sizeof m, "%zu parameters in %d tensors; %zu training, %zu validation, %zu test samples; %ld steps",
                  np, gg_graph_num_params(g), t->train.n, t->have_val ? t->val.n : 0, t->have_test ? t->test.n : 0,
                  t->total_steps);
-        emit(t, GG_EV_START, t->resumed ? t->msg : m);
-        if (t->resumed) emit(t, GG_EV_INFO, m);
+        gg_train_emit(t, GG_EV_START, t->resumed ? t->msg : m);
+        if (t->resumed) gg_train_emit(t, GG_EV_INFO, m);
     }
     if (t->gd && !t->resumed && t->pos.step == 0 && s->guard.init_check > 0) check_init(t);
     if (t->world > 1 && (st = sync_model(t))) goto out;
@@ -1072,7 +1073,7 @@ gg_status gg_trainer_run(gg_trainer *t)
         snprintf(t->msg, sizeof t->msg, "the weights are not finite at the end of the run (%ld steps had a non-finite loss)",
                  t->nonfinite_steps);
         gg_runlog_info(t, "diverged", t->msg);
-        emit(t, GG_EV_INFO, t->msg);
+        gg_train_emit(t, GG_EV_INFO, t->msg);
     }
     /* a run that ends mid-epoch has not averaged its statistics yet */
     if (strcmp(t->status, "diverged") != 0 && t->pos.batch != 0 && (st = sync_stats(t))) goto out;
@@ -1109,12 +1110,12 @@ out:
         gg_runlog_close(t);
         if (gg_report_write(t->run_dir, NULL) == GG_OK) {
             snprintf(t->msg, sizeof t->msg, "report %.480s/report.html", t->run_dir);
-            emit(t, GG_EV_INFO, t->msg);
+            gg_train_emit(t, GG_EV_INFO, t->msg);
         }
     }
     snprintf(t->msg, sizeof t->msg, "%s after %ld steps (%d epochs) in %.1f s", t->status, t->pos.step, t->pos.epoch,
              t->wall_seconds);
-    emit(t, GG_EV_DONE, t->msg);
+    gg_train_emit(t, GG_EV_DONE, t->msg);
     (void)epochs_this_run;
     return GG_OK;
 }
