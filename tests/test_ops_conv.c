@@ -44,6 +44,7 @@ static double act_ref(gg_act a, double v)
 typedef struct cspec {
     int N, C, H, W, O, KH, KW, stride, pad, dil, bias;
     gg_act act;
+    gg_conv_algo algo; /* 0 = GG_CONV_AUTO */
 } cspec;
 
 static int out_size(int n, int k, int s, int p, int d) { return (n + 2 * p - d * (k - 1) - 1) / s + 1; }
@@ -100,6 +101,7 @@ static gg_graph *conv_graph(const cspec *c, int x_grad, gg_node *x, gg_node *w, 
     *w = gg_param(g, "conv1.weight", gg_shape4(c->O, c->C, c->KH, c->KW), z);
     *b = c->bias ? gg_param(g, "conv1.bias", gg_shape1(c->O), z) : -1;
     *y = gg_conv2d(g, *x, *w, *b, c->stride, c->pad, c->dil, c->act);
+    GT_OK(gg_conv2d_set_algo(g, *y, c->algo));
     gg_graph_scope(g, NULL);
     *L = weigh(g, *y, r);
     return g;
@@ -108,8 +110,9 @@ static gg_graph *conv_graph(const cspec *c, int x_grad, gg_node *x, gg_node *w, 
 static void check_conv(cspec c, int x_grad)
 {
     char what[160];
-    snprintf(what, sizeof what, "conv2d N=%d C=%d %dx%d O=%d k=%dx%d s=%d p=%d d=%d bias=%d act=%s xgrad=%d", c.N, c.C,
-             c.H, c.W, c.O, c.KH, c.KW, c.stride, c.pad, c.dil, c.bias, gg_act_name(c.act), x_grad);
+    snprintf(what, sizeof what, "conv2d N=%d C=%d %dx%d O=%d k=%dx%d s=%d p=%d d=%d bias=%d act=%s xgrad=%d%s", c.N,
+             c.C, c.H, c.W, c.O, c.KH, c.KW, c.stride, c.pad, c.dil, c.bias, gg_act_name(c.act), x_grad,
+             c.algo == GG_CONV_WINOGRAD ? " winograd" : c.algo == GG_CONV_IM2COL ? " im2col" : "");
     gg_node x, w, b, y, r, L;
     gg_graph *g = conv_graph(&c, x_grad, &x, &w, &b, &y, &r, &L);
     gg_status st = gg_graph_compile(g);
@@ -134,8 +137,11 @@ static void check_conv(cspec c, int x_grad)
     conv_ref(&c, gg_graph_data(g, x), wv, c.bias ? gg_graph_data(g, b) : NULL, ref);
     const float *yv = gg_graph_data(g, y);
     int fbad = 0;
+    /* Winograd's transforms round at up to 8x the terms' scale (points
+     * +-2, +-1/2), so its bound is wider, relative to O(1) outputs */
+    double tol = c.algo == GG_CONV_WINOGRAD ? 1e-4 : 1e-5;
     for (size_t i = 0; i < ny && fbad < 3; i++)
-        if (!(fabs(yv[i] - ref[i]) <= 1e-5 + 1e-4 * fabs(ref[i]))) {
+        if (!(fabs(yv[i] - ref[i]) <= tol + 1e-4 * fabs(ref[i]))) {
             fbad++;
             GT_CHECK(0, "%s: y[%zu] = %.7g, direct loop %.7g", what, i, yv[i], ref[i]);
         }
@@ -152,12 +158,15 @@ static void check_conv(cspec c, int x_grad)
     gg_graph_free(g);
 }
 
-/* A batch split into several im2col chunks, run at a batch below the
- * maximum (a partial last chunk): forward and all three gradients against
- * direct loops (the loss is sum(y * r), so dy = r). */
-static void check_conv_chunks(void)
+/* A batch split into several chunks (im2col's or Winograd's), run at a
+ * batch below the maximum (a partial last chunk): forward and all three
+ * gradients against direct loops (the loss is sum(y * r), so dy = r).
+ * Winograd F(4x4, 3x3) rounds at a larger scale (its transforms use the
+ * points +-2): its bound is 1e-3 where im2col's is 1e-4. */
+static void check_conv_chunks(gg_conv_algo algo)
 {
-    cspec c = {23, 16, 28, 28, 8, 3, 3, 1, 1, 1, 1, GG_ACT_NONE};
+    cspec c = {23, 16, 28, 28, 8, 3, 3, 1, 1, 1, 1, GG_ACT_NONE, algo};
+    double tol = algo == GG_CONV_WINOGRAD ? 1e-3 : 1e-4;
     int batch = 19;
     gg_node x, w, b, y, r, L;
     gg_graph *g = conv_graph(&c, 1, &x, &w, &b, &y, &r, &L);
@@ -178,7 +187,7 @@ static void check_conv_chunks(void)
     conv_ref(&c, xv, wv, bv, ref);
     double maxerr = 0;
     for (size_t i = 0; i < ny; i++) maxerr = fmax(maxerr, fabs(yv[i] - ref[i]));
-    GT_CHECK(maxerr < 1e-4, "chunked conv forward: max |y - direct| = %g", maxerr);
+    GT_CHECK(maxerr < tol, "chunked conv (algo %d) forward: max |y - direct| = %g", algo, maxerr);
     for (int n = 0; n < batch; n++)
         for (int o = 0; o < c.O; o++)
             for (int oh = 0; oh < Ho; oh++)
@@ -201,9 +210,9 @@ static void check_conv_chunks(void)
     for (size_t i = 0; i < nx; i++) ex = fmax(ex, fabs(gx[i] - dx[i]));
     for (int i = 0; i < c.O * K; i++) ew = fmax(ew, fabs(gw[i] - dw[i]) / (1 + fabs(dw[i])));
     for (int i = 0; i < c.O; i++) eb = fmax(eb, fabs(gb[i] - db[i]) / (1 + fabs(db[i])));
-    GT_CHECK(ex < 1e-4, "chunked conv dx: max error %g", ex);
-    GT_CHECK(ew < 1e-4, "chunked conv dW: max relative error %g", ew);
-    GT_CHECK(eb < 1e-4, "chunked conv db: max relative error %g", eb);
+    GT_CHECK(ex < tol, "chunked conv (algo %d) dx: max error %g", algo, ex);
+    GT_CHECK(ew < tol, "chunked conv (algo %d) dW: max relative error %g", algo, ew);
+    GT_CHECK(eb < 1e-4, "chunked conv (algo %d) db: max relative error %g", algo, eb);
     /* the rows past the batch were not touched */
     float *gxall = gg_graph_grad(g, x);
     int clean = 1;
@@ -409,22 +418,108 @@ static void check_errors(void)
     gg_graph_free(g);
 }
 
+/* The small CNN's second layer (batch 32, 32 -> 64 channels, 14x14, 5x5,
+ * pad 2), which GG_CONV_AUTO runs as Winograd F(4x4, 5x5), against the same
+ * layer forced to im2col + GEMM: output and the three gradients, relative
+ * to each tensor's largest value. Without the ReLU: a pre-activation within
+ * rounding of zero would flip its mask between the two and move db by a
+ * whole term. */
+static void check_wino_vs_im2col(void)
+{
+    float *res[2][4];
+    size_t cnt[4];
+    for (int k = 0; k < 2; k++) {
+        cspec c = {32, 32, 14, 14, 64, 5, 5, 1, 2, 1, 1, GG_ACT_NONE, k ? GG_CONV_IM2COL : GG_CONV_AUTO};
+        gg_node x, w, b, y, r, L;
+        gg_graph *g = conv_graph(&c, 1, &x, &w, &b, &y, &r, &L);
+        GT_OK(gg_graph_compile(g));
+        randomize(g, 5, 0);
+        float *wv = gg_graph_data(g, w);
+        for (size_t i = 0; i < (size_t)64 * 32 * 25; i++) wv[i] *= 2.0f / 40; /* ~ He scale */
+        GT_OK(gg_graph_forward(g, GG_TRAIN, L));
+        gg_graph_zero_grad(g);
+        GT_OK(gg_graph_backward(g, L, 1.0f));
+        const float *src[4] = {gg_graph_data(g, y), gg_graph_grad(g, x), gg_graph_grad(g, w), gg_graph_grad(g, b)};
+        gg_node nodes[4] = {y, x, w, b};
+        for (int q = 0; q < 4; q++) {
+            cnt[q] = gg_shape_numel(gg_graph_shape(g, nodes[q]));
+            res[k][q] = malloc(cnt[q] * sizeof(float));
+            memcpy(res[k][q], src[q], cnt[q] * sizeof(float));
+        }
+        gg_graph_free(g);
+    }
+    const char *names[4] = {"y", "dx", "dw", "db"};
+    for (int q = 0; q < 4; q++) {
+        double mx = 0, err = 0;
+        for (size_t i = 0; i < cnt[q]; i++) {
+            mx = fmax(mx, fabs(res[1][q][i]));
+            err = fmax(err, fabs(res[0][q][i] - res[1][q][i]));
+        }
+        GT_CHECK(mx > 0 && err <= 1e-4 * mx, "Winograd F(4x4, 5x5) vs im2col, %s: max error %g of max %g (%.2g)",
+                 names[q], err, mx, err / mx);
+        printf("Winograd F(4x4, 5x5) vs im2col at the CNN's conv2, %s: max error / max value = %.2g\n", names[q],
+               err / mx);
+        free(res[0][q]);
+        free(res[1][q]);
+    }
+}
+
+/* Asking for Winograd where it cannot run, or too late, is an error. */
+static void check_algo_errors(void)
+{
+    gg_graph *g = gg_graph_new(2);
+    gg_node x = gg_input(g, "x", gg_shape3(3, 8, 8));
+    gg_init z = {GG_INIT_ZEROS, 0, 0};
+    gg_node w = gg_param(g, "w", gg_shape4(4, 3, 3, 3), z), w2 = gg_param(g, "w2", gg_shape4(4, 4, 3, 2), z);
+    gg_node y = gg_conv2d(g, x, w, -1, 2, 1, 1, GG_ACT_NONE);
+    gg_node y2 = gg_conv2d(g, y, w2, -1, 1, 1, 1, GG_ACT_NONE);
+    GT_CHECK(gg_conv2d_set_algo(g, y, GG_CONV_WINOGRAD) == GG_E_ARG && strstr(gg_errmsg(), "stride 2"),
+             "Winograd on a stride-2 conv refused: %s", gg_errmsg());
+    GT_CHECK(gg_conv2d_set_algo(g, y2, GG_CONV_WINOGRAD) == GG_E_ARG && strstr(gg_errmsg(), "3x2"),
+             "Winograd on a 3x2 kernel refused: %s", gg_errmsg());
+    GT_CHECK(gg_conv2d_set_algo(g, x, GG_CONV_IM2COL) == GG_E_ARG, "set_algo on an input refused");
+    GT_CHECK(gg_conv2d_set_algo(g, y, (gg_conv_algo)7) == GG_E_ARG, "unknown algorithm refused");
+    GT_OK(gg_conv2d_set_algo(g, y, GG_CONV_IM2COL));
+    GT_OK(gg_graph_compile(g));
+    GT_CHECK(gg_conv2d_set_algo(g, y, GG_CONV_AUTO) == GG_E_STATE, "set_algo after compile refused");
+    gg_graph_free(g);
+}
+
 int main(void)
 {
     /* N, C, H, W, O, KH, KW, stride, pad, dil, bias, act */
-    check_conv((cspec){1, 1, 5, 5, 1, 3, 3, 1, 0, 1, 0, GG_ACT_NONE}, 1);
-    check_conv((cspec){2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, GG_ACT_NONE}, 1);
-    check_conv((cspec){3, 2, 9, 7, 5, 3, 3, 2, 1, 1, 1, GG_ACT_RELU}, 1);
-    check_conv((cspec){2, 2, 8, 8, 3, 5, 5, 1, 2, 1, 1, GG_ACT_TANH}, 1);
-    check_conv((cspec){2, 3, 9, 10, 2, 3, 3, 1, 2, 2, 0, GG_ACT_NONE}, 1);
-    check_conv((cspec){1, 2, 7, 9, 3, 2, 3, 2, 0, 1, 1, GG_ACT_GELU}, 1);
-    check_conv((cspec){3, 2, 6, 5, 3, 3, 1, 2, 2, 2, 1, GG_ACT_SIGMOID}, 1);
-    check_conv((cspec){3, 2, 6, 6, 3, 3, 3, 1, 1, 1, 1, GG_ACT_GELU}, 1);
-    check_conv((cspec){2, 4, 5, 5, 3, 1, 1, 1, 0, 1, 1, GG_ACT_RELU}, 1); /* 1x1: col is x itself */
-    check_conv((cspec){2, 4, 6, 6, 3, 1, 1, 2, 1, 1, 0, GG_ACT_NONE}, 1); /* 1x1 with stride and padding */
-    check_conv((cspec){3, 1, 8, 8, 4, 5, 5, 1, 2, 1, 1, GG_ACT_RELU}, 0); /* first layer over data */
-    check_conv((cspec){1, 3, 4, 4, 2, 4, 4, 1, 0, 1, 1, GG_ACT_NONE}, 1); /* kernel = input: one output */
-    check_conv_chunks();
+    check_conv((cspec){1, 1, 5, 5, 1, 3, 3, 1, 0, 1, 0, GG_ACT_NONE, GG_CONV_AUTO}, 1);
+    check_conv((cspec){2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, GG_ACT_NONE, GG_CONV_AUTO}, 1);
+    check_conv((cspec){3, 2, 9, 7, 5, 3, 3, 2, 1, 1, 1, GG_ACT_RELU, GG_CONV_AUTO}, 1);
+    check_conv((cspec){2, 2, 8, 8, 3, 5, 5, 1, 2, 1, 1, GG_ACT_TANH, GG_CONV_AUTO}, 1);
+    check_conv((cspec){2, 3, 9, 10, 2, 3, 3, 1, 2, 2, 0, GG_ACT_NONE, GG_CONV_AUTO}, 1);
+    check_conv((cspec){1, 2, 7, 9, 3, 2, 3, 2, 0, 1, 1, GG_ACT_GELU, GG_CONV_AUTO}, 1);
+    check_conv((cspec){3, 2, 6, 5, 3, 3, 1, 2, 2, 2, 1, GG_ACT_SIGMOID, GG_CONV_AUTO}, 1);
+    check_conv((cspec){3, 2, 6, 6, 3, 3, 3, 1, 1, 1, 1, GG_ACT_GELU, GG_CONV_AUTO}, 1);
+    check_conv((cspec){2, 4, 5, 5, 3, 1, 1, 1, 0, 1, 1, GG_ACT_RELU, GG_CONV_AUTO}, 1); /* 1x1: col is x itself */
+    check_conv((cspec){2, 4, 6, 6, 3, 1, 1, 2, 1, 1, 0, GG_ACT_NONE, GG_CONV_AUTO}, 1); /* 1x1 with stride and padding */
+    check_conv((cspec){3, 1, 8, 8, 4, 5, 5, 1, 2, 1, 1, GG_ACT_RELU, GG_CONV_AUTO}, 0); /* first layer over data */
+    check_conv((cspec){1, 3, 4, 4, 2, 4, 4, 1, 0, 1, 1, GG_ACT_NONE, GG_CONV_AUTO}, 1); /* kernel = input: one output */
+    /* Winograd, forced even where GG_CONV_AUTO would not take it: maps not
+     * a whole number of tiles, channels not a whole number of vector
+     * blocks (and more than one block), pad 0 to beyond r-1, every kernel
+     * size 2..7, each activation, without x's gradient */
+    const gg_conv_algo WG = GG_CONV_WINOGRAD;
+    check_conv((cspec){2, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1, GG_ACT_NONE, WG}, 1);
+    check_conv((cspec){1, 17, 6, 5, 18, 3, 3, 1, 0, 1, 1, GG_ACT_RELU, WG}, 1);
+    check_conv((cspec){2, 2, 9, 8, 33, 5, 5, 1, 2, 1, 1, GG_ACT_TANH, WG}, 1);
+    check_conv((cspec){1, 20, 8, 8, 3, 5, 5, 1, 0, 1, 0, GG_ACT_NONE, WG}, 1);
+    check_conv((cspec){2, 3, 5, 6, 4, 5, 5, 1, 4, 1, 1, GG_ACT_GELU, WG}, 1);
+    check_conv((cspec){2, 2, 7, 7, 3, 2, 2, 1, 1, 1, 1, GG_ACT_SIGMOID, WG}, 1);
+    check_conv((cspec){1, 2, 9, 9, 3, 4, 4, 1, 1, 1, 1, GG_ACT_NONE, WG}, 1);
+    check_conv((cspec){1, 2, 10, 8, 2, 6, 6, 1, 2, 1, 0, GG_ACT_NONE, WG}, 1);
+    check_conv((cspec){1, 2, 9, 9, 2, 7, 7, 1, 3, 1, 1, GG_ACT_NONE, WG}, 1);
+    check_conv((cspec){3, 1, 8, 8, 4, 5, 5, 1, 2, 1, 1, GG_ACT_RELU, WG}, 0);
+    check_conv((cspec){2, 16, 6, 6, 16, 3, 3, 1, 1, 1, 1, GG_ACT_NONE, GG_CONV_IM2COL}, 1);
+    check_conv_chunks(GG_CONV_IM2COL);
+    check_conv_chunks(GG_CONV_WINOGRAD); /* 16 -> 8 channels, 3x3: F(4x4, 3x3), as AUTO picks */
+    check_wino_vs_im2col();
+    check_algo_errors();
 
     check_pool(0, 2, 3, 6, 6, 2, 2, 0);
     check_pool(0, 1, 2, 7, 5, 3, 2, 1);

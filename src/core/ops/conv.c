@@ -18,8 +18,11 @@
  *   dW (O, K) += dY (O, nb*P) col^T         (skipped if w needs no gradient)
  *   dcol (K, nb*P) = W^T dY;  dx += col2im(dcol)  (skipped for data input)
  * Workspace: [col K*nb*P][Ytmp O*nb*P if nb > 1][pre-activation if GELU].
- * Attributes: ia = {act, stride, pad, dilation}, fa[0] = act parameter. */
-#include "../core.h"
+ * Stride-1 square kernels with enough channels take Winograd's algorithm
+ * instead (conv_winograd.c; same workspace tail for the pre-activation).
+ * Attributes: ia = {act, stride, pad, dilation, gg_conv_algo asked},
+ * fa[0] = act parameter. */
+#include "conv.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -39,7 +42,18 @@ typedef struct conv_dims {
     int K, P;
     int nb;     /* samples per chunk */
     int direct; /* 1x1, stride 1, no padding: col is x itself (nb = 1) */
+    int wino;   /* Winograd, with plan wp */
+    gg_wino_plan wp;
 } conv_dims;
+
+/* Whether the node computes by Winograd: asked for, or AUTO and it fits
+ * with enough channels that its GEMMs (K = channels) run well. */
+static int use_wino(const conv_dims *d, int asked)
+{
+    if (asked == GG_CONV_IM2COL) return 0;
+    if (asked == GG_CONV_WINOGRAD) return 1;
+    return d->C >= GG_CONV_WINO_MIN && d->O >= GG_CONV_WINO_MIN;
+}
 
 static conv_dims conv_get(const gg_graph *g, const gg_tensor *t)
 {
@@ -64,6 +78,9 @@ static conv_dims conv_get(const gg_graph *g, const gg_tensor *t)
     if (nb < 1) nb = 1;
     if (nb > (size_t)g->max_batch) nb = (size_t)g->max_batch;
     d.nb = (int)nb;
+    d.wino = gg_wino_plan_make(&d.wp, d.C, d.H, d.W, d.O, d.KH, d.KW, d.stride, d.pad, d.dil, d.Ho, d.Wo,
+                               g->max_batch) &&
+             use_wino(&d, t->ia[4]);
     return d;
 }
 
@@ -72,6 +89,7 @@ size_t gg_conv2d_ws(const gg_graph *g, const gg_tensor *t)
     conv_dims d = conv_get(g, t);
     size_t n = d.direct ? 0 : (size_t)d.K * d.nb * d.P;
     if (d.nb > 1) n += (size_t)d.O * d.nb * d.P;
+    if (d.wino) n = gg_wino_ws(&d.wp);
     if (gg_act_needs_input((gg_act)t->ia[0])) n += gg_shape_numel(t->shape);
     return n;
 }
@@ -81,11 +99,14 @@ static void ws_parts(const conv_dims *d, const gg_tensor *t, float **col, float 
 {
     float *p = t->ws;
     *col = *tmp = *pre = NULL;
-    if (!d->direct) {
+    if (d->wino) {
+        *col = p; /* the Winograd workspace */
+        p += gg_wino_ws(&d->wp);
+    } else if (!d->direct) {
         *col = p;
         p += (size_t)d->K * d->nb * d->P;
     }
-    if (d->nb > 1) {
+    if (!d->wino && d->nb > 1) {
         *tmp = p;
         p += (size_t)d->O * d->nb * d->P;
     }
@@ -183,6 +204,11 @@ void gg_conv2d_fwd(gg_graph *g, gg_tensor *t)
     ws_parts(&d, t, &col, &tmp, &pre);
     if (!pre) pre = t->val;
     int fused_relu = act == GG_ACT_RELU;
+    if (d.wino) {
+        gg_wino_fwd(&d.wp, N, x->val, w->val, b ? b->val : NULL, fused_relu, pre, col);
+        if (act != GG_ACT_NONE && !fused_relu) gg_act_forward(act, t->fa[0], pre, t->val, (size_t)N * ys);
+        return;
+    }
     for (int n0 = 0; n0 < N; n0 += d.nb) {
         int nb = N - n0 < d.nb ? N - n0 : d.nb;
         const float *xc = x->val + (size_t)n0 * xs;
@@ -248,6 +274,11 @@ void gg_conv2d_bwd(gg_graph *g, gg_tensor *t)
         }
     }
     if (!w->needs_grad && !x->needs_grad) return;
+    if (d.wino) {
+        gg_wino_bwd(&d.wp, N, x->val, dy, w->needs_grad ? w->grad : NULL, x->needs_grad ? x->grad : NULL,
+                    col);
+        return;
+    }
     for (int n0 = 0; n0 < N; n0 += d.nb) {
         int nb = N - n0 < d.nb ? N - n0 : d.nb;
         const float *dc = dy + (size_t)n0 * ys;
@@ -338,6 +369,29 @@ gg_node gg_conv2d(gg_graph *g, gg_node x, gg_node w, gg_node b, int stride, int 
         g->t[n].ia[1] = stride;
         g->t[n].ia[2] = pad;
         g->t[n].ia[3] = dilation;
+        g->t[n].ia[4] = GG_CONV_AUTO;
     }
     return n;
+}
+
+gg_status gg_conv2d_set_algo(gg_graph *g, gg_node conv, gg_conv_algo algo)
+{
+    if (!g) return gg_fail(GG_E_ARG, "gg_conv2d_set_algo: no graph");
+    if (g->compiled) return gg_fail(GG_E_STATE, "gg_conv2d_set_algo: the graph is already compiled");
+    if (!gg_node_ok(g, conv) || g->t[conv].kind != GG_K_OP || g->t[conv].op != GG_OP_CONV2D)
+        return gg_fail(GG_E_ARG, "gg_conv2d_set_algo: node %d is not a conv2d", conv);
+    if (algo != GG_CONV_AUTO && algo != GG_CONV_IM2COL && algo != GG_CONV_WINOGRAD)
+        return gg_fail(GG_E_ARG, "gg_conv2d_set_algo: unknown algorithm %d", (int)algo);
+    gg_tensor *t = &g->t[conv];
+    if (algo == GG_CONV_WINOGRAD) {
+        const gg_tensor *w = &g->t[t->in[1]];
+        gg_wino_plan p;
+        if (!gg_wino_plan_make(&p, 1, 1, 1, 1, w->shape.d[2], w->shape.d[3], t->ia[1], t->ia[2], t->ia[3], 1, 1, 1))
+            return gg_fail(GG_E_ARG,
+                           "conv2d '%s': Winograd needs stride 1, dilation 1 and a square kernel of 2..7, not a %dx%d "
+                           "kernel with stride %d, dilation %d",
+                           t->name, w->shape.d[2], w->shape.d[3], t->ia[1], t->ia[3]);
+    }
+    t->ia[4] = algo;
+    return GG_OK;
 }

@@ -88,6 +88,9 @@ static inline float window_max(const float *xq, int W, int h0, int h1, int w0, i
     return best;
 }
 
+/* Longest output row of the vectorised 2x2 path's padded copies. */
+#define POOL_ROW 256
+
 void gg_maxpool_fwd(gg_graph *g, gg_tensor *t)
 {
     pool_dims d = pool_get(g, t);
@@ -103,16 +106,46 @@ void gg_maxpool_fwd(gg_graph *g, gg_tensor *t)
             if (d.k == 2 && d.stride == 2 && d.pad == 0) {
                 /* the common case, unrolled: windows never leave the image */
                 const float *r0 = xq + (size_t)2 * oh * d.W, *r1 = r0 + d.W;
-                int base = 2 * oh * d.W;
+                int base = 2 * oh * d.W, nan = 0;
+                /* Branch-free so that it vectorises; a NaN anywhere in the
+                 * row sends the row through the exact path below. Rows as
+                 * short as a CNN's (Wo 7 or 14) are shorter than one AVX-512
+                 * vector, so those go through zero-padded copies with a trip
+                 * count of whole vectors. */
+                float p0[2 * POOL_ROW], p1[2 * POOL_ROW], py[POOL_ROW], pa[POOL_ROW];
+                int padded = d.Wo <= POOL_ROW - 16, n = d.Wo;
+                float *ty = yr, *ta = ar;
+                if (padded) {
+                    n = (d.Wo + 15) & ~15;
+                    memcpy(p0, r0, (size_t)2 * d.Wo * sizeof *p0);
+                    memcpy(p1, r1, (size_t)2 * d.Wo * sizeof *p1);
+                    memset(p0 + 2 * d.Wo, 0, (size_t)2 * (n - d.Wo) * sizeof *p0);
+                    memset(p1 + 2 * d.Wo, 0, (size_t)2 * (n - d.Wo) * sizeof *p1);
+                    r0 = p0;
+                    r1 = p1;
+                    ty = py;
+                    ta = pa;
+                }
+#pragma omp simd reduction(| : nan)
+                for (int ow = 0; ow < n; ow++) {
+                    float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], e = r1[2 * ow + 1];
+                    /* indices as floats (exact: planes are under 2^24) */
+                    float fa = (float)(base + 2 * ow), fb = fa + 1, fc = fa + (float)d.W, fe = fc + 1;
+                    float m0 = b > a ? b : a, i0 = b > a ? fb : fa;
+                    float m1 = e > c ? e : c, i1 = e > c ? fe : fc;
+                    ty[ow] = m1 > m0 ? m1 : m0;
+                    ta[ow] = m1 > m0 ? i1 : i0;
+                    nan |= (a != a) | (b != b) | (c != c) | (e != e);
+                }
+                if (padded) {
+                    memcpy(yr, py, (size_t)d.Wo * sizeof *yr);
+                    memcpy(ar, pa, (size_t)d.Wo * sizeof *ar);
+                    r0 = xq + (size_t)2 * oh * d.W;
+                    r1 = r0 + d.W;
+                }
+                if (!nan) continue;
                 for (int ow = 0; ow < d.Wo; ow++) {
                     float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], e = r1[2 * ow + 1];
-                    int ia = base + 2 * ow, ic = ia + d.W;
-                    int tb = b > a, te = e > c;
-                    float m0 = tb ? b : a, m1 = te ? e : c;
-                    int i0 = ia + tb, i1 = ic + te;
-                    int t1 = m1 > m0;
-                    yr[ow] = t1 ? m1 : m0;
-                    ar[ow] = (float)(t1 ? i1 : i0);
                     if ((a != a) | (b != b) | (c != c) | (e != e)) {
                         int i = window_nan(xq, d.W, 2 * oh, 2 * oh + 2, 2 * ow, 2 * ow + 2);
                         yr[ow] = xq[i];
