@@ -194,8 +194,9 @@ gg_node gg_log_softmax(gg_graph *g, gg_node x);
  * Output (N, Cout, Ho, Wo), Ho = (H + 2 pad - dil (kh - 1) - 1) / stride + 1. */
 gg_node gg_conv2d(gg_graph *g, gg_node x, gg_node w, gg_node b, int stride, int pad, int dilation, gg_act act);
 /* How a conv2d node computes. GG_CONV_AUTO (the default) takes Winograd's
- * algorithm (F(2x2, 5x5), F(4x4, 3x3): 2.8x and 4x fewer multiplications,
- * results within ~1e-6 relative of direct convolution) for stride-1,
+ * algorithm (F(4x4, 5x5), F(4x4, 3x3): 6.25x and 4x fewer multiplications,
+ * results within ~1e-5 of direct convolution, relative to the output's
+ * scale) for stride-1,
  * dilation-1 square kernels of 2..7 with at least GG_CONV_WINO_MIN input and
  * output channels, and im2col + one GEMM otherwise. GG_CONV_WINOGRAD on a
  * conv that cannot take it is an error. Set before gg_graph_compile. */

@@ -9,7 +9,8 @@
  * (V = Bt d Btt), n*n GEMMs M_p = V_p U_p (tiles x C) (C x O), one for each
  * position p of the n x n space, and transform every result tile back
  * (Y = At M Att). The GEMMs do n*n multiply-adds per tile where direct
- * convolution does m*m*r*r: 36 against 100 for F(2x2, 5x5).
+ * convolution does m*m*r*r: 64 against 400 for F(4x4, 5x5), 36 against
+ * 144 for F(4x4, 3x3).
  *
  * The matrices come from polynomial interpolation at the points 0, 1, -1, 2,
  * -2, 1/2, -1/2 and infinity (Toom-Cook): with E the n x n evaluation
@@ -17,8 +18,11 @@
  * (n x r) the evaluation matrices of degrees m-1 and r-1, linear
  * convolution is c = E^-1 [(A a) .* (G g)], and correlation, its transpose,
  * is y = At [(G g) .* (E^-T d)]: Bt = E^-T. They are built here in double
- * for the (m, r) at hand; n = 6 (F(2x2, 5x5), F(4x4, 3x3)) keeps float
- * results within a few 1e-6 of direct convolution per tile.
+ * for the (m, r) at hand. Larger tiles mean fewer multiplications but
+ * larger transform entries and so more rounding: at n = 8 (F(4x4, 5x5))
+ * the small CNN's conv2 stays within 7e-6 of im2col relative to each
+ * tensor's largest value, at n = 6 (F(4x4, 3x3)) within 3e-4 on the
+ * chunked test's sums of 15,000 terms (test_ops_conv.c).
  *
  * Backward is the exact adjoint of that forward (so the gradient checks
  * hold to rounding):
@@ -47,7 +51,9 @@
 #ifndef WINO_TARGET
 #define WINO_TARGET ((size_t)1 << 21)
 #endif
-/* Output tile size: 4 for 3x3 kernels (n = 6), 2 for larger (n = 6 for 5x5). */
+/* Output tile size m: 4 for 3x3 kernels (n = 6), 4 for larger ones where
+ * n = m + r - 1 <= 8 allows (F(4x4, 5x5), n = 8: on the small CNN 1.3x
+ * faster a step than F(2x2, 5x5), for 2x the rounding). */
 #ifndef WINO_M_SMALL
 #define WINO_M_SMALL 4
 #endif
@@ -331,8 +337,8 @@ static inline __attribute__((always_inline)) void tile_blocks(int no, int ni, co
     }
 }
 
-/* tile_blocks, compiled for the (no, ni) of F(2x2, 5x5), F(4x4, 3x3) and
- * F(4x4, 5x5) and generic otherwise. */
+/* tile_blocks, compiled for the (no, ni) of F(4x4, 3x3), F(4x4, 5x5) and
+ * F(2x2, 5..7) and generic otherwise. */
 static void tile_all(int no, int ni, const float *L, const float *const *in, float *const *out, int C, int add)
 {
 #define TILE_CASE(NO, NI)                                                                                              \
@@ -440,6 +446,18 @@ static void output_adj(const gg_wino_plan *p, const float *A, const float *dyt, 
     }
 }
 
+/* The n*n independent GEMMs of one pass, C_q = A_q B_q (+ beta C_q), planes
+ * sA, sB, sC apart, shared among the OpenMP threads: each is too small for
+ * OpenBLAS to split well, and OpenBLAS runs single-threaded inside a
+ * parallel region. */
+static void pos_gemms(int nn, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const float *A, size_t sA,
+                      int lda, const float *B, size_t sB, int ldb, float beta, float *C, size_t sC, int ldc)
+{
+#pragma omp parallel for schedule(static) if ((size_t)nn * M * N * K > GG_PAR_MIN)
+    for (int q = 0; q < nn; q++)
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A + q * sA, lda, B + q * sB, ldb, beta, C + q * sC, ldc);
+}
+
 typedef struct wino_ws {
     float *U, *dU, *V, *M, *X, *Y;
 } wino_ws;
@@ -472,9 +490,7 @@ void gg_wino_fwd(const gg_wino_plan *p, int N, const float *x, const float *w, c
         to_nhwc(x + (size_t)n0 * xs, nb, C, p->H * p->W, s.X);
         input_tf(p, Bt, s.X, nb, s.V);
         /* M_p (Tc x O) = V_p (Tc x C) U_p (C x O) */
-        for (size_t q = 0; q < (size_t)nn; q++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tc, O, C, 1.0f, s.V + q * p->sV, C, s.U + q * p->sU,
-                        O, 0.0f, s.M + q * p->sM, O);
+        pos_gemms(nn, CblasNoTrans, CblasNoTrans, Tc, O, C, s.V, p->sV, C, s.U, p->sU, O, 0.0f, s.M, p->sM, O);
         output_tf(p, At, s.M, nb, s.Y);
         from_nhwc(s.Y, nb, O, p->Ho * p->Wo, b, relu, 0, y + (size_t)n0 * ys);
     }
@@ -499,15 +515,12 @@ void gg_wino_bwd(const gg_wino_plan *p, int N, const float *x, const float *dy, 
             to_nhwc(x + (size_t)n0 * xs, nb, C, p->H * p->W, s.X);
             input_tf(p, Bt, s.X, nb, s.V);
             /* dU_p (C x O) (+)= V_p^T (C x Tc) dM_p (Tc x O) */
-            for (size_t q = 0; q < (size_t)nn; q++)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, O, Tc, 1.0f, s.V + q * p->sV, C, s.M + q * p->sM,
-                            O, n0 ? 1.0f : 0.0f, s.dU + q * p->sU, O);
+            pos_gemms(nn, CblasTrans, CblasNoTrans, C, O, Tc, s.V, p->sV, C, s.M, p->sM, O, n0 ? 1.0f : 0.0f, s.dU,
+                      p->sU, O);
         }
         if (dx) {
             /* dV_p (Tc x C) = dM_p (Tc x O) U_p^T (O x C), over V */
-            for (size_t q = 0; q < (size_t)nn; q++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tc, C, O, 1.0f, s.M + q * p->sM, O, s.U + q * p->sU,
-                            O, 0.0f, s.V + q * p->sV, C);
+            pos_gemms(nn, CblasNoTrans, CblasTrans, Tc, C, O, s.M, p->sM, O, s.U, p->sU, O, 0.0f, s.V, p->sV, C);
             memset(s.X, 0, (size_t)nb * xs * sizeof *s.X);
             input_adj(p, Btt, s.V, nb, s.X);
             from_nhwc(s.X, nb, C, p->H * p->W, NULL, 0, 1, dx + (size_t)n0 * xs);
