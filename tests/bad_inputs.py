@@ -273,6 +273,9 @@ cfg_case("huge dimensions: 10^8 units", BASE.replace("10}", "100000000}"),
 cfg_case("huge model: 4 million units after 784 inputs", open(MLP).read(),
          ("model:", "MiB", "more than the", "of memory this process may use"), ["--set", "model.0.units=4000000"])
 cfg_case("model not a list", "model: {type: dense}\n", "'model' must be a list of layers")
+cfg_case("a convolution algorithm that cannot apply",
+         "model:\n  - {type: conv2d, filters: 4, kernel: 3, stride: 2, algo: winograd}\n  - {type: dense, units: 10}\n",
+         ("model[0] (conv2d) algo", "Winograd needs stride 1", "with stride 2"))
 cfg_case("empty file", "", "missing section: 'model'")
 cfg_case("--set: not a key path", BASE, "an empty component in the key path", ["--set", "train..epochs=3"])
 cfg_case("--set: index out of range", BASE, "index 5 is out of range: 'model'", ["--set", "model.5.units=3"])

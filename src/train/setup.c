@@ -530,7 +530,15 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             GG_TRY(get_i(e, "pad", 0, 64, &pad));
             if (filters < 1)
                 return gg_fail(GG_E_CONFIG, "%s: model[%d] (conv2d) needs 'filters'", gg_setup_at(e), i);
+            static const char *const algos[] = {"auto", "im2col", "winograd"};
+            int algo = GG_CONV_AUTO;
+            GG_TRY(gg_cfg_enum(e, "algo", algos, 3, &algo));
             h = gg_conv(g, h, name, filters, k, stride, pad, act, init);
+            if (h >= 0 && gg_conv2d_set_algo(g, h, (gg_conv_algo)algo)) {
+                char why[256];
+                snprintf(why, sizeof why, "%s", gg_errmsg());
+                return gg_fail(GG_E_CONFIG, "%s: model[%d] (conv2d) algo: %s", gg_setup_at(e), i, why);
+            }
             break;
         }
         case L_MAXPOOL:
