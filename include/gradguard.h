@@ -201,7 +201,7 @@ gg_node gg_conv2d(gg_graph *g, gg_node x, gg_node w, gg_node b, int stride, int 
  * output channels, and im2col + one GEMM otherwise. GG_CONV_WINOGRAD on a
  * conv that cannot take it is an error. Set before gg_graph_compile. */
 typedef enum gg_conv_algo { GG_CONV_AUTO = 0, GG_CONV_IM2COL = 1, GG_CONV_WINOGRAD = 2 } gg_conv_algo;
-#define GG_CONV_WINO_MIN 8
+#define GG_CONV_WINO_MIN 16
 gg_status gg_conv2d_set_algo(gg_graph *g, gg_node conv, gg_conv_algo algo);
 /* Max and average pooling over k x k windows; global average pooling to
  * (N, C). Average pooling divides by k*k (padding counts). pad <= k/2 (as

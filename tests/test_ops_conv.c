@@ -517,7 +517,7 @@ int main(void)
     check_conv((cspec){3, 1, 8, 8, 4, 5, 5, 1, 2, 1, 1, GG_ACT_RELU, WG}, 0);
     check_conv((cspec){2, 16, 6, 6, 16, 3, 3, 1, 1, 1, 1, GG_ACT_NONE, GG_CONV_IM2COL}, 1);
     check_conv_chunks(GG_CONV_IM2COL);
-    check_conv_chunks(GG_CONV_WINOGRAD); /* 16 -> 8 channels, 3x3: F(4x4, 3x3), as AUTO picks */
+    check_conv_chunks(GG_CONV_WINOGRAD); /* 16 -> 8 channels, 3x3: F(4x4, 3x3) */
     check_wino_vs_im2col();
     check_algo_errors();
 

@@ -296,24 +296,28 @@ static inline __attribute__((always_inline)) void tile2d(int no, int ni, const f
         }
 }
 
-/* The same for a last block of cb < VB channels, one lane at a time. */
+/* The same for a last block of cb < VB channels: through zero-padded
+ * copies, so that it runs as vectors too. */
 static void tile2d_tail(int no, int ni, const float *L, const float *const *in, float *const *out, int cb, int add)
 {
-    for (int cc = 0; cc < cb; cc++) {
-        float tmp[NMAX * NMAX];
-        for (int a = 0; a < no; a++)
-            for (int l = 0; l < ni; l++) {
-                float acc = 0;
-                for (int k = 0; k < ni; k++) acc += L[a * ni + k] * in[k * ni + l][cc];
-                tmp[a * ni + l] = acc;
-            }
-        for (int a = 0; a < no; a++)
-            for (int b = 0; b < no; b++) {
-                float acc = add ? out[a * no + b][cc] : 0.0f;
-                for (int l = 0; l < ni; l++) acc += tmp[a * ni + l] * L[b * ni + l];
-                out[a * no + b][cc] = acc;
-            }
+    float xb[NMAX * NMAX][VB], zb[NMAX * NMAX][VB];
+    const float *ip[NMAX * NMAX];
+    float *op[NMAX * NMAX];
+    for (int q = 0; q < ni * ni; q++) {
+        memset(xb[q], 0, sizeof xb[q]);
+        memcpy(xb[q], in[q], (size_t)cb * sizeof(float));
+        ip[q] = xb[q];
     }
+    for (int q = 0; q < no * no; q++) {
+        memset(zb[q], 0, sizeof zb[q]);
+        if (add) memcpy(zb[q], out[q], (size_t)cb * sizeof(float));
+        op[q] = zb[q];
+    }
+    if (add)
+        tile2d(no, ni, L, ip, op, 1);
+    else
+        tile2d(no, ni, L, ip, op, 0);
+    for (int q = 0; q < no * no; q++) memcpy(out[q], zb[q], (size_t)cb * sizeof(float));
 }
 
 static const float zeros[VB];
