@@ -157,7 +157,12 @@ void gg_run_fail(gg_graph *g, gg_status s, const char *fmt, ...) __attribute__((
  * otherwise end the process through the OOM killer, not an error). */
 uint64_t gg_mem_physical(void);
 
-/* Element-wise loops go parallel above this many elements. */
+/* Element-wise loops go parallel above this many elements. On a combined
+ * `parallel for simd` the clause must be written `if (parallel: n >
+ * GG_PAR_MIN)`: a plain `if (...)` applies to the simd construct as well
+ * (OpenMP 5.0), and gcc then runs the loop scalar whenever it stays serial
+ * (the MLP's 128x128 ReLU backward was a branchy scalar loop, 5% of the
+ * step). */
 #define GG_PAR_MIN 16384
 /* Long element-wise loops run as blocks of GG_BLOCK elements spread over the
  * threads, each block one `omp simd` loop. A single `parallel for simd` over

@@ -377,7 +377,7 @@ static void scale_grads(gg_guard *gd, int i, float c)
     size_t n;
     float *gr = gg_graph_grads(gd->g, &n) + gd->pi[i].offset;
     long len = (long)gd->pi[i].numel;
-#pragma omp parallel for simd if (len > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: len > GG_PAR_MIN)
     for (long k = 0; k < len; k++) gr[k] *= c;
     gd->sq[i] *= (double)c * c;
 }

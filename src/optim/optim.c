@@ -415,7 +415,7 @@ double gg_optim_penalty(gg_optim *o)
         const float l1 = t->l1, l2 = t->l2;
         const long n = (long)t->n;
         double acc = 0;
-#pragma omp parallel for simd reduction(+ : acc) schedule(static) if (n >= GG_PAR_MIN)
+#pragma omp parallel for simd reduction(+ : acc) schedule(static) if (parallel: n >= GG_PAR_MIN)
         for (long k = 0; k < n; k++) {
             float pk = p[k];
             float sg = (float)((pk > 0) - (pk < 0));
@@ -601,14 +601,14 @@ static double k_adagrad(float *restrict p, const float *restrict g, float *restr
 static double dot(const float *restrict a, const float *restrict b, long n)
 {
     double acc = 0;
-#pragma omp parallel for simd reduction(+ : acc) schedule(static) if (n >= GG_PAR_MIN)
+#pragma omp parallel for simd reduction(+ : acc) schedule(static) if (parallel: n >= GG_PAR_MIN)
     for (long k = 0; k < n; k++) acc += (double)a[k] * b[k];
     return acc;
 }
 
 static void axpy(float *restrict y, float a, const float *restrict x, long n)
 {
-#pragma omp parallel for simd schedule(static) if (n >= GG_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel: n >= GG_PAR_MIN)
     for (long k = 0; k < n; k++) y[k] += a * x[k];
 }
 
@@ -718,7 +718,7 @@ static void step_lbfgs(gg_optim *o, float lr, float *P, const float *G)
         const float tf = (float)t;
         const long n = (long)o->t[i].n;
         double acc = 0;
-#pragma omp parallel for simd reduction(+ : acc) schedule(static) if (n >= GG_PAR_MIN)
+#pragma omp parallel for simd reduction(+ : acc) schedule(static) if (parallel: n >= GG_PAR_MIN)
         for (long k = 0; k < n; k++) {
             float p0 = p[k], p1 = p0 + tf * d[k], dd = p1 - p0;
             acc += (double)dd * dd;

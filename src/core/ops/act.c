@@ -27,12 +27,12 @@ void gg_act_forward(gg_act a, float p, const float *x, float *y, size_t n)
         if (y != x) memcpy(y, x, n * sizeof *y);
         break;
     case GG_ACT_RELU:
-#pragma omp parallel for simd if (n > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
         for (long i = 0; i < ln; i++) y[i] = x[i] < 0 ? 0 : x[i]; /* NaN passes, as in PyTorch */
         break;
     case GG_ACT_LEAKY_RELU: {
         float s = p != 0 ? p : 0.01f;
-#pragma omp parallel for simd if (n > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
         for (long i = 0; i < ln; i++) y[i] = x[i] > 0 ? x[i] : s * x[i];
         break;
     }
@@ -67,20 +67,20 @@ void gg_act_backward_inplace(gg_act a, float p, const float *x, const float *y, 
     case GG_ACT_NONE:
         break;
     case GG_ACT_RELU:
-#pragma omp parallel for simd if (n > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
         for (long i = 0; i < ln; i++) d[i] = y[i] > 0 ? d[i] : 0;
         break;
     case GG_ACT_LEAKY_RELU: {
         float s = p != 0 ? p : 0.01f;
         /* sign of y is sign of x for a positive slope */
-#pragma omp parallel for simd if (n > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
         for (long i = 0; i < ln; i++) d[i] = y[i] > 0 ? d[i] : s * d[i];
         break;
     }
     case GG_ACT_ELU: {
         float al = p != 0 ? p : 1.0f;
         /* for x <= 0: y = al (e^x - 1), so dy/dx = y + al */
-#pragma omp parallel for simd if (n > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
         for (long i = 0; i < ln; i++) d[i] = y[i] > 0 ? d[i] : d[i] * (y[i] + al);
         break;
     }
@@ -94,11 +94,11 @@ void gg_act_backward_inplace(gg_act a, float p, const float *x, const float *y, 
         }
         break;
     case GG_ACT_TANH:
-#pragma omp parallel for simd if (n > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
         for (long i = 0; i < ln; i++) d[i] *= 1.0f - y[i] * y[i];
         break;
     case GG_ACT_SIGMOID:
-#pragma omp parallel for simd if (n > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
         for (long i = 0; i < ln; i++) d[i] *= y[i] * (1.0f - y[i]);
         break;
     case GG_ACT_COUNT:
@@ -125,7 +125,7 @@ void gg_act_op_bwd(gg_graph *g, gg_tensor *t)
     float *dx = x->grad;
     const float *d = t->grad;
     long ln = (long)n;
-#pragma omp parallel for simd if (n > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
     for (long i = 0; i < ln; i++) dx[i] += d[i];
 }
 

@@ -35,7 +35,7 @@ void gg_add_fwd(gg_graph *g, gg_tensor *t)
     size_t n = gg_numel(g, t), m = gg_numel(g, gg_IN(g, t, 1));
     long ln = (long)n;
     if (m == n) {
-#pragma omp parallel for simd if (n > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
         for (long i = 0; i < ln; i++) y[i] = a[i] + b[i];
     } else {
         for (size_t r = 0; r < n; r += m)
@@ -52,7 +52,7 @@ void gg_add_bwd(gg_graph *g, gg_tensor *t)
     long ln = (long)n;
     if (a->needs_grad) {
         float *da = a->grad;
-#pragma omp parallel for simd if (n > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
         for (long i = 0; i < ln; i++) da[i] += d[i];
     }
     if (b->needs_grad) {
@@ -100,7 +100,7 @@ void gg_scale_fwd(gg_graph *g, gg_tensor *t)
     const float *x = gg_IN(g, t, 0)->val;
     float s = t->fa[0], *y = t->val;
     long n = (long)gg_numel(g, t);
-#pragma omp parallel for simd if (n > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
     for (long i = 0; i < n; i++) y[i] = s * x[i];
 }
 
@@ -109,7 +109,7 @@ void gg_scale_bwd(gg_graph *g, gg_tensor *t)
     float *dx = gg_IN(g, t, 0)->grad, s = t->fa[0];
     const float *d = t->grad;
     long n = (long)gg_numel(g, t);
-#pragma omp parallel for simd if (n > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
     for (long i = 0; i < n; i++) dx[i] += s * d[i];
 }
 

@@ -64,7 +64,7 @@ void gg_dropout_bwd(gg_graph *g, gg_tensor *t)
     const float *dy = t->grad;
     long n = (long)gg_numel(g, t);
     if (g->mode != GG_TRAIN || p == 0) {
-#pragma omp parallel for simd if (n > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
         for (long i = 0; i < n; i++) dx[i] += dy[i];
         return;
     }
