@@ -1,11 +1,21 @@
 /* dataset.c - a data set in memory: freeing, splitting, standardising,
  * shuffling, and the per-batch conversion to normalised float32. */
+#ifdef __linux__
+#define _DEFAULT_SOURCE /* madvise */
+#endif
 #include "data.h"
 #include "../core/core.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25 /* Linux 6.1; older C library headers lack the name */
+#endif
+#endif
 
 /* Below this many values a batch is converted on one thread: the loop is
  * vectorised and memory-bound, and a fork costs more than it saves. */
@@ -18,8 +28,29 @@ long gg_first_nonfinite(const float *x, size_t n)
     return -1;
 }
 
+/* Batches read rows at random from all over the training set (47 MB for
+ * Fashion-MNIST). With 4 KiB pages nearly every row is a TLB miss, and the
+ * step's own working set has evicted the page-table entries by the next
+ * batch: the page walks were most of the batch conversion's time. Asks the
+ * kernel to back the set with 2 MiB pages, at once (MADV_COLLAPSE) rather
+ * than whenever khugepaged gets to it. Best effort: without transparent
+ * huge pages, or the memory for them, the small pages stay. */
+static void huge_pages(void *p, size_t bytes)
+{
+#ifdef __linux__
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (!p || bytes < 4 * huge) return;
+    uintptr_t b = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (madvise((void *)b, e - b, MADV_HUGEPAGE) == 0) (void)madvise((void *)b, e - b, MADV_COLLAPSE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
 gg_status gg_dataset_finish(gg_dataset *ds, const char *label_source)
 {
+    huge_pages(ds->u8 ? (void *)ds->u8 : (void *)ds->f32, ds->n * ds->per * (ds->u8 ? 1 : sizeof(float)));
     ds->mean = 0;
     ds->std = 1;
     if (ds->scale == 0) ds->scale = 1;
@@ -196,6 +227,17 @@ void gg_dataset_standardize(gg_dataset *ds)
     ds->std = sd > 1e-12 ? (float)sd : 1.0f;
 }
 
+/* Rows a batch's conversion fetches ahead of the one it converts. */
+#define BATCH_PREFETCH 4
+
+/* Asks for every cache line of p[0, bytes) without waiting for them. */
+static inline void prefetch_row(const void *p, size_t bytes)
+{
+    /* from the line that holds the first byte to the one that holds the last */
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)63, end = (uintptr_t)p + bytes;
+    for (; a < end; a += 64) __builtin_prefetch((const void *)a, 0, 3);
+}
+
 void gg_dataset_batch(const gg_dataset *ds, const size_t *idx, int n, float *x, float *y)
 {
     // x is (n, per), y is (n, label_per); sample i is row idx[i] of ds
@@ -204,12 +246,25 @@ void gg_dataset_batch(const gg_dataset *ds, const size_t *idx, int n, float *x, 
     const int par = (size_t)n * per >= BATCH_OMP_MIN;
     if (ds->u8) {
         /* the plain formula vectorises (byte -> float conversion, SIMD
-         * divide); a 256-entry table would need a gather per value */
+         * divide); a 256-entry table would need a gather per value. With
+         * mean 0 and std 1 (every data set not standardised) the subtraction
+         * and the division are exact no-ops and are left out: the same
+         * values without the divides. */
+        const int plain = mu == 0.0f && sd == 1.0f;
 #pragma omp parallel for if (par)
         for (int i = 0; i < n; i++) {
+            /* the rows are scattered over the whole training set (47 MB for
+             * Fashion-MNIST) and each began with a cache miss the loop waited
+             * for: fetch the rows BATCH_PREFETCH ahead while this one converts */
+            if (i + BATCH_PREFETCH < n) prefetch_row(ds->u8 + idx[i + BATCH_PREFETCH] * per, per);
+            if (i == 0)
+                for (int k = 1; k < BATCH_PREFETCH && k < n; k++) prefetch_row(ds->u8 + idx[k] * per, per);
             const uint8_t *s = ds->u8 + idx[i] * per;
             float *d = x + (size_t)i * per;
-            for (size_t j = 0; j < per; j++) d[j] = ((float)s[j] * sc - mu) / sd;
+            if (plain)
+                for (size_t j = 0; j < per; j++) d[j] = (float)s[j] * sc;
+            else
+                for (size_t j = 0; j < per; j++) d[j] = ((float)s[j] * sc - mu) / sd;
         }
     } else if (ds->f32) {
         const int plain = sc == 1.0f && mu == 0.0f && sd == 1.0f;
