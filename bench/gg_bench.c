@@ -244,6 +244,18 @@ static int write_perm(const char *dir, const size_t *perm, size_t n)
 
 /* ---- one step, as the trainer takes it ---------------------------------------- */
 
+/* Sum of squares in double, eight independent sums so the loop vectorises:
+ * what runlog.c computes with gg_sumsq_max (not public). */
+static double sumsq(const float *x, size_t n)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int j = 0; j < 8; j++) acc[j] += (double)x[k + j] * x[k + j];
+    for (; k < n; k++) acc[0] += (double)x[k] * x[k];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 /* The trainer's layers.csv row for every parameter tensor (runlog.c). */
 static void layer_stats(bench *b)
 {
@@ -254,11 +266,7 @@ static void layer_stats(bench *b)
     for (int i = 0; i < gg_graph_num_params(b->g); i++) {
         gg_param_info pi;
         gg_graph_param(b->g, i, &pi);
-        double gs = 0, ws = 0;
-        for (size_t k = 0; k < pi.numel; k++) {
-            gs += (double)gr[pi.offset + k] * gr[pi.offset + k];
-            ws += (double)p[pi.offset + k] * p[pi.offset + k];
-        }
+        double gs = sumsq(gr + pi.offset, pi.numel), ws = sumsq(p + pi.offset, pi.numel);
         double u = un ? un[i] : NAN, w = sqrt(ws);
         fprintf(b->layers, "%ld,%s,%s,%.6g,%.6g,%.6g,%.6g\n", b->pos.step, pi.name, pi.layer, sqrt(gs), w, u,
                 w > 0 ? u / w : NAN);

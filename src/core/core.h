@@ -157,6 +157,13 @@ void gg_run_fail(gg_graph *g, gg_status s, const char *fmt, ...) __attribute__((
  * otherwise end the process through the OOM killer, not an error). */
 uint64_t gg_mem_physical(void);
 
+/* Sum of the squares of x[0, n), accumulated in double, and (maxabs not
+ * NULL) the max |x| with NaN left out (src/core/reduce.c); over the OpenMP
+ * threads above GG_PAR_MIN values. The sum is non-finite exactly when some
+ * x is; gg_count_nonfinite then counts them. */
+double gg_sumsq_max(const float *x, size_t n, float *maxabs);
+long gg_count_nonfinite(const float *x, size_t n);
+
 /* Element-wise loops go parallel above this many elements. On a combined
  * `parallel for simd` the clause must be written `if (parallel: n >
  * GG_PAR_MIN)`: a plain `if (...)` applies to the simd construct as well

@@ -36,12 +36,15 @@ double gg_ema_z(const gg_ema *e, double x)
 double gg_trend_slope(const double *ring, int n, int start)
 {
     if (n < 2) return 0;
+    /* the guard calls this every step: the ring index wraps by a compare,
+     * not a division per element; the sums are taken in the same order */
     double mx = (n - 1) / 2.0, sxy = 0, sxx = 0, my = 0;
-    for (int i = 0; i < n; i++) my += ring[(start + i) % n];
+    start %= n;
+    for (int i = 0, j = start; i < n; i++, j = j + 1 == n ? 0 : j + 1) my += ring[j];
     my /= n;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0, j = start; i < n; i++, j = j + 1 == n ? 0 : j + 1) {
         double dx = i - mx;
-        sxy += dx * (ring[(start + i) % n] - my);
+        sxy += dx * (ring[j] - my);
         sxx += dx * dx;
     }
     return sxy / sxx;

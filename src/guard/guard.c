@@ -318,28 +318,9 @@ static void nonfinite_tensors(const gg_guard *gd, char *out, size_t cap)
 
 /* ---- monitor ------------------------------------------------------------- */
 
-/* Squared norm, max |x| and non-finite count of x[b, e): one simd loop.
- * (v - v) != 0 holds exactly for NaN and +-Inf and vectorizes, where
- * isfinite() in the loop did not. */
-static inline void measure_block(const float *restrict x, long b, long e, double *s, float *m, long *bad)
-{
-    double ss = 0;
-    float mm = 0;
-    long nb = 0;
-#pragma omp simd reduction(+ : ss, nb) reduction(max : mm)
-    for (long k = b; k < e; k++) {
-        float v = x[k];
-        ss += (double)v * v;
-        float a = fabsf(v);
-        mm = a > mm ? a : mm;
-        nb += (v - v) != 0;
-    }
-    *s = ss;
-    *m = mm;
-    *bad = nb;
-}
-
-/* One pass: per-tensor squared norms, max |g|, non-finite count. */
+/* One pass: per-tensor squared norms, max |g|, non-finite count. The sums
+ * are in double (gg_sumsq_max); a non-finite value makes its tensor's sum
+ * non-finite, and only then are the values counted. */
 static void measure(gg_guard *gd, double *total, double *maxabs, long *bad)
 {
     size_t n;
@@ -348,20 +329,9 @@ static void measure(gg_guard *gd, double *total, double *maxabs, long *bad)
     long nb = 0;
     for (int i = 0; i < gd->np; i++) {
         const float *x = gr + gd->pi[i].offset;
-        long len = (long)gd->pi[i].numel;
-        double s = 0;
-        float m = 0;
-        long b = 0;
-#pragma omp parallel for reduction(+ : s, b) reduction(max : m) if (len > GG_PAR_MIN)
-        for (long k0 = 0; k0 < len; k0 += GG_BLOCK) {
-            double bs;
-            float bm;
-            long bb;
-            measure_block(x, k0, k0 + GG_BLOCK < len ? k0 + GG_BLOCK : len, &bs, &bm, &bb);
-            s += bs;
-            m = bm > m ? bm : m;
-            b += bb;
-        }
+        float m;
+        double s = gg_sumsq_max(x, gd->pi[i].numel, &m);
+        long b = isfinite(s) ? 0 : gg_count_nonfinite(x, gd->pi[i].numel);
         gd->sq[i] = b ? NAN : s;
         tot += s;
         if (m > mx) mx = m;

@@ -248,10 +248,9 @@ static void measure_params(gg_quiet *q, const double *sq, const double *un)
         if (q->ndim[i] < 2 || !un) continue;
         const float *w = p + q->pi[i].offset;
         long len = (long)q->pi[i].numel;
-        double s = 0;
-#pragma omp parallel for reduction(+ : s) if (len > GG_PAR_MIN)
-        for (long k = 0; k < len; k++) s += (double)w[k] * w[k];
-        q->lw[l] += s;
+        /* one vector pass in double (a plain double reduction stays a
+         * scalar loop, 0.3 ms for the MLP's weights) */
+        q->lw[l] += gg_sumsq_max(w, (size_t)len, NULL);
         q->lu[l] += un[i] * un[i];
     }
     for (int l = 0; l < q->nl; l++) {

@@ -97,11 +97,7 @@ void gg_runlog_layers(gg_trainer *t)
     for (int i = 0; i < gg_graph_num_params(g); i++) {
         gg_param_info pi;
         gg_graph_param(g, i, &pi);
-        double gs = 0, ws = 0;
-        for (size_t k = 0; k < pi.numel; k++) {
-            gs += (double)gr[pi.offset + k] * gr[pi.offset + k];
-            ws += (double)p[pi.offset + k] * p[pi.offset + k];
-        }
+        double gs = gg_sumsq_max(gr + pi.offset, pi.numel, NULL), ws = gg_sumsq_max(p + pi.offset, pi.numel, NULL);
         double u = un ? un[i] : NAN, w = sqrt(ws);
         char a[32], b[32], c[32], d[32], e[32], f[32];
         num(a, sizeof a, sqrt(gs), 0);

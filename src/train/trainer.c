@@ -632,10 +632,9 @@ static double grad_norm(gg_graph *g)
 {
     size_t n;
     const float *gr = gg_graph_grads(g, &n);
-    double s = 0;
-#pragma omp parallel for reduction(+ : s) if (n > GG_PAR_MIN)
-    for (size_t i = 0; i < n; i++) s += (double)gr[i] * gr[i];
-    return sqrt(s);
+    /* every step without the guard: the vector pass, not a scalar double
+     * reduction (0.3 ms a step for the 235k-parameter MLP) */
+    return sqrt(gg_sumsq_max(gr, n, NULL));
 }
 
 static void flush_events(gg_trainer *t)
