@@ -341,6 +341,7 @@ static int setup_bench(bench *b, const opts *op, const gg_dataset *ds, size_t *p
     oc.lr = 1e-3f;
     b->o = gg_optim_new(b->g, &oc);
     if (!b->o) return die("optimizer");
+    gg_optim_set_update_norms(b->o, 0); /* as the trainer: measured when the guard asks */
     if (op->guard != G_OFF) {
         gg_guard_config gc = gg_guard_defaults();
         if (op->guard == G_LAYERS) gc.layer_every = 1;

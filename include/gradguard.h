@@ -585,6 +585,17 @@ gg_status gg_optim_step(gg_optim *o, float lr);
 /* Update norm of each parameter tensor in the last step (num_params
  * entries, owned by the optimizer). */
 const double *gg_optim_update_norms(const gg_optim *o);
+/* every_step 1 (the default): gg_optim_step measures the update norms at
+ * every step. 0: Adam and AdamW measure them only at a step announced by
+ * gg_optim_want_update_norms before it (the guard announces the steps its
+ * monitor and layers.csv read them), and skip the double-precision pass at
+ * the others (about a quarter of the update's time); gg_optim_update_norms
+ * then keeps the values last measured. Other optimizers always measure. */
+void gg_optim_set_update_norms(gg_optim *o, int every_step);
+void gg_optim_want_update_norms(gg_optim *o);
+/* The first parameter tensor whose update in the last step was not finite
+ * (NaN or Inf), -1 if none: known at every step, measured or not. */
+int gg_optim_bad_update(const gg_optim *o);
 /* The state arena (moments), *n elements, owned by the optimizer; NULL with
  * *n = 0 for plain SGD. One block per parameter tensor, in parameter order,
  * of k vectors of the tensor's size: SGD [momentum buffer]; Adam(W)

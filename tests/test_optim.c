@@ -579,6 +579,67 @@ static void test_lbfgs_step(void)
     gg_optim_free(o);
 }
 
+/* ---- update norms on request ------------------------------------------------------------- */
+
+/* gg_optim_set_update_norms(o, 0): Adam measures the norms only at a step
+ * announced by gg_optim_want_update_norms, the same values as when it
+ * measures every step; a non-finite update is reported at every step. */
+static void test_norms_on_request(void)
+{
+    make(1);
+    gg_optim_config c = gg_optim_defaults(GG_OPT_ADAM);
+    gg_optim *a = gg_optim_new(F.g, &c);
+    static double g[NMAX];
+    static float p0[NMAX], pa[NMAX], before[NMAX];
+    memcpy(p0, F.p, F.n * sizeof(float));
+    /* a: every step (the default) */
+    for (int s = 0; s < 3; s++) {
+        set_grads(s, g);
+        GT_OK(gg_optim_step(a, 0.01f));
+    }
+    double ref[NT + 1];
+    memcpy(ref, gg_optim_update_norms(a), (NT + 1) * sizeof(double));
+    memcpy(pa, F.p, F.n * sizeof(float));
+    gg_optim_free(a);
+    /* b: on request, asked before the third step only */
+    memcpy(F.p, p0, F.n * sizeof(float));
+    gg_optim *b = gg_optim_new(F.g, &c);
+    gg_optim_set_update_norms(b, 0);
+    for (int s = 0; s < 3; s++) {
+        set_grads(s, g);
+        if (s == 2) gg_optim_want_update_norms(b);
+        memcpy(before, F.p, F.n * sizeof(float));
+        GT_OK(gg_optim_step(b, 0.01f));
+        GT_CHECK(gg_optim_bad_update(b) == -1, "step %d: a finite update reported as bad", s + 1);
+        const double *un = gg_optim_update_norms(b);
+        for (int i = 0; i <= NT; i++) {
+            if (s < 2) {
+                GT_CHECK(un[i] == 0, "step %d: tensor %d's norm %g measured unasked", s + 1, i, un[i]);
+                continue;
+            }
+            double sq = 0;
+            for (size_t k = F.info[i].offset; k < F.info[i].offset + F.info[i].numel; k++)
+                sq += ((double)F.p[k] - before[k]) * ((double)F.p[k] - before[k]);
+            GT_NEAR(un[i], sqrt(sq), 1e-6, 1e-12, "asked-for norm of tensor %d", i);
+            GT_NEAR(un[i], ref[i], 0, 1e-12, "tensor %d: the norm measured every step", i);
+        }
+    }
+    /* the weights do not depend on the mode */
+    GT_CHECK(memcmp(F.p, pa, F.n * sizeof(float)) == 0, "weights differ between the two modes");
+    /* unasked, with a NaN gradient in tensor 2: reported, the norms kept */
+    set_grads(3, g);
+    F.gr[F.info[2].offset] = NAN;
+    GT_OK(gg_optim_step(b, 0.01f));
+    GT_CHECK(gg_optim_bad_update(b) == 2, "bad update in tensor %d, want 2", gg_optim_bad_update(b));
+    GT_CHECK(isfinite(gg_optim_update_norms(b)[2]), "an unasked step overwrote the norm");
+    set_grads(4, g);
+    gg_optim_want_update_norms(b);
+    GT_OK(gg_optim_step(b, 0.01f));
+    GT_CHECK(gg_optim_bad_update(b) == 2 && !isfinite(gg_optim_update_norms(b)[2]),
+             "asked: bad update %d, norm %g", gg_optim_bad_update(b), gg_optim_update_norms(b)[2]);
+    gg_optim_free(b);
+}
+
 /* ---- bad hyper-parameters ---------------------------------------------------------------- */
 
 static void expect_bad(gg_optim_config c, const char *needle1, const char *needle2)
@@ -685,6 +746,7 @@ int main(void)
     test_penalty();
     test_state();
     test_lbfgs_step();
+    test_norms_on_request();
     test_bad_config();
     gg_graph_free(F.g);
     return gt_done("test_optim");

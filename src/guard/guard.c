@@ -757,6 +757,13 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
     st->lr_scale = gd->lr_scale;
     d.verdict = v;
     d.lr_scale = (float)gd->lr_scale;
+    /* the update norms of this step are read by the quiet monitor at the
+     * next step and by the per-layer statistics (layers.csv) after it: an
+     * optimizer that measures them on request measures them then */
+    long next = step + 1;
+    if ((gd->q && next % (c->monitor_every > 0 ? c->monitor_every : 50) == 0) ||
+        (c->layer_every > 0 && next % c->layer_every == 0))
+        gg_optim_want_update_norms(gd->o);
     return d;
 }
 
@@ -768,15 +775,15 @@ gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int
     if (!applied) return d;
     /* the optimizer measured each tensor's update in its own pass: a
      * non-finite update means non-finite weights now */
-    const double *un = gg_optim_update_norms(gd->o);
-    int bad = -1;
-    for (int i = 0; un && i < gd->np && bad < 0; i++)
-        if (!isfinite(un[i])) bad = i;
-    if (bad >= 0) {
+    int bad = gg_optim_bad_update(gd->o);
+    if (bad >= 0 && bad < gd->np) {
+        const double *un = gg_optim_update_norms(gd->o);
         char detail[256];
         snprintf(detail, sizeof detail, "the update of %s is not finite", gd->pi[bad].name);
         gd->cnt.nonfinite++;
-        d.verdict = respond(gd, GG_DO_ROLLBACK, pos->step - 1, pos->epoch, "nonfinite_weights", un[bad], 0, detail, NAN);
+        /* the norm itself when this step measured it */
+        double v = un && !isfinite(un[bad]) ? un[bad] : NAN;
+        d.verdict = respond(gd, GG_DO_ROLLBACK, pos->step - 1, pos->epoch, "nonfinite_weights", v, 0, detail, NAN);
         return d;
     }
     gd->good_steps++;

@@ -269,6 +269,9 @@ static gg_status setup(gg_trainer *t)
     s->opt.lbfgs_history = s->opt.lbfgs_history ? s->opt.lbfgs_history : 10;
     t->o = gg_optim_new(t->g, &s->opt);
     if (!t->o) return gg_fail(GG_E_CONFIG, "optimizer: %s", gg_errmsg());
+    /* the update norms are read only by the guard's monitor and layers.csv,
+     * at steps the guard announces to the optimizer */
+    gg_optim_set_update_norms(t->o, 0);
     if (s->l1 > 0 || s->l2 > 0)
         if ((st = gg_optim_set_penalty(t->o, s->l1, s->l2))) return st;
     for (int i = 0; i < s->ngroups; i++) {
