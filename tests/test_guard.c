@@ -273,6 +273,56 @@ static void test_spike(void)
     net_free(&n);
 }
 
+/* The loss blow-up needs the loss above loss_blowup x its running level and
+ * above loss_blowup_floor x the first loss: a run whose loss has fallen from
+ * 2 to 0.004 meets a batch at 0.05 (12x its level, ordinary noise there)
+ * without a blow-up, and one at 3 with one. */
+static int count_signal(gg_guard *gd, const char *sig)
+{
+    int ne, k = 0;
+    const gg_guard_event *ev = gg_guard_events(gd, &ne);
+    for (int i = 0; i < ne; i++) k += strcmp(ev[i].signal, sig) == 0;
+    return k;
+}
+
+static void test_blowup_floor(void)
+{
+    net n;
+    net_build(&n, 8);
+    gg_guard_config c = gg_guard_defaults();
+    gg_guard *gd = gg_guard_new(n.g, n.o, &c);
+    long s = 0;
+    backward(&n);
+    gg_guard_check(gd, s++, 0, 2.0);
+    for (; s < 400; s++) {
+        backward(&n);
+        gg_guard_check(gd, s, 0, 0.004);
+    }
+    GT_CHECK(count_signal(gd, "loss_blowup") == 0, "no blow-up on the way down");
+    backward(&n);
+    gg_guard_decision d = gg_guard_check(gd, s++, 0, 0.05);
+    GT_CHECK(count_signal(gd, "loss_blowup") == 0 && d.verdict != GG_GUARD_ROLLBACK,
+             "0.05 after 0.004 (first loss 2) is no blow-up (verdict %d)", d.verdict);
+    backward(&n);
+    d = gg_guard_check(gd, s++, 0, 3.0);
+    /* (no step was committed, so there is no snapshot: the answer is stop) */
+    GT_CHECK(count_signal(gd, "loss_blowup") == 1 && (d.verdict == GG_GUARD_ROLLBACK || d.verdict == GG_GUARD_STOP),
+             "3 after 0.004 is a blow-up, acted on (verdict %d)", d.verdict);
+    gg_guard_free(gd);
+    /* without the floor, the noise is a blow-up, as before it existed */
+    c.loss_blowup_floor = 0;
+    gd = gg_guard_new(n.g, n.o, &c);
+    for (s = 0; s < 400; s++) {
+        backward(&n);
+        gg_guard_check(gd, s, 0, s ? 0.004 : 2.0);
+    }
+    backward(&n);
+    gg_guard_check(gd, s, 0, 0.05);
+    GT_CHECK(count_signal(gd, "loss_blowup") == 1, "floor 0: 0.05 after 0.004 is a blow-up");
+    gg_guard_free(gd);
+    net_free(&n);
+}
+
 /* reset_moments: a skipped spike forgets the optimizer moments of the
  * tensors that held it and leaves the others' untouched. */
 static void test_reset_moments(void)
@@ -427,6 +477,7 @@ int main(void)
     test_clip_value_norm_tensor();
     test_clip_agc();
     test_clip_percentile_zscore();
+    test_blowup_floor();
     test_spike();
     test_reset_moments();
     test_trace();

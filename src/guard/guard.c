@@ -39,6 +39,7 @@ struct gg_guard {
     int hist_n, hist_pos;
     double lr_scale;
     double lr_ceiling; /* a repeated failure lowers it: a rate that diverged is not tried again */
+    double loss_first; /* the first finite loss, 0 before it */
     long last_failure; /* step of the last rollback's failure, -1 none */
     long good_since_backoff;
     int consecutive_skips;
@@ -70,7 +71,7 @@ struct gg_guard {
     gg_guard_event ev[GG_MAX_EVENTS];
     int nev;
     gg_guard_counters cnt;
-    double state[18];
+    double state[19];
     /* quiet failures (quiet.c): the monitor, and the remedies' state */
     gg_quiet *q;
     gg_quiet_finding qf[8];
@@ -136,6 +137,9 @@ gg_guard_config gg_guard_defaults(void)
     c.layer_every = 100;
     c.init_check = 2;
     c.loss_blowup = 10;
+    /* a regression loss that has fallen to 1e-3 jumps 10x on an ordinary
+     * batch; those jumps stay far below where the run began */
+    c.loss_blowup_floor = 0.25f;
     c.on_blowup = GG_DO_ROLLBACK;
     c.on_collapse = GG_DO_ROLLBACK;
     c.quiet = 1;
@@ -669,10 +673,12 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
     int lspike = warm && st->z_loss > c->loss_z;
     /* a loss far above its own running level is a divergence, warm-up or
      * not: the first steps of a too-brave run are where it happens */
-    int blowup = c->loss_blowup > 0 && gd->ema_l.n > 0 && isfinite(ll) && ll > gd->ema_l.mean + log(c->loss_blowup);
+    if (gd->loss_first == 0 && isfinite(ll)) gd->loss_first = loss;
+    int blowup = c->loss_blowup > 0 && gd->ema_l.n > 0 && isfinite(ll) && ll > gd->ema_l.mean + log(c->loss_blowup) &&
+                 loss > c->loss_blowup_floor * gd->loss_first;
     if (blowup) {
-        snprintf(detail, sizeof detail, "loss %.4g is over %gx its running level %.4g", loss, c->loss_blowup,
-                 exp(gd->ema_l.mean));
+        snprintf(detail, sizeof detail, "loss %.4g is over %gx its running level %.4g (and over %g of the first loss %.4g)",
+                 loss, c->loss_blowup, exp(gd->ema_l.mean), c->loss_blowup_floor, gd->loss_first);
         v = worse(v, respond(gd, c->on_blowup, step, epoch, "loss_blowup", loss,
                              c->loss_blowup * exp(gd->ema_l.mean), detail, norm));
         lspike = 1; /* not part of the statistics */
@@ -916,14 +922,16 @@ const double *gg_guard_state(const gg_guard *gd, int *n)
     s[15] = gd->lr_ceiling;
     s[16] = (double)gd->last_failure;
     s[17] = (double)gd->noise_on;
-    *n = 18;
+    s[18] = gd->loss_first;
+    *n = 19;
     return s;
 }
 
 gg_status gg_guard_set_state(gg_guard *gd, const double *s, int n)
 {
-    /* 17: a checkpoint from before the quiet monitor (no noise remedy state) */
-    if (n != 17 && n != 18) return gg_fail(GG_E_FORMAT, "guard state has %d values, expected 18", n);
+    /* 17: a checkpoint from before the quiet monitor (no noise remedy state),
+     * 18: from before the blow-up floor (its first loss unknown: no floor) */
+    if (n < 17 || n > 19) return gg_fail(GG_E_FORMAT, "guard state has %d values, expected 19", n);
     gd->ema_g = (gg_ema){s[0], s[1], (long)s[2]};
     gd->ema_l = (gg_ema){s[3], s[4], (long)s[5]};
     gd->ema_clip = (gg_ema){s[6], s[7], (long)s[8]};
@@ -936,5 +944,6 @@ gg_status gg_guard_set_state(gg_guard *gd, const double *s, int n)
     gd->lr_ceiling = s[15];
     gd->last_failure = (long)s[16];
     gd->noise_on = n > 17 && s[17] != 0;
+    gd->loss_first = n > 18 ? s[18] : 0;
     return GG_OK;
 }
