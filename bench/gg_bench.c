@@ -3,6 +3,7 @@
  *
  *   gg_bench mlp|cnn|lstm [--threads N] [--batch B] [--warmup W] [--steps N] [--reps R]
  *            [--guard off|default|layers] [--dir DIR] [--data DIR] [--seed S] [--max-time S]
+ *            [--conv auto|im2col|winograd]
  *   gg_bench sweep --widths 256,1024 --batches 32,128 [--threads N] [--time S]
  *
  * A model run builds the model through the public API, writes into DIR what
@@ -29,7 +30,11 @@
  * trainer's layers.csv rows, written to DIR/layers.csv) every step.
  *
  * FLOPs count the GEMMs and convolutions of forward and backward (2 per
- * multiply-add; no input gradient for the data), not the element-wise work.
+ * multiply-add; no input gradient for the data), not the element-wise work;
+ * a convolution counts as direct convolution, whatever algorithm runs it
+ * (Winograd does fewer multiplications: its GFLOP/s are an equivalent rate).
+ * --conv forces the CNN's convolutions' algorithm (bench/run.py's
+ * cross-check runs im2col, the same arithmetic as PyTorch's).
  */
 #include <gradguard.h>
 
@@ -51,6 +56,7 @@ enum { G_OFF, G_DEFAULT, G_LAYERS };
 
 typedef struct opts {
     int model, threads, batch, warmup, steps, reps, guard, width, depth, hidden, seq;
+    gg_conv_algo conv; /* the CNN's convolutions: auto (Winograd for conv2) or forced */
     int nwidths, nbatches, widths[MAX_LIST], batches[MAX_LIST];
     double budget, max_time;
     unsigned long long seed;
@@ -166,8 +172,10 @@ static gg_node build_model(gg_graph *g, const opts *op, gg_node *x, gg_node *y)
     } else if (op->model == M_CNN) {
         h = *x = gg_input(g, "input", gg_shape3(1, 28, 28));
         h = gg_conv(g, h, "conv1", 32, 5, 1, 2, relu, gg_init_default(relu));  /* (N, 32, 28, 28) */
+        if (op->conv != GG_CONV_WINOGRAD) gg_conv2d_set_algo(g, h, op->conv);  /* (1 channel: im2col) */
         h = gg_maxpool2d(g, h, 2, 2, 0);                                       /* (N, 32, 14, 14) */
         h = gg_conv(g, h, "conv2", 64, 5, 1, 2, relu, gg_init_default(relu));  /* (N, 64, 14, 14) */
+        gg_conv2d_set_algo(g, h, op->conv);
         h = gg_maxpool2d(g, h, 2, 2, 0);                                       /* (N, 64, 7, 7) */
         h = gg_dense(g, h, "fc1", 128, relu, gg_init_default(relu), 1);        /* flattens (N, 3136) */
         out = gg_dense(g, h, "fc2", 10, GG_ACT_NONE, gg_init_default(GG_ACT_NONE), 1);
@@ -522,6 +530,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: gg_bench mlp|cnn|lstm [--threads N] [--batch B] [--warmup W] [--steps N] [--reps R]\n"
             "                [--guard off|default|layers] [--dir DIR] [--data DIR] [--seed S] [--max-time S]\n"
+            "                [--conv auto|im2col|winograd]\n"
             "                [--width W --depth D (mlp)] [--hidden H --seq T (lstm)]\n"
             "       gg_bench sweep --widths 256,1024 --batches 32,128 [--depth D] [--threads N] [--time S]\n");
     exit(2);
@@ -592,7 +601,12 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--data")) op.data = v;
         else if (!strcmp(a, "--widths")) op.nwidths = list(v, op.widths);
         else if (!strcmp(a, "--batches")) op.nbatches = list(v, op.batches);
-        else if (!strcmp(a, "--guard")) {
+        else if (!strcmp(a, "--conv")) {
+            if (!strcmp(v, "auto")) op.conv = GG_CONV_AUTO;
+            else if (!strcmp(v, "im2col")) op.conv = GG_CONV_IM2COL;
+            else if (!strcmp(v, "winograd")) op.conv = GG_CONV_WINOGRAD;
+            else usage();
+        } else if (!strcmp(a, "--guard")) {
             if (!strcmp(v, "off")) op.guard = G_OFF;
             else if (!strcmp(v, "default")) op.guard = G_DEFAULT;
             else if (!strcmp(v, "layers")) op.guard = G_LAYERS;

@@ -41,6 +41,7 @@ PY = "/usr/bin/python3"  # Debian's python3-torch lives here, not in the first p
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_WAIT_POLICY",
                "GOMP_SPINCOUNT")
 LOSS_RTOL = 1e-4
+WINOGRAD_RTOL = 5e-3  # gradguard's Winograd CNN against its im2col run (measured: 1.7e-3 at step 6)
 
 
 def sh(cmd):
@@ -245,16 +246,29 @@ def main():
             raise
         # the cross-check: every run's first losses against gradguard at 1 thread
         ref = runs["gradguard"]["1 thread"]["losses"]
+        tol = {"gradguard": LOSS_RTOL, "pytorch": LOSS_RTOL}
+        if model == "cnn":
+            # gradguard's CNN runs conv2 by Winograd, whose rounding differs
+            # from direct convolution's at ~1e-6 and Adam's first steps
+            # magnify that (an update of +-lr whatever the gradient's size);
+            # PyTorch is checked against gradguard forced to im2col + GEMM,
+            # the same arithmetic, and gradguard's runs against that within
+            # WINOGRAD_RTOL
+            im = run_json([ggb, model, "--conv", "im2col", "--threads", "1", "--data", a.data, "--warmup", str(warmup),
+                           "--steps", "1", "--reps", "1", "--dir", d], env_with(1), "gradguard cnn, im2col", log)[0]
+            R["cnn_im2col_losses"] = im["losses"]
+            ref = im["losses"]
+            tol["gradguard"] = WINOGRAD_RTOL
         for side, label, r in [("gradguard", l, r) for l, r in runs["gradguard"].items()] + \
                               [("pytorch", l, r) for l, r in runs["pytorch"].items()]:
             n = min(len(ref), len(r["losses"]))
             worst = max(rel_diff(x, y) for x, y in zip(ref[:n], r["losses"][:n]))
-            ok = n >= 6 and worst <= LOSS_RTOL
+            ok = n >= 6 and worst <= tol[side]
             R["checks"].append({"model": model, "side": side, "run": label, "losses": r["losses"][:n],
                                 "max_rel_diff": worst, "ok": ok})
             if not ok:
                 failures.append("%s: %s %s: first losses %s differ from gradguard's %s (max relative difference %.3g > %g)"
-                                % (model, side, label, r["losses"][:n], ref[:n], worst, LOSS_RTOL))
+                                % (model, side, label, r["losses"][:n], ref[:n], worst, tol[side]))
 
     # the wait policy gradguard runs the rest with at N threads: the faster one on the MLP
     for t in thread_set:
@@ -498,6 +512,11 @@ def render(R, thread_set, ncpu, failures):
         w("")
 
     w("## Cross-check: losses of the first 6 steps (same weights, data, order, optimizer)\n")
+    if "cnn_im2col_losses" in R:
+        w("The CNN's reference is gradguard at 1 thread with its convolutions forced to im2col + GEMM (losses %s), "
+          "the arithmetic PyTorch does (tolerance %g); gradguard's own CNN runs compute conv2 by Winograd, within %g of it "
+          "(rounding at ~1e-6 per output, magnified by Adam's first steps).\n"
+          % (" ".join("%.6f" % x for x in R["cnn_im2col_losses"]), LOSS_RTOL, WINOGRAD_RTOL))
     w("| workload | side | run | losses | max rel. diff vs gradguard 1 thread | ok |")
     w("|---|---|---|---|---|---|")
     for c in R["checks"]:
