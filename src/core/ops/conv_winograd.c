@@ -209,17 +209,6 @@ static void filter_adj(const gg_wino_plan *p, const float *G, const float *dU, f
         }
 }
 
-/* The tile t of a chunk: sample s, and the first input row and column of its
- * n x n input tile (may be negative: padding). */
-static inline void tile_pos(const gg_wino_plan *p, size_t t, int *s, int *y0, int *x0)
-{
-    int per = p->th * p->tw;
-    *s = (int)(t / per);
-    int q = (int)(t % per);
-    *y0 = q / p->tw * p->m - p->pad;
-    *x0 = q % p->tw * p->m - p->pad;
-}
-
 /* in (nb, C, HW) -> out (nb, HW, C) */
 static void to_nhwc(const float *in, int nb, int C, int HW, float *out)
 {
@@ -375,79 +364,68 @@ static void tf_ptrs(const float *a, size_t sp, int C, size_t t, int nn, const fl
     for (int q = 0; q < nn; q++) ptr[q] = a + (size_t)q * sp + t * C;
 }
 
-/* V[p][t][c] = (Bt d Btt)[p] for every tile t of the chunk, from xt, the
- * chunk's input in NHWC (zero in the padding). */
-static void input_tf(const gg_wino_plan *p, const float *Bt, const float *xt, int nb, float *V)
-{
-    int n = p->n;
-    size_t tiles = (size_t)nb * p->th * p->tw;
-#pragma omp parallel for if (tiles * n * n * p->C > GG_PAR_MIN)
-    for (size_t t = 0; t < tiles; t++) {
-        int s, y0, x0;
-        tile_pos(p, t, &s, &y0, &x0);
-        const float *in[NMAX * NMAX];
-        float *out[NMAX * NMAX];
-        window_ptrs(xt, s, p->H, p->W, p->C, y0, x0, n, n, in);
-        tf_ptrs(V, p->sV, p->C, t, n * n, (const float **)out);
-        tile_all(n, n, Bt, in, out, p->C, 0);
-    }
-}
+/* One transform pass over the tiles of a chunk of nb samples, between an
+ * NHWC map (H, W, ch) and a transformed [p][T][ch] array (planes sp
+ * apart). Each tile's window is win x win pixels at the tile's corner +
+ * off; Z = L X Lt (L no x ni) runs either from the window to the n*n
+ * planes (to_map 0), or from the planes into the window (to_map 1,
+ * clipped at the map's edge, added if add). One task per sample walks its
+ * tiles in order, so overlapping windows that are added into never race. */
+typedef struct tf_pass {
+    const float *L;
+    int no, ni;
+    float *map;
+    int H, W, ch, off, win;
+    float *tf;
+    size_t sp;
+    int to_map, add;
+} tf_pass;
 
-/* dxt (the chunk's input gradient, NHWC, zeroed) += the adjoint of
- * input_tf applied to dV: per tile, Btt dV Bt added into its n x n input
- * window (inside the image). One task per sample walks that sample's tiles
- * in order: overlapping windows never race. */
-static void input_adj(const gg_wino_plan *p, const float *Btt, const float *dV, int nb, float *dxt)
+static void tile_pass(const gg_wino_plan *p, int nb, const tf_pass *q)
 {
-    int n = p->n, per = p->th * p->tw;
-#pragma omp parallel for if ((size_t)nb * per * n * n * p->C > GG_PAR_MIN)
+    int per = p->th * p->tw, nn = p->n * p->n;
+#pragma omp parallel for if ((size_t)nb * per * nn * q->ch > GG_PAR_MIN)
     for (int s = 0; s < nb; s++)
         for (int u = 0; u < per; u++) {
-            size_t t = (size_t)s * per + u;
-            int ss, y0, x0;
-            tile_pos(p, t, &ss, &y0, &x0);
-            const float *in[NMAX * NMAX];
-            float *out[NMAX * NMAX];
-            tf_ptrs(dV, p->sV, p->C, t, n * n, in);
-            window_ptrs(dxt, s, p->H, p->W, p->C, y0, x0, n, n, (const float **)out);
-            tile_all(n, n, Btt, in, out, p->C, 1);
+            size_t t = (size_t)s * per + u; /* tile row u / tw, column u % tw */
+            int y0 = u / p->tw * p->m - p->pad, x0 = u % p->tw * p->m - p->pad; /* its input window's corner */
+            const float *win[NMAX * NMAX], *pl[NMAX * NMAX];
+            window_ptrs(q->map, s, q->H, q->W, q->ch, y0 + q->off, x0 + q->off, q->win, q->win, win);
+            tf_ptrs(q->tf, q->sp, q->ch, t, nn, pl);
+            if (q->to_map)
+                tile_all(q->no, q->ni, q->L, pl, (float *const *)win, q->ch, q->add);
+            else
+                tile_all(q->no, q->ni, q->L, win, (float *const *)pl, q->ch, 0);
         }
 }
 
-/* yt (the chunk's output, NHWC) = At M Att per tile, clipped at the map's
- * edge. */
-static void output_tf(const gg_wino_plan *p, const float *At, const float *M, int nb, float *yt)
+/* The four passes:
+ *   input_tf    V = Bt d Btt        from the input (zero in the padding)
+ *   input_adj   dx += Btt dV Bt     into the input gradient
+ *   output_tf   y = At M Att        into the output, clipped at its edge
+ *   output_adj  dM = A dY At        from the output gradient (zero past it) */
+static void input_tf(const gg_wino_plan *p, const float *Bt, const float *xt, int nb, float *V)
 {
-    int n = p->n, m = p->m;
-    size_t tiles = (size_t)nb * p->th * p->tw;
-#pragma omp parallel for if (tiles * n * n * p->O > GG_PAR_MIN)
-    for (size_t t = 0; t < tiles; t++) {
-        int s, y0, x0;
-        tile_pos(p, t, &s, &y0, &x0);
-        const float *in[NMAX * NMAX];
-        float *out[NMAX * NMAX];
-        tf_ptrs(M, p->sM, p->O, t, n * n, in);
-        window_ptrs(yt, s, p->Ho, p->Wo, p->O, y0 + p->pad, x0 + p->pad, m, m, (const float **)out);
-        tile_all(m, n, At, in, out, p->O, 0);
-    }
+    tf_pass q = {Bt, p->n, p->n, (float *)xt, p->H, p->W, p->C, 0, p->n, V, p->sV, 0, 0};
+    tile_pass(p, nb, &q);
 }
 
-/* dM[p][t][o] = (A dY At)[p] per tile, from dyt (the chunk's output
- * gradient, NHWC), zero past the map's edge: the adjoint of output_tf. */
+static void input_adj(const gg_wino_plan *p, const float *Btt, const float *dV, int nb, float *dxt)
+{
+    tf_pass q = {Btt, p->n, p->n, dxt, p->H, p->W, p->C, 0, p->n, (float *)dV, p->sV, 1, 1};
+    tile_pass(p, nb, &q);
+}
+
+static void output_tf(const gg_wino_plan *p, const float *At, const float *M, int nb, float *yt)
+{
+    tf_pass q = {At, p->m, p->n, yt, p->Ho, p->Wo, p->O, p->pad, p->m, (float *)M, p->sM, 1, 0};
+    tile_pass(p, nb, &q);
+}
+
 static void output_adj(const gg_wino_plan *p, const float *A, const float *dyt, int nb, float *dM)
 {
-    int n = p->n, m = p->m;
-    size_t tiles = (size_t)nb * p->th * p->tw;
-#pragma omp parallel for if (tiles * n * n * p->O > GG_PAR_MIN)
-    for (size_t t = 0; t < tiles; t++) {
-        int s, y0, x0;
-        tile_pos(p, t, &s, &y0, &x0);
-        const float *in[NMAX * NMAX];
-        float *out[NMAX * NMAX];
-        window_ptrs(dyt, s, p->Ho, p->Wo, p->O, y0 + p->pad, x0 + p->pad, m, m, in);
-        tf_ptrs(dM, p->sM, p->O, t, n * n, (const float **)out);
-        tile_all(n, m, A, in, out, p->O, 0);
-    }
+    tf_pass q = {A, p->n, p->m, (float *)dyt, p->Ho, p->Wo, p->O, p->pad, p->m, dM, p->sM, 0, 0};
+    tile_pass(p, nb, &q);
 }
 
 /* The n*n independent GEMMs of one pass, C_q = A_q B_q (+ beta C_q), planes
