@@ -352,8 +352,11 @@ def render(R, thread_set, ncpu, failures):
     w("| | |\n|---|---|")
     w("| CPU | %s (family/model %s), %d cores, AVX-512 %s |" % (m["cpu"], m["cpu_family_model"], m["cores"],
                                                               "yes" if m["avx512"] else "no"))
-    w("| load average (1 min) | %.2f at the start, %.2f at the end%s |" % (
-        la0[0], la1[0], " - **busy machine: numbers are noisy**" if max(la0[0], la1[0]) > 0.5 * ncpu else ""))
+    # the 1-minute average at the end counts the bench's own runs (the sweep
+    # at all cores comes last: about ncpu), so only more than that is other load
+    w("| load average (1 min) | %.2f at the start, %.2f at the end (the end counts the bench's own %d-thread runs)%s |" % (
+        la0[0], la1[0], ncpu, " - **busy machine: numbers are noisy**"
+        if la0[0] > 0.5 * ncpu or la1[0] > ncpu + 0.5 else ""))
     gg = next(iter(R["runs"].values()))["gradguard"]["1 thread"] if R["runs"] else R["floor"][1]
     w("| gradguard BLAS | %s (`%s`) |" % (gg.get("openblas_config", "?"), m["gg_bench_ldd"].replace("\n", "; ")))
     pt = None
