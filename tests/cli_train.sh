@@ -6,22 +6,7 @@
 set -u
 G=${GG_BIN:?}
 SRC=${GG_SRC:?}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
-# runs a command, expecting exit code $1 and stderr+stdout matching $2
-expect() {
-  local code=$1 pat=$2
-  shift 2
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -eq "$code" ] && grep -q -- "$pat" <<<"$out"; then ok; else bad "$* -> rc $rc (want $code), output: $out (want /$pat/)"; fi
-}
+. "$(dirname "$0")/common.bash"
 SMALL=(--set data.limit_train=2000 --set data.limit_test=500 --set train.threads=1 --quiet)
 MLP=$SRC/configs/fashion-mlp.yaml
 
@@ -145,5 +130,4 @@ printf 'a,b,label\n1,2,0\n3,4,12\n' >"$T/lab.csv"
 expect 1 "lab.csv" "$G" train "$MLP" -o "$T/x" --set data.format=csv --set "data.train=$T/lab.csv" \
   --set data.label=label --set data.test=none --set model.2.units=10
 
-echo "cli_train: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish cli_train

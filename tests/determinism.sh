@@ -11,11 +11,7 @@
 set -u
 G=${GG_BIN:?}
 SRC=${GG_SRC:?}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-check() { if eval "$1"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $2" >&2; fi; }
+. "$(dirname "$0")/common.bash"
 
 MLP=(train "$SRC/configs/fashion-mlp.yaml" --set data.limit_train=3000 --set data.limit_test=300 --set train.epochs=3
      --set 'guard.faults=[{batch: 5, scale: 1.0e+4}, {batch: 12, nan: true}, {batch: 50, scale: 1.0e+6}]' --quiet)
@@ -70,5 +66,4 @@ for m in mlp lstm; do
     echo "determinism: $m: 1 and 2 threads give different weights (expected: reductions split differently)"
   fi
 done
-echo "determinism: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish determinism

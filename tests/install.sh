@@ -16,21 +16,7 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 SRC=${GG_SRC:?}
 B=${GG_BUILD:?}
 CC=${CC:-cc}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
-# runs "$@", expecting status 0 and output matching $1
-expect_ok() {
-  local pat=$1 out rc
-  shift
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -eq 0 ] && grep -q -- "$pat" <<<"$out"; then ok; else bad "$* -> rc $rc, output: $out (want /$pat/)"; fi
-}
+. "$(dirname "$0")/common.bash"
 
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$B/CMakeCache.txt")
 SAN_FLAGS=""
@@ -57,10 +43,10 @@ if command -v readelf >/dev/null; then
 fi
 
 # --- the command and its man page ---
-expect_ok "^gradguard $version\$" "$P/bin/gradguard" --version
-expect_ok "usage: gradguard COMMAND" "$P/bin/gradguard" --help
+expect 0 "^gradguard $version\$" "$P/bin/gradguard" --version
+expect 0 "usage: gradguard COMMAND" "$P/bin/gradguard" --help
 # a few steps of a real run: the installed command finds its libraries
-expect_ok "completed: test loss" "$P/bin/gradguard" train "$SRC/configs/fashion-mlp.yaml" -o "$T/run" --quiet \
+expect 0 "completed: test loss" "$P/bin/gradguard" train "$SRC/configs/fashion-mlp.yaml" -o "$T/run" --quiet \
   --set train.max_steps=3 --set train.epochs=1 --set data.limit_train=600 --set data.limit_test=200 \
   --set train.threads=1
 if command -v man >/dev/null; then
@@ -122,7 +108,7 @@ if $CC -O2 $SAN_FLAGS "$SRC/examples/spirals.c" $cflags $libs -o "$T/spirals_pc"
   ok
   check "LD_LIBRARY_PATH='$P/lib' ldd '$T/spirals_pc' | grep -q '$P/lib/libgradguard.so.0'" \
     "spirals (pkg-config) uses the installed libgradguard.so"
-  expect_ok "training accuracy" env LD_LIBRARY_PATH="$P/lib" "$T/spirals_pc"
+  expect 0 "training accuracy" env LD_LIBRARY_PATH="$P/lib" "$T/spirals_pc"
 else
   bad "cc spirals.c \$(pkg-config --cflags --libs gradguard): $(cat "$T/cc.log")"
 fi
@@ -132,7 +118,7 @@ if $CC -O2 $SAN_FLAGS -DGG_EXPECT_VERSION="\"$version\"" "$T/check.c" $cflags ${
   -o "$T/check_pc_static" 2>"$T/cc.log"; then
   ok
   check "! ldd '$T/check_pc_static' | grep -q libgradguard" "static check program does not need libgradguard.so"
-  expect_ok "want -1.5" "$T/check_pc_static"
+  expect 0 "want -1.5" "$T/check_pc_static"
 else
   bad "cc check.c with pkg-config --static: $(cat "$T/cc.log")"
 fi
@@ -159,8 +145,8 @@ if cmake -S "$T/proj" -B "$T/proj/build" -DCMAKE_PREFIX_PATH="$P" -DCMAKE_BUILD_
   check "ldd '$T/proj/build/spirals' | grep -q '$P/lib/libgradguard.so.0'" \
     "spirals (CMake) links the installed libgradguard.so and finds it without LD_LIBRARY_PATH"
   check "! ldd '$T/proj/build/check_static' | grep -q libgradguard" "gradguard::gradguard_static is the archive"
-  expect_ok "want -1.5" "$T/proj/build/check_static"
-  if [ -z "$SAN_FLAGS" ]; then expect_ok "training accuracy" "$T/proj/build/spirals"; fi
+  expect 0 "want -1.5" "$T/proj/build/check_static"
+  if [ -z "$SAN_FLAGS" ]; then expect 0 "training accuracy" "$T/proj/build/spirals"; fi
 else
   bad "CMake consumer project: $(cat "$T/cmake.log")"
 fi
@@ -169,5 +155,4 @@ sed -i "s/find_package(gradguard $version REQUIRED)/find_package(gradguard 9.0 R
 check "! cmake -S '$T/proj' -B '$T/proj/build9' -DCMAKE_PREFIX_PATH='$P' >/dev/null 2>&1" \
   "find_package(gradguard 9.0) fails against $version"
 
-echo "install: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish install

@@ -20,33 +20,10 @@ G=${GG_BIN:-$B/gradguard}
 PY=/usr/bin/python3 # Debian's python3-torch lives here, not in the first python3 on PATH
 D=$B/tests/test_parity_driver
 I=$SRC/tests/parity/interop.py
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-if ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
-  echo "interop: $PY cannot import torch and numpy (apt-get install python3-torch python3-numpy)"
-  # make test installs them and sets GG_REQUIRE_PEERS: there a missing peer is a failure
-  [ -n "${GG_REQUIRE_PEERS:-}" ] && exit 1
-  exit 77
-fi
+. "$(dirname "$0")/common.bash"
+"$PY" -c 'import torch, numpy' 2>/dev/null ||
+  skip_peer "interop: $PY cannot import torch and numpy (apt-get install python3-torch python3-numpy)"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
-# runs a command, expecting exit code $1 and output matching $2
-expect() {
-  local code=$1 pat=$2
-  shift 2
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -eq "$code" ] && grep -q -- "$pat" <<<"$out"; then
-    ok
-  else
-    bad "$* -> rc $rc (want $code), output: $out (want /$pat/)"
-  fi
-}
 
 "$PY" "$I" prepare "$T" || bad "interop.py prepare"
 S=$T/specs.txt
@@ -124,5 +101,4 @@ expect 0 "^ok" "$D" load mlp "$T/bad_extra.safetensors"
 # BatchNorm's int64 counter in a PyTorch file is not a weight: skipped
 expect 0 "^ok" "$D" load mlp "$T/with_counter.safetensors" import
 
-echo "interop: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish interop

@@ -19,14 +19,10 @@
 set -u
 G=${GG_BIN:?}
 SRC=${GG_SRC:?}
-skip() {
-  echo "mpi: $*"
-  [ -n "${GG_REQUIRE_PEERS:-}" ] && exit 1
-  exit 77
-}
+. "$(dirname "$0")/common.bash"
+skip() { skip_peer "mpi: $*"; }
 "$G" --version | grep -q "data parallel: MPI" || skip "gradguard was built without MPI (apt-get install libopenmpi-dev; cmake -DGG_MPI=ON)"
 command -v mpirun >/dev/null || skip "no mpirun (apt-get install openmpi-bin)"
-T=$(mktemp -d)
 trap '[ -n "${GG_KEEP:-}" ] && echo "mpi: kept $T" || rm -rf "$T"' EXIT
 MPIRUN=(mpirun --oversubscribe)
 [ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
@@ -37,11 +33,6 @@ if [ -n "${GG_SANITIZE:-}" ]; then
   # (the same trainer, world size 1) keep it; ASan and UBSan stay on.
   MPIRUN=(env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "${MPIRUN[@]}" -x ASAN_OPTIONS)
 fi
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
 
 # max over tensors of ||a - b|| / ||a|| would hide a small tensor; this is
 # the norm of the difference of all weights over the norm of all weights
@@ -170,5 +161,4 @@ else
   check "grep -q '\"status\": \"completed\"' '$T/kill/summary.json'" "the resumed run completed"
 fi
 
-echo "mpi: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish mpi

@@ -16,14 +16,9 @@ SRC=${GG_SRC:?}
 B=${GG_BUILD:?}
 PY=/usr/bin/python3 # Debian's python3-torch lives here, not in the first python3 on PATH
 DRIVER=$B/tests/test_parity_driver
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-if ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
-  echo "parity: $PY cannot import torch and numpy (apt-get install python3-torch python3-numpy)"
-  # make test installs them and sets GG_REQUIRE_PEERS: there a missing peer is a failure
-  [ -n "${GG_REQUIRE_PEERS:-}" ] && exit 1
-  exit 77
-fi
+. "$(dirname "$0")/common.bash"
+"$PY" -c 'import torch, numpy' 2>/dev/null ||
+  skip_peer "parity: $PY cannot import torch and numpy (apt-get install python3-torch python3-numpy)"
 if [ ! -x "$DRIVER" ]; then
   echo "parity: $DRIVER is missing (build the tests first)" >&2
   exit 1

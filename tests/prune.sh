@@ -7,21 +7,7 @@
 set -u
 G=${GG_BIN:?}
 SRC=${GG_SRC:?}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
-expect() {
-  local code=$1 pat=$2
-  shift 2
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -eq "$code" ] && grep -q -- "$pat" <<<"$out"; then ok; else bad "$* -> rc $rc (want $code), output: $out (want /$pat/)"; fi
-}
+. "$(dirname "$0")/common.bash"
 SMALL=(--set data.limit_train=2000 --set data.limit_test=500 --set train.threads=1 --quiet)
 MLP=$SRC/configs/fashion-mlp.yaml
 # zeros.py FILE TENSOR: the fraction of zeros of a float32 tensor of a
@@ -126,5 +112,4 @@ check "cmp -s '$T/aug1/model.safetensors' '$T/aug2/model.safetensors'" "augmente
 expect 0 "completed: test loss" "$G" train "$SRC/configs/fashion-cnn.yaml" -o "$T/augc" --set augment.shift=2 \
   --set augment.flip=true --set train.max_steps=3 --set train.epochs=1 "${SMALL[@]}"
 
-echo "prune: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish prune

@@ -15,18 +15,13 @@
 set -u
 G=${GG_BIN:?}
 SRC=${GG_SRC:?}
-T=$(mktemp -d)
+. "$(dirname "$0")/common.bash"
 MNT=
 cleanup() {
   [ -n "$MNT" ] && umount "$MNT" 2>/dev/null
   rm -rf "$T"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
 SEED=${ROBUST_SEED:-$$}
 RANDOM=$SEED
 echo "robust: random seed $SEED (rerun with ROBUST_SEED=$SEED)"
@@ -249,5 +244,4 @@ if [ -z "${GG_SANITIZE:-}" ] && ! ldd "$G" 2>/dev/null | grep -q 'lib[at]san\|li
   echo "robust (e): $out"
 fi
 
-echo "robust: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish robust
