@@ -3,50 +3,20 @@
  * the clip allows; non-finite values injected in a named layer's forward
  * and backward are traced to that layer and op; rollback restores the exact
  * state; the rollback budget ends in a stop with the reason. */
-#include "gt.h"
+#include "tinynet.h"
 
-#include "gradguard.h"
-
-#include <string.h>
-
-typedef struct net {
-    gg_graph *g;
-    gg_node x, y, loss;
-    gg_optim *o;
-} net;
-
-static void net_build(net *n, int batch)
+/* x (4) -> fc1 5 tanh -> fc2 3 -> softmax cross-entropy; SGD 0.1, or opt */
+static void net_build_opt(net *n, int batch, gg_optim_kind opt)
 {
-    n->g = gg_graph_new(batch);
-    n->x = gg_input(n->g, "x", gg_shape1(4));
-    n->y = gg_input(n->g, "y", gg_shape1(1));
-    gg_node h = gg_dense(n->g, n->x, "fc1", 5, GG_ACT_TANH, gg_init_default(GG_ACT_TANH), 1);
-    gg_node z = gg_dense(n->g, h, "fc2", 3, GG_ACT_NONE, gg_init_default(GG_ACT_NONE), 1);
-    n->loss = gg_softmax_xent(n->g, z, n->y, 0);
-    GT_OK(gg_graph_compile(n->g));
-    GT_OK(gg_graph_init_params(n->g, 3));
-    gg_rng r;
-    gg_rng_seed(&r, 9);
-    float *xv = gg_graph_data(n->g, n->x), *yv = gg_graph_data(n->g, n->y);
-    for (int i = 0; i < batch * 4; i++) xv[i] = (float)(2 * gg_rng_uniform(&r) - 1);
-    for (int i = 0; i < batch; i++) yv[i] = (float)(i % 3);
-    gg_optim_config oc = gg_optim_defaults(GG_OPT_SGD);
-    oc.lr = 0.1f;
-    n->o = gg_optim_new(n->g, &oc);
-    GT_CHECK(n->o != NULL, "optimizer: %s", gg_errmsg());
+    net_spec s = {4, 2, {5, 3}, {GG_ACT_TANH, GG_ACT_NONE}, 3, 9, 0, opt, opt == GG_OPT_SGD ? 0.1f : 0};
+    net_make(n, batch, &s);
 }
 
-static void net_free(net *n)
-{
-    gg_optim_free(n->o);
-    gg_graph_free(n->g);
-}
+static void net_build(net *n, int batch) { net_build_opt(n, batch, GG_OPT_SGD); }
 
 static double backward(net *n)
 {
-    gg_graph_zero_grad(n->g);
-    gg_graph_forward(n->g, GG_TRAIN, n->loss);
-    gg_graph_backward(n->g, n->loss, 1);
+    net_pass(n); /* some tests inject faults: the status is theirs to read */
     return gg_graph_scalar(n->g, n->loss);
 }
 
@@ -277,14 +247,6 @@ static void test_spike(void)
  * above loss_blowup_floor x the first loss: a run whose loss has fallen from
  * 2 to 0.004 meets a batch at 0.05 (12x its level, ordinary noise there)
  * without a blow-up, and one at 3 with one. */
-static int count_signal(gg_guard *gd, const char *sig)
-{
-    int ne, k = 0;
-    const gg_guard_event *ev = gg_guard_events(gd, &ne);
-    for (int i = 0; i < ne; i++) k += strcmp(ev[i].signal, sig) == 0;
-    return k;
-}
-
 static void test_blowup_floor(void)
 {
     net n;
@@ -298,15 +260,15 @@ static void test_blowup_floor(void)
         backward(&n);
         gg_guard_check(gd, s, 0, 0.004);
     }
-    GT_CHECK(count_signal(gd, "loss_blowup") == 0, "no blow-up on the way down");
+    GT_CHECK(count_signal(gd, "loss_blowup", NULL) == 0, "no blow-up on the way down");
     backward(&n);
     gg_guard_decision d = gg_guard_check(gd, s++, 0, 0.05);
-    GT_CHECK(count_signal(gd, "loss_blowup") == 0 && d.verdict != GG_GUARD_ROLLBACK,
+    GT_CHECK(count_signal(gd, "loss_blowup", NULL) == 0 && d.verdict != GG_GUARD_ROLLBACK,
              "0.05 after 0.004 (first loss 2) is no blow-up (verdict %d)", d.verdict);
     backward(&n);
     d = gg_guard_check(gd, s++, 0, 3.0);
     /* (no step was committed, so there is no snapshot: the answer is stop) */
-    GT_CHECK(count_signal(gd, "loss_blowup") == 1 && (d.verdict == GG_GUARD_ROLLBACK || d.verdict == GG_GUARD_STOP),
+    GT_CHECK(count_signal(gd, "loss_blowup", NULL) == 1 && (d.verdict == GG_GUARD_ROLLBACK || d.verdict == GG_GUARD_STOP),
              "3 after 0.004 is a blow-up, acted on (verdict %d)", d.verdict);
     gg_guard_free(gd);
     /* without the floor, the noise is a blow-up, as before it existed */
@@ -318,7 +280,7 @@ static void test_blowup_floor(void)
     }
     backward(&n);
     gg_guard_check(gd, s, 0, 0.05);
-    GT_CHECK(count_signal(gd, "loss_blowup") == 1, "floor 0: 0.05 after 0.004 is a blow-up");
+    GT_CHECK(count_signal(gd, "loss_blowup", NULL) == 1, "floor 0: 0.05 after 0.004 is a blow-up");
     gg_guard_free(gd);
     net_free(&n);
 }
@@ -328,10 +290,7 @@ static void test_blowup_floor(void)
 static void test_reset_moments(void)
 {
     net n;
-    net_build(&n, 8);
-    gg_optim_free(n.o);
-    gg_optim_config oc = gg_optim_defaults(GG_OPT_ADAM);
-    n.o = gg_optim_new(n.g, &oc);
+    net_build_opt(&n, 8, GG_OPT_ADAM);
     gg_guard_config c = gg_guard_defaults();
     c.on_spike = GG_DO_SKIP;
     c.reset_moments = 1;
@@ -406,10 +365,7 @@ static void test_trace(void)
 static void test_rollback(void)
 {
     net n;
-    net_build(&n, 8);
-    gg_optim_free(n.o);
-    gg_optim_config oc = gg_optim_defaults(GG_OPT_ADAM);
-    n.o = gg_optim_new(n.g, &oc);
+    net_build_opt(&n, 8, GG_OPT_ADAM);
     gg_guard_config c = gg_guard_defaults();
     c.rollback_budget = 2;
     gg_guard *gd = gg_guard_new(n.g, n.o, &c);

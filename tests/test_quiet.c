@@ -5,56 +5,20 @@
  * appearing at chance level after a healthy start are a collapse that rolls
  * back; the initialisation check flags a mis-scaled deep stack and leaves a
  * He-initialised one untouched. */
-#include "gt.h"
-
-#include "gradguard.h"
+#include "tinynet.h"
 
 #include <math.h>
-#include <string.h>
 
 #define LN3 1.0986122886681098
 
-typedef struct net {
-    gg_graph *g;
-    gg_node x, y, loss;
-    gg_optim *o;
-} net;
-
-/* x (16) -> fc1 32 relu -> fc2 8 tanh -> fc3 3 -> softmax cross-entropy */
+/* x (16) -> fc1 32 relu -> fc2 8 tanh -> fc3 3 -> softmax cross-entropy; SGD 0.01 */
 static void net_build(net *n, int batch)
 {
-    n->g = gg_graph_new(batch);
-    n->x = gg_input(n->g, "x", gg_shape1(16));
-    n->y = gg_input(n->g, "y", gg_shape1(1));
-    gg_node h = gg_dense(n->g, n->x, "fc1", 32, GG_ACT_RELU, gg_init_default(GG_ACT_RELU), 1);
-    h = gg_dense(n->g, h, "fc2", 8, GG_ACT_TANH, gg_init_default(GG_ACT_TANH), 1);
-    gg_node z = gg_dense(n->g, h, "fc3", 3, GG_ACT_NONE, gg_init_default(GG_ACT_NONE), 1);
-    n->loss = gg_softmax_xent(n->g, z, n->y, 0);
-    GT_OK(gg_graph_compile(n->g));
-    GT_OK(gg_graph_init_params(n->g, 5));
-    gg_rng r;
-    gg_rng_seed(&r, 11);
-    float *xv = gg_graph_data(n->g, n->x), *yv = gg_graph_data(n->g, n->y);
-    for (int i = 0; i < batch * 16; i++) xv[i] = (float)gg_rng_normal(&r);
-    for (int i = 0; i < batch; i++) yv[i] = (float)(i % 3);
-    gg_optim_config oc = gg_optim_defaults(GG_OPT_SGD);
-    oc.lr = 0.01f;
-    n->o = gg_optim_new(n->g, &oc);
-    GT_CHECK(n->o != NULL, "optimizer: %s", gg_errmsg());
+    net_spec s = {16, 3, {32, 8, 3}, {GG_ACT_RELU, GG_ACT_TANH, GG_ACT_NONE}, 5, 11, 1, GG_OPT_SGD, 0.01f};
+    net_make(n, batch, &s);
 }
 
-static void net_free(net *n)
-{
-    gg_optim_free(n->o);
-    gg_graph_free(n->g);
-}
-
-static void pass(net *n)
-{
-    gg_graph_zero_grad(n->g);
-    GT_OK(gg_graph_forward(n->g, GG_TRAIN, n->loss));
-    GT_OK(gg_graph_backward(n->g, n->loss, 1));
-}
+static void pass(net *n) { GT_OK(net_pass(n)); }
 
 static float *param(net *n, const char *name)
 {
@@ -74,18 +38,6 @@ static gg_guard_config quiet_only(void)
     c.progress_window = 0;
     c.quiet_persist = 1;
     return c;
-}
-
-static int count_signal(gg_guard *gd, const char *sig, const char **detail)
-{
-    int n, k = 0;
-    const gg_guard_event *ev = gg_guard_events(gd, &n);
-    for (int i = 0; i < n; i++)
-        if (strcmp(ev[i].signal, sig) == 0) {
-            k++;
-            if (detail) *detail = ev[i].detail;
-        }
-    return k;
 }
 
 static double sample_var(const float *v, size_t n)
