@@ -45,33 +45,33 @@ static void csv_hex(void)
     gg_dataset_free(&d);
 }
 
+/* A version-1 .npy file in f (128 bytes at least): the header dict as
+ * given (under 100 bytes), its '\n', then one float32 of zeros; its size. */
+static size_t npy_file(const char *dict, char *f)
+{
+    size_t dl = strlen(dict), hl = dl + 1;
+    memcpy(f, "\x93NUMPY\x01\x00", 8);
+    f[8] = (char)hl;
+    f[9] = 0;
+    memcpy(f + 10, dict, dl);
+    f[10 + hl - 1] = '\n';
+    memset(f + 10 + hl, 0, 4);
+    return 10 + hl + 4;
+}
+
 /* A .npy header error quoted the header up to the newline that ends it,
  * so the command's one-line message ran onto a second line. */
 static void npy_one_line(void)
 {
-    const char dict[] = "{'descr': '<f4', 'shape': (1,), }";
     char f[128];
-    size_t hl = sizeof dict - 1 + 1; /* the dict and its '\n' */
-    memcpy(f, "\x93NUMPY\x01\x00", 8);
-    f[8] = (char)hl;
-    f[9] = 0;
-    memcpy(f + 10, dict, sizeof dict - 1);
-    f[10 + hl - 1] = '\n';
-    memset(f + 10 + hl, 0, 4);
+    size_t n = npy_file("{'descr': '<f4', 'shape': (1,), }", f);
     gg_dataset d;
-    EXPECT_FAIL(gg_dataset_load_npy(&d, put("a", f, 10 + hl + 4), NULL), GG_E_FORMAT, "missing key 'fortran_order'",
+    EXPECT_FAIL(gg_dataset_load_npy(&d, put("a", f, n), NULL), GG_E_FORMAT, "missing key 'fortran_order'",
                 "byte offset");
     GT_CHECK(strchr(gg_errmsg(), '\n') == NULL, "one line: '%s'", gg_errmsg());
     /* a control byte inside the header text is not echoed either */
-    char g[128];
-    memcpy(g, f, 10 + hl + 4);
-    const char dict2[] = "{'descr': '<f4',\r'shape': (1,), }";
-    size_t hl2 = sizeof dict2 - 1 + 1;
-    g[8] = (char)hl2;
-    memcpy(g + 10, dict2, sizeof dict2 - 1);
-    g[10 + hl2 - 1] = '\n';
-    memset(g + 10 + hl2, 0, 4);
-    EXPECT_FAIL(gg_dataset_load_npy(&d, put("a", g, 10 + hl2 + 4), NULL), GG_E_FORMAT, ".npy header");
+    n = npy_file("{'descr': '<f4',\r'shape': (1,), }", f);
+    EXPECT_FAIL(gg_dataset_load_npy(&d, put("a", f, n), NULL), GG_E_FORMAT, ".npy header");
     GT_CHECK(strchr(gg_errmsg(), '\r') == NULL && strchr(gg_errmsg(), '\n') == NULL, "no control bytes: '%s'",
              gg_errmsg());
 }
@@ -105,17 +105,10 @@ static void cfg_set_utf8(void)
  * strings may not hold control bytes at all now. */
 static void npy_control_in_string(void)
 {
-    const char dict[] = "{'descr': '  \n  ', 'fortran_order': False, 'shape': (1,), }";
     char f[128];
-    size_t hl = sizeof dict - 1 + 1;
-    memcpy(f, "\x93NUMPY\x01\x00", 8);
-    f[8] = (char)hl;
-    f[9] = 0;
-    memcpy(f + 10, dict, sizeof dict - 1);
-    f[10 + hl - 1] = '\n';
-    memset(f + 10 + hl, 0, 4);
+    size_t n = npy_file("{'descr': '  \n  ', 'fortran_order': False, 'shape': (1,), }", f);
     gg_dataset d;
-    EXPECT_FAIL(gg_dataset_load_npy(&d, put("a", f, 10 + hl + 4), NULL), GG_E_FORMAT, "control byte 0x0a",
+    EXPECT_FAIL(gg_dataset_load_npy(&d, put("a", f, n), NULL), GG_E_FORMAT, "control byte 0x0a",
                 "quoted string", "byte offset 23");
     GT_CHECK(strchr(gg_errmsg(), '\n') == NULL, "one line: '%s'", gg_errmsg());
 }

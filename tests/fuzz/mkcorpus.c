@@ -284,6 +284,22 @@ static void safetensors(const char *tmp)
     free(b.p);
 }
 
+/* reads a whole small file into a buffer (exits on failure) */
+static buf slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    buf b = {0};
+    unsigned char chunk[4096];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) put(&b, chunk, k);
+    fclose(f);
+    return b;
+}
+
 static void config(const char *configs)
 {
     static const char *const files[] = {"fashion-mlp.yaml", "fashion-cnn.yaml", "gauntlet/5-faults.yaml",
@@ -291,16 +307,7 @@ static void config(const char *configs)
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char p[1024];
         snprintf(p, sizeof p, "%s/%s", configs, files[i]);
-        FILE *f = fopen(p, "rb");
-        if (!f) {
-            perror(p);
-            exit(1);
-        }
-        buf b = {0};
-        unsigned char chunk[4096];
-        size_t k;
-        while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) put(&b, chunk, k);
-        fclose(f);
+        buf b = slurp(p);
         const char *base = strrchr(files[i], '/');
         save("config", base ? base + 1 : files[i], &b);
         free(b.p);
@@ -324,21 +331,6 @@ static void config(const char *configs)
     free(b.p);
 }
 
-/* reads a whole small file into a buffer (exits on failure) */
-static buf slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        perror(path);
-        exit(1);
-    }
-    buf b = {0};
-    unsigned char chunk[4096];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) put(&b, chunk, k);
-    fclose(f);
-    return b;
-}
 
 /* text: mode (bit 0 gzip, bit 1 vocabulary file), T byte, stride byte, the
  * file. Texts in ASCII, UTF-8 and not-quite UTF-8; vocabulary files as
