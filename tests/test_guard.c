@@ -5,6 +5,8 @@
  * state; the rollback budget ends in a stop with the reason. */
 #include "tinynet.h"
 
+#include <math.h>
+
 /* x (4) -> fc1 5 tanh -> fc2 3 -> softmax cross-entropy; SGD 0.1, or opt */
 static void net_build_opt(net *n, int batch, gg_optim_kind opt)
 {
@@ -425,6 +427,12 @@ static void test_names(void)
     net n;
     net_build(&n, 2);
     GT_CHECK(gg_guard_new(n.g, n.o, &c) == NULL && strstr(gg_errmsg(), "ema_alpha"), "bad config named");
+    c = gg_guard_defaults();
+    c.loss_blowup_floor = NAN;
+    GT_CHECK(gg_guard_new(n.g, n.o, &c) == NULL && strstr(gg_errmsg(), "loss_blowup_floor nan"),
+             "a NaN blow-up floor refused: %s", gg_errmsg());
+    c.loss_blowup_floor = -1;
+    GT_CHECK(gg_guard_new(n.g, n.o, &c) == NULL, "a negative blow-up floor refused");
     net_free(&n);
 }
 

@@ -173,6 +173,11 @@ static gg_status check_config(const gg_guard_config *c)
     if (!(c->backoff_factor > 0 && c->backoff_factor <= 1))
         return gg_fail(GG_E_CONFIG, "guard.backoff_factor %g must be in (0, 1]", c->backoff_factor);
     if (c->snapshot_every < 1) return gg_fail(GG_E_CONFIG, "guard.snapshot_every %d must be >= 1", c->snapshot_every);
+    /* NaN would switch the blow-up detector off without a word */
+    if (!(c->loss_blowup >= 0 && c->loss_blowup < INFINITY && c->loss_blowup_floor >= 0 &&
+          c->loss_blowup_floor < INFINITY))
+        return gg_fail(GG_E_CONFIG, "guard.loss_blowup %g and loss_blowup_floor %g must be finite and >= 0",
+                       c->loss_blowup, c->loss_blowup_floor);
     if (c->trend_window < 0 || c->trend_window == 1)
         return gg_fail(GG_E_CONFIG, "guard.trend_window %d must be 0 (off) or >= 2", c->trend_window);
     if (c->quiet) {
