@@ -48,9 +48,10 @@ typedef struct conv_dims {
 
 /* Whether the node computes by Winograd: asked for, or AUTO and it fits
  * with at least one full vector block of channels on each side. Measured
- * with bench/conv_algos (1 thread, forward + backward, im2col / Winograd):
- * 8 -> 8 channels 0.69x (3x3) and 0.97x (5x5), 16 -> 16 1.47x, 64 -> 64
- * 1.81x (3x3) and 3.2x (5x5), 256 -> 256 on 7x7 1.13x. */
+ * with bench/conv_algos (README, Performance; 1 thread, forward + backward,
+ * im2col time / Winograd time): 8 -> 8 channels 0.64 (3x3) and 0.98 (5x5),
+ * 16 -> 16 1.34, 64 -> 64 1.59 (3x3) and 2.80 (5x5), 256 -> 256 on 7x7
+ * 1.08. */
 static int use_wino(const conv_dims *d, int asked)
 {
     if (asked == GG_CONV_IM2COL) return 0;
