@@ -364,6 +364,47 @@ static void test_trace(void)
 
 /* Rollback restores parameters, buffers and optimizer state bit for bit;
  * the budget then turns the next rollback into a stop. */
+/* The learning-rate ceiling: failures far apart are isolated (the rate
+ * climbs back to 1 after each) until half the budget is used; from then on
+ * (the 4th rollback of 6) each lowers the ceiling, so the rate stays down. */
+static void test_ceiling(void)
+{
+    net n;
+    net_build(&n, 8);
+    gg_guard_config c = gg_guard_defaults();
+    c.rollback_budget = 6;
+    c.backoff_recover = 4;
+    c.snapshot_every = 1; /* failures 2 steps apart count as repeated; these are 30 apart */
+    gg_guard *gd = gg_guard_new(n.g, n.o, &c);
+    gg_train_pos pos = {0, 0, 0, {1, 0, 0, 0}};
+    gg_guard_snapshot(gd, &pos);
+    long step = 0;
+    const double expect[6] = {1, 1, 1, 1, 0.5, 0.25}; /* the scale the run climbs back to */
+    for (int r = 0; r < 6; r++) {
+        gg_guard_decision d = {0};
+        for (int s = 0; s < 30; s++, step++) {
+            double loss = backward(&n);
+            d = gg_guard_check(gd, step, 0, loss);
+            GT_CHECK(d.verdict == GG_GUARD_PROCEED, "round %d step %ld proceeds", r, step);
+        }
+        GT_NEAR(d.lr_scale, expect[r], 0, 1e-6, "scale after round %d", r);
+        size_t k;
+        backward(&n);
+        gg_graph_grads(n.g, &k)[1] = NAN;
+        d = gg_guard_check(gd, step, 0, 1.0);
+        GT_CHECK(d.verdict == GG_GUARD_ROLLBACK, "failure %d asks for a rollback", r + 1);
+        gg_train_pos back = pos;
+        back.step = step++;
+        GT_OK(gg_guard_rollback(gd, &back));
+    }
+    backward(&n);
+    size_t k;
+    gg_graph_grads(n.g, &k)[1] = NAN;
+    GT_CHECK(gg_guard_check(gd, step, 0, 1.0).verdict == GG_GUARD_STOP, "the seventh failure stops the run");
+    gg_guard_free(gd);
+    net_free(&n);
+}
+
 static void test_rollback(void)
 {
     net n;
@@ -446,6 +487,7 @@ int main(void)
     test_reset_moments();
     test_trace();
     test_rollback();
+    test_ceiling();
     test_names();
     return gt_done("test_guard");
 }

@@ -850,6 +850,12 @@ gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
      * skipped on replay) only backs off for a while */
     long failed_at = pos->step;
     int repeated = gd->last_failure >= 0 && failed_at - gd->last_failure <= 2L * gd->c.snapshot_every;
+    /* failures spread out in time are isolated one by one, but a run that
+     * keeps failing is at a rate it cannot hold: from half the budget on,
+     * each rollback lowers the ceiling, so the run slows down before the
+     * budget would stop it (a tanh RNN at Adam lr 0.3 rolled back ten times,
+     * 600 to 2,000 steps apart, climbing back to 0.3 after each) */
+    int persistent = gd->c.rollback_budget > 1 && gd->rollbacks_used >= (gd->c.rollback_budget + 1) / 2;
     gd->last_failure = failed_at;
     size_t n;
     memcpy(gg_graph_params(gd->g, &n), sp->p, gd->np_n * sizeof(float));
@@ -868,7 +874,7 @@ gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
      * and finding it out took a detection window: back off twice */
     if (gd->collapse_ceiling) backoff(gd);
     /* a collapse is a rate that silently diverged: not tried again either */
-    if (repeated || gd->collapse_ceiling) gd->lr_ceiling = gd->lr_scale;
+    if (repeated || persistent || gd->collapse_ceiling) gd->lr_ceiling = gd->lr_scale;
     gd->collapse_ceiling = 0;
     gg_quiet_reset(gd->q);
     /* the detectors restart from the restored state */
