@@ -216,6 +216,20 @@ def main():
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=float(o.get("weight_decay", 0.01)))
     else:
         raise SystemExit(f"torch_peer: optimizer {name} not mapped")
+    # the schedule, stepped once per optimizer step as gradguard's is
+    sc = cfg.get("schedule") or {}
+    sname = sc.get("name", "constant")
+    sched = None
+    if sname == "cosine":
+        if sc.get("warmup_steps") or sc.get("t0"):
+            raise SystemExit("torch_peer: cosine warm-up and restarts are not mapped")
+        total = epochs * ((len(xtr) + batch - 1) // batch)
+        if 0 < int(tr.get("max_steps", 0)) < total:
+            total = int(tr["max_steps"])
+        total = int(sc.get("total_steps", 0)) or total
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=float(sc.get("min_lr", 0)))
+    elif sname != "constant":
+        raise SystemExit(f"torch_peer: schedule {sname} not mapped")
     loss_fn = nn.MSELoss() if regression else nn.CrossEntropyLoss()
     faults = {int(f["batch"]): f for f in (cfg.get("guard") or {}).get("faults", [])}
     xtr_t, ytr_t = torch.from_numpy(xtr), torch.from_numpy(ytr)
@@ -252,6 +266,8 @@ def main():
                         if p.grad is not None:
                             p.grad.add_(torch.randn_like(p.grad), alpha=sd)
             opt.step()
+            if sched is not None:
+                sched.step()
             step += 1
             if max_steps and step >= max_steps:
                 break
