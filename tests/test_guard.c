@@ -362,8 +362,6 @@ static void test_trace(void)
     net_free(&n);
 }
 
-/* Rollback restores parameters, buffers and optimizer state bit for bit;
- * the budget then turns the next rollback into a stop. */
 /* The learning-rate ceiling: failures far apart are isolated (the rate
  * climbs back to 1 after each) until half the budget is used; from then on
  * (the 4th rollback of 6) each lowers the ceiling, so the rate stays down. */
@@ -405,6 +403,8 @@ static void test_ceiling(void)
     net_free(&n);
 }
 
+/* Rollback restores parameters, buffers and optimizer state bit for bit;
+ * the budget then turns the next rollback into a stop. */
 static void test_rollback(void)
 {
     net n;

@@ -855,7 +855,7 @@ gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
      * each rollback lowers the ceiling, so the run slows down before the
      * budget would stop it (a tanh RNN at Adam lr 0.3 rolled back ten times,
      * 600 to 2,000 steps apart, climbing back to 0.3 after each) */
-    int persistent = gd->c.rollback_budget > 1 && gd->rollbacks_used >= (gd->c.rollback_budget + 1) / 2;
+    int persistent = gd->rollbacks_used >= (gd->c.rollback_budget + 1) / 2;
     gd->last_failure = failed_at;
     size_t n;
     memcpy(gg_graph_params(gd->g, &n), sp->p, gd->np_n * sizeof(float));
