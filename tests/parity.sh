@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # gradguard against PyTorch, in the same run: an MLP (784-64-10), a small CNN
 # (conv 8, pool, conv 16, pool, 32, 10), an LSTM many-to-one (hidden 16, T 20,
-# adding problem, MSE) and a pre-norm attention + MLP block model (D 16, 2
-# heads, T 8) are built with gradguard's API (tests/test_parity_driver.c),
+# adding problem, MSE), a tanh RNN the same way (recurrent weights at spectral
+# radius 1.2, as in gauntlet case 4) and a pre-norm attention + MLP block
+# model (D 16, 2 heads, T 8) are built with gradguard's API (tests/test_parity_driver.c),
 # trained 100 steps with SGD-momentum (lr 0.01, 0.9) and with AdamW (lr 1e-3,
 # wd 0.01) with the guard's norm clipping, and the same models in PyTorch
 # (tests/parity/peer.py), loaded from gradguard's own initial safetensors
@@ -24,7 +25,7 @@ if [ ! -x "$DRIVER" ]; then
   exit 1
 fi
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
-models="mlp cnn lstm attn"
+models="mlp cnn lstm rnn attn"
 for m in $models; do
   mkdir -p "$T/$m"
   if ! "$DRIVER" run "$m" "$T/$m" 100; then

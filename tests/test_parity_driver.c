@@ -23,7 +23,8 @@
  *       loads PATH into MODEL; prints "ok" (exit 0) or the error (exit 1).
  *
  * MODEL: mlp (784-64-10), cnn (conv 8, pool, conv 16, pool, 32, 10), lstm
- * (hidden 16 on the adding problem, T 20, MSE), attn (pre-norm attention and
+ * (hidden 16 on the adding problem, T 20, MSE), rnn (the same with a tanh
+ * RNN at spectral radius 1.2, as in gauntlet case 4), attn (pre-norm attention and
  * MLP blocks, D 16, 2 heads, T 8, dense head), fashion-mlp and fashion-cnn
  * (the graphs that configs/fashion-*.yaml build, for CLI-trained weights).
  *
@@ -122,6 +123,16 @@ static gg_status build(const char *kind, int max_batch, uint64_t seed, model *m)
         gg_init hh = {GG_INIT_LECUN_UNIFORM, 0, 0};
         h = gg_lstm_layer(g, m->x, "lstm1", 16, -1, hh, 1.0f, GG_RNN_LAST);
         h = gg_dense(g, h, "fc", 1, GG_ACT_NONE, lin, 1);
+    } else if (strcmp(kind, "rnn") == 0) {
+        /* gauntlet case 4's layer, shorter: a tanh RNN whose recurrent
+         * weights start at spectral radius 1.2, so the gradient grows with
+         * the length */
+        m->batch = 32;
+        m->classes = 0;
+        m->x = gg_input(g, "x", gg_shape2(20, 2));
+        gg_init hh = {GG_INIT_SPECTRAL, 1.2f, 0};
+        h = gg_rnn_layer(g, m->x, "rnn1", 16, 0, -1, hh, GG_RNN_LAST);
+        h = gg_dense(g, h, "fc", 1, GG_ACT_NONE, lin, 1);
     } else if (strcmp(kind, "attn") == 0) {
         m->batch = 32;
         m->classes = 4;
@@ -131,7 +142,7 @@ static gg_status build(const char *kind, int max_batch, uint64_t seed, model *m)
         h = gg_flatten(g, h);
         h = gg_dense(g, h, "head", 4, GG_ACT_NONE, lin, 1);
     } else {
-        return say(GG_E_ARG, "unknown model '%s' (mlp, cnn, lstm, attn, fashion-mlp, fashion-cnn)", kind);
+        return say(GG_E_ARG, "unknown model '%s' (mlp, cnn, lstm, rnn, attn, fashion-mlp, fashion-cnn)", kind);
     }
     m->out = h;
     m->y = gg_input(g, "y", gg_shape1(1));

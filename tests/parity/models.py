@@ -1,6 +1,7 @@
 """models.py - the PyTorch twins of the models that tests/test_parity_driver.c
 builds with gradguard, with the same parameter names and layouts, and the
-two-way name mapping (only nn.LSTM differs: weight_ih_l0 <-> weight_ih).
+two-way name mapping (only nn.LSTM and nn.RNN differ: weight_ih_l0 <->
+weight_ih).
 
 ReLU and max pooling have kinks: a pre-activation within float32 rounding
 of 0 (or two pooled values within rounding of each other) can take one side
@@ -132,6 +133,20 @@ class LSTMNet(nn.Module):
         return self.fc(h[-1])
 
 
+class RNNNet(nn.Module):
+    """Many-to-one: the final hidden state of a one-layer tanh RNN, then dense 1."""
+
+    def __init__(self, features=2, hidden=16):
+        super().__init__()
+        self.rnn1 = nn.RNN(features, hidden, batch_first=True, nonlinearity="tanh")
+        self.fc = nn.Linear(hidden, 1)
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], 20, 2)
+        _, h = self.rnn1(x)
+        return self.fc(h[-1])
+
+
 class AttnBlock(nn.Module):
     """Pre-norm self-attention residual: x + out(attention(qkv(ln(x))))."""
 
@@ -193,6 +208,8 @@ def build(kind):
         return CNN(32, 64, 128), (1, 28, 28), "xent"
     if kind == "lstm":
         return LSTMNet(), (20, 2), "mse"
+    if kind == "rnn":
+        return RNNNet(), (20, 2), "mse"
     if kind == "attn":
         return AttnNet(), (8, 16), "xent"
     raise ValueError("unknown model " + kind)
