@@ -40,7 +40,8 @@ def run_gg(g, cfg, out, seed, extra):
     try:
         s = json.load(open(os.path.join(out, "summary.json")))
     except (OSError, ValueError):
-        return {"status": "failed", "test_accuracy": None, "seconds": dt, "first": {}, "actions": {}}
+        return {"status": "failed", "test_accuracy": None, "test_loss": None, "seconds": dt, "first": {},
+                "actions": {}}
     first, actions = {}, collections.Counter()
     try:
         for line in open(os.path.join(out, "events.jsonl")):
@@ -54,8 +55,8 @@ def run_gg(g, cfg, out, seed, extra):
                 actions[sig + ":" + e["action"]] += 1
     except OSError:
         pass
-    return {"status": s.get("status"), "test_accuracy": s.get("test_accuracy"), "seconds": dt, "first": first,
-            "actions": actions}
+    return {"status": s.get("status"), "test_accuracy": s.get("test_accuracy"), "test_loss": s.get("test_loss"),
+            "seconds": dt, "first": first, "actions": actions}
 
 
 def run_torch(cfg, seed, clip):
