@@ -3,8 +3,8 @@
 # (conv 8, pool, conv 16, pool, 32, 10), an LSTM many-to-one (hidden 16, T 20,
 # adding problem, MSE), a tanh RNN the same way (recurrent weights at spectral
 # radius 1.2, as in gauntlet case 4) and a pre-norm attention + MLP block
-# model (D 16, 2 heads, T 8) are built with gradguard's API (tests/test_parity_driver.c),
-# trained 100 steps with SGD-momentum (lr 0.01, 0.9) and with AdamW (lr 1e-3,
+# model (D 16, 2 heads, T 8) are built with gradguard's API
+# (tests/test_parity_driver.c), trained 100 steps with SGD-momentum (lr 0.01, 0.9) and with AdamW (lr 1e-3,
 # wd 0.01) with the guard's norm clipping, and the same models in PyTorch
 # (tests/parity/peer.py), loaded from gradguard's own initial safetensors
 # file, train on the same batches with clip_grad_norm_. Every step's loss and

@@ -24,8 +24,9 @@
  *
  * MODEL: mlp (784-64-10), cnn (conv 8, pool, conv 16, pool, 32, 10), lstm
  * (hidden 16 on the adding problem, T 20, MSE), rnn (the same with a tanh
- * RNN at spectral radius 1.2, as in gauntlet case 4), attn (pre-norm attention and
- * MLP blocks, D 16, 2 heads, T 8, dense head), fashion-mlp and fashion-cnn
+ * RNN at spectral radius 1.2, as in gauntlet case 4), attn (pre-norm
+ * attention and MLP blocks, D 16, 2 heads, T 8, dense head), fashion-mlp and
+ * fashion-cnn
  * (the graphs that configs/fashion-*.yaml build, for CLI-trained weights).
  *
  * Without arguments (as ctest runs it) it checks itself: a saved model

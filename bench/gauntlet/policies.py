@@ -54,6 +54,8 @@ def value(r):
         v, t = r["test_accuracy"], "%.4f" % r["test_accuracy"]
     elif r.get("test_loss") is not None:
         v, t = r["test_loss"], "%.4f" % r["test_loss"]
+    elif r.get("status") == "failed":  # no summary.json: the run did not start or crashed
+        return None, "failed (see the run's directory)"
     else:
         v, t = None, "non-finite"
     return v, t if r.get("status") == "completed" else "%s (%s)" % (t, r.get("status"))

@@ -119,31 +119,21 @@ class CNN(nn.Module):
         return self.fc2(x)
 
 
-class LSTMNet(nn.Module):
-    """Many-to-one: the final hidden state of a one-layer LSTM, then dense 1."""
+class SeqNet(nn.Module):
+    """Many-to-one on (T 20, 2) inputs: the final hidden state of a one-layer
+    LSTM (module "lstm1") or tanh RNN ("rnn1"), then dense 1."""
 
-    def __init__(self, features=2, hidden=16):
+    def __init__(self, cell, features=2, hidden=16):
         super().__init__()
-        self.lstm1 = nn.LSTM(features, hidden, batch_first=True)
+        self.name = cell + "1"
+        rec = nn.LSTM(features, hidden, batch_first=True) if cell == "lstm" else \
+            nn.RNN(features, hidden, batch_first=True, nonlinearity="tanh")
+        setattr(self, self.name, rec)
         self.fc = nn.Linear(hidden, 1)
 
     def forward(self, x):
-        x = x.reshape(x.shape[0], 20, 2)
-        _, (h, _) = self.lstm1(x)
-        return self.fc(h[-1])
-
-
-class RNNNet(nn.Module):
-    """Many-to-one: the final hidden state of a one-layer tanh RNN, then dense 1."""
-
-    def __init__(self, features=2, hidden=16):
-        super().__init__()
-        self.rnn1 = nn.RNN(features, hidden, batch_first=True, nonlinearity="tanh")
-        self.fc = nn.Linear(hidden, 1)
-
-    def forward(self, x):
-        x = x.reshape(x.shape[0], 20, 2)
-        _, h = self.rnn1(x)
+        _, state = getattr(self, self.name)(x.reshape(x.shape[0], 20, 2))
+        h = state[0] if isinstance(state, tuple) else state  # the LSTM's state is (h, c)
         return self.fc(h[-1])
 
 
@@ -206,10 +196,8 @@ def build(kind):
         return MLP((784, 256, 128, 10)), (1, 28, 28), "xent"
     if kind == "fashion-cnn":
         return CNN(32, 64, 128), (1, 28, 28), "xent"
-    if kind == "lstm":
-        return LSTMNet(), (20, 2), "mse"
-    if kind == "rnn":
-        return RNNNet(), (20, 2), "mse"
+    if kind in ("lstm", "rnn"):
+        return SeqNet(kind), (20, 2), "mse"
     if kind == "attn":
         return AttnNet(), (8, 16), "xent"
     raise ValueError("unknown model " + kind)
