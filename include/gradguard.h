@@ -54,6 +54,11 @@ const char *gg_errmsg(void);
 /* A short constant name for a status ("ok", "shape", ...). */
 const char *gg_status_name(gg_status s);
 
+/* The OpenBLAS kernel family in use ("Haswell", "SkylakeX", ...), as
+ * OpenBLAS chose it for this CPU or as OPENBLAS_CORETYPE named it. Results
+ * differ in the last bits between families. A constant string. */
+const char *gg_blas_kernel(void);
+
 /* ==== shapes ============================================================ */
 
 #define GG_MAX_DIMS 4
