@@ -1409,10 +1409,21 @@ typedef struct gg_guard_counters {
     long stalls, vanishing, dead, saturated, update_ratio;
 } gg_guard_counters;
 const gg_guard_counters *gg_guard_counts(const gg_guard *gd);
-/* Guard state that a checkpoint must carry (EMA statistics, lr scale ...):
- * *n doubles, owned by the guard; set_state restores it. */
-const double *gg_guard_state(const gg_guard *gd, int *n);
-gg_status gg_guard_set_state(gg_guard *gd, const double *s, int n);
+/* The guard's state, for a checkpoint: every statistic, window, history
+ * and counter it keeps, as named fields ("hist.ema_log_loss.mean",
+ * "memory.lr_scale", "quiet.loss_window", ...). The history part is what a
+ * snapshot keeps and a rollback restores; the memory part outlives
+ * rollbacks (docs/guard.md, "State"). gg_guard_state_count gives the number
+ * of fields; gg_guard_state_get sets *name to field i's name (owned by the
+ * library) and writes its value as text into buf (numbers with 17
+ * significant digits, arrays comma-separated), returning the text's length
+ * as snprintf does (cap too small when it is >= cap), -1 when i is out of
+ * range. gg_guard_state_set restores one field from that text: GG_E_FORMAT,
+ * naming the field, for an unknown name, a malformed number, or an array
+ * whose length the guard's config does not give. */
+int gg_guard_state_count(const gg_guard *gd);
+int gg_guard_state_get(const gg_guard *gd, int i, const char **name, char *buf, size_t cap);
+gg_status gg_guard_state_set(gg_guard *gd, const char *name, const char *text);
 
 /* ==== report (src/report) ================================================ */
 /*
