@@ -1295,14 +1295,22 @@ gg_guard_config gg_guard_defaults(void);
  * or under 0.1x over the stack, in a stack of 4 or more) or overflows. With
  * fix, a poor initialisation is rescaled layer by layer so each output has
  * RMS 1 on that batch (layer-sequential unit variance); a good one is left
- * untouched. Runs in evaluation mode. */
+ * untouched. Runs in evaluation mode. Saturation: tanh and sigmoid bound
+ * their output and so hide that growth; a net whose tanh (sigmoid) layers,
+ * most of them and at least two, start with a pre-activation RMS over 2
+ * (4) is poor too (poor_saturated), and the fix rescales those layers to
+ * pre-activation RMS 1. */
 #define GG_INIT_MAX_LAYERS 256
 typedef struct gg_init_report {
     int n;
     char layer[GG_INIT_MAX_LAYERS][GG_NAME_MAX];
     double rms[GG_INIT_MAX_LAYERS];       /* before any fix */
-    double rms_fixed[GG_INIT_MAX_LAYERS]; /* after the fix, if fixed */
+    double rms_fixed[GG_INIT_MAX_LAYERS]; /* after the fix, if fixed (pre-activation RMS for tanh/sigmoid layers) */
+    double pre_rms[GG_INIT_MAX_LAYERS];   /* tanh/sigmoid layers: pre-activation RMS before any fix; NaN for others */
     double growth, ratio;
+    int squashing, saturated; /* tanh/sigmoid layers, and those with pre-activation RMS > 2 (sigmoid: > 4) */
+    int poor_growth;          /* poor because the output scale grows or shrinks geometrically (or overflows) */
+    int poor_saturated;       /* poor because most squashing layers (>= 2) start saturated */
     int poor, fixed;
 } gg_init_report;
 gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep);
