@@ -1433,6 +1433,92 @@ int gg_guard_state_count(const gg_guard *gd);
 int gg_guard_state_get(const gg_guard *gd, int i, const char **name, char *buf, size_t cap);
 gg_status gg_guard_state_set(gg_guard *gd, const char *name, const char *text);
 
+/* ---- the decision core --------------------------------------------------
+ * What the gg_guard functions above do, apart from the graph and the
+ * optimizer: statistics in, a verdict with its reasons and what carrying it
+ * out takes out. gg_guard (src/train/guard_act.c) is one trainer of it: it
+ * measures gradguard's graph, calls the core and carries the verdict out on
+ * the gradient arena, the optimizer and the snapshots. Another trainer (the
+ * Python package does this for PyTorch) measures its own tensors and
+ * carries the verdict out on its own. The core allocates once, in
+ * gg_guard_core_new; no call after allocates. */
+
+typedef struct gg_guard_tensor {
+    const char *name;  /* "fc1.weight": for the events */
+    const char *layer; /* "fc1": the final layer's tensors are those of the last tensor's layer (AGC leaves them out) */
+} gg_guard_tensor;
+
+typedef struct gg_guard_obs {
+    long step;
+    int epoch;
+    double loss;       /* the step's mean loss; NaN or Inf is a non-finite step */
+    const double *sq;  /* per tensor: squared L2 norm of its gradient, NaN or Inf when it holds a non-finite value */
+    double max_abs;    /* the largest |g| over all tensors (the value clip's test) */
+    long nonfinite;    /* non-finite gradient elements (0 when not counted: a non-finite sq counts) */
+    double lr;         /* the schedule's learning rate for this step, before the guard's scale */
+    const gg_guard_layer *layers; /* per-layer statistics in depth order when measured for this step
+                                     (gg_guard_core_wants_layers), else NULL: the quiet monitor reads them */
+    int nlayers;
+} gg_guard_obs;
+
+typedef struct gg_guard_act {
+    gg_verdict verdict;
+    float lr_scale;       /* multiply the schedule's rate by this */
+    int diagnose;         /* re-run the batch in check mode to find the first non-finite op */
+    int clipped;          /* a clip changed the gradient (value and unit-wise clips: see gg_guard_core_clipped) */
+    int stalled;          /* with GG_GUARD_STOP: the run stalled (status stalled, not diverged) */
+    /* with GG_GUARD_PROCEED, in this order, before the update: */
+    const float *scale;   /* per tensor: multiply its gradient by scale[i] (1: leave it); owned by the core */
+    int scaled;           /* some scale[i] != 1 */
+    float clip_value;     /* > 0: clamp every gradient element to [-clip_value, clip_value] */
+    float agc_lambda, agc_eps; /* agc_lambda > 0: unit-wise clip ||g_row|| <= lambda max(||w_row||, eps) */
+    int agc_until;        /* ... for tensors [0, agc_until) */
+    double noise_sigma;   /* > 0: add N(0, noise_sigma^2) to every element, drawn from a generator keyed on noise_key */
+    uint64_t noise_key;
+    /* with GG_GUARD_SKIP (reset_moments): */
+    const unsigned char *reset; /* per tensor: forget its optimizer moments; owned by the core */
+    int any_reset;
+    int want_update_norms; /* the next step's per-tensor update norms will be read */
+    int snapshot;          /* after gg_guard_core_after: >= 0, copy the current state into snapshot slot `snapshot` */
+} gg_guard_act;
+
+typedef struct gg_guard_core gg_guard_core;
+/* A core for n parameter tensors (their names are copied) and per-layer
+ * tables of up to max_layers layers. NULL on failure (a bad config names
+ * the key; out of memory). */
+gg_guard_core *gg_guard_core_new(const gg_guard_config *cfg, int n, const gg_guard_tensor *tensors, int max_layers);
+void gg_guard_core_free(gg_guard_core *gd);
+/* 1 when the check of `step` will read per-layer statistics (measure them
+ * before calling gg_guard_core_check with obs.layers). */
+int gg_guard_core_wants_layers(const gg_guard_core *gd, long step);
+/* The inspect-decide stage, after backward: fills *act. GG_E_ARG for a
+ * missing argument. */
+gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *obs, gg_guard_act *act);
+/* A value or unit-wise clip changed elements this step (counted). */
+void gg_guard_core_clipped(gg_guard_core *gd);
+/* After the update was applied (or skipped), with the position after it:
+ * bad_tensor >= 0 names a tensor whose update was not finite (its norm
+ * bad_norm): a rollback. Otherwise act->snapshot may ask for a snapshot. */
+gg_status gg_guard_core_after(gg_guard_core *gd, const gg_train_pos *pos, int applied, int bad_tensor, double bad_norm,
+                              gg_guard_act *act);
+/* Takes the rollback target now (before the first step): returns the slot
+ * (0 or 1) to copy the state into. */
+int gg_guard_core_snapshot(gg_guard_core *gd, const gg_train_pos *pos);
+/* A rollback: *pos in, where the run failed; out, the snapshot's position.
+ * Returns the slot to restore the state from, or -1 (GG_E_STATE: none). */
+int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos);
+void gg_guard_core_set_chance(gg_guard_core *gd, double loss);
+void gg_guard_core_diagnosis(gg_guard_core *gd, const gg_check_info *ci, const char *batch_desc);
+const gg_guard_stats *gg_guard_core_last(const gg_guard_core *gd);
+const gg_guard_event *gg_guard_core_events(const gg_guard_core *gd, int *n);
+void gg_guard_core_clear_events(gg_guard_core *gd);
+const gg_guard_counters *gg_guard_core_counts(const gg_guard_core *gd);
+int gg_guard_core_state_count(const gg_guard_core *gd);
+int gg_guard_core_state_get(const gg_guard_core *gd, int i, const char **name, char *buf, size_t cap);
+gg_status gg_guard_core_state_set(gg_guard_core *gd, const char *name, const char *text);
+/* The core a gg_guard drives (owned by it). */
+gg_guard_core *gg_guard_get_core(gg_guard *gd);
+
 /* ==== report (src/report) ================================================ */
 /*
  * The HTML training report: one self-contained file (inline CSS and SVG,

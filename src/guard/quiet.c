@@ -34,34 +34,23 @@
 #include <string.h>
 
 /* a unit is saturated when this share of the batch is beyond the threshold */
-#define SAT_BATCH 0.9
+#define SAT_BATCH GG_QUIET_SAT_BATCH
 /* below this share of the largest learning rate seen, a schedule is in its
  * tail: small updates and a flat loss are intended there */
 #define LR_TAIL 0.1
 
-enum { ACT_RELU, ACT_TANH, ACT_SIGMOID };
-
-typedef struct qact {
-    gg_node node;
-    int kind, layer;
-    long units, inner; /* per sample: units x inner values (x rows of the batch) */
-} qact;
+/* a layer with parameters has a gradient norm; the others NaN */
+#define HAS_PARAMS(q, l) (!isnan((q)->L[l].grad_norm))
 
 struct gg_quiet {
     gg_guard_config c;
-    gg_graph *g;
-    const gg_param_info *pi; /* the guard's, which outlives the monitor */
-    int np, nl, na;
-    gg_guard_layer *L;
-    int *lidx;          /* layer of each parameter tensor */
-    int *has_params;    /* per layer */
-    int *ndim;          /* per parameter tensor */
-    double *lsq, *lw, *lu, *prof;
-    qact *acts;
-    unsigned char *alive;
-    long *count;
     int ring_n, stall_pts;
-    gg_quiet_hist h; /* the windows and report state (quiet.h) */
+    int max_layers;
+    double *prof;       /* scratch: the gradient profile, max_layers long */
+    gg_quiet_hist h;    /* the windows and report state (quiet.h) */
+    /* the layers of the pass under way (the caller's) */
+    const gg_guard_layer *L;
+    int nl, na;
 };
 
 static const char *const names[GG_Q_COUNT] = {"stall", "collapse", "vanishing_gradient", "dead_units",
@@ -69,77 +58,14 @@ static const char *const names[GG_Q_COUNT] = {"stall", "collapse", "vanishing_gr
 
 const char *gg_quiet_name(gg_quiet_signal s) { return s >= 0 && s < GG_Q_COUNT ? names[s] : "?"; }
 
-static int act_kind(gg_act a)
-{
-    if (a == GG_ACT_RELU) return ACT_RELU;
-    if (a == GG_ACT_TANH) return ACT_TANH;
-    if (a == GG_ACT_SIGMOID) return ACT_SIGMOID;
-    return -1;
-}
-
-/* The watched activation of op node t, or -1. */
-static int watched(const gg_tensor *t)
-{
-    if (t->kind != GG_K_OP) return -1;
-    if (t->op != GG_OP_LINEAR && t->op != GG_OP_CONV2D && t->op != GG_OP_ACT) return -1;
-    return act_kind((gg_act)t->ia[0]);
-}
-
-gg_quiet *gg_quiet_new(gg_graph *g, const gg_guard_config *c, const gg_param_info *pi, int np)
+gg_quiet *gg_quiet_new(const gg_guard_config *c, int max_layers)
 {
     gg_quiet *q = calloc(1, sizeof *q);
     if (!q) goto oom;
     q->c = *c;
     if (q->c.monitor_every <= 0) q->c.monitor_every = 50;
-    q->g = g;
-    q->pi = pi;
-    q->np = np;
-    int n = gg_graph_num_nodes(g);
-    /* upper bounds: every node its own layer */
-    q->L = calloc((size_t)n + 1, sizeof *q->L);
-    q->has_params = calloc((size_t)n + 1, sizeof *q->has_params);
-    q->acts = calloc((size_t)n + 1, sizeof *q->acts);
-    q->lidx = calloc((size_t)np + 1, sizeof *q->lidx);
-    q->ndim = calloc((size_t)np + 1, sizeof *q->ndim);
-    if (!q->L || !q->has_params || !q->acts || !q->lidx || !q->ndim) goto oom;
-    long max_units = 1;
-    for (int i = 0; i < n; i++) {
-        const gg_tensor *t = &g->t[i];
-        int k = watched(t);
-        if (t->kind != GG_K_PARAM && k < 0) continue;
-        const char *ln = t->layer[0] ? t->layer : t->name;
-        if (q->nl == 0 || strcmp(q->L[q->nl - 1].layer, ln) != 0) {
-            gg_guard_layer *l = &q->L[q->nl++];
-            snprintf(l->layer, sizeof l->layer, "%s", ln);
-            l->grad_norm = l->dead_fraction = l->saturated_fraction = l->update_ratio = NAN;
-        }
-        if (t->kind == GG_K_PARAM) q->has_params[q->nl - 1] = 1;
-        if (k >= 0) {
-            qact *a = &q->acts[q->na++];
-            a->node = i;
-            a->kind = k;
-            a->layer = q->nl - 1;
-            gg_shape s = gg_sample_shape(t);
-            /* a (C, H, W) output is a conv layer's: a unit is a channel */
-            a->units = s.ndim == 3 ? s.d[0] : s.d[s.ndim - 1];
-            a->inner = s.ndim == 3 ? (long)s.d[1] * s.d[2] : 1;
-            if (a->units > max_units) max_units = a->units;
-        }
-    }
-    /* parameter tensors come in the same order as their layers */
-    for (int i = 0, l = 0; i < np; i++) {
-        const char *ln = pi[i].layer[0] ? pi[i].layer : pi[i].name;
-        while (l < q->nl && strcmp(q->L[l].layer, ln) != 0) l++;
-        if (l == q->nl) l = 0; /* not found after the previous one: cannot happen for a graph built in order */
-        q->lidx[i] = strcmp(q->L[l].layer, ln) == 0 ? l : -1;
-        q->ndim[i] = pi[i].shape.ndim;
-    }
-    q->lsq = calloc((size_t)q->nl + 1, sizeof *q->lsq);
-    q->lw = calloc((size_t)q->nl + 1, sizeof *q->lw);
-    q->lu = calloc((size_t)q->nl + 1, sizeof *q->lu);
-    q->prof = calloc((size_t)q->nl + 1, sizeof *q->prof);
-    q->alive = calloc((size_t)max_units, 1);
-    q->count = calloc((size_t)max_units, sizeof *q->count);
+    q->max_layers = max_layers > 0 ? max_layers : 1;
+    q->prof = calloc((size_t)q->max_layers, sizeof *q->prof);
     int me = q->c.monitor_every;
     /* passes spanning stall_window steps, both ends included */
     q->stall_pts = (c->stall_window + me - 1) / me + 1;
@@ -147,7 +73,7 @@ gg_quiet *gg_quiet_new(gg_graph *g, const gg_guard_config *c, const gg_param_inf
     q->ring_n = c->progress_window > 0 ? (c->progress_window + me - 1) / me + 1 : 0;
     if (q->ring_n < q->stall_pts) q->ring_n = q->stall_pts;
     q->h.ring = calloc((size_t)q->ring_n, sizeof *q->h.ring);
-    if (!q->lsq || !q->lw || !q->lu || !q->prof || !q->alive || !q->count || !q->h.ring) goto oom;
+    if (!q->prof || !q->h.ring) goto oom;
     for (int s = 0; s < GG_Q_COUNT; s++) q->h.last_report[s] = -1;
     q->h.ratio0 = NAN;
     return q;
@@ -160,28 +86,10 @@ oom:
 void gg_quiet_free(gg_quiet *q)
 {
     if (!q) return;
-    free(q->L);
-    free(q->has_params);
-    free(q->acts);
-    free(q->lidx);
-    free(q->ndim);
-    free(q->lsq);
-    free(q->lw);
-    free(q->lu);
     free(q->prof);
-    free(q->alive);
-    free(q->count);
     free(q->h.ring);
     free(q);
 }
-
-const gg_guard_layer *gg_quiet_layers(const gg_quiet *q, int *n)
-{
-    *n = q ? q->nl : 0;
-    return q ? q->L : NULL;
-}
-
-int gg_quiet_layer_of(const gg_quiet *q, int i) { return q && i >= 0 && i < q->np ? q->lidx[i] : -1; }
 
 int gg_quiet_unhealthy(const gg_quiet *q) { return q ? q->h.unhealthy : 0; }
 
@@ -199,63 +107,6 @@ void gg_quiet_reset(gg_quiet *q)
 
 /* ---- measuring ---------------------------------------------------------- */
 
-static void measure_acts(gg_quiet *q)
-{
-    gg_graph *g = q->g;
-    for (int l = 0; l < q->nl; l++) q->L[l].dead_fraction = q->L[l].saturated_fraction = NAN;
-    double th = q->c.saturation_threshold;
-    for (int k = 0; k < q->na; k++) {
-        const qact *a = &q->acts[k];
-        const gg_tensor *t = &g->t[a->node];
-        long rows = (long)(gg_numel(g, t) / (size_t)(a->units * a->inner));
-        if (rows <= 0 || !t->val) continue;
-        gg_guard_layer *l = &q->L[a->layer];
-        if (a->kind == ACT_RELU) {
-            long d = gg_count_dead(t->val, rows, a->units, a->inner, q->alive);
-            l->dead_fraction = (double)d / (double)a->units;
-        } else {
-            /* from the output: |x| > th is |tanh x| > tanh th; a sigmoid's
-             * slope at 2 th, relative to its peak, is tanh's at th */
-            float lo, hi;
-            if (a->kind == ACT_TANH) {
-                hi = (float)tanh(th);
-                lo = -hi;
-            } else {
-                hi = (float)(1 / (1 + exp(-2 * th)));
-                lo = 1 - hi;
-            }
-            long s = gg_count_saturated(t->val, rows, a->units, a->inner, lo, hi, SAT_BATCH, q->count);
-            l->saturated_fraction = (double)s / (double)a->units;
-        }
-    }
-}
-
-static void measure_params(gg_quiet *q, const double *sq, const double *un)
-{
-    size_t n;
-    const float *p = gg_graph_params(q->g, &n);
-    for (int l = 0; l < q->nl; l++) q->lsq[l] = q->lw[l] = q->lu[l] = 0;
-    for (int i = 0; i < q->np; i++) {
-        int l = q->lidx[i];
-        if (l < 0) continue;
-        q->lsq[l] += isfinite(sq[i]) ? sq[i] : 0;
-        /* the ratio of the weights proper: biases and norm gains start at
-         * 0 or 1 and say nothing about the step size */
-        if (q->ndim[i] < 2 || !un) continue;
-        const float *w = p + q->pi[i].offset;
-        long len = (long)q->pi[i].numel;
-        /* one vector pass in double (a plain double reduction stays a
-         * scalar loop, 0.3 ms for the MLP's weights) */
-        q->lw[l] += gg_sumsq_max(w, (size_t)len, NULL);
-        q->lu[l] += un[i] * un[i];
-    }
-    for (int l = 0; l < q->nl; l++) {
-        q->L[l].grad_norm = q->has_params[l] ? sqrt(q->lsq[l]) : NAN;
-        /* no update yet (step 0) or a frozen layer: no ratio */
-        q->L[l].update_ratio = q->lw[l] > 0 && q->lu[l] > 0 ? sqrt(q->lu[l] / q->lw[l]) : NAN;
-    }
-}
-
 /* ---- describing --------------------------------------------------------- */
 
 /* "fc1 3.1e-09 ... fc21 0.002 (ratio 1.5e-06)": first, middle, last. */
@@ -263,14 +114,14 @@ static size_t profile_text(const gg_quiet *q, double ratio, char *out, size_t ca
 {
     int idx[3], m = 0;
     for (int l = 0; l < q->nl && m < 1; l++)
-        if (q->has_params[l]) idx[m++] = l;
+        if (HAS_PARAMS(q, l)) idx[m++] = l;
     int last = -1;
     for (int l = q->nl - 1; l >= 0 && last < 0; l--)
-        if (q->has_params[l]) last = l;
+        if (HAS_PARAMS(q, l)) last = l;
     int mid = -1, seen = 0, total = 0;
-    for (int l = 0; l < q->nl; l++) total += q->has_params[l];
+    for (int l = 0; l < q->nl; l++) total += HAS_PARAMS(q, l);
     for (int l = 0; l < q->nl && mid < 0; l++)
-        if (q->has_params[l] && seen++ == total / 2) mid = l;
+        if (HAS_PARAMS(q, l) && seen++ == total / 2) mid = l;
     if (mid >= 0 && mid != idx[0] && mid != last) idx[m++] = mid;
     if (last >= 0 && last != idx[0]) idx[m++] = last;
     size_t k = 0;
@@ -388,20 +239,22 @@ static gg_quiet_finding *add(gg_quiet_finding *out, int *nf, int cap, gg_quiet_s
 
 /* ---- the pass ------------------------------------------------------------- */
 
-int gg_quiet_monitor(gg_quiet *q, long step, const double *sq, const double *un, double smoothed, double chance,
-                     double lr, gg_quiet_finding *out, int cap)
+int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int nlayers, double smoothed,
+                     double chance, double lr, gg_quiet_finding *out, int cap)
 {
-    if (!q) return 0;
+    if (!q || !layers) return 0;
+    q->L = layers;
+    q->nl = nlayers < q->max_layers ? nlayers : q->max_layers;
+    q->na = 0;
+    for (int l = 0; l < q->nl; l++) q->na += isfinite(layers[l].dead_fraction) || isfinite(layers[l].saturated_fraction);
     const gg_guard_config *c = &q->c;
     int nf = 0;
     if (lr > q->h.peak_lr) q->h.peak_lr = lr;
     int tail = lr < LR_TAIL * q->h.peak_lr;
-    measure_acts(q);
-    measure_params(q, sq, un);
     /* the gradient profile over the layers with parameters */
     int np = 0;
     for (int l = 0; l < q->nl; l++)
-        if (q->has_params[l]) q->prof[np++] = q->L[l].grad_norm;
+        if (HAS_PARAMS(q, l)) q->prof[np++] = q->L[l].grad_norm;
     double ratio = gg_profile_ratio(q->prof, np);
     if (q->h.passes++ == 0) q->h.ratio0 = ratio;
     /* the smoothed-loss series */

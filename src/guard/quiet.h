@@ -4,11 +4,11 @@
  * plateau), gradients that vanish with depth, dead ReLUs, saturated
  * tanh/sigmoid units, updates far too small or too large for the weights.
  *
- * It runs at the monitor interval, on what the graph already holds after
- * backward (every op's output stays in its own slot of the activation
- * arena) and on the guard's per-tensor squared gradient norms. It allocates
- * its scratch once in gg_quiet_new; a monitor pass allocates nothing.
- * guard.c turns its findings into responses and events.
+ * It decides from per-layer statistics alone (monitor.c measures them on
+ * gradguard's graph; another trainer can measure its own), so it knows no
+ * graph. It allocates its scratch once in gg_quiet_new; a pass allocates
+ * nothing. The decision core (core.c) turns its findings into responses
+ * and events.
  */
 #ifndef GG_QUIET_H
 #define GG_QUIET_H
@@ -52,25 +52,23 @@ typedef struct gg_quiet gg_quiet;
 gg_quiet_hist *gg_quiet_history(gg_quiet *q);
 int gg_quiet_ring_len(const gg_quiet *q);
 
-/* A monitor over g's layers (pi[0..np) are its parameter tensors). NULL on
- * failure (out of memory; the message is set). */
-gg_quiet *gg_quiet_new(gg_graph *g, const gg_guard_config *c, const gg_param_info *pi, int np);
+/* The quiet-failure detectors for layer tables of up to max_layers layers.
+ * NULL on failure (out of memory; the message is set). */
+gg_quiet *gg_quiet_new(const gg_guard_config *c, int max_layers);
 void gg_quiet_free(gg_quiet *q);
 
-/* One monitor pass at `step`: sq[i] the squared gradient norm of tensor i
- * (before clipping), un[i] the update norm of tensor i's last step (NULL if
- * none yet), smoothed the EMA-smoothed loss, chance the chance-level loss
+/* A unit is saturated when this share of the batch is beyond the threshold. */
+#define GG_QUIET_SAT_BATCH 0.9
+
+/* One pass at `step` over per-layer statistics in depth order (layers[l]:
+ * its gradient norm, NaN for a layer without parameters; its dead and
+ * saturated shares, NaN where not measured; its update/weight ratio, NaN
+ * where none), smoothed the EMA-smoothed loss, chance the chance-level loss
  * (0: none), lr the learning rate in force. Writes at most cap findings to
  * out (rate-limited: a signal that persists is repeated once every
  * report_every steps) and returns their number. */
-int gg_quiet_monitor(gg_quiet *q, long step, const double *sq, const double *un, double smoothed, double chance,
-                     double lr, gg_quiet_finding *out, int cap);
-
-/* Per-layer statistics of the last pass, in depth order. */
-const gg_guard_layer *gg_quiet_layers(const gg_quiet *q, int *n);
-
-/* The layer index (into gg_quiet_layers) of parameter tensor i. */
-int gg_quiet_layer_of(const gg_quiet *q, int i);
+int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int nlayers, double smoothed,
+                     double chance, double lr, gg_quiet_finding *out, int cap);
 
 /* 1 when the last pass saw the loss at chance level, a stall or a dead
  * layer: no state taken now should become a rollback target. */

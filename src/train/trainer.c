@@ -907,6 +907,31 @@ static void record_bad_batches(gg_trainer *t, long last_batch, int epoch)
     }
 }
 
+/* Carries out a guard verdict that ends the step, for both places it is
+ * taken (after the check, before the update; after the update): a stop
+ * sets the status (stalled or diverged) and *stop; a rollback marks the
+ * batches that led to it as bad, restores the snapshot (parameters,
+ * buffers, optimizer state, the guard's history) and the schedule's state
+ * saved with it, and rewinds the data stream to its position. */
+static gg_status carry_out(gg_trainer *t, gg_guard_decision d, int *stop)
+{
+    if (d.verdict == GG_GUARD_STOP) {
+        snprintf(t->status, sizeof t->status, "%s", d.stalled ? "stalled" : "diverged");
+        *stop = 1;
+        return GG_OK;
+    }
+    record_bad_batches(t, t->pos.batch, t->pos.epoch);
+    gg_status st = gg_guard_rollback(t->gd, &t->pos);
+    if (st) return st;
+    t->sched.plateau_scale = t->pos.sched_state[0];
+    t->sched.best = t->pos.sched_state[1];
+    t->sched.bad_epochs = (int)t->pos.sched_state[2];
+    t->sched.cooldown_left = (int)t->pos.sched_state[3];
+    make_perm(t, t->pos.epoch);
+    t->pos.batch--; /* the loop's increment brings it back */
+    return GG_OK;
+}
+
 gg_status gg_trainer_run(gg_trainer *t)
 {
     if (!t) return gg_fail(GG_E_ARG, "gg_trainer_run: no trainer");
@@ -958,23 +983,10 @@ gg_status gg_trainer_run(gg_trainer *t)
                 gn = gg_guard_last(t->gd)->grad_norm;
                 if (d.diagnose && s->guard.diagnose) diagnose(t, t->pos.batch);
                 lr *= d.lr_scale;
-                if (d.verdict == GG_GUARD_STOP) {
+                if (d.verdict == GG_GUARD_STOP || d.verdict == GG_GUARD_ROLLBACK) {
                     flush_events(t);
-                    snprintf(t->status, sizeof t->status, "%s", d.stalled ? "stalled" : "diverged");
-                    stop = 1;
-                    break;
-                }
-                if (d.verdict == GG_GUARD_ROLLBACK) {
-                    flush_events(t);
-                    record_bad_batches(t, t->pos.batch, t->pos.epoch);
-                    st = gg_guard_rollback(t->gd, &t->pos);
-                    if (st) goto out;
-                    t->sched.plateau_scale = t->pos.sched_state[0];
-                    t->sched.best = t->pos.sched_state[1];
-                    t->sched.bad_epochs = (int)t->pos.sched_state[2];
-                    t->sched.cooldown_left = (int)t->pos.sched_state[3];
-                    make_perm(t, t->pos.epoch);
-                    t->pos.batch--; /* the loop's increment brings it back */
+                    if ((st = carry_out(t, d, &stop))) goto out;
+                    if (stop) break;
                     continue;
                 }
                 apply = d.verdict == GG_GUARD_PROCEED;
@@ -999,17 +1011,9 @@ gg_status gg_trainer_run(gg_trainer *t)
                 gg_guard_decision d = gg_guard_after_step(t->gd, &after, apply);
                 flush_events(t);
                 if ((st = agree(t, (int)d.verdict, "the guard's verdict after the update", 1))) goto out;
-                if (d.verdict == GG_GUARD_STOP) {
-                    snprintf(t->status, sizeof t->status, "diverged");
-                    stop = 1;
-                    break;
-                }
-                if (d.verdict == GG_GUARD_ROLLBACK) {
-                    record_bad_batches(t, t->pos.batch, t->pos.epoch);
-                    st = gg_guard_rollback(t->gd, &t->pos);
-                    if (st) goto out;
-                    make_perm(t, t->pos.epoch);
-                    t->pos.batch--;
+                if (d.verdict == GG_GUARD_STOP || d.verdict == GG_GUARD_ROLLBACK) {
+                    if ((st = carry_out(t, d, &stop))) goto out;
+                    if (stop) break;
                     continue;
                 }
                 if (s->guard.layer_every > 0 && t->pos.step % s->guard.layer_every == 0) gg_runlog_layers(t);

@@ -1,17 +1,25 @@
 /*
- * guard.c - the inspect / decide / act stage between backward and the
- * optimizer.
+ * core.c - the guard's decision core: statistics in, a verdict with its
+ * reasons out.
  *
- * Monitor: one pass over the gradient arena gives each tensor's squared
- * norm, the max |g| and the count of non-finite values.
- * Detect: non-finite loss or gradient; spikes of the log gradient norm and
- * log loss against their own EMA mean/variance (after a warm-up); a steady
- * growth of the log norm over a window (least-squares slope).
- * Act: clip every step by the configured method; on a signal, respond by
- * policy (clip, skip, back off the learning rate, roll back, stop); a
- * non-finite update (seen in the optimizer's per-tensor update norms, so at
- * no extra cost) rolls back too.
- * Snapshots are one memcpy per arena into buffers allocated once here.
+ * It knows no graph and no optimizer. Each step a trainer hands it what it
+ * measured (gg_guard_obs: the loss, per-tensor squared gradient norms, max
+ * |g|, non-finite count, per-layer statistics when measured, the rate);
+ * the core detects (non-finite values; spikes of the log gradient norm and
+ * log loss against their own EMA mean/variance after a warm-up; a loss far
+ * above its running level; a steady growth of the log norm over a window;
+ * a collapse to chance level; the quiet failures of quiet.c), decides by
+ * policy, and returns the verdict and what carrying it out takes
+ * (gg_guard_act: per-tensor gradient scale factors, an element or
+ * unit-wise clip, gradient noise, optimizer moments to reset, the rate's
+ * scale, a snapshot to take or restore). Carrying it out is the trainer's:
+ * src/train/guard_act.c does it for gradguard's graph and optimizers, the
+ * Python package for PyTorch's.
+ *
+ * All of its state is in state.h's structs: the history (restored with a
+ * snapshot), the memory (kept across rollbacks) and the quiet monitor's
+ * windows; the snapshots themselves are the trainer's, the core keeps
+ * their bookkeeping (which is confirmed, their positions, their history).
  */
 #include "core/core.h"
 #include "detect.h"
@@ -25,41 +33,37 @@
 
 #define GG_MAX_EVENTS 64
 
-struct gg_guard {
+struct gg_guard_core {
     gg_guard_config c;
-    gg_graph *g;
-    gg_optim *o;
-    int np;
-    gg_param_info *pi;
-    double *sq;        /* per-tensor squared gradient norms */
-    double *wn;        /* per-tensor weight norms (AGC, diagnosis) */
-    double *scratch;   /* AutoClip's percentile scratch */
-    int ring_n;        /* the trend window's length */
-    gg_guard_hist h;   /* the trajectory's statistics: snapshots copy it, a rollback restores it (state.h) */
-    gg_guard_memory m; /* the decisions over the whole run: a rollback keeps it (state.h) */
-    gg_rng noise_rng;
-    /* snapshots: the confirmed one is the rollback target; a pending one
-     * becomes confirmed only after snapshot_every healthy steps, so a state
-     * taken just as a run began to fail is never what it returns to. Each
-     * keeps the guard's history as it was then. */
+    int n;               /* parameter tensors */
+    char (*name)[GG_NAME_MAX];
+    double *sq;          /* per-tensor squared gradient norms, as scaled by this step's clips */
+    float *scale;        /* per-tensor factors of this step's clips (the act's) */
+    unsigned char *reset;/* per-tensor: reset its optimizer moments (the act's) */
+    double *scratch;     /* AutoClip's percentile scratch */
+    int ring_n;          /* the trend window's length */
+    int last_layer;      /* index of the first tensor of the final layer */
+    gg_guard_hist h;     /* the trajectory's statistics: snapshots copy it, a rollback restores it (state.h) */
+    gg_guard_memory m;   /* the decisions over the whole run: a rollback keeps it (state.h) */
+    /* snapshot bookkeeping: the confirmed one is the rollback target; a
+     * pending one becomes confirmed only after snapshot_every healthy
+     * steps, so a state taken just as a run began to fail is never what it
+     * returns to. Each keeps the guard's history as it was then; the
+     * trainer keeps the arenas in slots of the same numbers. */
     struct gg_snap {
-        float *p, *b, *o;
         gg_train_pos pos;
-        uint64_t optim_steps;
         int valid;
         gg_guard_hist h;
     } sn[2];
     int confirmed;
     int pending_healthy;
-    size_t np_n, nb_n, no_n;
     /* collapse and stall: the loss back at (or stuck at) chance level */
     double chance;
     int collapse_window;
-    int last_layer; /* index of the first tensor of the final layer */
     gg_guard_stats st;
     gg_guard_event ev[GG_MAX_EVENTS];
     int nev;
-    /* quiet failures (quiet.c): the monitor and its findings */
+    /* quiet failures (quiet.c), from the per-layer statistics */
     gg_quiet *q;
     gg_quiet_finding qf[8];
     double lr_now;
@@ -178,79 +182,75 @@ static gg_status check_config(const gg_guard_config *c)
     return GG_OK;
 }
 
-gg_guard *gg_guard_new(gg_graph *g, gg_optim *o, const gg_guard_config *cfg)
+gg_guard_core *gg_guard_core_new(const gg_guard_config *cfg, int n, const gg_guard_tensor *tensors, int max_layers)
 {
-    if (!g || !o || !cfg) {
-        gg_fail(GG_E_ARG, "gg_guard_new: graph, optimizer and config are required");
+    if (!cfg || n < 0 || (n > 0 && !tensors)) {
+        gg_fail(GG_E_ARG, "gg_guard_core_new: a config and the %d tensors' descriptions are required", n);
         return NULL;
     }
     if (check_config(cfg)) return NULL;
-    gg_guard *gd = calloc(1, sizeof *gd);
+    gg_guard_core *gd = calloc(1, sizeof *gd);
     if (!gd) {
         gg_fail(GG_E_NOMEM, "guard: out of memory");
         return NULL;
     }
     gd->c = *cfg;
-    gd->g = g;
-    gd->o = o;
-    gd->np = gg_graph_num_params(g);
-    gd->pi = calloc((size_t)gd->np + 1, sizeof *gd->pi);
-    gd->sq = calloc((size_t)gd->np + 1, sizeof *gd->sq);
-    gd->wn = calloc((size_t)gd->np + 1, sizeof *gd->wn);
+    gd->n = n;
+    gd->name = calloc((size_t)n + 1, sizeof *gd->name);
+    gd->sq = calloc((size_t)n + 1, sizeof *gd->sq);
+    gd->scale = calloc((size_t)n + 1, sizeof *gd->scale);
+    gd->reset = calloc((size_t)n + 1, 1);
     gd->ring_n = cfg->trend_window;
     int hist_ok = gg_guard_hist_alloc(&gd->h, cfg);
     gd->scratch = calloc((size_t)cfg->history, sizeof *gd->scratch);
-    gg_graph_params(g, &gd->np_n);
-    gg_graph_buffers(g, &gd->nb_n);
-    gg_optim_state(o, &gd->no_n);
-    int snaps_ok = 1;
-    for (int k = 0; k < 2; k++) {
-        gd->sn[k].p = malloc(sizeof(float) * (gd->np_n + 1));
-        gd->sn[k].b = malloc(sizeof(float) * (gd->nb_n + 1));
-        gd->sn[k].o = malloc(sizeof(float) * (gd->no_n + 1));
-        snaps_ok &= gd->sn[k].p && gd->sn[k].b && gd->sn[k].o && gg_guard_hist_alloc(&gd->sn[k].h, cfg);
-    }
+    for (int k = 0; k < 2; k++) hist_ok &= gg_guard_hist_alloc(&gd->sn[k].h, cfg);
     gg_guard_hist_init(&gd->h);
     gg_guard_memory_init(&gd->m);
     gd->collapse_window = 50;
-    if (!gd->pi || !gd->sq || !gd->wn || !hist_ok || !gd->scratch || !snaps_ok) {
-        gg_guard_free(gd);
-        gg_fail(GG_E_NOMEM, "guard: out of memory for its snapshot (%zu parameters)", gd->np_n);
+    if (!gd->name || !gd->sq || !gd->scale || !gd->reset || !hist_ok || !gd->scratch) {
+        gg_guard_core_free(gd);
+        gg_fail(GG_E_NOMEM, "guard: out of memory for its state (%d tensors)", n);
         return NULL;
     }
-    for (int i = 0; i < gd->np; i++) gg_graph_param(g, i, &gd->pi[i]);
+    for (int i = 0; i < n; i++) {
+        if (!tensors[i].name) {
+            gg_guard_core_free(gd);
+            gg_fail(GG_E_ARG, "gg_guard_core_new: tensor %d has no name", i);
+            return NULL;
+        }
+        snprintf(gd->name[i], GG_NAME_MAX, "%s", tensors[i].name);
+    }
     /* the final layer: the layer of the last parameter tensor */
-    gd->last_layer = gd->np;
-    for (int i = gd->np - 1; i >= 0 && strcmp(gd->pi[i].layer, gd->pi[gd->np - 1].layer) == 0; i--) gd->last_layer = i;
-    gg_rng_seed(&gd->noise_rng, 0x6e6f697365ull);
-    if (cfg->quiet && !(gd->q = gg_quiet_new(g, cfg, gd->pi, gd->np))) {
-        gg_guard_free(gd);
+    gd->last_layer = n;
+    for (int i = n - 1; i >= 0; i--) {
+        const char *li = tensors[i].layer ? tensors[i].layer : "", *ll = tensors[n - 1].layer ? tensors[n - 1].layer : "";
+        if (strcmp(li, ll) != 0) break;
+        gd->last_layer = i;
+    }
+    if (cfg->quiet && !(gd->q = gg_quiet_new(cfg, max_layers))) {
+        gg_guard_core_free(gd);
         return NULL;
     }
     return gd;
 }
 
-void gg_guard_free(gg_guard *gd)
+void gg_guard_core_free(gg_guard_core *gd)
 {
     if (!gd) return;
-    free(gd->pi);
+    free(gd->name);
     free(gd->sq);
-    free(gd->wn);
+    free(gd->scale);
+    free(gd->reset);
     gg_guard_hist_free(&gd->h);
+    for (int k = 0; k < 2; k++) gg_guard_hist_free(&gd->sn[k].h);
     free(gd->scratch);
     gg_quiet_free(gd->q);
-    for (int k = 0; k < 2; k++) {
-        free(gd->sn[k].p);
-        free(gd->sn[k].b);
-        free(gd->sn[k].o);
-        gg_guard_hist_free(&gd->sn[k].h);
-    }
     free(gd);
 }
 
 /* ---- events ---------------------------------------------------------------- */
 
-static gg_guard_event *event(gg_guard *gd, long step, int epoch, const char *signal, double v, double th,
+static gg_guard_event *event(gg_guard_core *gd, long step, int epoch, const char *signal, double v, double th,
                              const char *action)
 {
     if (gd->nev == GG_MAX_EVENTS) return NULL;
@@ -265,130 +265,70 @@ static gg_guard_event *event(gg_guard *gd, long step, int epoch, const char *sig
     return e;
 }
 
-const gg_guard_event *gg_guard_events(const gg_guard *gd, int *n)
+const gg_guard_event *gg_guard_core_events(const gg_guard_core *gd, int *n)
 {
     *n = gd ? gd->nev : 0;
     return gd ? gd->ev : NULL;
 }
-void gg_guard_clear_events(gg_guard *gd) { if (gd) gd->nev = 0; }
-const gg_guard_counters *gg_guard_counts(const gg_guard *gd) { return gd ? &gd->m.cnt : NULL; }
-const gg_guard_stats *gg_guard_last(const gg_guard *gd) { return gd ? &gd->st : NULL; }
+void gg_guard_core_clear_events(gg_guard_core *gd) { if (gd) gd->nev = 0; }
+const gg_guard_counters *gg_guard_core_counts(const gg_guard_core *gd) { return gd ? &gd->m.cnt : NULL; }
+const gg_guard_stats *gg_guard_core_last(const gg_guard_core *gd) { return gd ? &gd->st : NULL; }
 
 /* The tensors ranked by their share of the squared norm, "fc3.weight 81%,
  * fc2.weight 12%, ..." (top 3), for a spike's diagnosis. */
-static void rank_layers(const gg_guard *gd, char *out, size_t cap)
+static void rank_layers(const gg_guard_core *gd, char *out, size_t cap)
 {
     double total = 0;
-    for (int i = 0; i < gd->np; i++) total += isfinite(gd->sq[i]) ? gd->sq[i] : 0;
+    for (int i = 0; i < gd->n; i++) total += isfinite(gd->sq[i]) ? gd->sq[i] : 0;
     int used[3] = {-1, -1, -1};
     size_t k = 0;
     out[0] = 0;
-    for (int r = 0; r < 3 && r < gd->np; r++) {
+    for (int r = 0; r < 3 && r < gd->n; r++) {
         int best = -1;
-        for (int i = 0; i < gd->np; i++) {
+        for (int i = 0; i < gd->n; i++) {
             if (i == used[0] || i == used[1] || !isfinite(gd->sq[i])) continue;
             if (best < 0 || gd->sq[i] > gd->sq[best]) best = i;
         }
         if (best < 0) break;
         used[r] = best;
         k += (size_t)snprintf(out + k, cap - k, "%s%s %.0f%%", r ? ", " : "largest shares of the norm: ",
-                              gd->pi[best].name, total > 0 ? 100 * gd->sq[best] / total : 0);
+                              gd->name[best], total > 0 ? 100 * gd->sq[best] / total : 0);
         if (k >= cap) break;
     }
 }
 
 /* Names of the tensors with non-finite gradients (up to 3). */
-static void nonfinite_tensors(const gg_guard *gd, char *out, size_t cap)
+static void nonfinite_tensors(const gg_guard_core *gd, char *out, size_t cap)
 {
     size_t k = 0;
     int n = 0;
     out[0] = 0;
-    for (int i = 0; i < gd->np && n < 3 && k < cap; i++)
-        if (!isfinite(gd->sq[i])) k += (size_t)snprintf(out + k, cap - k, "%s%s", n++ ? ", " : "non-finite gradient in ", gd->pi[i].name);
+    for (int i = 0; i < gd->n && n < 3 && k < cap; i++)
+        if (!isfinite(gd->sq[i])) k += (size_t)snprintf(out + k, cap - k, "%s%s", n++ ? ", " : "non-finite gradient in ", gd->name[i]);
 }
 
-/* ---- monitor ------------------------------------------------------------- */
+/* ---- clipping, as factors the trainer applies ------------------------------- */
 
-/* One pass: per-tensor squared norms, max |g|, non-finite count. The sums
- * are in double (gg_sumsq_max); a non-finite value makes its tensor's sum
- * non-finite, and only then are the values counted. */
-static void measure(gg_guard *gd, double *total, double *maxabs, long *bad)
+/* Scales tensor i's gradient by c: into the act's factor, and into its
+ * squared norm (the later clips of the step see the scaled norm). */
+static void scale_tensor(gg_guard_core *gd, int i, float c)
 {
-    size_t n;
-    const float *gr = gg_graph_grads(gd->g, &n);
-    double tot = 0, mx = 0;
-    long nb = 0;
-    for (int i = 0; i < gd->np; i++) {
-        const float *x = gr + gd->pi[i].offset;
-        float m;
-        double s = gg_sumsq_max(x, gd->pi[i].numel, &m);
-        long b = isfinite(s) ? 0 : gg_count_nonfinite(x, gd->pi[i].numel);
-        gd->sq[i] = b ? NAN : s;
-        tot += s;
-        if (m > mx) mx = m;
-        nb += b;
-    }
-    *total = nb ? NAN : sqrt(tot);
-    *maxabs = mx;
-    *bad = nb;
-}
-
-static void scale_grads(gg_guard *gd, int i, float c)
-{
-    size_t n;
-    float *gr = gg_graph_grads(gd->g, &n) + gd->pi[i].offset;
-    long len = (long)gd->pi[i].numel;
-#pragma omp parallel for simd if (parallel: len > GG_PAR_MIN)
-    for (long k = 0; k < len; k++) gr[k] *= c;
+    gd->scale[i] *= c;
     gd->sq[i] *= (double)c * c;
 }
 
-static double clip_global(gg_guard *gd, double norm, double max_norm)
+static double clip_global(gg_guard_core *gd, double norm, double max_norm)
 {
     double c = gg_clip_coef(norm, max_norm);
     if (c >= 1) return norm;
-    for (int i = 0; i < gd->np; i++) scale_grads(gd, i, (float)c);
+    for (int i = 0; i < gd->n; i++) scale_tensor(gd, i, (float)c);
     return norm * c;
 }
 
-/* Unit-wise adaptive clipping: row r of a weight (units along dim 0). */
-static int clip_agc(gg_guard *gd)
-{
-    size_t n;
-    float *gr = gg_graph_grads(gd->g, &n);
-    const float *p = gg_graph_params(gd->g, &n);
-    int changed = 0;
-    double lam = gd->c.agc_lambda, eps = gd->c.agc_eps;
-    for (int i = 0; i < gd->np; i++) {
-        if (gd->c.agc_exclude_last && i >= gd->last_layer) continue;
-        const gg_param_info *pi = &gd->pi[i];
-        long rows = pi->shape.ndim > 1 ? pi->shape.d[0] : (long)pi->numel;
-        long cols = (long)pi->numel / rows;
-        float *g = gr + pi->offset;
-        const float *w = p + pi->offset;
-        int ch = 0;
-#pragma omp parallel for reduction(| : ch) if (pi->numel > GG_PAR_MIN)
-        for (long r = 0; r < rows; r++) {
-            double gs = 0, ws = 0;
-            for (long k = 0; k < cols; k++) {
-                gs += (double)g[r * cols + k] * g[r * cols + k];
-                ws += (double)w[r * cols + k] * w[r * cols + k];
-            }
-            double wn = sqrt(ws), gnorm = sqrt(gs);
-            double maxn = lam * (wn > eps ? wn : eps);
-            if (gnorm > maxn) {
-                float c = (float)(maxn / (gnorm + 1e-6));
-                for (long k = 0; k < cols; k++) g[r * cols + k] *= c;
-                ch = 1;
-            }
-        }
-        changed |= ch;
-    }
-    return changed;
-}
-
-/* Applies the configured clip; returns the threshold in force (0: none). */
-static double apply_clip(gg_guard *gd, double norm, int *clipped)
+/* The configured clip; returns the threshold in force (0: none). Element-
+ * and unit-wise clips are the trainer's to apply (they need the values);
+ * the others become factors. */
+static double apply_clip(gg_guard_core *gd, double norm, double maxabs, gg_guard_act *a, int *clipped)
 {
     gg_guard_config *c = &gd->c;
     double th = 0, after = norm;
@@ -396,21 +336,11 @@ static double apply_clip(gg_guard *gd, double norm, int *clipped)
     switch (c->clip) {
     case GG_CLIP_NONE:
         break;
-    case GG_CLIP_VALUE: {
-        size_t n;
-        float *gr = gg_graph_grads(gd->g, &n);
-        float v = c->clip_value;
-        long ln = (long)n;
-        int ch = 0;
-#pragma omp parallel for reduction(| : ch) if (n > GG_PAR_MIN)
-        for (long k = 0; k < ln; k++) {
-            if (gr[k] > v) gr[k] = v, ch = 1;
-            else if (gr[k] < -v) gr[k] = -v, ch = 1;
-        }
-        th = v;
-        *clipped = ch;
+    case GG_CLIP_VALUE:
+        th = c->clip_value;
+        a->clip_value = c->clip_value;
+        *clipped = maxabs > c->clip_value;
         break;
-    }
     case GG_CLIP_NORM:
         th = c->max_norm;
         after = clip_global(gd, norm, th);
@@ -418,18 +348,20 @@ static double apply_clip(gg_guard *gd, double norm, int *clipped)
         break;
     case GG_CLIP_TENSOR:
         th = c->max_norm;
-        for (int i = 0; i < gd->np; i++) {
-            double tn = sqrt(gd->sq[i]);
-            double k = gg_clip_coef(tn, th);
+        for (int i = 0; i < gd->n; i++) {
+            double k = gg_clip_coef(sqrt(gd->sq[i]), th);
             if (k < 1) {
-                scale_grads(gd, i, (float)k);
+                scale_tensor(gd, i, (float)k);
                 *clipped = 1;
             }
         }
         break;
     case GG_CLIP_AGC:
         th = c->agc_lambda;
-        *clipped = clip_agc(gd);
+        a->agc_lambda = c->agc_lambda;
+        a->agc_eps = c->agc_eps;
+        a->agc_until = c->agc_exclude_last ? gd->last_layer : gd->n;
+        /* whether a unit was clipped only the trainer sees: gg_guard_core_clipped */
         break;
     case GG_CLIP_PERCENTILE:
         if (gd->h.hist_n > 0) {
@@ -459,16 +391,14 @@ static double apply_clip(gg_guard *gd, double norm, int *clipped)
     return th;
 }
 
-static void add_noise(gg_guard *gd, double eta, long step)
+/* Annealed gradient noise: its standard deviation, and the key (its step
+ * in the schedule) the trainer seeds its draw with, so a resumed run draws
+ * the same noise. */
+static void noise(gg_guard_core *gd, double eta, gg_guard_act *a)
 {
-    double var = gg_noise_var(eta, gd->c.noise_gamma, step);
-    float sd = (float)sqrt(var);
-    /* keyed on the step, so a resumed run draws the same noise */
-    gg_rng_seed(&gd->noise_rng, 0x6e6f697365ull ^ (uint64_t)step * 0x9e3779b97f4a7c15ull);
-    size_t n;
-    float *gr = gg_graph_grads(gd->g, &n);
-    /* sequential: one generator, so the noise is the same for any thread count */
-    for (size_t k = 0; k < n; k++) gr[k] += sd * (float)gg_rng_normal(&gd->noise_rng);
+    long t = gd->h.noise_t++;
+    a->noise_sigma = sqrt(gg_noise_var(eta, gd->c.noise_gamma, t));
+    a->noise_key = (uint64_t)t;
 }
 
 /* ---- decide ------------------------------------------------------------ */
@@ -478,21 +408,21 @@ static void add_noise(gg_guard *gd, double eta, long step)
  * those holding more than their even share of the squared norm), so an
  * Adam second moment inflated by earlier large gradients does not keep
  * their steps small long after. */
-static void reset_bad_moments(gg_guard *gd)
+static void reset_bad_moments(gg_guard_core *gd, gg_guard_act *a)
 {
     double tot = 0;
     int nonfinite = 0;
-    for (int i = 0; i < gd->np; i++) {
+    for (int i = 0; i < gd->n; i++) {
         if (!isfinite(gd->sq[i])) nonfinite = 1;
         else tot += gd->sq[i];
     }
-    for (int i = 0; i < gd->np; i++) {
-        int bad = nonfinite ? !isfinite(gd->sq[i]) : gd->sq[i] * gd->np > tot;
-        if (bad) gg_optim_reset(gd->o, i);
+    for (int i = 0; i < gd->n; i++) {
+        gd->reset[i] = nonfinite ? !isfinite(gd->sq[i]) : gd->sq[i] * gd->n > tot;
+        a->any_reset |= gd->reset[i];
     }
 }
 
-static void backoff(gg_guard *gd)
+static void backoff(gg_guard_core *gd)
 {
     gd->m.lr_scale *= gd->c.backoff_factor;
     if (gd->m.lr_scale < gd->c.backoff_min) gd->m.lr_scale = gd->c.backoff_min;
@@ -501,8 +431,8 @@ static void backoff(gg_guard *gd)
 }
 
 /* Turns a response into a verdict; records the event. */
-static gg_verdict respond(gg_guard *gd, gg_response r, long step, int epoch, const char *signal, double v, double th,
-                          const char *detail, double norm)
+static gg_verdict respond(gg_guard_core *gd, gg_response r, long step, int epoch, const char *signal, double v,
+                          double th, const char *detail, double norm)
 {
     gg_verdict vd = GG_GUARD_PROCEED;
     const char *act = resp_names[r];
@@ -565,15 +495,25 @@ static gg_verdict respond(gg_guard *gd, gg_response r, long step, int epoch, con
 
 static gg_verdict worse(gg_verdict a, gg_verdict b) { return a > b ? a : b; }
 
-/* One pass of the quiet-failure monitor; its findings become events and
- * responses: a stall or a vanishing profile by on_stall / on_vanishing, a
- * collapse by on_collapse, the per-layer signals are warnings. *stalled is
- * set when a stall's response stops the run. */
-static gg_verdict quiet_pass(gg_guard *gd, long step, int epoch, double norm, int *stalled)
+static int monitor_due(const gg_guard_core *gd, long step)
+{
+    return gd->q && step % (gd->c.monitor_every > 0 ? gd->c.monitor_every : 50) == 0;
+}
+
+int gg_guard_core_wants_layers(const gg_guard_core *gd, long step) { return gd && monitor_due(gd, step); }
+
+/* One pass of the quiet-failure detectors over the step's per-layer
+ * statistics; their findings become events and responses: a stall or a
+ * vanishing profile by on_stall / on_vanishing, a collapse by on_collapse,
+ * the per-layer signals are warnings. *stalled is set when a stall's
+ * response stops the run. */
+static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double norm, int *stalled)
 {
     gg_guard_config *c = &gd->c;
-    int nf = gg_quiet_monitor(gd->q, step, gd->sq, gg_optim_update_norms(gd->o), gd->h.ema_s.n ? gd->h.ema_s.mean : NAN,
-                              gd->chance, gd->lr_now * gd->m.lr_scale, gd->qf, (int)(sizeof gd->qf / sizeof gd->qf[0]));
+    long step = o->step;
+    int epoch = o->epoch;
+    int nf = gg_quiet_monitor(gd->q, step, o->layers, o->nlayers, gd->h.ema_s.n ? gd->h.ema_s.mean : NAN, gd->chance,
+                              o->lr * gd->m.lr_scale, gd->qf, (int)(sizeof gd->qf / sizeof gd->qf[0]));
     /* a pending snapshot taken since the last pass may hold a dead or
      * stalled network: it must not become the rollback target */
     if (gg_quiet_unhealthy(gd->q)) gd->pending_healthy = 0;
@@ -621,13 +561,39 @@ static gg_verdict quiet_pass(gg_guard *gd, long step, int epoch, double norm, in
     return v;
 }
 
-gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss)
+static void act_init(gg_guard_core *gd, gg_guard_act *a)
 {
-    gg_guard_decision d = {GG_GUARD_PROCEED, 1.0f, 0, 0, 0};
+    memset(a, 0, sizeof *a);
+    a->verdict = GG_GUARD_PROCEED;
+    a->lr_scale = (float)gd->m.lr_scale;
+    a->scale = gd->scale;
+    a->reset = gd->reset;
+    a->snapshot = -1;
+    for (int i = 0; i < gd->n; i++) {
+        gd->scale[i] = 1;
+        gd->reset[i] = 0;
+    }
+}
+
+gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a)
+{
+    if (!gd || !o || !a || (gd->n > 0 && !o->sq)) return gg_fail(GG_E_ARG, "gg_guard_core_check: core, statistics (with sq) and act are required");
+    act_init(gd, a);
     gg_guard_config *c = &gd->c;
-    double norm, maxabs;
-    long bad;
-    measure(gd, &norm, &maxabs, &bad);
+    long step = o->step;
+    int epoch = o->epoch;
+    double loss = o->loss;
+    gd->lr_now = o->lr;
+    /* the total norm from the per-tensor squares; a non-finite tensor makes
+     * it NaN */
+    double tot = 0;
+    long bad = o->nonfinite;
+    for (int i = 0; i < gd->n; i++) {
+        gd->sq[i] = isfinite(o->sq[i]) ? o->sq[i] : NAN;
+        tot += o->sq[i];
+        if (!isfinite(o->sq[i]) && bad == 0) bad = 1;
+    }
+    double norm = bad ? NAN : sqrt(tot), maxabs = o->max_abs;
     gg_guard_stats *st = &gd->st;
     memset(st, 0, sizeof *st);
     st->loss = loss;
@@ -642,15 +608,15 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
         else snprintf(detail, sizeof detail, "the loss is %g", loss);
         gg_response r = c->on_nonfinite == GG_DO_CLIP || c->on_nonfinite == GG_DO_NOTHING ? GG_DO_SKIP : c->on_nonfinite;
         v = respond(gd, r, step, epoch, "nonfinite", bad ? (double)bad : loss, 0, detail, norm);
-        d.diagnose = 1;
-        d.verdict = v;
-        d.lr_scale = (float)gd->m.lr_scale;
+        a->diagnose = 1;
+        a->verdict = v;
+        a->lr_scale = (float)gd->m.lr_scale;
         st->lr_scale = gd->m.lr_scale;
         if (v == GG_GUARD_SKIP) {
             gd->m.cnt.skipped++;
-            if (c->reset_moments) reset_bad_moments(gd);
+            if (c->reset_moments) reset_bad_moments(gd, a);
         }
-        return d;
+        return GG_OK;
     }
     double lg = log(norm + 1e-30), ll = loss > 0 ? log(loss) : NAN;
     int warm = gd->h.ema_g.n >= c->warmup;
@@ -720,26 +686,25 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
             gd->h.near_chance = 0;
         }
     }
-    /* the quiet failures, at the monitor interval */
-    if (gd->q && step % (c->monitor_every > 0 ? c->monitor_every : 50) == 0)
-        v = worse(v, quiet_pass(gd, step, epoch, norm, &d.stalled));
-    if (v != GG_GUARD_STOP) d.stalled = 0;
+    /* the quiet failures, at the monitor interval, when the layers were measured */
+    if (monitor_due(gd, step) && o->layers) v = worse(v, quiet_pass(gd, o, norm, &a->stalled));
+    if (v != GG_GUARD_STOP) a->stalled = 0;
     if (v == GG_GUARD_PROCEED) {
         int clipped;
-        st->clip_threshold = apply_clip(gd, norm, &clipped);
+        st->clip_threshold = apply_clip(gd, norm, maxabs, a, &clipped);
         if (clipped) gd->m.cnt.clipped++;
-        d.clipped = clipped;
-        if (c->noise_eta > 0) add_noise(gd, c->noise_eta, gd->h.noise_t++);
-        else if (gd->m.noise_on) add_noise(gd, c->remedy_noise_eta, gd->h.noise_t++);
+        a->clipped = clipped;
+        if (c->noise_eta > 0) noise(gd, c->noise_eta, a);
+        else if (gd->m.noise_on) noise(gd, c->remedy_noise_eta, a);
     }
     if (v == GG_GUARD_SKIP) {
         gd->m.cnt.skipped++;
-        if (c->reset_moments) reset_bad_moments(gd);
+        if (c->reset_moments) reset_bad_moments(gd, a);
     } else if (v == GG_GUARD_PROCEED) {
         gd->m.consecutive_skips = 0;
     }
     double after = 0;
-    for (int i = 0; i < gd->np; i++) after += gd->sq[i];
+    for (int i = 0; i < gd->n; i++) after += gd->sq[i];
     st->grad_norm_clipped = sqrt(after);
     /* the learning rate climbs back geometrically after a back-off */
     if (v == GG_GUARD_PROCEED && gd->m.lr_scale < gd->m.lr_ceiling && c->backoff_recover > 0) {
@@ -748,68 +713,44 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
         if (gd->m.lr_scale > gd->m.lr_ceiling) gd->m.lr_scale = gd->m.lr_ceiling;
     }
     st->lr_scale = gd->m.lr_scale;
-    d.verdict = v;
-    d.lr_scale = (float)gd->m.lr_scale;
+    a->verdict = v;
+    a->lr_scale = (float)gd->m.lr_scale;
+    for (int i = 0; i < gd->n && !a->scaled; i++) a->scaled = gd->scale[i] != 1;
     /* the update norms of this step are read by the quiet monitor at the
      * next step and by the per-layer statistics (layers.csv) after it: an
      * optimizer that measures them on request measures them then */
     long next = step + 1;
-    if ((gd->q && next % (c->monitor_every > 0 ? c->monitor_every : 50) == 0) ||
-        (c->layer_every > 0 && next % c->layer_every == 0))
-        gg_optim_want_update_norms(gd->o);
-    return d;
+    a->want_update_norms = monitor_due(gd, next) || (c->layer_every > 0 && next % c->layer_every == 0);
+    return GG_OK;
 }
 
-static void snapshot_due(gg_guard *gd, const gg_train_pos *pos);
-
-gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int applied)
+void gg_guard_core_clipped(gg_guard_core *gd)
 {
-    gg_guard_decision d = {GG_GUARD_PROCEED, (float)gd->m.lr_scale, 0, 0, 0};
-    if (!applied) return d;
-    /* the optimizer measured each tensor's update in its own pass: a
-     * non-finite update means non-finite weights now */
-    int bad = gg_optim_bad_update(gd->o);
-    if (bad >= 0 && bad < gd->np) {
-        const double *un = gg_optim_update_norms(gd->o);
-        char detail[256];
-        snprintf(detail, sizeof detail, "the update of %s is not finite", gd->pi[bad].name);
-        gd->m.cnt.nonfinite++;
-        /* the norm itself when this step measured it */
-        double v = un && !isfinite(un[bad]) ? un[bad] : NAN;
-        d.verdict = respond(gd, GG_DO_ROLLBACK, pos->step - 1, pos->epoch, "nonfinite_weights", v, 0, detail, NAN);
-        return d;
-    }
-    gd->h.good_steps++;
-    if (gd->h.good_steps % gd->c.snapshot_every == 0) snapshot_due(gd, pos);
-    return d;
+    if (gd) gd->m.cnt.clipped++;
 }
 
-static void take(gg_guard *gd, int k, const gg_train_pos *pos)
+static void take(gg_guard_core *gd, int k, const gg_train_pos *pos)
 {
-    size_t n;
     struct gg_snap *sp = &gd->sn[k];
-    memcpy(sp->p, gg_graph_params(gd->g, &n), gd->np_n * sizeof(float));
-    memcpy(sp->b, gg_graph_buffers(gd->g, &n), gd->nb_n * sizeof(float));
-    float *os = gg_optim_state(gd->o, &n);
-    if (n) memcpy(sp->o, os, gd->no_n * sizeof(float));
     sp->pos = *pos;
-    /* the optimizer's step count belongs to its state */
-    sp->optim_steps = gg_optim_steps(gd->o);
-    /* and the guard's history belongs to the state it was measured on */
+    /* the guard's history belongs to the state it was measured on */
     gg_guard_hist_copy(&sp->h, &gd->h, &gd->c);
     sp->valid = 1;
 }
 
-void gg_guard_snapshot(gg_guard *gd, const gg_train_pos *pos)
+int gg_guard_core_snapshot(gg_guard_core *gd, const gg_train_pos *pos)
 {
+    if (!gd || !pos) return -1;
     take(gd, gd->confirmed, pos);
     gd->sn[1 - gd->confirmed].valid = 0;
     gd->pending_healthy = 0;
+    return gd->confirmed;
 }
 
 /* Every snapshot_every good steps: promote the pending snapshot if the run
- * stayed healthy since it was taken, then take a new pending one. */
-static void snapshot_due(gg_guard *gd, const gg_train_pos *pos)
+ * stayed healthy since it was taken, then take a new pending one (its slot,
+ * or -1 for none). */
+static int snapshot_due(gg_guard_core *gd, const gg_train_pos *pos)
 {
     int pend = 1 - gd->confirmed;
     if (gd->sn[pend].valid && gd->pending_healthy) {
@@ -822,13 +763,37 @@ static void snapshot_due(gg_guard *gd, const gg_train_pos *pos)
     if (gd->h.near_chance == 0 && !gg_quiet_unhealthy(gd->q)) {
         take(gd, pend, pos);
         gd->pending_healthy = 1;
+        return pend;
     }
+    return -1;
 }
 
-gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
+gg_status gg_guard_core_after(gg_guard_core *gd, const gg_train_pos *pos, int applied, int bad_tensor,
+                              double bad_norm, gg_guard_act *a)
 {
-    struct gg_snap *sp = &gd->sn[gd->confirmed];
-    if (!sp->valid) return gg_fail(GG_E_STATE, "guard: no snapshot to roll back to");
+    if (!gd || !pos || !a) return gg_fail(GG_E_ARG, "gg_guard_core_after: core, position and act are required");
+    act_init(gd, a);
+    if (!applied) return GG_OK;
+    /* the optimizer measured each tensor's update in its own pass: a
+     * non-finite update means non-finite weights now */
+    if (bad_tensor >= 0 && bad_tensor < gd->n) {
+        char detail[256];
+        snprintf(detail, sizeof detail, "the update of %s is not finite", gd->name[bad_tensor]);
+        gd->m.cnt.nonfinite++;
+        a->verdict = respond(gd, GG_DO_ROLLBACK, pos->step - 1, pos->epoch, "nonfinite_weights", bad_norm, 0, detail, NAN);
+        return GG_OK;
+    }
+    gd->h.good_steps++;
+    if (gd->h.good_steps % gd->c.snapshot_every == 0) a->snapshot = snapshot_due(gd, pos);
+    return GG_OK;
+}
+
+int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos)
+{
+    if (!gd || !pos) return gg_fail(GG_E_ARG, "gg_guard_core_rollback: core and position are required"), -1;
+    int k = gd->confirmed;
+    struct gg_snap *sp = &gd->sn[k];
+    if (!sp->valid) return gg_fail(GG_E_STATE, "guard: no snapshot to roll back to"), -1;
     /* a failure soon after the last one says the rate is too high, and the
      * backed-off rate becomes a ceiling; an isolated one (a bad batch,
      * skipped on replay) only backs off for a while */
@@ -841,14 +806,8 @@ gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
      * 600 to 2,000 steps apart, climbing back to 0.3 after each) */
     int persistent = gd->m.rollbacks_used >= (gd->c.rollback_budget + 1) / 2;
     gd->m.last_failure = failed_at;
-    size_t n;
-    memcpy(gg_graph_params(gd->g, &n), sp->p, gd->np_n * sizeof(float));
-    memcpy(gg_graph_buffers(gd->g, &n), sp->b, gd->nb_n * sizeof(float));
-    float *os = gg_optim_state(gd->o, &n);
-    if (n) memcpy(os, sp->o, gd->no_n * sizeof(float));
-    gg_optim_set_steps(gd->o, sp->optim_steps);
     *pos = sp->pos;
-    gd->sn[1 - gd->confirmed].valid = 0;
+    gd->sn[1 - k].valid = 0;
     gd->pending_healthy = 0;
     gd->m.rollbacks_used++;
     gd->m.cnt.rollbacks++;
@@ -865,25 +824,15 @@ gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
      * after a rollback to its first step would be a "blow-up" at once) */
     gg_guard_hist_copy(&gd->h, &sp->h, &gd->c);
     gg_quiet_reset(gd->q);
-    gg_graph_zero_grad(gd->g);
-    return GG_OK;
+    return k;
 }
 
-void gg_guard_set_chance(gg_guard *gd, double loss) { if (gd) gd->chance = loss; }
-void gg_guard_set_lr(gg_guard *gd, double lr) { if (gd) gd->lr_now = lr; }
+void gg_guard_core_set_chance(gg_guard_core *gd, double loss) { if (gd) gd->chance = loss; }
 
-const gg_guard_layer *gg_guard_layers(const gg_guard *gd, int *n)
-{
-    *n = 0;
-    return gd ? gg_quiet_layers(gd->q, n) : NULL;
-}
-
-int gg_guard_layer_of(const gg_guard *gd, int i) { return gd ? gg_quiet_layer_of(gd->q, i) : -1; }
-
-void gg_guard_diagnosis(gg_guard *gd, const gg_check_info *ci, const char *batch_desc)
+void gg_guard_core_diagnosis(gg_guard_core *gd, const gg_check_info *ci, const char *batch_desc)
 {
     /* attach to the newest event (the one that asked for the diagnosis) */
-    if (gd->nev == 0) return;
+    if (!gd || gd->nev == 0) return;
     gg_guard_event *e = &gd->ev[gd->nev - 1];
     size_t l = strlen(e->detail);
     if (ci && ci->found) {
@@ -902,31 +851,31 @@ void gg_guard_diagnosis(gg_guard *gd, const gg_check_info *ci, const char *batch
 
 /* ---- state for checkpoints (the named-field table is in state.c) ---------- */
 
-static gg_guard_state_parts parts(const gg_guard *gd)
+static gg_guard_state_parts parts(const gg_guard_core *gd)
 {
-    gg_guard *m = (gg_guard *)gd;
+    gg_guard_core *m = (gg_guard_core *)gd;
     gg_guard_state_parts p = {&m->h, &m->m, gg_quiet_history(m->q), gd->c.trend_window, gd->c.history,
                               gg_quiet_ring_len(m->q)};
     return p;
 }
 
-int gg_guard_state_count(const gg_guard *gd)
+int gg_guard_core_state_count(const gg_guard_core *gd)
 {
     if (!gd) return 0;
     gg_guard_state_parts p = parts(gd);
     return gg_guard_parts_count(&p);
 }
 
-int gg_guard_state_get(const gg_guard *gd, int i, const char **name, char *buf, size_t cap)
+int gg_guard_core_state_get(const gg_guard_core *gd, int i, const char **name, char *buf, size_t cap)
 {
     if (!gd || !name) return -1;
     gg_guard_state_parts p = parts(gd);
     return gg_guard_parts_get(&p, i, name, buf, cap);
 }
 
-gg_status gg_guard_state_set(gg_guard *gd, const char *name, const char *text)
+gg_status gg_guard_core_state_set(gg_guard_core *gd, const char *name, const char *text)
 {
-    if (!gd || !name || !text) return gg_fail(GG_E_ARG, "gg_guard_state_set: guard, name and text are required");
+    if (!gd || !name || !text) return gg_fail(GG_E_ARG, "gg_guard_core_state_set: guard, name and text are required");
     gg_guard_state_parts p = parts(gd);
     return gg_guard_parts_set(&p, name, text);
 }
