@@ -89,7 +89,7 @@ def save_weights(state_dict, path, metadata=None):
     gg_model_import read (a PyTorch state_dict's own names are accepted
     there).
 
-    Raises gradguard.Error (status "arg") for a tensor the format cannot
+    Raises gradguard.Error (status "argument") for a tensor the format cannot
     hold (more than 4 dims, an empty or repeated name) and ("io") when the
     file cannot be written; the old file, if any, is then untouched."""
     np = _numpy()
@@ -97,13 +97,16 @@ def save_weights(state_dict, path, metadata=None):
     for name, value in state_dict.items():
         if hasattr(value, "detach"):  # a torch.Tensor, on any device
             value = value.detach().cpu().numpy()
-        arr = np.ascontiguousarray(np.asarray(value), dtype=np.float32)
+        # not ascontiguousarray: it would make a 0-dim scalar 1-dim
+        arr = np.asarray(value, dtype=np.float32)
+        if not arr.flags.c_contiguous:
+            arr = arr.copy(order="C")
         names.append(str(name).encode("utf-8"))
         arrays.append(arr)
     entries = (_lib.StEntry * max(1, len(arrays)))()
     for i, arr in enumerate(arrays):
         if arr.ndim > _lib.GG_MAX_DIMS:
-            raise _lib.Error("arg", "writing '%s': tensor '%s' has %d dims (0 to %d allowed)" %
+            raise _lib.Error("argument", "writing '%s': tensor '%s' has %d dims (0 to %d allowed)" %
                              (path, names[i].decode("utf-8"), arr.ndim, _lib.GG_MAX_DIMS))
         entries[i].name = names[i]
         entries[i].shape.ndim = arr.ndim
