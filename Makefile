@@ -36,7 +36,7 @@ run: build
 	$(BUILD)/gradguard train $(CONFIG) -o $(RUN_DIR)
 
 # The library, header, command, man page, CMake and pkg-config files and the
-# Python package (docs/python.md) under PREFIX (default /usr/local, where
+# Python package (docs/getting-started.md) under PREFIX (default /usr/local, where
 # Debian's /usr/bin/python3 finds the package); DESTDIR stages it.
 PREFIX ?= /usr/local
 install: build

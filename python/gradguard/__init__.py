@@ -13,7 +13,7 @@ found through GRADGUARD_LIB, the install, or a source tree's build/
 (gradguard._lib says how). gradguard.torch will hold the guard for PyTorch
 training loops, on top of the library's guard decision core.
 
-docs/python.md describes the package.
+docs/getting-started.md ("Python") describes the package.
 """
 from ._lib import Error
 from ._lib import path as library_path
