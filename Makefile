@@ -42,10 +42,14 @@ PREFIX ?= /usr/local
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
-# The full suite: the Release build, then the same tests under ASan+UBSan.
+# The full suite: the Release build, then the same tests under ASan+UBSan;
+# the C test programs run under the OpenBLAS kernels the command picks, then
+# once more under each kernel family the CPU has (scripts/test-kernels.sh).
 test: deps-test build san
 	cd $(BUILD) && GG_REQUIRE_PEERS=1 ctest --output-on-failure -j $(JOBS)
 	cd $(SAN_BUILD) && GG_REQUIRE_PEERS=1 ASAN_OPTIONS=detect_leaks=1 GG_SANITIZE=1 ctest --output-on-failure -j $(JOBS)
+	JOBS=$(JOBS) scripts/test-kernels.sh $(BUILD)
+	JOBS=$(JOBS) ASAN_OPTIONS=detect_leaks=1 GG_SANITIZE=1 scripts/test-kernels.sh $(SAN_BUILD)
 
 # The C test programs again under valgrind memcheck (no leak, no invalid
 # access), from a build without -march=native (valgrind does not decode

@@ -54,6 +54,11 @@ const char *gg_errmsg(void);
 /* A short constant name for a status ("ok", "shape", ...). */
 const char *gg_status_name(gg_status s);
 
+/* The OpenBLAS kernel family in use ("Haswell", "SkylakeX", ...), as
+ * OpenBLAS chose it for this CPU or as OPENBLAS_CORETYPE named it. Results
+ * differ in the last bits between families. A constant string. */
+const char *gg_blas_kernel(void);
+
 /* ==== shapes ============================================================ */
 
 #define GG_MAX_DIMS 4
@@ -1302,14 +1307,22 @@ gg_guard_config gg_guard_defaults(void);
  * or under 0.1x over the stack, in a stack of 4 or more) or overflows. With
  * fix, a poor initialisation is rescaled layer by layer so each output has
  * RMS 1 on that batch (layer-sequential unit variance); a good one is left
- * untouched. Runs in evaluation mode. */
+ * untouched. Runs in evaluation mode. Saturation: tanh and sigmoid bound
+ * their output and so hide that growth; a net whose tanh (sigmoid) layers,
+ * most of them and at least two, start with a pre-activation RMS over 2
+ * (4) is poor too (poor_saturated), and the fix rescales those layers to
+ * pre-activation RMS 1. */
 #define GG_INIT_MAX_LAYERS 256
 typedef struct gg_init_report {
     int n;
     char layer[GG_INIT_MAX_LAYERS][GG_NAME_MAX];
     double rms[GG_INIT_MAX_LAYERS];       /* before any fix */
-    double rms_fixed[GG_INIT_MAX_LAYERS]; /* after the fix, if fixed */
+    double rms_fixed[GG_INIT_MAX_LAYERS]; /* after the fix, if fixed (pre-activation RMS for tanh/sigmoid layers) */
+    double pre_rms[GG_INIT_MAX_LAYERS];   /* tanh/sigmoid layers: pre-activation RMS before any fix; NaN for others */
     double growth, ratio;
+    int squashing, saturated; /* tanh/sigmoid layers, and those with pre-activation RMS > 2 (sigmoid: > 4) */
+    int poor_growth;          /* poor because the output scale grows or shrinks geometrically (or overflows) */
+    int poor_saturated;       /* poor because most squashing layers (>= 2) start saturated */
     int poor, fixed;
 } gg_init_report;
 gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep);
@@ -1416,10 +1429,21 @@ typedef struct gg_guard_counters {
     long stalls, vanishing, dead, saturated, update_ratio;
 } gg_guard_counters;
 const gg_guard_counters *gg_guard_counts(const gg_guard *gd);
-/* Guard state that a checkpoint must carry (EMA statistics, lr scale ...):
- * *n doubles, owned by the guard; set_state restores it. */
-const double *gg_guard_state(const gg_guard *gd, int *n);
-gg_status gg_guard_set_state(gg_guard *gd, const double *s, int n);
+/* The guard's state, for a checkpoint: every statistic, window, history
+ * and counter it keeps, as named fields ("hist.ema_log_loss.mean",
+ * "memory.lr_scale", "quiet.loss_window", ...). The history part is what a
+ * snapshot keeps and a rollback restores; the memory part outlives
+ * rollbacks (docs/guard.md, "State"). gg_guard_state_count gives the number
+ * of fields; gg_guard_state_get sets *name to field i's name (owned by the
+ * library) and writes its value as text into buf (numbers with 17
+ * significant digits, arrays comma-separated), returning the text's length
+ * as snprintf does (cap too small when it is >= cap), -1 when i is out of
+ * range. gg_guard_state_set restores one field from that text: GG_E_FORMAT,
+ * naming the field, for an unknown name, a malformed number, or an array
+ * whose length the guard's config does not give. */
+int gg_guard_state_count(const gg_guard *gd);
+int gg_guard_state_get(const gg_guard *gd, int i, const char **name, char *buf, size_t cap);
+gg_status gg_guard_state_set(gg_guard *gd, const char *name, const char *text);
 
 /* ==== report (src/report) ================================================ */
 /*

@@ -3,6 +3,8 @@
 #ifndef GT_H
 #define GT_H
 
+#include "gradguard.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +39,11 @@ static int gt_pass, gt_fail;
         GT_CHECK(gt_s == GG_OK, "status %d: %s", (int)gt_s, gg_errmsg());                                              \
     } while (0)
 
+/* The closing line, after the OpenBLAS kernel family the checks ran on
+ * (tests/kernel_env.bash, scripts/test-kernels.sh). */
 static inline int gt_done(const char *name)
 {
+    printf("%s ran on OpenBLAS's %s kernels\n", name, gg_blas_kernel());
     printf("%s: %d passed, %d failed\n", name, gt_pass, gt_fail);
     return gt_fail ? 1 : 0;
 }

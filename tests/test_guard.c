@@ -2,7 +2,9 @@
  * gradient spike injected at step k moves the parameters by no more than
  * the clip allows; non-finite values injected in a named layer's forward
  * and backward are traced to that layer and op; rollback restores the exact
- * state; the rollback budget ends in a stop with the reason. */
+ * state, the guard's history included (the snapshot's, not the failed
+ * branch's); a guard restored field by field decides as the original; the
+ * rollback budget ends in a stop with the reason. */
 #include "tinynet.h"
 
 #include <math.h>
@@ -459,6 +461,138 @@ static void test_rollback(void)
     net_free(&n);
 }
 
+/* Every field of the guard's state whose name starts with prefix, as one
+ * "name=value;" text (malloc'd). */
+static char *state_text(const gg_guard *gd, const char *prefix)
+{
+    size_t cap = 1 << 16, at = 0;
+    char *out = malloc(cap);
+    out[0] = 0;
+    int n = gg_guard_state_count(gd);
+    for (int i = 0; i < n; i++) {
+        const char *name;
+        int len = gg_guard_state_get(gd, i, &name, NULL, 0);
+        if (strncmp(name, prefix, strlen(prefix)) != 0) continue;
+        if (at + strlen(name) + (size_t)len + 4 > cap) break;
+        at += (size_t)snprintf(out + at, cap - at, "%s=", name);
+        gg_guard_state_get(gd, i, &name, out + at, cap - at);
+        at += (size_t)len;
+        out[at++] = ';';
+        out[at] = 0;
+    }
+    return out;
+}
+
+/* One guarded step of the tiny net at pos->step; a NaN gradient when bad.
+ * Returns the verdict (after the update when the check passed). */
+static gg_verdict guarded_step(net *n, gg_guard *gd, gg_train_pos *pos, int bad)
+{
+    double loss = backward(n);
+    size_t k;
+    if (bad) gg_graph_grads(n->g, &k)[2] = NAN;
+    gg_guard_decision d = gg_guard_check(gd, pos->step, 0, loss);
+    if (d.verdict != GG_GUARD_PROCEED) return d.verdict;
+    gg_optim_step(n->o, 0.1f * d.lr_scale);
+    pos->step++;
+    pos->batch++;
+    return gg_guard_after_step(gd, pos, 1).verdict;
+}
+
+/* The guard's state is one thing. (1) A rollback restores the history the
+ * snapshot was taken with: after a NaN at step 25 sends the run back to the
+ * snapshot of step 10, every hist.* field equals the uninterrupted run's at
+ * step 10, while the memory (the rollback, the back-off) is kept. (2) A
+ * guard restored field by field (a checkpoint's resume) is the same guard:
+ * the same fields, and the same statistics and verdicts on the same steps. */
+static void test_state_restore(void)
+{
+    gg_guard_config c = gg_guard_defaults();
+    c.snapshot_every = 10;
+    c.clip = GG_CLIP_PERCENTILE; /* AutoClip's history is part of the state too */
+    c.history = 16;
+    c.warmup = 3;
+    net a, b;
+    net_build(&a, 8);
+    net_build(&b, 8);
+    gg_guard *ga = gg_guard_new(a.g, a.o, &c), *gb = gg_guard_new(b.g, b.o, &c);
+    gg_train_pos pa = {0, 0, 0, {1, 0, 0, 0}}, pb = pa;
+    gg_guard_snapshot(ga, &pa);
+    gg_guard_snapshot(gb, &pb);
+    char *at10 = NULL;
+    for (int s = 0; s < 25; s++) {
+        GT_CHECK(guarded_step(&a, ga, &pa, 0) == GG_GUARD_PROCEED, "healthy step %d of the uninterrupted run", s);
+        guarded_step(&b, gb, &pb, 0);
+        if (pa.step == 10) at10 = state_text(ga, "hist.");
+    }
+    char *ha = state_text(ga, "hist."), *hb = state_text(gb, "hist.");
+    GT_CHECK(strcmp(ha, hb) == 0, "two identical runs have identical guard histories");
+    GT_CHECK(strcmp(ha, at10) != 0, "the history moved between step 10 and step 25");
+    free(ha);
+    free(hb);
+    /* run b fails at step 25: the confirmed snapshot is step 10's */
+    GT_CHECK(guarded_step(&b, gb, &pb, 1) == GG_GUARD_ROLLBACK, "a NaN gradient asks for a rollback");
+    gg_train_pos back = pb;
+    GT_OK(gg_guard_rollback(gb, &back));
+    GT_CHECK(back.step == 10, "back to the snapshot of step 10 (at %ld)", back.step);
+    hb = state_text(gb, "hist.");
+    GT_CHECK(strcmp(hb, at10) == 0, "after the rollback the history is step 10's:\n  %.300s\nnot\n  %.300s", hb, at10);
+    free(hb);
+    char *mb = state_text(gb, "memory.");
+    GT_CHECK(strstr(mb, "memory.rollbacks_used=1;") && strstr(mb, "memory.lr_scale=0.5;"),
+             "the memory keeps the rollback and its back-off: %.300s", mb);
+    free(mb);
+
+    /* (2) a guard restored from a's fields */
+    net r;
+    net_build(&r, 8);
+    size_t np;
+    const float *pa_w = gg_graph_params(a.g, &np);
+    memcpy(gg_graph_params(r.g, &np), pa_w, np * sizeof(float));
+    gg_guard *gr = gg_guard_new(r.g, r.o, &c);
+    int nf = gg_guard_state_count(ga);
+    GT_CHECK(nf > 40 && nf == gg_guard_state_count(gr), "%d named fields", nf);
+    char *buf = malloc(1 << 16);
+    for (int i = 0; i < nf; i++) {
+        const char *name;
+        gg_guard_state_get(ga, i, &name, buf, 1 << 16);
+        GT_OK(gg_guard_state_set(gr, name, buf));
+    }
+    char *all_a = state_text(ga, ""), *all_r = state_text(gr, "");
+    GT_CHECK(strcmp(all_a, all_r) == 0, "every field restored");
+    free(all_a);
+    free(all_r);
+    gg_train_pos pr = pa;
+    gg_guard_snapshot(gr, &pr);
+    gg_guard_snapshot(ga, &pa);
+    /* sgd without momentum: the optimizer holds no state to carry */
+    int same = 1;
+    for (int s = 0; s < 12; s++) {
+        gg_verdict va = guarded_step(&a, ga, &pa, 0), vr = guarded_step(&r, gr, &pr, 0);
+        same &= va == vr && gg_guard_last(ga)->grad_norm_clipped == gg_guard_last(gr)->grad_norm_clipped &&
+                gg_guard_last(ga)->clip_threshold == gg_guard_last(gr)->clip_threshold;
+    }
+    all_a = state_text(ga, "hist.");
+    all_r = state_text(gr, "hist.");
+    GT_CHECK(same && strcmp(all_a, all_r) == 0, "the restored guard decides as the original, step by step");
+    free(all_a);
+    free(all_r);
+    /* bad input names the field */
+    GT_CHECK(gg_guard_state_set(gr, "hist.nope", "1") == GG_E_FORMAT && strstr(gg_errmsg(), "hist.nope"),
+             "unknown field refused: %s", gg_errmsg());
+    GT_CHECK(gg_guard_state_set(gr, "hist.autoclip_norms", "1,2,3") == GG_E_FORMAT &&
+                 strstr(gg_errmsg(), "needs 16"), "an array of another length refused: %s", gg_errmsg());
+    GT_CHECK(gg_guard_state_set(gr, "memory.lr_scale", "0.5x") == GG_E_FORMAT && strstr(gg_errmsg(), "memory.lr_scale"),
+             "a malformed number refused: %s", gg_errmsg());
+    free(buf);
+    free(at10);
+    gg_guard_free(ga);
+    gg_guard_free(gb);
+    gg_guard_free(gr);
+    net_free(&a);
+    net_free(&b);
+    net_free(&r);
+}
+
 static void test_names(void)
 {
     GT_CHECK(gg_clip_parse("agc") == GG_CLIP_AGC && gg_clip_parse("nope") == GG_CLIP_COUNT, "clip names");
@@ -488,6 +622,7 @@ int main(void)
     test_trace();
     test_rollback();
     test_ceiling();
+    test_state_restore();
     test_names();
     return gt_done("test_guard");
 }

@@ -244,16 +244,17 @@ static void test_collapse(void)
 /* The initialisation check: 6 ReLU layers at He x 0.5 shrink 2x per
  * layer (poor, rescaled to RMS 1); at He they keep their scale (left
  * untouched, bit for bit). */
-static void check_init(float gain, int *poor, int *fixed, double *last_rms, int *untouched)
+static void check_init_act(gg_act act, float gain, int *poor, int *fixed, double *last_rms, int *untouched,
+                           gg_init_report *out)
 {
     gg_graph *g = gg_graph_new(64);
     gg_node x = gg_input(g, "x", gg_shape1(64));
     gg_node h = x;
     char name[16];
-    gg_init he = {GG_INIT_HE_NORMAL, gain, 0};
+    gg_init init = {act == GG_ACT_RELU ? GG_INIT_HE_NORMAL : GG_INIT_XAVIER_NORMAL, gain, 0};
     for (int l = 0; l < 6; l++) {
         snprintf(name, sizeof name, "fc%d", l + 1);
-        h = gg_dense(g, h, name, 64, GG_ACT_RELU, he, 1);
+        h = gg_dense(g, h, name, 64, act, init, 1);
     }
     GT_OK(gg_graph_compile(g));
     GT_OK(gg_graph_init_params(g, 3));
@@ -273,7 +274,13 @@ static void check_init(float gain, int *poor, int *fixed, double *last_rms, int 
     *last_rms = rep.fixed ? rep.rms_fixed[rep.n - 1] : rep.rms[rep.n - 1];
     *untouched = memcmp(before, p, sizeof before) == 0;
     GT_CHECK(rep.n == 6, "six weighted layers (%d)", rep.n);
+    if (out) *out = rep;
     gg_graph_free(g);
+}
+
+static void check_init(float gain, int *poor, int *fixed, double *last_rms, int *untouched)
+{
+    check_init_act(GG_ACT_RELU, gain, poor, fixed, last_rms, untouched, NULL);
 }
 
 static void test_init_check(void)
@@ -285,6 +292,21 @@ static void test_init_check(void)
     GT_NEAR(last, 1.0, 0.05, 0, "the last layer's output RMS is 1 after the fix (%g)", last);
     check_init(1.0f, &poor, &fixed, &last, &untouched);
     GT_CHECK(!poor && !fixed && untouched, "He is fine and left untouched");
+    /* tanh at Xavier x 3: the outputs stay bounded (no growth to see) but
+     * the pre-activations sit far outside the linear range: saturated,
+     * rescaled to pre-activation RMS 1; at Xavier x 1, untouched */
+    static gg_init_report rep;
+    check_init_act(GG_ACT_TANH, 3.0f, &poor, &fixed, &last, &untouched, &rep);
+    GT_CHECK(poor && rep.poor_saturated && !rep.poor_growth && fixed && !untouched,
+             "tanh at Xavier x 3 is saturated (%d of %d layers; growth %.3g) and rescaled", rep.saturated,
+             rep.squashing, rep.growth);
+    GT_NEAR(last, 1.0, 0.05, 0, "the last layer's pre-activation RMS is 1 after the fix (%g)", last);
+    check_init_act(GG_ACT_TANH, 1.0f, &poor, &fixed, &last, &untouched, &rep);
+    GT_CHECK(!poor && rep.saturated == 0 && untouched, "tanh at Xavier is fine and left untouched (%d saturated)",
+             rep.saturated);
+    check_init_act(GG_ACT_SIGMOID, 10.0f, &poor, &fixed, &last, &untouched, &rep);
+    GT_CHECK(poor && rep.poor_saturated && fixed, "sigmoid at Xavier x 10 is saturated (%d of %d)", rep.saturated,
+             rep.squashing);
 }
 
 int main(void)

@@ -565,8 +565,9 @@ int main(int argc, char **argv)
         return fputs(usage_main, stdout), 0;
     }
     if (strcmp(cmd, "--version") == 0)
-        return printf("gradguard %s\ndata parallel: %s\n", GG_VERSION_STRING,
-                      gg_dist_built() ? "MPI (mpirun -np N gradguard train CONFIG)" : "no (built without MPI)"),
+        return printf("gradguard %s\ndata parallel: %s\nblas kernels: %s\n", GG_VERSION_STRING,
+                      gg_dist_built() ? "MPI (mpirun -np N gradguard train CONFIG)" : "no (built without MPI)",
+                      gg_blas_kernel()),
                0;
     if (strcmp(cmd, "train") == 0 || strcmp(cmd, "resume") == 0) {
         /* under mpirun: join the job (a no-op when started alone) */

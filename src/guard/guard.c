@@ -16,6 +16,7 @@
 #include "core/core.h"
 #include "detect.h"
 #include "quiet.h"
+#include "state.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -32,52 +33,36 @@ struct gg_guard {
     gg_param_info *pi;
     double *sq;        /* per-tensor squared gradient norms */
     double *wn;        /* per-tensor weight norms (AGC, diagnosis) */
-    gg_ema ema_g, ema_l, ema_clip; /* log grad norm, log loss, grad norm (ZClip) */
-    double *ring;      /* trend window of log norms */
-    int ring_n, ring_pos, trend_cool;
-    double *hist, *scratch; /* AutoClip history */
-    int hist_n, hist_pos;
-    double lr_scale;
-    double lr_ceiling; /* a repeated failure lowers it: a rate that diverged is not tried again */
-    double loss_first; /* the first finite loss, 0 before it */
-    long last_failure; /* step of the last rollback's failure, -1 none */
-    long good_since_backoff;
-    int consecutive_skips;
-    long rollbacks_used;
+    double *scratch;   /* AutoClip's percentile scratch */
+    int ring_n;        /* the trend window's length */
+    gg_guard_hist h;   /* the trajectory's statistics: snapshots copy it, a rollback restores it (state.h) */
+    gg_guard_memory m; /* the decisions over the whole run: a rollback keeps it (state.h) */
     gg_rng noise_rng;
-    long noise_t;
     /* snapshots: the confirmed one is the rollback target; a pending one
      * becomes confirmed only after snapshot_every healthy steps, so a state
-     * taken just as a run began to fail is never what it returns to */
+     * taken just as a run began to fail is never what it returns to. Each
+     * keeps the guard's history as it was then. */
     struct gg_snap {
         float *p, *b, *o;
         gg_train_pos pos;
         uint64_t optim_steps;
         int valid;
+        gg_guard_hist h;
     } sn[2];
     int confirmed;
     int pending_healthy;
     size_t np_n, nb_n, no_n;
     /* collapse and stall: the loss back at (or stuck at) chance level */
     double chance;
-    gg_ema ema_s;      /* short EMA of the loss */
-    double best_s;
-    int near_chance;   /* consecutive steps with the smoothed loss at chance */
     int collapse_window;
-    long good_steps;
-    int last_step_bad;
     int last_layer; /* index of the first tensor of the final layer */
     gg_guard_stats st;
     gg_guard_event ev[GG_MAX_EVENTS];
     int nev;
-    gg_guard_counters cnt;
-    double state[19];
-    /* quiet failures (quiet.c): the monitor, and the remedies' state */
+    /* quiet failures (quiet.c): the monitor and its findings */
     gg_quiet *q;
     gg_quiet_finding qf[8];
     double lr_now;
-    int noise_on;       /* the noise response switched the gradient noise on */
-    int collapse_ceiling; /* the coming rollback answers a collapse: its rate becomes the ceiling */
 };
 
 static const char *clip_names[GG_CLIP_COUNT] = {"none", "value", "norm", "tensor", "agc", "percentile", "zscore"};
@@ -213,8 +198,7 @@ gg_guard *gg_guard_new(gg_graph *g, gg_optim *o, const gg_guard_config *cfg)
     gd->sq = calloc((size_t)gd->np + 1, sizeof *gd->sq);
     gd->wn = calloc((size_t)gd->np + 1, sizeof *gd->wn);
     gd->ring_n = cfg->trend_window;
-    gd->ring = calloc((size_t)gd->ring_n + 1, sizeof *gd->ring);
-    gd->hist = calloc((size_t)cfg->history, sizeof *gd->hist);
+    int hist_ok = gg_guard_hist_alloc(&gd->h, cfg);
     gd->scratch = calloc((size_t)cfg->history, sizeof *gd->scratch);
     gg_graph_params(g, &gd->np_n);
     gg_graph_buffers(g, &gd->nb_n);
@@ -224,11 +208,12 @@ gg_guard *gg_guard_new(gg_graph *g, gg_optim *o, const gg_guard_config *cfg)
         gd->sn[k].p = malloc(sizeof(float) * (gd->np_n + 1));
         gd->sn[k].b = malloc(sizeof(float) * (gd->nb_n + 1));
         gd->sn[k].o = malloc(sizeof(float) * (gd->no_n + 1));
-        snaps_ok &= gd->sn[k].p && gd->sn[k].b && gd->sn[k].o;
+        snaps_ok &= gd->sn[k].p && gd->sn[k].b && gd->sn[k].o && gg_guard_hist_alloc(&gd->sn[k].h, cfg);
     }
-    gd->best_s = INFINITY;
+    gg_guard_hist_init(&gd->h);
+    gg_guard_memory_init(&gd->m);
     gd->collapse_window = 50;
-    if (!gd->pi || !gd->sq || !gd->wn || !gd->ring || !gd->hist || !gd->scratch || !snaps_ok) {
+    if (!gd->pi || !gd->sq || !gd->wn || !hist_ok || !gd->scratch || !snaps_ok) {
         gg_guard_free(gd);
         gg_fail(GG_E_NOMEM, "guard: out of memory for its snapshot (%zu parameters)", gd->np_n);
         return NULL;
@@ -237,9 +222,6 @@ gg_guard *gg_guard_new(gg_graph *g, gg_optim *o, const gg_guard_config *cfg)
     /* the final layer: the layer of the last parameter tensor */
     gd->last_layer = gd->np;
     for (int i = gd->np - 1; i >= 0 && strcmp(gd->pi[i].layer, gd->pi[gd->np - 1].layer) == 0; i--) gd->last_layer = i;
-    gd->lr_scale = 1;
-    gd->lr_ceiling = 1;
-    gd->last_failure = -1;
     gg_rng_seed(&gd->noise_rng, 0x6e6f697365ull);
     if (cfg->quiet && !(gd->q = gg_quiet_new(g, cfg, gd->pi, gd->np))) {
         gg_guard_free(gd);
@@ -254,14 +236,14 @@ void gg_guard_free(gg_guard *gd)
     free(gd->pi);
     free(gd->sq);
     free(gd->wn);
-    free(gd->ring);
-    free(gd->hist);
+    gg_guard_hist_free(&gd->h);
     free(gd->scratch);
     gg_quiet_free(gd->q);
     for (int k = 0; k < 2; k++) {
         free(gd->sn[k].p);
         free(gd->sn[k].b);
         free(gd->sn[k].o);
+        gg_guard_hist_free(&gd->sn[k].h);
     }
     free(gd);
 }
@@ -289,7 +271,7 @@ const gg_guard_event *gg_guard_events(const gg_guard *gd, int *n)
     return gd ? gd->ev : NULL;
 }
 void gg_guard_clear_events(gg_guard *gd) { if (gd) gd->nev = 0; }
-const gg_guard_counters *gg_guard_counts(const gg_guard *gd) { return gd ? &gd->cnt : NULL; }
+const gg_guard_counters *gg_guard_counts(const gg_guard *gd) { return gd ? &gd->m.cnt : NULL; }
 const gg_guard_stats *gg_guard_last(const gg_guard *gd) { return gd ? &gd->st : NULL; }
 
 /* The tensors ranked by their share of the squared norm, "fc3.weight 81%,
@@ -450,26 +432,26 @@ static double apply_clip(gg_guard *gd, double norm, int *clipped)
         *clipped = clip_agc(gd);
         break;
     case GG_CLIP_PERCENTILE:
-        if (gd->hist_n > 0) {
-            th = gg_percentile(gd->hist, gd->hist_n, c->percentile, gd->scratch);
+        if (gd->h.hist_n > 0) {
+            th = gg_percentile(gd->h.hist, gd->h.hist_n, c->percentile, gd->scratch);
             after = clip_global(gd, norm, th);
             *clipped = after < norm;
         }
         /* AutoClip keeps the unclipped norms */
-        gd->hist[gd->hist_pos] = norm;
-        gd->hist_pos = (gd->hist_pos + 1) % c->history;
-        if (gd->hist_n < c->history) gd->hist_n++;
+        gd->h.hist[gd->h.hist_pos] = norm;
+        gd->h.hist_pos = (gd->h.hist_pos + 1) % c->history;
+        if (gd->h.hist_n < c->history) gd->h.hist_n++;
         break;
     case GG_CLIP_ZSCORE:
-        if (gd->ema_clip.n >= c->warmup && gd->ema_clip.n > 1) {
-            double sd = gg_ema_std(&gd->ema_clip);
-            th = gd->ema_clip.mean + c->clip_z * sd;
+        if (gd->h.ema_clip.n >= c->warmup && gd->h.ema_clip.n > 1) {
+            double sd = gg_ema_std(&gd->h.ema_clip);
+            th = gd->h.ema_clip.mean + c->clip_z * sd;
             after = clip_global(gd, norm, th);
             *clipped = after < norm;
         }
         /* the statistics follow the clipped value, so one spike does not
          * raise the bar for the next (ZClip) */
-        gg_ema_push(&gd->ema_clip, after, c->ema_alpha);
+        gg_ema_push(&gd->h.ema_clip, after, c->ema_alpha);
         break;
     case GG_CLIP_COUNT:
         break;
@@ -512,10 +494,10 @@ static void reset_bad_moments(gg_guard *gd)
 
 static void backoff(gg_guard *gd)
 {
-    gd->lr_scale *= gd->c.backoff_factor;
-    if (gd->lr_scale < gd->c.backoff_min) gd->lr_scale = gd->c.backoff_min;
-    gd->good_since_backoff = 0;
-    gd->cnt.backoffs++;
+    gd->m.lr_scale *= gd->c.backoff_factor;
+    if (gd->m.lr_scale < gd->c.backoff_min) gd->m.lr_scale = gd->c.backoff_min;
+    gd->m.good_since_backoff = 0;
+    gd->m.cnt.backoffs++;
 }
 
 /* Turns a response into a verdict; records the event. */
@@ -529,10 +511,10 @@ static gg_verdict respond(gg_guard *gd, gg_response r, long step, int epoch, con
         break;
     case GG_DO_CLIP: {
         /* clip to the threshold in the norm's own units (the EMA's level) */
-        double to = exp(gd->ema_g.mean + gd->c.spike_z * gg_ema_std(&gd->ema_g));
+        double to = exp(gd->h.ema_g.mean + gd->c.spike_z * gg_ema_std(&gd->h.ema_g));
         if (isfinite(norm) && norm > to) {
             clip_global(gd, norm, to);
-            gd->cnt.clipped++;
+            gd->m.cnt.clipped++;
         }
         break;
     }
@@ -552,13 +534,13 @@ static gg_verdict respond(gg_guard *gd, gg_response r, long step, int epoch, con
     case GG_DO_NOISE:
         /* annealed from its full strength at the step it was switched on;
          * an always-on noise (noise_eta) is already there */
-        if (!gd->noise_on && !(gd->c.noise_eta > 0)) gd->noise_t = 0;
-        gd->noise_on = 1;
+        if (!gd->m.noise_on && !(gd->c.noise_eta > 0)) gd->h.noise_t = 0;
+        gd->m.noise_on = 1;
         break;
     case GG_DO_COUNT:
         break;
     }
-    if (vd == GG_GUARD_SKIP && ++gd->consecutive_skips > gd->c.max_skips) {
+    if (vd == GG_GUARD_SKIP && ++gd->m.consecutive_skips > gd->c.max_skips) {
         vd = GG_GUARD_ROLLBACK;
         act = "rollback";
     }
@@ -567,13 +549,13 @@ static gg_verdict respond(gg_guard *gd, gg_response r, long step, int epoch, con
         vd = GG_GUARD_STOP;
         act = "stop";
     }
-    if (vd == GG_GUARD_ROLLBACK && gd->rollbacks_used >= gd->c.rollback_budget) {
+    if (vd == GG_GUARD_ROLLBACK && gd->m.rollbacks_used >= gd->c.rollback_budget) {
         vd = GG_GUARD_STOP;
         act = "stop";
     }
     gg_guard_event *e = event(gd, step, epoch, signal, v, th, act);
     if (e && detail) snprintf(e->detail, sizeof e->detail, "%s", detail);
-    if (e && vd == GG_GUARD_STOP && gd->rollbacks_used >= gd->c.rollback_budget && r == GG_DO_ROLLBACK) {
+    if (e && vd == GG_GUARD_STOP && gd->m.rollbacks_used >= gd->c.rollback_budget && r == GG_DO_ROLLBACK) {
         size_t l = strlen(e->detail);
         snprintf(e->detail + l, sizeof e->detail - l, "%srollback budget of %d used up", l ? "; " : "",
                  gd->c.rollback_budget);
@@ -590,8 +572,8 @@ static gg_verdict worse(gg_verdict a, gg_verdict b) { return a > b ? a : b; }
 static gg_verdict quiet_pass(gg_guard *gd, long step, int epoch, double norm, int *stalled)
 {
     gg_guard_config *c = &gd->c;
-    int nf = gg_quiet_monitor(gd->q, step, gd->sq, gg_optim_update_norms(gd->o), gd->ema_s.n ? gd->ema_s.mean : NAN,
-                              gd->chance, gd->lr_now * gd->lr_scale, gd->qf, (int)(sizeof gd->qf / sizeof gd->qf[0]));
+    int nf = gg_quiet_monitor(gd->q, step, gd->sq, gg_optim_update_norms(gd->o), gd->h.ema_s.n ? gd->h.ema_s.mean : NAN,
+                              gd->chance, gd->lr_now * gd->m.lr_scale, gd->qf, (int)(sizeof gd->qf / sizeof gd->qf[0]));
     /* a pending snapshot taken since the last pass may hold a dead or
      * stalled network: it must not become the rollback target */
     if (gg_quiet_unhealthy(gd->q)) gd->pending_healthy = 0;
@@ -602,31 +584,31 @@ static gg_verdict quiet_pass(gg_guard *gd, long step, int epoch, double norm, in
         gg_response r = GG_DO_NOTHING;
         switch (f->sig) {
         case GG_Q_STALL:
-            gd->cnt.stalls++;
+            gd->m.cnt.stalls++;
             r = c->on_stall;
             break;
         case GG_Q_VANISHING:
-            gd->cnt.vanishing++;
+            gd->m.cnt.vanishing++;
             r = c->on_vanishing;
             break;
         case GG_Q_COLLAPSE:
-            gd->cnt.collapses++;
-            gd->collapse_ceiling = 1;
+            gd->m.cnt.collapses++;
+            gd->m.collapse_ceiling = 1;
             r = c->on_collapse;
             break;
         case GG_Q_DEAD:
-            gd->cnt.dead++;
+            gd->m.cnt.dead++;
             break;
         case GG_Q_SATURATION:
-            gd->cnt.saturated++;
+            gd->m.cnt.saturated++;
             break;
         case GG_Q_UPDATE_RATIO:
-            gd->cnt.update_ratio++;
+            gd->m.cnt.update_ratio++;
             break;
         case GG_Q_STALL_END: {
             gg_guard_event *e = event(gd, step, epoch, name, f->value, f->threshold, "info");
             if (e) snprintf(e->detail, sizeof e->detail, "%s%s", f->detail,
-                            gd->noise_on ? "; the gradient noise anneals on" : "");
+                            gd->m.noise_on ? "; the gradient noise anneals on" : "");
             continue;
         }
         case GG_Q_COUNT:
@@ -655,87 +637,87 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
     char detail[256];
     gg_verdict v = GG_GUARD_PROCEED;
     if (bad || !isfinite(loss)) {
-        gd->cnt.nonfinite++;
+        gd->m.cnt.nonfinite++;
         if (bad) nonfinite_tensors(gd, detail, sizeof detail);
         else snprintf(detail, sizeof detail, "the loss is %g", loss);
         gg_response r = c->on_nonfinite == GG_DO_CLIP || c->on_nonfinite == GG_DO_NOTHING ? GG_DO_SKIP : c->on_nonfinite;
         v = respond(gd, r, step, epoch, "nonfinite", bad ? (double)bad : loss, 0, detail, norm);
         d.diagnose = 1;
         d.verdict = v;
-        d.lr_scale = (float)gd->lr_scale;
-        st->lr_scale = gd->lr_scale;
+        d.lr_scale = (float)gd->m.lr_scale;
+        st->lr_scale = gd->m.lr_scale;
         if (v == GG_GUARD_SKIP) {
-            gd->cnt.skipped++;
+            gd->m.cnt.skipped++;
             if (c->reset_moments) reset_bad_moments(gd);
         }
         return d;
     }
     double lg = log(norm + 1e-30), ll = loss > 0 ? log(loss) : NAN;
-    int warm = gd->ema_g.n >= c->warmup;
-    st->z_grad = warm ? gg_ema_z(&gd->ema_g, lg) : 0;
-    st->z_loss = warm && isfinite(ll) && gd->ema_l.n > 0 ? gg_ema_z(&gd->ema_l, ll) : 0;
+    int warm = gd->h.ema_g.n >= c->warmup;
+    st->z_grad = warm ? gg_ema_z(&gd->h.ema_g, lg) : 0;
+    st->z_loss = warm && isfinite(ll) && gd->h.ema_l.n > 0 ? gg_ema_z(&gd->h.ema_l, ll) : 0;
     int spike = warm && st->z_grad > c->spike_z;
     int lspike = warm && st->z_loss > c->loss_z;
     /* a loss far above its own running level is a divergence, warm-up or
      * not: the first steps of a too-brave run are where it happens */
-    if (gd->loss_first == 0 && isfinite(ll)) gd->loss_first = loss;
-    int blowup = c->loss_blowup > 0 && gd->ema_l.n > 0 && isfinite(ll) && ll > gd->ema_l.mean + log(c->loss_blowup) &&
-                 loss > c->loss_blowup_floor * gd->loss_first;
+    if (gd->h.loss_first == 0 && isfinite(ll)) gd->h.loss_first = loss;
+    int blowup = c->loss_blowup > 0 && gd->h.ema_l.n > 0 && isfinite(ll) && ll > gd->h.ema_l.mean + log(c->loss_blowup) &&
+                 loss > c->loss_blowup_floor * gd->h.loss_first;
     if (blowup) {
         snprintf(detail, sizeof detail, "loss %.4g is over %gx its running level %.4g (and over %g of the first loss %.4g)",
-                 loss, c->loss_blowup, exp(gd->ema_l.mean), c->loss_blowup_floor, gd->loss_first);
+                 loss, c->loss_blowup, exp(gd->h.ema_l.mean), c->loss_blowup_floor, gd->h.loss_first);
         v = worse(v, respond(gd, c->on_blowup, step, epoch, "loss_blowup", loss,
-                             c->loss_blowup * exp(gd->ema_l.mean), detail, norm));
+                             c->loss_blowup * exp(gd->h.ema_l.mean), detail, norm));
         lspike = 1; /* not part of the statistics */
     }
     if (spike) {
-        gd->cnt.spikes++;
+        gd->m.cnt.spikes++;
         rank_layers(gd, detail, sizeof detail);
         v = worse(v, respond(gd, c->on_spike, step, epoch, "grad_spike", norm,
-                             exp(gd->ema_g.mean + c->spike_z * gg_ema_std(&gd->ema_g)), detail, norm));
+                             exp(gd->h.ema_g.mean + c->spike_z * gg_ema_std(&gd->h.ema_g)), detail, norm));
     }
     if (lspike && !blowup) {
-        gd->cnt.spikes++;
-        snprintf(detail, sizeof detail, "loss %.4g against a running mean of %.4g", loss, exp(gd->ema_l.mean));
+        gd->m.cnt.spikes++;
+        snprintf(detail, sizeof detail, "loss %.4g against a running mean of %.4g", loss, exp(gd->h.ema_l.mean));
         v = worse(v, respond(gd, c->on_loss_spike, step, epoch, "loss_spike", loss,
-                             exp(gd->ema_l.mean + c->loss_z * gg_ema_std(&gd->ema_l)), detail, norm));
+                             exp(gd->h.ema_l.mean + c->loss_z * gg_ema_std(&gd->h.ema_l)), detail, norm));
     }
     /* the statistics learn a spike as its clipped value (as ZClip does): one
      * spike barely moves them, while a lasting shift of the norm's level
      * (after a rollback or a change of rate) is learned in a few dozen steps
      * instead of being clipped for ever */
-    gg_ema_push(&gd->ema_g, spike ? gd->ema_g.mean + c->spike_z * gg_ema_std(&gd->ema_g) : lg, c->ema_alpha);
-    if (!lspike && isfinite(ll)) gg_ema_push(&gd->ema_l, ll, c->ema_alpha);
+    gg_ema_push(&gd->h.ema_g, spike ? gd->h.ema_g.mean + c->spike_z * gg_ema_std(&gd->h.ema_g) : lg, c->ema_alpha);
+    if (!lspike && isfinite(ll)) gg_ema_push(&gd->h.ema_l, ll, c->ema_alpha);
     /* slow blow-up: a steady climb of the log norm over the window */
     if (gd->ring_n > 0) {
-        gd->ring[gd->ring_pos % gd->ring_n] = lg;
-        gd->ring_pos++;
-        if (gd->trend_cool > 0) gd->trend_cool--;
-        if (gd->ring_pos >= gd->ring_n && gd->trend_cool == 0 && warm) {
-            double slope = gg_trend_slope(gd->ring, gd->ring_n, gd->ring_pos % gd->ring_n);
+        gd->h.ring[gd->h.ring_pos % gd->ring_n] = lg;
+        gd->h.ring_pos++;
+        if (gd->h.trend_cool > 0) gd->h.trend_cool--;
+        if (gd->h.ring_pos >= gd->ring_n && gd->h.trend_cool == 0 && warm) {
+            double slope = gg_trend_slope(gd->h.ring, gd->ring_n, gd->h.ring_pos % gd->ring_n);
             double growth = exp(slope * (gd->ring_n - 1));
             if (growth > c->trend_growth) {
-                gd->cnt.trends++;
+                gd->m.cnt.trends++;
                 snprintf(detail, sizeof detail, "gradient norm grew %.3gx over %d steps", growth, gd->ring_n);
                 v = worse(v, respond(gd, c->on_trend, step, epoch, "trend", growth, c->trend_growth, detail, norm));
-                gd->trend_cool = gd->ring_n;
+                gd->h.trend_cool = gd->ring_n;
             }
         }
     }
     /* collapse: the smoothed loss back at chance level for a window after
      * it had been well below it (dead units, a silent divergence) */
-    if (isfinite(loss)) gg_ema_push(&gd->ema_s, loss, 0.1);
+    if (isfinite(loss)) gg_ema_push(&gd->h.ema_s, loss, 0.1);
     if (gd->chance > 0 && isfinite(loss)) {
-        double ls = gd->ema_s.mean;
-        if (gd->ema_s.n >= 10 && ls < gd->best_s) gd->best_s = ls;
-        gd->near_chance = gg_collapsed(ls, gd->best_s, gd->chance, 0.03, 0.75) ? gd->near_chance + 1 : 0;
-        if (gd->near_chance == gd->collapse_window) {
-            gd->cnt.collapses++;
-            gd->collapse_ceiling = 1;
+        double ls = gd->h.ema_s.mean;
+        if (gd->h.ema_s.n >= 10 && ls < gd->h.best_s) gd->h.best_s = ls;
+        gd->h.near_chance = gg_collapsed(ls, gd->h.best_s, gd->chance, 0.03, 0.75) ? gd->h.near_chance + 1 : 0;
+        if (gd->h.near_chance == gd->collapse_window) {
+            gd->m.cnt.collapses++;
+            gd->m.collapse_ceiling = 1;
             snprintf(detail, sizeof detail, "loss %.4g is back at the chance level %.4g for %d steps (it had reached %.4g)",
-                     ls, gd->chance, gd->collapse_window, gd->best_s);
+                     ls, gd->chance, gd->collapse_window, gd->h.best_s);
             v = worse(v, respond(gd, c->on_collapse, step, epoch, "collapse", ls, gd->chance, detail, norm));
-            gd->near_chance = 0;
+            gd->h.near_chance = 0;
         }
     }
     /* the quiet failures, at the monitor interval */
@@ -745,29 +727,29 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
     if (v == GG_GUARD_PROCEED) {
         int clipped;
         st->clip_threshold = apply_clip(gd, norm, &clipped);
-        if (clipped) gd->cnt.clipped++;
+        if (clipped) gd->m.cnt.clipped++;
         d.clipped = clipped;
-        if (c->noise_eta > 0) add_noise(gd, c->noise_eta, gd->noise_t++);
-        else if (gd->noise_on) add_noise(gd, c->remedy_noise_eta, gd->noise_t++);
+        if (c->noise_eta > 0) add_noise(gd, c->noise_eta, gd->h.noise_t++);
+        else if (gd->m.noise_on) add_noise(gd, c->remedy_noise_eta, gd->h.noise_t++);
     }
     if (v == GG_GUARD_SKIP) {
-        gd->cnt.skipped++;
+        gd->m.cnt.skipped++;
         if (c->reset_moments) reset_bad_moments(gd);
     } else if (v == GG_GUARD_PROCEED) {
-        gd->consecutive_skips = 0;
+        gd->m.consecutive_skips = 0;
     }
     double after = 0;
     for (int i = 0; i < gd->np; i++) after += gd->sq[i];
     st->grad_norm_clipped = sqrt(after);
     /* the learning rate climbs back geometrically after a back-off */
-    if (v == GG_GUARD_PROCEED && gd->lr_scale < gd->lr_ceiling && c->backoff_recover > 0) {
-        gd->good_since_backoff++;
-        gd->lr_scale *= pow(1.0 / c->backoff_factor, 1.0 / c->backoff_recover);
-        if (gd->lr_scale > gd->lr_ceiling) gd->lr_scale = gd->lr_ceiling;
+    if (v == GG_GUARD_PROCEED && gd->m.lr_scale < gd->m.lr_ceiling && c->backoff_recover > 0) {
+        gd->m.good_since_backoff++;
+        gd->m.lr_scale *= pow(1.0 / c->backoff_factor, 1.0 / c->backoff_recover);
+        if (gd->m.lr_scale > gd->m.lr_ceiling) gd->m.lr_scale = gd->m.lr_ceiling;
     }
-    st->lr_scale = gd->lr_scale;
+    st->lr_scale = gd->m.lr_scale;
     d.verdict = v;
-    d.lr_scale = (float)gd->lr_scale;
+    d.lr_scale = (float)gd->m.lr_scale;
     /* the update norms of this step are read by the quiet monitor at the
      * next step and by the per-layer statistics (layers.csv) after it: an
      * optimizer that measures them on request measures them then */
@@ -782,7 +764,7 @@ static void snapshot_due(gg_guard *gd, const gg_train_pos *pos);
 
 gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int applied)
 {
-    gg_guard_decision d = {GG_GUARD_PROCEED, (float)gd->lr_scale, 0, 0, 0};
+    gg_guard_decision d = {GG_GUARD_PROCEED, (float)gd->m.lr_scale, 0, 0, 0};
     if (!applied) return d;
     /* the optimizer measured each tensor's update in its own pass: a
      * non-finite update means non-finite weights now */
@@ -791,14 +773,14 @@ gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int
         const double *un = gg_optim_update_norms(gd->o);
         char detail[256];
         snprintf(detail, sizeof detail, "the update of %s is not finite", gd->pi[bad].name);
-        gd->cnt.nonfinite++;
+        gd->m.cnt.nonfinite++;
         /* the norm itself when this step measured it */
         double v = un && !isfinite(un[bad]) ? un[bad] : NAN;
         d.verdict = respond(gd, GG_DO_ROLLBACK, pos->step - 1, pos->epoch, "nonfinite_weights", v, 0, detail, NAN);
         return d;
     }
-    gd->good_steps++;
-    if (gd->good_steps % gd->c.snapshot_every == 0) snapshot_due(gd, pos);
+    gd->h.good_steps++;
+    if (gd->h.good_steps % gd->c.snapshot_every == 0) snapshot_due(gd, pos);
     return d;
 }
 
@@ -813,6 +795,8 @@ static void take(gg_guard *gd, int k, const gg_train_pos *pos)
     sp->pos = *pos;
     /* the optimizer's step count belongs to its state */
     sp->optim_steps = gg_optim_steps(gd->o);
+    /* and the guard's history belongs to the state it was measured on */
+    gg_guard_hist_copy(&sp->h, &gd->h, &gd->c);
     sp->valid = 1;
 }
 
@@ -835,7 +819,7 @@ static void snapshot_due(gg_guard *gd, const gg_train_pos *pos)
     gd->sn[pend].valid = 0;
     /* no new pending state while the loss sits at chance after progress,
      * or while the quiet monitor sees a stall or dead units */
-    if (gd->near_chance == 0 && !gg_quiet_unhealthy(gd->q)) {
+    if (gd->h.near_chance == 0 && !gg_quiet_unhealthy(gd->q)) {
         take(gd, pend, pos);
         gd->pending_healthy = 1;
     }
@@ -849,14 +833,14 @@ gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
      * backed-off rate becomes a ceiling; an isolated one (a bad batch,
      * skipped on replay) only backs off for a while */
     long failed_at = pos->step;
-    int repeated = gd->last_failure >= 0 && failed_at - gd->last_failure <= 2L * gd->c.snapshot_every;
+    int repeated = gd->m.last_failure >= 0 && failed_at - gd->m.last_failure <= 2L * gd->c.snapshot_every;
     /* failures spread out in time are isolated one by one, but a run that
      * keeps failing is at a rate it cannot hold: from half the budget on,
      * each rollback lowers the ceiling, so the run slows down before the
      * budget would stop it (a tanh RNN at Adam lr 0.3 rolled back ten times,
      * 600 to 2,000 steps apart, climbing back to 0.3 after each) */
-    int persistent = gd->rollbacks_used >= (gd->c.rollback_budget + 1) / 2;
-    gd->last_failure = failed_at;
+    int persistent = gd->m.rollbacks_used >= (gd->c.rollback_budget + 1) / 2;
+    gd->m.last_failure = failed_at;
     size_t n;
     memcpy(gg_graph_params(gd->g, &n), sp->p, gd->np_n * sizeof(float));
     memcpy(gg_graph_buffers(gd->g, &n), sp->b, gd->nb_n * sizeof(float));
@@ -866,22 +850,21 @@ gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
     *pos = sp->pos;
     gd->sn[1 - gd->confirmed].valid = 0;
     gd->pending_healthy = 0;
-    gd->rollbacks_used++;
-    gd->cnt.rollbacks++;
-    gd->consecutive_skips = 0;
+    gd->m.rollbacks_used++;
+    gd->m.cnt.rollbacks++;
+    gd->m.consecutive_skips = 0;
     backoff(gd);
     /* a rate that killed the network's units is more than twice too high,
      * and finding it out took a detection window: back off twice */
-    if (gd->collapse_ceiling) backoff(gd);
+    if (gd->m.collapse_ceiling) backoff(gd);
     /* a collapse is a rate that silently diverged: not tried again either */
-    if (repeated || persistent || gd->collapse_ceiling) gd->lr_ceiling = gd->lr_scale;
-    gd->collapse_ceiling = 0;
+    if (repeated || persistent || gd->m.collapse_ceiling) gd->m.lr_ceiling = gd->m.lr_scale;
+    gd->m.collapse_ceiling = 0;
+    /* the detectors compare against the history of the restored state, not
+     * the failed branch's (a loss judged against a trained run's level
+     * after a rollback to its first step would be a "blow-up" at once) */
+    gg_guard_hist_copy(&gd->h, &sp->h, &gd->c);
     gg_quiet_reset(gd->q);
-    /* the detectors restart from the restored state */
-    gd->ring_pos = 0;
-    gd->trend_cool = 0;
-    gd->near_chance = 0;
-    gd->ema_s.n = 0;
     gg_graph_zero_grad(gd->g);
     return GG_OK;
 }
@@ -917,44 +900,33 @@ void gg_guard_diagnosis(gg_guard *gd, const gg_check_info *ci, const char *batch
     }
 }
 
-const double *gg_guard_state(const gg_guard *gd, int *n)
+/* ---- state for checkpoints (the named-field table is in state.c) ---------- */
+
+static gg_guard_state_parts parts(const gg_guard *gd)
 {
     gg_guard *m = (gg_guard *)gd;
-    double *s = m->state;
-    s[0] = gd->ema_g.mean, s[1] = gd->ema_g.var, s[2] = (double)gd->ema_g.n;
-    s[3] = gd->ema_l.mean, s[4] = gd->ema_l.var, s[5] = (double)gd->ema_l.n;
-    s[6] = gd->ema_clip.mean, s[7] = gd->ema_clip.var, s[8] = (double)gd->ema_clip.n;
-    s[9] = gd->lr_scale;
-    s[10] = (double)gd->good_since_backoff;
-    s[11] = (double)gd->rollbacks_used;
-    s[12] = (double)gd->good_steps;
-    s[13] = (double)gd->noise_t;
-    s[14] = (double)gd->consecutive_skips;
-    s[15] = gd->lr_ceiling;
-    s[16] = (double)gd->last_failure;
-    s[17] = (double)gd->noise_on;
-    s[18] = gd->loss_first;
-    *n = 19;
-    return s;
+    gg_guard_state_parts p = {&m->h, &m->m, gg_quiet_history(m->q), gd->c.trend_window, gd->c.history,
+                              gg_quiet_ring_len(m->q)};
+    return p;
 }
 
-gg_status gg_guard_set_state(gg_guard *gd, const double *s, int n)
+int gg_guard_state_count(const gg_guard *gd)
 {
-    /* 17: a checkpoint from before the quiet monitor (no noise remedy state),
-     * 18: from before the blow-up floor (its first loss unknown: no floor) */
-    if (n < 17 || n > 19) return gg_fail(GG_E_FORMAT, "guard state has %d values, expected 19", n);
-    gd->ema_g = (gg_ema){s[0], s[1], (long)s[2]};
-    gd->ema_l = (gg_ema){s[3], s[4], (long)s[5]};
-    gd->ema_clip = (gg_ema){s[6], s[7], (long)s[8]};
-    gd->lr_scale = s[9];
-    gd->good_since_backoff = (long)s[10];
-    gd->rollbacks_used = (long)s[11];
-    gd->good_steps = (long)s[12];
-    gd->noise_t = (long)s[13];
-    gd->consecutive_skips = (int)s[14];
-    gd->lr_ceiling = s[15];
-    gd->last_failure = (long)s[16];
-    gd->noise_on = n > 17 && s[17] != 0;
-    gd->loss_first = n > 18 ? s[18] : 0;
-    return GG_OK;
+    if (!gd) return 0;
+    gg_guard_state_parts p = parts(gd);
+    return gg_guard_parts_count(&p);
+}
+
+int gg_guard_state_get(const gg_guard *gd, int i, const char **name, char *buf, size_t cap)
+{
+    if (!gd || !name) return -1;
+    gg_guard_state_parts p = parts(gd);
+    return gg_guard_parts_get(&p, i, name, buf, cap);
+}
+
+gg_status gg_guard_state_set(gg_guard *gd, const char *name, const char *text)
+{
+    if (!gd || !name || !text) return gg_fail(GG_E_ARG, "gg_guard_state_set: guard, name and text are required");
+    gg_guard_state_parts p = parts(gd);
+    return gg_guard_parts_set(&p, name, text);
 }

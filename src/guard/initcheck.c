@@ -5,7 +5,16 @@
  * through a deep stack is what makes gradients explode or vanish from the
  * first step. The fix rescales each layer's weights in order so that its
  * output has RMS 1 on that batch (layer-sequential unit variance, Mishkin &
- * Matas 2016); it touches nothing when the check passes. */
+ * Matas 2016); it touches nothing when the check passes.
+ *
+ * A tanh or sigmoid hides that growth: its output is bounded whatever the
+ * scale of its input. So for the squashing layers the check also reads the
+ * pre-activation, recovered from the output (atanh, logit), and calls the
+ * initialisation saturated when most of them start with a pre-activation
+ * RMS beyond the units' linear range (2 for tanh, 4 for sigmoid: a quarter
+ * or more of the units then sit where the derivative is under 0.07). Its
+ * fix is the same layer-sequential rescaling, to pre-activation RMS 1 for
+ * those layers. */
 #include "core/core.h"
 
 #include <math.h>
@@ -16,6 +25,37 @@ static int weighted(const gg_graph *g, gg_node n)
 {
     const char *op = gg_graph_node_op(g, n);
     return strcmp(op, "linear") == 0 || strcmp(op, "conv2d") == 0;
+}
+
+/* The squashing activation fused into weighted node n: 1 tanh, 2 sigmoid,
+ * 0 anything else. */
+static int squash_of(const gg_graph *g, gg_node n)
+{
+    const gg_tensor *t = &g->t[n];
+    return t->ia[0] == GG_ACT_TANH ? 1 : t->ia[0] == GG_ACT_SIGMOID ? 2 : 0;
+}
+
+/* RMS of a squashing layer's pre-activation, recovered from its output:
+ * where a float output has rounded to the bound, the inverse is pinned at
+ * the last representable value (|x| ~ 9 for tanh, ~17 for sigmoid). */
+static double pre_rms_of(gg_graph *g, gg_node n, int kind)
+{
+    gg_shape s = gg_graph_shape(g, n);
+    size_t numel = gg_shape_numel(s) / (size_t)s.d[0] * (size_t)gg_graph_batch(g);
+    const float *v = gg_graph_data(g, n);
+    double acc = 0;
+    for (size_t i = 0; i < numel; i++) {
+        double y = v[i], x;
+        if (kind == 1) {
+            y = fmin(fmax(y, -1 + 1e-7), 1 - 1e-7);
+            x = atanh(y);
+        } else {
+            y = fmin(fmax(y, 1e-7), 1 - 1e-7);
+            x = log(y / (1 - y));
+        }
+        acc += x * x;
+    }
+    return sqrt(acc / (double)(numel ? numel : 1));
 }
 
 static double rms_of(gg_graph *g, gg_node n)
@@ -71,13 +111,26 @@ gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep)
     rep->ratio = finite ? rep->rms[n - 1] / rep->rms[0] : INFINITY;
     rep->growth = finite ? fit_growth(rep->rms, n) : INFINITY;
     rep->poor = !finite || ((rep->growth > 1.25 || rep->growth < 0.8) && (rep->ratio > 10 || rep->ratio < 0.1));
+    rep->poor_growth = rep->poor;
+    for (int l = 0; l < n; l++) {
+        int k = squash_of(g, nodes[l]);
+        rep->pre_rms[l] = k ? pre_rms_of(g, nodes[l], k) : NAN;
+        if (!k) continue;
+        rep->squashing++;
+        if (rep->pre_rms[l] > (k == 1 ? 2.0 : 4.0)) rep->saturated++;
+    }
+    /* most of the squashing layers, and at least two: one saturated layer
+     * in a wide net can be a choice */
+    rep->poor_saturated = rep->saturated >= 2 && 2 * rep->saturated >= rep->squashing;
+    if (rep->poor_saturated) rep->poor = 1;
     if (!rep->poor || !fix) return GG_OK;
     /* layer-sequential rescaling: each layer sees the fixed ones before it */
     for (int l = 0; l < n; l++) {
+        int k = squash_of(g, nodes[l]);
         for (int it = 0; it < 4; it++) {
             st = gg_graph_forward(g, GG_EVAL, nodes[l]);
             if (st) return st;
-            double r = rms_of(g, nodes[l]);
+            double r = k ? pre_rms_of(g, nodes[l], k) : rms_of(g, nodes[l]);
             if (!isfinite(r) || r <= 0) break;
             if (fabs(r - 1) < 0.02) break;
             scale_node(g, gg_graph_node_input(g, nodes[l], 1), 1 / r);
@@ -86,7 +139,10 @@ gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep)
     }
     st = gg_graph_forward(g, GG_EVAL, -1);
     if (st) return st;
-    for (int l = 0; l < n; l++) rep->rms_fixed[l] = rms_of(g, nodes[l]);
+    for (int l = 0; l < n; l++) {
+        int k = squash_of(g, nodes[l]);
+        rep->rms_fixed[l] = k ? pre_rms_of(g, nodes[l], k) : rms_of(g, nodes[l]);
+    }
     rep->fixed = 1;
     return GG_OK;
 }

@@ -60,15 +60,8 @@ struct gg_quiet {
     qact *acts;
     unsigned char *alive;
     long *count;
-    double *ring;       /* smoothed loss at each pass, progress_window long */
-    int ring_n, ring_pos, ring_fill, stall_pts;
-    int persist[GG_Q_COUNT];
-    int active[GG_Q_COUNT];
-    long last_report[GG_Q_COUNT];
-    double peak_lr;
-    double ratio0; /* the gradient profile at the first pass (step 0): NaN before it */
-    int unhealthy; /* the last pass saw the loss at chance, a stall or a dead layer */
-    int passes;
+    int ring_n, stall_pts;
+    gg_quiet_hist h; /* the windows and report state (quiet.h) */
 };
 
 static const char *const names[GG_Q_COUNT] = {"stall", "collapse", "vanishing_gradient", "dead_units",
@@ -153,10 +146,10 @@ gg_quiet *gg_quiet_new(gg_graph *g, const gg_guard_config *c, const gg_param_inf
     if (q->stall_pts < 2) q->stall_pts = 2;
     q->ring_n = c->progress_window > 0 ? (c->progress_window + me - 1) / me + 1 : 0;
     if (q->ring_n < q->stall_pts) q->ring_n = q->stall_pts;
-    q->ring = calloc((size_t)q->ring_n, sizeof *q->ring);
-    if (!q->lsq || !q->lw || !q->lu || !q->prof || !q->alive || !q->count || !q->ring) goto oom;
-    for (int s = 0; s < GG_Q_COUNT; s++) q->last_report[s] = -1;
-    q->ratio0 = NAN;
+    q->h.ring = calloc((size_t)q->ring_n, sizeof *q->h.ring);
+    if (!q->lsq || !q->lw || !q->lu || !q->prof || !q->alive || !q->count || !q->h.ring) goto oom;
+    for (int s = 0; s < GG_Q_COUNT; s++) q->h.last_report[s] = -1;
+    q->h.ratio0 = NAN;
     return q;
 oom:
     gg_quiet_free(q);
@@ -178,7 +171,7 @@ void gg_quiet_free(gg_quiet *q)
     free(q->prof);
     free(q->alive);
     free(q->count);
-    free(q->ring);
+    free(q->h.ring);
     free(q);
 }
 
@@ -190,15 +183,18 @@ const gg_guard_layer *gg_quiet_layers(const gg_quiet *q, int *n)
 
 int gg_quiet_layer_of(const gg_quiet *q, int i) { return q && i >= 0 && i < q->np ? q->lidx[i] : -1; }
 
-int gg_quiet_unhealthy(const gg_quiet *q) { return q ? q->unhealthy : 0; }
+int gg_quiet_unhealthy(const gg_quiet *q) { return q ? q->h.unhealthy : 0; }
+
+gg_quiet_hist *gg_quiet_history(gg_quiet *q) { return q ? &q->h : NULL; }
+int gg_quiet_ring_len(const gg_quiet *q) { return q ? q->ring_n : 0; }
 
 void gg_quiet_reset(gg_quiet *q)
 {
     if (!q) return;
-    q->unhealthy = 0;
-    q->ring_pos = q->ring_fill = 0;
+    q->h.unhealthy = 0;
+    q->h.ring_pos = q->h.ring_fill = 0;
     /* what was reported before is history now; no "moves again" for it */
-    for (int s = 0; s < GG_Q_COUNT; s++) q->persist[s] = q->active[s] = 0;
+    for (int s = 0; s < GG_Q_COUNT; s++) q->h.persist[s] = q->h.active[s] = 0;
 }
 
 /* ---- measuring ---------------------------------------------------------- */
@@ -370,10 +366,10 @@ static void diagnose_stall(const gg_quiet *q, double ratio, char *out, size_t ca
  * steps while it lasts. */
 static int due(gg_quiet *q, gg_quiet_signal s, long step)
 {
-    int first = !q->active[s];
-    q->active[s] = 1;
-    if (first || q->last_report[s] < 0 || step - q->last_report[s] >= q->c.report_every) {
-        q->last_report[s] = step;
+    int first = !q->h.active[s];
+    q->h.active[s] = 1;
+    if (first || q->h.last_report[s] < 0 || step - q->h.last_report[s] >= q->c.report_every) {
+        q->h.last_report[s] = step;
         return 1;
     }
     return 0;
@@ -398,8 +394,8 @@ int gg_quiet_monitor(gg_quiet *q, long step, const double *sq, const double *un,
     if (!q) return 0;
     const gg_guard_config *c = &q->c;
     int nf = 0;
-    if (lr > q->peak_lr) q->peak_lr = lr;
-    int tail = lr < LR_TAIL * q->peak_lr;
+    if (lr > q->h.peak_lr) q->h.peak_lr = lr;
+    int tail = lr < LR_TAIL * q->h.peak_lr;
     measure_acts(q);
     measure_params(q, sq, un);
     /* the gradient profile over the layers with parameters */
@@ -407,20 +403,20 @@ int gg_quiet_monitor(gg_quiet *q, long step, const double *sq, const double *un,
     for (int l = 0; l < q->nl; l++)
         if (q->has_params[l]) q->prof[np++] = q->L[l].grad_norm;
     double ratio = gg_profile_ratio(q->prof, np);
-    if (q->passes++ == 0) q->ratio0 = ratio;
+    if (q->h.passes++ == 0) q->h.ratio0 = ratio;
     /* the smoothed-loss series */
     if (isfinite(smoothed)) {
-        q->ring[q->ring_pos] = smoothed;
-        q->ring_pos = (q->ring_pos + 1) % q->ring_n;
-        if (q->ring_fill < q->ring_n) q->ring_fill++;
+        q->h.ring[q->h.ring_pos] = smoothed;
+        q->h.ring_pos = (q->h.ring_pos + 1) % q->ring_n;
+        if (q->h.ring_fill < q->ring_n) q->h.ring_fill++;
     }
-    int start = q->ring_fill < q->ring_n ? 0 : q->ring_pos;
-    int at_chance = q->ring_fill >= q->stall_pts &&
-                    gg_at_chance(q->ring, q->ring_fill, start, q->stall_pts, chance, c->chance_margin);
+    int start = q->h.ring_fill < q->ring_n ? 0 : q->h.ring_pos;
+    int at_chance = q->h.ring_fill >= q->stall_pts &&
+                    gg_at_chance(q->h.ring, q->h.ring_fill, start, q->stall_pts, chance, c->chance_margin);
     double prog = NAN;
     int flat = 0;
-    if (c->progress_window > 0 && q->ring_fill == q->ring_n && !tail) {
-        prog = gg_loss_progress(q->ring, q->ring_n, start);
+    if (c->progress_window > 0 && q->h.ring_fill == q->ring_n && !tail) {
+        prog = gg_loss_progress(q->h.ring, q->ring_n, start);
         flat = prog < c->min_progress;
     }
     /* per-layer signals, each for quiet_persist passes in a row */
@@ -436,15 +432,15 @@ int gg_quiet_monitor(gg_quiet *q, long step, const double *sq, const double *un,
     on[GG_Q_SATURATION] = nsat > 0;
     on[GG_Q_UPDATE_RATIO] = wu >= 0;
     for (int s = GG_Q_VANISHING; s <= GG_Q_UPDATE_RATIO; s++) {
-        q->persist[s] = on[s] ? q->persist[s] + 1 : 0;
-        on[s] = q->persist[s] >= c->quiet_persist;
+        q->h.persist[s] = on[s] ? q->h.persist[s] + 1 : 0;
+        on[s] = q->h.persist[s] >= c->quiet_persist;
     }
     int stall = at_chance || flat;
-    q->unhealthy = at_chance || stall || on[GG_Q_DEAD];
+    q->h.unhealthy = at_chance || stall || on[GG_Q_DEAD];
     /* dead units at chance level are a collapse when the network could
      * learn at the start: its first gradient profile did not vanish.
      * Otherwise the dead units are one more symptom of the stall. */
-    int collapse = at_chance && on[GG_Q_DEAD] && !(q->ratio0 < c->vanish_ratio);
+    int collapse = at_chance && on[GG_Q_DEAD] && !(q->h.ratio0 < c->vanish_ratio);
     if (collapse && due(q, GG_Q_COLLAPSE, step)) {
         gg_quiet_finding *f = add(out, &nf, cap, GG_Q_COLLAPSE, smoothed, chance);
         if (f) {
@@ -465,13 +461,13 @@ int gg_quiet_monitor(gg_quiet *q, long step, const double *sq, const double *un,
             diagnose_stall(q, ratio, f->detail, sizeof f->detail);
         }
     }
-    if (!stall && !collapse && (q->active[GG_Q_STALL] || q->active[GG_Q_COLLAPSE])) {
-        q->active[GG_Q_STALL] = q->active[GG_Q_COLLAPSE] = 0;
+    if (!stall && !collapse && (q->h.active[GG_Q_STALL] || q->h.active[GG_Q_COLLAPSE])) {
+        q->h.active[GG_Q_STALL] = q->h.active[GG_Q_COLLAPSE] = 0;
         gg_quiet_finding *f = add(out, &nf, cap, GG_Q_STALL_END, smoothed, chance);
         if (f) snprintf(f->detail, sizeof f->detail, "the loss moves again (%.4g)", smoothed);
     }
-    if (!stall) q->active[GG_Q_STALL] = 0;
-    if (!collapse) q->active[GG_Q_COLLAPSE] = 0;
+    if (!stall) q->h.active[GG_Q_STALL] = 0;
+    if (!collapse) q->h.active[GG_Q_COLLAPSE] = 0;
     /* the per-layer signals on their own, so they show before a stall does */
     if (on[GG_Q_VANISHING] && due(q, GG_Q_VANISHING, step)) {
         gg_quiet_finding *f = add(out, &nf, cap, GG_Q_VANISHING, ratio, c->vanish_ratio);
@@ -503,6 +499,6 @@ int gg_quiet_monitor(gg_quiet *q, long step, const double *sq, const double *un,
                         c->update_ratio_high, low ? "small" : "large");
     }
     for (int s = GG_Q_VANISHING; s <= GG_Q_UPDATE_RATIO; s++)
-        if (!on[s]) q->active[s] = 0;
+        if (!on[s]) q->h.active[s] = 0;
     return nf;
 }

@@ -32,7 +32,25 @@ typedef struct gg_quiet_finding {
     char detail[256]; /* one readable line: what, where, the numbers */
 } gg_quiet_finding;
 
+/* The monitor's windows and report state, named for checkpoints (the
+ * guard's state table, state.c). A rollback resets it (gg_quiet_reset). */
+typedef struct gg_quiet_hist {
+    double *ring;                  /* smoothed loss at each pass: progress window (gg_quiet_ring_len long) */
+    int ring_pos, ring_fill;       /* next slot, values held */
+    int persist[GG_Q_COUNT];       /* consecutive passes each signal has lasted */
+    int active[GG_Q_COUNT];        /* the signal was reported and is not over */
+    long last_report[GG_Q_COUNT];  /* step it was last reported, -1 never */
+    double peak_lr;                /* the largest learning rate seen */
+    double ratio0;                 /* the gradient profile at the first pass: NaN before it */
+    int unhealthy;                 /* the last pass saw the loss at chance, a stall or a dead layer */
+    int passes;
+} gg_quiet_hist;
+
 typedef struct gg_quiet gg_quiet;
+
+/* The monitor's state, for the guard's state table; NULL for no monitor. */
+gg_quiet_hist *gg_quiet_history(gg_quiet *q);
+int gg_quiet_ring_len(const gg_quiet *q);
 
 /* A monitor over g's layers (pi[0..np) are its parameter tensors). NULL on
  * failure (out of memory; the message is set). */

@@ -168,13 +168,13 @@ gg_status gg_ckpt_save(gg_trainer *t)
     }
     /* metadata: every number as text, doubles with 17 digits */
     char vals[META_MAX][64];
-    const char *meta[2 * META_MAX];
+    const char *meta0[2 * META_MAX];
     int m = 0;
 #define META(key, fmt, val)                                                                                            \
     do {                                                                                                               \
         snprintf(vals[m], sizeof vals[m], fmt, val);                                                                   \
-        meta[2 * m] = key;                                                                                             \
-        meta[2 * m + 1] = vals[m];                                                                                     \
+        meta0[2 * m] = key;                                                                                            \
+        meta0[2 * m + 1] = vals[m];                                                                                    \
         m++;                                                                                                           \
     } while (0)
     META("gg_kind", "%s", "checkpoint");
@@ -202,38 +202,50 @@ gg_status gg_ckpt_save(gg_trainer *t)
     /* for the record only: any number of ranks can resume the run */
     META("world_size", "%d", t->world);
 #undef META
-    /* guard state and the skipped-batch list: comma-separated */
-    char *gs = NULL, *bad = NULL;
+    /* the skipped-batch list, comma-separated, and the guard's state, one
+     * metadata key per field ("guard.hist.ema_log_loss.mean", ...) */
+    int ng = gg_guard_state_count(t->gd);
     size_t cap = 64 + 28 * (size_t)GG_MAX_BAD_BATCHES;
-    gs = malloc(cap);
-    bad = malloc(cap);
-    if (!gs || !bad) {
-        free(gs);
-        free(bad);
-        free(e);
-        return gg_fail(GG_E_NOMEM, "checkpoint: out of memory");
+    char *bad = malloc(cap);
+    char **gkey = calloc((size_t)ng + 1, sizeof *gkey), **gval = calloc((size_t)ng + 1, sizeof *gval);
+    const char **meta = malloc(sizeof *meta * 2 * ((size_t)m + (size_t)ng + 2));
+    gg_status st = bad && gkey && gval && meta ? GG_OK : gg_fail(GG_E_NOMEM, "checkpoint: out of memory");
+    for (int i = 0; i < m && !st; i++) meta[2 * i] = meta0[2 * i], meta[2 * i + 1] = meta0[2 * i + 1];
+    for (int i = 0; i < ng && !st; i++) {
+        const char *name;
+        int len = gg_guard_state_get(t->gd, i, &name, NULL, 0);
+        gkey[i] = malloc(strlen(name) + 8);
+        gval[i] = malloc((size_t)(len > 0 ? len : 0) + 1);
+        if (len < 0 || !gkey[i] || !gval[i]) {
+            st = gg_fail(GG_E_NOMEM, "checkpoint: out of memory for the guard's state");
+            break;
+        }
+        snprintf(gkey[i], strlen(name) + 8, "guard.%s", name);
+        gg_guard_state_get(t->gd, i, &name, gval[i], (size_t)len + 1);
+        meta[2 * m] = gkey[i];
+        meta[2 * m + 1] = gval[i];
+        m++;
     }
-    gs[0] = bad[0] = 0;
-    if (t->gd) {
-        int ng;
-        const double *v = gg_guard_state(t->gd, &ng);
+    if (!st) {
         size_t o = 0;
-        for (int i = 0; i < ng && o + 32 < cap; i++) o += (size_t)snprintf(gs + o, cap - o, i ? ",%.17g" : "%.17g", v[i]);
+        bad[0] = 0;
+        for (int i = 0; i < t->nbad && o + 24 < cap; i++)
+            o += (size_t)snprintf(bad + o, cap - o, i ? ",%llu" : "%llu", (unsigned long long)t->bad[i]);
+        meta[2 * m] = "bad_batches";
+        meta[2 * m + 1] = bad;
+        m++;
     }
-    size_t o = 0;
-    for (int i = 0; i < t->nbad && o + 24 < cap; i++)
-        o += (size_t)snprintf(bad + o, cap - o, i ? ",%llu" : "%llu", (unsigned long long)t->bad[i]);
-    meta[2 * m] = "guard_state";
-    meta[2 * m + 1] = gs;
-    m++;
-    meta[2 * m] = "bad_batches";
-    meta[2 * m + 1] = bad;
-    m++;
     char path[GG_PATH_MAX + 64], dir[GG_PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/checkpoints", t->run_dir);
     snprintf(path, sizeof path, "%s/ckpt-%010ld.safetensors", dir, t->pos.step);
-    gg_status st = gg_safetensors_write(path, e, k, meta, m);
-    free(gs);
+    if (!st) st = gg_safetensors_write(path, e, k, meta, m);
+    for (int i = 0; i < ng && gkey && gval; i++) {
+        free(gkey[i]);
+        free(gval[i]);
+    }
+    free(gkey);
+    free(gval);
+    free(meta);
     free(bad);
     free(e);
     if (st) return st;
@@ -265,6 +277,47 @@ static int meta_num(const gg_safetensors *st, const char *key, double *out)
     }
     *out = d;
     return 1;
+}
+
+/* The guard's fields of a checkpoint, by name. A checkpoint of an earlier
+ * version holds them as one positional list, "guard_state": its values map
+ * to the names below (that list knew no windows; they start empty). */
+static gg_status restore_guard(gg_guard *gd, const gg_safetensors *st, const char *path)
+{
+    static const char *const legacy[] = {
+        "hist.ema_log_grad_norm.mean", "hist.ema_log_grad_norm.var", "hist.ema_log_grad_norm.n",
+        "hist.ema_log_loss.mean",      "hist.ema_log_loss.var",      "hist.ema_log_loss.n",
+        "hist.ema_clip_norm.mean",     "hist.ema_clip_norm.var",     "hist.ema_clip_norm.n",
+        "memory.lr_scale",             "memory.good_since_backoff",  "memory.rollbacks_used",
+        "hist.good_steps",             "hist.noise_t",               "memory.consecutive_skips",
+        "memory.lr_ceiling",           "memory.last_failure",        "memory.noise_on",
+        "hist.first_loss"};
+    const char *old = gg_safetensors_meta(st, "guard_state");
+    if (old && *old) {
+        const char *c = old;
+        for (int i = 0; i < (int)(sizeof legacy / sizeof legacy[0]) && *c; i++) {
+            char num[64];
+            size_t l = strcspn(c, ",");
+            snprintf(num, sizeof num, "%.*s", (int)(l < 63 ? l : 63), c);
+            gg_status s = gg_guard_state_set(gd, legacy[i], num);
+            if (s) return gg_fail(s, "%s: %s", path, gg_errmsg());
+            c += l + (c[l] == ',');
+        }
+        return GG_OK;
+    }
+    int n = gg_guard_state_count(gd);
+    for (int i = 0; i < n; i++) {
+        const char *name;
+        char key[128];
+        gg_guard_state_get(gd, i, &name, NULL, 0);
+        snprintf(key, sizeof key, "guard.%s", name);
+        const char *v = gg_safetensors_meta(st, key);
+        /* a checkpoint of a run without the guard has none of them */
+        if (!v) continue;
+        gg_status s = gg_guard_state_set(gd, name, v);
+        if (s) return gg_fail(s, "%s: %s", path, gg_errmsg());
+    }
+    return GG_OK;
 }
 
 static gg_status restore_from(gg_trainer *t, const char *path)
@@ -346,19 +399,7 @@ static gg_status restore_from(gg_trainer *t, const char *path)
         if (t->pos.epoch < 0 || t->pos.step < 0 || t->pos.batch < 0)
             s = gg_fail(GG_E_FORMAT, "%s: negative position in the metadata", path);
     }
-    const char *gs = gg_safetensors_meta(st, "guard_state");
-    if (!s && t->gd && gs && *gs) {
-        double vals[256];
-        int n = 0;
-        const char *c = gs;
-        while (*c && n < 256) {
-            char *end;
-            vals[n++] = strtod(c, &end);
-            if (end == c) break;
-            c = *end == ',' ? end + 1 : end;
-        }
-        s = gg_guard_set_state(t->gd, vals, n);
-    }
+    if (!s && t->gd) s = restore_guard(t->gd, st, path);
     const char *bad = gg_safetensors_meta(st, "bad_batches");
     t->nbad = 0;
     if (!s && bad) {

@@ -170,13 +170,13 @@ gg_status gg_runlog_summary(gg_trainer *t)
              "  \"train_accuracy\": %s,\n  \"val_loss\": %s,\n  \"val_accuracy\": %s,\n  \"test_loss\": %s,\n"
              "  \"test_accuracy\": %s,\n  \"wall_seconds\": %.3f,\n  \"samples_per_second\": %s,\n"
              "  \"first_loss\": %s,\n  \"max_loss\": %s,\n  \"nonfinite_steps\": %ld,\n"
-             "  \"world_size\": %d,\n  \"step_seconds\": %.3f,\n  \"allreduce_seconds\": %.3f,\n  \"allreduce_share\": %s,\n"
+             "  \"blas_kernel\": \"%s\",\n  \"world_size\": %d,\n  \"step_seconds\": %.3f,\n  \"allreduce_seconds\": %.3f,\n  \"allreduce_share\": %s,\n"
              "  \"guard\": {\"enabled\": %s, \"clipped\": %ld, \"skipped\": %ld, "
              "\"backoffs\": %ld, \"rollbacks\": %ld, \"nonfinite\": %ld, \"spikes\": %ld, \"trends\": %ld, "
              "\"collapses\": %ld, \"stalls\": %ld, \"vanishing\": %ld, \"dead\": %ld, "
              "\"saturated\": %ld, \"update_ratio\": %ld}\n}\n",
              t->status, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, t->wall_seconds, sps, fl, ml, t->nonfinite_steps,
-             t->world, t->step_seconds, t->comm_seconds, share, t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
+             gg_blas_kernel(), t->world, t->step_seconds, t->comm_seconds, share, t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
              c->trends, c->collapses, c->stalls, c->vanishing, c->dead, c->saturated, c->update_ratio);
     /* pruning: the sparsity per tensor, before the closing brace */
     size_t bl = strlen(buf);

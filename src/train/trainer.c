@@ -689,6 +689,45 @@ int gg_train_params_finite(const gg_trainer *t)
 }
 
 /* The poor-initialisation check on the run's first batch, before step 0. */
+/* The event of a poor initialisation: the output scale's geometric growth
+ * (saturation 0), or tanh/sigmoid layers saturated from the start (1). */
+static void init_event(gg_trainer *t, const gg_init_report *rep, int saturation)
+{
+    gg_guard_event e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.signal, sizeof e.signal, "%s", saturation ? "saturation" : "poor_init");
+    snprintf(e.action, sizeof e.action, "%s", rep->fixed ? "rescale" : "warn");
+    e.value = saturation ? (double)rep->saturated : rep->growth;
+    e.threshold = saturation ? (double)(rep->squashing + 1) / 2 : 1.25;
+    size_t k = saturation ? (size_t)snprintf(e.detail, sizeof e.detail,
+                                             "%d of %d tanh/sigmoid layers start saturated (pre-activation RMS over "
+                                             "their linear range): ", rep->saturated, rep->squashing)
+                          : (size_t)snprintf(e.detail, sizeof e.detail, "output scale %s %.2fx per layer: ",
+                                             rep->growth > 1 ? "grows" : "shrinks", rep->growth);
+    /* the first two layers, "...", the last one */
+    int shown = 0, last = -1;
+    for (int i = 0; i < rep->n; i++)
+        if (!saturation || isfinite(rep->pre_rms[i])) last = i;
+    for (int i = 0; i < rep->n && k < sizeof e.detail; i++) {
+        double v = saturation ? rep->pre_rms[i] : rep->rms[i];
+        if (saturation && !isfinite(v)) continue;
+        if (shown >= 2 && i != last) {
+            if (shown++ == 2) k += (size_t)snprintf(e.detail + k, sizeof e.detail - k, "... ");
+            continue;
+        }
+        shown++;
+        k += (size_t)snprintf(e.detail + k, sizeof e.detail - k, "%s %.3g%s", rep->layer[i], v, i < last ? ", " : "");
+    }
+    if (rep->fixed && k < sizeof e.detail)
+        snprintf(e.detail + k, sizeof e.detail - k, "; weights rescaled layer by layer to %s RMS 1",
+                 saturation ? "pre-activation" : "output");
+    gg_runlog_event(t, &e);
+    char line[400];
+    snprintf(line, sizeof line, "step 0: %s -> %s: %s", saturation ? "saturated initialisation" : "poor initialisation",
+             e.action, e.detail);
+    gg_train_emit(t, GG_EV_GUARD, line);
+}
+
 static void check_init(gg_trainer *t)
 {
     static gg_init_report rep; /* large; one run at a time per process */
@@ -700,28 +739,8 @@ static void check_init(gg_trainer *t)
     gg_status st = gg_init_check(g, t->s.guard.init_check == 2, &rep);
     gg_graph_set_batch(g, gg_graph_max_batch(g));
     if (st || !rep.poor) return;
-    gg_guard_event e;
-    memset(&e, 0, sizeof e);
-    snprintf(e.signal, sizeof e.signal, "poor_init");
-    snprintf(e.action, sizeof e.action, "%s", rep.fixed ? "rescale" : "warn");
-    e.value = rep.growth;
-    e.threshold = 1.25;
-    size_t k = (size_t)snprintf(e.detail, sizeof e.detail, "output scale %s %.2fx per layer: ",
-                                rep.growth > 1 ? "grows" : "shrinks", rep.growth);
-    for (int i = 0; i < rep.n && k < sizeof e.detail; i++) {
-        if (i > 1 && i < rep.n - 1) {
-            if (i == 2) k += (size_t)snprintf(e.detail + k, sizeof e.detail - k, "... ");
-            continue;
-        }
-        k += (size_t)snprintf(e.detail + k, sizeof e.detail - k, "%s %.3g%s", rep.layer[i], rep.rms[i],
-                              i < rep.n - 1 ? ", " : "");
-    }
-    if (rep.fixed && k < sizeof e.detail)
-        snprintf(e.detail + k, sizeof e.detail - k, "; weights rescaled layer by layer to output RMS 1");
-    gg_runlog_event(t, &e);
-    char line[400];
-    snprintf(line, sizeof line, "step 0: poor initialisation -> %s: %s", e.action, e.detail);
-    gg_train_emit(t, GG_EV_GUARD, line);
+    if (rep.poor_growth) init_event(t, &rep, 0);
+    if (rep.poor_saturated) init_event(t, &rep, 1);
 }
 
 static void save_best(gg_trainer *t)

@@ -1,0 +1,86 @@
+/*
+ * state.h - the guard's state: every statistic, window, history and counter
+ * it keeps, in three structs with named fields.
+ *
+ * gg_guard_hist: what the guard has learned from the run's trajectory, the
+ *   history its detectors compare each step against. It belongs to a point
+ *   of the run: every snapshot keeps a copy, and a rollback restores the
+ *   snapshot's, so after a rollback each comparison is against the history
+ *   of the state the run returned to, never against the failed branch's.
+ * gg_guard_memory: what the guard has decided over the whole run, failed
+ *   branches included (the rate's back-off and ceiling, rollbacks used, the
+ *   counters). A rollback keeps it and adds to it: that is how a rate that
+ *   failed is not tried again.
+ * gg_quiet_hist (quiet.h): the quiet monitor's windows. A rollback resets
+ *   them (stated rule: the stall and progress windows start again from the
+ *   restored state, and what was reported before is not reported as over).
+ *
+ * A checkpoint carries all three, field by field under the names of the
+ * table in state.c (gg_guard_state_get / gg_guard_state_set), so a resumed
+ * run's guard is the uninterrupted run's guard.
+ */
+#ifndef GG_GUARD_STATE_H
+#define GG_GUARD_STATE_H
+
+#include "detect.h"
+#include "gradguard.h"
+
+typedef struct gg_guard_hist {
+    gg_ema ema_g;      /* log gradient norm: gradient spikes */
+    gg_ema ema_l;      /* log loss: loss spikes and blow-ups */
+    gg_ema ema_clip;   /* gradient norm after clipping: the z-score clip */
+    gg_ema ema_s;      /* the loss, short EMA (weight 0.1): collapse */
+    double best_s;     /* the lowest smoothed loss (INFINITY before one) */
+    double loss_first; /* the first finite loss, 0 before it */
+    int near_chance;   /* consecutive steps with the smoothed loss at chance */
+    int ring_pos;      /* log norms pushed into the trend window */
+    int trend_cool;    /* steps before the trend detector may fire again */
+    int hist_n, hist_pos; /* AutoClip: norms kept, the next slot */
+    long good_steps;   /* applied healthy steps: the snapshot schedule */
+    long noise_t;      /* the gradient noise's annealing step */
+    double *ring;      /* the trend window: trend_window log norms, a ring */
+    double *hist;      /* AutoClip's norms: `history` of them, a ring */
+} gg_guard_hist;
+
+typedef struct gg_guard_memory {
+    double lr_scale;         /* the factor on the schedule's rate */
+    double lr_ceiling;       /* lr_scale climbs back to at most this */
+    long last_failure;       /* step of the last rollback's failure, -1 none */
+    long good_since_backoff; /* healthy steps since the last back-off */
+    long rollbacks_used;
+    int consecutive_skips;
+    int noise_on;            /* the noise response switched gradient noise on */
+    int collapse_ceiling;    /* the coming rollback answers a collapse */
+    gg_guard_counters cnt;
+} gg_guard_memory;
+
+/* Array lengths come from the config (trend_window, history); the arrays of
+ * a copy are its own, allocated once. */
+int gg_guard_hist_alloc(gg_guard_hist *h, const gg_guard_config *c);
+void gg_guard_hist_free(gg_guard_hist *h);
+void gg_guard_hist_copy(gg_guard_hist *dst, const gg_guard_hist *src, const gg_guard_config *c);
+void gg_guard_hist_init(gg_guard_hist *h);
+void gg_guard_memory_init(gg_guard_memory *m);
+
+
+/* The three parts of one guard, for the named-field table. */
+typedef struct gg_guard_state_parts {
+    gg_guard_hist *hist;
+    gg_guard_memory *memory;
+    struct gg_quiet_hist *quiet; /* NULL without the quiet monitor */
+    int trend_len, history_len, quiet_ring_len;
+} gg_guard_state_parts;
+
+/* The number of named fields that apply (the quiet ones only with a
+ * monitor). */
+int gg_guard_parts_count(const gg_guard_state_parts *s);
+/* Field i: *name, and its value as text into buf (numbers with 17
+ * significant digits, arrays comma-separated). Returns the text's length
+ * (as snprintf: a larger cap is needed when it is >= cap), -1 when i is out
+ * of range. */
+int gg_guard_parts_get(const gg_guard_state_parts *s, int i, const char **name, char *buf, size_t cap);
+/* Sets the field called name from its text; GG_E_FORMAT naming the field
+ * for an unknown name, a malformed number or an array of another length. */
+gg_status gg_guard_parts_set(gg_guard_state_parts *s, const char *name, const char *text);
+
+#endif
