@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG ?= configs/fashion-mlp.yaml
 RUN_DIR ?= runs/fashion-mlp
 
-.PHONY: all deps deps-test build san run test test-fast test-valgrind bench fuzz clean
+.PHONY: all deps deps-test build san run install test test-fast test-valgrind bench fuzz clean
 
 all: build
 
@@ -34,6 +34,13 @@ san: deps $(SAN_BUILD)/Makefile
 
 run: build
 	$(BUILD)/gradguard train $(CONFIG) -o $(RUN_DIR)
+
+# The library, header, command, man page, CMake and pkg-config files and the
+# Python package (docs/getting-started.md) under PREFIX (default /usr/local, where
+# Debian's /usr/bin/python3 finds the package); DESTDIR stages it.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # The full suite: the Release build, then the same tests under ASan+UBSan;
 # the C test programs run under the OpenBLAS kernels the command picks, then

@@ -1092,6 +1092,17 @@ gg_status gg_safetensors_get(const gg_safetensors *st, int i, const char **name,
 gg_status gg_safetensors_find(const gg_safetensors *st, const char *name, gg_shape *shape, const float **data);
 /* A metadata value (owned by st), or NULL. */
 const char *gg_safetensors_meta(const gg_safetensors *st, const char *key);
+/* The dtype tensor i has in the file ("F32", "F64", "F16", "BF16", "I64",
+ * "I32" or "U8"; its data was converted to float32 on load), a constant
+ * string; NULL if i is out of range. Lets a reader give the tensor its
+ * type back (an I64 counter stays an integer). */
+const char *gg_safetensors_dtype(const gg_safetensors *st, int i);
+/* The metadata pairs in file order: count, then the i-th key (returned) and
+ * value (*value, may be NULL), both owned by st; NULL if i is out of range.
+ * gradguard's own keys (gg_format, gg_crc32, gg_header_crc32) are listed
+ * like any other. */
+int gg_safetensors_meta_count(const gg_safetensors *st);
+const char *gg_safetensors_meta_at(const gg_safetensors *st, int i, const char **value);
 
 /* Imports weights written by another tool (a PyTorch state_dict saved as
  * safetensors, by name) into the compiled model g (src/io/import.c),
@@ -1185,6 +1196,7 @@ gg_status gg_cfg_enum(gg_cfg_node *map, const char *key, const char *const *choi
  * A NULL or null node is GG_E_CONFIG. */
 gg_status gg_cfg_as_int(gg_cfg_node *n, long lo, long hi, long *out);
 gg_status gg_cfg_as_float(gg_cfg_node *n, double lo, double hi, double *out);
+gg_status gg_cfg_as_bool(gg_cfg_node *n, int *out);
 /* The text of a scalar node, or NULL for other types. */
 const char *gg_cfg_scalar(const gg_cfg_node *n);
 /* GG_E_CONFIG naming the first key, in document order, that was never read
@@ -1610,6 +1622,55 @@ gg_status gg_trainer_evaluate(gg_trainer *t, int which, double *loss, double *ac
 gg_status gg_model_load(gg_graph *g, const char *path);
 /* Saves the model's parameters and buffers as safetensors. */
 gg_status gg_model_save(gg_graph *g, const char *path);
+/* The model's layers as the config lists them, the input first: for a
+ * summary like Keras's model.summary(). name ("fc1") and type ("dense",
+ * "conv2d", ...; "input" for the input) are owned by the trainer; output is
+ * one sample's output shape (no batch dimension); params counts the
+ * trainable values of the layer's tensors (named "LAYER.*"), tensors their
+ * number, buffers the non-trainable values (batch-norm statistics, carried
+ * recurrent states). GG_E_ARG if i is out of [0, gg_trainer_num_layers). */
+typedef struct gg_layer_info {
+    const char *name;
+    const char *type;
+    gg_shape output;
+    size_t params, buffers;
+    int tensors;
+} gg_layer_info;
+int gg_trainer_num_layers(const gg_trainer *t);
+gg_status gg_trainer_layer(const gg_trainer *t, int i, gg_layer_info *out);
+/* The number of classes of a classifier (loss softmax_xent: the last dim of
+ * the logits), 0 for any other loss. */
+int gg_trainer_classes(const gg_trainer *t);
+/* Output values per sample (the logits' size without the batch dim). */
+int gg_trainer_outputs(const gg_trainer *t);
+/* Loads a data file to predict on, in the run's data.format (idx, csv or
+ * npy; labels: the IDX labels or .npy labels file, or NULL), into *out,
+ * with the training set's normalisation. A CSV file may hold the label
+ * column (data.label) or not; its column count tells. Fails (with *out
+ * empty) as the loaders do, with GG_E_CONFIG for another data.format,
+ * GG_E_SHAPE naming the file and both feature counts when they differ from
+ * the training set's, GG_E_FORMAT for uint8 against float data or a bad
+ * class id. Free *out with gg_dataset_free. */
+gg_status gg_trainer_load_samples(gg_trainer *t, const char *path, const char *labels, gg_dataset *out);
+/* Runs the model on every sample of d (evaluation mode) and writes
+ * d->n * gg_trainer_outputs(t) floats to out: class probabilities (softmax
+ * of the logits) for a classifier, sigmoid probabilities for bce_logits,
+ * the outputs themselves for mse and huber. Fails only on bad data (as
+ * gg_graph_forward), naming the samples. */
+gg_status gg_trainer_predict(gg_trainer *t, const gg_dataset *d, float *out);
+/* gg_trainer_predict written as CSV to out_csv (atomically), one row per
+ * sample: "index", the labels when d has them ("label" for a classifier,
+ * "target" or "target0".. otherwise), then for a classifier "class" (the
+ * arg-max) and "p0".."p{C-1}", for bce_logits "p0"..; for regression
+ * "value" (or "value0".. for several outputs). GG_E_SHAPE for a classifier
+ * with more than one row of logits per sample (sequence labelling). */
+gg_status gg_trainer_predict_csv(gg_trainer *t, const gg_dataset *d, const char *out_csv);
+/* The confusion matrix of a classifier on the test set (which = 0) or the
+ * validation set (1): counts[true * C + predicted], C = gg_trainer_classes,
+ * one count per row of logits (each step of a sequence model). The caller
+ * owns counts (C * C longs). GG_E_STATE for a model that is not a
+ * classifier or a missing set. This process's samples only: no MPI. */
+gg_status gg_trainer_confusion(gg_trainer *t, int which, long *counts);
 /* Generates n bytes after prompt from a character model (input: T byte ids,
  * output: (T, V) logits, causal), sampling softmax(logits / temperature)
  * with seed; writes prompt + generated text into out (cap bytes, always

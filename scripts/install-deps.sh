@@ -4,14 +4,15 @@
 # Build needs: cmake, gcc, OpenBLAS, zlib, libyaml, OpenMPI (data-parallel
 # training is on by default where MPI is found; the build works without it);
 # data: dataset-fashion-mnist.
-# --with-torch adds python3-torch and python3-numpy (parity tests and benches),
+# --with-torch adds python3-torch, python3-numpy and python3-pandas (parity tests,
+# benches, the Python package's tests),
 # --with-chromium adds headless Chromium (report test). --with-mpi is accepted
 # for older callers: OpenMPI is part of the default set.
 set -eu
 pkgs="cmake make gcc pkg-config libopenblas-dev libopenblas-openmp-dev zlib1g-dev libyaml-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist"
 for a in "$@"; do
   case "$a" in
-    --with-torch) pkgs="$pkgs python3-torch python3-numpy" ;;
+    --with-torch) pkgs="$pkgs python3-torch python3-numpy python3-pandas" ;;
     --with-mpi) ;;
     --with-chromium) pkgs="$pkgs chromium" ;;
     --with-fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;

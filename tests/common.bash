@@ -14,6 +14,13 @@
 #                      installs the peers and sets GG_REQUIRE_PEERS
 #   finish NAME        print the counts; the script's last command, so that
 #                      its status is the test's
+#   gg_python_env      sets PYENV, the variables /usr/bin/python3 needs to
+#                      import the gradguard package of this tree (python/)
+#                      with this build's libgradguard.so, for
+#                      env "${PYENV[@]}" /usr/bin/python3 ...; in a Sanitize
+#                      build they also preload the sanitizer runtimes the
+#                      library needs (Python itself is not instrumented: no
+#                      leak check)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 pass=0
@@ -44,4 +51,14 @@ skip_peer() {
 finish() {
   echo "$1: $pass passed, $fail failed"
   [ "$fail" -eq 0 ]
+}
+gg_python_env() {
+  PYENV=(PYTHONPATH="$GG_SRC/python${PYTHONPATH:+:$PYTHONPATH}" GRADGUARD_LIB="$GG_BUILD/libgradguard.so"
+    PYTHONDONTWRITEBYTECODE=1) # no __pycache__ in the source tree
+  if grep -q '^CMAKE_BUILD_TYPE:[A-Z]*=Sanitize' "$GG_BUILD/CMakeCache.txt" 2>/dev/null; then
+    local cc
+    cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$GG_BUILD/CMakeCache.txt")
+    PYENV+=(LD_PRELOAD="$("${cc:-cc}" -print-file-name=libasan.so) $("${cc:-cc}" -print-file-name=libubsan.so)"
+      ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+  fi
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The installed library as another project sees it: `cmake --install` into a
 # temporary prefix (then moved, so nothing may depend on the install path),
-# the files it must hold, the installed command and man page, and programs
-# built out of tree against it
+# the files it must hold, the installed command and man page, the Python
+# package (importable from the prefix, with the prefix's library), and
+# programs built out of tree against it
 #   (a) with pkg-config: examples/spirals.c on the shared library (it must
 #       reach its 99% accuracy) and a small check program on the static one;
 #   (b) with CMake's find_package(gradguard): spirals.c on gradguard::gradguard
@@ -57,6 +58,24 @@ if command -v man >/dev/null; then
   check "man -l '$P/share/man/man1/gradguard.1' 2>/dev/null | grep -q 'EXIT STATUS'" "man page has EXIT STATUS"
 else
   echo "install: man is not installed; man page checks skipped"
+fi
+
+# --- the Python package: in the prefix, found by Debian's /usr/bin/python3
+# (for /usr and /usr/local), loading the library it was installed with ---
+pydir=$(sed -n 's/^GG_PYTHON_DIR:[A-Z]*=//p' "$B/CMakeCache.txt")
+for f in __init__.py _lib.py _install.py run.py weights.py torch.py; do
+  check "[ -f '$P/$pydir/gradguard/$f' ]" "installed $pydir/gradguard/$f"
+done
+for pre in /usr /usr/local; do
+  check "/usr/bin/python3 -c 'import site, sys; sys.exit(\"$pre/$pydir\" not in site.getsitepackages())'" \
+    "$pre/$pydir is one of /usr/bin/python3's site directories"
+done
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+  gg_python_env # for a Sanitize build's preloads; the paths are replaced
+  expect 0 "^$P/lib/libgradguard.so.0 6\$" env "${PYENV[@]}" PYTHONPATH="$P/$pydir" GRADGUARD_LIB= /usr/bin/python3 -c \
+    "import gradguard; print(gradguard.library_path, len(gradguard.load_weights('$T/run/model.safetensors', numpy=True)))"
+else
+  echo "install: /usr/bin/python3 has no numpy; the installed package is not imported"
 fi
 
 # A small program with a known answer: x = (1, 2, 3), two dense layers with

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Weights between gradguard and PyTorch through safetensors files, read and
-# written by hand in Python (tests/parity/st_read.py, numpy only):
+# written in Python by the gradguard package (python/gradguard: libgradguard
+# through ctypes; tests/parity/interop.py):
 #  (a) gradguard -> PyTorch: models saved by gg_model_save (MLP, CNN, LSTM,
 #      attention) and a real `gradguard train` run's model.safetensors and
-#      checkpoint (fashion-mlp and fashion-cnn, 5 steps) are read by the plain
-#      reader (gg_crc32 checked against the data, the other metadata ignored)
-#      and loaded with load_state_dict(strict=True); PyTorch's outputs on a
-#      batch match gradguard's evaluation outputs to 1e-5.
-#  (b) PyTorch -> gradguard: PyTorch-initialised models written as
-#      safetensors by Python (gradguard's names; the state_dict's own names
-#      through gg_model_import; F64 data) give the same outputs in gradguard;
+#      checkpoint (fashion-mlp and fashion-cnn, 5 steps) are read by
+#      gradguard.load_weights (checksums checked by the library) and loaded
+#      with load_state_dict(strict=True); PyTorch's outputs on a batch match
+#      gradguard's evaluation outputs to 1e-5. The run's model file also
+#      reads alike through a plain reader (tests/parity/st_read.py, numpy
+#      only), its gg_crc32 the CRC-32 of its data: other tools read it.
+#  (b) PyTorch -> gradguard: PyTorch-initialised models written by
+#      gradguard.save_weights (gradguard's names; the state_dict's own names
+#      through gg_model_import) and, by the plain writer, F64 data, give the
+#      same outputs in gradguard;
 #      a wrong shape names the tensor and both shapes, a missing tensor names
 #      it, and gg_model_import names a tensor the model does not have.
 # Skipped (exit 0 with a note) when /usr/bin/python3 has no torch.
@@ -23,9 +27,10 @@ I=$SRC/tests/parity/interop.py
 . "$(dirname "$0")/common.bash"
 "$PY" -c 'import torch, numpy' 2>/dev/null ||
   skip_peer "interop: $PY cannot import torch and numpy (apt-get install python3-torch python3-numpy)"
+gg_python_env
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
-"$PY" "$I" prepare "$T" || bad "interop.py prepare"
+env "${PYENV[@]}" "$PY" "$I" prepare "$T" || bad "interop.py prepare"
 S=$T/specs.txt
 : >"$S"
 
@@ -44,6 +49,7 @@ for m in mlp cnn; do
   x=$T/x_fashion-$m.bin
   "$D" eval "fashion-$m" "$run/model.safetensors" "$x" 16 "$T/out_f$m.bin" || bad "driver eval fashion-$m"
   echo "check fashion-$m $run/model.safetensors $x $T/out_f$m.bin" >>"$S"
+  echo "plain $run/model.safetensors" >>"$S"
   ck=$(ls "$run"/checkpoints/ckpt-*.safetensors 2>/dev/null | sort | tail -1)
   if [ -z "$ck" ]; then
     bad "fashion-$m: no checkpoint in $run/checkpoints"
@@ -69,7 +75,7 @@ for m in mlp cnn lstm attn; do
 done
 
 # --- the Python side of all of the above, in one process ---
-"$PY" "$I" verify "$S" >"$T/verify.txt" 2>&1
+env "${PYENV[@]}" "$PY" "$I" verify "$S" >"$T/verify.txt" 2>&1
 n_ok=$(grep -c '^ok' "$T/verify.txt")
 n_specs=$(grep -c . "$S")
 if [ "$n_ok" -eq "$n_specs" ]; then ok; else bad "$((n_specs - n_ok)) of $n_specs Python checks failed"; fi
@@ -78,7 +84,7 @@ for m in mlp cnn; do
   meta=gg_crc32,gg_format,gg_header_crc32,gg_kind
   check "grep -q '^ok fashion-$m (model.safetensors, metadata $meta)' '$T/verify.txt'" \
     "the command's fashion-$m model file: plain reader, metadata ignored, strict load, same outputs"
-  check "grep -q '^ok fashion-$m (ckpt-[0-9]*.safetensors, metadata .*guard_state' '$T/verify.txt'" \
+  check "grep -q '^ok fashion-$m (ckpt-[0-9]*.safetensors, metadata .*guard[._]' '$T/verify.txt'" \
     "the command's fashion-$m checkpoint: plain reader, strict load, same outputs"
   check "grep -q '^ok refused ckpt-[0-9]*.safetensors: .*Unexpected key.*optimizer.state' '$T/verify.txt'" \
     "a strict load of the fashion-$m checkpoint names optimizer.state"

@@ -139,6 +139,31 @@ static void test_tree_and_getters(void)
     gg_cfg_free(NULL);
 }
 
+/* gg_cfg_as_bool: a scalar node itself, as gg_cfg_bool reads map values;
+ * a quoted "true" is a string. */
+static void test_as_bool(void)
+{
+    gg_cfg *c = NULL;
+    const char *text = "a: [true, Off, yes, \"true\", 3]\n";
+    GT_OK(gg_cfg_parse(text, strlen(text), "b.yaml", &c));
+    if (!c) return;
+    gg_cfg_node *a = gg_cfg_get(gg_cfg_root(c), "a");
+    int b = -1;
+    GT_OK(gg_cfg_as_bool(gg_cfg_at(a, 0), &b));
+    GT_CHECK(b == 1, "true -> %d", b);
+    GT_OK(gg_cfg_as_bool(gg_cfg_at(a, 1), &b));
+    GT_CHECK(b == 0, "Off -> %d", b);
+    GT_OK(gg_cfg_as_bool(gg_cfg_at(a, 2), &b));
+    GT_CHECK(b == 1, "yes -> %d", b);
+    b = 7;
+    GT_MSG(gg_cfg_as_bool(gg_cfg_at(a, 3), &b), GG_E_CONFIG,
+           "b.yaml:1: item 'a.3': expected true or false (yes/no, on/off), got the quoted string 'true'");
+    GT_MSG(gg_cfg_as_bool(gg_cfg_at(a, 4), &b), GG_E_CONFIG, "item 'a.4': expected true or false");
+    GT_CHECK(b == 7, "a failed read leaves the value");
+    GT_CHECK(gg_cfg_as_bool(NULL, &b) == GG_E_CONFIG, "NULL node");
+    gg_cfg_free(c);
+}
+
 static void test_unused(void)
 {
     const char *t = "train:\n"
@@ -375,6 +400,7 @@ int main(void)
 {
     test_tree_and_getters();
     test_unused();
+    test_as_bool();
     test_errors();
     test_set();
     test_write();

@@ -252,6 +252,23 @@ static void test_dtypes(void)
     }
     const char *u = gg_safetensors_meta(st, "uni");
     GT_CHECK(u && !strcmp(u, "caf\xc3\xa9 \xf0\x9f\x98\x80"), "\\u escapes decode to UTF-8");
+    /* the file's types, in header order, and the metadata in file order */
+    const char *types[6] = {"F64", "F16", "BF16", "I64", "I32", "U8"};
+    for (int i = 0; i < 6; i++) {
+        const char *dt = gg_safetensors_dtype(st, i);
+        GT_CHECK(dt && !strcmp(dt, types[i]), "tensor %d dtype %s, want %s", i, dt ? dt : "(null)", types[i]);
+    }
+    GT_CHECK(gg_safetensors_dtype(st, 6) == NULL && gg_safetensors_dtype(st, -1) == NULL && gg_safetensors_dtype(NULL, 0) == NULL,
+             "dtype out of range");
+    GT_CHECK(gg_safetensors_meta_count(st) == 2, "2 metadata pairs, got %d", gg_safetensors_meta_count(st));
+    const char *v = NULL, *k0 = gg_safetensors_meta_at(st, 0, &v);
+    GT_CHECK(k0 && !strcmp(k0, "format") && v && !strcmp(v, "pt"), "pair 0 format=pt");
+    const char *k1 = gg_safetensors_meta_at(st, 1, NULL);
+    GT_CHECK(k1 && !strcmp(k1, "uni"), "pair 1 is uni");
+    v = "unchanged";
+    GT_CHECK(gg_safetensors_meta_at(st, 2, &v) == NULL && gg_safetensors_meta_at(st, -1, NULL) == NULL &&
+                 gg_safetensors_meta_count(NULL) == 0,
+             "meta out of range");
     gg_safetensors_close(st);
 }
 

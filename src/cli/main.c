@@ -27,6 +27,7 @@ static const char *const usage_main =
     "  train CONFIG [-o RUN_DIR] [--set key=value ...]   train a model from a YAML config\n"
     "  resume RUN_DIR [--set key=value ...]              continue a run from its newest good checkpoint\n"
     "  eval RUN_DIR [--checkpoint FILE]                  evaluate a run's model on its test set\n"
+    "  predict RUN_DIR --data FILE -o PREDS.csv          per-sample predictions of a run's model\n"
     "  report RUN_DIR [-o FILE]                          write RUN_DIR/report.html (charts of the run)\n"
     "  compare RUN_DIR RUN_DIR... -o FILE                overlay several runs in one report\n"
     "  sample RUN_DIR [--prompt TEXT] [--length N]       generate text from a character model\n"
@@ -77,7 +78,8 @@ static const char *const usage_eval =
     "usage: gradguard eval RUN_DIR [--checkpoint FILE] [--set key=value ...]\n"
     "\n"
     "Rebuilds the model of RUN_DIR from its config.yaml, loads RUN_DIR/model.safetensors\n"
-    "(or FILE: a model file or a checkpoint) and prints the test loss and accuracy.\n";
+    "(or FILE: a model file or a checkpoint) and prints the test loss and accuracy; for a\n"
+    "classifier also the confusion matrix (rows: true class, columns: predicted).\n";
 
 static const char *const usage_report =
     "usage: gradguard report RUN_DIR [-o FILE]\n"
@@ -95,6 +97,10 @@ static const char *const usage_compare =
 
 /* prune_cmd.c */
 int gg_cli_prune(int argc, char **argv);
+/* model_cmd.c */
+void gg_cli_summary(gg_trainer *t, FILE *f);
+int gg_cli_confusion(gg_trainer *t, FILE *f);
+int gg_cli_predict(int argc, char **argv);
 
 static const char *const usage_sample =
     "usage: gradguard sample RUN_DIR [--prompt TEXT] [--length N] [--temperature T] [--seed S]\n"
@@ -382,6 +388,7 @@ static int cmd_train(int argc, char **argv)
         gg_cfg_free(cfg);
         return 1;
     }
+    if (!a.quiet && speaks()) gg_cli_summary(t, stdout);
     int rc = run_trainer(t, out, a.quiet, a.all_ranks);
     gg_trainer_free(t);
     gg_cfg_free(cfg);
@@ -412,6 +419,7 @@ static int cmd_eval(int argc, char **argv)
     snprintf(p, sizeof p, "%s/config.yaml", a.pos[0]);
     gg_cfg *cfg = NULL;
     if (gg_cfg_load(p, &cfg)) return fprintf(stderr, "gradguard: %s\n", gg_errmsg()), 1;
+    gg_cfg_set(cfg, "train.init_from="); /* the weights come from the run */
     for (int i = 0; i < a.nsets; i++)
         if (gg_cfg_set(cfg, a.sets[i])) {
             fprintf(stderr, "gradguard: --set %s: %s\n", a.sets[i], gg_errmsg());
@@ -433,6 +441,7 @@ static int cmd_eval(int argc, char **argv)
         rc = 1;
     } else if (isfinite(acc)) {
         printf("%s: test loss %.4f, test accuracy %.4f\n", file, loss, acc);
+        rc = gg_cli_confusion(t, stdout);
     } else {
         printf("%s: test loss %.6g\n", file, loss);
     }
@@ -473,8 +482,9 @@ static int cmd_sample(int argc, char **argv)
     snprintf(p, sizeof p, "%s/config.yaml", a.pos[0]);
     gg_cfg *cfg = NULL;
     if (gg_cfg_load(p, &cfg)) return fprintf(stderr, "gradguard: %s\n", gg_errmsg()), 1;
-    /* the model needs no test set to generate */
+    /* the model needs no test set to generate, nor its starting weights */
     gg_cfg_set(cfg, "data.test=none");
+    gg_cfg_set(cfg, "train.init_from=");
     gg_trainer *t = NULL;
     gg_text *vocab = NULL;
     int rc = 0;
@@ -550,6 +560,7 @@ int main(int argc, char **argv)
             if (strcmp(sub, "compare") == 0) return fputs(usage_compare, stdout), 0;
             if (strcmp(sub, "sample") == 0) return fputs(usage_sample, stdout), 0;
             if (strcmp(sub, "prune") == 0) return gg_cli_prune(1, (char *[]){"--help"});
+            if (strcmp(sub, "predict") == 0) return gg_cli_predict(1, (char *[]){"--help"});
         }
         return fputs(usage_main, stdout), 0;
     }
@@ -573,6 +584,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 2, argv + 2);
     if (strcmp(cmd, "sample") == 0) return cmd_sample(argc - 2, argv + 2);
     if (strcmp(cmd, "prune") == 0) return gg_cli_prune(argc - 2, argv + 2);
+    if (strcmp(cmd, "predict") == 0) return gg_cli_predict(argc - 2, argv + 2);
     fprintf(stderr, "gradguard: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;
 }

@@ -153,7 +153,7 @@ int gg_cli_prune(int argc, char **argv)
               set(cfg, "prune.start=0") || set(cfg, "prune.end=0") || set(cfg, "prune.initial_sparsity=0") ||
               set(cfg, "train.stop_after=0") || set(cfg, "train.max_steps=0") ||
               /* the trained weights are the starting point: no re-initialisation */
-              set(cfg, "guard.init_check=off");
+              set(cfg, "guard.init_check=off") || set(cfg, "train.init_from=");
     if (!bad && method) {
         snprintf(kv, sizeof kv, "prune.method=%s", method);
         bad = set(cfg, kv);

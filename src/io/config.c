@@ -525,11 +525,8 @@ gg_status gg_cfg_as_float(gg_cfg_node *n, double lo, double hi, double *out)
     return parse_float(n, lo, hi, out);
 }
 
-gg_status gg_cfg_bool(gg_cfg_node *map, const char *key, int *out)
+static gg_status parse_bool(gg_cfg_node *v, int *out)
 {
-    gg_cfg_node *v;
-    gg_status st = lookup(map, key, &v);
-    if (st || !v) return st;
     static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
     if (v->type == GG_CFG_SCALAR && !v->quoted)
         for (int i = 0; i < 3; i++) {
@@ -543,6 +540,20 @@ gg_status gg_cfg_bool(gg_cfg_node *map, const char *key, int *out)
             }
         }
     return bad_value(v, "true or false (yes/no, on/off)");
+}
+
+gg_status gg_cfg_bool(gg_cfg_node *map, const char *key, int *out)
+{
+    gg_cfg_node *v;
+    gg_status st = lookup(map, key, &v);
+    if (st || !v) return st;
+    return parse_bool(v, out);
+}
+
+gg_status gg_cfg_as_bool(gg_cfg_node *n, int *out)
+{
+    if (!n) return gg_fail(GG_E_CONFIG, "config: a missing value where true or false is expected");
+    return parse_bool(n, out);
 }
 
 gg_status gg_cfg_str(gg_cfg_node *map, const char *key, const char **out)

@@ -1132,3 +1132,18 @@ const char *gg_safetensors_meta(const gg_safetensors *st, const char *key)
         if (!strcmp(st->meta[i].k, key)) return st->meta[i].v;
     return NULL;
 }
+
+const char *gg_safetensors_dtype(const gg_safetensors *st, int i)
+{
+    if (!st || i < 0 || i >= st->n) return NULL;
+    return st->t[i].d.dtype;
+}
+
+int gg_safetensors_meta_count(const gg_safetensors *st) { return st ? st->nmeta : 0; }
+
+const char *gg_safetensors_meta_at(const gg_safetensors *st, int i, const char **value)
+{
+    if (!st || i < 0 || i >= st->nmeta) return NULL;
+    if (value) *value = st->meta[i].v;
+    return st->meta[i].k;
+}

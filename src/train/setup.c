@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *gg_setup_at(const gg_cfg_node *n)
@@ -372,6 +373,8 @@ static gg_status read_train(gg_cfg_node *m, gg_settings *s)
     GG_TRY(get_i(m, "keep_checkpoints", 1, 1000, &s->keep_checkpoints));
     GG_TRY(get_i(m, "stop_after", 0, 1000000, &s->stop_after));
     GG_TRY(gg_cfg_int(m, "max_steps", 0, 1L << 40, &s->max_steps));
+    GG_TRY(get_path(m, "init_from", s->init_from));
+    if (s->init_from[0]) snprintf(s->init_from_at, sizeof s->init_from_at, "%s", gg_setup_at(gg_cfg_get(m, "init_from")));
     return GG_OK;
 }
 
@@ -469,6 +472,12 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
     t->x = gg_input(g, "input", in);
     gg_node h = t->x;
     int n = gg_cfg_len(model);
+    t->layer_recs = calloc((size_t)n + 1, sizeof *t->layer_recs);
+    if (!t->layer_recs) return gg_fail(GG_E_NOMEM, "model: out of memory for %d layers", n);
+    snprintf(t->layer_recs[0].name, GG_NAME_MAX, "input");
+    t->layer_recs[0].type = "input";
+    t->layer_recs[0].out = t->x;
+    t->nlayer_recs = 1;
     static const char *const types[] = {"dense",    "conv2d",    "maxpool",       "avgpool",   "global_avgpool",
                                         "flatten",  "dropout",   "batchnorm",     "layernorm", "activation",
                                         "residual", "residual_conv", "embedding", "rnn",       "lstm",
@@ -677,6 +686,10 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
         if (h < 0)
             return gg_fail(gg_graph_status(g), "%s: model[%d] (%s '%s'): %s", gg_setup_at(e), i, types[type], name,
                            gg_graph_errmsg(g));
+        struct gg_layer_rec *lr = &t->layer_recs[t->nlayer_recs++];
+        snprintf(lr->name, sizeof lr->name, "%s", name);
+        lr->type = types[type];
+        lr->out = h;
     }
     t->logits = h;
     gg_shape ls = gg_graph_shape(g, h);

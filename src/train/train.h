@@ -72,6 +72,8 @@ typedef struct gg_settings {
     int log_every, eval_every, checkpoint_every, keep_checkpoints, stop_after;
     long max_steps;
     int deterministic;
+    char init_from[GG_PATH_MAX]; /* train.init_from: weights to start from ("" for none) */
+    char init_from_at[64];       /* its place in the config, for messages */
     /* pruning and augmentation (prune_augment.c) */
     gg_prune_config prune;
     int prune_on;
@@ -94,6 +96,14 @@ struct gg_trainer {
     gg_node ysoft, loss_soft; /* mixup: soft targets and their loss (-1 without) */
     gg_pruner *pr;            /* NULL without a prune section */
     gg_augment *aug;          /* NULL without augmentation */
+    /* the model's layers in config order (the input first), for the
+     * summary: name, config type and output node */
+    struct gg_layer_rec {
+        char name[GG_NAME_MAX];
+        const char *type;
+        gg_node out;
+    } *layer_recs;
+    int nlayer_recs;
     gg_optim *o;
     gg_schedule sched;
     gg_guard *gd;
@@ -173,6 +183,11 @@ void gg_train_emit(gg_trainer *t, gg_event_kind kind, const char *msg);
 /* 1 if every parameter is finite (trainer.c) */
 int gg_train_params_finite(const gg_trainer *t);
 gg_status gg_ckpt_load_latest(gg_trainer *t, char *used, size_t cap);
+
+/* predict.c */
+/* Imports train.init_from into the new run's model (gg_trainer_new only:
+ * a resumed run takes its weights from the checkpoint). */
+gg_status gg_train_init_from(gg_trainer *t);
 
 /* prune_augment.c */
 gg_status gg_read_prune(gg_cfg_node *m, gg_settings *s);

@@ -342,6 +342,7 @@ gg_status gg_trainer_new(gg_cfg *cfg, const char *run_dir, gg_trainer **out)
         else snprintf(t->run_dir, sizeof t->run_dir, "%s", run_dir);
     }
     if (!st) st = setup(t);
+    if (!st && t->s.init_from[0]) st = gg_train_init_from(t);
     if (!st && t->rank != 0) t->run_dir[0] = 0; /* rank 0 writes the run */
     if (!st && t->run_dir[0]) {
         char p[GG_PATH_MAX + 32];
@@ -446,6 +447,7 @@ void gg_trainer_free(gg_trainer *t)
     free(t->best_bufs);
     free(t->diag_bufs);
     gg_train_extras_free(t);
+    free(t->layer_recs);
     if (t->own_cfg) gg_cfg_free(t->cfg);
     free(t);
 }

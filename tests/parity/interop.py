@@ -1,14 +1,20 @@
 #!/usr/bin/python3
 """interop.py - the PyTorch side of tests/interop.sh: weights move between
 gradguard and PyTorch through safetensors files, read and written here by
-hand (st_read.py), never through the safetensors package. Two calls, so
-that torch is imported twice, not once per check:
+the gradguard Python package (gradguard.load_weights / save_weights, that
+is libgradguard through ctypes), never through the safetensors package.
+Files of types gradguard does not write (F64 data, an I64 counter) are made
+by the plain writer st_read.py, as another tool would make them, and one
+check reads a model file with st_read's plain reader too, so gradguard's
+files stay readable without gradguard. Two calls, so that torch is imported
+twice, not once per check:
 
     interop.py prepare DIR
         DIR/x_KIND.bin: 16 random samples for each model's input (raw
-        float32); for mlp, cnn, lstm and attn a PyTorch-initialised model:
+        float32); for mlp, cnn, lstm and attn a PyTorch-initialised model,
+        saved by gradguard.save_weights:
         DIR/pt_KIND.safetensors (gradguard's names), pt_KIND_torch.safetensors
-        (the state_dict's own names), pt_KIND_f64.safetensors (F64 data),
+        (the state_dict's own names), and by st_read: pt_KIND_f64.safetensors (F64 data),
         pt_KIND_x.bin (8 samples) and pt_KIND_out.bin (PyTorch's outputs);
         and mlp files with a wrong shape, a missing tensor, an extra tensor
         and BatchNorm's int64 num_batches_tracked counter (bad_*.safetensors,
@@ -16,8 +22,8 @@ that torch is imported twice, not once per check:
     interop.py verify SPECS
         one check per line of the file SPECS, one result line each:
         check KIND WEIGHTS X GGOUT [DROP...]
-            reads a gradguard file (model or checkpoint) with the plain
-            reader, checks its gg_crc32 against the data when present,
+            reads a gradguard file (model or checkpoint) with
+            gradguard.load_weights (which checks gg_crc32 against the data),
             loads it into the PyTorch twin with load_state_dict(strict=True)
             (after deleting the DROP tensors), and compares PyTorch's outputs
             on X with gradguard's GGOUT: "ok KIND (FILE, metadata KEYS) ..."
@@ -25,6 +31,9 @@ that torch is imported twice, not once per check:
             the strict load must fail: "ok refused FILE: <torch's message>"
         compare A B
             two raw float32 output files: "ok A vs B ..."
+        plain WEIGHTS
+            st_read's plain reader gives the same tensors as the package,
+            and the file's gg_crc32 is the CRC-32 of its data: "ok plain FILE ..."
         Outputs agree when max |diff| <= TOL max(1, max |out|).
 """
 import os
@@ -35,6 +44,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import gradguard  # noqa: E402  (PYTHONPATH: the source tree's python/)
 import models  # noqa: E402
 import st_read  # noqa: E402
 
@@ -60,9 +70,7 @@ def forward(module, x, sample):
 
 
 def load(kind, weights, drop):
-    tensors, meta, info = st_read.read(weights)
-    if "gg_crc32" in meta and meta["gg_crc32"] != st_read.data_crc32(info):
-        raise ValueError("gg_crc32 %s, the data's CRC-32 is %s" % (meta["gg_crc32"], st_read.data_crc32(info)))
+    tensors, meta = gradguard.load_weights(weights, numpy=True, metadata=True)
     for name in drop:
         del tensors[name]
     module, sample, _ = models.build(kind)
@@ -85,6 +93,20 @@ def refuse(kind, weights):
     return "FAIL: %s loaded strictly into %s" % (weights, kind)
 
 
+def plain(weights):
+    mine = gradguard.load_weights(weights, numpy=True)
+    theirs, meta, info = st_read.read(weights)
+    if list(mine) != list(theirs):
+        return "FAIL: %s: the package reads %s, the plain reader %s" % (weights, list(mine), list(theirs))
+    for k in mine:
+        if mine[k].shape != theirs[k].shape or not np.array_equal(mine[k], theirs[k]):
+            return "FAIL: %s: tensor %s differs between the package and the plain reader" % (weights, k)
+    if meta.get("gg_crc32") != st_read.data_crc32(info):
+        return "FAIL: %s: gg_crc32 %s, the data's CRC-32 is %s" % (weights, meta.get("gg_crc32"),
+                                                                  st_read.data_crc32(info))
+    return "ok plain %s: %d tensors alike, gg_crc32 matches" % (os.path.basename(weights), len(mine))
+
+
 def compare(a, b):
     return agree(np.fromfile(a, dtype="<f4"), np.fromfile(b, dtype="<f4"),
                  "%s vs %s" % (os.path.basename(a), os.path.basename(b)))
@@ -102,19 +124,19 @@ def prepare(d):
             for name, p in module.named_parameters():
                 if ".ln." in name:
                     p.add_(0.1 * torch.randn(p.shape))
-        sd = {k: v.numpy() for k, v in module.state_dict().items()}
-        st_read.write(os.path.join(d, "pt_%s_torch.safetensors" % kind), sd, {"format": "pt"})
-        st_read.write(os.path.join(d, "pt_%s.safetensors" % kind), models.gg_state(module), {"format": "pt"})
+        gradguard.save_weights(module.state_dict(), os.path.join(d, "pt_%s_torch.safetensors" % kind), {"format": "pt"})
+        gradguard.save_weights(models.gg_state(module), os.path.join(d, "pt_%s.safetensors" % kind), {"format": "pt"})
         st_read.write(os.path.join(d, "pt_%s_f64.safetensors" % kind), models.gg_state(module), None, dtype="F64")
         x = np.random.default_rng(200 + i).standard_normal((8,) + sample).astype("<f4")
         x.tofile(os.path.join(d, "pt_%s_x.bin" % kind))
         forward(module, x, sample).astype("<f4").tofile(os.path.join(d, "pt_%s_out.bin" % kind))
     torch.manual_seed(3)
     good = models.gg_state(models.build("mlp")[0])
-    st_read.write(os.path.join(d, "bad_shape.safetensors"), dict(good, **{"fc1.weight": good["fc1.weight"].T.copy()}))
-    st_read.write(os.path.join(d, "bad_missing.safetensors"), {k: v for k, v in good.items() if k != "fc2.bias"})
+    gradguard.save_weights(dict(good, **{"fc1.weight": good["fc1.weight"].T.copy()}),
+                           os.path.join(d, "bad_shape.safetensors"))
+    gradguard.save_weights({k: v for k, v in good.items() if k != "fc2.bias"}, os.path.join(d, "bad_missing.safetensors"))
     extra = dict(good, **{"fc3.weight": np.zeros((10, 64), np.float32)})
-    st_read.write(os.path.join(d, "bad_extra.safetensors"), extra)
+    gradguard.save_weights(extra, os.path.join(d, "bad_extra.safetensors"))
     st_read.write(os.path.join(d, "with_counter.safetensors"),
                   dict(good, **{"fc1.num_batches_tracked": np.array(17, dtype=np.int64)}))
 
@@ -133,6 +155,8 @@ def verify(specs):
                     msg = refuse(*w[1:])
                 elif w[0] == "compare":
                     msg = compare(*w[1:])
+                elif w[0] == "plain":
+                    msg = plain(*w[1:])
                 else:
                     msg = "FAIL: unknown check " + w[0]
             except Exception as e:  # one bad line is a failure, not the end of the list
