@@ -65,8 +65,9 @@ test-valgrind: deps-test $(VG_BUILD)/Makefile
 
 # libFuzzer: installs clang, builds every harness (tests/fuzz/) with
 # ASan+UBSan and runs each for FUZZ_SECONDS, one after another on one core
-# (scripts/fuzz.sh; README, "Fuzzing"). Fails only if an input crashed,
-# leaked, hung or broke a check; it is then under build-fuzz/crashes/.
+# (scripts/fuzz.sh; docs/robustness.md; the runs: docs/results.md). Fails
+# only if an input crashed, leaked, hung or broke a check; it is then under
+# build-fuzz/crashes/.
 FUZZ_SECONDS ?= 600
 fuzz:
 	@scripts/install-deps.sh --with-fuzz

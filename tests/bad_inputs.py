@@ -3,12 +3,12 @@
 
 Makes one bad file per (file kind, class of damage), runs the gradguard
 command on it and checks the exit status and the words of the message it
-prints; with --table, prints the Markdown table of the README's "Bad
-inputs" section instead (status and message exactly as printed, so the
+prints; with --table, prints the Markdown table of the "Bad inputs"
+section of docs/robustness.md instead (status and message exactly as printed, so the
 table cannot drift from the code):
 
     python3 tests/bad_inputs.py build/gradguard            # the check (tests/bad_inputs.sh)
-    python3 tests/bad_inputs.py build/gradguard --table    # the README table
+    python3 tests/bad_inputs.py build/gradguard --table    # the docs/robustness.md table
 
 Every case must end with its expected exit status, its message on one line
 with the expected words, and no sanitizer report. Temporary paths in the

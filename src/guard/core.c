@@ -103,7 +103,7 @@ gg_guard_config gg_guard_defaults(void)
     c.agc_exclude_last = 1;
     c.percentile = 10;
     c.history = 1000;
-    c.clip_z = 1.5f; /* by measurement on the gauntlet (README, "Why the default policy") */
+    c.clip_z = 1.5f; /* by measurement on the gauntlet (docs/results.md, "Why the default policy") */
     c.warmup = 25;
     c.ema_alpha = 0.02f;
     c.spike_z = 6;
