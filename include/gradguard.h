@@ -1119,7 +1119,15 @@ gg_status gg_write_atomic(const char *path, const void *data, size_t n);
  * and column) fail the parse. Scalars keep their text and are typed by the
  * getter that reads them; a quoted scalar is always a string ("5" is not a
  * number). A plain empty value, ~ or null is GG_CFG_NULL, which the typed
- * getters treat as absent. Aliases are copied. Nodes, keys and strings are
+ * getters treat as absent. The core-schema tags are honoured: !!str makes
+ * a string (like quotes), !!int, !!float and !!bool fix the type (the text
+ * must be one; only a getter of that type takes it, and an integer is a
+ * number too), !!null makes null, !!map and !!seq must match the node; any
+ * other tag (!!python/object:..., !!binary, !local) fails the parse naming
+ * it, the file and the line. Aliases are copied; merge keys (`<<: *base` or
+ * `<<: [*a, *b]`) copy in the entries of the merged maps that the map does
+ * not write itself (the map's own keys win, then the earlier merged map).
+ * Nodes, keys and strings are
  * owned by the gg_cfg and valid until gg_cfg_free (or a gg_cfg_set that
  * replaces them).
  */
@@ -1170,6 +1178,13 @@ const char *gg_cfg_where(const gg_cfg_node *n, char *buf, size_t cap);
  * are true/false, yes/no, on/off (any case). */
 gg_status gg_cfg_int(gg_cfg_node *map, const char *key, long lo, long hi, long *out);
 gg_status gg_cfg_float(gg_cfg_node *map, const char *key, double lo, double hi, double *out);
+/* gg_cfg_float for a setting kept as a 32-bit float: also GG_E_CONFIG when
+ * float32 cannot hold the value (beyond FLT_MAX, or nonzero and below
+ * FLT_MIN, where it would become 0 or lose its precision). Numbers a
+ * 64-bit double cannot hold (1e-400, 1e400) fail in both getters. Choose
+ * bounds a float can tell apart from what they exclude (not 0.999999999,
+ * which is 1.0f). */
+gg_status gg_cfg_f32(gg_cfg_node *map, const char *key, double lo, double hi, float *out);
 gg_status gg_cfg_bool(gg_cfg_node *map, const char *key, int *out);
 /* The string stays owned by the config. */
 gg_status gg_cfg_str(gg_cfg_node *map, const char *key, const char **out);

@@ -37,10 +37,7 @@ static gg_status get_path(gg_cfg_node *m, const char *key, char *out)
 
 static gg_status get_f(gg_cfg_node *m, const char *key, double lo, double hi, float *out)
 {
-    double v = *out;
-    GG_TRY(gg_cfg_float(m, key, lo, hi, &v));
-    *out = (float)v;
-    return GG_OK;
+    return gg_cfg_f32(m, key, lo, hi, out);
 }
 
 static gg_status get_i(gg_cfg_node *m, const char *key, long lo, long hi, int *out)
@@ -126,7 +123,7 @@ static gg_status read_optim(gg_cfg_node *o, gg_settings *s)
     GG_TRY(get_f(o, "dampening", 0, 1, &c->dampening));
     GG_TRY(gg_cfg_bool(o, "nesterov", &c->nesterov));
     GG_TRY(get_f(o, "beta1", 0, 0.999999, &c->beta1));
-    GG_TRY(get_f(o, "beta2", 0, 0.999999999, &c->beta2));
+    GG_TRY(get_f(o, "beta2", 0, 0.9999999, &c->beta2));
     GG_TRY(get_f(o, "eps", 1e-30, 1, &c->eps));
     GG_TRY(get_f(o, "alpha", 0, 1, &c->alpha));
     GG_TRY(gg_cfg_bool(o, "centered", &c->centered));
