@@ -849,6 +849,10 @@ typedef struct gg_dataset {
     int label_per;       /* values per label row (1 for classes) */
     int num_classes;     /* 1 + the largest label if all are integers >= 0, else 0 (regression targets) */
     char source[256];    /* file name for messages */
+    char label_source[256]; /* the file that holds the labels (the CSV file itself), "" if none */
+    size_t *origin;      /* where sample i's label is in label_source: a 1-based line (CSV) or a 0-based index;
+                            NULL: index i (a set as loaded from an IDX or npy file). Owned; split keeps it */
+    int origin_is_line;  /* origin holds file lines */
 } gg_dataset;
 
 /* Every loader overwrites *ds (it need not be initialised), sets mean 0,
@@ -876,9 +880,12 @@ gg_status gg_dataset_load_csv(gg_dataset *ds, const char *path, const char *labe
 gg_status gg_dataset_load_npy(gg_dataset *ds, const char *features, const char *labels);
 /* GG_OK if every label is an integer class id in [0, num_classes) (any id
  * >= 0 if num_classes <= 0), one per sample; otherwise GG_E_FORMAT naming
- * the source, the sample index and the value (negative, non-integer, out of
- * range). Call it before a classification loss: a negative or fractional
- * label only makes num_classes 0 at load time, since it may be a target. */
+ * the file that holds the label and its place there (the label's index in
+ * an IDX or npy labels file, its line in a CSV file; after a split the
+ * place in the file, not in the part) and the value (negative,
+ * non-integer, out of range). Call it before a classification loss: a
+ * negative or fractional label only makes num_classes 0 at load time,
+ * since it may be a target. */
 gg_status gg_dataset_check_classes(const gg_dataset *ds, int num_classes);
 /* Frees the arrays and zeroes *ds; NULL is a no-op. */
 void gg_dataset_free(gg_dataset *ds);

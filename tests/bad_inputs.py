@@ -126,7 +126,9 @@ idx_case("bit flip in the magic", flip(good_i, 2, 0x02), good_l, ("wrong magic 0
 # IDX holds no checksum: a flipped pixel is a different, valid image
 idx_case("bit flip in a pixel (no checksum in IDX: accepted)", flip(good_i, 500, 0x80), good_l, "completed", rc=0,
          extra=["--set", "train.epochs=1"])
-idx_case("label out of the model's classes", good_i, good_l[:-1] + b"\x0c", ("class id 12 is out of range", "[0, 10)"))
+# the labels file and the label's index in it, not the sample number after the validation split
+idx_case("label out of the model's classes", good_i, good_l[:-1] + b"\x0c",
+         ("train-labels-idx1-ubyte: label 19: class id 12 is out of range", "[0, 10)"))
 case("IDX", "missing directory", ["train", MLP, "-o", T + "/run", "--set", "data.train=" + T + "/nowhere", "--quiet"],
      "T/nowhere does not exist")
 os.makedirs(T + "/emptydir")
@@ -175,7 +177,11 @@ csv_case("header only", "a,b,label\n", "no data rows after the header")
 csv_case("unknown label column", "a,b,c\n1,2,0\n", "no column named 'label'")
 csv_case("label column index out of range", "a,b,label\n1,2,0\n", "label column 7 is out of range",
          ["--set", "data.label=7"])
-csv_case("label out of the model's classes", "a,b,label\n1,2,0\n3,4,5\n", ("sample 1", "class id 5 is out of range"))
+csv_case("label out of the model's classes", "a,b,label\n1,2,0\n3,4,5\n", ("csv-%d.csv: line 3: class id 5 is out of range" % len(rows)))
+# 20 rows: a validation split moves the samples; the message keeps the file's line
+csv_case("label out of range after the validation split", "a,b,label\n" + "".join(
+    "%d,%d,%d\n" % (i, i, 7 if i == 17 else i % 3) for i in range(20)),
+    "csv-%d.csv: line 19: class id 7 is out of range" % len(rows))
 csv_case("fractional label with a classification loss", "a,b,label\n1,2,0.5\n3,4,1\n", "class id 0.5 is not an integer")
 csv_case("negative label", "a,b,label\n1,2,-1\n3,4,1\n", "class id -1 is negative")
 big = os.path.join(T, "huge.csv")

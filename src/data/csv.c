@@ -265,8 +265,12 @@ gg_status gg_dataset_load_csv(gg_dataset *ds, const char *path, const char *labe
         goto fail;
     }
     ds->f32 = malloc((size_t)fbytes);
-    if (lab >= 0) ds->labels = malloc(rows * sizeof(float));
-    if (!ds->f32 || (lab >= 0 && !ds->labels)) {
+    if (lab >= 0) {
+        ds->labels = malloc(rows * sizeof(float));
+        ds->origin = malloc(rows * sizeof *ds->origin); /* each label's line, for messages */
+        ds->origin_is_line = 1;
+    }
+    if (!ds->f32 || (lab >= 0 && (!ds->labels || !ds->origin))) {
         st = gg_fail(GG_E_NOMEM, "%s: out of memory for %zu rows of %zu features", path, rows, per);
         goto fail;
     }
@@ -291,8 +295,10 @@ gg_status gg_dataset_load_csv(gg_dataset *ds, const char *path, const char *labe
             float v = 0;
             st = cell(&c, j, f[j], &v);
             if (st) goto fail;
-            if (j == lab)
+            if (j == lab) {
                 ds->labels[row] = v;
+                ds->origin[row] = (size_t)ln;
+            }
             else
                 *x++ = v;
         }

@@ -513,6 +513,19 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             int units = last && s->loss == GG_LOSS_XENT ? t->train.num_classes : 0;
             if (last && s->loss != GG_LOSS_XENT) units = t->train.label_per;
             GG_TRY(get_i(e, "units", 1, 1 << 24, &units));
+            if (units < 1 && last && s->loss == GG_LOSS_XENT && t->train.labels) {
+                /* the class count comes from the labels, and they are not
+                 * all class ids: name the first that is not, where it is */
+                gg_status cs = gg_dataset_check_classes(&t->train, 0);
+                if (!cs && t->have_val) cs = gg_dataset_check_classes(&t->val, 0);
+                if (!cs && t->have_test) cs = gg_dataset_check_classes(&t->test, 0);
+                if (cs) {
+                    char why[1024];
+                    snprintf(why, sizeof why, "%s", gg_errmsg());
+                    return gg_fail(cs, "%s: model[%d] (dense) has no 'units', so the class ids of the labels size "
+                                   "it, but %s", gg_setup_at(e), i, why);
+                }
+            }
             if (units < 1)
                 return gg_fail(GG_E_CONFIG, "%s: model[%d] (dense) needs 'units'", gg_setup_at(e), i);
             int bias = 1;
