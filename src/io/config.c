@@ -639,7 +639,9 @@ gg_status gg_cfg_load(const char *path, gg_cfg **out)
     if (!out) return gg_fail(GG_E_ARG, "gg_cfg_load: no output pointer");
     *out = NULL;
     if (!path) return gg_fail(GG_E_ARG, "gg_cfg_load: no path");
-    FILE *f = fopen(path, "rb");
+    int odd;
+    FILE *f = gg_fopen_regular(path, &odd);
+    if (!f && odd) return gg_fail(GG_E_IO, "config '%s' is not a regular file", path);
     if (!f) return gg_fail(GG_E_IO, "cannot open config '%s': %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {

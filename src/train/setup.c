@@ -28,8 +28,13 @@ static gg_status get_path(gg_cfg_node *m, const char *key, char *out)
     const char *v = NULL;
     GG_TRY(gg_cfg_str(m, key, &v));
     if (v) {
+        gg_cfg_node *n = gg_cfg_get(m, key);
+        if (!*v)
+            return gg_fail(GG_E_CONFIG, "%s: key '%s': an empty path (a file or directory name is needed)",
+                           gg_setup_at(n), gg_cfg_path(n));
         if (strlen(v) >= GG_PATH_MAX)
-            return gg_fail(GG_E_CONFIG, "%s.%s: path longer than %d characters", gg_cfg_path(m), key, GG_PATH_MAX - 1);
+            return gg_fail(GG_E_CONFIG, "%s: key '%s': a path of %zu characters, longer than %d", gg_setup_at(n),
+                           gg_cfg_path(n), strlen(v), GG_PATH_MAX - 1);
         snprintf(out, GG_PATH_MAX, "%s", v);
     }
     return GG_OK;
@@ -390,7 +395,9 @@ gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s)
     memset(s, 0, sizeof *s);
     gg_cfg_node *root = gg_cfg_root(cfg);
     if (!root || gg_cfg_node_type(root) != GG_CFG_MAP)
-        return gg_fail(GG_E_CONFIG, "the config must be a map with sections data, model, loss, optimizer, ...");
+        return gg_fail(GG_E_CONFIG, "%s: the config must be a map with sections data, model, loss, optimizer, ... "
+                       "(it is %s)", gg_setup_at(root),
+                       gg_cfg_node_type(root) == GG_CFG_SEQ ? "a list" : gg_cfg_node_type(root) == GG_CFG_NULL ? "null" : "a single value");
     GG_TRY(read_data(gg_cfg_get(root, "data"), s));
     gg_cfg_node *loss = gg_cfg_get(root, "loss");
     s->huber_delta = 1;
@@ -454,8 +461,9 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
     gg_settings *s = &t->s;
     gg_cfg_node *model = gg_cfg_get(gg_cfg_root(cfg), "model");
     if (!model || gg_cfg_node_type(model) != GG_CFG_SEQ || gg_cfg_len(model) == 0)
-        return gg_fail(GG_E_CONFIG, "%s'model' must be a list of layers (e.g. - {type: dense, units: 128, act: relu})",
-                       model ? "" : "missing section: ");
+        return gg_fail(GG_E_CONFIG, "%s: %s'model' must be a list of layers (e.g. - {type: dense, units: 128, act: relu})%s",
+                       gg_setup_at(model ? model : gg_cfg_root(cfg)), model ? "" : "missing section: ",
+                       model && gg_cfg_node_type(model) == GG_CFG_SEQ ? ", not an empty list" : "");
     gg_dataset *d = &t->train;
     gg_graph *g = gg_graph_new(s->batch);
     if (!g) return GG_E_NOMEM;
