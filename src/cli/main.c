@@ -672,6 +672,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 2, argv + 2);
     if (strcmp(cmd, "sample") == 0) return cmd_sample(argc - 2, argv + 2);
     if (strcmp(cmd, "prune") == 0) return gg_cli_prune(argc - 2, argv + 2);
-    fprintf(stderr, "gradguard: unknown command '%s'\n\n%s", cmd, usage_main);
+    fprintf(stderr, "gradguard: unknown command '%s' (the commands: train, resume, eval, report, compare, sample, "
+            "prune; see gradguard --help)\n", cmd);
     return 2;
 }

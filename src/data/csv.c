@@ -143,6 +143,11 @@ static gg_status find_label(const csv_ctx *c, const char *spec, long ncol, long 
     if (c->name)
         for (long i = 0; i < ncol; i++)
             if (strcmp(c->name[i], spec) == 0) {
+                /* a name given to two columns leaves the label ambiguous */
+                for (long j = i + 1; j < ncol; j++)
+                    if (strcmp(c->name[j], spec) == 0)
+                        return gg_fail(GG_E_FORMAT, "%s: line 1: the header names columns %ld and %ld '%s': which is "
+                                       "the label? (give its 0-based index as data.label)", c->path, i + 1, j + 1, spec);
                 *out = i;
                 return GG_OK;
             }

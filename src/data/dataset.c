@@ -104,14 +104,15 @@ gg_status gg_dataset_check_classes(const gg_dataset *ds, int num_classes)
                           : v != floorf(v) ? "is not an integer"
                           : v < 0          ? "is negative"
                           : num_classes > 0 && v >= (float)num_classes ? "is out of range"
-                                                                       : NULL;
+                          : v >= (float)GG_DATA_MAX_CLASSES ? "is over the limit of 16777216 classes"
+                                                            : NULL;
         if (why) {
             char w[400];
             gg_label_where(ds, i, (int)(j % (size_t)ds->label_per), w, sizeof w);
             if (num_classes > 0)
-                return gg_fail(GG_E_FORMAT, "%s: class id %g %s (class ids must be integers in [0, %d))", w, (double)v,
-                               why, num_classes);
-            return gg_fail(GG_E_FORMAT, "%s: class id %g %s (class ids must be integers >= 0)", w, (double)v, why);
+                return gg_fail(GG_E_FORMAT, "%s: class id %.9g %s (class ids must be integers in [0, %d))", w,
+                               (double)v, why, num_classes);
+            return gg_fail(GG_E_FORMAT, "%s: class id %.9g %s (class ids must be integers >= 0)", w, (double)v, why);
         }
     }
     return GG_OK;
