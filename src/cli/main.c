@@ -443,7 +443,7 @@ static int cmd_train(int argc, char **argv)
     if (gg_cfg_load(a.pos[0], &cfg)) return fprintf(stderr, "gradguard: %s\n", gg_errmsg()), 1;
     for (int i = 0; i < a.nsets; i++)
         if (gg_cfg_set(cfg, a.sets[i])) {
-            fprintf(stderr, "gradguard: --set %s: %s\n", a.sets[i], gg_errmsg());
+            fprintf(stderr, "gradguard: %s\n", gg_errmsg()); /* it names the --set */
             gg_cfg_free(cfg);
             return 1;
         }
@@ -494,7 +494,7 @@ static int cmd_eval(int argc, char **argv)
     if (gg_cfg_load(p, &cfg)) return fprintf(stderr, "gradguard: %s\n", gg_errmsg()), 1;
     for (int i = 0; i < a.nsets; i++)
         if (gg_cfg_set(cfg, a.sets[i])) {
-            fprintf(stderr, "gradguard: --set %s: %s\n", a.sets[i], gg_errmsg());
+            fprintf(stderr, "gradguard: %s\n", gg_errmsg()); /* it names the --set */
             gg_cfg_free(cfg);
             return 1;
         }
