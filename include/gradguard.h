@@ -867,6 +867,10 @@ typedef struct gg_dataset {
     int label_per;       /* values per label row (1 for classes) */
     int num_classes;     /* 1 + the largest label if all are integers >= 0, else 0 (regression targets) */
     char source[256];    /* file name for messages */
+    char label_source[256]; /* the file that holds the labels (the CSV file itself), "" if none */
+    size_t *origin;      /* where sample i's label is in label_source: a 1-based line (CSV) or a 0-based index;
+                            NULL: index i (a set as loaded from an IDX or npy file). Owned; split keeps it */
+    int origin_is_line;  /* origin holds file lines */
 } gg_dataset;
 
 /* Every loader overwrites *ds (it need not be initialised), sets mean 0,
@@ -894,9 +898,12 @@ GG_API gg_status gg_dataset_load_csv(gg_dataset *ds, const char *path, const cha
 GG_API gg_status gg_dataset_load_npy(gg_dataset *ds, const char *features, const char *labels);
 /* GG_OK if every label is an integer class id in [0, num_classes) (any id
  * >= 0 if num_classes <= 0), one per sample; otherwise GG_E_FORMAT naming
- * the source, the sample index and the value (negative, non-integer, out of
- * range). Call it before a classification loss: a negative or fractional
- * label only makes num_classes 0 at load time, since it may be a target. */
+ * the file that holds the label and its place there (the label's index in
+ * an IDX or npy labels file, its line in a CSV file; after a split the
+ * place in the file, not in the part) and the value (negative,
+ * non-integer, out of range). Call it before a classification loss: a
+ * negative or fractional label only makes num_classes 0 at load time,
+ * since it may be a target. */
 GG_API gg_status gg_dataset_check_classes(const gg_dataset *ds, int num_classes);
 /* Frees the arrays and zeroes *ds; NULL is a no-op. */
 GG_API void gg_dataset_free(gg_dataset *ds);
@@ -1151,7 +1158,15 @@ GG_API gg_status gg_write_atomic(const char *path, const void *data, size_t n);
  * and column) fail the parse. Scalars keep their text and are typed by the
  * getter that reads them; a quoted scalar is always a string ("5" is not a
  * number). A plain empty value, ~ or null is GG_CFG_NULL, which the typed
- * getters treat as absent. Aliases are copied. Nodes, keys and strings are
+ * getters treat as absent. The core-schema tags are honoured: !!str makes
+ * a string (like quotes), !!int, !!float and !!bool fix the type (the text
+ * must be one; only a getter of that type takes it, and an integer is a
+ * number too), !!null makes null, !!map and !!seq must match the node; any
+ * other tag (!!python/object:..., !!binary, !local) fails the parse naming
+ * it, the file and the line. Aliases are copied; merge keys (`<<: *base` or
+ * `<<: [*a, *b]`) copy in the entries of the merged maps that the map does
+ * not write itself (the map's own keys win, then the earlier merged map).
+ * Nodes, keys and strings are
  * owned by the gg_cfg and valid until gg_cfg_free (or a gg_cfg_set that
  * replaces them).
  */
@@ -1202,6 +1217,13 @@ GG_API const char *gg_cfg_where(const gg_cfg_node *n, char *buf, size_t cap);
  * are true/false, yes/no, on/off (any case). */
 GG_API gg_status gg_cfg_int(gg_cfg_node *map, const char *key, long lo, long hi, long *out);
 GG_API gg_status gg_cfg_float(gg_cfg_node *map, const char *key, double lo, double hi, double *out);
+/* gg_cfg_float for a setting kept as a 32-bit float: also GG_E_CONFIG when
+ * float32 cannot hold the value (beyond FLT_MAX, or nonzero and below
+ * FLT_MIN, where it would become 0 or lose its precision). Numbers a
+ * 64-bit double cannot hold (1e-400, 1e400) fail in both getters. Choose
+ * bounds a float can tell apart from what they exclude (not 0.999999999,
+ * which is 1.0f). */
+GG_API gg_status gg_cfg_f32(gg_cfg_node *map, const char *key, double lo, double hi, float *out);
 GG_API gg_status gg_cfg_bool(gg_cfg_node *map, const char *key, int *out);
 /* The string stays owned by the config. */
 GG_API gg_status gg_cfg_str(gg_cfg_node *map, const char *key, const char **out);

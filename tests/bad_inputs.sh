@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bad_inputs.sh - every class of bad input the "Bad inputs" table of docs/robustness.md
-# lists, for every kind of file gradguard reads (IDX, IDX.gz, CSV, npy, the
+# bad_inputs.sh - every class of bad input the "Bad inputs" table of
+# docs/robustness.md lists, for every kind of file gradguard reads (IDX, IDX.gz, CSV, npy, the
 # YAML config, safetensors checkpoints and model files, texts, vocabulary
 # files): the command must end with the expected exit status and a one-line
 # message with the expected words, never a crash or a sanitizer report.

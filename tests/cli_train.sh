@@ -44,6 +44,16 @@ check "grep -q '\"status\": \"stopped\"' '$T/split/summary.json'" "split run say
 expect 0 "completed" "$G" resume "$T/split" --quiet
 check "cmp -s '$T/full/model.safetensors' '$T/split/model.safetensors'" "resumed weights equal the uninterrupted run's"
 
+# --- summary.json: a value that does not exist is null, never a made-up 0 ---
+expect 0 "completed" "$G" train "$MLP" -o "$T/ms" --set train.max_steps=2 --set train.epochs=1 "${SMALL[@]}"
+check "grep -q '\"train_loss\": null' '$T/ms/summary.json' && grep -q '\"val_accuracy\": null' '$T/ms/summary.json'" \
+  "no finished epoch: train_loss and val_accuracy are null"
+check "grep -q '\"samples_per_second\": [0-9]' '$T/ms/summary.json' && grep -q '\"step_seconds\": [0-9]' '$T/ms/summary.json'" \
+  "two steps: a rate and a step time"
+expect 0 "completed" "$G" resume "$T/ms" --quiet
+check "grep -q '\"step_seconds\": null' '$T/ms/summary.json' && grep -q '\"allreduce_seconds\": null' '$T/ms/summary.json'" \
+  "a resume that took no step: no step time"
+
 # a damaged newest checkpoint: resume falls back to the one before
 "$G" train "$MLP" -o "$T/ck" --set train.epochs=3 --set train.stop_after=2 "${SMALL[@]}" >/dev/null
 newest=$(ls "$T/ck/checkpoints" | sort | tail -1)

@@ -131,7 +131,8 @@ int gg_cli_prune(int argc, char **argv)
             return fprintf(stderr, "gradguard prune: one RUN_DIR only ('%s' is a second)\n", a), 2;
         }
     }
-    if (!run) return fputs(usage_prune, stderr), 2;
+    if (!run)
+        return fprintf(stderr, "gradguard prune: missing RUN_DIR (%.*s)\n", (int)strcspn(usage_prune, "\n"), usage_prune), 2;
     if (sparsity < 0) return fprintf(stderr, "gradguard prune: --sparsity S is required (e.g. --sparsity 0.8)\n"), 2;
     if (method && gg_prune_method_parse(method) == GG_PRUNE_COUNT)
         return fprintf(stderr, "gradguard prune: --method '%s' is not magnitude or random\n", method), 2;

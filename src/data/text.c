@@ -257,7 +257,9 @@ gg_status gg_text_load_vocab(const char *path, gg_text **out)
     if (!out) return gg_fail(GG_E_ARG, "gg_text_load_vocab: NULL output");
     *out = NULL;
     if (!path || !*path) return gg_fail(GG_E_ARG, "gg_text_load_vocab: no vocabulary file name given");
-    FILE *f = fopen(path, "rb");
+    int odd;
+    FILE *f = gg_fopen_regular(path, &odd);
+    if (!f && odd) return gg_fail(GG_E_IO, "vocabulary file %s is not a regular file", path);
     if (!f) return gg_fail(GG_E_IO, "cannot open vocabulary file %s: %s", path, strerror(errno));
     /* one byte more than the largest valid file tells an oversized one */
     unsigned char buf[VOCAB_MAX + 1];

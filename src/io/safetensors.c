@@ -1025,7 +1025,9 @@ gg_status gg_safetensors_open(const char *path, gg_safetensors **out)
     if (!out) return gg_fail(GG_E_ARG, "gg_safetensors_open: no output pointer");
     *out = NULL;
     if (!path) return gg_fail(GG_E_ARG, "gg_safetensors_open: no path");
-    FILE *f = fopen(path, "rb");
+    int odd;
+    FILE *f = gg_fopen_regular(path, &odd);
+    if (!f && odd) return gg_fail(GG_E_IO, "'%s' is not a regular file", path);
     if (!f) return gg_fail(GG_E_IO, "cannot open '%s': %s", path, strerror(errno));
     gg_status s = GG_OK;
     char *header = NULL;

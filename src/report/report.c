@@ -144,8 +144,13 @@ static int slurp(run *r, const char *name, char **out, size_t *len)
         return -1;
     }
     snprintf(path, pl, "%s/%s", r->dir, name);
-    FILE *f = fopen(path, "rb");
+    int odd;
+    FILE *f = gg_fopen_regular(path, &odd);
     free(path);
+    if (!f && odd) {
+        warnf(r, "%s: not a regular file", name);
+        return -1;
+    }
     if (!f) {
         if (errno == ENOENT) return 1;
         warnf(r, "%s: cannot open: %s", name, strerror(errno));

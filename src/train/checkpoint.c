@@ -20,12 +20,13 @@
 
 static int cmp_str_desc(const void *a, const void *b) { return strcmp(*(char *const *)b, *(char *const *)a); }
 
-/* Names of checkpoint files in dir, newest first (names sort by step). */
+/* Names of checkpoint files in dir, newest first (names sort by step);
+ * -1 (errno set) if dir cannot be opened. */
 static int list_ckpts(const char *dir, char ***out)
 {
     DIR *d = opendir(dir);
     *out = NULL;
-    if (!d) return 0;
+    if (!d) return -1;
     int n = 0, cap = 0;
     char **v = NULL;
     struct dirent *e;
@@ -428,6 +429,13 @@ gg_status gg_ckpt_load_latest(gg_trainer *t, char *used, size_t cap)
     snprintf(dir, sizeof dir, "%s/checkpoints", t->run_dir);
     char **names;
     int n = list_ckpts(dir, &names);
+    if (n < 0 && errno == ENOTDIR)
+        return gg_fail(GG_E_IO, "resume: %s is a file, not a directory: a run keeps its checkpoints in the directory "
+                       "RUN_DIR/checkpoints/", dir);
+    if (n < 0 && errno == ENOENT)
+        return gg_fail(GG_E_IO, "resume: %s does not exist: %s holds no checkpoints (not a run directory, or a run "
+                       "that stopped before its first checkpoint)", dir, t->run_dir);
+    if (n < 0) return gg_fail(GG_E_IO, "resume: cannot read the checkpoint directory %s: %s", dir, strerror(errno));
     if (n == 0) return gg_fail(GG_E_IO, "resume: no checkpoint in %s", dir);
     char errs[1024] = "";
     gg_status st = GG_E_FORMAT;

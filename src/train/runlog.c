@@ -153,14 +153,22 @@ gg_status gg_runlog_summary(gg_trainer *t)
     num(va, sizeof va, t->have_val ? t->last_val_acc : NAN, 1);
     num(sl, sizeof sl, t->test_loss, 1);
     num(sa, sizeof sa, t->test_acc, 1);
-    num(sps, sizeof sps, t->wall_seconds > 0 ? (double)t->samples_seen / t->wall_seconds : NAN, 1);
+    /* a value that does not exist is null, never a made-up 0: the losses of
+     * a run with no finished epoch (NaN until then), the rate and times of
+     * a run that took no step (of this process, for the step times) */
+    int stepped = t->samples_seen > 0, here = t->step_seconds > 0;
+    char wall[32], sts[32], ars[32];
+    num(sps, sizeof sps, stepped && t->wall_seconds > 0 ? (double)t->samples_seen / t->wall_seconds : NAN, 1);
+    num(wall, sizeof wall, stepped ? round(t->wall_seconds * 1e3) / 1e3 : NAN, 1);
+    num(sts, sizeof sts, here ? round(t->step_seconds * 1e3) / 1e3 : NAN, 1);
+    num(ars, sizeof ars, here ? round(t->comm_seconds * 1e3) / 1e3 : NAN, 1);
     char fl[32], ml[32];
     num(fl, sizeof fl, t->first_loss, 1);
     num(ml, sizeof ml, t->max_loss, 1);
     /* data parallel: rank 0's time in the step's reductions (waiting for
      * slower ranks included) over its time in steps, of this process */
     char share[32];
-    num(share, sizeof share, t->step_seconds > 0 ? t->comm_seconds / t->step_seconds : NAN, 1);
+    num(share, sizeof share, here ? t->comm_seconds / t->step_seconds : NAN, 1);
     const gg_guard_counters *c = t->gd ? gg_guard_counts(t->gd) : NULL;
     gg_guard_counters z;
     memset(&z, 0, sizeof z);
@@ -168,15 +176,15 @@ gg_status gg_runlog_summary(gg_trainer *t)
     snprintf(buf, sizeof buf,
              "{\n  \"status\": \"%s\",\n  \"epochs\": %d,\n  \"steps\": %ld,\n  \"train_loss\": %s,\n"
              "  \"train_accuracy\": %s,\n  \"val_loss\": %s,\n  \"val_accuracy\": %s,\n  \"test_loss\": %s,\n"
-             "  \"test_accuracy\": %s,\n  \"wall_seconds\": %.3f,\n  \"samples_per_second\": %s,\n"
+             "  \"test_accuracy\": %s,\n  \"wall_seconds\": %s,\n  \"samples_per_second\": %s,\n"
              "  \"first_loss\": %s,\n  \"max_loss\": %s,\n  \"nonfinite_steps\": %ld,\n"
-             "  \"blas_kernel\": \"%s\",\n  \"world_size\": %d,\n  \"step_seconds\": %.3f,\n  \"allreduce_seconds\": %.3f,\n  \"allreduce_share\": %s,\n"
+             "  \"blas_kernel\": \"%s\",\n  \"world_size\": %d,\n  \"step_seconds\": %s,\n  \"allreduce_seconds\": %s,\n  \"allreduce_share\": %s,\n"
              "  \"guard\": {\"enabled\": %s, \"clipped\": %ld, \"skipped\": %ld, "
              "\"backoffs\": %ld, \"rollbacks\": %ld, \"nonfinite\": %ld, \"spikes\": %ld, \"trends\": %ld, "
              "\"collapses\": %ld, \"stalls\": %ld, \"vanishing\": %ld, \"dead\": %ld, "
              "\"saturated\": %ld, \"update_ratio\": %ld}\n}\n",
-             t->status, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, t->wall_seconds, sps, fl, ml, t->nonfinite_steps,
-             gg_blas_kernel(), t->world, t->step_seconds, t->comm_seconds, share, t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
+             t->status, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, wall, sps, fl, ml, t->nonfinite_steps,
+             gg_blas_kernel(), t->world, sts, ars, share, t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
              c->trends, c->collapses, c->stalls, c->vanishing, c->dead, c->saturated, c->update_ratio);
     /* pruning: the sparsity per tensor, before the closing brace */
     size_t bl = strlen(buf);

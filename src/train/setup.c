@@ -29,8 +29,13 @@ static gg_status get_path(gg_cfg_node *m, const char *key, char *out)
     const char *v = NULL;
     GG_TRY(gg_cfg_str(m, key, &v));
     if (v) {
+        gg_cfg_node *n = gg_cfg_get(m, key);
+        if (!*v)
+            return gg_fail(GG_E_CONFIG, "%s: key '%s': an empty path (a file or directory name is needed)",
+                           gg_setup_at(n), gg_cfg_path(n));
         if (strlen(v) >= GG_PATH_MAX)
-            return gg_fail(GG_E_CONFIG, "%s.%s: path longer than %d characters", gg_cfg_path(m), key, GG_PATH_MAX - 1);
+            return gg_fail(GG_E_CONFIG, "%s: key '%s': a path of %zu characters, longer than %d", gg_setup_at(n),
+                           gg_cfg_path(n), strlen(v), GG_PATH_MAX - 1);
         snprintf(out, GG_PATH_MAX, "%s", v);
     }
     return GG_OK;
@@ -38,10 +43,7 @@ static gg_status get_path(gg_cfg_node *m, const char *key, char *out)
 
 static gg_status get_f(gg_cfg_node *m, const char *key, double lo, double hi, float *out)
 {
-    double v = *out;
-    GG_TRY(gg_cfg_float(m, key, lo, hi, &v));
-    *out = (float)v;
-    return GG_OK;
+    return gg_cfg_f32(m, key, lo, hi, out);
 }
 
 static gg_status get_i(gg_cfg_node *m, const char *key, long lo, long hi, int *out)
@@ -127,7 +129,7 @@ static gg_status read_optim(gg_cfg_node *o, gg_settings *s)
     GG_TRY(get_f(o, "dampening", 0, 1, &c->dampening));
     GG_TRY(gg_cfg_bool(o, "nesterov", &c->nesterov));
     GG_TRY(get_f(o, "beta1", 0, 0.999999, &c->beta1));
-    GG_TRY(get_f(o, "beta2", 0, 0.999999999, &c->beta2));
+    GG_TRY(get_f(o, "beta2", 0, 0.9999999, &c->beta2));
     GG_TRY(get_f(o, "eps", 1e-30, 1, &c->eps));
     GG_TRY(get_f(o, "alpha", 0, 1, &c->alpha));
     GG_TRY(gg_cfg_bool(o, "centered", &c->centered));
@@ -396,7 +398,9 @@ gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s)
     memset(s, 0, sizeof *s);
     gg_cfg_node *root = gg_cfg_root(cfg);
     if (!root || gg_cfg_node_type(root) != GG_CFG_MAP)
-        return gg_fail(GG_E_CONFIG, "the config must be a map with sections data, model, loss, optimizer, ...");
+        return gg_fail(GG_E_CONFIG, "%s: the config must be a map with sections data, model, loss, optimizer, ... "
+                       "(it is %s)", gg_setup_at(root),
+                       gg_cfg_node_type(root) == GG_CFG_SEQ ? "a list" : gg_cfg_node_type(root) == GG_CFG_NULL ? "null" : "a single value");
     GG_TRY(read_data(gg_cfg_get(root, "data"), s));
     gg_cfg_node *loss = gg_cfg_get(root, "loss");
     s->huber_delta = 1;
@@ -460,8 +464,9 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
     gg_settings *s = &t->s;
     gg_cfg_node *model = gg_cfg_get(gg_cfg_root(cfg), "model");
     if (!model || gg_cfg_node_type(model) != GG_CFG_SEQ || gg_cfg_len(model) == 0)
-        return gg_fail(GG_E_CONFIG, "%s'model' must be a list of layers (e.g. - {type: dense, units: 128, act: relu})",
-                       model ? "" : "missing section: ");
+        return gg_fail(GG_E_CONFIG, "%s: %s'model' must be a list of layers (e.g. - {type: dense, units: 128, act: relu})%s",
+                       gg_setup_at(model ? model : gg_cfg_root(cfg)), model ? "" : "missing section: ",
+                       model && gg_cfg_node_type(model) == GG_CFG_SEQ ? ", not an empty list" : "");
     gg_dataset *d = &t->train;
     gg_graph *g = gg_graph_new(s->batch);
     if (!g) return GG_E_NOMEM;
@@ -525,6 +530,19 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             int units = last && s->loss == GG_LOSS_XENT ? t->train.num_classes : 0;
             if (last && s->loss != GG_LOSS_XENT) units = t->train.label_per;
             GG_TRY(get_i(e, "units", 1, 1 << 24, &units));
+            if (units < 1 && last && s->loss == GG_LOSS_XENT && t->train.labels) {
+                /* the class count comes from the labels, and they are not
+                 * all class ids: name the first that is not, where it is */
+                gg_status cs = gg_dataset_check_classes(&t->train, 0);
+                if (!cs && t->have_val) cs = gg_dataset_check_classes(&t->val, 0);
+                if (!cs && t->have_test) cs = gg_dataset_check_classes(&t->test, 0);
+                if (cs) {
+                    char why[1024];
+                    snprintf(why, sizeof why, "%s", gg_errmsg());
+                    return gg_fail(cs, "%s: model[%d] (dense) has no 'units', so the class ids of the labels size "
+                                   "it, but %s", gg_setup_at(e), i, why);
+                }
+            }
             if (units < 1)
                 return gg_fail(GG_E_CONFIG, "%s: model[%d] (dense) needs 'units'", gg_setup_at(e), i);
             int bias = 1;

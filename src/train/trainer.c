@@ -317,6 +317,8 @@ static gg_status setup(gg_trainer *t)
     t->perm_epoch = -1;
     t->last_ckpt_step = -1;
     t->first_loss = t->max_loss = NAN;
+    /* no epoch finished yet: these do not exist (null in summary.json) */
+    t->last_train_loss = t->last_train_acc = t->last_val_loss = t->last_val_acc = NAN;
     t->best_metric = INFINITY;
     snprintf(t->status, sizeof t->status, "running");
     return GG_OK;
