@@ -213,8 +213,10 @@ class Candidate:
 
     def twin_key(self):
         t = self.twin
-        return "%s|%s|b%s|%s|s%d|B%s" % (self.fam, t.get("opt", "default"), t.get("batch"),
-                                         sorted((t.get("params") or {}).items()), self.seed, t.get("budget"))
+        p = ",".join("%s=%s" % kv for kv in sorted((t.get("params") or {}).items()))
+        return "%s; opt %s; batch %s; %sseed %d; %s steps" % (
+            self.fam, t.get("opt", "default"), t.get("batch") or "default", p + "; " if p else "", self.seed,
+            t.get("budget") or "default")
 
 
 def _set_opt_lr(mult, momentum=None):

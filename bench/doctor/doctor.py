@@ -19,7 +19,8 @@ judged against PyTorch's own healthy twin (unclipped).
                                             [--build build]
     /usr/bin/python3 bench/doctor/doctor.py summary      # merge the newest result of every part
     /usr/bin/python3 bench/doctor/doctor.py list [--family NAME] [--quick]
-    /usr/bin/python3 bench/doctor/doctor.py show ID      # the YAML config of one candidate (and its twin)
+    /usr/bin/python3 bench/doctor/doctor.py show ID [--twin]   # the YAML config of one candidate (and its twin)
+    /usr/bin/python3 bench/doctor/doctor.py render RESULT.json...  # the Markdown of results again (merged)
 
 Every part writes bench/results/doctor-<part>-<kernel>-<date>.md and a
 .json beside it; `summary` merges the newest .json of each part into
@@ -305,6 +306,10 @@ def newest_part_json(part, kernel):
 
 # ---- reporting ----------------------------------------------------------------
 
+def fam_of(twin_key):
+    return twin_key.replace("|", ";").split(";")[0]
+
+
 def pct(n, d):
     return "-" if d == 0 else "%.1f%% (%d/%d)" % (100.0 * n / d, n, d)
 
@@ -377,8 +382,8 @@ def report(results, title):
               "unguarded wall time of the twins, summed; runs share the machine, so small families are noisy):", "",
               "| family | healthy twins | with an acting event | accuracy cost of those (worst, in points) | "
               "change over all twins (median, points) | time overhead (all twins' wall time, on / off) |", "|---|---|---|---|---|---|"]
-        for fam in sorted({k.split("|")[0] for k, _ in tws}):
-            ft = [t for k, t in tws if k.split("|")[0] == fam]
+        for fam in sorted({fam_of(k) for k, _ in tws}):
+            ft = [t for k, t in tws if fam_of(k) == fam]
             kind = fam_kind[fam]
             sign = -1 if kind == "adding" else 1
 
@@ -397,10 +402,12 @@ def report(results, title):
         L.append("")
         alarms = [(k, t) for k, t in tws if acting(t["on"].get("events", []))]
         if alarms:
-            L += ["False alarms:", "", "| healthy twin | guard off | guard on | actions |", "|---|---|---|---|"]
+            L += ["False alarms (reproduce: `bench/doctor/doctor.py show ID --twin`, the part after `---`):", "",
+                  "| healthy twin | twin of (ID) | guard off | guard on | actions |", "|---|---|---|---|---|"]
             for k, t in alarms:
-                kind = fam_kind[k.split("|")[0]]
-                L.append(f"| `{k}` | {fmt_run(t['off'], kind)} | {fmt_run(t['on'], kind)} | {actions_of(t['on'])} |")
+                kind = fam_kind[fam_of(k)]
+                of = sorted(r["id"] for r in rk if r["twin"] == k)
+                L.append(f"| {k.replace('|', '; ')} | `{of[0] if of else '-'}` | {fmt_run(t['off'], kind)} | {fmt_run(t['on'], kind)} | {actions_of(t['on'])} |")
             L.append("")
         miss = [r for r in cs if not r["rescued"]]
         if miss:
@@ -472,6 +479,15 @@ def cmd_summary(a):
     print(f"doctor: wrote {stem}.md")
 
 
+def cmd_render(a):
+    """Re-renders the Markdown of one or more result .json files (merged)."""
+    res = [json.load(open(p)) for p in a.paths]
+    stem = a.paths[0][:-5] if len(a.paths) == 1 else os.path.join(RESULTS, "doctor-merged-%s" %
+                                                                      time.strftime("%Y%m%d-%H%M%S"))
+    print(write(res, stem, "Doctor benchmark" if len(res) > 1 else "Doctor benchmark, part `%s`, kernel family `%s`"
+                % ("quick" if res[0]["meta"]["quick"] else res[0]["meta"]["families"], res[0]["meta"]["kernel"])))
+
+
 def cmd_list(a):
     for c in select(a):
         print(c.id, "onset", c.onset, "twin", c.twin_key(), "policy", c.guard or "default")
@@ -494,8 +510,9 @@ def cmd_show(a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", nargs="?", default="run", choices=["run", "summary", "list", "show"])
+    ap.add_argument("command", nargs="?", default="run", choices=["run", "summary", "list", "show", "render"])
     ap.add_argument("id", nargs="?", help="show: the candidate's ID")
+    ap.add_argument("paths", nargs="*", help="render: result .json files")
     ap.add_argument("--quick", action="store_true", help="about 30 candidates covering every kind (10 minutes)")
     ap.add_argument("--family", help="only these families (comma-separated): " + ", ".join(cases.FAMILIES))
     ap.add_argument("--seed", type=int, default=1, help="the generator's seed (default 1)")
@@ -510,7 +527,11 @@ def main():
     a = ap.parse_args()
     if a.command == "show" and not a.id:
         sys.exit("doctor: show needs a candidate ID")
-    {"run": cmd_run, "summary": cmd_summary, "list": cmd_list, "show": cmd_show}[a.command](a)
+    if a.command == "render":
+        a.paths = ([a.id] if a.id else []) + a.paths
+        if not a.paths:
+            sys.exit("doctor: render needs result .json files")
+    {"run": cmd_run, "summary": cmd_summary, "list": cmd_list, "show": cmd_show, "render": cmd_render}[a.command](a)
 
 
 if __name__ == "__main__":
