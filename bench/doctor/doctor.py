@@ -327,14 +327,14 @@ def actions_of(r):
     return ", ".join("%s x%d" % kv for kv in sorted(c.items())) or "none"
 
 
-def report(results, title):
-    """Markdown tables of one or several merged results (lists of result dicts)."""
+def report(results, title, parts=None):
+    """Markdown tables of one or several results (result dicts, one per
+    kernel family at most); parts: the metas of the runs merged into them."""
     fam_kind = {f: cases.FAMILIES[f]["kind"] for f in cases.FAMILIES}
     recs = [r for res in results for r in res["candidates"].values()]
     kernels = sorted({res["meta"]["kernel"] for res in results})
     L = [f"# {title}", ""]
-    for res in results:
-        m = res["meta"]
+    for m in parts or [res["meta"] for res in results]:
         L.append(f"- part `{m['families']}`{' (quick)' if m['quick'] else ''}, kernel family `{m['kernel']}` "
                  f"(`gradguard --version`: blas kernels: {m['blas_kernels']}), {m['date']}, "
                  f"{m['wall_seconds'] / 60:.1f} min at {m['jobs']} run(s) at a time; command `{m['command']}`")
@@ -435,9 +435,9 @@ def report(results, title):
     return "\n".join(L) + "\n"
 
 
-def write(res_list, stem, title):
+def write(res_list, stem, title, parts=None):
     os.makedirs(RESULTS, exist_ok=True)
-    md = report(res_list, title)
+    md = report(res_list, title, parts)
     with open(stem + ".md", "w") as f:
         f.write(md)
     return md
@@ -463,19 +463,29 @@ def cmd_run(a):
 
 
 def cmd_summary(a):
-    newest = {}
-    for p in sorted(glob.glob(os.path.join(RESULTS, "doctor-*.json"))):
-        if "summary" in os.path.basename(p):
-            continue
+    """Merges every part's result, per kernel family, candidate by candidate:
+    where parts overlap (a family run alone and again in a larger part) the
+    newest run of a candidate or twin counts, once."""
+    files = [p for p in glob.glob(os.path.join(RESULTS, "doctor-*.json")) if "summary" not in os.path.basename(p)]
+    loaded = []
+    for p in files:
         d = json.load(open(p))
-        m = d["meta"]
-        if m.get("quick") and not a.quick:
+        if bool(d["meta"].get("quick")) != bool(a.quick):
             continue
-        newest[(m["families"], m["kernel"])] = d  # sorted by date: the newest wins
-    if not newest:
-        sys.exit("doctor: no results in bench/results/doctor-*.json yet")
+        loaded.append(d)
+    if not loaded:
+        sys.exit("doctor: no %sresults in bench/results/doctor-*.json yet" % ("quick " if a.quick else ""))
+    loaded.sort(key=lambda d: d["meta"]["date"])
+    merged, parts = {}, []
+    for d in loaded:  # oldest first: newer runs overwrite
+        k = d["meta"]["kernel"]
+        m = merged.setdefault(k, {"candidates": {}, "twins": {}, "torch_twins": {}, "meta": d["meta"]})
+        for sec in ("candidates", "twins", "torch_twins"):
+            m[sec].update(d.get(sec, {}))
+        m["meta"] = d["meta"]
+        parts.append(d["meta"])
     stem = os.path.join(RESULTS, "doctor-summary-%s" % time.strftime("%Y%m%d-%H%M%S"))
-    print(write(list(newest.values()), stem, "Doctor benchmark: summary of %d part(s)" % len(newest)))
+    print(write(list(merged.values()), stem, "Doctor benchmark: summary of %d part(s)" % len(parts), parts))
     print(f"doctor: wrote {stem}.md")
 
 
