@@ -81,6 +81,27 @@ check "grep -q '\"rollbacks\": [1-9]' '$T/fr/summary.json'" "summary counts roll
 check "! grep -q 'null\\|nan' <(grep test_loss '$T/fr/summary.json')" "finite test loss after faults"
 expect 1 "no op named 'fc9/linear'" "$G" train "$T/faults.yaml" -o "$T/fr2" --set guard.faults.1.node=fc9/linear "${SMALL[@]}"
 
+# an Inf feature is traced like a NaN; a burst of wrong labels shows in the
+# loss (the last two of 42 steps: 5.5 against a first loss of 2.4) and is
+# refused for a regression loss
+expect 0 "completed" "$G" train "$MLP" -o "$T/finf" --set train.max_steps=20 --set train.epochs=1 \
+  --set 'guard.faults=[{batch: 10, inf: true}]' "${SMALL[@]}"
+check "grep -q \"input 'input' (element [0-9]* = inf)\" '$T/finf/events.jsonl'" "Inf input traced to the input"
+expect 0 "completed" "$G" train "$MLP" -o "$T/flab" --set train.max_steps=42 --set train.epochs=3 --set guard.enabled=false \
+  --set 'guard.faults=[{batch: 40, labels: true}, {batch: 41, labels: true}]' "${SMALL[@]}"
+check "/usr/bin/python3 -c \"import json,sys; d=json.load(open('$T/flab/summary.json')); sys.exit(d['max_loss'] < 1.5 * d['first_loss'])\"" \
+  "wrong labels at the end raise the loss above 1.5x the first"
+expect 1 "labels: wrong labels need a classifier" "$G" train "$SRC/configs/adding-rnn.yaml" -o "$T/x" \
+  --set 'guard.faults=[{batch: 2, labels: true}]' --set train.max_steps=2 "${SMALL[@]}"
+# bias_init: ReLU units shifted off for every input at step 0 never learn
+# (the loss stays at ln 10); the same run from 0 biases learns
+expect 0 "test loss 2\.30" "$G" train "$MLP" -o "$T/bias" --set train.max_steps=60 --set train.epochs=1 --set guard.enabled=false \
+  --set model.0.bias_init=-5 --set model.1.bias_init=-5 "${SMALL[@]}"
+expect 0 "test accuracy 0\.[3-9]" "$G" train "$MLP" -o "$T/bias0" --set train.max_steps=60 --set train.epochs=1 --set guard.enabled=false \
+  --set model.0.bias_init=0 --set model.1.bias_init=0 "${SMALL[@]}"
+expect 1 "unknown key 'model.0.bias_init'" "$G" train "$MLP" -o "$T/x" --set 'model=[{type: flatten, bias_init: 1}, {type: dense}]' \
+  "${SMALL[@]}"
+
 # --- divergence: the rollback budget ends the run ---
 expect 3 "diverged" "$G" train "$MLP" -o "$T/div" --set optimizer.name=sgd --set optimizer.lr=1000 \
   --set guard.rollback_budget=2 --set guard.snapshot_every=1 "${SMALL[@]}"

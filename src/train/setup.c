@@ -333,6 +333,8 @@ static gg_status read_guard(gg_cfg_node *m, gg_settings *s)
             /* the global batch index: epoch * steps_per_epoch + batch */
             GG_TRY(gg_cfg_int(e, "batch", 0, 1L << 40, &f->step));
             GG_TRY(gg_cfg_bool(e, "nan", &f->nan));
+            GG_TRY(gg_cfg_bool(e, "inf", &f->inf));
+            GG_TRY(gg_cfg_bool(e, "labels", &f->labels));
             GG_TRY(get_f(e, "scale", -1e30, 1e30, &f->scale));
             const char *node = NULL;
             GG_TRY(gg_cfg_str(e, "node", &node));
@@ -459,6 +461,22 @@ static gg_status read_init(gg_cfg_node *e, gg_init *in)
     return GG_OK;
 }
 
+/* `bias_init: v` on a dense or conv2d layer: its bias starts at v instead of
+ * 0 (the weights draw the same numbers either way). A negative value shifts
+ * ReLU units off for every input: a way to start a run with dead units. */
+static gg_status read_bias_init(gg_graph *g, gg_cfg_node *e, const char *layer)
+{
+    float v = 0;
+    if (!gg_cfg_get(e, "bias_init")) return GG_OK;
+    GG_TRY(get_f(e, "bias_init", -1e6, 1e6, &v));
+    char bn[GG_NAME_MAX];
+    snprintf(bn, sizeof bn, "%s.bias", layer);
+    gg_node b = gg_graph_find(g, bn);
+    if (b < 0) return GG_OK; /* the build already failed; its error is reported */
+    g->t[b].init = (gg_init){GG_INIT_CONST, v, 0};
+    return GG_OK;
+}
+
 gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
 {
     gg_settings *s = &t->s;
@@ -548,6 +566,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             int bias = 1;
             GG_TRY(gg_cfg_bool(e, "bias", &bias));
             h = gg_dense(g, h, name, units, act, init, bias);
+            if (bias) GG_TRY(read_bias_init(g, e, name));
             break;
         }
         case L_CONV: {
@@ -562,6 +581,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             int algo = GG_CONV_AUTO;
             GG_TRY(gg_cfg_enum(e, "algo", algos, 3, &algo));
             h = gg_conv(g, h, name, filters, k, stride, pad, act, init);
+            GG_TRY(read_bias_init(g, e, name));
             if (h >= 0 && gg_conv2d_set_algo(g, h, (gg_conv_algo)algo)) {
                 char why[256];
                 snprintf(why, sizeof why, "%s", gg_errmsg());

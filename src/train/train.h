@@ -22,12 +22,13 @@ typedef struct gg_group_cfg {
     float lr_scale, weight_decay, l1, l2;
 } gg_group_cfg;
 
-/* Fault injection for tests and the gauntlet: at the listed steps the batch
- * features are multiplied by `scale`, or one feature is set to NaN. */
+/* Fault injection for tests and benchmarks: at the listed steps the batch
+ * features are multiplied by `scale`, or one feature is set to NaN or +Inf;
+ * `labels` (classifiers) makes every label of the batch a wrong class. */
 #define GG_MAX_FAULTS 16
 typedef struct gg_fault {
     long step;
-    int nan;
+    int nan, inf, labels;
     float scale;
     char node[GG_NAME_MAX]; /* an op ("fc2/linear") whose output (or input gradient) turns NaN */
     int backward;

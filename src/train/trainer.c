@@ -258,6 +258,9 @@ static gg_status setup(gg_trainer *t)
     if ((st = gg_cfg_unused(t->cfg))) return st;
     for (int i = 0; i < s->nfaults; i++) {
         gg_fault *f = &s->faults[i];
+        if (f->labels && (s->loss != GG_LOSS_XENT || t->train.num_classes < 2))
+            return gg_fail(GG_E_CONFIG, "guard.faults[%d].labels: wrong labels need a classifier (loss softmax_xent, "
+                           "at least 2 classes); this run's loss is %s", i, gg_loss_name(s->loss));
         if (!f->node[0]) continue;
         f->id = gg_graph_find(t->g, f->node);
         if (f->id < 0 || strcmp(gg_graph_node_op(t->g, f->id), "param") == 0 ||
@@ -531,8 +534,9 @@ static int is_bad_batch(const gg_trainer *t, int epoch, long batch)
 }
 
 /* Faults are keyed on the data position (epoch * steps_per_epoch + batch),
- * like a corrupted batch in a real data set. */
-static void apply_faults(gg_trainer *t, long step, float *x, int nb)
+ * like a corrupted batch in a real data set. x is (nb, per) features, y
+ * (nb, label_per) class ids as floats. */
+static void apply_faults(gg_trainer *t, long step, float *x, float *y, int nb)
 {
     gg_graph_inject(t->g, -1, 0, 0);
     for (int i = 0; i < t->s.nfaults; i++) {
@@ -543,8 +547,17 @@ static void apply_faults(gg_trainer *t, long step, float *x, int nb)
             continue;
         }
         size_t n = (size_t)nb * t->train.per;
+        if (f->labels) {
+            /* every label moves to another class, by an offset that varies
+             * along the batch (a mislabelled shard, not a relabelling) */
+            size_t ny = (size_t)nb * (size_t)t->train.label_per;
+            long C = t->train.num_classes;
+            for (size_t k = 0; k < ny; k++) y[k] = (float)(((long)y[k] + 1 + (long)(k % (size_t)(C - 1))) % C);
+        }
         if (f->nan) {
             x[n / 2] = NAN;
+        } else if (f->inf) {
+            x[n / 2] = INFINITY;
         } else {
             for (size_t k = 0; k < n; k++) x[k] *= f->scale;
         }
@@ -578,7 +591,7 @@ static gg_status run_batch(gg_trainer *t, long b, double *loss, double *acc, int
         gg_graph_set_batch(g, nb);
         float *x = gg_graph_data(g, t->x);
         gg_dataset_batch(&t->train, t->perm + lo, nb, x, gg_graph_data(g, t->y));
-        apply_faults(t, (long)t->pos.epoch * t->steps_per_epoch + b, x, nb);
+        apply_faults(t, (long)t->pos.epoch * t->steps_per_epoch + b, x, gg_graph_data(g, t->y), nb);
         /* training batches only; keyed like dropout (per rank), so a replay
          * augments alike */
         gg_train_augment(t, x, gg_graph_data(g, t->y), nb,
