@@ -1313,6 +1313,7 @@ typedef struct gg_guard_config {
     int init_check;            /* 0 off, 1 warn, 2 fix (rescale a poor initialisation) */
     float loss_blowup;         /* loss above this times its running (geometric) mean is a divergence */
     float loss_blowup_floor;   /* ... if also above this fraction of the run's first loss */
+    float loss_blowup_z;       /* ... and, once the loss statistics are warm, this many standard deviations of log loss above its mean (0: no such test) */
     gg_response on_blowup;
     gg_response on_collapse;   /* the loss fell back to chance level after progress */
     int layer_every;           /* per-layer statistics to layers.csv every so many steps */

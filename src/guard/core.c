@@ -129,6 +129,9 @@ gg_guard_config gg_guard_defaults(void)
     /* a regression loss that has fallen to 1e-3 jumps 10x on an ordinary
      * batch; those jumps stay far below where the run began */
     c.loss_blowup_floor = 0.25f;
+    /* at batch 1 to 4 one sample's loss is often 10x the running level:
+     * a jump inside the run's own noise is not a divergence */
+    c.loss_blowup_z = 3;
     c.on_blowup = GG_DO_ROLLBACK;
     c.on_collapse = GG_DO_ROLLBACK;
     c.quiet = 1;
@@ -164,9 +167,9 @@ static gg_status check_config(const gg_guard_config *c)
     if (c->snapshot_every < 1) return gg_fail(GG_E_CONFIG, "guard.snapshot_every %d must be >= 1", c->snapshot_every);
     /* NaN would switch the blow-up detector off without a word */
     if (!(c->loss_blowup >= 0 && c->loss_blowup < INFINITY && c->loss_blowup_floor >= 0 &&
-          c->loss_blowup_floor < INFINITY))
-        return gg_fail(GG_E_CONFIG, "guard.loss_blowup %g and loss_blowup_floor %g must be finite and >= 0",
-                       c->loss_blowup, c->loss_blowup_floor);
+          c->loss_blowup_floor < INFINITY && c->loss_blowup_z >= 0 && c->loss_blowup_z < INFINITY))
+        return gg_fail(GG_E_CONFIG, "guard.loss_blowup %g, loss_blowup_floor %g and loss_blowup_z %g must be finite and >= 0",
+                       c->loss_blowup, c->loss_blowup_floor, c->loss_blowup_z);
     if (c->trend_window < 0 || c->trend_window == 1)
         return gg_fail(GG_E_CONFIG, "guard.trend_window %d must be 0 (off) or >= 2", c->trend_window);
     if (c->quiet) {
@@ -628,7 +631,8 @@ gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard
      * not: the first steps of a too-brave run are where it happens */
     if (gd->h.loss_first == 0 && isfinite(ll)) gd->h.loss_first = loss;
     int blowup = c->loss_blowup > 0 && gd->h.ema_l.n > 0 && isfinite(ll) && ll > gd->h.ema_l.mean + log(c->loss_blowup) &&
-                 loss > c->loss_blowup_floor * gd->h.loss_first;
+                 loss > c->loss_blowup_floor * gd->h.loss_first &&
+                 (!warm || ll - gd->h.ema_l.mean > c->loss_blowup_z * gg_ema_std(&gd->h.ema_l));
     if (blowup) {
         snprintf(detail, sizeof detail, "loss %.4g is over %gx its running level %.4g (and over %g of the first loss %.4g)",
                  loss, c->loss_blowup, exp(gd->h.ema_l.mean), c->loss_blowup_floor, gd->h.loss_first);

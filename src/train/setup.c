@@ -297,6 +297,7 @@ static gg_status read_guard(gg_cfg_node *m, gg_settings *s)
     GG_TRY(gg_cfg_enum(m, "init_check", ic, 3, &c->init_check));
     GG_TRY(get_f(m, "loss_blowup", 0, 1e12, &c->loss_blowup));
     GG_TRY(get_f(m, "loss_blowup_floor", 0, 1e6, &c->loss_blowup_floor));
+    GG_TRY(get_f(m, "loss_blowup_z", 0, 1000, &c->loss_blowup_z));
     GG_TRY(read_response(m, "on_blowup", &c->on_blowup));
     GG_TRY(read_response(m, "on_collapse", &c->on_collapse));
     GG_TRY(get_i(m, "layer_every", 0, 100000000, &c->layer_every));
