@@ -23,6 +23,7 @@
  */
 #include "core/core.h"
 #include "detect.h"
+#include "io/schema.h"
 #include "quiet.h"
 #include "state.h"
 
@@ -90,67 +91,12 @@ gg_response gg_response_parse(const char *name)
     return GG_DO_COUNT;
 }
 
+/* The defaults are the key table's (keys.c). */
 gg_guard_config gg_guard_defaults(void)
 {
     gg_guard_config c;
     memset(&c, 0, sizeof c);
-    c.enabled = 1;
-    c.clip = GG_CLIP_ZSCORE;
-    c.clip_value = 1;
-    c.max_norm = 1;
-    c.agc_lambda = 0.01f;
-    c.agc_eps = 1e-3f;
-    c.agc_exclude_last = 1;
-    c.percentile = 10;
-    c.history = 1000;
-    c.clip_z = 1.5f; /* by measurement on the gauntlet (docs/results.md, "Why the default policy") */
-    c.warmup = 25;
-    c.ema_alpha = 0.02f;
-    c.spike_z = 6;
-    c.loss_z = 6;
-    c.trend_window = 50;
-    c.trend_growth = 100;
-    c.on_nonfinite = GG_DO_ROLLBACK;
-    c.on_spike = GG_DO_CLIP;
-    c.on_loss_spike = GG_DO_NOTHING;
-    c.on_trend = GG_DO_BACKOFF;
-    c.backoff_factor = 0.5f;
-    c.backoff_recover = 500;
-    c.backoff_min = 1e-3f;
-    c.snapshot_every = 100;
-    c.rollback_budget = 10;
-    c.skip_batches = 1;
-    c.max_skips = 10;
-    c.noise_gamma = 0.55f;
-    c.diagnose = 1;
-    c.layer_every = 100;
-    c.init_check = 2;
-    c.loss_blowup = 10;
-    /* a regression loss that has fallen to 1e-3 jumps 10x on an ordinary
-     * batch; those jumps stay far below where the run began */
-    c.loss_blowup_floor = 0.25f;
-    /* at batch 1 to 4 one sample's loss is often 10x the running level:
-     * a jump inside the run's own noise is not a divergence */
-    c.loss_blowup_z = 3;
-    c.on_blowup = GG_DO_ROLLBACK;
-    c.on_collapse = GG_DO_ROLLBACK;
-    c.quiet = 1;
-    c.monitor_every = 0;
-    c.stall_window = 300;
-    c.progress_window = 5000;
-    c.min_progress = 0.01f;
-    c.chance_margin = 0.03f;
-    c.vanish_ratio = 1e-4f;
-    c.dead_fraction = 0.7f;
-    c.saturation_fraction = 0.5f;
-    c.saturation_threshold = 3;
-    c.update_ratio_low = 1e-5f;
-    c.update_ratio_high = 0.1f;
-    c.quiet_persist = 3;
-    c.report_every = 1000;
-    c.on_stall = GG_DO_NOTHING;
-    c.on_vanishing = GG_DO_NOTHING;
-    c.remedy_noise_eta = 0.3f;
+    gg_schema_defaults(gg_guard_keys, &c);
     return c;
 }
 
@@ -182,7 +128,8 @@ static gg_status check_config(const gg_guard_config *c)
             return gg_fail(GG_E_CONFIG, "guard.update_ratio_low %g must be below update_ratio_high %g",
                            c->update_ratio_low, c->update_ratio_high);
     }
-    return GG_OK;
+    /* every field in the range a config may give it (keys.c) */
+    return gg_schema_check(gg_guard_keys, c, "guard");
 }
 
 gg_guard_core *gg_guard_core_new(const gg_guard_config *cfg, int n, const gg_guard_tensor *tensors, int max_layers)

@@ -26,6 +26,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "core/core.h"
+#include "io/schema.h"
 
 #include <fnmatch.h>
 #include <math.h>
@@ -96,12 +97,8 @@ gg_optim_config gg_optim_defaults(gg_optim_kind kind)
 {
     gg_optim_config c;
     memset(&c, 0, sizeof c);
+    gg_schema_defaults(gg_optim_keys, &c); /* keys.c: Adam's, and what every kind shares */
     c.kind = kind;
-    c.beta1 = 0.9f;
-    c.beta2 = 0.999f;
-    c.eps = 1e-8f;
-    c.alpha = 0.99f;
-    c.lbfgs_history = LBFGS_DEFAULT_M;
     switch (kind) {
     case GG_OPT_SGD: c.lr = 1e-2f; break;
     case GG_OPT_ADAM: c.lr = 1e-3f; break;

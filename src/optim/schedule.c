@@ -11,6 +11,7 @@
  * warmup_steps, as with SequentialLR.
  */
 #include "core/core.h"
+#include "io/schema.h"
 
 #include <math.h>
 #include <string.h>
@@ -31,16 +32,9 @@ gg_schedule_config gg_schedule_defaults(gg_sched_kind kind, float lr)
 {
     gg_schedule_config c;
     memset(&c, 0, sizeof c);
+    gg_schema_defaults(gg_schedule_keys, &c); /* keys.c */
     c.kind = kind;
     c.lr = lr;
-    c.gamma = 0.1f;
-    c.t_mult = 1;
-    c.pct_start = 0.3f;
-    c.div_factor = 25;
-    c.final_div_factor = 1e4f;
-    c.factor = 0.1f;
-    c.patience = 10;
-    c.threshold = 1e-4f;
     return c;
 }
 

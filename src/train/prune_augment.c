@@ -1,7 +1,7 @@
 /*
  * prune_augment.c - the trainer's side of pruning and augmentation: reading
- * the `prune` and `augment` config sections, building the pruner and the
- * augmenter at setup, the hooks the training step calls, and the sparsity
+ * building the pruner and the augmenter at setup (their config sections are
+ * read by schema.c), the hooks the training step calls, and the sparsity
  * lines of events.jsonl and summary.json.
  *
  * In a step:  prune (when the schedule says) -> batch -> augment -> forward
@@ -14,71 +14,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-
-static gg_status get_f(gg_cfg_node *m, const char *key, double lo, double hi, float *out)
-{
-    return gg_cfg_f32(m, key, lo, hi, out);
-}
-
-gg_status gg_read_prune(gg_cfg_node *m, gg_settings *s)
-{
-    s->prune = gg_prune_defaults();
-    s->prune_on = 0;
-    if (!m) return GG_OK;
-    if (gg_cfg_node_type(m) != GG_CFG_MAP)
-        return gg_fail(GG_E_CONFIG, "%s: 'prune' must be a map of keys (method, scope, sparsity, ...)", gg_setup_at(m));
-    gg_prune_config *c = &s->prune;
-    static const char *const methods[] = {"magnitude", "random"};
-    static const char *const scopes[] = {"global", "layer"};
-    int k = (int)c->method, scope = 0;
-    GG_TRY(gg_cfg_enum(m, "method", methods, 2, &k));
-    c->method = (gg_prune_method)k;
-    GG_TRY(gg_cfg_enum(m, "scope", scopes, 2, &scope));
-    c->global = scope == 0;
-    GG_TRY(gg_cfg_bool(m, "structured", &c->structured));
-    /* structured pruning of the output layer would remove classes */
-    c->keep_last = c->structured;
-    GG_TRY(gg_cfg_bool(m, "keep_last", &c->keep_last));
-    GG_TRY(gg_cfg_bool(m, "include_biases", &c->include_biases));
-    gg_cfg_node *sp = gg_cfg_get(m, "sparsity");
-    if (!sp) return gg_fail(GG_E_CONFIG, "%s: prune needs 'sparsity' (the final fraction of weights pruned, e.g. 0.8)", gg_setup_at(m));
-    GG_TRY(get_f(m, "sparsity", 0, 0.999, &c->sparsity));
-    GG_TRY(get_f(m, "initial_sparsity", 0, 0.999, &c->initial_sparsity));
-    GG_TRY(gg_cfg_int(m, "start", 0, 1L << 40, &c->start));
-    c->end = c->start;
-    GG_TRY(gg_cfg_int(m, "end", 0, 1L << 40, &c->end));
-    c->every = 100;
-    GG_TRY(gg_cfg_int(m, "every", 1, 1L << 40, &c->every));
-    if (c->initial_sparsity > c->sparsity)
-        return gg_fail(GG_E_CONFIG, "%s: prune.initial_sparsity %g is above prune.sparsity %g", gg_setup_at(gg_cfg_get(m, "initial_sparsity")),
-                       (double)c->initial_sparsity, (double)c->sparsity);
-    if (gg_cfg_get(m, "end") && c->end < c->start)
-        return gg_fail(GG_E_CONFIG, "%s: prune.end %ld is before prune.start %ld", gg_setup_at(gg_cfg_get(m, "end")), c->end,
-                       c->start);
-    if (c->initial_sparsity > 0 && c->end == c->start)
-        return gg_fail(GG_E_CONFIG, "%s: prune.initial_sparsity needs a gradual schedule (prune.end after prune.start)",
-                       gg_setup_at(gg_cfg_get(m, "initial_sparsity")));
-    s->prune_on = 1;
-    return GG_OK;
-}
-
-gg_status gg_read_augment(gg_cfg_node *m, gg_settings *s)
-{
-    memset(&s->aug, 0, sizeof s->aug);
-    if (!m) return GG_OK;
-    if (gg_cfg_node_type(m) != GG_CFG_MAP)
-        return gg_fail(GG_E_CONFIG, "%s: 'augment' must be a map of keys (shift, flip, noise, mixup)", gg_setup_at(m));
-    gg_augment_config *c = &s->aug;
-    long shift = 0;
-    GG_TRY(gg_cfg_int(m, "shift", 0, 64, &shift));
-    c->shift = (int)shift;
-    GG_TRY(gg_cfg_bool(m, "flip", &c->flip));
-    GG_TRY(get_f(m, "noise", 0, 1e3, &c->noise));
-    GG_TRY(get_f(m, "mixup", 0, 1e3, &c->mixup));
-    if (gg_augment_active(c) && strcmp(s->format, "text") == 0)
-        return gg_fail(GG_E_CONFIG, "%s: augment does not apply to text: the inputs are byte ids, not features", gg_setup_at(m));
-    return GG_OK;
-}
 
 /* Builds the pruner and the augmenter (after the model and the optimizer). */
 gg_status gg_train_extras_setup(gg_trainer *t)

@@ -150,8 +150,16 @@ struct gg_trainer {
     double step_seconds;  /* in training steps (batch to optimizer), this process */
 };
 
-/* setup.c */
+/* schema.c: every section but `model`, through its key table */
 gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s);
+/* The markdown table of a section's keys ("train", "guard", ...) or of a
+ * list's entries ("optimizer.groups", "guard.faults"), for docs/config.md;
+ * malloc'd, NULL for an unknown name or out of memory. */
+char *gg_config_doc(const char *name);
+/* The names gg_config_doc knows, i = 0, 1, ... (NULL after the last). */
+const char *gg_config_doc_name(int i);
+
+/* setup.c */
 gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg);
 const char *gg_loss_name(gg_loss_kind k);
 
@@ -191,8 +199,6 @@ gg_status gg_ckpt_load_latest(gg_trainer *t, char *used, size_t cap);
 gg_status gg_train_init_from(gg_trainer *t);
 
 /* prune_augment.c */
-gg_status gg_read_prune(gg_cfg_node *m, gg_settings *s);
-gg_status gg_read_augment(gg_cfg_node *m, gg_settings *s);
 gg_status gg_train_mixup_loss(gg_trainer *t);
 gg_status gg_train_extras_setup(gg_trainer *t);
 void gg_train_extras_free(gg_trainer *t);

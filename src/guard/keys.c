@@ -1,0 +1,114 @@
+/*
+ * keys.c - the guard section of a config: one row per field of
+ * gg_guard_config, with its range, default and meaning. gg_guard_defaults()
+ * is this table's defaults, the guard's check_config uses its ranges, the
+ * trainer reads `guard:` through it and docs/config.md's guard table is
+ * generated from it (io/schema.h). A new key is a field in gg_guard_config
+ * and a row here.
+ */
+#include "io/schema.h"
+
+static const char *resp_name(int i) { return gg_response_name((gg_response)i); }
+static int resp_parse(const char *s) { return (int)gg_response_parse(s); }
+static const char *clip_name(int i) { return gg_clip_name((gg_clip_kind)i); }
+static int clip_parse(const char *s) { return (int)gg_clip_parse(s); }
+static const char *const init_check_names[] = {"off", "warn", "fix"};
+
+#define G(ty, k, ...) GG_KEY_ROW(ty, gg_guard_config, #k, k, __VA_ARGS__)
+#define F(k, lo_, hi_, def_, ...) G(GG_KEY_F32, k, .lo = (lo_), .hi = (hi_), .def = (def_), __VA_ARGS__)
+#define I(k, lo_, hi_, def_, ...) G(GG_KEY_INT, k, .lo = (lo_), .hi = (hi_), .def = (def_), __VA_ARGS__)
+#define B(k, def_, ...) G(GG_KEY_BOOL, k, .def = (def_), __VA_ARGS__)
+#define R(k, def_, ...)                                                                                                \
+    G(GG_KEY_ENUM, k, .def = (def_), .name_of = resp_name, .nnames = GG_DO_COUNT, .parse = resp_parse,                 \
+      .type_doc = "response", __VA_ARGS__)
+
+const gg_key gg_guard_keys[] = {
+    B(enabled, 1,
+      .doc = "the guard stage at all; off means plain training (no clipping, no detection, no `layers.csv`)"),
+    G(GG_KEY_ENUM, clip, .def = GG_CLIP_ZSCORE, .name_of = clip_name, .nnames = GG_CLIP_COUNT, .parse = clip_parse,
+      .doc = "the clipping method applied every step"),
+    F(clip_value, 1e-12, 1e12, 1, .doc = "`value`: the element bound"),
+    F(max_norm, 1e-12, 1e12, 1, .doc = "`norm`, `tensor`: the norm bound"),
+    F(agc_lambda, 1e-9, 1e3, 0.01, .doc = "`agc`: lambda, the largest gradient-to-weight norm ratio per unit"),
+    F(agc_eps, 0, 1, 1e-3, .doc = "`agc`: floor on a unit's weight norm (zero-initialised units can still move)"),
+    B(agc_exclude_last, 1, .doc = "`agc`: leave the final layer (the layer of the last parameter tensor) unclipped"),
+    F(percentile, 0.01, 100, 10, .doc = "`percentile`: p"),
+    I(history, 1, 1000000, 1000, .doc = "`percentile`: norms kept (a ring)"),
+    /* by measurement on the gauntlet (docs/results.md, "Why the default policy") */
+    F(clip_z, 0.1, 100, 1.5,
+      .doc = "`zscore`: the threshold in standard deviations (ZClip's published default is 2.5; 1.5 measured better "
+             "on the gauntlet: [guard.md](guard.md#the-default-policy))"),
+    I(warmup, 0, 1000000, 25, .doc = "steps of statistics before spikes count and `zscore` clips"),
+    F(ema_alpha, 1e-6, 0.999999, 0.02,
+      .doc = "weight of the newest value in the moving statistics (about a 50-step memory)"),
+    F(spike_z, 0.1, 1000, 6, .doc = "z-score of log(grad norm) that is a gradient spike"),
+    F(loss_z, 0.1, 1000, 6, .doc = "z-score of log(loss) that is a loss spike"),
+    I(trend_window, 0, 100000, 50, .range_doc = "0 or [2, 100000]",
+      .doc = "steps in the slow-blow-up detector (0: off)"),
+    F(trend_growth, 1, 1e12, 100, .doc = "growth of the norm over the window that counts as a trend"),
+    F(loss_blowup, 0, 1e12, 10,
+      .doc = "a loss above this multiple of its running geometric mean is a blow-up (0: off)"),
+    /* a regression loss that has fallen to 1e-3 jumps 10x on an ordinary
+     * batch; those jumps stay far below where the run began */
+    F(loss_blowup_floor, 0, 1e6, 0.25,
+      .doc = "... when it is also above this multiple of the run's first loss (0: no floor)"),
+    /* at batch 1 to 4 one sample's loss is often 10x the running level: a
+     * jump inside the run's own noise is not a divergence */
+    F(loss_blowup_z, 0, 1000, 3,
+      .doc = "... and, after the warm-up, more than this many standard deviations of log(loss) above its running "
+             "mean (0: no such test)"),
+    R(on_nonfinite, GG_DO_ROLLBACK, .doc = "response to a NaN/Inf loss or gradient (`warn`/`clip` act as `skip`)"),
+    R(on_spike, GG_DO_CLIP, .doc = "response to a gradient spike"),
+    R(on_loss_spike, GG_DO_NOTHING, .doc = "response to a loss spike"),
+    R(on_trend, GG_DO_BACKOFF, .doc = "response to a slow blow-up"),
+    R(on_blowup, GG_DO_ROLLBACK, .doc = "response to a loss blow-up"),
+    R(on_collapse, GG_DO_ROLLBACK, .doc = "response to a collapse to chance level (classification only)"),
+    F(backoff_factor, 1e-6, 1, 0.5, .doc = "learning-rate scale multiplier of a back-off (and of a rollback)"),
+    I(backoff_recover, 0, 100000000, 500,
+      .doc = "good steps over which the scale climbs back to its ceiling (0: it never does)"),
+    F(backoff_min, 0, 1, 1e-3, .doc = "lowest learning-rate scale"),
+    I(snapshot_every, 1, 100000000, 100,
+      .doc = "good steps between snapshots (a snapshot becomes the rollback target after as many healthy steps)"),
+    I(rollback_budget, 0, 1000000, 10, .doc = "rollbacks allowed before the run is stopped as diverged"),
+    I(skip_batches, 0, 1000000, 1,
+      .doc = "batches ending at a rollback's trigger that the replay skips (0 counts as 1)"),
+    I(max_skips, 1, 1000000, 10, .doc = "consecutive skipped steps before escalating to a rollback"),
+    B(reset_moments, 0,
+      .doc = "a skipped step also resets the optimizer state (moments, step count) of the tensors the bad gradient "
+             "sat in: the non-finite ones, or for a finite spike those holding more than their even share of the "
+             "squared norm"),
+    F(noise_eta, 0, 1e6, 0, .doc = "gradient noise eta (0: off)"),
+    F(noise_gamma, 0, 10, 0.55, .doc = "gradient noise decay gamma"),
+    B(diagnose, 1, .doc = "re-run a non-finite step's batch in check mode to name the first bad op"),
+    G(GG_KEY_ENUM, init_check, .def = 2, .names = init_check_names, .nnames = 3,
+      .doc = "the initialisation check before the first step"),
+    I(layer_every, 0, 100000000, 100, .doc = "steps between per-tensor rows in `layers.csv` (0: none)"),
+    /* quiet failures (docs/guard.md, "Quiet failures") */
+    B(quiet, 1, .doc = "the quiet-failure monitor (docs/guard.md, \"Quiet failures\")"),
+    I(monitor_every, 0, 100000000, 0,
+      .doc = "steps between its passes; 0: the trainer's `train.log_every` (50 from C)"),
+    I(stall_window, 1, 100000000, 300,
+      .doc = "steps with the smoothed loss within `chance_margin` of ln C that are a stall"),
+    I(progress_window, 0, 100000000, 5000,
+      .doc = "steps over which the smoothed loss must improve by `min_progress` (0: off); long, because a healthy "
+             "LSTM on the adding problem sits on a plateau for about 2,000 steps before it solves the task"),
+    F(min_progress, 0, 1, 0.01,
+      .doc = "relative improvement of the fitted smoothed loss over `progress_window` below which the run stalls"),
+    F(chance_margin, 0, 1, 0.03, .doc = "relative distance to ln C that counts as at chance"),
+    F(vanish_ratio, 0, 1, 1e-4, .doc = "first-to-last layer gradient-norm ratio below which the gradient vanishes"),
+    F(dead_fraction, 0, 1, 0.7,
+      .doc = "share of dead units that flags a ReLU layer (the healthy CNN's fc1 has up to 45% of its units dead "
+             "for a batch)"),
+    F(saturation_fraction, 0, 1, 0.5, .doc = "share of saturated units that flags a tanh or sigmoid layer"),
+    F(saturation_threshold, 0.01, 100, 3,
+      .doc = "\\|pre-activation\\| beyond which a tanh unit is saturated; a sigmoid's at twice it"),
+    F(update_ratio_low, 0, 1e6, 1e-5,
+      .doc = "the low end of the band of a layer's update/weight norm ratio (the usual value is about 1e-3)"),
+    F(update_ratio_high, 0, 1e6, 0.1, .doc = "the high end of that band"),
+    I(quiet_persist, 1, 1000000, 3, .doc = "passes in a row a per-layer signal must last to be reported"),
+    I(report_every, 1, 100000000, 1000, .doc = "steps between repeats of a signal that persists"),
+    R(on_stall, GG_DO_NOTHING, .doc = "response to a stall"),
+    R(on_vanishing, GG_DO_NOTHING, .doc = "response to a vanishing gradient profile"),
+    F(remedy_noise_eta, 0, 1e6, 0.3, .doc = "eta of the gradient noise the `noise` response switches on"),
+    {0},
+};
