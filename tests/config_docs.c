@@ -10,6 +10,7 @@
  * A table sits between "<!-- keys: NAME -->" and "<!-- end keys -->"; every
  * section and list the code has must have one, exactly once.
  */
+#include "io/schema.h"
 #include "train/train.h"
 
 #include <stdio.h>
@@ -62,7 +63,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: a '%s' line without its name or its '%s'\n", path, BEGIN, END);
             return 2;
         }
-        char *table = gg_config_doc(name);
+        const gg_key *keys = gg_config_keys(name);
+        char *table = keys ? gg_schema_markdown(keys) : NULL;
         if (!table) {
             fprintf(stderr, "%s: '%s': no section or list of that name in the key tables\n", path, name);
             bad = 1;

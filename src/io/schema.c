@@ -24,22 +24,26 @@
         if (s_) return s_;                                                                                             \
     } while (0)
 
-const char *gg_schema_name(const gg_key *k, int i) {
+const char *gg_schema_name(const gg_key *k, int i)
+{
     if (i < 0 || i >= k->nnames) return NULL;
     return k->names ? k->names[i] : k->name_of ? k->name_of(i) : NULL;
 }
 
-static long to_long(double v) {
+static long to_long(double v)
+{
     if (v >= (double)LONG_MAX) return LONG_MAX;
     if (v <= (double)LONG_MIN) return LONG_MIN;
     return (long)v;
 }
 
-static void set_text(char *dst, size_t cap, const char *src) {
+static void set_text(char *dst, size_t cap, const char *src)
+{
     if (cap) snprintf(dst, cap, "%s", src ? src : "");
 }
 
-void gg_schema_defaults(const gg_key *rows, void *base) {
+void gg_schema_defaults(const gg_key *rows, void *base)
+{
     for (const gg_key *k = rows; k->key; k++) {
         char *p = (char *)base + k->off;
         switch (k->type) {
@@ -60,7 +64,8 @@ void gg_schema_defaults(const gg_key *rows, void *base) {
     }
 }
 
-const gg_key *gg_schema_find(const gg_key *rows, const char *key, size_t *off) {
+const gg_key *gg_schema_find(const gg_key *rows, const char *key, size_t *off)
+{
     for (const gg_key *k = rows; k->key; k++) {
         if (k->type == GG_KEY_INCLUDE) {
             const gg_key *r = gg_schema_find(k->sub, key, off);
@@ -81,14 +86,16 @@ const gg_key *gg_schema_find(const gg_key *rows, const char *key, size_t *off) {
 static const char *where(const gg_cfg_node *n, char *buf, size_t cap) { return gg_cfg_where(n, buf, cap); }
 
 /* "a, b, c" */
-static void join_names(const gg_key *k, char *out, size_t cap) {
+static void join_names(const gg_key *k, char *out, size_t cap)
+{
     size_t o = 0;
     out[0] = 0;
     for (int i = 0; i < k->nnames && o < cap; i++)
         o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? ", " : "", gg_schema_name(k, i));
 }
 
-static gg_status read_enum(gg_cfg_node *map, const gg_key *k, int *out) {
+static gg_status read_enum(gg_cfg_node *map, const gg_key *k, int *out)
+{
     if (!k->parse) {
         const char *names[NAMES_MAX];
         int n = k->nnames < NAMES_MAX ? k->nnames : NAMES_MAX;
@@ -110,7 +117,8 @@ static gg_status read_enum(gg_cfg_node *map, const gg_key *k, int *out) {
     return GG_OK;
 }
 
-static gg_status read_text(gg_cfg_node *map, const gg_key *k, char *out) {
+static gg_status read_text(gg_cfg_node *map, const gg_key *k, char *out)
+{
     const char *v = NULL;
     TRY(gg_cfg_str(map, k->key, &v));
     if (!v) return GG_OK;
@@ -126,7 +134,8 @@ static gg_status read_text(gg_cfg_node *map, const gg_key *k, char *out) {
     return GG_OK;
 }
 
-gg_status gg_schema_read_key(gg_cfg_node *map, const gg_key *k, void *base) {
+gg_status gg_schema_read_key(gg_cfg_node *map, const gg_key *k, void *base)
+{
     if (k->read) return k->read(map, k, base);
     char *p = (char *)base + k->off;
     switch (k->type) {
@@ -164,7 +173,8 @@ gg_status gg_schema_read_key(gg_cfg_node *map, const gg_key *k, void *base) {
 
 /* Reads the rows without the unknown-key check (an included table's rows
  * are checked with the map's own). */
-static gg_status read_rows(gg_cfg_node *map, const gg_key *rows, void *base) {
+static gg_status read_rows(gg_cfg_node *map, const gg_key *rows, void *base)
+{
     for (const gg_key *k = rows; k->key; k++) {
         if (k->type == GG_KEY_INCLUDE)
             TRY(read_rows(map, k->sub, (char *)base + k->off));
@@ -174,7 +184,8 @@ static gg_status read_rows(gg_cfg_node *map, const gg_key *rows, void *base) {
     return GG_OK;
 }
 
-static int collect(const gg_key *rows, const char **out, int n, int cap) {
+static int collect(const gg_key *rows, const char **out, int n, int cap)
+{
     for (const gg_key *k = rows; k->key && n < cap; k++)
         if (k->type == GG_KEY_INCLUDE)
             n = collect(k->sub, out, n, cap);
@@ -185,7 +196,8 @@ static int collect(const gg_key *rows, const char **out, int n, int cap) {
 
 /* Optimal string alignment distance (edits, with swaps of neighbours), up
  * to 63 characters; longer words are "far". */
-static int distance(const char *a, const char *b) {
+static int distance(const char *a, const char *b)
+{
     size_t n = strlen(a), m = strlen(b);
     if (n > 63 || m > 63) return 99;
     int d[64][64];
@@ -206,7 +218,8 @@ static int distance(const char *a, const char *b) {
 }
 
 /* The name nearest to word, if it is near enough to be a typo of it. */
-static const char *nearest(const char *word, const char *const *names, int n) {
+static const char *nearest(const char *word, const char *const *names, int n)
+{
     size_t len = strlen(word);
     int best = len <= 3 ? 1 : len <= 6 ? 2 : 3;
     const char *pick = NULL;
@@ -220,7 +233,8 @@ static const char *nearest(const char *word, const char *const *names, int n) {
     return pick;
 }
 
-gg_status gg_schema_unknown(gg_cfg_node *map, const char *const *names, int n) {
+gg_status gg_schema_unknown(gg_cfg_node *map, const char *const *names, int n)
+{
     int len = gg_cfg_len(map);
     for (int i = 0; i < len; i++) {
         gg_cfg_node *v;
@@ -240,11 +254,21 @@ gg_status gg_schema_unknown(gg_cfg_node *map, const char *const *names, int n) {
     return GG_OK;
 }
 
-gg_status gg_schema_read(gg_cfg_node *map, const gg_key *rows, void *base) {
+gg_status gg_schema_read(gg_cfg_node *map, const gg_key *rows, void *base)
+{
     if (!map || gg_cfg_node_type(map) == GG_CFG_NULL) return GG_OK;
     if (gg_cfg_node_type(map) != GG_CFG_MAP) {
         char w[512];
-        return gg_fail(GG_E_CONFIG, "%s: '%s' must be a map of keys", where(map, w, sizeof w), gg_cfg_path(map));
+        const char *names[4];
+        int n = collect(rows, names, 0, 4);
+        char some[256] = "";
+        for (int i = 0, o = 0; i < n && i < 3; i++)
+            o += snprintf(some + o, sizeof some - (size_t)o, "%s%s", i ? ", " : " (", names[i]);
+        return gg_fail(GG_E_CONFIG, "%s: '%s' must be a map of keys%s%s", where(map, w, sizeof w), gg_cfg_path(map),
+                       some,
+                       !n      ? ""
+                       : n > 3 ? ", ...)"
+                               : ")");
     }
     TRY(read_rows(map, rows, base));
     const char *names[256];
@@ -254,7 +278,8 @@ gg_status gg_schema_read(gg_cfg_node *map, const gg_key *rows, void *base) {
 
 /* ---- checks for C callers ----------------------------------------------- */
 
-gg_status gg_schema_check(const gg_key *rows, const void *base, const char *what) {
+gg_status gg_schema_check(const gg_key *rows, const void *base, const char *what)
+{
     for (const gg_key *k = rows; k->key; k++) {
         const char *p = (const char *)base + k->off;
         double v;
@@ -298,7 +323,8 @@ typedef struct buf {
     int bad;
 } buf;
 
-static void put(buf *b, const char *fmt, ...) {
+static void put(buf *b, const char *fmt, ...)
+{
     if (b->bad) return;
     for (;;) {
         va_list ap;
@@ -327,7 +353,8 @@ static void put(buf *b, const char *fmt, ...) {
 /* A number as the docs write it: integers in full, or 2^k, or 2^63 - 1;
  * other numbers in the fewest digits that give the value back, with
  * exponents below 0.001 and from 1e5 up ("1e-5", "1e12"). */
-static void fmt_num(double v, int integer, char *out, size_t cap) {
+static void fmt_num(double v, int integer, char *out, size_t cap)
+{
     if (integer) {
         if (v >= (double)LONG_MAX) {
             snprintf(out, cap, "2^63 - 1");
@@ -373,7 +400,8 @@ static void fmt_num(double v, int integer, char *out, size_t cap) {
     memmove(q, r, strlen(r) + 1);
 }
 
-static const char *type_word(const gg_key *k) {
+static const char *type_word(const gg_key *k)
+{
     if (k->type_doc) return k->type_doc;
     switch (k->type) {
     case GG_KEY_INT:
@@ -393,12 +421,14 @@ static const char *type_word(const gg_key *k) {
     return "";
 }
 
-static int is_number(const gg_key *k) {
+static int is_number(const gg_key *k)
+{
     return k->type == GG_KEY_INT || k->type == GG_KEY_LONG || k->type == GG_KEY_U64 || k->type == GG_KEY_F32 ||
            k->type == GG_KEY_F64;
 }
 
-static void render(buf *b, const gg_key *rows, const char *prefix) {
+static void render(buf *b, const gg_key *rows, const char *prefix)
+{
     for (const gg_key *k = rows; k->key; k++) {
         if (k->type == GG_KEY_INCLUDE) {
             render(b, k->sub, prefix);
@@ -435,7 +465,8 @@ static void render(buf *b, const gg_key *rows, const char *prefix) {
     }
 }
 
-char *gg_schema_markdown(const gg_key *rows) {
+char *gg_schema_markdown(const gg_key *rows)
+{
     buf b = {0};
     put(&b, "| Key | Type | Range | Default | Meaning |\n|---|---|---|---|---|\n");
     render(&b, rows, "");

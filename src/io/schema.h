@@ -67,7 +67,9 @@ struct gg_key {
 /* A row for field f of struct st; the rest as designated initialisers:
  *   GG_KEY_ROW(GG_KEY_F32, gg_guard_config, "spike_z", spike_z, .lo = 0.1, .hi = 1000, .def = 6, .doc = "...") */
 #define GG_KEY_ROW(ty, st, k, f, ...)                                                                                  \
-    { .key = (k), .type = (ty), .off = offsetof(st, f), .size = sizeof(((st *)0)->f), __VA_ARGS__ }
+    {                                                                                                                  \
+        .key = (k), .type = (ty), .off = offsetof(st, f), .size = sizeof(((st *)0)->f), __VA_ARGS__                    \
+    }
 
 /* Writes every row's default into base (nested and included rows too;
  * LIST rows and rows without a default are left alone). */

@@ -46,7 +46,8 @@ const gg_key gg_optim_keys[] = {
 };
 
 /* schedule.milestones: an increasing list of steps */
-static gg_status read_milestones(gg_cfg_node *map, const gg_key *k, void *base) {
+static gg_status read_milestones(gg_cfg_node *map, const gg_key *k, void *base)
+{
     gg_schedule_config *c = base;
     gg_cfg_node *ms = gg_cfg_get(map, k->key);
     if (!ms || gg_cfg_node_type(ms) == GG_CFG_NULL) return GG_OK;

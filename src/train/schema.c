@@ -5,8 +5,8 @@
  * and guard.faults) are tables here; the optimizer, schedule and guard
  * sections include the library's tables (src/optim/keys.c,
  * src/guard/keys.c). gg_settings_read reads every section through its
- * table; gg_config_doc renders a section's table for docs/config.md (the
- * test config_docs compares them). A new key is a struct field and a row.
+ * table; gg_config_keys gives the tables to the docs generator
+ * (tests/config_docs.c) and the tests. A new key is a struct field and a row.
  */
 #include "train.h"
 
@@ -32,7 +32,8 @@
 static const char *const formats[] = {"idx", "csv", "npy", "adding", "temporal_order", "text"};
 
 /* `test: none` (or an empty value) trains without a test set */
-static gg_status read_test(gg_cfg_node *m, const gg_key *k, void *base) {
+static gg_status read_test(gg_cfg_node *m, const gg_key *k, void *base)
+{
     gg_cfg_node *tn = gg_cfg_get(m, k->key);
     if (tn && (gg_cfg_node_type(tn) == GG_CFG_NULL || (gg_cfg_scalar(tn) && strcmp(gg_cfg_scalar(tn), "none") == 0))) {
         ((char *)base + k->off)[0] = 0;
@@ -88,7 +89,8 @@ static const gg_key data_keys[] = {
     {0},
 };
 
-static gg_status data_post(gg_cfg_node *m, gg_settings *s) {
+static gg_status data_post(gg_cfg_node *m, gg_settings *s)
+{
     /* the synthetic tasks and text use their features as they are */
     int synthetic =
         strcmp(s->format, "adding") == 0 || strcmp(s->format, "temporal_order") == 0 || strcmp(s->format, "text") == 0;
@@ -127,7 +129,8 @@ static const gg_key group_keys[] = {
     {0},
 };
 
-static gg_status read_groups(gg_cfg_node *o, const gg_key *k, void *base) {
+static gg_status read_groups(gg_cfg_node *o, const gg_key *k, void *base)
+{
     gg_settings *s = base;
     gg_cfg_node *gs = gg_cfg_get(o, k->key);
     if (!gs || gg_cfg_node_type(gs) == GG_CFG_NULL) return GG_OK;
@@ -164,7 +167,8 @@ static const gg_key optimizer_keys[] = {
 
 /* `name` first: a named optimizer starts from its own defaults, so a
  * config can switch optimizers with one --set */
-static gg_status optimizer_init(gg_cfg_node *m, gg_settings *s) {
+static gg_status optimizer_init(gg_cfg_node *m, gg_settings *s)
+{
     gg_optim_config c = gg_optim_defaults(GG_OPT_ADAM);
     if (gg_cfg_node_type(m) == GG_CFG_MAP)
         GG_TRY(gg_schema_read_key(m, gg_schema_find(gg_optim_keys, "name", NULL), &c));
@@ -179,7 +183,8 @@ static const gg_key schedule_keys[] = {
     {0},
 };
 
-static gg_status schedule_init(gg_cfg_node *m, gg_settings *s) {
+static gg_status schedule_init(gg_cfg_node *m, gg_settings *s)
+{
     gg_schedule_config c = gg_schedule_defaults(GG_SCHED_CONSTANT, s->opt.lr);
     if (gg_cfg_node_type(m) == GG_CFG_MAP)
         GG_TRY(gg_schema_read_key(m, gg_schema_find(gg_schedule_keys, "name", NULL), &c));
@@ -230,7 +235,8 @@ static const gg_key fault_keys[] = {
     {0},
 };
 
-static gg_status read_faults(gg_cfg_node *m, const gg_key *k, void *base) {
+static gg_status read_faults(gg_cfg_node *m, const gg_key *k, void *base)
+{
     gg_settings *s = base;
     gg_cfg_node *fl = gg_cfg_get(m, k->key);
     if (!fl || gg_cfg_node_type(fl) == GG_CFG_NULL) return GG_OK;
@@ -297,7 +303,8 @@ static const gg_key train_keys[] = {
     {0},
 };
 
-static gg_status train_post(gg_cfg_node *m, gg_settings *s) {
+static gg_status train_post(gg_cfg_node *m, gg_settings *s)
+{
     if (s->init_from[0])
         snprintf(s->init_from_at, sizeof s->init_from_at, "%s", gg_setup_at(gg_cfg_get(m, "init_from")));
     return GG_OK;
@@ -347,7 +354,8 @@ static const gg_key prune_keys[] = {
 
 static int absent(gg_cfg_node *m, const char *key) { return gg_cfg_node_type(gg_cfg_get(m, key)) == GG_CFG_NULL; }
 
-static gg_status prune_post(gg_cfg_node *m, gg_settings *s) {
+static gg_status prune_post(gg_cfg_node *m, gg_settings *s)
+{
     gg_prune_config *c = &s->prune;
     if (!gg_cfg_get(m, "sparsity"))
         return gg_fail(GG_E_CONFIG, "%s: prune needs 'sparsity' (the final fraction of weights pruned, e.g. 0.8)",
@@ -386,7 +394,8 @@ static const gg_key augment_keys[] = {
     {0},
 };
 
-static gg_status augment_post(gg_cfg_node *m, gg_settings *s) {
+static gg_status augment_post(gg_cfg_node *m, gg_settings *s)
+{
     if (gg_augment_active(&s->aug) && strcmp(s->format, "text") == 0)
         return gg_fail(GG_E_CONFIG, "%s: augment does not apply to text: the inputs are byte ids, not features",
                        gg_setup_at(m));
@@ -420,7 +429,8 @@ static const section sections[] = {
 };
 #define NSECTIONS ((int)(sizeof sections / sizeof *sections))
 
-gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s) {
+gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s)
+{
     memset(s, 0, sizeof *s);
     gg_cfg_node *root = gg_cfg_root(cfg);
     if (!root || gg_cfg_node_type(root) != GG_CFG_MAP)
@@ -460,11 +470,11 @@ const char *gg_config_doc_name(int i)
     return NULL;
 }
 
-char *gg_config_doc(const char *name)
+const gg_key *gg_config_keys(const char *name)
 {
     for (int i = 0; i < NSECTIONS; i++)
-        if (strcmp(name, sections[i].name) == 0) return gg_schema_markdown(sections[i].keys);
+        if (strcmp(name, sections[i].name) == 0) return sections[i].keys;
     for (int i = 0; i < NLISTS; i++)
-        if (strcmp(name, lists[i].name) == 0) return gg_schema_markdown(lists[i].keys);
+        if (strcmp(name, lists[i].name) == 0) return lists[i].keys;
     return NULL;
 }

@@ -152,11 +152,13 @@ struct gg_trainer {
 
 /* schema.c: every section but `model`, through its key table */
 gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s);
-/* The markdown table of a section's keys ("train", "guard", ...) or of a
- * list's entries ("optimizer.groups", "guard.faults"), for docs/config.md;
- * malloc'd, NULL for an unknown name or out of memory. */
-char *gg_config_doc(const char *name);
-/* The names gg_config_doc knows, i = 0, 1, ... (NULL after the last). */
+/* The key table (io/schema.h) of a section ("train", "guard", ...; offsets
+ * from gg_settings) or of a list's entries ("optimizer.groups": gg_group_cfg,
+ * "guard.faults": gg_fault); NULL for another name. */
+typedef struct gg_key gg_key;
+const gg_key *gg_config_keys(const char *name);
+/* The names gg_config_keys knows, i = 0, 1, ... (NULL after the last), in
+ * the order the reader reads the sections. */
 const char *gg_config_doc_name(int i);
 
 /* setup.c */
