@@ -1316,6 +1316,7 @@ typedef struct gg_guard_config {
     float loss_blowup_z;       /* ... and, once the loss statistics are warm, this many standard deviations of log loss above its mean (0: no such test) */
     gg_response on_blowup;
     gg_response on_collapse;   /* the loss fell back to chance level after progress */
+    gg_response on_max_spike;  /* the largest |g| far above its level while the global norm is not */
     int layer_every;           /* per-layer statistics to layers.csv every so many steps */
     /* quiet failures: stalls, vanishing gradients, dead and saturated units
      * (docs/guard.md, "Quiet failures") */
