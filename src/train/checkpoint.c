@@ -54,15 +54,18 @@ static void free_list(char **v, int n)
 }
 
 /* The run a checkpoint belongs to, from its header alone: 1 and its run_id
- * ("" for one written before run ids), or 0 if the header is unreadable. */
+ * ("" for one written before run ids), or 0 if the header is unreadable or
+ * the file is not a checkpoint (resume then says what is wrong with it). */
 static int ckpt_run(const char *path, char *id, size_t cap)
 {
     gg_safetensors *st = NULL;
     if (gg_safetensors_open_header(path, &st)) return 0;
+    const char *kind = gg_safetensors_meta(st, "gg_kind");
     const char *v = gg_safetensors_meta(st, "run_id");
+    int ok = kind && strcmp(kind, "checkpoint") == 0;
     snprintf(id, cap, "%s", v ? v : "");
     gg_safetensors_close(st);
-    return 1;
+    return ok;
 }
 
 gg_status gg_model_save(gg_graph *g, const char *path)

@@ -168,13 +168,13 @@ gg_status gg_rundir_lock(gg_trainer *t, const char *command)
     utc_now(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ");
     int n = snprintf(buf, sizeof buf, "pid %ld\nhost %s\nstarted %s\ncommand %s\n", (long)getpid(), host, started,
                      command);
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
-        gg_status st = gg_fail(GG_E_IO, "cannot write the lock file %s: %s", path, strerror(errno));
-        unlink(path);
-        close(fd);
-        return st;
-    }
     t->lock_fd = fd;
+    /* The flock is the lock; the text only names the holder. On a full disk
+     * it may not fit: the run goes on (and meets the full disk where it
+     * writes, with the error of that file) under a lock that names no one. */
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+        gg_rundir_note(t, "lock_unnamed", "could not write the owner into the lock file %s (%s): the lock holds, but "
+                       "a second process cannot be told this pid", path, strerror(errno));
     if (stale) {
         char who[300];
         describe_holder(&old, who, sizeof who);
@@ -381,8 +381,8 @@ gg_status gg_rundir_new_id(gg_trainer *t)
         char line[GG_RUN_ID_MAX + 16];
         int n = snprintf(line, sizeof line, "run_id %s\n", t->run_id);
         struct stat sb;
-        if (fstat(t->lock_fd, &sb) == 0 && pwrite(t->lock_fd, line, (size_t)n, sb.st_size) != n)
-            return gg_fail(GG_E_IO, "cannot write the lock file %s/" LOCK_NAME ": %s", t->run_dir, strerror(errno));
+        /* best effort, as in gg_rundir_lock: the id in the lock only informs */
+        if (fstat(t->lock_fd, &sb) == 0 && pwrite(t->lock_fd, line, (size_t)n, sb.st_size) != n) line[0] = 0;
     }
     char p[GG_PATH_MAX + 32], buf[GG_RUN_ID_MAX + 2];
     snprintf(p, sizeof p, "%s/run_id", t->run_dir);
