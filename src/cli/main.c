@@ -54,7 +54,7 @@ static const char *const usage_train =
     "  run_id             the run's id (time and random hex), also in summary.json and every checkpoint\n"
     "  run.lock           while the run is going: its pid, host and start time (removed at the end)\n"
     "\n"
-    "One run per directory: a RUN_DIR that already holds a run (any of the files above) is\n"
+    "One run per directory: a RUN_DIR that already holds a run (any file above but run.lock) is\n"
     "refused (exit 1) unless --overwrite is given; a RUN_DIR in use by a live train or resume\n"
     "is refused at once, naming its pid; the lock of a killed run is taken over with a note.\n"
     "Resume and checkpoint retention touch only checkpoints with the run's id.\n"
