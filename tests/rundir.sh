@@ -60,8 +60,8 @@ mkdir "$T/empty"
 expect 0 "completed" "$G" train "$MLP" -o "$T/empty" --set train.epochs=1 "${SMALL[@]}"
 expect 0 "completed" "$G" train "$MLP" -o "$T/new/deeper" --set train.epochs=1 "${SMALL[@]}"
 # a run that fails to start (its data is missing) leaves no directory behind
-expect 1 "$T/no-data" "$G" train "$MLP" -o "$T/typo" --set data.train=$T/no-data "${SMALL[@]}"
-check "[ ! -e '$T/typo' ]" "a train that failed to start left $T/typo"
+expect 1 "$T/no-data" "$G" train "$MLP" -o "$T/typo/deep/er" --set data.train=$T/no-data "${SMALL[@]}"
+check "[ ! -e '$T/typo' ]" "a train that failed to start left $T/typo: $(find "$T/typo" 2>&1)"
 
 # --- --overwrite: the old run's files go, the user's stay ---
 echo "my notes" >"$T/r/notes.txt"

@@ -142,6 +142,13 @@ gg_status gg_rundir_lock(gg_trainer *t, const char *command)
         while (r != 0 && errno == EINTR);
         if (r != 0) {
             int e = errno;
+            /* a holder that has just started may not have written its name
+             * yet: give it a moment, to name it */
+            for (int k = 0; k < 10 && e == EWOULDBLOCK && old.pid <= 0; k++) {
+                struct timespec ts = {0, 20000000};
+                nanosleep(&ts, NULL);
+                read_holder(fd, &old);
+            }
             char who[300];
             describe_holder(&old, who, sizeof who);
             if (e == EWOULDBLOCK || holder_alive(&old)) {

@@ -155,7 +155,7 @@ struct gg_trainer {
     int lock_fd;          /* -1 when not held */
     char run_id[GG_RUN_ID_MAX];
     int overwrite;        /* the directory held a run that is to be removed */
-    int made_dir;         /* gg_trainer_new created the directory */
+    int made_dir;         /* gg_trainer_new created the directory: the length of the outermost created path */
     /* lines for the progress callback and events.jsonl about the directory
      * (a stale lock taken over, an old run removed, foreign checkpoints) */
     struct {

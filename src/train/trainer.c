@@ -321,7 +321,20 @@ static gg_trainer *trainer_alloc(void)
  * locked, and checked for a run. */
 static gg_status claim_dir(gg_trainer *t, unsigned flags)
 {
-    t->made_dir = !exists(t->run_dir);
+    /* the outermost directory this creates: removed again on failure */
+    t->made_dir = 0;
+    if (!exists(t->run_dir)) {
+        size_t n = strlen(t->run_dir), top = n;
+        char tmp[GG_PATH_MAX];
+        snprintf(tmp, sizeof tmp, "%s", t->run_dir);
+        for (size_t i = n; i-- > 1;)
+            if (tmp[i] == '/' && tmp[i - 1] != '/') {
+                tmp[i] = 0;
+                if (exists(tmp)) break;
+                top = i;
+            }
+        t->made_dir = (int)top;
+    }
     gg_status st = gg_mkdir_p(t->run_dir);
     if (!st) st = gg_rundir_lock(t, "train");
     if (!st) st = gg_rundir_check_fresh(t, (flags & GG_RUN_OVERWRITE) != 0);
@@ -334,7 +347,17 @@ static void abandon(gg_trainer *t)
 {
     gg_runlog_close(t);
     gg_rundir_unlock(t);
-    if (t->made_dir) rmdir(t->run_dir);
+    /* from the run directory up to the outermost one created (made_dir:
+     * the length of its path); rmdir leaves any that is not empty */
+    if (t->made_dir > 0) {
+        char tmp[GG_PATH_MAX];
+        snprintf(tmp, sizeof tmp, "%s", t->run_dir);
+        for (size_t i = strlen(tmp); i >= (size_t)t->made_dir; i--) {
+            if (tmp[i] != '/' && tmp[i] != 0) continue;
+            tmp[i] = 0;
+            if (tmp[0] && rmdir(tmp) != 0) break;
+        }
+    }
     gg_trainer_free(t);
 }
 
