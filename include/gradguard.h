@@ -1358,7 +1358,9 @@ GG_API gg_guard_config gg_guard_defaults(void);
  * their output and so hide that growth; a net whose tanh (sigmoid) layers,
  * most of them and at least two, start with a pre-activation RMS over 2
  * (4) is poor too (poor_saturated), and the fix rescales those layers to
- * pre-activation RMS 1. */
+ * pre-activation RMS 1. Dead units: a ReLU layer (any depth) with half or
+ * more of its units zero for the whole batch is poor (poor_dead); the fix
+ * resets its bias to 0 before rescaling. */
 #define GG_INIT_MAX_LAYERS 256
 typedef struct gg_init_report {
     int n;
@@ -1370,6 +1372,10 @@ typedef struct gg_init_report {
     int squashing, saturated; /* tanh/sigmoid layers, and those with pre-activation RMS > 2 (sigmoid: > 4) */
     int poor_growth;          /* poor because the output scale grows or shrinks geometrically (or overflows) */
     int poor_saturated;       /* poor because most squashing layers (>= 2) start saturated */
+    double dead_share[GG_INIT_MAX_LAYERS];       /* ReLU layers: share of units zero for the whole batch; -1 for others */
+    double dead_share_fixed[GG_INIT_MAX_LAYERS]; /* ... after the fix */
+    int dead;                 /* ReLU layers with half or more of their units dead */
+    int poor_dead;            /* poor because a ReLU layer starts with half its units dead (the fix resets its bias to 0) */
     int poor, fixed;
 } gg_init_report;
 GG_API gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep);

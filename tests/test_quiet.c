@@ -283,8 +283,49 @@ static void check_init(float gain, int *poor, int *fixed, double *last_rms, int 
     check_init_act(GG_ACT_RELU, gain, poor, fixed, last_rms, untouched, NULL);
 }
 
+/* A ReLU net whose biases start at -3 (a shifted bias): every unit of the
+ * first layer is zero for the whole batch, and no scale or growth shows it.
+ * The check calls it dead (at any depth: two layers here) and the fix
+ * brings the units back; with biases at 0 the same net is left alone. */
+static void check_dead_init(float bias, int *poor_dead, int *fixed, double *dead_after)
+{
+    gg_graph *g = gg_graph_new(64);
+    gg_node x = gg_input(g, "x", gg_shape1(32));
+    gg_init he = {GG_INIT_HE_NORMAL, 1, 0};
+    gg_node h = gg_dense(g, x, "fc1", 64, GG_ACT_RELU, he, 1);
+    gg_dense(g, h, "fc2", 10, GG_ACT_NONE, he, 1);
+    GT_OK(gg_graph_compile(g));
+    GT_OK(gg_graph_init_params(g, 3));
+    gg_param_info pi;
+    for (int i = 0; i < gg_graph_num_params(g); i++) {
+        gg_graph_param(g, i, &pi);
+        if (strcmp(pi.name, "fc1.bias") == 0) {
+            size_t np;
+            float *b = gg_graph_params(g, &np) + pi.offset;
+            for (size_t k = 0; k < pi.numel; k++) b[k] = bias;
+        }
+    }
+    gg_rng r;
+    gg_rng_seed(&r, 4);
+    float *xv = gg_graph_data(g, x);
+    for (int i = 0; i < 64 * 32; i++) xv[i] = (float)(0.3 * gg_rng_normal(&r));
+    static gg_init_report rep;
+    GT_OK(gg_init_check(g, 1, &rep));
+    *poor_dead = rep.poor_dead;
+    *fixed = rep.fixed;
+    *dead_after = rep.fixed ? rep.dead_share_fixed[0] : rep.dead_share[0];
+    gg_graph_free(g);
+}
+
 static void test_init_check(void)
 {
+    int pd, fx;
+    double da;
+    check_dead_init(-3.0f, &pd, &fx, &da);
+    GT_CHECK(pd && fx && da < 0.5, "biases at -3: dead units found and revived (%d, %d, %.2f dead after)", pd, fx, da);
+    check_dead_init(0.0f, &pd, &fx, &da);
+    GT_CHECK(!pd && !fx, "biases at 0: no dead layer, untouched (%.2f dead)", da);
+
     int poor, fixed, untouched;
     double last;
     check_init(0.5f, &poor, &fixed, &last, &untouched);

@@ -791,6 +791,38 @@ static void init_event(gg_trainer *t, const gg_init_report *rep, int saturation)
     gg_train_emit(t, GG_EV_GUARD, line);
 }
 
+/* The event of ReLU layers that start with half or more of their units dead. */
+static void dead_init_event(gg_trainer *t, const gg_init_report *rep)
+{
+    gg_guard_event e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.signal, sizeof e.signal, "dead_units");
+    snprintf(e.action, sizeof e.action, "%s", rep->fixed ? "rescale" : "warn");
+    double worst = 0;
+    size_t k = (size_t)snprintf(e.detail, sizeof e.detail, "ReLU units dead on the first batch (zero for every sample): ");
+    int shown = 0;
+    for (int i = 0; i < rep->n && k < sizeof e.detail; i++) {
+        if (!(rep->dead_share[i] >= 0.5)) continue;
+        if (rep->dead_share[i] > worst) worst = rep->dead_share[i];
+        if (shown++ < 3)
+            k += (size_t)snprintf(e.detail + k, sizeof e.detail - k, "%s%s %.0f%%", shown > 1 ? ", " : "", rep->layer[i],
+                                  100 * rep->dead_share[i]);
+    }
+    if (rep->fixed && k < sizeof e.detail) {
+        double after = 0;
+        for (int i = 0; i < rep->n; i++)
+            if (rep->dead_share_fixed[i] > after) after = rep->dead_share_fixed[i];
+        snprintf(e.detail + k, sizeof e.detail - k, "; their biases reset to 0 and the layers rescaled (at most %.0f%% dead after)",
+                 100 * after);
+    }
+    e.value = worst;
+    e.threshold = 0.5;
+    gg_runlog_event(t, &e);
+    char line[400];
+    snprintf(line, sizeof line, "step 0: dead units -> %s: %s", e.action, e.detail);
+    gg_train_emit(t, GG_EV_GUARD, line);
+}
+
 static void check_init(gg_trainer *t)
 {
     static gg_init_report rep; /* large; one run at a time per process */
@@ -802,6 +834,7 @@ static void check_init(gg_trainer *t)
     gg_status st = gg_init_check(g, t->s.guard.init_check == 2, &rep);
     gg_graph_set_batch(g, gg_graph_max_batch(g));
     if (st || !rep.poor) return;
+    if (rep.poor_dead) dead_init_event(t, &rep);
     if (rep.poor_growth) init_event(t, &rep, 0);
     if (rep.poor_saturated) init_event(t, &rep, 1);
 }
