@@ -1341,6 +1341,7 @@ typedef struct gg_guard_config {
     int quiet_persist;         /* consecutive passes a layer signal must last to be reported */
     int report_every;          /* steps between repeats of a signal that persists */
     gg_response on_stall, on_vanishing;
+    gg_response on_dead;       /* a ReLU layer's units killed in training (dead at the monitor, alive at its first pass) */
     float remedy_noise_eta;    /* eta of the noise that the noise response switches on */
 } gg_guard_config;
 

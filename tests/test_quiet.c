@@ -212,12 +212,14 @@ static void test_stall(void)
 }
 
 /* Healthy at step 0, then fc1 dies and the loss sits at chance: collapse,
- * rolled back by the default response. */
+ * rolled back by the default response (with the dead-unit response off:
+ * by default it answers first, below). */
 static void test_collapse(void)
 {
     net n;
     net_build(&n, 32);
     gg_guard_config c = quiet_only();
+    c.on_dead = GG_DO_NOTHING;
     gg_guard *gd = gg_guard_new(n.g, n.o, &c);
     gg_guard_set_chance(gd, LN3);
     gg_train_pos pos = {0, 0, 0, {0}};
@@ -237,6 +239,41 @@ static void test_collapse(void)
     const char *det = NULL;
     GT_CHECK(count_signal(gd, "collapse", &det) == 1 && strstr(det, "dead units"), "the event: %s", det ? det : "");
     GT_CHECK(count_signal(gd, "stall", NULL) == 0, "a collapse, not a plain stall");
+    gg_guard_free(gd);
+    /* the default: units alive at the first pass and dead for quiet_persist
+     * passes after were killed in training: rolled back as soon as that is
+     * established (quiet_persist 1: the second pass, step 10), long before
+     * the loss's stall window */
+    c = quiet_only();
+    gd = gg_guard_new(n.g, n.o, &c);
+    gg_guard_set_chance(gd, LN3);
+    gg_guard_snapshot(gd, &pos);
+    for (int i = 0; i < 32; i++) b1[i] = 0.1f;
+    pass(&n);
+    gg_guard_check(gd, 0, 0, LN3);
+    for (int i = 0; i < 32; i++) b1[i] = -100.0f;
+    pass(&n);
+    rolled = -1;
+    for (long t = 1; t <= 300 && rolled < 0; t++) {
+        gg_guard_decision d = gg_guard_check(gd, t, 0, LN3);
+        if (d.verdict == GG_GUARD_ROLLBACK) rolled = t;
+        else gg_guard_clear_events(gd);
+    }
+    GT_CHECK(rolled == 10, "units killed in training: rolled back at step %ld", rolled);
+    GT_CHECK(count_signal(gd, "dead_units", &det) == 1 && strstr(det, "killed in training"), "the event: %s",
+             det ? det : "");
+    gg_guard_free(gd);
+    /* units dead from the first pass are the init check's (or a stall's),
+     * not a rate's: warned, not rolled back */
+    gd = gg_guard_new(n.g, n.o, &c);
+    gg_guard_snapshot(gd, &pos);
+    rolled = -1;
+    for (long t = 0; t <= 60 && rolled < 0; t++) {
+        gg_guard_decision d = gg_guard_check(gd, t, 0, 0.5);
+        if (d.verdict == GG_GUARD_ROLLBACK) rolled = t;
+    }
+    GT_CHECK(rolled < 0 && count_signal(gd, "dead_units", NULL) >= 1, "dead from the start: a warning only (rolled %ld)",
+             rolled);
     gg_guard_free(gd);
     net_free(&n);
 }

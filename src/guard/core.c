@@ -138,6 +138,7 @@ gg_guard_config gg_guard_defaults(void)
     c.loss_blowup_z = 3;
     c.on_blowup = GG_DO_ROLLBACK;
     c.on_collapse = GG_DO_ROLLBACK;
+    c.on_dead = GG_DO_ROLLBACK;
     c.quiet = 1;
     c.monitor_every = 0;
     c.stall_window = 300;
@@ -544,6 +545,11 @@ static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double no
             break;
         case GG_Q_DEAD:
             gd->m.cnt.dead++;
+            /* a rate that killed the units is too high: not tried again */
+            if (f->killed) {
+                r = c->on_dead;
+                if (r == GG_DO_ROLLBACK) gd->m.collapse_ceiling = 1;
+            }
             break;
         case GG_Q_SATURATION:
             gd->m.cnt.saturated++;

@@ -126,6 +126,7 @@ static const sfield fields[] = {
     {"quiet.last_report", P_QUIET, T_LONGS, offsetof(gg_quiet_hist, last_report), N_SIGNALS},
     Q("quiet.peak_lr", T_DOUBLE, peak_lr),
     Q("quiet.first_profile", T_DOUBLE, ratio0),
+    Q("quiet.first_dead", T_DOUBLE, dead0),
     Q("quiet.unhealthy", T_INT, unhealthy),
     Q("quiet.passes", T_INT, passes),
 };

@@ -301,6 +301,7 @@ static gg_status read_guard(gg_cfg_node *m, gg_settings *s)
     GG_TRY(read_response(m, "on_blowup", &c->on_blowup));
     GG_TRY(read_response(m, "on_collapse", &c->on_collapse));
     GG_TRY(read_response(m, "on_max_spike", &c->on_max_spike));
+    GG_TRY(read_response(m, "on_dead", &c->on_dead));
     GG_TRY(get_i(m, "layer_every", 0, 100000000, &c->layer_every));
     /* quiet failures (docs/guard.md, "Quiet failures") */
     GG_TRY(gg_cfg_bool(m, "quiet", &c->quiet));
