@@ -32,8 +32,9 @@ $(SAN_BUILD)/Makefile: CMakeLists.txt
 san: deps $(SAN_BUILD)/Makefile
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 
+# the demo run replaces its own earlier run (and says so)
 run: build
-	$(BUILD)/gradguard train $(CONFIG) -o $(RUN_DIR)
+	$(BUILD)/gradguard train $(CONFIG) -o $(RUN_DIR) --overwrite
 
 # The library, header, command, man page, CMake and pkg-config files and the
 # Python package (docs/getting-started.md) under PREFIX (default /usr/local, where

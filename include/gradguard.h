@@ -1105,6 +1105,13 @@ typedef struct gg_safetensors gg_safetensors;
  * GG_E_FORMAT if it is malformed; the message names the file and the tensor
  * or byte offset. Free with gg_safetensors_close. */
 GG_API gg_status gg_safetensors_open(const char *path, gg_safetensors **out);
+/* Reads and validates only the header of path (length, strict JSON, names,
+ * shapes, offsets against the file size, format and header checksum), not
+ * the data: a cheap look at a file's metadata (e.g. which run a checkpoint
+ * belongs to). Its tensors have no data (gg_safetensors_get/find give
+ * NULL); a damaged data buffer is not noticed. Fails like
+ * gg_safetensors_open; free with gg_safetensors_close. */
+GG_API gg_status gg_safetensors_open_header(const char *path, gg_safetensors **out);
 GG_API void gg_safetensors_close(gg_safetensors *st);
 GG_API int gg_safetensors_count(const gg_safetensors *st);
 /* The i-th tensor (header order): name and shape; data owned by st. Any
@@ -1316,6 +1323,7 @@ typedef struct gg_guard_config {
     float loss_blowup_z;       /* ... and, once the loss statistics are warm, this many standard deviations of log loss above its mean (0: no such test) */
     gg_response on_blowup;
     gg_response on_collapse;   /* the loss fell back to chance level after progress */
+    gg_response on_max_spike;  /* the largest |g| far above its level while the global norm is not */
     int layer_every;           /* per-layer statistics to layers.csv every so many steps */
     /* quiet failures: stalls, vanishing gradients, dead and saturated units
      * (docs/guard.md, "Quiet failures") */
@@ -1333,6 +1341,7 @@ typedef struct gg_guard_config {
     int quiet_persist;         /* consecutive passes a layer signal must last to be reported */
     int report_every;          /* steps between repeats of a signal that persists */
     gg_response on_stall, on_vanishing;
+    gg_response on_dead;       /* a ReLU layer's units killed in training (dead at the monitor, alive at its first pass) */
     float remedy_noise_eta;    /* eta of the noise that the noise response switches on */
 } gg_guard_config;
 
@@ -1350,7 +1359,9 @@ GG_API gg_guard_config gg_guard_defaults(void);
  * their output and so hide that growth; a net whose tanh (sigmoid) layers,
  * most of them and at least two, start with a pre-activation RMS over 2
  * (4) is poor too (poor_saturated), and the fix rescales those layers to
- * pre-activation RMS 1. */
+ * pre-activation RMS 1. Dead units: a ReLU layer (any depth) with half or
+ * more of its units zero for the whole batch is poor (poor_dead); the fix
+ * resets its bias to 0 before rescaling. */
 #define GG_INIT_MAX_LAYERS 256
 typedef struct gg_init_report {
     int n;
@@ -1362,6 +1373,10 @@ typedef struct gg_init_report {
     int squashing, saturated; /* tanh/sigmoid layers, and those with pre-activation RMS > 2 (sigmoid: > 4) */
     int poor_growth;          /* poor because the output scale grows or shrinks geometrically (or overflows) */
     int poor_saturated;       /* poor because most squashing layers (>= 2) start saturated */
+    double dead_share[GG_INIT_MAX_LAYERS];       /* ReLU layers: share of units zero for the whole batch; -1 for others */
+    double dead_share_fixed[GG_INIT_MAX_LAYERS]; /* ... after the fix */
+    int dead;                 /* ReLU layers with half or more of their units dead */
+    int poor_dead;            /* poor because a ReLU layer starts with half its units dead (the fix resets its bias to 0) */
     int poor, fixed;
 } gg_init_report;
 GG_API gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep);
@@ -1634,8 +1649,34 @@ typedef struct gg_trainer gg_trainer;
  * files). Every config key is read and checked here; an unknown key or a
  * bad value fails with file, line and key. cfg must outlive the trainer. */
 GG_API gg_status gg_trainer_new(gg_cfg *cfg, const char *run_dir, gg_trainer **out);
-/* Continues the run in run_dir from its newest readable checkpoint (an
- * unreadable newest one is reported and the one before it used).
+/* gg_trainer_new with flags (GG_RUN_*). The run directory belongs to one
+ * run at a time:
+ * - A directory that already holds a run (any of config.yaml, metrics.csv,
+ *   layers.csv, events.jsonl, summary.json, model.safetensors,
+ *   report.html, run_id, vocab.bin, prune.json, checkpoints/) is refused
+ *   (GG_E_STATE, the message names the directory and the files found)
+ *   unless flags has GG_RUN_OVERWRITE, which removes those files (and only
+ *   those) once the run is set up, before anything new is written. An
+ *   empty or missing directory is fine (created).
+ * - The trainer holds a lock on RUN_DIR/run.lock (pid, host, start time
+ *   and run id in the file, flock(2) on it) from here until
+ *   gg_trainer_free; a directory locked by a live process is refused at
+ *   once (GG_E_STATE naming its pid and host). A lock left by a process
+ *   that died (its flock is gone with it) is taken over, which the run
+ *   notes on its progress callback and in events.jsonl.
+ * - The run gets a new id (UTC start time and random hex), written to
+ *   RUN_DIR/run_id, summary.json and every checkpoint's metadata
+ *   (run_id); retention and gg_trainer_resume touch only checkpoints with
+ *   the run's id (a directory made before run ids: only checkpoints
+ *   without one).
+ * Under MPI only rank 0 does these; the others never touch the directory. */
+#define GG_RUN_OVERWRITE 1u
+GG_API gg_status gg_trainer_new_ex(gg_cfg *cfg, const char *run_dir, unsigned flags, gg_trainer **out);
+/* Continues the run in run_dir from its newest readable checkpoint of that
+ * run (an unreadable newest one is reported and the one before it used;
+ * checkpoints of another run are left alone and named). Takes the run
+ * directory's lock as gg_trainer_new_ex does (refused while a live process
+ * holds it; a dead holder's lock is taken over with a note).
  * overrides[0..n) are "key=value" assignments applied to its config. */
 GG_API gg_status gg_trainer_resume(const char *run_dir, const char *const *overrides, int n, gg_trainer **out);
 GG_API void gg_trainer_free(gg_trainer *t);

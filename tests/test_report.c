@@ -364,17 +364,38 @@ static void test_partial(void)
         free(html);
     }
 
-    /* an empty directory: every file missing, still a page */
-    char dir[1400];
+    /* an empty directory is not a run directory: an error that names the
+     * files it lacks, and no page written into it or anywhere else */
+    char dir[1400], out[1500];
     path_of(dir, sizeof dir, "empty", NULL);
     mkdir(dir, 0755);
     drop("empty", "report.html");
-    html = report_of("empty");
+    GT_CHECK(gg_report_write(dir, NULL) == GG_E_IO && strstr(gg_errmsg(), "is not a run directory") &&
+                 strstr(gg_errmsg(), "none of config.yaml, metrics.csv, events.jsonl, summary.json"),
+             "empty dir: %s", gg_errmsg());
+    snprintf(out, sizeof out, "%s/report.html", dir);
+    GT_CHECK(access(out, F_OK) != 0, "a report was written into a directory that is not a run's");
+    {
+        char good[1400];
+        path_of(good, sizeof good, "sample-nolayers", NULL);
+        const char *dirs[2] = {good, dir};
+        path_of(out, sizeof out, "empty-compare.html", NULL);
+        unlink(out);
+        GT_CHECK(gg_report_compare(dirs, 2, out) == GG_E_IO && strstr(gg_errmsg(), "empty' is not a run directory"),
+                 "compare with an empty dir: %s", gg_errmsg());
+        GT_CHECK(access(out, F_OK) != 0, "compare wrote %s although a directory is not a run's", out);
+    }
+
+    /* a run that has only its config (killed as it started): every other
+     * file missing, still a page */
+    put("started", "config.yaml", "train: {epochs: 1}\n");
+    drop("started", "report.html");
+    html = report_of("started");
     if (html) {
         check_page(html, "empty run");
         GT_CHECK(count(html, "<svg") == 4, "%d charts for an empty run", count(html, "<svg"));
         GT_CHECK(strstr(html, "metrics.csv: not found") && strstr(html, "summary.json: not found") &&
-                     strstr(html, "config.yaml: not found"),
+                     !strstr(html, "config.yaml: not found"),
                  "missing files warned");
         GT_CHECK(strstr(html, ">no loss logged<") != NULL, "empty chart says so");
         free(html);

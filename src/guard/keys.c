@@ -63,6 +63,10 @@ const gg_key gg_guard_keys[] = {
     R(on_trend, GG_DO_BACKOFF, .doc = "response to a slow blow-up"),
     R(on_blowup, GG_DO_ROLLBACK, .doc = "response to a loss blow-up"),
     R(on_collapse, GG_DO_ROLLBACK, .doc = "response to a collapse to chance level (classification only)"),
+    R(on_max_spike, GG_DO_NOTHING,
+      .doc = "response to a max-gradient spike: the largest \\|g\\| more than `spike_z` standard deviations of its "
+             "log above its running level while the global norm is not (an exploding embedding row, one outlier "
+             "sample)"),
     F(backoff_factor, 1e-6, 1, 0.5, .doc = "learning-rate scale multiplier of a back-off (and of a rollback)"),
     I(backoff_recover, 0, 100000000, 500,
       .doc = "good steps over which the scale climbs back to its ceiling (0: it never does)"),
@@ -109,6 +113,10 @@ const gg_key gg_guard_keys[] = {
     I(report_every, 1, 100000000, 1000, .doc = "steps between repeats of a signal that persists"),
     R(on_stall, GG_DO_NOTHING, .doc = "response to a stall"),
     R(on_vanishing, GG_DO_NOTHING, .doc = "response to a vanishing gradient profile"),
+    R(on_dead, GG_DO_ROLLBACK,
+      .doc = "response to units killed in training: a ReLU layer at or above `dead_fraction` dead at a pass of "
+             "the monitor while its first pass had fewer (a rollback also keeps the rate that killed them from "
+             "being tried again)"),
     F(remedy_noise_eta, 0, 1e6, 0.3, .doc = "eta of the gradient noise the `noise` response switches on"),
     {0},
 };

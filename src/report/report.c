@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define FILE_MAX ((size_t)256 << 20) /* larger files are refused, not read */
 #define CONFIG_SHOW_MAX ((size_t)1 << 20)
@@ -934,6 +935,24 @@ static gg_status run_read(run *r, const char *dir)
     struct stat sb;
     if (stat(dir, &sb) != 0) return gg_fail(GG_E_IO, "report: run directory '%s': %s", dir, strerror(errno));
     if (!S_ISDIR(sb.st_mode)) return gg_fail(GG_E_IO, "report: '%s' is not a directory", dir);
+    /* a run directory has at least one of the files a run writes as it
+     * starts or ends; a page of "not found" for any other directory (and a
+     * report.html left in it) would help no one */
+    static const char *const marks[] = {"config.yaml", "metrics.csv", "events.jsonl", "summary.json"};
+    int found = 0;
+    for (int i = 0; i < 4 && !found; i++) {
+        size_t pl = strlen(dir) + strlen(marks[i]) + 2;
+        char *p = malloc(pl);
+        if (!p) return gg_fail(GG_E_NOMEM, "report: out of memory");
+        snprintf(p, pl, "%s/%s", dir, marks[i]);
+        found = access(p, F_OK) == 0;
+        free(p);
+    }
+    if (!found)
+        return gg_fail(GG_E_IO,
+                       "report: '%s' is not a run directory: it has none of config.yaml, metrics.csv, events.jsonl, "
+                       "summary.json (gradguard train writes them)",
+                       dir);
     read_metrics(r);
     read_layers(r);
     read_events(r);

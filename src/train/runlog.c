@@ -169,12 +169,21 @@ gg_status gg_runlog_summary(gg_trainer *t)
      * slower ranks included) over its time in steps, of this process */
     char share[32];
     num(share, sizeof share, here ? t->comm_seconds / t->step_seconds : NAN, 1);
+    /* a directory made before run ids has none: null */
+    char rid[GG_RUN_ID_MAX + 8];
+    if (t->run_id[0]) {
+        char esc[GG_RUN_ID_MAX * 2];
+        gg_json_escape(esc, sizeof esc, t->run_id);
+        snprintf(rid, sizeof rid, "\"%s\"", esc);
+    } else {
+        snprintf(rid, sizeof rid, "null");
+    }
     const gg_guard_counters *c = t->gd ? gg_guard_counts(t->gd) : NULL;
     gg_guard_counters z;
     memset(&z, 0, sizeof z);
     if (!c) c = &z;
     snprintf(buf, sizeof buf,
-             "{\n  \"status\": \"%s\",\n  \"epochs\": %d,\n  \"steps\": %ld,\n  \"train_loss\": %s,\n"
+             "{\n  \"status\": \"%s\",\n  \"run_id\": %s,\n  \"epochs\": %d,\n  \"steps\": %ld,\n  \"train_loss\": %s,\n"
              "  \"train_accuracy\": %s,\n  \"val_loss\": %s,\n  \"val_accuracy\": %s,\n  \"test_loss\": %s,\n"
              "  \"test_accuracy\": %s,\n  \"wall_seconds\": %s,\n  \"samples_per_second\": %s,\n"
              "  \"first_loss\": %s,\n  \"max_loss\": %s,\n  \"nonfinite_steps\": %ld,\n"
@@ -183,7 +192,7 @@ gg_status gg_runlog_summary(gg_trainer *t)
              "\"backoffs\": %ld, \"rollbacks\": %ld, \"nonfinite\": %ld, \"spikes\": %ld, \"trends\": %ld, "
              "\"collapses\": %ld, \"stalls\": %ld, \"vanishing\": %ld, \"dead\": %ld, "
              "\"saturated\": %ld, \"update_ratio\": %ld}\n}\n",
-             t->status, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, wall, sps, fl, ml, t->nonfinite_steps,
+             t->status, rid, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, wall, sps, fl, ml, t->nonfinite_steps,
              gg_blas_kernel(), t->world, sts, ars, share, t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
              c->trends, c->collapses, c->stalls, c->vanishing, c->dead, c->saturated, c->update_ratio);
     /* pruning: the sparsity per tensor, before the closing brace */
