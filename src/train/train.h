@@ -53,6 +53,7 @@ typedef struct gg_settings {
     /* loss */
     gg_loss_kind loss;
     float smoothing, huber_delta;
+    float z_loss; /* softmax_xent: coefficient of mean (log Z)^2 in training (0: none) */
     /* optimizer and schedule */
     gg_optim_config opt;
     gg_group_cfg groups[GG_MAX_GROUPS];
