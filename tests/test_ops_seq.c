@@ -9,9 +9,14 @@
  *  - the parallel row loops against the serial ones;
  *  - carried state: two chunks with GG_RNN_CARRY equal one long sequence,
  *    and backward after a carry uses the state the chunk started from;
- *  - attention against a direct loop, causal and not;
+ *  - attention against a direct loop, causal and not, with and without a
+ *    logit cap, and its statistics (max |logit|, entropy) against the loop
+ *    and at the extremes (uniform, one-hot);
+ *  - softmax_xent's z-loss (training only) and log Z statistics;
+ *  - QK-clip on a block's W_q/W_k rows, and its refusals;
  *  - the layer builders: names, per-block recurrent initialisers, forget
- *    bias, state reset, the transformer blocks' gradients; build errors. */
+ *    bias, state reset, the transformer blocks' gradients (qk_norm, logit
+ *    cap included); build errors. */
 #include "gradcheck.h"
 
 #include <omp.h>
@@ -775,6 +780,118 @@ static void check_blocks(int N, int T, int D, int heads, int causal)
     gg_graph_free(g);
 }
 
+/* Attention blocks with qk_norm and a logit cap: gradients of every new
+ * parameter and of the input, and the parameter shapes. */
+static void check_blocks_opts(int N, int T, int D, int heads, int qk_norm, float cap)
+{
+    char what[112];
+    snprintf(what, sizeof what, "block opts N=%d T=%d D=%d heads=%d qk_norm=%d cap=%g", N, T, D, heads, qk_norm, cap);
+    gg_graph *g = gg_graph_new(N);
+    gg_node x = gg_input(g, "x", gg_shape2(T, D));
+    gg_graph_requires_grad(g, x);
+    gg_attention_opts o = {heads, 1, qk_norm, cap};
+    gg_node h = gg_attention_block_ex(g, x, "att", &o);
+    gg_node L = weigh(g, h, "r");
+    GT_OK(gg_graph_compile(g));
+    if (gg_graph_status(g)) {
+        gg_graph_free(g);
+        return;
+    }
+    const char *names[] = {"att.qkv.weight", "att.qkv.bias", "att.q_norm.weight", "att.q_norm.bias",
+                           "att.k_norm.weight", "att.k_norm.bias", "att.out.weight"};
+    int n = qk_norm ? 7 : 2;
+    gg_node nodes[8] = {x};
+    for (int i = 0; i < n; i++) {
+        nodes[i + 1] = gg_graph_find(g, names[i]);
+        GT_CHECK(nodes[i + 1] >= 0, "%s: parameter %s", what, names[i]);
+    }
+    if (qk_norm) {
+        gg_shape qs = gg_graph_shape(g, nodes[3]);
+        GT_CHECK(qs.ndim == 1 && qs.d[0] == D / heads, "%s: q_norm.weight is (dh)", what);
+    } else {
+        GT_CHECK(gg_graph_find(g, "att.q_norm.weight") < 0, "%s: no q_norm without qk_norm", what);
+    }
+    randomize(g, 9, 1.5f, 0.02f);
+    gradcheck(g, L, nodes, n + 1, 15, what);
+    gg_graph_free(g);
+}
+
+/* The attention op of layer `layer`, -1 if none. */
+static gg_node attention_of(gg_graph *g, const char *layer)
+{
+    for (int i = 0; i < gg_graph_num_nodes(g); i++)
+        if (gg_graph_attention_heads(g, i) > 0 && strcmp(gg_graph_node_layer(g, i), layer) == 0) return i;
+    return -1;
+}
+
+/* QK-clip: the head's max logit on the same batch becomes tau, the other
+ * heads' statistics and the V rows stay; refusals. */
+static void check_qk_clip(void)
+{
+    int N = 2, T = 5, D = 8, heads = 2, dh = D / heads;
+    gg_graph *g = gg_graph_new(N);
+    gg_node x = gg_input(g, "x", gg_shape2(T, D));
+    gg_node h = gg_attention_block(g, x, "att", heads, 1);
+    GT_OK(gg_graph_compile(g));
+    gg_node a = attention_of(g, "att");
+    GT_CHECK(a >= 0, "the block has an attention op");
+    randomize(g, 31, 1.5f, 0);
+    float f = 0;
+    GT_CHECK(gg_attention_qk_clip(g, a, 0, 1, &f) == GG_E_STATE && f == 1, "no clip before a forward");
+    GT_OK(gg_graph_forward(g, GG_EVAL, h));
+    gg_attention_stats s0, s1, t0, t1;
+    GT_OK(gg_graph_attention_stats(g, a, 0, &s0));
+    GT_OK(gg_graph_attention_stats(g, a, 1, &t0));
+    GT_CHECK(s0.max_logit > 1, "head 0's max logit %g is large enough to clip", s0.max_logit);
+    gg_node w = gg_graph_find(g, "att.qkv.weight");
+    float *wv = gg_graph_data(g, w);
+    float v_before = wv[(size_t)(2 * D) * D], k1_before = wv[(size_t)(D + dh) * D];
+    float tau = s0.max_logit / 4;
+    GT_OK(gg_attention_qk_clip(g, a, 0, tau, &f));
+    GT_NEAR(f, 0.5, 1e-6, 0, "factor sqrt(tau / max)");
+    GT_OK(gg_graph_attention_stats(g, a, 0, &s1));
+    GT_NEAR(s1.max_logit, tau, 1e-6, 0, "the recorded max becomes tau");
+    GT_OK(gg_graph_forward(g, GG_EVAL, h));
+    GT_OK(gg_graph_attention_stats(g, a, 0, &s1));
+    GT_OK(gg_graph_attention_stats(g, a, 1, &t1));
+    GT_NEAR(s1.max_logit, tau, 1e-4, 0, "head 0's max logit after the clip, on the same batch");
+    GT_CHECK(s1.entropy > s0.entropy, "smaller logits: entropy %g above %g", s1.entropy, s0.entropy);
+    GT_NEAR(t1.max_logit, t0.max_logit, 1e-6, 0, "head 1 untouched");
+    GT_CHECK(wv[(size_t)(2 * D) * D] == v_before && wv[(size_t)(D + dh) * D] == k1_before,
+             "V rows and head 1's K rows untouched");
+    GT_OK(gg_attention_qk_clip(g, a, 0, s1.max_logit * 2, &f));
+    GT_CHECK(f == 1, "under the threshold: nothing done (factor %g)", f);
+    GT_CHECK(gg_attention_qk_clip(g, a, 2, 1, NULL) == GG_E_ARG, "head out of range");
+    GT_CHECK(gg_attention_qk_clip(g, a, 0, 0, NULL) == GG_E_ARG, "tau 0");
+    GT_CHECK(gg_attention_qk_clip(g, w, 0, 1, NULL) == GG_E_ARG && strstr(gg_errmsg(), "att.qkv.weight"),
+             "not an attention op: %s", gg_errmsg());
+    gg_graph_free(g);
+
+    /* qk_norm: rescaling W_q, W_k would change nothing */
+    g = gg_graph_new(1);
+    x = gg_input(g, "x", gg_shape2(3, 4));
+    gg_attention_opts o = {2, 1, 1, 0};
+    h = gg_attention_block_ex(g, x, "att", &o);
+    GT_OK(gg_graph_compile(g));
+    randomize(g, 3, 1, 0);
+    GT_OK(gg_graph_forward(g, GG_EVAL, h));
+    GT_CHECK(gg_attention_qk_clip(g, attention_of(g, "att"), 0, 1e-3f, NULL) == GG_E_STATE &&
+                 strstr(gg_errmsg(), "qk_norm"),
+             "qk_norm refused: %s", gg_errmsg());
+    gg_graph_free(g);
+
+    /* a bare attention op: W_q and W_k unknown */
+    g = gg_graph_new(1);
+    gg_node q = gg_input(g, "qkv", gg_shape2(3, 12));
+    gg_node y = gg_attention(g, q, 2, 1);
+    GT_OK(gg_graph_compile(g));
+    randomize(g, 4, 1, 0);
+    GT_OK(gg_graph_forward(g, GG_EVAL, y));
+    GT_CHECK(gg_attention_qk_clip(g, y, 0, 1e-3f, NULL) == GG_E_STATE && strstr(gg_errmsg(), "gg_attention_block"),
+             "bare op refused: %s", gg_errmsg());
+    gg_graph_free(g);
+}
+
 static void check_errors(void)
 {
     gg_graph *g = gg_graph_new(2);
@@ -890,6 +1007,10 @@ int main(void)
     check_layers();
     check_blocks(2, 3, 4, 2, 1);
     check_blocks(1, 4, 6, 1, 0);
+    check_blocks_opts(2, 4, 8, 2, 1, 0);
+    check_blocks_opts(1, 3, 6, 3, 1, 2.0f);
+    check_blocks_opts(2, 3, 4, 1, 0, 0.7f);
+    check_qk_clip();
     check_errors();
     return gt_done("test_ops_seq");
 }
