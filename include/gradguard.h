@@ -1069,7 +1069,14 @@ typedef struct gg_text gg_text;
  * an empty file and a file holding a NUL byte (binary or UTF-16; the
  * message gives the offset of the first). GG_E_IO if it cannot be read,
  * GG_E_NOMEM over GG_TEXT_MAX_BYTES (checked before allocating) or out of
- * memory. Messages name the file. *out is NULL on failure. */
+ * memory. Messages name the file. *out is NULL on failure.
+ * A directory is read as one text: the concatenation of its regular files
+ * (plain or gzip) in byte order of their names, leaving out symbolic links,
+ * subdirectories, names starting with '.' and names ending in ".dat" (so
+ * Debian's /usr/share/games/fortunes reads as its fortune files once each:
+ * NAME.u8 links to NAME, NAME.dat is a binary index); each file is checked
+ * as above, the 1 GiB limit applies to the sum, and a directory with no such
+ * file is GG_E_FORMAT. */
 gg_status gg_text_load(const char *path, gg_text **out);
 /* NULL is a no-op. */
 void gg_text_free(gg_text *tx);
