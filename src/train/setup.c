@@ -297,6 +297,7 @@ static gg_status read_guard(gg_cfg_node *m, gg_settings *s)
     GG_TRY(read_response(m, "on_blowup", &c->on_blowup));
     GG_TRY(read_response(m, "on_collapse", &c->on_collapse));
     GG_TRY(get_i(m, "layer_every", 0, 100000000, &c->layer_every));
+    s->layer_every_set = gg_cfg_get(m, "layer_every") != NULL;
     /* quiet failures (docs/guard.md, "Quiet failures") */
     GG_TRY(gg_cfg_bool(m, "quiet", &c->quiet));
     GG_TRY(get_i(m, "monitor_every", 0, 100000000, &c->monitor_every));

@@ -65,6 +65,7 @@ typedef struct gg_settings {
     int es_restore;
     /* guard */
     gg_guard_config guard;
+    int layer_every_set; /* guard.layer_every given: layers.csv even with the guard off */
     gg_fault faults[GG_MAX_FAULTS];
     int nfaults;
     /* train */
