@@ -202,3 +202,109 @@ def lr_at(step, lr, warmup, total, min_lr):
     k, T = step - warmup, total - warmup
     k = min(k, T)
     return min_lr + (lr - min_lr) * 0.5 * (1 + math.cos(math.pi * k / T))
+
+
+# ---- one training run (bench/lr_sweep/sweep.py's PyTorch variant) ------------------------------
+
+
+def train(a):
+    """Trains from scratch with AdamW and clip_grad_norm_(a.clip); returns the run's record."""
+    import time
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    ids, vocab = load_text(a.text)
+    xtr, ytr = windows(ids, a.length, a.stride, 0, 1 - a.val_fraction)
+    xva, yva = windows(ids, a.length, a.stride, 1 - a.val_fraction, 1)
+    model = CharTransformer(len(vocab), a.length, a.width, a.layers, a.heads, a.qk_norm, a.logit_cap)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, a.beta2), weight_decay=a.weight_decay,
+                            foreach=True)
+    xtr_t, ytr_t = torch.from_numpy(xtr), torch.from_numpy(ytr)
+    g = torch.Generator().manual_seed(a.seed)
+    perm = torch.randperm(len(xtr), generator=g)
+    rec = {"side": "pytorch", "lr": a.lr, "seed": a.seed, "steps": a.steps, "vocab": len(vocab),
+           "train_windows": len(xtr), "val_windows": len(xva), "curve": [], "attn": [], "nonfinite_steps": 0}
+    t0, c0 = time.time(), time.process_time()
+    log_loss, log_n, first = 0.0, 0, None
+    min_lr = a.lr * a.min_lr_frac
+    for step in range(a.steps):
+        lr = lr_at(step, a.lr, a.warmup, a.steps, min_lr)
+        for grp in opt.param_groups:
+            grp["lr"] = lr
+        k = (step * a.batch) % (len(perm) - a.batch + 1)
+        idx = perm[k:k + a.batch]
+        want = (step + 1) % a.stats_every == 0
+        logits = model(xtr_t[idx], want_stats=want)
+        loss, lz = lm_loss(logits, ytr_t[idx], a.z_loss)
+        lv = loss.item()
+        if first is None:
+            first = lv
+        if not math.isfinite(lv):
+            rec["nonfinite_steps"] += 1
+        else:
+            log_loss += lv
+            log_n += 1
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if a.clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
+        opt.step()
+        if want:
+            heads = []
+            for i, m in enumerate(model.attentions()):
+                for h in range(m.H):
+                    heads.append([i + 1, h, float(m.stats[0][h]), float(m.stats[1][h])])
+            rec["attn"].append({"step": step + 1, "heads": heads, "log_z": float(lz)})
+        if (step + 1) % a.log_every == 0:
+            rec["curve"].append([step + 1, log_loss / log_n if log_n else float("nan")])
+            log_loss, log_n = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        tot, n = 0.0, 0
+        for i in range(0, len(xva), 256):
+            xb, yb = torch.from_numpy(xva[i:i + 256]), torch.from_numpy(yva[i:i + 256])
+            l, _ = lm_loss(model(xb), yb)
+            tot += l.item() * len(xb)
+            n += len(xb)
+    rec.update({"first_loss": first, "val_loss": tot / n, "wall_seconds": time.time() - t0,
+                "cpu_seconds": time.process_time() - c0,
+                "status": "diverged" if rec["nonfinite_steps"] or not math.isfinite(tot) else "completed"})
+    return rec
+
+
+def main():
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(description="one PyTorch run of the learning-rate sweep")
+    ap.add_argument("--text", default="/usr/share/games/fortunes")
+    ap.add_argument("--length", type=int, default=64)
+    ap.add_argument("--stride", type=int, default=64)
+    ap.add_argument("--val-fraction", type=float, default=0.05)
+    ap.add_argument("--width", type=int, default=64)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--qk-norm", action="store_true")
+    ap.add_argument("--logit-cap", type=float, default=0)
+    ap.add_argument("--z-loss", type=float, default=0)
+    ap.add_argument("--lr", type=float, required=True)
+    ap.add_argument("--beta2", type=float, default=0.95)
+    ap.add_argument("--weight-decay", type=float, default=0)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--min-lr-frac", type=float, default=0.1)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--log-every", type=int, default=20)
+    ap.add_argument("--stats-every", type=int, default=20)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    rec = train(a)
+    with open(a.out, "w") as f:
+        json.dump(rec, f)
+
+
+if __name__ == "__main__":
+    main()
