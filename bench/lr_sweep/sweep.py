@@ -31,9 +31,10 @@ Output (OUT/report.md, printed too; OUT/sweep.svg, OUT/attention.svg):
   min(loss(eta), loss_0) - loss*, loss_0 the loss at initialisation (the
   median first-step training loss of all runs), loss* the best final loss
   of all runs; a non-finite loss counts as loss_0;
-- the highest stable rate of each variant: the highest rate whose run
-  stayed finite and ended below loss_0 - (loss_0 - loss*) / 2 (it kept at
-  least half of the possible improvement), at every seed run there;
+- the highest stable rate of each variant: the highest rate whose runs
+  (every seed run there) stayed finite and ended below loss* + (loss_0 -
+  loss*) / 4, i.e. kept three quarters of the possible improvement (a run
+  whose attention collapsed to one-hot plateaus far above that);
 - for each run that was not stable: its largest attention logit and
   smallest attention entropy (over layers and heads) over the steps.
 """
@@ -176,7 +177,7 @@ def analyse(recs):
     loss0 = statistics.median(firsts) if firsts else float("nan")
     finals = [r["val_loss"] for r in recs if finite(r["val_loss"])]
     best = min(finals) if finals else float("nan")
-    bar = loss0 - (loss0 - best) / 2
+    bar = best + (loss0 - best) / 4
     table = {}  # variant -> rate -> [val losses over seeds]
     for r in recs:
         table.setdefault(r["variant"], {}).setdefault(r["lr"], []).append(r)
