@@ -242,6 +242,12 @@ gg_node gg_softmax_xent(gg_graph *g, gg_node logits, gg_node labels, float smoot
  * losses compare across runs with and without it. z_coef in [0, 1e3)
  * (GG_E_ARG otherwise); 0 is gg_softmax_xent. */
 gg_node gg_softmax_xent_z(gg_graph *g, gg_node logits, gg_node labels, float smoothing, float z_coef);
+/* Sets the z-loss coefficient of softmax_xent op `loss` at any time, before
+ * or after compiling (the workspace does not depend on it): a monitor can
+ * switch the z-loss on in the middle of a run. It applies from the next
+ * forward. GG_E_ARG if loss is not a softmax_xent op or z_coef is outside
+ * [0, 1e3). */
+gg_status gg_graph_set_z_loss(gg_graph *g, gg_node loss, float z_coef);
 /* Softmax cross-entropy against soft targets of the logits' shape (rows of
  * probabilities, e.g. mixup's mixed one-hot rows): mean over rows of
  * -sum_c t_c log softmax(x)_c; gradient (softmax(x) sum_c t_c - t) / rows. */

@@ -645,6 +645,15 @@ static void check_z_loss(int R, int C, float z, float smoothing)
     GT_NEAR(gg_graph_scalar(g, L), xent / R, 1e-5, 1e-6, "%s: evaluation loss has no z term", what);
     gg_node nodes[2] = {x, w};
     gradcheck(g, L, nodes, 2, 30, what);
+    /* switched at run time: off, then back on */
+    GT_OK(gg_graph_set_z_loss(g, L, 0));
+    GT_OK(gg_graph_forward(g, GG_TRAIN, L));
+    GT_NEAR(gg_graph_scalar(g, L), xent / R, 1e-5, 1e-6, "%s: z-loss switched off", what);
+    GT_OK(gg_graph_set_z_loss(g, L, 2 * z));
+    GT_OK(gg_graph_forward(g, GG_TRAIN, L));
+    GT_NEAR(gg_graph_scalar(g, L), (xent + 2 * z * zs) / R, 1e-5, 1e-6, "%s: z-loss doubled at run time", what);
+    GT_CHECK(gg_graph_set_z_loss(g, x, 1) == GG_E_ARG && gg_graph_set_z_loss(g, L, -1) == GG_E_ARG,
+             "%s: set_z_loss refusals", what);
     gg_graph_free(g);
 }
 

@@ -48,6 +48,17 @@ gg_node gg_softmax_xent_z(gg_graph *g, gg_node logits, gg_node labels, float smo
     return n;
 }
 
+gg_status gg_graph_set_z_loss(gg_graph *g, gg_node loss, float z_coef)
+{
+    if (!g || loss < 0 || loss >= g->n || g->t[loss].kind != GG_K_OP || g->t[loss].op != GG_OP_SOFTMAX_XENT)
+        return gg_fail(GG_E_ARG, "gg_graph_set_z_loss: node %d ('%s') is not a softmax_xent op", loss,
+                       g && loss >= 0 && loss < g->n ? g->t[loss].name : "none");
+    if (!(z_coef >= 0 && z_coef < 1e3f))
+        return gg_fail(GG_E_ARG, "gg_graph_set_z_loss: coefficient %g is outside [0, 1000)", (double)z_coef);
+    g->t[loss].fa[1] = z_coef;
+    return GG_OK;
+}
+
 gg_node gg_softmax_xent(gg_graph *g, gg_node logits, gg_node labels, float smoothing)
 {
     return gg_softmax_xent_z(g, logits, labels, smoothing, 0);
