@@ -213,7 +213,7 @@ def edge_rates(info, all_rates):
 
 def svg_chart(series, title, xlabel, ylabel, logx=False, logy=False, w=720, h=380, hline=None):
     """series: [(label, color, [(x, y)], dashed)] -> SVG text. Non-finite y break the line."""
-    L, R, T, B = 70, 190, 30, 50
+    L, R, T, B = 70, 215, 30, 50
     xs = [x for _, _, pts, _ in series for x, y in pts if finite(y)]
     ys = [y for _, _, pts, _ in series for x, y in pts if finite(y) and (y > 0 or not logy)]
     if hline is not None:
@@ -266,7 +266,7 @@ def svg_chart(series, title, xlabel, ylabel, logx=False, logy=False, w=720, h=38
     if hline is not None:
         Y = py(hline[0])
         o.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#888" stroke-dasharray="2,3"/>' % (L, Y, w - R, Y))
-        o.append('<text x="%d" y="%.1f" fill="#666">%s</text>' % (w - R - 4, Y - 4, hline[1]))
+        o.append('<text x="%d" y="%.1f" fill="#666" text-anchor="end">%s</text>' % (w - R - 4, Y - 4, hline[1]))
     for k, (label, color, pts, dashed) in enumerate(series):
         segs, cur = [], []
         for x, y in pts:
@@ -354,7 +354,7 @@ def report(a, recs, rates_run):
                 and r["lr"] > best_lr[r["variant"]]]
     if unstable:
         w("Runs above their variant's best rate that were not stable: the largest attention logit and the smallest attention entropy (over layers "
-          "and heads) at the logged steps (attention.svg); first and last logged values, and the step where the "
+          "and heads) at the logged steps (attention.svg, with the unguarded run at its best rate dashed); first and last logged values, and the step where the "
           "smallest entropy first fell under 0.1 nats:\n")
         w("| run | status | max logit (first -> peak) | min entropy (first -> lowest) | entropy < 0.1 at step |")
         w("|---|---|---|---|---|")
@@ -368,7 +368,11 @@ def report(a, recs, rates_run):
                 "%.1f -> %.1f" % (fm[0], max(fm)) if fm else "-", "%.2f -> %.3f" % (fe[0], min(fe)) if fe else "-",
                 low if low is not None else "-"))
         w("")
-    w("Machine: %s; OpenBLAS %s (OPENBLAS_CORETYPE %s).\n" % (a.cpu, a.blas, os.environ.get("OPENBLAS_CORETYPE") or "unset"))
+    mp = os.path.join(a.out, "machine.json")
+    m = json.load(open(mp)) if os.path.exists(mp) else {"cpu": a.cpu, "blas": a.blas,
+                                                          "coretype": os.environ.get("OPENBLAS_CORETYPE")}
+    w("Machine (when the runs started): %s; OpenBLAS %s (OPENBLAS_CORETYPE %s).\n" % (
+        m["cpu"], m["blas"], m.get("coretype") or "unset"))
     wall = sum(r.get("wall_total", 0) for r in recs)
     cpu = sum(r.get("cpu_total", 0) for r in recs)
     w("%d runs, %.0f s of wall time, %.0f s of CPU time in the runs." % (len(recs), wall, cpu))
@@ -391,6 +395,13 @@ def report(a, recs, rates_run):
             lab = "%s %.2g" % (LABEL[r["variant"]], r["lr"])
             s1.append((lab, palette[k % 8], ml, False))
             s2.append((lab, palette[k % 8], en, False))
+        # a healthy run for contrast: the unguarded model at its best rate
+        ref = [r for r in recs if r["variant"] == "none" and r["lr"] == best_lr.get("none") and r["seed"] == 1]
+        if ref and ref[0].get("attn"):
+            ml, en = attention_series(ref[0])
+            lab = "%s %.2g (healthy)" % (LABEL["none"], ref[0]["lr"])
+            s1.append((lab, "#888888", ml, True))
+            s2.append((lab, "#888888", en, True))
         top = svg_chart(s1, "unstable runs: largest attention logit", "step", "max |q.k| / sqrt(dh) (log)", logy=True)
         bot = svg_chart(s2, "unstable runs: smallest attention entropy", "step", "entropy (nats)")
         with open(os.path.join(a.out, "attention.svg"), "w") as f:
@@ -456,6 +467,8 @@ def main():
         if not os.access(a.gradguard, os.X_OK):
             sys.exit("sweep.py: %s is missing: build first" % a.gradguard)
         t0 = time.time()
+        with open(os.path.join(a.out, "machine.json"), "w") as f:
+            json.dump({"cpu": a.cpu, "blas": a.blas, "coretype": os.environ.get("OPENBLAS_CORETYPE")}, f)
         log("lr sweep: %s; rates %s; %d steps; out %s" % (", ".join(variants), ", ".join("%.2g" % r for r in rates),
                                                           a.steps, a.out))
         for v in variants:
