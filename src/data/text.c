@@ -96,8 +96,9 @@ static gg_status load_file(const char *path, uint64_t limit, char **out, size_t 
      * (gzip data is capped by the reader as it arrives) */
     if (r.f && r.disk_size > limit) {
         gg_reader_close(&r);
-        return gg_fail(GG_E_NOMEM, "text file %s is %llu bytes, over the limit of %llu bytes (1 GiB in all)", path,
-                       (unsigned long long)r.disk_size, (unsigned long long)limit);
+        return gg_fail(GG_E_NOMEM, "text file %s is %llu bytes, over the limit of %llu bytes (%s)", path,
+                       (unsigned long long)r.disk_size, (unsigned long long)limit,
+                       limit == GG_TEXT_MAX_BYTES ? "1 GiB" : "what is left of 1 GiB after the directory's other files");
     }
     char *buf = NULL;
     size_t n = 0;
