@@ -250,6 +250,20 @@ GG_API gg_node gg_sum(gg_graph *g, gg_node x, float s);
  * (N) or (N, T) stored as floats; label smoothing eps in [0, 1). An id
  * outside [0, C) is an error at run time (gg_graph_forward fails). */
 GG_API gg_node gg_softmax_xent(gg_graph *g, gg_node logits, gg_node labels, float smoothing);
+/* gg_softmax_xent plus a z-loss (PaLM; Wortsman et al. 2023): in training
+ * mode the loss gains z_coef times the mean over rows of (log Z)^2, log Z =
+ * logsumexp of the row's logits, which pulls log Z toward 0 and keeps the
+ * output logits from drifting; its gradient adds 2 z_coef log Z softmax(x)
+ * / rows. Evaluation mode reports the cross-entropy alone, so validation
+ * losses compare across runs with and without it. z_coef in [0, 1e3)
+ * (GG_E_ARG otherwise); 0 is gg_softmax_xent. */
+GG_API gg_node gg_softmax_xent_z(gg_graph *g, gg_node logits, gg_node labels, float smoothing, float z_coef);
+/* Sets the z-loss coefficient of softmax_xent op `loss` at any time, before
+ * or after compiling (the workspace does not depend on it): a monitor can
+ * switch the z-loss on in the middle of a run. It applies from the next
+ * forward. GG_E_ARG if loss is not a softmax_xent op or z_coef is outside
+ * [0, 1e3). */
+GG_API gg_status gg_graph_set_z_loss(gg_graph *g, gg_node loss, float z_coef);
 /* Softmax cross-entropy against soft targets of the logits' shape (rows of
  * probabilities, e.g. mixup's mixed one-hot rows): mean over rows of
  * -sum_c t_c log softmax(x)_c; gradient (softmax(x) sum_c t_c - t) / rows. */
@@ -313,6 +327,13 @@ GG_API gg_node gg_gru(gg_graph *g, gg_node x, gg_node w_ih, gg_node w_hh, gg_nod
  * seeing only positions <= t when causal != 0. The probabilities are kept
  * in the workspace (N heads T T floats) for backward. */
 GG_API gg_node gg_attention(gg_graph *g, gg_node qkv, int heads, int causal);
+/* gg_attention with a tanh soft cap on the logits: the softmax sees
+ * cap tanh(s / cap) for each scaled logit s = q.k / sqrt(D / heads), so no
+ * logit exceeds cap in size (Gemma 2's attention softcapping); cap 0 is
+ * gg_attention. The capped op keeps tanh(s / cap) for backward (another
+ * N heads T T floats of workspace). GG_E_ARG (a build error) for a cap
+ * that is negative or not finite. */
+GG_API gg_node gg_attention_capped(gg_graph *g, gg_node qkv, int heads, int causal, float logit_cap);
 
 /* ==== graph: run (src/core/graph.c) ===================================== */
 
@@ -383,6 +404,48 @@ GG_API const gg_check_info *gg_graph_check_result(const gg_graph *g);
  * in the given pass (0 forward, 1 backward), element 0 of its output (or its
  * input gradient, in backward) is overwritten with value. n = -1 clears. */
 GG_API void gg_graph_inject(gg_graph *g, gg_node n, int backward, float value);
+
+/* Attention and output statistics, measured by the forward pass from what it
+ * computes anyway (no extra pass over the T x T logits): what a monitor
+ * reads to see a transformer's attention logits grow and its output
+ * logits drift (Wortsman et al. 2023). Values are those of the last forward
+ * (training or evaluation) at the batch it ran. */
+typedef struct gg_attention_stats {
+    /* max |s| over the batch's samples and visible (query, key) pairs of
+     * the head, s = q.k / sqrt(D / heads) as the softmax uses it, before a
+     * logit cap (with a cap the softmax sees cap tanh(s / cap)) */
+    float max_logit;
+    /* mean over samples and query positions of the attention row's entropy
+     * -sum_j p_j log p_j, in nats; 0 means one-hot attention */
+    float entropy;
+    /* the same mean for uniform attention (log T; causal: the mean of
+     * log(i + 1) over positions i): the ceiling to compare entropy with */
+    float entropy_uniform;
+} gg_attention_stats;
+/* Heads of attention op n (0 if n is not an attention op). */
+GG_API int gg_graph_attention_heads(const gg_graph *g, gg_node n);
+/* The statistics of head `head` of attention op n. GG_E_ARG if n is not an
+ * attention op or head is outside 0..heads-1; GG_E_STATE before the graph is
+ * compiled or before the op's first forward. *out is zeroed on failure. */
+GG_API gg_status gg_graph_attention_stats(const gg_graph *g, gg_node n, int head, gg_attention_stats *out);
+/* QK-clip (Kimi K2's MuonClip, applied by hand): when head `head` of
+ * attention op n had a max logit m > tau in the last forward, its query
+ * rows and key rows of the block's qkv.weight (rows h dh .. h dh + dh - 1
+ * and D + h dh ..) and the same entries of qkv.bias are multiplied by
+ * f = sqrt(tau / m) each, so the head's logits shrink by f^2 = tau / m and
+ * its max on the same batch becomes tau (the recorded max is set to tau);
+ * other heads and V are untouched. Nothing happens when m <= tau. *factor
+ * (may be NULL) gets f, or 1 when nothing was done. Optimizer moments are
+ * not touched. GG_E_ARG for a node that is not attention, a head out of
+ * range or tau not finite and > 0; GG_E_STATE before a forward, for an op
+ * not built by gg_attention_block (its W_q and W_k are not known), for one
+ * with qk_norm (the norm undoes any rescaling) or a non-finite max. */
+GG_API gg_status gg_attention_qk_clip(gg_graph *g, gg_node n, int head, float tau, float *factor);
+/* Output statistics of softmax_xent op `loss`: log Z = logsumexp of each
+ * row of the logits, its mean and max over the rows (samples, and time for
+ * sequences) of the last forward. GG_E_ARG if loss is not a softmax_xent
+ * op, GG_E_STATE before its first forward. */
+GG_API gg_status gg_graph_output_logz(const gg_graph *g, gg_node loss, double *mean, double *max);
 
 /* ==== parameters ========================================================= */
 
@@ -506,6 +569,22 @@ GG_API gg_status gg_rnn_reset_state(gg_graph *g, const char *layer);
  * The projection into the residual (out, fc2) starts at half the Xavier
  * scale, so each block starts near the identity; biases start at 0. */
 GG_API gg_node gg_attention_block(gg_graph *g, gg_node x, const char *name, int heads, int causal);
+/* Options of an attention block beyond gg_attention_block's. */
+typedef struct gg_attention_opts {
+    int heads, causal;
+    /* layer norm on each head's queries and keys before the logits
+     * (Dehghani et al. 2023; Wortsman et al. 2023): qkv's output is viewed as
+     * (N, T, 3 heads, dh), and the Q and K heads go through layer norms over
+     * dh with their own parameters name.q_norm.weight/bias and
+     * name.k_norm.weight/bias (dh each, shared by the heads; PyTorch's
+     * nn.LayerNorm(dh), eps 1e-5) */
+    int qk_norm;
+    /* tanh soft cap on the attention logits (gg_attention_capped); 0: none */
+    float logit_cap;
+} gg_attention_opts;
+/* The attention block with options; gg_attention_block(g, x, name, h, c) is
+ * gg_attention_block_ex with {h, c, 0, 0}. */
+GG_API gg_node gg_attention_block_ex(gg_graph *g, gg_node x, const char *name, const gg_attention_opts *opts);
 GG_API gg_node gg_mlp_block(gg_graph *g, gg_node x, const char *name, int hidden);
 
 /* ==== optimizers, schedules, regularisation (src/optim) ================== */
@@ -1021,7 +1100,14 @@ typedef struct gg_text gg_text;
  * an empty file and a file holding a NUL byte (binary or UTF-16; the
  * message gives the offset of the first). GG_E_IO if it cannot be read,
  * GG_E_NOMEM over GG_TEXT_MAX_BYTES (checked before allocating) or out of
- * memory. Messages name the file. *out is NULL on failure. */
+ * memory. Messages name the file. *out is NULL on failure.
+ * A directory is read as one text: the concatenation of its regular files
+ * (plain or gzip) in byte order of their names, leaving out symbolic links,
+ * subdirectories, names starting with '.' and names ending in ".dat" (so
+ * Debian's /usr/share/games/fortunes reads as its fortune files once each:
+ * NAME.u8 links to NAME, NAME.dat is a binary index); each file is checked
+ * as above, the 1 GiB limit applies to the sum, and a directory with no such
+ * file is GG_E_FORMAT. */
 GG_API gg_status gg_text_load(const char *path, gg_text **out);
 /* NULL is a no-op. */
 GG_API void gg_text_free(gg_text *tx);

@@ -344,6 +344,41 @@ static void test_full(void)
     free(html);
 }
 
+/* A transformer's layers.csv: tensor rows, then one row per attention head
+ * and one for the output's log Z; they are drawn apart from the tensors. */
+static void test_attention(void)
+{
+    int b1, b2;
+    write_metrics("sample-attn", 1e-3, 0, &b1, &b2);
+    FILE *f = create("sample-attn", "layers.csv");
+    fprintf(f, "step,tensor,layer,grad_norm,weight_norm,update_norm,update_ratio,dead_fraction,saturated_fraction,"
+               "head,max_logit,entropy,log_z\n");
+    for (long s = 100; s <= 1000; s += 100) {
+        fprintf(f, "%ld,attn1.qkv.weight,attn1,0.5,10,0.01,0.001,,,,,,\n", s);
+        for (int h = 0; h < 2; h++)
+            fprintf(f, "%ld,attn1/attention,attn1,,,,,,,%d,%g,%g,\n", s, h, 2.0 + s * 0.01 * (h + 1), 3.0 - s * 0.002);
+        fprintf(f, "%ld,softmax_xent,fc1,,,,,,,,,,%g\n", s, 4.0 + s * 0.001);
+    }
+    fclose(f);
+    put("sample-attn", "events.jsonl", "");
+    put("sample-attn", "summary.json", "{\"status\": \"completed\", \"steps\": 1000}\n");
+    put("sample-attn", "config.yaml", "model: []\n");
+    char *html = report_of("sample-attn");
+    if (!html) return;
+    check_page(html, "attention rows");
+    /* loss, accuracy, lr, gradient norm, heat map, ratio; max logit, entropy, log Z */
+    GT_CHECK(count(html, "<svg") == 9, "%d charts with attention rows, want 9", count(html, "<svg"));
+    GT_CHECK(strstr(html, "class=\"lg\">attn1 head 0<") && strstr(html, "class=\"lg\">attn1 head 1<"),
+             "attention legend names the heads");
+    GT_CHECK(strstr(html, ">max |logit| (log scale)<") && strstr(html, ">entropy (nats)<") &&
+                 strstr(html, ">mean log Z<"),
+             "attention axis labels");
+    GT_CHECK(!strstr(html, ">attn1/attention<") && !strstr(html, ">softmax_xent<"),
+             "attention and output rows are not heat-map tensors");
+    GT_CHECK(!strstr(html, "class=\"warn\""), "no warnings for the new columns");
+    free(html);
+}
+
 static void test_partial(void)
 {
     int b1, b2;
@@ -488,6 +523,7 @@ int main(void)
     }
     test_numbers();
     test_full();
+    test_attention();
     test_partial();
     test_long();
     test_compare();

@@ -24,7 +24,8 @@ static const char *const init_check_names[] = {"off", "warn", "fix"};
 
 const gg_key gg_guard_keys[] = {
     B(enabled, 1,
-      .doc = "the guard stage at all; off means plain training (no clipping, no detection, no `layers.csv`)"),
+      .doc = "the guard stage at all; off means plain training (no clipping, no detection, and no `layers.csv` unless "
+             "the config sets `layer_every` itself)"),
     G(GG_KEY_ENUM, clip, .def = GG_CLIP_ZSCORE, .name_of = clip_name, .nnames = GG_CLIP_COUNT, .parse = clip_parse,
       .doc = "the clipping method applied every step"),
     F(clip_value, 1e-12, 1e12, 1, .doc = "`value`: the element bound"),
@@ -64,9 +65,8 @@ const gg_key gg_guard_keys[] = {
     R(on_blowup, GG_DO_ROLLBACK, .doc = "response to a loss blow-up"),
     R(on_collapse, GG_DO_ROLLBACK, .doc = "response to a collapse to chance level (classification only)"),
     R(on_max_spike, GG_DO_NOTHING,
-      .doc = "response to a max-gradient spike: the largest \\|g\\| more than `spike_z` standard deviations of its "
-             "log above its running level while the global norm is not (an exploding embedding row, one outlier "
-             "sample)"),
+      .doc = "response to the largest \\|g\\| more than `spike_z` standard deviations of its log above its running "
+             "level while the global norm is not"),
     F(backoff_factor, 1e-6, 1, 0.5, .doc = "learning-rate scale multiplier of a back-off (and of a rollback)"),
     I(backoff_recover, 0, 100000000, 500,
       .doc = "good steps over which the scale climbs back to its ceiling (0: it never does)"),
@@ -114,9 +114,10 @@ const gg_key gg_guard_keys[] = {
     R(on_stall, GG_DO_NOTHING, .doc = "response to a stall"),
     R(on_vanishing, GG_DO_NOTHING, .doc = "response to a vanishing gradient profile"),
     R(on_dead, GG_DO_ROLLBACK,
-      .doc = "response to units killed in training: a ReLU layer at or above `dead_fraction` dead at a pass of "
-             "the monitor while its first pass had fewer (a rollback also keeps the rate that killed them from "
-             "being tried again)"),
+      .doc = "response to a ReLU layer whose units training killed: dead (zero for the whole batch) at "
+             "`quiet_persist` monitor passes in a row after being alive at the first pass, in a net whose gradient "
+             "did not vanish at the start; a rollback also makes the backed-off rate the ceiling. Units dead from "
+             "the start are the init check's, and a warning here"),
     F(remedy_noise_eta, 0, 1e6, 0.3, .doc = "eta of the gradient noise the `noise` response switches on"),
     {0},
 };

@@ -49,7 +49,8 @@ static const gg_key data_keys[] = {
     KEY(GG_KEY_PATH, "train", train_path, .sdef = FASHION,
         .doc = "the training data: idx, a directory holding `train-images-idx3-ubyte[.gz]` and `train-labels-"
                "idx1-ubyte[.gz]`, or an images file; csv, the CSV file; npy, the features file; text, the text "
-               "file (plain or gzip); not used by adding and temporal_order"),
+               "file (plain or gzip) or a directory of them, read as one text (below); not used by adding and "
+               "temporal_order"),
     KEY(GG_KEY_PATH, "train_labels", train_labels, .def_doc = "(derived)",
         .doc = "idx: the labels file when `train` is an images file (default: its name with `images-idx3` "
                "replaced by `labels-idx1`); npy: the labels file (default: none)"),
@@ -108,8 +109,21 @@ static const gg_key loss_keys[] = {
                "cross-entropy with logits on targets in [0, 1]; mean squared error; Huber"),
     KF("smoothing", smoothing, 0, 0.999, 0, .doc = "softmax_xent: label smoothing"),
     KF("delta", huber_delta, 1e-9, 1e9, 1, .doc = "huber: the threshold between the quadratic and the linear part"),
+    KF("z_loss", z_loss, 0, 1, 0,
+       .doc = "softmax_xent: adds z_loss x the mean over rows of (log Z)^2, log Z the logsumexp of the row's logits, "
+              "to the training loss (PaLM's z-loss; 1e-4 in Wortsman et al. 2023): it holds the output logits' scale "
+              "down. Training only: validation and test losses are the cross-entropy alone, comparable with runs "
+              "without it. Not applied to mixup's soft targets"),
     {0},
 };
+
+static gg_status loss_post(gg_cfg_node *m, gg_settings *s)
+{
+    if (s->z_loss > 0 && s->loss != GG_LOSS_XENT)
+        return gg_fail(GG_E_CONFIG, "%s: loss.z_loss needs loss.name softmax_xent (it penalises the softmax's log Z)",
+                       gg_setup_at(gg_cfg_get(m, "z_loss")));
+    return GG_OK;
+}
 
 /* ---- optimizer --------------------------------------------------------------- */
 
@@ -251,6 +265,13 @@ static gg_status read_faults(gg_cfg_node *m, const gg_key *k, void *base)
         GG_TRY(gg_schema_read(e ? e : fl, fault_keys, f));
         if (f->step < 0) return gg_fail(GG_E_CONFIG, "%s: guard.faults entry needs 'batch'", gg_setup_at(e));
     }
+    return GG_OK;
+}
+
+/* guard.layer_every given: layers.csv even with the guard off */
+static gg_status guard_post(gg_cfg_node *m, gg_settings *s)
+{
+    s->layer_every_set = gg_cfg_get(m, "layer_every") != NULL;
     return GG_OK;
 }
 
@@ -417,11 +438,11 @@ typedef struct section {
 
 static const section sections[] = {
     {"data", data_keys, NULL, data_post},
-    {"loss", loss_keys, NULL, NULL},
+    {"loss", loss_keys, NULL, loss_post},
     {"optimizer", optimizer_keys, optimizer_init, NULL},
     {"schedule", schedule_keys, schedule_init, NULL},
     {"regularize", regularize_keys, NULL, NULL},
-    {"guard", guard_keys, NULL, NULL},
+    {"guard", guard_keys, NULL, guard_post},
     {"train", train_keys, NULL, train_post},
     {"prune", prune_keys, NULL, prune_post},
     {"augment", augment_keys, NULL, augment_post},

@@ -306,10 +306,12 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             break;
         }
         case L_ATTN: {
-            int heads = 1, causal = 1;
-            GG_TRY(get_i(e, "heads", 1, 1024, &heads));
-            GG_TRY(gg_cfg_bool(e, "causal", &causal));
-            h = gg_attention_block(g, h, name, heads, causal);
+            gg_attention_opts ao = {1, 1, 0, 0};
+            GG_TRY(get_i(e, "heads", 1, 1024, &ao.heads));
+            GG_TRY(gg_cfg_bool(e, "causal", &ao.causal));
+            GG_TRY(gg_cfg_bool(e, "qk_norm", &ao.qk_norm));
+            GG_TRY(get_f(e, "logit_cap", 0, 1e6, &ao.logit_cap));
+            h = gg_attention_block_ex(g, h, name, &ao);
             break;
         }
         case L_MLPB: {
@@ -359,7 +361,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             return gg_fail(GG_E_CONFIG, "softmax_xent needs %zu class id(s) per sample (one per row of the logits %s); %s has %d",
                            rows, gg_shape_str(ls, sb, sizeof sb), t->train.source, t->train.label_per);
         t->y = gg_input(g, "labels", gg_shape1(t->train.label_per));
-        t->loss = gg_softmax_xent(g, h, t->y, s->smoothing);
+        t->loss = gg_softmax_xent_z(g, h, t->y, s->smoothing, s->z_loss);
         t->acc = gg_accuracy(g, h, t->y);
         break;
     }

@@ -56,6 +56,7 @@ typedef struct gg_settings {
     /* loss */
     gg_loss_kind loss;
     float smoothing, huber_delta;
+    float z_loss; /* softmax_xent: coefficient of mean (log Z)^2 in training (0: none) */
     /* optimizer and schedule */
     gg_optim_config opt;
     gg_group_cfg groups[GG_MAX_GROUPS];
@@ -67,6 +68,7 @@ typedef struct gg_settings {
     int es_restore;
     /* guard */
     gg_guard_config guard;
+    int layer_every_set; /* guard.layer_every given: layers.csv even with the guard off */
     gg_fault faults[GG_MAX_FAULTS];
     int nfaults;
     /* train */

@@ -1093,6 +1093,9 @@ gg_status gg_trainer_run(gg_trainer *t)
             } else {
                 gn = s->log_every ? grad_norm(g) : 0;
             }
+            /* without a guard to announce them, the steps layers.csv reads
+             * the update norms at */
+            if (!t->gd && t->layers && (t->pos.step + 1) % s->guard.layer_every == 0) gg_optim_want_update_norms(t->o);
             if (apply) {
                 st = gg_optim_step(t->o, lr);
                 if (st) goto out;
@@ -1116,8 +1119,8 @@ gg_status gg_trainer_run(gg_trainer *t)
                     if (stop) break;
                     continue;
                 }
-                if (s->guard.layer_every > 0 && t->pos.step % s->guard.layer_every == 0) gg_runlog_layers(t);
             }
+            if (t->layers && t->pos.step % s->guard.layer_every == 0) gg_runlog_layers(t);
             if (!isfinite(loss)) t->nonfinite_steps++;
             else if (isnan(t->first_loss)) t->first_loss = t->max_loss = loss;
             else if (loss > t->max_loss) t->max_loss = loss;
