@@ -373,6 +373,14 @@ static const gg_key prune_keys[] = {
     {0},
 };
 
+/* without a prune section the settings hold the library's defaults (the
+ * table's are a config's: every 100 steps) */
+static gg_status prune_init(gg_cfg_node *m, gg_settings *s)
+{
+    if (gg_cfg_node_type(m) == GG_CFG_NULL) s->prune = gg_prune_defaults();
+    return GG_OK;
+}
+
 static int absent(gg_cfg_node *m, const char *key) { return gg_cfg_node_type(gg_cfg_get(m, key)) == GG_CFG_NULL; }
 
 static gg_status prune_post(gg_cfg_node *m, gg_settings *s)
@@ -444,7 +452,7 @@ static const section sections[] = {
     {"regularize", regularize_keys, NULL, NULL},
     {"guard", guard_keys, NULL, guard_post},
     {"train", train_keys, NULL, train_post},
-    {"prune", prune_keys, NULL, prune_post},
+    {"prune", prune_keys, prune_init, prune_post},
     {"augment", augment_keys, NULL, augment_post},
     {"dist", dist_keys, NULL, NULL},
 };
