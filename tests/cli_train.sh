@@ -35,7 +35,7 @@ expect 0 "step 10: val loss" "$G" train "$MLP" -o "$T/ev" --set train.epochs=1 -
 # steps 10 and 20 of 29 carry a validation (step 30 would be the epoch's end)
 check "[ \$(grep -c '^step,[0-9]*,1,[^,]*,[^,]*,[^,]*,[^,]*,[0-9]' '$T/ev/metrics.csv') -eq 2 ]" \
   "eval_every 10: two step rows with a validation loss"
-check "grep -q '^step,10,1,.*,0\.[0-9]*,0\.[0-9]*,[0-9.]*\$' '$T/ev/metrics.csv'" "step 10's row has val loss and accuracy"
+check "grep -q '^step,10,1,.*,0\.[0-9]*,0\.[0-9]*,[0-9.]*,[0-9.]*,[0-9]*\$' '$T/ev/metrics.csv'" "step 10's row has val loss and accuracy"
 
 # --- resume ends with the same weights as an uninterrupted run ---
 "$G" train "$MLP" -o "$T/full" --set train.epochs=4 "${SMALL[@]}" >/dev/null
