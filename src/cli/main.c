@@ -86,16 +86,20 @@ static const char *const usage_eval =
 static const char *const usage_report =
     "usage: gradguard report RUN_DIR [-o FILE]\n"
     "\n"
-    "Writes one self-contained HTML page (default RUN_DIR/report.html; no network, no scripts)\n"
-    "with SVG charts of the run: loss and accuracy, learning rate, the gradient norm on a log\n"
-    "axis with every guard event marked, a per-layer gradient-norm heat map, update/weight\n"
-    "ratios, the guard's events, the summary and the config. Every run writes one at its end.\n";
+    "Writes one self-contained HTML page (default RUN_DIR/report.html; no network) with SVG\n"
+    "charts of the run: loss and accuracy, the learning rate with every jump (a guard back-off\n"
+    "at its step), the gradient norm on a log axis with every guard event marked, branches the\n"
+    "guard rolled back drawn faded, a per-layer gradient-norm heat map, update/weight ratios,\n"
+    "the guard's events, the summary and the config. A small inline script smooths the curves,\n"
+    "switches their y axes between log and linear, zooms on the step axis and plots against\n"
+    "wall time. Every run writes one at its end.\n";
 
 static const char *const usage_compare =
     "usage: gradguard compare RUN_DIR RUN_DIR... -o FILE\n"
     "\n"
-    "Draws loss, accuracy, learning rate and gradient norm of several runs (up to 20)\n"
-    "overlaid in one HTML page, e.g. the same config with the guard on and off.\n";
+    "Draws loss, accuracy, learning rate (on a log axis) and gradient norm of several runs\n"
+    "(up to 20) overlaid in one HTML page, e.g. the same config with the guard on and off;\n"
+    "each run can be hidden and shown again.\n";
 
 /* prune_cmd.c */
 int gg_cli_prune(int argc, char **argv);
