@@ -6,8 +6,9 @@
 # data: dataset-fashion-mnist.
 # --with-torch adds python3-torch, python3-numpy and python3-pandas (parity tests,
 # benches, the Python package's tests),
-# --with-chromium adds headless Chromium (report test) and tmux (the progress line in a terminal pane). --with-mpi is accepted
-# for older callers: OpenMPI is part of the default set.
+# --with-chromium adds headless Chromium (report test) and tmux (the progress
+# line in a terminal pane). --with-mpi is accepted for older callers: OpenMPI
+# is part of the default set.
 set -eu
 pkgs="cmake make gcc pkg-config libopenblas-dev libopenblas-openmp-dev zlib1g-dev libyaml-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist"
 for a in "$@"; do
