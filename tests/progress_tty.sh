@@ -20,7 +20,8 @@ trap 'tm kill-server >/dev/null 2>&1; rm -rf "$T"' EXIT
 # the pane's shell runs the command, then says it is done and waits to be read
 cmd="'$G' train '$SRC/configs/gauntlet/2-mlp-sgd-lr.yaml' -o '$T/run' --set train.epochs=2 --set train.threads=1 \
 --set train.max_steps=700 --set train.log_every=100000 --set train.checkpoint_every=0; echo GG-DONE rc=\$?; sleep 600"
-tm new-session -d -x 80 -y 60 -s p "bash --norc --noprofile -c \"$cmd\"" || { bad "tmux cannot start a session"; finish progress_tty; exit; }
+tm new-session -d -x 80 -y 60 -s p "bash --norc --noprofile -c \"$cmd\"" || { bad "tmux cannot start a session"; echo "progress_tty: widest progress line $widest columns; $distinct different lines before the end in $n captures"
+finish progress_tty; exit; }
 check "[ \"\$(tm display-message -p -t p '#{pane_width}')\" = 80 ]" "the pane is 80 columns wide"
 
 progress_re='^epoch [0-9]+/[0-9]+ '
@@ -52,4 +53,5 @@ check "grep -qE '^epoch 1/2: loss .* epoch_time [0-9]+:[0-9]+' '$T/final'" "the 
 distinct=$(printf '%s\n' "${live[@]:-}" | grep -v '^$' | sort -u | wc -l)
 check "[ '$distinct' -ge 2 ]" \
   "the line is redrawn between log rows (log_every 100000): $distinct different lines in $n captures"
+echo "progress_tty: widest progress line $widest columns; $distinct different lines before the end in $n captures"
 finish progress_tty
