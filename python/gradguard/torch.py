@@ -490,7 +490,7 @@ class Guard:
                 self._pre_update = None
         self._flush_events(r)
         if v == 2:
-            self._rollback(r)
+            self._rollback(r, Position(self.step_count, self.epoch, self.batch))
         elif v == 3:
             self._stop(r, a.stalled)
         return r
@@ -606,7 +606,8 @@ class Guard:
                                           ctypes.byref(a)))
         self._flush_events(r)
         if a.verdict == 2:
-            self._rollback(r)
+            # the update of the step just taken failed: that step and its batch
+            self._rollback(r, Position(self.step_count - 1, self.epoch, self.batch - 1))
         elif a.verdict == 3:
             self._stop(r, a.stalled)
         else:
@@ -669,8 +670,7 @@ class Guard:
             if i not in seen:
                 del osnap[i]
 
-    def _rollback(self, r):
-        failed = Position(self.step_count, self.epoch, self.batch)
+    def _rollback(self, r, failed):
         pos = self._position()
         k = _C.gg_guard_core_rollback(self.core, ctypes.byref(pos))
         if k < 0:

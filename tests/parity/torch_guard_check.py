@@ -395,6 +395,31 @@ def test_quiet_dead(tmp):
            "layers.csv: layer 2 100%% dead, update norms measured (%d rows)" % len(rows))
 
 
+def test_bad_update():
+    # the gradient is finite, the weights after the step are not
+    model = mlp(16)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    guard = gt.Guard(model, opt, quiet=False)
+    x, y = data(16)
+    for s in range(3):
+        opt.zero_grad()
+        guard.train_step(torch.nn.functional.cross_entropy(model(x), y), batch=10 + s)
+    start = clone_state(model, opt)
+    opt.zero_grad()
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    r = guard.step(1.0, batch=13)
+    opt.step()
+    with torch.no_grad():
+        model[2].weight[1, 2] = float("inf")  # as an update that overflowed float32
+    guard.after_step()
+    ev = r.events[0] if r.events else {}
+    report(r.rolled_back and ev.get("signal") == "nonfinite_weights" and r.failed.batch == 13 and
+           r.failed.step == 3 and r.position.step == 0 and all(torch.isfinite(p).all() for p in model.parameters()),
+           "a non-finite update is rolled back after the step: %s, failed %r, back to %r" % (
+               ev.get("signal"), r.failed, r.position))
+    report(not same_state(clone_state(model, opt), start), "... to the snapshot of step 0, not the state before")
+
+
 def test_policy_errors():
     model = mlp(15)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -420,6 +445,7 @@ def main():
     test_state()
     test_skip_reset_noise()
     test_quiet_dead(tmp)
+    test_bad_update()
     test_policy_errors()
     return 1 if failed else 0
 
