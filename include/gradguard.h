@@ -1530,6 +1530,16 @@ int gg_guard_core_state_get(const gg_guard_core *gd, int i, const char **name, c
 gg_status gg_guard_core_state_set(gg_guard_core *gd, const char *name, const char *text);
 /* The core a gg_guard drives (owned by it). */
 gg_guard_core *gg_guard_get_core(gg_guard *gd);
+/* The per-step measurement of gg_guard_obs for tensors that live outside
+ * gradguard's arenas (the Python package hands it the data of PyTorch's
+ * .grad and parameter tensors): for n float32 arrays, x[i] holding len[i]
+ * contiguous values, sq[i] = their squared L2 norm accumulated in double
+ * (one vector pass, as gg_guard measures its arena), NaN when the array
+ * holds a NaN or an infinity; *max_abs (may be NULL) = the largest |x|
+ * over all arrays, NaNs left out. Returns the number of non-finite values (counted
+ * only in the arrays that hold one), or -1 when x, len or sq is NULL with
+ * n > 0 (GG_E_ARG). Writes nothing else, allocates nothing. */
+long gg_guard_measure(int n, const float *const *x, const size_t *len, double *sq, double *max_abs);
 
 /* ==== report (src/report) ================================================ */
 /*

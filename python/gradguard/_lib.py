@@ -192,6 +192,8 @@ for name, res, args in [
     ("gg_guard_core_snapshot", _c.c_int, [_P, _c.POINTER(TrainPos)]),
     ("gg_guard_core_rollback", _c.c_int, [_P, _c.POINTER(TrainPos)]),
     ("gg_guard_core_set_chance", None, [_P, _c.c_double]),
+    ("gg_guard_measure", _c.c_long, [_c.c_int, _c.POINTER(_P), _c.POINTER(_c.c_size_t), _c.POINTER(_c.c_double),
+                                     _c.POINTER(_c.c_double)]),
     ("gg_guard_core_last", _c.POINTER(GuardStats), [_P]),
     ("gg_guard_core_events", _c.POINTER(GuardEvent), [_P, _c.POINTER(_c.c_int)]),
     ("gg_guard_core_clear_events", None, [_P]),

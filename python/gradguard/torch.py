@@ -18,9 +18,9 @@
 The decisions are libgradguard's guard decision core (src/guard/core.c,
 the same code the gradguard command trains with): this module only
 measures and carries out. It measures, after backward, each parameter's
-squared gradient norm (a BLAS dot product, handed to the core as a double),
-non-finite counts when a norm is not finite, max |g| when the value clip
-reads it, and every monitor interval the per-layer statistics of the
+squared gradient norm in double, max |g| and the non-finite count (one
+call of the library's vector pass, gg_guard_measure, over the gradients'
+memory), and every monitor interval the per-layer statistics of the
 quiet-failure monitor (each module's gradient norm, the share of dead
 units after nn.ReLU and of saturated units after nn.Tanh and nn.Sigmoid,
 from forward hooks registered for that one step, and the update/weight
@@ -239,17 +239,29 @@ class Guard:
             raise _lib.Error("config", _lib.text(_C.gg_errmsg()))
         if chance_loss is not None:
             _C.gg_guard_core_set_chance(self.core, float(chance_loss))
+        self._st = _C.gg_guard_core_last(self.core).contents  # the core's own struct: read after each check
         self.chance_loss = chance_loss
         self._sq = (ctypes.c_double * n)()
+        self._psq = (ctypes.c_double * n)()
+        self._mptr = (ctypes.c_void_p * n)()
+        self._pptr = (ctypes.c_void_p * n)()
+        self._mlen = (ctypes.c_size_t * n)(*[p.numel() for p in self.params])
+        self._mx = ctypes.c_double()
+        self._mx_ref = ctypes.byref(self._mx)
+        self._n = n
+        self._glast = [0] * n
+        self._plast = [0] * n
+        self._pdata = [p.detach() for p in self.params]  # views sharing the parameters' memory
         self._obs = _lib.GuardObs()
         self._obs.sq = self._sq
         self._act = _lib.GuardAct()
         self._pos = _lib.TrainPos()
+        self._obs_ref, self._act_ref, self._pos_ref = (ctypes.byref(self._obs), ctypes.byref(self._act),
+                                                       ctypes.byref(self._pos))
         self._nev = ctypes.c_int()
         self._agc = None
         self._noise = None
         self._gen = None
-        self._value_clip = self.cfg.clip == 1
         self._foreach = hasattr(torch, "_foreach_norm")
         # the param groups' rates: the schedule's (base) and the one written
         self._groups = optimizer.param_groups
@@ -324,7 +336,8 @@ class Guard:
     def _arm_hooks(self):
         """Forward hooks on the activation modules for the coming step when
         the core will read the layers then (every monitor interval)."""
-        if not self._act_modules or not _C.gg_guard_core_wants_layers(self.core, self.step_count):
+        self._wants = bool(_C.gg_guard_core_wants_layers(self.core, self.step_count))
+        if not self._act_modules or not self._wants:
             return
         th = float(self.cfg.saturation_threshold)
         for r, kind, mod in self._act_modules:
@@ -399,31 +412,63 @@ class Guard:
         p.batch = self.batch
         return p
 
+    def _pointers(self, tensors, ptr, last):
+        """Fills ptr with the tensors' data pointers for gg_guard_measure;
+        False when one is not a contiguous float32 CPU tensor (checked when
+        its pointer changes: gradients zeroed in place keep theirs)."""
+        for i, t in enumerate(tensors):
+            if t is None:
+                return False
+            a = t.data_ptr()
+            if a != last[i]:
+                if t.dtype is not torch.float32 or t.device.type != "cpu" or not t.is_contiguous():
+                    return False
+                last[i] = a
+            ptr[i] = a
+        return True
+
     def _measure(self):
-        """Per-tensor squared norms (BLAS dot products: relative error about
-        1e-7 against a sum in double, at half the cost of torch's norm; a
-        float32 overflow is redone in double), the non-finite count when a
-        norm is not finite, max |g| when the value clip reads it."""
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
-        flat = [g.reshape(-1) for g in grads]
-        sqs = torch.stack([torch.dot(f, f) for f in flat]).tolist()
+        """Per-tensor squared norms in double, max |g| and the non-finite
+        count, in one call of the library (gg_guard_measure: the vector pass
+        gradguard measures its own arena with) over the gradients' memory;
+        through torch ops for a gradient that is not a contiguous float32
+        CPU tensor."""
+        grads = [p.grad for p in self.params]
+        if self._pointers(grads, self._mptr, self._glast):
+            bad = _C.gg_guard_measure(self._n, self._mptr, self._mlen, self._sq, self._mx_ref)
+            return grads, bad, self._mx.value
+        grads = [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, self.params)]
         sq = self._sq
         bad = 0
-        for i, v in enumerate(sqs):
-            if v != math.inf and v == v:
-                sq[i] = v
-                continue
-            nb = int((~torch.isfinite(flat[i])).sum())
-            if nb:
-                sq[i] = math.nan
-                bad += nb
-            else:
-                d = flat[i].double()
-                sq[i] = float(torch.dot(d, d))
-        mx = math.nan
-        if self._value_clip:
-            mx = max(float(g.abs().max()) if g.numel() else 0.0 for g in grads)
+        mx = 0.0
+        with torch.no_grad():
+            for i, g in enumerate(grads):
+                d = g.detach().reshape(-1).double()
+                v = float(torch.dot(d, d))
+                if math.isfinite(v):
+                    sq[i] = v
+                else:
+                    sq[i] = math.nan
+                    bad += int((~torch.isfinite(d)).sum())
+                if d.numel():
+                    a = d.abs()
+                    a = a[~torch.isnan(a)]
+                    if a.numel():
+                        mx = max(mx, float(a.max()))
         return grads, bad, mx
+
+    def _params_finite(self):
+        """-1 when every parameter is finite, else the index of the first
+        tensor that is not (one library call over the parameters' memory,
+        as _measure)."""
+        if self._pointers(self._pdata, self._pptr, self._plast):
+            if _C.gg_guard_measure(self._n, self._pptr, self._mlen, self._psq, None) == 0:
+                return -1
+            return next(i for i in range(self._n) if self._psq[i] != self._psq[i])
+        for i, p in enumerate(self.params):
+            if not bool(torch.isfinite(p).all()):
+                return i
+        return -1
 
     def step(self, loss, *, epoch=None, batch=None, accuracy=None, samples=None):
         """After loss.backward(): measures the gradients, asks the guard's
@@ -438,7 +483,7 @@ class Guard:
             self.epoch = int(epoch)
         if batch is not None:
             self.batch = int(batch)
-        lv = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+        lv = loss.item() if isinstance(loss, torch.Tensor) else float(loss)
         r = self._res = Result()
         r.loss = lv
         self._accuracy = accuracy
@@ -451,7 +496,7 @@ class Guard:
         obs.max_abs = mx
         obs.nonfinite = bad
         obs.lr = self._sync_base_lr()
-        if _C.gg_guard_core_wants_layers(self.core, self.step_count):
+        if self._wants:
             self._fill_layers(self._sq)
             obs.layers = self._layer_arr
             obs.nlayers = len(self._layers)
@@ -459,9 +504,8 @@ class Guard:
             obs.layers = None
             obs.nlayers = 0
         a = self._act
-        _lib.check(_C.gg_guard_core_check(self.core, ctypes.byref(obs), ctypes.byref(a)))
-        st = _C.gg_guard_core_last(self.core).contents
-        r.grad_norm = st.grad_norm
+        _lib.check(_C.gg_guard_core_check(self.core, self._obs_ref, self._act_ref))
+        r.grad_norm = self._st.grad_norm
         v = a.verdict
         r.verdict = _lib.VERDICTS[v]
         r.lr_scale = self.lr_scale = a.lr_scale
@@ -580,15 +624,7 @@ class Guard:
         applied = self._applied
         bad, bad_norm = -1, math.nan
         if applied:
-            # one sum per tensor: finite when every value is (a float32
-            # overflow of the sum is checked element-wise)
-            with torch.no_grad():
-                sums = [p.sum() for p in self.params]
-                if not math.isfinite(float(torch.stack(sums).sum())):
-                    for i, v in enumerate(sums):
-                        if not math.isfinite(float(v)) and not bool(torch.isfinite(self.params[i]).all()):
-                            bad = i
-                            break
+            bad = self._params_finite()
             if self._pre_update is not None:
                 with torch.no_grad():
                     # the copies become the updates (they are overwritten before the next use)
@@ -602,8 +638,8 @@ class Guard:
         self.step_count += 1
         self.batch += 1
         a = self._act
-        _lib.check(_C.gg_guard_core_after(self.core, ctypes.byref(self._position()), int(applied), bad, bad_norm,
-                                          ctypes.byref(a)))
+        self._position()
+        _lib.check(_C.gg_guard_core_after(self.core, self._pos_ref, int(applied), bad, bad_norm, self._act_ref))
         self._flush_events(r)
         if a.verdict == 2:
             # the update of the step just taken failed: that step and its batch
@@ -703,7 +739,7 @@ class Guard:
                 if p.grad is not None:
                     p.grad.zero_()
         self.step_count, self.epoch, self.batch = pos.step, pos.epoch, pos.batch
-        self.lr_scale = _C.gg_guard_core_last(self.core).contents.lr_scale
+        self.lr_scale = self._st.lr_scale
         self._pre_update = None
         self._update_norms = None
         r.apply = False
