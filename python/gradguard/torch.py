@@ -251,7 +251,6 @@ class Guard:
         self._n = n
         self._glast = [0] * n
         self._plast = [0] * n
-        self._pdata = [p.detach() for p in self.params]  # views sharing the parameters' memory
         self._obs = _lib.GuardObs()
         self._obs.sq = self._sq
         self._act = _lib.GuardAct()
@@ -259,7 +258,6 @@ class Guard:
         self._obs_ref, self._act_ref, self._pos_ref = (ctypes.byref(self._obs), ctypes.byref(self._act),
                                                        ctypes.byref(self._pos))
         self._nev = ctypes.c_int()
-        self._agc = None
         self._noise = None
         self._gen = None
         self._foreach = hasattr(torch, "_foreach_norm")
@@ -461,7 +459,7 @@ class Guard:
         """-1 when every parameter is finite, else the index of the first
         tensor that is not (one library call over the parameters' memory,
         as _measure)."""
-        if self._pointers(self._pdata, self._pptr, self._plast):
+        if self._pointers(self.params, self._pptr, self._plast):
             if _C.gg_guard_measure(self._n, self._pptr, self._mlen, self._psq, None) == 0:
                 return -1
             return next(i for i in range(self._n) if self._psq[i] != self._psq[i])
