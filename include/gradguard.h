@@ -1326,6 +1326,16 @@ typedef struct gg_init_report {
     int poor, fixed;
 } gg_init_report;
 gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep);
+/* gg_init_check's verdict from statistics a trainer measured itself (the
+ * Python package measures a PyTorch model's first batch): the caller fills
+ * rep->n (at most GG_INIT_MAX_LAYERS), rep->layer, rep->rms (each weighted
+ * layer's output RMS, in depth order) and, for the layers whose squash[l]
+ * is 1 (tanh) or 2 (sigmoid), rep->pre_rms (their pre-activation RMS);
+ * squash may be NULL (none). Fills growth, ratio, squashing, saturated and
+ * the poor flags as gg_init_check does; fixing is the caller's (rescale
+ * each layer in order to output RMS 1, or pre-activation RMS 1 for the
+ * squashing ones). */
+void gg_init_assess(gg_init_report *rep, const int *squash);
 const char *gg_clip_name(gg_clip_kind k);
 gg_clip_kind gg_clip_parse(const char *name);
 const char *gg_response_name(gg_response r);

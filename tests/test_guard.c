@@ -647,8 +647,33 @@ static void test_measure(void)
     GT_CHECK(gg_guard_measure(0, NULL, NULL, NULL, NULL) == 0, "nothing to measure: 0");
 }
 
+/* gg_init_assess: the initialisation check's verdict from statistics. */
+static void test_init_assess(void)
+{
+    static gg_init_report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.n = 8;
+    for (int l = 0; l < 8; l++) rep.rms[l] = pow(1.5, l), rep.pre_rms[l] = NAN;
+    gg_init_assess(&rep, NULL);
+    GT_CHECK(rep.poor && rep.poor_growth && !rep.poor_saturated, "1.5x per layer over 8 layers is poor");
+    GT_NEAR(rep.growth, 1.5, 1e-12, 0, "the fitted growth");
+    GT_NEAR(rep.ratio, pow(1.5, 7), 1e-12, 0, "last over first");
+    for (int l = 0; l < 8; l++) rep.rms[l] = 1 + 0.01 * l;
+    gg_init_assess(&rep, NULL);
+    GT_CHECK(!rep.poor, "a flat profile is not poor (growth %g)", rep.growth);
+    int squash[8] = {1, 1, 1, 1, 0, 0, 0, 0};
+    for (int l = 0; l < 4; l++) rep.pre_rms[l] = l == 0 ? 1.0 : 3.0;
+    gg_init_assess(&rep, squash);
+    GT_CHECK(rep.poor && rep.poor_saturated && rep.squashing == 4 && rep.saturated == 3,
+             "3 of 4 tanh layers past pre-activation RMS 2: saturated (%d of %d)", rep.saturated, rep.squashing);
+    rep.n = 3;
+    gg_init_assess(&rep, squash);
+    GT_CHECK(!rep.poor, "3 layers: too shallow to judge");
+}
+
 int main(void)
 {
+    test_init_assess();
     test_measure();
     test_clip_value_norm_tensor();
     test_clip_agc();

@@ -9,7 +9,8 @@ injected faults, trained one of three ways:
                 uses it): clips, skips, backs off and rolls back; a rollback
                 rewinds the data to the snapshot's position and skips the
                 batch that failed (and guard.skip_batches - 1 before it) on
-                the replay, as the gradguard command does.
+                the replay, and the initialisation check runs on the first
+                batch (Guard.check_init), as the gradguard command does.
 The data order is drawn per epoch from the seed (so a rollback replays the
 same order), and a cosine schedule is computed from the step, in all modes.
 
@@ -275,6 +276,9 @@ def train(args):
     first, mx, bad, step = None, 0.0, 0, 0
     ep, b = 0, 0
     perm = order(0)
+    if guard is not None:
+        # the initialisation check on the first batch, as the gradguard command does before step 0
+        guard.check_init(xtr_t[perm[:batch]])
     stopped = False
     while ep < epochs and not stopped:
         while b < spe:
@@ -354,6 +358,8 @@ def train(args):
         res["status"] = guard.close(test_loss=res["test_loss"],
                                     test_accuracy=None if regression else hit / len(xte))
         res["guard"] = {k: v for k, v in guard.counters.items() if v}
+        if getattr(guard, "init_events", None):
+            res["guard"]["init_rescaled"] = int(any(e["action"] == "rescale" for e in guard.init_events))
         res["steps"] = guard.step_count
     if regression:
         res["test_mse"] = res["test_loss"]
@@ -373,7 +379,7 @@ def cell(r):
     extra = "" if r["status"] == "completed" else " (%s)" % r["status"]
     if "guard" in r:
         acts = ", ".join("%s %d" % kv for kv in sorted(r["guard"].items()) if kv[0] in
-                         ("clipped", "skipped", "rollbacks", "backoffs", "collapses"))
+                         ("clipped", "skipped", "rollbacks", "backoffs", "collapses", "init_rescaled"))
         extra += " [%s]" % acts if acts else ""
     return v + extra
 

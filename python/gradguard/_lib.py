@@ -112,6 +112,14 @@ class GuardCounters(ctypes.Structure):
 
 
 VERDICTS = ("proceed", "skip", "rollback", "stop")
+GG_INIT_MAX_LAYERS = 256
+
+
+class InitReport(ctypes.Structure):
+    _fields_ = [("n", _i), ("layer", (ctypes.c_char * GG_NAME_MAX) * GG_INIT_MAX_LAYERS),
+                ("rms", _d * GG_INIT_MAX_LAYERS), ("rms_fixed", _d * GG_INIT_MAX_LAYERS),
+                ("pre_rms", _d * GG_INIT_MAX_LAYERS), ("growth", _d), ("ratio", _d), ("squashing", _i),
+                ("saturated", _i), ("poor_growth", _i), ("poor_saturated", _i), ("poor", _i), ("fixed", _i)]
 
 
 def _candidates():
@@ -192,6 +200,7 @@ for name, res, args in [
     ("gg_guard_core_snapshot", _c.c_int, [_P, _c.POINTER(TrainPos)]),
     ("gg_guard_core_rollback", _c.c_int, [_P, _c.POINTER(TrainPos)]),
     ("gg_guard_core_set_chance", None, [_P, _c.c_double]),
+    ("gg_init_assess", None, [_c.POINTER(InitReport), _c.POINTER(_c.c_int)]),
     ("gg_guard_measure", _c.c_long, [_c.c_int, _c.POINTER(_P), _c.POINTER(_c.c_size_t), _c.POINTER(_c.c_double),
                                      _c.POINTER(_c.c_double)]),
     ("gg_guard_core_last", _c.POINTER(GuardStats), [_P]),

@@ -208,7 +208,8 @@ class Guard:
     result.stop.
 
     The guarded tensors are model.named_parameters() with requires_grad;
-    init_check and diagnose (which need gradguard's graph) have no effect.
+    diagnose (which needs gradguard's graph) has no effect; init_check acts
+    through check_init(), called with the first batch before training.
     """
 
     def __init__(self, model, optimizer, run_dir=None, *, chance_loss=None, log_every=50, on_rollback=None,
@@ -310,15 +311,16 @@ class Guard:
             own = [p for p in mod.parameters(recurse=False) if p.requires_grad]
             kind = acts.get(type(mod))
             if own:
-                rows.append({"name": name or "model", "kind": None})
+                rows.append({"name": name or "model", "kind": None, "module": mod, "act": None})
                 row_of_module[name] = len(rows) - 1
                 last_open = len(rows) - 1
             elif kind:
                 if last_open is not None and rows[last_open]["kind"] is None:
                     rows[last_open]["kind"] = kind
+                    rows[last_open]["act"] = mod
                     r = last_open
                 else:
-                    rows.append({"name": name, "kind": kind})
+                    rows.append({"name": name, "kind": kind, "module": None, "act": mod})
                     r = len(rows) - 1
                 last_open = None
                 act_modules.append((r, kind, mod))
@@ -400,6 +402,114 @@ class Guard:
             L.dead_fraction = st[1] if st and st[0] == "dead" else nan
             L.saturated_fraction = st[1] if st and st[0] == "sat" else nan
         self._act_stats.clear()
+
+    # ---- the initialisation check ------------------------------------------------------
+
+    def check_init(self, *inputs):
+        """The poor-initialisation check (init_check: "warn" or "fix", the
+        default) on one batch, before the first step, as the gradguard
+        command does it: the RMS of each nn.Linear/nn.Conv*d output in
+        depth order (after the ReLU/Tanh/Sigmoid module that follows it;
+        the pre-activation RMS for tanh and sigmoid layers) goes to the
+        library's verdict (gg_init_assess); a poor one is logged (a
+        poor_init or saturation event) and, with "fix", each layer's weight
+        and bias are rescaled in order until its output (pre-activation)
+        has RMS 1 on the batch. inputs: what model(*inputs) takes. Runs in
+        evaluation mode without gradients. Returns a dict: poor, fixed,
+        growth, ratio, layers, rms (and rms_fixed when fixed)."""
+        conv = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+        rows = [r for r in self._layers if isinstance(r.get("module"), conv)][:_lib.GG_INIT_MAX_LAYERS]
+        out = {"poor": False, "fixed": False, "layers": [r["name"] for r in rows]}
+        if self.cfg.init_check == 0 or not rows:
+            return out
+        seen = {}
+
+        def rms(y):
+            return float(torch.sqrt(torch.mean(y.detach().double() ** 2))) if y.numel() else math.nan
+
+        hooks = []
+        for k, r in enumerate(rows):
+            hooks.append(r["module"].register_forward_hook(lambda m, i, y, k=k: seen.__setitem__(("pre", k), rms(y))))
+            if r["act"] is not None:
+                hooks.append(r["act"].register_forward_hook(
+                    lambda m, i, y, k=k: seen.__setitem__(("post", k), rms(y))))
+        squash = (ctypes.c_int * len(rows))(*[{"tanh": 1, "sigmoid": 2}.get(r["kind"], 0) for r in rows])
+
+        def measure():
+            seen.clear()
+            self.model(*inputs)
+            post = [seen.get(("post", k), seen.get(("pre", k), math.nan)) for k in range(len(rows))]
+            pre = [seen.get(("pre", k), math.nan) for k in range(len(rows))]
+            return post, pre
+
+        training = self.model.training
+        self.model.eval()
+        rep = _lib.InitReport()
+        try:
+            with torch.no_grad():
+                post, pre = measure()
+                rep.n = len(rows)
+                for k, r in enumerate(rows):
+                    rep.layer[k].value = r["name"].encode()[:_lib.GG_NAME_MAX - 1]
+                    rep.rms[k] = post[k]
+                    rep.pre_rms[k] = pre[k] if squash[k] else math.nan
+                _C.gg_init_assess(ctypes.byref(rep), squash)
+                out.update(poor=bool(rep.poor), growth=rep.growth, ratio=rep.ratio, rms=post)
+                if rep.poor and self.cfg.init_check == 2:
+                    # layer-sequential unit variance: each layer sees the rescaled ones before it
+                    for k, r in enumerate(rows):
+                        for _ in range(4):
+                            post, pre = measure()
+                            v = pre[k] if squash[k] else post[k]
+                            if not math.isfinite(v) or v <= 0 or abs(v - 1) < 0.02:
+                                break
+                            for p in r["module"].parameters(recurse=False):
+                                p.mul_(1 / v)
+                    post, pre = measure()
+                    rep.fixed = 1
+                    fixed = [pre[k] if squash[k] else post[k] for k in range(len(rows))]
+                    out.update(fixed=True, rms_fixed=fixed)
+                    for k in range(len(rows)):
+                        rep.rms_fixed[k] = fixed[k]
+        finally:
+            for h in hooks:
+                h.remove()
+            self.model.train(training)
+        if rep.poor_growth:
+            self._init_event(rep, False)
+        if rep.poor_saturated:
+            self._init_event(rep, True)
+        if rep.fixed:
+            # the rollback target is the rescaled model
+            self._snapshot(_C.gg_guard_core_snapshot(self.core, ctypes.byref(self._position())))
+        return out
+
+    def _init_event(self, rep, saturation):
+        """The event of a poor initialisation, worded as the gradguard command's."""
+        n = rep.n
+        vals = [rep.pre_rms[k] if saturation else rep.rms[k] for k in range(n)]
+        idx = [k for k in range(n) if not saturation or math.isfinite(vals[k])]
+        parts = ["%s %.3g" % (_lib.text(rep.layer[k].value), vals[k]) for k in idx]
+        listed = ", ".join(parts) if len(parts) <= 3 else "%s, %s, ... %s" % (parts[0], parts[1], parts[-1])
+        if saturation:
+            detail = ("%d of %d tanh/sigmoid layers start saturated (pre-activation RMS over their linear range): "
+                      % (rep.saturated, rep.squashing))
+        else:
+            detail = "output scale %s %.2fx per layer: " % ("grows" if rep.growth > 1 else "shrinks", rep.growth)
+        detail += listed
+        if rep.fixed:
+            detail += "; weights rescaled layer by layer to %s RMS 1" % ("pre-activation" if saturation else "output")
+        e = {"type": "guard", "step": 0, "epoch": 1, "signal": "saturation" if saturation else "poor_init",
+             "value": float(rep.saturated) if saturation else rep.growth,
+             "threshold": (rep.squashing + 1) / 2 if saturation else 1.25,
+             "action": "rescale" if rep.fixed else "warn", "detail": detail}
+        if not math.isfinite(e["value"]):
+            e["value"] = None
+        f = self._files.get("events")
+        if f:
+            f.write(json.dumps(e, separators=(",", ":")) + "\n")
+            f.flush()
+        self.init_events = getattr(self, "init_events", []) + [e]
 
     # ---- the step ------------------------------------------------------------------------
 

@@ -88,6 +88,31 @@ static double fit_growth(const double *rms, int n)
     return sxx > 0 ? exp(sxy / sxx) : 1;
 }
 
+void gg_init_assess(gg_init_report *rep, const int *squash)
+{
+    int n = rep->n;
+    rep->growth = rep->ratio = 0;
+    rep->squashing = rep->saturated = rep->poor = rep->poor_growth = rep->poor_saturated = 0;
+    if (n < 4) return; /* too shallow for a geometric trend */
+    int finite = 1;
+    for (int l = 0; l < n; l++)
+        if (!isfinite(rep->rms[l]) || rep->rms[l] <= 0) finite = 0;
+    rep->ratio = finite ? rep->rms[n - 1] / rep->rms[0] : INFINITY;
+    rep->growth = finite ? fit_growth(rep->rms, n) : INFINITY;
+    rep->poor = !finite || ((rep->growth > 1.25 || rep->growth < 0.8) && (rep->ratio > 10 || rep->ratio < 0.1));
+    rep->poor_growth = rep->poor;
+    for (int l = 0; l < n && squash; l++) {
+        int k = squash[l];
+        if (!k) continue;
+        rep->squashing++;
+        if (rep->pre_rms[l] > (k == 1 ? 2.0 : 4.0)) rep->saturated++;
+    }
+    /* most of the squashing layers, and at least two: one saturated layer
+     * in a wide net can be a choice */
+    rep->poor_saturated = rep->saturated >= 2 && 2 * rep->saturated >= rep->squashing;
+    if (rep->poor_saturated) rep->poor = 1;
+}
+
 gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep)
 {
     memset(rep, 0, sizeof *rep);
@@ -102,27 +127,13 @@ gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep)
     }
     gg_status st = gg_graph_forward(g, GG_EVAL, -1);
     if (st) return st;
-    int finite = 1;
+    for (int l = 0; l < n; l++) rep->rms[l] = rms_of(g, nodes[l]);
+    int squash[GG_INIT_MAX_LAYERS];
     for (int l = 0; l < n; l++) {
-        rep->rms[l] = rms_of(g, nodes[l]);
-        if (!isfinite(rep->rms[l]) || rep->rms[l] <= 0) finite = 0;
+        squash[l] = squash_of(g, nodes[l]);
+        rep->pre_rms[l] = squash[l] ? pre_rms_of(g, nodes[l], squash[l]) : NAN;
     }
-    if (n < 4) return GG_OK; /* too shallow for a geometric trend */
-    rep->ratio = finite ? rep->rms[n - 1] / rep->rms[0] : INFINITY;
-    rep->growth = finite ? fit_growth(rep->rms, n) : INFINITY;
-    rep->poor = !finite || ((rep->growth > 1.25 || rep->growth < 0.8) && (rep->ratio > 10 || rep->ratio < 0.1));
-    rep->poor_growth = rep->poor;
-    for (int l = 0; l < n; l++) {
-        int k = squash_of(g, nodes[l]);
-        rep->pre_rms[l] = k ? pre_rms_of(g, nodes[l], k) : NAN;
-        if (!k) continue;
-        rep->squashing++;
-        if (rep->pre_rms[l] > (k == 1 ? 2.0 : 4.0)) rep->saturated++;
-    }
-    /* most of the squashing layers, and at least two: one saturated layer
-     * in a wide net can be a choice */
-    rep->poor_saturated = rep->saturated >= 2 && 2 * rep->saturated >= rep->squashing;
-    if (rep->poor_saturated) rep->poor = 1;
+    gg_init_assess(rep, squash);
     if (!rep->poor || !fix) return GG_OK;
     /* layer-sequential rescaling: each layer sees the fixed ones before it */
     for (int l = 0; l < n; l++) {

@@ -420,6 +420,45 @@ def test_bad_update():
     report(not same_state(clone_state(model, opt), start), "... to the snapshot of step 0, not the state before")
 
 
+def test_check_init(tmp):
+    def deep(gain, seed):
+        torch.manual_seed(seed)
+        layers, d = [], 20
+        for _ in range(8):
+            lin = torch.nn.Linear(d, 32)
+            torch.nn.init.normal_(lin.weight, 0, gain * math.sqrt(2.0 / d))
+            torch.nn.init.zeros_(lin.bias)
+            layers += [lin, torch.nn.ReLU()]
+            d = 32
+        return torch.nn.Sequential(*layers, torch.nn.Linear(32, 3))
+
+    x = torch.randn(128, 20, generator=torch.Generator().manual_seed(17))
+    model = deep(1.6, 17)
+    guard = gt.Guard(model, torch.optim.SGD(model.parameters(), lr=0.01), run_dir=os.path.join(tmp, "init"))
+    rep = guard.check_init(x)
+    fixed = rep.get("rms_fixed", [])
+    ev = getattr(guard, "init_events", [])
+    report(rep["poor"] and rep["fixed"] and rep["growth"] > 1.25 and all(abs(v - 1) < 0.02 for v in fixed) and
+           ev and ev[0]["signal"] == "poor_init" and ev[0]["action"] == "rescale",
+           "check_init: He x1.6 over 9 layers grows %.2fx a layer: poor, rescaled to output RMS 1 (%s)" % (
+               rep.get("growth", 0), ev[0]["detail"] if ev else "no event"))
+    guard.close(report=False)
+    with open(os.path.join(tmp, "init", "events.jsonl")) as f:
+        report('"poor_init"' in f.read(), "check_init: the event is in events.jsonl")
+    model = deep(1.0, 18)
+    before = [p.detach().clone() for p in model.parameters()]
+    guard = gt.Guard(model, torch.optim.SGD(model.parameters(), lr=0.01))
+    rep = guard.check_init(x)
+    report(not rep["poor"] and all(torch.equal(p, b) for p, b in zip(model.parameters(), before)),
+           "check_init: He init is not poor (growth %.2f) and is left untouched" % rep["growth"])
+    model = deep(1.6, 17)
+    before = [p.detach().clone() for p in model.parameters()]
+    guard = gt.Guard(model, torch.optim.SGD(model.parameters(), lr=0.01), init_check="warn")
+    rep = guard.check_init(x)
+    report(rep["poor"] and not rep["fixed"] and all(torch.equal(p, b) for p, b in zip(model.parameters(), before)),
+           "check_init with init_check='warn': poor, reported, not rescaled")
+
+
 def test_policy_errors():
     model = mlp(15)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -446,6 +485,7 @@ def main():
     test_skip_reset_noise()
     test_quiet_dead(tmp)
     test_bad_update()
+    test_check_init(tmp)
     test_policy_errors()
     return 1 if failed else 0
 
