@@ -8,7 +8,7 @@
 # forward, backward, reductions, guard, optimizer) and the share of that
 # time spent in the step's reductions (waiting for the slower rank
 # included), from each run's summary.json.
-# Usage: bench/mpi.sh [BUILD_DIR] [STEPS]   (README, "Data-parallel training (MPI)")
+# Usage: bench/mpi.sh [BUILD_DIR] [STEPS]   (docs/results.md, "Data-parallel training (MPI)")
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}

@@ -8,8 +8,9 @@
  *   EPOCHS      passes over the training set (default 1)
  *   --limit N   train on the first N training images only (default: all 60000)
  *   --data DIR  the directory of the IDX files (default /usr/share/datasets/fashion-mnist)
- *   --faults    corrupt four batches (a NaN pixel in three, features x 1e4 in one)
- *               to watch the guard and the callback act (the third NaN ends the run)
+ *   --faults    corrupt four batches of the first epoch (a NaN pixel in three,
+ *               features x 1e4 in one) to watch the guard and the callback act
+ *               (the third NaN ends the run)
  *
  * Prints the progress, every guard event, and the test accuracy; exits 0 when
  * the test accuracy is above 0.80 (one epoch gives about 0.85).
@@ -30,6 +31,14 @@
  *    budget of 10).
  * This is the same place where the gradguard trainer (src/train/trainer.c)
  * carries out the guard's decision.
+ *
+ * Carrying out a rollback takes three things, all below: gg_guard_rollback
+ * gets the position where the run failed (it tells a repeated failure from
+ * an isolated one) and gives back the snapshot's; the loop rewinds its data
+ * stream to that position (same epoch order: each epoch's shuffle is seeded
+ * by its number); and it skips the batch that failed when it comes again,
+ * or the run would fail on it once more. gg_guard_set_chance turns on the
+ * detector of a collapse to chance level.
  */
 #include <gradguard.h>
 
@@ -169,13 +178,53 @@ static void print_events(gg_guard *gd)
     gg_guard_clear_events(gd);
 }
 
-/* --faults: four corrupted batches, counted over the run; the third NaN
+/* --faults: four corrupted batches of the first epoch (a fault belongs to
+ * the data, so a rewound run meets it at the same batch); the third NaN
  * makes my_policy end the run. */
-static void corrupt(long step, float *x, int nb)
+static void corrupt(int epoch, long batch, float *x, int nb)
 {
-    if (step == 150 || step == 300 || step == 400) x[(size_t)nb * 784 / 2] = NAN;
-    if (step == 200)
+    if (epoch != 0) return;
+    if (batch == 150 || batch == 300 || batch == 400) x[(size_t)nb * 784 / 2] = NAN;
+    if (batch == 200)
         for (size_t k = 0; k < (size_t)nb * 784; k++) x[k] *= 1e4f;
+}
+
+/* The batches that made the guard roll back: skipped when the rewound data
+ * stream reaches them again. */
+#define MAX_BAD 64
+typedef struct bad_list {
+    int n;
+    int epoch[MAX_BAD];
+    long batch[MAX_BAD];
+} bad_list;
+
+static int is_bad(const bad_list *l, int epoch, long batch)
+{
+    for (int i = 0; i < l->n; i++)
+        if (l->epoch[i] == epoch && l->batch[i] == batch) return 1;
+    return 0;
+}
+
+static void add_bad(bad_list *l, int epoch, long batch)
+{
+    if (l->n < MAX_BAD && !is_bad(l, epoch, batch)) l->epoch[l->n] = epoch, l->batch[l->n++] = batch;
+}
+
+/* Rolls back after a failure at position `failed`, caused by batch
+ * (epoch, batch): restores the snapshot, records the batch as bad, and
+ * sets *step, *epoch, *batch to the snapshot's position (the next batch
+ * to read). Returns 0 on success. */
+static int roll_back(gg_guard *gd, gg_train_pos failed, bad_list *bad, long *step, int *epoch, long *batch)
+{
+    add_bad(bad, *epoch, *batch);
+    gg_train_pos back = failed; /* in: where it failed; out: the snapshot's position */
+    if (gg_guard_rollback(gd, &back)) return 1;
+    printf("rolled back to the snapshot taken after step %ld (epoch %d, batch %ld); batch %ld of epoch %d will be "
+           "skipped\n", back.step, back.epoch + 1, back.batch, *batch, *epoch + 1);
+    *step = back.step;
+    *epoch = back.epoch;
+    *batch = back.batch;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -226,70 +275,81 @@ int main(int argc, char **argv)
 
     size_t *perm = malloc(sizeof *perm * train.n);
     if (!perm) return fprintf(stderr, "mlp_fashion: out of memory\n"), 1;
-    long steps_per_epoch = (long)((train.n + BATCH - 1) / BATCH), step = 0;
+    long steps_per_epoch = (long)((train.n + BATCH - 1) / BATCH);
     printf("%zu training and %zu test images, %d epoch(s) of %ld steps\n", train.n, test.n, epochs, steps_per_epoch);
+    /* the data position: optimizer steps taken, the epoch, the next batch */
+    long step = 0, b = 0;
+    int epoch = 0, perm_epoch = -1, stop = 0;
     gg_train_pos pos = {0};
     gg_guard_snapshot(gd, &pos); /* a rollback needs a snapshot to go back to */
-    gg_rng rng;
-    gg_rng_seed(&rng, 2);
-    int stop = 0;
-    for (int epoch = 0; epoch < epochs && !stop; epoch++) {
-        gg_shuffle(perm, train.n, 1, &rng);
-        double run_loss = 0;
-        int run_n = 0;
-        for (long b = 0; b < steps_per_epoch && !stop; b++, step++) {
-            size_t start = (size_t)b * BATCH;
-            int nb = train.n - start < BATCH ? (int)(train.n - start) : BATCH;
-            gg_graph_set_batch(m.g, nb);
-            float *x = gg_graph_data(m.g, m.x);
-            gg_dataset_batch(&train, perm + start, nb, x, gg_graph_data(m.g, m.y));
-            if (faults) corrupt(step, x, nb);
-            gg_graph_zero_grad(m.g);
-            if (gg_graph_forward(m.g, GG_TRAIN, -1) || gg_graph_backward(m.g, m.loss, 1)) return fail("step");
-            double loss = gg_graph_scalar(m.g, m.loss);
+    bad_list bad = {0};
+    double run_loss = 0;
+    int run_n = 0;
+    while (epoch < epochs && !stop) {
+        if (b == steps_per_epoch) {
+            epoch++, b = 0;
+            continue;
+        }
+        if (perm_epoch != epoch) {
+            /* seeded by the epoch: a rewind to an earlier epoch sees its order again */
+            gg_rng rng;
+            gg_rng_seed(&rng, 2 + (uint64_t)epoch);
+            gg_shuffle(perm, train.n, 1, &rng);
+            perm_epoch = epoch;
+        }
+        if (is_bad(&bad, epoch, b)) {
+            printf("skipping batch %ld of epoch %d, which made the guard roll back\n", b, epoch + 1);
+            b++;
+            continue;
+        }
+        size_t start = (size_t)b * BATCH;
+        int nb = train.n - start < BATCH ? (int)(train.n - start) : BATCH;
+        gg_graph_set_batch(m.g, nb);
+        float *x = gg_graph_data(m.g, m.x);
+        gg_dataset_batch(&train, perm + start, nb, x, gg_graph_data(m.g, m.y));
+        if (faults) corrupt(epoch, b, x, nb);
+        gg_graph_zero_grad(m.g);
+        if (gg_graph_forward(m.g, GG_TRAIN, -1) || gg_graph_backward(m.g, m.loss, 1)) return fail("step");
+        double loss = gg_graph_scalar(m.g, m.loss);
 
-            /* inspect, decide, act: the guard, then our callback, then us */
-            gg_guard_decision d = gg_guard_check(gd, step, epoch, loss);
-            if (d.diagnose) diagnose(&m, gd, epoch, b);
-            my_policy(&pol, step, gg_guard_last(gd), &d);
-            print_events(gd);
-            int applied = 0;
-            switch (d.verdict) {
-            case GG_GUARD_PROCEED:
-                if (gg_optim_step(opt, LR * d.lr_scale)) return fail("update");
-                applied = 1;
-                break;
-            case GG_GUARD_SKIP:
-                break;
-            case GG_GUARD_ROLLBACK: {
-                /* restores the weights and the optimizer's state; the trainer
-                 * also rewinds the data to the snapshot and skips the bad
-                 * batch, this loop simply goes on with the next batch */
-                gg_train_pos back;
-                if (gg_guard_rollback(gd, &back)) return fail("rollback");
-                printf("rolled back to the snapshot taken after step %ld\n", back.step);
-                continue;
-            }
-            case GG_GUARD_STOP:
-                stop = 1;
-                continue;
-            }
-            pos = (gg_train_pos){.step = step + 1, .epoch = epoch, .batch = b + 1};
-            d = gg_guard_after_step(gd, &pos, applied);
-            print_events(gd);
-            if (d.verdict == GG_GUARD_ROLLBACK) {
-                gg_train_pos back;
-                if (gg_guard_rollback(gd, &back)) return fail("rollback");
-                printf("rolled back to the snapshot taken after step %ld\n", back.step);
-            } else if (d.verdict == GG_GUARD_STOP) {
-                stop = 1;
-            }
-            if (isfinite(loss) && applied) run_loss += loss, run_n++;
-            if ((step + 1) % 100 == 0 && run_n) {
-                printf("step %ld epoch %d loss %.4f lr %.3g\n", step + 1, epoch + 1, run_loss / run_n,
-                       LR * d.lr_scale);
-                run_loss = 0, run_n = 0;
-            }
+        /* inspect, decide, act: the guard, then our callback, then us */
+        gg_guard_decision d = gg_guard_check(gd, step, epoch, loss);
+        if (d.diagnose) diagnose(&m, gd, epoch, b);
+        my_policy(&pol, step, gg_guard_last(gd), &d);
+        print_events(gd);
+        int applied = 0;
+        if (d.verdict == GG_GUARD_STOP) {
+            stop = 1;
+            break;
+        }
+        if (d.verdict == GG_GUARD_ROLLBACK) {
+            /* failed before the update, at the current position */
+            pos = (gg_train_pos){.step = step, .epoch = epoch, .batch = b};
+            if (roll_back(gd, pos, &bad, &step, &epoch, &b)) return fail("rollback");
+            continue;
+        }
+        if (d.verdict == GG_GUARD_PROCEED) {
+            if (gg_optim_step(opt, LR * d.lr_scale)) return fail("update");
+            applied = 1;
+        }
+        /* the position after this batch */
+        pos = (gg_train_pos){.step = step + 1, .epoch = epoch, .batch = b + 1};
+        gg_guard_decision after = gg_guard_after_step(gd, &pos, applied);
+        print_events(gd);
+        if (after.verdict == GG_GUARD_STOP) {
+            stop = 1;
+            break;
+        }
+        if (after.verdict == GG_GUARD_ROLLBACK) {
+            /* the update made the weights bad: this batch goes too */
+            if (roll_back(gd, pos, &bad, &step, &epoch, &b)) return fail("rollback");
+            continue;
+        }
+        step++, b++;
+        if (isfinite(loss) && applied) run_loss += loss, run_n++;
+        if (step % 100 == 0 && run_n) {
+            printf("step %ld epoch %d loss %.4f lr %.3g\n", step, epoch + 1, run_loss / run_n, LR * d.lr_scale);
+            run_loss = 0, run_n = 0;
         }
     }
 

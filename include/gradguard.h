@@ -33,6 +33,16 @@ extern "C" {
 #define GG_VERSION_PATCH 0
 #define GG_VERSION_STRING "0.1.0"
 
+/* GG_API marks the functions of the public API. The library is compiled with
+ * -fvisibility=hidden, so libgradguard.so exports exactly the functions
+ * declared with GG_API here (tests/public_symbols.sh checks it) and nothing
+ * of the internals under src/. Every function added to this header needs it. */
+#if defined(__GNUC__) || defined(__clang__)
+#define GG_API __attribute__((visibility("default")))
+#else
+#define GG_API
+#endif
+
 /* ==== errors (src/core/error.c) ======================================== */
 
 typedef enum gg_status {
@@ -50,14 +60,14 @@ typedef enum gg_status {
 
 /* The message of the last failure on the calling thread ("" if none). The
  * string is owned by the library and valid until the next failing call. */
-const char *gg_errmsg(void);
+GG_API const char *gg_errmsg(void);
 /* A short constant name for a status ("ok", "shape", ...). */
-const char *gg_status_name(gg_status s);
+GG_API const char *gg_status_name(gg_status s);
 
 /* The OpenBLAS kernel family in use ("Haswell", "SkylakeX", ...), as
  * OpenBLAS chose it for this CPU or as OPENBLAS_CORETYPE named it. Results
  * differ in the last bits between families. A constant string. */
-const char *gg_blas_kernel(void);
+GG_API const char *gg_blas_kernel(void);
 
 /* ==== shapes ============================================================ */
 
@@ -69,14 +79,14 @@ typedef struct gg_shape {
     int d[GG_MAX_DIMS];
 } gg_shape;
 
-gg_shape gg_shape1(int a);
-gg_shape gg_shape2(int a, int b);
-gg_shape gg_shape3(int a, int b, int c);
-gg_shape gg_shape4(int a, int b, int c, int d);
+GG_API gg_shape gg_shape1(int a);
+GG_API gg_shape gg_shape2(int a, int b);
+GG_API gg_shape gg_shape3(int a, int b, int c);
+GG_API gg_shape gg_shape4(int a, int b, int c, int d);
 /* Number of elements of a shape (product of its dims). */
-size_t gg_shape_numel(gg_shape s);
+GG_API size_t gg_shape_numel(gg_shape s);
 /* Writes "(a, b, c)" into buf; returns buf. */
-char *gg_shape_str(gg_shape s, char *buf, size_t cap);
+GG_API char *gg_shape_str(gg_shape s, char *buf, size_t cap);
 
 /* ==== graph: build (src/core/graph.c) =================================== */
 /*
@@ -97,16 +107,16 @@ typedef int gg_node;
 
 /* A new, empty graph for batches of up to max_batch samples. NULL on
  * failure (gg_errmsg says why). Free with gg_graph_free. */
-gg_graph *gg_graph_new(int max_batch);
-void gg_graph_free(gg_graph *g);
+GG_API gg_graph *gg_graph_new(int max_batch);
+GG_API void gg_graph_free(gg_graph *g);
 /* The first build error (GG_OK if none); its message is gg_graph_errmsg. */
-gg_status gg_graph_status(const gg_graph *g);
-const char *gg_graph_errmsg(const gg_graph *g);
+GG_API gg_status gg_graph_status(const gg_graph *g);
+GG_API const char *gg_graph_errmsg(const gg_graph *g);
 
 /* Name scope for the nodes built next: a layer builder sets it to the layer
  * name ("fc1") so that ops are named "fc1/linear" and a diagnosis can name
  * the layer. NULL or "" clears it. */
-void gg_graph_scope(gg_graph *g, const char *layer);
+GG_API void gg_graph_scope(gg_graph *g, const char *layer);
 
 /* Initialiser of a parameter tensor. fan_in/fan_out are taken from the
  * shape: (out, in) for dense weights, (out, in, kh, kw) for convolutions. */
@@ -133,16 +143,16 @@ typedef struct gg_init {
 
 /* A trainable parameter named `name` (unique in the graph), a view into the
  * graph's parameter arena. Initialised by gg_graph_init_params. */
-gg_node gg_param(gg_graph *g, const char *name, gg_shape shape, gg_init init);
+GG_API gg_node gg_param(gg_graph *g, const char *name, gg_shape shape, gg_init init);
 /* A non-trainable state tensor (batch-norm running statistics), kept in the
  * buffer arena and saved with checkpoints; every element starts at value. */
-gg_node gg_buffer(gg_graph *g, const char *name, gg_shape shape, float value);
+GG_API gg_node gg_buffer(gg_graph *g, const char *name, gg_shape shape, float value);
 /* A data input with the shape of one sample. Filled before each forward
  * through gg_graph_data(). Inputs carry no gradient unless
  * gg_graph_requires_grad() says so. */
-gg_node gg_input(gg_graph *g, const char *name, gg_shape sample_shape);
+GG_API gg_node gg_input(gg_graph *g, const char *name, gg_shape sample_shape);
 /* Ask for the gradient of an input (used by gradient checks). */
-gg_status gg_graph_requires_grad(gg_graph *g, gg_node input);
+GG_API gg_status gg_graph_requires_grad(gg_graph *g, gg_node input);
 
 /* ==== ops (src/core/ops/) ================================================ */
 /* Each op adds one node. Shapes are checked here, at build time; the error
@@ -159,45 +169,45 @@ typedef enum gg_act {
     GG_ACT_COUNT
 } gg_act;
 /* "relu", "tanh", ...; NULL for an unknown value. */
-const char *gg_act_name(gg_act a);
+GG_API const char *gg_act_name(gg_act a);
 /* Parses a name; returns GG_ACT_COUNT if unknown. */
-gg_act gg_act_parse(const char *name);
+GG_API gg_act gg_act_parse(const char *name);
 
 /* y = act(x W^T + b) over the last dim of x: x (..., in), W (out, in),
  * b (out) or -1 for none. Bias and activation are fused with the GEMM. */
-gg_node gg_linear(gg_graph *g, gg_node x, gg_node w, gg_node b, gg_act act);
+GG_API gg_node gg_linear(gg_graph *g, gg_node x, gg_node w, gg_node b, gg_act act);
 /* Matrix product over the last two dims: a (..., M, K) x b (..., K, N).
  * b may be an unbatched (K, N) parameter, or batched like a. */
-gg_node gg_matmul(gg_graph *g, gg_node a, gg_node b);
+GG_API gg_node gg_matmul(gg_graph *g, gg_node a, gg_node b);
 /* Element-wise a + b and a * b. b has a's shape, or is unbatched with the
  * shape of a's trailing dims (broadcast over the leading ones). */
-gg_node gg_add(gg_graph *g, gg_node a, gg_node b);
-gg_node gg_mul(gg_graph *g, gg_node a, gg_node b);
+GG_API gg_node gg_add(gg_graph *g, gg_node a, gg_node b);
+GG_API gg_node gg_mul(gg_graph *g, gg_node a, gg_node b);
 /* s * x. */
-gg_node gg_scale(gg_graph *g, gg_node x, float s);
+GG_API gg_node gg_scale(gg_graph *g, gg_node x, float s);
 /* Concatenation of a and b along `axis` of the sample shape (0 = first dim
  * after the batch); the other dims must agree. */
-gg_node gg_concat(gg_graph *g, gg_node a, gg_node b, int axis);
+GG_API gg_node gg_concat(gg_graph *g, gg_node a, gg_node b, int axis);
 /* x[..., start:start+len, ...] along `axis` of the sample shape. */
-gg_node gg_slice(gg_graph *g, gg_node x, int axis, int start, int len);
+GG_API gg_node gg_slice(gg_graph *g, gg_node x, int axis, int start, int len);
 /* The same data with another sample shape (same element count); a view. */
-gg_node gg_reshape(gg_graph *g, gg_node x, gg_shape sample_shape);
+GG_API gg_node gg_reshape(gg_graph *g, gg_node x, gg_shape sample_shape);
 /* (N, ...) -> (N, prod(...)); a view. */
-gg_node gg_flatten(gg_graph *g, gg_node x);
+GG_API gg_node gg_flatten(gg_graph *g, gg_node x);
 /* Activations. */
-gg_node gg_activation(gg_graph *g, gg_node x, gg_act act);
-gg_node gg_relu(gg_graph *g, gg_node x);
-gg_node gg_leaky_relu(gg_graph *g, gg_node x, float slope);
-gg_node gg_elu(gg_graph *g, gg_node x, float alpha);
-gg_node gg_gelu(gg_graph *g, gg_node x);
-gg_node gg_tanh(gg_graph *g, gg_node x);
-gg_node gg_sigmoid(gg_graph *g, gg_node x);
+GG_API gg_node gg_activation(gg_graph *g, gg_node x, gg_act act);
+GG_API gg_node gg_relu(gg_graph *g, gg_node x);
+GG_API gg_node gg_leaky_relu(gg_graph *g, gg_node x, float slope);
+GG_API gg_node gg_elu(gg_graph *g, gg_node x, float alpha);
+GG_API gg_node gg_gelu(gg_graph *g, gg_node x);
+GG_API gg_node gg_tanh(gg_graph *g, gg_node x);
+GG_API gg_node gg_sigmoid(gg_graph *g, gg_node x);
 /* Softmax and log-softmax over the last dim. */
-gg_node gg_softmax(gg_graph *g, gg_node x);
-gg_node gg_log_softmax(gg_graph *g, gg_node x);
+GG_API gg_node gg_softmax(gg_graph *g, gg_node x);
+GG_API gg_node gg_log_softmax(gg_graph *g, gg_node x);
 /* 2-D convolution: x (N, Cin, H, W), w (Cout, Cin, kh, kw), b (Cout) or -1.
  * Output (N, Cout, Ho, Wo), Ho = (H + 2 pad - dil (kh - 1) - 1) / stride + 1. */
-gg_node gg_conv2d(gg_graph *g, gg_node x, gg_node w, gg_node b, int stride, int pad, int dilation, gg_act act);
+GG_API gg_node gg_conv2d(gg_graph *g, gg_node x, gg_node w, gg_node b, int stride, int pad, int dilation, gg_act act);
 /* How a conv2d node computes. GG_CONV_AUTO (the default) takes Winograd's
  * algorithm (F(4x4, 5x5), F(4x4, 3x3): 6.25x and 4x fewer multiplications,
  * results within ~1e-5 of direct convolution, relative to the output's
@@ -207,50 +217,65 @@ gg_node gg_conv2d(gg_graph *g, gg_node x, gg_node w, gg_node b, int stride, int 
  * conv that cannot take it is an error. Set before gg_graph_compile. */
 typedef enum gg_conv_algo { GG_CONV_AUTO = 0, GG_CONV_IM2COL = 1, GG_CONV_WINOGRAD = 2 } gg_conv_algo;
 #define GG_CONV_WINO_MIN 16
-gg_status gg_conv2d_set_algo(gg_graph *g, gg_node conv, gg_conv_algo algo);
+GG_API gg_status gg_conv2d_set_algo(gg_graph *g, gg_node conv, gg_conv_algo algo);
 /* Max and average pooling over k x k windows; global average pooling to
  * (N, C). Average pooling divides by k*k (padding counts). pad <= k/2 (as
  * PyTorch), so a window always holds a real pixel: padding never wins a max. */
-gg_node gg_maxpool2d(gg_graph *g, gg_node x, int k, int stride, int pad);
-gg_node gg_avgpool2d(gg_graph *g, gg_node x, int k, int stride, int pad);
-gg_node gg_global_avgpool(gg_graph *g, gg_node x);
+GG_API gg_node gg_maxpool2d(gg_graph *g, gg_node x, int k, int stride, int pad);
+GG_API gg_node gg_avgpool2d(gg_graph *g, gg_node x, int k, int stride, int pad);
+GG_API gg_node gg_global_avgpool(gg_graph *g, gg_node x);
 /* Batch normalisation over all dims but the channel (dim 1 of (N, C, ...),
  * or features of (N, F)). gamma, beta: (C) params; mean, var: (C) buffers,
  * updated in training mode with `momentum` (PyTorch convention: new =
  * (1 - momentum) old + momentum batch; unbiased batch variance), used in
  * evaluation mode. Training with one value per channel (batch 1 of an
  * (N, F) input) fails at run time, as in PyTorch. */
-gg_node gg_batchnorm(gg_graph *g, gg_node x, gg_node gamma, gg_node beta, gg_node mean, gg_node var, float momentum, float eps);
+GG_API gg_node gg_batchnorm(gg_graph *g, gg_node x, gg_node gamma, gg_node beta, gg_node mean, gg_node var,
+                            float momentum, float eps);
 /* Layer normalisation over the last dim; gamma, beta of that size. */
-gg_node gg_layernorm(gg_graph *g, gg_node x, gg_node gamma, gg_node beta, float eps);
+GG_API gg_node gg_layernorm(gg_graph *g, gg_node x, gg_node gamma, gg_node beta, float eps);
 /* Inverted dropout with drop probability p in [0, 1) (training mode only;
  * the identity in evaluation mode). The mask is a pure function of the
  * graph seed, the node and gg_graph_set_rng_step(). */
-gg_node gg_dropout(gg_graph *g, gg_node x, float p);
+GG_API gg_node gg_dropout(gg_graph *g, gg_node x, float p);
 /* Rows of table (V, D) picked by idx (N, ...) holding integer ids stored as
  * floats: output (N, ..., D). An id that is not an integer in [0, V) is an
  * error at run time (the message names its row). */
-gg_node gg_embedding(gg_graph *g, gg_node idx, gg_node table);
+GG_API gg_node gg_embedding(gg_graph *g, gg_node idx, gg_node table);
 /* Sum of all elements of x (over the batch too) times s: a scalar. */
-gg_node gg_sum(gg_graph *g, gg_node x, float s);
+GG_API gg_node gg_sum(gg_graph *g, gg_node x, float s);
 
 /* Losses: scalars, the mean over the batch (and time, for sequences). */
 /* Softmax cross-entropy of logits (N, C) or (N, T, C) against class ids
  * (N) or (N, T) stored as floats; label smoothing eps in [0, 1). An id
  * outside [0, C) is an error at run time (gg_graph_forward fails). */
-gg_node gg_softmax_xent(gg_graph *g, gg_node logits, gg_node labels, float smoothing);
+GG_API gg_node gg_softmax_xent(gg_graph *g, gg_node logits, gg_node labels, float smoothing);
+/* gg_softmax_xent plus a z-loss (PaLM; Wortsman et al. 2023): in training
+ * mode the loss gains z_coef times the mean over rows of (log Z)^2, log Z =
+ * logsumexp of the row's logits, which pulls log Z toward 0 and keeps the
+ * output logits from drifting; its gradient adds 2 z_coef log Z softmax(x)
+ * / rows. Evaluation mode reports the cross-entropy alone, so validation
+ * losses compare across runs with and without it. z_coef in [0, 1e3)
+ * (GG_E_ARG otherwise); 0 is gg_softmax_xent. */
+GG_API gg_node gg_softmax_xent_z(gg_graph *g, gg_node logits, gg_node labels, float smoothing, float z_coef);
+/* Sets the z-loss coefficient of softmax_xent op `loss` at any time, before
+ * or after compiling (the workspace does not depend on it): a monitor can
+ * switch the z-loss on in the middle of a run. It applies from the next
+ * forward. GG_E_ARG if loss is not a softmax_xent op or z_coef is outside
+ * [0, 1e3). */
+GG_API gg_status gg_graph_set_z_loss(gg_graph *g, gg_node loss, float z_coef);
 /* Softmax cross-entropy against soft targets of the logits' shape (rows of
  * probabilities, e.g. mixup's mixed one-hot rows): mean over rows of
  * -sum_c t_c log softmax(x)_c; gradient (softmax(x) sum_c t_c - t) / rows. */
-gg_node gg_softmax_xent_soft(gg_graph *g, gg_node logits, gg_node targets);
+GG_API gg_node gg_softmax_xent_soft(gg_graph *g, gg_node logits, gg_node targets);
 /* Binary cross-entropy with logits; targets in [0, 1], x's shape. */
-gg_node gg_bce_logits(gg_graph *g, gg_node logits, gg_node targets);
+GG_API gg_node gg_bce_logits(gg_graph *g, gg_node logits, gg_node targets);
 /* Mean squared error, mean over all elements. */
-gg_node gg_mse(gg_graph *g, gg_node pred, gg_node target);
+GG_API gg_node gg_mse(gg_graph *g, gg_node pred, gg_node target);
 /* Huber loss with threshold delta, mean over all elements. */
-gg_node gg_huber(gg_graph *g, gg_node pred, gg_node target, float delta);
+GG_API gg_node gg_huber(gg_graph *g, gg_node pred, gg_node target, float delta);
 /* Fraction of rows whose arg-max equals the label (no gradient). */
-gg_node gg_accuracy(gg_graph *g, gg_node logits, gg_node labels);
+GG_API gg_node gg_accuracy(gg_graph *g, gg_node logits, gg_node labels);
 
 /* Sequence ops (src/core/ops/rnn.c, attention.c). Fused over the whole
  * sequence: x (N, T, F); H hidden units; G gate blocks (RNN 1, LSTM 4 in
@@ -288,12 +313,12 @@ typedef enum gg_rnn_flag {
 } gg_rnn_flag;
 /* Vanilla RNN: h' = act(W_ih x + b_ih + W_hh h + b_hh), act tanh, or ReLU
  * when relu != 0. */
-gg_node gg_rnn(gg_graph *g, gg_node x, gg_node w_ih, gg_node w_hh, gg_node b_ih, gg_node b_hh, gg_node h0,
-               gg_node lengths, int relu, int flags);
-gg_node gg_lstm(gg_graph *g, gg_node x, gg_node w_ih, gg_node w_hh, gg_node b_ih, gg_node b_hh, gg_node h0, gg_node c0,
-                gg_node lengths, int flags);
-gg_node gg_gru(gg_graph *g, gg_node x, gg_node w_ih, gg_node w_hh, gg_node b_ih, gg_node b_hh, gg_node h0,
-               gg_node lengths, int flags);
+GG_API gg_node gg_rnn(gg_graph *g, gg_node x, gg_node w_ih, gg_node w_hh, gg_node b_ih, gg_node b_hh, gg_node h0,
+                      gg_node lengths, int relu, int flags);
+GG_API gg_node gg_lstm(gg_graph *g, gg_node x, gg_node w_ih, gg_node w_hh, gg_node b_ih, gg_node b_hh, gg_node h0,
+                       gg_node c0, gg_node lengths, int flags);
+GG_API gg_node gg_gru(gg_graph *g, gg_node x, gg_node w_ih, gg_node w_hh, gg_node b_ih, gg_node b_hh, gg_node h0,
+                      gg_node lengths, int flags);
 /* Multi-head scaled-dot-product self-attention. qkv (N, T, 3 D) holds the
  * queries, keys and values side by side on the last dim (the output of one
  * linear layer, as PyTorch's in_proj); each of the `heads` heads takes
@@ -301,7 +326,14 @@ gg_node gg_gru(gg_graph *g, gg_node x, gg_node w_ih, gg_node w_hh, gg_node b_ih,
  * projection: softmax(Q K^T / sqrt(D / heads)) V per head, with position t
  * seeing only positions <= t when causal != 0. The probabilities are kept
  * in the workspace (N heads T T floats) for backward. */
-gg_node gg_attention(gg_graph *g, gg_node qkv, int heads, int causal);
+GG_API gg_node gg_attention(gg_graph *g, gg_node qkv, int heads, int causal);
+/* gg_attention with a tanh soft cap on the logits: the softmax sees
+ * cap tanh(s / cap) for each scaled logit s = q.k / sqrt(D / heads), so no
+ * logit exceeds cap in size (Gemma 2's attention softcapping); cap 0 is
+ * gg_attention. The capped op keeps tanh(s / cap) for backward (another
+ * N heads T T floats of workspace). GG_E_ARG (a build error) for a cap
+ * that is negative or not finite. */
+GG_API gg_node gg_attention_capped(gg_graph *g, gg_node qkv, int heads, int causal, float logit_cap);
 
 /* ==== graph: run (src/core/graph.c) ===================================== */
 
@@ -310,47 +342,47 @@ typedef enum gg_mode { GG_TRAIN = 0, GG_EVAL = 1 } gg_mode;
 /* Sorts the graph, plans every buffer and allocates the arenas. After this
  * no node may be added and no run call allocates. Fails with the first
  * build error, or GG_E_NOMEM if the plan does not fit. */
-gg_status gg_graph_compile(gg_graph *g);
+GG_API gg_status gg_graph_compile(gg_graph *g);
 /* Initialises every parameter with its initialiser and every buffer with
  * its value, from seed (the same seed gives the same weights). */
-gg_status gg_graph_init_params(gg_graph *g, uint64_t seed);
+GG_API gg_status gg_graph_init_params(gg_graph *g, uint64_t seed);
 /* Seed of dropout masks and other run-time randomness. */
-void gg_graph_set_seed(gg_graph *g, uint64_t seed);
+GG_API void gg_graph_set_seed(gg_graph *g, uint64_t seed);
 /* The step counter the run-time randomness is keyed on. */
-void gg_graph_set_rng_step(gg_graph *g, uint64_t step);
+GG_API void gg_graph_set_rng_step(gg_graph *g, uint64_t step);
 /* The batch size of the next runs, 1..max_batch. */
-gg_status gg_graph_set_batch(gg_graph *g, int n);
-int gg_graph_batch(const gg_graph *g);
-int gg_graph_max_batch(const gg_graph *g);
+GG_API gg_status gg_graph_set_batch(gg_graph *g, int n);
+GG_API int gg_graph_batch(const gg_graph *g);
+GG_API int gg_graph_max_batch(const gg_graph *g);
 /* The value buffer of a node (max_batch samples for activations), owned by
  * the graph. Write inputs here before a forward. NULL before compile. */
-float *gg_graph_data(gg_graph *g, gg_node n);
+GG_API float *gg_graph_data(gg_graph *g, gg_node n);
 /* The gradient buffer of a node, or NULL if it has none. */
-float *gg_graph_grad(gg_graph *g, gg_node n);
+GG_API float *gg_graph_grad(gg_graph *g, gg_node n);
 /* Shape of a node (with the batch dim at max_batch for activations). */
-gg_shape gg_graph_shape(const gg_graph *g, gg_node n);
-const char *gg_graph_node_name(const gg_graph *g, gg_node n);
+GG_API gg_shape gg_graph_shape(const gg_graph *g, gg_node n);
+GG_API const char *gg_graph_node_name(const gg_graph *g, gg_node n);
 /* The op name of a node ("linear", "param", ...). */
-const char *gg_graph_node_op(const gg_graph *g, gg_node n);
-int gg_graph_num_nodes(const gg_graph *g);
+GG_API const char *gg_graph_node_op(const gg_graph *g, gg_node n);
+GG_API int gg_graph_num_nodes(const gg_graph *g);
 /* The k-th input of node n, or -1 (k out of range, or a leaf). */
-gg_node gg_graph_node_input(const gg_graph *g, gg_node n, int k);
+GG_API gg_node gg_graph_node_input(const gg_graph *g, gg_node n, int k);
 /* The layer a node belongs to ("fc2"), "" if none. */
-const char *gg_graph_node_layer(const gg_graph *g, gg_node n);
+GG_API const char *gg_graph_node_layer(const gg_graph *g, gg_node n);
 /* Looks a node up by name; -1 if absent. */
-gg_node gg_graph_find(const gg_graph *g, const char *name);
+GG_API gg_node gg_graph_find(const gg_graph *g, const char *name);
 /* Runs every op that `out` depends on (or all ops if out < 0). Fails only
  * on bad run-time data (a class id out of range) or, in check mode, on the
  * first non-finite value. */
-gg_status gg_graph_forward(gg_graph *g, gg_mode mode, gg_node out);
+GG_API gg_status gg_graph_forward(gg_graph *g, gg_mode mode, gg_node out);
 /* The scalar value of a one-element node after a forward. */
-float gg_graph_scalar(const gg_graph *g, gg_node n);
+GG_API float gg_graph_scalar(const gg_graph *g, gg_node n);
 /* Zeroes the gradient arena (one memset). */
-void gg_graph_zero_grad(gg_graph *g);
+GG_API void gg_graph_zero_grad(gg_graph *g);
 /* Reverse-mode differentiation of scalar `loss` (times `scale`) after a
  * training forward. Parameter gradients are ADDED to the gradient arena,
  * so k backward calls accumulate k micro-batches. */
-gg_status gg_graph_backward(gg_graph *g, gg_node loss, float scale);
+GG_API gg_status gg_graph_backward(gg_graph *g, gg_node loss, float scale);
 
 /* Check mode (the guard's diagnosis): every op's output is tested for
  * NaN/Inf after it runs, in forward and backward; the first one found stops
@@ -366,12 +398,54 @@ typedef struct gg_check_info {
     long index;                  /* flat index of the first bad element */
     float value;                 /* the bad value */
 } gg_check_info;
-void gg_graph_set_check(gg_graph *g, int on);
-const gg_check_info *gg_graph_check_result(const gg_graph *g);
+GG_API void gg_graph_set_check(gg_graph *g, int on);
+GG_API const gg_check_info *gg_graph_check_result(const gg_graph *g);
 /* Fault injection for tests and the guard's own checks: after node n runs
  * in the given pass (0 forward, 1 backward), element 0 of its output (or its
  * input gradient, in backward) is overwritten with value. n = -1 clears. */
-void gg_graph_inject(gg_graph *g, gg_node n, int backward, float value);
+GG_API void gg_graph_inject(gg_graph *g, gg_node n, int backward, float value);
+
+/* Attention and output statistics, measured by the forward pass from what it
+ * computes anyway (no extra pass over the T x T logits): what a monitor
+ * reads to see a transformer's attention logits grow and its output
+ * logits drift (Wortsman et al. 2023). Values are those of the last forward
+ * (training or evaluation) at the batch it ran. */
+typedef struct gg_attention_stats {
+    /* max |s| over the batch's samples and visible (query, key) pairs of
+     * the head, s = q.k / sqrt(D / heads) as the softmax uses it, before a
+     * logit cap (with a cap the softmax sees cap tanh(s / cap)) */
+    float max_logit;
+    /* mean over samples and query positions of the attention row's entropy
+     * -sum_j p_j log p_j, in nats; 0 means one-hot attention */
+    float entropy;
+    /* the same mean for uniform attention (log T; causal: the mean of
+     * log(i + 1) over positions i): the ceiling to compare entropy with */
+    float entropy_uniform;
+} gg_attention_stats;
+/* Heads of attention op n (0 if n is not an attention op). */
+GG_API int gg_graph_attention_heads(const gg_graph *g, gg_node n);
+/* The statistics of head `head` of attention op n. GG_E_ARG if n is not an
+ * attention op or head is outside 0..heads-1; GG_E_STATE before the graph is
+ * compiled or before the op's first forward. *out is zeroed on failure. */
+GG_API gg_status gg_graph_attention_stats(const gg_graph *g, gg_node n, int head, gg_attention_stats *out);
+/* QK-clip (Kimi K2's MuonClip, applied by hand): when head `head` of
+ * attention op n had a max logit m > tau in the last forward, its query
+ * rows and key rows of the block's qkv.weight (rows h dh .. h dh + dh - 1
+ * and D + h dh ..) and the same entries of qkv.bias are multiplied by
+ * f = sqrt(tau / m) each, so the head's logits shrink by f^2 = tau / m and
+ * its max on the same batch becomes tau (the recorded max is set to tau);
+ * other heads and V are untouched. Nothing happens when m <= tau. *factor
+ * (may be NULL) gets f, or 1 when nothing was done. Optimizer moments are
+ * not touched. GG_E_ARG for a node that is not attention, a head out of
+ * range or tau not finite and > 0; GG_E_STATE before a forward, for an op
+ * not built by gg_attention_block (its W_q and W_k are not known), for one
+ * with qk_norm (the norm undoes any rescaling) or a non-finite max. */
+GG_API gg_status gg_attention_qk_clip(gg_graph *g, gg_node n, int head, float tau, float *factor);
+/* Output statistics of softmax_xent op `loss`: log Z = logsumexp of each
+ * row of the logits, its mean and max over the rows (samples, and time for
+ * sequences) of the last forward. GG_E_ARG if loss is not a softmax_xent
+ * op, GG_E_STATE before its first forward. */
+GG_API gg_status gg_graph_output_logz(const gg_graph *g, gg_node loss, double *mean, double *max);
 
 /* ==== parameters ========================================================= */
 
@@ -385,34 +459,34 @@ typedef struct gg_param_info {
     int no_decay;       /* 1 for biases and normalisation parameters */
 } gg_param_info;
 
-int gg_graph_num_params(const gg_graph *g);
+GG_API int gg_graph_num_params(const gg_graph *g);
 /* Info on parameter i (0 .. num_params-1, in build order). */
-gg_status gg_graph_param(const gg_graph *g, int i, gg_param_info *info);
+GG_API gg_status gg_graph_param(const gg_graph *g, int i, gg_param_info *info);
 /* The parameter, gradient and buffer arenas: one contiguous float buffer
  * each, owned by the graph; *n gets the element count. */
-float *gg_graph_params(gg_graph *g, size_t *n);
-float *gg_graph_grads(gg_graph *g, size_t *n);
-int gg_graph_num_buffers(const gg_graph *g);
-gg_status gg_graph_buffer(const gg_graph *g, int i, gg_param_info *info);
-float *gg_graph_buffers(gg_graph *g, size_t *n);
+GG_API float *gg_graph_params(gg_graph *g, size_t *n);
+GG_API float *gg_graph_grads(gg_graph *g, size_t *n);
+GG_API int gg_graph_num_buffers(const gg_graph *g);
+GG_API gg_status gg_graph_buffer(const gg_graph *g, int i, gg_param_info *info);
+GG_API float *gg_graph_buffers(gg_graph *g, size_t *n);
 
 /* ==== random numbers (src/core/rng.c) ===================================== */
 /* xoshiro256** seeded through splitmix64: one generator per purpose. */
 typedef struct gg_rng { uint64_t s[4]; } gg_rng;
-void gg_rng_seed(gg_rng *r, uint64_t seed);
-uint64_t gg_rng_next(gg_rng *r);
+GG_API void gg_rng_seed(gg_rng *r, uint64_t seed);
+GG_API uint64_t gg_rng_next(gg_rng *r);
 /* Uniform in [0, 1). */
-double gg_rng_uniform(gg_rng *r);
+GG_API double gg_rng_uniform(gg_rng *r);
 /* Standard normal. */
-double gg_rng_normal(gg_rng *r);
+GG_API double gg_rng_normal(gg_rng *r);
 /* Uniform integer in [0, n). */
-uint64_t gg_rng_below(gg_rng *r, uint64_t n);
+GG_API uint64_t gg_rng_below(gg_rng *r, uint64_t n);
 /* A stateless hash of (key, counter) to a uniform float in [0, 1). */
-float gg_hash_uniform(uint64_t key, uint64_t counter);
+GG_API float gg_hash_uniform(uint64_t key, uint64_t counter);
 
 /* ==== initialisers (src/core/init.c) ===================================== */
 /* Fills x (numel of shape) by init, drawing from r. */
-gg_status gg_init_fill(float *x, gg_shape shape, gg_init init, gg_rng *r);
+GG_API gg_status gg_init_fill(float *x, gg_shape shape, gg_init init, gg_rng *r);
 
 /* ==== layers (src/nn) ==================================================== */
 /*
@@ -425,27 +499,27 @@ gg_status gg_init_fill(float *x, gg_shape shape, gg_init init, gg_rng *r);
 
 /* The default initialiser of a weight feeding activation act: He (Kaiming)
  * uniform for the ReLU family and GELU, Xavier uniform otherwise. */
-gg_init gg_init_default(gg_act act);
+GG_API gg_init gg_init_default(gg_act act);
 
 /* Dense: act(x W^T + b), W (units, in). A (C, H, W) sample is flattened
  * first; a (T, F) sample is a sequence and the layer applies at every step.
  * bias 0 leaves the bias out. */
-gg_node gg_dense(gg_graph *g, gg_node x, const char *name, int units, gg_act act, gg_init init, int bias);
+GG_API gg_node gg_dense(gg_graph *g, gg_node x, const char *name, int units, gg_act act, gg_init init, int bias);
 /* Conv2d with a square kernel k, "same" padding when pad < 0. */
-gg_node gg_conv(gg_graph *g, gg_node x, const char *name, int filters, int k, int stride, int pad, gg_act act,
-                gg_init init);
+GG_API gg_node gg_conv(gg_graph *g, gg_node x, const char *name, int filters, int k, int stride, int pad, gg_act act,
+                       gg_init init);
 /* Batch norm (weight = gamma 1, bias = beta 0, running mean 0 / var 1). */
-gg_node gg_batchnorm_layer(gg_graph *g, gg_node x, const char *name, float momentum, float eps);
+GG_API gg_node gg_batchnorm_layer(gg_graph *g, gg_node x, const char *name, float momentum, float eps);
 /* Layer norm over the last dim (weight 1, bias 0). */
-gg_node gg_layernorm_layer(gg_graph *g, gg_node x, const char *name, float eps);
+GG_API gg_node gg_layernorm_layer(gg_graph *g, gg_node x, const char *name, float eps);
 
 typedef enum gg_norm_kind { GG_NORM_NONE, GG_NORM_BATCH, GG_NORM_LAYER } gg_norm_kind;
 /* Residual block of two dense layers of x's width:
  *   y = act(x + norm2(W2 act(norm1(W1 x))))
  * (norm optional). Parameters name.fc1.*, name.norm1.*, name.fc2.*, ... */
-gg_node gg_residual_dense(gg_graph *g, gg_node x, const char *name, gg_norm_kind norm, gg_act act);
+GG_API gg_node gg_residual_dense(gg_graph *g, gg_node x, const char *name, gg_norm_kind norm, gg_act act);
 /* The same with two k x k convolutions (same padding, x's channels). */
-gg_node gg_residual_conv(gg_graph *g, gg_node x, const char *name, int k, gg_norm_kind norm, gg_act act);
+GG_API gg_node gg_residual_conv(gg_graph *g, gg_node x, const char *name, int k, gg_norm_kind norm, gg_act act);
 
 /* Sequence layers (src/nn/seq.c) over x (N, T, F).
  * Recurrent layers: parameters name.weight_ih (G H, F), name.weight_hh
@@ -462,28 +536,29 @@ gg_node gg_residual_conv(gg_graph *g, gg_node x, const char *name, int k, gg_nor
  * bias cannot be expressed by gg_graph_init_params alone: call
  * gg_graph_init_recurrent right after it (a no-op when there is nothing to
  * do; a vanilla RNN and the default hh_init never need it). */
-gg_node gg_rnn_layer(gg_graph *g, gg_node x, const char *name, int hidden, int relu, gg_node lengths, gg_init hh_init,
-                     int flags);
+GG_API gg_node gg_rnn_layer(gg_graph *g, gg_node x, const char *name, int hidden, int relu, gg_node lengths,
+                            gg_init hh_init, int flags);
 /* forget_bias != 0 sets the forget gate's total bias to that value
  * (bias_ih f-block = forget_bias, bias_hh f-block = 0) at
  * gg_graph_init_recurrent; 1 is the usual choice. */
-gg_node gg_lstm_layer(gg_graph *g, gg_node x, const char *name, int hidden, gg_node lengths, gg_init hh_init,
-                      float forget_bias, int flags);
-gg_node gg_gru_layer(gg_graph *g, gg_node x, const char *name, int hidden, gg_node lengths, gg_init hh_init, int flags);
+GG_API gg_node gg_lstm_layer(gg_graph *g, gg_node x, const char *name, int hidden, gg_node lengths, gg_init hh_init,
+                             float forget_bias, int flags);
+GG_API gg_node gg_gru_layer(gg_graph *g, gg_node x, const char *name, int hidden, gg_node lengths, gg_init hh_init,
+                            int flags);
 /* Applies what the recurrent layer builders recorded (per-block hh_init,
  * forget bias) to every recurrent layer of the compiled graph g, from seed
  * (one stream per layer). Call after gg_graph_init_params. */
-gg_status gg_graph_init_recurrent(gg_graph *g, uint64_t seed);
+GG_API gg_status gg_graph_init_recurrent(gg_graph *g, uint64_t seed);
 /* Fills each (H, H) gate block of layer.weight_hh with init, from seed.
  * GG_E_ARG naming the layer if it has no weight_hh; the graph must be
  * compiled. */
-gg_status gg_init_recurrent(gg_graph *g, const char *layer, gg_init init, uint64_t seed);
+GG_API gg_status gg_init_recurrent(gg_graph *g, const char *layer, gg_init init, uint64_t seed);
 /* Sets the forget gate's total bias of LSTM layer `layer` to value (bias_ih
  * f-block = value, bias_hh f-block = 0). */
-gg_status gg_lstm_set_forget_bias(gg_graph *g, const char *layer, float value);
+GG_API gg_status gg_lstm_set_forget_bias(gg_graph *g, const char *layer, float value);
 /* Zeroes the carried state (layer.h0, layer.c0) of a GG_RNN_CARRY layer:
  * call at the start of each independent stream. */
-gg_status gg_rnn_reset_state(gg_graph *g, const char *layer);
+GG_API gg_status gg_rnn_reset_state(gg_graph *g, const char *layer);
 /* Pre-norm transformer blocks over x (N, T, D), each a residual:
  *   attention: y = x + out(attention(qkv(layernorm(x))))
  *     name.ln.weight/bias (D), name.qkv.weight (3 D, D), name.qkv.bias,
@@ -493,8 +568,24 @@ gg_status gg_rnn_reset_state(gg_graph *g, const char *layer);
  *     name.fc2.weight (D, hidden), name.fc2.bias.
  * The projection into the residual (out, fc2) starts at half the Xavier
  * scale, so each block starts near the identity; biases start at 0. */
-gg_node gg_attention_block(gg_graph *g, gg_node x, const char *name, int heads, int causal);
-gg_node gg_mlp_block(gg_graph *g, gg_node x, const char *name, int hidden);
+GG_API gg_node gg_attention_block(gg_graph *g, gg_node x, const char *name, int heads, int causal);
+/* Options of an attention block beyond gg_attention_block's. */
+typedef struct gg_attention_opts {
+    int heads, causal;
+    /* layer norm on each head's queries and keys before the logits
+     * (Dehghani et al. 2023; Wortsman et al. 2023): qkv's output is viewed as
+     * (N, T, 3 heads, dh), and the Q and K heads go through layer norms over
+     * dh with their own parameters name.q_norm.weight/bias and
+     * name.k_norm.weight/bias (dh each, shared by the heads; PyTorch's
+     * nn.LayerNorm(dh), eps 1e-5) */
+    int qk_norm;
+    /* tanh soft cap on the attention logits (gg_attention_capped); 0: none */
+    float logit_cap;
+} gg_attention_opts;
+/* The attention block with options; gg_attention_block(g, x, name, h, c) is
+ * gg_attention_block_ex with {h, c, 0, 0}. */
+GG_API gg_node gg_attention_block_ex(gg_graph *g, gg_node x, const char *name, const gg_attention_opts *opts);
+GG_API gg_node gg_mlp_block(gg_graph *g, gg_node x, const char *name, int hidden);
 
 /* ==== optimizers, schedules, regularisation (src/optim) ================== */
 /*
@@ -534,11 +625,11 @@ typedef struct gg_optim_config {
  * weight_decay 1e-2, everything else 0. Two exceptions: SGD's lr is 1e-2
  * (PyTorch: 1e-3) and L-BFGS's history 10 (PyTorch: 100). Every field gets a
  * sane value whatever the kind, so a config can switch kinds. */
-gg_optim_config gg_optim_defaults(gg_optim_kind kind);
+GG_API gg_optim_config gg_optim_defaults(gg_optim_kind kind);
 /* "sgd", "adam", "adamw", "rmsprop", "adagrad", "lbfgs"; NULL if unknown. */
-const char *gg_optim_name(gg_optim_kind kind);
+GG_API const char *gg_optim_name(gg_optim_kind kind);
 /* GG_OPT_COUNT if unknown. */
-gg_optim_kind gg_optim_parse(const char *name);
+GG_API gg_optim_kind gg_optim_parse(const char *name);
 
 typedef struct gg_optim gg_optim;
 
@@ -550,8 +641,8 @@ typedef struct gg_optim gg_optim;
  * nesterov only with momentum > 0 and dampening 0, betas and alpha in [0, 1),
  * eps > 0, lr_decay >= 0, initial_accumulator >= 0; L-BFGS refuses
  * weight_decay (use an L2 penalty), as PyTorch's LBFGS has none. */
-gg_optim *gg_optim_new(gg_graph *g, const gg_optim_config *cfg);
-void gg_optim_free(gg_optim *o);
+GG_API gg_optim *gg_optim_new(gg_graph *g, const gg_optim_config *cfg);
+GG_API void gg_optim_free(gg_optim *o);
 /* A parameter group: parameters whose name matches the glob `pattern`
  * (fnmatch: "fc1.*", "*.bias") get lr * lr_scale and this weight_decay, L1
  * and L2. Later groups win. By default biases and normalisation parameters
@@ -564,14 +655,15 @@ void gg_optim_free(gg_optim *o);
  * takes one step over all parameters: its groups need lr_scale 1 and
  * weight_decay 0 (L1/L2 are fine). Groups and gg_optim_set_penalty may come
  * in any order; settings are resolved again after each call. */
-gg_status gg_optim_add_group(gg_optim *o, const char *pattern, float lr_scale, float weight_decay, float l1, float l2);
+GG_API gg_status gg_optim_add_group(gg_optim *o, const char *pattern, float lr_scale, float weight_decay, float l1,
+                                    float l2);
 /* Default L1 and L2 penalty coefficients for all decayed parameters. */
-gg_status gg_optim_set_penalty(gg_optim *o, float l1, float l2);
+GG_API gg_status gg_optim_set_penalty(gg_optim *o, float l1, float l2);
 /* Adds the L1/L2 penalties' gradient (l1 sign(p) + l2 p, sign(0) = 0) to the
  * gradient arena and returns the penalty (sum l1|p| + l2/2 p^2, accumulated
  * in double), to be added to the reported loss. 0 when no penalty is set.
  * Call it once per step, after backward and before the guard. */
-double gg_optim_penalty(gg_optim *o);
+GG_API double gg_optim_penalty(gg_optim *o);
 /* One update with learning rate lr (the schedule's; each tensor uses lr *
  * its group's lr_scale), from the gradient arena, with PyTorch's formulas.
  * One pass per tensor, no allocation; big tensors are split over OpenMP
@@ -586,21 +678,21 @@ double gg_optim_penalty(gg_optim *o);
  * one scaled by min(1, 1/|g|_1)); its history lives in the state arena.
  * Deterministic problems that can re-evaluate the objective should use
  * gg_lbfgs_minimize, which has a strong-Wolfe line search. */
-gg_status gg_optim_step(gg_optim *o, float lr);
+GG_API gg_status gg_optim_step(gg_optim *o, float lr);
 /* Update norm of each parameter tensor in the last step (num_params
  * entries, owned by the optimizer). */
-const double *gg_optim_update_norms(const gg_optim *o);
+GG_API const double *gg_optim_update_norms(const gg_optim *o);
 /* every_step 1 (the default): gg_optim_step measures the update norms at
  * every step. 0: Adam and AdamW measure them only at a step announced by
  * gg_optim_want_update_norms before it (the guard announces the steps its
  * monitor and layers.csv read them), and skip the double-precision pass at
  * the others (about a quarter of the update's time); gg_optim_update_norms
  * then keeps the values last measured. Other optimizers always measure. */
-void gg_optim_set_update_norms(gg_optim *o, int every_step);
-void gg_optim_want_update_norms(gg_optim *o);
+GG_API void gg_optim_set_update_norms(gg_optim *o, int every_step);
+GG_API void gg_optim_want_update_norms(gg_optim *o);
 /* The first parameter tensor whose update in the last step was not finite
  * (NaN or Inf), -1 if none: known at every step, measured or not. */
-int gg_optim_bad_update(const gg_optim *o);
+GG_API int gg_optim_bad_update(const gg_optim *o);
 /* The state arena (moments), *n elements, owned by the optimizer; NULL with
  * *n = 0 for plain SGD. One block per parameter tensor, in parameter order,
  * of k vectors of the tensor's size: SGD [momentum buffer]; Adam(W)
@@ -610,16 +702,16 @@ int gg_optim_bad_update(const gg_optim *o);
  * (PyTorch's per-parameter state['step'], as a float, saturating at 2^24),
  * or for L-BFGS rho[m] and five scalars. Copying the whole arena (snapshot,
  * checkpoint) therefore carries everything the next step depends on. */
-float *gg_optim_state(gg_optim *o, size_t *n);
+GG_API float *gg_optim_state(gg_optim *o, size_t *n);
 /* Where tensor i's block starts in the state arena and its length (both in
  * floats; the tail is not included). GG_E_ARG if i is out of range. */
-gg_status gg_optim_state_view(const gg_optim *o, int i, size_t *offset, size_t *n);
+GG_API gg_status gg_optim_state_view(const gg_optim *o, int i, size_t *offset, size_t *n);
 /* Steps taken (calls of gg_optim_step); settable for resume. The bias
  * corrections of Adam(W) and Adagrad's lr decay use each tensor's own count
  * in the state arena, which equals this unless the tensor was reset, and
  * which travels with the arena: set_steps does not change them. */
-uint64_t gg_optim_steps(const gg_optim *o);
-void gg_optim_set_steps(gg_optim *o, uint64_t t);
+GG_API uint64_t gg_optim_steps(const gg_optim *o);
+GG_API void gg_optim_set_steps(gg_optim *o, uint64_t t);
 /* Returns the state of parameter tensor i (or all, i = -1) to its initial
  * value (zeros; Adagrad's sum to initial_accumulator) and its step count to
  * 0, so its next step is a first step (SGD's buffer = g, Adam's bias
@@ -627,8 +719,8 @@ void gg_optim_set_steps(gg_optim *o, uint64_t t);
  * bad step. L-BFGS's history couples all tensors, so any reset clears all of
  * it (the next step is a steepest-descent one). GG_E_ARG if i is outside
  * -1..num_params-1. */
-gg_status gg_optim_reset(gg_optim *o, int i);
-const gg_optim_config *gg_optim_get_config(const gg_optim *o);
+GG_API gg_status gg_optim_reset(gg_optim *o, int i);
+GG_API const gg_optim_config *gg_optim_get_config(const gg_optim *o);
 
 /* Pruning (src/optim/prune.c): masks that zero weights and keep them zero.
  * The masks are one float arena parallel to the parameter arena (1 keeps an
@@ -669,49 +761,49 @@ typedef struct gg_prune_config {
 
 /* Defaults: magnitude, global, unstructured, s0 0, s1 0, one-shot at step 0,
  * every 1, keep_last 0, biases excluded. */
-gg_prune_config gg_prune_defaults(void);
+GG_API gg_prune_config gg_prune_defaults(void);
 /* "magnitude", "random"; NULL / GG_PRUNE_COUNT if unknown. */
-const char *gg_prune_method_name(gg_prune_method m);
-gg_prune_method gg_prune_method_parse(const char *name);
+GG_API const char *gg_prune_method_name(gg_prune_method m);
+GG_API gg_prune_method gg_prune_method_parse(const char *name);
 /* The schedule's target at step: 0 before start, s(t) in the ramp, s1
  * after end. */
-double gg_prune_target(const gg_prune_config *c, long step);
+GG_API double gg_prune_target(const gg_prune_config *c, long step);
 /* 1 if the schedule prunes at step: start, start + k every, and end. */
-int gg_prune_due(const gg_prune_config *c, long step);
+GG_API int gg_prune_due(const gg_prune_config *c, long step);
 
 typedef struct gg_pruner gg_pruner;
 /* A pruner over the compiled graph g (which must outlive it); every mask
  * starts at 1. NULL on failure: GG_E_STATE if g is not compiled, GG_E_ARG
  * naming the field for a sparsity outside [0, 1), s0 > s1, every < 1,
  * start < 0, an unknown method, or a graph with nothing to prune. */
-gg_pruner *gg_pruner_new(gg_graph *g, const gg_prune_config *cfg);
-void gg_pruner_free(gg_pruner *p);
+GG_API gg_pruner *gg_pruner_new(gg_graph *g, const gg_prune_config *cfg);
+GG_API void gg_pruner_free(gg_pruner *p);
 /* Prunes to `sparsity` now (scores from the current weights), zeroes the
  * pruned weights, and returns the sparsity reached. Deterministic: ties
  * go to the lower index; random scores come from (seed, step). */
-double gg_pruner_prune(gg_pruner *p, double sparsity, long step);
+GG_API double gg_pruner_prune(gg_pruner *p, double sparsity, long step);
 /* Prunes to the schedule's target if gg_prune_due(step) and the target is
  * above the sparsity reached so far; returns 1 if it pruned. */
-int gg_pruner_step(gg_pruner *p, long step);
+GG_API int gg_pruner_step(gg_pruner *p, long step);
 /* params *= mask (after every optimizer step, and after anything that
  * overwrites the weights: a rollback, a restore, a load). */
-void gg_pruner_apply(gg_pruner *p);
+GG_API void gg_pruner_apply(gg_pruner *p);
 /* grads *= mask (after backward, before the guard and the optimizer). */
-void gg_pruner_mask_grads(gg_pruner *p);
+GG_API void gg_pruner_mask_grads(gg_pruner *p);
 /* The mask arena (the parameter arena's size), owned by the pruner; writable
  * so a checkpoint can restore it (then call gg_pruner_sync). */
-float *gg_pruner_masks(gg_pruner *p, size_t *n);
+GG_API float *gg_pruner_masks(gg_pruner *p, size_t *n);
 /* Recounts the sparsity after the masks were written from outside. */
-void gg_pruner_sync(gg_pruner *p);
+GG_API void gg_pruner_sync(gg_pruner *p);
 /* Pruned fraction of all prunable elements. */
-double gg_pruner_sparsity(const gg_pruner *p);
+GG_API double gg_pruner_sparsity(const gg_pruner *p);
 /* Parameter tensors the pruner may prune, and for the k-th of them
  * (0 .. count-1) its parameter index (gg_graph_param) and pruned fraction. */
-int gg_pruner_count(const gg_pruner *p);
-gg_status gg_pruner_tensor(const gg_pruner *p, int k, int *param_index, double *sparsity);
+GG_API int gg_pruner_count(const gg_pruner *p);
+GG_API gg_status gg_pruner_tensor(const gg_pruner *p, int k, int *param_index, double *sparsity);
 /* One line "0.800 of 235008 weights: fc1.weight 0.812, fc2.weight 0.701, ..."
  * into buf (always terminated). */
-void gg_pruner_describe(const gg_pruner *p, char *buf, size_t cap);
+GG_API void gg_pruner_describe(const gg_pruner *p, char *buf, size_t cap);
 
 /* Learning-rate schedules: a pure function of the step, except
  * reduce-on-plateau, which also watches a metric given once per epoch.
@@ -769,11 +861,11 @@ typedef struct gg_schedule {
  * pct_start 0.3, div_factor 25, final_div_factor 1e4, t_mult 1, everything
  * else 0 (step_size, milestones and total_steps must then be set for the
  * kinds that need them). */
-gg_schedule_config gg_schedule_defaults(gg_sched_kind kind, float lr);
+GG_API gg_schedule_config gg_schedule_defaults(gg_sched_kind kind, float lr);
 /* "constant", "step", "multistep", "exponential", "cosine", "onecycle",
  * "plateau"; NULL / GG_SCHED_COUNT if unknown. */
-const char *gg_sched_name(gg_sched_kind k);
-gg_sched_kind gg_sched_parse(const char *name);
+GG_API const char *gg_sched_name(gg_sched_kind k);
+GG_API gg_sched_kind gg_sched_parse(const char *name);
 /* Checks the config and sets up state (plateau_scale 1, best +-inf). GG_E_ARG
  * with the schedule, the field and its value on: lr < 0; warmup_steps < 0;
  * warmup_start outside [0, 1]; STEP step_size <= 0; MULTISTEP no milestones,
@@ -782,9 +874,9 @@ gg_sched_kind gg_sched_parse(const char *name);
  * total_steps <= warmup_steps, pct_start outside (0, 1) or pct_start T <= 1,
  * div factors <= 0; PLATEAU factor outside (0, 1), patience, cooldown,
  * threshold or min_lr < 0. */
-gg_status gg_schedule_init(gg_schedule *s, const gg_schedule_config *c);
+GG_API gg_status gg_schedule_init(gg_schedule *s, const gg_schedule_config *c);
 /* The learning rate at step (0-based; negative counts as 0), warm-up included. */
-float gg_schedule_lr(const gg_schedule *s, long step);
+GG_API float gg_schedule_lr(const gg_schedule *s, long step);
 /* Reduce-on-plateau (PyTorch's ReduceLROnPlateau, 'rel' threshold mode): the
  * epoch's validation metric. It improves when below best (1 - threshold)
  * (above best (1 + threshold) with mode_max); a NaN never does. After more
@@ -792,7 +884,7 @@ float gg_schedule_lr(const gg_schedule *s, long step);
  * factor, min_lr) and `cooldown` epochs follow in which bad epochs are not
  * counted. Returns 1 if the rate was reduced (a change under 1e-8 is not
  * made). A no-op returning 0 for the other kinds. `seen` counts the calls. */
-int gg_schedule_observe(gg_schedule *s, double metric);
+GG_API int gg_schedule_observe(gg_schedule *s, double metric);
 
 /* L-BFGS (Nocedal & Wright, alg. 7.4/7.5) with a strong-Wolfe line search
  * (alg. 3.5/3.6: bracketing, then zoom with safeguarded cubic interpolation),
@@ -820,7 +912,7 @@ typedef struct gg_lbfgs_result {
     char reason[64];    /* why it stopped, one line */
 } gg_lbfgs_result;
 
-gg_lbfgs_config gg_lbfgs_defaults(void);
+GG_API gg_lbfgs_config gg_lbfgs_defaults(void);
 /* Minimises f from x (n values, overwritten with the minimiser). cfg NULL
  * means the defaults. Returns GG_OK also when it stopped without converging
  * (max_iter, max_evals, no decrease): res says which. Fails with GG_E_ARG on
@@ -829,8 +921,8 @@ gg_lbfgs_config gg_lbfgs_defaults(void);
  * message gives the evaluation, the iteration, the element); x then holds
  * the last accepted iterate. Allocates its work space (2 m n + 4 n doubles)
  * per call. res may be NULL. */
-gg_status gg_lbfgs_minimize(double *x, int n, gg_objective f, void *ctx, const gg_lbfgs_config *cfg,
-                            gg_lbfgs_result *res);
+GG_API gg_status gg_lbfgs_minimize(double *x, int n, gg_objective f, void *ctx, const gg_lbfgs_config *cfg,
+                                   gg_lbfgs_result *res);
 
 /* ==== data (src/data) ==================================================== */
 /*
@@ -854,6 +946,10 @@ typedef struct gg_dataset {
     int label_per;       /* values per label row (1 for classes) */
     int num_classes;     /* 1 + the largest label if all are integers >= 0, else 0 (regression targets) */
     char source[256];    /* file name for messages */
+    char label_source[256]; /* the file that holds the labels (the CSV file itself), "" if none */
+    size_t *origin;      /* where sample i's label is in label_source: a 1-based line (CSV) or a 0-based index;
+                            NULL: index i (a set as loaded from an IDX or npy file). Owned; split keeps it */
+    int origin_is_line;  /* origin holds file lines */
 } gg_dataset;
 
 /* Every loader overwrites *ds (it need not be initialised), sets mean 0,
@@ -865,44 +961,47 @@ typedef struct gg_dataset {
  * and labels 0x00000801 (n) uint8 (labels may be NULL). The sample shape is
  * (rows, cols), kept as uint8 with scale 1/255. Wrong magic, truncation,
  * trailing bytes and an image/label count mismatch are errors. */
-gg_status gg_dataset_load_idx(gg_dataset *ds, const char *images, const char *labels);
+GG_API gg_status gg_dataset_load_idx(gg_dataset *ds, const char *images, const char *labels);
 /* CSV with optional header; label_col is a column name (needs a header) or
  * a 0-based index as text ("0", "-1" for the last); NULL for no labels.
  * Every other column is a float feature (sample shape (per)). Quoted fields
  * (one line each) and blank lines are accepted; an empty or non-numeric
  * cell, NaN/Inf, a value outside float32 and a row with another number of
  * fields are errors naming the line and 1-based column. */
-gg_status gg_dataset_load_csv(gg_dataset *ds, const char *path, const char *label_col, int has_header);
+GG_API gg_status gg_dataset_load_csv(gg_dataset *ds, const char *path, const char *label_col, int has_header);
 /* NumPy .npy (format 1.0-3.0): features (n, ...) with 1 to 3 dims per
  * sample, descr <f4, <f8, |u1, <i8 or <i4, C order (fortran_order True is
  * refused); uint8 stays uint8 with scale 1/255, the rest become float32
  * (non-finite or out-of-range values are refused). labels (n) or (n, k) of
  * any of those types (label_per = k), or NULL for none. */
-gg_status gg_dataset_load_npy(gg_dataset *ds, const char *features, const char *labels);
+GG_API gg_status gg_dataset_load_npy(gg_dataset *ds, const char *features, const char *labels);
 /* GG_OK if every label is an integer class id in [0, num_classes) (any id
  * >= 0 if num_classes <= 0), one per sample; otherwise GG_E_FORMAT naming
- * the source, the sample index and the value (negative, non-integer, out of
- * range). Call it before a classification loss: a negative or fractional
- * label only makes num_classes 0 at load time, since it may be a target. */
-gg_status gg_dataset_check_classes(const gg_dataset *ds, int num_classes);
+ * the file that holds the label and its place there (the label's index in
+ * an IDX or npy labels file, its line in a CSV file; after a split the
+ * place in the file, not in the part) and the value (negative,
+ * non-integer, out of range). Call it before a classification loss: a
+ * negative or fractional label only makes num_classes 0 at load time,
+ * since it may be a target. */
+GG_API gg_status gg_dataset_check_classes(const gg_dataset *ds, int num_classes);
 /* Frees the arrays and zeroes *ds; NULL is a no-op. */
-void gg_dataset_free(gg_dataset *ds);
+GG_API void gg_dataset_free(gg_dataset *ds);
 /* Splits src into train and val (round(val_fraction * n) samples, chosen
  * by a shuffle seeded with seed); both are new copies keeping src's order,
  * normalisation and num_classes; src is left as it was. val_fraction must
  * be in [0, 1]. On failure neither output needs freeing. */
-gg_status gg_dataset_split(const gg_dataset *src, double val_fraction, uint64_t seed, gg_dataset *train,
-                           gg_dataset *val);
+GG_API gg_status gg_dataset_split(const gg_dataset *src, double val_fraction, uint64_t seed, gg_dataset *train,
+                                  gg_dataset *val);
 /* Sets mean and std from the data (over all features, after scale;
  * population std, 1 if the data are constant). */
-void gg_dataset_standardize(gg_dataset *ds);
+GG_API void gg_dataset_standardize(gg_dataset *ds);
 /* Writes samples idx[0..n) (each < ds->n, unchecked) into x (n * per
  * floats, (raw * scale - mean) / std) and their labels into y (n *
  * label_per floats; y may be NULL). One pass, no allocation: it runs
  * inside the training step. */
-void gg_dataset_batch(const gg_dataset *ds, const size_t *idx, int n, float *x, float *y);
+GG_API void gg_dataset_batch(const gg_dataset *ds, const size_t *idx, int n, float *x, float *y);
 /* Fisher-Yates shuffle of perm[0..n) (filled with 0..n-1 first if fill). */
-void gg_shuffle(size_t *perm, size_t n, int fill, gg_rng *r);
+GG_API void gg_shuffle(size_t *perm, size_t n, int fill, gg_rng *r);
 
 /* -- augmentation (src/data/augment.c) --
  * Random transforms of a training batch, applied in place after it is
@@ -937,17 +1036,17 @@ typedef struct gg_augment gg_augment;
  * batch step never allocates. NULL on failure (GG_E_ARG naming the field:
  * shift/flip on a sample that is not (C, H, W), shift >= H or W, a negative
  * or non-finite noise or mixup). */
-gg_augment *gg_augment_new(const gg_augment_config *cfg, gg_shape sample, int max_batch, int label_per, int classes,
-                           float smoothing);
-void gg_augment_free(gg_augment *a);
+GG_API gg_augment *gg_augment_new(const gg_augment_config *cfg, gg_shape sample, int max_batch, int label_per,
+                                  int classes, float smoothing);
+GG_API void gg_augment_free(gg_augment *a);
 /* 1 if the config changes anything (all zero: a no-op). */
-int gg_augment_active(const gg_augment_config *cfg);
+GG_API int gg_augment_active(const gg_augment_config *cfg);
 /* Augments x (n samples) and, with mixup, the targets y (n * label_per)
  * in place or into soft (n * label_per * classes; may be NULL without
  * mixup or for regression). n <= max_batch. No allocation. */
-void gg_augment_batch(gg_augment *a, uint64_t key, float *x, float *y, float *soft, int n);
+GG_API void gg_augment_batch(gg_augment *a, uint64_t key, float *x, float *y, float *soft, int n);
 /* A Beta(alpha, alpha) draw (Marsaglia & Tsang gamma draws), for tests. */
-double gg_rng_beta(gg_rng *r, double alpha);
+GG_API double gg_rng_beta(gg_rng *r, double alpha);
 
 /* -- sequence data (src/data/synthetic.c, src/data/text.c) --
  * Samples for sequence models have the sample shape (T, F): the graph sees
@@ -970,7 +1069,7 @@ double gg_rng_beta(gg_rng *r, double alpha);
  * [0, T/2); the markers of steps 0 and T-1 are -1 unless marked; a marked
  * step 0 has its value set to 0; target 0.5 + (x1 + x2) / 4, in [0, 1].
  * The paper draws lengths in [T, T + T/10]; here every sequence has length T. */
-gg_status gg_dataset_adding(gg_dataset *ds, size_t n, int T, int variant, uint64_t seed);
+GG_API gg_status gg_dataset_adding(gg_dataset *ds, size_t n, int T, int variant, uint64_t seed);
 
 /* Symbol ids (one-hot columns) of the temporal order problem. */
 #define GG_TEMPORAL_VOCAB 8 /* a, b, c, d (distractors 0..3), X 4, Y 5, E 6 (start), B 7 (end, the trigger) */
@@ -988,7 +1087,7 @@ gg_status gg_dataset_adding(gg_dataset *ds, size_t n, int T, int variant, uint64
  * label, the class of the order: XX 0, XY 1, YX 2, YY 3 (num_classes 4).
  * As for the adding problem, the length is T rather than drawn from
  * [100, 110]. */
-gg_status gg_dataset_temporal_order(gg_dataset *ds, size_t n, int T, uint64_t seed);
+GG_API gg_status gg_dataset_temporal_order(gg_dataset *ds, size_t n, int T, uint64_t seed);
 
 /* A text for byte-level language models: the bytes of a file and its
  * vocabulary, the distinct bytes that occur in increasing order (id =
@@ -1001,23 +1100,30 @@ typedef struct gg_text gg_text;
  * an empty file and a file holding a NUL byte (binary or UTF-16; the
  * message gives the offset of the first). GG_E_IO if it cannot be read,
  * GG_E_NOMEM over GG_TEXT_MAX_BYTES (checked before allocating) or out of
- * memory. Messages name the file. *out is NULL on failure. */
-gg_status gg_text_load(const char *path, gg_text **out);
+ * memory. Messages name the file. *out is NULL on failure.
+ * A directory is read as one text: the concatenation of its regular files
+ * (plain or gzip) in byte order of their names, leaving out symbolic links,
+ * subdirectories, names starting with '.' and names ending in ".dat" (so
+ * Debian's /usr/share/games/fortunes reads as its fortune files once each:
+ * NAME.u8 links to NAME, NAME.dat is a binary index); each file is checked
+ * as above, the 1 GiB limit applies to the sum, and a directory with no such
+ * file is GG_E_FORMAT. */
+GG_API gg_status gg_text_load(const char *path, gg_text **out);
 /* NULL is a no-op. */
-void gg_text_free(gg_text *tx);
+GG_API void gg_text_free(gg_text *tx);
 /* Bytes of text held (0 for a vocabulary read by gg_text_load_vocab or NULL). */
-size_t gg_text_size(const gg_text *tx);
+GG_API size_t gg_text_size(const gg_text *tx);
 /* Byte offset of the first byte that does not begin or continue a valid
  * UTF-8 sequence (RFC 3629: no overlong forms, surrogates or code points
  * over U+10FFFF; a sequence cut off by the end counts), or -1 if the whole
  * text is valid UTF-8 (or tx holds no text). */
-long long gg_text_utf8_error(const gg_text *tx);
+GG_API long long gg_text_utf8_error(const gg_text *tx);
 /* The vocabulary size, 1 to 256 (0 for NULL). */
-int gg_text_vocab_size(const gg_text *tx);
+GG_API int gg_text_vocab_size(const gg_text *tx);
 /* The id of a byte, or -1 if it is not in the vocabulary. */
-int gg_text_id(const gg_text *tx, unsigned char byte);
+GG_API int gg_text_id(const gg_text *tx, unsigned char byte);
 /* The byte of an id; 0 (a byte no vocabulary holds) if id is out of range. */
-unsigned char gg_text_byte(const gg_text *tx, int id);
+GG_API unsigned char gg_text_byte(const gg_text *tx, int id);
 /* Windows of the text as a data set for next-byte prediction: features T
  * ids (sample shape (T), float32; feed them to gg_embedding), labels the T
  * ids that follow each (label_per T, class ids, num_classes the vocabulary
@@ -1031,18 +1137,19 @@ unsigned char gg_text_byte(const gg_text *tx, int id);
  * one window (GG_E_ARG giving its length) and both arrays under the limit
  * (GG_E_NOMEM; a larger stride makes fewer windows). Overwrites *ds, empty
  * on failure. */
-gg_status gg_text_dataset(const gg_text *tx, int T, size_t stride, double start_frac, double end_frac, gg_dataset *ds);
+GG_API gg_status gg_text_dataset(const gg_text *tx, int T, size_t stride, double start_frac, double end_frac,
+                                 gg_dataset *ds);
 /* Writes the vocabulary to path atomically (gg_write_atomic): 8 bytes
  * "GGVOCAB" and version 1, the count (u16 little-endian, 1..256), the bytes
  * in increasing order, and the zlib CRC-32 of everything before it (u32
  * little-endian). GG_E_IO naming path if it cannot be written. */
-gg_status gg_text_save_vocab(const gg_text *tx, const char *path);
+GG_API gg_status gg_text_save_vocab(const gg_text *tx, const char *path);
 /* Reads a vocabulary written by gg_text_save_vocab into a new gg_text with
  * no text (gg_text_size 0; ids and bytes as when it was saved). GG_E_IO if
  * it cannot be read; GG_E_FORMAT naming the file and byte offset for a bad
  * magic, version, count, size, order (bytes must strictly increase and not
  * be 0) or checksum. *out is NULL on failure. */
-gg_status gg_text_load_vocab(const char *path, gg_text **out);
+GG_API gg_status gg_text_load_vocab(const char *path, gg_text **out);
 
 /* ==== checkpoints (src/io) =============================================== */
 /*
@@ -1072,7 +1179,8 @@ typedef struct gg_st_entry {
  * reason) if the file cannot be written; either way the old file, if any,
  * is untouched and no temporary is left. Streams the data: no copy of the
  * tensors is made. */
-gg_status gg_safetensors_write(const char *path, const gg_st_entry *entries, int n, const char *const *meta, int nmeta);
+GG_API gg_status gg_safetensors_write(const char *path, const gg_st_entry *entries, int n, const char *const *meta,
+                                      int nmeta);
 
 typedef struct gg_safetensors gg_safetensors;
 /* Reads and validates a whole file: the header length against the file size
@@ -1082,27 +1190,35 @@ typedef struct gg_safetensors gg_safetensors;
  * I32, U8 tensors load as float32. GG_E_IO if the file cannot be read,
  * GG_E_FORMAT if it is malformed; the message names the file and the tensor
  * or byte offset. Free with gg_safetensors_close. */
-gg_status gg_safetensors_open(const char *path, gg_safetensors **out);
-void gg_safetensors_close(gg_safetensors *st);
-int gg_safetensors_count(const gg_safetensors *st);
+GG_API gg_status gg_safetensors_open(const char *path, gg_safetensors **out);
+/* Reads and validates only the header of path (length, strict JSON, names,
+ * shapes, offsets against the file size, format and header checksum), not
+ * the data: a cheap look at a file's metadata (e.g. which run a checkpoint
+ * belongs to). Its tensors have no data (gg_safetensors_get/find give
+ * NULL); a damaged data buffer is not noticed. Fails like
+ * gg_safetensors_open; free with gg_safetensors_close. */
+GG_API gg_status gg_safetensors_open_header(const char *path, gg_safetensors **out);
+GG_API void gg_safetensors_close(gg_safetensors *st);
+GG_API int gg_safetensors_count(const gg_safetensors *st);
 /* The i-th tensor (header order): name and shape; data owned by st. Any
  * output pointer may be NULL. GG_E_ARG if i is out of range. */
-gg_status gg_safetensors_get(const gg_safetensors *st, int i, const char **name, gg_shape *shape, const float **data);
+GG_API gg_status gg_safetensors_get(const gg_safetensors *st, int i, const char **name, gg_shape *shape,
+                                    const float **data);
 /* Looks a tensor up by name: GG_E_FORMAT naming it if absent. */
-gg_status gg_safetensors_find(const gg_safetensors *st, const char *name, gg_shape *shape, const float **data);
+GG_API gg_status gg_safetensors_find(const gg_safetensors *st, const char *name, gg_shape *shape, const float **data);
 /* A metadata value (owned by st), or NULL. */
-const char *gg_safetensors_meta(const gg_safetensors *st, const char *key);
+GG_API const char *gg_safetensors_meta(const gg_safetensors *st, const char *key);
 /* The dtype tensor i has in the file ("F32", "F64", "F16", "BF16", "I64",
  * "I32" or "U8"; its data was converted to float32 on load), a constant
  * string; NULL if i is out of range. Lets a reader give the tensor its
  * type back (an I64 counter stays an integer). */
-const char *gg_safetensors_dtype(const gg_safetensors *st, int i);
+GG_API const char *gg_safetensors_dtype(const gg_safetensors *st, int i);
 /* The metadata pairs in file order: count, then the i-th key (returned) and
  * value (*value, may be NULL), both owned by st; NULL if i is out of range.
  * gradguard's own keys (gg_format, gg_crc32, gg_header_crc32) are listed
  * like any other. */
-int gg_safetensors_meta_count(const gg_safetensors *st);
-const char *gg_safetensors_meta_at(const gg_safetensors *st, int i, const char **value);
+GG_API int gg_safetensors_meta_count(const gg_safetensors *st);
+GG_API const char *gg_safetensors_meta_at(const gg_safetensors *st, int i, const char **value);
 
 /* Imports weights written by another tool (a PyTorch state_dict saved as
  * safetensors, by name) into the compiled model g (src/io/import.c),
@@ -1117,13 +1233,13 @@ const char *gg_safetensors_meta_at(const gg_safetensors *st, int i, const char *
  * shapes, GG_E_FORMAT naming a missing, unexpected or doubled tensor (or
  * the file's own defect), GG_E_IO if it cannot be read, GG_E_STATE if g is
  * not compiled. */
-gg_status gg_model_import(gg_graph *g, const char *path);
+GG_API gg_status gg_model_import(gg_graph *g, const char *path);
 
 /* Writes a whole file atomically: temp file in the same directory, write,
  * fsync, rename over path, fsync the directory. On failure (GG_E_IO naming
  * path and the system's reason) the temp file is removed and the old file
  * is untouched. */
-gg_status gg_write_atomic(const char *path, const void *data, size_t n);
+GG_API gg_status gg_write_atomic(const char *path, const void *data, size_t n);
 
 /* ==== configuration (src/io/config.c) ===================================== */
 /*
@@ -1135,7 +1251,15 @@ gg_status gg_write_atomic(const char *path, const void *data, size_t n);
  * and column) fail the parse. Scalars keep their text and are typed by the
  * getter that reads them; a quoted scalar is always a string ("5" is not a
  * number). A plain empty value, ~ or null is GG_CFG_NULL, which the typed
- * getters treat as absent. Aliases are copied. Nodes, keys and strings are
+ * getters treat as absent. The core-schema tags are honoured: !!str makes
+ * a string (like quotes), !!int, !!float and !!bool fix the type (the text
+ * must be one; only a getter of that type takes it, and an integer is a
+ * number too), !!null makes null, !!map and !!seq must match the node; any
+ * other tag (!!python/object:..., !!binary, !local) fails the parse naming
+ * it, the file and the line. Aliases are copied; merge keys (`<<: *base` or
+ * `<<: [*a, *b]`) copy in the entries of the merged maps that the map does
+ * not write itself (the map's own keys win, then the earlier merged map).
+ * Nodes, keys and strings are
  * owned by the gg_cfg and valid until gg_cfg_free (or a gg_cfg_set that
  * replaces them).
  */
@@ -1147,68 +1271,75 @@ typedef enum gg_cfg_type { GG_CFG_NULL, GG_CFG_SCALAR, GG_CFG_MAP, GG_CFG_SEQ } 
 /* Parses a file (GG_E_IO if unreadable, GG_E_CONFIG if malformed) or a
  * text; source_name is the file name used in messages. An empty document
  * is an empty map. */
-gg_status gg_cfg_load(const char *path, gg_cfg **out);
-gg_status gg_cfg_parse(const char *text, size_t len, const char *source_name, gg_cfg **out);
-void gg_cfg_free(gg_cfg *c);
+GG_API gg_status gg_cfg_load(const char *path, gg_cfg **out);
+GG_API gg_status gg_cfg_parse(const char *text, size_t len, const char *source_name, gg_cfg **out);
+GG_API void gg_cfg_free(gg_cfg *c);
 /* Applies "a.b.c=value". The value is parsed as YAML (64, 1e-3, "text",
  * [32, 64]; empty is null); a missing map key is created (with any missing
  * maps on the way, or in place of a null); a sequence element is addressed
  * by its index (model.2.units=64), which must exist. Set values have line 0
  * and messages about them say "--set"; a set key nobody reads is reported
  * by gg_cfg_unused like any other. */
-gg_status gg_cfg_set(gg_cfg *c, const char *assignment);
+GG_API gg_status gg_cfg_set(gg_cfg *c, const char *assignment);
 /* The root node (a map for any config file). */
-gg_cfg_node *gg_cfg_root(gg_cfg *c);
+GG_API gg_cfg_node *gg_cfg_root(gg_cfg *c);
 /* Child of a map by key (marks it used), or NULL (also for a NULL or
  * non-map node). */
-gg_cfg_node *gg_cfg_get(gg_cfg_node *map, const char *key);
+GG_API gg_cfg_node *gg_cfg_get(gg_cfg_node *map, const char *key);
 /* The type of a node; GG_CFG_NULL for NULL. */
-gg_cfg_type gg_cfg_node_type(const gg_cfg_node *n);
+GG_API gg_cfg_type gg_cfg_node_type(const gg_cfg_node *n);
 /* Entries of a map or sequence; 0 for anything else. */
-int gg_cfg_len(const gg_cfg_node *seq_or_map);
+GG_API int gg_cfg_len(const gg_cfg_node *seq_or_map);
 /* The i-th element of a sequence, or NULL (out of range, not a sequence). */
-gg_cfg_node *gg_cfg_at(gg_cfg_node *seq, int i);
+GG_API gg_cfg_node *gg_cfg_at(gg_cfg_node *seq, int i);
 /* Key and value of the i-th entry of a map (marks it used); NULL if out of
  * range. value may be NULL. */
-const char *gg_cfg_key_at(gg_cfg_node *map, int i, gg_cfg_node **value);
+GG_API const char *gg_cfg_key_at(gg_cfg_node *map, int i, gg_cfg_node **value);
 /* The line of a node (of its key, for a map entry); 0 for --set values and
  * for NULL. */
-int gg_cfg_line(const gg_cfg_node *n);
+GG_API int gg_cfg_line(const gg_cfg_node *n);
 /* "train.epochs", "model.layers.2"; "" for the root and for NULL. */
-const char *gg_cfg_path(const gg_cfg_node *n);
+GG_API const char *gg_cfg_path(const gg_cfg_node *n);
 /* "cfg.yaml:12" (or "--set" for a value given on the command line) into
  * buf, for messages; returns buf. */
-const char *gg_cfg_where(const gg_cfg_node *n, char *buf, size_t cap);
+GG_API const char *gg_cfg_where(const gg_cfg_node *n, char *buf, size_t cap);
 /* Typed reads of map[key]: absent or null keys (and a NULL map) leave *out
  * alone and return GG_OK; a value of the wrong type or out of [lo, hi] is
  * GG_E_CONFIG with file, line, key path and what was expected. Integers are
  * decimal (strtol, whole text); numbers are decimal or .inf/-.inf; booleans
  * are true/false, yes/no, on/off (any case). */
-gg_status gg_cfg_int(gg_cfg_node *map, const char *key, long lo, long hi, long *out);
-gg_status gg_cfg_float(gg_cfg_node *map, const char *key, double lo, double hi, double *out);
-gg_status gg_cfg_bool(gg_cfg_node *map, const char *key, int *out);
+GG_API gg_status gg_cfg_int(gg_cfg_node *map, const char *key, long lo, long hi, long *out);
+GG_API gg_status gg_cfg_float(gg_cfg_node *map, const char *key, double lo, double hi, double *out);
+/* gg_cfg_float for a setting kept as a 32-bit float: also GG_E_CONFIG when
+ * float32 cannot hold the value (beyond FLT_MAX, or nonzero and below
+ * FLT_MIN, where it would become 0 or lose its precision). Numbers a
+ * 64-bit double cannot hold (1e-400, 1e400) fail in both getters. Choose
+ * bounds a float can tell apart from what they exclude (not 0.999999999,
+ * which is 1.0f). */
+GG_API gg_status gg_cfg_f32(gg_cfg_node *map, const char *key, double lo, double hi, float *out);
+GG_API gg_status gg_cfg_bool(gg_cfg_node *map, const char *key, int *out);
 /* The string stays owned by the config. */
-gg_status gg_cfg_str(gg_cfg_node *map, const char *key, const char **out);
+GG_API gg_status gg_cfg_str(gg_cfg_node *map, const char *key, const char **out);
 /* One of choices[0..n): *out gets its index. */
-gg_status gg_cfg_enum(gg_cfg_node *map, const char *key, const char *const *choices, int n, int *out);
+GG_API gg_status gg_cfg_enum(gg_cfg_node *map, const char *key, const char *const *choices, int n, int *out);
 /* Typed reads of a scalar node itself (a sequence element); errors name
  * the file, line and path like the getters above ("item 'model.layers.0'").
  * A NULL or null node is GG_E_CONFIG. */
-gg_status gg_cfg_as_int(gg_cfg_node *n, long lo, long hi, long *out);
-gg_status gg_cfg_as_float(gg_cfg_node *n, double lo, double hi, double *out);
-gg_status gg_cfg_as_bool(gg_cfg_node *n, int *out);
+GG_API gg_status gg_cfg_as_int(gg_cfg_node *n, long lo, long hi, long *out);
+GG_API gg_status gg_cfg_as_float(gg_cfg_node *n, double lo, double hi, double *out);
+GG_API gg_status gg_cfg_as_bool(gg_cfg_node *n, int *out);
 /* The text of a scalar node, or NULL for other types. */
-const char *gg_cfg_scalar(const gg_cfg_node *n);
+GG_API const char *gg_cfg_scalar(const gg_cfg_node *n);
 /* GG_E_CONFIG naming the first key, in document order, that was never read
  * by gg_cfg_get, a typed getter or gg_cfg_key_at: "cfg.yaml:12: unknown key
  * 'train.epoks'" ("--set: unknown key ..." for a set key). Keys under an
  * unread key are not reported separately. */
-gg_status gg_cfg_unused(gg_cfg *c);
+GG_API gg_status gg_cfg_unused(gg_cfg *c);
 /* Writes the document, with its --set values, back as YAML (the resolved
  * config of a run) atomically, through libyaml's emitter: quoted strings
  * stay quoted, plain values plain, flow lists flow; comments are not kept.
  * Re-reading the file gives the same tree. */
-gg_status gg_cfg_write(gg_cfg *c, const char *path);
+GG_API gg_status gg_cfg_write(gg_cfg *c, const char *path);
 
 /* ==== guard (src/guard) ================================================== */
 /*
@@ -1275,8 +1406,10 @@ typedef struct gg_guard_config {
     int init_check;            /* 0 off, 1 warn, 2 fix (rescale a poor initialisation) */
     float loss_blowup;         /* loss above this times its running (geometric) mean is a divergence */
     float loss_blowup_floor;   /* ... if also above this fraction of the run's first loss */
+    float loss_blowup_z;       /* ... and, once the loss statistics are warm, this many standard deviations of log loss above its mean (0: no such test) */
     gg_response on_blowup;
     gg_response on_collapse;   /* the loss fell back to chance level after progress */
+    gg_response on_max_spike;  /* the largest |g| far above its level while the global norm is not */
     int layer_every;           /* per-layer statistics to layers.csv every so many steps */
     /* quiet failures: stalls, vanishing gradients, dead and saturated units
      * (docs/guard.md, "Quiet failures") */
@@ -1294,11 +1427,12 @@ typedef struct gg_guard_config {
     int quiet_persist;         /* consecutive passes a layer signal must last to be reported */
     int report_every;          /* steps between repeats of a signal that persists */
     gg_response on_stall, on_vanishing;
+    gg_response on_dead;       /* a ReLU layer's units killed in training (dead at the monitor, alive at its first pass) */
     float remedy_noise_eta;    /* eta of the noise that the noise response switches on */
 } gg_guard_config;
 
-/* The default policy (see the README for the measurements behind it). */
-gg_guard_config gg_guard_defaults(void);
+/* The default policy (docs/results.md has the measurements behind it). */
+GG_API gg_guard_config gg_guard_defaults(void);
 
 /* Poor initialisation, checked once on the first batch (filled in by the
  * caller) before training: the RMS of every linear/conv2d output and its
@@ -1311,7 +1445,9 @@ gg_guard_config gg_guard_defaults(void);
  * their output and so hide that growth; a net whose tanh (sigmoid) layers,
  * most of them and at least two, start with a pre-activation RMS over 2
  * (4) is poor too (poor_saturated), and the fix rescales those layers to
- * pre-activation RMS 1. */
+ * pre-activation RMS 1. Dead units: a ReLU layer (any depth) with half or
+ * more of its units zero for the whole batch is poor (poor_dead); the fix
+ * resets its bias to 0 before rescaling. */
 #define GG_INIT_MAX_LAYERS 256
 typedef struct gg_init_report {
     int n;
@@ -1323,23 +1459,27 @@ typedef struct gg_init_report {
     int squashing, saturated; /* tanh/sigmoid layers, and those with pre-activation RMS > 2 (sigmoid: > 4) */
     int poor_growth;          /* poor because the output scale grows or shrinks geometrically (or overflows) */
     int poor_saturated;       /* poor because most squashing layers (>= 2) start saturated */
+    double dead_share[GG_INIT_MAX_LAYERS];       /* ReLU layers: share of units zero for the whole batch; -1 for others */
+    double dead_share_fixed[GG_INIT_MAX_LAYERS]; /* ... after the fix */
+    int dead;                 /* ReLU layers with half or more of their units dead */
+    int poor_dead;            /* poor because a ReLU layer starts with half its units dead (the fix resets its bias to 0) */
     int poor, fixed;
 } gg_init_report;
-gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep);
+GG_API gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep);
 /* gg_init_check's verdict from statistics a trainer measured itself (the
  * Python package measures a PyTorch model's first batch): the caller fills
  * rep->n (at most GG_INIT_MAX_LAYERS), rep->layer, rep->rms (each weighted
- * layer's output RMS, in depth order) and, for the layers whose squash[l]
- * is 1 (tanh) or 2 (sigmoid), rep->pre_rms (their pre-activation RMS);
- * squash may be NULL (none). Fills growth, ratio, squashing, saturated and
- * the poor flags as gg_init_check does; fixing is the caller's (rescale
- * each layer in order to output RMS 1, or pre-activation RMS 1 for the
- * squashing ones). */
-void gg_init_assess(gg_init_report *rep, const int *squash);
-const char *gg_clip_name(gg_clip_kind k);
-gg_clip_kind gg_clip_parse(const char *name);
-const char *gg_response_name(gg_response r);
-gg_response gg_response_parse(const char *name);
+ * layer's output RMS, in depth order), for the layers whose squash[l] is 1
+ * (tanh) or 2 (sigmoid) rep->pre_rms (their pre-activation RMS), and
+ * rep->dead_share (ReLU layers: the share of units zero for the whole
+ * batch; -1 for the others); squash may be NULL (none). Fills growth,
+ * ratio, squashing, saturated, dead and the poor flags as gg_init_check
+ * does; fixing is the caller's (see gg_init_check). */
+GG_API void gg_init_assess(gg_init_report *rep, const int *squash);
+GG_API const char *gg_clip_name(gg_clip_kind k);
+GG_API gg_clip_kind gg_clip_parse(const char *name);
+GG_API const char *gg_response_name(gg_response r);
+GG_API gg_response gg_response_parse(const char *name);
 
 typedef enum gg_verdict {
     GG_GUARD_PROCEED,  /* apply the (possibly clipped) step */
@@ -1377,31 +1517,31 @@ typedef struct gg_train_pos {
 typedef struct gg_guard gg_guard;
 /* A guard over g and o (both must outlive it). Allocates its snapshot
  * arenas here, once. NULL on failure. */
-gg_guard *gg_guard_new(gg_graph *g, gg_optim *o, const gg_guard_config *cfg);
-void gg_guard_free(gg_guard *gd);
+GG_API gg_guard *gg_guard_new(gg_graph *g, gg_optim *o, const gg_guard_config *cfg);
+GG_API void gg_guard_free(gg_guard *gd);
 /* The inspect-decide-act stage. Call after backward with the step's mean
  * loss; clips and adds noise in the gradient arena in place. */
-gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss);
+GG_API gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss);
 /* Call after the optimizer step was applied (or skipped) with the position
  * after it; takes a snapshot when one is due and checks the parameters. */
-gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int applied);
+GG_API gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int applied);
 /* Restores the last snapshot (parameters, buffers, optimizer state).
  * *pos is in and out: in, the position where the run failed (its step
  * tells a repeated failure from an isolated one); out, the snapshot's
  * position. GG_E_STATE if there is none. */
-gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos);
+GG_API gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos);
 /* Takes a snapshot now as the rollback target (the trainer takes one
  * before the first step). Later ones are taken every snapshot_every good
  * steps and become the target only after as many healthy steps. */
-void gg_guard_snapshot(gg_guard *gd, const gg_train_pos *pos);
+GG_API void gg_guard_snapshot(gg_guard *gd, const gg_train_pos *pos);
 /* The chance-level loss (ln C for C-class cross-entropy), 0 for none:
  * enables the collapse detector. */
-void gg_guard_set_chance(gg_guard *gd, double loss);
-const gg_guard_stats *gg_guard_last(const gg_guard *gd);
+GG_API void gg_guard_set_chance(gg_guard *gd, double loss);
+GG_API const gg_guard_stats *gg_guard_last(const gg_guard *gd);
 /* The learning rate the coming step uses before the guard's scale: the
  * quiet monitor does not call a decaying schedule's tail a stall, nor its
  * small updates out of band, below 0.1 of the largest rate seen. */
-void gg_guard_set_lr(gg_guard *gd, double lr);
+GG_API void gg_guard_set_lr(gg_guard *gd, double lr);
 
 /* Per-layer statistics of the quiet monitor's last pass, in depth order
  * (layers with parameters or an activation): gradient norm, share of dead
@@ -1414,12 +1554,12 @@ typedef struct gg_guard_layer {
     char layer[GG_NAME_MAX];
     double grad_norm, dead_fraction, saturated_fraction, update_ratio;
 } gg_guard_layer;
-const gg_guard_layer *gg_guard_layers(const gg_guard *gd, int *n);
+GG_API const gg_guard_layer *gg_guard_layers(const gg_guard *gd, int *n);
 /* The index into gg_guard_layers of parameter tensor i (-1 if none). */
-int gg_guard_layer_of(const gg_guard *gd, int i);
+GG_API int gg_guard_layer_of(const gg_guard *gd, int i);
 
 /* Records a check-mode diagnosis for the events. */
-void gg_guard_diagnosis(gg_guard *gd, const gg_check_info *ci, const char *batch_desc);
+GG_API void gg_guard_diagnosis(gg_guard *gd, const gg_check_info *ci, const char *batch_desc);
 
 typedef struct gg_guard_event {
     long step;
@@ -1430,15 +1570,15 @@ typedef struct gg_guard_event {
     char detail[256];   /* layers concerned, diagnosis, in one readable line */
 } gg_guard_event;
 /* Events since the last clear, owned by the guard. */
-const gg_guard_event *gg_guard_events(const gg_guard *gd, int *n);
-void gg_guard_clear_events(gg_guard *gd);
+GG_API const gg_guard_event *gg_guard_events(const gg_guard *gd, int *n);
+GG_API void gg_guard_clear_events(gg_guard *gd);
 
 typedef struct gg_guard_counters {
     long clipped, skipped, backoffs, rollbacks, nonfinite, spikes, trends, collapses;
     /* quiet failures reported (each signal is rate-limited) */
     long stalls, vanishing, dead, saturated, update_ratio;
 } gg_guard_counters;
-const gg_guard_counters *gg_guard_counts(const gg_guard *gd);
+GG_API const gg_guard_counters *gg_guard_counts(const gg_guard *gd);
 /* The guard's state, for a checkpoint: every statistic, window, history
  * and counter it keeps, as named fields ("hist.ema_log_loss.mean",
  * "memory.lr_scale", "quiet.loss_window", ...). The history part is what a
@@ -1451,9 +1591,9 @@ const gg_guard_counters *gg_guard_counts(const gg_guard *gd);
  * range. gg_guard_state_set restores one field from that text: GG_E_FORMAT,
  * naming the field, for an unknown name, a malformed number, or an array
  * whose length the guard's config does not give. */
-int gg_guard_state_count(const gg_guard *gd);
-int gg_guard_state_get(const gg_guard *gd, int i, const char **name, char *buf, size_t cap);
-gg_status gg_guard_state_set(gg_guard *gd, const char *name, const char *text);
+GG_API int gg_guard_state_count(const gg_guard *gd);
+GG_API int gg_guard_state_get(const gg_guard *gd, int i, const char **name, char *buf, size_t cap);
+GG_API gg_status gg_guard_state_set(gg_guard *gd, const char *name, const char *text);
 
 /* ---- the decision core --------------------------------------------------
  * What the gg_guard functions above do, apart from the graph and the
@@ -1508,48 +1648,48 @@ typedef struct gg_guard_core gg_guard_core;
 /* A core for n parameter tensors (their names are copied) and per-layer
  * tables of up to max_layers layers. NULL on failure (a bad config names
  * the key; out of memory). */
-gg_guard_core *gg_guard_core_new(const gg_guard_config *cfg, int n, const gg_guard_tensor *tensors, int max_layers);
-void gg_guard_core_free(gg_guard_core *gd);
+GG_API gg_guard_core *gg_guard_core_new(const gg_guard_config *cfg, int n, const gg_guard_tensor *tensors, int max_layers);
+GG_API void gg_guard_core_free(gg_guard_core *gd);
 /* 1 when the check of `step` will read per-layer statistics (measure them
  * before calling gg_guard_core_check with obs.layers). */
-int gg_guard_core_wants_layers(const gg_guard_core *gd, long step);
+GG_API int gg_guard_core_wants_layers(const gg_guard_core *gd, long step);
 /* The inspect-decide stage, after backward: fills *act. GG_E_ARG for a
  * missing argument. */
-gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *obs, gg_guard_act *act);
+GG_API gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *obs, gg_guard_act *act);
 /* A value or unit-wise clip changed elements this step (counted). */
-void gg_guard_core_clipped(gg_guard_core *gd);
+GG_API void gg_guard_core_clipped(gg_guard_core *gd);
 /* After the update was applied (or skipped), with the position after it:
  * bad_tensor >= 0 names a tensor whose update was not finite (its norm
  * bad_norm): a rollback. Otherwise act->snapshot may ask for a snapshot. */
-gg_status gg_guard_core_after(gg_guard_core *gd, const gg_train_pos *pos, int applied, int bad_tensor, double bad_norm,
+GG_API gg_status gg_guard_core_after(gg_guard_core *gd, const gg_train_pos *pos, int applied, int bad_tensor, double bad_norm,
                               gg_guard_act *act);
 /* Takes the rollback target now (before the first step): returns the slot
  * (0 or 1) to copy the state into. */
-int gg_guard_core_snapshot(gg_guard_core *gd, const gg_train_pos *pos);
+GG_API int gg_guard_core_snapshot(gg_guard_core *gd, const gg_train_pos *pos);
 /* A rollback: *pos in, where the run failed; out, the snapshot's position.
  * Returns the slot to restore the state from, or -1 (GG_E_STATE: none). */
-int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos);
-void gg_guard_core_set_chance(gg_guard_core *gd, double loss);
-void gg_guard_core_diagnosis(gg_guard_core *gd, const gg_check_info *ci, const char *batch_desc);
-const gg_guard_stats *gg_guard_core_last(const gg_guard_core *gd);
-const gg_guard_event *gg_guard_core_events(const gg_guard_core *gd, int *n);
-void gg_guard_core_clear_events(gg_guard_core *gd);
-const gg_guard_counters *gg_guard_core_counts(const gg_guard_core *gd);
-int gg_guard_core_state_count(const gg_guard_core *gd);
-int gg_guard_core_state_get(const gg_guard_core *gd, int i, const char **name, char *buf, size_t cap);
-gg_status gg_guard_core_state_set(gg_guard_core *gd, const char *name, const char *text);
+GG_API int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos);
+GG_API void gg_guard_core_set_chance(gg_guard_core *gd, double loss);
+GG_API void gg_guard_core_diagnosis(gg_guard_core *gd, const gg_check_info *ci, const char *batch_desc);
+GG_API const gg_guard_stats *gg_guard_core_last(const gg_guard_core *gd);
+GG_API const gg_guard_event *gg_guard_core_events(const gg_guard_core *gd, int *n);
+GG_API void gg_guard_core_clear_events(gg_guard_core *gd);
+GG_API const gg_guard_counters *gg_guard_core_counts(const gg_guard_core *gd);
+GG_API int gg_guard_core_state_count(const gg_guard_core *gd);
+GG_API int gg_guard_core_state_get(const gg_guard_core *gd, int i, const char **name, char *buf, size_t cap);
+GG_API gg_status gg_guard_core_state_set(gg_guard_core *gd, const char *name, const char *text);
 /* The core a gg_guard drives (owned by it). */
-gg_guard_core *gg_guard_get_core(gg_guard *gd);
+GG_API gg_guard_core *gg_guard_get_core(gg_guard *gd);
 /* The per-step measurement of gg_guard_obs for tensors that live outside
  * gradguard's arenas (the Python package hands it the data of PyTorch's
  * .grad and parameter tensors): for n float32 arrays, x[i] holding len[i]
  * contiguous values, sq[i] = their squared L2 norm accumulated in double
  * (one vector pass, as gg_guard measures its arena), NaN when the array
  * holds a NaN or an infinity; *max_abs (may be NULL) = the largest |x|
- * over all arrays, NaNs left out. Returns the number of non-finite values (counted
- * only in the arrays that hold one), or -1 when x, len or sq is NULL with
- * n > 0 (GG_E_ARG). Writes nothing else, allocates nothing. */
-long gg_guard_measure(int n, const float *const *x, const size_t *len, double *sq, double *max_abs);
+ * over all arrays, NaNs left out. Returns the number of non-finite values
+ * (counted only in the arrays that hold one), or -1 when x, len or sq is
+ * NULL with n > 0 (GG_E_ARG). Writes nothing else, allocates nothing. */
+GG_API long gg_guard_measure(int n, const float *const *x, const size_t *len, double *sq, double *max_abs);
 
 /* ==== report (src/report) ================================================ */
 /*
@@ -1571,13 +1711,13 @@ long gg_guard_measure(int n, const float *const *x, const size_t *len, double *s
  * run_dir/report.html when out_html is NULL (atomically: temp file, fsync,
  * rename). GG_E_IO if run_dir is not a readable directory or the page
  * cannot be written; GG_E_NOMEM if memory runs out. */
-gg_status gg_report_write(const char *run_dir, const char *out_html);
+GG_API gg_status gg_report_write(const char *run_dir, const char *out_html);
 /* The loss, accuracy, learning-rate and gradient-norm charts of n runs
  * (1 to 20) overlaid, one colour per run, with a table of their results;
  * the legend names runs by directory name (the whole path when two share
  * one). Fails as gg_report_write; GG_E_ARG for n out of range or a NULL
  * out_html. */
-gg_status gg_report_compare(const char *const *run_dirs, int n, const char *out_html);
+GG_API gg_status gg_report_compare(const char *const *run_dirs, int n, const char *out_html);
 
 /* ==== trainer (src/train) ================================================ */
 /*
@@ -1614,34 +1754,60 @@ typedef struct gg_trainer gg_trainer;
 /* Sets up a run from cfg into run_dir (created if missing; NULL for no
  * files). Every config key is read and checked here; an unknown key or a
  * bad value fails with file, line and key. cfg must outlive the trainer. */
-gg_status gg_trainer_new(gg_cfg *cfg, const char *run_dir, gg_trainer **out);
-/* Continues the run in run_dir from its newest readable checkpoint (an
- * unreadable newest one is reported and the one before it used).
+GG_API gg_status gg_trainer_new(gg_cfg *cfg, const char *run_dir, gg_trainer **out);
+/* gg_trainer_new with flags (GG_RUN_*). The run directory belongs to one
+ * run at a time:
+ * - A directory that already holds a run (any of config.yaml, metrics.csv,
+ *   layers.csv, events.jsonl, summary.json, model.safetensors,
+ *   report.html, run_id, vocab.bin, prune.json, checkpoints/) is refused
+ *   (GG_E_STATE, the message names the directory and the files found)
+ *   unless flags has GG_RUN_OVERWRITE, which removes those files (and only
+ *   those) once the run is set up, before anything new is written. An
+ *   empty or missing directory is fine (created).
+ * - The trainer holds a lock on RUN_DIR/run.lock (pid, host, start time
+ *   and run id in the file, flock(2) on it) from here until
+ *   gg_trainer_free; a directory locked by a live process is refused at
+ *   once (GG_E_STATE naming its pid and host). A lock left by a process
+ *   that died (its flock is gone with it) is taken over, which the run
+ *   notes on its progress callback and in events.jsonl.
+ * - The run gets a new id (UTC start time and random hex), written to
+ *   RUN_DIR/run_id, summary.json and every checkpoint's metadata
+ *   (run_id); retention and gg_trainer_resume touch only checkpoints with
+ *   the run's id (a directory made before run ids: only checkpoints
+ *   without one).
+ * Under MPI only rank 0 does these; the others never touch the directory. */
+#define GG_RUN_OVERWRITE 1u
+GG_API gg_status gg_trainer_new_ex(gg_cfg *cfg, const char *run_dir, unsigned flags, gg_trainer **out);
+/* Continues the run in run_dir from its newest readable checkpoint of that
+ * run (an unreadable newest one is reported and the one before it used;
+ * checkpoints of another run are left alone and named). Takes the run
+ * directory's lock as gg_trainer_new_ex does (refused while a live process
+ * holds it; a dead holder's lock is taken over with a note).
  * overrides[0..n) are "key=value" assignments applied to its config. */
-gg_status gg_trainer_resume(const char *run_dir, const char *const *overrides, int n, gg_trainer **out);
-void gg_trainer_free(gg_trainer *t);
-void gg_trainer_set_progress(gg_trainer *t, gg_progress_fn fn, void *ctx);
+GG_API gg_status gg_trainer_resume(const char *run_dir, const char *const *overrides, int n, gg_trainer **out);
+GG_API void gg_trainer_free(gg_trainer *t);
+GG_API void gg_trainer_set_progress(gg_trainer *t, gg_progress_fn fn, void *ctx);
 /* Trains to the end (or early stop, or a stop request) and writes the run
  * directory. Returns GG_OK also when the run ended diverged or stalled:
  * gg_trainer_status says how it ended. */
-gg_status gg_trainer_run(gg_trainer *t);
+GG_API gg_status gg_trainer_run(gg_trainer *t);
 /* "completed", "stopped", "diverged", "stalled" or "running". */
-const char *gg_trainer_status(const gg_trainer *t);
+GG_API const char *gg_trainer_status(const gg_trainer *t);
 /* Asks a running gg_trainer_run to finish its step, checkpoint and return
  * with status "stopped" (safe to call from a signal handler). */
-void gg_trainer_request_stop(gg_trainer *t);
+GG_API void gg_trainer_request_stop(gg_trainer *t);
 /* The model graph, its loss node and the input/label nodes. */
-gg_graph *gg_trainer_graph(gg_trainer *t);
+GG_API gg_graph *gg_trainer_graph(gg_trainer *t);
 /* Evaluates the model on the test set (or validation set if which = 1):
  * mean loss and accuracy. Under MPI each rank evaluates its share and the
  * sums are reduced: every rank must call it. */
-gg_status gg_trainer_evaluate(gg_trainer *t, int which, double *loss, double *accuracy);
+GG_API gg_status gg_trainer_evaluate(gg_trainer *t, int which, double *loss, double *accuracy);
 /* Loads weights (and buffers) from a safetensors file into the model; every
  * tensor of the model must be present with its shape (errors name it), and
  * every value finite (GG_E_FORMAT naming the tensor and element). */
-gg_status gg_model_load(gg_graph *g, const char *path);
+GG_API gg_status gg_model_load(gg_graph *g, const char *path);
 /* Saves the model's parameters and buffers as safetensors. */
-gg_status gg_model_save(gg_graph *g, const char *path);
+GG_API gg_status gg_model_save(gg_graph *g, const char *path);
 /* The model's layers as the config lists them, the input first: for a
  * summary like Keras's model.summary(). name ("fc1") and type ("dense",
  * "conv2d", ...; "input" for the input) are owned by the trainer; output is
@@ -1656,13 +1822,13 @@ typedef struct gg_layer_info {
     size_t params, buffers;
     int tensors;
 } gg_layer_info;
-int gg_trainer_num_layers(const gg_trainer *t);
-gg_status gg_trainer_layer(const gg_trainer *t, int i, gg_layer_info *out);
+GG_API int gg_trainer_num_layers(const gg_trainer *t);
+GG_API gg_status gg_trainer_layer(const gg_trainer *t, int i, gg_layer_info *out);
 /* The number of classes of a classifier (loss softmax_xent: the last dim of
  * the logits), 0 for any other loss. */
-int gg_trainer_classes(const gg_trainer *t);
+GG_API int gg_trainer_classes(const gg_trainer *t);
 /* Output values per sample (the logits' size without the batch dim). */
-int gg_trainer_outputs(const gg_trainer *t);
+GG_API int gg_trainer_outputs(const gg_trainer *t);
 /* Loads a data file to predict on, in the run's data.format (idx, csv or
  * npy; labels: the IDX labels or .npy labels file, or NULL), into *out,
  * with the training set's normalisation. A CSV file may hold the label
@@ -1671,32 +1837,32 @@ int gg_trainer_outputs(const gg_trainer *t);
  * GG_E_SHAPE naming the file and both feature counts when they differ from
  * the training set's, GG_E_FORMAT for uint8 against float data or a bad
  * class id. Free *out with gg_dataset_free. */
-gg_status gg_trainer_load_samples(gg_trainer *t, const char *path, const char *labels, gg_dataset *out);
+GG_API gg_status gg_trainer_load_samples(gg_trainer *t, const char *path, const char *labels, gg_dataset *out);
 /* Runs the model on every sample of d (evaluation mode) and writes
  * d->n * gg_trainer_outputs(t) floats to out: class probabilities (softmax
  * of the logits) for a classifier, sigmoid probabilities for bce_logits,
  * the outputs themselves for mse and huber. Fails only on bad data (as
  * gg_graph_forward), naming the samples. */
-gg_status gg_trainer_predict(gg_trainer *t, const gg_dataset *d, float *out);
+GG_API gg_status gg_trainer_predict(gg_trainer *t, const gg_dataset *d, float *out);
 /* gg_trainer_predict written as CSV to out_csv (atomically), one row per
  * sample: "index", the labels when d has them ("label" for a classifier,
  * "target" or "target0".. otherwise), then for a classifier "class" (the
  * arg-max) and "p0".."p{C-1}", for bce_logits "p0"..; for regression
  * "value" (or "value0".. for several outputs). GG_E_SHAPE for a classifier
  * with more than one row of logits per sample (sequence labelling). */
-gg_status gg_trainer_predict_csv(gg_trainer *t, const gg_dataset *d, const char *out_csv);
+GG_API gg_status gg_trainer_predict_csv(gg_trainer *t, const gg_dataset *d, const char *out_csv);
 /* The confusion matrix of a classifier on the test set (which = 0) or the
  * validation set (1): counts[true * C + predicted], C = gg_trainer_classes,
  * one count per row of logits (each step of a sequence model). The caller
  * owns counts (C * C longs). GG_E_STATE for a model that is not a
  * classifier or a missing set. This process's samples only: no MPI. */
-gg_status gg_trainer_confusion(gg_trainer *t, int which, long *counts);
+GG_API gg_status gg_trainer_confusion(gg_trainer *t, int which, long *counts);
 /* Generates n bytes after prompt from a character model (input: T byte ids,
  * output: (T, V) logits, causal), sampling softmax(logits / temperature)
  * with seed; writes prompt + generated text into out (cap bytes, always
  * terminated). */
-gg_status gg_trainer_sample(gg_trainer *t, const gg_text *vocab, const char *prompt, int n, float temperature,
-                            uint64_t seed, char *out, size_t cap);
+GG_API gg_status gg_trainer_sample(gg_trainer *t, const gg_text *vocab, const char *prompt, int n, float temperature,
+                                   uint64_t seed, char *out, size_t cap);
 
 /* ==== data parallel (src/dist) ============================================ */
 /*
@@ -1715,40 +1881,40 @@ gg_status gg_trainer_sample(gg_trainer *t, const gg_text *vocab, const char *pro
  */
 
 /* 1 if the library was built with MPI. */
-int gg_dist_built(void);
+GG_API int gg_dist_built(void);
 /* 1 if an MPI launcher started this process (OMPI_COMM_WORLD_SIZE,
  * PMI_SIZE or PMIX_RANK in the environment). */
-int gg_dist_launched(void);
+GG_API int gg_dist_launched(void);
 /* Joins the MPI job when gg_dist_launched() (MPI_Init_thread, funneled:
  * only the calling thread may train); a no-op otherwise, so one binary
  * serves both. GG_E_STATE in a build without MPI started by a launcher
  * with more than one process (each would train alone); GG_E_IO if MPI
  * fails to start. */
-gg_status gg_dist_init(int *argc, char ***argv);
+GG_API gg_status gg_dist_init(int *argc, char ***argv);
 /* Leaves the job (MPI_Finalize) if gg_dist_init joined it. Collective:
  * every rank calls it. */
-void gg_dist_finalize(void);
+GG_API void gg_dist_finalize(void);
 /* This process's rank (0 .. size-1) and the number of ranks (1 without MPI). */
-int gg_dist_rank(void);
-int gg_dist_size(void);
+GG_API int gg_dist_rank(void);
+GG_API int gg_dist_size(void);
 /* Ends the whole job (MPI_Abort) with code, for a rank that failed on its
  * own while the others may be waiting for it. Returns only when there is no
  * job of several ranks. */
-void gg_dist_abort(int code);
+GG_API void gg_dist_abort(int code);
 /* Seconds the current collective call has been waiting, 0 when none is in
  * progress. Safe from any thread: a watchdog thread compares it with
  * gg_dist_timeout() (the config's dist.timeout, 0 for none) to end a
  * process whose peers stopped answering without dying. */
-double gg_dist_waiting(void);
-double gg_dist_timeout(void);
+GG_API double gg_dist_waiting(void);
+GG_API double gg_dist_timeout(void);
 /* Pruning a run (a config with a `prune` section): prunes now to the
  * schedule's target at the run's current step (a one-shot schedule: its
  * final sparsity), as the training loop would before its next step, logs
  * it, and gives the sparsity reached. GG_E_STATE without a prune section.
  * Used to measure a loaded model right after pruning, before fine-tuning. */
-gg_status gg_trainer_prune(gg_trainer *t, double *sparsity);
+GG_API gg_status gg_trainer_prune(gg_trainer *t, double *sparsity);
 /* The run's pruner (per-tensor sparsity), or NULL without pruning. */
-gg_pruner *gg_trainer_pruner(gg_trainer *t);
+GG_API gg_pruner *gg_trainer_pruner(gg_trainer *t);
 
 #ifdef __cplusplus
 }

@@ -3,12 +3,12 @@
 
 Makes one bad file per (file kind, class of damage), runs the gradguard
 command on it and checks the exit status and the words of the message it
-prints; with --table, prints the Markdown table of the README's "Bad
+prints; with --table, prints the Markdown table of docs/robustness.md's "Bad
 inputs" section instead (status and message exactly as printed, so the
 table cannot drift from the code):
 
     python3 tests/bad_inputs.py build/gradguard            # the check (tests/bad_inputs.sh)
-    python3 tests/bad_inputs.py build/gradguard --table    # the README table
+    python3 tests/bad_inputs.py build/gradguard --table    # the table of docs/robustness.md
 
 Every case must end with its expected exit status, its message on one line
 with the expected words, and no sanitizer report. Temporary paths in the
@@ -126,7 +126,9 @@ idx_case("bit flip in the magic", flip(good_i, 2, 0x02), good_l, ("wrong magic 0
 # IDX holds no checksum: a flipped pixel is a different, valid image
 idx_case("bit flip in a pixel (no checksum in IDX: accepted)", flip(good_i, 500, 0x80), good_l, "completed", rc=0,
          extra=["--set", "train.epochs=1"])
-idx_case("label out of the model's classes", good_i, good_l[:-1] + b"\x0c", ("class id 12 is out of range", "[0, 10)"))
+# the labels file and the label's index in it, not the sample number after the validation split
+idx_case("label out of the model's classes", good_i, good_l[:-1] + b"\x0c",
+         ("train-labels-idx1-ubyte: label 19: class id 12 is out of range", "[0, 10)"))
 case("IDX", "missing directory", ["train", MLP, "-o", T + "/run", "--set", "data.train=" + T + "/nowhere", "--quiet"],
      "T/nowhere does not exist")
 os.makedirs(T + "/emptydir")
@@ -146,6 +148,21 @@ idx_case("wrong element type (float32 IDX)", idx_images(20, 28, 28, magic=0x0D03
 gzh = bytearray(gzip.compress(good_i, mtime=0))
 gzh[0] ^= 0x01  # no longer a gzip magic: read as a plain IDX file whose magic is wrong
 idx_case("bit flip in the gzip magic", bytes(gzh), good_l, "wrong magic", gz=True)
+idx_case("gzip of an empty file", gzip.compress(b"", mtime=0), good_l, ("truncated: 0 bytes", "4-byte magic"), gz=True)
+# zlib's gzread stops at the end of the last gzip member and ignores what follows
+idx_case("data after the gzip stream (accepted: zlib ignores it)", gzip.compress(good_i, mtime=0) + b"junkjunk", good_l,
+         "completed", gz=True, rc=0, extra=["--set", "train.epochs=1"])
+idx_case("labels file truncated", good_i, good_l[:15], ("train-labels-idx1-ubyte: truncated", "need 20 bytes"))
+idx_case("labels file is an images file", good_i, good_i, ("train-labels-idx1-ubyte: wrong magic 0x00000803",
+                                                           "it is an IDX image file"))
+idx_case("labels file missing", good_i, None, ("cannot open", "train-labels-idx1-ubyte: No such file or directory"))
+fifo_dir = os.path.join(T, "idx-fifo")
+os.makedirs(fifo_dir)
+os.mkfifo(os.path.join(fifo_dir, "train-images-idx3-ubyte"))
+with open(os.path.join(fifo_dir, "train-labels-idx1-ubyte"), "wb") as f:
+    f.write(good_l)
+case("IDX", "a FIFO instead of a file (would block a reader)", ["train", MLP, "-o", T + "/run", "--set",
+     "data.train=" + fifo_dir, "--set", "data.test=none", "--quiet"], "train-images-idx3-ubyte is not a regular file")
 
 # ---- CSV -------------------------------------------------------------------
 CSV_ARGS = ["--set", "data.format=csv", "--set", "data.label=label", "--set", "data.test=none", "--set",
@@ -175,7 +192,11 @@ csv_case("header only", "a,b,label\n", "no data rows after the header")
 csv_case("unknown label column", "a,b,c\n1,2,0\n", "no column named 'label'")
 csv_case("label column index out of range", "a,b,label\n1,2,0\n", "label column 7 is out of range",
          ["--set", "data.label=7"])
-csv_case("label out of the model's classes", "a,b,label\n1,2,0\n3,4,5\n", ("sample 1", "class id 5 is out of range"))
+csv_case("label out of the model's classes", "a,b,label\n1,2,0\n3,4,5\n", ("csv-%d.csv: line 3: class id 5 is out of range" % len(rows)))
+# 20 rows: a validation split moves the samples; the message keeps the file's line
+csv_case("label out of range after the validation split", "a,b,label\n" + "".join(
+    "%d,%d,%d\n" % (i, i, 7 if i == 17 else i % 3) for i in range(20)),
+    "csv-%d.csv: line 19: class id 7 is out of range" % len(rows))
 csv_case("fractional label with a classification loss", "a,b,label\n1,2,0.5\n3,4,1\n", "class id 0.5 is not an integer")
 csv_case("negative label", "a,b,label\n1,2,-1\n3,4,1\n", "class id -1 is negative")
 big = os.path.join(T, "huge.csv")
@@ -184,6 +205,16 @@ with open(big, "wb") as f:  # sparse: no disk used, refused by its size before a
 case("CSV", "huge file (16 GiB + 1, sparse)", ["train", MLP, "-o", T + "/run", "--set", "data.train=" + big] + CSV_ARGS,
      ("17179869185 bytes", "over the limit of 17179869184"))
 os.unlink(big)
+csv_case("label column named twice in the header", "a,label,label\n1,2,0\n", ("line 1", "names columns 2 and 3 'label'"))
+csv_case("text label", "a,b,label\n1,2,cat\n", ("line 2, column 3 ('label')", "'cat' is not a number"))
+csv_case("empty label", "a,b,label\n1,2,\n", ("line 2, column 3 ('label')", "empty cell"))
+csv_case("fractional label, last layer sized by the labels", "a,b,label\n1,2,0\n3,4,0.5\n",
+         ("model[2] (dense) has no 'units', so the class ids of the labels size it",
+          "line 3: class id 0.5 is not an integer"), ["--set", "model.2={type: dense}"])
+csv_case("label over 2^24, last layer sized by the labels", "a,b,label\n1,2,0\n3,4,16777216\n",
+         "line 3: class id 16777216 is over the limit of 16777216 classes", ["--set", "model.2={type: dense}"])
+csv_case("semicolon-separated", "a;b;label\n1;2;0\n", "no column named 'label' in the header (line 1: a;b;label)")
+csv_case("UTF-8 byte-order mark (accepted)", "\ufeffa,b,label\n1,2,0\n3,4,1\n", "completed", rc=0)
 
 # ---- NPY -------------------------------------------------------------------
 def npy(descr, shape, data, major=1, extra="", fo="False", raw_dict=None):
@@ -238,6 +269,23 @@ npy_case("header length past the end of the file", X[:8] + struct.pack("<H", 0xF
          ("truncated", "need 65535 bytes"))
 npy_case("header length over the limit (2 GiB)", b"\x93NUMPY\x02\x00" + struct.pack("<I", 0x7FFFFFFF) + X[10:],
          "a .npy header of 2147483647 bytes is over the limit of 1048576")
+npy_case("wrong type: complex64", npy("<c8", "(4, 2)", b"\0" * 64), "'<c8' is not supported")
+npy_case("wrong type: bool", npy("|b1", "(4, 2)", b"\0" * 8), "'|b1' is not supported")
+npy_case("structured dtype", npy("", "", b"\0" * 32, raw_dict="{'descr': [('a', '<f4'), ('b', '<f4')], "
+         "'fortran_order': False, 'shape': (4,), }"), "expected a quoted string")
+npy_case("negative dimension", npy("<f4", "(-4, 2)", f4(*range(8))), "expected a dimension in 'shape'")
+npy_case("shape not a tuple", npy("<f4", "[4, 2]", f4(*range(8))), "'shape' must be a tuple")
+npy_case("header not a dict", npy("", "", f4(*range(8)), raw_dict="[1, 2, 3]"), "expected '{'")
+npy_case("labels of 3 dims", X, "labels of shape (4, 1, 1): need (n) or (n, k)",
+         labels=npy("<i8", "(4, 1, 1)", struct.pack("<4q", 0, 1, 2, 0)))
+npy_case("labels fortran_order True", X, "'fortran_order': True is not supported",
+         labels=npy("<i8", "(4,)", struct.pack("<4q", 0, 1, 2, 0), fo="True"))
+npy_case("labels big-endian", X, "big-endian '>i8' is not supported",
+         labels=npy(">i8", "(4,)", struct.pack(">4q", 0, 1, 2, 0)))
+npy_case("fractional label", X, ("-y.npy: label 1: class id 1.5 is not an integer",),
+         labels=npy("<f4", "(4,)", f4(0, 1.5, 2, 0)))
+npy_case("negative label", X, "-y.npy: label 1: class id -1 is negative",
+         labels=npy("<i8", "(4,)", struct.pack("<4q", 0, -1, 2, 0)))
 
 # ---- YAML config -----------------------------------------------------------
 def cfg_case(what, text, want, extra=(), rc=1):
@@ -282,6 +330,65 @@ cfg_case("--set: index out of range", BASE, "index 5 is out of range: 'model'", 
 cfg_case("--set: value not valid YAML", BASE, "the value is not valid YAML", ["--set", "train.epochs=[1"])
 cfg_case("--set: unknown key", BASE, "--set: unknown key 'train.epoks'", ["--set", "train.epoks=3"])
 cfg_case("NUL byte", b"train:\n  epochs: 3\x00\n", ("byte 18", "control characters are not allowed"))
+cfg_case("a !!str tag on a number", BASE + "train:\n  epochs: !!str 2\n",
+         (":4: key 'train.epochs'", "expected an integer", "got the !!str string '2'"))
+cfg_case("an unknown tag (!!python/object)", BASE + "train:\n  epochs: !!python/object:os.system 2\n",
+         (":4: key 'train.epochs'", "unknown YAML tag !!python/object:os.system"))
+cfg_case("a tag that does not fit its value (!!int abc)", BASE + "train:\n  epochs: !!int abc\n",
+         "the tag !!int does not fit the value 'abc'")
+SMALLRUN = "data: {limit_train: 200, test: none}\ntrain: {epochs: 1, threads: 1}\n"
+cfg_case("merge key (accepted: the layer's own keys win)",
+         "model:\n  - &l {type: dense, units: 32, act: tanh}\n  - {<<: *l, units: 10, act: none}\n" + SMALLRUN,
+         "completed", rc=0)
+cfg_case("merge key given a value", BASE + "train: {<<: 3}\n", "the merge key '<<' takes a map or a list of maps")
+cfg_case("number below the smallest double (1e-400)", BASE + "optimizer:\n  lr: 1e-400\n",
+         ("key 'optimizer.lr'", "'1e-400' is closer to 0 than a 64-bit number can hold"))
+cfg_case("number over the largest double (1e400)", BASE + "guard:\n  max_norm: 1e400\n",
+         "'1e400' is larger than a 64-bit number can hold")
+cfg_case("number below float32's normal range (1e-40)", BASE + "optimizer:\n  weight_decay: 1e-40\n",
+         "'1e-40' is closer to 0 than a 32-bit float holds in full precision")
+cfg_case("NaN as a word (nan)", BASE + "optimizer:\n  lr: nan\n", "got 'nan'")
+cfg_case("negative size", BASE.replace("10}", "-5}"), "key 'model.0.units': expected an integer in [1, 16777216], got '-5'")
+cfg_case("huge integer (23 digits)", BASE + "train:\n  seed: 99999999999999999999999\n", "got '99999999999999999999999'")
+cfg_case("wrong type: a list for a map", BASE + "train: [1, 2]\n", ":3: 'train' must be a map of keys")
+cfg_case("duplicate key in a flow map", "model:\n  - {type: dense, units: 10, units: 5}\n",
+         ":2: duplicate key 'model.0.units'")
+cfg_case("not a map (a list)", "- a\n- b\n", (":1: the config must be a map", "(it is a list)"))
+cfg_case("empty model list", "model: []\n", ":1: 'model' must be a list of layers", )
+cfg_case("empty path", BASE + "data:\n  train: ''\n", ("key 'data.train'", "an empty path"))
+cfg_case("undefined alias", BASE + "optimizer: {lr: *nope}\n", "found undefined alias")
+cfg_case("binary junk", bytes(range(256)) * 4, ("byte 0", "control characters are not allowed"))
+cfg_case("UTF-8 byte-order mark (accepted)", b"\xef\xbb\xbf" + ("model:\n  - {type: dense, units: 10}\n" +
+                                                                 SMALLRUN).encode(), "completed", rc=0)
+cfg_case("UTF-16 with a byte-order mark (accepted)", b"\xff\xfe" + ("model:\n  - {type: dense, units: 10}\n" +
+                                                                     SMALLRUN).encode("utf-16-le"), "completed", rc=0)
+cfg_case("UTF-32", BASE.encode("utf-32"), "control characters are not allowed")
+cfg_case("--set: a tag", BASE, "unknown YAML tag !!python/object:os.system",
+         ["--set", "train.epochs=!!python/object:os.system 1"])
+cfg_case("--set: 1e-400", BASE, "--set: key 'optimizer.lr': '1e-400' is closer to 0", ["--set", "optimizer.lr=1e-400"])
+cfg_case("--set: an index that is not a number", BASE, "'-1' is not an index", ["--set", "model.-1.units=3"])
+os.mkfifo(os.path.join(T, "fifo.yaml"))
+case("YAML config", "a FIFO instead of a file (would block a reader)", ["train", T + "/fifo.yaml", "-o", T + "/run"],
+     "config 'T/fifo.yaml' is not a regular file")
+
+# ---- the command line ------------------------------------------------------
+def cli_case(what, argv, want, rc=2):
+    case("command line", what, argv, want, rc)
+
+
+cli_case("no command", [], "missing COMMAND")
+cli_case("unknown command", ["fly"], "unknown command 'fly'")
+cli_case("missing argument", ["train"], "gradguard train: missing CONFIG (usage: gradguard train CONFIG")
+cli_case("extra argument", ["train", MLP, "extra"], "unexpected argument 'extra': train takes one CONFIG")
+cli_case("unknown option", ["train", MLP, "--nope"], "unknown option '--nope'")
+cli_case("an option of another command", ["eval", T, "--prompt", "x"], "option '--prompt' is not one of eval's")
+cli_case("an option given twice", ["train", MLP, "-o", "a", "-o", "b"], "-o given twice ('a', then 'b')")
+cli_case("--set without =", ["train", MLP, "--set", "train.epochs"], "--set 'train.epochs' is not key=value")
+cli_case("--set: an empty key component", ["train", MLP, "--set", "train..epochs=3"], "an empty component in the key path",
+         rc=1)
+cli_case("a number that is not decimal", ["sample", T, "--length", "0x10"], "--length '0x10': expected an integer")
+cli_case("a temperature of 0", ["sample", T, "--temperature", "0"], "--temperature '0': expected a number in (0, 1000]")
+cli_case("help of an unknown command", ["help", "nope"], "gradguard help: no command 'nope'")
 
 # ---- text and vocabulary files ---------------------------------------------
 TXT = ["--quiet"]
@@ -410,6 +517,14 @@ if rc == 0:
     st_case("a model file given to resume", model, "is not a gradguard checkpoint (no gg_kind: checkpoint", cmd="resume")
     st_case("damaged only checkpoint (resume)", flip(good, len(good) - 1000),
             ("resume: no readable checkpoint", "the data checksum does not match"), cmd="resume")
+    cli_case("sample of a run that is not a text model", ["sample", RUN], ("T/ck is not a character model",
+             "data.format: idx"), rc=1)
+    d = T + "/ckfile"
+    shutil.copytree(RUN, d)
+    shutil.rmtree(d + "/checkpoints")
+    open(d + "/checkpoints", "w").close()
+    cli_case("resume with checkpoints a file", ["resume", d, "--quiet"],
+             "T/ckfile/checkpoints is a file, not a directory", rc=1)
 else:
     failures.append("safetensors: the training run failed: " + msg)
 

@@ -44,6 +44,16 @@ check "grep -q '\"status\": \"stopped\"' '$T/split/summary.json'" "split run say
 expect 0 "completed" "$G" resume "$T/split" --quiet
 check "cmp -s '$T/full/model.safetensors' '$T/split/model.safetensors'" "resumed weights equal the uninterrupted run's"
 
+# --- summary.json: a value that does not exist is null, never a made-up 0 ---
+expect 0 "completed" "$G" train "$MLP" -o "$T/ms" --set train.max_steps=2 --set train.epochs=1 "${SMALL[@]}"
+check "grep -q '\"train_loss\": null' '$T/ms/summary.json' && grep -q '\"val_accuracy\": null' '$T/ms/summary.json'" \
+  "no finished epoch: train_loss and val_accuracy are null"
+check "grep -q '\"samples_per_second\": [0-9]' '$T/ms/summary.json' && grep -q '\"step_seconds\": [0-9]' '$T/ms/summary.json'" \
+  "two steps: a rate and a step time"
+expect 0 "completed" "$G" resume "$T/ms" --quiet
+check "grep -q '\"step_seconds\": null' '$T/ms/summary.json' && grep -q '\"allreduce_seconds\": null' '$T/ms/summary.json'" \
+  "a resume that took no step: no step time"
+
 # a damaged newest checkpoint: resume falls back to the one before
 "$G" train "$MLP" -o "$T/ck" --set train.epochs=3 --set train.stop_after=2 "${SMALL[@]}" >/dev/null
 newest=$(ls "$T/ck/checkpoints" | sort | tail -1)
@@ -71,6 +81,27 @@ check "grep -q '\"rollbacks\": [1-9]' '$T/fr/summary.json'" "summary counts roll
 check "! grep -q 'null\\|nan' <(grep test_loss '$T/fr/summary.json')" "finite test loss after faults"
 expect 1 "no op named 'fc9/linear'" "$G" train "$T/faults.yaml" -o "$T/fr2" --set guard.faults.1.node=fc9/linear "${SMALL[@]}"
 
+# an Inf feature is traced like a NaN; a burst of wrong labels shows in the
+# loss (the last two of 42 steps: 5.5 against a first loss of 2.4) and is
+# refused for a regression loss
+expect 0 "completed" "$G" train "$MLP" -o "$T/finf" --set train.max_steps=20 --set train.epochs=1 \
+  --set 'guard.faults=[{batch: 10, inf: true}]' "${SMALL[@]}"
+check "grep -q \"input 'input' (element [0-9]* = inf)\" '$T/finf/events.jsonl'" "Inf input traced to the input"
+expect 0 "completed" "$G" train "$MLP" -o "$T/flab" --set train.max_steps=42 --set train.epochs=3 --set guard.enabled=false \
+  --set 'guard.faults=[{batch: 40, labels: true}, {batch: 41, labels: true}]' "${SMALL[@]}"
+check "/usr/bin/python3 -c \"import json,sys; d=json.load(open('$T/flab/summary.json')); sys.exit(d['max_loss'] < 1.5 * d['first_loss'])\"" \
+  "wrong labels at the end raise the loss above 1.5x the first"
+expect 1 "labels: wrong labels need a classifier" "$G" train "$SRC/configs/adding-rnn.yaml" -o "$T/x" \
+  --set 'guard.faults=[{batch: 2, labels: true}]' --set train.max_steps=2 "${SMALL[@]}"
+# bias_init: ReLU units shifted off for every input at step 0 never learn
+# (the loss stays at ln 10); the same run from 0 biases learns
+expect 0 "test loss 2\.30" "$G" train "$MLP" -o "$T/bias" --set train.max_steps=60 --set train.epochs=1 --set guard.enabled=false \
+  --set model.0.bias_init=-5 --set model.1.bias_init=-5 "${SMALL[@]}"
+expect 0 "test accuracy 0\.[3-9]" "$G" train "$MLP" -o "$T/bias0" --set train.max_steps=60 --set train.epochs=1 --set guard.enabled=false \
+  --set model.0.bias_init=0 --set model.1.bias_init=0 "${SMALL[@]}"
+expect 1 "unknown key 'model.0.bias_init'" "$G" train "$MLP" -o "$T/x" --set 'model=[{type: flatten, bias_init: 1}, {type: dense}]' \
+  "${SMALL[@]}"
+
 # --- divergence: the rollback budget ends the run ---
 expect 3 "diverged" "$G" train "$MLP" -o "$T/div" --set optimizer.name=sgd --set optimizer.lr=1000 \
   --set guard.rollback_budget=2 --set guard.snapshot_every=1 "${SMALL[@]}"
@@ -86,6 +117,18 @@ check "grep -q '^step,[0-9]*,[0-9],nan' '$T/nan/metrics.csv' || grep -q '^step,[
   "a logged interval with no finite loss shows no loss, not 0"
 check "! grep -q '^step,[0-9]*,[0-9],0,' '$T/nan/metrics.csv'" "no logged loss of 0 from NaN steps"
 check "grep -q checkpoint_skipped '$T/nan/events.jsonl'" "no checkpoint of non-finite weights"
+
+# --- a transformer with qk_norm, a logit cap and a z-loss, guard off: layers.csv has the attention rows ---
+TR=$SRC/configs/char-transformer.yaml
+expect 0 "completed" "$G" train "$TR" -o "$T/tr" --set train.max_steps=4 --set train.epochs=1 --set guard.enabled=false \
+  --set guard.layer_every=2 --set model.2.qk_norm=true --set model.4.logit_cap=5 --set loss.z_loss=1e-4 \
+  --set train.threads=1 --quiet
+check "grep -q '^4,attn1/attention,attn1,,,,,,,3,[0-9.e+-]*,[0-9.e+-]*,\$' '$T/tr/layers.csv'" "attention head rows"
+check "grep -q '^4,softmax_xent,fc1,,,,,,,,,,[0-9.e+-]*\$' '$T/tr/layers.csv'" "output log Z row"
+check "grep -q '^2,attn1.q_norm.weight,attn1.q_norm,' '$T/tr/layers.csv'" "qk_norm parameters"
+check "[ -d '$T/nan' ] && [ ! -e '$T/nan/layers.csv' ]" "no layers.csv with the guard off unless layer_every is set"
+expect 1 "loss.z_loss needs loss.name softmax_xent" "$G" train "$MLP" -o "$T/x" --set loss.name=mse --set loss.z_loss=1e-4
+expect 1 "unknown key 'model.3.qk_norm'" "$G" train "$TR" -o "$T/x" --set model.3.qk_norm=true
 
 # --- every shipped config runs (shortened) ---
 for cfg in "$SRC"/configs/*.yaml "$SRC"/configs/*/*.yaml; do

@@ -148,6 +148,11 @@ kill -TERM $pid
 wait $pid
 rc=$?
 check "[ $rc -eq 0 ] && grep -q '^stopped' '$T/b3.out'" "(b) SIGTERM during setup: rc $rc, want 0 and stopped: $(cat "$T/b3.out")"
+# a run stopped before its first step has no rate and no time to report
+if grep -q '"steps": 0,' "$R/summary.json" 2>/dev/null; then
+  check "grep -q '\"samples_per_second\": null' '$R/summary.json' && grep -q '\"wall_seconds\": null' '$R/summary.json' && grep -q '\"train_loss\": null' '$R/summary.json'" \
+    "(b) stopped before any step: rate, time and losses are null: $(cat "$R/summary.json")"
+fi
 "$G" resume "$R" --quiet >"$T/b4.out" 2>&1
 check "[ \$? -eq 0 ] && cmp -s '$T/ref/model.safetensors' '$R/model.safetensors'" \
   "(b) resume after a stop during setup completes the same run: $(cat "$T/b4.out")"

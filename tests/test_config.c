@@ -244,6 +244,222 @@ static void test_errors(void)
     gg_cfg_free(c);
 }
 
+/* Core-schema tags fix a scalar's type; any other tag is refused by name. */
+static void test_tags(void)
+{
+    const char *t = "train:\n"                         /* 1 */
+                    "  epochs: !!str 2\n"              /* 2 */
+                    "  batch: !!int 8\n"               /* 3 */
+                    "  lr: !!float 1\n"                /* 4 */
+                    "  shuffle: !!bool yes\n"          /* 5 */
+                    "  gone: !!null\n"                 /* 6 */
+                    "  name: !!int 5\n"                /* 7 */
+                    "  quoted: !!int \"7\"\n"          /* 8 */
+                    "  empty: !!str\n"                 /* 9 */
+                    "  plain: ! 3\n"                   /* 10 */
+                    "  list: !!seq [1, 2]\n"           /* 11 */
+                    "  map: !!map {a: 1}\n";           /* 12 */
+    gg_cfg *c = NULL;
+    GT_OK(gg_cfg_parse(t, strlen(t), "tag.yaml", &c));
+    if (!c) return;
+    gg_cfg_node *train = gg_cfg_get(gg_cfg_root(c), "train");
+    long v = 0;
+    double f = 0;
+    int b = 0;
+    const char *s = NULL;
+    /* !!str 2 is a string: an integer getter names file, line and key */
+    GT_MSG(gg_cfg_int(train, "epochs", 1, 100, &v), GG_E_CONFIG,
+           "tag.yaml:2: key 'train.epochs': expected an integer in [1, 100], got the !!str string '2'");
+    GT_OK(gg_cfg_str(train, "epochs", &s));
+    GT_CHECK(s && !strcmp(s, "2"), "!!str text");
+    GT_OK(gg_cfg_int(train, "batch", 1, 100, &v));
+    GT_CHECK(v == 8, "!!int %ld", v);
+    GT_OK(gg_cfg_float(train, "batch", 0, 100, &f)); /* an integer is a number */
+    GT_CHECK(f == 8, "!!int as a number");
+    GT_MSG(gg_cfg_str(train, "batch", &s), GG_E_CONFIG, "expected a string, got the !!int '8'");
+    GT_MSG(gg_cfg_int(train, "lr", 0, 10, &v), GG_E_CONFIG, "tag.yaml:4: key 'train.lr': expected an integer in [0, 10], got the !!float '1'");
+    GT_OK(gg_cfg_float(train, "lr", 0, 10, &f));
+    GT_CHECK(f == 1, "!!float");
+    GT_OK(gg_cfg_bool(train, "shuffle", &b));
+    GT_CHECK(b == 1, "!!bool");
+    GT_MSG(gg_cfg_int(train, "shuffle", 0, 10, &v), GG_E_CONFIG, "got the !!bool 'yes'");
+    GT_CHECK(gg_cfg_node_type(gg_cfg_get(train, "gone")) == GG_CFG_NULL, "!!null is null");
+    GT_MSG(gg_cfg_str(train, "name", &s), GG_E_CONFIG, "tag.yaml:7: key 'train.name': expected a string, got the !!int '5'");
+    GT_OK(gg_cfg_int(train, "quoted", 0, 10, &v)); /* the tag decides, not the quotes */
+    GT_CHECK(v == 7, "!!int \"7\"");
+    gg_cfg_node *e = gg_cfg_get(train, "empty");
+    GT_CHECK(gg_cfg_node_type(e) == GG_CFG_SCALAR && !strcmp(gg_cfg_scalar(e), ""), "!!str with no text is \"\"");
+    GT_MSG(gg_cfg_int(train, "plain", 0, 10, &v), GG_E_CONFIG, "got the !!str string '3'"); /* ! is a string */
+    GT_CHECK(gg_cfg_len(gg_cfg_get(train, "list")) == 2 && gg_cfg_len(gg_cfg_get(train, "map")) == 1, "!!seq, !!map");
+
+    /* the tags survive the write and re-read */
+    char path[] = "/tmp/gg_cfg_tag_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    GT_OK(gg_cfg_write(c, path));
+    gg_cfg *c2 = NULL;
+    GT_OK(gg_cfg_load(path, &c2));
+    if (c2) {
+        gg_cfg_node *t2 = gg_cfg_get(gg_cfg_root(c2), "train");
+        GT_MSG(gg_cfg_int(t2, "epochs", 1, 100, &v), GG_E_CONFIG, "got the quoted string '2'");
+        GT_MSG(gg_cfg_str(t2, "name", &s), GG_E_CONFIG, "got the !!int '5'");
+        GT_MSG(gg_cfg_int(t2, "lr", 0, 10, &v), GG_E_CONFIG, "got the !!float '1'");
+        GT_OK(gg_cfg_int(t2, "quoted", 0, 10, &v));
+        GT_CHECK(gg_cfg_node_type(gg_cfg_get(t2, "gone")) == GG_CFG_NULL, "null written back");
+        gg_cfg_free(c2);
+    }
+    unlink(path);
+    gg_cfg_free(c);
+
+    /* refused: unknown tags by name, tags that do not fit, tags on keys */
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"a:\n  b: !!python/object:os.system 2\n", "t.yaml:2: key 'a.b': unknown YAML tag !!python/object:os.system"},
+        {"a: !!python/object/apply:os.system [ls]\n", "unknown YAML tag !!python/object/apply:os.system"},
+        {"a: !!binary aGVsbG8=\n", "t.yaml:1: key 'a': unknown YAML tag !!binary"},
+        {"a: !!set {x: ~}\n", "unknown YAML tag !!set"},
+        {"a: !local 1\n", "unknown YAML tag !local"},
+        {"a: !<tag:example.com,2000:x> 1\n", "unknown YAML tag !<tag:example.com,2000:x>"},
+        {"a: !!int abc\n", "t.yaml:1: key 'a': the tag !!int does not fit the value 'abc' (not a decimal integer)"},
+        {"a: !!int 0x10\n", "not a decimal integer"},
+        {"a: !!float x1\n", "not a decimal number"},
+        {"a: !!bool maybe\n", "not true or false"},
+        {"a: !!null 3\n", "not empty, ~ or null"},
+        {"a: !!map [1]\n", "key 'a': the tag !!map on a list"},
+        {"a: !!seq {b: 1}\n", "the tag !!seq on a map"},
+        {"a: !!int [1]\n", "the tag !!int on a list"},
+        {"a: !!map 3\n", "the tag !!map on the value '3', not a map"},
+        {"- !!foo 1\n", "t.yaml:1: item '0': unknown YAML tag !!foo"},
+        {"!!int a: 1\n", "t.yaml:1: the map key 'a' has the tag !!int; a key is plain text"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        c = (gg_cfg *)1;
+        GT_MSG(gg_cfg_parse(bad[i].text, strlen(bad[i].text), "t.yaml", &c), GG_E_CONFIG, bad[i].msg);
+        GT_CHECK(c == NULL, "no config on failure (%s)", bad[i].text);
+    }
+    /* a tag on a --set value counts too */
+    GT_OK(gg_cfg_parse("a: 1\n", 5, "s.yaml", &c));
+    GT_MSG(gg_cfg_set(c, "a=!!python/object:os.system 1"), GG_E_CONFIG, "--set: key 'a': unknown YAML tag !!python/object:os.system");
+    GT_MSG(gg_cfg_set(c, "b.c=!!int 1.5"), GG_E_CONFIG, "'b.c': the tag !!int does not fit the value '1.5'");
+    GT_OK(gg_cfg_set(c, "a=!!str 3"));
+    GT_MSG(gg_cfg_int(gg_cfg_root(c), "a", 0, 9, &v), GG_E_CONFIG, "--set: key 'a': expected an integer in [0, 9], got the !!str string '3'");
+    gg_cfg_free(c);
+}
+
+/* Merge keys: the map's own keys win, then the earlier merged map. */
+static void test_merge(void)
+{
+    const char *t = "base: &b {units: 64, act: relu, init: he}\n"   /* 1 */
+                    "more: &m {act: tanh, bias: false, init: xavier}\n" /* 2 */
+                    "one:\n"                                        /* 3 */
+                    "  units: 10\n"                                 /* 4 */
+                    "  <<: *b\n"                                    /* 5 */
+                    "two:\n"                                        /* 6 */
+                    "  <<: [*m, *b]\n"                              /* 7 */
+                    "  name: x\n"                                   /* 8 */
+                    "flow: {<<: *b, act: none}\n";                  /* 9 */
+    gg_cfg *c = NULL;
+    GT_OK(gg_cfg_parse(t, strlen(t), "m.yaml", &c));
+    if (!c) return;
+    gg_cfg_node *root = gg_cfg_root(c), *one = gg_cfg_get(root, "one"), *two = gg_cfg_get(root, "two"),
+                *flow = gg_cfg_get(root, "flow");
+    long v = 0;
+    const char *s = NULL;
+    int b = 1;
+    GT_CHECK(gg_cfg_len(one) == 3, "one has %d keys", gg_cfg_len(one));
+    GT_OK(gg_cfg_int(one, "units", 1, 1000, &v));
+    GT_CHECK(v == 10, "an explicit key wins over the merged one, even written before the merge: %ld", v);
+    GT_OK(gg_cfg_str(one, "act", &s));
+    GT_CHECK(s && !strcmp(s, "relu"), "merged act");
+    GT_CHECK(!strcmp(gg_cfg_path(gg_cfg_get(one, "act")), "one.act"), "a merged key has its new path");
+    GT_CHECK(gg_cfg_line(gg_cfg_get(one, "act")) == 1, "and the line it was written on");
+    GT_CHECK(gg_cfg_len(two) == 5, "two has %d keys", gg_cfg_len(two));
+    GT_OK(gg_cfg_str(two, "act", &s));
+    GT_CHECK(s && !strcmp(s, "tanh"), "the earlier merged map wins: %s", s ? s : "");
+    GT_OK(gg_cfg_str(two, "init", &s));
+    GT_CHECK(s && !strcmp(s, "xavier"), "init from the earlier map");
+    GT_OK(gg_cfg_bool(two, "bias", &b));
+    GT_OK(gg_cfg_int(two, "units", 1, 1000, &v));
+    GT_CHECK(b == 0 && v == 64, "keys of both maps");
+    GT_OK(gg_cfg_str(flow, "act", &s));
+    GT_CHECK(s && !strcmp(s, "none") && gg_cfg_len(flow) == 3, "flow map merge");
+    /* a merged key is read like any other: unread, it is an unknown key where it landed */
+    gg_cfg_get(root, "base");
+    gg_cfg_get(root, "more");
+    GT_MSG(gg_cfg_unused(c), GG_E_CONFIG, "unknown key 'base.units'");
+    gg_cfg_free(c);
+
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"a: {<<: 3}\n", "m.yaml:1: the merge key '<<' takes a map or a list of maps (an alias such as *defaults), not a value"},
+        {"a:\n  <<: [1, 2]\n", "m.yaml:2: the merge key '<<' takes a map or a list of maps"},
+        {"a:\n  <<: ~\n", "not null"},
+        {"b: &b {x: 1}\na:\n  <<: *b\n  <<: *b\n", "m.yaml:4: a second merge key '<<' in one map (the first is on line 3)"},
+        {"b: &b {x: 1}\na:\n  <<: *b\n  y: 1\n  y: 2\n", "m.yaml:5: duplicate key 'a.y'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        c = (gg_cfg *)1;
+        GT_MSG(gg_cfg_parse(bad[i].text, strlen(bad[i].text), "m.yaml", &c), GG_E_CONFIG, bad[i].msg);
+        GT_CHECK(c == NULL, "no config on failure (%s)", bad[i].text);
+    }
+    /* a quoted "<<" is an ordinary key, and stays one through a write */
+    const char *q = "a: {\"<<\": 1}\n";
+    GT_OK(gg_cfg_parse(q, strlen(q), "q.yaml", &c));
+    if (c) {
+        GT_OK(gg_cfg_int(gg_cfg_get(gg_cfg_root(c), "a"), "<<", 0, 9, &v));
+        char path[] = "/tmp/gg_cfg_merge_XXXXXX";
+        int fd = mkstemp(path);
+        close(fd);
+        GT_OK(gg_cfg_write(c, path));
+        gg_cfg *c2 = NULL;
+        GT_OK(gg_cfg_load(path, &c2));
+        if (c2) GT_OK(gg_cfg_int(gg_cfg_get(gg_cfg_root(c2), "a"), "<<", 0, 9, &v));
+        gg_cfg_free(c2);
+        unlink(path);
+        gg_cfg_free(c);
+    }
+}
+
+/* Numbers a double or a float32 cannot hold are errors, not 0 or inf. */
+static void test_number_range(void)
+{
+    const char *t = "o:\n"
+                    "  tiny: 1e-400\n"     /* 2: below the smallest double */
+                    "  huge: 1e400\n"      /* 3 */
+                    "  sub: 1e-40\n"       /* 4: a double, but no normal float32 */
+                    "  big: 1e39\n"        /* 5: a double, over FLT_MAX */
+                    "  nearly: 0.999999999\n" /* 6: 1.0f as a float */
+                    "  zero: 0.0e-400\n"   /* 7: a zero written oddly is still 0 */
+                    "  edge: 1e-12\n"      /* 8: a bound as written */
+                    "  negsub: -1e-45\n";  /* 9 */
+    gg_cfg *c = NULL;
+    GT_OK(gg_cfg_parse(t, strlen(t), "n.yaml", &c));
+    if (!c) return;
+    gg_cfg_node *o = gg_cfg_get(gg_cfg_root(c), "o");
+    double d = -1;
+    float f = -1;
+    GT_MSG(gg_cfg_float(o, "tiny", 0, 1000, &d), GG_E_CONFIG,
+           "n.yaml:2: key 'o.tiny': '1e-400' is closer to 0 than a 64-bit number can hold");
+    GT_MSG(gg_cfg_f32(o, "tiny", 0, 1000, &f), GG_E_CONFIG, "'1e-400' is closer to 0");
+    GT_MSG(gg_cfg_float(o, "huge", 0, INFINITY, &d), GG_E_CONFIG, "n.yaml:3: key 'o.huge': '1e400' is larger than a 64-bit number can hold");
+    GT_OK(gg_cfg_float(o, "sub", 0, 1, &d));
+    GT_MSG(gg_cfg_f32(o, "sub", 0, 1, &f), GG_E_CONFIG,
+           "n.yaml:4: key 'o.sub': '1e-40' is closer to 0 than a 32-bit float holds in full precision");
+    GT_MSG(gg_cfg_f32(o, "negsub", -1, 1, &f), GG_E_CONFIG, "'-1e-45' is closer to 0");
+    GT_MSG(gg_cfg_f32(o, "big", 0, 1e300, &f), GG_E_CONFIG, "n.yaml:5: key 'o.big': '1e39' is larger than a 32-bit float can hold");
+    GT_OK(gg_cfg_f32(o, "nearly", 0, 1, &f));
+    GT_CHECK(f == 1.0f, "0.999999999 is 1.0f");
+    GT_MSG(gg_cfg_f32(o, "nearly", 0, 0.9999999, &f), GG_E_CONFIG, "expected a number in [0, 0.9999999], got '0.999999999'");
+    GT_OK(gg_cfg_f32(o, "zero", 0, 1, &f));
+    GT_CHECK(f == 0, "0.0e-400 is 0");
+    GT_OK(gg_cfg_f32(o, "edge", 1e-12, 1e12, &f));
+    GT_CHECK(f > 0, "a bound as written passes though 1e-12f < 1e-12");
+    GT_CHECK(f == 1e-12f, "edge %g", (double)f);
+    gg_cfg_free(c);
+}
+
 static void test_set(void)
 {
     gg_cfg *c = NULL;
@@ -404,5 +620,8 @@ int main(void)
     test_errors();
     test_set();
     test_write();
+    test_tags();
+    test_merge();
+    test_number_range();
     return gt_done("test_config");
 }

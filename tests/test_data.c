@@ -468,17 +468,66 @@ static void test_classes(void)
     write_text("cls.csv", "1,0\n2,1.5\n3,-1\n4,7\n");
     GT_OK(gg_dataset_load_csv(&d, path_of("cls.csv"), "-1", 0));
     GT_CHECK(d.num_classes == 0, "mixed labels: regression");
-    EXPECT_FAIL(gg_dataset_check_classes(&d, 10), GG_E_FORMAT, "cls.csv", "sample 1", "1.5", "not an integer");
+    /* a CSV label is named by its file line */
+    EXPECT_FAIL(gg_dataset_check_classes(&d, 10), GG_E_FORMAT, "cls.csv: line 2: class id 1.5 is not an integer");
     d.labels[1] = 1;
-    EXPECT_FAIL(gg_dataset_check_classes(&d, 10), GG_E_FORMAT, "sample 2", "negative");
+    EXPECT_FAIL(gg_dataset_check_classes(&d, 10), GG_E_FORMAT, "cls.csv: line 3: class id -1 is negative");
     d.labels[2] = 2;
-    EXPECT_FAIL(gg_dataset_check_classes(&d, 5), GG_E_FORMAT, "sample 3", "out of range", "[0, 5)");
+    EXPECT_FAIL(gg_dataset_check_classes(&d, 5), GG_E_FORMAT, "cls.csv: line 4: class id 7 is out of range", "[0, 5)");
     GT_OK(gg_dataset_check_classes(&d, 8));
     GT_OK(gg_dataset_check_classes(&d, 0));
     gg_dataset_free(&d);
     GT_OK(gg_dataset_load_csv(&d, path_of("cls.csv"), NULL, 0));
     EXPECT_FAIL(gg_dataset_check_classes(&d, 3), GG_E_FORMAT, "no labels");
     gg_dataset_free(&d);
+
+    /* after a split, a bad label is still named by its place in the file
+     * that holds it: the labels file and index for IDX and npy, the line
+     * for CSV (with a header and blank lines), not the sample of the part */
+    enum { N = 40, BAD = 33 };
+    static unsigned char img[16 + N * 4], lab[8 + N];
+    be32(img, 0x803), be32(img + 4, N), be32(img + 8, 2), be32(img + 12, 2);
+    be32(lab, 0x801), be32(lab + 4, N);
+    for (int i = 0; i < N; i++) lab[8 + i] = (unsigned char)(i % 3);
+    lab[8 + BAD] = 9;
+    write_file("sp-img.idx", img, sizeof img);
+    write_file("sp-lab.idx", lab, sizeof lab);
+    char csv[2048] = "a,b,label\n\n";
+    for (int i = 0; i < N; i++)
+        snprintf(csv + strlen(csv), sizeof csv - strlen(csv), "%d,%d,%s\n", i, i, i == BAD ? "9" : i % 3 ? "1" : "0");
+    write_text("sp.csv", csv); /* sample i is on line i + 3 */
+    float lf[N];
+    for (int i = 0; i < N; i++) lf[i] = (float)(i % 3);
+    lf[BAD] = 2.5f;
+    write_npy("sp-l.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (40,), }", lf, sizeof lf);
+    float ff[N];
+    for (int i = 0; i < N; i++) ff[i] = (float)i;
+    write_npy("sp-x.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (40, 1), }", ff, sizeof ff);
+    for (int kind = 0; kind < 3; kind++) {
+        gg_dataset all, tr, va;
+        gg_status st = kind == 0 ? gg_dataset_load_idx(&all, path_of("sp-img.idx"), path_of("sp-lab.idx"))
+                       : kind == 1 ? gg_dataset_load_csv(&all, path_of("sp.csv"), "label", 1)
+                                   : gg_dataset_load_npy(&all, path_of("sp-x.npy"), path_of("sp-l.npy"));
+        GT_OK(st);
+        if (st) continue;
+        GT_OK(gg_dataset_split(&all, 0.25, 7, &tr, &va));
+        /* the bad sample is in one part, at another index than in the file */
+        const gg_dataset *has = NULL;
+        size_t at = 0;
+        for (int p = 0; p < 2 && !has; p++) {
+            const gg_dataset *x = p ? &va : &tr;
+            for (size_t i = 0; i < x->n; i++)
+                if (x->labels[i] == 9 || x->labels[i] == 2.5f) has = x, at = i;
+        }
+        GT_CHECK(has && at != BAD, "the bad label moved to index %zu of its part", at);
+        const char *want[3] = {"sp-lab.idx: label 33: class id 9 is out of range",
+                               "sp.csv: line 36: class id 9 is out of range",
+                               "sp-l.npy: label 33: class id 2.5 is not an integer"};
+        if (has) EXPECT_FAIL(gg_dataset_check_classes(has, 3), GG_E_FORMAT, want[kind]);
+        gg_dataset_free(&tr);
+        gg_dataset_free(&va);
+        gg_dataset_free(&all);
+    }
 }
 
 static void test_split(void)

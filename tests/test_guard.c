@@ -287,6 +287,37 @@ static void test_blowup_floor(void)
     gg_guard_check(gd, s, 0, 0.05);
     GT_CHECK(count_signal(gd, "loss_blowup", NULL) == 1, "floor 0: 0.05 after 0.004 is a blow-up");
     gg_guard_free(gd);
+    /* batch-1 noise: log(loss) with a standard deviation of 1.2 around
+     * log 0.3; a sample at 12x the level is inside that noise (2 sd), one
+     * at 1000x is not */
+    c = gg_guard_defaults();
+    gd = gg_guard_new(n.g, n.o, &c);
+    gg_rng r;
+    gg_rng_seed(&r, 5);
+    for (s = 0; s < 400; s++) {
+        backward(&n);
+        gg_guard_check(gd, s, 0, s ? 0.3 * exp(1.2 * gg_rng_normal(&r)) : 1.1);
+    }
+    int before = count_signal(gd, "loss_blowup", NULL);
+    backward(&n);
+    gg_guard_check(gd, s++, 0, 0.3 * exp(2.5));
+    GT_CHECK(count_signal(gd, "loss_blowup", NULL) == before, "12x inside the run's own noise is no blow-up");
+    backward(&n);
+    gg_guard_check(gd, s++, 0, 300.0);
+    GT_CHECK(count_signal(gd, "loss_blowup", NULL) == before + 1, "1000x is a blow-up whatever the noise");
+    c.loss_blowup_z = 0;
+    gg_guard_free(gd);
+    gd = gg_guard_new(n.g, n.o, &c);
+    gg_rng_seed(&r, 5);
+    for (s = 0; s < 400; s++) {
+        backward(&n);
+        gg_guard_check(gd, s, 0, s ? 0.3 * exp(1.2 * gg_rng_normal(&r)) : 1.1);
+    }
+    before = count_signal(gd, "loss_blowup", NULL);
+    backward(&n);
+    gg_guard_check(gd, s, 0, 0.3 * exp(2.5));
+    GT_CHECK(count_signal(gd, "loss_blowup", NULL) == before + 1, "loss_blowup_z 0: 12x is a blow-up, as before");
+    gg_guard_free(gd);
     net_free(&n);
 }
 

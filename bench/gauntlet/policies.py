@@ -2,8 +2,8 @@
 """The guard's default policy against the alternatives, on the gauntlet's
 exploding cases (configs/gauntlet/1-* to 5-*): each case under each policy
 below, gradguard only, at 1 thread, for the seeds given (default 1, the
-configs' own). This is the measurement behind the default (README, "Why the
-default policy is what it is"; docs/guard.md).
+configs' own). This is the measurement behind the default (docs/results.md,
+"Why the default policy is what it is"; docs/guard.md).
 
     /usr/bin/python3 bench/gauntlet/policies.py [--build build] [--seeds 1,2,3] [--jobs 2]
                                                [--policies a,b] [CASE ...]

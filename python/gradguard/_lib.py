@@ -51,16 +51,17 @@ GUARD_CONFIG_FIELDS = [
     ("on_nonfinite", _i), ("on_spike", _i), ("on_loss_spike", _i), ("on_trend", _i), ("reset_moments", _i),
     ("backoff_factor", _f), ("backoff_recover", _i), ("backoff_min", _f), ("snapshot_every", _i),
     ("rollback_budget", _i), ("skip_batches", _i), ("max_skips", _i), ("noise_eta", _f), ("noise_gamma", _f),
-    ("diagnose", _i), ("init_check", _i), ("loss_blowup", _f), ("loss_blowup_floor", _f), ("on_blowup", _i),
-    ("on_collapse", _i), ("layer_every", _i), ("quiet", _i), ("monitor_every", _i), ("stall_window", _i),
+    ("diagnose", _i), ("init_check", _i), ("loss_blowup", _f), ("loss_blowup_floor", _f), ("loss_blowup_z", _f),
+    ("on_blowup", _i), ("on_collapse", _i), ("on_max_spike", _i), ("layer_every", _i), ("quiet", _i),
+    ("monitor_every", _i), ("stall_window", _i),
     ("progress_window", _i), ("min_progress", _f), ("chance_margin", _f), ("vanish_ratio", _f),
     ("dead_fraction", _f), ("saturation_fraction", _f), ("saturation_threshold", _f), ("update_ratio_low", _f),
     ("update_ratio_high", _f), ("quiet_persist", _i), ("report_every", _i), ("on_stall", _i),
-    ("on_vanishing", _i), ("remedy_noise_eta", _f),
+    ("on_vanishing", _i), ("on_dead", _i), ("remedy_noise_eta", _f),
 ]
 CLIP_FIELDS = ("clip",)
-RESPONSE_FIELDS = ("on_nonfinite", "on_spike", "on_loss_spike", "on_trend", "on_blowup", "on_collapse", "on_stall",
-                   "on_vanishing")
+RESPONSE_FIELDS = ("on_nonfinite", "on_spike", "on_loss_spike", "on_trend", "on_blowup", "on_collapse",
+                   "on_max_spike", "on_stall", "on_vanishing", "on_dead")
 
 
 class GuardConfig(ctypes.Structure):
@@ -119,7 +120,9 @@ class InitReport(ctypes.Structure):
     _fields_ = [("n", _i), ("layer", (ctypes.c_char * GG_NAME_MAX) * GG_INIT_MAX_LAYERS),
                 ("rms", _d * GG_INIT_MAX_LAYERS), ("rms_fixed", _d * GG_INIT_MAX_LAYERS),
                 ("pre_rms", _d * GG_INIT_MAX_LAYERS), ("growth", _d), ("ratio", _d), ("squashing", _i),
-                ("saturated", _i), ("poor_growth", _i), ("poor_saturated", _i), ("poor", _i), ("fixed", _i)]
+                ("saturated", _i), ("poor_growth", _i), ("poor_saturated", _i),
+                ("dead_share", _d * GG_INIT_MAX_LAYERS), ("dead_share_fixed", _d * GG_INIT_MAX_LAYERS), ("dead", _i),
+                ("poor_dead", _i), ("poor", _i), ("fixed", _i)]
 
 
 def _candidates():

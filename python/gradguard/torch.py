@@ -416,7 +416,9 @@ class Guard:
         and bias are rescaled in order until its output (pre-activation)
         has RMS 1 on the batch. inputs: what model(*inputs) takes. Runs in
         evaluation mode without gradients. Returns a dict: poor, fixed,
-        growth, ratio, layers, rms (and rms_fixed when fixed)."""
+        growth, ratio, layers, rms, dead_share (and rms_fixed, dead_share_fixed
+        when fixed). ReLU layers with half their units dead on the batch are
+        poor too; the fix resets their biases to 0 first, as the command's."""
         conv = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
         rows = [r for r in self._layers if isinstance(r.get("module"), conv)][:_lib.GG_INIT_MAX_LAYERS]
         out = {"poor": False, "fixed": False, "layers": [r["name"] for r in rows]}
@@ -429,10 +431,16 @@ class Guard:
 
         hooks = []
         for k, r in enumerate(rows):
+            conv_like = not isinstance(r["module"], torch.nn.Linear)
             hooks.append(r["module"].register_forward_hook(lambda m, i, y, k=k: seen.__setitem__(("pre", k), rms(y))))
             if r["act"] is not None:
-                hooks.append(r["act"].register_forward_hook(
-                    lambda m, i, y, k=k: seen.__setitem__(("post", k), rms(y))))
+                def post_hook(m, i, y, k=k, relu=r["kind"] == "relu", conv_like=conv_like):
+                    seen[("post", k)] = rms(y)
+                    if relu:
+                        yy = y.detach().transpose(1, -1) if conv_like and y.dim() >= 3 else y.detach()
+                        yy = yy.reshape(-1, yy.shape[-1])
+                        seen[("dead", k)] = float((~(yy != 0).any(dim=0)).sum()) / yy.shape[-1]
+                hooks.append(r["act"].register_forward_hook(post_hook))
         squash = (ctypes.c_int * len(rows))(*[{"tanh": 1, "sigmoid": 2}.get(r["kind"], 0) for r in rows])
 
         def measure():
@@ -440,41 +448,49 @@ class Guard:
             self.model(*inputs)
             post = [seen.get(("post", k), seen.get(("pre", k), math.nan)) for k in range(len(rows))]
             pre = [seen.get(("pre", k), math.nan) for k in range(len(rows))]
-            return post, pre
+            return post, pre, [seen.get(("dead", k), -1.0) for k in range(len(rows))]
 
         training = self.model.training
         self.model.eval()
         rep = _lib.InitReport()
         try:
             with torch.no_grad():
-                post, pre = measure()
+                post, pre, dsh = measure()
                 rep.n = len(rows)
                 for k, r in enumerate(rows):
                     rep.layer[k].value = r["name"].encode()[:_lib.GG_NAME_MAX - 1]
                     rep.rms[k] = post[k]
                     rep.pre_rms[k] = pre[k] if squash[k] else math.nan
+                    rep.dead_share[k] = dsh[k]
                 _C.gg_init_assess(ctypes.byref(rep), squash)
-                out.update(poor=bool(rep.poor), growth=rep.growth, ratio=rep.ratio, rms=post)
+                out.update(poor=bool(rep.poor), growth=rep.growth, ratio=rep.ratio, rms=post, dead_share=dsh)
                 if rep.poor and self.cfg.init_check == 2:
-                    # layer-sequential unit variance: each layer sees the rescaled ones before it
+                    # the dead layers' biases back to 0, then layer-sequential unit variance: each layer sees
+                    # the rescaled ones before it (as the command's fix)
                     for k, r in enumerate(rows):
+                        b = getattr(r["module"], "bias", None)
+                        if dsh[k] >= 0.5 and isinstance(b, torch.Tensor):
+                            b.zero_()
                         for _ in range(4):
-                            post, pre = measure()
+                            post, pre, _d = measure()
                             v = pre[k] if squash[k] else post[k]
                             if not math.isfinite(v) or v <= 0 or abs(v - 1) < 0.02:
                                 break
                             for p in r["module"].parameters(recurse=False):
                                 p.mul_(1 / v)
-                    post, pre = measure()
+                    post, pre, dsh = measure()
                     rep.fixed = 1
                     fixed = [pre[k] if squash[k] else post[k] for k in range(len(rows))]
-                    out.update(fixed=True, rms_fixed=fixed)
+                    out.update(fixed=True, rms_fixed=fixed, dead_share_fixed=dsh)
                     for k in range(len(rows)):
                         rep.rms_fixed[k] = fixed[k]
+                        rep.dead_share_fixed[k] = dsh[k]
         finally:
             for h in hooks:
                 h.remove()
             self.model.train(training)
+        if rep.poor_dead:
+            self._dead_init_event(rep)
         if rep.poor_growth:
             self._init_event(rep, False)
         if rep.poor_saturated:
@@ -483,6 +499,25 @@ class Guard:
             # the rollback target is the rescaled model
             self._snapshot(_C.gg_guard_core_snapshot(self.core, ctypes.byref(self._position())))
         return out
+
+    def _dead_init_event(self, rep):
+        """ReLU layers dead on the first batch, worded as the gradguard command's."""
+        dead = [(k, rep.dead_share[k]) for k in range(rep.n) if rep.dead_share[k] >= 0.5]
+        detail = "ReLU units dead on the first batch (zero for every sample): " + ", ".join(
+            "%s %.0f%%" % (_lib.text(rep.layer[k].value), 100 * v) for k, v in dead[:3])
+        if rep.fixed:
+            after = max([0.0] + [rep.dead_share_fixed[k] for k in range(rep.n)])
+            detail += "; their biases reset to 0 and the layers rescaled (at most %.0f%% dead after)" % (100 * after)
+        self._write_init_event({"type": "guard", "step": 0, "epoch": 1, "signal": "dead_units",
+                                "value": max(v for _, v in dead), "threshold": 0.5,
+                                "action": "rescale" if rep.fixed else "warn", "detail": detail})
+
+    def _write_init_event(self, e):
+        f = self._files.get("events")
+        if f:
+            f.write(json.dumps(e, separators=(",", ":")) + "\n")
+            f.flush()
+        self.init_events = getattr(self, "init_events", []) + [e]
 
     def _init_event(self, rep, saturation):
         """The event of a poor initialisation, worded as the gradguard command's."""
@@ -505,11 +540,7 @@ class Guard:
              "action": "rescale" if rep.fixed else "warn", "detail": detail}
         if not math.isfinite(e["value"]):
             e["value"] = None
-        f = self._files.get("events")
-        if f:
-            f.write(json.dumps(e, separators=(",", ":")) + "\n")
-            f.flush()
-        self.init_events = getattr(self, "init_events", []) + [e]
+        self._write_init_event(e)
 
     # ---- the step ------------------------------------------------------------------------
 

@@ -3,8 +3,9 @@
  * arguments, prints progress (a bar on a terminal, plain lines otherwise)
  * and turns failures into one clear line on stderr and a non-zero exit.
  *
- * Exit status: 0 completed (or stopped on request), 1 error, 2 usage,
- * 3 diverged, 4 stalled.
+ * Exit status: 0 completed (or stopped on request), 1 error (a run
+ * directory that holds a run or is in use included), 2 usage, 3 diverged,
+ * 4 stalled.
  */
 #include "gradguard.h"
 
@@ -24,7 +25,8 @@ static const char *const usage_main =
     "Train neural networks whose training does not blow up.\n"
     "\n"
     "commands:\n"
-    "  train CONFIG [-o RUN_DIR] [--set key=value ...]   train a model from a YAML config\n"
+    "  train CONFIG [-o RUN_DIR] [--overwrite] [--set key=value ...]\n"
+    "                                                    train a model from a YAML config\n"
     "  resume RUN_DIR [--set key=value ...]              continue a run from its newest good checkpoint\n"
     "  eval RUN_DIR [--checkpoint FILE]                  evaluate a run's model on its test set\n"
     "  predict RUN_DIR --data FILE -o PREDS.csv          per-sample predictions of a run's model\n"
@@ -38,7 +40,7 @@ static const char *const usage_main =
     "exit status: 0 completed or stopped, 1 error, 2 usage, 3 diverged, 4 stalled\n";
 
 static const char *const usage_train =
-    "usage: gradguard train CONFIG [-o RUN_DIR] [--set key=value ...] [--quiet]\n"
+    "usage: gradguard train CONFIG [-o RUN_DIR] [--overwrite] [--set key=value ...] [--quiet]\n"
     "\n"
     "Trains the model that CONFIG (YAML) describes and writes the run directory:\n"
     "  config.yaml        the resolved config (with every --set applied)\n"
@@ -48,9 +50,20 @@ static const char *const usage_train =
     "  summary.json       status, steps, final losses and accuracies, speed, guard counters\n"
     "  checkpoints/       full training state, for resume\n"
     "  model.safetensors  the final weights\n"
+    "  report.html        the run's charts, written at its end (gradguard report RUN_DIR redraws it)\n"
+    "  vocab.bin          text runs: the byte vocabulary, for gradguard sample\n"
+    "  run_id             the run's id (time and random hex), also in summary.json and every checkpoint\n"
+    "  run.lock           while the run is going: its pid, host and start time (removed at the end)\n"
+    "\n"
+    "One run per directory: a RUN_DIR that already holds a run (any file above but run.lock) is\n"
+    "refused (exit 1) unless --overwrite is given; a RUN_DIR in use by a live train or resume\n"
+    "is refused at once, naming its pid; the lock of a killed run is taken over with a note.\n"
+    "Resume and checkpoint retention touch only checkpoints with the run's id.\n"
     "\n"
     "options:\n"
     "  -o, --out RUN_DIR  where to write the run (default: runs/<config name>)\n"
+    "  --overwrite        RUN_DIR may hold an earlier run: its files (those above, nothing else)\n"
+    "                     are removed once the new run is set up, before anything is written\n"
     "  --set key=value    override a config key, e.g. --set train.epochs=3 --set optimizer.lr=3e-4\n"
     "                     (list items by index: --set model.0.units=512); may be repeated\n"
     "  --quiet            print only the final line\n"
@@ -69,7 +82,9 @@ static const char *const usage_resume =
     "usage: gradguard resume RUN_DIR [--set key=value ...] [--quiet]\n"
     "\n"
     "Continues the run in RUN_DIR from its newest checkpoint that reads back intact\n"
-    "(a damaged newest checkpoint is reported and the one before it is used). The run\n"
+    "(a damaged newest checkpoint is reported and the one before it is used; checkpoints\n"
+    "of another run, by run_id, are never loaded nor removed). It takes the run's lock: a\n"
+    "run still going in another process is refused at once. The run\n"
     "continues exactly as if it had not stopped: same data order, same random streams.\n"
     "--set overrides keys of the saved config (e.g. --set train.epochs=10 to train longer).\n"
     "Under mpirun any number of ranks can resume a run, whatever number wrote it.\n";
@@ -259,16 +274,61 @@ typedef struct cli_args {
     const char *out, *checkpoint, *prompt;
     long length, seed;
     double temperature;
-    int quiet, help, all_ranks;
+    int quiet, help, all_ranks, overwrite;
+    int have_length, have_temperature;
 } cli_args;
+
+/* The options each command takes (anything else is refused by name). */
+enum { O_SET = 1, O_OUT = 2, O_QUIET = 4, O_RANKS = 8, O_CKPT = 16, O_SAMPLE = 32 };
+
+static int cmd_options(const char *cmd)
+{
+    if (!strcmp(cmd, "train")) return O_SET | O_OUT | O_QUIET | O_RANKS;
+    if (!strcmp(cmd, "resume")) return O_SET | O_QUIET | O_RANKS;
+    if (!strcmp(cmd, "eval")) return O_SET | O_CKPT;
+    if (!strcmp(cmd, "report") || !strcmp(cmd, "compare")) return O_OUT;
+    if (!strcmp(cmd, "sample")) return O_SAMPLE;
+    return 0;
+}
+
+/* An option given to a command that does not take it. */
+static int not_taken(const char *cmd, const char *opt)
+{
+    fprintf(stderr, "gradguard %s: option '%s' is not one of %s's (see gradguard %s --help)\n", cmd, opt, cmd, cmd);
+    return -1;
+}
+
+/* An option that takes one value, given twice. */
+static int twice(const char *cmd, const char *opt, const char *first, const char *second)
+{
+    fprintf(stderr, "gradguard %s: %s given twice ('%s', then '%s'); give it once\n", cmd, opt, first, second);
+    return -1;
+}
 
 static int parse_args(int argc, char **argv, cli_args *a, const char *cmd)
 {
     memset(a, 0, sizeof *a);
+    int ok = cmd_options(cmd);
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
+        int takes = strcmp(s, "--set") == 0 || strcmp(s, "-s") == 0 || strncmp(s, "--set=", 6) == 0 ? O_SET
+                    : strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0                               ? O_OUT
+                    : strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0                             ? O_QUIET
+                    : strcmp(s, "--all-ranks") == 0                                                 ? O_RANKS
+                    : strcmp(s, "--checkpoint") == 0                                                ? O_CKPT
+                    : strcmp(s, "--prompt") == 0 || strcmp(s, "--length") == 0 || strcmp(s, "--seed") == 0 ||
+                            strcmp(s, "--temperature") == 0
+                        ? O_SAMPLE
+                        : 0;
+        if (takes && !(ok & takes)) return not_taken(cmd, s);
         if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
             a->help = 1;
+        } else if (strcmp(s, "--") == 0) {
+            /* the rest are arguments, even if they start with '-' */
+            for (i++; i < argc; i++) {
+                if (a->npos == 32) return fprintf(stderr, "gradguard %s: too many arguments\n", cmd), -1;
+                a->pos[a->npos++] = argv[i];
+            }
         } else if (strcmp(s, "--set") == 0 || strcmp(s, "-s") == 0) {
             if (i + 1 >= argc) return fprintf(stderr, "gradguard %s: --set needs key=value\n", cmd), -1;
             if (a->nsets == MAX_SETS) return fprintf(stderr, "gradguard %s: more than %d --set\n", cmd, MAX_SETS), -1;
@@ -279,36 +339,71 @@ static int parse_args(int argc, char **argv, cli_args *a, const char *cmd)
             if (a->nsets == MAX_SETS) return fprintf(stderr, "gradguard %s: more than %d --set\n", cmd, MAX_SETS), -1;
             a->sets[a->nsets++] = s + 6;
         } else if (strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0) {
-            if (i + 1 >= argc) return fprintf(stderr, "gradguard %s: %s needs a directory\n", cmd, s), -1;
+            if (i + 1 >= argc || !argv[i + 1][0])
+                return fprintf(stderr, "gradguard %s: %s needs a %s\n", cmd, s, strcmp(cmd, "train") ? "file" : "directory"), -1;
+            if (a->out) return twice(cmd, s, a->out, argv[i + 1]);
             a->out = argv[++i];
         } else if (strcmp(s, "--checkpoint") == 0) {
-            if (i + 1 >= argc) return fprintf(stderr, "gradguard %s: --checkpoint needs a file\n", cmd), -1;
+            if (i + 1 >= argc || !argv[i + 1][0]) return fprintf(stderr, "gradguard %s: --checkpoint needs a file\n", cmd), -1;
+            if (a->checkpoint) return twice(cmd, s, a->checkpoint, argv[i + 1]);
             a->checkpoint = argv[++i];
         } else if (strcmp(s, "--prompt") == 0) {
             if (i + 1 >= argc) return fprintf(stderr, "gradguard %s: --prompt needs text\n", cmd), -1;
+            if (a->prompt) return twice(cmd, s, a->prompt, argv[i + 1]);
             a->prompt = argv[++i];
         } else if (strcmp(s, "--length") == 0 || strcmp(s, "--seed") == 0 || strcmp(s, "--temperature") == 0) {
             if (i + 1 >= argc) return fprintf(stderr, "gradguard %s: %s needs a number\n", cmd, s), -1;
             char *end;
-            double v = strtod(argv[i + 1], &end);
-            int integer = strcmp(s, "--temperature") != 0;
-            if (end == argv[i + 1] || *end || !(v >= 0) || v > 1e9 || (integer && v != (double)(long)v))
-                return fprintf(stderr, "gradguard %s: %s '%s' is not a valid %s\n", cmd, s, argv[i + 1],
-                               integer ? "non-negative integer" : "positive number"), -1;
+            const char *t = argv[i + 1];
+            double v = strtod(t, &end);
+            int length = strcmp(s, "--length") == 0, temp = strcmp(s, "--temperature") == 0;
+            /* decimal only: strtod also takes hex, "inf", "nan" and leading spaces */
+            int form = *t && strspn(t, "0123456789+-.eE") == strlen(t) && end != t && !*end;
+            const char *want = length ? "an integer in [1, 100000000]"
+                               : temp ? "a number in (0, 1000]"
+                                      : "an integer in [0, 1000000000]";
+            if (!form || !(v >= (length ? 1 : 0)) || v > (length ? 1e8 : temp ? 1e3 : 1e9) || (temp && v == 0) ||
+                (!temp && v != (double)(long)v))
+                return fprintf(stderr, "gradguard %s: %s '%s': expected %s\n", cmd, s, t, want), -1;
             i++;
-            if (strcmp(s, "--length") == 0) a->length = (long)v;
-            else if (strcmp(s, "--seed") == 0) a->seed = (long)v;
-            else a->temperature = v;
+            if (length) a->length = (long)v, a->have_length = 1;
+            else if (temp) a->temperature = v, a->have_temperature = 1;
+            else a->seed = (long)v;
         } else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0) {
             a->quiet = 1;
         } else if (strcmp(s, "--all-ranks") == 0) {
             a->all_ranks = 1;
+        } else if (strcmp(s, "--overwrite") == 0 && strcmp(cmd, "train") == 0) {
+            a->overwrite = 1;
         } else if (s[0] == '-' && s[1]) {
             return fprintf(stderr, "gradguard %s: unknown option '%s' (see gradguard %s --help)\n", cmd, s, cmd), -1;
+        } else if (!s[0]) {
+            return fprintf(stderr, "gradguard %s: an empty argument ('')\n", cmd), -1;
         } else {
             if (a->npos == 32) return fprintf(stderr, "gradguard %s: too many arguments\n", cmd), -1;
             a->pos[a->npos++] = s;
         }
+    }
+    return 0;
+}
+
+/* Checks the positional count: a missing one or an extra one is named on
+ * one line with the command's usage line. Returns 0 if fine. */
+static int check_pos(const cli_args *a, int lo, int hi, const char *cmd, const char *usage, const char *what)
+{
+    int ul = (int)strcspn(usage, "\n");
+    if (a->npos < lo) {
+        fprintf(stderr, "gradguard %s: missing %s (%.*s)\n", cmd, what, ul, usage);
+        return 1;
+    }
+    if (hi >= 0 && a->npos > hi) {
+        if (hi == 1)
+            fprintf(stderr, "gradguard %s: unexpected argument '%s': %s takes one %s (%.*s)\n", cmd, a->pos[hi], cmd,
+                    what, ul, usage);
+        else
+            fprintf(stderr, "gradguard %s: unexpected argument '%s': %s takes at most %d %ss\n", cmd, a->pos[hi], cmd,
+                    hi, what);
+        return 1;
     }
     return 0;
 }
@@ -363,13 +458,13 @@ static int cmd_train(int argc, char **argv)
     cli_args a;
     if (parse_args(argc, argv, &a, "train")) return 2;
     if (a.help) return fputs(usage_train, stdout), 0;
-    if (a.npos != 1) return fputs(usage_train, stderr), 2;
+    if (check_pos(&a, 1, 1, "train", usage_train, "CONFIG")) return 2;
     install_signals();
     gg_cfg *cfg = NULL;
     if (gg_cfg_load(a.pos[0], &cfg)) return fprintf(stderr, "gradguard: %s\n", gg_errmsg()), 1;
     for (int i = 0; i < a.nsets; i++)
         if (gg_cfg_set(cfg, a.sets[i])) {
-            fprintf(stderr, "gradguard: --set %s: %s\n", a.sets[i], gg_errmsg());
+            fprintf(stderr, "gradguard: %s\n", gg_errmsg()); /* it names the --set */
             gg_cfg_free(cfg);
             return 1;
         }
@@ -383,7 +478,7 @@ static int cmd_train(int argc, char **argv)
         snprintf(out, sizeof out, "runs/%.*s", dot ? (int)(dot - base) : (int)strlen(base), base);
     }
     gg_trainer *t = NULL;
-    if (gg_trainer_new(cfg, out, &t)) {
+    if (gg_trainer_new_ex(cfg, out, a.overwrite ? GG_RUN_OVERWRITE : 0, &t)) {
         print_error();
         gg_cfg_free(cfg);
         return 1;
@@ -400,7 +495,7 @@ static int cmd_resume(int argc, char **argv)
     cli_args a;
     if (parse_args(argc, argv, &a, "resume")) return 2;
     if (a.help) return fputs(usage_resume, stdout), 0;
-    if (a.npos != 1) return fputs(usage_resume, stderr), 2;
+    if (check_pos(&a, 1, 1, "resume", usage_resume, "RUN_DIR")) return 2;
     install_signals();
     gg_trainer *t = NULL;
     if (gg_trainer_resume(a.pos[0], a.sets, a.nsets, &t)) return print_error(), 1;
@@ -414,7 +509,7 @@ static int cmd_eval(int argc, char **argv)
     cli_args a;
     if (parse_args(argc, argv, &a, "eval")) return 2;
     if (a.help) return fputs(usage_eval, stdout), 0;
-    if (a.npos != 1) return fputs(usage_eval, stderr), 2;
+    if (check_pos(&a, 1, 1, "eval", usage_eval, "RUN_DIR")) return 2;
     char p[1200];
     snprintf(p, sizeof p, "%s/config.yaml", a.pos[0]);
     gg_cfg *cfg = NULL;
@@ -422,7 +517,7 @@ static int cmd_eval(int argc, char **argv)
     gg_cfg_set(cfg, "train.init_from="); /* the weights come from the run */
     for (int i = 0; i < a.nsets; i++)
         if (gg_cfg_set(cfg, a.sets[i])) {
-            fprintf(stderr, "gradguard: --set %s: %s\n", a.sets[i], gg_errmsg());
+            fprintf(stderr, "gradguard: %s\n", gg_errmsg()); /* it names the --set */
             gg_cfg_free(cfg);
             return 1;
         }
@@ -455,7 +550,7 @@ static int cmd_report(int argc, char **argv)
     cli_args a;
     if (parse_args(argc, argv, &a, "report")) return 2;
     if (a.help) return fputs(usage_report, stdout), 0;
-    if (a.npos != 1) return fputs(usage_report, stderr), 2;
+    if (check_pos(&a, 1, 1, "report", usage_report, "RUN_DIR")) return 2;
     if (gg_report_write(a.pos[0], a.out)) return fprintf(stderr, "gradguard: %s\n", gg_errmsg()), 1;
     printf("wrote %s%s\n", a.out ? a.out : a.pos[0], a.out ? "" : "/report.html");
     return 0;
@@ -466,7 +561,12 @@ static int cmd_compare(int argc, char **argv)
     cli_args a;
     if (parse_args(argc, argv, &a, "compare")) return 2;
     if (a.help) return fputs(usage_compare, stdout), 0;
-    if (a.npos < 1 || !a.out) return fputs(usage_compare, stderr), 2;
+    if (check_pos(&a, 1, 20, "compare", usage_compare, "RUN_DIR")) return 2;
+    if (!a.out) {
+        fprintf(stderr, "gradguard compare: missing -o FILE, the page to write (%.*s)\n",
+                (int)strcspn(usage_compare, "\n"), usage_compare);
+        return 2;
+    }
     if (gg_report_compare(a.pos, a.npos, a.out)) return fprintf(stderr, "gradguard: %s\n", gg_errmsg()), 1;
     printf("wrote %s\n", a.out);
     return 0;
@@ -477,18 +577,29 @@ static int cmd_sample(int argc, char **argv)
     cli_args a;
     if (parse_args(argc, argv, &a, "sample")) return 2;
     if (a.help) return fputs(usage_sample, stdout), 0;
-    if (a.npos != 1) return fputs(usage_sample, stderr), 2;
+    if (check_pos(&a, 1, 1, "sample", usage_sample, "RUN_DIR")) return 2;
     char p[1200];
     snprintf(p, sizeof p, "%s/config.yaml", a.pos[0]);
     gg_cfg *cfg = NULL;
     if (gg_cfg_load(p, &cfg)) return fprintf(stderr, "gradguard: %s\n", gg_errmsg()), 1;
+    /* only a character model generates text: say so before loading any data */
+    const char *fmt = gg_cfg_scalar(gg_cfg_get(gg_cfg_get(gg_cfg_root(cfg), "data"), "format"));
+    if (!fmt || strcmp(fmt, "text") != 0) {
+        fprintf(stderr, "gradguard: sample: %s is not a character model: its config.yaml has data.format: %s, and "
+                "sample needs a run of a data.format: text config\n", a.pos[0], fmt ? fmt : "idx (the default)");
+        gg_cfg_free(cfg);
+        return 1;
+    }
     /* the model needs no test set to generate, nor its starting weights */
-    gg_cfg_set(cfg, "data.test=none");
-    gg_cfg_set(cfg, "train.init_from=");
+    if (gg_cfg_set(cfg, "data.test=none") || gg_cfg_set(cfg, "train.init_from=")) {
+        fprintf(stderr, "gradguard: %s/config.yaml: %s\n", a.pos[0], gg_errmsg());
+        gg_cfg_free(cfg);
+        return 1;
+    }
     gg_trainer *t = NULL;
     gg_text *vocab = NULL;
     int rc = 0;
-    long n = a.length ? a.length : 300;
+    long n = a.have_length ? a.length : 300;
     char *out = NULL;
     snprintf(p, sizeof p, "%s/vocab.bin", a.pos[0]);
     if (gg_trainer_new(cfg, NULL, &t) || gg_text_load_vocab(p, &vocab)) {
@@ -499,7 +610,7 @@ static int cmd_sample(int argc, char **argv)
         size_t cap = strlen(prompt) + (size_t)n + 1;
         out = malloc(cap);
         if (!out || gg_model_load(gg_trainer_graph(t), p) ||
-            gg_trainer_sample(t, vocab, prompt, (int)n, a.temperature > 0 ? (float)a.temperature : 0.8f,
+            gg_trainer_sample(t, vocab, prompt, (int)n, a.have_temperature ? (float)a.temperature : 0.8f,
                               (uint64_t)a.seed, out, cap))
             rc = 1;
         else
@@ -547,7 +658,7 @@ static void tune_runtime(char **argv)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) return fputs(usage_main, stderr), 2;
+    if (argc < 2) return fputs(usage_main, stderr), fputs("gradguard: missing COMMAND\n", stderr), 2;
     tune_runtime(argv);
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
@@ -561,6 +672,9 @@ int main(int argc, char **argv)
             if (strcmp(sub, "sample") == 0) return fputs(usage_sample, stdout), 0;
             if (strcmp(sub, "prune") == 0) return gg_cli_prune(1, (char *[]){"--help"});
             if (strcmp(sub, "predict") == 0) return gg_cli_predict(1, (char *[]){"--help"});
+            fprintf(stderr, "gradguard help: no command '%s' (the commands: train, resume, eval, report, compare, "
+                    "sample, prune, predict)\n", sub);
+            return 2;
         }
         return fputs(usage_main, stdout), 0;
     }
@@ -585,6 +699,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "sample") == 0) return cmd_sample(argc - 2, argv + 2);
     if (strcmp(cmd, "prune") == 0) return gg_cli_prune(argc - 2, argv + 2);
     if (strcmp(cmd, "predict") == 0) return gg_cli_predict(argc - 2, argv + 2);
-    fprintf(stderr, "gradguard: unknown command '%s'\n\n%s", cmd, usage_main);
+    fprintf(stderr, "gradguard: unknown command '%s' (the commands: train, resume, eval, report, compare, sample, "
+            "prune, predict; see gradguard --help)\n", cmd);
     return 2;
 }

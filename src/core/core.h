@@ -8,9 +8,15 @@
 #include "gradguard.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 
 #define GG_MAX_IN 8
 #define GG_MAX_ATTR 8
+
+/* Opens path for reading ("rb") without blocking on a FIFO or a device:
+ * NULL if it cannot be opened (errno says why) or is not a regular file
+ * (*not_regular set to 1). file.c */
+FILE *gg_fopen_regular(const char *path, int *not_regular);
 
 /* Records a failure message for gg_errmsg() and returns s. */
 gg_status gg_fail(gg_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

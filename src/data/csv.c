@@ -143,6 +143,11 @@ static gg_status find_label(const csv_ctx *c, const char *spec, long ncol, long 
     if (c->name)
         for (long i = 0; i < ncol; i++)
             if (strcmp(c->name[i], spec) == 0) {
+                /* a name given to two columns leaves the label ambiguous */
+                for (long j = i + 1; j < ncol; j++)
+                    if (strcmp(c->name[j], spec) == 0)
+                        return gg_fail(GG_E_FORMAT, "%s: line 1: the header names columns %ld and %ld '%s': which is "
+                                       "the label? (give its 0-based index as data.label)", c->path, i + 1, j + 1, spec);
                 *out = i;
                 return GG_OK;
             }
@@ -265,8 +270,12 @@ gg_status gg_dataset_load_csv(gg_dataset *ds, const char *path, const char *labe
         goto fail;
     }
     ds->f32 = malloc((size_t)fbytes);
-    if (lab >= 0) ds->labels = malloc(rows * sizeof(float));
-    if (!ds->f32 || (lab >= 0 && !ds->labels)) {
+    if (lab >= 0) {
+        ds->labels = malloc(rows * sizeof(float));
+        ds->origin = malloc(rows * sizeof *ds->origin); /* each label's line, for messages */
+        ds->origin_is_line = 1;
+    }
+    if (!ds->f32 || (lab >= 0 && (!ds->labels || !ds->origin))) {
         st = gg_fail(GG_E_NOMEM, "%s: out of memory for %zu rows of %zu features", path, rows, per);
         goto fail;
     }
@@ -291,8 +300,10 @@ gg_status gg_dataset_load_csv(gg_dataset *ds, const char *path, const char *labe
             float v = 0;
             st = cell(&c, j, f[j], &v);
             if (st) goto fail;
-            if (j == lab)
+            if (j == lab) {
                 ds->labels[row] = v;
+                ds->origin[row] = (size_t)ln;
+            }
             else
                 *x++ = v;
         }

@@ -59,6 +59,9 @@ int gg_mul_ok(uint64_t a, uint64_t b, uint64_t *out);
  * largest label if all are integers in [0, GG_DATA_MAX_CLASSES), else 0),
  * and the default normalisation (mean 0, std 1). */
 gg_status gg_dataset_finish(gg_dataset *ds, const char *label_source);
+/* "labels.idx: label 99", "data.csv: line 18", "labels.npy: label 3,
+ * value 1": where label value j of sample i is, in the file that holds it. */
+const char *gg_label_where(const gg_dataset *ds, size_t i, int j, char *buf, size_t cap);
 /* The first non-finite value of x[0..n), or -1. */
 long gg_first_nonfinite(const float *x, size_t n);
 

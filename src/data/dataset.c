@@ -48,8 +48,22 @@ static void huge_pages(void *p, size_t bytes)
 #endif
 }
 
+const char *gg_label_where(const gg_dataset *ds, size_t i, int j, char *buf, size_t cap)
+{
+    const char *file = ds->label_source[0] ? ds->label_source : ds->source;
+    size_t at = ds->origin ? ds->origin[i] : i;
+    char val[48] = "";
+    if (ds->label_per > 1) snprintf(val, sizeof val, ", value %d", j);
+    if (ds->origin && ds->origin_is_line) snprintf(buf, cap, "%s: line %zu%s", file, at, val);
+    else if (ds->label_source[0]) snprintf(buf, cap, "%s: label %zu%s", file, at, val);
+    else snprintf(buf, cap, "%s: sample %zu%s", file, at, val); /* generated: no labels file */
+    return buf;
+}
+
 gg_status gg_dataset_finish(gg_dataset *ds, const char *label_source)
 {
+    if (ds->labels && label_source && !ds->label_source[0])
+        snprintf(ds->label_source, sizeof ds->label_source, "%s", label_source);
     huge_pages(ds->u8 ? (void *)ds->u8 : (void *)ds->f32, ds->n * ds->per * (ds->u8 ? 1 : sizeof(float)));
     ds->mean = 0;
     ds->std = 1;
@@ -58,10 +72,13 @@ gg_status gg_dataset_finish(gg_dataset *ds, const char *label_source)
     if (!ds->labels) return GG_OK;
     size_t m = ds->n * (size_t)ds->label_per;
     long bad = gg_first_nonfinite(ds->labels, m);
-    if (bad >= 0)
-        return gg_fail(GG_E_NONFINITE, "%s: sample %zu: label value %d is %g (labels must be finite)", label_source,
-                       (size_t)bad / (size_t)ds->label_per, (int)((size_t)bad % (size_t)ds->label_per),
+    if (bad >= 0) {
+        char w[400];
+        return gg_fail(GG_E_NONFINITE, "%s: the label is %g (labels must be finite)",
+                       gg_label_where(ds, (size_t)bad / (size_t)ds->label_per, (int)((size_t)bad % (size_t)ds->label_per),
+                                      w, sizeof w),
                        (double)ds->labels[bad]);
+    }
     /* class ids are integers >= 0; anything else makes regression targets */
     float mx = 0;
     for (size_t i = 0; i < m; i++) {
@@ -87,13 +104,15 @@ gg_status gg_dataset_check_classes(const gg_dataset *ds, int num_classes)
                           : v != floorf(v) ? "is not an integer"
                           : v < 0          ? "is negative"
                           : num_classes > 0 && v >= (float)num_classes ? "is out of range"
-                                                                       : NULL;
+                          : v >= (float)GG_DATA_MAX_CLASSES ? "is over the limit of 16777216 classes"
+                                                            : NULL;
         if (why) {
+            char w[400];
+            gg_label_where(ds, i, (int)(j % (size_t)ds->label_per), w, sizeof w);
             if (num_classes > 0)
-                return gg_fail(GG_E_FORMAT, "%s: sample %zu: class id %g %s (class ids must be integers in [0, %d))",
-                               ds->source, i, (double)v, why, num_classes);
-            return gg_fail(GG_E_FORMAT, "%s: sample %zu: class id %g %s (class ids must be integers >= 0)", ds->source,
-                           i, (double)v, why);
+                return gg_fail(GG_E_FORMAT, "%s: class id %.9g %s (class ids must be integers in [0, %d))", w,
+                               (double)v, why, num_classes);
+            return gg_fail(GG_E_FORMAT, "%s: class id %.9g %s (class ids must be integers >= 0)", w, (double)v, why);
         }
     }
     return GG_OK;
@@ -105,6 +124,7 @@ void gg_dataset_free(gg_dataset *ds)
     free(ds->u8);
     free(ds->f32);
     free(ds->labels);
+    free(ds->origin);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -124,11 +144,15 @@ static gg_status copy_subset(const gg_dataset *src, const unsigned char *pick, u
     dst->label_per = src->label_per;
     dst->num_classes = src->num_classes; /* the class count is the whole set's */
     memcpy(dst->source, src->source, sizeof dst->source);
+    memcpy(dst->label_source, src->label_source, sizeof dst->label_source);
+    dst->origin_is_line = src->origin_is_line;
     size_t per = src->per, lp = (size_t)src->label_per, m = k ? k : 1;
     if (src->u8) dst->u8 = malloc(m * per);
     if (src->f32) dst->f32 = malloc(m * per * sizeof(float));
     if (src->labels) dst->labels = malloc(m * lp * sizeof(float));
-    if ((src->u8 && !dst->u8) || (src->f32 && !dst->f32) || (src->labels && !dst->labels)) {
+    /* each part remembers where its samples were, for messages */
+    dst->origin = malloc(m * sizeof *dst->origin);
+    if ((src->u8 && !dst->u8) || (src->f32 && !dst->f32) || (src->labels && !dst->labels) || !dst->origin) {
         gg_dataset_free(dst);
         return gg_fail(GG_E_NOMEM, "out of memory splitting %s (%zu samples of %zu features)", src->source, k, per);
     }
@@ -138,6 +162,7 @@ static gg_status copy_subset(const gg_dataset *src, const unsigned char *pick, u
         if (src->u8) memcpy(dst->u8 + j * per, src->u8 + i * per, per);
         if (src->f32) memcpy(dst->f32 + j * per, src->f32 + i * per, per * sizeof(float));
         if (src->labels) memcpy(dst->labels + j * lp, src->labels + i * lp, lp * sizeof(float));
+        dst->origin[j] = src->origin ? src->origin[i] : i;
         j++;
     }
     return GG_OK;

@@ -30,7 +30,9 @@ gg_status gg_reader_open(gg_reader *r, const char *path)
     memset(r, 0, sizeof *r);
     r->path = path;
     if (!path || !*path) return gg_fail(GG_E_ARG, "no data file name given");
-    FILE *f = fopen(path, "rb");
+    int odd;
+    FILE *f = gg_fopen_regular(path, &odd);
+    if (!f && odd) return gg_fail(GG_E_IO, "%s is not a regular file", path);
     if (!f) return gg_fail(GG_E_IO, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {

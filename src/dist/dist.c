@@ -12,7 +12,7 @@
  * peer that hangs instead of dying) and end the process; the library itself
  * never exits. Blocking MPI_Allreduce is used rather than MPI_Iallreduce
  * polled against a deadline: on this machine the nonblocking form took up
- * to 3x longer for 0.25-2 MiB arrays (README, "Data-parallel training").
+ * to 3x longer for 0.25-2 MiB arrays.
  */
 #include "dist/dist.h"
 

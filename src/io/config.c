@@ -8,12 +8,26 @@
  *
  * Scalars keep their text; types are decided by the getter that reads
  * them. A quoted scalar is always a string ("5" is not a number). A plain
- * empty scalar, ~ and null are null, which the getters treat as absent. */
+ * empty scalar, ~ and null are null, which the getters treat as absent.
+ *
+ * Tags of the YAML core schema are honoured: !!str makes a string (like
+ * quotes), !!int, !!float and !!bool fix the type (the text must be one,
+ * and only a getter of that type takes it; an integer is also a number),
+ * !!null makes null, !!map and !!seq must match the node. Any other tag
+ * (!!python/object:..., !!binary, !local) is refused by name: a config is
+ * data, and a tag the reader does not know would be silently ignored.
+ * libyaml's document API gives every untagged node its default tag, so
+ * the explicit tags come from a first pass over the parser's events.
+ *
+ * Merge keys (`<<: *defaults`, or `<<: [*a, *b]`) copy the entries of the
+ * merged maps that the map does not give itself: keys written in the map
+ * win, and among the merged maps the earlier one wins. */
 #define _POSIX_C_SOURCE 200809L
 #include "io.h"
 #include "../core/core.h"
 
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,25 +41,48 @@
 #define CFG_DEPTH_MAX 64
 #define CFG_NODES_MAX 1000000 /* bounds alias expansion ("billion laughs") */
 
+/* The explicit type of a scalar (from a core-schema tag). */
+enum { TAG_NONE, TAG_STR, TAG_INT, TAG_FLOAT, TAG_BOOL };
+
 struct gg_cfg_node {
     gg_cfg_type type;
     int line;     /* 1-based; for a map entry the key's line; 0 for --set */
-    int quoted;   /* scalar written in quotes or as a block: a string */
+    int quoted;   /* scalar written in quotes or as a block, or tagged !!str: a string */
+    int tag;      /* TAG_*: a scalar's explicit type */
+    int merged;   /* map entry copied in by a merge key (only while building) */
     int flow;     /* collection written in flow style ([a, b], {k: v}) */
     int used;     /* map entry: the key was read */
     char *key;    /* the key under its map, NULL otherwise */
     char *text;   /* scalar text ("" for null) */
     char *path;   /* "train.epochs", "model.layers.2"; "" for the root */
+    char *rawtag; /* the explicit YAML tag as written (expanded), until check_tree resolves it */
     gg_cfg_node **kids;
     int n, cap;
     gg_cfg *cfg;
 };
 
+/* An explicit tag of the text being built: the node it belongs to is
+ * known by its start mark (the same in the event and the document APIs)
+ * and its kind (a block map starts where its first key does). */
+typedef struct tag_at {
+    size_t index;
+    int kind; /* yaml_node_type_t */
+    char *tag;
+} tag_at;
+
+typedef struct tag_list {
+    tag_at *v;
+    size_t n, cap;
+} tag_list;
+
 struct gg_cfg {
     char *source; /* file name for messages */
     gg_cfg_node *root;
     long nodes;
+    const tag_list *tags; /* while building: the explicit tags of the text */
 };
+
+#define YTAG "tag:yaml.org,2002:"
 
 static char *dup_n(const char *s, size_t n)
 {
@@ -68,6 +105,7 @@ static void node_free(gg_cfg_node *n)
     free(n->key);
     free(n->text);
     free(n->path);
+    free(n->rawtag);
     free(n);
 }
 
@@ -135,6 +173,83 @@ static int set_paths(gg_cfg_node *n, const char *pp, const char *comp)
     return 1;
 }
 
+/* ---- explicit tags --------------------------------------------------------- */
+
+static int cmp_tag_at(const void *a, const void *b)
+{
+    const tag_at *x = a, *y = b;
+    if (x->index != y->index) return x->index < y->index ? -1 : 1;
+    return (x->kind > y->kind) - (x->kind < y->kind);
+}
+
+static void tags_free(tag_list *tl)
+{
+    for (size_t i = 0; i < tl->n; i++) free(tl->v[i].tag);
+    free(tl->v);
+    memset(tl, 0, sizeof *tl);
+}
+
+/* The explicit tags of text, from libyaml's events. A syntax error ends the
+ * pass quietly: the document load that follows reports it. */
+static gg_status collect_tags(const char *text, size_t len, const char *src, tag_list *tl)
+{
+    yaml_parser_t p;
+    yaml_event_t ev;
+    memset(tl, 0, sizeof *tl);
+    if (!yaml_parser_initialize(&p)) return gg_fail(GG_E_NOMEM, "%s: out of memory", src);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    gg_status st = GG_OK;
+    while (!st && yaml_parser_parse(&p, &ev)) {
+        const yaml_char_t *tag = NULL;
+        int kind = 0, end = ev.type == YAML_STREAM_END_EVENT;
+        if (ev.type == YAML_SCALAR_EVENT) tag = ev.data.scalar.tag, kind = YAML_SCALAR_NODE;
+        else if (ev.type == YAML_SEQUENCE_START_EVENT) tag = ev.data.sequence_start.tag, kind = YAML_SEQUENCE_NODE;
+        else if (ev.type == YAML_MAPPING_START_EVENT) tag = ev.data.mapping_start.tag, kind = YAML_MAPPING_NODE;
+        if (tag) {
+            if (tl->n == tl->cap) {
+                size_t cap = tl->cap ? 2 * tl->cap : 16;
+                tag_at *v = realloc(tl->v, cap * sizeof *v);
+                if (!v) st = gg_fail(GG_E_NOMEM, "%s: out of memory", src);
+                else tl->v = v, tl->cap = cap;
+            }
+            if (!st) {
+                tag_at *t = &tl->v[tl->n];
+                t->index = ev.start_mark.index;
+                t->kind = kind;
+                if (!(t->tag = dup_str((const char *)tag))) st = gg_fail(GG_E_NOMEM, "%s: out of memory", src);
+                else tl->n++;
+            }
+        }
+        yaml_event_delete(&ev);
+        if (end) break;
+    }
+    yaml_parser_delete(&p);
+    if (st) tags_free(tl);
+    else if (tl->n > 1) qsort(tl->v, tl->n, sizeof *tl->v, cmp_tag_at);
+    return st;
+}
+
+/* The explicit tag of a document node, or NULL. */
+static const char *tag_of(const gg_cfg *c, const yaml_node_t *yn)
+{
+    if (!c->tags || !c->tags->n) return NULL;
+    tag_at key = {yn->start_mark.index, (int)yn->type, NULL};
+    const tag_at *t = bsearch(&key, c->tags->v, c->tags->n, sizeof key, cmp_tag_at);
+    return t ? t->tag : NULL;
+}
+
+/* A tag as the user wrote it: "!!str" for the core schema's long form. */
+static const char *tag_name(const char *tag, char *buf, size_t cap)
+{
+    size_t k = strlen(YTAG);
+    if (!strncmp(tag, YTAG, k)) snprintf(buf, cap, "!!%.200s", tag + k);
+    else if (tag[0] == '!') snprintf(buf, cap, "%.200s", tag);
+    else snprintf(buf, cap, "!<%.200s>", tag);
+    return buf;
+}
+
+static int is_tag(const char *tag, const char *core) { return !strncmp(tag, YTAG, strlen(YTAG)) && !strcmp(tag + strlen(YTAG), core); }
+
 /* ---- building the tree from a libyaml document --------------------------- */
 
 static int plain_null(const char *s)
@@ -168,6 +283,90 @@ static gg_status check_dups(gg_cfg_node *m)
     return st;
 }
 
+static gg_status build(gg_cfg *c, yaml_document_t *doc, yaml_node_t *yn, int line0, int depth, gg_cfg_node **out);
+
+/* A merge key `<<` at line kline of map n, with value vn: a map or a list
+ * of maps. Their entries are appended to n marked `merged`; which of a
+ * doubled key stays is decided at the end of the map (drop_merged_dups). */
+static gg_status merge_into(gg_cfg *c, yaml_document_t *doc, gg_cfg_node *n, yaml_node_t *vn, int kline,
+                            int *merge_line, int depth)
+{
+    const char *src = kline ? c->source : "--set";
+    if (*merge_line >= 0)
+        return gg_fail(GG_E_CONFIG, "%s:%d: a second merge key '<<' in one map (the first is on line %d); merge "
+                       "several maps with one: <<: [*a, *b]", src, kline, *merge_line);
+    *merge_line = kline;
+    gg_cfg_node *m;
+    gg_status st = build(c, doc, vn, kline, depth + 1, &m);
+    if (st) return st;
+    /* the maps to merge, in order: the value itself, or its items */
+    int nsrc = m->type == GG_CFG_SEQ ? m->n : 1;
+    for (int s = 0; s < nsrc && !st; s++) {
+        gg_cfg_node *from = m->type == GG_CFG_SEQ ? m->kids[s] : m;
+        if (from->type != GG_CFG_MAP || (from->rawtag && strcmp(from->rawtag, "!") && !is_tag(from->rawtag, "map"))) {
+            st = gg_fail(GG_E_CONFIG, "%s:%d: the merge key '<<' takes a map or a list of maps (an alias such as "
+                         "*defaults), not %s", src, kline,
+                         from->type == GG_CFG_MAP ? "a tagged map"
+                         : from->type == GG_CFG_SEQ ? "a list of lists"
+                         : from->type == GG_CFG_NULL ? "null" : m->type == GG_CFG_SEQ ? "a list of values" : "a value");
+            break;
+        }
+        for (int i = 0; i < from->n; i++) {
+            if (!add_kid(n, from->kids[i])) {
+                st = gg_fail(GG_E_NOMEM, "%s:%d: out of memory", src, kline);
+                break;
+            }
+            from->kids[i]->merged = 1;
+            from->kids[i] = NULL;
+        }
+        /* what was moved is n's now; what was not is freed with m */
+        int k = 0;
+        for (int i = 0; i < from->n; i++)
+            if (from->kids[i]) from->kids[k++] = from->kids[i];
+        from->n = k;
+    }
+    node_free(m);
+    return st;
+}
+
+static int cmp_key_order(const void *a, const void *b)
+{
+    const gg_cfg_node *x = *(gg_cfg_node *const *)a, *y = *(gg_cfg_node *const *)b;
+    int k = strcmp(x->key, y->key);
+    if (k) return k;
+    /* the map's own entry first, then merged ones in merge order */
+    if (x->merged != y->merged) return x->merged - y->merged;
+    return 0;
+}
+
+/* Removes the merged entries of map n whose key the map gives itself or an
+ * earlier merged map gave; keeps the document order of the rest. Doubled
+ * keys the map writes itself stay, for check_dups to report. */
+static gg_status drop_merged_dups(gg_cfg_node *n)
+{
+    if (n->n < 2) goto unmark;
+    gg_cfg_node **s = malloc(sizeof *s * (size_t)n->n);
+    if (!s) return gg_fail(GG_E_NOMEM, "config: out of memory");
+    /* a stable sort: qsort is not, so the merge order rides in `merged` */
+    for (int i = 0; i < n->n; i++) {
+        s[i] = n->kids[i];
+        if (s[i]->merged) s[i]->merged = 1 + i;
+    }
+    qsort(s, (size_t)n->n, sizeof *s, cmp_key_order);
+    for (int i = 1; i < n->n; i++)
+        if (s[i]->merged && !strcmp(s[i]->key, s[i - 1]->key)) s[i]->merged = -1; /* loses */
+    free(s);
+    int k = 0;
+    for (int i = 0; i < n->n; i++) {
+        if (n->kids[i]->merged == -1) node_free(n->kids[i]);
+        else n->kids[k++] = n->kids[i];
+    }
+    n->n = k;
+unmark:
+    for (int i = 0; i < n->n; i++) n->kids[i]->merged = 0;
+    return GG_OK;
+}
+
 static gg_status build(gg_cfg *c, yaml_document_t *doc, yaml_node_t *yn, int line0, int depth, gg_cfg_node **out)
 {
     *out = NULL;
@@ -186,15 +385,18 @@ static gg_status build(gg_cfg *c, yaml_document_t *doc, yaml_node_t *yn, int lin
         if (memchr(v, 0, len))
             return gg_fail(GG_E_CONFIG, "%s:%d: a NUL character in a value", set_mode ? "--set" : c->source, line);
         int quoted = yn->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+        const char *tag = tag_of(c, yn);
         n = node_new(c, GG_CFG_SCALAR, line);
-        if (!n || !(n->text = dup_n(v, len))) goto oom;
+        if (!n || !(n->text = dup_n(v, len)) || (tag && !(n->rawtag = dup_str(tag)))) goto oom;
         n->quoted = quoted;
-        if (!quoted && plain_null(n->text)) n->type = GG_CFG_NULL;
+        /* a tagged scalar is typed by its tag, in check_tree */
+        if (!tag && !quoted && plain_null(n->text)) n->type = GG_CFG_NULL;
         break;
     }
     case YAML_SEQUENCE_NODE: {
+        const char *tag = tag_of(c, yn);
         n = node_new(c, GG_CFG_SEQ, line);
-        if (!n) goto oom;
+        if (!n || (tag && !(n->rawtag = dup_str(tag)))) goto oom;
         n->flow = yn->data.sequence.style == YAML_FLOW_SEQUENCE_STYLE;
         for (yaml_node_item_t *it = yn->data.sequence.items.start; it < yn->data.sequence.items.top; it++) {
             gg_cfg_node *k;
@@ -209,25 +411,41 @@ static gg_status build(gg_cfg *c, yaml_document_t *doc, yaml_node_t *yn, int lin
         break;
     }
     case YAML_MAPPING_NODE: {
+        const char *tag = tag_of(c, yn);
         n = node_new(c, GG_CFG_MAP, line);
-        if (!n) goto oom;
+        if (!n || (tag && !(n->rawtag = dup_str(tag)))) goto oom;
         n->flow = yn->data.mapping.style == YAML_FLOW_MAPPING_STYLE;
+        int merge_line = -1;
         for (yaml_node_pair_t *p = yn->data.mapping.pairs.start; p < yn->data.mapping.pairs.top; p++) {
             yaml_node_t *kn = yaml_document_get_node(doc, p->key), *vn = yaml_document_get_node(doc, p->value);
             if (!kn || !vn) goto oom;
             int kline = set_mode ? 0 : (int)kn->start_mark.line + 1;
+            const char *src = set_mode ? "--set" : c->source;
             if (kn->type != YAML_SCALAR_NODE || memchr(kn->data.scalar.value, 0, kn->data.scalar.length)) {
-                st = gg_fail(GG_E_CONFIG, "%s:%d: a map key must be plain text", set_mode ? "--set" : c->source,
-                             kline);
+                st = gg_fail(GG_E_CONFIG, "%s:%d: a map key must be plain text", src, kline);
                 goto fail;
+            }
+            const char *ktext = (const char *)kn->data.scalar.value, *ktag = tag_of(c, kn);
+            int merge = kn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !strcmp(ktext, "<<") &&
+                        (!ktag || is_tag(ktag, "merge"));
+            if (ktag && !merge && strcmp(ktag, "!") && !is_tag(ktag, "str")) {
+                char tb[256];
+                st = gg_fail(GG_E_CONFIG, "%s:%d: the map key '%.200s' has the tag %s; a key is plain text", src,
+                             kline, ktext, tag_name(ktag, tb, sizeof tb));
+                goto fail;
+            }
+            if (merge) {
+                if ((st = merge_into(c, doc, n, vn, kline, &merge_line, depth))) goto fail;
+                continue;
             }
             gg_cfg_node *k;
             if ((st = build(c, doc, vn, kline, depth + 1, &k))) goto fail;
-            if (!(k->key = dup_n((const char *)kn->data.scalar.value, kn->data.scalar.length)) || !add_kid(n, k)) {
+            if (!(k->key = dup_n(ktext, kn->data.scalar.length)) || !add_kid(n, k)) {
                 node_free(k);
                 goto oom;
             }
         }
+        if (merge_line >= 0 && (st = drop_merged_dups(n))) goto fail;
         break;
     }
     default:
@@ -245,10 +463,82 @@ fail:
     return st;
 }
 
-/* Duplicate keys are checked once paths exist, so messages can name them. */
+/* Text forms the tags take (the getters' own forms: decimal only). */
+static int int_text(const char *s)
+{
+    if (*s == '-' || *s == '+') s++;
+    return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+static int float_text(const char *s)
+{
+    const char *u = s + (*s == '-' || *s == '+');
+    static const char *const special[] = {".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN"};
+    for (int i = 0; i < 6; i++)
+        if (!strcmp(u, special[i])) return i < 3 || u == s;
+    return *s && strspn(s, "0123456789+-.eE") == strlen(s) && strpbrk(s, "0123456789");
+}
+
+static int bool_word(const char *s, int *v)
+{
+    static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+    for (int i = 0; i < 3; i++) {
+        if (!strcasecmp(s, yes[i])) return *v = 1, 1;
+        if (!strcasecmp(s, no[i])) return *v = 0, 1;
+    }
+    return 0;
+}
+
+/* Gives an explicitly tagged node its type, or fails naming the tag. */
+static gg_status resolve_tag(gg_cfg_node *n)
+{
+    char *t = n->rawtag;
+    if (!t) return GG_OK;
+    n->rawtag = NULL;
+    char w[512], tb[256];
+    const char *tn = tag_name(t, tb, sizeof tb), *what = n->key ? "key" : "item", *path = gg_cfg_path(n);
+    static const char *const core[] = {"str", "int", "float", "bool", "null", "map", "seq"};
+    int known = !strcmp(t, "!");
+    for (int i = 0; i < 7; i++) known |= is_tag(t, core[i]);
+    gg_status st = GG_OK;
+    if (!known) {
+        st = gg_fail(GG_E_CONFIG, "%s: %s '%s': unknown YAML tag %s (a config takes only the core-schema tags "
+                     "!!str, !!int, !!float, !!bool, !!null, !!map and !!seq)", where(n, w, sizeof w), what, path, tn);
+    } else if (n->type == GG_CFG_MAP || n->type == GG_CFG_SEQ) {
+        if (strcmp(t, "!") && !is_tag(t, n->type == GG_CFG_MAP ? "map" : "seq"))
+            st = gg_fail(GG_E_CONFIG, "%s: %s '%s': the tag %s on %s", where(n, w, sizeof w), what, path, tn,
+                         n->type == GG_CFG_MAP ? "a map" : "a list");
+    } else if (!strcmp(t, "!") || is_tag(t, "str")) {
+        n->quoted = 1; /* a string, even if empty or a number */
+        n->tag = TAG_STR;
+    } else if (is_tag(t, "map") || is_tag(t, "seq")) {
+        st = gg_fail(GG_E_CONFIG, "%s: %s '%s': the tag %s on the value '%.120s', not a %s", where(n, w, sizeof w),
+                     what, path, tn, n->text, is_tag(t, "map") ? "map" : "list");
+    } else {
+        int b, ok = 0, tag = TAG_NONE;
+        if (is_tag(t, "null")) ok = plain_null(n->text);
+        else if (is_tag(t, "bool")) ok = bool_word(n->text, &b), tag = TAG_BOOL;
+        else if (is_tag(t, "int")) ok = int_text(n->text), tag = TAG_INT;
+        else ok = float_text(n->text), tag = TAG_FLOAT;
+        if (!ok)
+            st = gg_fail(GG_E_CONFIG, "%s: %s '%s': the tag %s does not fit the value '%.120s' (%s)",
+                         where(n, w, sizeof w), what, path, tn, n->text,
+                         tag == TAG_BOOL ? "not true or false" : tag == TAG_INT ? "not a decimal integer"
+                         : tag == TAG_FLOAT ? "not a decimal number" : "not empty, ~ or null");
+        n->quoted = 0; /* the tag decides, not the quotes */
+        n->tag = tag;
+        if (is_tag(t, "null")) n->type = GG_CFG_NULL;
+    }
+    free(t);
+    return st;
+}
+
+/* Tags and duplicate keys are checked once paths exist, so messages can
+ * name them. */
 static gg_status check_tree(gg_cfg_node *n)
 {
     gg_status st;
+    if ((st = resolve_tag(n))) return st;
     if (n->type == GG_CFG_MAP && (st = check_dups(n))) return st;
     for (int i = 0; i < n->n; i++)
         if ((st = check_tree(n->kids[i]))) return st;
@@ -276,17 +566,25 @@ static gg_status parse_tree(gg_cfg *c, const char *text, size_t len, const char 
     *out = NULL;
     yaml_parser_t parser;
     yaml_document_t doc, doc2;
-    if (!yaml_parser_initialize(&parser)) return gg_fail(GG_E_NOMEM, "%s: out of memory", src);
+    tag_list tags;
+    gg_status st = collect_tags(text, len, src, &tags);
+    if (st) return st;
+    if (!yaml_parser_initialize(&parser)) {
+        tags_free(&tags);
+        return gg_fail(GG_E_NOMEM, "%s: out of memory", src);
+    }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        gg_status st = yaml_error(&parser, src);
+        st = yaml_error(&parser, src);
         yaml_parser_delete(&parser);
+        tags_free(&tags);
         return st;
     }
-    gg_status st = GG_OK;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (root) {
+        c->tags = &tags;
         st = build(c, &doc, root, line0, 0, out);
+        c->tags = NULL;
         if (!st) {
             /* a second document is a mistake, not something to ignore */
             if (!yaml_parser_load(&parser, &doc2)) {
@@ -302,6 +600,7 @@ static gg_status parse_tree(gg_cfg *c, const char *text, size_t len, const char 
     }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
+    tags_free(&tags);
     if (st) {
         node_free(*out);
         *out = NULL;
@@ -340,7 +639,9 @@ gg_status gg_cfg_load(const char *path, gg_cfg **out)
     if (!out) return gg_fail(GG_E_ARG, "gg_cfg_load: no output pointer");
     *out = NULL;
     if (!path) return gg_fail(GG_E_ARG, "gg_cfg_load: no path");
-    FILE *f = fopen(path, "rb");
+    int odd;
+    FILE *f = gg_fopen_regular(path, &odd);
+    if (!f && odd) return gg_fail(GG_E_IO, "config '%s' is not a regular file", path);
     if (!f) return gg_fail(GG_E_IO, "cannot open config '%s': %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
@@ -427,7 +728,10 @@ static const char *type_word(const gg_cfg_node *n)
 static gg_status bad_value(const gg_cfg_node *n, const char *expected)
 {
     char w[512], got[160];
-    if (n->type == GG_CFG_SCALAR)
+    static const char *const tagged[] = {"", "the !!str string", "the !!int", "the !!float", "the !!bool"};
+    if (n->type == GG_CFG_SCALAR && n->tag)
+        snprintf(got, sizeof got, "%s '%.120s'", tagged[n->tag], n->text);
+    else if (n->type == GG_CFG_SCALAR)
         snprintf(got, sizeof got, n->quoted ? "the quoted string '%.120s'" : "'%.120s'", n->text);
     else
         snprintf(got, sizeof got, "%s", type_word(n));
@@ -456,7 +760,7 @@ static gg_status parse_int(gg_cfg_node *n, long lo, long hi, long *out)
 {
     char exp[128];
     snprintf(exp, sizeof exp, "an integer in [%ld, %ld]", lo, hi);
-    if (n->type != GG_CFG_SCALAR || n->quoted) return bad_value(n, exp);
+    if (n->type != GG_CFG_SCALAR || n->quoted || (n->tag && n->tag != TAG_INT)) return bad_value(n, exp);
     const char *s = n->text;
     if (!((*s >= '0' && *s <= '9') || ((*s == '-' || *s == '+') && s[1] >= '0' && s[1] <= '9')))
         return bad_value(n, exp);
@@ -477,11 +781,19 @@ static int yaml_inf(const char *s, double *v)
     return 1;
 }
 
+/* A decimal literal whose digits are not all zero (before any exponent). */
+static int nonzero_literal(const char *s)
+{
+    for (; *s && *s != 'e' && *s != 'E'; s++)
+        if (*s >= '1' && *s <= '9') return 1;
+    return 0;
+}
+
 static gg_status parse_float(gg_cfg_node *n, double lo, double hi, double *out)
 {
     char exp[128];
-    snprintf(exp, sizeof exp, "a number in [%g, %g]", lo, hi);
-    if (n->type != GG_CFG_SCALAR || n->quoted) return bad_value(n, exp);
+    snprintf(exp, sizeof exp, "a number in [%.10g, %.10g]", lo, hi);
+    if (n->type != GG_CFG_SCALAR || n->quoted || n->tag == TAG_BOOL) return bad_value(n, exp);
     const char *s = n->text;
     double v;
     if (!yaml_inf(s, &v)) {
@@ -490,10 +802,41 @@ static gg_status parse_float(gg_cfg_node *n, double lo, double hi, double *out)
         char *end;
         errno = 0;
         v = strtod(s, &end);
-        if (*end || (errno == ERANGE && fabs(v) > 1)) return bad_value(n, exp);
+        if (*end) return bad_value(n, exp);
+        if (errno == ERANGE || (v == 0 && nonzero_literal(s))) {
+            char w[512];
+            /* 1e-400 is not 0, and 1e400 is not infinity: say so rather than train with either */
+            return gg_fail(GG_E_CONFIG, "%s: %s '%s': '%.120s' is %s a 64-bit number can hold (expected %s)",
+                           where(n, w, sizeof w), n->key ? "key" : "item", gg_cfg_path(n), s,
+                           fabs(v) > 1 ? "larger than" : "closer to 0 than", exp);
+        }
     }
     if (!(v >= lo && v <= hi)) return bad_value(n, exp);
     *out = v;
+    return GG_OK;
+}
+
+/* parse_float for a value kept as a 32-bit float: the float must hold it
+ * (no overflow to infinity, no nonzero value that becomes 0 or a
+ * subnormal). Rounding is monotonic, so a value in [lo, hi] stays in
+ * [(float)lo, (float)hi]: a bound the float cannot tell from a forbidden
+ * value (0.999999999 is 1.0f) must not be used as a bound. */
+static gg_status parse_f32(gg_cfg_node *n, double lo, double hi, float *out)
+{
+    double v;
+    gg_status st = parse_float(n, lo, hi, &v);
+    if (st) return st;
+    float f = (float)v;
+    char w[512], why[160] = "";
+    if (isfinite(v) && !isfinite(f))
+        snprintf(why, sizeof why, "is larger than a 32-bit float can hold (%g)", (double)FLT_MAX);
+    else if (v != 0 && fabs(v) < FLT_MIN)
+        snprintf(why, sizeof why, "is closer to 0 than a 32-bit float holds in full precision (%g); write 0 for zero",
+                 (double)FLT_MIN);
+    if (*why)
+        return gg_fail(GG_E_CONFIG, "%s: %s '%s': '%.120s' %s", where(n, w, sizeof w), n->key ? "key" : "item",
+                       gg_cfg_path(n), n->text, why);
+    *out = f;
     return GG_OK;
 }
 
@@ -513,6 +856,14 @@ gg_status gg_cfg_float(gg_cfg_node *map, const char *key, double lo, double hi, 
     return parse_float(v, lo, hi, out);
 }
 
+gg_status gg_cfg_f32(gg_cfg_node *map, const char *key, double lo, double hi, float *out)
+{
+    gg_cfg_node *v;
+    gg_status st = lookup(map, key, &v);
+    if (st || !v) return st;
+    return parse_f32(v, lo, hi, out);
+}
+
 gg_status gg_cfg_as_int(gg_cfg_node *n, long lo, long hi, long *out)
 {
     if (!n) return gg_fail(GG_E_CONFIG, "config: a missing value where an integer is expected");
@@ -527,18 +878,11 @@ gg_status gg_cfg_as_float(gg_cfg_node *n, double lo, double hi, double *out)
 
 static gg_status parse_bool(gg_cfg_node *v, int *out)
 {
-    static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
-    if (v->type == GG_CFG_SCALAR && !v->quoted)
-        for (int i = 0; i < 3; i++) {
-            if (!strcasecmp(v->text, yes[i])) {
-                *out = 1;
-                return GG_OK;
-            }
-            if (!strcasecmp(v->text, no[i])) {
-                *out = 0;
-                return GG_OK;
-            }
-        }
+    int b;
+    if (v->type == GG_CFG_SCALAR && !v->quoted && (!v->tag || v->tag == TAG_BOOL) && bool_word(v->text, &b)) {
+        *out = b;
+        return GG_OK;
+    }
     return bad_value(v, "true or false (yes/no, on/off)");
 }
 
@@ -561,7 +905,7 @@ gg_status gg_cfg_str(gg_cfg_node *map, const char *key, const char **out)
     gg_cfg_node *v;
     gg_status st = lookup(map, key, &v);
     if (st || !v) return st;
-    if (v->type != GG_CFG_SCALAR) return bad_value(v, "a string");
+    if (v->type != GG_CFG_SCALAR || (v->tag && v->tag != TAG_STR)) return bad_value(v, "a string");
     *out = v->text;
     return GG_OK;
 }
@@ -695,7 +1039,21 @@ gg_status gg_cfg_set(gg_cfg *c, const char *assignment)
         st = gg_fail(GG_E_CONFIG, "--set '%s': the value is not valid YAML (%s)", assignment, msg);
         goto done;
     }
-    if (val && (st = check_tree(val))) goto done;
+    /* path and key first, so a bad tag or a duplicate key in the value is
+     * named; the key goes again before the value is placed */
+    if (val) {
+        const char *lastc = strrchr(keypath, '.');
+        lastc = lastc ? lastc + 1 : keypath;
+        int idx;
+        if (!set_paths(val, "", keypath) || (!parse_index(lastc, &idx) && !(val->key = dup_str(lastc)))) {
+            st = gg_fail(GG_E_NOMEM, "--set: out of memory");
+            goto done;
+        }
+        st = check_tree(val);
+        free(val->key);
+        val->key = NULL;
+        if (st) goto done;
+    }
     if (!val) {
         val = node_new(c, GG_CFG_NULL, 0);
         if (!val || !(val->text = dup_str(""))) {
@@ -812,13 +1170,16 @@ static int out_write(void *ctx, unsigned char *buf, size_t size)
     return 1;
 }
 
-static int emit_scalar(yaml_emitter_t *e, const char *text, int quoted)
+static int emit_scalar(yaml_emitter_t *e, const char *text, int quoted, int tag)
 {
     yaml_event_t ev;
     /* plain text stays plain (libyaml quotes it if plain would change its
-     * meaning); quoted text stays a string */
-    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text), !quoted, 1,
-                                      quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_PLAIN_SCALAR_STYLE))
+     * meaning); quoted text stays a string; !!int, !!float and !!bool stay
+     * tagged (a !!str value is quoted) */
+    static const char *const tags[] = {NULL, NULL, YTAG "int", YTAG "float", YTAG "bool"};
+    const char *t = tag >= 0 && tag <= TAG_BOOL ? tags[tag] : NULL;
+    if (!yaml_scalar_event_initialize(&ev, NULL, (yaml_char_t *)t, (yaml_char_t *)text, (int)strlen(text),
+                                      !quoted && !t, !t, quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_PLAIN_SCALAR_STYLE))
         return 0;
     return yaml_emitter_emit(e, &ev);
 }
@@ -827,8 +1188,8 @@ static int emit_node(yaml_emitter_t *e, const gg_cfg_node *n)
 {
     yaml_event_t ev;
     switch (n->type) {
-    case GG_CFG_NULL: return emit_scalar(e, "null", 0);
-    case GG_CFG_SCALAR: return emit_scalar(e, n->text, n->quoted);
+    case GG_CFG_NULL: return emit_scalar(e, "null", 0, TAG_NONE);
+    case GG_CFG_SCALAR: return emit_scalar(e, n->text, n->quoted, n->tag);
     case GG_CFG_SEQ:
         if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
                                                   n->flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE) ||
@@ -843,7 +1204,9 @@ static int emit_node(yaml_emitter_t *e, const gg_cfg_node *n)
             !yaml_emitter_emit(e, &ev))
             return 0;
         for (int i = 0; i < n->n; i++)
-            if (!emit_scalar(e, n->kids[i]->key, 0) || !emit_node(e, n->kids[i])) return 0;
+            /* a key written "<<" must not come back as a merge key */
+            if (!emit_scalar(e, n->kids[i]->key, !strcmp(n->kids[i]->key, "<<"), TAG_NONE) || !emit_node(e, n->kids[i]))
+                return 0;
         return yaml_mapping_end_event_initialize(&ev) && yaml_emitter_emit(e, &ev);
     }
     return 0;

@@ -17,10 +17,7 @@
 
 static gg_status get_f(gg_cfg_node *m, const char *key, double lo, double hi, float *out)
 {
-    double v = *out;
-    GG_TRY(gg_cfg_float(m, key, lo, hi, &v));
-    *out = (float)v;
-    return GG_OK;
+    return gg_cfg_f32(m, key, lo, hi, out);
 }
 
 gg_status gg_read_prune(gg_cfg_node *m, gg_settings *s)

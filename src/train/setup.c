@@ -29,8 +29,13 @@ static gg_status get_path(gg_cfg_node *m, const char *key, char *out)
     const char *v = NULL;
     GG_TRY(gg_cfg_str(m, key, &v));
     if (v) {
+        gg_cfg_node *n = gg_cfg_get(m, key);
+        if (!*v)
+            return gg_fail(GG_E_CONFIG, "%s: key '%s': an empty path (a file or directory name is needed)",
+                           gg_setup_at(n), gg_cfg_path(n));
         if (strlen(v) >= GG_PATH_MAX)
-            return gg_fail(GG_E_CONFIG, "%s.%s: path longer than %d characters", gg_cfg_path(m), key, GG_PATH_MAX - 1);
+            return gg_fail(GG_E_CONFIG, "%s: key '%s': a path of %zu characters, longer than %d", gg_setup_at(n),
+                           gg_cfg_path(n), strlen(v), GG_PATH_MAX - 1);
         snprintf(out, GG_PATH_MAX, "%s", v);
     }
     return GG_OK;
@@ -38,10 +43,7 @@ static gg_status get_path(gg_cfg_node *m, const char *key, char *out)
 
 static gg_status get_f(gg_cfg_node *m, const char *key, double lo, double hi, float *out)
 {
-    double v = *out;
-    GG_TRY(gg_cfg_float(m, key, lo, hi, &v));
-    *out = (float)v;
-    return GG_OK;
+    return gg_cfg_f32(m, key, lo, hi, out);
 }
 
 static gg_status get_i(gg_cfg_node *m, const char *key, long lo, long hi, int *out)
@@ -127,7 +129,7 @@ static gg_status read_optim(gg_cfg_node *o, gg_settings *s)
     GG_TRY(get_f(o, "dampening", 0, 1, &c->dampening));
     GG_TRY(gg_cfg_bool(o, "nesterov", &c->nesterov));
     GG_TRY(get_f(o, "beta1", 0, 0.999999, &c->beta1));
-    GG_TRY(get_f(o, "beta2", 0, 0.999999999, &c->beta2));
+    GG_TRY(get_f(o, "beta2", 0, 0.9999999, &c->beta2));
     GG_TRY(get_f(o, "eps", 1e-30, 1, &c->eps));
     GG_TRY(get_f(o, "alpha", 0, 1, &c->alpha));
     GG_TRY(gg_cfg_bool(o, "centered", &c->centered));
@@ -295,9 +297,13 @@ static gg_status read_guard(gg_cfg_node *m, gg_settings *s)
     GG_TRY(gg_cfg_enum(m, "init_check", ic, 3, &c->init_check));
     GG_TRY(get_f(m, "loss_blowup", 0, 1e12, &c->loss_blowup));
     GG_TRY(get_f(m, "loss_blowup_floor", 0, 1e6, &c->loss_blowup_floor));
+    GG_TRY(get_f(m, "loss_blowup_z", 0, 1000, &c->loss_blowup_z));
     GG_TRY(read_response(m, "on_blowup", &c->on_blowup));
     GG_TRY(read_response(m, "on_collapse", &c->on_collapse));
+    GG_TRY(read_response(m, "on_max_spike", &c->on_max_spike));
+    GG_TRY(read_response(m, "on_dead", &c->on_dead));
     GG_TRY(get_i(m, "layer_every", 0, 100000000, &c->layer_every));
+    s->layer_every_set = gg_cfg_get(m, "layer_every") != NULL;
     /* quiet failures (docs/guard.md, "Quiet failures") */
     GG_TRY(gg_cfg_bool(m, "quiet", &c->quiet));
     GG_TRY(get_i(m, "monitor_every", 0, 100000000, &c->monitor_every));
@@ -331,6 +337,8 @@ static gg_status read_guard(gg_cfg_node *m, gg_settings *s)
             /* the global batch index: epoch * steps_per_epoch + batch */
             GG_TRY(gg_cfg_int(e, "batch", 0, 1L << 40, &f->step));
             GG_TRY(gg_cfg_bool(e, "nan", &f->nan));
+            GG_TRY(gg_cfg_bool(e, "inf", &f->inf));
+            GG_TRY(gg_cfg_bool(e, "labels", &f->labels));
             GG_TRY(get_f(e, "scale", -1e30, 1e30, &f->scale));
             const char *node = NULL;
             GG_TRY(gg_cfg_str(e, "node", &node));
@@ -396,7 +404,9 @@ gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s)
     memset(s, 0, sizeof *s);
     gg_cfg_node *root = gg_cfg_root(cfg);
     if (!root || gg_cfg_node_type(root) != GG_CFG_MAP)
-        return gg_fail(GG_E_CONFIG, "the config must be a map with sections data, model, loss, optimizer, ...");
+        return gg_fail(GG_E_CONFIG, "%s: the config must be a map with sections data, model, loss, optimizer, ... "
+                       "(it is %s)", gg_setup_at(root),
+                       gg_cfg_node_type(root) == GG_CFG_SEQ ? "a list" : gg_cfg_node_type(root) == GG_CFG_NULL ? "null" : "a single value");
     GG_TRY(read_data(gg_cfg_get(root, "data"), s));
     gg_cfg_node *loss = gg_cfg_get(root, "loss");
     s->huber_delta = 1;
@@ -407,6 +417,10 @@ gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s)
         s->loss = (gg_loss_kind)k;
         GG_TRY(get_f(loss, "smoothing", 0, 0.999, &s->smoothing));
         GG_TRY(get_f(loss, "delta", 1e-9, 1e9, &s->huber_delta));
+        GG_TRY(get_f(loss, "z_loss", 0, 1, &s->z_loss));
+        if (s->z_loss > 0 && s->loss != GG_LOSS_XENT)
+            return gg_fail(GG_E_CONFIG, "%s: loss.z_loss needs loss.name softmax_xent (it penalises the softmax's log Z)",
+                           gg_setup_at(gg_cfg_get(loss, "z_loss")));
     }
     GG_TRY(read_optim(gg_cfg_get(root, "optimizer"), s));
     GG_TRY(read_schedule(gg_cfg_get(root, "schedule"), s));
@@ -455,13 +469,30 @@ static gg_status read_init(gg_cfg_node *e, gg_init *in)
     return GG_OK;
 }
 
+/* `bias_init: v` on a dense or conv2d layer: its bias starts at v instead of
+ * 0 (the weights draw the same numbers either way). A negative value shifts
+ * ReLU units off for every input: a way to start a run with dead units. */
+static gg_status read_bias_init(gg_graph *g, gg_cfg_node *e, const char *layer)
+{
+    float v = 0;
+    if (!gg_cfg_get(e, "bias_init")) return GG_OK;
+    GG_TRY(get_f(e, "bias_init", -1e6, 1e6, &v));
+    char bn[GG_NAME_MAX];
+    snprintf(bn, sizeof bn, "%s.bias", layer);
+    gg_node b = gg_graph_find(g, bn);
+    if (b < 0) return GG_OK; /* the build already failed; its error is reported */
+    g->t[b].init = (gg_init){GG_INIT_CONST, v, 0};
+    return GG_OK;
+}
+
 gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
 {
     gg_settings *s = &t->s;
     gg_cfg_node *model = gg_cfg_get(gg_cfg_root(cfg), "model");
     if (!model || gg_cfg_node_type(model) != GG_CFG_SEQ || gg_cfg_len(model) == 0)
-        return gg_fail(GG_E_CONFIG, "%s'model' must be a list of layers (e.g. - {type: dense, units: 128, act: relu})",
-                       model ? "" : "missing section: ");
+        return gg_fail(GG_E_CONFIG, "%s: %s'model' must be a list of layers (e.g. - {type: dense, units: 128, act: relu})%s",
+                       gg_setup_at(model ? model : gg_cfg_root(cfg)), model ? "" : "missing section: ",
+                       model && gg_cfg_node_type(model) == GG_CFG_SEQ ? ", not an empty list" : "");
     gg_dataset *d = &t->train;
     gg_graph *g = gg_graph_new(s->batch);
     if (!g) return GG_E_NOMEM;
@@ -525,11 +556,25 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             int units = last && s->loss == GG_LOSS_XENT ? t->train.num_classes : 0;
             if (last && s->loss != GG_LOSS_XENT) units = t->train.label_per;
             GG_TRY(get_i(e, "units", 1, 1 << 24, &units));
+            if (units < 1 && last && s->loss == GG_LOSS_XENT && t->train.labels) {
+                /* the class count comes from the labels, and they are not
+                 * all class ids: name the first that is not, where it is */
+                gg_status cs = gg_dataset_check_classes(&t->train, 0);
+                if (!cs && t->have_val) cs = gg_dataset_check_classes(&t->val, 0);
+                if (!cs && t->have_test) cs = gg_dataset_check_classes(&t->test, 0);
+                if (cs) {
+                    char why[1024];
+                    snprintf(why, sizeof why, "%s", gg_errmsg());
+                    return gg_fail(cs, "%s: model[%d] (dense) has no 'units', so the class ids of the labels size "
+                                   "it, but %s", gg_setup_at(e), i, why);
+                }
+            }
             if (units < 1)
                 return gg_fail(GG_E_CONFIG, "%s: model[%d] (dense) needs 'units'", gg_setup_at(e), i);
             int bias = 1;
             GG_TRY(gg_cfg_bool(e, "bias", &bias));
             h = gg_dense(g, h, name, units, act, init, bias);
+            if (bias) GG_TRY(read_bias_init(g, e, name));
             break;
         }
         case L_CONV: {
@@ -544,6 +589,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             int algo = GG_CONV_AUTO;
             GG_TRY(gg_cfg_enum(e, "algo", algos, 3, &algo));
             h = gg_conv(g, h, name, filters, k, stride, pad, act, init);
+            GG_TRY(read_bias_init(g, e, name));
             if (h >= 0 && gg_conv2d_set_algo(g, h, (gg_conv_algo)algo)) {
                 char why[256];
                 snprintf(why, sizeof why, "%s", gg_errmsg());
@@ -655,10 +701,12 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             break;
         }
         case L_ATTN: {
-            int heads = 1, causal = 1;
-            GG_TRY(get_i(e, "heads", 1, 1024, &heads));
-            GG_TRY(gg_cfg_bool(e, "causal", &causal));
-            h = gg_attention_block(g, h, name, heads, causal);
+            gg_attention_opts ao = {1, 1, 0, 0};
+            GG_TRY(get_i(e, "heads", 1, 1024, &ao.heads));
+            GG_TRY(gg_cfg_bool(e, "causal", &ao.causal));
+            GG_TRY(gg_cfg_bool(e, "qk_norm", &ao.qk_norm));
+            GG_TRY(get_f(e, "logit_cap", 0, 1e6, &ao.logit_cap));
+            h = gg_attention_block_ex(g, h, name, &ao);
             break;
         }
         case L_MLPB: {
@@ -708,7 +756,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             return gg_fail(GG_E_CONFIG, "softmax_xent needs %zu class id(s) per sample (one per row of the logits %s); %s has %d",
                            rows, gg_shape_str(ls, sb, sizeof sb), t->train.source, t->train.label_per);
         t->y = gg_input(g, "labels", gg_shape1(t->train.label_per));
-        t->loss = gg_softmax_xent(g, h, t->y, s->smoothing);
+        t->loss = gg_softmax_xent_z(g, h, t->y, s->smoothing, s->z_loss);
         t->acc = gg_accuracy(g, h, t->y);
         break;
     }

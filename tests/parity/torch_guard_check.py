@@ -457,6 +457,16 @@ def test_check_init(tmp):
     rep = guard.check_init(x)
     report(rep["poor"] and not rep["fixed"] and all(torch.equal(p, b) for p, b in zip(model.parameters(), before)),
            "check_init with init_check='warn': poor, reported, not rescaled")
+    model = deep(1.0, 19)
+    with torch.no_grad():
+        model[4].bias.fill_(-50.0)  # the third layer starts dead
+    guard = gt.Guard(model, torch.optim.SGD(model.parameters(), lr=0.01))
+    rep = guard.check_init(x)
+    ev = [e for e in getattr(guard, "init_events", []) if e["signal"] == "dead_units"]
+    report(rep["poor"] and rep["dead_share"][2] == 1 and max(rep["dead_share_fixed"]) < 0.5 and
+           float(model[4].bias.abs().max()) < 1 and ev and ev[0]["action"] == "rescale",
+           "check_init: a ReLU layer dead on the batch is poor, its bias reset (%s)" % (
+               ev[0]["detail"] if ev else "no event"))
 
 
 def test_policy_errors():

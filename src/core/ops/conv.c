@@ -48,7 +48,7 @@ typedef struct conv_dims {
 
 /* Whether the node computes by Winograd: asked for, or AUTO and it fits
  * with at least one full vector block of channels on each side. Measured
- * with bench/conv_algos (README, Performance; 1 thread, forward + backward,
+ * with bench/conv_algos (docs/results.md; 1 thread, forward + backward,
  * im2col time / Winograd time): 8 -> 8 channels 0.64 (3x3) and 0.98 (5x5),
  * 16 -> 16 1.34, 64 -> 64 1.59 (3x3) and 2.80 (5x5), 256 -> 256 on 7x7
  * 1.08. */
