@@ -857,6 +857,26 @@ gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard
     return GG_OK;
 }
 
+long gg_guard_measure(int n, const float *const *x, const size_t *len, double *sq, double *max_abs)
+{
+    if (n > 0 && (!x || !len || !sq)) {
+        gg_fail(GG_E_ARG, "gg_guard_measure: %d arrays, but no %s", n, !x ? "data" : !len ? "lengths" : "output");
+        return -1;
+    }
+    float mx = 0;
+    long bad = 0;
+    for (int i = 0; i < n; i++) {
+        float m = 0;
+        double s = len[i] ? gg_sumsq_max(x[i], len[i], &m) : 0;
+        long b = isfinite(s) ? 0 : gg_count_nonfinite(x[i], len[i]);
+        sq[i] = b ? NAN : s;
+        if (m > mx) mx = m;
+        bad += b;
+    }
+    if (max_abs) *max_abs = mx;
+    return bad;
+}
+
 void gg_guard_core_clipped(gg_guard_core *gd)
 {
     if (gd) gd->m.cnt.clipped++;
