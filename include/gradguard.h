@@ -1466,6 +1466,16 @@ typedef struct gg_init_report {
     int poor, fixed;
 } gg_init_report;
 GG_API gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep);
+/* gg_init_check's verdict from statistics a trainer measured itself (the
+ * Python package measures a PyTorch model's first batch): the caller fills
+ * rep->n (at most GG_INIT_MAX_LAYERS), rep->layer, rep->rms (each weighted
+ * layer's output RMS, in depth order), for the layers whose squash[l] is 1
+ * (tanh) or 2 (sigmoid) rep->pre_rms (their pre-activation RMS), and
+ * rep->dead_share (ReLU layers: the share of units zero for the whole
+ * batch; -1 for the others); squash may be NULL (none). Fills growth,
+ * ratio, squashing, saturated, dead and the poor flags as gg_init_check
+ * does; fixing is the caller's (see gg_init_check). */
+GG_API void gg_init_assess(gg_init_report *rep, const int *squash);
 GG_API const char *gg_clip_name(gg_clip_kind k);
 GG_API gg_clip_kind gg_clip_parse(const char *name);
 GG_API const char *gg_response_name(gg_response r);
@@ -1670,6 +1680,16 @@ GG_API int gg_guard_core_state_get(const gg_guard_core *gd, int i, const char **
 GG_API gg_status gg_guard_core_state_set(gg_guard_core *gd, const char *name, const char *text);
 /* The core a gg_guard drives (owned by it). */
 GG_API gg_guard_core *gg_guard_get_core(gg_guard *gd);
+/* The per-step measurement of gg_guard_obs for tensors that live outside
+ * gradguard's arenas (the Python package hands it the data of PyTorch's
+ * .grad and parameter tensors): for n float32 arrays, x[i] holding len[i]
+ * contiguous values, sq[i] = their squared L2 norm accumulated in double
+ * (one vector pass, as gg_guard measures its arena), NaN when the array
+ * holds a NaN or an infinity; *max_abs (may be NULL) = the largest |x|
+ * over all arrays, NaNs left out. Returns the number of non-finite values
+ * (counted only in the arrays that hold one), or -1 when x, len or sq is
+ * NULL with n > 0 (GG_E_ARG). Writes nothing else, allocates nothing. */
+GG_API long gg_guard_measure(int n, const float *const *x, const size_t *len, double *sq, double *max_abs);
 
 /* ==== report (src/report) ================================================ */
 /*
@@ -1714,7 +1734,10 @@ typedef enum gg_event_kind {
     GG_EV_EPOCH,  /* an epoch ended (validation metrics filled in) */
     GG_EV_GUARD,  /* the guard acted or diagnosed; message is one line */
     GG_EV_INFO,   /* anything else worth a line (checkpoint written, early stop) */
-    GG_EV_DONE    /* the run ended; message gives the status */
+    GG_EV_DONE,   /* the run ended; message gives the status */
+    GG_EV_TICK    /* between log intervals, about every half second of training: the
+                     running means of the interval so far, for a live display; nothing
+                     was logged (a consumer that prints lines ignores it) */
 } gg_event_kind;
 
 typedef struct gg_progress {
@@ -1725,6 +1748,10 @@ typedef struct gg_progress {
     double samples_per_second, eta_seconds;
     double val_loss, val_accuracy; /* NAN when there is no validation set */
     const char *message;           /* NULL or one line, owned by the trainer */
+    /* GG_EV_STEP and GG_EV_TICK: seconds since the epoch began (in this
+     * process) and the share of the epoch's steps done, in (0, 1];
+     * GG_EV_EPOCH: the epoch's duration and 1; otherwise 0 */
+    double epoch_seconds, epoch_fraction;
 } gg_progress;
 
 typedef void (*gg_progress_fn)(const gg_progress *p, void *ctx);

@@ -1,13 +1,31 @@
 #!/usr/bin/python3
 """The PyTorch peer of a gauntlet case: the same model (built from the same
 gradguard YAML config), the same data, optimizer, epochs, batch size and
-injected faults, trained with torch.nn.utils.clip_grad_norm_(max_norm) after
-every backward (or without clipping when --clip 0).
+injected faults, trained one of three ways:
+  --clip 1.0    torch.nn.utils.clip_grad_norm_(max_norm) after every backward
+                (the default; --clip 0: no clipping);
+  --guard       gradguard.torch.Guard with the default policy (the
+                library's guard decision core, as the gradguard command
+                uses it): clips, skips, backs off and rolls back; a rollback
+                rewinds the data to the snapshot's position and skips the
+                batch that failed (and guard.skip_batches - 1 before it) on
+                the replay, and the initialisation check runs on the first
+                batch (Guard.check_init), as the gradguard command does.
+The data order is drawn per epoch from the seed (so a rollback replays the
+same order), and a cosine schedule is computed from the step, in all modes.
 
 Prints one JSON line: status, first_loss, max_loss, nonfinite_steps,
-test_loss, test_accuracy (or test_mse for regression).
+test_loss, test_accuracy (or test_mse for regression); with --guard also
+the guard's counters.
 
 Run with Debian's python3-torch: /usr/bin/python3 bench/gauntlet/torch_peer.py CONFIG
+
+    /usr/bin/python3 bench/gauntlet/torch_peer.py --table [--seeds 1,2,3] [--jobs 1] [CASE ...]
+
+runs each case (default: the exploding cases 1-5 of configs/gauntlet) for
+each seed three ways (no clip, clip_grad_norm_(1.0), the Guard), one
+process each at 1 thread, and prints a Markdown table (written to
+bench/results/torch-guard-<date>.md).
 """
 import argparse
 import gzip
@@ -15,7 +33,9 @@ import json
 import math
 import os
 import struct
+import subprocess
 import sys
+import time
 
 import numpy as np
 import torch
@@ -170,17 +190,19 @@ def build(cfg, in_shape, n_out):
     return nn.Sequential(*layers)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("config")
-    ap.add_argument("--clip", type=float, default=1.0)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--noise", type=float, default=0.0,
-                    help="annealed Gaussian gradient noise from step 0, variance NOISE / (1 + t)^GAMMA "
-                         "(Neelakantan et al. 2015), added after clipping, as gradguard's guard.noise_eta")
-    ap.add_argument("--gamma", type=float, default=0.55)
-    args = ap.parse_args()
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def guard_module():
+    """gradguard.torch from this source tree (python/), with this tree's
+    build/libgradguard.so unless GRADGUARD_LIB names another."""
+    sys.path.insert(0, os.path.join(ROOT, "python"))
+    import gradguard.torch
+
+    return gradguard.torch
+
+
+def train(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -216,30 +238,55 @@ def main():
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=float(o.get("weight_decay", 0.01)))
     else:
         raise SystemExit(f"torch_peer: optimizer {name} not mapped")
-    # the schedule, stepped once per optimizer step as gradguard's is
+    n = len(xtr)
+    spe = (n + batch - 1) // batch
+    max_steps = args.max_steps or int(tr.get("max_steps", 0))
+    # the schedule, as a function of the optimizer step (so that a rollback rewinds it, as gradguard's)
     sc = cfg.get("schedule") or {}
     sname = sc.get("name", "constant")
-    sched = None
+    rate = None
     if sname == "cosine":
         if sc.get("warmup_steps") or sc.get("t0"):
             raise SystemExit("torch_peer: cosine warm-up and restarts are not mapped")
-        total = epochs * ((len(xtr) + batch - 1) // batch)
-        if 0 < int(tr.get("max_steps", 0)) < total:
-            total = int(tr["max_steps"])
+        total = epochs * spe
+        if 0 < max_steps < total:
+            total = max_steps
         total = int(sc.get("total_steps", 0)) or total
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=float(sc.get("min_lr", 0)))
+        lo = float(sc.get("min_lr", 0))
+
+        def rate(t):
+            return lo + (lr - lo) * (1 + math.cos(math.pi * min(t, total) / total)) / 2
     elif sname != "constant":
         raise SystemExit(f"torch_peer: schedule {sname} not mapped")
     loss_fn = nn.MSELoss() if regression else nn.CrossEntropyLoss()
     faults = {int(f["batch"]): f for f in (cfg.get("guard") or {}).get("faults", [])}
     xtr_t, ytr_t = torch.from_numpy(xtr), torch.from_numpy(ytr)
-    n = len(xtr)
-    spe = (n + batch - 1) // batch
+    guard = None
+    if args.guard:
+        gt = guard_module()
+        guard = gt.Guard(model, opt, run_dir=args.run_dir, chance_loss=None if regression else math.log(n_out),
+                         log_every=int(tr.get("log_every", 50)))
+        skip_k = max(1, guard.policy["skip_batches"])
+    bad_batches = set()
+
+    def order(ep):
+        # the epoch's permutation from the seed alone: a replay after a rollback sees the same order
+        return torch.randperm(n, generator=torch.Generator().manual_seed(args.seed * 100003 + ep))
+
     first, mx, bad, step = None, 0.0, 0, 0
-    max_steps = int(tr.get("max_steps", 0))
-    for ep in range(epochs):
-        perm = torch.randperm(n)
-        for b in range(spe):
+    ep, b = 0, 0
+    perm = order(0)
+    if guard is not None:
+        # the initialisation check on the first batch, as the gradguard command does before step 0
+        guard.check_init(xtr_t[perm[:batch]])
+    stopped = False
+    while ep < epochs and not stopped:
+        while b < spe:
+            if max_steps and step >= max_steps:
+                break
+            if (ep, b) in bad_batches:
+                b += 1
+                continue
             idx = perm[b * batch:(b + 1) * batch]
             xb, yb = xtr_t[idx].clone(), ytr_t[idx]
             f = faults.get(ep * spe + b)
@@ -248,6 +295,9 @@ def main():
                     xb.view(-1)[xb.numel() // 2] = float("nan")
                 else:
                     xb *= float(f.get("scale", 1))
+            if rate is not None:
+                for g in opt.param_groups:
+                    g["lr"] = rate(step)
             loss = loss_fn(model(xb), yb)
             lv = loss.item()
             first = lv if first is None else first
@@ -257,6 +307,25 @@ def main():
                 mx = max(mx, lv)
             opt.zero_grad()
             loss.backward()
+            if guard is not None:
+                r = guard.step(loss, epoch=ep, batch=b, samples=len(yb))
+                if r.apply:
+                    opt.step()
+                guard.after_step()
+                if r.stop:
+                    stopped = True
+                    break
+                if r.rolled_back:
+                    # as the gradguard command: the batches that led to it are skipped on the replay
+                    for k in range(skip_k):
+                        if r.failed.batch - k >= 0:
+                            bad_batches.add((r.failed.epoch, r.failed.batch - k))
+                    step, ep, b = r.position.step, r.position.epoch, r.position.batch
+                    perm = order(ep)
+                    continue
+                step = guard.step_count
+                b += 1
+                continue
             if args.clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
             if args.noise > 0:
@@ -266,13 +335,12 @@ def main():
                         if p.grad is not None:
                             p.grad.add_(torch.randn_like(p.grad), alpha=sd)
             opt.step()
-            if sched is not None:
-                sched.step()
             step += 1
-            if max_steps and step >= max_steps:
-                break
-        if max_steps and step >= max_steps:
+            b += 1
+        if stopped or (max_steps and step >= max_steps):
             break
+        ep, b = ep + 1, 0
+        perm = order(ep)
     model.eval()
     with torch.no_grad():
         tl, hit = 0.0, 0
@@ -284,11 +352,133 @@ def main():
                 hit += (out.argmax(1) == yb).sum().item()
     res = {"status": "diverged" if bad or (first and mx > 10 * first) else "completed",
            "first_loss": first, "max_loss": mx, "nonfinite_steps": bad, "test_loss": tl / len(xte)}
+    if guard is not None:
+        # the guard's run: diverged when it stopped it or the weights end non-finite (a non-finite
+        # batch loss it rolled back is in nonfinite_steps, not in the status)
+        res["status"] = guard.close(test_loss=res["test_loss"],
+                                    test_accuracy=None if regression else hit / len(xte))
+        res["guard"] = {k: v for k, v in guard.counters.items() if v}
+        if getattr(guard, "init_events", None):
+            res["guard"]["init_rescaled"] = int(any(e["action"] == "rescale" for e in guard.init_events))
+        res["steps"] = guard.step_count
     if regression:
         res["test_mse"] = res["test_loss"]
     else:
         res["test_accuracy"] = hit / len(xte)
     print(json.dumps(res))
+
+
+MODES = [("none", ["--clip", "0"], "PyTorch, no clip"), ("clip", ["--clip", "1.0"], "PyTorch + clip_grad_norm_(1.0)"),
+         ("guard", ["--guard"], "PyTorch + gradguard.torch.Guard (default policy)")]
+
+
+def cell(r):
+    if r is None:
+        return "failed"
+    v = ("%.4f" % r["test_accuracy"]) if "test_accuracy" in r else ("MSE %.4f" % r["test_mse"])
+    extra = "" if r["status"] == "completed" else " (%s)" % r["status"]
+    if "guard" in r:
+        acts = ", ".join("%s %d" % kv for kv in sorted(r["guard"].items()) if kv[0] in
+                         ("clipped", "skipped", "rollbacks", "backoffs", "collapses", "init_rescaled"))
+        extra += " [%s]" % acts if acts else ""
+    return v + extra
+
+
+def table(args):
+    cases = args.cases or sorted(os.path.basename(p)[:-5] for p in os.listdir(os.path.join(ROOT, "configs", "gauntlet"))
+                                 if p[0] in "12345" and p.endswith(".yaml"))
+    cases = [c if c.endswith(".yaml") else os.path.join(ROOT, "configs", "gauntlet", c + ".yaml") for c in cases]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    jobs = []
+    for c in cases:
+        for s in seeds:
+            for mode, flags, _ in MODES:
+                jobs.append((c, s, mode, [sys.executable, os.path.abspath(__file__), c, "--seed", str(s),
+                                          "--threads", "1", "--max-steps", str(args.max_steps)] + flags))
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    results, t0 = {}, time.time()
+    running = []
+
+    def reap(block):
+        for j in list(running):
+            proc, key, out = j
+            if block or proc.poll() is not None:
+                stdout, stderr = proc.communicate()
+                try:
+                    results[key] = json.loads(stdout.strip().splitlines()[-1])
+                except (ValueError, IndexError):
+                    results[key] = None
+                    sys.stderr.write("%s: failed: %s\n" % (key, stderr[-2000:]))
+                running.remove(j)
+                sys.stderr.write("%s: %s (%.0f s)\n" % (key, cell(results[key]), time.time() - t0))
+                if not block:
+                    return
+
+    for c, s, mode, cmd in jobs:
+        while len(running) >= args.jobs:
+            time.sleep(0.5)
+            reap(False)
+        running.append((subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env),
+                        (os.path.basename(c)[:-5], s, mode), None))
+    while running:
+        reap(True)
+    lines = ["| case | seed | " + " | ".join(t for _, _, t in MODES) + " |", "|---" * (2 + len(MODES)) + "|"]
+    for c in cases:
+        name = os.path.basename(c)[:-5]
+        for s in seeds:
+            lines.append("| %s | %d | " % (name, s) + " | ".join(cell(results.get((name, s, m))) for m, _, _ in MODES)
+                         + " |")
+    # the issue's bar: the Guard at least as good as the clip on every case and seed
+    worse = []
+    for c in cases:
+        name = os.path.basename(c)[:-5]
+        for s in seeds:
+            g, k = results.get((name, s, "guard")), results.get((name, s, "clip"))
+            if not g or not k:
+                continue
+            if "test_accuracy" in g and g["test_accuracy"] < k["test_accuracy"]:
+                worse.append("%s seed %d (%.4f < %.4f)" % (name, s, g["test_accuracy"], k["test_accuracy"]))
+            if "test_mse" in g and not g["test_mse"] <= k["test_mse"]:
+                worse.append("%s seed %d (MSE %.4f > %.4f)" % (name, s, g["test_mse"], k["test_mse"]))
+    lines.append("")
+    lines.append("Guard below clip_grad_norm_(1.0): " + ("; ".join(worse) if worse else "none"))
+    lines.append("(%s, torch %s, 1 thread per run, %d at a time, %.0f s%s)" % (
+        time.strftime("%Y-%m-%d %H:%M"), torch.__version__, args.jobs, time.time() - t0,
+        ", budget cut to %d steps" % args.max_steps if args.max_steps else ""))
+    text = "\n".join(lines) + "\n"
+    print(text)
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    out = os.path.join(ROOT, "bench", "results", "torch-guard-%s.md" % time.strftime("%Y%m%d-%H%M"))
+    with open(out, "w") as f:
+        f.write(text)
+    print("table in", out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("config", nargs="?")
+    ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--guard", action="store_true", help="gradguard.torch.Guard, default policy (--clip is ignored)")
+    ap.add_argument("--run-dir", default=None, help="with --guard: the guard's run directory (events, metrics, report)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-steps", type=int, default=0, help="a shorter budget than the config's (a smoke run)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--noise", type=float, default=0.0,
+                    help="annealed Gaussian gradient noise from step 0, variance NOISE / (1 + t)^GAMMA "
+                         "(Neelakantan et al. 2015), added after clipping, as gradguard's guard.noise_eta")
+    ap.add_argument("--gamma", type=float, default=0.55)
+    ap.add_argument("--table", action="store_true", help="the three-way table over cases and seeds")
+    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("cases", nargs="*", help="with --table: case names (configs/gauntlet/NAME.yaml)")
+    args = ap.parse_args()
+    if args.table:
+        if args.config:
+            args.cases = [args.config] + args.cases
+        return table(args)
+    if not args.config:
+        ap.error("a config (or --table)")
+    return train(args)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ library through ctypes; nothing to compile).
 Safetensors files and configs are read and written by the library itself,
 with its checks and its error messages (gradguard.Error). The library is
 found through GRADGUARD_LIB, the install, or a source tree's build/
-(gradguard._lib says how). gradguard.torch will hold the guard for PyTorch
-training loops, on top of the library's guard decision core.
+(gradguard._lib says how). gradguard.torch.Guard puts the library's guard
+decision core in a PyTorch training loop.
 
 docs/getting-started.md ("Python") describes the package.
 """

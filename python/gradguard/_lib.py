@@ -39,6 +39,92 @@ class StEntry(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("shape", Shape), ("data", ctypes.POINTER(ctypes.c_float))]
 
 
+# ---- the guard's decision core (include/gradguard.h, "the decision core") ----
+GG_NAME_MAX = 64
+_f, _i, _d, _l = ctypes.c_float, ctypes.c_int, ctypes.c_double, ctypes.c_long
+
+# gg_guard_config, field for field in the header's order (enums are ints).
+GUARD_CONFIG_FIELDS = [
+    ("enabled", _i), ("clip", _i), ("clip_value", _f), ("max_norm", _f), ("agc_lambda", _f), ("agc_eps", _f),
+    ("agc_exclude_last", _i), ("percentile", _f), ("history", _i), ("clip_z", _f), ("warmup", _i),
+    ("ema_alpha", _f), ("spike_z", _f), ("loss_z", _f), ("trend_window", _i), ("trend_growth", _f),
+    ("on_nonfinite", _i), ("on_spike", _i), ("on_loss_spike", _i), ("on_trend", _i), ("reset_moments", _i),
+    ("backoff_factor", _f), ("backoff_recover", _i), ("backoff_min", _f), ("snapshot_every", _i),
+    ("rollback_budget", _i), ("skip_batches", _i), ("max_skips", _i), ("noise_eta", _f), ("noise_gamma", _f),
+    ("diagnose", _i), ("init_check", _i), ("loss_blowup", _f), ("loss_blowup_floor", _f), ("loss_blowup_z", _f),
+    ("on_blowup", _i), ("on_collapse", _i), ("on_max_spike", _i), ("layer_every", _i), ("quiet", _i),
+    ("monitor_every", _i), ("stall_window", _i),
+    ("progress_window", _i), ("min_progress", _f), ("chance_margin", _f), ("vanish_ratio", _f),
+    ("dead_fraction", _f), ("saturation_fraction", _f), ("saturation_threshold", _f), ("update_ratio_low", _f),
+    ("update_ratio_high", _f), ("quiet_persist", _i), ("report_every", _i), ("on_stall", _i),
+    ("on_vanishing", _i), ("on_dead", _i), ("remedy_noise_eta", _f),
+]
+CLIP_FIELDS = ("clip",)
+RESPONSE_FIELDS = ("on_nonfinite", "on_spike", "on_loss_spike", "on_trend", "on_blowup", "on_collapse",
+                   "on_max_spike", "on_stall", "on_vanishing", "on_dead")
+
+
+class GuardConfig(ctypes.Structure):
+    _fields_ = GUARD_CONFIG_FIELDS
+
+
+class GuardTensor(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("layer", ctypes.c_char_p)]
+
+
+class GuardLayer(ctypes.Structure):
+    _fields_ = [("layer", ctypes.c_char * GG_NAME_MAX), ("grad_norm", _d), ("dead_fraction", _d),
+                ("saturated_fraction", _d), ("update_ratio", _d)]
+
+
+class GuardObs(ctypes.Structure):
+    _fields_ = [("step", _l), ("epoch", _i), ("loss", _d), ("sq", ctypes.POINTER(_d)), ("max_abs", _d),
+                ("nonfinite", _l), ("lr", _d), ("layers", ctypes.POINTER(GuardLayer)), ("nlayers", _i)]
+
+
+class GuardAct(ctypes.Structure):
+    _fields_ = [("verdict", _i), ("lr_scale", _f), ("diagnose", _i), ("clipped", _i), ("stalled", _i),
+                ("scale", ctypes.POINTER(_f)), ("scaled", _i), ("clip_value", _f), ("agc_lambda", _f),
+                ("agc_eps", _f), ("agc_until", _i), ("noise_sigma", _d), ("noise_key", ctypes.c_uint64),
+                ("reset", ctypes.POINTER(ctypes.c_ubyte)), ("any_reset", _i), ("want_update_norms", _i),
+                ("snapshot", _i)]
+
+
+class TrainPos(ctypes.Structure):
+    _fields_ = [("step", _l), ("epoch", _i), ("batch", _l), ("sched_state", _d * 4)]
+
+
+class GuardStats(ctypes.Structure):
+    _fields_ = [("loss", _d), ("grad_norm", _d), ("grad_norm_clipped", _d), ("max_abs_grad", _d),
+                ("nonfinite", _l), ("z_grad", _d), ("z_loss", _d), ("clip_threshold", _d), ("lr_scale", _d)]
+
+
+class GuardEvent(ctypes.Structure):
+    _fields_ = [("step", _l), ("epoch", _i), ("signal", ctypes.c_char * 32), ("value", _d), ("threshold", _d),
+                ("action", ctypes.c_char * 32), ("detail", ctypes.c_char * 256)]
+
+
+COUNTER_NAMES = ("clipped", "skipped", "backoffs", "rollbacks", "nonfinite", "spikes", "trends", "collapses",
+                 "stalls", "vanishing", "dead", "saturated", "update_ratio")
+
+
+class GuardCounters(ctypes.Structure):
+    _fields_ = [(n, _l) for n in COUNTER_NAMES]
+
+
+VERDICTS = ("proceed", "skip", "rollback", "stop")
+GG_INIT_MAX_LAYERS = 256
+
+
+class InitReport(ctypes.Structure):
+    _fields_ = [("n", _i), ("layer", (ctypes.c_char * GG_NAME_MAX) * GG_INIT_MAX_LAYERS),
+                ("rms", _d * GG_INIT_MAX_LAYERS), ("rms_fixed", _d * GG_INIT_MAX_LAYERS),
+                ("pre_rms", _d * GG_INIT_MAX_LAYERS), ("growth", _d), ("ratio", _d), ("squashing", _i),
+                ("saturated", _i), ("poor_growth", _i), ("poor_saturated", _i),
+                ("dead_share", _d * GG_INIT_MAX_LAYERS), ("dead_share_fixed", _d * GG_INIT_MAX_LAYERS), ("dead", _i),
+                ("poor_dead", _i), ("poor", _i), ("fixed", _i)]
+
+
 def _candidates():
     env = os.environ.get("GRADGUARD_LIB")
     if env:
@@ -101,10 +187,49 @@ for name, res, args in [
     ("gg_cfg_as_int", _c.c_int, [_P, _c.c_long, _c.c_long, _c.POINTER(_c.c_long)]),
     ("gg_cfg_as_float", _c.c_int, [_P, _c.c_double, _c.c_double, _c.POINTER(_c.c_double)]),
     ("gg_cfg_as_bool", _c.c_int, [_P, _c.POINTER(_c.c_int)]),
+    # the guard's decision core (src/guard/core.c)
+    ("gg_guard_defaults", GuardConfig, []),
+    ("gg_clip_parse", _c.c_int, [_S]),
+    ("gg_clip_name", _S, [_c.c_int]),
+    ("gg_response_parse", _c.c_int, [_S]),
+    ("gg_response_name", _S, [_c.c_int]),
+    ("gg_guard_core_new", _P, [_c.POINTER(GuardConfig), _c.c_int, _c.POINTER(GuardTensor), _c.c_int]),
+    ("gg_guard_core_free", None, [_P]),
+    ("gg_guard_core_wants_layers", _c.c_int, [_P, _c.c_long]),
+    ("gg_guard_core_check", _c.c_int, [_P, _c.POINTER(GuardObs), _c.POINTER(GuardAct)]),
+    ("gg_guard_core_clipped", None, [_P]),
+    ("gg_guard_core_after", _c.c_int, [_P, _c.POINTER(TrainPos), _c.c_int, _c.c_int, _c.c_double,
+                                       _c.POINTER(GuardAct)]),
+    ("gg_guard_core_snapshot", _c.c_int, [_P, _c.POINTER(TrainPos)]),
+    ("gg_guard_core_rollback", _c.c_int, [_P, _c.POINTER(TrainPos)]),
+    ("gg_guard_core_set_chance", None, [_P, _c.c_double]),
+    ("gg_init_assess", None, [_c.POINTER(InitReport), _c.POINTER(_c.c_int)]),
+    ("gg_guard_measure", _c.c_long, [_c.c_int, _c.POINTER(_P), _c.POINTER(_c.c_size_t), _c.POINTER(_c.c_double),
+                                     _c.POINTER(_c.c_double)]),
+    ("gg_guard_core_last", _c.POINTER(GuardStats), [_P]),
+    ("gg_guard_core_events", _c.POINTER(GuardEvent), [_P, _c.POINTER(_c.c_int)]),
+    ("gg_guard_core_clear_events", None, [_P]),
+    ("gg_guard_core_counts", _c.POINTER(GuardCounters), [_P]),
+    ("gg_guard_core_state_count", _c.c_int, [_P]),
+    ("gg_guard_core_state_get", _c.c_int, [_P, _c.c_int, _c.POINTER(_S), _c.c_char_p, _c.c_size_t]),
+    ("gg_guard_core_state_set", _c.c_int, [_P, _S, _S]),
+    # the report (src/report)
+    ("gg_report_write", _c.c_int, [_S, _S]),
 ]:
     f = getattr(lib, name)
     f.restype = res
     f.argtypes = args
+
+# the struct above must be the library's: the defaults' first, middle and
+# last fields are known values (a field added to gg_guard_config without
+# adding it here shifts them)
+_dft = lib.gg_guard_defaults()
+if not (_dft.enabled == 1 and _dft.history == 1000 and _dft.quiet_persist == 3 and
+        abs(_dft.remedy_noise_eta - 0.3) < 1e-6 and abs(_dft.backoff_factor - 0.5) < 1e-6):
+    raise ImportError("gradguard: %s's gg_guard_config does not have the layout this package declares "
+                      "(python/gradguard/_lib.py, GUARD_CONFIG_FIELDS): library and package are from different "
+                      "versions" % path)
+del _dft
 
 CFG_NULL, CFG_SCALAR, CFG_MAP, CFG_SEQ = 0, 1, 2, 3
 

@@ -121,6 +121,43 @@ static double fit_growth(const double *rms, int n)
 
 static gg_status fix_layers(gg_graph *g, const gg_node *nodes, int n, gg_init_report *rep);
 
+void gg_init_assess(gg_init_report *rep, const int *squash)
+{
+    int n = rep->n;
+    rep->growth = rep->ratio = 0;
+    rep->squashing = rep->saturated = rep->dead = 0;
+    rep->poor = rep->poor_growth = rep->poor_saturated = rep->poor_dead = 0;
+    int finite = 1, zero = 0;
+    for (int l = 0; l < n; l++) {
+        if (!isfinite(rep->rms[l])) finite = 0;
+        if (rep->rms[l] <= 0) zero = 1;
+        if (rep->dead_share[l] >= 0.5) rep->dead++;
+    }
+    rep->poor_dead = rep->dead > 0;
+    if (n < 4) { /* too shallow for a geometric trend */
+        rep->poor = rep->poor_dead;
+        return;
+    }
+    /* an all-zero layer has no scale to fit: when it is a dead ReLU layer,
+     * the dead-unit rule speaks for it */
+    int fit = finite && !zero;
+    rep->ratio = fit ? rep->rms[n - 1] / rep->rms[0] : INFINITY;
+    rep->growth = fit ? fit_growth(rep->rms, n) : INFINITY;
+    rep->poor = !finite || (zero && !rep->poor_dead) ||
+                (fit && (rep->growth > 1.25 || rep->growth < 0.8) && (rep->ratio > 10 || rep->ratio < 0.1));
+    rep->poor_growth = rep->poor;
+    for (int l = 0; l < n && squash; l++) {
+        int k = squash[l];
+        if (!k) continue;
+        rep->squashing++;
+        if (rep->pre_rms[l] > (k == 1 ? 2.0 : 4.0)) rep->saturated++;
+    }
+    /* most of the squashing layers, and at least two: one saturated layer
+     * in a wide net can be a choice */
+    rep->poor_saturated = rep->saturated >= 2 && 2 * rep->saturated >= rep->squashing;
+    if (rep->poor_saturated || rep->poor_dead) rep->poor = 1;
+}
+
 gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep)
 {
     memset(rep, 0, sizeof *rep);
@@ -135,40 +172,14 @@ gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep)
     }
     gg_status st = gg_graph_forward(g, GG_EVAL, -1);
     if (st) return st;
-    int finite = 1, zero = 0;
+    int squash[GG_INIT_MAX_LAYERS];
     for (int l = 0; l < n; l++) {
         rep->rms[l] = rms_of(g, nodes[l]);
-        if (!isfinite(rep->rms[l])) finite = 0;
-        if (rep->rms[l] <= 0) zero = 1;
         rep->dead_share[l] = dead_share(g, nodes[l]);
-        if (rep->dead_share[l] >= 0.5) rep->dead++;
+        squash[l] = squash_of(g, nodes[l]);
+        rep->pre_rms[l] = squash[l] ? pre_rms_of(g, nodes[l], squash[l]) : NAN;
     }
-    rep->poor_dead = rep->dead > 0;
-    if (n < 4 && !rep->poor_dead) return GG_OK; /* too shallow for a geometric trend */
-    if (n < 4) {
-        rep->poor = 1;
-        if (!fix) return GG_OK;
-        return fix_layers(g, nodes, n, rep);
-    }
-    /* an all-zero layer has no scale to fit: when it is a dead ReLU layer,
-     * the dead-unit rule speaks for it */
-    int fit = finite && !zero;
-    rep->ratio = fit ? rep->rms[n - 1] / rep->rms[0] : INFINITY;
-    rep->growth = fit ? fit_growth(rep->rms, n) : INFINITY;
-    rep->poor = !finite || (zero && !rep->poor_dead) ||
-                (fit && (rep->growth > 1.25 || rep->growth < 0.8) && (rep->ratio > 10 || rep->ratio < 0.1));
-    rep->poor_growth = rep->poor;
-    for (int l = 0; l < n; l++) {
-        int k = squash_of(g, nodes[l]);
-        rep->pre_rms[l] = k ? pre_rms_of(g, nodes[l], k) : NAN;
-        if (!k) continue;
-        rep->squashing++;
-        if (rep->pre_rms[l] > (k == 1 ? 2.0 : 4.0)) rep->saturated++;
-    }
-    /* most of the squashing layers, and at least two: one saturated layer
-     * in a wide net can be a choice */
-    rep->poor_saturated = rep->saturated >= 2 && 2 * rep->saturated >= rep->squashing;
-    if (rep->poor_saturated || rep->poor_dead) rep->poor = 1;
+    gg_init_assess(rep, squash);
     if (!rep->poor || !fix) return GG_OK;
     return fix_layers(g, nodes, n, rep);
 }

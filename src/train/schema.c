@@ -297,7 +297,9 @@ static const gg_key train_keys[] = {
     KEY(GG_KEY_U64, "seed", seed, .lo = 0, .hi = (double)LONG_MAX, .def = 1,
         .doc = "seeds the initialisation, the data order, the validation split, dropout and generated data; the "
                "same seed and thread count give the same run"),
-    KI("log_every", log_every, 1, 100000000, 50, .doc = "steps between progress lines and `step` rows of metrics.csv"),
+    KI("log_every", log_every, 1, 100000000, 50,
+       .doc = "steps between `step` rows of metrics.csv and progress lines in a pipe (on a terminal the progress "
+              "line is also redrawn between them, about twice a second)"),
     KI("eval_every", eval_every, 0, 100000000, 0,
        .doc = "also validate every N steps within an epoch (0: only at each epoch's end); the values go on that"
               " step's `metrics.csv` row and to the terminal"),
