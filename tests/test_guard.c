@@ -475,12 +475,11 @@ static void test_rollback(void)
         GT_CHECK(memcmp(os, o0, ns * sizeof *os) == 0, "optimizer state restored bit for bit");
         GT_CHECK(gg_optim_steps(n.o) == t0, "step count restored");
         GT_CHECK(back.step == 5 && back.batch == 5, "position restored");
-        /* the first failure is isolated (a bad batch, skipped on replay): the
-         * rate stays; the second, at the same step, is the rate's */
-        GT_NEAR(d.lr_scale, 1.0, 0, 1e-7, "lr scale before rollback %d", r);
+        /* 3 steps after the snapshot: too soon for the rate to have shown it
+         * holds, so each rollback backs off */
+        GT_NEAR(d.lr_scale, r == 0 ? 1.0 : 0.5, 0, 1e-7, "lr scale before rollback %d", r);
     }
-    GT_NEAR(gg_guard_last(gd)->lr_scale, 1.0, 0, 1e-7, "stats before the second rollback's back-off");
-    GT_CHECK(gg_guard_counts(gd)->backoffs == 1, "one back-off: the repeated failure's (%ld)", gg_guard_counts(gd)->backoffs);
+    GT_NEAR(gg_guard_last(gd)->lr_scale, 0.5, 0, 1e-7, "stats before the second back-off");
     size_t kk;
     gg_graph_grads(n.g, &kk)[0] = INFINITY;
     gg_guard_decision d = gg_guard_check(gd, 9, 0, 1.0);
@@ -575,6 +574,10 @@ static void test_state_restore(void)
     char *mb = state_text(gb, "memory.");
     GT_CHECK(strstr(mb, "memory.rollbacks_used=1;") && strstr(mb, "memory.last_failure=25;"),
              "the memory keeps the rollback and where it failed: %.300s", mb);
+    /* 15 healthy steps after the snapshot and no failure before: a bad batch
+     * until shown otherwise, the rate kept */
+    GT_CHECK(strstr(mb, "memory.lr_scale=1;") && strstr(mb, "memory.count.backoffs=0;"),
+             "an isolated failure keeps the rate: %.300s", mb);
     free(mb);
 
     /* (2) a guard restored from a's fields */

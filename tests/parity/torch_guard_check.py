@@ -134,14 +134,14 @@ def test_rollback(tmp):
     report(seen == [40], "on_rollback called once with the position (%r)" % seen)
     report(rolled.events and rolled.events[0]["signal"] == "nonfinite" and rolled.events[0]["action"] == "rollback",
            "rollback: the nonfinite event is in the result (%s)" % rolled.events[:1])
-    report(abs(guard.counters["backoffs"] - 1) == 0 and guard.counters["rollbacks"] == 1,
-           "rollback: counted, and backed the rate off (%s)" % guard.counters)
-    # the rate is halved after the rollback for optimizer.step (climbing back over backoff_recover=500
-    # steps), the group's rate stays the schedule's
+    # an isolated failure, long after the snapshot it goes back to, is a bad batch until shown
+    # otherwise: skipped on replay, the rate kept (the core's rule, docs/guard.md)
+    report(guard.counters["backoffs"] == 0 and guard.counters["rollbacks"] == 1,
+           "rollback: counted, the rate kept (an isolated failure) (%s)" % guard.counters)
     after = lr_in_step[nan_at:]  # the updates after the failing step
-    report(abs(after[0] / 5e-3 - 1) < 0.01 and after[1] > after[0] and opt.param_groups[0]["lr"] == 1e-2,
-           "rollback: optimizer.step ran at 5e-3 after the back-off, climbing; param_groups hold 1e-2 "
-           "between steps (%s)" % (after[:2],))
+    report(abs(after[0] / 1e-2 - 1) < 0.01 and opt.param_groups[0]["lr"] == 1e-2,
+           "rollback: optimizer.step ran at the schedule's 1e-2 after it; param_groups hold 1e-2 (%s)"
+           % (after[:2],))
     report(all(torch.isfinite(p).all() for p in model.parameters()), "rollback: the weights end finite")
     status = guard.close()
     d = os.path.join(tmp, "rollback")
