@@ -547,7 +547,8 @@ typedef struct gg_optim_config {
  * (PyTorch: 1e-3) and L-BFGS's history 10 (PyTorch: 100). Every field gets a
  * sane value whatever the kind, so a config can switch kinds. */
 GG_API gg_optim_config gg_optim_defaults(gg_optim_kind kind);
-/* "sgd", "adam", "adamw", "rmsprop", "adagrad", "lbfgs"; NULL if unknown. */
+/* The kind's name in configs: its enum name after GG_OPT_ in lower case
+ * (GG_OPT_ADAMW: "adamw"); NULL if unknown. */
 GG_API const char *gg_optim_name(gg_optim_kind kind);
 /* GG_OPT_COUNT if unknown. */
 GG_API gg_optim_kind gg_optim_parse(const char *name);
