@@ -304,6 +304,76 @@ static double adagrad_update(const gg_optim_config *c, const gg_optim_update *u)
     return k_adagrad(u->p, u->g, u->s, u->n, clr, c->eps, u->wd);
 }
 
+/* StableAdamW (Wortsman et al., "Stable and low-precision training for
+ * large-scale vision-language models", 2023): AdamW whose rate is divided,
+ * per tensor and step, by max(1, RMS(g^2 / max(v^, eps^2))), v^ = v / (1 - b2^t)
+ * the updated second moment. Where a gradient jumps above what v has seen,
+ * the tensor's step shrinks instead of m / sqrt(v) running ahead of it.
+ * Two passes: the moments (as k_adam) with the ratio's sum, then p. */
+
+/* g, m, v: (n); returns the sum of g^2 / max(v^, eps2) over [b, e). */
+static inline double k_stable_moments_block(const float *restrict g, float *restrict m, float *restrict v, long b,
+                                            long e, float b1, float b2, double bc2, double eps2)
+{
+    double acc = 0;
+    const float w1 = 1 - b1, w2 = 1 - b2;
+#pragma omp simd reduction(+ : acc)
+    for (long k = b; k < e; k++) {
+        float gk = g[k];
+        float vk = v[k] * b2 + w2 * gk * gk;
+        m[k] = lerpf(m[k], gk, w1);
+        v[k] = vk;
+        double vh = (double)vk / bc2;
+        acc += (double)gk * gk / (vh > eps2 ? vh : eps2);
+    }
+    return acc;
+}
+
+/* p, m, v: (n); p = p decay - step_size m / (sqrt(v) / bc2_sqrt + eps), as k_adam_loop. */
+static inline __attribute__((always_inline)) double
+k_stable_apply_loop(float *restrict p, const float *restrict m, const float *restrict v, long b, long e,
+                    float step_size, float bc2_sqrt, float eps, float decay, const int norm)
+{
+    double acc = 0;
+    float z = 0;
+#pragma omp simd reduction(+ : acc, z)
+    for (long k = b; k < e; k++) {
+        float p0 = p[k];
+        float p1 = p0 * decay - step_size * m[k] / (sqrtf(v[k]) / bc2_sqrt + eps);
+        float d = p1 - p0;
+        if (norm)
+            acc += (double)d * d;
+        else
+            z += d - d;
+        p[k] = p1;
+    }
+    return norm ? acc : (double)z;
+}
+
+static double stableadamw_update(const gg_optim_config *c, const gg_optim_update *u)
+{
+    const long n = u->n;
+    float *p = u->p, *m = u->s, *v = u->s + n;
+    const float *g = u->g;
+    double bc1 = 1 - pow((double)c->beta1, u->step), bc2 = 1 - pow((double)c->beta2, u->step);
+    double eps2 = (double)c->eps * c->eps, ratio = 0;
+#pragma omp parallel for reduction(+ : ratio) schedule(static) if (n >= GG_PAR_MIN)
+    for (long b = 0; b < n; b += GG_BLOCK)
+        ratio += k_stable_moments_block(g, m, v, b, b + GG_BLOCK < n ? b + GG_BLOCK : n, c->beta1, c->beta2, bc2,
+                                        eps2);
+    double rms = sqrt(ratio / (double)(n > 0 ? n : 1));
+    double lr = u->lr / fmax(1.0, rms);
+    float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2), decay = (float)(1.0 - lr * u->wd);
+    double acc = 0;
+#pragma omp parallel for reduction(+ : acc) schedule(static) if (n >= GG_PAR_MIN)
+    for (long b = 0; b < n; b += GG_BLOCK) {
+        long e = b + GG_BLOCK < n ? b + GG_BLOCK : n;
+        acc += u->measure ? k_stable_apply_loop(p, m, v, b, e, step_size, bc2_sqrt, c->eps, decay, 1)
+                          : k_stable_apply_loop(p, m, v, b, e, step_size, bc2_sqrt, c->eps, decay, 0);
+    }
+    return acc;
+}
+
 /* ---- the table ----------------------------------------------------------------- */
 
 /* Defaults are PyTorch's but for SGD's lr (PyTorch: 1e-3) and L-BFGS's
@@ -320,6 +390,8 @@ const gg_optim_rule gg_optim_rules[] = {
                         .initial = adagrad_initial, .update = adagrad_update},
     [GG_OPT_LBFGS] = {.name = "lbfgs", .lr = 1, .check = gg_lbfgs_check, .slots = gg_lbfgs_slots,
                       .setup = gg_lbfgs_setup, .step_all = gg_lbfgs_step, .check_group = gg_lbfgs_check_group},
+    [GG_OPT_STABLEADAMW] = {.name = "stableadamw", .lr = 1e-3f, .weight_decay = 1e-2f, .check = adam_check,
+                            .slots = two_slots, .update = stableadamw_update, .lazy_norms = 1},
 };
 /* A kind without a row is a compile error here (the last one) or a NULL
  * name, which tests/test_optim.c's test_names catches (the others). */
