@@ -118,7 +118,12 @@ typedef struct gg_opdef {
     int alias; /* output is a view of input 0 */
 } gg_opdef;
 
-extern const gg_opdef gg_opdefs[GG_OP_COUNT];
+/* One row per gg_opcode, written with designated initializers in
+ * ops/table.c. Declared without a size so that table.c's _Static_assert
+ * sees the size of its initializer: a missing last row does not compile,
+ * and a missing row elsewhere is a NULL name or forward that
+ * tests/test_ops_core.c's check_op_table finds. */
+extern const gg_opdef gg_opdefs[];
 
 /* Builder helpers for op files. */
 /* Adds an op node; checks inputs are valid; returns -1 on a sticky error. */
