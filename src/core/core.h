@@ -74,7 +74,7 @@ typedef struct gg_tensor {
     int no_decay;     /* parameter excluded from weight decay by default */
     gg_init init;     /* parameters */
     float fill;       /* buffers */
-    float fa[GG_MAX_ATTR];
+    float fa[GG_MAX_ATTR]; /* op attributes: read and written by name (ops/attr.h) */
     int ia[GG_MAX_ATTR];
     size_t off;       /* offset into the param / buffer arena */
     size_t ws_n;      /* workspace floats (per max batch) */

@@ -16,6 +16,7 @@
  * fix is the same layer-sequential rescaling, to pre-activation RMS 1 for
  * those layers. */
 #include "core/core.h"
+#include "core/ops/attr.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -32,7 +33,8 @@ static int weighted(const gg_graph *g, gg_node n)
 static int squash_of(const gg_graph *g, gg_node n)
 {
     const gg_tensor *t = &g->t[n];
-    return t->ia[0] == GG_ACT_TANH ? 1 : t->ia[0] == GG_ACT_SIGMOID ? 2 : 0;
+    gg_act a = gg_act_of(t);
+    return a == GG_ACT_TANH ? 1 : a == GG_ACT_SIGMOID ? 2 : 0;
 }
 
 /* RMS of a squashing layer's pre-activation, recovered from its output:

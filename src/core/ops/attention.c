@@ -15,7 +15,7 @@
  * after the other and the BLAS threads inside each GEMM: the pthreads
  * OpenBLAS must not be called from inside an OpenMP parallel region.
  * Attributes: ia = {heads, causal}. */
-#include "../core.h"
+#include "attr.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -44,8 +44,8 @@ gg_node gg_attention(gg_graph *g, gg_node qkv, int heads, int causal)
     gg_shape s = gg_shape3(xt->shape.d[0], xt->shape.d[1], D);
     gg_node n = gg_add_node(g, GG_OP_ATTENTION, "attention", &qkv, 1, s, 1);
     if (n >= 0) {
-        g->t[n].ia[0] = heads;
-        g->t[n].ia[1] = causal != 0;
+        gg_attn_heads(&g->t[n]) = heads;
+        gg_attn_causal(&g->t[n]) = causal != 0;
     }
     return n;
 }
@@ -53,13 +53,13 @@ gg_node gg_attention(gg_graph *g, gg_node qkv, int heads, int causal)
 size_t gg_attention_ws(const gg_graph *g, const gg_tensor *t)
 {
     size_t T = (size_t)t->shape.d[1];
-    return ((size_t)g->max_batch * (size_t)t->ia[0] + 1) * T * T;
+    return ((size_t)g->max_batch * (size_t)gg_attn_heads(t) + 1) * T * T;
 }
 
 void gg_attention_fwd(gg_graph *g, gg_tensor *t)
 {
     const float *qkv = gg_IN(g, t, 0)->val;
-    int N = g->batch, T = t->shape.d[1], D = gg_last(t), heads = t->ia[0], causal = t->ia[1], dh = D / heads;
+    int N = g->batch, T = t->shape.d[1], D = gg_last(t), heads = gg_attn_heads(t), causal = gg_attn_causal(t), dh = D / heads;
     float scale = 1.0f / sqrtf((float)dh);
     for (int n = 0; n < N; n++)
         for (int h = 0; h < heads; h++) {
@@ -92,7 +92,7 @@ void gg_attention_bwd(gg_graph *g, gg_tensor *t)
     gg_tensor *x = gg_IN(g, t, 0);
     if (!x->needs_grad || !x->grad) return;
     const float *qkv = x->val;
-    int N = g->batch, T = t->shape.d[1], D = gg_last(t), heads = t->ia[0], causal = t->ia[1], dh = D / heads;
+    int N = g->batch, T = t->shape.d[1], D = gg_last(t), heads = gg_attn_heads(t), causal = gg_attn_causal(t), dh = D / heads;
     float scale = 1.0f / sqrtf((float)dh);
     float *ds = t->ws + (size_t)g->max_batch * heads * T * T; /* the scratch after every P */
     for (int n = 0; n < N; n++)

@@ -4,7 +4,7 @@
  *   loss = mean_r [ lse(x_r) - (1 - eps) x_r[y_r] - eps/C sum_c x_r[c] ]
  *   dx_r = (softmax(x_r) - q_r) / R, q = (1 - eps) onehot(y) + eps / C
  * The softmax is kept in the workspace for backward. Sums in double. */
-#include "../core.h"
+#include "attr.h"
 
 #include <math.h>
 
@@ -36,7 +36,7 @@ gg_node gg_softmax_xent(gg_graph *g, gg_node logits, gg_node labels, float smoot
     if (g && !g->err && !(smoothing >= 0 && smoothing < 1))
         return gg_build_fail(g, GG_E_ARG, "softmax_xent: label smoothing %g is outside [0, 1)", smoothing);
     gg_node n = loss_node(g, GG_OP_SOFTMAX_XENT, "softmax_xent", logits, labels, 0);
-    if (n >= 0) g->t[n].fa[0] = smoothing;
+    if (n >= 0) gg_xent_smoothing(&g->t[n]) = smoothing;
     return n;
 }
 
@@ -58,7 +58,7 @@ void gg_xent_fwd(gg_graph *g, gg_tensor *t)
     gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
     int C = gg_last(x);
     long R = (long)gg_rows(g, x);
-    float eps = t->fa[0];
+    float eps = gg_xent_smoothing(t);
     double total = 0;
     long bad = -1;
 #pragma omp parallel for reduction(+ : total) if (R * C > GG_PAR_MIN)
@@ -98,7 +98,7 @@ void gg_xent_bwd(gg_graph *g, gg_tensor *t)
     gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
     int C = gg_last(x);
     long R = (long)gg_rows(g, x);
-    float eps = t->fa[0], sc = t->grad[0] / (float)R, off = eps / C;
+    float eps = gg_xent_smoothing(t), sc = t->grad[0] / (float)R, off = eps / C;
 #pragma omp parallel for if (R * C > GG_PAR_MIN)
     for (long r = 0; r < R; r++) {
         const float *p = t->ws + (size_t)r * C;
@@ -217,7 +217,7 @@ gg_node gg_huber(gg_graph *g, gg_node pred, gg_node target, float delta)
 {
     if (g && !g->err && !(delta > 0)) return gg_build_fail(g, GG_E_ARG, "huber: delta %g must be > 0", delta);
     gg_node n = loss_node(g, GG_OP_HUBER, "huber", pred, target, 1);
-    if (n >= 0) g->t[n].fa[0] = delta;
+    if (n >= 0) gg_huber_delta(&g->t[n]) = delta;
     return n;
 }
 
@@ -249,7 +249,7 @@ void gg_huber_fwd(gg_graph *g, gg_tensor *t)
 {
     gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
     size_t n = gg_numel(g, x);
-    double s = 0, dl = t->fa[0];
+    double s = 0, dl = gg_huber_delta(t);
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)x->val[i] - y->val[i]);
         s += d <= dl ? 0.5 * d * d : dl * (d - 0.5 * dl);
@@ -261,7 +261,7 @@ void gg_huber_bwd(gg_graph *g, gg_tensor *t)
 {
     gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
     size_t n = gg_numel(g, x);
-    float sc = t->grad[0] / (float)n, dl = t->fa[0];
+    float sc = t->grad[0] / (float)n, dl = gg_huber_delta(t);
     for (size_t i = 0; i < n; i++) {
         float d = x->val[i] - y->val[i];
         float gd = sc * (d > dl ? dl : d < -dl ? -dl : d);
