@@ -1647,7 +1647,23 @@ GG_API void gg_trainer_set_progress(gg_trainer *t, gg_progress_fn fn, void *ctx)
  * directory. Returns GG_OK also when the run ended diverged or stalled:
  * gg_trainer_status says how it ended. */
 GG_API gg_status gg_trainer_run(gg_trainer *t);
-/* "completed", "stopped", "diverged", "stalled" or "running". */
+/* Where a run is: running (set up, or inside gg_trainer_run), or how it
+ * ended. gg_run_status_name gives the word that summary.json's "status",
+ * the events and the command's last line use. */
+typedef enum gg_run_status {
+    GG_RUN_RUNNING,   /* "running" */
+    GG_RUN_COMPLETED, /* "completed": every epoch, or early stopping */
+    GG_RUN_STOPPED,   /* "stopped": a stop request or train.stop_after */
+    GG_RUN_DIVERGED,  /* "diverged": the guard stopped it, or the weights ended non-finite */
+    GG_RUN_STALLED,   /* "stalled": the guard stopped it for a stall */
+    GG_RUN_FAILED,    /* "failed": an error ended it (gg_trainer_run returned it) */
+    GG_RUN_COUNT
+} gg_run_status;
+/* The status's word ("completed", ...); NULL if s is not a gg_run_status. */
+GG_API const char *gg_run_status_name(gg_run_status s);
+/* t's status; GG_RUN_COUNT if t is NULL. */
+GG_API gg_run_status gg_trainer_run_status(const gg_trainer *t);
+/* gg_run_status_name of t's status ("none" if t is NULL). */
 GG_API const char *gg_trainer_status(const gg_trainer *t);
 /* Asks a running gg_trainer_run to finish its step, checkpoint and return
  * with status "stopped" (safe to call from a signal handler). */

@@ -183,7 +183,7 @@ gg_status gg_runlog_summary(gg_trainer *t)
              "\"backoffs\": %ld, \"rollbacks\": %ld, \"nonfinite\": %ld, \"spikes\": %ld, \"trends\": %ld, "
              "\"collapses\": %ld, \"stalls\": %ld, \"vanishing\": %ld, \"dead\": %ld, "
              "\"saturated\": %ld, \"update_ratio\": %ld}\n}\n",
-             t->status, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, wall, sps, fl, ml, t->nonfinite_steps,
+             gg_run_status_name(t->status), t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, wall, sps, fl, ml, t->nonfinite_steps,
              gg_blas_kernel(), t->world, sts, ars, share, t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
              c->trends, c->collapses, c->stalls, c->vanishing, c->dead, c->saturated, c->update_ratio);
     /* pruning: the sparsity per tensor, before the closing brace */

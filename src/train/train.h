@@ -125,7 +125,7 @@ struct gg_trainer {
     float *diag_bufs; /* buffer arena saved around a diagnosis re-run */
     /* run state */
     volatile int stop_requested;
-    char status[16];
+    gg_run_status status;
     double wall_seconds, samples_seen_time;
     long samples_seen;
     double last_train_loss, last_train_acc, last_val_loss, last_val_acc;
