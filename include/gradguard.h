@@ -1736,7 +1736,7 @@ GG_API gg_status gg_trainer_confusion(gg_trainer *t, int which, long *counts);
 GG_API gg_status gg_trainer_sample(gg_trainer *t, const gg_text *vocab, const char *prompt, int n, float temperature,
                                    uint64_t seed, char *out, size_t cap);
 
-/* ==== data parallel (src/dist) ============================================ */
+/* ==== data parallel (src/parallel) ======================================== */
 /*
  * `mpirun -np N gradguard train CONFIG`: every rank builds the same model
  * from the same seed and reads its share of every global batch; the

@@ -388,7 +388,7 @@ static gg_status read_train(gg_cfg_node *m, gg_settings *s)
     return GG_OK;
 }
 
-/* dist: how the ranks of an MPI run talk (src/dist). Read, and harmless,
+/* dist: how the ranks of an MPI run talk (src/parallel). Read, and harmless,
  * in a single-process run too, so one config serves both. */
 static gg_status read_dist(gg_cfg_node *m, gg_settings *s)
 {

@@ -79,7 +79,7 @@ typedef struct gg_settings {
     gg_prune_config prune;
     int prune_on;
     gg_augment_config aug;
-    /* dist: data parallelism over MPI (src/dist) */
+    /* dist: data parallelism over MPI (src/parallel) */
     double bucket_mb; /* gradient allreduce in pieces of this many MiB (0: one call) */
     double dist_timeout; /* seconds a rank waits for the others before its watchdog ends it (0: forever) */
 } gg_settings;

@@ -10,7 +10,7 @@
  * keyed on the micro-batch counter, so a resumed or rolled-back run replays
  * exactly the same batches.
  *
- * Data parallel (N ranks under MPI, src/dist): train.batch stays the global
+ * Data parallel (N ranks under MPI, src/parallel): train.batch stays the global
  * batch. Every rank walks the same global order and takes its slice of each
  * micro-batch (rank r of N: samples [nb r / N, nb (r + 1) / N) of a
  * micro-batch of nb), weighting its gradient by its share of the step's
@@ -22,7 +22,7 @@
 #include "train.h"
 
 #include "core/core.h"
-#include "dist/dist.h"
+#include "parallel/parallel.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -839,7 +839,7 @@ static int end_epoch(gg_trainer *t, double tr_loss, double tr_acc, double sps)
     return stop;
 }
 
-/* ---- data parallel (src/dist) ------------------------------------------ */
+/* ---- data parallel (src/parallel) -------------------------------------- */
 
 /* Whether the run should stop now. With several ranks a stop request (a
  * signal on one of them) counts only once a step's reduction has shared
