@@ -6,7 +6,8 @@
  * reported by gg_text_utf8_error); a NUL byte is not, because text never
  * holds one while binary files and UTF-16 text nearly always do. */
 #include "data.h"
-#include "../core/core.h"
+#include "../core/error.h"
+#include "../core/file.h"
 
 #include <errno.h>
 #include <math.h>

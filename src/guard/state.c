@@ -8,7 +8,7 @@
  * saved and restored, and a checkpoint names each value it holds.
  */
 #include "state.h"
-#include "core/core.h"
+#include "core/error.h"
 #include "quiet.h"
 
 #include <errno.h>

@@ -18,6 +18,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "optim.h"
 
+#include "core/core.h" /* the graph's compiled flag */
+
 #include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
@@ -73,12 +75,6 @@ gg_status gg_optim_check_range(const gg_optim_config *c, const char *field, floa
     return GG_OK;
 }
 
-#define CHECK(call)                                                                                                    \
-    do {                                                                                                               \
-        gg_status s_ = (call);                                                                                         \
-        if (s_) return s_;                                                                                             \
-    } while (0)
-
 static gg_status check_config(const gg_optim_config *c)
 {
     if (!kind_ok(c->kind)) {
@@ -88,8 +84,8 @@ static gg_status check_config(const gg_optim_config *c)
                      gg_optim_rules[k].name);
         return gg_fail(GG_E_ARG, "optimizer: kind %d is not one of %s", (int)c->kind, names);
     }
-    CHECK(gg_optim_check_range(c, "lr", c->lr, 0, INFINITY, 0, "must be a finite number >= 0"));
-    CHECK(gg_optim_check_range(c, "weight_decay", c->weight_decay, 0, INFINITY, 0, "must be a finite number >= 0"));
+    GG_TRY(gg_optim_check_range(c, "lr", c->lr, 0, INFINITY, 0, "must be a finite number >= 0"));
+    GG_TRY(gg_optim_check_range(c, "weight_decay", c->weight_decay, 0, INFINITY, 0, "must be a finite number >= 0"));
     const gg_optim_rule *r = &gg_optim_rules[c->kind];
     return r->check ? r->check(c) : GG_OK;
 }
@@ -268,11 +264,11 @@ gg_status gg_optim_add_group(gg_optim *o, const char *pattern, float lr_scale, f
     if (strlen(pattern) >= sizeof o->groups[0].pattern)
         return gg_fail(GG_E_ARG, "optimizer group '%.40s...': pattern longer than %zu characters", pattern,
                        sizeof o->groups[0].pattern - 1);
-    CHECK(check_coef("optimizer group", pattern, "lr_scale", lr_scale));
-    CHECK(check_coef("optimizer group", pattern, "weight_decay", weight_decay));
-    CHECK(check_coef("optimizer group", pattern, "l1", l1));
-    CHECK(check_coef("optimizer group", pattern, "l2", l2));
-    if (o->rule->check_group) CHECK(o->rule->check_group(o, pattern, lr_scale, weight_decay));
+    GG_TRY(check_coef("optimizer group", pattern, "lr_scale", lr_scale));
+    GG_TRY(check_coef("optimizer group", pattern, "weight_decay", weight_decay));
+    GG_TRY(check_coef("optimizer group", pattern, "l1", l1));
+    GG_TRY(check_coef("optimizer group", pattern, "l2", l2));
+    if (o->rule->check_group) GG_TRY(o->rule->check_group(o, pattern, lr_scale, weight_decay));
     int hit = 0;
     for (int i = 0; i < o->nt && !hit; i++) hit = fnmatch(pattern, o->t[i].name, 0) == 0;
     if (!hit)
@@ -296,8 +292,8 @@ gg_status gg_optim_add_group(gg_optim *o, const char *pattern, float lr_scale, f
 gg_status gg_optim_set_penalty(gg_optim *o, float l1, float l2)
 {
     if (!o) return gg_fail(GG_E_ARG, "gg_optim_set_penalty: the optimizer is NULL");
-    CHECK(check_coef("penalty", "default", "l1", l1));
-    CHECK(check_coef("penalty", "default", "l2", l2));
+    GG_TRY(check_coef("penalty", "default", "l1", l1));
+    GG_TRY(check_coef("penalty", "default", "l2", l2));
     o->l1 = l1;
     o->l2 = l2;
     resolve(o);

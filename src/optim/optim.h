@@ -13,7 +13,9 @@
 #ifndef GG_OPTIM_H
 #define GG_OPTIM_H
 
-#include "core/core.h"
+#include "core/error.h"
+#include "core/reduce.h"
+#include "gradguard.h"
 
 #include <stddef.h>
 #include <stdint.h>

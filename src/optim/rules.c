@@ -208,12 +208,6 @@ static double k_adagrad(float *restrict p, const float *restrict g, float *restr
 
 /* ---- the rules: checks, state slots, one tensor's update -------------------- */
 
-#define CHECK(call)                                                                                                    \
-    do {                                                                                                               \
-        gg_status s_ = (call);                                                                                         \
-        if (s_) return s_;                                                                                             \
-    } while (0)
-
 static gg_status check_eps(const gg_optim_config *c)
 {
     if (!(c->eps > 0) || !isfinite(c->eps)) return gg_optim_bad_field(c, "eps", c->eps, "must be > 0");
@@ -222,8 +216,8 @@ static gg_status check_eps(const gg_optim_config *c)
 
 static gg_status sgd_check(const gg_optim_config *c)
 {
-    CHECK(gg_optim_check_range(c, "momentum", c->momentum, 0, 1, 1, "is outside [0, 1)"));
-    CHECK(gg_optim_check_range(c, "dampening", c->dampening, 0, 1, 0, "is outside [0, 1]"));
+    GG_TRY(gg_optim_check_range(c, "momentum", c->momentum, 0, 1, 1, "is outside [0, 1)"));
+    GG_TRY(gg_optim_check_range(c, "dampening", c->dampening, 0, 1, 0, "is outside [0, 1]"));
     if (c->nesterov != 0 && c->nesterov != 1) return gg_optim_bad_field(c, "nesterov", c->nesterov, "must be 0 or 1");
     if (c->nesterov && (c->momentum <= 0 || c->dampening != 0))
         return gg_fail(GG_E_ARG, "optimizer sgd: nesterov needs momentum > 0 and dampening = 0 (momentum = %g, "
@@ -240,8 +234,8 @@ static double sgd_update(const gg_optim_config *c, const gg_optim_update *u)
 
 static gg_status adam_check(const gg_optim_config *c)
 {
-    CHECK(gg_optim_check_range(c, "beta1", c->beta1, 0, 1, 1, "is outside [0, 1)"));
-    CHECK(gg_optim_check_range(c, "beta2", c->beta2, 0, 1, 1, "is outside [0, 1)"));
+    GG_TRY(gg_optim_check_range(c, "beta1", c->beta1, 0, 1, 1, "is outside [0, 1)"));
+    GG_TRY(gg_optim_check_range(c, "beta2", c->beta2, 0, 1, 1, "is outside [0, 1)"));
     return check_eps(c);
 }
 
@@ -266,9 +260,9 @@ static double adamw_update(const gg_optim_config *c, const gg_optim_update *u) {
 
 static gg_status rmsprop_check(const gg_optim_config *c)
 {
-    CHECK(gg_optim_check_range(c, "alpha", c->alpha, 0, 1, 1, "is outside [0, 1)"));
-    CHECK(gg_optim_check_range(c, "momentum", c->momentum, 0, 1, 1, "is outside [0, 1)"));
-    CHECK(check_eps(c));
+    GG_TRY(gg_optim_check_range(c, "alpha", c->alpha, 0, 1, 1, "is outside [0, 1)"));
+    GG_TRY(gg_optim_check_range(c, "momentum", c->momentum, 0, 1, 1, "is outside [0, 1)"));
+    GG_TRY(check_eps(c));
     if (c->centered != 0 && c->centered != 1) return gg_optim_bad_field(c, "centered", c->centered, "must be 0 or 1");
     return GG_OK;
 }
@@ -284,8 +278,8 @@ static double rmsprop_update(const gg_optim_config *c, const gg_optim_update *u)
 
 static gg_status adagrad_check(const gg_optim_config *c)
 {
-    CHECK(gg_optim_check_range(c, "lr_decay", c->lr_decay, 0, INFINITY, 0, "must be a finite number >= 0"));
-    CHECK(gg_optim_check_range(c, "initial_accumulator", c->initial_accumulator, 0, INFINITY, 0,
+    GG_TRY(gg_optim_check_range(c, "lr_decay", c->lr_decay, 0, INFINITY, 0, "must be a finite number >= 0"));
+    GG_TRY(gg_optim_check_range(c, "initial_accumulator", c->initial_accumulator, 0, INFINITY, 0,
                                "must be a finite number >= 0"));
     return check_eps(c);
 }

@@ -16,7 +16,7 @@
  */
 #include "parallel/parallel.h"
 
-#include "core/core.h"
+#include "core/error.h"
 
 #include <limits.h>
 #include <stdatomic.h>

@@ -4,7 +4,8 @@
  * flushed as they are written so a killed run keeps its log. */
 #include "train.h"
 
-#include "core/core.h"
+#include "core/error.h"
+#include "core/reduce.h"
 
 #include <errno.h>
 #include <math.h>

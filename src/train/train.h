@@ -5,6 +5,7 @@
 #ifndef GG_TRAIN_H
 #define GG_TRAIN_H
 
+#include "core/error.h"
 #include "gradguard.h"
 
 #include <limits.h>
@@ -172,12 +173,7 @@ gg_status gg_ckpt_save(gg_trainer *t);
 /* "cfg.yaml:12" for messages about a config node (setup.c); rotating
  * buffers, so one message can name two places. */
 const char *gg_setup_at(const gg_cfg_node *n);
-/* Returns from the calling function with the status of a failed call. */
-#define GG_TRY(call)                                                                                                   \
-    do {                                                                                                               \
-        gg_status s_ = (call);                                                                                         \
-        if (s_) return s_;                                                                                             \
-    } while (0)
+/* GG_TRY (core/error.h) returns a failed call's status. */
 
 /* One message to the progress callback (trainer.c). */
 void gg_train_emit(gg_trainer *t, gg_event_kind kind, const char *msg);

@@ -21,7 +21,8 @@
  */
 #include "train.h"
 
-#include "core/core.h"
+#include "core/error.h"
+#include "core/reduce.h"
 #include "parallel/parallel.h"
 
 #include <cblas.h>
