@@ -16,9 +16,10 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
-# what the tests add: PyTorch (parity and interop checks) and Chromium (the report render test)
+# what the tests add: PyTorch (parity and interop checks), Chromium (the report render test),
+# valgrind and the fortunes text (the text-directory check; the corpus of bench/lr_sweep)
 deps-test:
-	@scripts/install-deps.sh --with-torch --with-chromium --with-valgrind
+	@scripts/install-deps.sh --with-torch --with-chromium --with-valgrind --with-fortunes
 
 $(BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -32,8 +33,9 @@ $(SAN_BUILD)/Makefile: CMakeLists.txt
 san: deps $(SAN_BUILD)/Makefile
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 
+# the demo run replaces its own earlier run (and says so)
 run: build
-	$(BUILD)/gradguard train $(CONFIG) -o $(RUN_DIR)
+	$(BUILD)/gradguard train $(CONFIG) -o $(RUN_DIR) --overwrite
 
 # The library, header, command, man page, CMake and pkg-config files and the
 # Python package (docs/getting-started.md) under PREFIX (default /usr/local, where

@@ -1,7 +1,7 @@
 /*
  * gg_bench.c - times gradguard training steps, for bench/run.py.
  *
- *   gg_bench mlp|cnn|lstm [--threads N] [--batch B] [--warmup W] [--steps N] [--reps R]
+ *   gg_bench mlp|cnn|lstm|transformer [--threads N] [--batch B] [--warmup W] [--steps N] [--reps R]
  *            [--guard off|default|layers] [--dir DIR] [--data DIR] [--seed S] [--max-time S]
  *            [--conv auto|im2col|winograd]
  *   gg_bench sweep --widths 256,1024 --batches 32,128 [--threads N] [--time S]
@@ -9,7 +9,8 @@
  * A model run builds the model through the public API, writes into DIR what
  * bench/torch_peer.py needs to train the very same thing (init.safetensors:
  * the initial weights; perm.bin: the batch order, int64 sample indices;
- * for lstm also adding_x.f32 / adding_y.f32: the data set), runs W warm-up
+ * for lstm also adding_x.f32 / adding_y.f32, for transformer text_x.f32 /
+ * text_y.f32: the data set), runs W warm-up
  * steps and R repetitions of N timed steps, and prints one JSON object.
  * Batch k is samples perm[(k mod nb) B .. + B), nb = n / B, on both sides.
  * --max-time S caps the timed part on a slow (or busy) machine: when the
@@ -21,6 +22,11 @@
  *   cnn   conv5x5 32 pad 2, maxpool 2, conv5x5 64 pad 2, maxpool 2, dense 128, dense 10
  *   lstm  the adding problem: T = 100 steps of (value, marker), LSTM 128, the
  *         last hidden state into dense 1, mean squared error, batch 32
+ *   transformer  configs/char-transformer.yaml's model on the GPL-3 text
+ *         (--text): byte embedding 128 + positions, 2 pre-norm blocks of
+ *         4-head causal attention and a GELU MLP (512), layer norm, dense to
+ *         the vocabulary; windows of T = 64 (--seq) every 16 bytes, batch 32;
+ *         softmax cross-entropy over every position
  *
  * A step is what src/train/trainer.c does for one batch: zero the gradient
  * arena, fill the batch (uint8 pixels * 1/255), forward, backward, the L1/L2
@@ -51,7 +57,7 @@
 #define MAX_REPS 64
 #define NLOSS 6 /* losses of the first steps printed for the cross-check */
 
-enum { M_MLP, M_CNN, M_LSTM };
+enum { M_MLP, M_CNN, M_LSTM, M_TRANSFORMER };
 enum { G_OFF, G_DEFAULT, G_LAYERS };
 
 typedef struct opts {
@@ -60,7 +66,8 @@ typedef struct opts {
     int nwidths, nbatches, widths[MAX_LIST], batches[MAX_LIST];
     double budget, max_time;
     unsigned long long seed;
-    const char *dir, *data;
+    const char *dir, *data, *text;
+    int vocab; /* transformer: the text's vocabulary size */
 } opts;
 
 typedef struct bench {
@@ -146,6 +153,12 @@ static double model_flops(const opts *op, int B)
         f += 2.0 * B * 32 * 28 * 28 * (1 * 25) * 2;  /* conv1: forward, dW */
         f += 2.0 * B * 64 * 14 * 14 * (32 * 25) * 3; /* conv2: forward, dW, dx */
         f += 2.0 * B * 3136 * 128 * 3 + 2.0 * B * 128 * 10 * 3;
+    } else if (op->model == M_TRANSFORMER) {
+        /* per token: per block qkv 3 D^2, out D^2, MLP 8 D^2 multiply-adds and the
+         * two T x T x dh GEMMs (QK^T, PV) per head, 2 T D; the output D V;
+         * backward twice forward (the embedding's gather is not counted) */
+        double D = op->width, T = op->seq, V = op->vocab, L = op->depth;
+        f += 3.0 * B * T * (L * (2 * 12 * D * D + 4 * T * D) + 2 * D * V);
     } else {
         double H = op->hidden, T = op->seq, F = 2;
         /* forward x W_ih^T and h W_hh^T; backward dW_ih, dW_hh and dh (no dx) */
@@ -179,6 +192,27 @@ static gg_node build_model(gg_graph *g, const opts *op, gg_node *x, gg_node *y)
         h = gg_maxpool2d(g, h, 2, 2, 0);                                       /* (N, 64, 7, 7) */
         h = gg_dense(g, h, "fc1", 128, relu, gg_init_default(relu), 1);        /* flattens (N, 3136) */
         out = gg_dense(g, h, "fc2", 10, GG_ACT_NONE, gg_init_default(GG_ACT_NONE), 1);
+    } else if (op->model == M_TRANSFORMER) {
+        /* as src/train/setup.c builds configs/char-transformer.yaml */
+        int D = op->width, T = op->seq, V = op->vocab;
+        gg_init emb = {GG_INIT_NORMAL, 0, 1}, pos = {GG_INIT_NORMAL, 0, 0.02f};
+        h = *x = gg_input(g, "input", gg_shape1(T));
+        gg_graph_scope(g, "embed1");
+        h = gg_embedding(g, h, gg_param(g, "embed1.weight", gg_shape2(V, D), emb)); /* (N, T, D) */
+        gg_graph_scope(g, "pos1");
+        h = gg_add(g, h, gg_param(g, "pos1.weight", gg_shape2(T, D), pos));
+        gg_graph_scope(g, NULL);
+        for (int i = 0; i < op->depth; i++) {
+            char an[16], mn[16];
+            snprintf(an, sizeof an, "attn%d", i + 1);
+            snprintf(mn, sizeof mn, "mlp%d", i + 1);
+            h = gg_attention_block(g, h, an, 4, 1);
+            h = gg_mlp_block(g, h, mn, 4 * D);
+        }
+        h = gg_layernorm_layer(g, h, "ln1", 1e-5f);
+        out = gg_dense(g, h, "fc1", V, GG_ACT_NONE, gg_init_default(GG_ACT_NONE), 1); /* (N, T, V) */
+        *y = gg_input(g, "labels", gg_shape1(T));
+        return gg_softmax_xent(g, out, *y, 0);
     } else {
         gg_init dflt = {GG_INIT_LECUN_UNIFORM, 0, 0}; /* PyTorch's default weight_hh */
         h = *x = gg_input(g, "input", gg_shape2(op->seq, 2));
@@ -390,14 +424,24 @@ static int load_fashion(gg_dataset *ds, const char *dir)
 
 static const char *model_name(int m)
 {
-    return m == M_MLP ? "mlp" : m == M_CNN ? "cnn" : "lstm";
+    return m == M_MLP ? "mlp" : m == M_CNN ? "cnn" : m == M_LSTM ? "lstm" : "transformer";
 }
 
-static int run_model(const opts *op)
+static int run_model(opts *op)
 {
     gg_dataset ds;
     int own_adding = op->model == M_LSTM;
-    if (own_adding) {
+    if (op->model == M_TRANSFORMER) {
+        gg_text *tx;
+        if (gg_text_load(op->text, &tx)) return die("loading the text");
+        op->vocab = gg_text_vocab_size(tx);
+        gg_status st = gg_text_dataset(tx, op->seq, 16, 0, 1, &ds);
+        gg_text_free(tx);
+        if (st) return die("cutting the text into windows");
+        if (write_file(op->dir, "text_x.f32", ds.f32, sizeof(float) * ds.n * ds.per) ||
+            write_file(op->dir, "text_y.f32", ds.labels, sizeof(float) * ds.n * (size_t)ds.label_per))
+            return 1;
+    } else if (own_adding) {
         if (make_adding(&ds, 4096, op->seq, op->seed + 17)) return die("out of memory");
         if (write_file(op->dir, "adding_x.f32", ds.f32, sizeof(float) * ds.n * ds.per) ||
             write_file(op->dir, "adding_y.f32", ds.labels, sizeof(float) * ds.n))
@@ -528,10 +572,11 @@ static int run_sweep(opts *op)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: gg_bench mlp|cnn|lstm [--threads N] [--batch B] [--warmup W] [--steps N] [--reps R]\n"
+            "usage: gg_bench mlp|cnn|lstm|transformer [--threads N] [--batch B] [--warmup W] [--steps N] [--reps R]\n"
             "                [--guard off|default|layers] [--dir DIR] [--data DIR] [--seed S] [--max-time S]\n"
             "                [--conv auto|im2col|winograd]\n"
             "                [--width W --depth D (mlp)] [--hidden H --seq T (lstm)]\n"
+            "                [--width D --depth L --seq T --text PATH (transformer)]\n"
             "       gg_bench sweep --widths 256,1024 --batches 32,128 [--depth D] [--threads N] [--time S]\n");
     exit(2);
 }
@@ -569,9 +614,10 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "mlp")) op.model = M_MLP;
     else if (!strcmp(argv[1], "cnn")) op.model = M_CNN;
     else if (!strcmp(argv[1], "lstm")) op.model = M_LSTM;
+    else if (!strcmp(argv[1], "transformer")) op.model = M_TRANSFORMER;
     else usage();
     op.threads = 1;
-    op.batch = op.model == M_LSTM ? 32 : 128;
+    op.batch = op.model == M_LSTM || op.model == M_TRANSFORMER ? 32 : 128;
     op.warmup = 10;
     op.steps = 100;
     op.reps = 5;
@@ -582,6 +628,11 @@ int main(int argc, char **argv)
     op.seed = 1;
     op.dir = ".";
     op.data = "/usr/share/datasets/fashion-mnist";
+    op.text = "/usr/share/common-licenses/GPL-3";
+    if (op.model == M_TRANSFORMER) {
+        op.width = 128;
+        op.seq = 64;
+    }
     for (int i = 2; i < argc; i++) {
         if (i + 1 >= argc) usage();
         const char *a = argv[i], *v = argv[++i];
@@ -599,6 +650,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--max-time")) op.max_time = atof(v);
         else if (!strcmp(a, "--dir")) op.dir = v;
         else if (!strcmp(a, "--data")) op.data = v;
+        else if (!strcmp(a, "--text")) op.text = v;
         else if (!strcmp(a, "--widths")) op.nwidths = list(v, op.widths);
         else if (!strcmp(a, "--batches")) op.nbatches = list(v, op.batches);
         else if (!strcmp(a, "--conv")) {

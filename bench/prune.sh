@@ -21,13 +21,13 @@ if [ $# -ge 1 ]; then
 else
   dense=${OUT:-runs/bench-prune-dense}
   echo "== training configs/fashion-mlp.yaml into $dense"
-  "$G" train configs/fashion-mlp.yaml -o "$dense" --quiet
+  "$G" train configs/fashion-mlp.yaml -o "$dense" --overwrite --quiet
 fi
 pruned=${dense%/}-pruned-$SPARSITY
 extra=()
 [ "${STRUCTURED:-0}" = 1 ] && extra=(--structured)
 echo "== $G prune $dense --sparsity $SPARSITY --epochs $EPOCHS ${extra[*]:-} -o $pruned"
-"$G" prune "$dense" --sparsity "$SPARSITY" --epochs "$EPOCHS" "${extra[@]}" -o "$pruned" --quiet
+"$G" prune "$dense" --sparsity "$SPARSITY" --epochs "$EPOCHS" "${extra[@]}" -o "$pruned" --overwrite --quiet
 python3 - "$pruned/prune.json" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -12,7 +12,8 @@ over the repetitions, as +-% of the median).
   1. the machine: CPU, cores, load, the BLAS each side really loaded
   2. the sgemm rate (large square sgemm) and the MLP's GEMM floor
      (bench/gemm_floor: the step's GEMMs alone in OpenBLAS)
-  3. MLP, CNN, LSTM (adding problem): gradguard (bench/gg_bench) at 1 thread
+  3. MLP, CNN, LSTM (adding problem), a character transformer (2 blocks,
+     width 128, 4 heads, T 64, on the GPL-3 text): gradguard (bench/gg_bench) at 1 thread
      and at all cores; PyTorch (bench/torch_peer.py) at its defaults and at
      tuned thread settings, from the same initial weights, data and batch
      order; the first losses of both must agree to 1e-4 (relative)
@@ -143,7 +144,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="few steps and a small sweep (a smoke test, not a measurement)")
     ap.add_argument("--no-sweep", action="store_true")
-    ap.add_argument("--models", default="mlp,cnn,lstm")
+    ap.add_argument("--models", default="mlp,cnn,lstm,transformer")
     ap.add_argument("--coretype", default=None,
                     help="OPENBLAS_CORETYPE for both sides (e.g. SkylakeX: OpenBLAS 0.3.21 picks AVX2 kernels "
                          "on AVX-512 AMD CPUs); default: inherited from the environment")
@@ -161,7 +162,8 @@ def main():
     ncpu = os.cpu_count() or 1
     reps = 2 if a.quick else a.reps
     warmup = 6 if a.quick else 10  # >= 6: the cross-check reads the first 6 losses
-    steps = {"mlp": 20, "cnn": 3, "lstm": 3} if a.quick else {"mlp": 200, "cnn": 20, "lstm": 20}
+    steps = {"mlp": 20, "cnn": 3, "lstm": 3, "transformer": 3} if a.quick else \
+        {"mlp": 200, "cnn": 20, "lstm": 20, "transformer": 20}
     work = tempfile.mkdtemp(prefix="gg-bench-")
     # run copies: a rebuild of the build directory while the bench runs must
     # not swap (or half-write) the programs under it

@@ -5,7 +5,9 @@ Trains exactly what bench/gg_bench trained: it reads the initial weights
 gg_bench saved (DIR/init.safetensors), the batch order (DIR/perm.bin, int64
 sample indices; batch k = perm[(k mod nb) B : + B], nb = n // B) and the same
 data (Fashion-MNIST IDX gz files read with gzip + numpy, pixels * float32(1/255)
-as gradguard's loader does; for lstm DIR/adding_x.f32 and adding_y.f32), with
+as gradguard's loader does; for lstm DIR/adding_x.f32 and adding_y.f32; for
+transformer DIR/text_x.f32 and text_y.f32, the windows of byte ids, with the
+model of bench/lr_sweep/torch_lm.py), with
 torch.optim.Adam(lr=1e-3), times W warm-up steps and R repetitions of N steps,
 and prints one JSON object with the same fields as gg_bench.
 
@@ -33,6 +35,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lr_sweep"))
+import torch_lm  # noqa: E402  (gradguard's character transformer in torch.nn)
 
 NLOSS = 6
 
@@ -108,8 +113,11 @@ class LSTMReg(nn.Module):
         return self.fc(y[:, -1])
 
 
-def flops(model, B, hidden, seq, mlp_hidden):
+def flops(model, B, hidden, seq, mlp_hidden, vocab=0, width=128, depth=2):
     """GEMM/convolution FLOPs of forward + backward, as gg_bench counts them."""
+    if model == "transformer":
+        D, T = width, seq
+        return 3.0 * B * T * (depth * (2 * 12 * D * D + 4 * T * D) + 2 * D * vocab)
     if model == "mlp":
         dims = [784] + mlp_hidden + [10]
         return sum(2.0 * B * dims[i] * dims[i + 1] * (3 if i else 2) for i in range(len(dims) - 1))
@@ -147,7 +155,7 @@ def blas_info():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("model", choices=["mlp", "cnn", "lstm"])
+    ap.add_argument("model", choices=["mlp", "cnn", "lstm", "transformer"])
     ap.add_argument("--torch-threads", type=int, default=0)
     ap.add_argument("--batch", type=int, default=0)
     ap.add_argument("--warmup", type=int, default=10)
@@ -156,13 +164,14 @@ def main():
     ap.add_argument("--dir", default=".")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--seq", type=int, default=100)
+    ap.add_argument("--seq", type=int, default=0, help="lstm: 100; transformer: 64")
     ap.add_argument("--clip", action="store_true")
     ap.add_argument("--foreach", action="store_true")
     ap.add_argument("--max-time", type=float, default=0)
     ap.add_argument("--label", default="")
     a = ap.parse_args()
-    B = a.batch or (32 if a.model == "lstm" else 128)
+    B = a.batch or (32 if a.model in ("lstm", "transformer") else 128)
+    a.seq = a.seq or (64 if a.model == "transformer" else 100)
     default_threads = torch.get_num_threads()
     if a.torch_threads > 0:
         torch.set_num_threads(a.torch_threads)
@@ -172,6 +181,9 @@ def main():
     if a.model == "lstm":
         X = np.fromfile(os.path.join(a.dir, "adding_x.f32"), dtype="<f4").reshape(-1, a.seq, 2)
         Y = np.fromfile(os.path.join(a.dir, "adding_y.f32"), dtype="<f4").reshape(-1, 1)
+    elif a.model == "transformer":  # byte ids as floats, as gradguard holds them
+        X = np.fromfile(os.path.join(a.dir, "text_x.f32"), dtype="<f4").reshape(-1, a.seq).astype(np.int64)
+        Y = np.fromfile(os.path.join(a.dir, "text_y.f32"), dtype="<f4").reshape(-1, a.seq).astype(np.int64)
     else:
         X = read_idx(os.path.join(a.data, "train-images-idx3-ubyte.gz"), 0x803)
         Y = read_idx(os.path.join(a.data, "train-labels-idx1-ubyte.gz"), 0x801).astype(np.int64)
@@ -183,7 +195,7 @@ def main():
 
     def batch(k):
         idx = perm[(k % nb) * B : (k % nb) * B + B]
-        if a.model == "lstm":
+        if a.model in ("lstm", "transformer"):
             return torch.from_numpy(X[idx]), torch.from_numpy(Y[idx])
         x = X[idx].astype(np.float32) * scale
         if a.model == "cnn":
@@ -195,9 +207,16 @@ def main():
         model, loss_fn = MLP([256, 128]), F.cross_entropy
     elif a.model == "cnn":
         model, loss_fn = CNN(), F.cross_entropy
-    else:
+    elif a.model == "lstm":
         model, loss_fn = LSTMReg(a.hidden), F.mse_loss
     w = read_safetensors(os.path.join(a.dir, "init.safetensors"))
+    vocab = 0
+    if a.model == "transformer":
+        vocab = w["embed1.weight"].shape[0]
+        model = torch_lm.CharTransformer(vocab, a.seq, w["embed1.weight"].shape[1], 2, 4)
+
+        def loss_fn(out, y):
+            return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
     if a.model == "lstm":  # gradguard names lstm1.weight_ih, PyTorch lstm1.weight_ih_l0
         w = {(k + "_l0" if k.startswith("lstm1.") else k): v for k, v in w.items()}
     sd = model.state_dict()
@@ -247,7 +266,7 @@ def main():
         cms.append((time.process_time() - c0) * 1e3 / steps)
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     med = float(np.median(ms))
-    fl = flops(a.model, B, a.hidden, a.seq, [256, 128])
+    fl = flops(a.model, B, a.hidden, a.seq, [256, 128], vocab)
     out = {
         "side": "pytorch", "label": a.label, "model": a.model, "batch": B, "clip": a.clip, "foreach": a.foreach,
         "warmup": a.warmup, "steps": steps, "reps": a.reps,

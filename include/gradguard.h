@@ -250,6 +250,20 @@ GG_API gg_node gg_sum(gg_graph *g, gg_node x, float s);
  * (N) or (N, T) stored as floats; label smoothing eps in [0, 1). An id
  * outside [0, C) is an error at run time (gg_graph_forward fails). */
 GG_API gg_node gg_softmax_xent(gg_graph *g, gg_node logits, gg_node labels, float smoothing);
+/* gg_softmax_xent plus a z-loss (PaLM; Wortsman et al. 2023): in training
+ * mode the loss gains z_coef times the mean over rows of (log Z)^2, log Z =
+ * logsumexp of the row's logits, which pulls log Z toward 0 and keeps the
+ * output logits from drifting; its gradient adds 2 z_coef log Z softmax(x)
+ * / rows. Evaluation mode reports the cross-entropy alone, so validation
+ * losses compare across runs with and without it. z_coef in [0, 1e3)
+ * (GG_E_ARG otherwise); 0 is gg_softmax_xent. */
+GG_API gg_node gg_softmax_xent_z(gg_graph *g, gg_node logits, gg_node labels, float smoothing, float z_coef);
+/* Sets the z-loss coefficient of softmax_xent op `loss` at any time, before
+ * or after compiling (the workspace does not depend on it): a monitor can
+ * switch the z-loss on in the middle of a run. It applies from the next
+ * forward. GG_E_ARG if loss is not a softmax_xent op or z_coef is outside
+ * [0, 1e3). */
+GG_API gg_status gg_graph_set_z_loss(gg_graph *g, gg_node loss, float z_coef);
 /* Softmax cross-entropy against soft targets of the logits' shape (rows of
  * probabilities, e.g. mixup's mixed one-hot rows): mean over rows of
  * -sum_c t_c log softmax(x)_c; gradient (softmax(x) sum_c t_c - t) / rows. */
@@ -313,6 +327,13 @@ GG_API gg_node gg_gru(gg_graph *g, gg_node x, gg_node w_ih, gg_node w_hh, gg_nod
  * seeing only positions <= t when causal != 0. The probabilities are kept
  * in the workspace (N heads T T floats) for backward. */
 GG_API gg_node gg_attention(gg_graph *g, gg_node qkv, int heads, int causal);
+/* gg_attention with a tanh soft cap on the logits: the softmax sees
+ * cap tanh(s / cap) for each scaled logit s = q.k / sqrt(D / heads), so no
+ * logit exceeds cap in size (Gemma 2's attention softcapping); cap 0 is
+ * gg_attention. The capped op keeps tanh(s / cap) for backward (another
+ * N heads T T floats of workspace). GG_E_ARG (a build error) for a cap
+ * that is negative or not finite. */
+GG_API gg_node gg_attention_capped(gg_graph *g, gg_node qkv, int heads, int causal, float logit_cap);
 
 /* ==== graph: run (src/core/graph.c) ===================================== */
 
@@ -383,6 +404,48 @@ GG_API const gg_check_info *gg_graph_check_result(const gg_graph *g);
  * in the given pass (0 forward, 1 backward), element 0 of its output (or its
  * input gradient, in backward) is overwritten with value. n = -1 clears. */
 GG_API void gg_graph_inject(gg_graph *g, gg_node n, int backward, float value);
+
+/* Attention and output statistics, measured by the forward pass from what it
+ * computes anyway (no extra pass over the T x T logits): what a monitor
+ * reads to see a transformer's attention logits grow and its output
+ * logits drift (Wortsman et al. 2023). Values are those of the last forward
+ * (training or evaluation) at the batch it ran. */
+typedef struct gg_attention_stats {
+    /* max |s| over the batch's samples and visible (query, key) pairs of
+     * the head, s = q.k / sqrt(D / heads) as the softmax uses it, before a
+     * logit cap (with a cap the softmax sees cap tanh(s / cap)) */
+    float max_logit;
+    /* mean over samples and query positions of the attention row's entropy
+     * -sum_j p_j log p_j, in nats; 0 means one-hot attention */
+    float entropy;
+    /* the same mean for uniform attention (log T; causal: the mean of
+     * log(i + 1) over positions i): the ceiling to compare entropy with */
+    float entropy_uniform;
+} gg_attention_stats;
+/* Heads of attention op n (0 if n is not an attention op). */
+GG_API int gg_graph_attention_heads(const gg_graph *g, gg_node n);
+/* The statistics of head `head` of attention op n. GG_E_ARG if n is not an
+ * attention op or head is outside 0..heads-1; GG_E_STATE before the graph is
+ * compiled or before the op's first forward. *out is zeroed on failure. */
+GG_API gg_status gg_graph_attention_stats(const gg_graph *g, gg_node n, int head, gg_attention_stats *out);
+/* QK-clip (Kimi K2's MuonClip, applied by hand): when head `head` of
+ * attention op n had a max logit m > tau in the last forward, its query
+ * rows and key rows of the block's qkv.weight (rows h dh .. h dh + dh - 1
+ * and D + h dh ..) and the same entries of qkv.bias are multiplied by
+ * f = sqrt(tau / m) each, so the head's logits shrink by f^2 = tau / m and
+ * its max on the same batch becomes tau (the recorded max is set to tau);
+ * other heads and V are untouched. Nothing happens when m <= tau. *factor
+ * (may be NULL) gets f, or 1 when nothing was done. Optimizer moments are
+ * not touched. GG_E_ARG for a node that is not attention, a head out of
+ * range or tau not finite and > 0; GG_E_STATE before a forward, for an op
+ * not built by gg_attention_block (its W_q and W_k are not known), for one
+ * with qk_norm (the norm undoes any rescaling) or a non-finite max. */
+GG_API gg_status gg_attention_qk_clip(gg_graph *g, gg_node n, int head, float tau, float *factor);
+/* Output statistics of softmax_xent op `loss`: log Z = logsumexp of each
+ * row of the logits, its mean and max over the rows (samples, and time for
+ * sequences) of the last forward. GG_E_ARG if loss is not a softmax_xent
+ * op, GG_E_STATE before its first forward. */
+GG_API gg_status gg_graph_output_logz(const gg_graph *g, gg_node loss, double *mean, double *max);
 
 /* ==== parameters ========================================================= */
 
@@ -506,6 +569,22 @@ GG_API gg_status gg_rnn_reset_state(gg_graph *g, const char *layer);
  * The projection into the residual (out, fc2) starts at half the Xavier
  * scale, so each block starts near the identity; biases start at 0. */
 GG_API gg_node gg_attention_block(gg_graph *g, gg_node x, const char *name, int heads, int causal);
+/* Options of an attention block beyond gg_attention_block's. */
+typedef struct gg_attention_opts {
+    int heads, causal;
+    /* layer norm on each head's queries and keys before the logits
+     * (Dehghani et al. 2023; Wortsman et al. 2023): qkv's output is viewed as
+     * (N, T, 3 heads, dh), and the Q and K heads go through layer norms over
+     * dh with their own parameters name.q_norm.weight/bias and
+     * name.k_norm.weight/bias (dh each, shared by the heads; PyTorch's
+     * nn.LayerNorm(dh), eps 1e-5) */
+    int qk_norm;
+    /* tanh soft cap on the attention logits (gg_attention_capped); 0: none */
+    float logit_cap;
+} gg_attention_opts;
+/* The attention block with options; gg_attention_block(g, x, name, h, c) is
+ * gg_attention_block_ex with {h, c, 0, 0}. */
+GG_API gg_node gg_attention_block_ex(gg_graph *g, gg_node x, const char *name, const gg_attention_opts *opts);
 GG_API gg_node gg_mlp_block(gg_graph *g, gg_node x, const char *name, int hidden);
 
 /* ==== optimizers, schedules, regularisation (src/optim) ================== */
@@ -1024,7 +1103,14 @@ typedef struct gg_text gg_text;
  * an empty file and a file holding a NUL byte (binary or UTF-16; the
  * message gives the offset of the first). GG_E_IO if it cannot be read,
  * GG_E_NOMEM over GG_TEXT_MAX_BYTES (checked before allocating) or out of
- * memory. Messages name the file. *out is NULL on failure. */
+ * memory. Messages name the file. *out is NULL on failure.
+ * A directory is read as one text: the concatenation of its regular files
+ * (plain or gzip) in byte order of their names, leaving out symbolic links,
+ * subdirectories, names starting with '.' and names ending in ".dat" (so
+ * Debian's /usr/share/games/fortunes reads as its fortune files once each:
+ * NAME.u8 links to NAME, NAME.dat is a binary index); each file is checked
+ * as above, the 1 GiB limit applies to the sum, and a directory with no such
+ * file is GG_E_FORMAT. */
 GG_API gg_status gg_text_load(const char *path, gg_text **out);
 /* NULL is a no-op. */
 GG_API void gg_text_free(gg_text *tx);
@@ -1108,6 +1194,13 @@ typedef struct gg_safetensors gg_safetensors;
  * GG_E_FORMAT if it is malformed; the message names the file and the tensor
  * or byte offset. Free with gg_safetensors_close. */
 GG_API gg_status gg_safetensors_open(const char *path, gg_safetensors **out);
+/* Reads and validates only the header of path (length, strict JSON, names,
+ * shapes, offsets against the file size, format and header checksum), not
+ * the data: a cheap look at a file's metadata (e.g. which run a checkpoint
+ * belongs to). Its tensors have no data (gg_safetensors_get/find give
+ * NULL); a damaged data buffer is not noticed. Fails like
+ * gg_safetensors_open; free with gg_safetensors_close. */
+GG_API gg_status gg_safetensors_open_header(const char *path, gg_safetensors **out);
 GG_API void gg_safetensors_close(gg_safetensors *st);
 GG_API int gg_safetensors_count(const gg_safetensors *st);
 /* The i-th tensor (header order): name and shape; data owned by st. Any
@@ -1319,6 +1412,7 @@ typedef struct gg_guard_config {
     float loss_blowup_z;       /* ... and, once the loss statistics are warm, this many standard deviations of log loss above its mean (0: no such test) */
     gg_response on_blowup;
     gg_response on_collapse;   /* the loss fell back to chance level after progress */
+    gg_response on_max_spike;  /* the largest |g| far above its level while the global norm is not */
     int layer_every;           /* per-layer statistics to layers.csv every so many steps */
     /* quiet failures: stalls, vanishing gradients, dead and saturated units
      * (docs/guard.md, "Quiet failures") */
@@ -1336,6 +1430,7 @@ typedef struct gg_guard_config {
     int quiet_persist;         /* consecutive passes a layer signal must last to be reported */
     int report_every;          /* steps between repeats of a signal that persists */
     gg_response on_stall, on_vanishing;
+    gg_response on_dead;       /* a ReLU layer's units killed in training (dead at the monitor, alive at its first pass) */
     float remedy_noise_eta;    /* eta of the noise that the noise response switches on */
 } gg_guard_config;
 
@@ -1353,7 +1448,9 @@ GG_API gg_guard_config gg_guard_defaults(void);
  * their output and so hide that growth; a net whose tanh (sigmoid) layers,
  * most of them and at least two, start with a pre-activation RMS over 2
  * (4) is poor too (poor_saturated), and the fix rescales those layers to
- * pre-activation RMS 1. */
+ * pre-activation RMS 1. Dead units: a ReLU layer (any depth) with half or
+ * more of its units zero for the whole batch is poor (poor_dead); the fix
+ * resets its bias to 0 before rescaling. */
 #define GG_INIT_MAX_LAYERS 256
 typedef struct gg_init_report {
     int n;
@@ -1365,6 +1462,10 @@ typedef struct gg_init_report {
     int squashing, saturated; /* tanh/sigmoid layers, and those with pre-activation RMS > 2 (sigmoid: > 4) */
     int poor_growth;          /* poor because the output scale grows or shrinks geometrically (or overflows) */
     int poor_saturated;       /* poor because most squashing layers (>= 2) start saturated */
+    double dead_share[GG_INIT_MAX_LAYERS];       /* ReLU layers: share of units zero for the whole batch; -1 for others */
+    double dead_share_fixed[GG_INIT_MAX_LAYERS]; /* ... after the fix */
+    int dead;                 /* ReLU layers with half or more of their units dead */
+    int poor_dead;            /* poor because a ReLU layer starts with half its units dead (the fix resets its bias to 0) */
     int poor, fixed;
 } gg_init_report;
 GG_API gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep);
@@ -1637,8 +1738,34 @@ typedef struct gg_trainer gg_trainer;
  * files). Every config key is read and checked here; an unknown key or a
  * bad value fails with file, line and key. cfg must outlive the trainer. */
 GG_API gg_status gg_trainer_new(gg_cfg *cfg, const char *run_dir, gg_trainer **out);
-/* Continues the run in run_dir from its newest readable checkpoint (an
- * unreadable newest one is reported and the one before it used).
+/* gg_trainer_new with flags (GG_RUN_*). The run directory belongs to one
+ * run at a time:
+ * - A directory that already holds a run (any of config.yaml, metrics.csv,
+ *   layers.csv, events.jsonl, summary.json, model.safetensors,
+ *   report.html, run_id, vocab.bin, prune.json, checkpoints/) is refused
+ *   (GG_E_STATE, the message names the directory and the files found)
+ *   unless flags has GG_RUN_OVERWRITE, which removes those files (and only
+ *   those) once the run is set up, before anything new is written. An
+ *   empty or missing directory is fine (created).
+ * - The trainer holds a lock on RUN_DIR/run.lock (pid, host, start time
+ *   and run id in the file, flock(2) on it) from here until
+ *   gg_trainer_free; a directory locked by a live process is refused at
+ *   once (GG_E_STATE naming its pid and host). A lock left by a process
+ *   that died (its flock is gone with it) is taken over, which the run
+ *   notes on its progress callback and in events.jsonl.
+ * - The run gets a new id (UTC start time and random hex), written to
+ *   RUN_DIR/run_id, summary.json and every checkpoint's metadata
+ *   (run_id); retention and gg_trainer_resume touch only checkpoints with
+ *   the run's id (a directory made before run ids: only checkpoints
+ *   without one).
+ * Under MPI only rank 0 does these; the others never touch the directory. */
+#define GG_RUN_OVERWRITE 1u
+GG_API gg_status gg_trainer_new_ex(gg_cfg *cfg, const char *run_dir, unsigned flags, gg_trainer **out);
+/* Continues the run in run_dir from its newest readable checkpoint of that
+ * run (an unreadable newest one is reported and the one before it used;
+ * checkpoints of another run are left alone and named). Takes the run
+ * directory's lock as gg_trainer_new_ex does (refused while a live process
+ * holds it; a dead holder's lock is taken over with a note).
  * overrides[0..n) are "key=value" assignments applied to its config. */
 GG_API gg_status gg_trainer_resume(const char *run_dir, const char *const *overrides, int n, gg_trainer **out);
 GG_API void gg_trainer_free(gg_trainer *t);

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gradguard needs that are missing on this machine.
-# Usage: scripts/install-deps.sh [--with-torch] [--with-mpi] [--with-chromium]
+# Usage: scripts/install-deps.sh [--with-torch] [--with-mpi] [--with-chromium] [--with-fortunes]
 # Build needs: cmake, gcc, OpenBLAS, zlib, libyaml, OpenMPI (data-parallel
 # training is on by default where MPI is found; the build works without it);
 # data: dataset-fashion-mnist.
 # --with-torch adds python3-torch, python3-numpy and python3-pandas (parity tests,
 # benches, the Python package's tests),
-# --with-chromium adds headless Chromium (report test). --with-mpi is accepted
+# --with-chromium adds headless Chromium (report test). --with-fortunes adds
+# Debian's fortunes (2.6 MB of text under /usr/share/games/fortunes: the
+# corpus of bench/lr_sweep, read as one text directory). --with-mpi is accepted
 # for older callers: OpenMPI is part of the default set.
 set -eu
 pkgs="cmake make gcc pkg-config libopenblas-dev libopenblas-openmp-dev zlib1g-dev libyaml-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist"
@@ -15,6 +17,7 @@ for a in "$@"; do
     --with-torch) pkgs="$pkgs python3-torch python3-numpy python3-pandas" ;;
     --with-mpi) ;;
     --with-chromium) pkgs="$pkgs chromium" ;;
+    --with-fortunes) pkgs="$pkgs fortunes" ;;
     --with-fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
     --with-valgrind) pkgs="$pkgs valgrind" ;;
     *) echo "install-deps.sh: unknown option '$a'" >&2; exit 2 ;;

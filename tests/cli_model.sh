@@ -77,7 +77,7 @@ check "[ \"\$(awk -v d=$diag 'BEGIN { printf \"%.4f\", d / 60 }')\" = '$acc' ]" 
   "its diagonal is the accuracy $acc (diagonal $diag)"
 "$G" eval "$T/reg" >/dev/null 2>&1 # no run yet: fails
 "$G" train "$T/reg.yaml" -o "$T/reg" --quiet >/dev/null 2>&1
-expect 0 "completed" "$G" train "$T/reg.yaml" -o "$T/reg" --quiet
+expect 0 "completed" "$G" train "$T/reg.yaml" -o "$T/reg" --overwrite --quiet
 check "! \"$G\" eval '$T/reg' --set 'data.test=$T/reg.csv' 2>&1 | grep -q confusion" "no matrix for regression"
 
 # --- predict ---

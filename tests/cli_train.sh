@@ -118,6 +118,18 @@ check "grep -q '^step,[0-9]*,[0-9],nan' '$T/nan/metrics.csv' || grep -q '^step,[
 check "! grep -q '^step,[0-9]*,[0-9],0,' '$T/nan/metrics.csv'" "no logged loss of 0 from NaN steps"
 check "grep -q checkpoint_skipped '$T/nan/events.jsonl'" "no checkpoint of non-finite weights"
 
+# --- a transformer with qk_norm, a logit cap and a z-loss, guard off: layers.csv has the attention rows ---
+TR=$SRC/configs/char-transformer.yaml
+expect 0 "completed" "$G" train "$TR" -o "$T/tr" --set train.max_steps=4 --set train.epochs=1 --set guard.enabled=false \
+  --set guard.layer_every=2 --set model.2.qk_norm=true --set model.4.logit_cap=5 --set loss.z_loss=1e-4 \
+  --set train.threads=1 --quiet
+check "grep -q '^4,attn1/attention,attn1,,,,,,,3,[0-9.e+-]*,[0-9.e+-]*,\$' '$T/tr/layers.csv'" "attention head rows"
+check "grep -q '^4,softmax_xent,fc1,,,,,,,,,,[0-9.e+-]*\$' '$T/tr/layers.csv'" "output log Z row"
+check "grep -q '^2,attn1.q_norm.weight,attn1.q_norm,' '$T/tr/layers.csv'" "qk_norm parameters"
+check "[ -d '$T/nan' ] && [ ! -e '$T/nan/layers.csv' ]" "no layers.csv with the guard off unless layer_every is set"
+expect 1 "loss.z_loss needs loss.name softmax_xent" "$G" train "$MLP" -o "$T/x" --set loss.name=mse --set loss.z_loss=1e-4
+expect 1 "unknown key 'model.3.qk_norm'" "$G" train "$TR" -o "$T/x" --set model.3.qk_norm=true
+
 # --- every shipped config runs (shortened) ---
 for cfg in "$SRC"/configs/*.yaml "$SRC"/configs/*/*.yaml; do
   [ -e "$cfg" ] || continue

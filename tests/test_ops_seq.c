@@ -9,9 +9,14 @@
  *  - the parallel row loops against the serial ones;
  *  - carried state: two chunks with GG_RNN_CARRY equal one long sequence,
  *    and backward after a carry uses the state the chunk started from;
- *  - attention against a direct loop, causal and not;
+ *  - attention against a direct loop, causal and not, with and without a
+ *    logit cap, and its statistics (max |logit|, entropy) against the loop
+ *    and at the extremes (uniform, one-hot);
+ *  - softmax_xent's z-loss (training only) and log Z statistics;
+ *  - QK-clip on a block's W_q/W_k rows, and its refusals;
  *  - the layer builders: names, per-block recurrent initialisers, forget
- *    bias, state reset, the transformer blocks' gradients; build errors. */
+ *    bias, state reset, the transformer blocks' gradients (qk_norm, logit
+ *    cap included); build errors. */
 #include "gradcheck.h"
 
 #include <omp.h>
@@ -501,39 +506,48 @@ static void check_parallel(int cell)
 
 /* ---- attention ---- */
 
-static void check_attention(int N, int T, int D, int heads, int causal)
+static void check_attention(int N, int T, int D, int heads, int causal, float cap)
 {
-    char what[96];
-    snprintf(what, sizeof what, "attention N=%d T=%d D=%d heads=%d causal=%d", N, T, D, heads, causal);
+    char what[112];
+    snprintf(what, sizeof what, "attention N=%d T=%d D=%d heads=%d causal=%d cap=%g", N, T, D, heads, causal, cap);
     gg_graph *g = gg_graph_new(N);
     gg_node qkv = gg_input(g, "qkv", gg_shape2(T, 3 * D));
     gg_graph_requires_grad(g, qkv);
-    gg_node y = gg_attention(g, qkv, heads, causal);
+    gg_node y = gg_attention_capped(g, qkv, heads, causal, cap);
     gg_node L = weigh(g, y, "r");
     GT_OK(gg_graph_compile(g));
     if (gg_graph_status(g)) {
         gg_graph_free(g);
         return;
     }
-    randomize(g, 21 + (uint64_t)(T + heads + causal), 1.0f, 0);
+    gg_attention_stats as;
+    GT_CHECK(gg_graph_attention_stats(g, y, 0, &as) == GG_E_STATE, "%s: no statistics before a forward", what);
+    /* values up to 2 so the capped runs have logits near and past the cap */
+    randomize(g, 21 + (uint64_t)(T + heads + causal), cap > 0 ? 2.0f : 1.0f, 0);
     GT_OK(gg_graph_forward(g, GG_TRAIN, L));
-    /* direct loop, in double */
+    /* direct loop, in double: outputs, and per head the max |s| and the mean row entropy */
     const float *q = gg_graph_data(g, qkv), *yv = gg_graph_data(g, y);
     int dh = D / heads, bad = 0;
+    double amax[8] = {0}, ent[8] = {0}, uni = 0;
     for (int n = 0; n < N; n++)
         for (int h = 0; h < heads; h++)
             for (int i = 0; i < T; i++) {
-                double s[16], mx = -1e300, sum = 0;
+                double s[16], mx = -1e300, sum = 0, e = 0;
                 int m = causal ? i + 1 : T;
+                if (n == 0 && h == 0) uni += log((double)m) / T;
                 for (int j = 0; j < m; j++) {
                     double d = 0;
                     for (int k = 0; k < dh; k++)
                         d += (double)q[((size_t)n * T + i) * 3 * D + h * dh + k] *
                              q[((size_t)n * T + j) * 3 * D + D + h * dh + k];
                     s[j] = d / sqrt((double)dh);
+                    amax[h] = fmax(amax[h], fabs(s[j]));
+                    if (cap > 0) s[j] = cap * tanh(s[j] / cap);
                     mx = fmax(mx, s[j]);
                 }
                 for (int j = 0; j < m; j++) sum += s[j] = exp(s[j] - mx);
+                for (int j = 0; j < m; j++) e -= s[j] / sum * log(s[j] / sum);
+                ent[h] += e / ((double)N * T);
                 for (int k = 0; k < dh; k++) {
                     double o = 0;
                     for (int j = 0; j < m; j++) o += s[j] / sum * q[((size_t)n * T + j) * 3 * D + 2 * D + h * dh + k];
@@ -541,11 +555,109 @@ static void check_attention(int N, int T, int D, int heads, int causal)
                 }
             }
     GT_CHECK(bad == 0, "%s: %d outputs differ from the loop", what, bad);
+    GT_CHECK(gg_graph_attention_heads(g, y) == heads && gg_graph_attention_heads(g, L) == 0, "%s: heads", what);
+    for (int h = 0; h < heads; h++) {
+        GT_OK(gg_graph_attention_stats(g, y, h, &as));
+        GT_NEAR(as.max_logit, amax[h], 1e-5, 1e-6, "%s: head %d max |logit|", what, h);
+        GT_NEAR(as.entropy, ent[h], 1e-4, 1e-5, "%s: head %d entropy", what, h);
+        GT_NEAR(as.entropy_uniform, uni, 1e-6, 1e-6, "%s: uniform entropy", what);
+        GT_CHECK(as.entropy <= as.entropy_uniform + 1e-5, "%s: entropy %g above uniform %g", what, as.entropy,
+                 as.entropy_uniform);
+    }
+    GT_CHECK(gg_graph_attention_stats(g, y, heads, &as) == GG_E_ARG, "%s: head out of range", what);
+    GT_CHECK(gg_graph_attention_stats(g, L, 0, &as) == GG_E_ARG, "%s: not an attention op", what);
     gradcheck(g, L, &qkv, 1, 40, what);
     gg_graph_free(g);
 }
 
-/* ---- layers ---- */
+/* One-hot attention has entropy 0, uniform attention log T (stats at the
+ * extremes, where a formula that is only approximately right shows). */
+static void check_attention_extremes(void)
+{
+    int T = 4, D = 2;
+    gg_graph *g = gg_graph_new(1);
+    gg_node qkv = gg_input(g, "qkv", gg_shape2(T, 3 * D));
+    gg_node y = gg_attention(g, qkv, 1, 0);
+    GT_OK(gg_graph_compile(g));
+    float *q = gg_graph_data(g, qkv);
+    memset(q, 0, sizeof(float) * (size_t)T * 3 * D);
+    GT_OK(gg_graph_forward(g, GG_EVAL, y));
+    gg_attention_stats as;
+    GT_OK(gg_graph_attention_stats(g, y, 0, &as));
+    GT_NEAR(as.entropy, log(4.0), 1e-6, 1e-6, "all-zero logits: uniform attention");
+    GT_CHECK(as.max_logit == 0, "all-zero logits: max %g", as.max_logit);
+    /* key j = (100 j, 0), queries (1, 0): row i puts all its weight on key 3 */
+    for (int i = 0; i < T; i++) {
+        q[i * 3 * D] = 1;
+        q[i * 3 * D + D] = 100.0f * (float)i;
+    }
+    GT_OK(gg_graph_forward(g, GG_EVAL, y));
+    GT_OK(gg_graph_attention_stats(g, y, 0, &as));
+    GT_CHECK(as.entropy >= 0 && as.entropy < 1e-6, "one-hot attention: entropy %g", as.entropy);
+    GT_NEAR(as.max_logit, 300 / sqrt(2.0), 1e-6, 0, "one-hot attention: max logit");
+    gg_graph_free(g);
+}
+
+/* softmax_xent with a z-loss: the value against a loop, training and
+ * evaluation mode, log Z statistics, and the gradient. */
+static void check_z_loss(int R, int C, float z, float smoothing)
+{
+    char what[96];
+    snprintf(what, sizeof what, "z-loss R=%d C=%d z=%g eps=%g", R, C, z, smoothing);
+    gg_graph *g = gg_graph_new(R);
+    gg_node x = gg_input(g, "x", gg_shape1(C));
+    gg_node w = gg_param(g, "w", gg_shape1(C), zinit());
+    gg_node lab = gg_input(g, "y", gg_shape1(1));
+    gg_node L = gg_softmax_xent_z(g, gg_mul(g, x, w), lab, smoothing, z);
+    gg_graph_requires_grad(g, x);
+    GT_OK(gg_graph_compile(g));
+    double mean, max;
+    GT_CHECK(gg_graph_output_logz(g, L, &mean, &max) == GG_E_STATE, "%s: no log Z before a forward", what);
+    GT_CHECK(gg_graph_output_logz(g, x, &mean, &max) == GG_E_ARG, "%s: not a softmax_xent op", what);
+    gg_rng r;
+    gg_rng_seed(&r, 5 + (uint64_t)C);
+    gc_fill(gg_graph_data(g, x), (size_t)R * C, &r, 3.0f, 0);
+    gc_fill(gg_graph_data(g, w), (size_t)C, &r, 2.0f, 0);
+    float *y = gg_graph_data(g, lab);
+    for (int i = 0; i < R; i++) y[i] = (float)(i % C);
+    const float *xv = gg_graph_data(g, x), *wv = gg_graph_data(g, w);
+    double xent = 0, zs = 0, lm = 0, lx = -1e300;
+    for (int i = 0; i < R; i++) {
+        double m = -1e300, s = 0, sx = 0;
+        for (int c = 0; c < C; c++) m = fmax(m, (double)xv[i * C + c] * wv[c]);
+        for (int c = 0; c < C; c++) {
+            s += exp((double)xv[i * C + c] * wv[c] - m);
+            sx += (double)xv[i * C + c] * wv[c];
+        }
+        double lse = m + log(s);
+        int k = (int)y[i];
+        xent += lse - (1 - smoothing) * xv[i * C + k] * wv[k] - smoothing / C * sx;
+        zs += lse * lse;
+        lm += lse / R;
+        lx = fmax(lx, lse);
+    }
+    GT_OK(gg_graph_forward(g, GG_TRAIN, L));
+    GT_NEAR(gg_graph_scalar(g, L), (xent + z * zs) / R, 1e-5, 1e-6, "%s: training loss", what);
+    GT_OK(gg_graph_output_logz(g, L, &mean, &max));
+    GT_NEAR(mean, lm, 1e-5, 1e-6, "%s: mean log Z", what);
+    GT_NEAR(max, lx, 1e-5, 1e-6, "%s: max log Z", what);
+    GT_OK(gg_graph_forward(g, GG_EVAL, L));
+    GT_NEAR(gg_graph_scalar(g, L), xent / R, 1e-5, 1e-6, "%s: evaluation loss has no z term", what);
+    gg_node nodes[2] = {x, w};
+    gradcheck(g, L, nodes, 2, 30, what);
+    /* switched at run time: off, then back on */
+    GT_OK(gg_graph_set_z_loss(g, L, 0));
+    GT_OK(gg_graph_forward(g, GG_TRAIN, L));
+    GT_NEAR(gg_graph_scalar(g, L), xent / R, 1e-5, 1e-6, "%s: z-loss switched off", what);
+    GT_OK(gg_graph_set_z_loss(g, L, 2 * z));
+    GT_OK(gg_graph_forward(g, GG_TRAIN, L));
+    GT_NEAR(gg_graph_scalar(g, L), (xent + 2 * z * zs) / R, 1e-5, 1e-6, "%s: z-loss doubled at run time", what);
+    GT_CHECK(gg_graph_set_z_loss(g, x, 1) == GG_E_ARG && gg_graph_set_z_loss(g, L, -1) == GG_E_ARG,
+             "%s: set_z_loss refusals", what);
+    gg_graph_free(g);
+}
+
+/* ---- layers ---- *//* ---- layers ---- */
 
 static gg_param_info param_named(gg_graph *g, const char *name)
 {
@@ -677,6 +789,118 @@ static void check_blocks(int N, int T, int D, int heads, int causal)
     gg_graph_free(g);
 }
 
+/* Attention blocks with qk_norm and a logit cap: gradients of every new
+ * parameter and of the input, and the parameter shapes. */
+static void check_blocks_opts(int N, int T, int D, int heads, int qk_norm, float cap)
+{
+    char what[112];
+    snprintf(what, sizeof what, "block opts N=%d T=%d D=%d heads=%d qk_norm=%d cap=%g", N, T, D, heads, qk_norm, cap);
+    gg_graph *g = gg_graph_new(N);
+    gg_node x = gg_input(g, "x", gg_shape2(T, D));
+    gg_graph_requires_grad(g, x);
+    gg_attention_opts o = {heads, 1, qk_norm, cap};
+    gg_node h = gg_attention_block_ex(g, x, "att", &o);
+    gg_node L = weigh(g, h, "r");
+    GT_OK(gg_graph_compile(g));
+    if (gg_graph_status(g)) {
+        gg_graph_free(g);
+        return;
+    }
+    const char *names[] = {"att.qkv.weight", "att.qkv.bias", "att.q_norm.weight", "att.q_norm.bias",
+                           "att.k_norm.weight", "att.k_norm.bias", "att.out.weight"};
+    int n = qk_norm ? 7 : 2;
+    gg_node nodes[8] = {x};
+    for (int i = 0; i < n; i++) {
+        nodes[i + 1] = gg_graph_find(g, names[i]);
+        GT_CHECK(nodes[i + 1] >= 0, "%s: parameter %s", what, names[i]);
+    }
+    if (qk_norm) {
+        gg_shape qs = gg_graph_shape(g, nodes[3]);
+        GT_CHECK(qs.ndim == 1 && qs.d[0] == D / heads, "%s: q_norm.weight is (dh)", what);
+    } else {
+        GT_CHECK(gg_graph_find(g, "att.q_norm.weight") < 0, "%s: no q_norm without qk_norm", what);
+    }
+    randomize(g, 9, 1.5f, 0.02f);
+    gradcheck(g, L, nodes, n + 1, 15, what);
+    gg_graph_free(g);
+}
+
+/* The attention op of layer `layer`, -1 if none. */
+static gg_node attention_of(gg_graph *g, const char *layer)
+{
+    for (int i = 0; i < gg_graph_num_nodes(g); i++)
+        if (gg_graph_attention_heads(g, i) > 0 && strcmp(gg_graph_node_layer(g, i), layer) == 0) return i;
+    return -1;
+}
+
+/* QK-clip: the head's max logit on the same batch becomes tau, the other
+ * heads' statistics and the V rows stay; refusals. */
+static void check_qk_clip(void)
+{
+    int N = 2, T = 5, D = 8, heads = 2, dh = D / heads;
+    gg_graph *g = gg_graph_new(N);
+    gg_node x = gg_input(g, "x", gg_shape2(T, D));
+    gg_node h = gg_attention_block(g, x, "att", heads, 1);
+    GT_OK(gg_graph_compile(g));
+    gg_node a = attention_of(g, "att");
+    GT_CHECK(a >= 0, "the block has an attention op");
+    randomize(g, 31, 1.5f, 0);
+    float f = 0;
+    GT_CHECK(gg_attention_qk_clip(g, a, 0, 1, &f) == GG_E_STATE && f == 1, "no clip before a forward");
+    GT_OK(gg_graph_forward(g, GG_EVAL, h));
+    gg_attention_stats s0, s1, t0, t1;
+    GT_OK(gg_graph_attention_stats(g, a, 0, &s0));
+    GT_OK(gg_graph_attention_stats(g, a, 1, &t0));
+    GT_CHECK(s0.max_logit > 1, "head 0's max logit %g is large enough to clip", s0.max_logit);
+    gg_node w = gg_graph_find(g, "att.qkv.weight");
+    float *wv = gg_graph_data(g, w);
+    float v_before = wv[(size_t)(2 * D) * D], k1_before = wv[(size_t)(D + dh) * D];
+    float tau = s0.max_logit / 4;
+    GT_OK(gg_attention_qk_clip(g, a, 0, tau, &f));
+    GT_NEAR(f, 0.5, 1e-6, 0, "factor sqrt(tau / max)");
+    GT_OK(gg_graph_attention_stats(g, a, 0, &s1));
+    GT_NEAR(s1.max_logit, tau, 1e-6, 0, "the recorded max becomes tau");
+    GT_OK(gg_graph_forward(g, GG_EVAL, h));
+    GT_OK(gg_graph_attention_stats(g, a, 0, &s1));
+    GT_OK(gg_graph_attention_stats(g, a, 1, &t1));
+    GT_NEAR(s1.max_logit, tau, 1e-4, 0, "head 0's max logit after the clip, on the same batch");
+    GT_CHECK(s1.entropy > s0.entropy, "smaller logits: entropy %g above %g", s1.entropy, s0.entropy);
+    GT_NEAR(t1.max_logit, t0.max_logit, 1e-6, 0, "head 1 untouched");
+    GT_CHECK(wv[(size_t)(2 * D) * D] == v_before && wv[(size_t)(D + dh) * D] == k1_before,
+             "V rows and head 1's K rows untouched");
+    GT_OK(gg_attention_qk_clip(g, a, 0, s1.max_logit * 2, &f));
+    GT_CHECK(f == 1, "under the threshold: nothing done (factor %g)", f);
+    GT_CHECK(gg_attention_qk_clip(g, a, 2, 1, NULL) == GG_E_ARG, "head out of range");
+    GT_CHECK(gg_attention_qk_clip(g, a, 0, 0, NULL) == GG_E_ARG, "tau 0");
+    GT_CHECK(gg_attention_qk_clip(g, w, 0, 1, NULL) == GG_E_ARG && strstr(gg_errmsg(), "att.qkv.weight"),
+             "not an attention op: %s", gg_errmsg());
+    gg_graph_free(g);
+
+    /* qk_norm: rescaling W_q, W_k would change nothing */
+    g = gg_graph_new(1);
+    x = gg_input(g, "x", gg_shape2(3, 4));
+    gg_attention_opts o = {2, 1, 1, 0};
+    h = gg_attention_block_ex(g, x, "att", &o);
+    GT_OK(gg_graph_compile(g));
+    randomize(g, 3, 1, 0);
+    GT_OK(gg_graph_forward(g, GG_EVAL, h));
+    GT_CHECK(gg_attention_qk_clip(g, attention_of(g, "att"), 0, 1e-3f, NULL) == GG_E_STATE &&
+                 strstr(gg_errmsg(), "qk_norm"),
+             "qk_norm refused: %s", gg_errmsg());
+    gg_graph_free(g);
+
+    /* a bare attention op: W_q and W_k unknown */
+    g = gg_graph_new(1);
+    gg_node q = gg_input(g, "qkv", gg_shape2(3, 12));
+    gg_node y = gg_attention(g, q, 2, 1);
+    GT_OK(gg_graph_compile(g));
+    randomize(g, 4, 1, 0);
+    GT_OK(gg_graph_forward(g, GG_EVAL, y));
+    GT_CHECK(gg_attention_qk_clip(g, y, 0, 1e-3f, NULL) == GG_E_STATE && strstr(gg_errmsg(), "gg_attention_block"),
+             "bare op refused: %s", gg_errmsg());
+    gg_graph_free(g);
+}
+
 static void check_errors(void)
 {
     gg_graph *g = gg_graph_new(2);
@@ -777,13 +1001,25 @@ int main(void)
     for (int heads = 1; heads <= 2; heads++)
         for (int causal = 0; causal < 2; causal++)
             for (int k = 0; k < 2; k++) {
-                check_attention(1, Ta[k], 4, heads, causal);
-                check_attention(3, Ta[k], 4, heads, causal);
+                check_attention(1, Ta[k], 4, heads, causal, 0);
+                check_attention(3, Ta[k], 4, heads, causal, 0);
             }
-    check_attention(2, 5, 6, 3, 1);
+    check_attention(2, 5, 6, 3, 1, 0);
+    /* logit cap: below, near and past the logits' size */
+    check_attention(2, 5, 6, 3, 1, 1.5f);
+    check_attention(2, 4, 4, 2, 0, 0.5f);
+    check_attention(1, 3, 4, 1, 1, 20.0f);
+    check_attention_extremes();
+    check_z_loss(6, 5, 0.1f, 0);
+    check_z_loss(7, 3, 1.0f, 0.1f);
+    check_z_loss(4, 4, 0, 0);
     check_layers();
     check_blocks(2, 3, 4, 2, 1);
     check_blocks(1, 4, 6, 1, 0);
+    check_blocks_opts(2, 4, 8, 2, 1, 0);
+    check_blocks_opts(1, 3, 6, 3, 1, 2.0f);
+    check_blocks_opts(2, 3, 4, 1, 0, 0.7f);
+    check_qk_clip();
     check_errors();
     return gt_done("test_ops_seq");
 }

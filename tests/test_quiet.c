@@ -212,12 +212,14 @@ static void test_stall(void)
 }
 
 /* Healthy at step 0, then fc1 dies and the loss sits at chance: collapse,
- * rolled back by the default response. */
+ * rolled back by the default response (with the dead-unit response off:
+ * by default it answers first, below). */
 static void test_collapse(void)
 {
     net n;
     net_build(&n, 32);
     gg_guard_config c = quiet_only();
+    c.on_dead = GG_DO_NOTHING;
     gg_guard *gd = gg_guard_new(n.g, n.o, &c);
     gg_guard_set_chance(gd, LN3);
     gg_train_pos pos = {0, 0, 0, {0}};
@@ -237,6 +239,41 @@ static void test_collapse(void)
     const char *det = NULL;
     GT_CHECK(count_signal(gd, "collapse", &det) == 1 && strstr(det, "dead units"), "the event: %s", det ? det : "");
     GT_CHECK(count_signal(gd, "stall", NULL) == 0, "a collapse, not a plain stall");
+    gg_guard_free(gd);
+    /* the default: units alive at the first pass and dead for quiet_persist
+     * passes after were killed in training: rolled back as soon as that is
+     * established (quiet_persist 1: the second pass, step 10), long before
+     * the loss's stall window */
+    c = quiet_only();
+    gd = gg_guard_new(n.g, n.o, &c);
+    gg_guard_set_chance(gd, LN3);
+    gg_guard_snapshot(gd, &pos);
+    for (int i = 0; i < 32; i++) b1[i] = 0.1f;
+    pass(&n);
+    gg_guard_check(gd, 0, 0, LN3);
+    for (int i = 0; i < 32; i++) b1[i] = -100.0f;
+    pass(&n);
+    rolled = -1;
+    for (long t = 1; t <= 300 && rolled < 0; t++) {
+        gg_guard_decision d = gg_guard_check(gd, t, 0, LN3);
+        if (d.verdict == GG_GUARD_ROLLBACK) rolled = t;
+        else gg_guard_clear_events(gd);
+    }
+    GT_CHECK(rolled == 10, "units killed in training: rolled back at step %ld", rolled);
+    GT_CHECK(count_signal(gd, "dead_units", &det) == 1 && strstr(det, "killed in training"), "the event: %s",
+             det ? det : "");
+    gg_guard_free(gd);
+    /* units dead from the first pass are the init check's (or a stall's),
+     * not a rate's: warned, not rolled back */
+    gd = gg_guard_new(n.g, n.o, &c);
+    gg_guard_snapshot(gd, &pos);
+    rolled = -1;
+    for (long t = 0; t <= 60 && rolled < 0; t++) {
+        gg_guard_decision d = gg_guard_check(gd, t, 0, 0.5);
+        if (d.verdict == GG_GUARD_ROLLBACK) rolled = t;
+    }
+    GT_CHECK(rolled < 0 && count_signal(gd, "dead_units", NULL) >= 1, "dead from the start: a warning only (rolled %ld)",
+             rolled);
     gg_guard_free(gd);
     net_free(&n);
 }
@@ -283,8 +320,49 @@ static void check_init(float gain, int *poor, int *fixed, double *last_rms, int 
     check_init_act(GG_ACT_RELU, gain, poor, fixed, last_rms, untouched, NULL);
 }
 
+/* A ReLU net whose biases start at -3 (a shifted bias): every unit of the
+ * first layer is zero for the whole batch, and no scale or growth shows it.
+ * The check calls it dead (at any depth: two layers here) and the fix
+ * brings the units back; with biases at 0 the same net is left alone. */
+static void check_dead_init(float bias, int *poor_dead, int *fixed, double *dead_after)
+{
+    gg_graph *g = gg_graph_new(64);
+    gg_node x = gg_input(g, "x", gg_shape1(32));
+    gg_init he = {GG_INIT_HE_NORMAL, 1, 0};
+    gg_node h = gg_dense(g, x, "fc1", 64, GG_ACT_RELU, he, 1);
+    gg_dense(g, h, "fc2", 10, GG_ACT_NONE, he, 1);
+    GT_OK(gg_graph_compile(g));
+    GT_OK(gg_graph_init_params(g, 3));
+    gg_param_info pi;
+    for (int i = 0; i < gg_graph_num_params(g); i++) {
+        gg_graph_param(g, i, &pi);
+        if (strcmp(pi.name, "fc1.bias") == 0) {
+            size_t np;
+            float *b = gg_graph_params(g, &np) + pi.offset;
+            for (size_t k = 0; k < pi.numel; k++) b[k] = bias;
+        }
+    }
+    gg_rng r;
+    gg_rng_seed(&r, 4);
+    float *xv = gg_graph_data(g, x);
+    for (int i = 0; i < 64 * 32; i++) xv[i] = (float)(0.3 * gg_rng_normal(&r));
+    static gg_init_report rep;
+    GT_OK(gg_init_check(g, 1, &rep));
+    *poor_dead = rep.poor_dead;
+    *fixed = rep.fixed;
+    *dead_after = rep.fixed ? rep.dead_share_fixed[0] : rep.dead_share[0];
+    gg_graph_free(g);
+}
+
 static void test_init_check(void)
 {
+    int pd, fx;
+    double da;
+    check_dead_init(-3.0f, &pd, &fx, &da);
+    GT_CHECK(pd && fx && da < 0.5, "biases at -3: dead units found and revived (%d, %d, %.2f dead after)", pd, fx, da);
+    check_dead_init(0.0f, &pd, &fx, &da);
+    GT_CHECK(!pd && !fx, "biases at 0: no dead layer, untouched (%.2f dead)", da);
+
     int poor, fixed, untouched;
     double last;
     check_init(0.5f, &poor, &fixed, &last, &untouched);

@@ -344,6 +344,41 @@ static void test_full(void)
     free(html);
 }
 
+/* A transformer's layers.csv: tensor rows, then one row per attention head
+ * and one for the output's log Z; they are drawn apart from the tensors. */
+static void test_attention(void)
+{
+    int b1, b2;
+    write_metrics("sample-attn", 1e-3, 0, &b1, &b2);
+    FILE *f = create("sample-attn", "layers.csv");
+    fprintf(f, "step,tensor,layer,grad_norm,weight_norm,update_norm,update_ratio,dead_fraction,saturated_fraction,"
+               "head,max_logit,entropy,log_z\n");
+    for (long s = 100; s <= 1000; s += 100) {
+        fprintf(f, "%ld,attn1.qkv.weight,attn1,0.5,10,0.01,0.001,,,,,,\n", s);
+        for (int h = 0; h < 2; h++)
+            fprintf(f, "%ld,attn1/attention,attn1,,,,,,,%d,%g,%g,\n", s, h, 2.0 + s * 0.01 * (h + 1), 3.0 - s * 0.002);
+        fprintf(f, "%ld,softmax_xent,fc1,,,,,,,,,,%g\n", s, 4.0 + s * 0.001);
+    }
+    fclose(f);
+    put("sample-attn", "events.jsonl", "");
+    put("sample-attn", "summary.json", "{\"status\": \"completed\", \"steps\": 1000}\n");
+    put("sample-attn", "config.yaml", "model: []\n");
+    char *html = report_of("sample-attn");
+    if (!html) return;
+    check_page(html, "attention rows");
+    /* loss, accuracy, lr, gradient norm, heat map, ratio; max logit, entropy, log Z */
+    GT_CHECK(count(html, "<svg") == 9, "%d charts with attention rows, want 9", count(html, "<svg"));
+    GT_CHECK(strstr(html, "class=\"lg\">attn1 head 0<") && strstr(html, "class=\"lg\">attn1 head 1<"),
+             "attention legend names the heads");
+    GT_CHECK(strstr(html, ">max |logit| (log scale)<") && strstr(html, ">entropy (nats)<") &&
+                 strstr(html, ">mean log Z<"),
+             "attention axis labels");
+    GT_CHECK(!strstr(html, ">attn1/attention<") && !strstr(html, ">softmax_xent<"),
+             "attention and output rows are not heat-map tensors");
+    GT_CHECK(!strstr(html, "class=\"warn\""), "no warnings for the new columns");
+    free(html);
+}
+
 static void test_partial(void)
 {
     int b1, b2;
@@ -364,17 +399,38 @@ static void test_partial(void)
         free(html);
     }
 
-    /* an empty directory: every file missing, still a page */
-    char dir[1400];
+    /* an empty directory is not a run directory: an error that names the
+     * files it lacks, and no page written into it or anywhere else */
+    char dir[1400], out[1500];
     path_of(dir, sizeof dir, "empty", NULL);
     mkdir(dir, 0755);
     drop("empty", "report.html");
-    html = report_of("empty");
+    GT_CHECK(gg_report_write(dir, NULL) == GG_E_IO && strstr(gg_errmsg(), "is not a run directory") &&
+                 strstr(gg_errmsg(), "none of config.yaml, metrics.csv, events.jsonl, summary.json"),
+             "empty dir: %s", gg_errmsg());
+    snprintf(out, sizeof out, "%s/report.html", dir);
+    GT_CHECK(access(out, F_OK) != 0, "a report was written into a directory that is not a run's");
+    {
+        char good[1400];
+        path_of(good, sizeof good, "sample-nolayers", NULL);
+        const char *dirs[2] = {good, dir};
+        path_of(out, sizeof out, "empty-compare.html", NULL);
+        unlink(out);
+        GT_CHECK(gg_report_compare(dirs, 2, out) == GG_E_IO && strstr(gg_errmsg(), "empty' is not a run directory"),
+                 "compare with an empty dir: %s", gg_errmsg());
+        GT_CHECK(access(out, F_OK) != 0, "compare wrote %s although a directory is not a run's", out);
+    }
+
+    /* a run that has only its config (killed as it started): every other
+     * file missing, still a page */
+    put("started", "config.yaml", "train: {epochs: 1}\n");
+    drop("started", "report.html");
+    html = report_of("started");
     if (html) {
         check_page(html, "empty run");
         GT_CHECK(count(html, "<svg") == 4, "%d charts for an empty run", count(html, "<svg"));
         GT_CHECK(strstr(html, "metrics.csv: not found") && strstr(html, "summary.json: not found") &&
-                     strstr(html, "config.yaml: not found"),
+                     !strstr(html, "config.yaml: not found"),
                  "missing files warned");
         GT_CHECK(strstr(html, ">no loss logged<") != NULL, "empty chart says so");
         free(html);
@@ -467,6 +523,7 @@ int main(void)
     }
     test_numbers();
     test_full();
+    test_attention();
     test_partial();
     test_long();
     test_compare();

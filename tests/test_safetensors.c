@@ -518,6 +518,59 @@ static void test_atomic(void)
     GT_CHECK(count_temps() == 0, "no temporary files left");
 }
 
+/* The header alone: metadata and shapes without the data; a damaged data
+ * buffer goes unnoticed, a damaged header or a short file does not. */
+static void test_header_only(void)
+{
+    const char *good = pathof("model.safetensors");
+    gg_safetensors *st = NULL;
+    GT_OK(gg_safetensors_open_header(good, &st));
+    if (!st) return;
+    GT_CHECK(gg_safetensors_count(st) == 5, "header only: count %d", gg_safetensors_count(st));
+    const char *m = gg_safetensors_meta(st, "gg_kind");
+    GT_CHECK(m && !strcmp(m, "model"), "header only: meta gg_kind");
+    gg_shape sh;
+    const float *d = a_vals;
+    GT_OK(gg_safetensors_find(st, "fc1.weight", &sh, &d));
+    GT_CHECK(d == NULL && sh.ndim == 2 && sh.d[0] == 3 && sh.d[1] == 4, "header only: fc1.weight has data or a wrong shape");
+    gg_safetensors_close(st);
+
+    size_t n;
+    unsigned char *b = slurp(good, &n);
+    if (!b) return;
+    uint64_t hn = 0;
+    for (int i = 0; i < 8; i++) hn |= (uint64_t)b[i] << (8 * i);
+    const char *p = pathof("header-only.safetensors");
+    /* a flipped data byte: only the full read sees it */
+    b[n - 3] ^= 1;
+    spit(p, b, n);
+    st = NULL;
+    GT_OK(gg_safetensors_open_header(p, &st));
+    gg_safetensors_close(st);
+    expect_fail(p, GG_E_FORMAT, "data checksum does not match", NULL);
+    b[n - 3] ^= 1;
+    /* a flipped name in the header: the header checksum */
+    const unsigned char *at = find_bytes(b + 8, hn, "fc1.weight");
+    if (at) {
+        size_t i = (size_t)(at - b) + 9;
+        b[i] ^= 1;
+        spit(p, b, n);
+        st = NULL;
+        GT_CHECK(gg_safetensors_open_header(p, &st) == GG_E_FORMAT && contains(gg_errmsg(), "header checksum") &&
+                     contains(gg_errmsg(), p),
+                 "header only: a flipped name: %s", gg_errmsg());
+        gg_safetensors_close(st);
+        b[i] ^= 1;
+    }
+    /* cut inside the data: the offsets no longer fit the file */
+    spit(p, b, n - 4);
+    st = NULL;
+    GT_CHECK(gg_safetensors_open_header(p, &st) == GG_E_FORMAT && contains(gg_errmsg(), p),
+             "header only: a truncated file: %s", gg_errmsg());
+    gg_safetensors_close(st);
+    free(b);
+}
+
 static void cleanup(void)
 {
     DIR *d = opendir(dir);
@@ -540,6 +593,7 @@ int main(void)
     test_dtypes();
     test_bad_files();
     test_bit_flips();
+    test_header_only();
     test_atomic();
     cleanup();
     return gt_done("test_safetensors");

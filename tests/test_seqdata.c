@@ -2,8 +2,8 @@
  * variants) and the temporal order problem checked sample by sample against
  * their definitions, their statistics and determinism; byte-level texts
  * (vocabulary, windows and next-byte labels, contiguous splits, refusals
- * naming the file, vocabulary files); and, when installed, a real licence
- * text. */
+ * naming the file, vocabulary files, a directory read as one text); and,
+ * when installed, a real licence text and Debian's fortunes. */
 #include "gradguard.h"
 #include "gt.h"
 
@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -523,7 +524,6 @@ static void test_text_refusals(void)
     EXPECT_FAIL(gg_text_load(path_of("nul.txt"), &tx), GG_E_FORMAT, "nul.txt", "NUL", "byte offset 3");
     write_file("zeros.bin", "\0\0\0\0", 4);
     EXPECT_FAIL(gg_text_load(path_of("zeros.bin"), &tx), GG_E_FORMAT, "zeros.bin", "byte offset 0");
-    EXPECT_FAIL(gg_text_load(dir, &tx), GG_E_IO, dir);
     EXPECT_FAIL(gg_text_load(NULL, &tx), GG_E_ARG, "no text file");
 
     /* over 1 GiB: refused before reading (a sparse file costs no disk) */
@@ -571,6 +571,74 @@ static void test_text_refusals(void)
         }
         gg_text_free(tx);
     }
+}
+
+/* A directory is the concatenation of its text files in name order:
+ * links, hidden files, NAME.dat and subdirectories are left out. */
+static void test_text_dir(void)
+{
+    char sub[300], nested[320], p[400];
+    snprintf(sub, sizeof sub, "%s/corpus", dir);
+    snprintf(nested, sizeof nested, "%s/nested", sub);
+    GT_CHECK(mkdir(sub, 0755) == 0 && mkdir(nested, 0755) == 0, "fixture directories");
+    gg_text *tx = (gg_text *)1;
+    EXPECT_FAIL(gg_text_load(sub, &tx), GG_E_FORMAT, "corpus", "no text file");
+    GT_CHECK(tx == NULL, "failed load left *out set");
+    write_file("corpus/b", "second\n%\n", 9);
+    write_file("corpus/a", "first\n%\n", 8);
+    write_file("corpus/a.dat", "\0\0\0\2index", 9); /* a binary index: would fail if read */
+    write_file("corpus/.hidden", "\0", 1);
+    write_file("corpus/nested/c", "third\n", 6);
+    snprintf(p, sizeof p, "%s/a", sub);
+    char link[400];
+    snprintf(link, sizeof link, "%s/a.u8", sub);
+    GT_CHECK(symlink(p, link) == 0, "fixture link");
+    GT_OK(gg_text_load(sub, &tx));
+    if (tx) {
+        const char *want = "first\n%\nsecond\n%\n";
+        gg_dataset ds;
+        GT_CHECK(gg_text_size(tx) == strlen(want), "directory text: %zu bytes, want %zu", gg_text_size(tx),
+                 strlen(want));
+        GT_OK(gg_text_dataset(tx, (int)strlen(want) - 1, 1, 0, 1, &ds));
+        int same = ds.n == 1;
+        for (size_t i = 0; same && i + 1 < strlen(want); i++)
+            same = gg_text_byte(tx, (int)ds.f32[i]) == (unsigned char)want[i] &&
+                   gg_text_byte(tx, (int)ds.labels[i]) == (unsigned char)want[i + 1];
+        GT_CHECK(same, "directory text: files a then b, nothing else");
+        gg_dataset_free(&ds);
+        gg_text_free(tx);
+    }
+    write_file("corpus/c-nul", "x\0y", 3);
+    EXPECT_FAIL(gg_text_load(sub, &tx), GG_E_FORMAT, "corpus/c-nul", "NUL", "byte offset 1");
+    const char *names[] = {"b", "a", "a.dat", ".hidden", "a.u8", "c-nul"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", sub, names[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof p, "%s/c", nested);
+    unlink(p);
+    rmdir(nested);
+    rmdir(sub);
+}
+
+/* Debian's fortunes, when installed (scripts/install-deps.sh --with-fortunes):
+ * the corpus of the transformer learning-rate sweep. */
+static void test_fortunes(void)
+{
+    const char *p = "/usr/share/games/fortunes";
+    if (access(p, R_OK) != 0) {
+        printf("%s not found: fortunes check skipped\n", p);
+        return;
+    }
+    gg_text *tx = NULL;
+    GT_OK(gg_text_load(p, &tx));
+    if (!tx) return;
+    size_t n = gg_text_size(tx);
+    int V = gg_text_vocab_size(tx);
+    printf("%s: %zu bytes, vocabulary %d bytes, UTF-8 %s\n", p, n, V, gg_text_utf8_error(tx) < 0 ? "valid" : "invalid");
+    GT_CHECK(n > 2000000 && n < 4000000 && V > 80 && V < 256, "fortunes: %zu bytes, vocabulary %d", n, V);
+    GT_CHECK(gg_text_id(tx, '%') >= 0, "fortunes hold their '%%' separators");
+    gg_text_free(tx);
 }
 
 /* A real text: the GPL version 3 as Debian installs it. */
@@ -624,7 +692,9 @@ int main(void)
     test_temporal();
     test_text_load();
     test_text_refusals();
+    test_text_dir();
     test_real_text();
+    test_fortunes();
     cleanup();
     return gt_done("test_seqdata");
 }

@@ -3,8 +3,9 @@
  * arguments, prints progress (a bar on a terminal, plain lines otherwise)
  * and turns failures into one clear line on stderr and a non-zero exit.
  *
- * Exit status: 0 completed (or stopped on request), 1 error, 2 usage,
- * 3 diverged, 4 stalled.
+ * Exit status: 0 completed (or stopped on request), 1 error (a run
+ * directory that holds a run or is in use included), 2 usage, 3 diverged,
+ * 4 stalled.
  */
 #include "gradguard.h"
 
@@ -24,7 +25,8 @@ static const char *const usage_main =
     "Train neural networks whose training does not blow up.\n"
     "\n"
     "commands:\n"
-    "  train CONFIG [-o RUN_DIR] [--set key=value ...]   train a model from a YAML config\n"
+    "  train CONFIG [-o RUN_DIR] [--overwrite] [--set key=value ...]\n"
+    "                                                    train a model from a YAML config\n"
     "  resume RUN_DIR [--set key=value ...]              continue a run from its newest good checkpoint\n"
     "  eval RUN_DIR [--checkpoint FILE]                  evaluate a run's model on its test set\n"
     "  predict RUN_DIR --data FILE -o PREDS.csv          per-sample predictions of a run's model\n"
@@ -38,7 +40,7 @@ static const char *const usage_main =
     "exit status: 0 completed or stopped, 1 error, 2 usage, 3 diverged, 4 stalled\n";
 
 static const char *const usage_train =
-    "usage: gradguard train CONFIG [-o RUN_DIR] [--set key=value ...] [--quiet]\n"
+    "usage: gradguard train CONFIG [-o RUN_DIR] [--overwrite] [--set key=value ...] [--quiet]\n"
     "\n"
     "Trains the model that CONFIG (YAML) describes and writes the run directory:\n"
     "  config.yaml        the resolved config (with every --set applied)\n"
@@ -50,9 +52,18 @@ static const char *const usage_train =
     "  model.safetensors  the final weights\n"
     "  report.html        the run's charts, written at its end (gradguard report RUN_DIR redraws it)\n"
     "  vocab.bin          text runs: the byte vocabulary, for gradguard sample\n"
+    "  run_id             the run's id (time and random hex), also in summary.json and every checkpoint\n"
+    "  run.lock           while the run is going: its pid, host and start time (removed at the end)\n"
+    "\n"
+    "One run per directory: a RUN_DIR that already holds a run (any file above but run.lock) is\n"
+    "refused (exit 1) unless --overwrite is given; a RUN_DIR in use by a live train or resume\n"
+    "is refused at once, naming its pid; the lock of a killed run is taken over with a note.\n"
+    "Resume and checkpoint retention touch only checkpoints with the run's id.\n"
     "\n"
     "options:\n"
     "  -o, --out RUN_DIR  where to write the run (default: runs/<config name>)\n"
+    "  --overwrite        RUN_DIR may hold an earlier run: its files (those above, nothing else)\n"
+    "                     are removed once the new run is set up, before anything is written\n"
     "  --set key=value    override a config key, e.g. --set train.epochs=3 --set optimizer.lr=3e-4\n"
     "                     (list items by index: --set model.0.units=512); may be repeated\n"
     "  --quiet            print only the final line\n"
@@ -71,7 +82,9 @@ static const char *const usage_resume =
     "usage: gradguard resume RUN_DIR [--set key=value ...] [--quiet]\n"
     "\n"
     "Continues the run in RUN_DIR from its newest checkpoint that reads back intact\n"
-    "(a damaged newest checkpoint is reported and the one before it is used). The run\n"
+    "(a damaged newest checkpoint is reported and the one before it is used; checkpoints\n"
+    "of another run, by run_id, are never loaded nor removed). It takes the run's lock: a\n"
+    "run still going in another process is refused at once. The run\n"
     "continues exactly as if it had not stopped: same data order, same random streams.\n"
     "--set overrides keys of the saved config (e.g. --set train.epochs=10 to train longer).\n"
     "Under mpirun any number of ranks can resume a run, whatever number wrote it.\n";
@@ -261,7 +274,7 @@ typedef struct cli_args {
     const char *out, *checkpoint, *prompt;
     long length, seed;
     double temperature;
-    int quiet, help, all_ranks;
+    int quiet, help, all_ranks, overwrite;
     int have_length, have_temperature;
 } cli_args;
 
@@ -360,6 +373,8 @@ static int parse_args(int argc, char **argv, cli_args *a, const char *cmd)
             a->quiet = 1;
         } else if (strcmp(s, "--all-ranks") == 0) {
             a->all_ranks = 1;
+        } else if (strcmp(s, "--overwrite") == 0 && strcmp(cmd, "train") == 0) {
+            a->overwrite = 1;
         } else if (s[0] == '-' && s[1]) {
             return fprintf(stderr, "gradguard %s: unknown option '%s' (see gradguard %s --help)\n", cmd, s, cmd), -1;
         } else if (!s[0]) {
@@ -465,7 +480,7 @@ static int cmd_train(int argc, char **argv)
         snprintf(out, sizeof out, "runs/%.*s", dot ? (int)(dot - base) : (int)strlen(base), base);
     }
     gg_trainer *t = NULL;
-    if (gg_trainer_new(cfg, out, &t)) {
+    if (gg_trainer_new_ex(cfg, out, a.overwrite ? GG_RUN_OVERWRITE : 0, &t)) {
         print_error();
         gg_cfg_free(cfg);
         return 1;

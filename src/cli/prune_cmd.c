@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int gg_cli_prune(int argc, char **argv);
 
@@ -35,7 +36,8 @@ static const char *const usage_prune =
     "  --method M         magnitude (default: the smallest |w| go) or random\n"
     "  --scope S          global (default: one ranking over all layers) or layer (each layer to S)\n"
     "  --epochs N         fine-tuning epochs (default 1; 0 only prunes)\n"
-    "  -o, --out OUT_DIR  the new run directory\n"
+    "  -o, --out OUT_DIR  the new run directory (refused if it holds a run, unless --overwrite)\n"
+    "  --overwrite        remove the run in OUT_DIR first (never RUN_DIR itself)\n"
     "  --set key=value    override a key of RUN_DIR's config for the fine-tuning (e.g. optimizer.lr=1e-4)\n"
     "Biases and normalisation parameters are never pruned (prune.include_biases in a config).\n";
 
@@ -100,7 +102,7 @@ int gg_cli_prune(int argc, char **argv)
 {
     const char *run = NULL, *out = NULL, *method = NULL, *scope = NULL;
     const char *sets[256];
-    int nsets = 0, structured = 0, quiet = 0;
+    int nsets = 0, structured = 0, quiet = 0, overwrite = 0;
     double sparsity = -1, epochs = 1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -109,6 +111,8 @@ int gg_cli_prune(int argc, char **argv)
             structured = 1;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             quiet = 1;
+        } else if (strcmp(a, "--overwrite") == 0) {
+            overwrite = 1;
         } else if (strcmp(a, "--sparsity") == 0) {
             if (number(a, v, 0, 0.999, 0, &sparsity)) return 2;
             i++;
@@ -144,6 +148,10 @@ int gg_cli_prune(int argc, char **argv)
     while (rl > 1 && run[rl - 1] == '/') rl--;
     if (out) snprintf(dir, sizeof dir, "%s", out);
     else snprintf(dir, sizeof dir, "%.*s-pruned", (int)rl, run);
+    /* the new run must not replace the one it starts from */
+    struct stat a, b;
+    if (stat(run, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        return fprintf(stderr, "gradguard prune: OUT_DIR %s is RUN_DIR itself; choose another directory\n", dir), 2;
 
     snprintf(p, sizeof p, "%s/config.yaml", run);
     gg_cfg *cfg = NULL;
@@ -174,7 +182,7 @@ int gg_cli_prune(int argc, char **argv)
         return 1;
     }
     gg_trainer *t = NULL;
-    if (gg_trainer_new(cfg, dir, &t)) {
+    if (gg_trainer_new_ex(cfg, dir, overwrite ? GG_RUN_OVERWRITE : 0, &t)) {
         fprintf(stderr, "gradguard prune: %s\n", gg_errmsg());
         gg_cfg_free(cfg);
         return 1;

@@ -4,13 +4,20 @@
  *
  * A byte-level model reads any bytes, so invalid UTF-8 is accepted (and
  * reported by gg_text_utf8_error); a NUL byte is not, because text never
- * holds one while binary files and UTF-16 text nearly always do. */
+ * holds one while binary files and UTF-16 text nearly always do.
+ *
+ * A directory is read as one text: its regular files in byte order of their
+ * names, concatenated. Symbolic links are left out (Debian's fortune
+ * directories link NAME.u8 to NAME: each text would count twice), and so are
+ * hidden files and NAME.dat (fortune's binary strfile indexes). */
 #include "data.h"
 #include "../core/error.h"
 #include "../core/file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,24 +84,26 @@ static long long utf8_first_error(const unsigned char *s, size_t n)
     return -1;
 }
 
-gg_status gg_text_load(const char *path, gg_text **out)
+/* The bytes of one file (plain or gzip), checked: not empty, no NUL, at
+ * most `limit` bytes. */
+static gg_status load_file(const char *path, uint64_t limit, char **out, size_t *len)
 {
-    if (!out) return gg_fail(GG_E_ARG, "gg_text_load: NULL output");
     *out = NULL;
-    if (!path || !*path) return gg_fail(GG_E_ARG, "gg_text_load: no text file name given");
+    *len = 0;
     gg_reader r;
     gg_status st = gg_reader_open(&r, path);
     if (st) return st;
     /* a plain file's size is known: refuse it before allocating anything
      * (gzip data is capped by the reader as it arrives) */
-    if (r.f && r.disk_size > GG_TEXT_MAX_BYTES) {
+    if (r.f && r.disk_size > limit) {
         gg_reader_close(&r);
-        return gg_fail(GG_E_NOMEM, "text file %s is %llu bytes, over the limit of %llu bytes (1 GiB)", path,
-                       (unsigned long long)r.disk_size, (unsigned long long)GG_TEXT_MAX_BYTES);
+        return gg_fail(GG_E_NOMEM, "text file %s is %llu bytes, over the limit of %llu bytes (%s)", path,
+                       (unsigned long long)r.disk_size, (unsigned long long)limit,
+                       limit == GG_TEXT_MAX_BYTES ? "1 GiB" : "what is left of 1 GiB after the directory's other files");
     }
     char *buf = NULL;
     size_t n = 0;
-    st = gg_reader_slurp(&r, GG_TEXT_MAX_BYTES, &buf, &n);
+    st = gg_reader_slurp(&r, limit, &buf, &n);
     int gz = r.gz != NULL;
     gg_reader_close(&r);
     if (st) return st;
@@ -112,6 +121,101 @@ gg_status gg_text_load(const char *path, gg_text **out)
                        "or UTF-16 text, not a text to train on",
                        path, n, at, gz ? " of the decompressed data" : "");
     }
+    *out = buf;
+    *len = n;
+    return GG_OK;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* A directory's text files: regular files (not symbolic links) whose names
+ * neither start with '.' nor end in ".dat", in byte order of their names. */
+static int text_file_name(const char *dir, const char *name)
+{
+    size_t l = strlen(name);
+    if (name[0] == '.' || (l >= 4 && strcmp(name + l - 4, ".dat") == 0)) return 0;
+    char p[4096];
+    if (snprintf(p, sizeof p, "%s/%s", dir, name) >= (int)sizeof p) return 0;
+    struct stat st;
+    return lstat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The concatenation of a directory's text files into *out. */
+static gg_status load_dir(const char *dir, char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    DIR *d = opendir(dir);
+    if (!d) return gg_fail(GG_E_IO, "cannot open text directory %s: %s", dir, strerror(errno));
+    char **names = NULL;
+    size_t nn = 0, cap = 0;
+    gg_status st = GG_OK;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!text_file_name(dir, e->d_name)) continue;
+        if (nn == cap) {
+            size_t c = cap ? 2 * cap : 64;
+            char **p = c < 1000000 ? realloc(names, c * sizeof *p) : NULL;
+            if (!p) {
+                st = gg_fail(GG_E_NOMEM, "text directory %s: out of memory listing its files", dir);
+                break;
+            }
+            names = p;
+            cap = c;
+        }
+        if (!(names[nn] = strdup(e->d_name))) {
+            st = gg_fail(GG_E_NOMEM, "text directory %s: out of memory listing its files", dir);
+            break;
+        }
+        nn++;
+    }
+    closedir(d);
+    if (!st && nn == 0)
+        st = gg_fail(GG_E_FORMAT,
+                     "text directory %s holds no text file (regular files, not links, whose names neither start "
+                     "with '.' nor end in '.dat')",
+                     dir);
+    if (!st) qsort(names, nn, sizeof *names, cmp_name);
+    char *all = NULL;
+    size_t total = 0;
+    for (size_t i = 0; i < nn && !st; i++) {
+        char p[4096], *buf;
+        size_t n;
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        st = load_file(p, GG_TEXT_MAX_BYTES - total, &buf, &n);
+        if (st) break;
+        char *grown = realloc(all, total + n);
+        if (!grown) {
+            free(buf);
+            st = gg_fail(GG_E_NOMEM, "text directory %s: out of memory at %s (%zu bytes so far)", dir, p, total);
+            break;
+        }
+        all = grown;
+        memcpy(all + total, buf, n);
+        total += n;
+        free(buf);
+    }
+    for (size_t i = 0; i < nn; i++) free(names[i]);
+    free(names);
+    if (st) {
+        free(all);
+        return st;
+    }
+    *out = all;
+    *len = total;
+    return GG_OK;
+}
+
+gg_status gg_text_load(const char *path, gg_text **out)
+{
+    if (!out) return gg_fail(GG_E_ARG, "gg_text_load: NULL output");
+    *out = NULL;
+    if (!path || !*path) return gg_fail(GG_E_ARG, "gg_text_load: no text file name given");
+    struct stat sb;
+    int dir = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+    char *buf = NULL;
+    size_t n = 0;
+    gg_status st = dir ? load_dir(path, &buf, &n) : load_file(path, GG_TEXT_MAX_BYTES, &buf, &n);
+    if (st) return st;
     gg_text *tx = text_new(path);
     if (!tx) {
         free(buf);

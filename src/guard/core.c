@@ -33,6 +33,11 @@
 
 #define GG_MAX_EVENTS 64
 
+/* the detector table's rows (below, "detectors") that others read */
+enum { DET_COLLAPSE = 0 };
+struct gg_guard_core;
+static double smoothed_loss(const struct gg_guard_core *gd);
+
 struct gg_guard_core {
     gg_guard_config c;
     int n;               /* parameter tensors */
@@ -59,7 +64,6 @@ struct gg_guard_core {
     int pending_healthy;
     /* collapse and stall: the loss back at (or stuck at) chance level */
     double chance;
-    int collapse_window;
     gg_guard_stats st;
     gg_guard_event ev[GG_MAX_EVENTS];
     int nev;
@@ -134,6 +138,7 @@ gg_guard_config gg_guard_defaults(void)
     c.loss_blowup_z = 3;
     c.on_blowup = GG_DO_ROLLBACK;
     c.on_collapse = GG_DO_ROLLBACK;
+    c.on_dead = GG_DO_ROLLBACK;
     c.quiet = 1;
     c.monitor_every = 0;
     c.stall_window = 300;
@@ -209,7 +214,6 @@ gg_guard_core *gg_guard_core_new(const gg_guard_config *cfg, int n, const gg_gua
     for (int k = 0; k < 2; k++) hist_ok &= gg_guard_hist_alloc(&gd->sn[k].h, cfg);
     gg_guard_hist_init(&gd->h);
     gg_guard_memory_init(&gd->m);
-    gd->collapse_window = 50;
     if (!gd->name || !gd->sq || !gd->scale || !gd->reset || !hist_ok || !gd->scratch) {
         gg_guard_core_free(gd);
         gg_fail(GG_E_NOMEM, "guard: out of memory for its state (%d tensors)", n);
@@ -515,7 +519,7 @@ static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double no
     gg_guard_config *c = &gd->c;
     long step = o->step;
     int epoch = o->epoch;
-    int nf = gg_quiet_monitor(gd->q, step, o->layers, o->nlayers, gd->h.ema_s.n ? gd->h.ema_s.mean : NAN, gd->chance,
+    int nf = gg_quiet_monitor(gd->q, step, o->layers, o->nlayers, smoothed_loss(gd), gd->chance,
                               o->lr * gd->m.lr_scale, gd->qf, (int)(sizeof gd->qf / sizeof gd->qf[0]));
     /* a pending snapshot taken since the last pass may hold a dead or
      * stalled network: it must not become the rollback target */
@@ -541,6 +545,11 @@ static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double no
             break;
         case GG_Q_DEAD:
             gd->m.cnt.dead++;
+            /* a rate that killed the units is too high: not tried again */
+            if (f->killed) {
+                r = c->on_dead;
+                if (r == GG_DO_ROLLBACK) gd->m.collapse_ceiling = 1;
+            }
             break;
         case GG_Q_SATURATION:
             gd->m.cnt.saturated++;
@@ -576,6 +585,139 @@ static void act_init(gg_guard_core *gd, gg_guard_act *a)
         gd->scale[i] = 1;
         gd->reset[i] = 0;
     }
+}
+
+/* ---- detectors ---------------------------------------------------------------
+ * A detector of the table watches one signal against the run's own
+ * history. observe gets the step's statistics and the detector's own state
+ * (the values its row names: saved in checkpoints as hist.<signal>.<name>,
+ * kept by snapshots and restored by rollbacks with the rest of the
+ * history) and returns 1 when the signal fires, with the value, the
+ * threshold and a readable detail; the config gives the response. Adding a
+ * detector: a function and a row here, and its response key in the config.
+ * The gradient and loss spikes, the blow-up and the trend are the core's
+ * own statistics, not rows: the clips read the same EMAs, and a blow-up
+ * replaces that step's loss spike. */
+
+typedef struct det_in {
+    double loss, norm, maxabs;
+    double chance;   /* the chance-level loss, 0 for none */
+    int spike;       /* the global gradient norm spiked this step */
+} det_in;
+
+typedef struct det_out {
+    double value, threshold;
+    char detail[256];
+} det_out;
+
+typedef struct gg_detector {
+    const char *signal;
+    size_t response;                 /* offsetof(gg_guard_config, its on_* response) */
+    size_t counter;                  /* offsetof(gg_guard_counters, the count of its firings) */
+    int ceiling;                     /* a rollback it asks for makes the backed-off rate the ceiling */
+    const char *state[GG_DET_STATE + 1];
+    double init[GG_DET_STATE];
+    int (*observe)(const gg_guard_config *c, const det_in *in, double *s, det_out *out);
+} gg_detector;
+
+static gg_ema ema_of(const double *s) { return (gg_ema){s[0], s[1], (long)s[2]}; }
+static void ema_to(double *s, const gg_ema *e)
+{
+    s[0] = e->mean;
+    s[1] = e->var;
+    s[2] = (double)e->n;
+}
+
+#define COLLAPSE_WINDOW 50
+
+/* Collapse: the smoothed loss back at chance level for COLLAPSE_WINDOW steps
+ * after it had been well below it (dead units, a silent divergence). */
+static int collapse(const gg_guard_config *c, const det_in *in, double *s, det_out *out)
+{
+    (void)c;
+    if (!isfinite(in->loss)) return 0;
+    gg_ema e = ema_of(s);
+    gg_ema_push(&e, in->loss, 0.1);
+    ema_to(s, &e);
+    if (!(in->chance > 0)) return 0;
+    double ls = e.mean;
+    if (e.n >= 10 && ls < s[3]) s[3] = ls;
+    s[4] = gg_collapsed(ls, s[3], in->chance, 0.03, 0.75) ? s[4] + 1 : 0;
+    if (s[4] != COLLAPSE_WINDOW) return 0;
+    s[4] = 0;
+    out->value = ls;
+    out->threshold = in->chance;
+    snprintf(out->detail, sizeof out->detail, "loss %.4g is back at the chance level %.4g for %d steps (it had reached %.4g)",
+             ls, in->chance, COLLAPSE_WINDOW, s[3]);
+    return 1;
+}
+
+/* One element far out: the largest |g| over spike_z standard deviations
+ * of its log above its running level while the global norm is not (an
+ * exploding embedding row or one outlier sample, which the global norm
+ * averages away). Learns a firing as its threshold, as the norm's spike
+ * statistics do. */
+static int max_spike(const gg_guard_config *c, const det_in *in, double *s, det_out *out)
+{
+    if (!(in->maxabs > 0) || !isfinite(in->maxabs)) return 0;
+    gg_ema e = ema_of(s);
+    double lm = log(in->maxabs), sd = gg_ema_std(&e);
+    int warm = e.n >= c->warmup;
+    int fire = warm && !in->spike && gg_ema_z(&e, lm) > c->spike_z;
+    double th = e.mean + c->spike_z * sd;
+    gg_ema_push(&e, fire ? th : lm, c->ema_alpha);
+    ema_to(s, &e);
+    if (!fire) return 0;
+    out->value = in->maxabs;
+    out->threshold = exp(th);
+    snprintf(out->detail, sizeof out->detail, "the largest |g| %.3g is over %gx its running level's spread (threshold %.3g) "
+             "while the global norm %.3g is not", in->maxabs, c->spike_z, exp(th), in->norm);
+    return 1;
+}
+
+#define NO_COUNTER ((size_t)-1)
+static const gg_detector detectors[] = {
+    {"collapse", offsetof(gg_guard_config, on_collapse), offsetof(gg_guard_counters, collapses), 1,
+     {"ema.mean", "ema.var", "ema.n", "best", "near_chance", NULL}, {0, 0, 0, INFINITY, 0, 0}, collapse},
+    {"max_spike", offsetof(gg_guard_config, on_max_spike), offsetof(gg_guard_counters, spikes), 0,
+     {"ema.mean", "ema.var", "ema.n", NULL}, {0}, max_spike},
+};
+#define NDETECTORS ((int)(sizeof detectors / sizeof detectors[0]))
+_Static_assert(sizeof detectors / sizeof detectors[0] <= GG_DETECTORS, "GG_DETECTORS (state.h) is too small");
+
+const char *gg_guard_detector(int d, const char *const **names)
+{
+    if (d < 0 || d >= NDETECTORS) return NULL;
+    *names = detectors[d].state;
+    return detectors[d].signal;
+}
+
+void gg_guard_detectors_init(gg_guard_hist *h)
+{
+    for (int d = 0; d < NDETECTORS; d++) memcpy(h->det[d], detectors[d].init, sizeof h->det[d]);
+}
+
+/* The loss as the collapse detector smooths it (NaN before the first). */
+static double smoothed_loss(const gg_guard_core *gd)
+{
+    const double *s = gd->h.det[DET_COLLAPSE];
+    return s[2] > 0 ? s[0] : NAN;
+}
+
+/* Runs the table's detectors in order; each firing is an event and a response. */
+static gg_verdict run_detectors(gg_guard_core *gd, const gg_guard_obs *o, const det_in *in, double norm)
+{
+    gg_verdict v = GG_GUARD_PROCEED;
+    for (int d = 0; d < NDETECTORS; d++) {
+        const gg_detector *k = &detectors[d];
+        det_out out = {0, 0, ""};
+        if (!k->observe(&gd->c, in, gd->h.det[d], &out)) continue;
+        if (k->counter != NO_COUNTER) (*(long *)((char *)&gd->m.cnt + k->counter))++;
+        if (k->ceiling) gd->m.collapse_ceiling = 1;
+        gg_response r = *(const gg_response *)((const char *)&gd->c + k->response);
+        v = worse(v, respond(gd, r, o->step, o->epoch, k->signal, out.value, out.threshold, out.detail, norm));
+    }
+    return v;
 }
 
 gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a)
@@ -674,22 +816,9 @@ gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard
             }
         }
     }
-    /* collapse: the smoothed loss back at chance level for a window after
-     * it had been well below it (dead units, a silent divergence) */
-    if (isfinite(loss)) gg_ema_push(&gd->h.ema_s, loss, 0.1);
-    if (gd->chance > 0 && isfinite(loss)) {
-        double ls = gd->h.ema_s.mean;
-        if (gd->h.ema_s.n >= 10 && ls < gd->h.best_s) gd->h.best_s = ls;
-        gd->h.near_chance = gg_collapsed(ls, gd->h.best_s, gd->chance, 0.03, 0.75) ? gd->h.near_chance + 1 : 0;
-        if (gd->h.near_chance == gd->collapse_window) {
-            gd->m.cnt.collapses++;
-            gd->m.collapse_ceiling = 1;
-            snprintf(detail, sizeof detail, "loss %.4g is back at the chance level %.4g for %d steps (it had reached %.4g)",
-                     ls, gd->chance, gd->collapse_window, gd->h.best_s);
-            v = worse(v, respond(gd, c->on_collapse, step, epoch, "collapse", ls, gd->chance, detail, norm));
-            gd->h.near_chance = 0;
-        }
-    }
+    /* the table's detectors: collapse, one element far out, ... */
+    det_in din = {loss, norm, maxabs, gd->chance, spike};
+    v = worse(v, run_detectors(gd, o, &din, norm));
     /* the quiet failures, at the monitor interval, when the layers were measured */
     if (monitor_due(gd, step) && o->layers) v = worse(v, quiet_pass(gd, o, norm, &a->stalled));
     if (v != GG_GUARD_STOP) a->stalled = 0;
@@ -764,7 +893,7 @@ static int snapshot_due(gg_guard_core *gd, const gg_train_pos *pos)
     gd->sn[pend].valid = 0;
     /* no new pending state while the loss sits at chance after progress,
      * or while the quiet monitor sees a stall or dead units */
-    if (gd->h.near_chance == 0 && !gg_quiet_unhealthy(gd->q)) {
+    if (gd->h.det[DET_COLLAPSE][4] == 0 && !gg_quiet_unhealthy(gd->q)) {
         take(gd, pend, pos);
         gd->pending_healthy = 1;
         return pend;

@@ -14,7 +14,14 @@
  * RMS beyond the units' linear range (2 for tanh, 4 for sigmoid: a quarter
  * or more of the units then sit where the derivative is under 0.07). Its
  * fix is the same layer-sequential rescaling, to pre-activation RMS 1 for
- * those layers. */
+ * those layers.
+ *
+ * Dead units: a ReLU layer whose units are zero for the whole batch from
+ * the start (a bias shifted far below the inputs' reach) passes no
+ * gradient to them, ever; neither scale nor growth shows it (an all-zero
+ * output has no RMS to fit). Half or more of a layer's units dead on the
+ * first batch is poor too; the fix resets that layer's bias to 0 (where
+ * the initialisers start it) before the rescaling. */
 #include "core/core.h"
 #include "core/ops/attr.h"
 
@@ -60,6 +67,30 @@ static double pre_rms_of(gg_graph *g, gg_node n, int kind)
     return sqrt(acc / (double)(numel ? numel : 1));
 }
 
+/* The share of a ReLU layer's units that are zero for the whole batch
+ * (a dense unit: one output column; a conv unit: one channel), or -1 for a
+ * layer without a fused ReLU. */
+static double dead_share(gg_graph *g, gg_node n)
+{
+    const gg_tensor *t = &g->t[n];
+    if (gg_act_of(t) != GG_ACT_RELU) return -1;
+    gg_shape s = gg_graph_shape(g, n);
+    long rows = gg_graph_batch(g), units = s.ndim == 4 ? s.d[1] : s.d[s.ndim - 1];
+    long inner = s.ndim == 4 ? (long)s.d[2] * s.d[3] : 1;
+    long per = (long)(gg_shape_numel(s) / (size_t)s.d[0]); /* values per sample */
+    if (units <= 0 || per % (units * inner) != 0) return -1;
+    long steps = per / (units * inner); /* a sequence's positions */
+    const float *v = gg_graph_data(g, n);
+    long dead = 0;
+    for (long u = 0; u < units; u++) {
+        int alive = 0;
+        for (long r = 0; r < rows * steps && !alive; r++)
+            for (long i = 0; i < inner && !alive; i++) alive = v[(r * units + u) * inner + i] != 0;
+        dead += !alive;
+    }
+    return (double)dead / (double)units;
+}
+
 static double rms_of(gg_graph *g, gg_node n)
 {
     gg_shape s = gg_graph_shape(g, n);
@@ -90,6 +121,8 @@ static double fit_growth(const double *rms, int n)
     return sxx > 0 ? exp(sxy / sxx) : 1;
 }
 
+static gg_status fix_layers(gg_graph *g, const gg_node *nodes, int n, gg_init_report *rep);
+
 gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep)
 {
     memset(rep, 0, sizeof *rep);
@@ -104,15 +137,28 @@ gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep)
     }
     gg_status st = gg_graph_forward(g, GG_EVAL, -1);
     if (st) return st;
-    int finite = 1;
+    int finite = 1, zero = 0;
     for (int l = 0; l < n; l++) {
         rep->rms[l] = rms_of(g, nodes[l]);
-        if (!isfinite(rep->rms[l]) || rep->rms[l] <= 0) finite = 0;
+        if (!isfinite(rep->rms[l])) finite = 0;
+        if (rep->rms[l] <= 0) zero = 1;
+        rep->dead_share[l] = dead_share(g, nodes[l]);
+        if (rep->dead_share[l] >= 0.5) rep->dead++;
     }
-    if (n < 4) return GG_OK; /* too shallow for a geometric trend */
-    rep->ratio = finite ? rep->rms[n - 1] / rep->rms[0] : INFINITY;
-    rep->growth = finite ? fit_growth(rep->rms, n) : INFINITY;
-    rep->poor = !finite || ((rep->growth > 1.25 || rep->growth < 0.8) && (rep->ratio > 10 || rep->ratio < 0.1));
+    rep->poor_dead = rep->dead > 0;
+    if (n < 4 && !rep->poor_dead) return GG_OK; /* too shallow for a geometric trend */
+    if (n < 4) {
+        rep->poor = 1;
+        if (!fix) return GG_OK;
+        return fix_layers(g, nodes, n, rep);
+    }
+    /* an all-zero layer has no scale to fit: when it is a dead ReLU layer,
+     * the dead-unit rule speaks for it */
+    int fit = finite && !zero;
+    rep->ratio = fit ? rep->rms[n - 1] / rep->rms[0] : INFINITY;
+    rep->growth = fit ? fit_growth(rep->rms, n) : INFINITY;
+    rep->poor = !finite || (zero && !rep->poor_dead) ||
+                (fit && (rep->growth > 1.25 || rep->growth < 0.8) && (rep->ratio > 10 || rep->ratio < 0.1));
     rep->poor_growth = rep->poor;
     for (int l = 0; l < n; l++) {
         int k = squash_of(g, nodes[l]);
@@ -124,10 +170,19 @@ gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep)
     /* most of the squashing layers, and at least two: one saturated layer
      * in a wide net can be a choice */
     rep->poor_saturated = rep->saturated >= 2 && 2 * rep->saturated >= rep->squashing;
-    if (rep->poor_saturated) rep->poor = 1;
+    if (rep->poor_saturated || rep->poor_dead) rep->poor = 1;
     if (!rep->poor || !fix) return GG_OK;
-    /* layer-sequential rescaling: each layer sees the fixed ones before it */
+    return fix_layers(g, nodes, n, rep);
+}
+
+/* The fix: dead layers' biases back to 0, then layer-sequential rescaling
+ * (each layer sees the fixed ones before it) to output RMS 1, or to
+ * pre-activation RMS 1 for tanh and sigmoid layers. */
+static gg_status fix_layers(gg_graph *g, const gg_node *nodes, int n, gg_init_report *rep)
+{
+    gg_status st;
     for (int l = 0; l < n; l++) {
+        if (rep->dead_share[l] >= 0.5) scale_node(g, gg_graph_node_input(g, nodes[l], 2), 0);
         int k = squash_of(g, nodes[l]);
         for (int it = 0; it < 4; it++) {
             st = gg_graph_forward(g, GG_EVAL, nodes[l]);
@@ -144,6 +199,7 @@ gg_status gg_init_check(gg_graph *g, int fix, gg_init_report *rep)
     for (int l = 0; l < n; l++) {
         int k = squash_of(g, nodes[l]);
         rep->rms_fixed[l] = k ? pre_rms_of(g, nodes[l], k) : rms_of(g, nodes[l]);
+        rep->dead_share_fixed[l] = dead_share(g, nodes[l]);
     }
     rep->fixed = 1;
     return GG_OK;

@@ -76,6 +76,7 @@ gg_quiet *gg_quiet_new(const gg_guard_config *c, int max_layers)
     if (!q->prof || !q->h.ring) goto oom;
     for (int s = 0; s < GG_Q_COUNT; s++) q->h.last_report[s] = -1;
     q->h.ratio0 = NAN;
+    q->h.dead0 = NAN;
     return q;
 oom:
     gg_quiet_free(q);
@@ -233,6 +234,7 @@ static gg_quiet_finding *add(gg_quiet_finding *out, int *nf, int cap, gg_quiet_s
     f->sig = s;
     f->value = v;
     f->threshold = th;
+    f->killed = 0;
     f->detail[0] = 0;
     return f;
 }
@@ -275,6 +277,7 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
     /* per-layer signals, each for quiet_persist passes in a row */
     int dl;
     double md = max_dead(q, &dl);
+    if (q->h.passes == 1) q->h.dead0 = md;
     int van = np >= 2 && isfinite(ratio) && ratio < c->vanish_ratio;
     char sat_txt[96];
     int nsat = worst_layers(q, 0, c->saturation_fraction, sat_txt, sizeof sat_txt);
@@ -333,8 +336,12 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
         gg_quiet_finding *f = add(out, &nf, cap, GG_Q_DEAD, md, c->dead_fraction);
         char buf[96];
         int nl = worst_layers(q, 1, c->dead_fraction, buf, sizeof buf);
-        if (f) snprintf(f->detail, sizeof f->detail, "dead ReLU units (zero for the whole batch): %s; %d layer%s over %.0f%%",
-                        buf, nl, nl == 1 ? "" : "s", 100 * c->dead_fraction);
+        /* units that training killed, in a net that could learn at the
+         * start; a collapse answers for them when the loss is at chance */
+        if (f) f->killed = !collapse && q->h.dead0 < c->dead_fraction && !(q->h.ratio0 < c->vanish_ratio);
+        if (f) snprintf(f->detail, sizeof f->detail, "dead ReLU units (zero for the whole batch): %s; %d layer%s over %.0f%%%s",
+                        buf, nl, nl == 1 ? "" : "s", 100 * c->dead_fraction,
+                        f->killed ? " (killed in training: the first pass had fewer)" : "");
     }
     if (on[GG_Q_SATURATION] && due(q, GG_Q_SATURATION, step)) {
         double ms = 0;

@@ -29,6 +29,8 @@ typedef enum gg_quiet_signal {
 typedef struct gg_quiet_finding {
     gg_quiet_signal sig;
     double value, threshold;
+    int killed;       /* dead units: training killed them (the first pass had fewer, and its gradient
+                         profile did not vanish), so the rate did; not a collapse's dead units */
     char detail[256]; /* one readable line: what, where, the numbers */
 } gg_quiet_finding;
 
@@ -42,6 +44,7 @@ typedef struct gg_quiet_hist {
     long last_report[GG_Q_COUNT];  /* step it was last reported, -1 never */
     double peak_lr;                /* the largest learning rate seen */
     double ratio0;                 /* the gradient profile at the first pass: NaN before it */
+    double dead0;                  /* the largest dead share of a layer at the first pass: NaN before it */
     int unhealthy;                 /* the last pass saw the loss at chance, a stall or a dead layer */
     int passes;
 } gg_quiet_hist;

@@ -5,7 +5,9 @@
  * A field is a name, the part it lives in (the history, the memory, the
  * quiet monitor's windows), its type and its offset. One table drives
  * writing and reading, so a field added to a struct and to the table is
- * saved and restored, and a checkpoint names each value it holds.
+ * saved and restored, and a checkpoint names each value it holds. The
+ * detector table's state (core.c) comes first, its names made from the
+ * detectors' rows: a detector's state needs no row here.
  */
 #include "state.h"
 #include "core/error.h"
@@ -13,6 +15,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +42,7 @@ void gg_guard_hist_init(gg_guard_hist *h)
     memset(h, 0, sizeof *h);
     h->ring = ring;
     h->hist = hist;
-    h->best_s = INFINITY;
+    gg_guard_detectors_init(h);
 }
 
 void gg_guard_hist_copy(gg_guard_hist *dst, const gg_guard_hist *src, const gg_guard_config *c)
@@ -85,10 +88,7 @@ static const sfield fields[] = {
     EMA("hist.ema_log_grad_norm", ema_g),
     EMA("hist.ema_log_loss", ema_l),
     EMA("hist.ema_clip_norm", ema_clip),
-    EMA("hist.ema_loss_short", ema_s),
-    H("hist.best_smoothed_loss", T_DOUBLE, best_s),
     H("hist.first_loss", T_DOUBLE, loss_first),
-    H("hist.near_chance", T_INT, near_chance),
     H("hist.trend_pos", T_INT, ring_pos),
     H("hist.trend_cool", T_INT, trend_cool),
     H("hist.autoclip_n", T_INT, hist_n),
@@ -126,10 +126,32 @@ static const sfield fields[] = {
     {"quiet.last_report", P_QUIET, T_LONGS, offsetof(gg_quiet_hist, last_report), N_SIGNALS},
     Q("quiet.peak_lr", T_DOUBLE, peak_lr),
     Q("quiet.first_profile", T_DOUBLE, ratio0),
+    Q("quiet.first_dead", T_DOUBLE, dead0),
     Q("quiet.unhealthy", T_INT, unhealthy),
     Q("quiet.passes", T_INT, passes),
 };
 #define NFIELDS ((int)(sizeof fields / sizeof fields[0]))
+
+/* The detector table's state values, "hist.<signal>.<name>", made once
+ * from the rows (core.c). */
+static sfield dfields[GG_DETECTORS * GG_DET_STATE];
+static char dnames[GG_DETECTORS * GG_DET_STATE][80];
+static int ndfields;
+static pthread_once_t dfields_once = PTHREAD_ONCE_INIT;
+
+static void make_dfields(void)
+{
+    const char *const *names;
+    const char *sig;
+    for (int d = 0; d < GG_DETECTORS && (sig = gg_guard_detector(d, &names)); d++)
+        for (int k = 0; k < GG_DET_STATE && names[k]; k++) {
+            snprintf(dnames[ndfields], sizeof dnames[ndfields], "hist.%s.%s", sig, names[k]);
+            dfields[ndfields] = (sfield){dnames[ndfields], P_HIST, T_DOUBLE,
+                                         offsetof(gg_guard_hist, det) + sizeof(double) * ((size_t)d * GG_DET_STATE + (size_t)k),
+                                         N_ONE};
+            ndfields++;
+        }
+}
 
 static void *base_of(const gg_guard_state_parts *s, int part)
 {
@@ -150,6 +172,9 @@ static int length_of(const gg_guard_state_parts *s, int len)
 /* The i-th field that applies (the quiet ones only with a monitor). */
 static const sfield *nth(const gg_guard_state_parts *s, int i)
 {
+    pthread_once(&dfields_once, make_dfields);
+    if (i < ndfields) return i >= 0 ? &dfields[i] : NULL;
+    i -= ndfields;
     for (int k = 0; k < NFIELDS; k++) {
         if (fields[k].part == P_QUIET && !s->quiet) continue;
         if (i-- == 0) return &fields[k];
@@ -217,6 +242,9 @@ static gg_status number(const char *name, int k, const char **c, int integer, do
 gg_status gg_guard_parts_set(gg_guard_state_parts *s, const char *name, const char *text)
 {
     const sfield *f = NULL;
+    pthread_once(&dfields_once, make_dfields);
+    for (int k = 0; k < ndfields && !f; k++)
+        if (strcmp(dfields[k].name, name) == 0) f = &dfields[k];
     for (int k = 0; k < NFIELDS && !f; k++)
         if (strcmp(fields[k].name, name) == 0) f = &fields[k];
     if (!f) return gg_fail(GG_E_FORMAT, "guard state: unknown field '%s'", name);

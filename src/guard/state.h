@@ -25,14 +25,15 @@
 #include "detect.h"
 #include "gradguard.h"
 
+/* The detector table's size and each detector's room for state. */
+#define GG_DETECTORS 8
+#define GG_DET_STATE 6
+
 typedef struct gg_guard_hist {
     gg_ema ema_g;      /* log gradient norm: gradient spikes */
     gg_ema ema_l;      /* log loss: loss spikes and blow-ups */
     gg_ema ema_clip;   /* gradient norm after clipping: the z-score clip */
-    gg_ema ema_s;      /* the loss, short EMA (weight 0.1): collapse */
-    double best_s;     /* the lowest smoothed loss (INFINITY before one) */
     double loss_first; /* the first finite loss, 0 before it */
-    int near_chance;   /* consecutive steps with the smoothed loss at chance */
     int ring_pos;      /* log norms pushed into the trend window */
     int trend_cool;    /* steps before the trend detector may fire again */
     int hist_n, hist_pos; /* AutoClip: norms kept, the next slot */
@@ -40,6 +41,9 @@ typedef struct gg_guard_hist {
     long noise_t;      /* the gradient noise's annealing step */
     double *ring;      /* the trend window: trend_window log norms, a ring */
     double *hist;      /* AutoClip's norms: `history` of them, a ring */
+    /* the table's detectors' own state (core.c, "detectors"): detector d's
+     * values, named by its row; saved as hist.<signal>.<name> */
+    double det[GG_DETECTORS][GG_DET_STATE];
 } gg_guard_hist;
 
 typedef struct gg_guard_memory {
@@ -62,6 +66,12 @@ void gg_guard_hist_copy(gg_guard_hist *dst, const gg_guard_hist *src, const gg_g
 void gg_guard_hist_init(gg_guard_hist *h);
 void gg_guard_memory_init(gg_guard_memory *m);
 
+
+/* The table's detectors, for the state's names (core.c): detector d's
+ * signal, or NULL past the last; *names its state's names, NULL-terminated. */
+const char *gg_guard_detector(int d, const char *const **names);
+/* Sets detector state to the rows' initial values. */
+void gg_guard_detectors_init(gg_guard_hist *h);
 
 /* The three parts of one guard, for the named-field table. */
 typedef struct gg_guard_state_parts {

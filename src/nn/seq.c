@@ -223,24 +223,53 @@ gg_status gg_rnn_reset_state(gg_graph *g, const char *layer)
 
 /* ---- transformer blocks ---- */
 
-gg_node gg_attention_block(gg_graph *g, gg_node x, const char *name, int heads, int causal)
+gg_node gg_attention_block_ex(gg_graph *g, gg_node x, const char *name, const gg_attention_opts *o)
 {
     if (!seq_input_ok(g, x, name, "attention block")) return -1;
-    int D = gg_last(gg_T(g, x));
+    if (!o) return gg_build_fail(g, GG_E_ARG, "attention block '%s': NULL options", name);
+    int D = gg_last(gg_T(g, x)), heads = o->heads, T = gg_T(g, x)->shape.d[1];
     if (heads < 1 || D % heads != 0)
         return gg_build_fail(g, GG_E_ARG, "attention block '%s': %d heads do not divide the width %d", name, heads, D);
-    char ln[GG_NAME_MAX], qkv[GG_NAME_MAX], out[GG_NAME_MAX];
-    if (!pname(g, ln, name, "ln") || !pname(g, qkv, name, "qkv") || !pname(g, out, name, "out")) return -1;
+    int dh = D / heads;
+    char ln[GG_NAME_MAX], qkv[GG_NAME_MAX], out[GG_NAME_MAX], qn[GG_NAME_MAX], kn[GG_NAME_MAX];
+    if (!pname(g, ln, name, "ln") || !pname(g, qkv, name, "qkv") || !pname(g, out, name, "out") ||
+        !pname(g, qn, name, "q_norm") || !pname(g, kn, name, "k_norm"))
+        return -1;
     gg_init xav = {GG_INIT_XAVIER_UNIFORM, 0, 0}, half = {GG_INIT_XAVIER_UNIFORM, 0.5f, 0};
     gg_node h = gg_layernorm_layer(g, x, ln, 1e-5f);
     h = gg_dense(g, h, qkv, 3 * D, GG_ACT_NONE, xav, 1);
+    if (h < 0) return -1;
+    /* the linear's weight and bias, for QK-clip */
+    gg_node wq = gg_T(g, h)->in[1], bq = gg_T(g, h)->nin > 2 ? gg_T(g, h)->in[2] : -1;
+    if (o->qk_norm) {
+        /* (N, T, 3 D) as (N, T, 3 heads, dh): Q heads, K heads, V heads */
+        gg_graph_scope(g, name);
+        gg_node h4 = gg_reshape(g, h, gg_shape3(T, 3 * heads, dh));
+        gg_node q = gg_slice(g, h4, 1, 0, heads), k = gg_slice(g, h4, 1, heads, heads);
+        gg_node v = gg_slice(g, h4, 1, 2 * heads, heads);
+        q = gg_layernorm_layer(g, q, qn, 1e-5f);
+        k = gg_layernorm_layer(g, k, kn, 1e-5f);
+        gg_graph_scope(g, name);
+        h = gg_reshape(g, gg_concat(g, gg_concat(g, q, k, 1), v, 1), gg_shape2(T, 3 * D));
+    }
     gg_graph_scope(g, name);
-    h = gg_attention(g, h, heads, causal);
+    h = gg_attention_capped(g, h, heads, o->causal, o->logit_cap);
+    if (h >= 0) {
+        gg_attn_w_qkv(&g->t[h]) = wq;
+        gg_attn_b_qkv(&g->t[h]) = bq;
+        gg_attn_qk_norm(&g->t[h]) = o->qk_norm != 0;
+    }
     h = gg_dense(g, h, out, D, GG_ACT_NONE, half, 1);
     gg_graph_scope(g, name);
     gg_node y = gg_add(g, x, h);
     gg_graph_scope(g, NULL);
     return y;
+}
+
+gg_node gg_attention_block(gg_graph *g, gg_node x, const char *name, int heads, int causal)
+{
+    gg_attention_opts o = {heads, causal, 0, 0};
+    return gg_attention_block_ex(g, x, name, &o);
 }
 
 gg_node gg_mlp_block(gg_graph *g, gg_node x, const char *name, int hidden)

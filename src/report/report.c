@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define FILE_MAX ((size_t)256 << 20) /* larger files are refused, not read */
 #define CONFIG_SHOW_MAX ((size_t)1 << 20)
@@ -45,6 +46,14 @@ typedef struct lrow { /* 24 bytes: a long run has millions of these */
     int tensor;
 } lrow;
 
+/* An attention row of layers.csv (series = one head of one layer) or an
+ * output row (series -1: log Z in a). */
+typedef struct arow {
+    double step;
+    float a, b; /* max |logit|, entropy */
+    int series;
+} arow;
+
 enum { J_NULL, J_NUM, J_STR, J_BOOL };
 
 /* A JSON value flattened to "a.b" = value; text is the string, or the
@@ -69,6 +78,10 @@ typedef struct run {
     size_t nst, cst, nep, cep;
     lrow *lr;
     size_t nl, cl;
+    arow *ar; /* attention and output rows */
+    size_t na, ca;
+    char **aname; /* "attn1 head 0" */
+    int nan_, can_;
     char **tname; /* tensor names and their layer index */
     int *tlayer;
     int nt, ct;
@@ -369,12 +382,30 @@ static void read_metrics(run *r)
 
 /* ---- layers.csv ------------------------------------------------------------------------- */
 
-/* the last two (the quiet monitor's share of dead and saturated units) are
- * known but not drawn: empty for tensors that are not an activation's */
-static const char *const layer_cols[] = {"step",        "tensor",       "layer",         "grad_norm",         "weight_norm",
-                                         "update_norm", "update_ratio", "dead_fraction", "saturated_fraction"};
-#define NLAYERCOL 9
-#define NLAYERNUM 7 /* columns read as numbers */
+/* dead_fraction and saturated_fraction (the quiet monitor's share of dead
+ * and saturated units) are known but not drawn: empty for tensors that are
+ * not an activation's. head, max_logit, entropy: the rows of attention
+ * heads; log_z: the output row. Older files lack the last four. */
+static const char *const layer_cols[] = {"step",        "tensor",       "layer",         "grad_norm",
+                                         "weight_norm", "update_norm",  "update_ratio",  "dead_fraction",
+                                         "saturated_fraction", "head", "max_logit", "entropy", "log_z"};
+#define NLAYERCOL 13
+#define NLAYERNUM 7 /* columns read as numbers, and those from C_HEAD on */
+enum { C_HEAD = 9, C_MAXLOGIT, C_ENTROPY, C_LOGZ };
+
+/* Series index of "layer head h", added if new; -1 out of memory. */
+static int intern_head(run *r, const char *layer, size_t ln, int head)
+{
+    char nm[160];
+    snprintf(nm, sizeof nm, "%.*s head %d", (int)(ln < 100 ? ln : 100), layer, head);
+    for (int i = 0; i < r->nan_; i++)
+        if (strcmp(r->aname[i], nm) == 0) return i;
+    size_t c = (size_t)r->can_;
+    if (!grow(&r->aname, &c, (size_t)r->nan_, sizeof *r->aname)) return -1;
+    r->can_ = (int)c;
+    if (!(r->aname[r->nan_] = dupn(nm, strlen(nm)))) return -1;
+    return r->nan_++;
+}
 
 static int intern_layer(run *r, const char *s, size_t n)
 {
@@ -448,7 +479,7 @@ static void read_layers(run *r)
         int bad = -1;
         for (int k = 0; k < NLAYERCOL && bad < 0; k++) {
             v[k] = NAN;
-            if (k == 1 || k == 2 || k >= NLAYERNUM || col[k] < 0) continue;
+            if (k == 1 || k == 2 || (k >= NLAYERNUM && k < C_HEAD) || col[k] < 0) continue;
             if (csv_num(f[col[k]], fl[col[k]], &v[k])) bad = k;
         }
         if (bad >= 0) {
@@ -460,6 +491,24 @@ static void read_layers(run *r)
         }
         if (!(v[0] >= 0) || fl[col[1]] == 0) {
             warnf(r, "layers.csv line %ld: the step or tensor name is missing; line skipped", lineno);
+            continue;
+        }
+        if (isfinite(v[C_HEAD]) || isfinite(v[C_LOGZ])) {
+            /* an attention head's row, or the output's */
+            int si = -1;
+            if (isfinite(v[C_HEAD])) {
+                si = intern_head(r, col[2] >= 0 ? f[col[2]] : "", col[2] >= 0 ? fl[col[2]] : 0, (int)v[C_HEAD]);
+                if (si < 0) {
+                    r->oom = 1;
+                    break;
+                }
+            }
+            if (!grow(&r->ar, &r->ca, r->na, sizeof *r->ar)) {
+                r->oom = 1;
+                break;
+            }
+            r->ar[r->na++] = si >= 0 ? (arow){v[0], (float)v[C_MAXLOGIT], (float)v[C_ENTROPY], si}
+                                     : (arow){v[0], (float)v[C_LOGZ], NAN, -1};
             continue;
         }
         int ti = intern_tensor(r, f[col[1]], fl[col[1]], col[2] >= 0 ? f[col[2]] : "", col[2] >= 0 ? fl[col[2]] : 0,
@@ -897,6 +946,9 @@ static void run_free(run *r)
     free(r->st);
     free(r->ep);
     free(r->lr);
+    free(r->ar);
+    for (int i = 0; i < r->nan_; i++) free(r->aname[i]);
+    free(r->aname);
     for (int i = 0; i < r->nt; i++) free(r->tname[i]);
     free(r->tname);
     free(r->tlayer);
@@ -935,6 +987,24 @@ static gg_status run_read(run *r, const char *dir)
     struct stat sb;
     if (stat(dir, &sb) != 0) return gg_fail(GG_E_IO, "report: run directory '%s': %s", dir, strerror(errno));
     if (!S_ISDIR(sb.st_mode)) return gg_fail(GG_E_IO, "report: '%s' is not a directory", dir);
+    /* a run directory has at least one of the files a run writes as it
+     * starts or ends; a page of "not found" for any other directory (and a
+     * report.html left in it) would help no one */
+    static const char *const marks[] = {"config.yaml", "metrics.csv", "events.jsonl", "summary.json"};
+    int found = 0;
+    for (int i = 0; i < 4 && !found; i++) {
+        size_t pl = strlen(dir) + strlen(marks[i]) + 2;
+        char *p = malloc(pl);
+        if (!p) return gg_fail(GG_E_NOMEM, "report: out of memory");
+        snprintf(p, pl, "%s/%s", dir, marks[i]);
+        found = access(p, F_OK) == 0;
+        free(p);
+    }
+    if (!found)
+        return gg_fail(GG_E_IO,
+                       "report: '%s' is not a run directory: it has none of config.yaml, metrics.csv, events.jsonl, "
+                       "summary.json (gradguard train writes them)",
+                       dir);
     read_metrics(r);
     read_layers(r);
     read_events(r);
@@ -1648,6 +1718,87 @@ done:
     return st;
 }
 
+/* (6b) attention: each head's max |logit| and entropy, and the output's
+ * log Z, over steps (transformers only; nothing when layers.csv has none) */
+static gg_status attention(gg_sb *b, const run *r)
+{
+    if (r->na == 0) return GG_OK;
+    int H = r->nan_;
+    size_t cap = r->na + 1;
+    double *x = malloc(cap * sizeof *x), *y1 = malloc(cap * sizeof *y1), *y2 = malloc(cap * sizeof *y2);
+    size_t *start = calloc((size_t)H + 2, sizeof *start), *cnt = calloc((size_t)H + 2, sizeof *cnt);
+    gg_plot_series *s1 = calloc((size_t)H + 1, sizeof *s1), *s2 = calloc((size_t)H + 1, sizeof *s2);
+    gg_status st = GG_OK;
+    if (!x || !y1 || !y2 || !start || !cnt || !s1 || !s2) {
+        st = gg_fail(GG_E_NOMEM, "report: out of memory drawing the attention statistics");
+        goto done;
+    }
+    /* group the rows by series (series -1, the output, last) in step order */
+    for (size_t i = 0; i < r->na; i++) cnt[r->ar[i].series >= 0 ? r->ar[i].series : H]++;
+    for (int k = 1; k <= H + 1; k++) start[k] = start[k - 1] + cnt[k - 1];
+    for (int k = 0; k <= H; k++) cnt[k] = 0;
+    for (size_t i = 0; i < r->na; i++) {
+        int k = r->ar[i].series >= 0 ? r->ar[i].series : H;
+        size_t at = start[k] + cnt[k]++;
+        x[at] = r->ar[i].step;
+        y1[at] = r->ar[i].a;
+        y2[at] = r->ar[i].b;
+    }
+    for (int k = 0; k < H; k++) {
+        const char *c = palette[k % 10];
+        int dash = k < 10 ? 1 : 2;
+        s1[k] = (gg_plot_series){r->aname[k], c, x + start[k], y1 + start[k], cnt[k], dash, 1.5, 0, 0, 0, NULL, NULL};
+        s2[k] = (gg_plot_series){r->aname[k], c, x + start[k], y2 + start[k], cnt[k], dash, 1.5, 0, 0, 0, NULL, NULL};
+    }
+    gg_sb_puts(b, "<figure class=\"wide\"><h3>Attention logits and entropy per head</h3>");
+    gg_sb_puts(b, "<p class=\"cap\">The largest |q.k| / sqrt(d) each head computed in the logged step's forward "
+                  "(before any logit cap), and the mean entropy of its attention rows in nats. Logits that keep "
+                  "growing while the entropy falls toward 0 are attention collapsing onto single positions, the "
+                  "way small transformers diverge at high learning rates.</p>");
+    gg_plot p = {0};
+    p.title = "max attention logit per head";
+    p.xlabel = "step";
+    p.ylabel = "max |logit| (log scale)";
+    p.logy = 1;
+    p.ymin = p.ymax = NAN;
+    p.width = 1200;
+    p.height = 300;
+    p.s = s1;
+    p.ns = H;
+    p.empty_text = "no attention logits";
+    gg_plot_svg(b, &p);
+    p.title = "attention entropy per head";
+    p.ylabel = "entropy (nats)";
+    p.logy = 0;
+    p.zero = 1;
+    p.s = s2;
+    p.empty_text = "no attention entropies";
+    gg_plot_svg(b, &p);
+    if (cnt[H]) {
+        gg_plot_series z = {"mean log Z", C_TRAIN, x + start[H], y1 + start[H], cnt[H], 1, 1.5, 0, 0, 0, NULL, NULL};
+        gg_sb_puts(b, "<p class=\"cap\">The output's log Z (the logsumexp of the logits, mean over the batch): "
+                      "a drift away from 0 is what a z-loss holds back.</p>");
+        p.title = "output log Z";
+        p.ylabel = "mean log Z";
+        p.zero = 0;
+        p.s = &z;
+        p.ns = 1;
+        p.height = 240;
+        p.empty_text = "no log Z";
+        gg_plot_svg(b, &p);
+    }
+    gg_sb_puts(b, "</figure>\n");
+done:
+    free(x);
+    free(y1);
+    free(y2);
+    free(start);
+    free(cnt);
+    free(s1);
+    free(s2);
+    return st;
+}
+
 static void td_num(gg_sb *b, double v, const char *fmt)
 {
     char buf[48];
@@ -1797,6 +1948,7 @@ gg_status gg_report_write(const char *run_dir, const char *out_html)
             st = heat(&b, &r);
         }
         if (!st) st = ratio(&b, &r);
+        if (!st) st = attention(&b, &r);
         if (!st) {
             gg_sb_puts(&b, "</section>\n");
             event_tables(&b, &r);

@@ -54,6 +54,21 @@ static void free_list(char **v, int n)
     free(v);
 }
 
+/* The run a checkpoint belongs to, from its header alone: 1 and its run_id
+ * ("" for one written before run ids), or 0 if the header is unreadable or
+ * the file is not a checkpoint (resume then says what is wrong with it). */
+static int ckpt_run(const char *path, char *id, size_t cap)
+{
+    gg_safetensors *st = NULL;
+    if (gg_safetensors_open_header(path, &st)) return 0;
+    const char *kind = gg_safetensors_meta(st, "gg_kind");
+    const char *v = gg_safetensors_meta(st, "run_id");
+    int ok = kind && strcmp(kind, "checkpoint") == 0;
+    snprintf(id, cap, "%s", v ? v : "");
+    gg_safetensors_close(st);
+    return ok;
+}
+
 gg_status gg_model_save(gg_graph *g, const char *path)
 {
     int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
@@ -179,6 +194,7 @@ gg_status gg_ckpt_save(gg_trainer *t)
         m++;                                                                                                           \
     } while (0)
     META("gg_kind", "%s", "checkpoint");
+    if (t->run_id[0]) META("run_id", "%s", t->run_id);
     META("step", "%ld", t->pos.step);
     META("epoch", "%d", t->pos.epoch);
     META("batch", "%ld", t->pos.batch);
@@ -239,7 +255,12 @@ gg_status gg_ckpt_save(gg_trainer *t)
     char path[GG_PATH_MAX + 64], dir[GG_PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/checkpoints", t->run_dir);
     snprintf(path, sizeof path, "%s/ckpt-%010ld.safetensors", dir, t->pos.step);
-    if (!st) st = gg_safetensors_write(path, e, k, meta, m);
+    /* another run's checkpoint under this name stays (one of this run's,
+     * or a damaged file, is replaced) */
+    char owner[GG_RUN_ID_MAX + 16];
+    int foreign = !st && access(path, F_OK) == 0 && ckpt_run(path, owner, sizeof owner) &&
+                  strcmp(owner, t->run_id) != 0;
+    if (!st && !foreign) st = gg_safetensors_write(path, e, k, meta, m);
     for (int i = 0; i < ng && gkey && gval; i++) {
         free(gkey[i]);
         free(gval[i]);
@@ -250,13 +271,22 @@ gg_status gg_ckpt_save(gg_trainer *t)
     free(bad);
     free(e);
     if (st) return st;
-    /* keep the newest K */
+    if (foreign) {
+        snprintf(t->msg, sizeof t->msg, "checkpoint skipped: %.400s belongs to another run (run_id %.40s)", path,
+                 owner[0] ? owner : "none");
+        gg_runlog_info(t, "checkpoint_skipped", t->msg);
+        gg_train_emit(t, GG_EV_INFO, t->msg);
+        return GG_OK;
+    }
+    /* keep the newest K of this run's checkpoints; other runs' files and
+     * unreadable ones are not this run's to delete */
     char **names;
-    int nn = list_ckpts(dir, &names);
-    for (int i = t->s.keep_checkpoints; i < nn; i++) {
+    int nn = list_ckpts(dir, &names), kept = 0;
+    for (int i = 0; i < nn; i++) {
         char old[GG_PATH_MAX + 320];
         snprintf(old, sizeof old, "%s/%s", dir, names[i]);
-        unlink(old);
+        if (!ckpt_run(old, owner, sizeof owner) || strcmp(owner, t->run_id) != 0) continue;
+        if (++kept > t->s.keep_checkpoints) unlink(old);
     }
     free_list(names, nn);
     t->last_ckpt_step = t->pos.step;
@@ -437,11 +467,21 @@ gg_status gg_ckpt_load_latest(gg_trainer *t, char *used, size_t cap)
                        "that stopped before its first checkpoint)", dir, t->run_dir);
     if (n < 0) return gg_fail(GG_E_IO, "resume: cannot read the checkpoint directory %s: %s", dir, strerror(errno));
     if (n == 0) return gg_fail(GG_E_IO, "resume: no checkpoint in %s", dir);
-    char errs[1024] = "";
+    char errs[1024] = "", foreign[700] = "";
     gg_status st = GG_E_FORMAT;
+    int nforeign = 0, tried = 0;
     for (int i = 0; i < n; i++) {
-        char path[GG_PATH_MAX + 320];
+        char path[GG_PATH_MAX + 320], owner[GG_RUN_ID_MAX + 16];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        /* another run's checkpoint is never loaded (nor touched) */
+        if (ckpt_run(path, owner, sizeof owner) && strcmp(owner, t->run_id) != 0) {
+            size_t l = strlen(foreign);
+            snprintf(foreign + l, sizeof foreign - l, "%s%s (run_id %s)", l ? ", " : "", names[i],
+                     owner[0] ? owner : "none");
+            nforeign++;
+            continue;
+        }
+        tried++;
         st = restore_from(t, path);
         if (!st) {
             snprintf(used, cap, "%s", path);
@@ -459,6 +499,17 @@ gg_status gg_ckpt_load_latest(gg_trainer *t, char *used, size_t cap)
         snprintf(errs + l, sizeof errs - l, "%s%s", l ? "; " : "", gg_errmsg());
     }
     free_list(names, n);
-    if (st) return gg_fail(st, "resume: no readable checkpoint in %s: %s", dir, errs);
+    char mine[GG_RUN_ID_MAX + 32];
+    if (t->run_id[0]) snprintf(mine, sizeof mine, "run_id %s", t->run_id);
+    else snprintf(mine, sizeof mine, "no run_id");
+    if (st && tried == 0)
+        return gg_fail(GG_E_STATE, "resume: no checkpoint of this run (%s, from %s/run_id) in %s; left alone %d of "
+                       "another run: %s", mine, t->run_dir, dir, nforeign, foreign);
+    if (st)
+        return gg_fail(st, "resume: no readable checkpoint in %s: %s%s%s", dir, errs,
+                       nforeign ? "; left alone, of another run: " : "", foreign);
+    if (nforeign)
+        gg_rundir_note(t, "foreign_checkpoints", "left alone %d checkpoint(s) of another run in %s (this run: %s): %s",
+                       nforeign, dir, mine, foreign);
     return GG_OK;
 }

@@ -52,11 +52,12 @@ gg_status gg_runlog_open(gg_trainer *t, int append)
     if (t->metrics && !append)
         fprintf(t->metrics, "kind,step,epoch,loss,accuracy,lr,grad_norm,val_loss,val_accuracy,samples_per_second\n");
     if (!st) t->events = open_in(t, "events.jsonl", mode, &st);
-    if (!st && t->s.guard.enabled && t->s.guard.layer_every > 0) {
+    /* with the guard off, only when guard.layer_every was asked for */
+    if (!st && (t->s.guard.enabled || t->s.layer_every_set) && t->s.guard.layer_every > 0) {
         t->layers = open_in(t, "layers.csv", mode, &st);
         if (t->layers && !append)
             fprintf(t->layers, "step,tensor,layer,grad_norm,weight_norm,update_norm,update_ratio,dead_fraction,"
-                               "saturated_fraction\n");
+                               "saturated_fraction,head,max_logit,entropy,log_z\n");
     }
     return st;
 }
@@ -85,16 +86,41 @@ void gg_runlog_metrics(gg_trainer *t, const char *kind, double loss, double acc,
     fflush(t->metrics);
 }
 
+/* The attention rows (one per attention op and head: the max |logit| and
+ * the entropy of the step's forward) and the output row (mean log Z). */
+static void attention_rows(gg_trainer *t)
+{
+    gg_graph *g = t->g;
+    char a[32], b[32];
+    for (int n = 0; n < gg_graph_num_nodes(g); n++) {
+        int heads = gg_graph_attention_heads(g, n);
+        for (int h = 0; h < heads; h++) {
+            gg_attention_stats as;
+            if (gg_graph_attention_stats(g, n, h, &as)) continue;
+            num(a, sizeof a, as.max_logit, 0);
+            num(b, sizeof b, as.entropy, 0);
+            fprintf(t->layers, "%ld,%s,%s,,,,,,,%d,%s,%s,\n", t->pos.step, gg_graph_node_name(g, n),
+                    gg_graph_node_layer(g, n), h, a, b);
+        }
+    }
+    double lz;
+    if (gg_graph_output_logz(g, t->loss, &lz, NULL) == GG_OK) {
+        num(a, sizeof a, lz, 0);
+        fprintf(t->layers, "%ld,%s,%s,,,,,,,,,,%s\n", t->pos.step, gg_graph_node_name(g, t->loss),
+                gg_graph_node_layer(g, t->logits), a);
+    }
+}
+
 void gg_runlog_layers(gg_trainer *t)
 {
-    if (!t->layers || !t->gd) return;
+    if (!t->layers) return;
     gg_graph *g = t->g;
     size_t n;
     const float *gr = gg_graph_grads(g, &n);
     const float *p = gg_graph_params(g, &n);
     const double *un = gg_optim_update_norms(t->o);
-    int nql;
-    const gg_guard_layer *ql = gg_guard_layers(t->gd, &nql);
+    int nql = 0;
+    const gg_guard_layer *ql = t->gd ? gg_guard_layers(t->gd, &nql) : NULL;
     for (int i = 0; i < gg_graph_num_params(g); i++) {
         gg_param_info pi;
         gg_graph_param(g, i, &pi);
@@ -106,11 +132,12 @@ void gg_runlog_layers(gg_trainer *t)
         num(c, sizeof c, u, 0);
         num(d, sizeof d, w > 0 ? u / w : NAN, 0);
         /* the layer's dead and saturated shares from the quiet monitor's last pass */
-        int li = gg_guard_layer_of(t->gd, i);
+        int li = t->gd ? gg_guard_layer_of(t->gd, i) : -1;
         num(e, sizeof e, li >= 0 && li < nql ? ql[li].dead_fraction : NAN, 0);
         num(f, sizeof f, li >= 0 && li < nql ? ql[li].saturated_fraction : NAN, 0);
-        fprintf(t->layers, "%ld,%s,%s,%s,%s,%s,%s,%s,%s\n", t->pos.step, pi.name, pi.layer, a, b, c, d, e, f);
+        fprintf(t->layers, "%ld,%s,%s,%s,%s,%s,%s,%s,%s,,,,\n", t->pos.step, pi.name, pi.layer, a, b, c, d, e, f);
     }
+    attention_rows(t);
     fflush(t->layers);
 }
 
@@ -170,12 +197,21 @@ gg_status gg_runlog_summary(gg_trainer *t)
      * slower ranks included) over its time in steps, of this process */
     char share[32];
     num(share, sizeof share, here ? t->comm_seconds / t->step_seconds : NAN, 1);
+    /* a directory made before run ids has none: null */
+    char rid[GG_RUN_ID_MAX + 8];
+    if (t->run_id[0]) {
+        char esc[GG_RUN_ID_MAX * 2];
+        gg_json_escape(esc, sizeof esc, t->run_id);
+        snprintf(rid, sizeof rid, "\"%s\"", esc);
+    } else {
+        snprintf(rid, sizeof rid, "null");
+    }
     const gg_guard_counters *c = t->gd ? gg_guard_counts(t->gd) : NULL;
     gg_guard_counters z;
     memset(&z, 0, sizeof z);
     if (!c) c = &z;
     snprintf(buf, sizeof buf,
-             "{\n  \"status\": \"%s\",\n  \"epochs\": %d,\n  \"steps\": %ld,\n  \"train_loss\": %s,\n"
+             "{\n  \"status\": \"%s\",\n  \"run_id\": %s,\n  \"epochs\": %d,\n  \"steps\": %ld,\n  \"train_loss\": %s,\n"
              "  \"train_accuracy\": %s,\n  \"val_loss\": %s,\n  \"val_accuracy\": %s,\n  \"test_loss\": %s,\n"
              "  \"test_accuracy\": %s,\n  \"wall_seconds\": %s,\n  \"samples_per_second\": %s,\n"
              "  \"first_loss\": %s,\n  \"max_loss\": %s,\n  \"nonfinite_steps\": %ld,\n"
@@ -184,7 +220,8 @@ gg_status gg_runlog_summary(gg_trainer *t)
              "\"backoffs\": %ld, \"rollbacks\": %ld, \"nonfinite\": %ld, \"spikes\": %ld, \"trends\": %ld, "
              "\"collapses\": %ld, \"stalls\": %ld, \"vanishing\": %ld, \"dead\": %ld, "
              "\"saturated\": %ld, \"update_ratio\": %ld}\n}\n",
-             gg_run_status_name(t->status), t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, wall, sps, fl, ml, t->nonfinite_steps,
+             gg_run_status_name(t->status), rid, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, wall, sps, fl, ml,
+             t->nonfinite_steps,
              gg_blas_kernel(), t->world, sts, ars, share, t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
              c->trends, c->collapses, c->stalls, c->vanishing, c->dead, c->saturated, c->update_ratio);
     /* pruning: the sparsity per tensor, before the closing brace */

@@ -305,7 +305,10 @@ static gg_status read_guard(gg_cfg_node *m, gg_settings *s)
     GG_TRY(get_f(m, "loss_blowup_z", 0, 1000, &c->loss_blowup_z));
     GG_TRY(read_response(m, "on_blowup", &c->on_blowup));
     GG_TRY(read_response(m, "on_collapse", &c->on_collapse));
+    GG_TRY(read_response(m, "on_max_spike", &c->on_max_spike));
+    GG_TRY(read_response(m, "on_dead", &c->on_dead));
     GG_TRY(get_i(m, "layer_every", 0, 100000000, &c->layer_every));
+    s->layer_every_set = gg_cfg_get(m, "layer_every") != NULL;
     /* quiet failures (docs/guard.md, "Quiet failures") */
     GG_TRY(gg_cfg_bool(m, "quiet", &c->quiet));
     GG_TRY(get_i(m, "monitor_every", 0, 100000000, &c->monitor_every));
@@ -419,6 +422,10 @@ gg_status gg_settings_read(gg_cfg *cfg, gg_settings *s)
         s->loss = (gg_loss_kind)k;
         GG_TRY(get_f(loss, "smoothing", 0, 0.999, &s->smoothing));
         GG_TRY(get_f(loss, "delta", 1e-9, 1e9, &s->huber_delta));
+        GG_TRY(get_f(loss, "z_loss", 0, 1, &s->z_loss));
+        if (s->z_loss > 0 && s->loss != GG_LOSS_XENT)
+            return gg_fail(GG_E_CONFIG, "%s: loss.z_loss needs loss.name softmax_xent (it penalises the softmax's log Z)",
+                           gg_setup_at(gg_cfg_get(loss, "z_loss")));
     }
     GG_TRY(read_optim(gg_cfg_get(root, "optimizer"), s));
     GG_TRY(read_schedule(gg_cfg_get(root, "schedule"), s));
@@ -699,10 +706,12 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             break;
         }
         case L_ATTN: {
-            int heads = 1, causal = 1;
-            GG_TRY(get_i(e, "heads", 1, 1024, &heads));
-            GG_TRY(gg_cfg_bool(e, "causal", &causal));
-            h = gg_attention_block(g, h, name, heads, causal);
+            gg_attention_opts ao = {1, 1, 0, 0};
+            GG_TRY(get_i(e, "heads", 1, 1024, &ao.heads));
+            GG_TRY(gg_cfg_bool(e, "causal", &ao.causal));
+            GG_TRY(gg_cfg_bool(e, "qk_norm", &ao.qk_norm));
+            GG_TRY(get_f(e, "logit_cap", 0, 1e6, &ao.logit_cap));
+            h = gg_attention_block_ex(g, h, name, &ao);
             break;
         }
         case L_MLPB: {
@@ -752,7 +761,7 @@ gg_status gg_model_build(gg_trainer *t, gg_cfg *cfg)
             return gg_fail(GG_E_CONFIG, "softmax_xent needs %zu class id(s) per sample (one per row of the logits %s); %s has %d",
                            rows, gg_shape_str(ls, sb, sizeof sb), t->train.source, t->train.label_per);
         t->y = gg_input(g, "labels", gg_shape1(t->train.label_per));
-        t->loss = gg_softmax_xent(g, h, t->y, s->smoothing);
+        t->loss = gg_softmax_xent_z(g, h, t->y, s->smoothing, s->z_loss);
         t->acc = gg_accuracy(g, h, t->y);
         break;
     }

@@ -14,6 +14,8 @@
 #define GG_PATH_MAX 1024
 #define GG_MAX_GROUPS 16
 #define GG_MAX_BAD_BATCHES 4096
+#define GG_RUN_ID_MAX 48 /* "20250101T120000Z-1a2b3c4d" and its terminator, with room */
+#define GG_MAX_NOTES 4
 
 typedef enum gg_loss_kind { GG_LOSS_XENT, GG_LOSS_BCE, GG_LOSS_MSE, GG_LOSS_HUBER, GG_LOSS_COUNT } gg_loss_kind;
 typedef enum gg_norm_mode { GG_NORMALIZE_NONE, GG_NORMALIZE_SCALE, GG_NORMALIZE_STANDARDIZE } gg_norm_mode;
@@ -55,6 +57,7 @@ typedef struct gg_settings {
     /* loss */
     gg_loss_kind loss;
     float smoothing, huber_delta;
+    float z_loss; /* softmax_xent: coefficient of mean (log Z)^2 in training (0: none) */
     /* optimizer and schedule */
     gg_optim_config opt;
     gg_group_cfg groups[GG_MAX_GROUPS];
@@ -66,6 +69,7 @@ typedef struct gg_settings {
     int es_restore;
     /* guard */
     gg_guard_config guard;
+    int layer_every_set; /* guard.layer_every given: layers.csv even with the guard off */
     gg_fault faults[GG_MAX_FAULTS];
     int nfaults;
     /* train */
@@ -149,6 +153,20 @@ struct gg_trainer {
     size_t bucket;        /* allreduce piece in floats (0: whole arena) */
     double comm_seconds;  /* in the gradient allreduce, this process */
     double step_seconds;  /* in training steps (batch to optimizer), this process */
+    /* the run directory (rundir.c): rank 0 holds its lock; run_id is in
+     * run_id, summary.json and every checkpoint ("" for a directory made
+     * before run ids) */
+    int lock_fd;          /* -1 when not held */
+    char run_id[GG_RUN_ID_MAX];
+    int overwrite;        /* the directory held a run that is to be removed */
+    int made_dir;         /* gg_trainer_new created the directory: the length of the outermost created path */
+    /* lines for the progress callback and events.jsonl about the directory
+     * (a stale lock taken over, an old run removed, foreign checkpoints) */
+    struct {
+        char kind[32];
+        char text[720];
+    } notes[GG_MAX_NOTES];
+    int nnotes;
 };
 
 /* setup.c */
@@ -167,6 +185,32 @@ void gg_runlog_info(gg_trainer *t, const char *what, const char *detail);
 gg_status gg_runlog_summary(gg_trainer *t);
 /* JSON string escaping into out (always terminated). */
 void gg_json_escape(char *out, size_t cap, const char *in);
+
+/* rundir.c */
+gg_status gg_mkdir_p(const char *dir);
+/* Takes RUN_DIR/run.lock for t (command: "train", "resume"; for the lock
+ * file): GG_E_STATE naming the holder if a live process has it; a dead
+ * holder's lock is taken over with a note. */
+gg_status gg_rundir_lock(gg_trainer *t, const char *command);
+/* Removes run.lock and releases it (no-op when not held). */
+void gg_rundir_unlock(gg_trainer *t);
+/* GG_E_STATE naming the files if the directory holds a run and !overwrite;
+ * with overwrite, marks the run for gg_rundir_clear. */
+gg_status gg_rundir_check_fresh(gg_trainer *t, int overwrite);
+/* Removes the run files that gg_rundir_check_fresh found (overwrite). */
+gg_status gg_rundir_clear(gg_trainer *t);
+/* Makes a new run id and writes RUN_DIR/run_id. */
+gg_status gg_rundir_new_id(gg_trainer *t);
+/* Reads RUN_DIR/run_id (absent: "", a directory made before run ids). */
+gg_status gg_rundir_read_id(gg_trainer *t);
+/* Keeps a line for the progress callback and events.jsonl (printf-like). */
+void gg_rundir_note(gg_trainer *t, const char *kind, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Writes the notes to events.jsonl (the run log must be open). */
+void gg_rundir_log_notes(gg_trainer *t);
 
 /* checkpoint.c */
 gg_status gg_ckpt_save(gg_trainer *t);

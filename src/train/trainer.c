@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_seconds(void)
 {
@@ -218,21 +219,6 @@ static gg_status load_data(gg_trainer *t)
 
 /* ---- setup ---------------------------------------------------------------- */
 
-static gg_status mkdir_p(const char *dir)
-{
-    char tmp[GG_PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) && errno != EEXIST) return gg_fail(GG_E_IO, "cannot create directory %s: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) && errno != EEXIST) return gg_fail(GG_E_IO, "cannot create directory %s: %s", tmp, strerror(errno));
-    if (!is_dir(tmp)) return gg_fail(GG_E_IO, "run directory %s exists and is not a directory", tmp);
-    return GG_OK;
-}
-
 static void set_threads(int n)
 {
     if (n <= 0) n = omp_get_num_procs();
@@ -332,13 +318,66 @@ static gg_trainer *trainer_alloc(void)
 {
     gg_trainer *t = calloc(1, sizeof *t);
     if (!t) gg_fail(GG_E_NOMEM, "trainer: out of memory");
+    else t->lock_fd = -1;
     return t;
+}
+
+/* Rank 0 claims the run directory before the (slow) setup, so that a
+ * directory in use or holding a run is refused at once: created if missing,
+ * locked, and checked for a run. */
+static gg_status claim_dir(gg_trainer *t, unsigned flags)
+{
+    /* the outermost directory this creates: removed again on failure */
+    t->made_dir = 0;
+    if (!exists(t->run_dir)) {
+        size_t n = strlen(t->run_dir), top = n;
+        char tmp[GG_PATH_MAX];
+        snprintf(tmp, sizeof tmp, "%s", t->run_dir);
+        for (size_t i = n; i-- > 1;)
+            if (tmp[i] == '/' && tmp[i - 1] != '/') {
+                tmp[i] = 0;
+                if (exists(tmp)) break;
+                top = i;
+            }
+        t->made_dir = (int)top;
+    }
+    gg_status st = gg_mkdir_p(t->run_dir);
+    if (!st) st = gg_rundir_lock(t, "train");
+    if (!st) st = gg_rundir_check_fresh(t, (flags & GG_RUN_OVERWRITE) != 0);
+    return st;
+}
+
+/* A trainer that failed to start leaves the directory as it found it: no
+ * lock, and no directory it created (if nothing else went in). */
+static void abandon(gg_trainer *t)
+{
+    gg_runlog_close(t);
+    gg_rundir_unlock(t);
+    /* from the run directory up to the outermost one created (made_dir:
+     * the length of its path); rmdir leaves any that is not empty */
+    if (t->made_dir > 0) {
+        char tmp[GG_PATH_MAX];
+        snprintf(tmp, sizeof tmp, "%s", t->run_dir);
+        for (size_t i = strlen(tmp); i >= (size_t)t->made_dir; i--) {
+            if (tmp[i] != '/' && tmp[i] != 0) continue;
+            tmp[i] = 0;
+            if (tmp[0] && rmdir(tmp) != 0) break;
+        }
+    }
+    gg_trainer_free(t);
 }
 
 gg_status gg_trainer_new(gg_cfg *cfg, const char *run_dir, gg_trainer **out)
 {
+    return gg_trainer_new_ex(cfg, run_dir, 0, out);
+}
+
+gg_status gg_trainer_new_ex(gg_cfg *cfg, const char *run_dir, unsigned flags, gg_trainer **out)
+{
+    if (!out) return gg_fail(GG_E_ARG, "gg_trainer_new: no output pointer");
     *out = NULL;
     if (!cfg) return gg_fail(GG_E_ARG, "gg_trainer_new: no config");
+    if (flags & ~GG_RUN_OVERWRITE) return gg_fail(GG_E_ARG, "gg_trainer_new_ex: unknown flags 0x%x", flags);
     gg_trainer *t = trainer_alloc();
     if (!t) return GG_E_NOMEM;
     t->cfg = cfg;
@@ -347,15 +386,19 @@ gg_status gg_trainer_new(gg_cfg *cfg, const char *run_dir, gg_trainer **out)
         if (strlen(run_dir) >= GG_PATH_MAX - 64) st = gg_fail(GG_E_ARG, "run directory path is too long");
         else snprintf(t->run_dir, sizeof t->run_dir, "%s", run_dir);
     }
+    if (!st && t->run_dir[0] && gg_dist_rank() == 0) st = claim_dir(t, flags);
     if (!st) st = setup(t);
     if (!st && t->s.init_from[0]) st = gg_train_init_from(t);
     if (!st && t->rank != 0) t->run_dir[0] = 0; /* rank 0 writes the run */
     if (!st && t->run_dir[0]) {
         char p[GG_PATH_MAX + 32];
-        st = mkdir_p(t->run_dir);
+        /* the old run goes only now that the new one is set up: a config
+         * error leaves it as it was */
+        st = gg_rundir_clear(t);
+        if (!st) st = gg_rundir_new_id(t);
         if (!st) {
             snprintf(p, sizeof p, "%s/checkpoints", t->run_dir);
-            st = mkdir_p(p);
+            st = gg_mkdir_p(p);
         }
         if (!st) {
             snprintf(p, sizeof p, "%s/config.yaml", t->run_dir);
@@ -366,9 +409,10 @@ gg_status gg_trainer_new(gg_cfg *cfg, const char *run_dir, gg_trainer **out)
             st = gg_text_save_vocab(t->text, p);
         }
         if (!st) st = gg_runlog_open(t, 0);
+        if (!st) gg_rundir_log_notes(t);
     }
     if (st) {
-        gg_trainer_free(t);
+        abandon(t);
         return st;
     }
     *out = t;
@@ -402,31 +446,34 @@ gg_status gg_trainer_resume(const char *run_dir, const char *const *overrides, i
     *out = NULL;
     char p[GG_PATH_MAX + 32];
     if (!run_dir || strlen(run_dir) >= GG_PATH_MAX - 64) return gg_fail(GG_E_ARG, "resume: bad run directory");
-    snprintf(p, sizeof p, "%s/config.yaml", run_dir);
-    gg_cfg *cfg = NULL;
-    gg_status st = gg_cfg_load(p, &cfg);
-    if (st) return gg_fail(st, "resume %s: %s", run_dir, gg_errmsg());
-    /* a split run's stop point is not carried over into the resumed part */
-    gg_cfg_set(cfg, "train.stop_after=0");
-    for (int i = 0; i < n && !st; i++) st = gg_cfg_set(cfg, overrides[i]);
-    if (st) {
-        gg_cfg_free(cfg);
-        return st;
-    }
     gg_trainer *t = trainer_alloc();
-    if (!t) {
-        gg_cfg_free(cfg);
-        return GG_E_NOMEM;
-    }
-    t->cfg = cfg;
-    t->own_cfg = 1;
+    if (!t) return GG_E_NOMEM;
     snprintf(t->run_dir, sizeof t->run_dir, "%s", run_dir);
-    st = gg_settings_read(cfg, &t->s);
+    gg_status st = GG_OK;
+    /* rank 0 takes the lock first, before even the config: a run still
+     * going (or still starting) in another process is refused at once */
+    if (gg_dist_rank() == 0 && is_dir(run_dir)) {
+        st = gg_rundir_lock(t, "resume");
+        if (!st) st = gg_rundir_read_id(t);
+    }
+    gg_cfg *cfg = NULL;
+    if (!st) {
+        snprintf(p, sizeof p, "%s/config.yaml", run_dir);
+        st = gg_cfg_load(p, &cfg);
+        if (st) gg_fail(st, "resume %s: %s", run_dir, gg_errmsg());
+        t->cfg = cfg;
+        t->own_cfg = 1;
+    }
+    /* a split run's stop point is not carried over into the resumed part */
+    if (!st) gg_cfg_set(cfg, "train.stop_after=0");
+    for (int i = 0; i < n && !st; i++) st = gg_cfg_set(cfg, overrides[i]);
+    if (!st) st = gg_settings_read(cfg, &t->s);
     if (!st) st = setup(t);
     char used[GG_PATH_MAX + 64];
     if (!st) st = resume_load(t, used, sizeof used);
     if (!st && t->rank != 0) t->run_dir[0] = 0; /* rank 0 writes the run */
     if (!st && t->run_dir[0]) st = gg_runlog_open(t, 1);
+    if (!st && t->run_dir[0]) gg_rundir_log_notes(t);
     if (st) {
         gg_trainer_free(t);
         return st;
@@ -441,6 +488,7 @@ void gg_trainer_free(gg_trainer *t)
 {
     if (!t) return;
     gg_runlog_close(t);
+    gg_rundir_unlock(t);
     gg_guard_free(t->gd);
     gg_optim_free(t->o);
     gg_graph_free(t->g);
@@ -754,6 +802,38 @@ static void init_event(gg_trainer *t, const gg_init_report *rep, int saturation)
     gg_train_emit(t, GG_EV_GUARD, line);
 }
 
+/* The event of ReLU layers that start with half or more of their units dead. */
+static void dead_init_event(gg_trainer *t, const gg_init_report *rep)
+{
+    gg_guard_event e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.signal, sizeof e.signal, "dead_units");
+    snprintf(e.action, sizeof e.action, "%s", rep->fixed ? "rescale" : "warn");
+    double worst = 0;
+    size_t k = (size_t)snprintf(e.detail, sizeof e.detail, "ReLU units dead on the first batch (zero for every sample): ");
+    int shown = 0;
+    for (int i = 0; i < rep->n && k < sizeof e.detail; i++) {
+        if (!(rep->dead_share[i] >= 0.5)) continue;
+        if (rep->dead_share[i] > worst) worst = rep->dead_share[i];
+        if (shown++ < 3)
+            k += (size_t)snprintf(e.detail + k, sizeof e.detail - k, "%s%s %.0f%%", shown > 1 ? ", " : "", rep->layer[i],
+                                  100 * rep->dead_share[i]);
+    }
+    if (rep->fixed && k < sizeof e.detail) {
+        double after = 0;
+        for (int i = 0; i < rep->n; i++)
+            if (rep->dead_share_fixed[i] > after) after = rep->dead_share_fixed[i];
+        snprintf(e.detail + k, sizeof e.detail - k, "; their biases reset to 0 and the layers rescaled (at most %.0f%% dead after)",
+                 100 * after);
+    }
+    e.value = worst;
+    e.threshold = 0.5;
+    gg_runlog_event(t, &e);
+    char line[400];
+    snprintf(line, sizeof line, "step 0: dead units -> %s: %s", e.action, e.detail);
+    gg_train_emit(t, GG_EV_GUARD, line);
+}
+
 static void check_init(gg_trainer *t)
 {
     static gg_init_report rep; /* large; one run at a time per process */
@@ -765,6 +845,7 @@ static void check_init(gg_trainer *t)
     gg_status st = gg_init_check(g, t->s.guard.init_check == 2, &rep);
     gg_graph_set_batch(g, gg_graph_max_batch(g));
     if (st || !rep.poor) return;
+    if (rep.poor_dead) dead_init_event(t, &rep);
     if (rep.poor_growth) init_event(t, &rep, 0);
     if (rep.poor_saturated) init_event(t, &rep, 1);
 }
@@ -981,6 +1062,8 @@ gg_status gg_trainer_run(gg_trainer *t)
                  t->total_steps);
         gg_train_emit(t, GG_EV_START, t->resumed ? t->msg : m);
         if (t->resumed) gg_train_emit(t, GG_EV_INFO, m);
+        for (int i = 0; i < t->nnotes; i++) gg_train_emit(t, GG_EV_INFO, t->notes[i].text);
+        t->nnotes = 0; /* said once, not again by a second gg_trainer_run */
     }
     if (t->gd && !t->resumed && t->pos.step == 0 && s->guard.init_check > 0) check_init(t);
     if (t->world > 1 && (st = sync_model(t))) goto out;
@@ -1021,6 +1104,9 @@ gg_status gg_trainer_run(gg_trainer *t)
             } else {
                 gn = s->log_every ? grad_norm(g) : 0;
             }
+            /* without a guard to announce them, the steps layers.csv reads
+             * the update norms at */
+            if (!t->gd && t->layers && (t->pos.step + 1) % s->guard.layer_every == 0) gg_optim_want_update_norms(t->o);
             if (apply) {
                 st = gg_optim_step(t->o, lr);
                 if (st) goto out;
@@ -1044,8 +1130,8 @@ gg_status gg_trainer_run(gg_trainer *t)
                     if (stop) break;
                     continue;
                 }
-                if (s->guard.layer_every > 0 && t->pos.step % s->guard.layer_every == 0) gg_runlog_layers(t);
             }
+            if (t->layers && t->pos.step % s->guard.layer_every == 0) gg_runlog_layers(t);
             if (!isfinite(loss)) t->nonfinite_steps++;
             else if (isnan(t->first_loss)) t->first_loss = t->max_loss = loss;
             else if (loss > t->max_loss) t->max_loss = loss;

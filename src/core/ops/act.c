@@ -5,6 +5,17 @@
 #include <math.h>
 #include <string.h>
 
+/* SIMD erff and expf from glibc's libmvec (see rnn.c): GELU's loops run
+ * vectorised. With scalar erff, GELU forward and backward were over a fifth
+ * of a small transformer's training step. */
+#if defined(__GLIBC__) && defined(__x86_64__) && defined(_OPENMP) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#pragma omp declare simd notinbranch
+extern float erff(float);
+#pragma omp declare simd notinbranch
+extern float expf(float);
+#endif
+
 static const char *act_names[GG_ACT_COUNT] = {"none", "relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid"};
 
 const char *gg_act_name(gg_act a) { return a >= 0 && a < GG_ACT_COUNT ? act_names[a] : NULL; }
@@ -43,7 +54,7 @@ void gg_act_forward(gg_act a, float p, const float *x, float *y, size_t n)
         break;
     }
     case GG_ACT_GELU:
-#pragma omp parallel for if (n > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
         for (long i = 0; i < ln; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678f));
         break;
     case GG_ACT_TANH:
@@ -85,7 +96,7 @@ void gg_act_backward_inplace(gg_act a, float p, const float *x, const float *y, 
         break;
     }
     case GG_ACT_GELU:
-#pragma omp parallel for if (n > GG_PAR_MIN)
+#pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
         for (long i = 0; i < ln; i++) {
             float v = x[i];
             float cdf = 0.5f * (1.0f + erff(v * 0.70710678f));

@@ -33,8 +33,10 @@ static inline gg_act gg_act_of(const gg_tensor *t) { return (gg_act)gg_attr_act(
 /* dropout: the drop probability */
 #define gg_dropout_p(t) ((t)->fa[0])
 
-/* softmax_xent: label smoothing; huber: the threshold delta */
+/* softmax_xent: label smoothing and the z-loss coefficient (training mode
+ * only); huber: the threshold delta */
 #define gg_xent_smoothing(t) ((t)->fa[0])
+#define gg_xent_z(t) ((t)->fa[1])
 #define gg_huber_delta(t) ((t)->fa[0])
 
 /* batchnorm: running-statistics momentum and eps; layernorm: eps */
@@ -48,9 +50,15 @@ static inline gg_act gg_act_of(const gg_tensor *t) { return (gg_act)gg_attr_act(
 #define gg_slice_start(t) ((t)->ia[1])
 #define gg_slice_len(t) ((t)->ia[2])
 
-/* attention: heads (D % heads == 0) and causal masking (0/1) */
+/* attention: heads (D % heads == 0), causal masking (0/1), the logit cap
+ * (0: none); and what gg_attention_block records for QK-clip: the nodes of
+ * W_qkv and b_qkv (-1: unknown) and whether queries and keys are normalised */
 #define gg_attn_heads(t) ((t)->ia[0])
 #define gg_attn_causal(t) ((t)->ia[1])
+#define gg_attn_w_qkv(t) ((t)->ia[2])
+#define gg_attn_b_qkv(t) ((t)->ia[3])
+#define gg_attn_qk_norm(t) ((t)->ia[4])
+#define gg_attn_logit_cap(t) ((t)->fa[0])
 
 /* rnn, lstm, gru: relu (RNN's activation 1, tanh 0) and the GG_RNN_* flags;
  * the node of each optional input by role (-1 if none), kept here because

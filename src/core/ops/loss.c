@@ -3,7 +3,10 @@
  * softmax_xent: logits (R, C), labels (R) class ids stored as floats.
  *   loss = mean_r [ lse(x_r) - (1 - eps) x_r[y_r] - eps/C sum_c x_r[c] ]
  *   dx_r = (softmax(x_r) - q_r) / R, q = (1 - eps) onehot(y) + eps / C
- * The softmax is kept in the workspace for backward. Sums in double. */
+ * The softmax is kept in the workspace for backward. Sums in double.
+ * z-loss (gg_xent_z = z > 0, training mode only): loss += z mean_r lse_r^2,
+ *   dx_r += 2 z lse_r softmax(x_r) / R.
+ * Workspace: [softmax (R, C)][lse (R)][mean lse, max lse, 1 once run]. */
 #include "attr.h"
 
 #include <math.h>
@@ -31,18 +34,63 @@ static gg_node loss_node(gg_graph *g, int op, const char *name, gg_node a, gg_no
     return gg_add_node(g, op, name, in, 2, gg_shape1(1), 0);
 }
 
-gg_node gg_softmax_xent(gg_graph *g, gg_node logits, gg_node labels, float smoothing)
+gg_node gg_softmax_xent_z(gg_graph *g, gg_node logits, gg_node labels, float smoothing, float z_coef)
 {
     if (g && !g->err && !(smoothing >= 0 && smoothing < 1))
         return gg_build_fail(g, GG_E_ARG, "softmax_xent: label smoothing %g is outside [0, 1)", smoothing);
+    if (g && !g->err && !(z_coef >= 0 && z_coef < 1e3f))
+        return gg_build_fail(g, GG_E_ARG, "softmax_xent: z-loss coefficient %g is outside [0, 1000)", z_coef);
     gg_node n = loss_node(g, GG_OP_SOFTMAX_XENT, "softmax_xent", logits, labels, 0);
-    if (n >= 0) gg_xent_smoothing(&g->t[n]) = smoothing;
+    if (n >= 0) {
+        gg_xent_smoothing(&g->t[n]) = smoothing;
+        gg_xent_z(&g->t[n]) = z_coef;
+    }
     return n;
+}
+
+gg_status gg_graph_set_z_loss(gg_graph *g, gg_node loss, float z_coef)
+{
+    if (!g || loss < 0 || loss >= g->n || g->t[loss].kind != GG_K_OP || g->t[loss].op != GG_OP_SOFTMAX_XENT)
+        return gg_fail(GG_E_ARG, "gg_graph_set_z_loss: node %d ('%s') is not a softmax_xent op", loss,
+                       g && loss >= 0 && loss < g->n ? g->t[loss].name : "none");
+    if (!(z_coef >= 0 && z_coef < 1e3f))
+        return gg_fail(GG_E_ARG, "gg_graph_set_z_loss: coefficient %g is outside [0, 1000)", (double)z_coef);
+    gg_xent_z(&g->t[loss]) = z_coef;
+    return GG_OK;
+}
+
+gg_node gg_softmax_xent(gg_graph *g, gg_node logits, gg_node labels, float smoothing)
+{
+    return gg_softmax_xent_z(g, logits, labels, smoothing, 0);
+}
+
+/* the softmax, then lse per row, then the statistics; the soft-target loss
+ * uses only the first part */
+static size_t xent_rows(const gg_graph *g, const gg_tensor *t)
+{
+    const gg_tensor *x = &g->t[t->in[0]];
+    return gg_shape_numel(x->shape) / (size_t)gg_last(x);
 }
 
 size_t gg_xent_ws(const gg_graph *g, const gg_tensor *t)
 {
-    return gg_shape_numel(g->t[t->in[0]].shape);
+    return gg_shape_numel(g->t[t->in[0]].shape) + xent_rows(g, t) + 3;
+}
+
+gg_status gg_graph_output_logz(const gg_graph *g, gg_node loss, double *mean, double *max)
+{
+    if (mean) *mean = NAN;
+    if (max) *max = NAN;
+    if (!g || !g->compiled) return gg_fail(GG_E_STATE, "gg_graph_output_logz: the graph is not compiled");
+    if (loss < 0 || loss >= g->n || g->t[loss].kind != GG_K_OP || g->t[loss].op != GG_OP_SOFTMAX_XENT)
+        return gg_fail(GG_E_ARG, "gg_graph_output_logz: node %d ('%s') is not a softmax_xent op", loss,
+                       loss >= 0 && loss < g->n ? g->t[loss].name : "none");
+    const gg_tensor *t = &g->t[loss];
+    const float *st = t->ws + gg_shape_numel(g->t[t->in[0]].shape) + xent_rows(g, t);
+    if (st[2] != 1) return gg_fail(GG_E_STATE, "gg_graph_output_logz: '%s' has not run a forward pass yet", t->name);
+    if (mean) *mean = st[0];
+    if (max) *max = st[1];
+    return GG_OK;
 }
 
 /* Class id from a float label; -1 if it is not an integer in [0, C). */
@@ -58,10 +106,11 @@ void gg_xent_fwd(gg_graph *g, gg_tensor *t)
     gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
     int C = gg_last(x);
     long R = (long)gg_rows(g, x);
-    float eps = gg_xent_smoothing(t);
-    double total = 0;
+    float eps = gg_xent_smoothing(t), z = g->mode == GG_TRAIN ? gg_xent_z(t) : 0;
+    float *lses = t->ws + gg_shape_numel(x->shape);
+    double total = 0, zsum = 0, lsum = 0, lmax = -INFINITY;
     long bad = -1;
-#pragma omp parallel for reduction(+ : total) if (R * C > GG_PAR_MIN)
+#pragma omp parallel for reduction(+ : total, zsum, lsum) reduction(max : lmax) if (R * C > GG_PAR_MIN)
     for (long r = 0; r < R; r++) {
         const float *xr = x->val + (size_t)r * C;
         float *p = t->ws + (size_t)r * C;
@@ -82,15 +131,23 @@ void gg_xent_fwd(gg_graph *g, gg_tensor *t)
         float inv = (float)(1.0 / s);
         for (int c = 0; c < C; c++) p[c] *= inv;
         double lse = m + log(s);
+        lses[r] = (float)lse;
+        lsum += lse;
+        lmax = lse > lmax ? lse : lmax;
+        zsum += lse * lse;
         total += lse - (1 - eps) * xr[k] - (eps > 0 ? eps / C * sx : 0);
     }
+    float *st = lses + xent_rows(g, t);
+    st[0] = (float)(lsum / (double)R);
+    st[1] = (float)lmax;
+    st[2] = 1;
     if (bad >= 0) {
         gg_run_fail(g, GG_E_ARG, "softmax_xent: label %g of row %ld is not a class id in 0..%d", (double)y->val[bad], bad,
                     C - 1);
         t->val[0] = NAN;
         return;
     }
-    t->val[0] = (float)(total / (double)R);
+    t->val[0] = (float)((total + z * zsum) / (double)R);
 }
 
 void gg_xent_bwd(gg_graph *g, gg_tensor *t)
@@ -98,13 +155,16 @@ void gg_xent_bwd(gg_graph *g, gg_tensor *t)
     gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
     int C = gg_last(x);
     long R = (long)gg_rows(g, x);
-    float eps = gg_xent_smoothing(t), sc = t->grad[0] / (float)R, off = eps / C;
+    float eps = gg_xent_smoothing(t), sc = t->grad[0] / (float)R, off = eps / C,
+          z = g->mode == GG_TRAIN ? gg_xent_z(t) : 0;
+    const float *lses = t->ws + gg_shape_numel(x->shape);
 #pragma omp parallel for if (R * C > GG_PAR_MIN)
     for (long r = 0; r < R; r++) {
         const float *p = t->ws + (size_t)r * C;
         float *dx = x->grad + (size_t)r * C;
         int k = (int)y->val[r];
-        for (int c = 0; c < C; c++) dx[c] += sc * (p[c] - off - (c == k ? 1 - eps : 0));
+        float pz = 1 + 2 * z * lses[r]; /* softmax's weight: cross-entropy 1, z-loss 2 z lse */
+        for (int c = 0; c < C; c++) dx[c] += sc * (pz * p[c] - off - (c == k ? 1 - eps : 0));
     }
 }
 
