@@ -1717,7 +1717,10 @@ typedef enum gg_event_kind {
     GG_EV_EPOCH,  /* an epoch ended (validation metrics filled in) */
     GG_EV_GUARD,  /* the guard acted or diagnosed; message is one line */
     GG_EV_INFO,   /* anything else worth a line (checkpoint written, early stop) */
-    GG_EV_DONE    /* the run ended; message gives the status */
+    GG_EV_DONE,   /* the run ended; message gives the status */
+    GG_EV_TICK    /* between log intervals, about every half second of training: the
+                     running means of the interval so far, for a live display; nothing
+                     was logged (a consumer that prints lines ignores it) */
 } gg_event_kind;
 
 typedef struct gg_progress {
@@ -1728,6 +1731,10 @@ typedef struct gg_progress {
     double samples_per_second, eta_seconds;
     double val_loss, val_accuracy; /* NAN when there is no validation set */
     const char *message;           /* NULL or one line, owned by the trainer */
+    /* GG_EV_STEP and GG_EV_TICK: seconds since the epoch began (in this
+     * process) and the share of the epoch's steps done, in (0, 1];
+     * GG_EV_EPOCH: the epoch's duration and 1; otherwise 0 */
+    double epoch_seconds, epoch_fraction;
 } gg_progress;
 
 typedef void (*gg_progress_fn)(const gg_progress *p, void *ctx);

@@ -6,17 +6,18 @@
 # data: dataset-fashion-mnist.
 # --with-torch adds python3-torch, python3-numpy and python3-pandas (parity tests,
 # benches, the Python package's tests),
-# --with-chromium adds headless Chromium (report test). --with-fortunes adds
-# Debian's fortunes (2.6 MB of text under /usr/share/games/fortunes: the
-# corpus of bench/lr_sweep, read as one text directory). --with-mpi is accepted
-# for older callers: OpenMPI is part of the default set.
+# --with-chromium adds headless Chromium (report test) and tmux (the progress
+# line in a terminal pane). --with-fortunes adds Debian's fortunes (2.6 MB of
+# text under /usr/share/games/fortunes: the corpus of bench/lr_sweep, read as
+# one text directory). --with-mpi is accepted for older callers: OpenMPI is
+# part of the default set.
 set -eu
 pkgs="cmake make gcc pkg-config libopenblas-dev libopenblas-openmp-dev zlib1g-dev libyaml-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist"
 for a in "$@"; do
   case "$a" in
     --with-torch) pkgs="$pkgs python3-torch python3-numpy python3-pandas" ;;
     --with-mpi) ;;
-    --with-chromium) pkgs="$pkgs chromium" ;;
+    --with-chromium) pkgs="$pkgs chromium tmux" ;;
     --with-fortunes) pkgs="$pkgs fortunes" ;;
     --with-fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
     --with-valgrind) pkgs="$pkgs valgrind" ;;

@@ -30,12 +30,12 @@ check "[ \$(grep -c '^epoch,' '$T/run/metrics.csv') -eq 2 ]" "one epoch row per 
 expect 0 "test accuracy 0\.[0-9]" "$G" eval "$T/run" --set data.limit_test=500
 
 # --- validation between epochs: train.eval_every ---
-expect 0 "step 10: val loss" "$G" train "$MLP" -o "$T/ev" --set train.epochs=1 --set train.eval_every=10 \
+expect 0 "step 10: val_loss" "$G" train "$MLP" -o "$T/ev" --set train.epochs=1 --set train.eval_every=10 \
   --set train.log_every=4 --set data.limit_train=4000 --set data.limit_test=500 --set train.threads=1
 # steps 10 and 20 of 29 carry a validation (step 30 would be the epoch's end)
 check "[ \$(grep -c '^step,[0-9]*,1,[^,]*,[^,]*,[^,]*,[^,]*,[0-9]' '$T/ev/metrics.csv') -eq 2 ]" \
   "eval_every 10: two step rows with a validation loss"
-check "grep -q '^step,10,1,.*,0\.[0-9]*,0\.[0-9]*,[0-9.]*\$' '$T/ev/metrics.csv'" "step 10's row has val loss and accuracy"
+check "grep -q '^step,10,1,.*,0\.[0-9]*,0\.[0-9]*,[0-9.]*,[0-9.]*,[0-9]*\$' '$T/ev/metrics.csv'" "step 10's row has val loss and accuracy"
 
 # --- resume ends with the same weights as an uninterrupted run ---
 "$G" train "$MLP" -o "$T/full" --set train.epochs=4 "${SMALL[@]}" >/dev/null

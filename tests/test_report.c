@@ -88,31 +88,50 @@ static int count(const char *hay, const char *needle)
 static double loss_at(long s) { return 2.3 * exp(-s / 900.0) + 0.28 + 0.04 * sin(s * 0.37); }
 
 /* The metrics of a 3-epoch run logged every 10 steps: a loss and gradient
- * spike at step 1200, and (bad != 0) two malformed lines at known places. */
+ * spike at step 1200, a rollback at step 2000 back to step 1900 (the rows
+ * 1910-2000 of branch 0 discarded, replayed on branch 1 at half the rate),
+ * and (bad != 0) two malformed lines at known places. */
 static void write_metrics(const char *run, double lr0, int bad, int *bad_line1, int *bad_line2)
 {
     FILE *f = create(run, "metrics.csv");
-    int line = 1;
-    fprintf(f, "kind,step,epoch,loss,accuracy,lr,grad_norm,val_loss,val_accuracy,samples_per_second\n");
+    int line = 1, branch = 0;
+    double scale = 1;
+    fprintf(f, "kind,step,epoch,loss,accuracy,lr,grad_norm,val_loss,val_accuracy,samples_per_second,wall_seconds,"
+               "branch\n");
+    fprintf(f, "lr,0,1,,,%.6g,,,,,0.01,0\n", lr0);
+    line++;
     for (long s = EVERY; s <= STEPS; s += EVERY) {
         int ep = (int)((s - 1) / 1000) + 1;
-        double lr = lr0 * 0.5 * (1 + cos(3.14159265 * s / STEPS));
+        double lr = lr0 * 0.5 * (1 + cos(3.14159265 * s / STEPS)) * scale;
         double l = loss_at(s) * (lr0 > 2e-3 ? 1.15 : 1), gn = 2.0 + 1.5 * sin(s * 0.05) + 3.0 * exp(-s / 300.0);
         if (s == SPIKE) l = 9.7, gn = 812.5;
-        fprintf(f, "step,%ld,%d,%.6f,%.5f,%.6g,%.5f,,,%.1f\n", s, ep, l, 1 - l / 2.6, lr, gn, 5000 + 100 * sin(s));
+        if (s > 1900 && s <= 2000 && branch == 0) l += 0.4 * (double)(s - 1900) / 100; /* the branch drifts off */
+        fprintf(f, "step,%ld,%d,%.6f,%.5f,%.6g,%.5f,,,%.1f,%.3f,%d\n", s, ep, l, 1 - l / 2.6, lr, gn,
+                5000 + 100 * sin(s), 0.03 * (double)s + (branch ? 3.0 : 0), branch);
         line++;
         if (bad && s == 400) {
-            fprintf(f, "step,410,1,1.5x,0.5,0.001,2,,,5000\n"); /* not a number */
+            fprintf(f, "step,410,1,1.5x,0.5,0.001,2,,,5000,12.3,0\n"); /* not a number */
             *bad_line1 = ++line;
         }
         if (bad && s == 800) {
             fprintf(f, "step,810,1,0.7\n"); /* a line cut short */
             *bad_line2 = ++line;
         }
+        if (s == 2000 && branch == 0) {
+            /* the guard rolls back to step 1900 and halves the rate */
+            fprintf(f, "rollback,2000,2,,,%.6g,,,,,60.1,0\n", lr);
+            branch = 1;
+            scale = 0.5;
+            fprintf(f, "lr,1900,2,,,%.6g,,,,,60.2,1\n", lr0 * 0.5 * (1 + cos(3.14159265 * 1900 / STEPS)) * scale);
+            line += 2;
+            s = 1900;
+            continue;
+        }
         if (s % 1000 == 0) {
             double vl = loss_at(s) + 0.05;
-            fprintf(f, "epoch,%ld,%d,%.6f,%.5f,%.6g,,%.6f,%.5f,%.1f\n", s, ep, loss_at(s) + 0.02,
-                    1 - (loss_at(s) + 0.02) / 2.6, lr, vl, 1 - vl / 2.6, 5000.0);
+            fprintf(f, "epoch,%ld,%d,%.6f,%.5f,%.6g,,%.6f,%.5f,%.1f,%.3f,%d\n", s, ep, loss_at(s) + 0.02,
+                    1 - (loss_at(s) + 0.02) / 2.6, lr, vl, 1 - vl / 2.6, 5000.0, 0.03 * (double)s + (branch ? 3.0 : 0),
+                    branch);
             line++;
         }
     }
@@ -166,12 +185,44 @@ static const char *config_text = "# a <b>comment</b> & more\n"
 
 /* ---- page checks -------------------------------------------------------------- */
 
-/* A page that a browser reads as intended: whole, balanced, self-contained. */
-static void check_page(const char *html, const char *what)
+/* Removes the text of every <script> element in place, so that what is
+ * counted afterwards is the page's markup. */
+static void strip_scripts(char *html)
+{
+    char *p;
+    while ((p = strstr(html, "<script"))) {
+        char *e = strstr(p, "</script>");
+        if (!e) break;
+        memmove(p, e + 9, strlen(e + 9) + 1);
+    }
+}
+
+/* A page that a browser reads as intended: whole, balanced, self-contained.
+ * Its scripts are the page's own (inline) and the charts' data (JSON);
+ * afterwards html holds the markup alone. */
+#define JSON_TAG "<script type=\"application/json\" class=\"gg-plot\">"
+static void check_page(char *html, const char *what)
 {
     GT_CHECK(strncmp(html, "<!DOCTYPE html>", 15) == 0, "%s: doctype", what);
+    int plain = 0, data = 0, other = 0;
+    for (const char *p = strstr(html, "<script"); p; p = strstr(p + 7, "<script")) {
+        if (strncmp(p, "<script>", 8) == 0) plain++;
+        else if (strncmp(p, JSON_TAG, strlen(JSON_TAG)) == 0) data++;
+        else other++;
+    }
+    GT_CHECK(plain == 1 && other == 0, "%s: %d inline scripts and %d others, want 1 and 0", what, plain, other);
+    GT_CHECK(data == 4, "%s: %d charts carry their data, want the 4 training curves", what, data);
     size_t n = strlen(html);
     GT_CHECK(n > 8 && strcmp(html + n - 8, "</html>\n") == 0, "%s: ends with </html>", what);
+    /* nothing from the network: no scripts or style sheets by address, no URLs at all */
+    GT_CHECK(!strstr(html, "http"), "%s: an external reference", what);
+    GT_CHECK(!strstr(html, "<link"), "%s: a linked resource", what);
+    GT_CHECK(!strstr(html, "src="), "%s: a src attribute", what);
+    for (const char *p = strstr(html, "url("); p; p = strstr(p + 4, "url("))
+        GT_CHECK(p[4] == '#', "%s: url() to something other than a fragment", what);
+    /* attribute values never contain a raw '<' (escaping slipped) */
+    GT_CHECK(!strstr(html, "=\"<"), "%s: raw '<' in an attribute", what);
+    strip_scripts(html);
     static const char *const tags[][2] = {{"<svg", "</svg>"},         {"<figure", "</figure>"}, {"<table", "</table>"},
                                           {"<section", "</section>"}, {"<div", "</div>"},      {"<text", "</text>"},
                                           {"<title>", "</title>"},    {"<tr>", "</tr>"},       {"<pre>", "</pre>"}};
@@ -179,15 +230,6 @@ static void check_page(const char *html, const char *what)
         GT_CHECK(count(html, tags[i][0]) == count(html, tags[i][1]), "%s: %s opened %d times, closed %d", what,
                  tags[i][0], count(html, tags[i][0]), count(html, tags[i][1]));
     GT_CHECK(count(html, "<g ") + count(html, "<g>") == count(html, "</g>"), "%s: <g> balanced", what);
-    /* nothing from the network: no scripts or style sheets by address, no URLs at all */
-    GT_CHECK(!strstr(html, "http"), "%s: an external reference", what);
-    GT_CHECK(!strstr(html, "<script"), "%s: a script", what);
-    GT_CHECK(!strstr(html, "<link"), "%s: a linked resource", what);
-    GT_CHECK(!strstr(html, "src="), "%s: a src attribute", what);
-    for (const char *p = strstr(html, "url("); p; p = strstr(p + 4, "url("))
-        GT_CHECK(p[4] == '#', "%s: url() to something other than a fragment", what);
-    /* attribute values never contain a raw '<' (escaping slipped) */
-    GT_CHECK(!strstr(html, "=\"<"), "%s: raw '<' in an attribute", what);
 }
 
 static void test_numbers(void)
@@ -298,8 +340,16 @@ static void test_full(void)
     GT_CHECK(strstr(html, "class=\"lg\">fc1<") && strstr(html, "class=\"lg\">fc3<"), "ratio legend names layers");
     GT_CHECK(strstr(html, "class=\"lg\">rollback<") && strstr(html, "class=\"lg\">clip<"), "event legend");
 
-    /* every guard event has a marker with its tooltip (4 well-formed guard lines) */
-    GT_CHECK(count(html, "<g class=\"ev\">") == 4, "%d event markers, want 4", count(html, "<g class=\"ev\">"));
+    /* every guard event has a marker with its tooltip (4 well-formed guard lines), and the rollback and the
+     * back-off have one on the learning rate's chart too */
+    GT_CHECK(count(html, "<g class=\"ev\">") == 6, "%d event markers, want 6", count(html, "<g class=\"ev\">"));
+    /* the rolled-back branch (steps 1910-2000 of branch 0): faded on all four charts, once in each legend */
+    GT_CHECK(count(html, "stroke-opacity=\"0.35\" d=\"M") == 4, "%d faded lines, want 4",
+             count(html, "stroke-opacity=\"0.35\" d=\"M"));
+    GT_CHECK(count(html, ">rolled back (discarded branch)<") == 4, "legend of the discarded branch");
+    GT_CHECK(strstr(html, "<title>rolled back here \xe2\x80\x94 step 2000: ") != NULL, "the branch's end on the rate");
+    GT_CHECK(strstr(html, "<title>new rate \xe2\x80\x94 step 1900: ") != NULL, "the new rate where it went on");
+    GT_CHECK(strstr(html, "1 step clipped, 1 clip, 1 warn, 1 backoff, 1 rollback") != NULL, "the guard card counts clips");
     GT_CHECK(strstr(html, "<g class=\"ev\"><title>step 1200, epoch 2\nsignal: grad_spike\nvalue: 812.5, threshold: "
                           "41.3\naction: clip\nfc1.weight carries 93% of the norm</title>") != NULL,
              "the spike's tooltip");
@@ -327,7 +377,7 @@ static void test_full(void)
     /* warnings name file and line */
     char w1[128], w2[128];
     snprintf(w1, sizeof w1, "metrics.csv line %d: column &#39;loss&#39;: &#39;1.5x&#39; is not a number", bad1);
-    snprintf(w2, sizeof w2, "metrics.csv line %d: 4 fields where the header has 10", bad2);
+    snprintf(w2, sizeof w2, "metrics.csv line %d: 4 fields where the header has 12", bad2);
     GT_CHECK(strstr(html, w1) != NULL, "warning %s", w1);
     GT_CHECK(strstr(html, w2) != NULL, "warning %s", w2);
     GT_CHECK(strstr(html, "events.jsonl line 3, column 61: expected &#39;,&#39; or &#39;}&#39;") != NULL,
@@ -495,7 +545,9 @@ static void test_compare(void)
     GT_CHECK(count(html, "class=\"lg\">sample<") == 4 && count(html, "class=\"lg\">sample-nolayers<") == 4,
              "both runs named in every legend");
     GT_CHECK(strstr(html, "class=\"lg\">validation (dashed)<") != NULL, "style key");
-    GT_CHECK(count(html, "<g class=\"ev\">") == 4, "the first run's events marked");
+    GT_CHECK(count(html, "<g class=\"ev\">") == 6, "the first run's events marked (and its rate's on that chart)");
+    GT_CHECK(strstr(html, ">learning rate (log scale)<") != NULL, "rates on a log axis");
+    GT_CHECK(strstr(html, "data-run=\"1\" checked") != NULL, "a toggle per run");
     GT_CHECK(strstr(html, "<g class=\"ev\"><title>sample\nstep 1200") != NULL, "marker tooltip names the run");
     GT_CHECK(strstr(html, "sample: clip threshold (max_norm 5)") != NULL, "per-run threshold");
     GT_CHECK(strstr(html, "stroke=\"#4e79a7\"") && strstr(html, "stroke=\"#f28e2b\""), "one colour per run");

@@ -1,7 +1,8 @@
 /*
  * main.c - the gradguard command: a thin layer over the library. It parses
- * arguments, prints progress (a bar on a terminal, plain lines otherwise)
- * and turns failures into one clear line on stderr and a non-zero exit.
+ * arguments, prints progress (one live line on a terminal, cut to its width
+ * and redrawn about twice a second; plain lines at the log interval
+ * otherwise, with the same names and numbers) and turns failures into one clear line on stderr and a non-zero exit.
  *
  * Exit status: 0 completed (or stopped on request), 1 error (a run
  * directory that holds a run or is in use included), 2 usage, 3 diverged,
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #define MAX_SETS 256
@@ -99,16 +101,20 @@ static const char *const usage_eval =
 static const char *const usage_report =
     "usage: gradguard report RUN_DIR [-o FILE]\n"
     "\n"
-    "Writes one self-contained HTML page (default RUN_DIR/report.html; no network, no scripts)\n"
-    "with SVG charts of the run: loss and accuracy, learning rate, the gradient norm on a log\n"
-    "axis with every guard event marked, a per-layer gradient-norm heat map, update/weight\n"
-    "ratios, the guard's events, the summary and the config. Every run writes one at its end.\n";
+    "Writes one self-contained HTML page (default RUN_DIR/report.html; no network) with SVG\n"
+    "charts of the run: loss and accuracy, the learning rate with every jump (a guard back-off\n"
+    "at its step), the gradient norm on a log axis with every guard event marked, branches the\n"
+    "guard rolled back drawn faded, a per-layer gradient-norm heat map, update/weight ratios,\n"
+    "the guard's events, the summary and the config. A small inline script smooths the curves,\n"
+    "switches their y axes between log and linear, zooms on the step axis and plots against\n"
+    "wall time. Every run writes one at its end.\n";
 
 static const char *const usage_compare =
     "usage: gradguard compare RUN_DIR RUN_DIR... -o FILE\n"
     "\n"
-    "Draws loss, accuracy, learning rate and gradient norm of several runs (up to 20)\n"
-    "overlaid in one HTML page, e.g. the same config with the guard on and off.\n";
+    "Draws loss, accuracy, learning rate (on a log axis) and gradient norm of several runs\n"
+    "(up to 20) overlaid in one HTML page, e.g. the same config with the guard on and off;\n"
+    "each run can be hidden and shown again.\n";
 
 /* prune_cmd.c */
 int gg_cli_prune(int argc, char **argv);
@@ -155,7 +161,9 @@ static void install_signals(void)
 typedef struct cli_ui {
     int tty, quiet;
     int bar_open;
-    int all_ranks; /* ranks other than 0 print their guard events */
+    int all_ranks;     /* ranks other than 0 print their guard events */
+    double epoch_secs; /* the last finished epoch's duration (0: none yet) */
+    char live[512];    /* the live line as last drawn */
 } cli_ui;
 
 /* Under mpirun: 1 if this process speaks (rank 0; every rank for errors). */
@@ -196,11 +204,149 @@ static void fmt_time(char *buf, size_t cap, double s)
     else snprintf(buf, cap, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
 }
 
+/* Every number the progress shows, on a terminal or not: four significant
+ * digits from 0.001 to 10000, else three in exponent form ("9.07e-5"), so
+ * a learning rate reads alike whether it is 1e-3 or 1e-4. */
+static void fmt_val(char *buf, size_t cap, double v)
+{
+    double a = fabs(v);
+    if (isnan(v)) snprintf(buf, cap, "nan");
+    else if (isinf(v)) snprintf(buf, cap, v > 0 ? "inf" : "-inf");
+    else if (a == 0) snprintf(buf, cap, "0");
+    else if (a >= 1e-3 && a < 1e4) snprintf(buf, cap, "%.4g", v);
+    else {
+        char t[32], *e;
+        snprintf(t, sizeof t, "%.2e", v);
+        e = strchr(t, 'e');
+        /* "9.07e-05" -> "9.07e-5", "1.20e+06" -> "1.20e6" */
+        if (e) {
+            int x = atoi(e + 1);
+            snprintf(e, sizeof t - (size_t)(e - t), "e%d", x);
+        }
+        snprintf(buf, cap, "%s", t);
+    }
+}
+
+/* The terminal's width: the tty's own (it follows a resize), else $COLUMNS,
+ * else 80. */
+static int term_width(void)
+{
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    if (c && *c) {
+        char *end;
+        long v = strtol(c, &end, 10);
+        if (!*end && v > 0 && v < 10000) return (int)v;
+    }
+    return 80;
+}
+
+/* The live line stays at the end of a run (or before an error) ... */
 static void end_bar(cli_ui *ui)
 {
     if (ui->bar_open) {
         fputc('\n', stdout);
         ui->bar_open = 0;
+    }
+}
+
+/* ... and gives its row to any other line meanwhile (a guard event, an
+ * epoch's summary): one live line, never a stack of stale ones. */
+static void clear_bar(cli_ui *ui)
+{
+    if (ui->bar_open) {
+        fputs("\r\033[K", stdout);
+        ui->bar_open = 0;
+    }
+}
+
+/* The fields of a progress line as "name value" pairs, in display order;
+ * the same names on a terminal and in a pipe. */
+enum { F_EPOCH, F_BAR, F_PCT, F_STEP, F_LOSS, F_ACC, F_LR, F_GNORM, F_SPEED, F_ETA, F_EPTIME, F_COUNT };
+/* which to drop first when the terminal is too narrow: the last of this list */
+static const int keep_order[F_COUNT] = {F_EPOCH, F_PCT, F_ETA, F_LOSS, F_BAR, F_EPTIME,
+                                        F_ACC,   F_STEP, F_LR, F_GNORM, F_SPEED};
+#define BAR_MIN 10
+#define BAR_MAX 30
+
+static void step_fields(const gg_progress *p, const cli_ui *ui, char f[F_COUNT][48])
+{
+    char v[32], w[32];
+    for (int i = 0; i < F_COUNT; i++) f[i][0] = 0;
+    snprintf(f[F_EPOCH], 48, "epoch %d/%d", p->epoch + 1, p->epochs);
+    double frac = p->total_steps ? (double)p->step / (double)p->total_steps : 0;
+    snprintf(f[F_PCT], 48, "%3.0f%%", 100 * frac);
+    snprintf(f[F_STEP], 48, "step %ld/%ld", p->step, p->total_steps);
+    fmt_val(v, sizeof v, p->loss);
+    snprintf(f[F_LOSS], 48, "loss %s", v);
+    if (isfinite(p->accuracy)) {
+        fmt_val(v, sizeof v, p->accuracy);
+        snprintf(f[F_ACC], 48, "acc %s", v);
+    }
+    fmt_val(v, sizeof v, p->lr);
+    snprintf(f[F_LR], 48, "lr %s", v);
+    fmt_val(v, sizeof v, p->grad_norm);
+    snprintf(f[F_GNORM], 48, "grad_norm %s", v);
+    if (isfinite(p->samples_per_second)) snprintf(f[F_SPEED], 48, "samples/s %.0f", p->samples_per_second);
+    fmt_time(w, sizeof w, p->eta_seconds);
+    snprintf(f[F_ETA], 48, "eta %s", w);
+    /* time per epoch: the last one's, or in the first an estimate once a
+     * little of it is done */
+    double ep = ui->epoch_secs;
+    if (!(ep > 0) && p->epoch_fraction >= 0.02 && p->epoch_seconds > 0) ep = p->epoch_seconds / p->epoch_fraction;
+    if (ep > 0) {
+        fmt_time(w, sizeof w, ep);
+        snprintf(f[F_EPTIME], 48, "epoch_time %s", w);
+    }
+}
+
+/* The live line: the fields that fit in width - 1 columns (the last column
+ * is left free so no terminal wraps), dropped in keep_order's reverse; the
+ * bar takes what is left, up to BAR_MAX. */
+static void live_line(const gg_progress *p, const cli_ui *ui, int width, char *out, size_t cap)
+{
+    char f[F_COUNT][48];
+    step_fields(p, ui, f);
+    int on[F_COUNT], room = width - 1;
+    for (int i = 0; i < F_COUNT; i++) on[i] = i == F_BAR || f[i][0];
+    for (;;) {
+        int len = -1;
+        for (int i = 0; i < F_COUNT; i++)
+            if (on[i]) len += 1 + (i == F_BAR ? BAR_MIN + 2 : (int)strlen(f[i]));
+        if (len <= room) {
+            /* the bar grows into the room left */
+            int bw = BAR_MIN + (room - len);
+            if (bw > BAR_MAX) bw = BAR_MAX;
+            double frac = p->total_steps ? (double)p->step / (double)p->total_steps : 0;
+            int fill = (int)(frac * bw);
+            snprintf(f[F_BAR], 48, "[");
+            for (int k = 0; k < bw; k++) f[F_BAR][1 + k] = k < fill ? '#' : '.';
+            f[F_BAR][1 + bw] = ']';
+            f[F_BAR][2 + bw] = 0;
+            break;
+        }
+        int dropped = 0;
+        for (int k = F_COUNT - 1; k > 0 && !dropped; k--)
+            if (on[keep_order[k]]) on[keep_order[k]] = 0, dropped = 1;
+        if (!dropped) break; /* only the epoch is left: cut it below */
+    }
+    size_t n = 0;
+    out[0] = 0;
+    for (int i = 0; i < F_COUNT && n + 1 < cap; i++)
+        if (on[i] && f[i][0]) n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? " " : "", f[i]);
+    if (room > 0 && strlen(out) > (size_t)room) out[room] = 0;
+}
+
+/* A message above the live line, which is drawn again below it. */
+static void message_line(cli_ui *ui, const char *prefix, const char *msg)
+{
+    int open = ui->bar_open;
+    clear_bar(ui);
+    printf("%s%s\n", prefix, msg ? msg : "");
+    if (open) {
+        fputs(ui->live, stdout);
+        ui->bar_open = 1;
     }
 }
 
@@ -215,48 +361,54 @@ static void progress(const gg_progress *p, void *ctx)
         return;
     }
     if (ui->quiet && p->kind != GG_EV_DONE) return;
-    char eta[32];
+    char a[32], b[32], c[32], d[32], e[32];
     switch (p->kind) {
     case GG_EV_START:
     case GG_EV_INFO:
-        end_bar(ui);
-        printf("%s\n", p->message ? p->message : "");
+        message_line(ui, "", p->message);
         break;
+    case GG_EV_TICK:
     case GG_EV_STEP: {
-        fmt_time(eta, sizeof eta, p->eta_seconds);
-        double frac = p->total_steps ? (double)p->step / (double)p->total_steps : 0;
         if (ui->tty) {
-            char bar[31];
-            int fill = (int)(frac * 30);
-            for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
-            bar[30] = 0;
-            printf("\r\033[Kepoch %d/%d [%s] %3.0f%% step %ld loss %.4f acc %.3f lr %.2e |g| %.3g %.0f/s eta %s",
-                   p->epoch + 1, p->epochs, bar, 100 * frac, p->step, p->loss, p->accuracy, p->lr, p->grad_norm,
-                   p->samples_per_second, eta);
+            live_line(p, ui, term_width(), ui->live, sizeof ui->live);
+            printf("\r\033[K%s", ui->live);
             ui->bar_open = 1;
-        } else {
-            printf("step %ld/%ld epoch %d loss %.4f acc %.4f lr %.3g grad_norm %.4g samples/s %.0f eta %s\n", p->step,
-                   p->total_steps, p->epoch + 1, p->loss, p->accuracy, p->lr, p->grad_norm, p->samples_per_second, eta);
+        } else if (p->kind == GG_EV_STEP) {
+            char f[F_COUNT][48];
+            step_fields(p, ui, f);
+            static const int order[] = {F_EPOCH, F_STEP, F_LOSS, F_ACC, F_LR, F_GNORM, F_SPEED, F_ETA, F_EPTIME};
+            size_t n = 0;
+            char line[512] = "";
+            for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+                if (f[order[i]][0]) n += (size_t)snprintf(line + n, sizeof line - n, "%s%s", n ? " " : "", f[order[i]]);
+            printf("%s\n", line);
         }
         /* a validation between epochs (train.eval_every) */
-        if (isfinite(p->val_loss)) {
-            end_bar(ui);
-            printf("step %ld: val loss %.4f acc %.4f\n", p->step, p->val_loss, p->val_accuracy);
+        if (p->kind == GG_EV_STEP && isfinite(p->val_loss)) {
+            clear_bar(ui);
+            fmt_val(a, sizeof a, p->val_loss);
+            fmt_val(b, sizeof b, p->val_accuracy);
+            if (isfinite(p->val_accuracy)) printf("step %ld: val_loss %s val_acc %s\n", p->step, a, b);
+            else printf("step %ld: val_loss %s\n", p->step, a);
         }
         break;
     }
     case GG_EV_EPOCH:
-        end_bar(ui);
-        if (isfinite(p->val_loss))
-            printf("epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.0f samples/s\n", p->epoch + 1,
-                   p->epochs, p->loss, p->accuracy, p->val_loss, p->val_accuracy, p->samples_per_second);
-        else
-            printf("epoch %d/%d: train loss %.4f acc %.4f | %.0f samples/s\n", p->epoch + 1, p->epochs, p->loss,
-                   p->accuracy, p->samples_per_second);
+        clear_bar(ui);
+        if (p->epoch_seconds > 0) ui->epoch_secs = p->epoch_seconds;
+        fmt_val(a, sizeof a, p->loss);
+        fmt_val(b, sizeof b, p->accuracy);
+        fmt_val(c, sizeof c, p->val_loss);
+        fmt_val(d, sizeof d, p->val_accuracy);
+        fmt_time(e, sizeof e, p->epoch_seconds);
+        printf("epoch %d/%d: loss %s", p->epoch + 1, p->epochs, a);
+        if (isfinite(p->accuracy)) printf(" acc %s", b);
+        if (isfinite(p->val_loss)) printf(" | val_loss %s", c);
+        if (isfinite(p->val_accuracy)) printf(" val_acc %s", d);
+        printf(" | samples/s %.0f epoch_time %s\n", p->samples_per_second, e);
         break;
     case GG_EV_GUARD:
-        end_bar(ui);
-        printf("guard: %s\n", p->message ? p->message : "");
+        message_line(ui, "guard: ", p->message);
         break;
     case GG_EV_DONE:
         end_bar(ui);
@@ -427,7 +579,7 @@ static void print_error(void)
 
 static int run_trainer(gg_trainer *t, const char *run_dir, int quiet, int all_ranks)
 {
-    cli_ui ui = {isatty(STDOUT_FILENO), quiet, 0, all_ranks};
+    cli_ui ui = {isatty(STDOUT_FILENO), quiet, 0, all_ranks, 0, ""};
     gg_trainer_set_progress(t, progress, &ui);
     start_watchdog();
     g_running = t;

@@ -927,11 +927,15 @@ int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos)
     int k = gd->confirmed;
     struct gg_snap *sp = &gd->sn[k];
     if (!sp->valid) return gg_fail(GG_E_STATE, "guard: no snapshot to roll back to"), -1;
-    /* a failure soon after the last one says the rate is too high, and the
-     * backed-off rate becomes a ceiling; an isolated one (a bad batch,
-     * skipped on replay) only backs off for a while */
+    /* a failure again by the time the replay is half a snapshot interval
+     * past the last one says the rate is too high: the rate backs off and
+     * the backed-off rate becomes a ceiling. An isolated one is a bad batch
+     * until shown otherwise: it is skipped on replay, and the replay itself
+     * tests the rate, which is kept (a run with bad batches 150 to 200 steps
+     * apart, gauntlet case 5, ended with its rate capped at 1/16 when each
+     * of them counted as the rate's failure) */
     long failed_at = pos->step;
-    int repeated = gd->m.last_failure >= 0 && failed_at - gd->m.last_failure <= 2L * gd->c.snapshot_every;
+    int repeated = gd->m.last_failure >= 0 && failed_at - gd->m.last_failure <= gd->c.snapshot_every / 2;
     /* failures spread out in time are isolated one by one, but a run that
      * keeps failing is at a rate it cannot hold: from half the budget on,
      * each rollback lowers the ceiling, so the run slows down before the
@@ -945,7 +949,7 @@ int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos)
     gd->m.rollbacks_used++;
     gd->m.cnt.rollbacks++;
     gd->m.consecutive_skips = 0;
-    backoff(gd);
+    if (repeated || persistent || gd->m.collapse_ceiling) backoff(gd);
     /* a rate that killed the network's units is more than twice too high,
      * and finding it out took a detection window: back off twice */
     if (gd->m.collapse_ceiling) backoff(gd);

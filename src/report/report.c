@@ -12,6 +12,7 @@
 #include "core/file.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,7 +38,10 @@
 /* ---- the run, as read ---------------------------------------------------------- */
 
 typedef struct mrow {
-    double step, epoch, loss, acc, lr, gn, vloss, vacc, sps;
+    double step, epoch, loss, acc, lr, gn, vloss, vacc, sps, wall, branch;
+    long seq;   /* line number: the rows' order in the file */
+    int rate;   /* rate rows: 1 "lr" (the rate from this step on), 2 "rollback" (a branch's end) */
+    int rb;     /* on a branch a rollback discarded */
 } mrow;
 
 typedef struct lrow { /* 24 bytes: a long run has millions of these */
@@ -74,8 +78,9 @@ typedef struct run {
     const char *dir;
     char name[256];
     int have_metrics, have_layers, have_events, have_summary, have_config;
-    mrow *st, *ep; /* step rows and epoch rows */
-    size_t nst, cst, nep, cep;
+    mrow *st, *ep, *rt; /* step rows, epoch rows, rate rows ("lr" and "rollback") */
+    size_t nst, cst, nep, cep, nrt, crt;
+    size_t nrb;         /* rows on discarded branches */
     lrow *lr;
     size_t nl, cl;
     arow *ar; /* attention and output rows */
@@ -294,8 +299,51 @@ static int read_header(run *r, const char *file, const char *line, size_t len, c
 
 static const char *const metric_cols[] = {"kind",     "step",     "epoch",        "loss",
                                           "accuracy", "lr",       "grad_norm",    "val_loss",
-                                          "val_accuracy", "samples_per_second"};
-#define NMETRIC 10
+                                          "val_accuracy", "samples_per_second", "wall_seconds", "branch"};
+#define NMETRIC 12
+#define NMETRIC_V1 10 /* the columns before wall_seconds and branch */
+
+/* Which rows a rollback discarded. A row's branch counts the rollbacks
+ * before it, and a branch's first row is at the step training went back
+ * to. A row of branch b at step s was discarded if a later branch began
+ * before s; a "rollback" row (a branch's end) always was. */
+static void mark_rolled_back(run *r)
+{
+    double maxb = 0;
+    mrow *sets[3] = {r->st, r->ep, r->rt};
+    size_t ns[3] = {r->nst, r->nep, r->nrt};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < ns[k]; i++) maxb = fmax(maxb, sets[k][i].branch);
+    if (maxb < 1) return;
+    size_t nb = (size_t)maxb + 2;
+    double *start = malloc(nb * sizeof *start);
+    long *first = malloc(nb * sizeof *first);
+    if (!start || !first) {
+        free(start);
+        free(first);
+        r->oom = 1;
+        return;
+    }
+    for (size_t b = 0; b < nb; b++) start[b] = INFINITY, first[b] = LONG_MAX;
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < ns[k]; i++) {
+            size_t b = (size_t)sets[k][i].branch;
+            if (sets[k][i].seq < first[b]) first[b] = sets[k][i].seq, start[b] = sets[k][i].step;
+        }
+    /* start[b]: the earliest step any branch from b on went back to */
+    start[0] = INFINITY;
+    for (size_t b = nb - 1; b-- > 1;) start[b] = fmin(start[b], start[b + 1]);
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < ns[k]; i++) {
+            mrow *m = &sets[k][i];
+            /* a rate row at the step a later branch began at is replaced by that branch's */
+            double from = start[(size_t)m->branch + 1];
+            m->rb = m->rate == 2 || m->step > from || (m->rate == 1 && m->step >= from);
+            r->nrb += (size_t)m->rb;
+        }
+    free(start);
+    free(first);
+}
 
 static void read_metrics(run *r)
 {
@@ -323,16 +371,22 @@ static void read_metrics(run *r)
                 continue;
             }
             warnf(r, "metrics.csv line 1: no header; the standard columns are assumed");
-            nhead = NMETRIC;
+            nhead = -1;
             for (int k = 0; k < NMETRIC; k++) col[k] = k;
         }
         if (ll == 0) continue;
         const char *f[MAX_FIELDS];
         size_t fl[MAX_FIELDS];
         int nf = split_csv(line, ll, f, fl);
+        if (nhead < 0) { /* no header: the columns of either version */
+            col[10] = nf == NMETRIC ? 10 : -1;
+            col[11] = nf == NMETRIC ? 11 : -1;
+        }
+        if (nhead < 0 && (nf == NMETRIC || nf == NMETRIC_V1)) nhead = nf;
         if (nf != nhead) {
             warnf(r, "metrics.csv line %ld: %s%d fields where the header has %d; line skipped", lineno,
-                  nf > MAX_FIELDS ? "more than " : "", nf > MAX_FIELDS ? MAX_FIELDS : nf, nhead);
+                  nf > MAX_FIELDS ? "more than " : "", nf > MAX_FIELDS ? MAX_FIELDS : nf,
+                  nhead < 0 ? NMETRIC_V1 : nhead);
             continue;
         }
         double v[NMETRIC];
@@ -355,14 +409,25 @@ static void read_metrics(run *r)
         const char *kind = f[col[0]];
         size_t kl = fl[col[0]];
         int is_step = kl == 4 && memcmp(kind, "step", 4) == 0, is_epoch = kl == 5 && memcmp(kind, "epoch", 5) == 0;
-        if (!is_step && !is_epoch) {
+        int rate = kl == 2 && memcmp(kind, "lr", 2) == 0 ? 1 : kl == 8 && memcmp(kind, "rollback", 8) == 0 ? 2 : 0;
+        if (!is_step && !is_epoch && !rate) {
             char sh[64];
             show(sh, sizeof sh, kind, kl);
-            warnf(r, "metrics.csv line %ld: kind '%s' is neither 'step' nor 'epoch'; line skipped", lineno, sh);
+            warnf(r, "metrics.csv line %ld: kind '%s' is none of step, epoch, lr, rollback; line skipped", lineno, sh);
             continue;
         }
-        mrow m = {v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
-        if (is_step) {
+        if (!(isnan(v[11]) || (v[11] >= 0 && v[11] < 1e6 && v[11] == floor(v[11])))) {
+            warnf(r, "metrics.csv line %ld: the branch is not a whole number in [0, 1e6); line skipped", lineno);
+            continue;
+        }
+        mrow m = {v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], isnan(v[11]) ? 0 : v[11], lineno, rate, 0};
+        if (rate) {
+            if (!grow(&r->rt, &r->crt, r->nrt, sizeof *r->rt)) {
+                r->oom = 1;
+                break;
+            }
+            r->rt[r->nrt++] = m;
+        } else if (is_step) {
             if (!grow(&r->st, &r->cst, r->nst, sizeof *r->st)) {
                 r->oom = 1;
                 break;
@@ -378,6 +443,7 @@ static void read_metrics(run *r)
     }
     if (lineno == 0) warnf(r, "metrics.csv: empty");
     free(text);
+    mark_rolled_back(r);
 }
 
 /* ---- layers.csv ------------------------------------------------------------------------- */
@@ -945,6 +1011,7 @@ static void run_free(run *r)
 {
     free(r->st);
     free(r->ep);
+    free(r->rt);
     free(r->lr);
     free(r->ar);
     for (int i = 0; i < r->nan_; i++) free(r->aname[i]);
@@ -1071,7 +1138,15 @@ static const char *css =
     "pre{background:#f7f8fa;border:1px solid var(--line);border-radius:6px;padding:10px 12px;overflow:auto;"
     "font:12.5px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;max-height:560px;margin:0}"
     ".two{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1.35fr);gap:16px}"
-    "footer{color:var(--mut);font-size:12px;margin-top:30px}";
+    "footer{color:var(--mut);font-size:12px;margin-top:30px}"
+    ".ctl{display:flex;flex-wrap:wrap;gap:8px 20px;align-items:center;background:#fff;border:1px solid var(--line);"
+    "border-radius:8px;padding:8px 14px;margin:0 0 14px;font-size:13px}.ctl[hidden]{display:none}"
+    ".ctl label{display:inline-flex;align-items:center;gap:6px}.ctl output{min-width:2.4em;"
+    "font-variant-numeric:tabular-nums}.hint{color:var(--mut);font-size:12px}"
+    "button{font:inherit;font-size:12px;border:1px solid #c9cfd8;background:#f7f8fa;border-radius:6px;"
+    "padding:1px 9px;cursor:pointer;color:var(--fg)}button:disabled{opacity:.5;cursor:default}"
+    "h3 .tog{float:right;font-weight:400}.tog[aria-pressed=true]{background:#dde7f3;border-color:#4e79a7;color:#1f3f66}.plot{cursor:crosshair;user-select:none}"
+    ".zsel{fill:#4e79a7;fill-opacity:.15;stroke:#4e79a7;stroke-width:1}";
 
 static void page_begin(gg_sb *b, const char *title)
 {
@@ -1087,8 +1162,11 @@ static void page_begin(gg_sb *b, const char *title)
 static void page_end(gg_sb *b)
 {
     gg_sb_puts(b, "<footer>Written by gradguard " GG_VERSION_STRING
-                  ". This page is self-contained: the charts are inline SVG and nothing is loaded from "
-                  "elsewhere. Hover a marker or a point for its values.</footer>\n</main>\n</body>\n</html>\n");
+                  ". This page is self-contained: the charts are inline SVG, the script that smooths, zooms and "
+                  "switches their axes is inline too, and nothing is loaded from elsewhere. Hover a marker or a "
+                  "point for its values.</footer>\n</main>\n<script>\n");
+    gg_sb_puts(b, gg_report_js);
+    gg_sb_puts(b, "</script>\n</body>\n</html>\n");
 }
 
 static const char *status_class(const char *s)
@@ -1132,13 +1210,83 @@ static void fmt_duration(char *buf, size_t cap, double s)
     else snprintf(buf, cap, "%d h %02d min", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
-/* A column of rows as an array (scale times the field); NULL on OOM. */
+/* A column of rows as an array (scale times the field; NaN for a row a
+ * rollback discarded); NULL on OOM. */
 static double *column(const mrow *rows, size_t n, size_t off, double scale)
 {
     double *a = malloc((n + 1) * sizeof *a);
     if (!a) return NULL;
-    for (size_t i = 0; i < n; i++) a[i] = *(const double *)((const char *)&rows[i] + off) * scale;
+    for (size_t i = 0; i < n; i++) a[i] = rows[i].rb ? NAN : *(const double *)((const char *)&rows[i] + off) * scale;
     return a;
+}
+
+/* Points of a line: step, value, wall time. */
+typedef struct pts {
+    double *x, *y, *t;
+    size_t n;
+} pts;
+
+static void pts_free(pts *p)
+{
+    free(p->x);
+    free(p->y);
+    free(p->t);
+}
+
+static void pts_push(pts *p, double x, double y, double t)
+{
+    p->x[p->n] = x;
+    p->y[p->n] = y;
+    p->t[p->n++] = t;
+}
+
+/* A run's per-step values of one field, as the kept line and the lines of
+ * the branches rollbacks discarded (a gap between two branches). With rate
+ * set the rate rows join in, and the rate jumps at an "lr" row's step. */
+static int step_lines(const run *r, size_t off, double scale, int rate, pts *keep, pts *gone)
+{
+    size_t nrt = rate ? r->nrt : 0, cap = 2 * (r->nst + nrt) + 2;
+    pts *ls[2] = {keep, gone};
+    for (int k = 0; k < 2; k++) {
+        ls[k]->n = 0;
+        ls[k]->x = malloc(cap * sizeof(double));
+        ls[k]->y = malloc(cap * sizeof(double));
+        ls[k]->t = malloc(cap * sizeof(double));
+        if (!ls[k]->x || !ls[k]->y || !ls[k]->t) return -1;
+    }
+    double last[2] = {NAN, NAN}, gone_branch = -1;
+    /* the step rows and the rate rows, merged in file order */
+    for (size_t i = 0, j = 0; i < r->nst || j < nrt;) {
+        const mrow *m = j >= nrt || (i < r->nst && r->st[i].seq < r->rt[j].seq) ? &r->st[i++] : &r->rt[j++];
+        double v = *(const double *)((const char *)m + off) * scale;
+        int g = m->rb;
+        if (g && m->branch != gone_branch) {
+            if (gone->n) pts_push(gone, m->step, NAN, NAN);
+            last[1] = NAN;
+            gone_branch = m->branch;
+        }
+        if (m->rate == 1 && isfinite(last[g]) && last[g] != v && ls[g]->n)
+            pts_push(ls[g], m->step, last[g], m->wall); /* the old rate up to this step */
+        pts_push(ls[g], m->step, v, m->wall);
+        if (isfinite(v)) last[g] = v;
+    }
+    return 0;
+}
+
+/* The wall time at a step, from a line's points (steps rising); NaN when
+ * the run logged none. */
+static double wall_at(const pts *p, double step)
+{
+    size_t lo = 0, hi = p->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (p->x[mid] < step) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < p->n && p->x[lo] == step) return p->t[lo];
+    if (lo == 0 || lo == p->n) return lo < p->n ? p->t[lo] : p->n ? p->t[p->n - 1] : NAN;
+    double a = p->x[lo - 1], b = p->x[lo];
+    return b > a ? p->t[lo - 1] + (p->t[lo] - p->t[lo - 1]) * (step - a) / (b - a) : p->t[lo];
 }
 
 /* Steps of the run: the last logged step, or the summary's count. */
@@ -1194,14 +1342,15 @@ static int cmp_int(const void *a, const void *b)
 
 typedef struct chart_kind {
     const char *title, *caption, *ylabel;
+    const char *caption_compare; /* NULL: the caption */
     size_t off;      /* the field of mrow */
     size_t val_off;  /* the validation field, or (size_t)-1 */
     const char *test_key;
     double scale;    /* 100 for accuracy in percent */
     double ymin, ymax;
-    int log;         /* 0 linear, 1 log, 2 log when spiky */
+    int log;         /* 0 linear, 1 log, 2 log when spiky, 3 log in a comparison */
     int zero;        /* a linear axis starts at 0 */
-    int events;      /* guard markers and the clip threshold */
+    int events;      /* 1: guard markers and the clip threshold; 2: the markers of rate changes */
     const char *what;
     const char *step_name; /* legend name of the per-step line of one run */
 } chart_kind;
@@ -1209,10 +1358,11 @@ typedef struct chart_kind {
 /* One of charts (1)-(4), for one run or overlaid for several. */
 static gg_status chart(gg_sb *b, run *const *rs, int n, const chart_kind *ck)
 {
-    int single = n == 1;
-    int cap = 4 * n + 1;
+    int single = n == 1, is_rate = ck->off == offsetof(mrow, lr);
+    int cap = 8 * n + 1;
     gg_plot_series *s = calloc((size_t)cap, sizeof *s);
-    double **arrays = calloc((size_t)cap * 3, sizeof *arrays);
+    double **arrays = calloc((size_t)cap * 4, sizeof *arrays);
+    pts *lines = calloc((size_t)n * 2 + 1, sizeof *lines);
     char (*names)[300] = calloc((size_t)cap, sizeof *names);
     size_t nmark = 0;
     for (int k = 0; k < n; k++) nmark += ck->events ? rs[k]->nguard : 0;
@@ -1222,38 +1372,87 @@ static gg_status chart(gg_sb *b, run *const *rs, int n, const chart_kind *ck)
     gg_plot_hline *hl = calloc((size_t)n + 1, sizeof *hl);
     char (*hnames)[96] = calloc((size_t)n + 1, sizeof *hnames);
     gg_status st = GG_OK;
-    if (!s || !arrays || !names || !mk || !tips || !hl || !hnames) {
+    if (!s || !arrays || !lines || !names || !mk || !tips || !hl || !hnames) {
         st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
         goto done;
     }
-    int ns = 0, na = 0, nm = 0, nh = 0;
-    int log = ck->log == 1 || (ck->log == 2 && spiky(rs, n, ck->off));
+    int ns = 0, na = 0, nm = 0, nh = 0, any_gone = 0;
+    int log = ck->log == 1 || (ck->log == 2 && spiky(rs, n, ck->off)) || (ck->log == 3 && !single);
     for (int k = 0; k < n; k++) {
         const run *r = rs[k];
         const char *col = single ? C_TRAIN : palette[k % 10];
-        double *xs = column(r->st, r->nst, offsetof(mrow, step), 1), *ys = column(r->st, r->nst, ck->off, ck->scale);
+        pts *keep = &lines[2 * k], *gone = &lines[2 * k + 1];
+        if (step_lines(r, ck->off, ck->scale, is_rate, keep, gone)) {
+            st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
+            goto done;
+        }
         double *xe = column(r->ep, r->nep, offsetof(mrow, step), 1), *ye = column(r->ep, r->nep, ck->off, ck->scale);
+        double *we = column(r->ep, r->nep, offsetof(mrow, wall), 1);
         double *te = column(r->ep, r->nep, offsetof(mrow, epoch), 1);
         double *ve = ck->val_off != (size_t)-1 ? column(r->ep, r->nep, ck->val_off, ck->scale) : NULL;
-        arrays[na++] = xs, arrays[na++] = ys, arrays[na++] = xe, arrays[na++] = ye, arrays[na++] = te;
+        arrays[na++] = xe, arrays[na++] = ye, arrays[na++] = we, arrays[na++] = te;
         if (ve) arrays[na++] = ve;
-        if (!xs || !ys || !xe || !ye || !te || (ck->val_off != (size_t)-1 && !ve)) {
+        if (!xe || !ye || !we || !te || (ck->val_off != (size_t)-1 && !ve)) {
             st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
             goto done;
         }
         /* per-step values; a run that logged no step rows falls back to its epochs */
-        if (r->nst) {
+        if (keep->n) {
             snprintf(names[ns], sizeof names[ns], "%s", single ? ck->step_name : r->name);
-            s[ns] = (gg_plot_series){names[ns], col, xs, ys, r->nst, 1, single ? 1.2 : 1.6, 0, 0, 0, NULL, NULL};
+            s[ns] = (gg_plot_series){.name = names[ns], .color = col, .x = keep->x, .y = keep->y, .n = keep->n,
+                                       .line = 1, .width = single ? 1.2 : 1.6, .t = keep->t, .run = k,
+                                       .smooth = !is_rate};
             ns++;
         }
-        if (single && r->nep && (ck->off != offsetof(mrow, lr) || !r->nst)) {
-            snprintf(names[ns], sizeof names[ns], "train (epoch mean)");
-            s[ns] = (gg_plot_series){names[ns], C_TRAIN_EP, xe, ye, r->nep, 1, 1.6, GG_MK_CIRCLE, 1, 0, te, "epoch"};
+        /* the branches rollbacks discarded: faded, one legend entry for all */
+        if (gone->n) {
+            any_gone = 1;
+            snprintf(names[ns], sizeof names[ns], "%s%srolled back", single ? "" : r->name, single ? "" : ": ");
+            s[ns] = (gg_plot_series){.name = names[ns], .color = col, .x = gone->x, .y = gone->y, .n = gone->n,
+                                       .line = 1, .width = single ? 1.2 : 1.6, .nolegend = 1, .opacity = 0.35,
+                                       .t = gone->t, .run = k, .smooth = !is_rate};
             ns++;
-        } else if (!single && !r->nst && r->nep) {
+        }
+        /* the rate's jumps and the branches' ends, each with its step in the tooltip */
+        if (is_rate && single && r->nrt) {
+            double *jx = malloc(r->nrt * sizeof *jx), *jy = malloc(r->nrt * sizeof *jy), *jt = malloc(r->nrt * sizeof *jt);
+            double *ex = malloc(r->nrt * sizeof *ex), *ey = malloc(r->nrt * sizeof *ey), *et = malloc(r->nrt * sizeof *et);
+            arrays[na++] = jx, arrays[na++] = jy, arrays[na++] = jt;
+            arrays[na++] = ex, arrays[na++] = ey, arrays[na++] = et;
+            if (!jx || !jy || !jt || !ex || !ey || !et) {
+                st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
+                goto done;
+            }
+            size_t nj = 0, ne = 0;
+            for (size_t i = 0; i < r->nrt; i++) {
+                const mrow *m = &r->rt[i];
+                if (m->rate == 2) ex[ne] = m->step, ey[ne] = m->lr, et[ne++] = m->wall;
+                else if (i > 0) jx[nj] = m->step, jy[nj] = m->lr, jt[nj++] = m->wall; /* not the run's first rate */
+            }
+            if (nj) {
+                snprintf(names[ns], sizeof names[ns], "new rate");
+                s[ns] = (gg_plot_series){.name = names[ns], .color = col, .x = jx, .y = jy, .n = nj,
+                                           .dot = GG_MK_DIAMOND, .dots = 1, .t = jt, .run = k};
+                ns++;
+            }
+            if (ne) {
+                snprintf(names[ns], sizeof names[ns], "rolled back here");
+                s[ns] = (gg_plot_series){.name = names[ns], .color = C_GRAY, .x = ex, .y = ey, .n = ne,
+                                           .dot = GG_MK_CROSS, .dots = 1, .t = et, .run = k};
+                ns++;
+            }
+        }
+        if (single && r->nep && (!is_rate || !keep->n)) {
+            snprintf(names[ns], sizeof names[ns], "train (epoch mean)");
+            s[ns] = (gg_plot_series){.name = names[ns], .color = C_TRAIN_EP, .x = xe, .y = ye, .n = r->nep,
+                                       .line = 1, .width = 1.6, .dot = GG_MK_CIRCLE, .dots = 1, .tag = te,
+                                       .tag_name = "epoch", .t = we, .run = k};
+            ns++;
+        } else if (!single && !keep->n && r->nep) {
             snprintf(names[ns], sizeof names[ns], "%s", r->name);
-            s[ns] = (gg_plot_series){names[ns], col, xe, ye, r->nep, 1, 1.6, GG_MK_CIRCLE, 1, 0, te, "epoch"};
+            s[ns] = (gg_plot_series){.name = names[ns], .color = col, .x = xe, .y = ye, .n = r->nep, .line = 1,
+                                       .width = 1.6, .dot = GG_MK_CIRCLE, .dots = 1, .tag = te, .tag_name = "epoch",
+                                       .t = we, .run = k};
             ns++;
         }
         if (ve) {
@@ -1263,37 +1462,42 @@ static gg_status chart(gg_sb *b, run *const *rs, int n, const chart_kind *ck)
                 /* in a comparison the run's colour names it and the style key says "validation" */
                 if (single) snprintf(names[ns], sizeof names[ns], "validation (epoch)");
                 else snprintf(names[ns], sizeof names[ns], "%s validation", r->name);
-                s[ns] = (gg_plot_series){names[ns], single ? C_VAL : col, xe,  ve, r->nep, 2, 1.8,
-                                         GG_MK_CIRCLE, 1, !single, te, "epoch"};
+                s[ns] = (gg_plot_series){.name = names[ns], .color = single ? C_VAL : col, .x = xe, .y = ve,
+                                           .n = r->nep, .line = 2, .width = 1.8, .dot = GG_MK_CIRCLE, .dots = 1,
+                                           .nolegend = !single, .tag = te, .tag_name = "epoch", .t = we, .run = k};
                 ns++;
             }
         }
         /* the final test value as a star at the last step */
         double tv = ck->test_key ? sum_num(r, ck->test_key) * ck->scale : NAN, ls = last_step(r);
         if (isfinite(tv) && isfinite(ls)) {
-            double *tx = malloc(sizeof *tx), *ty = malloc(sizeof *ty);
-            arrays[na++] = tx, arrays[na++] = ty;
-            if (!tx || !ty) {
+            double *tx = malloc(sizeof *tx), *ty = malloc(sizeof *ty), *tt = malloc(sizeof *tt);
+            arrays[na++] = tx, arrays[na++] = ty, arrays[na++] = tt;
+            if (!tx || !ty || !tt) {
                 st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
                 goto done;
             }
-            *tx = ls, *ty = tv;
+            *tx = ls, *ty = tv, *tt = sum_num(r, "wall_seconds");
             if (single) snprintf(names[ns], sizeof names[ns], "test (final)");
             else snprintf(names[ns], sizeof names[ns], "%s test (final)", r->name);
-            s[ns] = (gg_plot_series){names[ns], single ? C_TEST : col, tx, ty, 1, 0, 0, GG_MK_STAR, 1, !single,
-                                     NULL, NULL};
+            s[ns] = (gg_plot_series){.name = names[ns], .color = single ? C_TEST : col, .x = tx, .y = ty, .n = 1,
+                                       .dot = GG_MK_STAR, .dots = 1, .nolegend = !single, .t = tt, .run = k};
             ns++;
         }
         if (ck->events) {
-            if (isfinite(r->clip)) {
+            if (isfinite(r->clip) && ck->events == 1) {
                 snprintf(hnames[nh], sizeof hnames[nh], "%s%sclip threshold (max_norm %g)", single ? "" : r->name,
                          single ? "" : ": ", r->clip);
-                hl[nh] = (gg_plot_hline){r->clip, hnames[nh], single ? C_CLIP : col};
+                hl[nh] = (gg_plot_hline){r->clip, hnames[nh], single ? C_CLIP : col, k};
                 nh++;
             }
             for (size_t i = 0; i < r->nev && (size_t)nm < nmark; i++) {
                 const event *e = &r->ev[i];
                 if (!e->guard) continue;
+                /* the rate's chart: the events that changed it */
+                if (ck->events == 2 && strcmp(e->action, "backoff") != 0 && strcmp(e->action, "rollback") != 0 &&
+                    strcmp(e->action, "stop") != 0)
+                    continue;
                 const char *c;
                 gg_shape_kind sh;
                 action_style(e->action, &c, &sh);
@@ -1312,21 +1516,23 @@ static gg_status chart(gg_sb *b, run *const *rs, int n, const chart_kind *ck)
                          single ? "" : r->name, single ? "" : "\n", e->step, ep, e->signal, v, t, e->action,
                          e->detail[0] ? "\n" : "", e->detail);
                 tips[nm] = tip;
-                mk[nm++] = (gg_plot_marker){e->step, single ? c : col, sh, tip};
+                mk[nm++] = (gg_plot_marker){e->step, single ? c : col, sh, tip, wall_at(keep, e->step), k};
             }
         }
     }
     /* legend: in compare mode the runs come from the series; add the style key */
     gg_legend_item extra[12];
     int nx = 0;
+    if (any_gone) extra[nx++] = (gg_legend_item){"rolled back (discarded branch)", single ? C_TRAIN : C_GRAY,
+                                                 GG_MK_LINE, 0, 0.35};
     if (!single) {
         int have_val = 0, have_test = 0;
         for (int q = 0; q < ns; q++) {
             if (s[q].line == 2) have_val = 1;
             if (s[q].dot == GG_MK_STAR) have_test = 1;
         }
-        if (have_val) extra[nx++] = (gg_legend_item){"validation (dashed)", C_GRAY, GG_MK_LINE, 1};
-        if (have_test) extra[nx++] = (gg_legend_item){"test (final)", C_GRAY, GG_MK_STAR, 0};
+        if (have_val) extra[nx++] = (gg_legend_item){"validation (dashed)", C_GRAY, GG_MK_LINE, 1, 0};
+        if (have_test) extra[nx++] = (gg_legend_item){"test (final)", C_GRAY, GG_MK_STAR, 0, 0};
     }
     if (ck->events) {
         /* one legend entry per action that occurs (markers are keyed by shape) */
@@ -1337,11 +1543,11 @@ static gg_status chart(gg_sb *b, run *const *rs, int n, const chart_kind *ck)
             action_style(acts[a], &c, &sh);
             int seen = 0;
             for (int q = 0; q < nm && !seen; q++) seen = mk[q].shape == sh;
-            if (seen) extra[nx++] = (gg_legend_item){acts[a], single ? c : C_GRAY, sh, 0};
+            if (seen) extra[nx++] = (gg_legend_item){acts[a], single ? c : C_GRAY, sh, 0, 0};
         }
     }
     char ylabel[128];
-    snprintf(ylabel, sizeof ylabel, "%s%s", ck->ylabel, log && ck->log == 2 ? " (log scale)" : "");
+    snprintf(ylabel, sizeof ylabel, "%s%s", ck->ylabel, log && ck->log >= 2 ? " (log scale)" : "");
     gg_plot p = {0};
     p.title = ck->title;
     p.xlabel = "step";
@@ -1359,20 +1565,27 @@ static gg_status chart(gg_sb *b, run *const *rs, int n, const chart_kind *ck)
     p.extra = extra;
     p.nextra = nx;
     p.empty_text = ck->what;
+    p.interactive = 1;
     gg_sb_puts(b, "<figure><h3>");
     gg_sb_htmls(b, ck->title);
     gg_sb_puts(b, "</h3><p class=\"cap\">");
-    gg_sb_htmls(b, ck->caption);
+    gg_sb_htmls(b, single || !ck->caption_compare ? ck->caption : ck->caption_compare);
     if (log && ck->log == 2) gg_sb_puts(b, " Drawn on a log axis: the largest values are far above the rest.");
+    if (any_gone)
+        gg_sb_puts(b, " Faded lines are branches the guard rolled back: it went back to an earlier step and "
+                      "trained again from there.");
     gg_sb_puts(b, "</p>");
     gg_plot_svg(b, &p);
     gg_sb_puts(b, "</figure>\n");
 done:
     if (arrays)
-        for (int i = 0; i < cap * 3; i++) free(arrays[i]);
+        for (int i = 0; i < cap * 4; i++) free(arrays[i]);
+    if (lines)
+        for (int i = 0; i < 2 * n; i++) pts_free(&lines[i]);
     if (tips)
         for (size_t i = 0; i < nmark; i++) free(tips[i]);
     free(arrays);
+    free(lines);
     free(tips);
     free(s);
     free(names);
@@ -1413,14 +1626,19 @@ static const chart_kind k_acc = {
 };
 static const chart_kind k_lr = {
     .title = "Learning rate",
-    .caption = "The learning rate in force at each logged step, after the schedule and any guard back-off.",
+    .caption = "The learning rate in force, after the schedule and any guard back-off: at each logged step and "
+               "at every step where it jumps (diamonds). Markers above are the guard's back-offs and rollbacks.",
+    .caption_compare = "The learning rate in force (after the schedule and any guard back-off), on a log axis so "
+                       "that rates of different sizes can be told apart.",
     .ylabel = "learning rate",
     .off = offsetof(mrow, lr),
     .val_off = (size_t)-1,
     .scale = 1,
     .ymin = 0,
     .ymax = NAN,
+    .log = 3,
     .zero = 1,
+    .events = 2,
     .what = "no learning rate logged",
     .step_name = "learning rate",
 };
@@ -1498,17 +1716,21 @@ static double pick(const run *r, const char *key, size_t off, int epochs_only)
     return isfinite(v) ? v : last_of(r, off, epochs_only);
 }
 
+/* What the guard did: steps clipped (a counter in summary.json: a clip by
+ * norm is no event), then the events by action. */
 static void guard_breakdown(const run *r, char *out, size_t cap)
 {
     static const char *const acts[] = {"clip", "warn", "skip", "backoff", "rollback", "stop"};
     size_t k = 0;
     out[0] = 0;
-    for (int a = 0; a < 6; a++) {
+    double clipped = sum_num(r, "guard.clipped");
+    if (clipped > 0) k += (size_t)snprintf(out, cap, "%.0f step%s clipped", clipped, clipped == 1 ? "" : "s");
+    for (int a = 0; a < 6 && k < cap; a++) {
         long c = 0;
         for (size_t i = 0; i < r->nev; i++) c += r->ev[i].guard && strcmp(r->ev[i].action, acts[a]) == 0;
         if (c && k < cap) k += (size_t)snprintf(out + k, cap - k, "%s%ld %s", k ? ", " : "", c, acts[a]);
     }
-    if (!r->nguard) snprintf(out, cap, "none");
+    if (!k) snprintf(out, cap, "none");
 }
 
 static void kpis(gg_sb *b, const run *r)
@@ -1541,8 +1763,15 @@ static void kpis(gg_sb *b, const run *r)
     double sps = pick(r, "samples_per_second", offsetof(mrow, sps), 0);
     fmt_opt(s, sizeof s, sps, "%.0f samples/s");
     kpi(b, "Wall time", v, isfinite(sps) ? s : NULL);
-    snprintf(v, sizeof v, "%zu event%s", r->nguard, r->nguard == 1 ? "" : "s");
+    /* the share of steps clipped first: clipping by norm writes no event */
+    double clipped = sum_num(r, "guard.clipped");
+    if (clipped > 0 && steps > 0) snprintf(v, sizeof v, "%.3g%% clipped", 100 * clipped / steps);
+    else snprintf(v, sizeof v, "%zu event%s", r->nguard, r->nguard == 1 ? "" : "s");
     guard_breakdown(r, s, sizeof s);
+    if (clipped > 0 && r->nguard) {
+        size_t l = strlen(s);
+        snprintf(s + l, sizeof s - l, " (%zu event%s)", r->nguard, r->nguard == 1 ? "" : "s");
+    }
     kpi(b, "Guard", v, s);
     gg_sb_puts(b, "</section>\n");
 }
@@ -1599,7 +1828,7 @@ static gg_status heat(gg_sb *b, const run *r)
         const char *c;
         gg_shape_kind sh;
         action_style(r->ev[i].action, &c, &sh);
-        mk[nm++] = (gg_plot_marker){r->ev[i].step, c, sh, NULL};
+        mk[nm++] = (gg_plot_marker){r->ev[i].step, c, sh, NULL, NAN, 0};
     }
     gg_heat h = {"gradient norm per tensor over steps", "step", "gradient L2 norm", (const char *const *)r->tname,
                  rows, cols, x0, hx1, v, bad, mk, nm};
@@ -1683,7 +1912,7 @@ static gg_status ratio(gg_sb *b, const run *r)
     for (int q = 0; q < shown; q++) {
         int l = order[q];
         s[ns] = (gg_plot_series){r->lname[l], palette[q % 10], x, y + (size_t)l * nsteps, nsteps, q < 10 ? 1 : 2,
-                                 1.5, 0, 0, 0, NULL, NULL};
+                                 1.5, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0};
         ns++;
     }
     gg_plot p = {0};
@@ -1747,8 +1976,8 @@ static gg_status attention(gg_sb *b, const run *r)
     for (int k = 0; k < H; k++) {
         const char *c = palette[k % 10];
         int dash = k < 10 ? 1 : 2;
-        s1[k] = (gg_plot_series){r->aname[k], c, x + start[k], y1 + start[k], cnt[k], dash, 1.5, 0, 0, 0, NULL, NULL};
-        s2[k] = (gg_plot_series){r->aname[k], c, x + start[k], y2 + start[k], cnt[k], dash, 1.5, 0, 0, 0, NULL, NULL};
+        s1[k] = (gg_plot_series){r->aname[k], c, x + start[k], y1 + start[k], cnt[k], dash, 1.5, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0};
+        s2[k] = (gg_plot_series){r->aname[k], c, x + start[k], y2 + start[k], cnt[k], dash, 1.5, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0};
     }
     gg_sb_puts(b, "<figure class=\"wide\"><h3>Attention logits and entropy per head</h3>");
     gg_sb_puts(b, "<p class=\"cap\">The largest |q.k| / sqrt(d) each head computed in the logged step's forward "
@@ -1775,7 +2004,7 @@ static gg_status attention(gg_sb *b, const run *r)
     p.empty_text = "no attention entropies";
     gg_plot_svg(b, &p);
     if (cnt[H]) {
-        gg_plot_series z = {"mean log Z", C_TRAIN, x + start[H], y1 + start[H], cnt[H], 1, 1.5, 0, 0, 0, NULL, NULL};
+        gg_plot_series z = {"mean log Z", C_TRAIN, x + start[H], y1 + start[H], cnt[H], 1, 1.5, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0};
         gg_sb_puts(b, "<p class=\"cap\">The output's log Z (the logsumexp of the logits, mean over the batch): "
                       "a drift away from 0 is what a z-loss holds back.</p>");
         p.title = "output log Z";
@@ -1897,10 +2126,36 @@ static void summary_config(gg_sb *b, const run *r)
     gg_sb_puts(b, "</div></div>\n");
 }
 
+/* The controls of the training curves, shown by the page's script (hidden
+ * without it): smoothing, the x axis, zoom, and in a comparison the runs. */
+static void controls(gg_sb *b, run *const *rs, int n)
+{
+    gg_sb_puts(b, "<div class=\"ctl\" id=\"gg-ctl\" hidden>"
+                  "<label>smoothing <input type=\"range\" id=\"gg-smooth\" min=\"0\" max=\"0.99\" step=\"0.01\" "
+                  "value=\"0\"><output id=\"gg-smooth-v\">0.00</output></label>"
+                  "<label>x axis <select id=\"gg-x\"><option value=\"step\">step</option>"
+                  "<option value=\"time\">wall time</option></select></label>"
+                  "<span><button type=\"button\" id=\"gg-zoom-reset\" disabled>reset zoom</button> "
+                  "<span class=\"hint\">drag across a chart to zoom in; double-click to zoom out</span></span>");
+    if (n > 1) {
+        gg_sb_puts(b, "<span>runs:");
+        for (int k = 0; k < n; k++) {
+            gg_sb_printf(b, " <label><input type=\"checkbox\" data-run=\"%d\" checked><span class=\"sw\" "
+                            "style=\"background:%s\"></span>", k, palette[k % 10]);
+            gg_sb_htmls(b, rs[k]->name);
+            gg_sb_puts(b, "</label>");
+        }
+        gg_sb_puts(b, "</span>");
+    }
+    gg_sb_puts(b, "</div>\n");
+}
+
 static gg_status charts_1_to_4(gg_sb *b, run *const *rs, int n)
 {
     gg_status st;
-    gg_sb_puts(b, "<h2>Training curves</h2>\n<section class=\"grid\">\n");
+    gg_sb_puts(b, "<h2>Training curves</h2>\n");
+    controls(b, rs, n);
+    gg_sb_puts(b, "<section class=\"grid\">\n");
     if ((st = chart(b, rs, n, &k_loss)) || (st = chart(b, rs, n, &k_acc)) || (st = chart(b, rs, n, &k_lr)) ||
         (st = chart(b, rs, n, &k_grad)))
         return st;

@@ -3,7 +3,10 @@
  * directory, assembling the page) and svg.c (the charts). Not installed.
  *
  * Charts are drawn here as inline SVG so that the report is one file that
- * renders without scripts or network access.
+ * renders without scripts or network access. The training curves also
+ * carry their series as JSON beside the SVG, which the page's own inline
+ * script (report.js) draws again when the reader smooths, zooms, changes
+ * an axis or hides a run.
  */
 #ifndef GG_REPORT_H
 #define GG_REPORT_H
@@ -52,6 +55,9 @@ int gg_ticks_log(double lo, double hi, double *t, int max);
  * point (a gap in the line). Returns the number of points written to ox,
  * oy (each of room maxpts). n <= maxpts copies the input. */
 size_t gg_decimate(const double *x, const double *y, size_t n, size_t maxpts, double *ox, double *oy);
+/* The same, as the indices of the points kept (idx has room for maxpts), so
+ * other arrays of the series can follow. */
+size_t gg_decimate_idx(const double *x, const double *y, size_t n, size_t maxpts, size_t *idx);
 /* A colour of the viridis scale for t in [0, 1] as "#rrggbb". */
 void gg_viridis(double t, char out[8]);
 
@@ -79,6 +85,10 @@ typedef struct gg_plot_series {
     int nolegend;      /* name only in tooltips, not in the legend */
     const double *tag; /* optional per-point number shown in the dot tooltip ("epoch 3") */
     const char *tag_name;
+    double opacity;    /* 0: opaque; a rolled-back branch is drawn faded */
+    const double *t;   /* optional per-point wall time in seconds (the script's time axis) */
+    int run;           /* which run of a comparison (the script hides runs by it) */
+    int smooth;        /* the script may smooth this line (per-step values) */
 } gg_plot_series;
 
 /* A guard event: a marker in the strip above the plot at its step and a
@@ -88,18 +98,22 @@ typedef struct gg_plot_marker {
     const char *color;
     gg_shape_kind shape;
     const char *tip;
+    double t;           /* its wall time (NaN: unknown) */
+    int run;
 } gg_plot_marker;
 
 /* A horizontal reference line (a clip threshold). */
 typedef struct gg_plot_hline {
     double y;
     const char *label, *color;
+    int run;
 } gg_plot_hline;
 
 typedef struct gg_legend_item {
     const char *name, *color;
     gg_shape_kind shape;
     int dash;
+    double opacity; /* 0: opaque */
 } gg_legend_item;
 
 typedef struct gg_plot {
@@ -121,6 +135,7 @@ typedef struct gg_plot {
     const gg_legend_item *extra; /* more legend entries (event kinds, line styles) */
     int nextra;
     const char *empty_text; /* shown when no series has a point ("no data") */
+    int interactive;        /* also write the series as JSON for the page's script */
 } gg_plot;
 
 void gg_plot_svg(gg_sb *b, const gg_plot *p);
@@ -138,5 +153,10 @@ typedef struct gg_heat {
 } gg_heat;
 
 void gg_heat_svg(gg_sb *b, const gg_heat *h);
+
+/* The page's inline script (src/report/report.js, compiled in): redraws the charts that carry
+ * JSON, with smoothing, a log/linear y toggle, zoom on the x axis, a
+ * wall-time x axis and runs that can be hidden. No network, no eval. */
+extern const char gg_report_js[];
 
 #endif

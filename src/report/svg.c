@@ -1,7 +1,9 @@
 /* svg.c - the report's charts as inline SVG: line charts with nice ticks
  * (linear or log y), legends, guard-event markers with tooltips, reference
  * lines and bands, and a heat map with a colour bar. Everything is drawn
- * from numbers here, so the page needs no script to show it. */
+ * from numbers here, so the page needs no script to show it; an
+ * interactive chart also writes its series as JSON after the SVG, for the
+ * page's script to draw again as the reader changes it. */
 #include "report.h"
 
 #include <math.h>
@@ -194,11 +196,11 @@ int gg_ticks_log(double lo, double hi, double *t, int max)
     return n;
 }
 
-size_t gg_decimate(const double *x, const double *y, size_t n, size_t maxpts, double *ox, double *oy)
+size_t gg_decimate_idx(const double *x, const double *y, size_t n, size_t maxpts, size_t *idx)
 {
+    (void)x;
     if (n <= maxpts) {
-        memcpy(ox, x, n * sizeof *x);
-        memcpy(oy, y, n * sizeof *y);
+        for (size_t i = 0; i < n; i++) idx[i] = i;
         return n;
     }
     size_t nb = maxpts / 2, out = 0;
@@ -217,21 +219,33 @@ size_t gg_decimate(const double *x, const double *y, size_t n, size_t maxpts, do
             if (imax == SIZE_MAX || y[i] > y[imax]) imax = i;
         }
         if (imin == SIZE_MAX) {
-            if (gap && i1 > i0) {
-                ox[out] = x[i0];
-                oy[out++] = NAN;
-            }
+            /* the bucket's first point, whose y is missing: a gap */
+            if (gap && i1 > i0) idx[out++] = i0;
             continue;
         }
         size_t a = imin < imax ? imin : imax, c = imin < imax ? imax : imin;
-        ox[out] = x[a];
-        oy[out++] = y[a];
-        if (c != a) {
-            ox[out] = x[c];
-            oy[out++] = y[c];
-        }
+        idx[out++] = a;
+        if (c != a) idx[out++] = c;
     }
     return out;
+}
+
+size_t gg_decimate(const double *x, const double *y, size_t n, size_t maxpts, double *ox, double *oy)
+{
+    if (n <= maxpts) {
+        memcpy(ox, x, n * sizeof *x);
+        memcpy(oy, y, n * sizeof *y);
+        return n;
+    }
+    size_t *idx = malloc(maxpts * sizeof *idx);
+    if (!idx) return 0;
+    size_t m = gg_decimate_idx(x, y, n, maxpts, idx);
+    for (size_t k = 0; k < m; k++) {
+        ox[k] = x[idx[k]];
+        oy[k] = isfinite(y[idx[k]]) ? y[idx[k]] : NAN;
+    }
+    free(idx);
+    return m;
 }
 
 void gg_viridis(double t, char out[8])
@@ -320,6 +334,7 @@ typedef struct legend_entry {
     const char *name, *color;
     gg_shape_kind shape;
     int dash;
+    double opacity;
 } legend_entry;
 
 #define LEGEND_ROW 18.0
@@ -343,8 +358,9 @@ static int legend(gg_sb *b, const legend_entry *e, int n, double x0, double w, d
             if (e[i].shape == GG_MK_LINE)
                 gg_sb_printf(b,
                              "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                             "stroke-width=\"2.5\"%s/>",
-                             x, cy, x + 20, cy, e[i].color, e[i].dash ? " stroke-dasharray=\"5 3\"" : "");
+                             "stroke-width=\"2.5\"%s stroke-opacity=\"%.2g\"/>",
+                             x, cy, x + 20, cy, e[i].color, e[i].dash ? " stroke-dasharray=\"5 3\"" : "",
+                             e[i].opacity > 0 ? e[i].opacity : 1);
             else
                 shape(b, e[i].shape, x + 10, cy, 5, e[i].color);
             text(b, x + 26, cy + 4, NULL, "lg", e[i].name);
@@ -380,8 +396,10 @@ static int has_points(const frame *f, const gg_plot_series *s)
 
 static void draw_line(gg_sb *b, const frame *f, const gg_plot_series *s, const double *x, const double *y, size_t n)
 {
-    gg_sb_printf(b, "<path class=\"ln\" fill=\"none\" stroke=\"%s\" stroke-width=\"%.2g\"%s d=\"", s->color,
+    gg_sb_printf(b, "<path class=\"ln\" fill=\"none\" stroke=\"%s\" stroke-width=\"%.2g\"%s", s->color,
                  s->width > 0 ? s->width : 1.5, s->line == 2 ? " stroke-dasharray=\"6 4\"" : "");
+    if (s->opacity > 0) gg_sb_printf(b, " stroke-opacity=\"%.2g\"", s->opacity);
+    gg_sb_puts(b, " d=\"");
     int open = 0; /* points in the current sub-path */
     double px = 0;
     for (size_t i = 0; i < n; i++) {
@@ -427,6 +445,114 @@ static void draw_dots(gg_sb *b, const frame *f, const gg_plot_series *s, const c
         shape(b, s->dot, px_x(f, s->x[i]), px_y(f, s->y[i]), s->dot == GG_MK_STAR ? 7 : 4.2, s->color);
         gg_sb_puts(b, "</g>");
     }
+}
+
+/* ---- the chart as JSON, for the page's script ------------------------------------- */
+
+/* A JSON string that is also safe inside <script>: '<' is written \u003c. */
+static void json_str(gg_sb *b, const char *s)
+{
+    gg_sb_puts(b, "\"");
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') gg_sb_printf(b, "\\%c", c);
+        else if (c == '\n') gg_sb_puts(b, "\\n");
+        else if (c < 0x20 || c == '<' || c == '>' || c == '&') gg_sb_printf(b, "\\u%04x", c);
+        else gg_sb_put(b, (const char *)&c, 1);
+    }
+    gg_sb_puts(b, "\"");
+}
+
+static void json_num(gg_sb *b, double v, const char *fmt)
+{
+    if (isfinite(v)) gg_sb_printf(b, fmt, v);
+    else gg_sb_puts(b, "null");
+}
+
+static void json_arr(gg_sb *b, const char *key, const double *v, const size_t *idx, size_t m, const char *fmt)
+{
+    gg_sb_printf(b, ",\"%s\":[", key);
+    for (size_t k = 0; k < m; k++) {
+        if (k) gg_sb_puts(b, ",");
+        json_num(b, v[idx[k]], fmt);
+    }
+    gg_sb_puts(b, "]");
+}
+
+/* Everything the script needs to draw the chart again: its axes, its series
+ * (decimated like the SVG's lines, with their wall times), markers,
+ * reference lines and extra legend entries. */
+static void plot_json(gg_sb *b, const gg_plot *p, size_t budget)
+{
+    gg_sb_puts(b, "<script type=\"application/json\" class=\"gg-plot\">{\"xl\":");
+    json_str(b, p->xlabel);
+    gg_sb_puts(b, ",\"yl\":");
+    json_str(b, p->ylabel);
+    gg_sb_printf(b, ",\"logy\":%d,\"zero\":%d,\"ymin\":", p->logy, p->zero);
+    json_num(b, p->ymin, "%.17g");
+    gg_sb_puts(b, ",\"ymax\":");
+    json_num(b, p->ymax, "%.17g");
+    gg_sb_puts(b, ",\"empty\":");
+    json_str(b, p->empty_text);
+    gg_sb_puts(b, ",\"s\":[");
+    size_t *idx = malloc((budget + 1) * sizeof *idx);
+    if (!idx) b->oom = 1;
+    for (int k = 0; k < p->ns && idx; k++) {
+        const gg_plot_series *s = &p->s[k];
+        size_t m = s->line ? gg_decimate_idx(s->x, s->y, s->n, budget, idx) : 0;
+        if (!s->line) /* dots are few (epochs, the final test value) */
+            for (size_t i = 0; i < s->n && m < budget; i++) idx[m++] = i;
+        gg_sb_puts(b, k ? ",{\"n\":" : "{\"n\":");
+        json_str(b, s->name);
+        gg_sb_puts(b, ",\"c\":");
+        json_str(b, s->color);
+        gg_sb_printf(b, ",\"l\":%d,\"w\":%.3g,\"o\":%.3g,\"d\":%d,\"dots\":%d,\"nl\":%d,\"run\":%d,\"sm\":%d",
+                     s->line, s->width > 0 ? s->width : 1.5, s->opacity > 0 ? s->opacity : 1, (int)s->dot, s->dots,
+                     s->nolegend || !s->name, s->run, s->smooth);
+        if (s->tag_name) {
+            gg_sb_puts(b, ",\"tn\":");
+            json_str(b, s->tag_name);
+        }
+        json_arr(b, "x", s->x, idx, m, "%.10g");
+        json_arr(b, "y", s->y, idx, m, "%.6g");
+        if (s->t) json_arr(b, "t", s->t, idx, m, "%.6g");
+        if (s->tag) json_arr(b, "g", s->tag, idx, m, "%.10g");
+        gg_sb_puts(b, "}");
+    }
+    free(idx);
+    gg_sb_puts(b, "],\"m\":[");
+    for (int k = 0; k < p->nm; k++) {
+        const gg_plot_marker *m = &p->m[k];
+        gg_sb_puts(b, k ? ",{\"x\":" : "{\"x\":");
+        json_num(b, m->x, "%.10g");
+        gg_sb_puts(b, ",\"t\":");
+        json_num(b, m->t, "%.6g");
+        gg_sb_printf(b, ",\"s\":%d,\"run\":%d,\"c\":", (int)m->shape, m->run);
+        json_str(b, m->color);
+        gg_sb_puts(b, ",\"tip\":");
+        json_str(b, m->tip);
+        gg_sb_puts(b, "}");
+    }
+    gg_sb_puts(b, "],\"h\":[");
+    for (int k = 0; k < p->nh; k++) {
+        gg_sb_puts(b, k ? ",{\"y\":" : "{\"y\":");
+        json_num(b, p->h[k].y, "%.10g");
+        gg_sb_printf(b, ",\"run\":%d,\"lab\":", p->h[k].run);
+        json_str(b, p->h[k].label);
+        gg_sb_puts(b, ",\"c\":");
+        json_str(b, p->h[k].color);
+        gg_sb_puts(b, "}");
+    }
+    gg_sb_puts(b, "],\"e\":[");
+    for (int k = 0; k < p->nextra; k++) {
+        gg_sb_puts(b, k ? ",{\"n\":" : "{\"n\":");
+        json_str(b, p->extra[k].name);
+        gg_sb_puts(b, ",\"c\":");
+        json_str(b, p->extra[k].color);
+        gg_sb_printf(b, ",\"s\":%d,\"dash\":%d,\"o\":%.3g}", (int)p->extra[k].shape, p->extra[k].dash,
+                     p->extra[k].opacity > 0 ? p->extra[k].opacity : 1);
+    }
+    gg_sb_puts(b, "]}</script>\n");
 }
 
 void gg_plot_svg(gg_sb *b, const gg_plot *p)
@@ -506,9 +632,10 @@ void gg_plot_svg(gg_sb *b, const gg_plot *p)
     for (int k = 0; k < p->ns && nle < 96; k++)
         if (p->s[k].name && !p->s[k].nolegend && (p->s[k].line || p->s[k].dots) && has_points(&f, &p->s[k]))
             le[nle++] = (legend_entry){p->s[k].name, p->s[k].color, p->s[k].line ? GG_MK_LINE : p->s[k].dot,
-                                       p->s[k].line == 2};
+                                       p->s[k].line == 2, p->s[k].opacity};
     for (int k = 0; k < p->nextra && nle < 96; k++)
-        le[nle++] = (legend_entry){p->extra[k].name, p->extra[k].color, p->extra[k].shape, p->extra[k].dash};
+        le[nle++] = (legend_entry){p->extra[k].name, p->extra[k].color, p->extra[k].shape, p->extra[k].dash,
+                                   p->extra[k].opacity};
     int lrows = legend(b, le, nle, f.L, Wt - f.L - R, 0, 0);
     f.W = Wt - f.L - R;
     /* markers closer than their size go to another lane of the strip (up to 3) */
@@ -645,6 +772,7 @@ void gg_plot_svg(gg_sb *b, const gg_plot *p)
     free(lane);
     legend(b, le, nle, f.L, Wt - f.L - R, 6, 1);
     gg_sb_puts(b, "</svg>\n");
+    if (p->interactive) plot_json(b, p, per);
 }
 
 /* ---- heat map ----------------------------------------------------------------------- */

@@ -1,5 +1,6 @@
 /* runlog.c - the run directory's text files: metrics.csv (one row per
- * logged step and per epoch), layers.csv (per-tensor statistics),
+ * logged step and per epoch, and rows where the learning rate jumps or a
+ * rollback abandons a branch), layers.csv (per-tensor statistics),
  * events.jsonl (guard and trainer events) and summary.json. Rows are
  * flushed as they are written so a killed run keeps its log. */
 #include "train.h"
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 void gg_json_escape(char *out, size_t cap, const char *in)
 {
@@ -50,7 +52,8 @@ gg_status gg_runlog_open(gg_trainer *t, int append)
     const char *mode = append ? "a" : "w";
     t->metrics = open_in(t, "metrics.csv", mode, &st);
     if (t->metrics && !append)
-        fprintf(t->metrics, "kind,step,epoch,loss,accuracy,lr,grad_norm,val_loss,val_accuracy,samples_per_second\n");
+        fprintf(t->metrics, "kind,step,epoch,loss,accuracy,lr,grad_norm,val_loss,val_accuracy,samples_per_second,"
+                            "wall_seconds,branch\n");
     if (!st) t->events = open_in(t, "events.jsonl", mode, &st);
     /* with the guard off, only when guard.layer_every was asked for */
     if (!st && (t->s.guard.enabled || t->s.layer_every_set) && t->s.guard.layer_every > 0) {
@@ -70,8 +73,29 @@ void gg_runlog_close(gg_trainer *t)
     t->metrics = t->events = t->layers = NULL;
 }
 
+/* Seconds of training up to now: the earlier processes' share (a resumed
+ * run's checkpoint carries it) and this one's since gg_trainer_run began. */
+static double wall_now(const gg_trainer *t)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return t->wall_seconds + (t->run_t0 > 0 ? now - t->run_t0 : 0);
+}
+
+/* The branch a row belongs to: the number of rollbacks before it (the
+ * guard's counter, which checkpoints carry, so a resumed run goes on
+ * counting). */
+static long branch_of(const gg_trainer *t) { return t->gd ? gg_guard_counts(t->gd)->rollbacks : 0; }
+
 void gg_runlog_metrics(gg_trainer *t, const char *kind, double loss, double acc, double lr, double gnorm, double vloss,
                        double vacc, double sps)
+{
+    gg_runlog_row(t, kind, t->pos.step, loss, acc, lr, gnorm, vloss, vacc, sps);
+}
+
+void gg_runlog_row(gg_trainer *t, const char *kind, long step, double loss, double acc, double lr, double gnorm,
+                   double vloss, double vacc, double sps)
 {
     if (!t->metrics) return;
     char a[32], b[32], c[32], d[32], e[32], f[32], h[32];
@@ -82,7 +106,8 @@ void gg_runlog_metrics(gg_trainer *t, const char *kind, double loss, double acc,
     num(e, sizeof e, vloss, 0);
     num(f, sizeof f, vacc, 0);
     num(h, sizeof h, sps, 0);
-    fprintf(t->metrics, "%s,%ld,%d,%s,%s,%s,%s,%s,%s,%s\n", kind, t->pos.step, t->pos.epoch + 1, a, b, c, d, e, f, h);
+    fprintf(t->metrics, "%s,%ld,%d,%s,%s,%s,%s,%s,%s,%s,%.3f,%ld\n", kind, step, t->pos.epoch + 1, a, b, c, d, e, f, h,
+            wall_now(t), branch_of(t));
     fflush(t->metrics);
 }
 

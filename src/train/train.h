@@ -153,6 +153,8 @@ struct gg_trainer {
     size_t bucket;        /* allreduce piece in floats (0: whole arena) */
     double comm_seconds;  /* in the gradient allreduce, this process */
     double step_seconds;  /* in training steps (batch to optimizer), this process */
+    double run_t0;        /* monotonic clock at the start of gg_trainer_run (0 before) */
+    double lr_last;       /* the rate of the last step the guard let through (NAN: none yet on this branch) */
     /* the run directory (rundir.c): rank 0 holds its lock; run_id is in
      * run_id, summary.json and every checkpoint ("" for a directory made
      * before run ids) */
@@ -179,6 +181,11 @@ gg_status gg_runlog_open(gg_trainer *t, int append);
 void gg_runlog_close(gg_trainer *t);
 void gg_runlog_metrics(gg_trainer *t, const char *kind, double loss, double acc, double lr, double gnorm, double vloss,
                        double vacc, double sps);
+/* The same at another step than the trainer's position: the rate's rows
+ * ("lr": the rate from this step on; "rollback": the abandoned branch's
+ * last step and rate). */
+void gg_runlog_row(gg_trainer *t, const char *kind, long step, double loss, double acc, double lr, double gnorm,
+                   double vloss, double vacc, double sps);
 void gg_runlog_layers(gg_trainer *t);
 void gg_runlog_event(gg_trainer *t, const gg_guard_event *e);
 void gg_runlog_info(gg_trainer *t, const char *what, const char *detail);

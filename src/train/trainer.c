@@ -58,6 +58,53 @@ void gg_train_emit(gg_trainer *t, gg_event_kind kind, const char *msg)
     t->progress(&p, t->progress_ctx);
 }
 
+/* The progress callback at a step: a logged step (GG_EV_STEP) or a redraw
+ * between log rows (GG_EV_TICK), with the means of the interval so far.
+ * On the stack: called inside the step loop, it allocates nothing. */
+static void emit_step(gg_trainer *t, gg_event_kind kind, double loss, double acc, double lr, double gn, double sps,
+                      double vl, double va, double epoch_seconds)
+{
+    gg_progress p;
+    memset(&p, 0, sizeof p);
+    p.kind = kind;
+    p.step = t->pos.step;
+    p.total_steps = t->total_steps;
+    p.epoch = t->pos.epoch;
+    p.epochs = t->s.epochs;
+    p.loss = loss;
+    p.accuracy = acc;
+    p.lr = lr;
+    p.grad_norm = gn;
+    p.samples_per_second = sps;
+    p.eta_seconds = (double)(t->total_steps - t->pos.step) * (double)t->s.batch * t->s.accumulate / sps;
+    p.val_loss = vl;
+    p.val_accuracy = va;
+    p.epoch_seconds = epoch_seconds;
+    p.epoch_fraction = t->steps_per_epoch > 0 ? (double)(t->pos.batch + 1) / (double)t->steps_per_epoch : 0;
+    t->progress(&p, t->progress_ctx);
+}
+
+/* The rate's rows of metrics.csv: one where the rate jumps (the first step
+ * of a run or of a branch after a rollback, a guard back-off, a step
+ * schedule's drop: more than 5% from the step before), so the report draws
+ * the change at its step; gradual change (a cosine schedule, the back-off's
+ * slow recovery) shows in the step rows. */
+static void note_lr(gg_trainer *t, double lr)
+{
+    double was = t->lr_last;
+    if (isnan(was) || (lr != was && (was == 0 || fabs(lr / was - 1) > 0.05)))
+        gg_runlog_row(t, "lr", t->pos.step, NAN, NAN, lr, NAN, NAN, NAN, NAN);
+    t->lr_last = lr;
+}
+
+/* A rollback abandons the branch at `step`: its last row, with the rate it
+ * ran at; the next step starts the next branch with an "lr" row. */
+static void end_branch(gg_trainer *t, long step)
+{
+    gg_runlog_row(t, "rollback", step, NAN, NAN, t->lr_last, NAN, NAN, NAN, NAN);
+    t->lr_last = NAN;
+}
+
 /* ---- data ----------------------------------------------------------------- */
 
 static int is_dir(const char *p)
@@ -869,7 +916,7 @@ static void restore_best(gg_trainer *t)
 
 /* End of an epoch: validation, plateau schedule, early stopping, a
  * checkpoint. Returns 1 if training should stop early. */
-static int end_epoch(gg_trainer *t, double tr_loss, double tr_acc, double sps)
+static int end_epoch(gg_trainer *t, double tr_loss, double tr_acc, double sps, double seconds)
 {
     gg_settings *s = &t->s;
     double vl = NAN, va = NAN;
@@ -879,7 +926,9 @@ static int end_epoch(gg_trainer *t, double tr_loss, double tr_acc, double sps)
     }
     t->last_train_loss = tr_loss;
     t->last_train_acc = tr_acc;
-    gg_runlog_metrics(t, "epoch", tr_loss, tr_acc, gg_schedule_lr(&t->sched, t->pos.step), NAN, vl, va, sps);
+    /* the rate in force: the last step's, with the guard's back-off */
+    double lr = isfinite(t->lr_last) ? t->lr_last : gg_schedule_lr(&t->sched, t->pos.step);
+    gg_runlog_metrics(t, "epoch", tr_loss, tr_acc, lr, NAN, vl, va, sps);
     if (t->progress) {
         gg_progress p;
         memset(&p, 0, sizeof p);
@@ -893,6 +942,8 @@ static int end_epoch(gg_trainer *t, double tr_loss, double tr_acc, double sps)
         p.val_loss = vl;
         p.val_accuracy = va;
         p.samples_per_second = sps;
+        p.epoch_seconds = seconds;
+        p.epoch_fraction = 1;
         t->progress(&p, t->progress_ctx);
     }
     double metric = t->have_val ? vl : tr_loss;
@@ -1047,6 +1098,11 @@ gg_status gg_trainer_run(gg_trainer *t)
     gg_settings *s = &t->s;
     gg_graph *g = t->g;
     double t0 = now_seconds(), tlog = t0, tep = t0;
+    /* the live display's last redraw: the first step draws at once */
+    double ttick = t0 - 1;
+    enum { TICK_MS = 500 };
+    t->run_t0 = t0;
+    t->lr_last = NAN;
     long log_samples = 0, log_steps = 0, log_finite = 0; /* log_finite: steps with a finite loss */
     double log_loss = 0, log_acc = 0, log_gn = 0;
     double ep_loss = 0, ep_acc = 0;
@@ -1096,8 +1152,12 @@ gg_status gg_trainer_run(gg_trainer *t)
                 lr *= d.lr_scale;
                 if (d.verdict == GG_GUARD_STOP || d.verdict == GG_GUARD_ROLLBACK) {
                     flush_events(t);
+                    if (d.verdict == GG_GUARD_ROLLBACK) end_branch(t, t->pos.step);
                     if ((st = carry_out(t, d, &stop))) goto out;
                     if (stop) break;
+                    /* the log interval's means start again on the new branch */
+                    log_steps = log_finite = 0;
+                    log_loss = log_acc = log_gn = 0;
                     continue;
                 }
                 apply = d.verdict == GG_GUARD_PROCEED;
@@ -1107,6 +1167,7 @@ gg_status gg_trainer_run(gg_trainer *t)
             /* without a guard to announce them, the steps layers.csv reads
              * the update norms at */
             if (!t->gd && t->layers && (t->pos.step + 1) % s->guard.layer_every == 0) gg_optim_want_update_norms(t->o);
+            note_lr(t, lr);
             if (apply) {
                 st = gg_optim_step(t->o, lr);
                 if (st) goto out;
@@ -1114,7 +1175,8 @@ gg_status gg_trainer_run(gg_trainer *t)
             }
             t->pos.step++;
             t->samples_seen += n;
-            t->step_seconds += now_seconds() - ts;
+            double te = now_seconds();
+            t->step_seconds += te - ts;
             if (t->gd) {
                 t->pos.sched_state[0] = t->sched.plateau_scale;
                 t->pos.sched_state[1] = t->sched.best;
@@ -1126,8 +1188,11 @@ gg_status gg_trainer_run(gg_trainer *t)
                 flush_events(t);
                 if ((st = agree(t, (int)d.verdict, "the guard's verdict after the update", 1))) goto out;
                 if (d.verdict == GG_GUARD_STOP || d.verdict == GG_GUARD_ROLLBACK) {
+                    if (d.verdict == GG_GUARD_ROLLBACK) end_branch(t, t->pos.step - 1);
                     if ((st = carry_out(t, d, &stop))) goto out;
                     if (stop) break;
+                    log_steps = log_finite = 0;
+                    log_loss = log_acc = log_gn = 0;
                     continue;
                 }
             }
@@ -1159,27 +1224,19 @@ gg_status gg_trainer_run(gg_trainer *t)
                 double evl = NAN, eva = NAN;
                 if (eval_due && (st = evaluate(t, &t->val, &evl, &eva))) goto out;
                 gg_runlog_metrics(t, "step", ml, ma, lr, log_gn / (double)log_steps, evl, eva, sps);
-                if (t->progress) {
-                    gg_progress p;
-                    memset(&p, 0, sizeof p);
-                    p.kind = GG_EV_STEP;
-                    p.step = t->pos.step;
-                    p.total_steps = t->total_steps;
-                    p.epoch = t->pos.epoch;
-                    p.epochs = s->epochs;
-                    p.loss = ml;
-                    p.accuracy = ma;
-                    p.lr = lr;
-                    p.grad_norm = log_gn / (double)log_steps;
-                    p.samples_per_second = sps;
-                    p.eta_seconds = (double)(t->total_steps - t->pos.step) * (double)s->batch * s->accumulate / sps;
-                    p.val_loss = evl;
-                    p.val_accuracy = eva;
-                    t->progress(&p, t->progress_ctx);
-                }
+                if (t->progress)
+                    emit_step(t, GG_EV_STEP, ml, ma, lr, log_gn / (double)log_steps, sps, evl, eva, tn - tep);
+                ttick = tn;
                 tlog = tn;
                 log_samples = log_steps = log_finite = 0;
                 log_loss = log_acc = log_gn = 0;
+            } else if (t->progress && te - ttick >= TICK_MS * 1e-3) {
+                /* a live redraw between log rows, whatever train.log_every is */
+                double sps = (double)log_samples / (te - tlog > 1e-9 ? te - tlog : 1e-9);
+                emit_step(t, GG_EV_TICK, log_finite ? log_loss / (double)log_finite : NAN,
+                          log_finite ? log_acc / (double)log_finite : NAN, lr, log_gn / (double)log_steps, sps, NAN,
+                          NAN, te - tep);
+                ttick = te;
             }
         }
         if (stop || stopping(t)) break;
@@ -1187,7 +1244,7 @@ gg_status gg_trainer_run(gg_trainer *t)
         if ((st = sync_stats(t))) goto out;
         double tn = now_seconds(), el = tn - tep;
         stop = end_epoch(t, ep_n ? ep_loss / (double)ep_n : NAN, ep_n ? ep_acc / (double)ep_n : NAN,
-                         (double)ep_n / (el > 1e-9 ? el : 1e-9));
+                         (double)ep_n / (el > 1e-9 ? el : 1e-9), el);
         tep = now_seconds();
         ep_loss = ep_acc = 0;
         ep_n = 0;

@@ -64,7 +64,7 @@ def check_run(run_dir):
     steps = [r for r in m if r["kind"] == "step"]
     report(steps and all(isinstance(r["step"], int) and isinstance(r["loss"], float) for r in steps),
            "metrics: step is an int, loss a float in %d step rows" % len(steps))
-    report(m["val_loss"][0] is None if m["kind"][0] == "step" else True, "metrics: an empty cell is None")
+    report(steps[0]["val_loss"] is None, "metrics: an empty cell is None")
     report(run.summary["status"] == "completed" and isinstance(run.summary["guard"], dict),
            "summary.json: status %s, guard counters %s" % (run.summary["status"], sorted(run.summary["guard"])[:3]))
     report(isinstance(run.events, list) and all("type" in e for e in run.events),
@@ -81,7 +81,7 @@ def check_run(run_dir):
     pr = gradguard.load_run(run_dir, pandas=True)
     same = (isinstance(pr.metrics, pandas.DataFrame) and isinstance(pr.events, pandas.DataFrame) and
             list(pr.metrics.columns) == m.columns and
-            np.allclose(pr.metrics["loss"].to_numpy(), np.array(m["loss"], dtype=float)) and
+            np.allclose(pr.metrics["loss"].to_numpy(), np.array(m["loss"], dtype=float), equal_nan=True) and
             pr.metrics["val_loss"].isna().sum() == sum(v is None for v in m["val_loss"]))
     report(same, "load_run(pandas=True): DataFrames with the Table's columns and values (None as NaN)")
     return run
