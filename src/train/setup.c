@@ -118,9 +118,14 @@ static gg_status read_optim(gg_cfg_node *o, gg_settings *s)
     GG_TRY(gg_cfg_str(o, "name", &name));
     if (name) {
         gg_optim_kind k = gg_optim_parse(name);
-        if (k == GG_OPT_COUNT)
-            return gg_fail(GG_E_CONFIG, "%s: optimizer.name '%s' is not one of sgd, adam, adamw, rmsprop, adagrad, lbfgs",
-                           gg_setup_at(gg_cfg_get(o, "name")), name);
+        if (k == GG_OPT_COUNT) {
+            char names[256] = "";
+            for (int i = 0; i < GG_OPT_COUNT; i++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                         gg_optim_name((gg_optim_kind)i));
+            return gg_fail(GG_E_CONFIG, "%s: optimizer.name '%s' is not one of %s", gg_setup_at(gg_cfg_get(o, "name")),
+                           name, names);
+        }
         s->opt = gg_optim_defaults(k);
     }
     gg_optim_config *c = &s->opt;
@@ -386,7 +391,7 @@ static gg_status read_train(gg_cfg_node *m, gg_settings *s)
     return GG_OK;
 }
 
-/* dist: how the ranks of an MPI run talk (src/dist). Read, and harmless,
+/* dist: how the ranks of an MPI run talk (src/parallel). Read, and harmless,
  * in a single-process run too, so one config serves both. */
 static gg_status read_dist(gg_cfg_node *m, gg_settings *s)
 {
