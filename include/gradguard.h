@@ -603,6 +603,8 @@ typedef enum gg_optim_kind {
     GG_OPT_ADAGRAD, /* lr_decay, eps, initial_accumulator */
     GG_OPT_LBFGS,   /* as an optimizer: one PyTorch LBFGS iteration per step (see gg_optim_step);
                      * gg_lbfgs_minimize for a deterministic objective with a line search */
+    GG_OPT_STABLEADAMW, /* AdamW with the rate divided per tensor by max(1, RMS(g^2 / max(v^, eps^2))),
+                         * v^ the bias-corrected second moment (Wortsman et al. 2023) */
     GG_OPT_COUNT
 } gg_optim_kind;
 
@@ -620,13 +622,14 @@ typedef struct gg_optim_config {
     int lbfgs_history;  /* L-BFGS memory m, 1..1000 (0 means 10) */
 } gg_optim_config;
 
-/* PyTorch's defaults for kind: lr 1e-3 Adam(W), 1e-2 RMSprop and Adagrad,
+/* PyTorch's defaults for kind: lr 1e-3 Adam(W) and StableAdamW, 1e-2 RMSprop and Adagrad,
  * 1 L-BFGS; betas 0.9/0.999, eps 1e-8 (Adagrad 1e-10), alpha 0.99, AdamW
- * weight_decay 1e-2, everything else 0. Two exceptions: SGD's lr is 1e-2
+ * and StableAdamW weight_decay 1e-2, everything else 0. Two exceptions: SGD's lr is 1e-2
  * (PyTorch: 1e-3) and L-BFGS's history 10 (PyTorch: 100). Every field gets a
  * sane value whatever the kind, so a config can switch kinds. */
 GG_API gg_optim_config gg_optim_defaults(gg_optim_kind kind);
-/* "sgd", "adam", "adamw", "rmsprop", "adagrad", "lbfgs"; NULL if unknown. */
+/* The kind's name in configs: its enum name after GG_OPT_ in lower case
+ * (GG_OPT_ADAMW: "adamw"); NULL if unknown. */
 GG_API const char *gg_optim_name(gg_optim_kind kind);
 /* GG_OPT_COUNT if unknown. */
 GG_API gg_optim_kind gg_optim_parse(const char *name);
@@ -683,7 +686,7 @@ GG_API gg_status gg_optim_step(gg_optim *o, float lr);
  * entries, owned by the optimizer). */
 GG_API const double *gg_optim_update_norms(const gg_optim *o);
 /* every_step 1 (the default): gg_optim_step measures the update norms at
- * every step. 0: Adam and AdamW measure them only at a step announced by
+ * every step. 0: Adam, AdamW and StableAdamW measure them only at a step announced by
  * gg_optim_want_update_norms before it (the guard announces the steps its
  * monitor and layers.csv read them), and skip the double-precision pass at
  * the others (about a quarter of the update's time); gg_optim_update_norms
@@ -695,7 +698,7 @@ GG_API void gg_optim_want_update_norms(gg_optim *o);
 GG_API int gg_optim_bad_update(const gg_optim *o);
 /* The state arena (moments), *n elements, owned by the optimizer; NULL with
  * *n = 0 for plain SGD. One block per parameter tensor, in parameter order,
- * of k vectors of the tensor's size: SGD [momentum buffer]; Adam(W)
+ * of k vectors of the tensor's size: SGD [momentum buffer]; Adam(W), StableAdamW
  * [exp_avg][exp_avg_sq]; RMSprop [square_avg][grad_avg if centered]
  * [momentum buffer if momentum > 0]; Adagrad [sum]; L-BFGS [d][previous
  * grad][s_0..s_m-1][y_0..y_m-1]. Then a tail: one step count per tensor
@@ -707,7 +710,7 @@ GG_API float *gg_optim_state(gg_optim *o, size_t *n);
  * floats; the tail is not included). GG_E_ARG if i is out of range. */
 GG_API gg_status gg_optim_state_view(const gg_optim *o, int i, size_t *offset, size_t *n);
 /* Steps taken (calls of gg_optim_step); settable for resume. The bias
- * corrections of Adam(W) and Adagrad's lr decay use each tensor's own count
+ * corrections of Adam(W), StableAdamW and Adagrad's lr decay use each tensor's own count
  * in the state arena, which equals this unless the tensor was reset, and
  * which travels with the arena: set_steps does not change them. */
 GG_API uint64_t gg_optim_steps(const gg_optim *o);
@@ -1798,7 +1801,23 @@ GG_API void gg_trainer_set_progress(gg_trainer *t, gg_progress_fn fn, void *ctx)
  * directory. Returns GG_OK also when the run ended diverged or stalled:
  * gg_trainer_status says how it ended. */
 GG_API gg_status gg_trainer_run(gg_trainer *t);
-/* "completed", "stopped", "diverged", "stalled" or "running". */
+/* Where a run is: running (set up, or inside gg_trainer_run), or how it
+ * ended. gg_run_status_name gives the word that summary.json's "status",
+ * the events and the command's last line use. */
+typedef enum gg_run_status {
+    GG_RUN_RUNNING,   /* "running" */
+    GG_RUN_COMPLETED, /* "completed": every epoch, or early stopping */
+    GG_RUN_STOPPED,   /* "stopped": a stop request or train.stop_after */
+    GG_RUN_DIVERGED,  /* "diverged": the guard stopped it, or the weights ended non-finite */
+    GG_RUN_STALLED,   /* "stalled": the guard stopped it for a stall */
+    GG_RUN_FAILED,    /* "failed": an error ended it (gg_trainer_run returned it) */
+    GG_RUN_COUNT
+} gg_run_status;
+/* The status's word ("completed", ...); NULL if s is not a gg_run_status. */
+GG_API const char *gg_run_status_name(gg_run_status s);
+/* t's status; GG_RUN_COUNT if t is NULL. */
+GG_API gg_run_status gg_trainer_run_status(const gg_trainer *t);
+/* gg_run_status_name of t's status ("none" if t is NULL). */
 GG_API const char *gg_trainer_status(const gg_trainer *t);
 /* Asks a running gg_trainer_run to finish its step, checkpoint and return
  * with status "stopped" (safe to call from a signal handler). */
@@ -1871,7 +1890,7 @@ GG_API gg_status gg_trainer_confusion(gg_trainer *t, int which, long *counts);
 GG_API gg_status gg_trainer_sample(gg_trainer *t, const gg_text *vocab, const char *prompt, int n, float temperature,
                                    uint64_t seed, char *out, size_t cap);
 
-/* ==== data parallel (src/dist) ============================================ */
+/* ==== data parallel (src/parallel) ======================================== */
 /*
  * `mpirun -np N gradguard train CONFIG`: every rank builds the same model
  * from the same seed and reads its share of every global batch; the

@@ -58,7 +58,7 @@ build() {
   mkdir -p "$FUZZ_DIR/obj"
   local objs=() changed=0
   # the library as CMake builds it without MPI: every src/**/*.c but the
-  # command; src/dist compiles to its one-rank stand-in (no GG_HAVE_MPI)
+  # command; src/parallel compiles to its one-rank stand-in (no GG_HAVE_MPI)
   while IFS= read -r src; do
     local rel=${src#"$ROOT/src/"}
     local obj="$FUZZ_DIR/obj/${rel//\//_}.o"

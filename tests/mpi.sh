@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Data-parallel training over MPI (src/dist, docs/distributed.md), end to end
+# Data-parallel training over MPI (src/parallel, docs/distributed.md), end to end
 # with mpirun on this machine (--oversubscribe: more ranks than cores is
 # fine for correctness):
 #  (a) 2 ranks with global batch B end with the same weights as one process

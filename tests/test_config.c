@@ -612,8 +612,22 @@ static void test_write(void)
     gg_cfg_free(c);
 }
 
+/* The run status's words are summary.json's and the command's: fixed. */
+static void test_run_status_names(void)
+{
+    static const char *const want[GG_RUN_COUNT] = {"running", "completed", "stopped", "diverged", "stalled", "failed"};
+    for (int s = 0; s < GG_RUN_COUNT; s++) {
+        const char *n = gg_run_status_name((gg_run_status)s);
+        GT_CHECK(n && strcmp(n, want[s]) == 0, "status %d is '%s', want '%s'", s, n ? n : "(null)", want[s]);
+    }
+    GT_CHECK(gg_run_status_name(GG_RUN_COUNT) == NULL, "unknown status has a name");
+    GT_CHECK(gg_trainer_run_status(NULL) == GG_RUN_COUNT && strcmp(gg_trainer_status(NULL), "none") == 0,
+             "NULL trainer");
+}
+
 int main(void)
 {
+    test_run_status_names();
     test_tree_and_getters();
     test_unused();
     test_as_bool();

@@ -2,6 +2,7 @@
  * activation), matmul, add/mul with broadcast, scale, sum, activations and
  * the losses. Several shapes each, batch size 1 and odd sizes included. */
 #include "gradcheck.h"
+#include "core/core.h"
 
 /* loss = sum(y * r) with r a fixed random input of y's shape, so that every
  * output element gets a different weight. */
@@ -212,8 +213,23 @@ static void check_batch_change(void)
     gg_graph_free(g);
 }
 
+/* Every opcode has a row: a name (unique) and a forward; a missing row of
+ * the designated-initializer table would be all NULL. */
+static void check_op_table(void)
+{
+    for (int op = 0; op < GG_OP_COUNT; op++) {
+        const gg_opdef *d = &gg_opdefs[op];
+        GT_CHECK(d->name && *d->name, "opcode %d has no row in gg_opdefs (src/core/ops/table.c)", op);
+        GT_CHECK(d->fwd != NULL, "opcode %d (%s) has no forward", op, d->name ? d->name : "?");
+        for (int k = 0; k < op && d->name; k++)
+            if (gg_opdefs[k].name && strcmp(gg_opdefs[k].name, d->name) == 0)
+                GT_CHECK(0, "opcodes %d and %d are both named %s", k, op, d->name);
+    }
+}
+
 int main(void)
 {
+    check_op_table();
     int shapes[][3] = {{1, 1, 1}, {1, 5, 3}, {3, 7, 4}, {5, 2, 9}};
     for (int s = 0; s < 4; s++)
         for (int a = 0; a < GG_ACT_COUNT; a++) check_linear(shapes[s][0], shapes[s][1], shapes[s][2], (gg_act)a, s != 2);

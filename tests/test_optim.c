@@ -154,6 +154,31 @@ static void ref_adagrad(const double *g0, int t, double lr, double decay, double
     }
 }
 
+/* StableAdamW: AdamW with, per tensor, lr_t = lr / max(1, RMS(g^2 / max(v^, eps^2)))
+ * over the tensor's elements, v^ = v / (1-b2^t) the updated second moment;
+ * p -= lr_t wd p; p -= lr_t m^ / (sqrt(v^) + eps). Returns the smallest
+ * lr_t / lr of the step (1: no tensor was clipped). */
+static double ref_stableadamw(const double *g0, int t, double lr, double b1, double b2, double eps, double wd)
+{
+    double sum[NT + 2] = {0}, cnt[NT + 2] = {0}, bc1 = 1 - pow(b1, t), bc2 = 1 - pow(b2, t), least = 1;
+    for (size_t k = 0; k < F.n; k++) {
+        double g = g0[k];
+        R.m[k] = b1 * R.m[k] + (1 - b1) * g;
+        R.v[k] = b2 * R.v[k] + (1 - b2) * g * g;
+        sum[F.tensor[k]] += g * g / fmax(R.v[k] / bc2, eps * eps);
+        cnt[F.tensor[k]] += 1;
+    }
+    for (size_t k = 0; k < F.n; k++) {
+        int i = F.tensor[k];
+        double lrt = lr / fmax(1, sqrt(sum[i] / cnt[i]));
+        least = fmin(least, lrt / lr);
+        double w = F.nodecay[k] ? 0 : wd;
+        R.p[k] -= lrt * w * R.p[k];
+        R.p[k] -= lrt * (R.m[k] / bc1) / (sqrt(R.v[k] / bc2) + eps);
+    }
+    return least;
+}
+
 /* ---- each optimizer, three steps --------------------------------------------- */
 
 static void run_case(const char *what, gg_optim_config c, int big)
@@ -166,6 +191,7 @@ static void run_case(const char *what, gg_optim_config c, int big)
     if (c.kind == GG_OPT_ADAGRAD)
         for (size_t k = 0; k < F.n; k++) R.v[k] = c.initial_accumulator;
     static double g[NMAX];
+    int clipped = 0;
     for (int s = 0; s < 3; s++) {
         set_grads(s, g);
         /* the schedule's rate changes from step to step */
@@ -177,11 +203,16 @@ static void run_case(const char *what, gg_optim_config c, int big)
         case GG_OPT_ADAMW: ref_adam(g, s + 1, lr, c.beta1, c.beta2, c.eps, c.weight_decay, 1); break;
         case GG_OPT_RMSPROP: ref_rmsprop(g, lr, c.alpha, c.eps, c.momentum, c.centered, c.weight_decay); break;
         case GG_OPT_ADAGRAD: ref_adagrad(g, s + 1, lr, c.lr_decay, c.eps, c.weight_decay); break;
+        case GG_OPT_STABLEADAMW:
+            clipped |= ref_stableadamw(g, s + 1, lr, c.beta1, c.beta2, c.eps, c.weight_decay) < 0.99;
+            break;
         default: break;
         }
         compare(R.p, what, s);
     }
     GT_CHECK(gg_optim_steps(o) == 3, "%s: steps %llu", what, (unsigned long long)gg_optim_steps(o));
+    /* the growing gradients must make StableAdamW clip, or its case tests only AdamW */
+    if (c.kind == GG_OPT_STABLEADAMW) GT_CHECK(clipped, "%s: no step was clipped", what);
     gg_optim_free(o);
 }
 
@@ -211,6 +242,14 @@ static void test_against_reference(void)
     c.weight_decay = 0.5f;
     run_case("adamw", c, 0);
     run_case("adamw, a big tensor (parallel)", c, 1);
+
+    c = gg_optim_defaults(GG_OPT_STABLEADAMW);
+    c.lr = 0.01f;
+    run_case("stableadamw", c, 0);
+    c.beta1 = 0.8f;
+    c.beta2 = 0.95f;
+    c.weight_decay = 0.5f;
+    run_case("stableadamw betas weight_decay, a big tensor (parallel)", c, 1);
 
     c = gg_optim_defaults(GG_OPT_RMSPROP);
     run_case("rmsprop", c, 0);
@@ -288,6 +327,25 @@ static void test_by_hand(void)
     GT_OK(gg_optim_step(o, 0.1f));
     GT_NEAR(F.p[F.info[0].offset], 1.8, 1e-6, 0, "adamw weight");
     GT_NEAR(F.p[F.info[1].offset], 1.9, 1e-6, 0, "adamw bias is not decayed");
+    gg_optim_free(o);
+
+    /* StableAdamW, lr 0.01, no decay, every g = 1 then every g = 10 (so RMS is the per-element ratio):
+     * step 1: m = 0.1, v = 0.001, v^ = 1 = g^2: ratio 1, no clipping, p = 1 - 0.01 / (1 + 1e-8);
+     * step 2: m = 0.09 + 1 = 1.09, v = 0.000999 + 0.1 = 0.100999, 1 - b2^2 = 0.001999,
+     *   v^ = 50.52476, ratio = 100 / v^ = 1.979228, RMS = 1.406850, lr_t = 0.01 / 1.406850;
+     *   m^ = 1.09 / 0.19 = 5.736842, p -= lr_t 5.736842 / (7.108077 + 1e-8) = 0.005736842.
+     * AdamW's step 2 would be 0.01 5.736842 / 7.108077 = 0.008070878: RMS times larger. */
+    c = gg_optim_defaults(GG_OPT_STABLEADAMW);
+    c.weight_decay = 0;
+    o = gg_optim_new(F.g, &c);
+    fill(1, 1);
+    GT_OK(gg_optim_step(o, 0.01f));
+    GT_NEAR(F.p[0], 0.99, 1e-6, 0, "stableadamw step 1");
+    for (size_t k = 0; k < F.n; k++) F.gr[k] = 10;
+    GT_OK(gg_optim_step(o, 0.01f));
+    GT_NEAR(F.p[0], 0.99 - 0.005736842, 2e-7, 0, "stableadamw step 2 is clipped");
+    /* the norm is of float differences near 0.99: 1e-5 relative */
+    GT_NEAR(gg_optim_update_norms(o)[0], 0.005736842 * 2, 1e-5, 0, "stableadamw update norm (fc1.weight, 4 elements)");
     gg_optim_free(o);
 
     /* Adagrad, lr 1, lr_decay 1, g = 2 twice: step 1 sum 4, p -= 1 * 2 / 2 = 1;
@@ -681,6 +739,9 @@ static void test_bad_config(void)
     c = gg_optim_defaults(GG_OPT_ADAM);
     c.lr = NAN;
     expect_bad(c, "lr = nan", "finite");
+    c = gg_optim_defaults(GG_OPT_STABLEADAMW);
+    c.beta2 = 1;
+    expect_bad(c, "beta2 = 1", "stableadamw");
     c = gg_optim_defaults(GG_OPT_RMSPROP);
     c.alpha = 1;
     expect_bad(c, "alpha = 1", "rmsprop");
@@ -701,7 +762,9 @@ static void test_bad_config(void)
     expect_bad(c, "weight_decay = 0.1", "penalty");
     c = gg_optim_defaults(GG_OPT_SGD);
     c.kind = GG_OPT_COUNT;
-    expect_bad(c, "kind 6", "sgd");
+    char kind_msg[32];
+    snprintf(kind_msg, sizeof kind_msg, "kind %d is not one of sgd, adam", (int)GG_OPT_COUNT);
+    expect_bad(c, kind_msg, "lbfgs");
     /* fields a kind does not use are not checked */
     c = gg_optim_defaults(GG_OPT_SGD);
     c.beta1 = 7;
@@ -723,6 +786,7 @@ static void test_bad_config(void)
 
 static void test_names(void)
 {
+    /* every kind has a row in the rule table (a missing one has no name) */
     for (int k = 0; k < GG_OPT_COUNT; k++)
         GT_CHECK(gg_optim_parse(gg_optim_name((gg_optim_kind)k)) == (gg_optim_kind)k, "round trip %d", k);
     GT_CHECK(gg_optim_parse("adamw") == GG_OPT_ADAMW && gg_optim_parse("Adam") == GG_OPT_COUNT, "parse");
@@ -732,6 +796,10 @@ static void test_names(void)
              "adamw defaults");
     c = gg_optim_defaults(GG_OPT_ADAGRAD);
     GT_CHECK(c.lr == 1e-2f && c.eps == 1e-10f && c.lr_decay == 0 && c.initial_accumulator == 0, "adagrad defaults");
+    c = gg_optim_defaults(GG_OPT_STABLEADAMW);
+    GT_CHECK(c.lr == 1e-3f && c.beta1 == 0.9f && c.beta2 == 0.999f && c.eps == 1e-8f && c.weight_decay == 1e-2f,
+             "stableadamw defaults");
+    GT_CHECK(gg_optim_parse("stableadamw") == GG_OPT_STABLEADAMW, "parse stableadamw");
     c = gg_optim_defaults(GG_OPT_RMSPROP);
     GT_CHECK(c.lr == 1e-2f && c.alpha == 0.99f && c.eps == 1e-8f && c.momentum == 0 && !c.centered,
              "rmsprop defaults");

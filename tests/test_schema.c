@@ -13,6 +13,18 @@
 
 static int contains(const char *s, const char *sub) { return s && sub && strstr(s, sub) != NULL; }
 
+/* w appears in s as a whole word (not as the start of a longer one) */
+static int has_word(const char *s, const char *w)
+{
+    size_t n = strlen(w);
+    for (const char *p = s; p && (p = strstr(p, w)) != NULL; p++) {
+        int before = p == s || !(p[-1] >= 'a' && p[-1] <= 'z');
+        int after = !(p[n] >= 'a' && p[n] <= 'z');
+        if (before && after) return 1;
+    }
+    return 0;
+}
+
 #define GT_MSG(call, sub)                                                                                              \
     do {                                                                                                               \
         gg_status gt_st = (call);                                                                                      \
@@ -304,6 +316,19 @@ static void test_library(void)
              "adagrad defaults");
     o = gg_optim_defaults(GG_OPT_ADAMW);
     GT_CHECK(o.lr == 1e-3f && o.weight_decay == 1e-2f && o.eps == 1e-8f && o.beta2 == 0.999f, "adamw defaults");
+    o = gg_optim_defaults(GG_OPT_STABLEADAMW);
+    GT_CHECK(o.lr == 1e-3f && o.weight_decay == 1e-2f && o.eps == 1e-8f && o.beta1 == 0.9f, "stableadamw defaults");
+    /* optimizer.name takes the optimizers' own names, and the lr row's
+     * default (written by hand in keys.c) names every one of them */
+    const gg_key *name_row = gg_schema_find(gg_optim_keys, "name", NULL);
+    const gg_key *lr_row = gg_schema_find(gg_optim_keys, "lr", NULL);
+    GT_CHECK(name_row && name_row->nnames == GG_OPT_COUNT && lr_row && lr_row->def_doc, "optimizer rows");
+    for (int k = 0; name_row && lr_row && lr_row->def_doc && k < GG_OPT_COUNT; k++) {
+        const char *nm = gg_optim_name((gg_optim_kind)k);
+        GT_CHECK(nm && strcmp(name_row->name_of(k), nm) == 0, "optimizer.name %d: %s", k, name_row->name_of(k));
+        GT_CHECK(nm && has_word(lr_row->def_doc, nm),
+                 "optimizer.lr's default doc does not name %s: %s", nm, lr_row->def_doc);
+    }
     gg_schedule_config sc = gg_schedule_defaults(GG_SCHED_PLATEAU, 0.5f);
     GT_CHECK(sc.kind == GG_SCHED_PLATEAU && sc.lr == 0.5f && sc.gamma == 0.1f && sc.factor == 0.1f &&
                  sc.patience == 10 && sc.threshold == 1e-4f && sc.pct_start == 0.3f && sc.div_factor == 25 &&

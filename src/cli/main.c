@@ -560,12 +560,14 @@ static int check_pos(const cli_args *a, int lo, int hi, const char *cmd, const c
     return 0;
 }
 
-static int exit_for(const char *status)
+static int exit_for(gg_run_status status)
 {
-    if (strcmp(status, "diverged") == 0) return 3;
-    if (strcmp(status, "stalled") == 0) return 4;
-    if (strcmp(status, "failed") == 0) return 1;
-    return 0;
+    switch (status) {
+    case GG_RUN_DIVERGED: return 3;
+    case GG_RUN_STALLED: return 4;
+    case GG_RUN_FAILED: return 1;
+    default: return 0;
+    }
 }
 
 /* An error line; with several ranks it names the rank. */
@@ -602,7 +604,7 @@ static int run_trainer(gg_trainer *t, const char *run_dir, int quiet, int all_ra
         printf("%s: test loss %.6g; run directory %s\n", status, loss, run_dir);
     else
         printf("%s; run directory %s\n", status, run_dir);
-    return exit_for(status);
+    return exit_for(gg_trainer_run_status(t));
 }
 
 static int cmd_train(int argc, char **argv)

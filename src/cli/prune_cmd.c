@@ -246,7 +246,7 @@ int gg_cli_prune(int argc, char **argv)
         fprintf(stderr, "gradguard prune: %s\n", gg_errmsg());
         goto done;
     }
-    rc = strcmp(gg_trainer_status(t), "diverged") == 0 ? 3 : 0;
+    rc = gg_trainer_run_status(t) == GG_RUN_DIVERGED ? 3 : 0;
 done:
     gg_trainer_free(t);
     gg_cfg_free(cfg);

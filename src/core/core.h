@@ -1,11 +1,17 @@
 /*
- * core.h - internals of the graph shared by graph.c and the op files.
- * Not installed; nothing outside src/core includes it.
+ * core.h - internals of the graph shared by graph.c and the op files, and
+ * by the few modules that build or read nodes (src/nn, the guard's
+ * monitor and initialisation check, the trainer's model set-up). Not
+ * installed. Modules that need only errors, files or arena loops include
+ * error.h, file.h or reduce.h instead.
  */
 #ifndef GG_CORE_H
 #define GG_CORE_H
 
 #include "gradguard.h"
+#include "error.h"
+#include "file.h"
+#include "reduce.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,13 +19,6 @@
 #define GG_MAX_IN 8
 #define GG_MAX_ATTR 8
 
-/* Opens path for reading ("rb") without blocking on a FIFO or a device:
- * NULL if it cannot be opened (errno says why) or is not a regular file
- * (*not_regular set to 1). file.c */
-FILE *gg_fopen_regular(const char *path, int *not_regular);
-
-/* Records a failure message for gg_errmsg() and returns s. */
-gg_status gg_fail(gg_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 typedef enum gg_kind { GG_K_PARAM, GG_K_BUFFER, GG_K_INPUT, GG_K_OP } gg_kind;
 
@@ -74,7 +73,7 @@ typedef struct gg_tensor {
     int no_decay;     /* parameter excluded from weight decay by default */
     gg_init init;     /* parameters */
     float fill;       /* buffers */
-    float fa[GG_MAX_ATTR];
+    float fa[GG_MAX_ATTR]; /* op attributes: read and written by name (ops/attr.h) */
     int ia[GG_MAX_ATTR];
     size_t off;       /* offset into the param / buffer arena */
     size_t ws_n;      /* workspace floats (per max batch) */
@@ -118,7 +117,12 @@ typedef struct gg_opdef {
     int alias; /* output is a view of input 0 */
 } gg_opdef;
 
-extern const gg_opdef gg_opdefs[GG_OP_COUNT];
+/* One row per gg_opcode, written with designated initializers in
+ * ops/table.c. Declared without a size so that table.c's _Static_assert
+ * sees the size of its initializer: a missing last row does not compile,
+ * and a missing row elsewhere is a NULL name or forward that
+ * tests/test_ops_core.c's check_op_table finds. */
+extern const gg_opdef gg_opdefs[];
 
 /* Builder helpers for op files. */
 /* Adds an op node; checks inputs are valid; returns -1 on a sticky error. */
@@ -163,24 +167,5 @@ void gg_run_fail(gg_graph *g, gg_status s, const char *fmt, ...) __attribute__((
  * otherwise end the process through the OOM killer, not an error). */
 uint64_t gg_mem_physical(void);
 
-/* Sum of the squares of x[0, n), accumulated in double, and (maxabs not
- * NULL) the max |x| with NaN left out (src/core/reduce.c); over the OpenMP
- * threads above GG_PAR_MIN values. The sum is non-finite exactly when some
- * x is; gg_count_nonfinite then counts them. */
-double gg_sumsq_max(const float *x, size_t n, float *maxabs);
-long gg_count_nonfinite(const float *x, size_t n);
-
-/* Element-wise loops go parallel above this many elements. On a combined
- * `parallel for simd` the clause must be written `if (parallel: n >
- * GG_PAR_MIN)`: a plain `if (...)` applies to the simd construct as well
- * (OpenMP 5.0), and gcc then runs the loop scalar whenever it stays serial
- * (the MLP's 128x128 ReLU backward was a branchy scalar loop, 5% of the
- * step). */
-#define GG_PAR_MIN 16384
-/* Long element-wise loops run as blocks of GG_BLOCK elements spread over the
- * threads, each block one `omp simd` loop. A single `parallel for simd` over
- * the whole range left gcc a scalar loop at run time in the hot kernels
- * (Adam's update ran at a quarter of the vector rate). */
-#define GG_BLOCK 4096
 
 #endif

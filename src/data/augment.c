@@ -7,7 +7,7 @@
  * rollback, a diagnosis re-run). Scratch memory (one image, a copy of the
  * batch and its labels, the pairing) is allocated in gg_augment_new.
  */
-#include "core/core.h"
+#include "core/error.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
  * refused. Messages give the file, the 1-based line and column, the
  * column's name when there is a header, and the cell's text. */
 #include "data.h"
-#include "../core/core.h"
+#include "../core/error.h"
 
 #include <errno.h>
 #include <float.h>

@@ -4,7 +4,7 @@
 #define _DEFAULT_SOURCE /* madvise */
 #endif
 #include "data.h"
-#include "../core/core.h"
+#include "../core/error.h"
 
 #include <math.h>
 #include <stdint.h>

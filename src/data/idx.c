@@ -6,7 +6,7 @@
  * read and checked against each other and against the files' sizes before
  * the data is allocated. */
 #include "data.h"
-#include "../core/core.h"
+#include "../core/error.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * of <f4 <f8 |u1 <i8 <i4; C order only. The data's length must equal what
  * the shape claims before anything is allocated for it. */
 #include "data.h"
-#include "../core/core.h"
+#include "../core/error.h"
 
 #include <float.h>
 #include <math.h>

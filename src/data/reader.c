@@ -2,7 +2,8 @@
  * headers: every claimed size is checked against what the file can hold
  * before anything is allocated. */
 #include "data.h"
-#include "../core/core.h"
+#include "../core/error.h"
+#include "../core/file.h"
 
 #include <errno.h>
 #include <stdlib.h>

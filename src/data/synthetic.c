@@ -13,7 +13,7 @@
  * index), so the set is the same for a seed whatever the thread count, and
  * sample i does not change when n does. */
 #include "data.h"
-#include "../core/core.h"
+#include "../core/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,7 +11,8 @@
  * directories link NAME.u8 to NAME: each text would count twice), and so are
  * hidden files and NAME.dat (fortune's binary strfile indexes). */
 #include "data.h"
-#include "../core/core.h"
+#include "../core/error.h"
+#include "../core/file.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -21,7 +21,8 @@
  * windows; the snapshots themselves are the trainer's, the core keeps
  * their bookkeeping (which is confirmed, their positions, their history).
  */
-#include "core/core.h"
+#include "core/error.h"
+#include "core/reduce.h"
 #include "detect.h"
 #include "io/schema.h"
 #include "quiet.h"

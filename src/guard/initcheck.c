@@ -23,6 +23,7 @@
  * first batch is poor too; the fix resets that layer's bias to 0 (where
  * the initialisers start it) before the rescaling. */
 #include "core/core.h"
+#include "core/ops/attr.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -39,7 +40,8 @@ static int weighted(const gg_graph *g, gg_node n)
 static int squash_of(const gg_graph *g, gg_node n)
 {
     const gg_tensor *t = &g->t[n];
-    return t->ia[0] == GG_ACT_TANH ? 1 : t->ia[0] == GG_ACT_SIGMOID ? 2 : 0;
+    gg_act a = gg_act_of(t);
+    return a == GG_ACT_TANH ? 1 : a == GG_ACT_SIGMOID ? 2 : 0;
 }
 
 /* RMS of a squashing layer's pre-activation, recovered from its output:
@@ -71,7 +73,7 @@ static double pre_rms_of(gg_graph *g, gg_node n, int kind)
 static double dead_share(gg_graph *g, gg_node n)
 {
     const gg_tensor *t = &g->t[n];
-    if (t->ia[0] != GG_ACT_RELU) return -1;
+    if (gg_act_of(t) != GG_ACT_RELU) return -1;
     gg_shape s = gg_graph_shape(g, n);
     long rows = gg_graph_batch(g), units = s.ndim == 4 ? s.d[1] : s.d[s.ndim - 1];
     long inner = s.ndim == 4 ? (long)s.d[2] * s.d[3] : 1;

@@ -12,6 +12,7 @@
 #include "monitor.h"
 
 #include "core/core.h"
+#include "core/ops/attr.h"
 #include "detect.h"
 #include "quiet.h"
 
@@ -59,7 +60,7 @@ static int watched(const gg_tensor *t)
 {
     if (t->kind != GG_K_OP) return -1;
     if (t->op != GG_OP_LINEAR && t->op != GG_OP_CONV2D && t->op != GG_OP_ACT) return -1;
-    return act_kind((gg_act)t->ia[0]);
+    return act_kind(gg_act_of(t));
 }
 
 gg_monitor *gg_monitor_new(gg_graph *g, const gg_guard_config *c, const gg_param_info *pi, int np)

@@ -25,7 +25,7 @@
  */
 #include "quiet.h"
 
-#include "core/core.h"
+#include "core/error.h"
 #include "detect.h"
 
 #include <math.h>

@@ -10,7 +10,7 @@
  * detectors' rows: a detector's state needs no row here.
  */
 #include "state.h"
-#include "core/core.h"
+#include "core/error.h"
 #include "quiet.h"
 
 #include <errno.h>

@@ -3,7 +3,7 @@
  * directory fsynced so the rename itself survives a crash. */
 #define _POSIX_C_SOURCE 200809L
 #include "io.h"
-#include "../core/core.h"
+#include "../core/error.h"
 
 #include <errno.h>
 #include <fcntl.h>

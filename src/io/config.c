@@ -24,7 +24,8 @@
  * win, and among the merged maps the earlier one wins. */
 #define _POSIX_C_SOURCE 200809L
 #include "io.h"
-#include "../core/core.h"
+#include "../core/error.h"
+#include "../core/file.h"
 
 #include <errno.h>
 #include <float.h>

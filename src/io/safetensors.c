@@ -16,7 +16,8 @@
  * before its data is read. */
 #define _POSIX_C_SOURCE 200809L
 #include "io.h"
-#include "../core/core.h"
+#include "../core/error.h"
+#include "../core/file.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -5,11 +5,12 @@
  * the initialisers that matter for long sequences (orthogonal, identity,
  * spectral radius) are meant per block, which gg_graph_init_params cannot
  * do on the stacked matrix. So the builder gives weight_hh PyTorch's default
- * and records the request on the op node (ia[7] = kind + 1, fa[0..1] = a, b;
- * fa[2] = LSTM forget bias); gg_graph_init_recurrent carries it out after
+ * and records the request on the op node (gg_rnn_hh_kind1, gg_rnn_hh_a/b,
+ * gg_rnn_forget_bias in core/ops/attr.h); gg_graph_init_recurrent carries it out after
  * gg_graph_init_params. A vanilla RNN's weight_hh is one square block and
  * gets its initialiser directly. */
 #include "core/core.h"
+#include "core/ops/attr.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -90,11 +91,11 @@ static gg_node recurrent_layer(gg_graph *g, gg_node x, const char *name, int op,
     g->t[bih].no_decay = g->t[bhh].no_decay = 1;
     gg_tensor *t = &g->t[y];
     if (G > 1 && !is_default_hh(hh_init)) {
-        t->ia[7] = (int)hh_init.kind + 1;
-        t->fa[0] = hh_init.a;
-        t->fa[1] = hh_init.b;
+        gg_rnn_hh_kind1(t) = (int)hh_init.kind + 1;
+        gg_rnn_hh_a(t) = hh_init.a;
+        gg_rnn_hh_b(t) = hh_init.b;
     }
-    t->fa[2] = op == GG_OP_LSTM ? forget_bias : 0;
+    gg_rnn_forget_bias(t) = op == GG_OP_LSTM ? forget_bias : 0;
     return y;
 }
 
@@ -146,17 +147,18 @@ gg_status gg_graph_init_recurrent(gg_graph *g, uint64_t seed)
         gg_tensor *t = &g->t[i];
         if (t->kind != GG_K_OP || (t->op != GG_OP_RNN && t->op != GG_OP_LSTM && t->op != GG_OP_GRU)) continue;
         gg_tensor *whh = &g->t[t->in[2]];
-        if (t->ia[7] > 0 && whh->kind == GG_K_PARAM) {
-            gg_init in = {(gg_init_kind)(t->ia[7] - 1), t->fa[0], t->fa[1]};
+        if (gg_rnn_hh_kind1(t) > 0 && whh->kind == GG_K_PARAM) {
+            gg_init in = {(gg_init_kind)(gg_rnn_hh_kind1(t) - 1), gg_rnn_hh_a(t), gg_rnn_hh_b(t)};
             /* a stream per layer, apart from gg_graph_init_params' streams */
             gg_status s = fill_blocks(whh, in, seed ^ (0x9fb21c651e98df25ull * (uint64_t)(i + 1)));
             if (s) return s;
         }
-        if (t->op == GG_OP_LSTM && t->fa[2] != 0) {
-            gg_tensor *bih = t->ia[2] >= 0 ? &g->t[t->ia[2]] : NULL, *bhh = t->ia[3] >= 0 ? &g->t[t->ia[3]] : NULL;
+        if (t->op == GG_OP_LSTM && gg_rnn_forget_bias(t) != 0) {
+            int kih = gg_rnn_role(t, GG_RNN_R_BIH), khh = gg_rnn_role(t, GG_RNN_R_BHH);
+            gg_tensor *bih = kih >= 0 ? &g->t[kih] : NULL, *bhh = khh >= 0 ? &g->t[khh] : NULL;
             if (bih && bih->kind != GG_K_PARAM) bih = NULL;
             if (bhh && bhh->kind != GG_K_PARAM) bhh = NULL;
-            forget_bias(bih, bhh, whh->shape.d[1], t->fa[2]);
+            forget_bias(bih, bhh, whh->shape.d[1], gg_rnn_forget_bias(t));
         }
     }
     return GG_OK;
@@ -253,9 +255,9 @@ gg_node gg_attention_block_ex(gg_graph *g, gg_node x, const char *name, const gg
     gg_graph_scope(g, name);
     h = gg_attention_capped(g, h, heads, o->causal, o->logit_cap);
     if (h >= 0) {
-        g->t[h].ia[2] = wq;
-        g->t[h].ia[3] = bq;
-        g->t[h].ia[4] = o->qk_norm != 0;
+        gg_attn_w_qkv(&g->t[h]) = wq;
+        gg_attn_b_qkv(&g->t[h]) = bq;
+        gg_attn_qk_norm(&g->t[h]) = o->qk_norm != 0;
     }
     h = gg_dense(g, h, out, D, GG_ACT_NONE, half, 1);
     gg_graph_scope(g, name);

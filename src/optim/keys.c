@@ -4,8 +4,9 @@
  * and meaning (io/schema.h). gg_optim_defaults() and gg_schedule_defaults()
  * start from these defaults; the trainer reads `optimizer:` and
  * `schedule:` through them; docs/config.md's tables are generated from
- * them. The libraries' own checks (optim.c, schedule.c) add what depends on
- * the kind.
+ * them. The names are gg_optim_rules' (optim/rules.c), as are each kind's
+ * own defaults (lr, weight_decay, eps) and checks; schedule.c checks what
+ * depends on the schedule's kind.
  */
 #include "io/schema.h"
 
@@ -24,22 +25,27 @@ static int sched_parse(const char *s) { return (int)gg_sched_parse(s); }
 const gg_key gg_optim_keys[] = {
     O(GG_KEY_ENUM, "name", kind, .def = GG_OPT_ADAM, .name_of = optim_name, .nnames = GG_OPT_COUNT,
       .parse = optim_parse,
-      .doc = "the optimizer; PyTorch's update rules and defaults, except SGD's lr (1e-2) and L-BFGS's history (10)"),
-    OF(lr, 0, 1e3, 1e-3, .def_doc = "1e-3 for adam and adamw, 1e-2 for sgd, rmsprop and adagrad, 1 for lbfgs",
+      .doc = "the optimizer; PyTorch's update rules and defaults, except SGD's lr (1e-2) and L-BFGS's history (10). "
+             "stableadamw: AdamW whose rate is divided, per tensor and step, by max(1, RMS(g^2 / max(v^, eps^2))), "
+             "v^ the bias-corrected second moment (Wortsman et al. 2023): a tensor whose gradient jumps above its "
+             "history takes a smaller step"),
+    OF(lr, 0, 1e3, 1e-3,
+       .def_doc = "1e-3 for adam, adamw and stableadamw, 1e-2 for sgd, rmsprop and adagrad, 1 for lbfgs",
        .doc = "the (peak) learning rate; the schedule starts from it"),
     OF(momentum, 0, 1, 0, .range_doc = "[0, 1] (the optimizer refuses 1)", .doc = "sgd, rmsprop"),
     OF(dampening, 0, 1, 0, .doc = "sgd"),
     O(GG_KEY_BOOL, "nesterov", nesterov, .def = 0,
       .doc = "sgd: Nesterov momentum (needs momentum > 0 and dampening 0)"),
-    OF(beta1, 0, 0.999999, 0.9, .doc = "adam, adamw"),
-    OF(beta2, 0, 0.9999999, 0.999, .doc = "adam, adamw"),
-    OF(eps, 1e-30, 1, 1e-8, .def_doc = "1e-8 (adagrad 1e-10)", .doc = "adam, adamw, rmsprop, adagrad"),
+    OF(beta1, 0, 0.999999, 0.9, .doc = "adam, adamw, stableadamw"),
+    OF(beta2, 0, 0.9999999, 0.999, .doc = "adam, adamw, stableadamw"),
+    OF(eps, 1e-30, 1, 1e-8, .def_doc = "1e-8 (adagrad 1e-10)", .doc = "adam, adamw, stableadamw, rmsprop, adagrad"),
     OF(alpha, 0, 1, 0.99, .range_doc = "[0, 1] (the optimizer refuses 1)", .doc = "rmsprop: smoothing constant"),
     O(GG_KEY_BOOL, "centered", centered, .def = 0, .doc = "rmsprop: centred variant"),
     OF(lr_decay, 0, 1e3, 0, .doc = "adagrad"),
     OF(initial_accumulator, 0, 1e6, 0, .doc = "adagrad"),
-    OF(weight_decay, 0, 1e3, 0, .def_doc = "0 (adamw 0.01)",
-       .doc = "sgd, adam, rmsprop, adagrad: L2 added to the gradient; adamw: decoupled decay; lbfgs refuses it. "
+    OF(weight_decay, 0, 1e3, 0, .def_doc = "0 (adamw, stableadamw 0.01)",
+       .doc = "sgd, adam, rmsprop, adagrad: L2 added to the gradient; adamw, stableadamw: decoupled decay "
+              "(stableadamw's at the clipped rate); lbfgs refuses it. "
               "Biases and normalisation parameters get none unless a group names them"),
     O(GG_KEY_INT, "history", lbfgs_history, .lo = 1, .hi = 1000, .def = 10, .doc = "lbfgs: curvature pairs kept"),
     {0},

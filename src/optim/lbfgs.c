@@ -8,7 +8,7 @@
  * Everything is allocated once per call; an evaluation is x + a d, one call
  * of f and one dot product.
  */
-#include "core/core.h"
+#include "core/error.h"
 
 #include <math.h>
 #include <stdio.h>

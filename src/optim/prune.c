@@ -16,7 +16,7 @@
  * The unit table and its sort buffer are allocated once, in gg_pruner_new:
  * a prune allocates nothing.
  */
-#include "core/core.h"
+#include "core/error.h"
 
 #include <math.h>
 #include <stdio.h>

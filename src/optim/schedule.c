@@ -10,7 +10,7 @@
  * may run in front of any of them; the schedule then starts at step
  * warmup_steps, as with SequentialLR.
  */
-#include "core/core.h"
+#include "core/error.h"
 #include "io/schema.h"
 
 #include <math.h>

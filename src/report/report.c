@@ -8,7 +8,8 @@
  * of the page; the report is still written. */
 #include "report.h"
 
-#include "core/core.h"
+#include "core/error.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -7,7 +7,7 @@
  * previous one survives any failure while the next is written. */
 #include "train.h"
 
-#include "core/core.h"
+#include "core/error.h"
 
 #include <dirent.h>
 #include <errno.h>

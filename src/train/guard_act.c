@@ -12,7 +12,8 @@
  * The trainer (trainer.c) carries out the rest: skipping the update,
  * scaling the rate, rewinding the data.
  */
-#include "core/core.h"
+#include "core/error.h"
+#include "core/reduce.h"
 #include "guard/monitor.h"
 
 #include <math.h>

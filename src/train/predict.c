@@ -6,7 +6,7 @@
  */
 #include "train.h"
 
-#include "core/core.h"
+#include "core/error.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -9,7 +9,7 @@
  */
 #include "train.h"
 
-#include "core/core.h"
+#include "core/error.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -15,7 +15,7 @@
 #define _DEFAULT_SOURCE /* flock */
 #include "train.h"
 
-#include "core/core.h"
+#include "core/error.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -5,7 +5,8 @@
  * flushed as they are written so a killed run keeps its log. */
 #include "train.h"
 
-#include "core/core.h"
+#include "core/error.h"
+#include "core/reduce.h"
 
 #include <errno.h>
 #include <math.h>
@@ -244,7 +245,8 @@ gg_status gg_runlog_summary(gg_trainer *t)
              "\"backoffs\": %ld, \"rollbacks\": %ld, \"nonfinite\": %ld, \"spikes\": %ld, \"trends\": %ld, "
              "\"collapses\": %ld, \"stalls\": %ld, \"vanishing\": %ld, \"dead\": %ld, "
              "\"saturated\": %ld, \"update_ratio\": %ld}\n}\n",
-             t->status, rid, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, wall, sps, fl, ml, t->nonfinite_steps,
+             gg_run_status_name(t->status), rid, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, wall, sps, fl, ml,
+             t->nonfinite_steps,
              gg_blas_kernel(), t->world, sts, ars, share, t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
              c->trends, c->collapses, c->stalls, c->vanishing, c->dead, c->saturated, c->update_ratio);
     /* pruning: the sparsity per tensor, before the closing brace */

@@ -335,7 +335,7 @@ static gg_status train_post(gg_cfg_node *m, gg_settings *s)
 
 /* ---- dist -------------------------------------------------------------------- */
 
-/* how the ranks of an MPI run talk (src/dist); read, and harmless, in a
+/* how the ranks of an MPI run talk (src/parallel); read, and harmless, in a
  * single-process run too, so one config serves both */
 static const gg_key dist_keys[] = {
     KD("bucket_mb", bucket_mb, 0, 1 << 20, 0,

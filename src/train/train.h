@@ -5,6 +5,7 @@
 #ifndef GG_TRAIN_H
 #define GG_TRAIN_H
 
+#include "core/error.h"
 #include "gradguard.h"
 
 #include <limits.h>
@@ -83,7 +84,7 @@ typedef struct gg_settings {
     gg_prune_config prune;
     int prune_on;
     gg_augment_config aug;
-    /* dist: data parallelism over MPI (src/dist) */
+    /* dist: data parallelism over MPI (src/parallel) */
     double bucket_mb; /* gradient allreduce in pieces of this many MiB (0: one call) */
     double dist_timeout; /* seconds a rank waits for the others before its watchdog ends it (0: forever) */
 } gg_settings;
@@ -129,7 +130,7 @@ struct gg_trainer {
     float *diag_bufs; /* buffer arena saved around a diagnosis re-run */
     /* run state */
     volatile int stop_requested;
-    char status[16];
+    gg_run_status status;
     double wall_seconds, samples_seen_time;
     long samples_seen;
     double last_train_loss, last_train_acc, last_val_loss, last_val_acc;
@@ -233,12 +234,7 @@ gg_status gg_ckpt_save(gg_trainer *t);
 /* "cfg.yaml:12" for messages about a config node (setup.c); rotating
  * buffers, so one message can name two places. */
 const char *gg_setup_at(const gg_cfg_node *n);
-/* Returns from the calling function with the status of a failed call. */
-#define GG_TRY(call)                                                                                                   \
-    do {                                                                                                               \
-        gg_status s_ = (call);                                                                                         \
-        if (s_) return s_;                                                                                             \
-    } while (0)
+/* GG_TRY (core/error.h) returns a failed call's status. */
 
 /* One message to the progress callback (trainer.c). */
 void gg_train_emit(gg_trainer *t, gg_event_kind kind, const char *msg);

@@ -10,7 +10,7 @@
  * keyed on the micro-batch counter, so a resumed or rolled-back run replays
  * exactly the same batches.
  *
- * Data parallel (N ranks under MPI, src/dist): train.batch stays the global
+ * Data parallel (N ranks under MPI, src/parallel): train.batch stays the global
  * batch. Every rank walks the same global order and takes its slice of each
  * micro-batch (rank r of N: samples [nb r / N, nb (r + 1) / N) of a
  * micro-batch of nb), weighting its gradient by its share of the step's
@@ -21,8 +21,9 @@
  */
 #include "train.h"
 
-#include "core/core.h"
-#include "dist/dist.h"
+#include "core/error.h"
+#include "core/reduce.h"
+#include "parallel/parallel.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -356,7 +357,7 @@ static gg_status setup(gg_trainer *t)
     /* no epoch finished yet: these do not exist (null in summary.json) */
     t->last_train_loss = t->last_train_acc = t->last_val_loss = t->last_val_acc = NAN;
     t->best_metric = INFINITY;
-    snprintf(t->status, sizeof t->status, "running");
+    t->status = GG_RUN_RUNNING;
     return GG_OK;
 }
 
@@ -558,7 +559,17 @@ void gg_trainer_set_progress(gg_trainer *t, gg_progress_fn fn, void *ctx)
     t->progress_ctx = ctx;
 }
 
-const char *gg_trainer_status(const gg_trainer *t) { return t ? t->status : "none"; }
+const char *gg_run_status_name(gg_run_status s)
+{
+    static const char *const names[GG_RUN_COUNT] = {
+        [GG_RUN_RUNNING] = "running",   [GG_RUN_COMPLETED] = "completed", [GG_RUN_STOPPED] = "stopped",
+        [GG_RUN_DIVERGED] = "diverged", [GG_RUN_STALLED] = "stalled",     [GG_RUN_FAILED] = "failed",
+    };
+    return (int)s >= 0 && s < GG_RUN_COUNT ? names[s] : NULL;
+}
+
+gg_run_status gg_trainer_run_status(const gg_trainer *t) { return t ? t->status : GG_RUN_COUNT; }
+const char *gg_trainer_status(const gg_trainer *t) { return t ? gg_run_status_name(t->status) : "none"; }
 void gg_trainer_request_stop(gg_trainer *t) { if (t) t->stop_requested = 1; }
 gg_graph *gg_trainer_graph(gg_trainer *t) { return t ? t->g : NULL; }
 
@@ -961,7 +972,7 @@ static int end_epoch(gg_trainer *t, double tr_loss, double tr_acc, double sps, d
     return stop;
 }
 
-/* ---- data parallel (src/dist) ------------------------------------------ */
+/* ---- data parallel (src/parallel) -------------------------------------- */
 
 /* Whether the run should stop now. With several ranks a stop request (a
  * signal on one of them) counts only once a step's reduction has shared
@@ -1065,7 +1076,7 @@ static void record_bad_batches(gg_trainer *t, long last_batch, int epoch)
 static gg_status carry_out(gg_trainer *t, gg_guard_decision d, int *stop)
 {
     if (d.verdict == GG_GUARD_STOP) {
-        snprintf(t->status, sizeof t->status, "%s", d.stalled ? "stalled" : "diverged");
+        t->status = d.stalled ? GG_RUN_STALLED : GG_RUN_DIVERGED;
         *stop = 1;
         return GG_OK;
     }
@@ -1097,7 +1108,7 @@ gg_status gg_trainer_run(gg_trainer *t)
     double ep_loss = 0, ep_acc = 0;
     long ep_n = 0;
     gg_status st = GG_OK;
-    snprintf(t->status, sizeof t->status, "running");
+    t->status = GG_RUN_RUNNING;
     {
         char m[256];
         size_t np;
@@ -1245,31 +1256,31 @@ gg_status gg_trainer_run(gg_trainer *t)
             if (st) goto out;
         }
         if (s->stop_after > 0 && t->pos.epoch >= s->stop_after && t->pos.epoch < s->epochs) {
-            snprintf(t->status, sizeof t->status, "stopped");
+            t->status = GG_RUN_STOPPED;
             break;
         }
     }
-    if (stopping(t)) snprintf(t->status, sizeof t->status, "stopped");
-    if (strcmp(t->status, "running") == 0) snprintf(t->status, sizeof t->status, "completed");
+    if (stopping(t)) t->status = GG_RUN_STOPPED;
+    if (t->status == GG_RUN_RUNNING) t->status = GG_RUN_COMPLETED;
     /* without a guard nothing stops a run whose weights went non-finite:
      * it has diverged, whatever the loop did */
-    if (strcmp(t->status, "completed") == 0 && !gg_train_params_finite(t)) {
-        snprintf(t->status, sizeof t->status, "diverged");
+    if (t->status == GG_RUN_COMPLETED && !gg_train_params_finite(t)) {
+        t->status = GG_RUN_DIVERGED;
         snprintf(t->msg, sizeof t->msg, "the weights are not finite at the end of the run (%ld steps had a non-finite loss)",
                  t->nonfinite_steps);
         gg_runlog_info(t, "diverged", t->msg);
         gg_train_emit(t, GG_EV_INFO, t->msg);
     }
     /* a run that ends mid-epoch has not averaged its statistics yet */
-    if (strcmp(t->status, "diverged") != 0 && t->pos.batch != 0 && (st = sync_stats(t))) goto out;
-    if (t->run_dir[0] && strcmp(t->status, "diverged") != 0 && t->last_ckpt_step != t->pos.step) {
+    if (t->status != GG_RUN_DIVERGED && t->pos.batch != 0 && (st = sync_stats(t))) goto out;
+    if (t->run_dir[0] && t->status != GG_RUN_DIVERGED && t->last_ckpt_step != t->pos.step) {
         st = gg_ckpt_save(t);
         if (st) goto out;
     }
 out:
     t->wall_seconds += now_seconds() - t0;
     if (st) {
-        snprintf(t->status, sizeof t->status, "failed");
+        t->status = GG_RUN_FAILED;
         char m[600];
         snprintf(m, sizeof m, "%s", gg_errmsg());
         if (t->run_dir[0]) {
@@ -1280,13 +1291,13 @@ out:
         return st;
     }
     t->test_loss = t->test_acc = NAN;
-    if (t->have_test && strcmp(t->status, "completed") == 0) evaluate(t, &t->test, &t->test_loss, &t->test_acc);
-    else if (t->have_test && (strcmp(t->status, "diverged") == 0 || strcmp(t->status, "stalled") == 0))
+    if (t->have_test && t->status == GG_RUN_COMPLETED) evaluate(t, &t->test, &t->test_loss, &t->test_acc);
+    else if (t->have_test && (t->status == GG_RUN_DIVERGED || t->status == GG_RUN_STALLED))
         evaluate(t, &t->test, &t->test_loss, &t->test_acc);
     if (t->run_dir[0]) {
         char p[GG_PATH_MAX + 32];
         snprintf(p, sizeof p, "%s/model.safetensors", t->run_dir);
-        if (strcmp(t->status, "diverged") != 0) {
+        if (t->status != GG_RUN_DIVERGED) {
             gg_status s2 = gg_model_save(g, p);
             if (s2) return s2;
         }
@@ -1298,7 +1309,7 @@ out:
             gg_train_emit(t, GG_EV_INFO, t->msg);
         }
     }
-    snprintf(t->msg, sizeof t->msg, "%s after %ld steps (%d epochs) in %.1f s", t->status, t->pos.step, t->pos.epoch,
+    snprintf(t->msg, sizeof t->msg, "%s after %ld steps (%d epochs) in %.1f s", gg_run_status_name(t->status), t->pos.step, t->pos.epoch,
              t->wall_seconds);
     gg_train_emit(t, GG_EV_DONE, t->msg);
     (void)epochs_this_run;

@@ -1,6 +1,6 @@
 /* act.c - element-wise activations (forward and backward side by side),
  * shared by the ACT op and the fused bias+activation of linear and conv. */
-#include "../core.h"
+#include "attr.h"
 
 #include <math.h>
 #include <string.h>
@@ -117,12 +117,12 @@ void gg_act_backward_inplace(gg_act a, float p, const float *x, const float *y, 
     }
 }
 
-/* ---- the ACT op: ia[0] = activation, fa[0] = its parameter ---- */
+/* ---- the ACT op: y = act(x), gg_attr_act and gg_attr_act_param ---- */
 
 void gg_act_op_fwd(gg_graph *g, gg_tensor *t)
 {
     gg_tensor *x = gg_IN(g, t, 0);
-    gg_act_forward((gg_act)t->ia[0], t->fa[0], x->val, t->val, gg_numel(g, t));
+    gg_act_forward(gg_act_of(t), gg_attr_act_param(t), x->val, t->val, gg_numel(g, t));
 }
 
 void gg_act_op_bwd(gg_graph *g, gg_tensor *t)
@@ -132,7 +132,7 @@ void gg_act_op_bwd(gg_graph *g, gg_tensor *t)
     size_t n = gg_numel(g, t);
     /* our own gradient buffer is ours to overwrite: no consumer reads it
      * after this op's backward */
-    gg_act_backward_inplace((gg_act)t->ia[0], t->fa[0], x->val, t->val, t->grad, n);
+    gg_act_backward_inplace(gg_act_of(t), gg_attr_act_param(t), x->val, t->val, t->grad, n);
     float *dx = x->grad;
     const float *d = t->grad;
     long ln = (long)n;
@@ -148,8 +148,8 @@ static gg_node act_node(gg_graph *g, gg_node x, gg_act a, float p)
     gg_tensor *xt = gg_T(g, x);
     gg_node n = gg_add_node(g, GG_OP_ACT, gg_act_name(a), &x, 1, xt->shape, xt->batched);
     if (n >= 0) {
-        g->t[n].ia[0] = a;
-        g->t[n].fa[0] = p;
+        gg_attr_act(&g->t[n]) = a;
+        gg_attr_act_param(&g->t[n]) = p;
     }
     return n;
 }

@@ -1,6 +1,6 @@
 /* arith.c - add, mul (with broadcast of an unbatched b over a's leading
  * dims), scale, sum, and the reshape view. */
-#include "../core.h"
+#include "attr.h"
 
 #include <string.h>
 
@@ -91,14 +91,14 @@ gg_node gg_scale(gg_graph *g, gg_node x, float s)
     if (!g || g->err) return -1;
     if (!gg_node_ok(g, x)) return gg_build_fail(g, GG_E_ARG, "scale: bad input node %d", x);
     gg_node n = gg_add_node(g, GG_OP_SCALE, "scale", &x, 1, gg_T(g, x)->shape, gg_T(g, x)->batched);
-    if (n >= 0) g->t[n].fa[0] = s;
+    if (n >= 0) gg_scale_factor(&g->t[n]) = s;
     return n;
 }
 
 void gg_scale_fwd(gg_graph *g, gg_tensor *t)
 {
     const float *x = gg_IN(g, t, 0)->val;
-    float s = t->fa[0], *y = t->val;
+    float s = gg_scale_factor(t), *y = t->val;
     long n = (long)gg_numel(g, t);
 #pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
     for (long i = 0; i < n; i++) y[i] = s * x[i];
@@ -106,7 +106,7 @@ void gg_scale_fwd(gg_graph *g, gg_tensor *t)
 
 void gg_scale_bwd(gg_graph *g, gg_tensor *t)
 {
-    float *dx = gg_IN(g, t, 0)->grad, s = t->fa[0];
+    float *dx = gg_IN(g, t, 0)->grad, s = gg_scale_factor(t);
     const float *d = t->grad;
     long n = (long)gg_numel(g, t);
 #pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
@@ -118,7 +118,7 @@ gg_node gg_sum(gg_graph *g, gg_node x, float s)
     if (!g || g->err) return -1;
     if (!gg_node_ok(g, x)) return gg_build_fail(g, GG_E_ARG, "sum: bad input node %d", x);
     gg_node n = gg_add_node(g, GG_OP_SUM, "sum", &x, 1, gg_shape1(1), 0);
-    if (n >= 0) g->t[n].fa[0] = s;
+    if (n >= 0) gg_scale_factor(&g->t[n]) = s;
     return n;
 }
 
@@ -128,14 +128,14 @@ void gg_sum_fwd(gg_graph *g, gg_tensor *t)
     size_t n = gg_numel(g, x);
     double acc = 0;
     for (size_t i = 0; i < n; i++) acc += x->val[i];
-    t->val[0] = (float)(acc * t->fa[0]);
+    t->val[0] = (float)(acc * gg_scale_factor(t));
 }
 
 void gg_sum_bwd(gg_graph *g, gg_tensor *t)
 {
     gg_tensor *x = gg_IN(g, t, 0);
     size_t n = gg_numel(g, x);
-    float d = t->grad[0] * t->fa[0];
+    float d = t->grad[0] * gg_scale_factor(t);
     for (size_t i = 0; i < n; i++) x->grad[i] += d;
 }
 

@@ -24,9 +24,9 @@
  * exponential's loop). They sit in the workspace's tail:
  *   [P: max_batch heads T T][scratch: T T][th: max_batch heads T T if capped]
  *   [max |S| per head][entropy per head][1 once a forward ran]
- * Attributes: ia = {heads, causal, W_qkv node, b_qkv node (-1: unknown),
- * qk_norm}; fa = {logit cap (0: none)}. */
-#include "../core.h"
+ * Attributes (attr.h): heads, causal, the logit cap, and for QK-clip the
+ * nodes of W_qkv and b_qkv and qk_norm. */
+#include "attr.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -58,10 +58,11 @@ gg_node gg_attention_capped(gg_graph *g, gg_node qkv, int heads, int causal, flo
     gg_shape s = gg_shape3(xt->shape.d[0], xt->shape.d[1], D);
     gg_node n = gg_add_node(g, GG_OP_ATTENTION, "attention", &qkv, 1, s, 1);
     if (n >= 0) {
-        g->t[n].ia[0] = heads;
-        g->t[n].ia[1] = causal != 0;
-        g->t[n].ia[2] = g->t[n].ia[3] = -1;
-        g->t[n].fa[0] = logit_cap;
+        gg_tensor *t = &g->t[n];
+        gg_attn_heads(t) = heads;
+        gg_attn_causal(t) = causal != 0;
+        gg_attn_w_qkv(t) = gg_attn_b_qkv(t) = -1;
+        gg_attn_logit_cap(t) = logit_cap;
     }
     return n;
 }
@@ -75,26 +76,27 @@ gg_node gg_attention(gg_graph *g, gg_node qkv, int heads, int causal)
 static size_t p_floats(const gg_graph *g, const gg_tensor *t)
 {
     size_t T = (size_t)t->shape.d[1];
-    return (size_t)g->max_batch * (size_t)t->ia[0] * T * T;
+    return (size_t)g->max_batch * (size_t)gg_attn_heads(t) * T * T;
 }
 
 /* offset of the statistics in the workspace */
 static size_t stats_off(const gg_graph *g, const gg_tensor *t)
 {
     size_t T = (size_t)t->shape.d[1], pf = p_floats(g, t);
-    return pf + T * T + (t->fa[0] > 0 ? pf : 0);
+    return pf + T * T + (gg_attn_logit_cap(t) > 0 ? pf : 0);
 }
 
 size_t gg_attention_ws(const gg_graph *g, const gg_tensor *t)
 {
-    return stats_off(g, t) + 2 * (size_t)t->ia[0] + 1;
+    return stats_off(g, t) + 2 * (size_t)gg_attn_heads(t) + 1;
 }
 
 void gg_attention_fwd(gg_graph *g, gg_tensor *t)
 {
     const float *qkv = gg_IN(g, t, 0)->val;
-    int N = g->batch, T = t->shape.d[1], D = gg_last(t), heads = t->ia[0], causal = t->ia[1], dh = D / heads;
-    float scale = 1.0f / sqrtf((float)dh), cap = t->fa[0], icap = cap > 0 ? 1.0f / cap : 0;
+    int N = g->batch, T = t->shape.d[1], D = gg_last(t), heads = gg_attn_heads(t), causal = gg_attn_causal(t),
+        dh = D / heads;
+    float scale = 1.0f / sqrtf((float)dh), cap = gg_attn_logit_cap(t), icap = cap > 0 ? 1.0f / cap : 0;
     size_t pf = p_floats(g, t);
     float *stats = t->ws + stats_off(g, t);
     for (int h = 0; h < heads; h++) {
@@ -153,11 +155,12 @@ void gg_attention_bwd(gg_graph *g, gg_tensor *t)
     gg_tensor *x = gg_IN(g, t, 0);
     if (!x->needs_grad || !x->grad) return;
     const float *qkv = x->val;
-    int N = g->batch, T = t->shape.d[1], D = gg_last(t), heads = t->ia[0], causal = t->ia[1], dh = D / heads;
+    int N = g->batch, T = t->shape.d[1], D = gg_last(t), heads = gg_attn_heads(t), causal = gg_attn_causal(t),
+        dh = D / heads;
     float scale = 1.0f / sqrtf((float)dh);
     size_t pf = p_floats(g, t);
     float *ds = t->ws + pf; /* the scratch after every P */
-    int capped = t->fa[0] > 0;
+    int capped = gg_attn_logit_cap(t) > 0;
     for (int n = 0; n < N; n++)
         for (int h = 0; h < heads; h++) {
             size_t off = (size_t)n * T * 3 * D + (size_t)h * dh;
@@ -208,7 +211,7 @@ static gg_status attention_node(const gg_graph *g, gg_node n, const char *fn, gg
 int gg_graph_attention_heads(const gg_graph *g, gg_node n)
 {
     if (!g || n < 0 || n >= g->n || g->t[n].kind != GG_K_OP || g->t[n].op != GG_OP_ATTENTION) return 0;
-    return g->t[n].ia[0];
+    return gg_attn_heads(&g->t[n]);
 }
 
 gg_status gg_graph_attention_stats(const gg_graph *g, gg_node n, int head, gg_attention_stats *out)
@@ -219,7 +222,7 @@ gg_status gg_graph_attention_stats(const gg_graph *g, gg_node n, int head, gg_at
     gg_tensor *t;
     gg_status s = attention_node(g, n, fn, &t);
     if (s) return s;
-    int heads = t->ia[0], T = t->shape.d[1];
+    int heads = gg_attn_heads(t), T = t->shape.d[1];
     if (head < 0 || head >= heads)
         return gg_fail(GG_E_ARG, "%s: head %d of '%s' is outside 0..%d", fn, head, t->name, heads - 1);
     const float *st = t->ws + stats_off(g, t);
@@ -227,7 +230,7 @@ gg_status gg_graph_attention_stats(const gg_graph *g, gg_node n, int head, gg_at
     out->max_logit = st[head];
     out->entropy = st[heads + head];
     double u = 0;
-    if (t->ia[1])
+    if (gg_attn_causal(t))
         for (int i = 1; i <= T; i++) u += log((double)i);
     else
         u = T * log((double)T);
@@ -242,16 +245,16 @@ gg_status gg_attention_qk_clip(gg_graph *g, gg_node n, int head, float tau, floa
     gg_tensor *t;
     gg_status s = attention_node(g, n, fn, &t);
     if (s) return s;
-    int heads = t->ia[0], D = gg_last(t), dh = D / heads;
+    int heads = gg_attn_heads(t), D = gg_last(t), dh = D / heads;
     if (head < 0 || head >= heads)
         return gg_fail(GG_E_ARG, "%s: head %d of '%s' is outside 0..%d", fn, head, t->name, heads - 1);
     if (!(tau > 0 && tau < 1e30f)) return gg_fail(GG_E_ARG, "%s: threshold %g must be finite and > 0", fn, (double)tau);
-    if (t->ia[4])
+    if (gg_attn_qk_norm(t))
         return gg_fail(GG_E_STATE,
                        "%s: '%s' normalises its queries and keys (qk_norm): rescaling W_q and W_k does not change "
                        "its logits",
                        fn, t->name);
-    if (t->ia[2] < 0)
+    if (gg_attn_w_qkv(t) < 0)
         return gg_fail(GG_E_STATE, "%s: '%s' was not built by gg_attention_block: its W_q and W_k are not known", fn,
                        t->name);
     float *st = t->ws + stats_off(g, t);
@@ -260,7 +263,7 @@ gg_status gg_attention_qk_clip(gg_graph *g, gg_node n, int head, float tau, floa
     if (!isfinite(mx)) return gg_fail(GG_E_STATE, "%s: head %d of '%s' has a non-finite max logit", fn, head, t->name);
     if (mx <= tau) return GG_OK;
     float f = sqrtf(tau / mx);
-    gg_tensor *w = &g->t[t->ia[2]], *b = t->ia[3] >= 0 ? &g->t[t->ia[3]] : NULL;
+    gg_tensor *w = &g->t[gg_attn_w_qkv(t)], *b = gg_attn_b_qkv(t) >= 0 ? &g->t[gg_attn_b_qkv(t)] : NULL;
     int in = w->shape.d[1];
     /* rows h dh .. of the Q block and of the K block (rows D + h dh ..) */
     for (int blk = 0; blk < 2; blk++)

@@ -20,8 +20,9 @@
  * Workspace: [col K*nb*P][Ytmp O*nb*P if nb > 1][pre-activation if GELU].
  * Stride-1 square kernels with enough channels take Winograd's algorithm
  * instead (conv_winograd.c; same workspace tail for the pre-activation).
- * Attributes: ia = {act, stride, pad, dilation, gg_conv_algo asked},
- * fa[0] = act parameter. */
+ * Attributes (attr.h): the fused activation, stride, pad, dilation and the
+ * gg_conv_algo asked for. */
+#include "attr.h"
 #include "conv.h"
 
 #include <cblas.h>
@@ -71,9 +72,9 @@ static conv_dims conv_get(const gg_graph *g, const gg_tensor *t)
     d.KW = w->shape.d[3];
     d.Ho = t->shape.d[2];
     d.Wo = t->shape.d[3];
-    d.stride = t->ia[1];
-    d.pad = t->ia[2];
-    d.dil = t->ia[3];
+    d.stride = gg_conv_stride(t);
+    d.pad = gg_conv_pad(t);
+    d.dil = gg_conv_dilation(t);
     d.K = d.C * d.KH * d.KW;
     d.P = d.Ho * d.Wo;
     d.direct = d.KH == 1 && d.KW == 1 && d.stride == 1 && d.pad == 0;
@@ -84,7 +85,7 @@ static conv_dims conv_get(const gg_graph *g, const gg_tensor *t)
     d.nb = (int)nb;
     d.wino = gg_wino_plan_make(&d.wp, d.C, d.H, d.W, d.O, d.KH, d.KW, d.stride, d.pad, d.dil, d.Ho, d.Wo,
                                g->max_batch) &&
-             use_wino(&d, t->ia[4]);
+             use_wino(&d, gg_conv_algo_asked(t));
     return d;
 }
 
@@ -94,7 +95,7 @@ size_t gg_conv2d_ws(const gg_graph *g, const gg_tensor *t)
     size_t n = d.direct ? 0 : (size_t)d.K * d.nb * d.P;
     if (d.nb > 1) n += (size_t)d.O * d.nb * d.P;
     if (d.wino) n = gg_wino_ws(&d.wp);
-    if (gg_act_needs_input((gg_act)t->ia[0])) n += gg_shape_numel(t->shape);
+    if (gg_act_needs_input(gg_act_of(t))) n += gg_shape_numel(t->shape);
     return n;
 }
 
@@ -114,7 +115,7 @@ static void ws_parts(const conv_dims *d, const gg_tensor *t, float **col, float 
         *tmp = p;
         p += (size_t)d->O * d->nb * d->P;
     }
-    if (gg_act_needs_input((gg_act)t->ia[0])) *pre = p;
+    if (gg_act_needs_input(gg_act_of(t))) *pre = p;
 }
 
 /* First output index o with o*stride + off >= 0, and one past the last with
@@ -200,7 +201,7 @@ void gg_conv2d_fwd(gg_graph *g, gg_tensor *t)
 {
     gg_tensor *x = gg_IN(g, t, 0), *w = gg_IN(g, t, 1);
     gg_tensor *b = t->nin > 2 ? gg_IN(g, t, 2) : NULL;
-    gg_act act = (gg_act)t->ia[0];
+    gg_act act = gg_act_of(t);
     conv_dims d = conv_get(g, t);
     int N = g->batch, O = d.O, P = d.P, K = d.K;
     size_t xs = (size_t)d.C * d.H * d.W, ys = (size_t)O * P;
@@ -210,7 +211,7 @@ void gg_conv2d_fwd(gg_graph *g, gg_tensor *t)
     int fused_relu = act == GG_ACT_RELU;
     if (d.wino) {
         gg_wino_fwd(&d.wp, N, x->val, w->val, b ? b->val : NULL, fused_relu, pre, col);
-        if (act != GG_ACT_NONE && !fused_relu) gg_act_forward(act, t->fa[0], pre, t->val, (size_t)N * ys);
+        if (act != GG_ACT_NONE && !fused_relu) gg_act_forward(act, gg_attr_act_param(t), pre, t->val, (size_t)N * ys);
         return;
     }
     for (int n0 = 0; n0 < N; n0 += d.nb) {
@@ -247,21 +248,21 @@ void gg_conv2d_fwd(gg_graph *g, gg_tensor *t)
             }
         }
     }
-    if (act != GG_ACT_NONE && !fused_relu) gg_act_forward(act, t->fa[0], pre, t->val, (size_t)N * ys);
+    if (act != GG_ACT_NONE && !fused_relu) gg_act_forward(act, gg_attr_act_param(t), pre, t->val, (size_t)N * ys);
 }
 
 void gg_conv2d_bwd(gg_graph *g, gg_tensor *t)
 {
     gg_tensor *x = gg_IN(g, t, 0), *w = gg_IN(g, t, 1);
     gg_tensor *b = t->nin > 2 ? gg_IN(g, t, 2) : NULL;
-    gg_act act = (gg_act)t->ia[0];
+    gg_act act = gg_act_of(t);
     conv_dims d = conv_get(g, t);
     int N = g->batch, O = d.O, P = d.P, K = d.K;
     size_t xs = (size_t)d.C * d.H * d.W, ys = (size_t)O * P;
     float *col, *tmp, *pre;
     ws_parts(&d, t, &col, &tmp, &pre);
     float *dy = t->grad;
-    gg_act_backward_inplace(act, t->fa[0], pre, t->val, dy, (size_t)N * ys);
+    gg_act_backward_inplace(act, gg_attr_act_param(t), pre, t->val, dy, (size_t)N * ys);
     if (b && b->needs_grad) {
         float *db = b->grad;
 #pragma omp parallel for if ((size_t)N * ys > GG_PAR_MIN)
@@ -369,11 +370,11 @@ gg_node gg_conv2d(gg_graph *g, gg_node x, gg_node w, gg_node b, int stride, int 
     gg_node in[3] = {x, w, b};
     gg_node n = gg_add_node(g, GG_OP_CONV2D, "conv2d", in, b >= 0 ? 3 : 2, s, 1);
     if (n >= 0) {
-        g->t[n].ia[0] = act;
-        g->t[n].ia[1] = stride;
-        g->t[n].ia[2] = pad;
-        g->t[n].ia[3] = dilation;
-        g->t[n].ia[4] = GG_CONV_AUTO;
+        gg_attr_act(&g->t[n]) = act;
+        gg_conv_stride(&g->t[n]) = stride;
+        gg_conv_pad(&g->t[n]) = pad;
+        gg_conv_dilation(&g->t[n]) = dilation;
+        gg_conv_algo_asked(&g->t[n]) = GG_CONV_AUTO;
     }
     return n;
 }
@@ -390,12 +391,13 @@ gg_status gg_conv2d_set_algo(gg_graph *g, gg_node conv, gg_conv_algo algo)
     if (algo == GG_CONV_WINOGRAD) {
         const gg_tensor *w = &g->t[t->in[1]];
         gg_wino_plan p;
-        if (!gg_wino_plan_make(&p, 1, 1, 1, 1, w->shape.d[2], w->shape.d[3], t->ia[1], t->ia[2], t->ia[3], 1, 1, 1))
+        if (!gg_wino_plan_make(&p, 1, 1, 1, 1, w->shape.d[2], w->shape.d[3], gg_conv_stride(t), gg_conv_pad(t),
+                               gg_conv_dilation(t), 1, 1, 1))
             return gg_fail(GG_E_ARG,
                            "conv2d '%s': Winograd needs stride 1, dilation 1 and a square kernel of 2..7, not a %dx%d "
                            "kernel with stride %d, dilation %d",
-                           t->name, w->shape.d[2], w->shape.d[3], t->ia[1], t->ia[3]);
+                           t->name, w->shape.d[2], w->shape.d[3], gg_conv_stride(t), gg_conv_dilation(t));
     }
-    t->ia[4] = algo;
+    gg_conv_algo_asked(t) = algo;
     return GG_OK;
 }

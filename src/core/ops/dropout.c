@@ -11,7 +11,7 @@
  *   dx_i += dy_i / (1 - p) if kept, 0 if dropped (training); dx += dy (evaluation).
  * The mask multiplies (x * 0, not 0), so a NaN stays visible to the guard
  * as it does in PyTorch. Attributes: fa = {p}. */
-#include "../core.h"
+#include "attr.h"
 
 #include <string.h>
 
@@ -23,7 +23,7 @@ gg_node gg_dropout(gg_graph *g, gg_node x, float p)
         return gg_build_fail(g, GG_E_ARG, "dropout in '%s': drop probability %g is outside [0, 1)", g->scope, p);
     gg_tensor *xt = gg_T(g, x);
     gg_node n = gg_add_node(g, GG_OP_DROPOUT, "dropout", &x, 1, xt->shape, xt->batched);
-    if (n >= 0) g->t[n].fa[0] = p;
+    if (n >= 0) gg_dropout_p(&g->t[n]) = p;
     return n;
 }
 
@@ -46,7 +46,7 @@ static uint64_t mask_key(const gg_graph *g, const gg_tensor *t)
 void gg_dropout_fwd(gg_graph *g, gg_tensor *t)
 {
     const float *x = gg_IN(g, t, 0)->val;
-    float *y = t->val, p = t->fa[0];
+    float *y = t->val, p = gg_dropout_p(t);
     long n = (long)gg_numel(g, t);
     if (g->mode != GG_TRAIN || p == 0) {
         memcpy(y, x, (size_t)n * sizeof *y);
@@ -60,7 +60,7 @@ void gg_dropout_fwd(gg_graph *g, gg_tensor *t)
 
 void gg_dropout_bwd(gg_graph *g, gg_tensor *t)
 {
-    float *dx = gg_IN(g, t, 0)->grad, p = t->fa[0];
+    float *dx = gg_IN(g, t, 0)->grad, p = gg_dropout_p(t);
     const float *dy = t->grad;
     long n = (long)gg_numel(g, t);
     if (g->mode != GG_TRAIN || p == 0) {

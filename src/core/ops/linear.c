@@ -6,7 +6,7 @@
  * backward the activation's derivative is applied in place on dy, then
  *   db += colsum(dy),  dW += dy^T x,  dx += dy W   (dx skipped for data).
  * With GELU the pre-activation is kept in the workspace. */
-#include "../core.h"
+#include "attr.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -14,14 +14,14 @@
 size_t gg_linear_ws(const gg_graph *g, const gg_tensor *t)
 {
     (void)g;
-    return gg_act_needs_input((gg_act)t->ia[0]) ? gg_shape_numel(t->shape) : 0;
+    return gg_act_needs_input(gg_act_of(t)) ? gg_shape_numel(t->shape) : 0;
 }
 
 void gg_linear_fwd(gg_graph *g, gg_tensor *t)
 {
     gg_tensor *x = gg_IN(g, t, 0), *w = gg_IN(g, t, 1);
     gg_tensor *b = t->nin > 2 ? gg_IN(g, t, 2) : NULL;
-    gg_act act = (gg_act)t->ia[0];
+    gg_act act = gg_act_of(t);
     int R = (int)gg_rows(g, t), O = gg_last(t), Kin = gg_last(x);
     float *pre = gg_act_needs_input(act) ? t->ws : t->val;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, O, Kin, 1.0f, x->val, Kin, w->val, Kin, 0.0f, pre, O);
@@ -43,17 +43,17 @@ void gg_linear_fwd(gg_graph *g, gg_tensor *t)
         }
         if (act == GG_ACT_RELU) return;
     }
-    if (act != GG_ACT_NONE) gg_act_forward(act, t->fa[0], pre, t->val, (size_t)R * O);
+    if (act != GG_ACT_NONE) gg_act_forward(act, gg_attr_act_param(t), pre, t->val, (size_t)R * O);
 }
 
 void gg_linear_bwd(gg_graph *g, gg_tensor *t)
 {
     gg_tensor *x = gg_IN(g, t, 0), *w = gg_IN(g, t, 1);
     gg_tensor *b = t->nin > 2 ? gg_IN(g, t, 2) : NULL;
-    gg_act act = (gg_act)t->ia[0];
+    gg_act act = gg_act_of(t);
     int R = (int)gg_rows(g, t), O = gg_last(t), Kin = gg_last(x);
     float *d = t->grad;
-    gg_act_backward_inplace(act, t->fa[0], t->ws, t->val, d, (size_t)R * O);
+    gg_act_backward_inplace(act, gg_attr_act_param(t), t->ws, t->val, d, (size_t)R * O);
     if (b && b->needs_grad) {
         float *db = b->grad;
         for (int r = 0; r < R; r++) {
@@ -90,7 +90,7 @@ gg_node gg_linear(gg_graph *g, gg_node x, gg_node w, gg_node b, gg_act act)
     s.d[s.ndim - 1] = wt->shape.d[0];
     gg_node in[3] = {x, w, b};
     gg_node n = gg_add_node(g, GG_OP_LINEAR, "linear", in, b >= 0 ? 3 : 2, s, xt->batched);
-    if (n >= 0) g->t[n].ia[0] = act;
+    if (n >= 0) gg_attr_act(&g->t[n]) = act;
     return n;
 }
 

@@ -4,10 +4,10 @@
  *   loss = mean_r [ lse(x_r) - (1 - eps) x_r[y_r] - eps/C sum_c x_r[c] ]
  *   dx_r = (softmax(x_r) - q_r) / R, q = (1 - eps) onehot(y) + eps / C
  * The softmax is kept in the workspace for backward. Sums in double.
- * z-loss (fa[1] = z > 0, training mode only): loss += z mean_r lse_r^2,
+ * z-loss (gg_xent_z = z > 0, training mode only): loss += z mean_r lse_r^2,
  *   dx_r += 2 z lse_r softmax(x_r) / R.
  * Workspace: [softmax (R, C)][lse (R)][mean lse, max lse, 1 once run]. */
-#include "../core.h"
+#include "attr.h"
 
 #include <math.h>
 
@@ -42,8 +42,8 @@ gg_node gg_softmax_xent_z(gg_graph *g, gg_node logits, gg_node labels, float smo
         return gg_build_fail(g, GG_E_ARG, "softmax_xent: z-loss coefficient %g is outside [0, 1000)", z_coef);
     gg_node n = loss_node(g, GG_OP_SOFTMAX_XENT, "softmax_xent", logits, labels, 0);
     if (n >= 0) {
-        g->t[n].fa[0] = smoothing;
-        g->t[n].fa[1] = z_coef;
+        gg_xent_smoothing(&g->t[n]) = smoothing;
+        gg_xent_z(&g->t[n]) = z_coef;
     }
     return n;
 }
@@ -55,7 +55,7 @@ gg_status gg_graph_set_z_loss(gg_graph *g, gg_node loss, float z_coef)
                        g && loss >= 0 && loss < g->n ? g->t[loss].name : "none");
     if (!(z_coef >= 0 && z_coef < 1e3f))
         return gg_fail(GG_E_ARG, "gg_graph_set_z_loss: coefficient %g is outside [0, 1000)", (double)z_coef);
-    g->t[loss].fa[1] = z_coef;
+    gg_xent_z(&g->t[loss]) = z_coef;
     return GG_OK;
 }
 
@@ -106,7 +106,7 @@ void gg_xent_fwd(gg_graph *g, gg_tensor *t)
     gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
     int C = gg_last(x);
     long R = (long)gg_rows(g, x);
-    float eps = t->fa[0], z = g->mode == GG_TRAIN ? t->fa[1] : 0;
+    float eps = gg_xent_smoothing(t), z = g->mode == GG_TRAIN ? gg_xent_z(t) : 0;
     float *lses = t->ws + gg_shape_numel(x->shape);
     double total = 0, zsum = 0, lsum = 0, lmax = -INFINITY;
     long bad = -1;
@@ -155,7 +155,8 @@ void gg_xent_bwd(gg_graph *g, gg_tensor *t)
     gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
     int C = gg_last(x);
     long R = (long)gg_rows(g, x);
-    float eps = t->fa[0], sc = t->grad[0] / (float)R, off = eps / C, z = g->mode == GG_TRAIN ? t->fa[1] : 0;
+    float eps = gg_xent_smoothing(t), sc = t->grad[0] / (float)R, off = eps / C,
+          z = g->mode == GG_TRAIN ? gg_xent_z(t) : 0;
     const float *lses = t->ws + gg_shape_numel(x->shape);
 #pragma omp parallel for if (R * C > GG_PAR_MIN)
     for (long r = 0; r < R; r++) {
@@ -276,7 +277,7 @@ gg_node gg_huber(gg_graph *g, gg_node pred, gg_node target, float delta)
 {
     if (g && !g->err && !(delta > 0)) return gg_build_fail(g, GG_E_ARG, "huber: delta %g must be > 0", delta);
     gg_node n = loss_node(g, GG_OP_HUBER, "huber", pred, target, 1);
-    if (n >= 0) g->t[n].fa[0] = delta;
+    if (n >= 0) gg_huber_delta(&g->t[n]) = delta;
     return n;
 }
 
@@ -308,7 +309,7 @@ void gg_huber_fwd(gg_graph *g, gg_tensor *t)
 {
     gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
     size_t n = gg_numel(g, x);
-    double s = 0, dl = t->fa[0];
+    double s = 0, dl = gg_huber_delta(t);
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)x->val[i] - y->val[i]);
         s += d <= dl ? 0.5 * d * d : dl * (d - 0.5 * dl);
@@ -320,7 +321,7 @@ void gg_huber_bwd(gg_graph *g, gg_tensor *t)
 {
     gg_tensor *x = gg_IN(g, t, 0), *y = gg_IN(g, t, 1);
     size_t n = gg_numel(g, x);
-    float sc = t->grad[0] / (float)n, dl = t->fa[0];
+    float sc = t->grad[0] / (float)n, dl = gg_huber_delta(t);
     for (size_t i = 0; i < n; i++) {
         float d = x->val[i] - y->val[i];
         float gd = sc * (d > dl ? dl : d < -dl ? -dl : d);

@@ -25,7 +25,7 @@
  *     dgamma += sum_r dy xh, dbeta += sum_r dy (blocks of columns per thread).
  * Statistics and reductions are accumulated in double. Attributes: fa =
  * {momentum, eps} (batchnorm), {eps} (layernorm). */
-#include "../core.h"
+#include "attr.h"
 
 #include <math.h>
 
@@ -64,8 +64,8 @@ gg_node gg_batchnorm(gg_graph *g, gg_node x, gg_node gamma, gg_node beta, gg_nod
     }
     gg_node n = gg_add_node(g, GG_OP_BATCHNORM, "batchnorm", in, 5, xt->shape, 1);
     if (n >= 0) {
-        g->t[n].fa[0] = momentum;
-        g->t[n].fa[1] = eps;
+        gg_bn_momentum(&g->t[n]) = momentum;
+        gg_bn_eps(&g->t[n]) = eps;
     }
     return n;
 }
@@ -85,7 +85,7 @@ void gg_batchnorm_fwd(gg_graph *g, gg_tensor *t)
     size_t S = t->per / (size_t)C;
     double M = (double)N * (double)S;
     int train = g->mode == GG_TRAIN;
-    float mom = t->fa[0], eps = t->fa[1];
+    float mom = gg_bn_momentum(t), eps = gg_bn_eps(t);
     float *mu = t->ws, *istd = t->ws + C;
     if (train && M < 2) {
         /* the unbiased variance needs two values; PyTorch refuses this too */
@@ -192,7 +192,7 @@ gg_node gg_layernorm(gg_graph *g, gg_node x, gg_node gamma, gg_node beta, float 
                                  xt->name, gg_shape_str(xt->shape, s2, sizeof s2), D);
     }
     gg_node n = gg_add_node(g, GG_OP_LAYERNORM, "layernorm", in, 3, xt->shape, xt->batched);
-    if (n >= 0) g->t[n].fa[0] = eps;
+    if (n >= 0) gg_ln_eps(&g->t[n]) = eps;
     return n;
 }
 
@@ -207,7 +207,7 @@ void gg_layernorm_fwd(gg_graph *g, gg_tensor *t)
     const float *xv = gg_IN(g, t, 0)->val, *gam = gg_IN(g, t, 1)->val, *bet = gg_IN(g, t, 2)->val;
     long R = (long)gg_rows(g, t);
     int D = gg_last(t);
-    double eps = t->fa[0];
+    double eps = gg_ln_eps(t);
 #pragma omp parallel for if ((size_t)R * D > GG_PAR_MIN)
     for (long r = 0; r < R; r++) {
         const float *p = xv + (size_t)r * D;

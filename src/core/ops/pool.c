@@ -12,7 +12,7 @@
  * divides by k*k whatever the padding (PyTorch's count_include_pad=True).
  * Every loop runs over the N*C planes, one thread per plane, so backward's
  * scatter-adds never collide. Attributes: ia = {k, stride, pad}. */
-#include "../core.h"
+#include "attr.h"
 
 #include <string.h>
 
@@ -29,9 +29,9 @@ static pool_dims pool_get(const gg_graph *g, const gg_tensor *t)
     d.W = x->shape.d[3];
     d.Ho = t->shape.d[2];
     d.Wo = t->shape.d[3];
-    d.k = t->ia[0];
-    d.stride = t->ia[1];
-    d.pad = t->ia[2];
+    d.k = gg_pool_k(t);
+    d.stride = gg_pool_stride(t);
+    d.pad = gg_pool_pad(t);
     d.planes = (long)g->batch * x->shape.d[1];
     return d;
 }
@@ -255,9 +255,9 @@ static gg_node pool2d(gg_graph *g, int op, const char *name, gg_node x, int k, i
     gg_shape s = gg_shape4(xt->shape.d[0], xt->shape.d[1], (int)ho, (int)wo);
     gg_node n = gg_add_node(g, op, name, &x, 1, s, 1);
     if (n >= 0) {
-        g->t[n].ia[0] = k;
-        g->t[n].ia[1] = stride;
-        g->t[n].ia[2] = pad;
+        gg_pool_k(&g->t[n]) = k;
+        gg_pool_stride(&g->t[n]) = stride;
+        gg_pool_pad(&g->t[n]) = pad;
     }
     return n;
 }

@@ -30,12 +30,11 @@
  * its output is 0 and its gate gradients are 0, so dh passes through
  * unchanged to the last real step.
  *
- * Attributes: ia[0] relu (RNN), ia[1] flags, ia[2..6] the node of b_ih,
- * b_hh, h0, c0, lengths or -1 (read through these: a node that did not fit
- * into in[] is only here). ia[7], fa[0..2] hold the initialisation a layer
- * builder recorded for gg_graph_init_recurrent (src/nn/seq.c); the kernels
- * ignore them. */
-#include "../core.h"
+ * Attributes (attr.h): relu (RNN), flags, the node of b_ih, b_hh, h0, c0,
+ * lengths or -1 by role (read through gg_rnn_role: a node that did not fit
+ * into in[] is only there), and the initialisation a layer builder recorded
+ * for gg_graph_init_recurrent (src/nn/seq.c), which the kernels ignore. */
+#include "attr.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -60,7 +59,6 @@ extern float tanhf(float);
  * math it would split. */
 #define SEQ_PAR_MIN (8 * (size_t)GG_PAR_MIN)
 
-enum { R_BIH, R_BHH, R_H0, R_C0, R_LEN, R_COUNT };
 enum { CELL_RNN, CELL_LSTM, CELL_GRU };
 
 static int cell_of(const gg_tensor *t)
@@ -70,7 +68,7 @@ static int cell_of(const gg_tensor *t)
 
 static gg_tensor *role(gg_graph *g, const gg_tensor *t, int r)
 {
-    int k = t->ia[2 + r];
+    int k = gg_rnn_role(t, r);
     return k >= 0 ? &g->t[k] : NULL;
 }
 
@@ -242,10 +240,10 @@ static void load_state(float *dst, const gg_tensor *src, seq_dims d, size_t stri
 
 static void seq_forward(gg_graph *g, gg_tensor *t)
 {
-    int cell = cell_of(t), relu = t->ia[0], flags = t->ia[1];
+    int cell = cell_of(t), relu = gg_rnn_relu(t), flags = gg_rnn_flags(t);
     const gg_tensor *x = gg_IN(g, t, 0), *wih = gg_IN(g, t, 1), *whh = gg_IN(g, t, 2);
-    gg_tensor *bih = role(g, t, R_BIH), *bhh = role(g, t, R_BHH), *h0 = role(g, t, R_H0), *c0 = role(g, t, R_C0);
-    gg_tensor *lt = role(g, t, R_LEN);
+    gg_tensor *bih = role(g, t, GG_RNN_R_BIH), *bhh = role(g, t, GG_RNN_R_BHH), *h0 = role(g, t, GG_RNN_R_H0), *c0 = role(g, t, GG_RNN_R_C0);
+    gg_tensor *lt = role(g, t, GG_RNN_R_LEN);
     seq_dims d = dims_of(g, t, g->batch);
     int N = d.N, T = d.T, H = d.H, GH = d.GH;
     const float *lv = lt ? lt->val : NULL;
@@ -373,10 +371,10 @@ static void colsum_add(float *acc, const float *m, long rows, int cols)
 
 static void seq_backward(gg_graph *g, gg_tensor *t)
 {
-    int cell = cell_of(t), relu = t->ia[0], flags = t->ia[1];
+    int cell = cell_of(t), relu = gg_rnn_relu(t), flags = gg_rnn_flags(t);
     gg_tensor *x = gg_IN(g, t, 0), *wih = gg_IN(g, t, 1), *whh = gg_IN(g, t, 2);
-    gg_tensor *bih = role(g, t, R_BIH), *bhh = role(g, t, R_BHH), *h0 = role(g, t, R_H0), *c0 = role(g, t, R_C0);
-    gg_tensor *lt = role(g, t, R_LEN);
+    gg_tensor *bih = role(g, t, GG_RNN_R_BIH), *bhh = role(g, t, GG_RNN_R_BHH), *h0 = role(g, t, GG_RNN_R_H0), *c0 = role(g, t, GG_RNN_R_C0);
+    gg_tensor *lt = role(g, t, GG_RNN_R_LEN);
     seq_dims d = dims_of(g, t, g->batch);
     int N = d.N, T = d.T, H = d.H, GH = d.GH;
     const float *lv = lt ? lt->val : NULL, *dy = t->grad;
@@ -451,14 +449,14 @@ static int state_ok(const gg_graph *g, const gg_tensor *s, int H)
 }
 
 static gg_node seq_build(gg_graph *g, int op, const char *opname, int G, gg_node x, gg_node w_ih, gg_node w_hh,
-                         const gg_node opt[R_COUNT], int relu, int flags)
+                         const gg_node opt[GG_RNN_R_COUNT], int relu, int flags)
 {
     if (!g || g->err) return -1;
-    static const char *const what[R_COUNT] = {"bias_ih", "bias_hh", "h0", "c0", "lengths"};
+    static const char *const what[GG_RNN_R_COUNT] = {"bias_ih", "bias_hh", "h0", "c0", "lengths"};
     if (!gg_node_ok(g, x) || !gg_node_ok(g, w_ih) || !gg_node_ok(g, w_hh))
         return gg_build_fail(g, GG_E_ARG, "%s in '%s': bad input node (x %d, weight_ih %d, weight_hh %d)", opname,
                              g->scope, x, w_ih, w_hh);
-    for (int r = 0; r < R_COUNT; r++)
+    for (int r = 0; r < GG_RNN_R_COUNT; r++)
         if (opt[r] != -1 && !gg_node_ok(g, opt[r]))
             return gg_build_fail(g, GG_E_ARG, "%s in '%s': %s is not a node of this graph (%d)", opname, g->scope,
                                  what[r], opt[r]);
@@ -478,7 +476,7 @@ static gg_node seq_build(gg_graph *g, int op, const char *opname, int G, gg_node
         return gg_build_fail(g, GG_E_SHAPE, "%s in '%s': weight_ih '%s' %s does not fit input '%s' %s (want (%d, %d))",
                              opname, g->scope, wi->name, gg_shape_str(wi->shape, s1, sizeof s1), xt->name,
                              gg_shape_str(xt->shape, s2, sizeof s2), GH, F);
-    for (int r = R_BIH; r <= R_BHH; r++) {
+    for (int r = GG_RNN_R_BIH; r <= GG_RNN_R_BHH; r++) {
         if (opt[r] < 0) continue;
         gg_tensor *b = gg_T(g, opt[r]);
         if (b->batched || b->shape.ndim != 1 || b->shape.d[0] != GH)
@@ -486,9 +484,9 @@ static gg_node seq_build(gg_graph *g, int op, const char *opname, int G, gg_node
                                  g->scope, what[r], b->name, gg_shape_str(b->shape, s1, sizeof s1),
                                  gg_shape_str(wh->shape, s2, sizeof s2), GH);
     }
-    if (op != GG_OP_LSTM && opt[R_C0] != -1)
+    if (op != GG_OP_LSTM && opt[GG_RNN_R_C0] != -1)
         return gg_build_fail(g, GG_E_ARG, "%s in '%s': only an LSTM has a cell state c0", opname, g->scope);
-    for (int r = R_H0; r <= R_C0; r++) {
+    for (int r = GG_RNN_R_H0; r <= GG_RNN_R_C0; r++) {
         if (opt[r] < 0) continue;
         gg_tensor *s = gg_T(g, opt[r]);
         if (!state_ok(g, s, H))
@@ -500,13 +498,13 @@ static gg_node seq_build(gg_graph *g, int op, const char *opname, int G, gg_node
     }
     if (flags & GG_RNN_CARRY) {
         int need_c = op == GG_OP_LSTM;
-        if (opt[R_H0] < 0 || gg_T(g, opt[R_H0])->kind != GG_K_BUFFER ||
-            (need_c && (opt[R_C0] < 0 || gg_T(g, opt[R_C0])->kind != GG_K_BUFFER)))
+        if (opt[GG_RNN_R_H0] < 0 || gg_T(g, opt[GG_RNN_R_H0])->kind != GG_K_BUFFER ||
+            (need_c && (opt[GG_RNN_R_C0] < 0 || gg_T(g, opt[GG_RNN_R_C0])->kind != GG_K_BUFFER)))
             return gg_build_fail(g, GG_E_ARG, "%s in '%s': GG_RNN_CARRY needs h0%s given as buffers (gg_buffer)",
                                  opname, g->scope, need_c ? " and c0" : "");
     }
-    if (opt[R_LEN] >= 0) {
-        gg_tensor *l = gg_T(g, opt[R_LEN]);
+    if (opt[GG_RNN_R_LEN] >= 0) {
+        gg_tensor *l = gg_T(g, opt[GG_RNN_R_LEN]);
         if (!l->batched || l->per != 1)
             return gg_build_fail(g, GG_E_SHAPE, "%s in '%s': lengths '%s' %s must be batched with one value per sample",
                                  opname, g->scope, l->name, gg_shape_str(l->shape, s1, sizeof s1));
@@ -514,7 +512,7 @@ static gg_node seq_build(gg_graph *g, int op, const char *opname, int G, gg_node
     /* inputs: x, weights, then the optional ones while they fit */
     gg_node in[GG_MAX_IN] = {x, w_ih, w_hh};
     int nin = 3, extra_grad = 0;
-    for (int r = 0; r < R_COUNT; r++) {
+    for (int r = 0; r < GG_RNN_R_COUNT; r++) {
         if (opt[r] < 0) continue;
         if (nin < GG_MAX_IN) {
             in[nin++] = opt[r];
@@ -532,9 +530,9 @@ static gg_node seq_build(gg_graph *g, int op, const char *opname, int G, gg_node
     gg_node n = gg_add_node(g, op, opname, in, nin, s, 1);
     if (n < 0) return n;
     gg_tensor *t = &g->t[n];
-    t->ia[0] = relu != 0;
-    t->ia[1] = flags;
-    for (int r = 0; r < R_COUNT; r++) t->ia[2 + r] = opt[r];
+    gg_rnn_relu(t) = relu != 0;
+    gg_rnn_flags(t) = flags;
+    for (int r = 0; r < GG_RNN_R_COUNT; r++) gg_rnn_role(t, r) = opt[r];
     if (extra_grad) t->needs_grad = 1;
     return n;
 }
@@ -542,20 +540,20 @@ static gg_node seq_build(gg_graph *g, int op, const char *opname, int G, gg_node
 gg_node gg_rnn(gg_graph *g, gg_node x, gg_node w_ih, gg_node w_hh, gg_node b_ih, gg_node b_hh, gg_node h0,
                gg_node lengths, int relu, int flags)
 {
-    gg_node opt[R_COUNT] = {b_ih, b_hh, h0, -1, lengths};
+    gg_node opt[GG_RNN_R_COUNT] = {b_ih, b_hh, h0, -1, lengths};
     return seq_build(g, GG_OP_RNN, "rnn", 1, x, w_ih, w_hh, opt, relu, flags);
 }
 
 gg_node gg_lstm(gg_graph *g, gg_node x, gg_node w_ih, gg_node w_hh, gg_node b_ih, gg_node b_hh, gg_node h0, gg_node c0,
                 gg_node lengths, int flags)
 {
-    gg_node opt[R_COUNT] = {b_ih, b_hh, h0, c0, lengths};
+    gg_node opt[GG_RNN_R_COUNT] = {b_ih, b_hh, h0, c0, lengths};
     return seq_build(g, GG_OP_LSTM, "lstm", 4, x, w_ih, w_hh, opt, 0, flags);
 }
 
 gg_node gg_gru(gg_graph *g, gg_node x, gg_node w_ih, gg_node w_hh, gg_node b_ih, gg_node b_hh, gg_node h0,
                gg_node lengths, int flags)
 {
-    gg_node opt[R_COUNT] = {b_ih, b_hh, h0, -1, lengths};
+    gg_node opt[GG_RNN_R_COUNT] = {b_ih, b_hh, h0, -1, lengths};
     return seq_build(g, GG_OP_GRU, "gru", 3, x, w_ih, w_hh, opt, 0, flags);
 }

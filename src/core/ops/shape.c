@@ -8,7 +8,7 @@
  *           y[o] = x[o][start : start + len]   dx[o][start : start + len] += dy[o]
  * so each is one pass of memcpy-sized runs. Attributes: ia = {axis (full
  * shape), start, len} (start/len for slice only). */
-#include "../core.h"
+#include "attr.h"
 
 #include <string.h>
 
@@ -59,14 +59,14 @@ gg_node gg_concat(gg_graph *g, gg_node a, gg_node b, int axis)
     s.d[fa] += bt->shape.d[fa];
     gg_node in[2] = {a, b};
     gg_node n = gg_add_node(g, GG_OP_CONCAT, "concat", in, 2, s, at->batched);
-    if (n >= 0) g->t[n].ia[0] = fa;
+    if (n >= 0) gg_concat_axis(&g->t[n]) = fa;
     return n;
 }
 
 void gg_concat_fwd(gg_graph *g, gg_tensor *t)
 {
     gg_tensor *a = gg_IN(g, t, 0), *b = gg_IN(g, t, 1);
-    int ax = t->ia[0];
+    int ax = gg_concat_axis(t);
     size_t inner = inner_of(t->shape, ax);
     size_t na = (size_t)a->shape.d[ax] * inner, nb = (size_t)b->shape.d[ax] * inner, ny = na + nb;
     long outer = outer_of(g, t, ax);
@@ -82,7 +82,7 @@ void gg_concat_fwd(gg_graph *g, gg_tensor *t)
 void gg_concat_bwd(gg_graph *g, gg_tensor *t)
 {
     gg_tensor *a = gg_IN(g, t, 0), *b = gg_IN(g, t, 1);
-    int ax = t->ia[0];
+    int ax = gg_concat_axis(t);
     size_t inner = inner_of(t->shape, ax);
     size_t na = (size_t)a->shape.d[ax] * inner, nb = (size_t)b->shape.d[ax] * inner, ny = na + nb;
     long outer = outer_of(g, t, ax);
@@ -124,9 +124,9 @@ gg_node gg_slice(gg_graph *g, gg_node x, int axis, int start, int len)
     s.d[fa] = len;
     gg_node n = gg_add_node(g, GG_OP_SLICE, "slice", &x, 1, s, xt->batched);
     if (n >= 0) {
-        g->t[n].ia[0] = fa;
-        g->t[n].ia[1] = start;
-        g->t[n].ia[2] = len;
+        gg_slice_axis(&g->t[n]) = fa;
+        gg_slice_start(&g->t[n]) = start;
+        gg_slice_len(&g->t[n]) = len;
     }
     return n;
 }
@@ -134,9 +134,9 @@ gg_node gg_slice(gg_graph *g, gg_node x, int axis, int start, int len)
 void gg_slice_fwd(gg_graph *g, gg_tensor *t)
 {
     gg_tensor *x = gg_IN(g, t, 0);
-    int ax = t->ia[0];
+    int ax = gg_slice_axis(t);
     size_t inner = inner_of(t->shape, ax);
-    size_t nx = (size_t)x->shape.d[ax] * inner, ny = (size_t)t->ia[2] * inner, off = (size_t)t->ia[1] * inner;
+    size_t nx = (size_t)x->shape.d[ax] * inner, ny = (size_t)gg_slice_len(t) * inner, off = (size_t)gg_slice_start(t) * inner;
     long outer = outer_of(g, t, ax);
     const float *xv = x->val;
     float *y = t->val;
@@ -148,9 +148,9 @@ void gg_slice_bwd(gg_graph *g, gg_tensor *t)
 {
     gg_tensor *x = gg_IN(g, t, 0);
     if (!x->needs_grad) return;
-    int ax = t->ia[0];
+    int ax = gg_slice_axis(t);
     size_t inner = inner_of(t->shape, ax);
-    size_t nx = (size_t)x->shape.d[ax] * inner, ny = (size_t)t->ia[2] * inner, off = (size_t)t->ia[1] * inner;
+    size_t nx = (size_t)x->shape.d[ax] * inner, ny = (size_t)gg_slice_len(t) * inner, off = (size_t)gg_slice_start(t) * inner;
     long outer = outer_of(g, t, ax);
     const float *dy = t->grad;
     float *dx = x->grad;

@@ -1,8 +1,9 @@
 /* table.c - the op table, indexed by gg_opcode: name, workspace size,
- * forward, backward, and whether the output is a view of input 0. */
+ * forward, backward, and whether the output is a view of input 0. Every
+ * opcode has a row (checked below and by tests/test_ops_core.c). */
 #include "ops.h"
 
-const gg_opdef gg_opdefs[GG_OP_COUNT] = {
+const gg_opdef gg_opdefs[] = {
     [GG_OP_LEAF] = {"leaf", NULL, gg_nop, NULL, 0},
     [GG_OP_LINEAR] = {"linear", gg_linear_ws, gg_linear_fwd, gg_linear_bwd, 0},
     [GG_OP_MATMUL] = {"matmul", NULL, gg_matmul_fwd, gg_matmul_bwd, 0},
@@ -35,3 +36,5 @@ const gg_opdef gg_opdefs[GG_OP_COUNT] = {
     [GG_OP_ATTENTION] = {"attention", gg_attention_ws, gg_attention_fwd, gg_attention_bwd, 0},
     [GG_OP_SOFTMAX_XENT_SOFT] = {"softmax_xent_soft", gg_xent_ws, gg_xent_soft_fwd, gg_xent_soft_bwd, 0},
 };
+_Static_assert(sizeof gg_opdefs / sizeof gg_opdefs[0] == GG_OP_COUNT,
+               "gg_opdefs needs one row per gg_opcode, the last one included");

@@ -1,5 +1,5 @@
 /*
- * dist.h - the data-parallel layer's internals, used by the trainer.
+ * parallel.h - the data-parallel layer's internals, used by the trainer.
  *
  * Every function is a collective: all ranks call it in the same order with
  * the same sizes. With one rank (no MPI, or mpirun -np 1) they return at
@@ -7,8 +7,8 @@
  * Failures (an MPI error, a peer that answered with a different decision)
  * return a status with a message naming the collective and the rank.
  */
-#ifndef GG_DIST_H
-#define GG_DIST_H
+#ifndef GG_PARALLEL_H
+#define GG_PARALLEL_H
 
 #include "gradguard.h"
 

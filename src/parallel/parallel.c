@@ -1,5 +1,5 @@
 /*
- * dist.c - data parallelism over MPI, and its single-process stand-in.
+ * parallel.c - data parallelism over MPI, and its single-process stand-in.
  *
  * Built with GG_HAVE_MPI (CMake found MPI and GG_MPI is on), the functions
  * wrap a few MPI collectives on a private duplicate of MPI_COMM_WORLD whose
@@ -14,9 +14,9 @@
  * polled against a deadline: on this machine the nonblocking form took up
  * to 3x longer for 0.25-2 MiB arrays.
  */
-#include "dist/dist.h"
+#include "parallel/parallel.h"
 
-#include "core/core.h"
+#include "core/error.h"
 
 #include <limits.h>
 #include <stdatomic.h>
