@@ -80,6 +80,10 @@ static double dead_share(gg_graph *g, gg_node n)
     long per = (long)(gg_shape_numel(s) / (size_t)s.d[0]); /* values per sample */
     if (units <= 0 || per % (units * inner) != 0) return -1;
     long steps = per / (units * inner); /* a sequence's positions */
+    /* zero for every one of a few samples is a ReLU's ordinary sparsity,
+     * not death: at batch 1 half the units are zero (a healthy batch-1 CSV
+     * run was "revived" for it) */
+    if (rows * steps * inner < 16) return -1;
     const float *v = gg_graph_data(g, n);
     long dead = 0;
     for (long u = 0; u < units; u++) {
