@@ -75,6 +75,14 @@ build() {
     fi
     objs+=("$obj")
   done < <(find "$ROOT/src" -name '*.c' ! -path '*/src/cli/*' | sort)
+  # the report's inline script, embedded as the CMake build embeds it
+  local js_c="$FUZZ_DIR/report_js.c" js_o="$FUZZ_DIR/obj/report_js.o"
+  if [ ! -e "$js_o" ] || [ "$ROOT/src/report/report.js" -nt "$js_o" ]; then
+    cmake -DIN="$ROOT/src/report/report.js" -DOUT="$js_c" -DNAME=gg_report_js -P "$ROOT/cmake/embed_text.cmake"
+    # shellcheck disable=SC2086
+    $CC $CFLAGS -fsanitize=fuzzer-no-link -c "$js_c" -o "$js_o"
+  fi
+  objs+=("$js_o")
   # objects of deleted sources must not linger in the archive
   rm -f "$FUZZ_DIR/libgg_fuzz.a"
   ar rcs "$FUZZ_DIR/libgg_fuzz.a" "${objs[@]}"
