@@ -428,7 +428,7 @@ def table(args):
         for s in seeds:
             lines.append("| %s | %d | " % (name, s) + " | ".join(cell(results.get((name, s, m))) for m, _, _ in MODES)
                          + " |")
-    # the bar: the Guard at least as good as the clip on every case and seed
+    # the bar: the Guard at least as good as the clip on every case and seed
     worse = []
     for c in cases:
         name = os.path.basename(c)[:-5]
