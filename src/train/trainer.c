@@ -43,9 +43,9 @@ static double now_seconds(void)
 }
 
 /* One message to the progress callback (the terminal, for the command). */
-void gg_train_emit(gg_trainer *t, gg_event_kind kind, const char *msg)
+/* A progress message with the run's position filled in. */
+static gg_progress progress_at(const gg_trainer *t, gg_event_kind kind)
 {
-    if (!t->progress) return;
     gg_progress p;
     memset(&p, 0, sizeof p);
     p.kind = kind;
@@ -53,6 +53,13 @@ void gg_train_emit(gg_trainer *t, gg_event_kind kind, const char *msg)
     p.total_steps = t->total_steps;
     p.epoch = t->pos.epoch;
     p.epochs = t->s.epochs;
+    return p;
+}
+
+void gg_train_emit(gg_trainer *t, gg_event_kind kind, const char *msg)
+{
+    if (!t->progress) return;
+    gg_progress p = progress_at(t, kind);
     p.val_loss = p.val_accuracy = NAN;
     p.message = msg;
     t->progress(&p, t->progress_ctx);
@@ -64,13 +71,7 @@ void gg_train_emit(gg_trainer *t, gg_event_kind kind, const char *msg)
 static void emit_step(gg_trainer *t, gg_event_kind kind, double loss, double acc, double lr, double gn, double sps,
                       double vl, double va, double epoch_seconds)
 {
-    gg_progress p;
-    memset(&p, 0, sizeof p);
-    p.kind = kind;
-    p.step = t->pos.step;
-    p.total_steps = t->total_steps;
-    p.epoch = t->pos.epoch;
-    p.epochs = t->s.epochs;
+    gg_progress p = progress_at(t, kind);
     p.loss = loss;
     p.accuracy = acc;
     p.lr = lr;
