@@ -389,14 +389,30 @@ def table(args):
                                  if p[0] in "12345" and p.endswith(".yaml"))
     cases = [c if c.endswith(".yaml") else os.path.join(ROOT, "configs", "gauntlet", c + ".yaml") for c in cases]
     seeds = [int(s) for s in args.seeds.split(",")]
+    modes = [m for m in MODES if m[0] in args.modes.split(",")]
+    # each finished run is appended to the record as one JSON line; a run
+    # already in it is not run again (a table taken in several sittings)
+    record = args.record or os.path.join(ROOT, "bench", "results", "torch-guard-runs.jsonl")
+    results = {}
+    if os.path.exists(record):
+        with open(record) as f:
+            for ln in f:
+                r = json.loads(ln)
+                if r.get("max_steps", 0) == args.max_steps:
+                    results[(r["case"], r["seed"], r["mode"])] = r["result"]
     jobs = []
     for c in cases:
         for s in seeds:
-            for mode, flags, _ in MODES:
+            for mode, flags, _ in modes:
+                if (os.path.basename(c)[:-5], s, mode) in results:
+                    continue
                 jobs.append((c, s, mode, [sys.executable, os.path.abspath(__file__), c, "--seed", str(s),
                                           "--threads", "1", "--max-steps", str(args.max_steps)] + flags))
+    # the longest runs first (the RNN's 150k steps), so that with --jobs 2 the
+    # others fill the second slot meanwhile
+    jobs.sort(key=lambda j: "rnn" not in os.path.basename(j[0]))
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    results, t0 = {}, time.time()
+    t0 = time.time()
     running = []
 
     def reap(block):
@@ -410,6 +426,11 @@ def table(args):
                     results[key] = None
                     sys.stderr.write("%s: failed: %s\n" % (key, stderr[-2000:]))
                 running.remove(j)
+                if results[key] is not None:
+                    os.makedirs(os.path.dirname(os.path.abspath(record)), exist_ok=True)
+                    with open(record, "a") as f:
+                        f.write(json.dumps({"case": key[0], "seed": key[1], "mode": key[2],
+                                            "max_steps": args.max_steps, "result": results[key]}) + "\n")
                 sys.stderr.write("%s: %s (%.0f s)\n" % (key, cell(results[key]), time.time() - t0))
                 if not block:
                     return
@@ -422,11 +443,11 @@ def table(args):
                         (os.path.basename(c)[:-5], s, mode), None))
     while running:
         reap(True)
-    lines = ["| case | seed | " + " | ".join(t for _, _, t in MODES) + " |", "|---" * (2 + len(MODES)) + "|"]
+    lines = ["| case | seed | " + " | ".join(t for _, _, t in modes) + " |", "|---" * (2 + len(modes)) + "|"]
     for c in cases:
         name = os.path.basename(c)[:-5]
         for s in seeds:
-            lines.append("| %s | %d | " % (name, s) + " | ".join(cell(results.get((name, s, m))) for m, _, _ in MODES)
+            lines.append("| %s | %d | " % (name, s) + " | ".join(cell(results.get((name, s, m))) for m, _, _ in modes)
                          + " |")
     # the bar: the Guard at least as good as the clip on every case and seed
     worse = []
@@ -470,6 +491,9 @@ def main():
     ap.add_argument("--table", action="store_true", help="the three-way table over cases and seeds")
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--modes", default="none,clip,guard", help="with --table: the columns (none, clip, guard)")
+    ap.add_argument("--record", default=None,
+                    help="with --table: the JSON-lines record of finished runs (default bench/results/torch-guard-runs.jsonl)")
     ap.add_argument("cases", nargs="*", help="with --table: case names (configs/gauntlet/NAME.yaml)")
     args = ap.parse_args()
     if args.table:
