@@ -264,6 +264,8 @@ GG_API gg_node gg_softmax_xent_z(gg_graph *g, gg_node logits, gg_node labels, fl
  * forward. GG_E_ARG if loss is not a softmax_xent op or z_coef is outside
  * [0, 1e3). */
 GG_API gg_status gg_graph_set_z_loss(gg_graph *g, gg_node loss, float z_coef);
+/* The z-loss coefficient of softmax_xent op `loss`, -1 if it is not one. */
+GG_API float gg_graph_z_loss(const gg_graph *g, gg_node loss);
 /* Softmax cross-entropy against soft targets of the logits' shape (rows of
  * probabilities, e.g. mixup's mixed one-hot rows): mean over rows of
  * -sum_c t_c log softmax(x)_c; gradient (softmax(x) sum_c t_c - t) / rows. */
@@ -1373,6 +1375,9 @@ typedef enum gg_response {
     GG_DO_ROLLBACK, /* restore the last snapshot, skip the batches, back off */
     GG_DO_STOP,     /* end the run with status diverged (stalled, for a stall) */
     GG_DO_NOISE,    /* switch on annealed gradient noise (remedy_noise_eta) and go on */
+    GG_DO_QK_CLIP,  /* attention: after the update, rescale W_q and W_k of each head whose largest
+                       logit is over the threshold so that it is back at the threshold (QK-clip) */
+    GG_DO_Z_LOSS,   /* output logits: switch on the z-loss (z_loss_remedy x mean (log Z)^2) and go on */
     GG_DO_COUNT
 } gg_response;
 
@@ -1432,6 +1437,14 @@ typedef struct gg_guard_config {
     gg_response on_stall, on_vanishing;
     gg_response on_dead;       /* a ReLU layer's units killed in training (dead at the monitor, alive at its first pass) */
     float remedy_noise_eta;    /* eta of the noise that the noise response switches on */
+    /* transformers (read only when the model has attention ops or a softmax
+     * output the trainer measures: docs/guard.md, "Attention and output logits") */
+    float attn_logit_max;      /* a head's largest scaled logit q.k / sqrt(dh) over this is attention-logit growth */
+    float attn_logit_floor;    /* ... and so is one over this that rose spike_z deviations above its running level */
+    gg_response on_attention;  /* response to attention-logit growth */
+    float logz_max;            /* |mean log Z| of the output over this that rose spike_z deviations above its level */
+    gg_response on_logit_drift;/* response to output-logit drift */
+    float z_loss_remedy;       /* coefficient of the z-loss that the z_loss response switches on */
 } gg_guard_config;
 
 /* The default policy (docs/results.md has the measurements behind it). */
@@ -1540,6 +1553,14 @@ GG_API void gg_guard_snapshot(gg_guard *gd, const gg_train_pos *pos);
 /* The chance-level loss (ln C for C-class cross-entropy), 0 for none:
  * enables the collapse detector. */
 GG_API void gg_guard_set_chance(gg_guard *gd, double loss);
+/* What the transformer detectors read: with attention 1, every attention
+ * op's heads (their largest logit and entropy, each step; QK-clip acts on
+ * them); loss >= 0, the softmax_xent op whose log Z is watched and whose
+ * z-loss the z_loss response switches on (-1: none). Off by default; the
+ * statistics are each process's own, so a data-parallel run leaves them off
+ * (every rank must decide alike). GG_E_ARG for a loss that is not a
+ * softmax_xent op. */
+GG_API gg_status gg_guard_watch(gg_guard *gd, int attention, gg_node loss);
 GG_API const gg_guard_stats *gg_guard_last(const gg_guard *gd);
 /* The learning rate the coming step uses before the guard's scale: the
  * quiet monitor does not call a decaying schedule's tail a stall, nor its
@@ -1580,6 +1601,7 @@ typedef struct gg_guard_counters {
     long clipped, skipped, backoffs, rollbacks, nonfinite, spikes, trends, collapses;
     /* quiet failures reported (each signal is rate-limited) */
     long stalls, vanishing, dead, saturated, update_ratio;
+    long attention, logit_drift; /* attention-logit growth and output-logit drift */
 } gg_guard_counters;
 GG_API const gg_guard_counters *gg_guard_counts(const gg_guard *gd);
 /* The guard's state, for a checkpoint: every statistic, window, history
@@ -1613,6 +1635,14 @@ typedef struct gg_guard_tensor {
     const char *layer; /* "fc1": the final layer's tensors are those of the last tensor's layer (AGC leaves them out) */
 } gg_guard_tensor;
 
+/* One attention head's statistics of the step's forward (gg_attention_stats). */
+typedef struct gg_guard_head {
+    const char *layer;   /* the attention op's name */
+    int head;
+    double max_logit;    /* the largest scaled |q.k| of the head */
+    double entropy, entropy_uniform; /* its mean attention entropy, and that of uniform attention (nats) */
+} gg_guard_head;
+
 typedef struct gg_guard_obs {
     long step;
     int epoch;
@@ -1624,6 +1654,10 @@ typedef struct gg_guard_obs {
     const gg_guard_layer *layers; /* per-layer statistics in depth order when measured for this step
                                      (gg_guard_core_wants_layers), else NULL: the quiet monitor reads them */
     int nlayers;
+    const gg_guard_head *heads; /* the model's attention heads, when it has any (else NULL) */
+    int nheads;
+    int has_logz;        /* logz was measured (a softmax output) */
+    double logz;         /* mean over the output rows of log Z, the logsumexp of the logits */
 } gg_guard_obs;
 
 typedef struct gg_guard_act {
@@ -1645,7 +1679,18 @@ typedef struct gg_guard_act {
     int any_reset;
     int want_update_norms; /* the next step's per-tensor update norms will be read */
     int snapshot;          /* after gg_guard_core_after: >= 0, copy the current state into snapshot slot `snapshot` */
+    /* with GG_GUARD_PROCEED, after the update: */
+    float qk_clip_tau;     /* > 0: QK-clip every head whose largest logit this step was over qk_clip_tau (to it) */
+    float z_loss;          /* > 0: the output's z-loss coefficient is at least this from now on */
 } gg_guard_act;
+
+/* sizeof the named public struct ("gg_guard_config", "gg_guard_obs",
+ * "gg_guard_act", "gg_guard_head", "gg_guard_layer", "gg_guard_tensor",
+ * "gg_guard_stats", "gg_guard_event", "gg_guard_counters", "gg_train_pos",
+ * "gg_init_report"), 0 for another name: a binding that declares these
+ * structs itself (the Python package) checks its layout against the
+ * library it loaded. */
+GG_API size_t gg_abi_size(const char *type);
 
 typedef struct gg_guard_core gg_guard_core;
 /* A core for n parameter tensors (their names are copied) and per-layer
@@ -1673,6 +1718,10 @@ GG_API int gg_guard_core_snapshot(gg_guard_core *gd, const gg_train_pos *pos);
  * Returns the slot to restore the state from, or -1 (GG_E_STATE: none). */
 GG_API int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos);
 GG_API void gg_guard_core_set_chance(gg_guard_core *gd, double loss);
+/* The z-loss coefficient the z_loss response has switched on (0: none): an
+ * actuator whose state was just restored (a resumed run) sets it before its
+ * first forward. */
+GG_API float gg_guard_core_z_loss(const gg_guard_core *gd);
 GG_API void gg_guard_core_diagnosis(gg_guard_core *gd, const gg_check_info *ci, const char *batch_desc);
 GG_API const gg_guard_stats *gg_guard_core_last(const gg_guard_core *gd);
 GG_API const gg_guard_event *gg_guard_core_events(const gg_guard_core *gd, int *n);

@@ -708,8 +708,132 @@ static void test_init_assess(void)
     GT_CHECK(!rep.poor, "3 layers: too shallow to judge");
 }
 
+
+/* The transformer detectors from statistics alone: a head's largest logit
+ * over attn_logit_max is attention-logit growth, answered by QK-clip at the
+ * bound (one event, then the firings it continues counted without one); a
+ * logit rising far above its running level over the floor fires too, at
+ * the growth threshold; steady heads and a steady log Z never fire; log Z
+ * jumping far above its level switches the z-loss on, which stays on and
+ * is part of the guard's state; qk_clip is refused for other signals. */
+static void test_transformer_signals(void)
+{
+    gg_guard_config c = gg_guard_defaults();
+    c.clip = GG_CLIP_NONE;
+    gg_guard_tensor ts[1] = {{"w", "l"}};
+    gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 4);
+    GT_CHECK(core != NULL, "core: %s", gg_errmsg());
+    double sq[1] = {1};
+    gg_guard_head heads[2] = {{"blk/attention", 0, 5, 2.0, 3.0}, {"blk/attention", 1, 6, 2.0, 3.0}};
+    gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, heads, 2, 1, 4.0};
+    gg_guard_act a;
+    gg_train_pos pos = {0};
+    int events = 0, fired_at = -1;
+    long step = 0;
+    for (; step < 60; step++) {
+        o.step = step;
+        heads[0].max_logit = 5 + 0.2 * sin((double)step);
+        heads[1].max_logit = 6 + 0.2 * cos((double)step);
+        o.logz = 4 + 0.05 * sin(0.7 * (double)step);
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        int n;
+        gg_guard_core_events(core, &n);
+        events += n;
+        gg_guard_core_clear_events(core);
+        pos.step = step + 1;
+        GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
+    }
+    GT_CHECK(events == 0 && a.qk_clip_tau == 0 && a.z_loss == 0, "steady heads and log Z: no event (%d)", events);
+    /* over the bound */
+    for (int k = 0; k < 3; k++, step++) {
+        o.step = step;
+        heads[1].max_logit = 80 + k;
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        int n;
+        const gg_guard_event *e = gg_guard_core_events(core, &n);
+        if (k == 0) {
+            GT_CHECK(n == 1 && strcmp(e[0].signal, "attention_logit_growth") == 0 && strcmp(e[0].action, "qk_clip") == 0 &&
+                         strstr(e[0].detail, "blk/attention head 1"),
+                     "over the bound: one event naming the head (%d: %s)", n, n ? e[0].detail : "");
+            fired_at = (int)step;
+        } else {
+            GT_CHECK(n == 0, "the firing continues: no new event (%d)", n);
+        }
+        /* 80 is over the bound and far above the level too: the lower threshold */
+        GT_CHECK(a.verdict == GG_GUARD_PROCEED && a.qk_clip_tau >= c.attn_logit_floor && a.qk_clip_tau <= c.attn_logit_max,
+                 "QK-clip to a threshold in [%g, %g] (%g)", c.attn_logit_floor, c.attn_logit_max, a.qk_clip_tau);
+        gg_guard_core_clear_events(core);
+        pos.step = step + 1;
+        GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
+    }
+    GT_CHECK(gg_guard_core_counts(core)->attention == 3, "every firing counted (%ld)", gg_guard_core_counts(core)->attention);
+    /* a rise over the floor far above the running level, under the bound */
+    heads[1].max_logit = 6;
+    for (int k = 0; k < 40; k++, step++) {
+        o.step = step;
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        gg_guard_core_clear_events(core);
+        pos.step = step + 1;
+        GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
+    }
+    o.step = step;
+    heads[0].max_logit = 40;
+    GT_OK(gg_guard_core_check(core, &o, &a));
+    int n;
+    const gg_guard_event *e = gg_guard_core_events(core, &n);
+    GT_CHECK(n == 1 && strstr(e[0].detail, "head 0") && strstr(e[0].detail, "running level") &&
+                 a.qk_clip_tau >= c.attn_logit_floor && a.qk_clip_tau < 40,
+             "growth over the floor: QK-clip at the growth threshold %g (%s)", a.qk_clip_tau, n ? e[0].detail : "");
+    gg_guard_core_clear_events(core);
+    pos.step = ++step;
+    GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
+    heads[0].max_logit = 5;
+    /* log Z drifting */
+    o.step = step;
+    o.logz = -60;
+    GT_OK(gg_guard_core_check(core, &o, &a));
+    e = gg_guard_core_events(core, &n);
+    GT_CHECK(n == 1 && strcmp(e[0].signal, "output_logit_drift") == 0 && strcmp(e[0].action, "z_loss") == 0 &&
+                 a.z_loss == c.z_loss_remedy,
+             "log Z -60: output-logit drift, the z-loss %g on (%d events)", a.z_loss, n);
+    gg_guard_core_clear_events(core);
+    GT_CHECK(gg_guard_core_z_loss(core) == c.z_loss_remedy, "the core reports the z-loss on");
+    o.step = ++step;
+    o.logz = 4;
+    GT_OK(gg_guard_core_check(core, &o, &a));
+    GT_CHECK(a.z_loss == c.z_loss_remedy && a.qk_clip_tau == 0, "the z-loss stays on; no QK-clip on a steady step");
+    /* the state carries the z-loss and the detectors' history */
+    gg_guard_core *copy = gg_guard_core_new(&c, 1, ts, 4);
+    char buf[8192];
+    for (int i = 0; i < gg_guard_core_state_count(core); i++) {
+        const char *name;
+        GT_CHECK(gg_guard_core_state_get(core, i, &name, buf, sizeof buf) >= 0, "state %d", i);
+        GT_OK(gg_guard_core_state_set(copy, name, buf));
+    }
+    GT_CHECK(gg_guard_core_z_loss(copy) == c.z_loss_remedy, "a restored guard has the z-loss on");
+    gg_guard_core_free(copy);
+    gg_guard_core_free(core);
+    (void)fired_at;
+
+    /* the bound alone (no growth test): QK-clip to the bound */
+    c = gg_guard_defaults();
+    c.attn_logit_floor = 0;
+    core = gg_guard_core_new(&c, 1, ts, 4);
+    o.step = 0;
+    heads[0].max_logit = 60;
+    GT_OK(gg_guard_core_check(core, &o, &a));
+    GT_CHECK(a.qk_clip_tau == c.attn_logit_max, "over the bound only: QK-clip to it (%g)", a.qk_clip_tau);
+    gg_guard_core_free(core);
+
+    c = gg_guard_defaults();
+    c.on_spike = GG_DO_QK_CLIP;
+    GT_CHECK(gg_guard_core_new(&c, 1, ts, 4) == NULL && strstr(gg_errmsg(), "guard.on_spike: qk_clip"),
+             "qk_clip for a gradient spike refused: %s", gg_errmsg());
+}
+
 int main(void)
 {
+    test_transformer_signals();
     test_init_assess();
     test_measure();
     test_clip_value_norm_tensor();

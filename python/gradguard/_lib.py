@@ -57,11 +57,12 @@ GUARD_CONFIG_FIELDS = [
     ("progress_window", _i), ("min_progress", _f), ("chance_margin", _f), ("vanish_ratio", _f),
     ("dead_fraction", _f), ("saturation_fraction", _f), ("saturation_threshold", _f), ("update_ratio_low", _f),
     ("update_ratio_high", _f), ("quiet_persist", _i), ("report_every", _i), ("on_stall", _i),
-    ("on_vanishing", _i), ("on_dead", _i), ("remedy_noise_eta", _f),
+    ("on_vanishing", _i), ("on_dead", _i), ("remedy_noise_eta", _f), ("attn_logit_max", _f),
+    ("attn_logit_floor", _f), ("on_attention", _i), ("logz_max", _f), ("on_logit_drift", _i), ("z_loss_remedy", _f),
 ]
 CLIP_FIELDS = ("clip",)
 RESPONSE_FIELDS = ("on_nonfinite", "on_spike", "on_loss_spike", "on_trend", "on_blowup", "on_collapse",
-                   "on_max_spike", "on_stall", "on_vanishing", "on_dead")
+                   "on_max_spike", "on_stall", "on_vanishing", "on_dead", "on_attention", "on_logit_drift")
 
 
 class GuardConfig(ctypes.Structure):
@@ -77,9 +78,14 @@ class GuardLayer(ctypes.Structure):
                 ("saturated_fraction", _d), ("update_ratio", _d)]
 
 
+class GuardHead(ctypes.Structure):
+    _fields_ = [("layer", ctypes.c_char_p), ("head", _i), ("max_logit", _d), ("entropy", _d), ("entropy_uniform", _d)]
+
+
 class GuardObs(ctypes.Structure):
     _fields_ = [("step", _l), ("epoch", _i), ("loss", _d), ("sq", ctypes.POINTER(_d)), ("max_abs", _d),
-                ("nonfinite", _l), ("lr", _d), ("layers", ctypes.POINTER(GuardLayer)), ("nlayers", _i)]
+                ("nonfinite", _l), ("lr", _d), ("layers", ctypes.POINTER(GuardLayer)), ("nlayers", _i),
+                ("heads", ctypes.POINTER(GuardHead)), ("nheads", _i), ("has_logz", _i), ("logz", _d)]
 
 
 class GuardAct(ctypes.Structure):
@@ -87,7 +93,7 @@ class GuardAct(ctypes.Structure):
                 ("scale", ctypes.POINTER(_f)), ("scaled", _i), ("clip_value", _f), ("agc_lambda", _f),
                 ("agc_eps", _f), ("agc_until", _i), ("noise_sigma", _d), ("noise_key", ctypes.c_uint64),
                 ("reset", ctypes.POINTER(ctypes.c_ubyte)), ("any_reset", _i), ("want_update_norms", _i),
-                ("snapshot", _i)]
+                ("snapshot", _i), ("qk_clip_tau", _f), ("z_loss", _f)]
 
 
 class TrainPos(ctypes.Structure):
@@ -105,7 +111,7 @@ class GuardEvent(ctypes.Structure):
 
 
 COUNTER_NAMES = ("clipped", "skipped", "backoffs", "rollbacks", "nonfinite", "spikes", "trends", "collapses",
-                 "stalls", "vanishing", "dead", "saturated", "update_ratio")
+                 "stalls", "vanishing", "dead", "saturated", "update_ratio", "attention", "logit_drift")
 
 
 class GuardCounters(ctypes.Structure):
@@ -220,16 +226,27 @@ for name, res, args in [
     f.restype = res
     f.argtypes = args
 
-# the struct above must be the library's: the defaults' first, middle and
-# last fields are known values (a field added to gg_guard_config without
-# adding it here shifts them)
+# the structs above must be the library's: each size against the library's
+# own sizeof (gg_abi_size), and the config's defaults at known values (a
+# field added to a struct without adding it here shifts them)
+lib.gg_abi_size.restype = ctypes.c_size_t
+lib.gg_abi_size.argtypes = [ctypes.c_char_p]
+for _name, _cls in (("gg_guard_config", GuardConfig), ("gg_guard_obs", GuardObs), ("gg_guard_act", GuardAct),
+                    ("gg_guard_head", GuardHead), ("gg_guard_layer", GuardLayer), ("gg_guard_tensor", GuardTensor),
+                    ("gg_guard_stats", GuardStats), ("gg_guard_event", GuardEvent),
+                    ("gg_guard_counters", GuardCounters), ("gg_train_pos", TrainPos), ("gg_init_report", InitReport)):
+    if lib.gg_abi_size(_name.encode()) != ctypes.sizeof(_cls):
+        raise ImportError("gradguard: %s's %s is %d bytes, this package declares %d (python/gradguard/_lib.py): "
+                          "library and package are from different versions" % (
+                              path, _name, lib.gg_abi_size(_name.encode()), ctypes.sizeof(_cls)))
 _dft = lib.gg_guard_defaults()
 if not (_dft.enabled == 1 and _dft.history == 1000 and _dft.quiet_persist == 3 and
-        abs(_dft.remedy_noise_eta - 0.3) < 1e-6 and abs(_dft.backoff_factor - 0.5) < 1e-6):
+        abs(_dft.remedy_noise_eta - 0.3) < 1e-6 and abs(_dft.backoff_factor - 0.5) < 1e-6 and
+        abs(_dft.z_loss_remedy - 1e-4) < 1e-9):
     raise ImportError("gradguard: %s's gg_guard_config does not have the layout this package declares "
                       "(python/gradguard/_lib.py, GUARD_CONFIG_FIELDS): library and package are from different "
                       "versions" % path)
-del _dft
+del _dft, _name, _cls
 
 CFG_NULL, CFG_SCALAR, CFG_MAP, CFG_SEQ = 0, 1, 2, 3
 

@@ -146,6 +146,14 @@ def _policy_dict(cfg):
     return out
 
 
+def _names(name_of):
+    """The library's names of an enum (gg_clip_name, gg_response_name), in order."""
+    out = []
+    while name_of(len(out)):
+        out.append(_lib.text(name_of(len(out))))
+    return out
+
+
 def _config(policy):
     cfg = _C.gg_guard_defaults()
     types = dict(_lib.GUARD_CONFIG_FIELDS)
@@ -155,12 +163,11 @@ def _config(policy):
                             "as a config's guard section names them: %s)" % (key, ", ".join(sorted(types))))
         if key in _lib.CLIP_FIELDS or key in _lib.RESPONSE_FIELDS:
             clip = key in _lib.CLIP_FIELDS
-            # GG_CLIP_COUNT and GG_DO_COUNT (7): not a name
-            code = (_C.gg_clip_parse if clip else _C.gg_response_parse)(v.encode()) if isinstance(v, str) else 7
-            if code == 7:
-                raise ValueError("gradguard.torch.Guard: %s=%r is not one of %s" % (
-                    key, v, "none, value, norm, tensor, agc, percentile, zscore" if clip else
-                    "warn, clip, skip, backoff, rollback, stop, noise"))
+            names = _names(_C.gg_clip_name if clip else _C.gg_response_name)
+            # GG_CLIP_COUNT and GG_DO_COUNT (one past the last name): not a name
+            code = (_C.gg_clip_parse if clip else _C.gg_response_parse)(v.encode()) if isinstance(v, str) else len(names)
+            if code >= len(names):
+                raise ValueError("gradguard.torch.Guard: %s=%r is not one of %s" % (key, v, ", ".join(names)))
             v = code
         elif key == "init_check" and isinstance(v, str):
             if v not in ("off", "warn", "fix"):

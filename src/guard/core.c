@@ -73,10 +73,12 @@ struct gg_guard_core {
     gg_quiet *q;
     gg_quiet_finding qf[8];
     double lr_now;
+    double qk_tau;     /* this step's QK-clip threshold (0: none) */
 };
 
 static const char *clip_names[GG_CLIP_COUNT] = {"none", "value", "norm", "tensor", "agc", "percentile", "zscore"};
-static const char *resp_names[GG_DO_COUNT] = {"warn", "clip", "skip", "backoff", "rollback", "stop", "noise"};
+static const char *resp_names[GG_DO_COUNT] = {"warn", "clip", "skip", "backoff", "rollback", "stop", "noise",
+                                              "qk_clip", "z_loss"};
 
 const char *gg_clip_name(gg_clip_kind k) { return k >= 0 && k < GG_CLIP_COUNT ? clip_names[k] : NULL; }
 const char *gg_response_name(gg_response r) { return r >= 0 && r < GG_DO_COUNT ? resp_names[r] : NULL; }
@@ -94,6 +96,20 @@ gg_response gg_response_parse(const char *name)
         if (name && strcmp(name, resp_names[i]) == 0) return (gg_response)i;
     if (name && strcmp(name, "nothing") == 0) return GG_DO_NOTHING;
     return GG_DO_COUNT;
+}
+
+size_t gg_abi_size(const char *type)
+{
+#define ABI(T) {#T, sizeof(T)}
+    static const struct { const char *name; size_t size; } sizes[] = {
+        ABI(gg_guard_config), ABI(gg_guard_obs),   ABI(gg_guard_act),      ABI(gg_guard_head),
+        ABI(gg_guard_layer),  ABI(gg_guard_tensor), ABI(gg_guard_stats),   ABI(gg_guard_event),
+        ABI(gg_guard_counters), ABI(gg_train_pos), ABI(gg_init_report),
+    };
+#undef ABI
+    for (size_t i = 0; type && i < sizeof sizes / sizeof sizes[0]; i++)
+        if (strcmp(type, sizes[i].name) == 0) return sizes[i].size;
+    return 0;
 }
 
 /* The defaults are the key table's (keys.c). */
@@ -133,6 +149,19 @@ static gg_status check_config(const gg_guard_config *c)
             return gg_fail(GG_E_CONFIG, "guard.update_ratio_low %g must be below update_ratio_high %g",
                            c->update_ratio_low, c->update_ratio_high);
     }
+    /* qk_clip rescales attention heads: only attention-logit growth names them */
+    static const struct { const char *key; size_t off; } resp_keys[] = {
+        {"on_nonfinite", offsetof(gg_guard_config, on_nonfinite)}, {"on_spike", offsetof(gg_guard_config, on_spike)},
+        {"on_loss_spike", offsetof(gg_guard_config, on_loss_spike)}, {"on_trend", offsetof(gg_guard_config, on_trend)},
+        {"on_blowup", offsetof(gg_guard_config, on_blowup)}, {"on_collapse", offsetof(gg_guard_config, on_collapse)},
+        {"on_max_spike", offsetof(gg_guard_config, on_max_spike)}, {"on_stall", offsetof(gg_guard_config, on_stall)},
+        {"on_vanishing", offsetof(gg_guard_config, on_vanishing)}, {"on_dead", offsetof(gg_guard_config, on_dead)},
+        {"on_logit_drift", offsetof(gg_guard_config, on_logit_drift)},
+    };
+    for (size_t i = 0; i < sizeof resp_keys / sizeof resp_keys[0]; i++)
+        if (*(const gg_response *)((const char *)c + resp_keys[i].off) == GG_DO_QK_CLIP)
+            return gg_fail(GG_E_CONFIG, "guard.%s: qk_clip answers attention-logit growth only (guard.on_attention)",
+                           resp_keys[i].key);
     /* every field in the range a config may give it (keys.c) */
     return gg_schema_check(gg_guard_keys, c, "guard");
 }
@@ -385,6 +414,13 @@ static void backoff(gg_guard_core *gd)
 }
 
 /* Turns a response into a verdict; records the event. */
+/* QK-clip is carried out after the update, on the heads over the lowest
+ * threshold asked for this step. */
+static void qk_threshold(gg_guard_core *gd, double th)
+{
+    if (th > 0 && (gd->qk_tau == 0 || th < gd->qk_tau)) gd->qk_tau = th;
+}
+
 static gg_verdict respond(gg_guard_core *gd, gg_response r, long step, int epoch, const char *signal, double v,
                           double th, const char *detail, double norm)
 {
@@ -414,6 +450,12 @@ static gg_verdict respond(gg_guard_core *gd, gg_response r, long step, int epoch
         break;
     case GG_DO_STOP:
         vd = GG_GUARD_STOP;
+        break;
+    case GG_DO_QK_CLIP:
+        qk_threshold(gd, th);
+        break;
+    case GG_DO_Z_LOSS:
+        gd->m.z_loss_on = 1;
         break;
     case GG_DO_NOISE:
         /* annealed from its full strength at the step it was switched on;
@@ -528,6 +570,8 @@ static void act_init(gg_guard_core *gd, gg_guard_act *a)
     a->scale = gd->scale;
     a->reset = gd->reset;
     a->snapshot = -1;
+    /* once switched on, the z-loss stays on (it is part of the objective) */
+    a->z_loss = gd->m.z_loss_on ? gd->c.z_loss_remedy : 0;
     for (int i = 0; i < gd->n; i++) {
         gd->scale[i] = 1;
         gd->reset[i] = 0;
@@ -550,11 +594,13 @@ typedef struct det_in {
     double loss, norm, maxabs;
     double chance;   /* the chance-level loss, 0 for none */
     int spike;       /* the global gradient norm spiked this step */
+    const gg_guard_obs *o; /* the step's statistics as given (attention heads, log Z) */
 } det_in;
 
 typedef struct det_out {
     double value, threshold;
     char detail[256];
+    int repeat;      /* a firing that continues the last one: responded to, counted, not logged again */
 } det_out;
 
 typedef struct gg_detector {
@@ -622,12 +668,77 @@ static int max_spike(const gg_guard_config *c, const det_in *in, double *s, det_
     return 1;
 }
 
+/* Attention-logit growth (Wortsman et al. 2023: logits grow until attention
+ * is one-hot and the loss stalls or diverges): the largest scaled logit of
+ * any head over attn_logit_max, or over attn_logit_floor and spike_z
+ * standard deviations of its log above its running level. The threshold
+ * crossed is the response's: QK-clip brings each head over it back to it.
+ * The event names the worst head, with its entropy against uniform
+ * attention's. */
+static int attention(const gg_guard_config *c, const det_in *in, double *s, det_out *out)
+{
+    const gg_guard_obs *o = in->o;
+    int w = -1;
+    double m = 0;
+    for (int i = 0; i < o->nheads; i++)
+        if (isfinite(o->heads[i].max_logit) && o->heads[i].max_logit > m) m = o->heads[i].max_logit, w = i;
+    if (w < 0) return 0;
+    gg_ema e = ema_of(s);
+    double lm = log(m), grow = e.mean + c->spike_z * gg_ema_std(&e);
+    int over = c->attn_logit_max > 0 && m > c->attn_logit_max;
+    int grew = e.n >= c->warmup && c->attn_logit_floor > 0 && m > c->attn_logit_floor && lm > grow;
+    double th = grew ? fmax(exp(grow), c->attn_logit_floor) : INFINITY;
+    if (over && c->attn_logit_max < th) th = c->attn_logit_max;
+    /* a firing is learned as its threshold, as the other spike statistics */
+    gg_ema_push(&e, over || grew ? log(th) : lm, c->ema_alpha);
+    ema_to(s, &e);
+    if (!over && !grew) return 0;
+    /* QK-clip may act every step of a too-high rate: one event when it
+     * starts, then one every report_every steps while it lasts */
+    double step = (double)o->step;
+    out->repeat = s[3] == step - 1 && step - s[4] < (c->report_every > 0 ? c->report_every : 100);
+    s[3] = step;
+    if (!out->repeat) s[4] = step;
+    const gg_guard_head *h = &o->heads[w];
+    out->value = m;
+    out->threshold = th;
+    snprintf(out->detail, sizeof out->detail, "%s head %d: largest attention logit %.4g %s (threshold %.4g); its attention "
+             "entropy %.3g nats of a uniform %.3g", h->layer ? h->layer : "attention", h->head, m,
+             over ? "over the bound" : "rose far above its running level", th, h->entropy, h->entropy_uniform);
+    return 1;
+}
+
+/* Output-logit drift (Wortsman et al. 2023): |mean log Z| of the softmax
+ * output over logz_max and spike_z standard deviations of its log above its
+ * running level; the z-loss pulls log Z back to 0. */
+static int logit_drift(const gg_guard_config *c, const det_in *in, double *s, det_out *out)
+{
+    if (!in->o->has_logz || !isfinite(in->o->logz)) return 0;
+    double a = fabs(in->o->logz);
+    if (!(a > 0)) return 0;
+    gg_ema e = ema_of(s);
+    double la = log(a), th = e.mean + c->spike_z * gg_ema_std(&e);
+    int fire = e.n >= c->warmup && c->logz_max > 0 && a > c->logz_max && la > th;
+    gg_ema_push(&e, fire ? th : la, c->ema_alpha);
+    ema_to(s, &e);
+    if (!fire) return 0;
+    out->value = in->o->logz;
+    out->threshold = exp(th);
+    snprintf(out->detail, sizeof out->detail, "mean log Z of the output %.4g: |log Z| over %g and far above its running "
+             "level %.4g", in->o->logz, c->logz_max, exp(e.mean));
+    return 1;
+}
+
 #define NO_COUNTER ((size_t)-1)
 static const gg_detector detectors[] = {
     {"collapse", offsetof(gg_guard_config, on_collapse), offsetof(gg_guard_counters, collapses), 1,
      {"ema.mean", "ema.var", "ema.n", "best", "near_chance", NULL}, {0, 0, 0, INFINITY, 0, 0}, collapse},
     {"max_spike", offsetof(gg_guard_config, on_max_spike), offsetof(gg_guard_counters, spikes), 0,
      {"ema.mean", "ema.var", "ema.n", NULL}, {0}, max_spike},
+    {"attention_logit_growth", offsetof(gg_guard_config, on_attention), offsetof(gg_guard_counters, attention), 0,
+     {"ema.mean", "ema.var", "ema.n", "last_firing", "last_event", NULL}, {0, 0, 0, -2, -1e30}, attention},
+    {"output_logit_drift", offsetof(gg_guard_config, on_logit_drift), offsetof(gg_guard_counters, logit_drift), 0,
+     {"ema.mean", "ema.var", "ema.n", NULL}, {0}, logit_drift},
 };
 #define NDETECTORS ((int)(sizeof detectors / sizeof detectors[0]))
 _Static_assert(sizeof detectors / sizeof detectors[0] <= GG_DETECTORS, "GG_DETECTORS (state.h) is too small");
@@ -657,11 +768,16 @@ static gg_verdict run_detectors(gg_guard_core *gd, const gg_guard_obs *o, const 
     gg_verdict v = GG_GUARD_PROCEED;
     for (int d = 0; d < NDETECTORS; d++) {
         const gg_detector *k = &detectors[d];
-        det_out out = {0, 0, ""};
+        det_out out = {0, 0, "", 0};
         if (!k->observe(&gd->c, in, gd->h.det[d], &out)) continue;
         if (k->counter != NO_COUNTER) (*(long *)((char *)&gd->m.cnt + k->counter))++;
         if (k->ceiling) gd->m.collapse_ceiling = 1;
         gg_response r = *(const gg_response *)((const char *)&gd->c + k->response);
+        if (out.repeat && r == GG_DO_QK_CLIP) {
+            /* the same answer as the logged firing, without an event */
+            qk_threshold(gd, out.threshold);
+            continue;
+        }
         v = worse(v, respond(gd, r, o->step, o->epoch, k->signal, out.value, out.threshold, out.detail, norm));
     }
     return v;
@@ -671,6 +787,7 @@ gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard
 {
     if (!gd || !o || !a || (gd->n > 0 && !o->sq)) return gg_fail(GG_E_ARG, "gg_guard_core_check: core, statistics (with sq) and act are required");
     act_init(gd, a);
+    gd->qk_tau = 0;
     gg_guard_config *c = &gd->c;
     long step = o->step;
     int epoch = o->epoch;
@@ -764,8 +881,9 @@ gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard
         }
     }
     /* the table's detectors: collapse, one element far out, ... */
-    det_in din = {loss, norm, maxabs, gd->chance, spike};
+    det_in din = {loss, norm, maxabs, gd->chance, spike, o};
     v = worse(v, run_detectors(gd, o, &din, norm));
+    if (gd->m.z_loss_on) a->z_loss = c->z_loss_remedy;
     /* the quiet failures, at the monitor interval, when the layers were measured */
     if (monitor_due(gd, step) && o->layers) v = worse(v, quiet_pass(gd, o, norm, &a->stalled));
     if (v != GG_GUARD_STOP) a->stalled = 0;
@@ -776,6 +894,7 @@ gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard
         a->clipped = clipped;
         if (c->noise_eta > 0) noise(gd, c->noise_eta, a);
         else if (gd->m.noise_on) noise(gd, c->remedy_noise_eta, a);
+        a->qk_clip_tau = (float)gd->qk_tau;
     }
     if (v == GG_GUARD_SKIP) {
         gd->m.cnt.skipped++;
@@ -823,6 +942,8 @@ long gg_guard_measure(int n, const float *const *x, const size_t *len, double *s
     if (max_abs) *max_abs = mx;
     return bad;
 }
+
+float gg_guard_core_z_loss(const gg_guard_core *gd) { return gd && gd->m.z_loss_on ? gd->c.z_loss_remedy : 0; }
 
 void gg_guard_core_clipped(gg_guard_core *gd)
 {

@@ -67,6 +67,19 @@ const gg_key gg_guard_keys[] = {
     R(on_max_spike, GG_DO_NOTHING,
       .doc = "response to the largest \\|g\\| more than `spike_z` standard deviations of its log above its running "
              "level while the global norm is not"),
+    F(attn_logit_max, 0, 1e30, 50,
+      .doc = "a head's largest scaled attention logit q.k/sqrt(d_head) over this is attention-logit growth (0: no bound)"),
+    F(attn_logit_floor, 0, 1e30, 20,
+      .doc = "... and so is one over this that rose `spike_z` standard deviations of its log above its running level "
+             "(0: no such test)"),
+    R(on_attention, GG_DO_QK_CLIP,
+      .doc = "response to attention-logit growth (`qk_clip`: after the update, rescale W_q and W_k of each head over the "
+             "threshold back to it)"),
+    F(logz_max, 0, 1e30, 20,
+      .doc = "\\|mean log Z\\| of a softmax output over this that rose `spike_z` standard deviations above its running "
+             "level is output-logit drift (0: off)"),
+    R(on_logit_drift, GG_DO_Z_LOSS, .doc = "response to output-logit drift (`z_loss`: switch the z-loss on)"),
+    F(z_loss_remedy, 0, 1, 1e-4, .doc = "coefficient of the z-loss that the `z_loss` response switches on"),
     F(backoff_factor, 1e-6, 1, 0.5, .doc = "learning-rate scale multiplier of a back-off (and of a rollback)"),
     I(backoff_recover, 0, 100000000, 500,
       .doc = "good steps over which the scale climbs back to its ceiling (0: it never does)"),

@@ -54,6 +54,7 @@ typedef struct gg_guard_memory {
     long rollbacks_used;
     int consecutive_skips;
     int noise_on;            /* the noise response switched gradient noise on */
+    int z_loss_on;           /* the z_loss response switched the output's z-loss on */
     int collapse_ceiling;    /* the coming rollback answers a collapse */
     gg_guard_counters cnt;
 } gg_guard_memory;

@@ -35,6 +35,12 @@ struct gg_guard {
         uint64_t optim_steps;
     } sn[2];
     size_t np_n, nb_n, no_n;
+    /* the transformer detectors' statistics (gg_guard_watch) */
+    int nheads;
+    gg_guard_head *heads;
+    gg_node *head_op;  /* the attention op of heads[i] */
+    gg_node out_loss;  /* the softmax_xent op watched, -1 none */
+    float qk_tau;      /* the step's QK-clip threshold, carried out after the update */
 };
 
 gg_guard *gg_guard_new(gg_graph *g, gg_optim *o, const gg_guard_config *cfg)
@@ -50,6 +56,7 @@ gg_guard *gg_guard_new(gg_graph *g, gg_optim *o, const gg_guard_config *cfg)
     }
     gd->g = g;
     gd->o = o;
+    gd->out_loss = -1;
     gd->np = gg_graph_num_params(g);
     gd->pi = calloc((size_t)gd->np + 1, sizeof *gd->pi);
     gd->sq = calloc((size_t)gd->np + 1, sizeof *gd->sq);
@@ -93,6 +100,8 @@ void gg_guard_free(gg_guard *gd)
     gg_monitor_free(gd->mon);
     free(gd->pi);
     free(gd->sq);
+    free(gd->heads);
+    free(gd->head_op);
     for (int k = 0; k < 2; k++) {
         free(gd->sn[k].p);
         free(gd->sn[k].b);
@@ -197,12 +206,71 @@ static void add_noise(gg_guard *gd, double sd, uint64_t key)
     for (size_t k = 0; k < n; k++) gr[k] += s * (float)gg_rng_normal(&gd->noise_rng);
 }
 
+gg_status gg_guard_watch(gg_guard *gd, int attention, gg_node loss)
+{
+    if (!gd) return gg_fail(GG_E_ARG, "gg_guard_watch: no guard");
+    if (loss >= 0 && gg_graph_z_loss(gd->g, loss) < 0)
+        return gg_fail(GG_E_ARG, "gg_guard_watch: node %d is not a softmax_xent op", loss);
+    gd->out_loss = loss;
+    free(gd->heads);
+    free(gd->head_op);
+    gd->heads = NULL;
+    gd->head_op = NULL;
+    gd->nheads = 0;
+    int nn = gg_graph_num_nodes(gd->g), total = 0;
+    for (gg_node n = 0; attention && n < nn; n++) total += gg_graph_attention_heads(gd->g, n);
+    if (total == 0) return GG_OK;
+    gd->heads = calloc((size_t)total, sizeof *gd->heads);
+    gd->head_op = calloc((size_t)total, sizeof *gd->head_op);
+    if (!gd->heads || !gd->head_op) return gg_fail(GG_E_NOMEM, "guard: out of memory for %d attention heads", total);
+    for (gg_node n = 0; n < nn; n++)
+        for (int h = 0; h < gg_graph_attention_heads(gd->g, n); h++) {
+            gd->heads[gd->nheads] = (gg_guard_head){gg_graph_node_name(gd->g, n), h, NAN, NAN, NAN};
+            gd->head_op[gd->nheads++] = n;
+        }
+    return GG_OK;
+}
+
+/* The heads' statistics of the step's forward, and the output's log Z. */
+static void watch(gg_guard *gd, gg_guard_obs *obs)
+{
+    for (int i = 0; i < gd->nheads; i++) {
+        gg_attention_stats as;
+        int ok = gg_graph_attention_stats(gd->g, gd->head_op[i], gd->heads[i].head, &as) == GG_OK;
+        gd->heads[i].max_logit = ok ? as.max_logit : NAN;
+        gd->heads[i].entropy = ok ? as.entropy : NAN;
+        gd->heads[i].entropy_uniform = ok ? as.entropy_uniform : NAN;
+    }
+    obs->heads = gd->heads;
+    obs->nheads = gd->nheads;
+    obs->has_logz = gd->out_loss >= 0 && gg_graph_output_logz(gd->g, gd->out_loss, &obs->logz, NULL) == GG_OK;
+}
+
+/* The z-loss the core switched on, in force from the next forward (never
+ * lowering a coefficient the model was built with). */
+static void set_z_loss(gg_guard *gd, float z)
+{
+    if (z > 0 && gd->out_loss >= 0 && gg_graph_z_loss(gd->g, gd->out_loss) < z)
+        (void)gg_graph_set_z_loss(gd->g, gd->out_loss, z);
+}
+
+/* QK-clip after the update: each head over the threshold of the step's
+ * forward back to it (a head with qk_norm cannot be rescaled and is left). */
+static void qk_clip(gg_guard *gd)
+{
+    for (int i = 0; i < gd->nheads; i++)
+        if (gd->heads[i].max_logit > gd->qk_tau)
+            (void)gg_attention_qk_clip(gd->g, gd->head_op[i], gd->heads[i].head, gd->qk_tau, NULL);
+    gd->qk_tau = 0;
+}
+
 gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss)
 {
     double maxabs;
     long bad;
     measure(gd, &maxabs, &bad);
-    gg_guard_obs obs = {step, epoch, loss, gd->sq, maxabs, bad, gd->lr_now, NULL, 0};
+    gg_guard_obs obs = {step, epoch, loss, gd->sq, maxabs, bad, gd->lr_now, NULL, 0, NULL, 0, 0, 0};
+    watch(gd, &obs);
     if (gd->mon && gg_guard_core_wants_layers(gd->core, step)) {
         gg_monitor_measure(gd->mon, gd->sq, gg_optim_update_norms(gd->o));
         obs.layers = gg_monitor_layers(gd->mon, &obs.nlayers);
@@ -226,6 +294,8 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
     for (int i = 0; i < gd->np && a.any_reset; i++)
         if (a.reset[i]) gg_optim_reset(gd->o, i);
     if (a.want_update_norms) gg_optim_want_update_norms(gd->o);
+    gd->qk_tau = a.verdict == GG_GUARD_PROCEED ? a.qk_clip_tau : 0;
+    set_z_loss(gd, a.z_loss);
     d.verdict = a.verdict;
     d.lr_scale = a.lr_scale;
     d.diagnose = a.diagnose;
@@ -259,6 +329,8 @@ gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int
         /* the norm itself when this step measured it */
         if (un && !isfinite(un[bad])) bad_norm = un[bad];
     }
+    if (applied && bad < 0 && gd->qk_tau > 0) qk_clip(gd);
+    gd->qk_tau = 0;
     gg_guard_act a;
     if (gg_guard_core_after(gd->core, pos, applied, bad, bad_norm, &a)) {
         d.verdict = GG_GUARD_STOP;
@@ -323,5 +395,8 @@ int gg_guard_state_get(const gg_guard *gd, int i, const char **name, char *buf, 
 gg_status gg_guard_state_set(gg_guard *gd, const char *name, const char *text)
 {
     if (!gd) return gg_fail(GG_E_ARG, "gg_guard_state_set: no guard");
-    return gg_guard_core_state_set(gd->core, name, text);
+    gg_status st = gg_guard_core_state_set(gd->core, name, text);
+    /* a restored state's z-loss holds from the first forward after it */
+    if (!st) set_z_loss(gd, gg_guard_core_z_loss(gd->core));
+    return st;
 }

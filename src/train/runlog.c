@@ -244,11 +244,12 @@ gg_status gg_runlog_summary(gg_trainer *t)
              "  \"guard\": {\"enabled\": %s, \"clipped\": %ld, \"skipped\": %ld, "
              "\"backoffs\": %ld, \"rollbacks\": %ld, \"nonfinite\": %ld, \"spikes\": %ld, \"trends\": %ld, "
              "\"collapses\": %ld, \"stalls\": %ld, \"vanishing\": %ld, \"dead\": %ld, "
-             "\"saturated\": %ld, \"update_ratio\": %ld}\n}\n",
+             "\"saturated\": %ld, \"update_ratio\": %ld, \"attention\": %ld, \"logit_drift\": %ld}\n}\n",
              gg_run_status_name(t->status), rid, t->pos.epoch, t->pos.step, tl, ta, vl, va, sl, sa, wall, sps, fl, ml,
              t->nonfinite_steps,
              gg_blas_kernel(), t->world, sts, ars, share, t->gd ? "true" : "false", c->clipped, c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes,
-             c->trends, c->collapses, c->stalls, c->vanishing, c->dead, c->saturated, c->update_ratio);
+             c->trends, c->collapses, c->stalls, c->vanishing, c->dead, c->saturated, c->update_ratio, c->attention,
+             c->logit_drift);
     /* pruning: the sparsity per tensor, before the closing brace */
     size_t bl = strlen(buf);
     if (t->pr && bl > 3) {

@@ -339,6 +339,16 @@ static gg_status setup(gg_trainer *t)
             gg_shape ls = gg_graph_shape(t->g, t->logits);
             gg_guard_set_chance(t->gd, log((double)ls.d[ls.ndim - 1]));
         }
+        /* the transformer detectors watch a model with attention: its heads,
+         * and its output's log Z (a classifier's log Z grows as it becomes
+         * confident, which is no failure). The statistics are each rank's
+         * own: a data-parallel run's ranks must decide alike, so only one
+         * process watches them. */
+        int attention = 0;
+        for (gg_node n = 0; n < gg_graph_num_nodes(t->g); n++) attention |= gg_graph_attention_heads(t->g, n) > 0;
+        if (t->world == 1 && attention &&
+            (st = gg_guard_watch(t->gd, 1, s->loss == GG_LOSS_XENT ? t->loss : -1)))
+            return gg_fail(st, "guard: %s", gg_errmsg());
     }
     if ((st = gg_train_extras_setup(t))) return st;
     t->perm = malloc(sizeof(size_t) * t->train.n);

@@ -59,6 +59,12 @@ gg_status gg_graph_set_z_loss(gg_graph *g, gg_node loss, float z_coef)
     return GG_OK;
 }
 
+float gg_graph_z_loss(const gg_graph *g, gg_node loss)
+{
+    if (!g || loss < 0 || loss >= g->n || g->t[loss].kind != GG_K_OP || g->t[loss].op != GG_OP_SOFTMAX_XENT) return -1;
+    return gg_xent_z(&g->t[loss]);
+}
+
 gg_node gg_softmax_xent(gg_graph *g, gg_node logits, gg_node labels, float smoothing)
 {
     return gg_softmax_xent_z(g, logits, labels, smoothing, 0);
