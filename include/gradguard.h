@@ -857,10 +857,20 @@ typedef struct gg_schedule_config {
 
 typedef struct gg_schedule {
     gg_schedule_config c;
-    double plateau_scale; /* PLATEAU state (checkpointed) */
+    double plateau_scale; /* PLATEAU state (gg_schedule_save / gg_schedule_restore) */
     double best;
     int bad_epochs, cooldown_left, seen;
 } gg_schedule;
+
+/* The part of a schedule that is not a function of the step (the plateau
+ * schedule's state, gg_schedule_observe), by name: saved with the guard's
+ * snapshots (gg_train_pos) and in checkpoints, so a rollback or a resume
+ * restores it. */
+typedef struct gg_schedule_state {
+    double plateau_scale; /* the rate's factor so far (1 at the start) */
+    double best;          /* the best metric observed */
+    int bad_epochs, cooldown_left, seen;
+} gg_schedule_state;
 
 /* Defaults: gamma 0.1, factor 0.1, patience 10, threshold 1e-4,
  * pct_start 0.3, div_factor 25, final_div_factor 1e4, t_mult 1, everything
@@ -890,6 +900,11 @@ GG_API float gg_schedule_lr(const gg_schedule *s, long step);
  * counted. Returns 1 if the rate was reduced (a change under 1e-8 is not
  * made). A no-op returning 0 for the other kinds. `seen` counts the calls. */
 GG_API int gg_schedule_observe(gg_schedule *s, double metric);
+/* The schedule's state now, and back: after gg_schedule_restore(s, &st)
+ * with st = gg_schedule_save(s), s gives the same rates and observes
+ * alike. Never fail (s and st must not be NULL). */
+GG_API gg_schedule_state gg_schedule_save(const gg_schedule *s);
+GG_API void gg_schedule_restore(gg_schedule *s, const gg_schedule_state *st);
 
 /* L-BFGS (Nocedal & Wright, alg. 7.4/7.5) with a strong-Wolfe line search
  * (alg. 3.5/3.6: bracketing, then zoom with safeguarded cubic interpolation),
@@ -1527,7 +1542,7 @@ typedef struct gg_train_pos {
     long step;      /* optimizer steps taken */
     int epoch;      /* 0-based */
     long batch;     /* batches consumed in this epoch */
-    double sched_state[4];
+    gg_schedule_state sched; /* the schedule's state at this position (gg_schedule_save) */
 } gg_train_pos;
 
 typedef struct gg_guard gg_guard;

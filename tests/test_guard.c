@@ -408,7 +408,7 @@ static void test_ceiling(void)
     c.backoff_recover = 4;
     c.snapshot_every = 1; /* failures 2 steps apart count as repeated; these are 30 apart */
     gg_guard *gd = gg_guard_new(n.g, n.o, &c);
-    gg_train_pos pos = {0, 0, 0, {1, 0, 0, 0}};
+    gg_train_pos pos = {0, 0, 0, {1, 0, 0, 0, 0}};
     gg_guard_snapshot(gd, &pos);
     long step = 0;
     const double expect[6] = {1, 1, 1, 1, 0.5, 0.25}; /* the scale the run climbs back to */
@@ -456,7 +456,7 @@ static void test_rollback(void)
     memcpy(p0, p, np * sizeof *p);
     memcpy(o0, os, ns * sizeof *os);
     uint64_t t0 = gg_optim_steps(n.o);
-    gg_train_pos pos = {5, 0, 5, {1, 0, 0, 0}}, back;
+    gg_train_pos pos = {5, 0, 5, {1, 0, 0, 0, 0}}, back;
     gg_guard_snapshot(gd, &pos);
     for (int s = 0; s < 3; s++) {
         backward(&n);
@@ -549,7 +549,7 @@ static void test_state_restore(void)
     net_build(&a, 8);
     net_build(&b, 8);
     gg_guard *ga = gg_guard_new(a.g, a.o, &c), *gb = gg_guard_new(b.g, b.o, &c);
-    gg_train_pos pa = {0, 0, 0, {1, 0, 0, 0}}, pb = pa;
+    gg_train_pos pa = {0, 0, 0, {1, 0, 0, 0, 0}}, pb = pa;
     gg_guard_snapshot(ga, &pa);
     gg_guard_snapshot(gb, &pb);
     char *at10 = NULL;

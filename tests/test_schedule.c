@@ -270,6 +270,41 @@ static void test_names(void)
     GT_CHECK(s.plateau_scale == 1 && s.best == INFINITY && s.bad_epochs == 0 && s.seen == 0, "initial state");
 }
 
+/* gg_schedule_save / gg_schedule_restore: a plateau schedule restored to
+ * a saved state gives the rates and decisions it gave from there, and the
+ * state saved before any observation restores the initial one (scale 1,
+ * best +inf), not zeros. */
+static void test_save_restore(void)
+{
+    gg_schedule_config c = gg_schedule_defaults(GG_SCHED_PLATEAU, 0.1f);
+    c.patience = 1;
+    c.cooldown = 1;
+    gg_schedule s;
+    GT_OK(gg_schedule_init(&s, &c));
+    gg_schedule_state first = gg_schedule_save(&s);
+    GT_CHECK(first.plateau_scale == 1 && first.best == INFINITY && first.bad_epochs == 0 && first.cooldown_left == 0 &&
+                 first.seen == 0, "the initial state");
+    const double m[5] = {1.0, 0.9, 0.95, 0.97, 0.99};
+    for (int i = 0; i < 3; i++) gg_schedule_observe(&s, m[i]);
+    gg_schedule_state mid = gg_schedule_save(&s);
+    int cut[2];
+    float lr[2];
+    for (int i = 3; i < 5; i++) cut[i - 3] = gg_schedule_observe(&s, m[i]);
+    lr[0] = gg_schedule_lr(&s, 100);
+    gg_schedule_state end = gg_schedule_save(&s);
+    GT_CHECK(cut[0] == 1 && lr[0] < 0.1f, "the rate was cut (%d, %g)", cut[0], (double)lr[0]);
+    gg_schedule_restore(&s, &mid);
+    for (int i = 3; i < 5; i++) GT_CHECK(gg_schedule_observe(&s, m[i]) == cut[i - 3], "the same decision at %d", i);
+    lr[1] = gg_schedule_lr(&s, 100);
+    gg_schedule_state again = gg_schedule_save(&s);
+    GT_CHECK(lr[1] == lr[0], "the same rate after the replay: %g vs %g", (double)lr[1], (double)lr[0]);
+    GT_CHECK(again.plateau_scale == end.plateau_scale && again.best == end.best && again.bad_epochs == end.bad_epochs &&
+                 again.cooldown_left == end.cooldown_left && again.seen == end.seen,
+             "the same state after the replay");
+    gg_schedule_restore(&s, &first);
+    GT_CHECK(gg_schedule_lr(&s, 100) == 0.1f && s.seen == 0 && s.best == INFINITY, "back to the start");
+}
+
 int main(void)
 {
     test_names();
@@ -279,5 +314,6 @@ int main(void)
     test_warmup();
     test_plateau();
     test_bad();
+    test_save_restore();
     return gt_done("test_schedule");
 }

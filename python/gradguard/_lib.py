@@ -96,8 +96,12 @@ class GuardAct(ctypes.Structure):
                 ("snapshot", _i), ("qk_clip_tau", _f), ("z_loss", _f)]
 
 
+class ScheduleState(ctypes.Structure):
+    _fields_ = [("plateau_scale", _d), ("best", _d), ("bad_epochs", _i), ("cooldown_left", _i), ("seen", _i)]
+
+
 class TrainPos(ctypes.Structure):
-    _fields_ = [("step", _l), ("epoch", _i), ("batch", _l), ("sched_state", _d * 4)]
+    _fields_ = [("step", _l), ("epoch", _i), ("batch", _l), ("sched", ScheduleState)]
 
 
 class GuardStats(ctypes.Structure):

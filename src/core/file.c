@@ -35,3 +35,15 @@ FILE *gg_fopen_regular(const char *path, int *not_regular)
     }
     return f;
 }
+
+int gg_path_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+int gg_path_is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}

@@ -65,4 +65,40 @@ const char *gg_label_where(const gg_dataset *ds, size_t i, int j, char *buf, siz
 /* The first non-finite value of x[0..n), or -1. */
 long gg_first_nonfinite(const float *x, size_t n);
 
+/* ---- a run's data sets (load.c) ------------------------------------------ */
+
+typedef enum gg_norm_mode { GG_NORMALIZE_NONE, GG_NORMALIZE_SCALE, GG_NORMALIZE_STANDARDIZE } gg_norm_mode;
+
+/* What a run's `data:` section asks for (the trainer's settings; the
+ * strings are borrowed). */
+typedef struct gg_data_spec {
+    const char *format;                     /* idx, csv, npy, text, adding, temporal_order */
+    const char *train_path, *train_labels;  /* labels: "" for none */
+    const char *test_path, *test_labels;    /* test_path "" for no test set */
+    const char *label_col;                  /* csv: "" for the last column */
+    int csv_header;
+    double val_fraction;                    /* the share of the training data that validates */
+    gg_norm_mode normalize;
+    long limit_train, limit_test;           /* use only the first N samples (0: all) */
+    int length;                             /* synthetic tasks and text: sequence length T */
+    long train_size, test_size;             /* synthetic samples */
+    int variant;                            /* adding problem variant */
+    long stride;                            /* text: bytes between window starts (0: length) */
+    uint64_t seed;
+} gg_data_spec;
+
+/* Where the sets go; have_val, have_test are set to 1 for a set loaded,
+ * text to the text of a text run. */
+typedef struct gg_data_sets {
+    gg_dataset *train, *val, *test;
+    gg_text **text;
+    int *have_val, *have_test;
+} gg_data_sets;
+
+/* Loads the data sets `s` asks for into `o` (zeroed sets; on failure what
+ * was loaded stays there for the caller to free). Fails with the file and
+ * what is wrong: a missing file or directory, an unreadable set, a test set
+ * whose sample size differs from the training set's, an empty training set. */
+gg_status gg_data_load_for(const gg_data_spec *s, gg_data_sets *o);
+
 #endif

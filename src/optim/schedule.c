@@ -1,7 +1,8 @@
 /*
  * schedule.c - learning-rate schedules as pure functions of the step (so a
  * resumed or rolled-back run needs only the step), plus reduce-on-plateau,
- * whose state lives in gg_schedule and is checkpointed by the trainer.
+ * whose state lives in gg_schedule and leaves and returns through
+ * gg_schedule_save / gg_schedule_restore (snapshots, checkpoints).
  *
  * The formulas are PyTorch's lr_scheduler ones (StepLR, MultiStepLR,
  * ExponentialLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, OneCycleLR
@@ -228,4 +229,19 @@ int gg_schedule_observe(gg_schedule *s, double metric)
         return 1;
     }
     return 0;
+}
+
+gg_schedule_state gg_schedule_save(const gg_schedule *s)
+{
+    gg_schedule_state st = {s->plateau_scale, s->best, s->bad_epochs, s->cooldown_left, s->seen};
+    return st;
+}
+
+void gg_schedule_restore(gg_schedule *s, const gg_schedule_state *st)
+{
+    s->plateau_scale = st->plateau_scale;
+    s->best = st->best;
+    s->bad_epochs = st->bad_epochs;
+    s->cooldown_left = st->cooldown_left;
+    s->seen = st->seen;
 }

@@ -134,18 +134,13 @@ gg_status gg_model_load(gg_graph *g, const char *path)
     return s;
 }
 
-gg_status gg_ckpt_save(gg_trainer *t)
+/* The checkpoint's tensors: the parameters and buffers by name, the
+ * optimizer's state, early stopping's best weights and the pruning masks
+ * (e has room for all); returns how many. */
+static int ckpt_tensors(gg_trainer *t, gg_st_entry *e)
 {
-    /* a run without a guard can go non-finite; a checkpoint of that would
-     * push the last good one out of the kept set */
-    if (!gg_train_params_finite(t)) {
-        gg_runlog_info(t, "checkpoint_skipped", "the weights are not finite: the kept checkpoints stay as they are");
-        return GG_OK;
-    }
     gg_graph *g = t->g;
     int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
-    gg_st_entry *e = malloc(sizeof *e * (size_t)(np + nb + 4));
-    if (!e) return gg_fail(GG_E_NOMEM, "checkpoint: out of memory");
     size_t n, ns = 0;
     float *p = gg_graph_params(g, &n), *b = gg_graph_buffers(g, &n);
     int k = 0;
@@ -182,9 +177,13 @@ gg_status gg_ckpt_save(gg_trainer *t)
         e[k].data = mask;
         k++;
     }
-    /* metadata: every number as text, doubles with 17 digits */
-    char vals[META_MAX][64];
-    const char *meta0[2 * META_MAX];
+    return k;
+}
+
+/* The checkpoint's numbers as metadata: keys in meta0[2 i], their text
+ * (in vals) in meta0[2 i + 1]; returns how many. */
+static int ckpt_numbers(const gg_trainer *t, char vals[][64], const char **meta0)
+{
     int m = 0;
 #define META(key, fmt, val)                                                                                            \
     do {                                                                                                               \
@@ -199,11 +198,12 @@ gg_status gg_ckpt_save(gg_trainer *t)
     META("epoch", "%d", t->pos.epoch);
     META("batch", "%ld", t->pos.batch);
     META("optim_steps", "%llu", (unsigned long long)gg_optim_steps(t->o));
-    META("plateau_scale", "%.17g", t->sched.plateau_scale);
-    META("plateau_best", "%.17g", t->sched.best);
-    META("plateau_bad", "%d", t->sched.bad_epochs);
-    META("plateau_cooldown", "%d", t->sched.cooldown_left);
-    META("plateau_seen", "%d", t->sched.seen);
+    gg_schedule_state ss = gg_schedule_save(&t->sched);
+    META("plateau_scale", "%.17g", ss.plateau_scale);
+    META("plateau_best", "%.17g", ss.best);
+    META("plateau_bad", "%d", ss.bad_epochs);
+    META("plateau_cooldown", "%d", ss.cooldown_left);
+    META("plateau_seen", "%d", ss.seen);
     META("best_metric", "%.17g", t->best_metric);
     META("best_epoch", "%d", t->best_epoch);
     META("bad_epochs", "%d", t->bad_epochs);
@@ -219,6 +219,42 @@ gg_status gg_ckpt_save(gg_trainer *t)
     /* for the record only: any number of ranks can resume the run */
     META("world_size", "%d", t->world);
 #undef META
+    return m;
+}
+
+/* Keeps the newest train.keep_checkpoints of this run's checkpoints in dir;
+ * other runs' files and unreadable ones are not this run's to delete. */
+static void keep_newest(gg_trainer *t, const char *dir)
+{
+    char owner[GG_RUN_ID_MAX + 16];
+    char **names;
+    int nn = list_ckpts(dir, &names), kept = 0;
+    for (int i = 0; i < nn; i++) {
+        char old[GG_PATH_MAX + 320];
+        snprintf(old, sizeof old, "%s/%s", dir, names[i]);
+        if (!ckpt_run(old, owner, sizeof owner) || strcmp(owner, t->run_id) != 0) continue;
+        if (++kept > t->s.keep_checkpoints) unlink(old);
+    }
+    free_list(names, nn);
+}
+
+gg_status gg_ckpt_save(gg_trainer *t)
+{
+    /* a run without a guard can go non-finite; a checkpoint of that would
+     * push the last good one out of the kept set */
+    if (!gg_train_params_finite(t)) {
+        gg_runlog_info(t, "checkpoint_skipped", "the weights are not finite: the kept checkpoints stay as they are");
+        return GG_OK;
+    }
+    gg_graph *g = t->g;
+    int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
+    gg_st_entry *e = malloc(sizeof *e * (size_t)(np + nb + 4));
+    if (!e) return gg_fail(GG_E_NOMEM, "checkpoint: out of memory");
+    int k = ckpt_tensors(t, e);
+    /* metadata: every number as text, doubles with 17 digits */
+    char vals[META_MAX][64];
+    const char *meta0[2 * META_MAX];
+    int m = ckpt_numbers(t, vals, meta0);
     /* the skipped-batch list, comma-separated, and the guard's state, one
      * metadata key per field ("guard.hist.ema_log_loss.mean", ...) */
     int ng = gg_guard_state_count(t->gd);
@@ -278,17 +314,7 @@ gg_status gg_ckpt_save(gg_trainer *t)
         gg_train_emit(t, GG_EV_INFO, t->msg);
         return GG_OK;
     }
-    /* keep the newest K of this run's checkpoints; other runs' files and
-     * unreadable ones are not this run's to delete */
-    char **names;
-    int nn = list_ckpts(dir, &names), kept = 0;
-    for (int i = 0; i < nn; i++) {
-        char old[GG_PATH_MAX + 320];
-        snprintf(old, sizeof old, "%s/%s", dir, names[i]);
-        if (!ckpt_run(old, owner, sizeof owner) || strcmp(owner, t->run_id) != 0) continue;
-        if (++kept > t->s.keep_checkpoints) unlink(old);
-    }
-    free_list(names, nn);
+    keep_newest(t, dir);
     t->last_ckpt_step = t->pos.step;
     snprintf(t->msg, sizeof t->msg, "checkpoint %.480s", path);
     gg_runlog_info(t, "checkpoint", path);
@@ -410,11 +436,8 @@ static gg_status restore_from(gg_trainer *t, const char *path)
         t->pos.epoch = (int)v[1];
         t->pos.batch = (long)v[2];
         gg_optim_set_steps(t->o, (uint64_t)v[3]);
-        t->sched.plateau_scale = v[4];
-        t->sched.best = v[5];
-        t->sched.bad_epochs = (int)v[6];
-        t->sched.cooldown_left = (int)v[7];
-        t->sched.seen = (int)v[8];
+        gg_schedule_state ss = {v[4], v[5], (int)v[6], (int)v[7], (int)v[8]};
+        gg_schedule_restore(&t->sched, &ss);
         t->best_metric = v[9];
         t->best_epoch = (int)v[10];
         t->bad_epochs = (int)v[11];

@@ -16,6 +16,7 @@
 #include "train.h"
 
 #include "core/error.h"
+#include "core/file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -37,12 +38,6 @@ static const char *const run_files[] = {"config.yaml",  "metrics.csv",       "la
                                         "vocab.bin",    "prune.json"};
 #define NRUN_FILES (int)(sizeof run_files / sizeof run_files[0])
 
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 gg_status gg_mkdir_p(const char *dir)
 {
     char tmp[GG_PATH_MAX];
@@ -54,7 +49,7 @@ gg_status gg_mkdir_p(const char *dir)
         *p = '/';
     }
     if (mkdir(tmp, 0755) && errno != EEXIST) return gg_fail(GG_E_IO, "cannot create directory %s: %s", tmp, strerror(errno));
-    if (!is_dir(tmp)) return gg_fail(GG_E_IO, "run directory %s exists and is not a directory", tmp);
+    if (!gg_path_is_dir(tmp)) return gg_fail(GG_E_IO, "run directory %s exists and is not a directory", tmp);
     return GG_OK;
 }
 
@@ -297,7 +292,7 @@ static int find_run(const gg_trainer *t, char *list, size_t cap)
         snprintf(list + l, cap - l, "%s%d unfinished temporar%s", l ? ", " : "", ntmp, ntmp == 1 ? "y" : "ies");
     }
     snprintf(p, sizeof p, "%s/checkpoints", t->run_dir);
-    if (is_dir(p)) {
+    if (gg_path_is_dir(p)) {
         int k = ckpt_files(p, 0);
         n++;
         l = strlen(list);

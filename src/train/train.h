@@ -6,6 +6,8 @@
 #define GG_TRAIN_H
 
 #include "core/error.h"
+#include "data/data.h"
+#include "nn/nn.h"
 #include "gradguard.h"
 
 #include <limits.h>
@@ -18,7 +20,6 @@
 #define GG_MAX_NOTES 4
 
 typedef enum gg_loss_kind { GG_LOSS_XENT, GG_LOSS_BCE, GG_LOSS_MSE, GG_LOSS_HUBER, GG_LOSS_COUNT } gg_loss_kind;
-typedef enum gg_norm_mode { GG_NORMALIZE_NONE, GG_NORMALIZE_SCALE, GG_NORMALIZE_STANDARDIZE } gg_norm_mode;
 
 typedef struct gg_group_cfg {
     char pattern[GG_NAME_MAX];
@@ -104,11 +105,7 @@ struct gg_trainer {
     gg_augment *aug;          /* NULL without augmentation */
     /* the model's layers in config order (the input first), for the
      * summary: name, config type and output node */
-    struct gg_layer_rec {
-        char name[GG_NAME_MAX];
-        const char *type;
-        gg_node out;
-    } *layer_recs;
+    gg_layer_rec *layer_recs;
     int nlayer_recs;
     gg_optim *o;
     gg_schedule sched;
@@ -231,9 +228,7 @@ void gg_rundir_log_notes(gg_trainer *t);
 
 /* checkpoint.c */
 gg_status gg_ckpt_save(gg_trainer *t);
-/* "cfg.yaml:12" for messages about a config node (setup.c); rotating
- * buffers, so one message can name two places. */
-const char *gg_setup_at(const gg_cfg_node *n);
+/* gg_setup_at (nn/nn.h): "cfg.yaml:12" for messages about a config node. */
 /* GG_TRY (core/error.h) returns a failed call's status. */
 
 /* One message to the progress callback (trainer.c). */

@@ -22,6 +22,7 @@
 #include "train.h"
 
 #include "core/error.h"
+#include "core/file.h"
 #include "core/reduce.h"
 #include "parallel/parallel.h"
 
@@ -31,7 +32,6 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,161 +108,31 @@ static void end_branch(gg_trainer *t, long step)
 
 /* ---- data ----------------------------------------------------------------- */
 
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-/* An IDX pair from a directory (train-* or t10k-*, .gz or not), or from an
- * images file whose labels file is named alike. */
-static gg_status idx_paths(const char *path, const char *labels, int test, char *img, char *lab)
-{
-    if (is_dir(path)) {
-        const char *pre = test ? "t10k" : "train";
-        static const char *const ext[] = {".gz", ""};
-        for (int i = 0; i < 2; i++) {
-            snprintf(img, GG_PATH_MAX, "%s/%s-images-idx3-ubyte%s", path, pre, ext[i]);
-            snprintf(lab, GG_PATH_MAX, "%s/%s-labels-idx1-ubyte%s", path, pre, ext[i]);
-            if (exists(img)) break;
-        }
-        if (!exists(img))
-            return gg_fail(GG_E_IO, "data.%s: no %s-images-idx3-ubyte[.gz] in directory %s%s", test ? "test" : "train",
-                           pre, path,
-                           strstr(path, "/usr/share/datasets") ? " (install the Debian package dataset-fashion-mnist)" : "");
-    } else {
-        if (!exists(path))
-            return gg_fail(GG_E_IO, "data.%s: %s does not exist%s", test ? "test" : "train", path,
-                           strstr(path, "/usr/share/datasets") ? " (install the Debian package dataset-fashion-mnist)" : "");
-        snprintf(img, GG_PATH_MAX, "%s", path);
-        if (labels && *labels) {
-            snprintf(lab, GG_PATH_MAX, "%s", labels);
-        } else {
-            const char *p = strstr(path, "images-idx3");
-            if (!p)
-                return gg_fail(GG_E_CONFIG, "data.%s_labels: give the labels file for %s", test ? "test" : "train", path);
-            snprintf(lab, GG_PATH_MAX, "%.*slabels-idx1%s", (int)(p - path), path, p + strlen("images-idx3"));
-        }
-    }
-    return GG_OK;
-}
-
-static gg_status load_one(gg_trainer *t, int test, gg_dataset *d)
-{
-    gg_settings *s = &t->s;
-    const char *path = test ? s->test_path : s->train_path;
-    const char *labels = test ? s->test_labels : s->train_labels;
-    if (strcmp(s->format, "idx") == 0) {
-        char img[GG_PATH_MAX], lab[GG_PATH_MAX];
-        gg_status st = idx_paths(path, labels, test, img, lab);
-        if (st) return st;
-        return gg_dataset_load_idx(d, img, lab);
-    }
-    if (strcmp(s->format, "csv") == 0)
-        return gg_dataset_load_csv(d, path, s->label_col[0] ? s->label_col : "-1", s->csv_header);
-    return gg_dataset_load_npy(d, path, labels[0] ? labels : NULL);
-}
-
-static void limit(gg_dataset *d, long n)
-{
-    if (n > 0 && (size_t)n < d->n) d->n = (size_t)n;
-}
-
-/* Synthetic tasks and text: generated or cut into windows here. */
-static gg_status load_generated(gg_trainer *t)
-{
-    gg_settings *s = &t->s;
-    gg_status st;
-    if (strcmp(s->format, "text") == 0) {
-        if ((st = gg_text_load(s->train_path, &t->text))) return st;
-        size_t stride = s->stride > 0 ? (size_t)s->stride : (size_t)s->length;
-        double vf = s->val_fraction;
-        if ((st = gg_text_dataset(t->text, s->length, stride, 0, 1 - vf, &t->train))) return st;
-        if (vf > 0) {
-            if ((st = gg_text_dataset(t->text, s->length, stride, 1 - vf, 1, &t->val))) return st;
-            t->have_val = t->val.n > 0;
-        }
-        limit(&t->train, s->limit_train);
-        return GG_OK;
-    }
-    int adding = strcmp(s->format, "adding") == 0;
-    uint64_t seed = s->seed * 0x9e3779b97f4a7c15ull;
-    st = adding ? gg_dataset_adding(&t->train, (size_t)s->train_size, s->length, s->variant, seed)
-                : gg_dataset_temporal_order(&t->train, (size_t)s->train_size, s->length, seed);
-    if (st) return st;
-    limit(&t->train, s->limit_train);
-    if (s->val_fraction > 0) {
-        size_t nv = s->test_size > 0 ? (size_t)s->test_size / 5 : 2000;
-        if (nv < 100) nv = 100;
-        st = adding ? gg_dataset_adding(&t->val, nv, s->length, s->variant, seed + 1)
-                    : gg_dataset_temporal_order(&t->val, nv, s->length, seed + 1);
-        if (st) return st;
-        t->have_val = 1;
-    }
-    if (s->test_size > 0 && s->test_path[0]) {
-        st = adding ? gg_dataset_adding(&t->test, (size_t)s->test_size, s->length, s->variant, seed + 2)
-                    : gg_dataset_temporal_order(&t->test, (size_t)s->test_size, s->length, seed + 2);
-        if (st) return st;
-        limit(&t->test, s->limit_test);
-        t->have_test = 1;
-    }
-    return GG_OK;
-}
-
+/* The data sets of the run's data section (src/data/load.c). */
 static gg_status load_data(gg_trainer *t)
 {
-    gg_settings *s = &t->s;
-    if (strcmp(s->format, "adding") == 0 || strcmp(s->format, "temporal_order") == 0 || strcmp(s->format, "text") == 0) {
-        gg_status st = load_generated(t);
-        if (st) return st;
-        t->train.scale = 1;
-        t->val.scale = t->test.scale = 1;
-        return GG_OK;
-    }
-    gg_dataset all;
-    memset(&all, 0, sizeof all);
-    gg_status st = load_one(t, 0, &all);
-    if (st) return st;
-    limit(&all, s->limit_train);
-    if (s->val_fraction > 0 && all.n >= 10) {
-        st = gg_dataset_split(&all, s->val_fraction, s->seed ^ 0x5eed5eedull, &t->train, &t->val);
-        gg_dataset_free(&all);
-        if (st) return st;
-        t->have_val = t->val.n > 0;
-    } else {
-        t->train = all;
-    }
-    if (s->test_path[0]) {
-        st = load_one(t, 1, &t->test);
-        if (st) return st;
-        limit(&t->test, s->limit_test);
-        t->have_test = 1;
-        if (t->test.per != t->train.per)
-            return gg_fail(GG_E_FORMAT, "the test set %s has %zu features per sample, the training set %s has %zu",
-                           t->test.source, t->test.per, t->train.source, t->train.per);
-        if (t->test.num_classes > t->train.num_classes) t->train.num_classes = t->test.num_classes;
-    }
-    if (t->have_val && t->val.num_classes > t->train.num_classes) t->train.num_classes = t->val.num_classes;
-    /* normalisation: statistics of the training part, applied to all */
-    if (s->normalize == GG_NORMALIZE_NONE) {
-        t->train.scale = 1;
-    } else if (s->normalize == GG_NORMALIZE_STANDARDIZE) {
-        gg_dataset_standardize(&t->train);
-    }
-    gg_dataset *others[2] = {&t->val, &t->test};
-    for (int i = 0; i < 2; i++) {
-        others[i]->scale = t->train.scale;
-        others[i]->mean = t->train.mean;
-        others[i]->std = t->train.std;
-    }
-    if (t->train.n == 0) return gg_fail(GG_E_FORMAT, "the training set %s is empty", t->train.source);
-    return GG_OK;
+    const gg_settings *s = &t->s;
+    gg_data_spec spec = {
+        .format = s->format,
+        .train_path = s->train_path,
+        .train_labels = s->train_labels,
+        .test_path = s->test_path,
+        .test_labels = s->test_labels,
+        .label_col = s->label_col,
+        .csv_header = s->csv_header,
+        .val_fraction = s->val_fraction,
+        .normalize = s->normalize,
+        .limit_train = s->limit_train,
+        .limit_test = s->limit_test,
+        .length = s->length,
+        .train_size = s->train_size,
+        .test_size = s->test_size,
+        .variant = s->variant,
+        .stride = s->stride,
+        .seed = s->seed,
+    };
+    gg_data_sets sets = {&t->train, &t->val, &t->test, &t->text, &t->have_val, &t->have_test};
+    return gg_data_load_for(&spec, &sets);
 }
 
 /* ---- setup ---------------------------------------------------------------- */
@@ -387,14 +257,14 @@ static gg_status claim_dir(gg_trainer *t, unsigned flags)
 {
     /* the outermost directory this creates: removed again on failure */
     t->made_dir = 0;
-    if (!exists(t->run_dir)) {
+    if (!gg_path_exists(t->run_dir)) {
         size_t n = strlen(t->run_dir), top = n;
         char tmp[GG_PATH_MAX];
         snprintf(tmp, sizeof tmp, "%s", t->run_dir);
         for (size_t i = n; i-- > 1;)
             if (tmp[i] == '/' && tmp[i - 1] != '/') {
                 tmp[i] = 0;
-                if (exists(tmp)) break;
+                if (gg_path_exists(tmp)) break;
                 top = i;
             }
         t->made_dir = (int)top;
@@ -510,7 +380,7 @@ gg_status gg_trainer_resume(const char *run_dir, const char *const *overrides, i
     gg_status st = GG_OK;
     /* rank 0 takes the lock first, before even the config: a run still
      * going (or still starting) in another process is refused at once */
-    if (gg_dist_rank() == 0 && is_dir(run_dir)) {
+    if (gg_dist_rank() == 0 && gg_path_is_dir(run_dir)) {
         st = gg_rundir_lock(t, "resume");
         if (!st) st = gg_rundir_read_id(t);
     }
@@ -1078,199 +948,264 @@ static void record_bad_batches(gg_trainer *t, long last_batch, int epoch)
     }
 }
 
+/* ---- the run: epochs of steps ------------------------------------------------ */
+
+/* The running means between log rows and over the epoch, and the clocks
+ * that time them. */
+typedef struct run_log {
+    double t0, tlog, tep, ttick; /* the run's start, the last log row, the epoch's start, the last live redraw */
+    double te;                   /* the end of the current step's timed part */
+    long samples, steps, finite; /* since the last log row; finite: steps with a finite loss */
+    double loss, acc, gn;        /* sums over those steps (loss and accuracy over the finite ones) */
+    double ep_loss, ep_acc;      /* over the epoch's finite steps, weighted by their samples */
+    long ep_n;
+} run_log;
+
+enum { TICK_MS = 500 }; /* the live display's redraw interval */
+
+/* Whether a verdict ends the step before (or after) its update. */
+static int ends_step(gg_guard_decision d) { return d.verdict == GG_GUARD_STOP || d.verdict == GG_GUARD_ROLLBACK; }
+
 /* Carries out a guard verdict that ends the step, for both places it is
- * taken (after the check, before the update; after the update): a stop
- * sets the status (stalled or diverged) and *stop; a rollback marks the
- * batches that led to it as bad, restores the snapshot (parameters,
- * buffers, optimizer state, the guard's history) and the schedule's state
- * saved with it, and rewinds the data stream to its position. */
-static gg_status carry_out(gg_trainer *t, gg_guard_decision d, int *stop)
+ * taken (after the check, before the update; after the update; `last` is
+ * the step the branch ends at): the events that led to it are written
+ * first; a stop sets the status (stalled or diverged) and *stop; a
+ * rollback ends the branch in metrics.csv, marks the batches that led to
+ * it as bad, restores the snapshot (parameters, buffers, optimizer state,
+ * the guard's history) and the schedule's state saved with it, rewinds
+ * the data stream to its position and starts the log interval's means
+ * again on the new branch. */
+static gg_status carry_out(gg_trainer *t, gg_guard_decision d, long last, run_log *rl, int *stop)
 {
+    flush_events(t);
     if (d.verdict == GG_GUARD_STOP) {
         t->status = d.stalled ? GG_RUN_STALLED : GG_RUN_DIVERGED;
         *stop = 1;
         return GG_OK;
     }
+    end_branch(t, last);
     record_bad_batches(t, t->pos.batch, t->pos.epoch);
-    gg_status st = gg_guard_rollback(t->gd, &t->pos);
-    if (st) return st;
-    t->sched.plateau_scale = t->pos.sched_state[0];
-    t->sched.best = t->pos.sched_state[1];
-    t->sched.bad_epochs = (int)t->pos.sched_state[2];
-    t->sched.cooldown_left = (int)t->pos.sched_state[3];
+    GG_TRY(gg_guard_rollback(t->gd, &t->pos));
+    gg_schedule_restore(&t->sched, &t->pos.sched);
     make_perm(t, t->pos.epoch);
     t->pos.batch--; /* the loop's increment brings it back */
+    rl->steps = rl->finite = 0;
+    rl->loss = rl->acc = rl->gn = 0;
     return GG_OK;
 }
 
-gg_status gg_trainer_run(gg_trainer *t)
+/* Batch, forward, backward and, with several ranks, the reductions: the
+ * step's gradient in the gradient arena, the penalties added to its loss,
+ * the pruned weights' gradients zeroed. */
+static gg_status forward_backward(gg_trainer *t, double *loss, double *acc, int *n)
 {
-    if (!t) return gg_fail(GG_E_ARG, "gg_trainer_run: no trainer");
+    gg_train_prune_before_step(t);
+    gg_graph_zero_grad(t->g);
+    gg_status st = run_batch(t, t->pos.batch, loss, acc, n, 0);
+    if (t->world > 1) st = reduce_step(t, st, loss, acc);
+    if (st) return st;
+    if (t->o) *loss += gg_optim_penalty(t->o);
+    if (t->pr) gg_pruner_mask_grads(t->pr); /* pruned weights get no gradient */
+    return GG_OK;
+}
+
+/* The guard's check of the gradient (clips and noise applied in place),
+ * agreed over the ranks, and a diagnosis re-run when it asks for one;
+ * without a guard, a verdict to proceed. *gn: the norm for the log. */
+static gg_status guard_check(gg_trainer *t, double loss, float lr, gg_guard_decision *d, double *gn)
+{
+    if (!t->gd) {
+        memset(d, 0, sizeof *d);
+        d->verdict = GG_GUARD_PROCEED;
+        d->lr_scale = 1;
+        *gn = t->s.log_every ? grad_norm(t->g) : 0;
+        return GG_OK;
+    }
+    gg_guard_set_lr(t->gd, lr);
+    *d = gg_guard_check(t->gd, t->pos.step, t->pos.epoch, loss);
+    GG_TRY(agree(t, (int)d->verdict, "the guard's verdict", 0));
+    *gn = gg_guard_last(t->gd)->grad_norm;
+    if (d->diagnose && t->s.guard.diagnose) diagnose(t, t->pos.batch);
+    return GG_OK;
+}
+
+/* The optimizer's update at rate lr (skipped when the guard said so; the
+ * rate is logged either way), then the pruning masks again. */
+static gg_status apply_update(gg_trainer *t, float lr, int apply)
+{
+    /* without a guard to announce them, the steps layers.csv reads the
+     * update norms at */
+    if (!t->gd && t->layers && (t->pos.step + 1) % t->s.guard.layer_every == 0) gg_optim_want_update_norms(t->o);
+    note_lr(t, lr);
+    if (!apply) return GG_OK;
+    GG_TRY(gg_optim_step(t->o, lr));
+    if (t->pr) gg_pruner_apply(t->pr); /* momentum must not revive pruned weights */
+    return GG_OK;
+}
+
+/* After the update: the guard checks the new weights and takes a snapshot
+ * when one is due, with the position after this step and the schedule's
+ * state; its events are written. Without a guard, a verdict to proceed. */
+static gg_status after_update(gg_trainer *t, int applied, gg_guard_decision *d)
+{
+    d->verdict = GG_GUARD_PROCEED;
+    if (!t->gd) return GG_OK;
+    t->pos.sched = gg_schedule_save(&t->sched);
+    gg_train_pos after = t->pos;
+    after.batch++;
+    *d = gg_guard_after_step(t->gd, &after, applied);
+    flush_events(t);
+    return agree(t, (int)d->verdict, "the guard's verdict after the update", 1);
+}
+
+/* The step's statistics: layers.csv when due, the run's first and largest
+ * loss, and the sums behind the log interval's and the epoch's means. */
+static void record_step(gg_trainer *t, run_log *rl, double loss, double acc, double gn, int n)
+{
+    if (t->layers && t->pos.step % t->s.guard.layer_every == 0) gg_runlog_layers(t);
+    if (!isfinite(loss)) t->nonfinite_steps++;
+    else if (isnan(t->first_loss)) t->first_loss = t->max_loss = loss;
+    else if (loss > t->max_loss) t->max_loss = loss;
+    if (isfinite(loss)) {
+        rl->finite++;
+        rl->loss += loss;
+        rl->acc += acc;
+        rl->ep_loss += loss * n;
+        rl->ep_acc += acc * n;
+        rl->ep_n += n;
+    }
+    rl->gn += gn;
+    rl->samples += n;
+    rl->steps++;
+}
+
+/* A metrics.csv row and a progress line every train.log_every steps, at
+ * the run's last step and with a validation due (train.eval_every: between
+ * epochs too, written on that step's row; the epoch's own comes at its
+ * end); between rows a live redraw every TICK_MS. */
+static gg_status log_step(gg_trainer *t, run_log *rl, float lr)
+{
     gg_settings *s = &t->s;
-    gg_graph *g = t->g;
-    double t0 = now_seconds(), tlog = t0, tep = t0;
-    /* the live display's last redraw: the first step draws at once */
-    double ttick = t0 - 1;
-    enum { TICK_MS = 500 };
-    t->run_t0 = t0;
+    int eval_due = s->eval_every > 0 && t->have_val && t->pos.step % s->eval_every == 0 &&
+                   t->pos.batch < t->steps_per_epoch;
+    if (t->pos.step % s->log_every == 0 || t->pos.step == t->total_steps || eval_due) {
+        double tn = now_seconds();
+        double sps = (double)rl->samples / (tn - rl->tlog > 1e-9 ? tn - rl->tlog : 1e-9);
+        /* the mean of the finite losses; none finite: NaN, not 0 */
+        double ml = rl->finite ? rl->loss / (double)rl->finite : NAN;
+        double ma = rl->finite ? rl->acc / (double)rl->finite : NAN;
+        double evl = NAN, eva = NAN;
+        if (eval_due) GG_TRY(evaluate(t, &t->val, &evl, &eva));
+        gg_runlog_metrics(t, "step", ml, ma, lr, rl->gn / (double)rl->steps, evl, eva, sps);
+        if (t->progress) emit_step(t, GG_EV_STEP, ml, ma, lr, rl->gn / (double)rl->steps, sps, evl, eva, tn - rl->tep);
+        rl->ttick = tn;
+        rl->tlog = tn;
+        rl->samples = rl->steps = rl->finite = 0;
+        rl->loss = rl->acc = rl->gn = 0;
+    } else if (t->progress && rl->te - rl->ttick >= TICK_MS * 1e-3) {
+        /* a live redraw between log rows, whatever train.log_every is */
+        double sps = (double)rl->samples / (rl->te - rl->tlog > 1e-9 ? rl->te - rl->tlog : 1e-9);
+        emit_step(t, GG_EV_TICK, rl->finite ? rl->loss / (double)rl->finite : NAN,
+                  rl->finite ? rl->acc / (double)rl->finite : NAN, lr, rl->gn / (double)rl->steps, sps, NAN, NAN,
+                  rl->te - rl->tep);
+        rl->ttick = rl->te;
+    }
+    return GG_OK;
+}
+
+/* One optimizer step on batch t->pos.batch of the epoch: batch -> forward
+ * and backward -> reduce -> guard -> update -> after the update -> log.
+ * A verdict that ends the step (stop, rollback) is carried out instead of
+ * the rest; *stop is set when the run is to end. */
+static gg_status train_step(gg_trainer *t, run_log *rl, int *stop)
+{
+    double loss, acc, gn, ts = now_seconds();
+    int n;
+    gg_guard_decision d;
+    GG_TRY(forward_backward(t, &loss, &acc, &n));
+    float lr = gg_schedule_lr(&t->sched, t->pos.step);
+    GG_TRY(guard_check(t, loss, lr, &d, &gn));
+    if (ends_step(d)) return carry_out(t, d, t->pos.step, rl, stop);
+    lr *= d.lr_scale;
+    int applied = d.verdict == GG_GUARD_PROCEED;
+    GG_TRY(apply_update(t, lr, applied));
+    t->pos.step++;
+    t->samples_seen += n;
+    rl->te = now_seconds();
+    t->step_seconds += rl->te - ts;
+    GG_TRY(after_update(t, applied, &d));
+    if (ends_step(d)) return carry_out(t, d, t->pos.step - 1, rl, stop);
+    record_step(t, rl, loss, acc, gn, n);
+    return log_step(t, rl, lr);
+}
+
+/* The rest of the epoch from t->pos.batch, then, if it ran to its end, its
+ * evaluation, the plateau schedule, early stopping and a checkpoint when
+ * due. *stop is set when the run is to end (a verdict, a stop request,
+ * max_steps, early stopping, train.stop_after). */
+static gg_status run_epoch(gg_trainer *t, run_log *rl, int *stop)
+{
+    gg_settings *s = &t->s;
+    make_perm(t, t->pos.epoch);
+    for (; t->pos.batch < t->steps_per_epoch && t->pos.step < t->total_steps; t->pos.batch++) {
+        if (stopping(t)) break;
+        if (is_bad_batch(t, t->pos.epoch, t->pos.batch)) continue;
+        GG_TRY(train_step(t, rl, stop));
+        if (*stop) break;
+    }
+    /* stopped, or max_steps reached mid-epoch */
+    if (*stop || stopping(t) || t->pos.batch < t->steps_per_epoch) {
+        *stop = 1;
+        return GG_OK;
+    }
+    GG_TRY(sync_stats(t));
+    double el = now_seconds() - rl->tep;
+    *stop = end_epoch(t, rl->ep_n ? rl->ep_loss / (double)rl->ep_n : NAN, rl->ep_n ? rl->ep_acc / (double)rl->ep_n : NAN,
+                      (double)rl->ep_n / (el > 1e-9 ? el : 1e-9), el);
+    rl->tep = now_seconds();
+    rl->ep_loss = rl->ep_acc = 0;
+    rl->ep_n = 0;
+    t->pos.epoch++;
+    t->pos.batch = 0;
+    if (s->checkpoint_every > 0 && t->pos.epoch % s->checkpoint_every == 0 && t->run_dir[0]) GG_TRY(gg_ckpt_save(t));
+    if (s->stop_after > 0 && t->pos.epoch >= s->stop_after && t->pos.epoch < s->epochs) {
+        t->status = GG_RUN_STOPPED;
+        *stop = 1;
+    }
+    return GG_OK;
+}
+
+/* Before the first step: the run's opening lines, the initialisation
+ * check, rank 0's weights to every rank, the first snapshot. */
+static gg_status start_run(gg_trainer *t, run_log *rl)
+{
+    memset(rl, 0, sizeof *rl);
+    rl->t0 = rl->tlog = rl->tep = now_seconds();
+    rl->ttick = rl->t0 - 1; /* the first step draws at once */
+    t->run_t0 = rl->t0;
     t->lr_last = NAN;
-    long log_samples = 0, log_steps = 0, log_finite = 0; /* log_finite: steps with a finite loss */
-    double log_loss = 0, log_acc = 0, log_gn = 0;
-    double ep_loss = 0, ep_acc = 0;
-    long ep_n = 0;
-    gg_status st = GG_OK;
     t->status = GG_RUN_RUNNING;
-    {
-        char m[256];
-        size_t np;
-        gg_graph_params(g, &np);
-        snprintf(m, sizeof m, "%zu parameters in %d tensors; %zu training, %zu validation, %zu test samples; %ld steps",
-                 np, gg_graph_num_params(g), t->train.n, t->have_val ? t->val.n : 0, t->have_test ? t->test.n : 0,
-                 t->total_steps);
-        gg_train_emit(t, GG_EV_START, t->resumed ? t->msg : m);
-        if (t->resumed) gg_train_emit(t, GG_EV_INFO, m);
-        for (int i = 0; i < t->nnotes; i++) gg_train_emit(t, GG_EV_INFO, t->notes[i].text);
-        t->nnotes = 0; /* said once, not again by a second gg_trainer_run */
-    }
-    if (t->gd && !t->resumed && t->pos.step == 0 && s->guard.init_check > 0) check_init(t);
-    if (t->world > 1 && (st = sync_model(t))) goto out;
+    char m[256];
+    size_t np;
+    gg_graph_params(t->g, &np);
+    snprintf(m, sizeof m, "%zu parameters in %d tensors; %zu training, %zu validation, %zu test samples; %ld steps", np,
+             gg_graph_num_params(t->g), t->train.n, t->have_val ? t->val.n : 0, t->have_test ? t->test.n : 0,
+             t->total_steps);
+    gg_train_emit(t, GG_EV_START, t->resumed ? t->msg : m);
+    if (t->resumed) gg_train_emit(t, GG_EV_INFO, m);
+    for (int i = 0; i < t->nnotes; i++) gg_train_emit(t, GG_EV_INFO, t->notes[i].text);
+    t->nnotes = 0; /* said once, not again by a second gg_trainer_run */
+    if (t->gd && !t->resumed && t->pos.step == 0 && t->s.guard.init_check > 0) check_init(t);
+    if (t->world > 1) GG_TRY(sync_model(t));
+    t->pos.sched = gg_schedule_save(&t->sched);
     if (t->gd) gg_guard_snapshot(t->gd, &t->pos);
-    int stop = 0, epochs_this_run = 0;
-    while (!stop && t->pos.epoch < s->epochs && t->pos.step < t->total_steps) {
-        make_perm(t, t->pos.epoch);
-        for (; t->pos.batch < t->steps_per_epoch && t->pos.step < t->total_steps; t->pos.batch++) {
-            if (stopping(t)) break;
-            if (is_bad_batch(t, t->pos.epoch, t->pos.batch)) continue;
-            double loss, acc;
-            int n;
-            double ts = now_seconds();
-            gg_train_prune_before_step(t);
-            gg_graph_zero_grad(g);
-            st = run_batch(t, t->pos.batch, &loss, &acc, &n, 0);
-            if (t->world > 1) st = reduce_step(t, st, &loss, &acc);
-            if (st) goto out;
-            if (t->o) loss += gg_optim_penalty(t->o);
-            if (t->pr) gg_pruner_mask_grads(t->pr); /* pruned weights get no gradient */
-            float lr = gg_schedule_lr(&t->sched, t->pos.step);
-            double gn;
-            int apply = 1;
-            if (t->gd) {
-                gg_guard_set_lr(t->gd, lr);
-                gg_guard_decision d = gg_guard_check(t->gd, t->pos.step, t->pos.epoch, loss);
-                if ((st = agree(t, (int)d.verdict, "the guard's verdict", 0))) goto out;
-                gn = gg_guard_last(t->gd)->grad_norm;
-                if (d.diagnose && s->guard.diagnose) diagnose(t, t->pos.batch);
-                lr *= d.lr_scale;
-                if (d.verdict == GG_GUARD_STOP || d.verdict == GG_GUARD_ROLLBACK) {
-                    flush_events(t);
-                    if (d.verdict == GG_GUARD_ROLLBACK) end_branch(t, t->pos.step);
-                    if ((st = carry_out(t, d, &stop))) goto out;
-                    if (stop) break;
-                    /* the log interval's means start again on the new branch */
-                    log_steps = log_finite = 0;
-                    log_loss = log_acc = log_gn = 0;
-                    continue;
-                }
-                apply = d.verdict == GG_GUARD_PROCEED;
-            } else {
-                gn = s->log_every ? grad_norm(g) : 0;
-            }
-            /* without a guard to announce them, the steps layers.csv reads
-             * the update norms at */
-            if (!t->gd && t->layers && (t->pos.step + 1) % s->guard.layer_every == 0) gg_optim_want_update_norms(t->o);
-            note_lr(t, lr);
-            if (apply) {
-                st = gg_optim_step(t->o, lr);
-                if (st) goto out;
-                if (t->pr) gg_pruner_apply(t->pr); /* momentum must not revive pruned weights */
-            }
-            t->pos.step++;
-            t->samples_seen += n;
-            double te = now_seconds();
-            t->step_seconds += te - ts;
-            if (t->gd) {
-                t->pos.sched_state[0] = t->sched.plateau_scale;
-                t->pos.sched_state[1] = t->sched.best;
-                t->pos.sched_state[2] = t->sched.bad_epochs;
-                t->pos.sched_state[3] = t->sched.cooldown_left;
-                gg_train_pos after = t->pos;
-                after.batch++;
-                gg_guard_decision d = gg_guard_after_step(t->gd, &after, apply);
-                flush_events(t);
-                if ((st = agree(t, (int)d.verdict, "the guard's verdict after the update", 1))) goto out;
-                if (d.verdict == GG_GUARD_STOP || d.verdict == GG_GUARD_ROLLBACK) {
-                    if (d.verdict == GG_GUARD_ROLLBACK) end_branch(t, t->pos.step - 1);
-                    if ((st = carry_out(t, d, &stop))) goto out;
-                    if (stop) break;
-                    log_steps = log_finite = 0;
-                    log_loss = log_acc = log_gn = 0;
-                    continue;
-                }
-            }
-            if (t->layers && t->pos.step % s->guard.layer_every == 0) gg_runlog_layers(t);
-            if (!isfinite(loss)) t->nonfinite_steps++;
-            else if (isnan(t->first_loss)) t->first_loss = t->max_loss = loss;
-            else if (loss > t->max_loss) t->max_loss = loss;
-            if (isfinite(loss)) {
-                log_finite++;
-                log_loss += loss;
-                log_acc += acc;
-                ep_loss += loss * n;
-                ep_acc += acc * n;
-                ep_n += n;
-            }
-            log_gn += gn;
-            log_samples += n;
-            log_steps++;
-            /* train.eval_every: validation between epochs too, written on
-             * that step's metrics row (the epoch's own comes at its end) */
-            int eval_due = s->eval_every > 0 && t->have_val && t->pos.step % s->eval_every == 0 &&
-                           t->pos.batch < t->steps_per_epoch;
-            if (t->pos.step % s->log_every == 0 || t->pos.step == t->total_steps || eval_due) {
-                double tn = now_seconds();
-                double sps = (double)log_samples / (tn - tlog > 1e-9 ? tn - tlog : 1e-9);
-                /* the mean of the finite losses; none finite: NaN, not 0 */
-                double ml = log_finite ? log_loss / (double)log_finite : NAN;
-                double ma = log_finite ? log_acc / (double)log_finite : NAN;
-                double evl = NAN, eva = NAN;
-                if (eval_due && (st = evaluate(t, &t->val, &evl, &eva))) goto out;
-                gg_runlog_metrics(t, "step", ml, ma, lr, log_gn / (double)log_steps, evl, eva, sps);
-                if (t->progress)
-                    emit_step(t, GG_EV_STEP, ml, ma, lr, log_gn / (double)log_steps, sps, evl, eva, tn - tep);
-                ttick = tn;
-                tlog = tn;
-                log_samples = log_steps = log_finite = 0;
-                log_loss = log_acc = log_gn = 0;
-            } else if (t->progress && te - ttick >= TICK_MS * 1e-3) {
-                /* a live redraw between log rows, whatever train.log_every is */
-                double sps = (double)log_samples / (te - tlog > 1e-9 ? te - tlog : 1e-9);
-                emit_step(t, GG_EV_TICK, log_finite ? log_loss / (double)log_finite : NAN,
-                          log_finite ? log_acc / (double)log_finite : NAN, lr, log_gn / (double)log_steps, sps, NAN,
-                          NAN, te - tep);
-                ttick = te;
-            }
-        }
-        if (stop || stopping(t)) break;
-        if (t->pos.batch < t->steps_per_epoch) break; /* max_steps reached mid-epoch */
-        if ((st = sync_stats(t))) goto out;
-        double tn = now_seconds(), el = tn - tep;
-        stop = end_epoch(t, ep_n ? ep_loss / (double)ep_n : NAN, ep_n ? ep_acc / (double)ep_n : NAN,
-                         (double)ep_n / (el > 1e-9 ? el : 1e-9), el);
-        tep = now_seconds();
-        ep_loss = ep_acc = 0;
-        ep_n = 0;
-        t->pos.epoch++;
-        t->pos.batch = 0;
-        epochs_this_run++;
-        if (s->checkpoint_every > 0 && t->pos.epoch % s->checkpoint_every == 0 && t->run_dir[0]) {
-            st = gg_ckpt_save(t);
-            if (st) goto out;
-        }
-        if (s->stop_after > 0 && t->pos.epoch >= s->stop_after && t->pos.epoch < s->epochs) {
-            t->status = GG_RUN_STOPPED;
-            break;
-        }
-    }
+    return GG_OK;
+}
+
+/* After the last step: the run's status, the statistics of a run that
+ * ended mid-epoch averaged over the ranks, and the last checkpoint. */
+static gg_status end_run(gg_trainer *t)
+{
     if (stopping(t)) t->status = GG_RUN_STOPPED;
     if (t->status == GG_RUN_RUNNING) t->status = GG_RUN_COMPLETED;
     /* without a guard nothing stops a run whose weights went non-finite:
@@ -1282,14 +1217,17 @@ gg_status gg_trainer_run(gg_trainer *t)
         gg_runlog_info(t, "diverged", t->msg);
         gg_train_emit(t, GG_EV_INFO, t->msg);
     }
-    /* a run that ends mid-epoch has not averaged its statistics yet */
-    if (t->status != GG_RUN_DIVERGED && t->pos.batch != 0 && (st = sync_stats(t))) goto out;
-    if (t->run_dir[0] && t->status != GG_RUN_DIVERGED && t->last_ckpt_step != t->pos.step) {
-        st = gg_ckpt_save(t);
-        if (st) goto out;
-    }
-out:
-    t->wall_seconds += now_seconds() - t0;
+    if (t->status != GG_RUN_DIVERGED && t->pos.batch != 0) GG_TRY(sync_stats(t));
+    if (t->run_dir[0] && t->status != GG_RUN_DIVERGED && t->last_ckpt_step != t->pos.step) GG_TRY(gg_ckpt_save(t));
+    return GG_OK;
+}
+
+/* The run's outputs: on a failure its message in events.jsonl and
+ * summary.json; otherwise the test set's figures, the model, summary.json,
+ * the report and the closing line. */
+static gg_status finish_run(gg_trainer *t, const run_log *rl, gg_status st)
+{
+    t->wall_seconds += now_seconds() - rl->t0;
     if (st) {
         t->status = GG_RUN_FAILED;
         char m[600];
@@ -1302,29 +1240,34 @@ out:
         return st;
     }
     t->test_loss = t->test_acc = NAN;
-    if (t->have_test && t->status == GG_RUN_COMPLETED) evaluate(t, &t->test, &t->test_loss, &t->test_acc);
-    else if (t->have_test && (t->status == GG_RUN_DIVERGED || t->status == GG_RUN_STALLED))
+    if (t->have_test && (t->status == GG_RUN_COMPLETED || t->status == GG_RUN_DIVERGED || t->status == GG_RUN_STALLED))
         evaluate(t, &t->test, &t->test_loss, &t->test_acc);
     if (t->run_dir[0]) {
         char p[GG_PATH_MAX + 32];
         snprintf(p, sizeof p, "%s/model.safetensors", t->run_dir);
-        if (t->status != GG_RUN_DIVERGED) {
-            gg_status s2 = gg_model_save(g, p);
-            if (s2) return s2;
-        }
-        gg_status s3 = gg_runlog_summary(t);
-        if (s3) return s3;
+        if (t->status != GG_RUN_DIVERGED) GG_TRY(gg_model_save(t->g, p));
+        GG_TRY(gg_runlog_summary(t));
         gg_runlog_close(t);
         if (gg_report_write(t->run_dir, NULL) == GG_OK) {
             snprintf(t->msg, sizeof t->msg, "report %.480s/report.html", t->run_dir);
             gg_train_emit(t, GG_EV_INFO, t->msg);
         }
     }
-    snprintf(t->msg, sizeof t->msg, "%s after %ld steps (%d epochs) in %.1f s", gg_run_status_name(t->status), t->pos.step, t->pos.epoch,
-             t->wall_seconds);
+    snprintf(t->msg, sizeof t->msg, "%s after %ld steps (%d epochs) in %.1f s", gg_run_status_name(t->status),
+             t->pos.step, t->pos.epoch, t->wall_seconds);
     gg_train_emit(t, GG_EV_DONE, t->msg);
-    (void)epochs_this_run;
     return GG_OK;
+}
+
+gg_status gg_trainer_run(gg_trainer *t)
+{
+    if (!t) return gg_fail(GG_E_ARG, "gg_trainer_run: no trainer");
+    run_log rl;
+    gg_status st = start_run(t, &rl);
+    int stop = 0;
+    while (!st && !stop && t->pos.epoch < t->s.epochs && t->pos.step < t->total_steps) st = run_epoch(t, &rl, &stop);
+    if (!st) st = end_run(t);
+    return finish_run(t, &rl, st);
 }
 
 /* ---- sampling from a character model ------------------------------------ */
