@@ -1,12 +1,12 @@
-/* report.c - the HTML training report: reads a run directory (metrics.csv,
- * layers.csv, events.jsonl, summary.json, config.yaml) and writes one
- * self-contained page of charts and tables; or overlays several runs.
- *
- * Reading is strict about each line and tolerant about the run: a run that
- * died early has missing or partial files, so a missing file becomes a note
- * and a malformed line a warning naming the file and line, shown at the top
- * of the page; the report is still written. */
+/* report.c - the HTML training report: renders a run directory as read by
+ * gg_run_read (src/run/: metrics.csv, layers.csv, events.jsonl,
+ * summary.json, config.yaml) as one self-contained page of charts and
+ * tables; or overlays several runs. A run that died early has missing or
+ * partial files: the reader's warnings (file and line) are shown at the top
+ * of the page, and the report is still written. */
 #include "report.h"
+
+#include "run/run.h"
 
 #include "core/error.h"
 #include "core/file.h"
@@ -23,1063 +23,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FILE_MAX ((size_t)256 << 20) /* larger files are refused, not read */
 #define CONFIG_SHOW_MAX ((size_t)1 << 20)
-#define WARN_KEEP 40                 /* warnings kept per run; the rest are counted */
-#define MAX_TENSORS 4096
 #define HEAT_ROWS_MAX 128
 #define HEAT_COLS_MAX 240
 #define RATIO_LINES_MAX 16
 #define EVENT_ROWS_MAX 1000
 #define MARKERS_MAX 20000
 #define COMPARE_MAX 20
-#define JSON_DEPTH_MAX 8
 
-/* ---- the run, as read ---------------------------------------------------------- */
-
-typedef struct mrow {
-    double step, epoch, loss, acc, lr, gn, vloss, vacc, sps, wall, branch;
-    long seq;   /* line number: the rows' order in the file */
-    int rate;   /* rate rows: 1 "lr" (the rate from this step on), 2 "rollback" (a branch's end) */
-    int rb;     /* on a branch a rollback discarded */
-} mrow;
-
-typedef struct lrow { /* 24 bytes: a long run has millions of these */
-    double step;
-    float gn, wn, un; /* a norm beyond float range is as good as infinite here */
-    int tensor;
-} lrow;
-
-/* An attention row of layers.csv (series = one head of one layer) or an
- * output row (series -1: log Z in a). */
-typedef struct arow {
-    double step;
-    float a, b; /* max |logit|, entropy */
-    int series;
-} arow;
-
-enum { J_NULL, J_NUM, J_STR, J_BOOL };
-
-/* A JSON value flattened to "a.b" = value; text is the string, or the
- * number as written, or true/false/null. */
-typedef struct kv {
-    char *key, *text;
-    int type;
-    double num;
-} kv;
-
-typedef struct event {
-    int guard;
-    double step, epoch, value, threshold;
-    char *type, *signal, *action, *detail;
-} event;
-
-typedef struct run {
-    const char *dir;
-    char name[256];
-    int have_metrics, have_layers, have_events, have_summary, have_config;
-    mrow *st, *ep, *rt; /* step rows, epoch rows, rate rows ("lr" and "rollback") */
-    size_t nst, cst, nep, cep, nrt, crt;
-    size_t nrb;         /* rows on discarded branches */
-    lrow *lr;
-    size_t nl, cl;
-    arow *ar; /* attention and output rows */
-    size_t na, ca;
-    char **aname; /* "attn1 head 0" */
-    int nan_, can_;
-    char **tname; /* tensor names and their layer index */
-    int *tlayer;
-    int nt, ct;
-    char **lname;
-    int nly, cly;
-    event *ev;
-    size_t nev, cev, nguard;
-    kv *sum;
-    size_t nsum, csum;
-    char *config;
-    size_t config_len;
-    double clip; /* the clip threshold in force (guard.clip norm), or NaN */
-    char **warn;
-    int nwarn;
-    long warn_more;
-    int oom;
-} run;
-
-static int grow(void *pp, size_t *cap, size_t n, size_t size)
-{
-    void **p = (void **)pp;
-    if (n < *cap) return 1;
-    size_t nc = *cap ? *cap * 2 : 64;
-    if (nc > SIZE_MAX / size) return 0;
-    void *q = realloc(*p, nc * size);
-    if (!q) return 0;
-    *p = q;
-    *cap = nc;
-    return 1;
-}
-
-static char *dupn(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = 0;
-    }
-    return d;
-}
-
-static void warnf(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warnf(run *r, const char *fmt, ...)
-{
-    if (r->nwarn >= WARN_KEEP) {
-        r->warn_more++;
-        return;
-    }
-    if (!r->warn && !(r->warn = calloc(WARN_KEEP, sizeof *r->warn))) {
-        r->oom = 1;
-        return;
-    }
-    char buf[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (!(r->warn[r->nwarn] = dupn(buf, strlen(buf)))) {
-        r->oom = 1;
-        return;
-    }
-    r->nwarn++;
-}
-
-/* Reads dir/name whole. 0: read; 1: absent; -1: unreadable (warned). */
-static int slurp(run *r, const char *name, char **out, size_t *len)
-{
-    *out = NULL;
-    *len = 0;
-    size_t pl = strlen(r->dir) + strlen(name) + 2;
-    char *path = malloc(pl);
-    if (!path) {
-        r->oom = 1;
-        return -1;
-    }
-    snprintf(path, pl, "%s/%s", r->dir, name);
-    int odd;
-    FILE *f = gg_fopen_regular(path, &odd);
-    free(path);
-    if (!f && odd) {
-        warnf(r, "%s: not a regular file", name);
-        return -1;
-    }
-    if (!f) {
-        if (errno == ENOENT) return 1;
-        warnf(r, "%s: cannot open: %s", name, strerror(errno));
-        return -1;
-    }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        warnf(r, "%s: not a regular file", name);
-        fclose(f);
-        return -1;
-    }
-    if ((uint64_t)sb.st_size > FILE_MAX) {
-        warnf(r, "%s: %lld bytes is over the report's limit of %zu MiB; file skipped", name, (long long)sb.st_size,
-              FILE_MAX >> 20);
-        fclose(f);
-        return -1;
-    }
-    /* a running trainer may append meanwhile: read what was there at fstat */
-    size_t want = (size_t)sb.st_size, got = 0;
-    char *buf = malloc(want + 1);
-    if (!buf) {
-        r->oom = 1;
-        fclose(f);
-        return -1;
-    }
-    while (got < want) {
-        size_t k = fread(buf + got, 1, want - got, f);
-        if (k == 0) break;
-        got += k;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        warnf(r, "%s: read error after %zu bytes", name, got);
-        free(buf);
-        return -1;
-    }
-    buf[got] = 0;
-    *out = buf;
-    *len = got;
-    return 0;
-}
-
-/* The next line of [*p, end) without its "\n" or "\r\n"; 0 at the end. */
-static int next_line(const char **p, const char *end, const char **line, size_t *len)
-{
-    if (*p >= end) return 0;
-    const char *s = *p, *nl = memchr(s, '\n', (size_t)(end - s));
-    const char *e = nl ? nl : end;
-    *p = nl ? nl + 1 : end;
-    if (e > s && e[-1] == '\r') e--;
-    *line = s;
-    *len = (size_t)(e - s);
-    return 1;
-}
-
-#define MAX_FIELDS 16
-
-/* Splits a CSV line at commas (the run files quote nothing); returns the
- * number of fields, or MAX_FIELDS + 1 if there are more. */
-static int split_csv(const char *s, size_t n, const char **f, size_t *fl)
-{
-    int k = 0;
-    size_t a = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i == n || s[i] == ',') {
-            if (k == MAX_FIELDS) return MAX_FIELDS + 1;
-            f[k] = s + a;
-            fl[k++] = i - a;
-            a = i + 1;
-        }
-    }
-    return k;
-}
-
-/* A CSV number: empty is a missing value (NaN); otherwise a finite decimal
- * number and nothing else. 0 on success. */
-static int csv_num(const char *s, size_t n, double *out)
-{
-    if (n == 0) {
-        *out = NAN;
-        return 0;
-    }
-    if (n > 63) return -1;
-    char buf[64];
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    if (!(buf[0] == '-' || buf[0] == '+' || buf[0] == '.' || (buf[0] >= '0' && buf[0] <= '9'))) return -1;
-    char *e;
-    errno = 0;
-    double v = strtod(buf, &e);
-    if (e != buf + n || errno == ERANGE || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
-
-static void show(char *out, size_t cap, const char *s, size_t n)
-{
-    if (n > cap - 4) snprintf(out, cap, "%.*s...", (int)(cap - 4), s);
-    else snprintf(out, cap, "%.*s", (int)n, s);
-}
-
-/* Maps the header's names to the expected columns: col[k] is the field
- * index of names[k], or -1. Returns the number of header fields, or -1 if
- * the line is no header (its first field is not names[0]). */
-static int read_header(run *r, const char *file, const char *line, size_t len, const char *const *names, int nn,
-                       int *col)
-{
-    const char *f[MAX_FIELDS];
-    size_t fl[MAX_FIELDS];
-    int nf = split_csv(line, len, f, fl);
-    for (int k = 0; k < nn; k++) col[k] = -1;
-    if (nf < 1 || nf > MAX_FIELDS || fl[0] != strlen(names[0]) || memcmp(f[0], names[0], fl[0]) != 0) return -1;
-    for (int i = 0; i < nf; i++) {
-        int k = 0;
-        while (k < nn && !(strlen(names[k]) == fl[i] && memcmp(names[k], f[i], fl[i]) == 0)) k++;
-        char sh[64];
-        show(sh, sizeof sh, f[i], fl[i]);
-        if (k == nn) warnf(r, "%s line 1: unknown column '%s' ignored", file, sh);
-        else if (col[k] >= 0) warnf(r, "%s line 1: column '%s' appears twice; the first is used", file, sh);
-        else col[k] = i;
-    }
-    return nf;
-}
-
-/* ---- metrics.csv --------------------------------------------------------------------- */
-
-static const char *const metric_cols[] = {"kind",     "step",     "epoch",        "loss",
-                                          "accuracy", "lr",       "grad_norm",    "val_loss",
-                                          "val_accuracy", "samples_per_second", "wall_seconds", "branch"};
-#define NMETRIC 12
-#define NMETRIC_V1 10 /* the columns before wall_seconds and branch */
-
-/* Which rows a rollback discarded. A row's branch counts the rollbacks
- * before it, and a branch's first row is at the step training went back
- * to. A row of branch b at step s was discarded if a later branch began
- * before s; a "rollback" row (a branch's end) always was. */
-static void mark_rolled_back(run *r)
-{
-    double maxb = 0;
-    mrow *sets[3] = {r->st, r->ep, r->rt};
-    size_t ns[3] = {r->nst, r->nep, r->nrt};
-    for (int k = 0; k < 3; k++)
-        for (size_t i = 0; i < ns[k]; i++) maxb = fmax(maxb, sets[k][i].branch);
-    if (maxb < 1) return;
-    size_t nb = (size_t)maxb + 2;
-    double *start = malloc(nb * sizeof *start);
-    long *first = malloc(nb * sizeof *first);
-    if (!start || !first) {
-        free(start);
-        free(first);
-        r->oom = 1;
-        return;
-    }
-    for (size_t b = 0; b < nb; b++) start[b] = INFINITY, first[b] = LONG_MAX;
-    for (int k = 0; k < 3; k++)
-        for (size_t i = 0; i < ns[k]; i++) {
-            size_t b = (size_t)sets[k][i].branch;
-            if (sets[k][i].seq < first[b]) first[b] = sets[k][i].seq, start[b] = sets[k][i].step;
-        }
-    /* start[b]: the earliest step any branch from b on went back to */
-    start[0] = INFINITY;
-    for (size_t b = nb - 1; b-- > 1;) start[b] = fmin(start[b], start[b + 1]);
-    for (int k = 0; k < 3; k++)
-        for (size_t i = 0; i < ns[k]; i++) {
-            mrow *m = &sets[k][i];
-            /* a rate row at the step a later branch began at is replaced by that branch's */
-            double from = start[(size_t)m->branch + 1];
-            m->rb = m->rate == 2 || m->step > from || (m->rate == 1 && m->step >= from);
-            r->nrb += (size_t)m->rb;
-        }
-    free(start);
-    free(first);
-}
-
-static void read_metrics(run *r)
-{
-    char *text;
-    size_t len;
-    int rc = slurp(r, "metrics.csv", &text, &len);
-    if (rc == 1) warnf(r, "metrics.csv: not found; the loss, accuracy, learning-rate and gradient charts are empty");
-    if (rc) return;
-    r->have_metrics = 1;
-    const char *p = text, *end = text + len, *line;
-    size_t ll;
-    int col[NMETRIC], nhead = NMETRIC;
-    long lineno = 0;
-    int header_done = 0;
-    while (next_line(&p, end, &line, &ll)) {
-        lineno++;
-        if (!header_done) {
-            header_done = 1;
-            nhead = read_header(r, "metrics.csv", line, ll, metric_cols, NMETRIC, col);
-            if (nhead >= 0) {
-                if (col[0] < 0 || col[1] < 0) {
-                    warnf(r, "metrics.csv line 1: the header lacks 'kind' or 'step'; file skipped");
-                    break;
-                }
-                continue;
-            }
-            warnf(r, "metrics.csv line 1: no header; the standard columns are assumed");
-            nhead = -1;
-            for (int k = 0; k < NMETRIC; k++) col[k] = k;
-        }
-        if (ll == 0) continue;
-        const char *f[MAX_FIELDS];
-        size_t fl[MAX_FIELDS];
-        int nf = split_csv(line, ll, f, fl);
-        if (nhead < 0) { /* no header: the columns of either version */
-            col[10] = nf == NMETRIC ? 10 : -1;
-            col[11] = nf == NMETRIC ? 11 : -1;
-        }
-        if (nhead < 0 && (nf == NMETRIC || nf == NMETRIC_V1)) nhead = nf;
-        if (nf != nhead) {
-            warnf(r, "metrics.csv line %ld: %s%d fields where the header has %d; line skipped", lineno,
-                  nf > MAX_FIELDS ? "more than " : "", nf > MAX_FIELDS ? MAX_FIELDS : nf,
-                  nhead < 0 ? NMETRIC_V1 : nhead);
-            continue;
-        }
-        double v[NMETRIC];
-        int bad = -1;
-        for (int k = 1; k < NMETRIC && bad < 0; k++) {
-            v[k] = NAN;
-            if (col[k] >= 0 && csv_num(f[col[k]], fl[col[k]], &v[k])) bad = k;
-        }
-        if (bad >= 0) {
-            char sh[64];
-            show(sh, sizeof sh, f[col[bad]], fl[col[bad]]);
-            warnf(r, "metrics.csv line %ld: column '%s': '%s' is not a number; line skipped", lineno, metric_cols[bad],
-                  sh);
-            continue;
-        }
-        if (!(v[1] >= 0)) {
-            warnf(r, "metrics.csv line %ld: the step is missing or negative; line skipped", lineno);
-            continue;
-        }
-        const char *kind = f[col[0]];
-        size_t kl = fl[col[0]];
-        int is_step = kl == 4 && memcmp(kind, "step", 4) == 0, is_epoch = kl == 5 && memcmp(kind, "epoch", 5) == 0;
-        int rate = kl == 2 && memcmp(kind, "lr", 2) == 0 ? 1 : kl == 8 && memcmp(kind, "rollback", 8) == 0 ? 2 : 0;
-        if (!is_step && !is_epoch && !rate) {
-            char sh[64];
-            show(sh, sizeof sh, kind, kl);
-            warnf(r, "metrics.csv line %ld: kind '%s' is none of step, epoch, lr, rollback; line skipped", lineno, sh);
-            continue;
-        }
-        if (!(isnan(v[11]) || (v[11] >= 0 && v[11] < 1e6 && v[11] == floor(v[11])))) {
-            warnf(r, "metrics.csv line %ld: the branch is not a whole number in [0, 1e6); line skipped", lineno);
-            continue;
-        }
-        mrow m = {v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], isnan(v[11]) ? 0 : v[11], lineno, rate, 0};
-        if (rate) {
-            if (!grow(&r->rt, &r->crt, r->nrt, sizeof *r->rt)) {
-                r->oom = 1;
-                break;
-            }
-            r->rt[r->nrt++] = m;
-        } else if (is_step) {
-            if (!grow(&r->st, &r->cst, r->nst, sizeof *r->st)) {
-                r->oom = 1;
-                break;
-            }
-            r->st[r->nst++] = m;
-        } else {
-            if (!grow(&r->ep, &r->cep, r->nep, sizeof *r->ep)) {
-                r->oom = 1;
-                break;
-            }
-            r->ep[r->nep++] = m;
-        }
-    }
-    if (lineno == 0) warnf(r, "metrics.csv: empty");
-    free(text);
-    mark_rolled_back(r);
-}
-
-/* ---- layers.csv ------------------------------------------------------------------------- */
-
-/* dead_fraction and saturated_fraction (the quiet monitor's share of dead
- * and saturated units) are known but not drawn: empty for tensors that are
- * not an activation's. head, max_logit, entropy: the rows of attention
- * heads; log_z: the output row. Older files lack the last four. */
-static const char *const layer_cols[] = {"step",        "tensor",       "layer",         "grad_norm",
-                                         "weight_norm", "update_norm",  "update_ratio",  "dead_fraction",
-                                         "saturated_fraction", "head", "max_logit", "entropy", "log_z"};
-#define NLAYERCOL 13
-#define NLAYERNUM 7 /* columns read as numbers, and those from C_HEAD on */
-enum { C_HEAD = 9, C_MAXLOGIT, C_ENTROPY, C_LOGZ };
-
-/* Series index of "layer head h", added if new; -1 out of memory. */
-static int intern_head(run *r, const char *layer, size_t ln, int head)
-{
-    char nm[160];
-    snprintf(nm, sizeof nm, "%.*s head %d", (int)(ln < 100 ? ln : 100), layer, head);
-    for (int i = 0; i < r->nan_; i++)
-        if (strcmp(r->aname[i], nm) == 0) return i;
-    size_t c = (size_t)r->can_;
-    if (!grow(&r->aname, &c, (size_t)r->nan_, sizeof *r->aname)) return -1;
-    r->can_ = (int)c;
-    if (!(r->aname[r->nan_] = dupn(nm, strlen(nm)))) return -1;
-    return r->nan_++;
-}
-
-static int intern_layer(run *r, const char *s, size_t n)
-{
-    for (int i = r->nly - 1; i >= 0; i--)
-        if (strlen(r->lname[i]) == n && memcmp(r->lname[i], s, n) == 0) return i;
-    size_t c = (size_t)r->cly;
-    if (!grow(&r->lname, &c, (size_t)r->nly, sizeof *r->lname)) return -1;
-    r->cly = (int)c;
-    if (!(r->lname[r->nly] = dupn(s, n))) return -1;
-    return r->nly++;
-}
-
-/* Tensor index of a name; rows come in the model's order, so the tensor
- * after the previous one is tried first and the lookup is O(1) in practice. */
-static int intern_tensor(run *r, const char *s, size_t n, const char *layer, size_t ln, int *hint)
-{
-    for (int k = 0; k < 2 && r->nt > 0; k++) {
-        int i = (*hint + 1 - k + r->nt) % r->nt;
-        if (strlen(r->tname[i]) == n && memcmp(r->tname[i], s, n) == 0) return *hint = i;
-    }
-    for (int i = 0; i < r->nt; i++)
-        if (strlen(r->tname[i]) == n && memcmp(r->tname[i], s, n) == 0) return *hint = i;
-    if (r->nt == MAX_TENSORS) return -2;
-    size_t c = (size_t)r->ct;
-    if (!grow(&r->tname, &c, (size_t)r->nt, sizeof *r->tname)) return -1;
-    size_t c2 = (size_t)r->ct;
-    if (!grow(&r->tlayer, &c2, (size_t)r->nt, sizeof *r->tlayer)) return -1;
-    r->ct = (int)(c < c2 ? c : c2);
-    if (!(r->tname[r->nt] = dupn(s, n))) return -1;
-    /* a tensor without a layer is its own layer */
-    int li = ln ? intern_layer(r, layer, ln) : intern_layer(r, s, n);
-    if (li < 0) {
-        free(r->tname[r->nt]);
-        return -1;
-    }
-    r->tlayer[r->nt] = li;
-    return *hint = r->nt++;
-}
-
-static void read_layers(run *r)
-{
-    char *text;
-    size_t len;
-    if (slurp(r, "layers.csv", &text, &len)) return;
-    r->have_layers = 1;
-    const char *p = text, *end = text + len, *line;
-    size_t ll;
-    int col[NLAYERCOL], nhead = -1, hint = -1, over = 0;
-    long lineno = 0;
-    while (next_line(&p, end, &line, &ll)) {
-        lineno++;
-        if (lineno == 1) {
-            nhead = read_header(r, "layers.csv", line, ll, layer_cols, NLAYERCOL, col);
-            if (nhead < 0 || col[1] < 0) {
-                warnf(r, "layers.csv line 1: expected the header 'step,tensor,layer,...'; file skipped");
-                r->have_layers = 0;
-                break;
-            }
-            continue;
-        }
-        if (ll == 0) continue;
-        const char *f[MAX_FIELDS];
-        size_t fl[MAX_FIELDS];
-        int nf = split_csv(line, ll, f, fl);
-        if (nf != nhead) {
-            warnf(r, "layers.csv line %ld: %s%d fields where the header has %d; line skipped", lineno,
-                  nf > MAX_FIELDS ? "more than " : "", nf > MAX_FIELDS ? MAX_FIELDS : nf, nhead);
-            continue;
-        }
-        double v[NLAYERCOL];
-        int bad = -1;
-        for (int k = 0; k < NLAYERCOL && bad < 0; k++) {
-            v[k] = NAN;
-            if (k == 1 || k == 2 || (k >= NLAYERNUM && k < C_HEAD) || col[k] < 0) continue;
-            if (csv_num(f[col[k]], fl[col[k]], &v[k])) bad = k;
-        }
-        if (bad >= 0) {
-            char sh[64];
-            show(sh, sizeof sh, f[col[bad]], fl[col[bad]]);
-            warnf(r, "layers.csv line %ld: column '%s': '%s' is not a number; line skipped", lineno, layer_cols[bad],
-                  sh);
-            continue;
-        }
-        if (!(v[0] >= 0) || fl[col[1]] == 0) {
-            warnf(r, "layers.csv line %ld: the step or tensor name is missing; line skipped", lineno);
-            continue;
-        }
-        if (isfinite(v[C_HEAD]) || isfinite(v[C_LOGZ])) {
-            /* an attention head's row, or the output's */
-            int si = -1;
-            if (isfinite(v[C_HEAD])) {
-                si = intern_head(r, col[2] >= 0 ? f[col[2]] : "", col[2] >= 0 ? fl[col[2]] : 0, (int)v[C_HEAD]);
-                if (si < 0) {
-                    r->oom = 1;
-                    break;
-                }
-            }
-            if (!grow(&r->ar, &r->ca, r->na, sizeof *r->ar)) {
-                r->oom = 1;
-                break;
-            }
-            r->ar[r->na++] = si >= 0 ? (arow){v[0], (float)v[C_MAXLOGIT], (float)v[C_ENTROPY], si}
-                                     : (arow){v[0], (float)v[C_LOGZ], NAN, -1};
-            continue;
-        }
-        int ti = intern_tensor(r, f[col[1]], fl[col[1]], col[2] >= 0 ? f[col[2]] : "", col[2] >= 0 ? fl[col[2]] : 0,
-                               &hint);
-        if (ti == -1) {
-            r->oom = 1;
-            break;
-        }
-        if (ti == -2) {
-            if (!over++)
-                warnf(r, "layers.csv line %ld: more than %d tensors; the rest are left out", lineno, MAX_TENSORS);
-            continue;
-        }
-        if (!grow(&r->lr, &r->cl, r->nl, sizeof *r->lr)) {
-            r->oom = 1;
-            break;
-        }
-        r->lr[r->nl++] = (lrow){v[0], (float)v[3], (float)v[4], (float)v[5], ti};
-    }
-    free(text);
-}
-
-/* ---- JSON ------------------------------------------------------------------------------ */
-/* A small strict JSON reader for the run's own files (flat event objects and
- * a summary with one nested object): values are flattened into key paths. */
-
-typedef struct jp {
-    const char *s, *p, *end;
-    const char *err;
-    kv *kv;
-    size_t n, cap;
-    int oom;
-} jp;
-
-static void jws(jp *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
-}
-
-static int jfail(jp *j, const char *msg)
-{
-    if (!j->err) j->err = msg;
-    return -1;
-}
-
-static int hex4(const char *s, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = s[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* A string at j->p (on its opening quote), decoded to UTF-8 in *out. */
-static int jstring(jp *j, char **out)
-{
-    j->p++;
-    const char *a = j->p;
-    size_t n = 0;
-    /* pass 1: find the end and check escapes */
-    while (j->p < j->end && *j->p != '"') {
-        unsigned char c = (unsigned char)*j->p;
-        if (c < 0x20) return jfail(j, "control character in a string");
-        if (c == '\\') {
-            if (j->p + 1 >= j->end) return jfail(j, "unterminated string");
-            j->p++;
-            if (*j->p == 'u') {
-                unsigned u;
-                if (j->end - j->p < 5 || hex4(j->p + 1, &u)) return jfail(j, "bad \\u escape");
-                j->p += 4;
-                n += 6;
-            } else if (!strchr("\"\\/bfnrt", *j->p)) {
-                return jfail(j, "bad escape in a string");
-            }
-        }
-        j->p++;
-        n++;
-    }
-    if (j->p >= j->end) return jfail(j, "unterminated string");
-    const char *e = j->p++;
-    char *d = malloc(n + 1), *o = d;
-    if (!d) {
-        j->oom = 1;
-        return jfail(j, "out of memory");
-    }
-    for (const char *s = a; s < e; s++) {
-        if (*s != '\\') {
-            *o++ = *s;
-            continue;
-        }
-        s++;
-        switch (*s) {
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
-        case 'u': {
-            unsigned u = 0, lo = 0;
-            hex4(s + 1, &u); /* checked in pass 1 */
-            s += 4;
-            if (u >= 0xd800 && u < 0xdc00 && e - s > 6 && s[1] == '\\' && s[2] == 'u' && !hex4(s + 3, &lo) &&
-                lo >= 0xdc00 && lo < 0xe000) {
-                u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
-                s += 6;
-            } else if (u >= 0xd800 && u < 0xe000) {
-                u = 0xfffd; /* a lone surrogate */
-            }
-            if (u < 0x80) *o++ = (char)u;
-            else if (u < 0x800) *o++ = (char)(0xc0 | (u >> 6)), *o++ = (char)(0x80 | (u & 63));
-            else if (u < 0x10000)
-                *o++ = (char)(0xe0 | (u >> 12)), *o++ = (char)(0x80 | ((u >> 6) & 63)), *o++ = (char)(0x80 | (u & 63));
-            else
-                *o++ = (char)(0xf0 | (u >> 18)), *o++ = (char)(0x80 | ((u >> 12) & 63)),
-                *o++ = (char)(0x80 | ((u >> 6) & 63)), *o++ = (char)(0x80 | (u & 63));
-            break;
-        }
-        default: *o++ = *s; /* " \ / */
-        }
-    }
-    *o = 0;
-    *out = d;
-    return 0;
-}
-
-static int jadd(jp *j, const char *key, int type, char *text, double num)
-{
-    if (!grow(&j->kv, &j->cap, j->n, sizeof *j->kv)) {
-        free(text);
-        j->oom = 1;
-        return jfail(j, "out of memory");
-    }
-    char *k = dupn(key, strlen(key));
-    if (!k) {
-        free(text);
-        j->oom = 1;
-        return jfail(j, "out of memory");
-    }
-    j->kv[j->n++] = (kv){k, text, type, num};
-    return 0;
-}
-
-static int jvalue(jp *j, const char *key, int depth);
-
-static int jcontainer(jp *j, const char *prefix, int depth, int is_obj)
-{
-    if (depth > JSON_DEPTH_MAX) return jfail(j, "nested too deeply");
-    j->p++;
-    jws(j);
-    if (j->p < j->end && *j->p == (is_obj ? '}' : ']')) {
-        j->p++;
-        return 0;
-    }
-    for (int i = 0;; i++) {
-        char key[160];
-        jws(j);
-        if (is_obj) {
-            if (j->p >= j->end || *j->p != '"') return jfail(j, "expected a key string");
-            char *k;
-            if (jstring(j, &k)) return -1;
-            snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k);
-            free(k);
-            jws(j);
-            if (j->p >= j->end || *j->p != ':') return jfail(j, "expected ':'");
-            j->p++;
-        } else {
-            snprintf(key, sizeof key, "%s.%d", prefix, i);
-        }
-        if (jvalue(j, key, depth + 1)) return -1;
-        jws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (j->p < j->end && *j->p == (is_obj ? '}' : ']')) {
-            j->p++;
-            return 0;
-        }
-        return jfail(j, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
-    }
-}
-
-static int jvalue(jp *j, const char *key, int depth)
-{
-    jws(j);
-    if (j->p >= j->end) return jfail(j, "unexpected end of input");
-    char c = *j->p;
-    if (c == '{' || c == '[') return jcontainer(j, key, depth, c == '{');
-    if (c == '"') {
-        char *s;
-        if (jstring(j, &s)) return -1;
-        return jadd(j, key, J_STR, s, NAN);
-    }
-    static const char *const words[] = {"true", "false", "null"};
-    for (int w = 0; w < 3; w++) {
-        size_t l = strlen(words[w]);
-        if ((size_t)(j->end - j->p) >= l && memcmp(j->p, words[w], l) == 0) {
-            j->p += l;
-            char *t = dupn(words[w], l);
-            if (!t) {
-                j->oom = 1;
-                return jfail(j, "out of memory");
-            }
-            return jadd(j, key, w == 2 ? J_NULL : J_BOOL, t, w == 0 ? 1 : w == 1 ? 0 : NAN);
-        }
-    }
-    if (c == '-' || (c >= '0' && c <= '9')) {
-        /* JSON's number grammar: -?digits(.digits)?([eE][+-]?digits)? */
-        const char *a = j->p, *q = a;
-        if (*q == '-') q++;
-        const char *d0 = q;
-        while (q < j->end && *q >= '0' && *q <= '9') q++;
-        if (q == d0) return jfail(j, "bad number");
-        if (q < j->end && *q == '.') {
-            const char *f0 = ++q;
-            while (q < j->end && *q >= '0' && *q <= '9') q++;
-            if (q == f0) return jfail(j, "bad number");
-        }
-        if (q < j->end && (*q == 'e' || *q == 'E')) {
-            q++;
-            if (q < j->end && (*q == '+' || *q == '-')) q++;
-            const char *e0 = q;
-            while (q < j->end && *q >= '0' && *q <= '9') q++;
-            if (q == e0) return jfail(j, "bad number");
-        }
-        if (q - a > 63) return jfail(j, "number too long");
-        char buf[64];
-        memcpy(buf, a, (size_t)(q - a));
-        buf[q - a] = 0;
-        double v = strtod(buf, NULL);
-        if (!isfinite(v)) return jfail(j, "number out of range");
-        j->p = q;
-        char *t = dupn(buf, strlen(buf));
-        if (!t) {
-            j->oom = 1;
-            return jfail(j, "out of memory");
-        }
-        return jadd(j, key, J_NUM, t, v);
-    }
-    return jfail(j, "unexpected character");
-}
-
-static void kv_free(kv *k, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(k[i].key);
-        free(k[i].text);
-    }
-    free(k);
-}
-
-/* Parses one JSON object from s[0..n). On failure *err is the message and
- * *at the byte offset where it went wrong. */
-static int json_object(const char *s, size_t n, jp *j, size_t *at)
-{
-    memset(j, 0, sizeof *j);
-    j->s = j->p = s;
-    j->end = s + n;
-    jws(j);
-    int rc;
-    if (j->p >= j->end || *j->p != '{') rc = jfail(j, "expected a JSON object");
-    else rc = jcontainer(j, "", 1, 1);
-    if (!rc) {
-        jws(j);
-        if (j->p < j->end) rc = jfail(j, "text after the object");
-    }
-    *at = (size_t)(j->p - s);
-    if (rc) {
-        kv_free(j->kv, j->n);
-        j->kv = NULL;
-        j->n = 0;
-    }
-    return rc;
-}
-
-static const kv *kv_find(const kv *k, size_t n, const char *key)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(k[i].key, key) == 0) return &k[i];
-    return NULL;
-}
-
-/* ---- events.jsonl --------------------------------------------------------------------- */
-
-static char *kv_str(run *r, const kv *k, size_t n, const char *key)
-{
-    const kv *e = kv_find(k, n, key);
-    char *s = dupn(e && e->type == J_STR ? e->text : "", e && e->type == J_STR ? strlen(e->text) : 0);
-    if (!s) r->oom = 1;
-    return s;
-}
-
-static void read_events(run *r)
-{
-    char *text;
-    size_t len;
-    int rc = slurp(r, "events.jsonl", &text, &len);
-    if (rc) return;
-    r->have_events = 1;
-    const char *p = text, *end = text + len, *line;
-    size_t ll;
-    long lineno = 0;
-    while (next_line(&p, end, &line, &ll)) {
-        lineno++;
-        size_t i = 0;
-        while (i < ll && (line[i] == ' ' || line[i] == '\t')) i++;
-        if (i == ll) continue;
-        jp j;
-        size_t at;
-        if (json_object(line, ll, &j, &at)) {
-            if (j.oom) r->oom = 1;
-            warnf(r, "events.jsonl line %ld, column %zu: %s; line skipped", lineno, at + 1, j.err);
-            continue;
-        }
-        const kv *type = kv_find(j.kv, j.n, "type"), *step = kv_find(j.kv, j.n, "step");
-        const kv *epoch = kv_find(j.kv, j.n, "epoch"), *val = kv_find(j.kv, j.n, "value"),
-                 *th = kv_find(j.kv, j.n, "threshold");
-        const char *bad = NULL;
-        if (!type || type->type != J_STR) bad = "no \"type\" string";
-        else if (!step || step->type != J_NUM || !(step->num >= 0)) bad = "no \"step\" number";
-        else if ((val && val->type != J_NUM && val->type != J_NULL) || (th && th->type != J_NUM && th->type != J_NULL))
-            bad = "\"value\" and \"threshold\" must be numbers or null";
-        if (bad) {
-            warnf(r, "events.jsonl line %ld: %s; line skipped", lineno, bad);
-            kv_free(j.kv, j.n);
-            continue;
-        }
-        if (!grow(&r->ev, &r->cev, r->nev, sizeof *r->ev)) {
-            r->oom = 1;
-            kv_free(j.kv, j.n);
-            break;
-        }
-        event *e = &r->ev[r->nev++];
-        e->guard = strcmp(type->text, "guard") == 0;
-        e->step = step->num;
-        e->epoch = epoch && epoch->type == J_NUM ? epoch->num : NAN;
-        e->value = val && val->type == J_NUM ? val->num : NAN;
-        e->threshold = th && th->type == J_NUM ? th->num : NAN;
-        e->type = kv_str(r, j.kv, j.n, "type");
-        e->signal = kv_str(r, j.kv, j.n, "signal");
-        e->action = kv_str(r, j.kv, j.n, "action");
-        e->detail = kv_str(r, j.kv, j.n, "detail");
-        if (e->guard) r->nguard++;
-        kv_free(j.kv, j.n);
-    }
-    free(text);
-}
-
-/* ---- summary.json and config.yaml ------------------------------------------------------- */
-
-static void line_col(const char *s, size_t at, long *line, long *col)
-{
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < at; i++) {
-        if (s[i] == '\n') (*line)++, *col = 1;
-        else (*col)++;
-    }
-}
-
-static void read_summary(run *r)
-{
-    char *text;
-    size_t len;
-    int rc = slurp(r, "summary.json", &text, &len);
-    if (rc == 1) warnf(r, "summary.json: not found (the run is still going, or it ended before writing it)");
-    if (rc) return;
-    jp j;
-    size_t at;
-    if (json_object(text, len, &j, &at)) {
-        long l, c;
-        line_col(text, at, &l, &c);
-        if (j.oom) r->oom = 1;
-        warnf(r, "summary.json line %ld, column %ld: %s; summary not shown", l, c, j.err);
-    } else {
-        r->have_summary = 1;
-        r->sum = j.kv;
-        r->nsum = j.n;
-    }
-    free(text);
-}
-
-static double sum_num(const run *r, const char *key)
-{
-    const kv *k = kv_find(r->sum, r->nsum, key);
-    return k && k->type == J_NUM ? k->num : NAN;
-}
-
-static const char *sum_str(const run *r, const char *key)
-{
-    const kv *k = kv_find(r->sum, r->nsum, key);
-    return k && k->type == J_STR ? k->text : NULL;
-}
-
-static void read_config(run *r)
-{
-    char *text;
-    size_t len;
-    int rc = slurp(r, "config.yaml", &text, &len);
-    if (rc == 1) warnf(r, "config.yaml: not found");
-    if (rc) return;
-    r->have_config = 1;
-    r->config = text;
-    r->config_len = len;
-    /* the clip threshold, when clipping is by global norm */
-    gg_cfg *cfg = NULL;
-    if (gg_cfg_parse(text, len, "config.yaml", &cfg)) {
-        warnf(r, "%s", gg_errmsg());
-        return;
-    }
-    gg_cfg_node *g = gg_cfg_get(gg_cfg_root(cfg), "guard");
-    if (g && gg_cfg_node_type(g) == GG_CFG_MAP) {
-        gg_guard_config d = gg_guard_defaults();
-        int enabled = d.enabled;
-        double max_norm = d.max_norm;
-        const char *clip = gg_clip_name(d.clip);
-        if (gg_cfg_bool(g, "enabled", &enabled) || gg_cfg_str(g, "clip", &clip) ||
-            gg_cfg_float(g, "max_norm", 1e-12, 1e12, &max_norm))
-            warnf(r, "%s", gg_errmsg());
-        else if (enabled && clip && strcmp(clip, "norm") == 0)
-            r->clip = max_norm;
-    }
-    gg_cfg_free(cfg);
-}
-
-static void run_free(run *r)
-{
-    free(r->st);
-    free(r->ep);
-    free(r->rt);
-    free(r->lr);
-    free(r->ar);
-    for (int i = 0; i < r->nan_; i++) free(r->aname[i]);
-    free(r->aname);
-    for (int i = 0; i < r->nt; i++) free(r->tname[i]);
-    free(r->tname);
-    free(r->tlayer);
-    for (int i = 0; i < r->nly; i++) free(r->lname[i]);
-    free(r->lname);
-    for (size_t i = 0; i < r->nev; i++) {
-        free(r->ev[i].type);
-        free(r->ev[i].signal);
-        free(r->ev[i].action);
-        free(r->ev[i].detail);
-    }
-    free(r->ev);
-    kv_free(r->sum, r->nsum);
-    free(r->config);
-    for (int i = 0; i < r->nwarn; i++) free(r->warn[i]);
-    free(r->warn);
-}
-
-/* The directory's last component ("runs/mlp/" -> "mlp"). */
-static void base_name(const char *dir, char *out, size_t cap)
-{
-    size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/') n--;
-    size_t a = n;
-    while (a > 0 && dir[a - 1] != '/') a--;
-    if (n - a == 0 || (n - a == 1 && dir[a] == '.')) a = 0;
-    show(out, cap, dir + a, n - a);
-}
-
-static gg_status run_read(run *r, const char *dir)
-{
-    memset(r, 0, sizeof *r);
-    r->dir = dir;
-    r->clip = NAN;
-    base_name(dir, r->name, sizeof r->name);
-    struct stat sb;
-    if (stat(dir, &sb) != 0) return gg_fail(GG_E_IO, "report: run directory '%s': %s", dir, strerror(errno));
-    if (!S_ISDIR(sb.st_mode)) return gg_fail(GG_E_IO, "report: '%s' is not a directory", dir);
-    /* a run directory has at least one of the files a run writes as it
-     * starts or ends; a page of "not found" for any other directory (and a
-     * report.html left in it) would help no one */
-    static const char *const marks[] = {"config.yaml", "metrics.csv", "events.jsonl", "summary.json"};
-    int found = 0;
-    for (int i = 0; i < 4 && !found; i++) {
-        size_t pl = strlen(dir) + strlen(marks[i]) + 2;
-        char *p = malloc(pl);
-        if (!p) return gg_fail(GG_E_NOMEM, "report: out of memory");
-        snprintf(p, pl, "%s/%s", dir, marks[i]);
-        found = access(p, F_OK) == 0;
-        free(p);
-    }
-    if (!found)
-        return gg_fail(GG_E_IO,
-                       "report: '%s' is not a run directory: it has none of config.yaml, metrics.csv, events.jsonl, "
-                       "summary.json (gradguard train writes them)",
-                       dir);
-    read_metrics(r);
-    read_layers(r);
-    read_events(r);
-    read_summary(r);
-    read_config(r);
-    if (r->oom) return gg_fail(GG_E_NOMEM, "report: out of memory reading '%s'", dir);
-    return GG_OK;
-}
+/* short names inside this file for the run as read (run/run.h) */
+typedef gg_run run;
+typedef gg_run_mrow mrow;
+typedef gg_run_lrow lrow;
+typedef gg_run_event event;
 
 /* ---- the page ------------------------------------------------------------------------------- */
 
@@ -1292,7 +248,7 @@ static double wall_at(const pts *p, double step)
 /* Steps of the run: the last logged step, or the summary's count. */
 static double last_step(const run *r)
 {
-    double s = sum_num(r, "steps");
+    double s = gg_run_sum_num(r, "steps");
     if (isfinite(s)) return s;
     s = NAN;
     if (r->nst) s = r->st[r->nst - 1].step;
@@ -1469,7 +425,7 @@ static gg_status chart(gg_sb *b, run *const *rs, int n, const chart_kind *ck)
             }
         }
         /* the final test value as a star at the last step */
-        double tv = ck->test_key ? sum_num(r, ck->test_key) * ck->scale : NAN, ls = last_step(r);
+        double tv = ck->test_key ? gg_run_sum_num(r, ck->test_key) * ck->scale : NAN, ls = last_step(r);
         if (isfinite(tv) && isfinite(ls)) {
             double *tx = malloc(sizeof *tx), *ty = malloc(sizeof *ty), *tt = malloc(sizeof *tt);
             arrays[na++] = tx, arrays[na++] = ty, arrays[na++] = tt;
@@ -1477,7 +433,7 @@ static gg_status chart(gg_sb *b, run *const *rs, int n, const chart_kind *ck)
                 st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
                 goto done;
             }
-            *tx = ls, *ty = tv, *tt = sum_num(r, "wall_seconds");
+            *tx = ls, *ty = tv, *tt = gg_run_sum_num(r, "wall_seconds");
             if (single) snprintf(names[ns], sizeof names[ns], "test (final)");
             else snprintf(names[ns], sizeof names[ns], "%s test (final)", r->name);
             s[ns] = (gg_plot_series){.name = names[ns], .color = single ? C_TEST : col, .x = tx, .y = ty, .n = 1,
@@ -1712,7 +668,7 @@ static double last_of(const run *r, size_t off, int epochs_only)
 
 static double pick(const run *r, const char *key, size_t off, int epochs_only)
 {
-    double v = sum_num(r, key);
+    double v = gg_run_sum_num(r, key);
     return isfinite(v) ? v : last_of(r, off, epochs_only);
 }
 
@@ -1723,7 +679,7 @@ static void guard_breakdown(const run *r, char *out, size_t cap)
     static const char *const acts[] = {"clip", "warn", "skip", "backoff", "rollback", "stop"};
     size_t k = 0;
     out[0] = 0;
-    double clipped = sum_num(r, "guard.clipped");
+    double clipped = gg_run_sum_num(r, "guard.clipped");
     if (clipped > 0) k += (size_t)snprintf(out, cap, "%.0f step%s clipped", clipped, clipped == 1 ? "" : "s");
     for (int a = 0; a < 6 && k < cap; a++) {
         long c = 0;
@@ -1737,7 +693,7 @@ static void kpis(gg_sb *b, const run *r)
 {
     char v[64], s[160];
     gg_sb_puts(b, "<section class=\"kpis\">");
-    double steps = last_step(r), epochs = sum_num(r, "epochs");
+    double steps = last_step(r), epochs = gg_run_sum_num(r, "epochs");
     if (!isfinite(epochs) && r->nep) epochs = r->ep[r->nep - 1].epoch;
     fmt_opt(v, sizeof v, steps, "%.0f");
     fmt_opt(s, sizeof s, epochs, epochs == 1 ? "%.0f epoch" : "%.0f epochs");
@@ -1750,7 +706,7 @@ static void kpis(gg_sb *b, const run *r)
     double va = pick(r, "val_accuracy", offsetof(mrow, vacc), 1);
     fmt_opt(s, sizeof s, va * 100, "accuracy %.2f%%");
     kpi(b, "Validation loss", v, isfinite(va) ? s : NULL);
-    double tl = sum_num(r, "test_loss"), tacc = sum_num(r, "test_accuracy");
+    double tl = gg_run_sum_num(r, "test_loss"), tacc = gg_run_sum_num(r, "test_accuracy");
     if (isfinite(tacc)) {
         fmt_opt(v, sizeof v, tacc * 100, "%.2f%%");
         fmt_opt(s, sizeof s, tl, "loss %.4g");
@@ -1759,12 +715,12 @@ static void kpis(gg_sb *b, const run *r)
         fmt_opt(v, sizeof v, tl, "%.4g");
         kpi(b, "Test loss", v, NULL);
     }
-    fmt_duration(v, sizeof v, sum_num(r, "wall_seconds"));
+    fmt_duration(v, sizeof v, gg_run_sum_num(r, "wall_seconds"));
     double sps = pick(r, "samples_per_second", offsetof(mrow, sps), 0);
     fmt_opt(s, sizeof s, sps, "%.0f samples/s");
     kpi(b, "Wall time", v, isfinite(sps) ? s : NULL);
     /* the share of steps clipped first: clipping by norm writes no event */
-    double clipped = sum_num(r, "guard.clipped");
+    double clipped = gg_run_sum_num(r, "guard.clipped");
     if (clipped > 0 && steps > 0) snprintf(v, sizeof v, "%.3g%% clipped", 100 * clipped / steps);
     else snprintf(v, sizeof v, "%zu event%s", r->nguard, r->nguard == 1 ? "" : "s");
     guard_breakdown(r, s, sizeof s);
@@ -2107,7 +1063,7 @@ static void summary_config(gg_sb *b, const run *r)
         for (size_t i = 0; i < r->nsum; i++) {
             gg_sb_puts(b, "<tr><th class=\"k\">");
             gg_sb_htmls(b, r->sum[i].key);
-            gg_sb_printf(b, "</th><td%s>", r->sum[i].type == J_NUM ? " class=\"n\"" : "");
+            gg_sb_printf(b, "</th><td%s>", r->sum[i].type == GG_RUN_NUM ? " class=\"n\"" : "");
             gg_sb_htmls(b, r->sum[i].text);
             gg_sb_puts(b, "</td></tr>\n");
         }
@@ -2173,7 +1129,7 @@ gg_status gg_report_write(const char *run_dir, const char *out_html)
 {
     if (!run_dir || !*run_dir) return gg_fail(GG_E_ARG, "gg_report_write: no run directory");
     run r;
-    gg_status st = run_read(&r, run_dir);
+    gg_status st = gg_run_read(&r, run_dir);
     char *defpath = NULL;
     if (!st && !out_html) {
         size_t l = strlen(run_dir) + 16;
@@ -2186,7 +1142,7 @@ gg_status gg_report_write(const char *run_dir, const char *out_html)
         char title[320];
         snprintf(title, sizeof title, "%s \xe2\x80\x94 gradguard training report", r.name);
         page_begin(&b, title);
-        const char *status = sum_str(&r, "status");
+        const char *status = gg_run_sum_str(&r, "status");
         gg_sb_puts(&b, "<header><h1>");
         gg_sb_htmls(&b, r.name);
         gg_sb_printf(&b, "</h1><span class=\"badge %s\">", status_class(status));
@@ -2214,7 +1170,7 @@ gg_status gg_report_write(const char *run_dir, const char *out_html)
     }
     gg_sb_free(&b);
     free(defpath);
-    run_free(&r);
+    gg_run_free(&r);
     return st;
 }
 
@@ -2225,7 +1181,7 @@ static void compare_table(gg_sb *b, run *const *rs, int n)
                   "events</th></tr></thead><tbody>\n");
     for (int k = 0; k < n; k++) {
         const run *r = rs[k];
-        const char *status = sum_str(r, "status");
+        const char *status = gg_run_sum_str(r, "status");
         gg_sb_printf(b, "<tr><td><span class=\"sw\" style=\"background:%s\"></span>", palette[k % 10]);
         gg_sb_htmls(b, r->name);
         gg_sb_printf(b, "</td><td><span class=\"badge %s\">", status_class(status));
@@ -2235,9 +1191,9 @@ static void compare_table(gg_sb *b, run *const *rs, int n)
         td_num(b, pick(r, "train_loss", offsetof(mrow, loss), 0), "%.4g");
         td_num(b, pick(r, "val_loss", offsetof(mrow, vloss), 1), "%.4g");
         td_num(b, pick(r, "val_accuracy", offsetof(mrow, vacc), 1) * 100, "%.2f%%");
-        td_num(b, sum_num(r, "test_accuracy") * 100, "%.2f%%");
+        td_num(b, gg_run_sum_num(r, "test_accuracy") * 100, "%.2f%%");
         char d[48], g[160];
-        fmt_duration(d, sizeof d, sum_num(r, "wall_seconds"));
+        fmt_duration(d, sizeof d, gg_run_sum_num(r, "wall_seconds"));
         gg_sb_printf(b, "<td class=\"n\">%s</td><td>", d);
         guard_breakdown(r, g, sizeof g);
         gg_sb_htmls(b, g);
@@ -2260,14 +1216,14 @@ gg_status gg_report_compare(const char *const *run_dirs, int n, const char *out_
     gg_status st = GG_OK;
     int nread = 0;
     for (int k = 0; k < n && !st; k++, nread++) {
-        st = run_read(&runs[k], run_dirs[k]);
+        st = gg_run_read(&runs[k], run_dirs[k]);
         rs[k] = &runs[k];
     }
     /* runs of the same name (a/x and b/x) are named by their whole path */
     for (int k = 0; k < n && !st; k++)
         for (int q = 0; q < n; q++)
             if (q != k && strcmp(runs[k].name, runs[q].name) == 0 && strcmp(run_dirs[k], run_dirs[q]) != 0) {
-                show(runs[k].name, sizeof runs[k].name, run_dirs[k], strlen(run_dirs[k]));
+                gg_run_show(runs[k].name, sizeof runs[k].name, run_dirs[k], strlen(run_dirs[k]));
                 break;
             }
     gg_sb b = {0};
@@ -2290,7 +1246,7 @@ gg_status gg_report_compare(const char *const *run_dirs, int n, const char *out_
         }
     }
     gg_sb_free(&b);
-    for (int k = 0; k < nread; k++) run_free(&runs[k]);
+    for (int k = 0; k < nread; k++) gg_run_free(&runs[k]);
     free(runs);
     return st;
 }
