@@ -311,244 +311,277 @@ typedef struct chart_kind {
     const char *step_name; /* legend name of the per-step line of one run */
 } chart_kind;
 
-/* One of charts (1)-(4), for one run or overlaid for several. */
-static gg_status chart(gg_sb *b, run *const *rs, int n, const chart_kind *ck)
+/* What one of charts (1)-(4) is being built from: the series, the arrays
+ * they point into, the event markers and threshold lines, all freed by
+ * chart_free. The builders below add one run's part each. */
+typedef struct chart_parts {
+    const chart_kind *ck;
+    int single, is_rate;
+    gg_plot_series *s;
+    int ns;
+    char (*names)[300];
+    double **arrays;
+    int na, cap;
+    pts *lines;
+    int nlines;
+    gg_plot_marker *mk;
+    char **tips;
+    int nm;
+    size_t nmark;
+    gg_plot_hline *hl;
+    char (*hnames)[96];
+    int nh, any_gone;
+} chart_parts;
+
+static void chart_free(chart_parts *c)
 {
-    int single = n == 1, is_rate = ck->off == offsetof(mrow, lr);
-    int cap = 8 * n + 1;
-    gg_plot_series *s = calloc((size_t)cap, sizeof *s);
-    double **arrays = calloc((size_t)cap * 4, sizeof *arrays);
-    pts *lines = calloc((size_t)n * 2 + 1, sizeof *lines);
-    char (*names)[300] = calloc((size_t)cap, sizeof *names);
-    size_t nmark = 0;
-    for (int k = 0; k < n; k++) nmark += ck->events ? rs[k]->nguard : 0;
-    if (nmark > MARKERS_MAX) nmark = MARKERS_MAX;
-    gg_plot_marker *mk = calloc(nmark + 1, sizeof *mk);
-    char **tips = calloc(nmark + 1, sizeof *tips);
-    gg_plot_hline *hl = calloc((size_t)n + 1, sizeof *hl);
-    char (*hnames)[96] = calloc((size_t)n + 1, sizeof *hnames);
-    gg_status st = GG_OK;
-    if (!s || !arrays || !lines || !names || !mk || !tips || !hl || !hnames) {
-        st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
-        goto done;
+    if (c->arrays)
+        for (int i = 0; i < c->cap * 4; i++) free(c->arrays[i]);
+    if (c->lines)
+        for (int i = 0; i < c->nlines; i++) pts_free(&c->lines[i]);
+    if (c->tips)
+        for (size_t i = 0; i < c->nmark; i++) free(c->tips[i]);
+    free(c->arrays);
+    free(c->lines);
+    free(c->tips);
+    free(c->s);
+    free(c->names);
+    free(c->mk);
+    free(c->hl);
+    free(c->hnames);
+}
+
+static gg_status chart_oom(const chart_parts *c)
+{
+    return gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", c->ck->title);
+}
+
+/* An array of n doubles that chart_free frees; NULL on OOM. */
+static double *chart_array(chart_parts *c, size_t n)
+{
+    double *a = malloc((n ? n : 1) * sizeof *a);
+    c->arrays[c->na++] = a;
+    return a;
+}
+
+/* Adds series v, named by the format (the name lives in c->names). */
+static void add_series(chart_parts *c, gg_plot_series v, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void add_series(chart_parts *c, gg_plot_series v, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->names[c->ns], sizeof c->names[c->ns], fmt, ap);
+    va_end(ap);
+    v.name = c->names[c->ns];
+    c->s[c->ns++] = v;
+}
+
+/* The rate's jumps (diamonds) and the branches' ends (crosses), each with
+ * its step in the tooltip: the rate chart of one run. */
+static gg_status rate_marks(chart_parts *c, const run *r, int k, const char *col)
+{
+    double *jx = chart_array(c, r->nrt), *jy = chart_array(c, r->nrt), *jt = chart_array(c, r->nrt);
+    double *ex = chart_array(c, r->nrt), *ey = chart_array(c, r->nrt), *et = chart_array(c, r->nrt);
+    if (!jx || !jy || !jt || !ex || !ey || !et) return chart_oom(c);
+    size_t nj = 0, ne = 0;
+    for (size_t i = 0; i < r->nrt; i++) {
+        const mrow *m = &r->rt[i];
+        if (m->rate == 2) ex[ne] = m->step, ey[ne] = m->lr, et[ne++] = m->wall;
+        else if (i > 0) jx[nj] = m->step, jy[nj] = m->lr, jt[nj++] = m->wall; /* not the run's first rate */
     }
-    int ns = 0, na = 0, nm = 0, nh = 0, any_gone = 0;
-    int log = ck->log == 1 || (ck->log == 2 && spiky(rs, n, ck->off)) || (ck->log == 3 && !single);
-    for (int k = 0; k < n; k++) {
-        const run *r = rs[k];
-        const char *col = single ? C_TRAIN : palette[k % 10];
-        pts *keep = &lines[2 * k], *gone = &lines[2 * k + 1];
-        if (step_lines(r, ck->off, ck->scale, is_rate, keep, gone)) {
-            st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
-            goto done;
-        }
-        double *xe = column(r->ep, r->nep, offsetof(mrow, step), 1), *ye = column(r->ep, r->nep, ck->off, ck->scale);
-        double *we = column(r->ep, r->nep, offsetof(mrow, wall), 1);
-        double *te = column(r->ep, r->nep, offsetof(mrow, epoch), 1);
-        double *ve = ck->val_off != (size_t)-1 ? column(r->ep, r->nep, ck->val_off, ck->scale) : NULL;
-        arrays[na++] = xe, arrays[na++] = ye, arrays[na++] = we, arrays[na++] = te;
-        if (ve) arrays[na++] = ve;
-        if (!xe || !ye || !we || !te || (ck->val_off != (size_t)-1 && !ve)) {
-            st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
-            goto done;
-        }
-        /* per-step values; a run that logged no step rows falls back to its epochs */
-        if (keep->n) {
-            snprintf(names[ns], sizeof names[ns], "%s", single ? ck->step_name : r->name);
-            s[ns] = (gg_plot_series){.name = names[ns], .color = col, .x = keep->x, .y = keep->y, .n = keep->n,
-                                       .line = 1, .width = single ? 1.2 : 1.6, .t = keep->t, .run = k,
-                                       .smooth = !is_rate};
-            ns++;
-        }
-        /* the branches rollbacks discarded: faded, one legend entry for all */
-        if (gone->n) {
-            any_gone = 1;
-            snprintf(names[ns], sizeof names[ns], "%s%srolled back", single ? "" : r->name, single ? "" : ": ");
-            s[ns] = (gg_plot_series){.name = names[ns], .color = col, .x = gone->x, .y = gone->y, .n = gone->n,
-                                       .line = 1, .width = single ? 1.2 : 1.6, .nolegend = 1, .opacity = 0.35,
-                                       .t = gone->t, .run = k, .smooth = !is_rate};
-            ns++;
-        }
-        /* the rate's jumps and the branches' ends, each with its step in the tooltip */
-        if (is_rate && single && r->nrt) {
-            double *jx = malloc(r->nrt * sizeof *jx), *jy = malloc(r->nrt * sizeof *jy), *jt = malloc(r->nrt * sizeof *jt);
-            double *ex = malloc(r->nrt * sizeof *ex), *ey = malloc(r->nrt * sizeof *ey), *et = malloc(r->nrt * sizeof *et);
-            arrays[na++] = jx, arrays[na++] = jy, arrays[na++] = jt;
-            arrays[na++] = ex, arrays[na++] = ey, arrays[na++] = et;
-            if (!jx || !jy || !jt || !ex || !ey || !et) {
-                st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
-                goto done;
-            }
-            size_t nj = 0, ne = 0;
-            for (size_t i = 0; i < r->nrt; i++) {
-                const mrow *m = &r->rt[i];
-                if (m->rate == 2) ex[ne] = m->step, ey[ne] = m->lr, et[ne++] = m->wall;
-                else if (i > 0) jx[nj] = m->step, jy[nj] = m->lr, jt[nj++] = m->wall; /* not the run's first rate */
-            }
-            if (nj) {
-                snprintf(names[ns], sizeof names[ns], "new rate");
-                s[ns] = (gg_plot_series){.name = names[ns], .color = col, .x = jx, .y = jy, .n = nj,
-                                           .dot = GG_MK_DIAMOND, .dots = 1, .t = jt, .run = k};
-                ns++;
-            }
-            if (ne) {
-                snprintf(names[ns], sizeof names[ns], "rolled back here");
-                s[ns] = (gg_plot_series){.name = names[ns], .color = C_GRAY, .x = ex, .y = ey, .n = ne,
-                                           .dot = GG_MK_CROSS, .dots = 1, .t = et, .run = k};
-                ns++;
-            }
-        }
-        if (single && r->nep && (!is_rate || !keep->n)) {
-            snprintf(names[ns], sizeof names[ns], "train (epoch mean)");
-            s[ns] = (gg_plot_series){.name = names[ns], .color = C_TRAIN_EP, .x = xe, .y = ye, .n = r->nep,
-                                       .line = 1, .width = 1.6, .dot = GG_MK_CIRCLE, .dots = 1, .tag = te,
-                                       .tag_name = "epoch", .t = we, .run = k};
-            ns++;
-        } else if (!single && !keep->n && r->nep) {
-            snprintf(names[ns], sizeof names[ns], "%s", r->name);
-            s[ns] = (gg_plot_series){.name = names[ns], .color = col, .x = xe, .y = ye, .n = r->nep, .line = 1,
-                                       .width = 1.6, .dot = GG_MK_CIRCLE, .dots = 1, .tag = te, .tag_name = "epoch",
-                                       .t = we, .run = k};
-            ns++;
-        }
-        if (ve) {
-            int any = 0;
-            for (size_t i = 0; i < r->nep; i++) any |= isfinite(ve[i]);
-            if (any) {
-                /* in a comparison the run's colour names it and the style key says "validation" */
-                if (single) snprintf(names[ns], sizeof names[ns], "validation (epoch)");
-                else snprintf(names[ns], sizeof names[ns], "%s validation", r->name);
-                s[ns] = (gg_plot_series){.name = names[ns], .color = single ? C_VAL : col, .x = xe, .y = ve,
-                                           .n = r->nep, .line = 2, .width = 1.8, .dot = GG_MK_CIRCLE, .dots = 1,
-                                           .nolegend = !single, .tag = te, .tag_name = "epoch", .t = we, .run = k};
-                ns++;
-            }
-        }
-        /* the final test value as a star at the last step */
-        double tv = ck->test_key ? gg_run_sum_num(r, ck->test_key) * ck->scale : NAN, ls = last_step(r);
-        if (isfinite(tv) && isfinite(ls)) {
-            double *tx = malloc(sizeof *tx), *ty = malloc(sizeof *ty), *tt = malloc(sizeof *tt);
-            arrays[na++] = tx, arrays[na++] = ty, arrays[na++] = tt;
-            if (!tx || !ty || !tt) {
-                st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
-                goto done;
-            }
-            *tx = ls, *ty = tv, *tt = gg_run_sum_num(r, "wall_seconds");
-            if (single) snprintf(names[ns], sizeof names[ns], "test (final)");
-            else snprintf(names[ns], sizeof names[ns], "%s test (final)", r->name);
-            s[ns] = (gg_plot_series){.name = names[ns], .color = single ? C_TEST : col, .x = tx, .y = ty, .n = 1,
-                                       .dot = GG_MK_STAR, .dots = 1, .nolegend = !single, .t = tt, .run = k};
-            ns++;
-        }
-        if (ck->events) {
-            if (isfinite(r->clip) && ck->events == 1) {
-                snprintf(hnames[nh], sizeof hnames[nh], "%s%sclip threshold (max_norm %g)", single ? "" : r->name,
-                         single ? "" : ": ", r->clip);
-                hl[nh] = (gg_plot_hline){r->clip, hnames[nh], single ? C_CLIP : col, k};
-                nh++;
-            }
-            for (size_t i = 0; i < r->nev && (size_t)nm < nmark; i++) {
-                const event *e = &r->ev[i];
-                if (!e->guard) continue;
-                /* the rate's chart: the events that changed it */
-                if (ck->events == 2 && strcmp(e->action, "backoff") != 0 && strcmp(e->action, "rollback") != 0 &&
-                    strcmp(e->action, "stop") != 0)
-                    continue;
-                const char *c;
-                gg_shape_kind sh;
-                action_style(e->action, &c, &sh);
-                char v[40], t[40], ep[40];
-                fmt_opt(v, sizeof v, e->value, "%.6g");
-                fmt_opt(t, sizeof t, e->threshold, "%.6g");
-                fmt_opt(ep, sizeof ep, e->epoch, ", epoch %.0f");
-                if (!isfinite(e->epoch)) ep[0] = 0;
-                size_t tl = strlen(e->signal) + strlen(e->action) + strlen(e->detail) + strlen(r->name) + 200;
-                char *tip = malloc(tl);
-                if (!tip) {
-                    st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
-                    goto done;
-                }
-                snprintf(tip, tl, "%s%sstep %.0f%s\nsignal: %s\nvalue: %s, threshold: %s\naction: %s%s%s",
-                         single ? "" : r->name, single ? "" : "\n", e->step, ep, e->signal, v, t, e->action,
-                         e->detail[0] ? "\n" : "", e->detail);
-                tips[nm] = tip;
-                mk[nm++] = (gg_plot_marker){e->step, single ? c : col, sh, tip, wall_at(keep, e->step), k};
-            }
-        }
+    if (nj)
+        add_series(c, (gg_plot_series){.color = col, .x = jx, .y = jy, .n = nj, .dot = GG_MK_DIAMOND, .dots = 1,
+                                       .t = jt, .run = k},
+                   "new rate");
+    if (ne)
+        add_series(c, (gg_plot_series){.color = C_GRAY, .x = ex, .y = ey, .n = ne, .dot = GG_MK_CROSS, .dots = 1,
+                                       .t = et, .run = k},
+                   "rolled back here");
+    return GG_OK;
+}
+
+/* Run k's lines: per step (kept and rolled back), the rate's marks, per
+ * epoch, validation, and the final test value as a star at the last step. */
+static gg_status run_lines(chart_parts *c, const run *r, int k)
+{
+    const chart_kind *ck = c->ck;
+    int single = c->single;
+    const char *col = single ? C_TRAIN : palette[k % 10];
+    pts *keep = &c->lines[2 * k], *gone = &c->lines[2 * k + 1];
+    c->nlines = 2 * k + 2;
+    if (step_lines(r, ck->off, ck->scale, c->is_rate, keep, gone)) return chart_oom(c);
+    double *xe = c->arrays[c->na++] = column(r->ep, r->nep, offsetof(mrow, step), 1);
+    double *ye = c->arrays[c->na++] = column(r->ep, r->nep, ck->off, ck->scale);
+    double *we = c->arrays[c->na++] = column(r->ep, r->nep, offsetof(mrow, wall), 1);
+    double *te = c->arrays[c->na++] = column(r->ep, r->nep, offsetof(mrow, epoch), 1);
+    double *ve = ck->val_off != (size_t)-1 ? c->arrays[c->na++] = column(r->ep, r->nep, ck->val_off, ck->scale) : NULL;
+    if (!xe || !ye || !we || !te || (ck->val_off != (size_t)-1 && !ve)) return chart_oom(c);
+    /* per-step values; a run that logged no step rows falls back to its epochs */
+    double width = single ? 1.2 : 1.6;
+    if (keep->n)
+        add_series(c, (gg_plot_series){.color = col, .x = keep->x, .y = keep->y, .n = keep->n, .line = 1,
+                                       .width = width, .t = keep->t, .run = k, .smooth = !c->is_rate},
+                   "%s", single ? ck->step_name : r->name);
+    /* the branches rollbacks discarded: faded, one legend entry for all */
+    if (gone->n) {
+        c->any_gone = 1;
+        add_series(c, (gg_plot_series){.color = col, .x = gone->x, .y = gone->y, .n = gone->n, .line = 1,
+                                       .width = width, .nolegend = 1, .opacity = 0.35, .t = gone->t, .run = k,
+                                       .smooth = !c->is_rate},
+                   "%s%srolled back", single ? "" : r->name, single ? "" : ": ");
     }
-    /* legend: in compare mode the runs come from the series; add the style key */
-    gg_legend_item extra[12];
-    int nx = 0;
-    if (any_gone) extra[nx++] = (gg_legend_item){"rolled back (discarded branch)", single ? C_TRAIN : C_GRAY,
-                                                 GG_MK_LINE, 0, 0.35};
+    gg_status st;
+    if (c->is_rate && single && r->nrt && (st = rate_marks(c, r, k, col))) return st;
+    gg_plot_series epochs = {.x = xe, .y = ye, .n = r->nep, .line = 1, .width = 1.6, .dot = GG_MK_CIRCLE,
+                             .dots = 1, .tag = te, .tag_name = "epoch", .t = we, .run = k};
+    if (single && r->nep && (!c->is_rate || !keep->n)) {
+        epochs.color = C_TRAIN_EP;
+        add_series(c, epochs, "train (epoch mean)");
+    } else if (!single && !keep->n && r->nep) {
+        epochs.color = col;
+        add_series(c, epochs, "%s", r->name);
+    }
+    int any = 0;
+    for (size_t i = 0; ve && i < r->nep; i++) any |= isfinite(ve[i]);
+    if (any) {
+        /* in a comparison the run's colour names it and the style key says "validation" */
+        epochs.y = ve;
+        epochs.color = single ? C_VAL : col;
+        epochs.line = 2;
+        epochs.width = 1.8;
+        epochs.nolegend = !single;
+        if (single) add_series(c, epochs, "validation (epoch)");
+        else add_series(c, epochs, "%s validation", r->name);
+    }
+    double tv = ck->test_key ? gg_run_sum_num(r, ck->test_key) * ck->scale : NAN, ls = last_step(r);
+    if (isfinite(tv) && isfinite(ls)) {
+        double *tx = chart_array(c, 1), *ty = chart_array(c, 1), *tt = chart_array(c, 1);
+        if (!tx || !ty || !tt) return chart_oom(c);
+        *tx = ls, *ty = tv, *tt = gg_run_sum_num(r, "wall_seconds");
+        gg_plot_series v = {.color = single ? C_TEST : col, .x = tx, .y = ty, .n = 1, .dot = GG_MK_STAR,
+                            .dots = 1, .nolegend = !single, .t = tt, .run = k};
+        if (single) add_series(c, v, "test (final)");
+        else add_series(c, v, "%s test (final)", r->name);
+    }
+    return GG_OK;
+}
+
+/* Run k's clip threshold and guard events (on the rate's chart, only the
+ * events that changed the rate), each marker with its tooltip. */
+static gg_status run_events(chart_parts *c, const run *r, int k)
+{
+    const chart_kind *ck = c->ck;
+    int single = c->single;
+    const char *col = single ? C_TRAIN : palette[k % 10];
+    if (isfinite(r->clip) && ck->events == 1) {
+        snprintf(c->hnames[c->nh], sizeof c->hnames[c->nh], "%s%sclip threshold (max_norm %g)", single ? "" : r->name,
+                 single ? "" : ": ", r->clip);
+        c->hl[c->nh] = (gg_plot_hline){r->clip, c->hnames[c->nh], single ? C_CLIP : col, k};
+        c->nh++;
+    }
+    for (size_t i = 0; i < r->nev && (size_t)c->nm < c->nmark; i++) {
+        const event *e = &r->ev[i];
+        if (!e->guard) continue;
+        if (ck->events == 2 && strcmp(e->action, "backoff") != 0 && strcmp(e->action, "rollback") != 0 &&
+            strcmp(e->action, "stop") != 0)
+            continue;
+        const char *ec;
+        gg_shape_kind sh;
+        action_style(e->action, &ec, &sh);
+        char v[40], t[40], ep[40];
+        fmt_opt(v, sizeof v, e->value, "%.6g");
+        fmt_opt(t, sizeof t, e->threshold, "%.6g");
+        fmt_opt(ep, sizeof ep, e->epoch, ", epoch %.0f");
+        if (!isfinite(e->epoch)) ep[0] = 0;
+        size_t tl = strlen(e->signal) + strlen(e->action) + strlen(e->detail) + strlen(r->name) + 200;
+        char *tip = malloc(tl);
+        if (!tip) return chart_oom(c);
+        snprintf(tip, tl, "%s%sstep %.0f%s\nsignal: %s\nvalue: %s, threshold: %s\naction: %s%s%s",
+                 single ? "" : r->name, single ? "" : "\n", e->step, ep, e->signal, v, t, e->action,
+                 e->detail[0] ? "\n" : "", e->detail);
+        c->tips[c->nm] = tip;
+        c->mk[c->nm++] = (gg_plot_marker){e->step, single ? ec : col, sh, tip, wall_at(&c->lines[2 * k], e->step), k};
+    }
+    return GG_OK;
+}
+
+/* The legend's style key: in a comparison the runs come from the series;
+ * the faded branches, validation and test styles, the event shapes. */
+static int legend_key(const chart_parts *c, gg_legend_item extra[12])
+{
+    int nx = 0, single = c->single;
+    if (c->any_gone)
+        extra[nx++] = (gg_legend_item){"rolled back (discarded branch)", single ? C_TRAIN : C_GRAY, GG_MK_LINE, 0,
+                                       0.35};
     if (!single) {
         int have_val = 0, have_test = 0;
-        for (int q = 0; q < ns; q++) {
-            if (s[q].line == 2) have_val = 1;
-            if (s[q].dot == GG_MK_STAR) have_test = 1;
+        for (int q = 0; q < c->ns; q++) {
+            if (c->s[q].line == 2) have_val = 1;
+            if (c->s[q].dot == GG_MK_STAR) have_test = 1;
         }
         if (have_val) extra[nx++] = (gg_legend_item){"validation (dashed)", C_GRAY, GG_MK_LINE, 1, 0};
         if (have_test) extra[nx++] = (gg_legend_item){"test (final)", C_GRAY, GG_MK_STAR, 0, 0};
     }
-    if (ck->events) {
+    if (c->ck->events) {
         /* one legend entry per action that occurs (markers are keyed by shape) */
         static const char *const acts[] = {"clip", "warn", "skip", "backoff", "rollback", "stop"};
         for (size_t a = 0; a < 6 && nx < 11; a++) {
-            const char *c;
+            const char *ac;
             gg_shape_kind sh;
-            action_style(acts[a], &c, &sh);
+            action_style(acts[a], &ac, &sh);
             int seen = 0;
-            for (int q = 0; q < nm && !seen; q++) seen = mk[q].shape == sh;
-            if (seen) extra[nx++] = (gg_legend_item){acts[a], single ? c : C_GRAY, sh, 0, 0};
+            for (int q = 0; q < c->nm && !seen; q++) seen = c->mk[q].shape == sh;
+            if (seen) extra[nx++] = (gg_legend_item){acts[a], single ? ac : C_GRAY, sh, 0, 0};
         }
     }
+    return nx;
+}
+
+/* One of charts (1)-(4), for one run or overlaid for several. */
+static gg_status chart(gg_sb *b, run *const *rs, int n, const chart_kind *ck)
+{
+    chart_parts c = {.ck = ck, .single = n == 1, .is_rate = ck->off == offsetof(mrow, lr), .cap = 8 * n + 1};
+    c.s = calloc((size_t)c.cap, sizeof *c.s);
+    c.arrays = calloc((size_t)c.cap * 4, sizeof *c.arrays);
+    c.lines = calloc((size_t)n * 2 + 1, sizeof *c.lines);
+    c.names = calloc((size_t)c.cap, sizeof *c.names);
+    for (int k = 0; k < n; k++) c.nmark += ck->events ? rs[k]->nguard : 0;
+    if (c.nmark > MARKERS_MAX) c.nmark = MARKERS_MAX;
+    c.mk = calloc(c.nmark + 1, sizeof *c.mk);
+    c.tips = calloc(c.nmark + 1, sizeof *c.tips);
+    c.hl = calloc((size_t)n + 1, sizeof *c.hl);
+    c.hnames = calloc((size_t)n + 1, sizeof *c.hnames);
+    gg_status st = GG_OK;
+    if (!c.s || !c.arrays || !c.lines || !c.names || !c.mk || !c.tips || !c.hl || !c.hnames) st = chart_oom(&c);
+    int log = ck->log == 1 || (ck->log == 2 && spiky(rs, n, ck->off)) || (ck->log == 3 && n > 1);
+    for (int k = 0; k < n && !st; k++) {
+        st = run_lines(&c, rs[k], k);
+        if (!st && ck->events) st = run_events(&c, rs[k], k);
+    }
+    if (st) {
+        chart_free(&c);
+        return st;
+    }
+    gg_legend_item extra[12];
+    int nx = legend_key(&c, extra);
     char ylabel[128];
     snprintf(ylabel, sizeof ylabel, "%s%s", ck->ylabel, log && ck->log >= 2 ? " (log scale)" : "");
-    gg_plot p = {0};
-    p.title = ck->title;
-    p.xlabel = "step";
-    p.ylabel = ylabel;
-    p.logy = log;
-    p.zero = ck->zero;
-    p.ymin = ck->ymin;
-    p.ymax = ck->ymax;
-    p.s = s;
-    p.ns = ns;
-    p.m = mk;
-    p.nm = nm;
-    p.h = hl;
-    p.nh = nh;
-    p.extra = extra;
-    p.nextra = nx;
-    p.empty_text = ck->what;
-    p.interactive = 1;
+    gg_plot p = {.title = ck->title, .xlabel = "step", .ylabel = ylabel, .logy = log, .zero = ck->zero,
+                 .ymin = ck->ymin, .ymax = ck->ymax, .s = c.s, .ns = c.ns, .m = c.mk, .nm = c.nm, .h = c.hl,
+                 .nh = c.nh, .extra = extra, .nextra = nx, .empty_text = ck->what, .interactive = 1};
     gg_sb_puts(b, "<figure><h3>");
     gg_sb_htmls(b, ck->title);
     gg_sb_puts(b, "</h3><p class=\"cap\">");
-    gg_sb_htmls(b, single || !ck->caption_compare ? ck->caption : ck->caption_compare);
+    gg_sb_htmls(b, c.single || !ck->caption_compare ? ck->caption : ck->caption_compare);
     if (log && ck->log == 2) gg_sb_puts(b, " Drawn on a log axis: the largest values are far above the rest.");
-    if (any_gone)
+    if (c.any_gone)
         gg_sb_puts(b, " Faded lines are branches the guard rolled back: it went back to an earlier step and "
                       "trained again from there.");
     gg_sb_puts(b, "</p>");
     gg_plot_svg(b, &p);
     gg_sb_puts(b, "</figure>\n");
-done:
-    if (arrays)
-        for (int i = 0; i < cap * 4; i++) free(arrays[i]);
-    if (lines)
-        for (int i = 0; i < 2 * n; i++) pts_free(&lines[i]);
-    if (tips)
-        for (size_t i = 0; i < nmark; i++) free(tips[i]);
-    free(arrays);
-    free(lines);
-    free(tips);
-    free(s);
-    free(names);
-    free(mk);
-    free(hl);
-    free(hnames);
-    return st;
+    chart_free(&c);
+    return GG_OK;
 }
 
 static const chart_kind k_loss = {
@@ -801,6 +834,22 @@ static gg_status heat(gg_sb *b, const run *r)
     return GG_OK;
 }
 
+/* A plain line of a per-layer chart: solid, or dashed (dash 2) once the
+ * palette's ten colours repeat. */
+static gg_plot_series layer_line(const char *name, const char *color, const double *x, const double *y, size_t n,
+                                 int dash)
+{
+    return (gg_plot_series){.name = name, .color = color, .x = x, .y = y, .n = n, .line = dash, .width = 1.5};
+}
+
+/* A full-width chart of the per-layer section over steps. */
+static gg_plot wide_plot(const char *title, const char *ylabel, int logy, int height, const gg_plot_series *s, int ns,
+                         const char *empty)
+{
+    return (gg_plot){.title = title, .xlabel = "step", .ylabel = ylabel, .logy = logy, .ymin = NAN, .ymax = NAN,
+                     .width = 1200, .height = height, .s = s, .ns = ns, .empty_text = empty};
+}
+
 /* (6) update-to-weight ratio per layer: ||update|| / ||weight|| over the
  * layer's tensors together, at each logged step */
 static gg_status ratio(gg_sb *b, const run *r)
@@ -867,24 +916,13 @@ static gg_status ratio(gg_sb *b, const run *r)
     int ns = 0;
     for (int q = 0; q < shown; q++) {
         int l = order[q];
-        s[ns] = (gg_plot_series){r->lname[l], palette[q % 10], x, y + (size_t)l * nsteps, nsteps, q < 10 ? 1 : 2,
-                                 1.5, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0};
-        ns++;
+        s[ns++] = layer_line(r->lname[l], palette[q % 10], x, y + (size_t)l * nsteps, nsteps, q < 10 ? 1 : 2);
     }
-    gg_plot p = {0};
-    p.title = "update-to-weight ratio per layer";
-    p.xlabel = "step";
-    p.ylabel = "||update|| / ||weight|| (log scale)";
-    p.logy = 1;
-    p.ymin = p.ymax = NAN;
-    p.width = 1200;
-    p.height = 360;
-    p.s = s;
-    p.ns = ns;
+    gg_plot p = wide_plot("update-to-weight ratio per layer", "||update|| / ||weight|| (log scale)", 1, 360, s, ns,
+                          "no update ratios");
     p.band_lo = 3.1623e-4;
     p.band_hi = 3.1623e-3;
     p.band_label = "typical: about 1e-3 per step";
-    p.empty_text = "no update ratios";
     gg_sb_puts(b, "<p class=\"cap\">How far each step moves a layer's weights, relative to their size. Around "
                   "1e-3 (the shaded band) is the usual healthy range; far above it the learning rate is too high "
                   "for that layer, far below it the layer barely learns.");
@@ -932,44 +970,25 @@ static gg_status attention(gg_sb *b, const run *r)
     for (int k = 0; k < H; k++) {
         const char *c = palette[k % 10];
         int dash = k < 10 ? 1 : 2;
-        s1[k] = (gg_plot_series){r->aname[k], c, x + start[k], y1 + start[k], cnt[k], dash, 1.5, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0};
-        s2[k] = (gg_plot_series){r->aname[k], c, x + start[k], y2 + start[k], cnt[k], dash, 1.5, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0};
+        s1[k] = layer_line(r->aname[k], c, x + start[k], y1 + start[k], cnt[k], dash);
+        s2[k] = layer_line(r->aname[k], c, x + start[k], y2 + start[k], cnt[k], dash);
     }
     gg_sb_puts(b, "<figure class=\"wide\"><h3>Attention logits and entropy per head</h3>");
     gg_sb_puts(b, "<p class=\"cap\">The largest |q.k| / sqrt(d) each head computed in the logged step's forward "
                   "(before any logit cap), and the mean entropy of its attention rows in nats. Logits that keep "
                   "growing while the entropy falls toward 0 are attention collapsing onto single positions, the "
                   "way small transformers diverge at high learning rates.</p>");
-    gg_plot p = {0};
-    p.title = "max attention logit per head";
-    p.xlabel = "step";
-    p.ylabel = "max |logit| (log scale)";
-    p.logy = 1;
-    p.ymin = p.ymax = NAN;
-    p.width = 1200;
-    p.height = 300;
-    p.s = s1;
-    p.ns = H;
-    p.empty_text = "no attention logits";
+    gg_plot p = wide_plot("max attention logit per head", "max |logit| (log scale)", 1, 300, s1, H,
+                          "no attention logits");
     gg_plot_svg(b, &p);
-    p.title = "attention entropy per head";
-    p.ylabel = "entropy (nats)";
-    p.logy = 0;
+    p = wide_plot("attention entropy per head", "entropy (nats)", 0, 300, s2, H, "no attention entropies");
     p.zero = 1;
-    p.s = s2;
-    p.empty_text = "no attention entropies";
     gg_plot_svg(b, &p);
     if (cnt[H]) {
-        gg_plot_series z = {"mean log Z", C_TRAIN, x + start[H], y1 + start[H], cnt[H], 1, 1.5, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0};
+        gg_plot_series z = layer_line("mean log Z", C_TRAIN, x + start[H], y1 + start[H], cnt[H], 1);
         gg_sb_puts(b, "<p class=\"cap\">The output's log Z (the logsumexp of the logits, mean over the batch): "
                       "a drift away from 0 is what a z-loss holds back.</p>");
-        p.title = "output log Z";
-        p.ylabel = "mean log Z";
-        p.zero = 0;
-        p.s = &z;
-        p.ns = 1;
-        p.height = 240;
-        p.empty_text = "no log Z";
+        p = wide_plot("output log Z", "mean log Z", 0, 240, &z, 1, "no log Z");
         gg_plot_svg(b, &p);
     }
     gg_sb_puts(b, "</figure>\n");
