@@ -9,19 +9,13 @@
 #include "run/run.h"
 
 #include "core/error.h"
-#include "core/file.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define CONFIG_SHOW_MAX ((size_t)1 << 20)
 #define HEAT_ROWS_MAX 128
