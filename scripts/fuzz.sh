@@ -52,7 +52,7 @@ BLAS_INC=/usr/include/x86_64-linux-gnu/openblas-pthread
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -fno-omit-frame-pointer -fopenmp $SAN
         -I$ROOT/include -I$ROOT/src -I$ROOT/tests/fuzz -I$BLAS_INC -Wall -Wno-unknown-pragmas -Wno-pass-failed"
-LIBS="-L$BLAS_DIR -Wl,-rpath,$BLAS_DIR -lopenblas -lyaml -lz -lm"
+LIBS="-L$BLAS_DIR -Wl,-rpath,$BLAS_DIR -lopenblas -lyaml -ljansson -lz -lm"
 
 build() {
   mkdir -p "$FUZZ_DIR/obj"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gradguard needs that are missing on this machine.
 # Usage: scripts/install-deps.sh [--with-torch] [--with-mpi] [--with-chromium] [--with-fortunes]
-# Build needs: cmake, gcc, OpenBLAS, zlib, libyaml, OpenMPI (data-parallel
+# Build needs: cmake, gcc, OpenBLAS, zlib, libyaml, jansson (the JSON reader), OpenMPI (data-parallel
 # training is on by default where MPI is found; the build works without it);
 # data: dataset-fashion-mnist.
 # --with-torch adds python3-torch, python3-numpy and python3-pandas (parity tests,
@@ -12,7 +12,7 @@
 # one text directory). --with-mpi is accepted for older callers: OpenMPI is
 # part of the default set.
 set -eu
-pkgs="cmake make gcc pkg-config libopenblas-dev libopenblas-openmp-dev zlib1g-dev libyaml-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist"
+pkgs="cmake make gcc pkg-config libopenblas-dev libopenblas-openmp-dev zlib1g-dev libyaml-dev libjansson-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist"
 for a in "$@"; do
   case "$a" in
     --with-torch) pkgs="$pkgs python3-torch python3-numpy python3-pandas" ;;

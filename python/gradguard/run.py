@@ -8,7 +8,7 @@
 
 metrics.csv and layers.csv are read with Python's csv module, events.jsonl
 and summary.json with its json module (the files' formats are those of
-src/train/runlog.c, described in docs/cli.md), config.yaml by libgradguard's
+src/run/ (run.h), described in docs/cli.md), config.yaml by libgradguard's
 own config reader (gg_cfg_load), so its values have the types the trainer
 reads: 64 is an int, 1e-3 a float, true a bool, "5" (quoted) a str.
 """

@@ -186,7 +186,7 @@ def _config(policy):
 
 
 def _num(v, json_null=False):
-    """A number as runlog.c writes it: %.9g; non-finite: empty (CSV) or null (JSON)."""
+    """A number as src/run/write.c writes it: %.9g; non-finite: empty (CSV) or null (JSON)."""
     if v is None or not math.isfinite(v):
         return "null" if json_null else ""
     return "%.9g" % v

@@ -11,13 +11,14 @@
  * flipped bit anywhere in a gradguard file is refused, not loaded.
  *
  * The reader trusts nothing: the header length is checked against the file
- * size before any allocation, the JSON parser is bounds-checked and strict,
+ * size before any allocation, the JSON is parsed strictly (io/json.h),
  * and every tensor's offsets, size, and place in the buffer are checked
  * before its data is read. */
 #define _POSIX_C_SOURCE 200809L
 #include "io.h"
 #include "../core/error.h"
 #include "../core/file.h"
+#include "json.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -29,7 +30,6 @@
 
 #define ST_FORMAT "gradguard-1"
 #define ST_HEADER_MAX 100000000ull /* the reference implementation's limit */
-#define ST_DEPTH_MAX 16
 #define ST_CHUNK 65536
 
 static int host_le(void)
@@ -181,7 +181,6 @@ typedef struct st_desc {
 
 typedef struct st_kv {
     const char *k, *v;
-    size_t pos; /* file offset (reader), for messages */
 } st_kv;
 
 static int cmp_desc_ptr(const void *a, const void *b)
@@ -370,7 +369,6 @@ gg_status gg_safetensors_write(const char *path, const gg_st_entry *entries, int
         if (reserved_key(k)) continue;
         kv[m].k = k;
         kv[m].v = v;
-        kv[m].pos = 0;
         m++;
     }
     int nuser = m;
@@ -380,8 +378,8 @@ gg_status gg_safetensors_write(const char *path, const gg_st_entry *entries, int
     for (int i = 0; i < n; i++) crc = crc_f32(crc, entries[i].data, gg_shape_numel(entries[i].shape), chunk);
     char crc_hex[16], hcrc_hex[16];
     snprintf(crc_hex, sizeof crc_hex, "%08x", (unsigned)crc);
-    kv[m++] = (st_kv){"gg_crc32", crc_hex, 0};
-    kv[m++] = (st_kv){"gg_format", ST_FORMAT, 0};
+    kv[m++] = (st_kv){"gg_crc32", crc_hex};
+    kv[m++] = (st_kv){"gg_format", ST_FORMAT};
     st_kv *sorted = malloc(sizeof *sorted * (size_t)m);
     if (!sorted) {
         st = gg_fail(GG_E_NOMEM, "writing '%s': out of memory", path);
@@ -447,265 +445,13 @@ done:
     return st;
 }
 
-/* ---- a strict JSON parser for the header --------------------------------- */
-/* Values are objects, arrays, strings and non-negative integers: all a
- * safetensors header holds. Nodes live in one array; children are linked. */
-
-enum { J_OBJ, J_ARR, J_STR, J_INT };
-
-typedef struct jnode {
-    int type;
-    size_t pos;      /* file offset of the value */
-    const char *key; /* the member name, for members of an object */
-    size_t keypos;
-    const char *str;
-    uint64_t num;
-    int first, last, next, count;
-} jnode;
-
-typedef struct jparser {
-    const char *path;
-    const unsigned char *s;
-    size_t n, i, base; /* text, length, cursor, file offset of s[0] */
-    jnode *nodes;
-    int nn, cap;
-    char *strs; /* decoded strings; never more bytes than the text */
-    size_t ns;
-} jparser;
-
-static gg_status jfail(jparser *p, size_t at, const char *what)
-{
-    return gg_fail(GG_E_FORMAT, "%s: bad safetensors header at byte %zu: %s", p->path, p->base + at, what);
-}
-
-static void jskip_ws(jparser *p)
-{
-    while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r'))
-        p->i++;
-}
-
-static int jnew(jparser *p, int type, size_t pos)
-{
-    if (p->nn == p->cap) {
-        int cap = p->cap ? 2 * p->cap : 64;
-        jnode *nodes = realloc(p->nodes, sizeof *nodes * (size_t)cap);
-        if (!nodes) return -1;
-        p->nodes = nodes;
-        p->cap = cap;
-    }
-    jnode *j = &p->nodes[p->nn];
-    memset(j, 0, sizeof *j);
-    j->type = type;
-    j->pos = pos;
-    j->first = j->last = j->next = -1;
-    return p->nn++;
-}
-
-static int hex4(const unsigned char *s, unsigned *out)
-{
-    unsigned v = 0;
-    for (int k = 0; k < 4; k++) {
-        unsigned c = s[k], d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return 0;
-        v = v * 16 + d;
-    }
-    *out = v;
-    return 1;
-}
-
-/* Parses the string at the cursor into p->strs; *out points at it. */
-static gg_status jstring(jparser *p, const char **out)
-{
-    size_t start = p->i++;
-    char *d = p->strs + p->ns;
-    size_t k = 0;
-    for (;;) {
-        if (p->i >= p->n) return jfail(p, start, "unterminated string");
-        unsigned char c = p->s[p->i];
-        if (c == '"') {
-            p->i++;
-            break;
-        }
-        if (c < 0x20) return jfail(p, p->i, "control character in a string");
-        if (c != '\\') {
-            size_t len = utf8_seq(p->s + p->i, p->n - p->i);
-            if (!len) return jfail(p, p->i, "invalid UTF-8 in a string");
-            memcpy(d + k, p->s + p->i, len);
-            k += len;
-            p->i += len;
-            continue;
-        }
-        if (p->i + 1 >= p->n) return jfail(p, p->i, "unterminated escape");
-        unsigned char e = p->s[p->i + 1];
-        const char *simple = strchr("\"\\/bfnrt", e);
-        if (e && simple) {
-            static const char rep[] = "\"\\/\b\f\n\r\t";
-            d[k++] = rep[simple - "\"\\/bfnrt"];
-            p->i += 2;
-            continue;
-        }
-        if (e != 'u') return jfail(p, p->i, "unknown escape in a string");
-        unsigned cp, lo;
-        if (p->i + 6 > p->n || !hex4(p->s + p->i + 2, &cp)) return jfail(p, p->i, "bad \\u escape");
-        size_t at = p->i;
-        p->i += 6;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-            if (p->i + 6 > p->n || p->s[p->i] != '\\' || p->s[p->i + 1] != 'u' || !hex4(p->s + p->i + 2, &lo) ||
-                lo < 0xDC00 || lo > 0xDFFF)
-                return jfail(p, at, "unpaired surrogate in a \\u escape");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            p->i += 6;
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            return jfail(p, at, "unpaired surrogate in a \\u escape");
-        }
-        if (cp == 0) return jfail(p, at, "NUL character in a string");
-        /* UTF-8 is never longer than the escape it came from (6 or 12 bytes) */
-        if (cp < 0x80) {
-            d[k++] = (char)cp;
-        } else if (cp < 0x800) {
-            d[k++] = (char)(0xC0 | (cp >> 6));
-            d[k++] = (char)(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            d[k++] = (char)(0xE0 | (cp >> 12));
-            d[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-            d[k++] = (char)(0x80 | (cp & 0x3F));
-        } else {
-            d[k++] = (char)(0xF0 | (cp >> 18));
-            d[k++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-            d[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-            d[k++] = (char)(0x80 | (cp & 0x3F));
-        }
-    }
-    d[k] = 0; /* fits: the two quotes took at least as many bytes */
-    p->ns += k + 1;
-    *out = d;
-    return GG_OK;
-}
-
-static gg_status jinteger(jparser *p, uint64_t *out)
-{
-    size_t start = p->i;
-    if (p->s[p->i] == '-') return jfail(p, start, "negative number (sizes and offsets are >= 0)");
-    uint64_t v = 0;
-    while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
-        unsigned dgt = p->s[p->i] - '0';
-        if (v > (UINT64_MAX - dgt) / 10) return jfail(p, start, "integer too large");
-        v = v * 10 + dgt;
-        p->i++;
-    }
-    if (p->i - start > 1 && p->s[start] == '0') return jfail(p, start, "integer with a leading zero");
-    if (p->i < p->n && (p->s[p->i] == '.' || p->s[p->i] == 'e' || p->s[p->i] == 'E'))
-        return jfail(p, start, "expected an integer, found a fraction or exponent");
-    *out = v;
-    return GG_OK;
-}
-
-static void jappend(jparser *p, int parent, int child)
-{
-    jnode *par = &p->nodes[parent];
-    if (par->last < 0) par->first = child;
-    else p->nodes[par->last].next = child;
-    par->last = child;
-    par->count++;
-}
-
-static gg_status jvalue(jparser *p, int depth, int *out);
-
-/* Rejects duplicate member names (sorted copy: O(n log n)). */
-static gg_status jcheck_dups(jparser *p, int obj)
-{
-    jnode *o = &p->nodes[obj];
-    if (o->count < 2) return GG_OK;
-    st_kv *k = malloc(sizeof *k * (size_t)o->count);
-    if (!k) return gg_fail(GG_E_NOMEM, "%s: out of memory reading the header", p->path);
-    int m = 0;
-    for (int c = o->first; c >= 0; c = p->nodes[c].next) k[m++] = (st_kv){p->nodes[c].key, NULL, p->nodes[c].keypos};
-    qsort(k, (size_t)m, sizeof *k, cmp_kv);
-    gg_status st = GG_OK;
-    for (int i = 1; i < m && !st; i++)
-        if (!strcmp(k[i].k, k[i - 1].k)) {
-            size_t at = k[i].pos > k[i - 1].pos ? k[i].pos : k[i - 1].pos;
-            st = gg_fail(GG_E_FORMAT, "%s: bad safetensors header at byte %zu: duplicate key '%s'", p->path, at,
-                         k[i].k);
-        }
-    free(k);
-    return st;
-}
-
-static gg_status jvalue(jparser *p, int depth, int *out)
-{
-    gg_status st;
-    jskip_ws(p);
-    if (p->i >= p->n) return jfail(p, p->i, "unexpected end of the header");
-    if (depth > ST_DEPTH_MAX) return jfail(p, p->i, "nested too deeply");
-    size_t pos = p->i;
-    unsigned char c = p->s[p->i];
-    int type = c == '{' ? J_OBJ : c == '[' ? J_ARR : c == '"' ? J_STR : (c >= '0' && c <= '9') || c == '-' ? J_INT : -1;
-    if (type < 0) return jfail(p, pos, "expected a value (object, array, string or integer)");
-    int id = jnew(p, type, pos);
-    if (id < 0) return gg_fail(GG_E_NOMEM, "%s: out of memory reading the header", p->path);
-    *out = id;
-    if (type == J_STR) {
-        const char *s;
-        if ((st = jstring(p, &s))) return st;
-        p->nodes[id].str = s;
-        return GG_OK;
-    }
-    if (type == J_INT) {
-        uint64_t v = 0;
-        if ((st = jinteger(p, &v))) return st;
-        p->nodes[id].num = v;
-        return GG_OK;
-    }
-    p->i++;
-    char close = type == J_OBJ ? '}' : ']';
-    jskip_ws(p);
-    if (p->i < p->n && p->s[p->i] == close) {
-        p->i++;
-        return GG_OK;
-    }
-    for (;;) {
-        const char *key = NULL;
-        size_t keypos = 0;
-        jskip_ws(p);
-        if (type == J_OBJ) {
-            if (p->i >= p->n || p->s[p->i] != '"') return jfail(p, p->i, "expected a key string");
-            keypos = p->i;
-            if ((st = jstring(p, &key))) return st;
-            jskip_ws(p);
-            if (p->i >= p->n || p->s[p->i] != ':') return jfail(p, p->i, "expected ':' after a key");
-            p->i++;
-        }
-        int child;
-        if ((st = jvalue(p, depth + 1, &child))) return st;
-        p->nodes[child].key = key;
-        p->nodes[child].keypos = keypos;
-        jappend(p, id, child);
-        jskip_ws(p);
-        if (p->i >= p->n) return jfail(p, p->i, "unexpected end of the header");
-        if (p->s[p->i] == ',') {
-            p->i++;
-            continue;
-        }
-        if (p->s[p->i] == close) {
-            p->i++;
-            break;
-        }
-        return jfail(p, p->i, type == J_OBJ ? "expected ',' or '}'" : "expected ',' or ']'");
-    }
-    return type == J_OBJ ? jcheck_dups(p, id) : GG_OK;
-}
-
 /* ---- reader -------------------------------------------------------------- */
 
 typedef struct st_tensor {
     st_desc d;
     st_dtype dt;
     uint64_t begin, end;
-    size_t numel, pos; /* pos: file offset of its header entry */
+    size_t numel;
     float *data;
 } st_tensor;
 
@@ -716,8 +462,7 @@ struct gg_safetensors {
     int *by_name;    /* indices sorted by name */
     st_kv *meta;     /* header order */
     float *mem;      /* all tensors' data */
-    jnode *nodes;    /* the parsed header; names point into strs */
-    char *strs;
+    json_t *header;  /* the parsed header; names and metadata point into it */
 };
 
 void gg_safetensors_close(gg_safetensors *st)
@@ -728,8 +473,7 @@ void gg_safetensors_close(gg_safetensors *st)
     free(st->by_name);
     free(st->meta);
     free(st->mem);
-    free(st->nodes);
-    free(st->strs);
+    json_decref(st->header);
     free(st);
 }
 
@@ -746,75 +490,80 @@ static int cmp_tensor_off(const void *a, const void *b)
     return 0;
 }
 
-/* One tensor entry {"dtype", "shape", "data_offsets"} of the header. */
-static gg_status read_entry(gg_safetensors *st, const jnode *nodes, const jnode *v, st_tensor *t, size_t base)
+/* A header integer (a dim or an offset): >= 0 and whole. NULL if it is
+ * one, else what it is instead. */
+static const char *not_size(const json_t *v)
 {
-    const char *path = st->path, *name = v->key;
-    if (v->type != J_OBJ)
-        return gg_fail(GG_E_FORMAT, "%s: tensor '%s' (header byte %zu): its entry is not an object", path, name,
-                       base + v->pos);
-    const jnode *dtype = NULL, *shape = NULL, *offs = NULL;
-    for (int c = v->first; c >= 0; c = nodes[c].next) {
-        const jnode *m = &nodes[c];
-        if (!strcmp(m->key, "dtype")) dtype = m;
-        else if (!strcmp(m->key, "shape")) shape = m;
-        else if (!strcmp(m->key, "data_offsets")) offs = m;
-        else
-            return gg_fail(GG_E_FORMAT, "%s: tensor '%s' (header byte %zu): unknown field '%s'", path, name,
-                           base + m->keypos, m->key);
+    if (json_is_real(v)) return "expected an integer, found a fraction or exponent";
+    if (!json_is_integer(v)) return "not an integer";
+    if (json_integer_value(v) < 0) return "negative number (sizes and offsets are >= 0)";
+    return NULL;
+}
+
+/* One tensor entry {"dtype", "shape", "data_offsets"} of the header. Its
+ * place is named by the tensor and the field (the JSON reader keeps no
+ * byte offsets of values; syntax errors have theirs). */
+static gg_status read_entry(gg_safetensors *st, const char *name, json_t *v, st_tensor *t)
+{
+    const char *path = st->path;
+    if (!json_is_object(v)) return gg_fail(GG_E_FORMAT, "%s: tensor '%s': its entry is not an object", path, name);
+    const char *key;
+    json_t *m, *dtype = NULL, *shape = NULL, *offs = NULL;
+    json_object_foreach(v, key, m) {
+        if (!strcmp(key, "dtype")) dtype = m;
+        else if (!strcmp(key, "shape")) shape = m;
+        else if (!strcmp(key, "data_offsets")) offs = m;
+        else return gg_fail(GG_E_FORMAT, "%s: tensor '%s': unknown field '%s'", path, name, key);
     }
     if (!dtype || !shape || !offs)
-        return gg_fail(GG_E_FORMAT, "%s: tensor '%s' (header byte %zu): missing '%s'", path, name, base + v->pos,
+        return gg_fail(GG_E_FORMAT, "%s: tensor '%s': missing '%s'", path, name,
                        !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
-    if (dtype->type != J_STR)
-        return gg_fail(GG_E_FORMAT, "%s: tensor '%s' (header byte %zu): dtype is not a string", path, name,
-                       base + dtype->pos);
+    if (!json_is_string(dtype)) return gg_fail(GG_E_FORMAT, "%s: tensor '%s': dtype is not a string", path, name);
+    const char *dts = json_string_value(dtype);
     t->dt = ST_NDTYPES;
     for (int k = 0; k < ST_NDTYPES; k++)
-        if (!strcmp(dtype->str, dtype_names[k])) t->dt = (st_dtype)k;
+        if (!strcmp(dts, dtype_names[k])) t->dt = (st_dtype)k;
     if (t->dt == ST_NDTYPES)
         return gg_fail(GG_E_FORMAT,
-                       "%s: tensor '%s' (header byte %zu): dtype '%s' is not supported (F32, F64, F16, BF16, I64, "
-                       "I32, U8 are)",
-                       path, name, base + dtype->pos, dtype->str);
-    if (shape->type != J_ARR)
-        return gg_fail(GG_E_FORMAT, "%s: tensor '%s' (header byte %zu): shape is not an array", path, name,
-                       base + shape->pos);
-    if (shape->count > GG_MAX_DIMS)
-        return gg_fail(GG_E_FORMAT, "%s: tensor '%s' has %d dims; gradguard supports at most %d", path, name,
-                       shape->count, GG_MAX_DIMS);
+                       "%s: tensor '%s': dtype '%s' is not supported (F32, F64, F16, BF16, I64, I32, U8 are)", path,
+                       name, dts);
+    if (!json_is_array(shape)) return gg_fail(GG_E_FORMAT, "%s: tensor '%s': shape is not an array", path, name);
+    size_t nd = json_array_size(shape);
+    if (nd > GG_MAX_DIMS)
+        return gg_fail(GG_E_FORMAT, "%s: tensor '%s' has %zu dims; gradguard supports at most %d", path, name, nd,
+                       GG_MAX_DIMS);
     t->d.name = name;
     t->d.dtype = dtype_names[t->dt];
-    t->d.shape.ndim = shape->count;
+    t->d.shape.ndim = (int)nd;
     uint64_t numel = 1;
-    int k = 0;
-    for (int c = shape->first; c >= 0; c = nodes[c].next, k++) {
-        const jnode *dim = &nodes[c];
-        if (dim->type != J_INT || dim->num > INT_MAX)
-            return gg_fail(GG_E_FORMAT, "%s: tensor '%s' (header byte %zu): dim %d is not an integer in [0, %d]", path,
-                           name, base + dim->pos, k, INT_MAX);
-        t->d.shape.d[k] = (int)dim->num;
-        if (dim->num && numel > UINT64_MAX / 16 / dim->num)
+    for (size_t k = 0; k < nd; k++) {
+        const json_t *dim = json_array_get(shape, k);
+        const char *no = not_size(dim);
+        if (no || json_integer_value(dim) > INT_MAX)
+            return gg_fail(GG_E_FORMAT, "%s: tensor '%s': shape dim %zu is not an integer in [0, %d]%s%s", path, name,
+                           k, INT_MAX, no ? ": " : "", no ? no : "");
+        uint64_t d = (uint64_t)json_integer_value(dim);
+        t->d.shape.d[k] = (int)d;
+        if (d && numel > UINT64_MAX / 16 / d)
             return gg_fail(GG_E_FORMAT, "%s: tensor '%s': its shape is too large", path, name);
-        numel *= dim->num;
+        numel *= d;
     }
-    for (; k < GG_MAX_DIMS; k++) t->d.shape.d[k] = 0;
-    if (offs->type != J_ARR || offs->count != 2 || nodes[offs->first].type != J_INT ||
-        nodes[offs->last].type != J_INT)
-        return gg_fail(GG_E_FORMAT, "%s: tensor '%s' (header byte %zu): data_offsets is not [begin, end]", path, name,
-                       base + offs->pos);
-    t->begin = nodes[offs->first].num;
-    t->end = nodes[offs->last].num;
+    for (size_t k = nd; k < GG_MAX_DIMS; k++) t->d.shape.d[k] = 0;
+    const json_t *b = json_array_get(offs, 0), *e = json_array_get(offs, 1);
+    if (!json_is_array(offs) || json_array_size(offs) != 2 || !json_is_number(b) || !json_is_number(e))
+        return gg_fail(GG_E_FORMAT, "%s: tensor '%s': data_offsets is not [begin, end]", path, name);
+    const char *no = not_size(b) ? not_size(b) : not_size(e);
+    if (no) return gg_fail(GG_E_FORMAT, "%s: tensor '%s': data_offsets: %s", path, name, no);
+    t->begin = (uint64_t)json_integer_value(b);
+    t->end = (uint64_t)json_integer_value(e);
     t->numel = (size_t)numel;
-    t->pos = base + v->keypos;
     if (t->begin > t->end)
-        return gg_fail(GG_E_FORMAT, "%s: tensor '%s' (header byte %zu): data_offsets begin %llu > end %llu", path,
-                       name, base + offs->pos, (unsigned long long)t->begin, (unsigned long long)t->end);
+        return gg_fail(GG_E_FORMAT, "%s: tensor '%s': data_offsets begin %llu > end %llu", path, name,
+                       (unsigned long long)t->begin, (unsigned long long)t->end);
     if (t->end - t->begin != numel * dtype_size[t->dt])
         return gg_fail(GG_E_FORMAT,
-                       "%s: tensor '%s' (header byte %zu): data_offsets [%llu, %llu] hold %llu bytes, but %llu %s "
-                       "elements need %llu",
-                       path, name, base + offs->pos, (unsigned long long)t->begin, (unsigned long long)t->end,
+                       "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but %llu %s elements need %llu",
+                       path, name, (unsigned long long)t->begin, (unsigned long long)t->end,
                        (unsigned long long)(t->end - t->begin), (unsigned long long)numel, t->d.dtype,
                        (unsigned long long)(numel * dtype_size[t->dt]));
     return GG_OK;
@@ -841,52 +590,42 @@ static int parse_hex32(const char *s, uint32_t *out)
 static gg_status read_header(gg_safetensors *st, const char *text, size_t n, uint64_t data_size)
 {
     const char *path = st->path;
-    jparser p = {0};
-    p.path = path;
-    p.s = (const unsigned char *)text;
-    p.n = n;
-    p.base = 8;
-    p.strs = malloc(n + 1);
-    if (!p.strs) return gg_fail(GG_E_NOMEM, "%s: out of memory for a %zu-byte header", path, n);
-    int root;
-    gg_status s = jvalue(&p, 0, &root);
-    st->nodes = p.nodes;
-    st->strs = p.strs;
-    if (s) return s;
-    jskip_ws(&p);
-    if (p.i != p.n) return jfail(&p, p.i, "unexpected text after the header object");
-    const jnode *nodes = p.nodes, *r = &nodes[root];
-    if (r->type != J_OBJ) return jfail(&p, 0, "the header is not a JSON object");
-
-    int nt = r->count;
-    const jnode *meta = NULL;
-    for (int c = r->first; c >= 0; c = nodes[c].next)
-        if (!strcmp(nodes[c].key, "__metadata__")) meta = &nodes[c], nt--;
+    gg_json_err je;
+    json_t *r = st->header = gg_json_parse(text, n, "the header object", &je);
+    if (!r) return gg_fail(GG_E_FORMAT, "%s: bad safetensors header at byte %zu: %s", path, 8 + je.at, je.msg);
+    if (!json_is_object(r)) return gg_fail(GG_E_FORMAT, "%s: bad safetensors header at byte 8: the header is not a "
+                                           "JSON object", path);
+    int nt = (int)json_object_size(r);
+    json_t *meta = json_object_get(r, "__metadata__");
+    if (meta) nt--;
+    size_t nm = json_is_object(meta) ? json_object_size(meta) : 0;
     st->t = calloc((size_t)(nt ? nt : 1), sizeof *st->t);
     st->by_name = malloc(sizeof *st->by_name * (size_t)(nt ? nt : 1));
-    st->meta = malloc(sizeof *st->meta * (size_t)(meta && meta->count ? meta->count : 1));
+    st->meta = malloc(sizeof *st->meta * (nm ? nm : 1));
     const st_tensor **ptr = malloc(sizeof *ptr * (size_t)(nt ? nt : 1));
     if (!st->t || !st->by_name || !st->meta || !ptr) {
         free(ptr);
         return gg_fail(GG_E_NOMEM, "%s: out of memory for %d tensors", path, nt);
     }
+    gg_status s = GG_OK;
+    const char *key;
+    json_t *v;
     if (meta) {
-        if (meta->type != J_OBJ) {
+        if (!json_is_object(meta)) {
             free(ptr);
-            return gg_fail(GG_E_FORMAT, "%s: header byte %zu: __metadata__ is not an object", path, 8 + meta->pos);
+            return gg_fail(GG_E_FORMAT, "%s: header: __metadata__ is not an object", path);
         }
-        for (int c = meta->first; c >= 0; c = nodes[c].next) {
-            if (nodes[c].type != J_STR) {
+        json_object_foreach(meta, key, v) {
+            if (!json_is_string(v)) {
                 free(ptr);
-                return gg_fail(GG_E_FORMAT, "%s: header byte %zu: metadata '%s' is not a string", path,
-                               8 + nodes[c].pos, nodes[c].key);
+                return gg_fail(GG_E_FORMAT, "%s: header: metadata '%s' is not a string", path, key);
             }
-            st->meta[st->nmeta++] = (st_kv){nodes[c].key, nodes[c].str, 8 + nodes[c].keypos};
+            st->meta[st->nmeta++] = (st_kv){key, json_string_value(v)};
         }
     }
-    for (int c = r->first; c >= 0; c = nodes[c].next) {
-        if (&nodes[c] == meta) continue;
-        if ((s = read_entry(st, nodes, &nodes[c], &st->t[st->n], 8))) {
+    json_object_foreach(r, key, v) {
+        if (v == meta) continue;
+        if ((s = read_entry(st, key, v, &st->t[st->n]))) {
             free(ptr);
             return s;
         }
@@ -900,9 +639,9 @@ static gg_status read_header(gg_safetensors *st, const char *text, size_t n, uin
     for (int i = 0; i < nt && !s; i++) {
         const st_tensor *t = ptr[i];
         if (t->end > data_size)
-            s = gg_fail(GG_E_FORMAT, "%s: tensor '%s' (header byte %zu): data_offsets [%llu, %llu] go past the %llu-byte "
+            s = gg_fail(GG_E_FORMAT, "%s: tensor '%s': data_offsets [%llu, %llu] go past the %llu-byte "
                         "data buffer (a truncated file?)",
-                        path, t->d.name, t->pos, (unsigned long long)t->begin, (unsigned long long)t->end,
+                        path, t->d.name, (unsigned long long)t->begin, (unsigned long long)t->end,
                         (unsigned long long)data_size);
         else if (t->begin < at)
             s = gg_fail(GG_E_FORMAT, "%s: tensor '%s' (data bytes [%llu, %llu]) overlaps tensor '%s' (ends at %llu)",

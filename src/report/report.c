@@ -1,1085 +1,35 @@
-/* report.c - the HTML training report: reads a run directory (metrics.csv,
- * layers.csv, events.jsonl, summary.json, config.yaml) and writes one
- * self-contained page of charts and tables; or overlays several runs.
- *
- * Reading is strict about each line and tolerant about the run: a run that
- * died early has missing or partial files, so a missing file becomes a note
- * and a malformed line a warning naming the file and line, shown at the top
- * of the page; the report is still written. */
+/* report.c - the HTML training report: renders a run directory as read by
+ * gg_run_read (src/run/: metrics.csv, layers.csv, events.jsonl,
+ * summary.json, config.yaml) as one self-contained page of charts and
+ * tables; or overlays several runs. A run that died early has missing or
+ * partial files: the reader's warnings (file and line) are shown at the top
+ * of the page, and the report is still written. */
 #include "report.h"
 
-#include "core/error.h"
-#include "core/file.h"
+#include "run/run.h"
 
-#include <errno.h>
-#include <limits.h>
+#include "core/error.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#define FILE_MAX ((size_t)256 << 20) /* larger files are refused, not read */
 #define CONFIG_SHOW_MAX ((size_t)1 << 20)
-#define WARN_KEEP 40                 /* warnings kept per run; the rest are counted */
-#define MAX_TENSORS 4096
 #define HEAT_ROWS_MAX 128
 #define HEAT_COLS_MAX 240
 #define RATIO_LINES_MAX 16
 #define EVENT_ROWS_MAX 1000
 #define MARKERS_MAX 20000
 #define COMPARE_MAX 20
-#define JSON_DEPTH_MAX 8
 
-/* ---- the run, as read ---------------------------------------------------------- */
-
-typedef struct mrow {
-    double step, epoch, loss, acc, lr, gn, vloss, vacc, sps, wall, branch;
-    long seq;   /* line number: the rows' order in the file */
-    int rate;   /* rate rows: 1 "lr" (the rate from this step on), 2 "rollback" (a branch's end) */
-    int rb;     /* on a branch a rollback discarded */
-} mrow;
-
-typedef struct lrow { /* 24 bytes: a long run has millions of these */
-    double step;
-    float gn, wn, un; /* a norm beyond float range is as good as infinite here */
-    int tensor;
-} lrow;
-
-/* An attention row of layers.csv (series = one head of one layer) or an
- * output row (series -1: log Z in a). */
-typedef struct arow {
-    double step;
-    float a, b; /* max |logit|, entropy */
-    int series;
-} arow;
-
-enum { J_NULL, J_NUM, J_STR, J_BOOL };
-
-/* A JSON value flattened to "a.b" = value; text is the string, or the
- * number as written, or true/false/null. */
-typedef struct kv {
-    char *key, *text;
-    int type;
-    double num;
-} kv;
-
-typedef struct event {
-    int guard;
-    double step, epoch, value, threshold;
-    char *type, *signal, *action, *detail;
-} event;
-
-typedef struct run {
-    const char *dir;
-    char name[256];
-    int have_metrics, have_layers, have_events, have_summary, have_config;
-    mrow *st, *ep, *rt; /* step rows, epoch rows, rate rows ("lr" and "rollback") */
-    size_t nst, cst, nep, cep, nrt, crt;
-    size_t nrb;         /* rows on discarded branches */
-    lrow *lr;
-    size_t nl, cl;
-    arow *ar; /* attention and output rows */
-    size_t na, ca;
-    char **aname; /* "attn1 head 0" */
-    int nan_, can_;
-    char **tname; /* tensor names and their layer index */
-    int *tlayer;
-    int nt, ct;
-    char **lname;
-    int nly, cly;
-    event *ev;
-    size_t nev, cev, nguard;
-    kv *sum;
-    size_t nsum, csum;
-    char *config;
-    size_t config_len;
-    double clip; /* the clip threshold in force (guard.clip norm), or NaN */
-    char **warn;
-    int nwarn;
-    long warn_more;
-    int oom;
-} run;
-
-static int grow(void *pp, size_t *cap, size_t n, size_t size)
-{
-    void **p = (void **)pp;
-    if (n < *cap) return 1;
-    size_t nc = *cap ? *cap * 2 : 64;
-    if (nc > SIZE_MAX / size) return 0;
-    void *q = realloc(*p, nc * size);
-    if (!q) return 0;
-    *p = q;
-    *cap = nc;
-    return 1;
-}
-
-static char *dupn(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = 0;
-    }
-    return d;
-}
-
-static void warnf(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warnf(run *r, const char *fmt, ...)
-{
-    if (r->nwarn >= WARN_KEEP) {
-        r->warn_more++;
-        return;
-    }
-    if (!r->warn && !(r->warn = calloc(WARN_KEEP, sizeof *r->warn))) {
-        r->oom = 1;
-        return;
-    }
-    char buf[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (!(r->warn[r->nwarn] = dupn(buf, strlen(buf)))) {
-        r->oom = 1;
-        return;
-    }
-    r->nwarn++;
-}
-
-/* Reads dir/name whole. 0: read; 1: absent; -1: unreadable (warned). */
-static int slurp(run *r, const char *name, char **out, size_t *len)
-{
-    *out = NULL;
-    *len = 0;
-    size_t pl = strlen(r->dir) + strlen(name) + 2;
-    char *path = malloc(pl);
-    if (!path) {
-        r->oom = 1;
-        return -1;
-    }
-    snprintf(path, pl, "%s/%s", r->dir, name);
-    int odd;
-    FILE *f = gg_fopen_regular(path, &odd);
-    free(path);
-    if (!f && odd) {
-        warnf(r, "%s: not a regular file", name);
-        return -1;
-    }
-    if (!f) {
-        if (errno == ENOENT) return 1;
-        warnf(r, "%s: cannot open: %s", name, strerror(errno));
-        return -1;
-    }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        warnf(r, "%s: not a regular file", name);
-        fclose(f);
-        return -1;
-    }
-    if ((uint64_t)sb.st_size > FILE_MAX) {
-        warnf(r, "%s: %lld bytes is over the report's limit of %zu MiB; file skipped", name, (long long)sb.st_size,
-              FILE_MAX >> 20);
-        fclose(f);
-        return -1;
-    }
-    /* a running trainer may append meanwhile: read what was there at fstat */
-    size_t want = (size_t)sb.st_size, got = 0;
-    char *buf = malloc(want + 1);
-    if (!buf) {
-        r->oom = 1;
-        fclose(f);
-        return -1;
-    }
-    while (got < want) {
-        size_t k = fread(buf + got, 1, want - got, f);
-        if (k == 0) break;
-        got += k;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        warnf(r, "%s: read error after %zu bytes", name, got);
-        free(buf);
-        return -1;
-    }
-    buf[got] = 0;
-    *out = buf;
-    *len = got;
-    return 0;
-}
-
-/* The next line of [*p, end) without its "\n" or "\r\n"; 0 at the end. */
-static int next_line(const char **p, const char *end, const char **line, size_t *len)
-{
-    if (*p >= end) return 0;
-    const char *s = *p, *nl = memchr(s, '\n', (size_t)(end - s));
-    const char *e = nl ? nl : end;
-    *p = nl ? nl + 1 : end;
-    if (e > s && e[-1] == '\r') e--;
-    *line = s;
-    *len = (size_t)(e - s);
-    return 1;
-}
-
-#define MAX_FIELDS 16
-
-/* Splits a CSV line at commas (the run files quote nothing); returns the
- * number of fields, or MAX_FIELDS + 1 if there are more. */
-static int split_csv(const char *s, size_t n, const char **f, size_t *fl)
-{
-    int k = 0;
-    size_t a = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i == n || s[i] == ',') {
-            if (k == MAX_FIELDS) return MAX_FIELDS + 1;
-            f[k] = s + a;
-            fl[k++] = i - a;
-            a = i + 1;
-        }
-    }
-    return k;
-}
-
-/* A CSV number: empty is a missing value (NaN); otherwise a finite decimal
- * number and nothing else. 0 on success. */
-static int csv_num(const char *s, size_t n, double *out)
-{
-    if (n == 0) {
-        *out = NAN;
-        return 0;
-    }
-    if (n > 63) return -1;
-    char buf[64];
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    if (!(buf[0] == '-' || buf[0] == '+' || buf[0] == '.' || (buf[0] >= '0' && buf[0] <= '9'))) return -1;
-    char *e;
-    errno = 0;
-    double v = strtod(buf, &e);
-    if (e != buf + n || errno == ERANGE || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
-
-static void show(char *out, size_t cap, const char *s, size_t n)
-{
-    if (n > cap - 4) snprintf(out, cap, "%.*s...", (int)(cap - 4), s);
-    else snprintf(out, cap, "%.*s", (int)n, s);
-}
-
-/* Maps the header's names to the expected columns: col[k] is the field
- * index of names[k], or -1. Returns the number of header fields, or -1 if
- * the line is no header (its first field is not names[0]). */
-static int read_header(run *r, const char *file, const char *line, size_t len, const char *const *names, int nn,
-                       int *col)
-{
-    const char *f[MAX_FIELDS];
-    size_t fl[MAX_FIELDS];
-    int nf = split_csv(line, len, f, fl);
-    for (int k = 0; k < nn; k++) col[k] = -1;
-    if (nf < 1 || nf > MAX_FIELDS || fl[0] != strlen(names[0]) || memcmp(f[0], names[0], fl[0]) != 0) return -1;
-    for (int i = 0; i < nf; i++) {
-        int k = 0;
-        while (k < nn && !(strlen(names[k]) == fl[i] && memcmp(names[k], f[i], fl[i]) == 0)) k++;
-        char sh[64];
-        show(sh, sizeof sh, f[i], fl[i]);
-        if (k == nn) warnf(r, "%s line 1: unknown column '%s' ignored", file, sh);
-        else if (col[k] >= 0) warnf(r, "%s line 1: column '%s' appears twice; the first is used", file, sh);
-        else col[k] = i;
-    }
-    return nf;
-}
-
-/* ---- metrics.csv --------------------------------------------------------------------- */
-
-static const char *const metric_cols[] = {"kind",     "step",     "epoch",        "loss",
-                                          "accuracy", "lr",       "grad_norm",    "val_loss",
-                                          "val_accuracy", "samples_per_second", "wall_seconds", "branch"};
-#define NMETRIC 12
-#define NMETRIC_V1 10 /* the columns before wall_seconds and branch */
-
-/* Which rows a rollback discarded. A row's branch counts the rollbacks
- * before it, and a branch's first row is at the step training went back
- * to. A row of branch b at step s was discarded if a later branch began
- * before s; a "rollback" row (a branch's end) always was. */
-static void mark_rolled_back(run *r)
-{
-    double maxb = 0;
-    mrow *sets[3] = {r->st, r->ep, r->rt};
-    size_t ns[3] = {r->nst, r->nep, r->nrt};
-    for (int k = 0; k < 3; k++)
-        for (size_t i = 0; i < ns[k]; i++) maxb = fmax(maxb, sets[k][i].branch);
-    if (maxb < 1) return;
-    size_t nb = (size_t)maxb + 2;
-    double *start = malloc(nb * sizeof *start);
-    long *first = malloc(nb * sizeof *first);
-    if (!start || !first) {
-        free(start);
-        free(first);
-        r->oom = 1;
-        return;
-    }
-    for (size_t b = 0; b < nb; b++) start[b] = INFINITY, first[b] = LONG_MAX;
-    for (int k = 0; k < 3; k++)
-        for (size_t i = 0; i < ns[k]; i++) {
-            size_t b = (size_t)sets[k][i].branch;
-            if (sets[k][i].seq < first[b]) first[b] = sets[k][i].seq, start[b] = sets[k][i].step;
-        }
-    /* start[b]: the earliest step any branch from b on went back to */
-    start[0] = INFINITY;
-    for (size_t b = nb - 1; b-- > 1;) start[b] = fmin(start[b], start[b + 1]);
-    for (int k = 0; k < 3; k++)
-        for (size_t i = 0; i < ns[k]; i++) {
-            mrow *m = &sets[k][i];
-            /* a rate row at the step a later branch began at is replaced by that branch's */
-            double from = start[(size_t)m->branch + 1];
-            m->rb = m->rate == 2 || m->step > from || (m->rate == 1 && m->step >= from);
-            r->nrb += (size_t)m->rb;
-        }
-    free(start);
-    free(first);
-}
-
-static void read_metrics(run *r)
-{
-    char *text;
-    size_t len;
-    int rc = slurp(r, "metrics.csv", &text, &len);
-    if (rc == 1) warnf(r, "metrics.csv: not found; the loss, accuracy, learning-rate and gradient charts are empty");
-    if (rc) return;
-    r->have_metrics = 1;
-    const char *p = text, *end = text + len, *line;
-    size_t ll;
-    int col[NMETRIC], nhead = NMETRIC;
-    long lineno = 0;
-    int header_done = 0;
-    while (next_line(&p, end, &line, &ll)) {
-        lineno++;
-        if (!header_done) {
-            header_done = 1;
-            nhead = read_header(r, "metrics.csv", line, ll, metric_cols, NMETRIC, col);
-            if (nhead >= 0) {
-                if (col[0] < 0 || col[1] < 0) {
-                    warnf(r, "metrics.csv line 1: the header lacks 'kind' or 'step'; file skipped");
-                    break;
-                }
-                continue;
-            }
-            warnf(r, "metrics.csv line 1: no header; the standard columns are assumed");
-            nhead = -1;
-            for (int k = 0; k < NMETRIC; k++) col[k] = k;
-        }
-        if (ll == 0) continue;
-        const char *f[MAX_FIELDS];
-        size_t fl[MAX_FIELDS];
-        int nf = split_csv(line, ll, f, fl);
-        if (nhead < 0) { /* no header: the columns of either version */
-            col[10] = nf == NMETRIC ? 10 : -1;
-            col[11] = nf == NMETRIC ? 11 : -1;
-        }
-        if (nhead < 0 && (nf == NMETRIC || nf == NMETRIC_V1)) nhead = nf;
-        if (nf != nhead) {
-            warnf(r, "metrics.csv line %ld: %s%d fields where the header has %d; line skipped", lineno,
-                  nf > MAX_FIELDS ? "more than " : "", nf > MAX_FIELDS ? MAX_FIELDS : nf,
-                  nhead < 0 ? NMETRIC_V1 : nhead);
-            continue;
-        }
-        double v[NMETRIC];
-        int bad = -1;
-        for (int k = 1; k < NMETRIC && bad < 0; k++) {
-            v[k] = NAN;
-            if (col[k] >= 0 && csv_num(f[col[k]], fl[col[k]], &v[k])) bad = k;
-        }
-        if (bad >= 0) {
-            char sh[64];
-            show(sh, sizeof sh, f[col[bad]], fl[col[bad]]);
-            warnf(r, "metrics.csv line %ld: column '%s': '%s' is not a number; line skipped", lineno, metric_cols[bad],
-                  sh);
-            continue;
-        }
-        if (!(v[1] >= 0)) {
-            warnf(r, "metrics.csv line %ld: the step is missing or negative; line skipped", lineno);
-            continue;
-        }
-        const char *kind = f[col[0]];
-        size_t kl = fl[col[0]];
-        int is_step = kl == 4 && memcmp(kind, "step", 4) == 0, is_epoch = kl == 5 && memcmp(kind, "epoch", 5) == 0;
-        int rate = kl == 2 && memcmp(kind, "lr", 2) == 0 ? 1 : kl == 8 && memcmp(kind, "rollback", 8) == 0 ? 2 : 0;
-        if (!is_step && !is_epoch && !rate) {
-            char sh[64];
-            show(sh, sizeof sh, kind, kl);
-            warnf(r, "metrics.csv line %ld: kind '%s' is none of step, epoch, lr, rollback; line skipped", lineno, sh);
-            continue;
-        }
-        if (!(isnan(v[11]) || (v[11] >= 0 && v[11] < 1e6 && v[11] == floor(v[11])))) {
-            warnf(r, "metrics.csv line %ld: the branch is not a whole number in [0, 1e6); line skipped", lineno);
-            continue;
-        }
-        mrow m = {v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], isnan(v[11]) ? 0 : v[11], lineno, rate, 0};
-        if (rate) {
-            if (!grow(&r->rt, &r->crt, r->nrt, sizeof *r->rt)) {
-                r->oom = 1;
-                break;
-            }
-            r->rt[r->nrt++] = m;
-        } else if (is_step) {
-            if (!grow(&r->st, &r->cst, r->nst, sizeof *r->st)) {
-                r->oom = 1;
-                break;
-            }
-            r->st[r->nst++] = m;
-        } else {
-            if (!grow(&r->ep, &r->cep, r->nep, sizeof *r->ep)) {
-                r->oom = 1;
-                break;
-            }
-            r->ep[r->nep++] = m;
-        }
-    }
-    if (lineno == 0) warnf(r, "metrics.csv: empty");
-    free(text);
-    mark_rolled_back(r);
-}
-
-/* ---- layers.csv ------------------------------------------------------------------------- */
-
-/* dead_fraction and saturated_fraction (the quiet monitor's share of dead
- * and saturated units) are known but not drawn: empty for tensors that are
- * not an activation's. head, max_logit, entropy: the rows of attention
- * heads; log_z: the output row. Older files lack the last four. */
-static const char *const layer_cols[] = {"step",        "tensor",       "layer",         "grad_norm",
-                                         "weight_norm", "update_norm",  "update_ratio",  "dead_fraction",
-                                         "saturated_fraction", "head", "max_logit", "entropy", "log_z"};
-#define NLAYERCOL 13
-#define NLAYERNUM 7 /* columns read as numbers, and those from C_HEAD on */
-enum { C_HEAD = 9, C_MAXLOGIT, C_ENTROPY, C_LOGZ };
-
-/* Series index of "layer head h", added if new; -1 out of memory. */
-static int intern_head(run *r, const char *layer, size_t ln, int head)
-{
-    char nm[160];
-    snprintf(nm, sizeof nm, "%.*s head %d", (int)(ln < 100 ? ln : 100), layer, head);
-    for (int i = 0; i < r->nan_; i++)
-        if (strcmp(r->aname[i], nm) == 0) return i;
-    size_t c = (size_t)r->can_;
-    if (!grow(&r->aname, &c, (size_t)r->nan_, sizeof *r->aname)) return -1;
-    r->can_ = (int)c;
-    if (!(r->aname[r->nan_] = dupn(nm, strlen(nm)))) return -1;
-    return r->nan_++;
-}
-
-static int intern_layer(run *r, const char *s, size_t n)
-{
-    for (int i = r->nly - 1; i >= 0; i--)
-        if (strlen(r->lname[i]) == n && memcmp(r->lname[i], s, n) == 0) return i;
-    size_t c = (size_t)r->cly;
-    if (!grow(&r->lname, &c, (size_t)r->nly, sizeof *r->lname)) return -1;
-    r->cly = (int)c;
-    if (!(r->lname[r->nly] = dupn(s, n))) return -1;
-    return r->nly++;
-}
-
-/* Tensor index of a name; rows come in the model's order, so the tensor
- * after the previous one is tried first and the lookup is O(1) in practice. */
-static int intern_tensor(run *r, const char *s, size_t n, const char *layer, size_t ln, int *hint)
-{
-    for (int k = 0; k < 2 && r->nt > 0; k++) {
-        int i = (*hint + 1 - k + r->nt) % r->nt;
-        if (strlen(r->tname[i]) == n && memcmp(r->tname[i], s, n) == 0) return *hint = i;
-    }
-    for (int i = 0; i < r->nt; i++)
-        if (strlen(r->tname[i]) == n && memcmp(r->tname[i], s, n) == 0) return *hint = i;
-    if (r->nt == MAX_TENSORS) return -2;
-    size_t c = (size_t)r->ct;
-    if (!grow(&r->tname, &c, (size_t)r->nt, sizeof *r->tname)) return -1;
-    size_t c2 = (size_t)r->ct;
-    if (!grow(&r->tlayer, &c2, (size_t)r->nt, sizeof *r->tlayer)) return -1;
-    r->ct = (int)(c < c2 ? c : c2);
-    if (!(r->tname[r->nt] = dupn(s, n))) return -1;
-    /* a tensor without a layer is its own layer */
-    int li = ln ? intern_layer(r, layer, ln) : intern_layer(r, s, n);
-    if (li < 0) {
-        free(r->tname[r->nt]);
-        return -1;
-    }
-    r->tlayer[r->nt] = li;
-    return *hint = r->nt++;
-}
-
-static void read_layers(run *r)
-{
-    char *text;
-    size_t len;
-    if (slurp(r, "layers.csv", &text, &len)) return;
-    r->have_layers = 1;
-    const char *p = text, *end = text + len, *line;
-    size_t ll;
-    int col[NLAYERCOL], nhead = -1, hint = -1, over = 0;
-    long lineno = 0;
-    while (next_line(&p, end, &line, &ll)) {
-        lineno++;
-        if (lineno == 1) {
-            nhead = read_header(r, "layers.csv", line, ll, layer_cols, NLAYERCOL, col);
-            if (nhead < 0 || col[1] < 0) {
-                warnf(r, "layers.csv line 1: expected the header 'step,tensor,layer,...'; file skipped");
-                r->have_layers = 0;
-                break;
-            }
-            continue;
-        }
-        if (ll == 0) continue;
-        const char *f[MAX_FIELDS];
-        size_t fl[MAX_FIELDS];
-        int nf = split_csv(line, ll, f, fl);
-        if (nf != nhead) {
-            warnf(r, "layers.csv line %ld: %s%d fields where the header has %d; line skipped", lineno,
-                  nf > MAX_FIELDS ? "more than " : "", nf > MAX_FIELDS ? MAX_FIELDS : nf, nhead);
-            continue;
-        }
-        double v[NLAYERCOL];
-        int bad = -1;
-        for (int k = 0; k < NLAYERCOL && bad < 0; k++) {
-            v[k] = NAN;
-            if (k == 1 || k == 2 || (k >= NLAYERNUM && k < C_HEAD) || col[k] < 0) continue;
-            if (csv_num(f[col[k]], fl[col[k]], &v[k])) bad = k;
-        }
-        if (bad >= 0) {
-            char sh[64];
-            show(sh, sizeof sh, f[col[bad]], fl[col[bad]]);
-            warnf(r, "layers.csv line %ld: column '%s': '%s' is not a number; line skipped", lineno, layer_cols[bad],
-                  sh);
-            continue;
-        }
-        if (!(v[0] >= 0) || fl[col[1]] == 0) {
-            warnf(r, "layers.csv line %ld: the step or tensor name is missing; line skipped", lineno);
-            continue;
-        }
-        if (isfinite(v[C_HEAD]) || isfinite(v[C_LOGZ])) {
-            /* an attention head's row, or the output's */
-            int si = -1;
-            if (isfinite(v[C_HEAD])) {
-                si = intern_head(r, col[2] >= 0 ? f[col[2]] : "", col[2] >= 0 ? fl[col[2]] : 0, (int)v[C_HEAD]);
-                if (si < 0) {
-                    r->oom = 1;
-                    break;
-                }
-            }
-            if (!grow(&r->ar, &r->ca, r->na, sizeof *r->ar)) {
-                r->oom = 1;
-                break;
-            }
-            r->ar[r->na++] = si >= 0 ? (arow){v[0], (float)v[C_MAXLOGIT], (float)v[C_ENTROPY], si}
-                                     : (arow){v[0], (float)v[C_LOGZ], NAN, -1};
-            continue;
-        }
-        int ti = intern_tensor(r, f[col[1]], fl[col[1]], col[2] >= 0 ? f[col[2]] : "", col[2] >= 0 ? fl[col[2]] : 0,
-                               &hint);
-        if (ti == -1) {
-            r->oom = 1;
-            break;
-        }
-        if (ti == -2) {
-            if (!over++)
-                warnf(r, "layers.csv line %ld: more than %d tensors; the rest are left out", lineno, MAX_TENSORS);
-            continue;
-        }
-        if (!grow(&r->lr, &r->cl, r->nl, sizeof *r->lr)) {
-            r->oom = 1;
-            break;
-        }
-        r->lr[r->nl++] = (lrow){v[0], (float)v[3], (float)v[4], (float)v[5], ti};
-    }
-    free(text);
-}
-
-/* ---- JSON ------------------------------------------------------------------------------ */
-/* A small strict JSON reader for the run's own files (flat event objects and
- * a summary with one nested object): values are flattened into key paths. */
-
-typedef struct jp {
-    const char *s, *p, *end;
-    const char *err;
-    kv *kv;
-    size_t n, cap;
-    int oom;
-} jp;
-
-static void jws(jp *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
-}
-
-static int jfail(jp *j, const char *msg)
-{
-    if (!j->err) j->err = msg;
-    return -1;
-}
-
-static int hex4(const char *s, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = s[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* A string at j->p (on its opening quote), decoded to UTF-8 in *out. */
-static int jstring(jp *j, char **out)
-{
-    j->p++;
-    const char *a = j->p;
-    size_t n = 0;
-    /* pass 1: find the end and check escapes */
-    while (j->p < j->end && *j->p != '"') {
-        unsigned char c = (unsigned char)*j->p;
-        if (c < 0x20) return jfail(j, "control character in a string");
-        if (c == '\\') {
-            if (j->p + 1 >= j->end) return jfail(j, "unterminated string");
-            j->p++;
-            if (*j->p == 'u') {
-                unsigned u;
-                if (j->end - j->p < 5 || hex4(j->p + 1, &u)) return jfail(j, "bad \\u escape");
-                j->p += 4;
-                n += 6;
-            } else if (!strchr("\"\\/bfnrt", *j->p)) {
-                return jfail(j, "bad escape in a string");
-            }
-        }
-        j->p++;
-        n++;
-    }
-    if (j->p >= j->end) return jfail(j, "unterminated string");
-    const char *e = j->p++;
-    char *d = malloc(n + 1), *o = d;
-    if (!d) {
-        j->oom = 1;
-        return jfail(j, "out of memory");
-    }
-    for (const char *s = a; s < e; s++) {
-        if (*s != '\\') {
-            *o++ = *s;
-            continue;
-        }
-        s++;
-        switch (*s) {
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
-        case 'u': {
-            unsigned u = 0, lo = 0;
-            hex4(s + 1, &u); /* checked in pass 1 */
-            s += 4;
-            if (u >= 0xd800 && u < 0xdc00 && e - s > 6 && s[1] == '\\' && s[2] == 'u' && !hex4(s + 3, &lo) &&
-                lo >= 0xdc00 && lo < 0xe000) {
-                u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
-                s += 6;
-            } else if (u >= 0xd800 && u < 0xe000) {
-                u = 0xfffd; /* a lone surrogate */
-            }
-            if (u < 0x80) *o++ = (char)u;
-            else if (u < 0x800) *o++ = (char)(0xc0 | (u >> 6)), *o++ = (char)(0x80 | (u & 63));
-            else if (u < 0x10000)
-                *o++ = (char)(0xe0 | (u >> 12)), *o++ = (char)(0x80 | ((u >> 6) & 63)), *o++ = (char)(0x80 | (u & 63));
-            else
-                *o++ = (char)(0xf0 | (u >> 18)), *o++ = (char)(0x80 | ((u >> 12) & 63)),
-                *o++ = (char)(0x80 | ((u >> 6) & 63)), *o++ = (char)(0x80 | (u & 63));
-            break;
-        }
-        default: *o++ = *s; /* " \ / */
-        }
-    }
-    *o = 0;
-    *out = d;
-    return 0;
-}
-
-static int jadd(jp *j, const char *key, int type, char *text, double num)
-{
-    if (!grow(&j->kv, &j->cap, j->n, sizeof *j->kv)) {
-        free(text);
-        j->oom = 1;
-        return jfail(j, "out of memory");
-    }
-    char *k = dupn(key, strlen(key));
-    if (!k) {
-        free(text);
-        j->oom = 1;
-        return jfail(j, "out of memory");
-    }
-    j->kv[j->n++] = (kv){k, text, type, num};
-    return 0;
-}
-
-static int jvalue(jp *j, const char *key, int depth);
-
-static int jcontainer(jp *j, const char *prefix, int depth, int is_obj)
-{
-    if (depth > JSON_DEPTH_MAX) return jfail(j, "nested too deeply");
-    j->p++;
-    jws(j);
-    if (j->p < j->end && *j->p == (is_obj ? '}' : ']')) {
-        j->p++;
-        return 0;
-    }
-    for (int i = 0;; i++) {
-        char key[160];
-        jws(j);
-        if (is_obj) {
-            if (j->p >= j->end || *j->p != '"') return jfail(j, "expected a key string");
-            char *k;
-            if (jstring(j, &k)) return -1;
-            snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k);
-            free(k);
-            jws(j);
-            if (j->p >= j->end || *j->p != ':') return jfail(j, "expected ':'");
-            j->p++;
-        } else {
-            snprintf(key, sizeof key, "%s.%d", prefix, i);
-        }
-        if (jvalue(j, key, depth + 1)) return -1;
-        jws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (j->p < j->end && *j->p == (is_obj ? '}' : ']')) {
-            j->p++;
-            return 0;
-        }
-        return jfail(j, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
-    }
-}
-
-static int jvalue(jp *j, const char *key, int depth)
-{
-    jws(j);
-    if (j->p >= j->end) return jfail(j, "unexpected end of input");
-    char c = *j->p;
-    if (c == '{' || c == '[') return jcontainer(j, key, depth, c == '{');
-    if (c == '"') {
-        char *s;
-        if (jstring(j, &s)) return -1;
-        return jadd(j, key, J_STR, s, NAN);
-    }
-    static const char *const words[] = {"true", "false", "null"};
-    for (int w = 0; w < 3; w++) {
-        size_t l = strlen(words[w]);
-        if ((size_t)(j->end - j->p) >= l && memcmp(j->p, words[w], l) == 0) {
-            j->p += l;
-            char *t = dupn(words[w], l);
-            if (!t) {
-                j->oom = 1;
-                return jfail(j, "out of memory");
-            }
-            return jadd(j, key, w == 2 ? J_NULL : J_BOOL, t, w == 0 ? 1 : w == 1 ? 0 : NAN);
-        }
-    }
-    if (c == '-' || (c >= '0' && c <= '9')) {
-        /* JSON's number grammar: -?digits(.digits)?([eE][+-]?digits)? */
-        const char *a = j->p, *q = a;
-        if (*q == '-') q++;
-        const char *d0 = q;
-        while (q < j->end && *q >= '0' && *q <= '9') q++;
-        if (q == d0) return jfail(j, "bad number");
-        if (q < j->end && *q == '.') {
-            const char *f0 = ++q;
-            while (q < j->end && *q >= '0' && *q <= '9') q++;
-            if (q == f0) return jfail(j, "bad number");
-        }
-        if (q < j->end && (*q == 'e' || *q == 'E')) {
-            q++;
-            if (q < j->end && (*q == '+' || *q == '-')) q++;
-            const char *e0 = q;
-            while (q < j->end && *q >= '0' && *q <= '9') q++;
-            if (q == e0) return jfail(j, "bad number");
-        }
-        if (q - a > 63) return jfail(j, "number too long");
-        char buf[64];
-        memcpy(buf, a, (size_t)(q - a));
-        buf[q - a] = 0;
-        double v = strtod(buf, NULL);
-        if (!isfinite(v)) return jfail(j, "number out of range");
-        j->p = q;
-        char *t = dupn(buf, strlen(buf));
-        if (!t) {
-            j->oom = 1;
-            return jfail(j, "out of memory");
-        }
-        return jadd(j, key, J_NUM, t, v);
-    }
-    return jfail(j, "unexpected character");
-}
-
-static void kv_free(kv *k, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(k[i].key);
-        free(k[i].text);
-    }
-    free(k);
-}
-
-/* Parses one JSON object from s[0..n). On failure *err is the message and
- * *at the byte offset where it went wrong. */
-static int json_object(const char *s, size_t n, jp *j, size_t *at)
-{
-    memset(j, 0, sizeof *j);
-    j->s = j->p = s;
-    j->end = s + n;
-    jws(j);
-    int rc;
-    if (j->p >= j->end || *j->p != '{') rc = jfail(j, "expected a JSON object");
-    else rc = jcontainer(j, "", 1, 1);
-    if (!rc) {
-        jws(j);
-        if (j->p < j->end) rc = jfail(j, "text after the object");
-    }
-    *at = (size_t)(j->p - s);
-    if (rc) {
-        kv_free(j->kv, j->n);
-        j->kv = NULL;
-        j->n = 0;
-    }
-    return rc;
-}
-
-static const kv *kv_find(const kv *k, size_t n, const char *key)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(k[i].key, key) == 0) return &k[i];
-    return NULL;
-}
-
-/* ---- events.jsonl --------------------------------------------------------------------- */
-
-static char *kv_str(run *r, const kv *k, size_t n, const char *key)
-{
-    const kv *e = kv_find(k, n, key);
-    char *s = dupn(e && e->type == J_STR ? e->text : "", e && e->type == J_STR ? strlen(e->text) : 0);
-    if (!s) r->oom = 1;
-    return s;
-}
-
-static void read_events(run *r)
-{
-    char *text;
-    size_t len;
-    int rc = slurp(r, "events.jsonl", &text, &len);
-    if (rc) return;
-    r->have_events = 1;
-    const char *p = text, *end = text + len, *line;
-    size_t ll;
-    long lineno = 0;
-    while (next_line(&p, end, &line, &ll)) {
-        lineno++;
-        size_t i = 0;
-        while (i < ll && (line[i] == ' ' || line[i] == '\t')) i++;
-        if (i == ll) continue;
-        jp j;
-        size_t at;
-        if (json_object(line, ll, &j, &at)) {
-            if (j.oom) r->oom = 1;
-            warnf(r, "events.jsonl line %ld, column %zu: %s; line skipped", lineno, at + 1, j.err);
-            continue;
-        }
-        const kv *type = kv_find(j.kv, j.n, "type"), *step = kv_find(j.kv, j.n, "step");
-        const kv *epoch = kv_find(j.kv, j.n, "epoch"), *val = kv_find(j.kv, j.n, "value"),
-                 *th = kv_find(j.kv, j.n, "threshold");
-        const char *bad = NULL;
-        if (!type || type->type != J_STR) bad = "no \"type\" string";
-        else if (!step || step->type != J_NUM || !(step->num >= 0)) bad = "no \"step\" number";
-        else if ((val && val->type != J_NUM && val->type != J_NULL) || (th && th->type != J_NUM && th->type != J_NULL))
-            bad = "\"value\" and \"threshold\" must be numbers or null";
-        if (bad) {
-            warnf(r, "events.jsonl line %ld: %s; line skipped", lineno, bad);
-            kv_free(j.kv, j.n);
-            continue;
-        }
-        if (!grow(&r->ev, &r->cev, r->nev, sizeof *r->ev)) {
-            r->oom = 1;
-            kv_free(j.kv, j.n);
-            break;
-        }
-        event *e = &r->ev[r->nev++];
-        e->guard = strcmp(type->text, "guard") == 0;
-        e->step = step->num;
-        e->epoch = epoch && epoch->type == J_NUM ? epoch->num : NAN;
-        e->value = val && val->type == J_NUM ? val->num : NAN;
-        e->threshold = th && th->type == J_NUM ? th->num : NAN;
-        e->type = kv_str(r, j.kv, j.n, "type");
-        e->signal = kv_str(r, j.kv, j.n, "signal");
-        e->action = kv_str(r, j.kv, j.n, "action");
-        e->detail = kv_str(r, j.kv, j.n, "detail");
-        if (e->guard) r->nguard++;
-        kv_free(j.kv, j.n);
-    }
-    free(text);
-}
-
-/* ---- summary.json and config.yaml ------------------------------------------------------- */
-
-static void line_col(const char *s, size_t at, long *line, long *col)
-{
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < at; i++) {
-        if (s[i] == '\n') (*line)++, *col = 1;
-        else (*col)++;
-    }
-}
-
-static void read_summary(run *r)
-{
-    char *text;
-    size_t len;
-    int rc = slurp(r, "summary.json", &text, &len);
-    if (rc == 1) warnf(r, "summary.json: not found (the run is still going, or it ended before writing it)");
-    if (rc) return;
-    jp j;
-    size_t at;
-    if (json_object(text, len, &j, &at)) {
-        long l, c;
-        line_col(text, at, &l, &c);
-        if (j.oom) r->oom = 1;
-        warnf(r, "summary.json line %ld, column %ld: %s; summary not shown", l, c, j.err);
-    } else {
-        r->have_summary = 1;
-        r->sum = j.kv;
-        r->nsum = j.n;
-    }
-    free(text);
-}
-
-static double sum_num(const run *r, const char *key)
-{
-    const kv *k = kv_find(r->sum, r->nsum, key);
-    return k && k->type == J_NUM ? k->num : NAN;
-}
-
-static const char *sum_str(const run *r, const char *key)
-{
-    const kv *k = kv_find(r->sum, r->nsum, key);
-    return k && k->type == J_STR ? k->text : NULL;
-}
-
-static void read_config(run *r)
-{
-    char *text;
-    size_t len;
-    int rc = slurp(r, "config.yaml", &text, &len);
-    if (rc == 1) warnf(r, "config.yaml: not found");
-    if (rc) return;
-    r->have_config = 1;
-    r->config = text;
-    r->config_len = len;
-    /* the clip threshold, when clipping is by global norm */
-    gg_cfg *cfg = NULL;
-    if (gg_cfg_parse(text, len, "config.yaml", &cfg)) {
-        warnf(r, "%s", gg_errmsg());
-        return;
-    }
-    gg_cfg_node *g = gg_cfg_get(gg_cfg_root(cfg), "guard");
-    if (g && gg_cfg_node_type(g) == GG_CFG_MAP) {
-        gg_guard_config d = gg_guard_defaults();
-        int enabled = d.enabled;
-        double max_norm = d.max_norm;
-        const char *clip = gg_clip_name(d.clip);
-        if (gg_cfg_bool(g, "enabled", &enabled) || gg_cfg_str(g, "clip", &clip) ||
-            gg_cfg_float(g, "max_norm", 1e-12, 1e12, &max_norm))
-            warnf(r, "%s", gg_errmsg());
-        else if (enabled && clip && strcmp(clip, "norm") == 0)
-            r->clip = max_norm;
-    }
-    gg_cfg_free(cfg);
-}
-
-static void run_free(run *r)
-{
-    free(r->st);
-    free(r->ep);
-    free(r->rt);
-    free(r->lr);
-    free(r->ar);
-    for (int i = 0; i < r->nan_; i++) free(r->aname[i]);
-    free(r->aname);
-    for (int i = 0; i < r->nt; i++) free(r->tname[i]);
-    free(r->tname);
-    free(r->tlayer);
-    for (int i = 0; i < r->nly; i++) free(r->lname[i]);
-    free(r->lname);
-    for (size_t i = 0; i < r->nev; i++) {
-        free(r->ev[i].type);
-        free(r->ev[i].signal);
-        free(r->ev[i].action);
-        free(r->ev[i].detail);
-    }
-    free(r->ev);
-    kv_free(r->sum, r->nsum);
-    free(r->config);
-    for (int i = 0; i < r->nwarn; i++) free(r->warn[i]);
-    free(r->warn);
-}
-
-/* The directory's last component ("runs/mlp/" -> "mlp"). */
-static void base_name(const char *dir, char *out, size_t cap)
-{
-    size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/') n--;
-    size_t a = n;
-    while (a > 0 && dir[a - 1] != '/') a--;
-    if (n - a == 0 || (n - a == 1 && dir[a] == '.')) a = 0;
-    show(out, cap, dir + a, n - a);
-}
-
-static gg_status run_read(run *r, const char *dir)
-{
-    memset(r, 0, sizeof *r);
-    r->dir = dir;
-    r->clip = NAN;
-    base_name(dir, r->name, sizeof r->name);
-    struct stat sb;
-    if (stat(dir, &sb) != 0) return gg_fail(GG_E_IO, "report: run directory '%s': %s", dir, strerror(errno));
-    if (!S_ISDIR(sb.st_mode)) return gg_fail(GG_E_IO, "report: '%s' is not a directory", dir);
-    /* a run directory has at least one of the files a run writes as it
-     * starts or ends; a page of "not found" for any other directory (and a
-     * report.html left in it) would help no one */
-    static const char *const marks[] = {"config.yaml", "metrics.csv", "events.jsonl", "summary.json"};
-    int found = 0;
-    for (int i = 0; i < 4 && !found; i++) {
-        size_t pl = strlen(dir) + strlen(marks[i]) + 2;
-        char *p = malloc(pl);
-        if (!p) return gg_fail(GG_E_NOMEM, "report: out of memory");
-        snprintf(p, pl, "%s/%s", dir, marks[i]);
-        found = access(p, F_OK) == 0;
-        free(p);
-    }
-    if (!found)
-        return gg_fail(GG_E_IO,
-                       "report: '%s' is not a run directory: it has none of config.yaml, metrics.csv, events.jsonl, "
-                       "summary.json (gradguard train writes them)",
-                       dir);
-    read_metrics(r);
-    read_layers(r);
-    read_events(r);
-    read_summary(r);
-    read_config(r);
-    if (r->oom) return gg_fail(GG_E_NOMEM, "report: out of memory reading '%s'", dir);
-    return GG_OK;
-}
+/* short names inside this file for the run as read (run/run.h) */
+typedef gg_run run;
+typedef gg_run_mrow mrow;
+typedef gg_run_lrow lrow;
+typedef gg_run_event event;
 
 /* ---- the page ------------------------------------------------------------------------------- */
 
@@ -1292,7 +242,7 @@ static double wall_at(const pts *p, double step)
 /* Steps of the run: the last logged step, or the summary's count. */
 static double last_step(const run *r)
 {
-    double s = sum_num(r, "steps");
+    double s = gg_run_sum_num(r, "steps");
     if (isfinite(s)) return s;
     s = NAN;
     if (r->nst) s = r->st[r->nst - 1].step;
@@ -1355,244 +305,277 @@ typedef struct chart_kind {
     const char *step_name; /* legend name of the per-step line of one run */
 } chart_kind;
 
-/* One of charts (1)-(4), for one run or overlaid for several. */
-static gg_status chart(gg_sb *b, run *const *rs, int n, const chart_kind *ck)
+/* What one of charts (1)-(4) is being built from: the series, the arrays
+ * they point into, the event markers and threshold lines, all freed by
+ * chart_free. The builders below add one run's part each. */
+typedef struct chart_parts {
+    const chart_kind *ck;
+    int single, is_rate;
+    gg_plot_series *s;
+    int ns;
+    char (*names)[300];
+    double **arrays;
+    int na, cap;
+    pts *lines;
+    int nlines;
+    gg_plot_marker *mk;
+    char **tips;
+    int nm;
+    size_t nmark;
+    gg_plot_hline *hl;
+    char (*hnames)[96];
+    int nh, any_gone;
+} chart_parts;
+
+static void chart_free(chart_parts *c)
 {
-    int single = n == 1, is_rate = ck->off == offsetof(mrow, lr);
-    int cap = 8 * n + 1;
-    gg_plot_series *s = calloc((size_t)cap, sizeof *s);
-    double **arrays = calloc((size_t)cap * 4, sizeof *arrays);
-    pts *lines = calloc((size_t)n * 2 + 1, sizeof *lines);
-    char (*names)[300] = calloc((size_t)cap, sizeof *names);
-    size_t nmark = 0;
-    for (int k = 0; k < n; k++) nmark += ck->events ? rs[k]->nguard : 0;
-    if (nmark > MARKERS_MAX) nmark = MARKERS_MAX;
-    gg_plot_marker *mk = calloc(nmark + 1, sizeof *mk);
-    char **tips = calloc(nmark + 1, sizeof *tips);
-    gg_plot_hline *hl = calloc((size_t)n + 1, sizeof *hl);
-    char (*hnames)[96] = calloc((size_t)n + 1, sizeof *hnames);
-    gg_status st = GG_OK;
-    if (!s || !arrays || !lines || !names || !mk || !tips || !hl || !hnames) {
-        st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
-        goto done;
+    if (c->arrays)
+        for (int i = 0; i < c->cap * 4; i++) free(c->arrays[i]);
+    if (c->lines)
+        for (int i = 0; i < c->nlines; i++) pts_free(&c->lines[i]);
+    if (c->tips)
+        for (size_t i = 0; i < c->nmark; i++) free(c->tips[i]);
+    free(c->arrays);
+    free(c->lines);
+    free(c->tips);
+    free(c->s);
+    free(c->names);
+    free(c->mk);
+    free(c->hl);
+    free(c->hnames);
+}
+
+static gg_status chart_oom(const chart_parts *c)
+{
+    return gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", c->ck->title);
+}
+
+/* An array of n doubles that chart_free frees; NULL on OOM. */
+static double *chart_array(chart_parts *c, size_t n)
+{
+    double *a = malloc((n ? n : 1) * sizeof *a);
+    c->arrays[c->na++] = a;
+    return a;
+}
+
+/* Adds series v, named by the format (the name lives in c->names). */
+static void add_series(chart_parts *c, gg_plot_series v, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void add_series(chart_parts *c, gg_plot_series v, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->names[c->ns], sizeof c->names[c->ns], fmt, ap);
+    va_end(ap);
+    v.name = c->names[c->ns];
+    c->s[c->ns++] = v;
+}
+
+/* The rate's jumps (diamonds) and the branches' ends (crosses), each with
+ * its step in the tooltip: the rate chart of one run. */
+static gg_status rate_marks(chart_parts *c, const run *r, int k, const char *col)
+{
+    double *jx = chart_array(c, r->nrt), *jy = chart_array(c, r->nrt), *jt = chart_array(c, r->nrt);
+    double *ex = chart_array(c, r->nrt), *ey = chart_array(c, r->nrt), *et = chart_array(c, r->nrt);
+    if (!jx || !jy || !jt || !ex || !ey || !et) return chart_oom(c);
+    size_t nj = 0, ne = 0;
+    for (size_t i = 0; i < r->nrt; i++) {
+        const mrow *m = &r->rt[i];
+        if (m->rate == 2) ex[ne] = m->step, ey[ne] = m->lr, et[ne++] = m->wall;
+        else if (i > 0) jx[nj] = m->step, jy[nj] = m->lr, jt[nj++] = m->wall; /* not the run's first rate */
     }
-    int ns = 0, na = 0, nm = 0, nh = 0, any_gone = 0;
-    int log = ck->log == 1 || (ck->log == 2 && spiky(rs, n, ck->off)) || (ck->log == 3 && !single);
-    for (int k = 0; k < n; k++) {
-        const run *r = rs[k];
-        const char *col = single ? C_TRAIN : palette[k % 10];
-        pts *keep = &lines[2 * k], *gone = &lines[2 * k + 1];
-        if (step_lines(r, ck->off, ck->scale, is_rate, keep, gone)) {
-            st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
-            goto done;
-        }
-        double *xe = column(r->ep, r->nep, offsetof(mrow, step), 1), *ye = column(r->ep, r->nep, ck->off, ck->scale);
-        double *we = column(r->ep, r->nep, offsetof(mrow, wall), 1);
-        double *te = column(r->ep, r->nep, offsetof(mrow, epoch), 1);
-        double *ve = ck->val_off != (size_t)-1 ? column(r->ep, r->nep, ck->val_off, ck->scale) : NULL;
-        arrays[na++] = xe, arrays[na++] = ye, arrays[na++] = we, arrays[na++] = te;
-        if (ve) arrays[na++] = ve;
-        if (!xe || !ye || !we || !te || (ck->val_off != (size_t)-1 && !ve)) {
-            st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
-            goto done;
-        }
-        /* per-step values; a run that logged no step rows falls back to its epochs */
-        if (keep->n) {
-            snprintf(names[ns], sizeof names[ns], "%s", single ? ck->step_name : r->name);
-            s[ns] = (gg_plot_series){.name = names[ns], .color = col, .x = keep->x, .y = keep->y, .n = keep->n,
-                                       .line = 1, .width = single ? 1.2 : 1.6, .t = keep->t, .run = k,
-                                       .smooth = !is_rate};
-            ns++;
-        }
-        /* the branches rollbacks discarded: faded, one legend entry for all */
-        if (gone->n) {
-            any_gone = 1;
-            snprintf(names[ns], sizeof names[ns], "%s%srolled back", single ? "" : r->name, single ? "" : ": ");
-            s[ns] = (gg_plot_series){.name = names[ns], .color = col, .x = gone->x, .y = gone->y, .n = gone->n,
-                                       .line = 1, .width = single ? 1.2 : 1.6, .nolegend = 1, .opacity = 0.35,
-                                       .t = gone->t, .run = k, .smooth = !is_rate};
-            ns++;
-        }
-        /* the rate's jumps and the branches' ends, each with its step in the tooltip */
-        if (is_rate && single && r->nrt) {
-            double *jx = malloc(r->nrt * sizeof *jx), *jy = malloc(r->nrt * sizeof *jy), *jt = malloc(r->nrt * sizeof *jt);
-            double *ex = malloc(r->nrt * sizeof *ex), *ey = malloc(r->nrt * sizeof *ey), *et = malloc(r->nrt * sizeof *et);
-            arrays[na++] = jx, arrays[na++] = jy, arrays[na++] = jt;
-            arrays[na++] = ex, arrays[na++] = ey, arrays[na++] = et;
-            if (!jx || !jy || !jt || !ex || !ey || !et) {
-                st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
-                goto done;
-            }
-            size_t nj = 0, ne = 0;
-            for (size_t i = 0; i < r->nrt; i++) {
-                const mrow *m = &r->rt[i];
-                if (m->rate == 2) ex[ne] = m->step, ey[ne] = m->lr, et[ne++] = m->wall;
-                else if (i > 0) jx[nj] = m->step, jy[nj] = m->lr, jt[nj++] = m->wall; /* not the run's first rate */
-            }
-            if (nj) {
-                snprintf(names[ns], sizeof names[ns], "new rate");
-                s[ns] = (gg_plot_series){.name = names[ns], .color = col, .x = jx, .y = jy, .n = nj,
-                                           .dot = GG_MK_DIAMOND, .dots = 1, .t = jt, .run = k};
-                ns++;
-            }
-            if (ne) {
-                snprintf(names[ns], sizeof names[ns], "rolled back here");
-                s[ns] = (gg_plot_series){.name = names[ns], .color = C_GRAY, .x = ex, .y = ey, .n = ne,
-                                           .dot = GG_MK_CROSS, .dots = 1, .t = et, .run = k};
-                ns++;
-            }
-        }
-        if (single && r->nep && (!is_rate || !keep->n)) {
-            snprintf(names[ns], sizeof names[ns], "train (epoch mean)");
-            s[ns] = (gg_plot_series){.name = names[ns], .color = C_TRAIN_EP, .x = xe, .y = ye, .n = r->nep,
-                                       .line = 1, .width = 1.6, .dot = GG_MK_CIRCLE, .dots = 1, .tag = te,
-                                       .tag_name = "epoch", .t = we, .run = k};
-            ns++;
-        } else if (!single && !keep->n && r->nep) {
-            snprintf(names[ns], sizeof names[ns], "%s", r->name);
-            s[ns] = (gg_plot_series){.name = names[ns], .color = col, .x = xe, .y = ye, .n = r->nep, .line = 1,
-                                       .width = 1.6, .dot = GG_MK_CIRCLE, .dots = 1, .tag = te, .tag_name = "epoch",
-                                       .t = we, .run = k};
-            ns++;
-        }
-        if (ve) {
-            int any = 0;
-            for (size_t i = 0; i < r->nep; i++) any |= isfinite(ve[i]);
-            if (any) {
-                /* in a comparison the run's colour names it and the style key says "validation" */
-                if (single) snprintf(names[ns], sizeof names[ns], "validation (epoch)");
-                else snprintf(names[ns], sizeof names[ns], "%s validation", r->name);
-                s[ns] = (gg_plot_series){.name = names[ns], .color = single ? C_VAL : col, .x = xe, .y = ve,
-                                           .n = r->nep, .line = 2, .width = 1.8, .dot = GG_MK_CIRCLE, .dots = 1,
-                                           .nolegend = !single, .tag = te, .tag_name = "epoch", .t = we, .run = k};
-                ns++;
-            }
-        }
-        /* the final test value as a star at the last step */
-        double tv = ck->test_key ? sum_num(r, ck->test_key) * ck->scale : NAN, ls = last_step(r);
-        if (isfinite(tv) && isfinite(ls)) {
-            double *tx = malloc(sizeof *tx), *ty = malloc(sizeof *ty), *tt = malloc(sizeof *tt);
-            arrays[na++] = tx, arrays[na++] = ty, arrays[na++] = tt;
-            if (!tx || !ty || !tt) {
-                st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
-                goto done;
-            }
-            *tx = ls, *ty = tv, *tt = sum_num(r, "wall_seconds");
-            if (single) snprintf(names[ns], sizeof names[ns], "test (final)");
-            else snprintf(names[ns], sizeof names[ns], "%s test (final)", r->name);
-            s[ns] = (gg_plot_series){.name = names[ns], .color = single ? C_TEST : col, .x = tx, .y = ty, .n = 1,
-                                       .dot = GG_MK_STAR, .dots = 1, .nolegend = !single, .t = tt, .run = k};
-            ns++;
-        }
-        if (ck->events) {
-            if (isfinite(r->clip) && ck->events == 1) {
-                snprintf(hnames[nh], sizeof hnames[nh], "%s%sclip threshold (max_norm %g)", single ? "" : r->name,
-                         single ? "" : ": ", r->clip);
-                hl[nh] = (gg_plot_hline){r->clip, hnames[nh], single ? C_CLIP : col, k};
-                nh++;
-            }
-            for (size_t i = 0; i < r->nev && (size_t)nm < nmark; i++) {
-                const event *e = &r->ev[i];
-                if (!e->guard) continue;
-                /* the rate's chart: the events that changed it */
-                if (ck->events == 2 && strcmp(e->action, "backoff") != 0 && strcmp(e->action, "rollback") != 0 &&
-                    strcmp(e->action, "stop") != 0)
-                    continue;
-                const char *c;
-                gg_shape_kind sh;
-                action_style(e->action, &c, &sh);
-                char v[40], t[40], ep[40];
-                fmt_opt(v, sizeof v, e->value, "%.6g");
-                fmt_opt(t, sizeof t, e->threshold, "%.6g");
-                fmt_opt(ep, sizeof ep, e->epoch, ", epoch %.0f");
-                if (!isfinite(e->epoch)) ep[0] = 0;
-                size_t tl = strlen(e->signal) + strlen(e->action) + strlen(e->detail) + strlen(r->name) + 200;
-                char *tip = malloc(tl);
-                if (!tip) {
-                    st = gg_fail(GG_E_NOMEM, "report: out of memory drawing '%s'", ck->title);
-                    goto done;
-                }
-                snprintf(tip, tl, "%s%sstep %.0f%s\nsignal: %s\nvalue: %s, threshold: %s\naction: %s%s%s",
-                         single ? "" : r->name, single ? "" : "\n", e->step, ep, e->signal, v, t, e->action,
-                         e->detail[0] ? "\n" : "", e->detail);
-                tips[nm] = tip;
-                mk[nm++] = (gg_plot_marker){e->step, single ? c : col, sh, tip, wall_at(keep, e->step), k};
-            }
-        }
+    if (nj)
+        add_series(c, (gg_plot_series){.color = col, .x = jx, .y = jy, .n = nj, .dot = GG_MK_DIAMOND, .dots = 1,
+                                       .t = jt, .run = k},
+                   "new rate");
+    if (ne)
+        add_series(c, (gg_plot_series){.color = C_GRAY, .x = ex, .y = ey, .n = ne, .dot = GG_MK_CROSS, .dots = 1,
+                                       .t = et, .run = k},
+                   "rolled back here");
+    return GG_OK;
+}
+
+/* Run k's lines: per step (kept and rolled back), the rate's marks, per
+ * epoch, validation, and the final test value as a star at the last step. */
+static gg_status run_lines(chart_parts *c, const run *r, int k)
+{
+    const chart_kind *ck = c->ck;
+    int single = c->single;
+    const char *col = single ? C_TRAIN : palette[k % 10];
+    pts *keep = &c->lines[2 * k], *gone = &c->lines[2 * k + 1];
+    c->nlines = 2 * k + 2;
+    if (step_lines(r, ck->off, ck->scale, c->is_rate, keep, gone)) return chart_oom(c);
+    double *xe = c->arrays[c->na++] = column(r->ep, r->nep, offsetof(mrow, step), 1);
+    double *ye = c->arrays[c->na++] = column(r->ep, r->nep, ck->off, ck->scale);
+    double *we = c->arrays[c->na++] = column(r->ep, r->nep, offsetof(mrow, wall), 1);
+    double *te = c->arrays[c->na++] = column(r->ep, r->nep, offsetof(mrow, epoch), 1);
+    double *ve = ck->val_off != (size_t)-1 ? c->arrays[c->na++] = column(r->ep, r->nep, ck->val_off, ck->scale) : NULL;
+    if (!xe || !ye || !we || !te || (ck->val_off != (size_t)-1 && !ve)) return chart_oom(c);
+    /* per-step values; a run that logged no step rows falls back to its epochs */
+    double width = single ? 1.2 : 1.6;
+    if (keep->n)
+        add_series(c, (gg_plot_series){.color = col, .x = keep->x, .y = keep->y, .n = keep->n, .line = 1,
+                                       .width = width, .t = keep->t, .run = k, .smooth = !c->is_rate},
+                   "%s", single ? ck->step_name : r->name);
+    /* the branches rollbacks discarded: faded, one legend entry for all */
+    if (gone->n) {
+        c->any_gone = 1;
+        add_series(c, (gg_plot_series){.color = col, .x = gone->x, .y = gone->y, .n = gone->n, .line = 1,
+                                       .width = width, .nolegend = 1, .opacity = 0.35, .t = gone->t, .run = k,
+                                       .smooth = !c->is_rate},
+                   "%s%srolled back", single ? "" : r->name, single ? "" : ": ");
     }
-    /* legend: in compare mode the runs come from the series; add the style key */
-    gg_legend_item extra[12];
-    int nx = 0;
-    if (any_gone) extra[nx++] = (gg_legend_item){"rolled back (discarded branch)", single ? C_TRAIN : C_GRAY,
-                                                 GG_MK_LINE, 0, 0.35};
+    gg_status st;
+    if (c->is_rate && single && r->nrt && (st = rate_marks(c, r, k, col))) return st;
+    gg_plot_series epochs = {.x = xe, .y = ye, .n = r->nep, .line = 1, .width = 1.6, .dot = GG_MK_CIRCLE,
+                             .dots = 1, .tag = te, .tag_name = "epoch", .t = we, .run = k};
+    if (single && r->nep && (!c->is_rate || !keep->n)) {
+        epochs.color = C_TRAIN_EP;
+        add_series(c, epochs, "train (epoch mean)");
+    } else if (!single && !keep->n && r->nep) {
+        epochs.color = col;
+        add_series(c, epochs, "%s", r->name);
+    }
+    int any = 0;
+    for (size_t i = 0; ve && i < r->nep; i++) any |= isfinite(ve[i]);
+    if (any) {
+        /* in a comparison the run's colour names it and the style key says "validation" */
+        epochs.y = ve;
+        epochs.color = single ? C_VAL : col;
+        epochs.line = 2;
+        epochs.width = 1.8;
+        epochs.nolegend = !single;
+        if (single) add_series(c, epochs, "validation (epoch)");
+        else add_series(c, epochs, "%s validation", r->name);
+    }
+    double tv = ck->test_key ? gg_run_sum_num(r, ck->test_key) * ck->scale : NAN, ls = last_step(r);
+    if (isfinite(tv) && isfinite(ls)) {
+        double *tx = chart_array(c, 1), *ty = chart_array(c, 1), *tt = chart_array(c, 1);
+        if (!tx || !ty || !tt) return chart_oom(c);
+        *tx = ls, *ty = tv, *tt = gg_run_sum_num(r, "wall_seconds");
+        gg_plot_series v = {.color = single ? C_TEST : col, .x = tx, .y = ty, .n = 1, .dot = GG_MK_STAR,
+                            .dots = 1, .nolegend = !single, .t = tt, .run = k};
+        if (single) add_series(c, v, "test (final)");
+        else add_series(c, v, "%s test (final)", r->name);
+    }
+    return GG_OK;
+}
+
+/* Run k's clip threshold and guard events (on the rate's chart, only the
+ * events that changed the rate), each marker with its tooltip. */
+static gg_status run_events(chart_parts *c, const run *r, int k)
+{
+    const chart_kind *ck = c->ck;
+    int single = c->single;
+    const char *col = single ? C_TRAIN : palette[k % 10];
+    if (isfinite(r->clip) && ck->events == 1) {
+        snprintf(c->hnames[c->nh], sizeof c->hnames[c->nh], "%s%sclip threshold (max_norm %g)", single ? "" : r->name,
+                 single ? "" : ": ", r->clip);
+        c->hl[c->nh] = (gg_plot_hline){r->clip, c->hnames[c->nh], single ? C_CLIP : col, k};
+        c->nh++;
+    }
+    for (size_t i = 0; i < r->nev && (size_t)c->nm < c->nmark; i++) {
+        const event *e = &r->ev[i];
+        if (!e->guard) continue;
+        if (ck->events == 2 && strcmp(e->action, "backoff") != 0 && strcmp(e->action, "rollback") != 0 &&
+            strcmp(e->action, "stop") != 0)
+            continue;
+        const char *ec;
+        gg_shape_kind sh;
+        action_style(e->action, &ec, &sh);
+        char v[40], t[40], ep[40];
+        fmt_opt(v, sizeof v, e->value, "%.6g");
+        fmt_opt(t, sizeof t, e->threshold, "%.6g");
+        fmt_opt(ep, sizeof ep, e->epoch, ", epoch %.0f");
+        if (!isfinite(e->epoch)) ep[0] = 0;
+        size_t tl = strlen(e->signal) + strlen(e->action) + strlen(e->detail) + strlen(r->name) + 200;
+        char *tip = malloc(tl);
+        if (!tip) return chart_oom(c);
+        snprintf(tip, tl, "%s%sstep %.0f%s\nsignal: %s\nvalue: %s, threshold: %s\naction: %s%s%s",
+                 single ? "" : r->name, single ? "" : "\n", e->step, ep, e->signal, v, t, e->action,
+                 e->detail[0] ? "\n" : "", e->detail);
+        c->tips[c->nm] = tip;
+        c->mk[c->nm++] = (gg_plot_marker){e->step, single ? ec : col, sh, tip, wall_at(&c->lines[2 * k], e->step), k};
+    }
+    return GG_OK;
+}
+
+/* The legend's style key: in a comparison the runs come from the series;
+ * the faded branches, validation and test styles, the event shapes. */
+static int legend_key(const chart_parts *c, gg_legend_item extra[12])
+{
+    int nx = 0, single = c->single;
+    if (c->any_gone)
+        extra[nx++] = (gg_legend_item){"rolled back (discarded branch)", single ? C_TRAIN : C_GRAY, GG_MK_LINE, 0,
+                                       0.35};
     if (!single) {
         int have_val = 0, have_test = 0;
-        for (int q = 0; q < ns; q++) {
-            if (s[q].line == 2) have_val = 1;
-            if (s[q].dot == GG_MK_STAR) have_test = 1;
+        for (int q = 0; q < c->ns; q++) {
+            if (c->s[q].line == 2) have_val = 1;
+            if (c->s[q].dot == GG_MK_STAR) have_test = 1;
         }
         if (have_val) extra[nx++] = (gg_legend_item){"validation (dashed)", C_GRAY, GG_MK_LINE, 1, 0};
         if (have_test) extra[nx++] = (gg_legend_item){"test (final)", C_GRAY, GG_MK_STAR, 0, 0};
     }
-    if (ck->events) {
+    if (c->ck->events) {
         /* one legend entry per action that occurs (markers are keyed by shape) */
         static const char *const acts[] = {"clip", "warn", "skip", "backoff", "rollback", "stop"};
         for (size_t a = 0; a < 6 && nx < 11; a++) {
-            const char *c;
+            const char *ac;
             gg_shape_kind sh;
-            action_style(acts[a], &c, &sh);
+            action_style(acts[a], &ac, &sh);
             int seen = 0;
-            for (int q = 0; q < nm && !seen; q++) seen = mk[q].shape == sh;
-            if (seen) extra[nx++] = (gg_legend_item){acts[a], single ? c : C_GRAY, sh, 0, 0};
+            for (int q = 0; q < c->nm && !seen; q++) seen = c->mk[q].shape == sh;
+            if (seen) extra[nx++] = (gg_legend_item){acts[a], single ? ac : C_GRAY, sh, 0, 0};
         }
     }
+    return nx;
+}
+
+/* One of charts (1)-(4), for one run or overlaid for several. */
+static gg_status chart(gg_sb *b, run *const *rs, int n, const chart_kind *ck)
+{
+    chart_parts c = {.ck = ck, .single = n == 1, .is_rate = ck->off == offsetof(mrow, lr), .cap = 8 * n + 1};
+    c.s = calloc((size_t)c.cap, sizeof *c.s);
+    c.arrays = calloc((size_t)c.cap * 4, sizeof *c.arrays);
+    c.lines = calloc((size_t)n * 2 + 1, sizeof *c.lines);
+    c.names = calloc((size_t)c.cap, sizeof *c.names);
+    for (int k = 0; k < n; k++) c.nmark += ck->events ? rs[k]->nguard : 0;
+    if (c.nmark > MARKERS_MAX) c.nmark = MARKERS_MAX;
+    c.mk = calloc(c.nmark + 1, sizeof *c.mk);
+    c.tips = calloc(c.nmark + 1, sizeof *c.tips);
+    c.hl = calloc((size_t)n + 1, sizeof *c.hl);
+    c.hnames = calloc((size_t)n + 1, sizeof *c.hnames);
+    gg_status st = GG_OK;
+    if (!c.s || !c.arrays || !c.lines || !c.names || !c.mk || !c.tips || !c.hl || !c.hnames) st = chart_oom(&c);
+    int log = ck->log == 1 || (ck->log == 2 && spiky(rs, n, ck->off)) || (ck->log == 3 && n > 1);
+    for (int k = 0; k < n && !st; k++) {
+        st = run_lines(&c, rs[k], k);
+        if (!st && ck->events) st = run_events(&c, rs[k], k);
+    }
+    if (st) {
+        chart_free(&c);
+        return st;
+    }
+    gg_legend_item extra[12];
+    int nx = legend_key(&c, extra);
     char ylabel[128];
     snprintf(ylabel, sizeof ylabel, "%s%s", ck->ylabel, log && ck->log >= 2 ? " (log scale)" : "");
-    gg_plot p = {0};
-    p.title = ck->title;
-    p.xlabel = "step";
-    p.ylabel = ylabel;
-    p.logy = log;
-    p.zero = ck->zero;
-    p.ymin = ck->ymin;
-    p.ymax = ck->ymax;
-    p.s = s;
-    p.ns = ns;
-    p.m = mk;
-    p.nm = nm;
-    p.h = hl;
-    p.nh = nh;
-    p.extra = extra;
-    p.nextra = nx;
-    p.empty_text = ck->what;
-    p.interactive = 1;
+    gg_plot p = {.title = ck->title, .xlabel = "step", .ylabel = ylabel, .logy = log, .zero = ck->zero,
+                 .ymin = ck->ymin, .ymax = ck->ymax, .s = c.s, .ns = c.ns, .m = c.mk, .nm = c.nm, .h = c.hl,
+                 .nh = c.nh, .extra = extra, .nextra = nx, .empty_text = ck->what, .interactive = 1};
     gg_sb_puts(b, "<figure><h3>");
     gg_sb_htmls(b, ck->title);
     gg_sb_puts(b, "</h3><p class=\"cap\">");
-    gg_sb_htmls(b, single || !ck->caption_compare ? ck->caption : ck->caption_compare);
+    gg_sb_htmls(b, c.single || !ck->caption_compare ? ck->caption : ck->caption_compare);
     if (log && ck->log == 2) gg_sb_puts(b, " Drawn on a log axis: the largest values are far above the rest.");
-    if (any_gone)
+    if (c.any_gone)
         gg_sb_puts(b, " Faded lines are branches the guard rolled back: it went back to an earlier step and "
                       "trained again from there.");
     gg_sb_puts(b, "</p>");
     gg_plot_svg(b, &p);
     gg_sb_puts(b, "</figure>\n");
-done:
-    if (arrays)
-        for (int i = 0; i < cap * 4; i++) free(arrays[i]);
-    if (lines)
-        for (int i = 0; i < 2 * n; i++) pts_free(&lines[i]);
-    if (tips)
-        for (size_t i = 0; i < nmark; i++) free(tips[i]);
-    free(arrays);
-    free(lines);
-    free(tips);
-    free(s);
-    free(names);
-    free(mk);
-    free(hl);
-    free(hnames);
-    return st;
+    chart_free(&c);
+    return GG_OK;
 }
 
 static const chart_kind k_loss = {
@@ -1712,7 +695,7 @@ static double last_of(const run *r, size_t off, int epochs_only)
 
 static double pick(const run *r, const char *key, size_t off, int epochs_only)
 {
-    double v = sum_num(r, key);
+    double v = gg_run_sum_num(r, key);
     return isfinite(v) ? v : last_of(r, off, epochs_only);
 }
 
@@ -1723,7 +706,7 @@ static void guard_breakdown(const run *r, char *out, size_t cap)
     static const char *const acts[] = {"clip", "warn", "skip", "backoff", "rollback", "stop"};
     size_t k = 0;
     out[0] = 0;
-    double clipped = sum_num(r, "guard.clipped");
+    double clipped = gg_run_sum_num(r, "guard.clipped");
     if (clipped > 0) k += (size_t)snprintf(out, cap, "%.0f step%s clipped", clipped, clipped == 1 ? "" : "s");
     for (int a = 0; a < 6 && k < cap; a++) {
         long c = 0;
@@ -1737,7 +720,7 @@ static void kpis(gg_sb *b, const run *r)
 {
     char v[64], s[160];
     gg_sb_puts(b, "<section class=\"kpis\">");
-    double steps = last_step(r), epochs = sum_num(r, "epochs");
+    double steps = last_step(r), epochs = gg_run_sum_num(r, "epochs");
     if (!isfinite(epochs) && r->nep) epochs = r->ep[r->nep - 1].epoch;
     fmt_opt(v, sizeof v, steps, "%.0f");
     fmt_opt(s, sizeof s, epochs, epochs == 1 ? "%.0f epoch" : "%.0f epochs");
@@ -1750,7 +733,7 @@ static void kpis(gg_sb *b, const run *r)
     double va = pick(r, "val_accuracy", offsetof(mrow, vacc), 1);
     fmt_opt(s, sizeof s, va * 100, "accuracy %.2f%%");
     kpi(b, "Validation loss", v, isfinite(va) ? s : NULL);
-    double tl = sum_num(r, "test_loss"), tacc = sum_num(r, "test_accuracy");
+    double tl = gg_run_sum_num(r, "test_loss"), tacc = gg_run_sum_num(r, "test_accuracy");
     if (isfinite(tacc)) {
         fmt_opt(v, sizeof v, tacc * 100, "%.2f%%");
         fmt_opt(s, sizeof s, tl, "loss %.4g");
@@ -1759,12 +742,12 @@ static void kpis(gg_sb *b, const run *r)
         fmt_opt(v, sizeof v, tl, "%.4g");
         kpi(b, "Test loss", v, NULL);
     }
-    fmt_duration(v, sizeof v, sum_num(r, "wall_seconds"));
+    fmt_duration(v, sizeof v, gg_run_sum_num(r, "wall_seconds"));
     double sps = pick(r, "samples_per_second", offsetof(mrow, sps), 0);
     fmt_opt(s, sizeof s, sps, "%.0f samples/s");
     kpi(b, "Wall time", v, isfinite(sps) ? s : NULL);
     /* the share of steps clipped first: clipping by norm writes no event */
-    double clipped = sum_num(r, "guard.clipped");
+    double clipped = gg_run_sum_num(r, "guard.clipped");
     if (clipped > 0 && steps > 0) snprintf(v, sizeof v, "%.3g%% clipped", 100 * clipped / steps);
     else snprintf(v, sizeof v, "%zu event%s", r->nguard, r->nguard == 1 ? "" : "s");
     guard_breakdown(r, s, sizeof s);
@@ -1845,6 +828,22 @@ static gg_status heat(gg_sb *b, const run *r)
     return GG_OK;
 }
 
+/* A plain line of a per-layer chart: solid, or dashed (dash 2) once the
+ * palette's ten colours repeat. */
+static gg_plot_series layer_line(const char *name, const char *color, const double *x, const double *y, size_t n,
+                                 int dash)
+{
+    return (gg_plot_series){.name = name, .color = color, .x = x, .y = y, .n = n, .line = dash, .width = 1.5};
+}
+
+/* A full-width chart of the per-layer section over steps. */
+static gg_plot wide_plot(const char *title, const char *ylabel, int logy, int height, const gg_plot_series *s, int ns,
+                         const char *empty)
+{
+    return (gg_plot){.title = title, .xlabel = "step", .ylabel = ylabel, .logy = logy, .ymin = NAN, .ymax = NAN,
+                     .width = 1200, .height = height, .s = s, .ns = ns, .empty_text = empty};
+}
+
 /* (6) update-to-weight ratio per layer: ||update|| / ||weight|| over the
  * layer's tensors together, at each logged step */
 static gg_status ratio(gg_sb *b, const run *r)
@@ -1911,24 +910,13 @@ static gg_status ratio(gg_sb *b, const run *r)
     int ns = 0;
     for (int q = 0; q < shown; q++) {
         int l = order[q];
-        s[ns] = (gg_plot_series){r->lname[l], palette[q % 10], x, y + (size_t)l * nsteps, nsteps, q < 10 ? 1 : 2,
-                                 1.5, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0};
-        ns++;
+        s[ns++] = layer_line(r->lname[l], palette[q % 10], x, y + (size_t)l * nsteps, nsteps, q < 10 ? 1 : 2);
     }
-    gg_plot p = {0};
-    p.title = "update-to-weight ratio per layer";
-    p.xlabel = "step";
-    p.ylabel = "||update|| / ||weight|| (log scale)";
-    p.logy = 1;
-    p.ymin = p.ymax = NAN;
-    p.width = 1200;
-    p.height = 360;
-    p.s = s;
-    p.ns = ns;
+    gg_plot p = wide_plot("update-to-weight ratio per layer", "||update|| / ||weight|| (log scale)", 1, 360, s, ns,
+                          "no update ratios");
     p.band_lo = 3.1623e-4;
     p.band_hi = 3.1623e-3;
     p.band_label = "typical: about 1e-3 per step";
-    p.empty_text = "no update ratios";
     gg_sb_puts(b, "<p class=\"cap\">How far each step moves a layer's weights, relative to their size. Around "
                   "1e-3 (the shaded band) is the usual healthy range; far above it the learning rate is too high "
                   "for that layer, far below it the layer barely learns.");
@@ -1976,44 +964,25 @@ static gg_status attention(gg_sb *b, const run *r)
     for (int k = 0; k < H; k++) {
         const char *c = palette[k % 10];
         int dash = k < 10 ? 1 : 2;
-        s1[k] = (gg_plot_series){r->aname[k], c, x + start[k], y1 + start[k], cnt[k], dash, 1.5, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0};
-        s2[k] = (gg_plot_series){r->aname[k], c, x + start[k], y2 + start[k], cnt[k], dash, 1.5, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0};
+        s1[k] = layer_line(r->aname[k], c, x + start[k], y1 + start[k], cnt[k], dash);
+        s2[k] = layer_line(r->aname[k], c, x + start[k], y2 + start[k], cnt[k], dash);
     }
     gg_sb_puts(b, "<figure class=\"wide\"><h3>Attention logits and entropy per head</h3>");
     gg_sb_puts(b, "<p class=\"cap\">The largest |q.k| / sqrt(d) each head computed in the logged step's forward "
                   "(before any logit cap), and the mean entropy of its attention rows in nats. Logits that keep "
                   "growing while the entropy falls toward 0 are attention collapsing onto single positions, the "
                   "way small transformers diverge at high learning rates.</p>");
-    gg_plot p = {0};
-    p.title = "max attention logit per head";
-    p.xlabel = "step";
-    p.ylabel = "max |logit| (log scale)";
-    p.logy = 1;
-    p.ymin = p.ymax = NAN;
-    p.width = 1200;
-    p.height = 300;
-    p.s = s1;
-    p.ns = H;
-    p.empty_text = "no attention logits";
+    gg_plot p = wide_plot("max attention logit per head", "max |logit| (log scale)", 1, 300, s1, H,
+                          "no attention logits");
     gg_plot_svg(b, &p);
-    p.title = "attention entropy per head";
-    p.ylabel = "entropy (nats)";
-    p.logy = 0;
+    p = wide_plot("attention entropy per head", "entropy (nats)", 0, 300, s2, H, "no attention entropies");
     p.zero = 1;
-    p.s = s2;
-    p.empty_text = "no attention entropies";
     gg_plot_svg(b, &p);
     if (cnt[H]) {
-        gg_plot_series z = {"mean log Z", C_TRAIN, x + start[H], y1 + start[H], cnt[H], 1, 1.5, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0};
+        gg_plot_series z = layer_line("mean log Z", C_TRAIN, x + start[H], y1 + start[H], cnt[H], 1);
         gg_sb_puts(b, "<p class=\"cap\">The output's log Z (the logsumexp of the logits, mean over the batch): "
                       "a drift away from 0 is what a z-loss holds back.</p>");
-        p.title = "output log Z";
-        p.ylabel = "mean log Z";
-        p.zero = 0;
-        p.s = &z;
-        p.ns = 1;
-        p.height = 240;
-        p.empty_text = "no log Z";
+        p = wide_plot("output log Z", "mean log Z", 0, 240, &z, 1, "no log Z");
         gg_plot_svg(b, &p);
     }
     gg_sb_puts(b, "</figure>\n");
@@ -2107,7 +1076,7 @@ static void summary_config(gg_sb *b, const run *r)
         for (size_t i = 0; i < r->nsum; i++) {
             gg_sb_puts(b, "<tr><th class=\"k\">");
             gg_sb_htmls(b, r->sum[i].key);
-            gg_sb_printf(b, "</th><td%s>", r->sum[i].type == J_NUM ? " class=\"n\"" : "");
+            gg_sb_printf(b, "</th><td%s>", r->sum[i].type == GG_RUN_NUM ? " class=\"n\"" : "");
             gg_sb_htmls(b, r->sum[i].text);
             gg_sb_puts(b, "</td></tr>\n");
         }
@@ -2173,7 +1142,7 @@ gg_status gg_report_write(const char *run_dir, const char *out_html)
 {
     if (!run_dir || !*run_dir) return gg_fail(GG_E_ARG, "gg_report_write: no run directory");
     run r;
-    gg_status st = run_read(&r, run_dir);
+    gg_status st = gg_run_read(&r, run_dir);
     char *defpath = NULL;
     if (!st && !out_html) {
         size_t l = strlen(run_dir) + 16;
@@ -2186,7 +1155,7 @@ gg_status gg_report_write(const char *run_dir, const char *out_html)
         char title[320];
         snprintf(title, sizeof title, "%s \xe2\x80\x94 gradguard training report", r.name);
         page_begin(&b, title);
-        const char *status = sum_str(&r, "status");
+        const char *status = gg_run_sum_str(&r, "status");
         gg_sb_puts(&b, "<header><h1>");
         gg_sb_htmls(&b, r.name);
         gg_sb_printf(&b, "</h1><span class=\"badge %s\">", status_class(status));
@@ -2214,7 +1183,7 @@ gg_status gg_report_write(const char *run_dir, const char *out_html)
     }
     gg_sb_free(&b);
     free(defpath);
-    run_free(&r);
+    gg_run_free(&r);
     return st;
 }
 
@@ -2225,7 +1194,7 @@ static void compare_table(gg_sb *b, run *const *rs, int n)
                   "events</th></tr></thead><tbody>\n");
     for (int k = 0; k < n; k++) {
         const run *r = rs[k];
-        const char *status = sum_str(r, "status");
+        const char *status = gg_run_sum_str(r, "status");
         gg_sb_printf(b, "<tr><td><span class=\"sw\" style=\"background:%s\"></span>", palette[k % 10]);
         gg_sb_htmls(b, r->name);
         gg_sb_printf(b, "</td><td><span class=\"badge %s\">", status_class(status));
@@ -2235,9 +1204,9 @@ static void compare_table(gg_sb *b, run *const *rs, int n)
         td_num(b, pick(r, "train_loss", offsetof(mrow, loss), 0), "%.4g");
         td_num(b, pick(r, "val_loss", offsetof(mrow, vloss), 1), "%.4g");
         td_num(b, pick(r, "val_accuracy", offsetof(mrow, vacc), 1) * 100, "%.2f%%");
-        td_num(b, sum_num(r, "test_accuracy") * 100, "%.2f%%");
+        td_num(b, gg_run_sum_num(r, "test_accuracy") * 100, "%.2f%%");
         char d[48], g[160];
-        fmt_duration(d, sizeof d, sum_num(r, "wall_seconds"));
+        fmt_duration(d, sizeof d, gg_run_sum_num(r, "wall_seconds"));
         gg_sb_printf(b, "<td class=\"n\">%s</td><td>", d);
         guard_breakdown(r, g, sizeof g);
         gg_sb_htmls(b, g);
@@ -2260,14 +1229,14 @@ gg_status gg_report_compare(const char *const *run_dirs, int n, const char *out_
     gg_status st = GG_OK;
     int nread = 0;
     for (int k = 0; k < n && !st; k++, nread++) {
-        st = run_read(&runs[k], run_dirs[k]);
+        st = gg_run_read(&runs[k], run_dirs[k]);
         rs[k] = &runs[k];
     }
     /* runs of the same name (a/x and b/x) are named by their whole path */
     for (int k = 0; k < n && !st; k++)
         for (int q = 0; q < n; q++)
             if (q != k && strcmp(runs[k].name, runs[q].name) == 0 && strcmp(run_dirs[k], run_dirs[q]) != 0) {
-                show(runs[k].name, sizeof runs[k].name, run_dirs[k], strlen(run_dirs[k]));
+                gg_run_show(runs[k].name, sizeof runs[k].name, run_dirs[k], strlen(run_dirs[k]));
                 break;
             }
     gg_sb b = {0};
@@ -2290,7 +1259,7 @@ gg_status gg_report_compare(const char *const *run_dirs, int n, const char *out_
         }
     }
     gg_sb_free(&b);
-    for (int k = 0; k < nread; k++) run_free(&runs[k]);
+    for (int k = 0; k < nread; k++) gg_run_free(&runs[k]);
     free(runs);
     return st;
 }

@@ -9,6 +9,8 @@
  */
 #include "train.h"
 
+#include "io/json.h"
+
 #include "core/error.h"
 
 #include <math.h>

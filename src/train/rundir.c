@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/file.h"
+#include "run/run.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,11 +33,9 @@
 
 #define LOCK_NAME "run.lock"
 
-/* Files a run writes at the top of its directory (checkpoints/ apart). */
-static const char *const run_files[] = {"config.yaml",  "metrics.csv",       "layers.csv",  "events.jsonl",
-                                        "summary.json", "model.safetensors", "report.html", "run_id",
-                                        "vocab.bin",    "prune.json"};
-#define NRUN_FILES (int)(sizeof run_files / sizeof run_files[0])
+/* Files a run writes at the top of its directory (checkpoints/ apart): run/run.h */
+#define run_files gg_run_files
+#define NRUN_FILES gg_run_nfiles
 
 gg_status gg_mkdir_p(const char *dir)
 {

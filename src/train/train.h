@@ -197,8 +197,6 @@ void gg_runlog_layers(gg_trainer *t);
 void gg_runlog_event(gg_trainer *t, const gg_guard_event *e);
 void gg_runlog_info(gg_trainer *t, const char *what, const char *detail);
 gg_status gg_runlog_summary(gg_trainer *t);
-/* JSON string escaping into out (always terminated). */
-void gg_json_escape(char *out, size_t cap, const char *in);
 
 /* rundir.c */
 gg_status gg_mkdir_p(const char *dir);

@@ -18,7 +18,7 @@ tiny PyTorch models: one line per check, "ok ..." or "FAIL: ...".
   same decisions; a malformed field is refused by name;
 - skip with reset_moments drops Adam's state of the bad tensors; noise is
   the same for the same key; the quiet monitor sees dead ReLUs from the
-  forward hooks; bad policies are refused; the run directory has runlog.c's
+  forward hooks; bad policies are refused; the run directory has src/run/write.c's
   columns and a report.
 """
 import ctypes
@@ -148,7 +148,7 @@ def test_rollback(tmp):
     with open(os.path.join(d, "metrics.csv")) as f:
         head = f.readline().strip()
     report(head == "kind,step,epoch,loss,accuracy,lr,grad_norm,val_loss,val_accuracy,samples_per_second",
-           "metrics.csv has runlog.c's columns")
+           "metrics.csv has src/run/write.c's columns")
     with open(os.path.join(d, "events.jsonl")) as f:
         evs = [json.loads(line) for line in f]
     report(any(e.get("signal") == "nonfinite" and e.get("action") == "rollback" and e["step"] == nan_at for e in evs),
