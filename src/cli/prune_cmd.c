@@ -9,15 +9,13 @@
  * run has none); the three results and the sparsity per tensor are printed
  * and written to OUT_DIR/prune.json.
  */
-#include "gradguard.h"
+#include "cli.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-int gg_cli_prune(int argc, char **argv);
 
 static const char *const usage_prune =
     "usage: gradguard prune RUN_DIR --sparsity S [--structured] [--method magnitude|random]\n"

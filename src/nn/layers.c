@@ -1,6 +1,6 @@
 /* layers.c - layer builders: parameters named "<layer>.<param>" in
  * PyTorch's layouts, ops named by scope so a diagnosis names the layer. */
-#include "core/core.h"
+#include "core/node.h"
 
 #include <stdio.h>
 #include <string.h>

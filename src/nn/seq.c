@@ -9,7 +9,8 @@
  * gg_rnn_forget_bias in core/ops/attr.h); gg_graph_init_recurrent carries it out after
  * gg_graph_init_params. A vanilla RNN's weight_hh is one square block and
  * gets its initialiser directly. */
-#include "core/core.h"
+#include "core/error.h"
+#include "core/node.h"
 #include "core/ops/attr.h"
 
 #include <math.h>
