@@ -96,6 +96,10 @@ static int eval(gg_trainer *t, int which, double *loss, double *acc)
     return -1;
 }
 
+/* One function (about 150 lines): the command reads top to bottom as the
+ * user sees it (arguments, the dense model's result, pruning, fine-tuning,
+ * the table and prune.json), and every stage after the arguments shares the
+ * trainer, the config and the three results, released at one `done`. */
 int gg_cli_prune(int argc, char **argv)
 {
     const char *run = NULL, *out = NULL, *method = NULL, *scope = NULL;

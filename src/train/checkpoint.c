@@ -134,18 +134,14 @@ gg_status gg_model_load(gg_graph *g, const char *path)
     return s;
 }
 
-gg_status gg_ckpt_save(gg_trainer *t)
+/* The tensors of a checkpoint into e (room for every parameter and buffer
+ * and 4 more): the parameters and buffers by name, the optimizer's state,
+ * the early-stopping copy of the parameters, the pruning masks. Returns
+ * how many. */
+static int ckpt_tensors(gg_trainer *t, gg_st_entry *e)
 {
-    /* a run without a guard can go non-finite; a checkpoint of that would
-     * push the last good one out of the kept set */
-    if (!gg_train_params_finite(t)) {
-        gg_runlog_info(t, "checkpoint_skipped", "the weights are not finite: the kept checkpoints stay as they are");
-        return GG_OK;
-    }
     gg_graph *g = t->g;
     int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
-    gg_st_entry *e = malloc(sizeof *e * (size_t)(np + nb + 4));
-    if (!e) return gg_fail(GG_E_NOMEM, "checkpoint: out of memory");
     size_t n, ns = 0;
     float *p = gg_graph_params(g, &n), *b = gg_graph_buffers(g, &n);
     int k = 0;
@@ -182,6 +178,36 @@ gg_status gg_ckpt_save(gg_trainer *t)
         e[k].data = mask;
         k++;
     }
+    return k;
+}
+
+/* Keeps the newest keep_checkpoints of this run's checkpoints in dir; other
+ * runs' files and unreadable ones are not this run's to delete. */
+static void keep_newest(gg_trainer *t, const char *dir)
+{
+    char **names, owner[GG_RUN_ID_MAX + 16];
+    int nn = list_ckpts(dir, &names), kept = 0;
+    for (int i = 0; i < nn; i++) {
+        char old[GG_PATH_MAX + 320];
+        snprintf(old, sizeof old, "%s/%s", dir, names[i]);
+        if (!ckpt_run(old, owner, sizeof owner) || strcmp(owner, t->run_id) != 0) continue;
+        if (++kept > t->s.keep_checkpoints) unlink(old);
+    }
+    free_list(names, nn);
+}
+
+gg_status gg_ckpt_save(gg_trainer *t)
+{
+    /* a run without a guard can go non-finite; a checkpoint of that would
+     * push the last good one out of the kept set */
+    if (!gg_train_params_finite(t)) {
+        gg_runlog_info(t, "checkpoint_skipped", "the weights are not finite: the kept checkpoints stay as they are");
+        return GG_OK;
+    }
+    int np = gg_graph_num_params(t->g), nb = gg_graph_num_buffers(t->g);
+    gg_st_entry *e = malloc(sizeof *e * (size_t)(np + nb + 4));
+    if (!e) return gg_fail(GG_E_NOMEM, "checkpoint: out of memory");
+    int k = ckpt_tensors(t, e);
     /* metadata: every number as text, doubles with 17 digits */
     char vals[META_MAX][64];
     const char *meta0[2 * META_MAX];
@@ -278,17 +304,7 @@ gg_status gg_ckpt_save(gg_trainer *t)
         gg_train_emit(t, GG_EV_INFO, t->msg);
         return GG_OK;
     }
-    /* keep the newest K of this run's checkpoints; other runs' files and
-     * unreadable ones are not this run's to delete */
-    char **names;
-    int nn = list_ckpts(dir, &names), kept = 0;
-    for (int i = 0; i < nn; i++) {
-        char old[GG_PATH_MAX + 320];
-        snprintf(old, sizeof old, "%s/%s", dir, names[i]);
-        if (!ckpt_run(old, owner, sizeof owner) || strcmp(owner, t->run_id) != 0) continue;
-        if (++kept > t->s.keep_checkpoints) unlink(old);
-    }
-    free_list(names, nn);
+    keep_newest(t, dir);
     t->last_ckpt_step = t->pos.step;
     snprintf(t->msg, sizeof t->msg, "checkpoint %.480s", path);
     gg_runlog_info(t, "checkpoint", path);
