@@ -4,6 +4,7 @@
 #    files' own internals) are included only under src/core;
 #  - what src/core offers other modules (node.h, error.h, file.h, reduce.h,
 #    ops/attr.h) does not include core.h, so nothing reaches it indirectly;
+#  - nn/nn.h (the layer builders' shared checks) stays in src/nn;
 #  - the command (src/cli) includes gradguard.h and its own cli.h only.
 # Environment: GG_SRC (the source dir).
 set -u
@@ -13,7 +14,7 @@ cd "$SRC" || exit 1
 
 # the project's headers each file includes ("..." includes)
 grep -rHo '^#include "[^"]*"' src --include='*.c' --include='*.h' | sed 's/:#include "/ /; s/"$//' >"$T/inc.txt"
-check "[ \$(wc -l <'$T/inc.txt') -ge 100 ] && grep -q '^src/nn/seq.c core/node.h\$' '$T/inc.txt'" \
+check "[ \$(wc -l <'$T/inc.txt') -ge 100 ] && grep -q '^src/guard/monitor.c core/node.h\$' '$T/inc.txt'" \
   "the includes of src/ were not read"
 
 outside=$(awk '$1 !~ /^src\/core\// && $2 ~ /(^|\/)core\/(core|ops\/ops|ops\/conv)\.h$/' "$T/inc.txt" | tr '\n' ' ')
@@ -21,6 +22,8 @@ check "[ -z '$outside' ]" "core internals included outside src/core (include cor
 for h in src/core/node.h src/core/error.h src/core/file.h src/core/reduce.h src/core/ops/attr.h; do
   check "[ -f '$h' ] && ! grep -q '^#include \"\\(\\.\\./\\)\\?core\\.h\"' '$h'" "$h includes core.h (or is missing)"
 done
+nn=$(awk '$1 !~ /^src\/nn\// && $2 ~ /(^|\/)nn\/nn\.h$/' "$T/inc.txt" | tr '\n' ' ')
+check "[ -z '$nn' ]" "nn/nn.h (the layer builders' helpers) included outside src/nn: $nn"
 cli=$(awk '$1 ~ /^src\/cli\// && $2 != "gradguard.h" && $2 != "cli.h"' "$T/inc.txt" | tr '\n' ' ')
 check "[ -z '$cli' ]" "src/cli includes internals (it uses the public API): $cli"
 finish internal_headers

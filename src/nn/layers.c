@@ -1,6 +1,6 @@
 /* layers.c - layer builders: parameters named "<layer>.<param>" in
  * PyTorch's layouts, ops named by scope so a diagnosis names the layer. */
-#include "core/node.h"
+#include "nn.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,18 +13,23 @@ gg_init gg_init_default(gg_act act)
     return in;
 }
 
-/* "name.suffix" into buf; fails the build if it does not fit. */
-static int pname(gg_graph *g, char *buf, const char *name, const char *suffix)
+int gg_nn_name(gg_graph *g, char *buf, const char *name, const char *suffix, const char *word)
 {
     int n = snprintf(buf, GG_NAME_MAX, "%s.%s", name, suffix);
     if (n < 0 || n >= GG_NAME_MAX) {
-        gg_build_fail(g, GG_E_ARG, "layer '%s': parameter name '%s.%s' is too long", name, name, suffix);
+        gg_build_fail(g, GG_E_ARG, "layer '%s': %s '%s.%s' is too long", name, word, name, suffix);
         return 0;
     }
     return 1;
 }
 
-static int layer_ok(gg_graph *g, gg_node x, const char *name, const char *what)
+/* "name.suffix" into buf; fails the build if it does not fit. */
+static int pname(gg_graph *g, char *buf, const char *name, const char *suffix)
+{
+    return gg_nn_name(g, buf, name, suffix, "parameter name");
+}
+
+int gg_nn_layer_ok(gg_graph *g, gg_node x, const char *name, const char *what)
 {
     if (!g || g->err) return 0;
     if (!name || !*name) {
@@ -40,7 +45,7 @@ static int layer_ok(gg_graph *g, gg_node x, const char *name, const char *what)
 
 gg_node gg_dense(gg_graph *g, gg_node x, const char *name, int units, gg_act act, gg_init init, int bias)
 {
-    if (!layer_ok(g, x, name, "dense")) return -1;
+    if (!gg_nn_layer_ok(g, x, name, "dense")) return -1;
     if (units < 1) return gg_build_fail(g, GG_E_ARG, "dense layer '%s': units %d must be >= 1", name, units);
     gg_graph_scope(g, name);
     gg_tensor *xt = gg_T(g, x);
@@ -62,7 +67,7 @@ gg_node gg_dense(gg_graph *g, gg_node x, const char *name, int units, gg_act act
 gg_node gg_conv(gg_graph *g, gg_node x, const char *name, int filters, int k, int stride, int pad, gg_act act,
                 gg_init init)
 {
-    if (!layer_ok(g, x, name, "conv2d")) return -1;
+    if (!gg_nn_layer_ok(g, x, name, "conv2d")) return -1;
     gg_tensor *xt = gg_T(g, x);
     char sb[64];
     if (!xt->batched || xt->shape.ndim != 4)
@@ -85,7 +90,7 @@ gg_node gg_conv(gg_graph *g, gg_node x, const char *name, int filters, int k, in
 
 gg_node gg_batchnorm_layer(gg_graph *g, gg_node x, const char *name, float momentum, float eps)
 {
-    if (!layer_ok(g, x, name, "batchnorm")) return -1;
+    if (!gg_nn_layer_ok(g, x, name, "batchnorm")) return -1;
     gg_tensor *xt = gg_T(g, x);
     if (!xt->batched || xt->shape.ndim < 2)
         return gg_build_fail(g, GG_E_SHAPE, "batchnorm layer '%s': input '%s' has no channel dim", name, xt->name);
@@ -105,7 +110,7 @@ gg_node gg_batchnorm_layer(gg_graph *g, gg_node x, const char *name, float momen
 
 gg_node gg_layernorm_layer(gg_graph *g, gg_node x, const char *name, float eps)
 {
-    if (!layer_ok(g, x, name, "layernorm")) return -1;
+    if (!gg_nn_layer_ok(g, x, name, "layernorm")) return -1;
     int d = gg_last(gg_T(g, x));
     gg_graph_scope(g, name);
     char n1[GG_NAME_MAX], n2[GG_NAME_MAX];
@@ -128,7 +133,7 @@ static gg_node norm_layer(gg_graph *g, gg_node x, const char *name, const char *
 
 gg_node gg_residual_dense(gg_graph *g, gg_node x, const char *name, gg_norm_kind norm, gg_act act)
 {
-    if (!layer_ok(g, x, name, "residual")) return -1;
+    if (!gg_nn_layer_ok(g, x, name, "residual")) return -1;
     gg_tensor *xt = gg_T(g, x);
     if (xt->batched && xt->shape.ndim != 2) x = gg_flatten(g, x);
     int d = gg_last(gg_T(g, x));
@@ -154,7 +159,7 @@ gg_node gg_residual_dense(gg_graph *g, gg_node x, const char *name, gg_norm_kind
 
 gg_node gg_residual_conv(gg_graph *g, gg_node x, const char *name, int k, gg_norm_kind norm, gg_act act)
 {
-    if (!layer_ok(g, x, name, "residual_conv")) return -1;
+    if (!gg_nn_layer_ok(g, x, name, "residual_conv")) return -1;
     gg_tensor *xt = gg_T(g, x);
     if (!xt->batched || xt->shape.ndim != 4)
         return gg_build_fail(g, GG_E_SHAPE, "residual_conv layer '%s': input '%s' is not (N, C, H, W)", name, xt->name);
