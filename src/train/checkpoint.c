@@ -69,11 +69,11 @@ static int ckpt_run(const char *path, char *id, size_t cap)
     return ok;
 }
 
-gg_status gg_model_save(gg_graph *g, const char *path)
+/* The model's parameters, then its buffers, by name into e (room for
+ * both); returns how many. */
+static int model_tensors(gg_graph *g, gg_st_entry *e)
 {
     int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
-    gg_st_entry *e = malloc(sizeof *e * (size_t)(np + nb + 1));
-    if (!e) return gg_fail(GG_E_NOMEM, "saving %s: out of memory", path);
     size_t n;
     float *p = gg_graph_params(g, &n), *b = gg_graph_buffers(g, &n);
     for (int i = 0; i < np + nb; i++) {
@@ -84,6 +84,15 @@ gg_status gg_model_save(gg_graph *g, const char *path)
         e[i].shape = pi.shape;
         e[i].data = (i < np ? p : b) + pi.offset;
     }
+    return np + nb;
+}
+
+gg_status gg_model_save(gg_graph *g, const char *path)
+{
+    int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
+    gg_st_entry *e = malloc(sizeof *e * (size_t)(np + nb + 1));
+    if (!e) return gg_fail(GG_E_NOMEM, "saving %s: out of memory", path);
+    model_tensors(g, e);
     const char *meta[2] = {"gg_kind", "model"};
     gg_status st = gg_safetensors_write(path, e, np + nb, meta, 1);
     free(e);
@@ -134,6 +143,15 @@ gg_status gg_model_load(gg_graph *g, const char *path)
     return s;
 }
 
+/* e[k] = the flat tensor name of n floats; returns k + 1. */
+static int flat_entry(gg_st_entry *e, int k, const char *name, const float *data, size_t n)
+{
+    e[k].name = name;
+    e[k].shape = gg_shape1((int)n);
+    e[k].data = data;
+    return k + 1;
+}
+
 /* The tensors of a checkpoint into e (room for every parameter and buffer
  * and 4 more): the parameters and buffers by name, the optimizer's state,
  * the early-stopping copy of the parameters, the pruning masks. Returns
@@ -141,43 +159,18 @@ gg_status gg_model_load(gg_graph *g, const char *path)
 static int ckpt_tensors(gg_trainer *t, gg_st_entry *e)
 {
     gg_graph *g = t->g;
-    int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
-    size_t n, ns = 0;
-    float *p = gg_graph_params(g, &n), *b = gg_graph_buffers(g, &n);
-    int k = 0;
-    for (int i = 0; i < np + nb; i++) {
-        gg_param_info pi;
-        if (i < np) gg_graph_param(g, i, &pi);
-        else gg_graph_buffer(g, i - np, &pi);
-        e[k].name = pi.name;
-        e[k].shape = pi.shape;
-        e[k].data = (i < np ? p : b) + pi.offset;
-        k++;
-    }
+    size_t ns = 0;
+    int k = model_tensors(g, e);
     float *os = gg_optim_state(t->o, &ns);
-    if (ns > 0) {
-        e[k].name = "optimizer.state";
-        e[k].shape = gg_shape1((int)ns);
-        e[k].data = os;
-        k++;
-    }
+    if (ns > 0) k = flat_entry(e, k, "optimizer.state", os, ns);
     size_t npar;
     gg_graph_params(g, &npar);
-    if (t->best_params && t->s.es_patience > 0 && npar > 0) {
-        e[k].name = "early_stopping.params";
-        e[k].shape = gg_shape1((int)npar);
-        e[k].data = t->best_params;
-        k++;
-    }
+    if (t->best_params && t->s.es_patience > 0 && npar > 0)
+        k = flat_entry(e, k, "early_stopping.params", t->best_params, npar);
     size_t nmask = 0;
     float *mask = gg_pruner_masks(t->pr, &nmask);
-    if (mask && nmask > 0) {
-        /* pruning masks, parallel to the parameter arena */
-        e[k].name = "prune.mask";
-        e[k].shape = gg_shape1((int)nmask);
-        e[k].data = mask;
-        k++;
-    }
+    /* pruning masks, parallel to the parameter arena */
+    if (mask && nmask > 0) k = flat_entry(e, k, "prune.mask", mask, nmask);
     return k;
 }
 
