@@ -131,6 +131,25 @@ static gg_node norm_layer(gg_graph *g, gg_node x, const char *name, const char *
     return norm == GG_NORM_BATCH ? gg_batchnorm_layer(g, x, nn, 0.1f, 1e-5f) : gg_layernorm_layer(g, x, nn, 1e-5f);
 }
 
+/* A residual block's first layer h, normalised ("<name>.norm1"), then its
+ * activation (the first layer applies act itself when there is no norm). */
+static gg_node norm_then_act(gg_graph *g, gg_node h, const char *name, gg_norm_kind norm, gg_act act)
+{
+    h = norm_layer(g, h, name, "norm1", norm);
+    gg_graph_scope(g, name);
+    return gg_activation(g, h, act);
+}
+
+/* A residual block's output: act(x + norm2(h)), h its second layer. */
+static gg_node residual_out(gg_graph *g, gg_node x, gg_node h, const char *name, gg_norm_kind norm, gg_act act)
+{
+    h = norm_layer(g, h, name, "norm2", norm);
+    gg_graph_scope(g, name);
+    gg_node y = gg_activation(g, gg_add(g, x, h), act);
+    gg_graph_scope(g, NULL);
+    return y;
+}
+
 gg_node gg_residual_dense(gg_graph *g, gg_node x, const char *name, gg_norm_kind norm, gg_act act)
 {
     if (!gg_nn_layer_ok(g, x, name, "residual")) return -1;
@@ -141,20 +160,12 @@ gg_node gg_residual_dense(gg_graph *g, gg_node x, const char *name, gg_norm_kind
     if (!pname(g, n1, name, "fc1") || !pname(g, n2, name, "fc2")) return -1;
     /* the activation moves after the norm when there is one */
     gg_node h = gg_dense(g, x, n1, d, norm == GG_NORM_NONE ? act : GG_ACT_NONE, gg_init_default(act), 1);
-    if (norm != GG_NORM_NONE) {
-        h = norm_layer(g, h, name, "norm1", norm);
-        gg_graph_scope(g, name);
-        h = gg_activation(g, h, act);
-    }
+    if (norm != GG_NORM_NONE) h = norm_then_act(g, h, name, norm, act);
     /* the second layer starts small so the block starts near the identity */
     gg_init in2 = gg_init_default(GG_ACT_NONE);
     in2.a = 0.5f;
     h = gg_dense(g, h, n2, d, GG_ACT_NONE, in2, 1);
-    h = norm_layer(g, h, name, "norm2", norm);
-    gg_graph_scope(g, name);
-    gg_node y = gg_activation(g, gg_add(g, x, h), act);
-    gg_graph_scope(g, NULL);
-    return y;
+    return residual_out(g, x, h, name, norm, act);
 }
 
 gg_node gg_residual_conv(gg_graph *g, gg_node x, const char *name, int k, gg_norm_kind norm, gg_act act)
@@ -169,17 +180,9 @@ gg_node gg_residual_conv(gg_graph *g, gg_node x, const char *name, int k, gg_nor
     char n1[GG_NAME_MAX], n2[GG_NAME_MAX];
     if (!pname(g, n1, name, "conv1") || !pname(g, n2, name, "conv2")) return -1;
     gg_node h = gg_conv(g, x, n1, c, k, 1, -1, norm == GG_NORM_NONE ? act : GG_ACT_NONE, gg_init_default(act));
-    if (norm != GG_NORM_NONE) {
-        h = norm_layer(g, h, name, "norm1", norm);
-        gg_graph_scope(g, name);
-        h = gg_activation(g, h, act);
-    }
+    if (norm != GG_NORM_NONE) h = norm_then_act(g, h, name, norm, act);
     gg_init in2 = gg_init_default(GG_ACT_NONE);
     in2.a = 0.5f;
     h = gg_conv(g, h, n2, c, k, 1, -1, GG_ACT_NONE, in2);
-    h = norm_layer(g, h, name, "norm2", norm);
-    gg_graph_scope(g, name);
-    gg_node y = gg_activation(g, gg_add(g, x, h), act);
-    gg_graph_scope(g, NULL);
-    return y;
+    return residual_out(g, x, h, name, norm, act);
 }
