@@ -1,7 +1,7 @@
 /*
  * conv_algos.c - one convolution layer, forward and backward, computed as
  * im2col + GEMM and as Winograd, taking turns: the measurement behind
- * GG_CONV_AUTO's choice (include/gradguard.h).
+ * GG_CONV_AUTO's choice (include/gradguard/graph.h).
  *
  *   conv_algos [ROUNDS]          (default 7; 1 thread: run with OMP_NUM_THREADS=1)
  *

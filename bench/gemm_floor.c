@@ -18,6 +18,8 @@
  * over repetitions), its spread,
  * the FLOPs of a step and GFLOP/s. Links the same OpenBLAS as gradguard.
  */
+#include "clock.h"
+
 #include <cblas.h>
 #include <omp.h>
 
@@ -28,21 +30,6 @@
 
 #define MAX_LAYERS 16
 #define MAX_REPS 32
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* the process's CPU time (all threads): at 1 thread, the GEMMs' own cost */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static float *filled(size_t n, unsigned *seed)
 {

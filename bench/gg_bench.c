@@ -44,6 +44,8 @@
  */
 #include <gradguard.h>
 
+#include "clock.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -82,22 +84,6 @@ typedef struct bench {
     size_t *perm, nb;
     int B;
 } bench;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* CPU time of the whole process (all its threads): at 1 thread, the step's
- * cost without the time other programs held the core (a shared machine) */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int die(const char *what)
 {

@@ -26,6 +26,21 @@ static inline void gc_fill(float *x, size_t n, gg_rng *r, float scale, float gap
     }
 }
 
+/* Fills every input and parameter (not the buffers) with values in +-1, at
+ * least gap from 0, drawn in node order from seed. */
+static inline void gc_randomize(gg_graph *g, uint64_t seed, float gap)
+{
+    gg_rng r;
+    gg_rng_seed(&r, seed);
+    for (int i = 0; i < gg_graph_num_nodes(g); i++) {
+        const char *op = gg_graph_node_op(g, i);
+        if (strcmp(op, "input") == 0 || strcmp(op, "param") == 0) {
+            gg_shape s = gg_graph_shape(g, i);
+            gc_fill(gg_graph_data(g, i), gg_shape_numel(s), &r, 1.0f, gap);
+        }
+    }
+}
+
 static inline double gc_loss(gg_graph *g, gg_node loss)
 {
     gg_status s = gg_graph_forward(g, GG_TRAIN, loss);

@@ -22,7 +22,7 @@ CC=${CC:-cc}
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$B/CMakeCache.txt")
 SAN_FLAGS=""
 if [ "$build_type" = Sanitize ]; then SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all"; fi
-version=$(sed -n 's/^#define GG_VERSION_STRING "\(.*\)"/\1/p' "$SRC/include/gradguard.h")
+version=$(sed -n 's/^#define GG_VERSION_STRING "\(.*\)"/\1/p' "$SRC/include/gradguard/core.h")
 
 # --- install, then move the tree: both package files must find it anyway ---
 if ! cmake --install "$B" --prefix "$T/stage" >"$T/install.log" 2>&1; then
@@ -38,7 +38,12 @@ for f in lib/libgradguard.a lib/libgradguard.so lib/libgradguard.so.0 "lib/libgr
   check "[ -e '$P/$f' ]" "installed $f"
 done
 check "[ -L '$P/lib/libgradguard.so' ] && [ -L '$P/lib/libgradguard.so.0' ]" "soname links are symlinks"
-check "cmp -s '$SRC/include/gradguard.h' '$P/include/gradguard.h'" "installed header is the source header"
+# the public headers: gradguard.h and every part it includes, each as in the source
+for h in gradguard.h $(cd "$SRC/include" && ls gradguard/*.h); do
+  check "cmp -s '$SRC/include/$h' '$P/include/$h'" "installed include/$h is the source header"
+done
+check "[ \$(ls '$P'/include/gradguard/*.h | wc -l) -eq \$(ls '$SRC'/include/gradguard/*.h | wc -l) ]" \
+  "include/gradguard/ installed with exactly the source's headers"
 if command -v readelf >/dev/null; then
   check "readelf -d '$P/lib/libgradguard.so' | grep -q 'SONAME.*libgradguard.so.0'" "soname libgradguard.so.0"
 fi

@@ -3,6 +3,7 @@
  * the file and the place), split, standardisation, batches and shuffling;
  * and, when it is installed, the real Fashion-MNIST. */
 #include "gradguard.h"
+#include "fixture.h"
 #include "gt.h"
 
 #include <dirent.h>
@@ -13,39 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
-
-static char dir[64];
-
-static const char *path_of(const char *name)
-{
-    static char buf[8][256];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static void write_file(const char *name, const void *data, size_t n)
-{
-    FILE *f = fopen(path_of(name), "wb");
-    if (!f || fwrite(data, 1, n, f) != n) {
-        fprintf(stderr, "cannot write fixture %s\n", name);
-        exit(2);
-    }
-    fclose(f);
-}
-
-static void write_gz(const char *name, const void *data, size_t n)
-{
-    gzFile g = gzopen(path_of(name), "wb");
-    if (!g || gzwrite(g, data, (unsigned)n) != (int)n) {
-        fprintf(stderr, "cannot write fixture %s\n", name);
-        exit(2);
-    }
-    gzclose(g);
-}
-
-static void write_text(const char *name, const char *text) { write_file(name, text, strlen(text)); }
 
 /* The call failed with status want (or any failure if want is GG_OK) and its
  * message holds every one of the NULL-terminated strings. */
@@ -766,24 +734,9 @@ static void test_fashion(void)
     EXPECT_FAIL(gg_dataset_load_idx(&te, img, lab), GG_E_FORMAT, "count mismatch", "10000 images", "60000 labels");
 }
 
-static void cleanup(void)
-{
-    DIR *dp = opendir(dir);
-    if (!dp) return;
-    struct dirent *e;
-    while ((e = readdir(dp)))
-        if (e->d_name[0] != '.') unlink(path_of(e->d_name));
-    closedir(dp);
-    rmdir(dir);
-}
-
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/gg_test_data_XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    if (fixture_begin("gg_test_data")) return 2;
     test_idx();
     test_csv();
     test_npy();
@@ -792,6 +745,6 @@ int main(void)
     test_normalise();
     test_shuffle();
     test_fashion();
-    cleanup();
+    fixture_end();
     return gt_done("test_data");
 }

@@ -17,19 +17,6 @@ static gg_node weigh(gg_graph *g, gg_node y, gg_node *rout)
     return gg_sum(g, gg_mul(g, y, r), 1.0f);
 }
 
-static void randomize(gg_graph *g, uint64_t seed, float gap)
-{
-    gg_rng r;
-    gg_rng_seed(&r, seed);
-    for (int i = 0; i < gg_graph_num_nodes(g); i++) {
-        const char *op = gg_graph_node_op(g, i);
-        if (strcmp(op, "input") == 0 || strcmp(op, "param") == 0) {
-            gg_shape s = gg_graph_shape(g, i);
-            gc_fill(gg_graph_data(g, i), gg_shape_numel(s), &r, 1.0f, gap);
-        }
-    }
-}
-
 static double act_ref(gg_act a, double v)
 {
     switch (a) {
@@ -154,7 +141,7 @@ static void check_conv(cspec c, int x_grad)
         gg_graph_free(g);
         return;
     }
-    randomize(g, 17 + (uint64_t)c.C * 31 + (uint64_t)c.KH, 0.02f);
+    gc_randomize(g, 17 + (uint64_t)c.C * 31 + (uint64_t)c.KH, 0.02f);
     /* weights scaled down so pre-activations stay O(1) and away from saturation */
     float *wv = gg_graph_data(g, w);
     size_t nw = gg_shape_numel(gg_graph_shape(g, w));
@@ -207,7 +194,7 @@ static void check_conv_chunks(gg_conv_algo algo)
     gg_node x, w, b, y, r, L;
     gg_graph *g = conv_graph(&c, 1, &x, &w, &b, &y, &r, &L);
     GT_OK(gg_graph_compile(g));
-    randomize(g, 99, 0);
+    gc_randomize(g, 99, 0);
     GT_OK(gg_graph_set_batch(g, batch));
     c.N = batch;
     GT_OK(gg_graph_forward(g, GG_TRAIN, L));
@@ -313,7 +300,7 @@ static void check_pool(int kind, int N, int C, int H, int W, int k, int s, int p
         L = weigh(g, y, NULL);
     }
     GT_OK(gg_graph_compile(g));
-    randomize(g, 23 + (uint64_t)H, 0);
+    gc_randomize(g, 23 + (uint64_t)H, 0);
     gg_rng r;
     gg_rng_seed(&r, 5 + (uint64_t)W);
     fill_distinct(gg_graph_data(g, x), N * C, H * W, &r);
@@ -482,7 +469,7 @@ static void check_wino_vs_im2col(void)
         gg_node x, w, b, y, r, L;
         gg_graph *g = conv_graph(&c, 1, &x, &w, &b, &y, &r, &L);
         GT_OK(gg_graph_compile(g));
-        randomize(g, 5, 0);
+        gc_randomize(g, 5, 0);
         float *wv = gg_graph_data(g, w);
         for (size_t i = 0; i < (size_t)64 * 32 * 25; i++) wv[i] *= 2.0f / 40; /* ~ He scale */
         GT_OK(gg_graph_forward(g, GG_TRAIN, L));

@@ -14,19 +14,6 @@ static gg_node weigh(gg_graph *g, gg_node y, const char *rname)
     return gg_sum(g, gg_mul(g, y, r), 1.0f);
 }
 
-static void randomize(gg_graph *g, uint64_t seed, float gap)
-{
-    gg_rng r;
-    gg_rng_seed(&r, seed);
-    for (int i = 0; i < gg_graph_num_nodes(g); i++) {
-        const char *op = gg_graph_node_op(g, i);
-        if (strcmp(op, "input") == 0 || strcmp(op, "param") == 0) {
-            gg_shape s = gg_graph_shape(g, i);
-            gc_fill(gg_graph_data(g, i), gg_shape_numel(s), &r, 1.0f, gap);
-        }
-    }
-}
-
 static void check_linear(int batch, int in, int out, gg_act act, int bias)
 {
     char what[96];
@@ -42,7 +29,7 @@ static void check_linear(int batch, int in, int out, gg_act act, int bias)
     gg_graph_scope(g, NULL);
     gg_node L = weigh(g, y, "r");
     GT_OK(gg_graph_compile(g));
-    randomize(g, 7 + (uint64_t)in, 0.02f);
+    gc_randomize(g, 7 + (uint64_t)in, 0.02f);
     gg_node nodes[3] = {x, w, b};
     gradcheck(g, L, nodes, bias ? 3 : 2, 25, what);
     gg_graph_free(g);
@@ -65,7 +52,7 @@ static void check_matmul(int batch, int M, int K, int N, int batched_b)
     }
     gg_node L = weigh(g, gg_matmul(g, a, b), "r");
     GT_OK(gg_graph_compile(g));
-    randomize(g, 3, 0);
+    gc_randomize(g, 3, 0);
     gg_node nodes[2] = {a, b};
     gradcheck(g, L, nodes, 2, 20, what);
     gg_graph_free(g);
@@ -89,7 +76,7 @@ static void check_binary(int mul, int bcast)
     gg_node y = mul ? gg_mul(g, a, b) : gg_add(g, a, b);
     gg_node L = weigh(g, gg_scale(g, y, -1.5f), "r");
     GT_OK(gg_graph_compile(g));
-    randomize(g, 5, 0);
+    gc_randomize(g, 5, 0);
     gg_node nodes[2] = {a, b};
     gradcheck(g, L, nodes, 2, 30, what);
     gg_graph_free(g);
@@ -105,7 +92,7 @@ static void check_act(gg_act act, int batch, int n)
     gg_node y = act == GG_ACT_LEAKY_RELU ? gg_leaky_relu(g, x, 0.2f) : act == GG_ACT_ELU ? gg_elu(g, x, 0.7f) : gg_activation(g, x, act);
     gg_node L = weigh(g, y, "r");
     GT_OK(gg_graph_compile(g));
-    randomize(g, 11, 0.05f);
+    gc_randomize(g, 11, 0.05f);
     gradcheck(g, L, &x, 1, 40, what);
     gg_graph_free(g);
 }
@@ -127,7 +114,7 @@ static void check_losses(int batch)
             L = kind == 1 ? gg_bce_logits(g, x, t) : kind == 2 ? gg_mse(g, x, t) : gg_huber(g, x, t, 0.5f);
         }
         GT_OK(gg_graph_compile(g));
-        randomize(g, 13, 0);
+        gc_randomize(g, 13, 0);
         float *tv = gg_graph_data(g, t);
         for (int i = 0; i < batch * (kind == 0 ? 1 : 7); i++)
             tv[i] = kind == 0 ? (float)(i % 7) : kind == 1 ? (float)(i % 3) / 2 : tv[i] * 2;

@@ -23,20 +23,6 @@ static gg_node weigh_unbatched(gg_graph *g, gg_node y, const char *rname)
     return gg_sum(g, gg_mul(g, y, gg_param(g, rname, gg_graph_shape(g, y), zeros)), 1.0f);
 }
 
-/* Fills every input and parameter with values in +-1 (at least gap from 0). */
-static void randomize(gg_graph *g, uint64_t seed, float gap)
-{
-    gg_rng r;
-    gg_rng_seed(&r, seed);
-    for (int i = 0; i < gg_graph_num_nodes(g); i++) {
-        const char *op = gg_graph_node_op(g, i);
-        if (strcmp(op, "input") == 0 || strcmp(op, "param") == 0) {
-            gg_shape s = gg_graph_shape(g, i);
-            gc_fill(gg_graph_data(g, i), gg_shape_numel(s), &r, 1.0f, gap);
-        }
-    }
-}
-
 static gg_shape sh(int nd, const int *d)
 {
     gg_shape s = {nd, {0, 0, 0, 0}};
@@ -57,7 +43,7 @@ static void check_concat(int batch, int nd, const int *da, const int *db, int ax
     gg_graph_requires_grad(g, b);
     gg_node L = weigh(g, gg_concat(g, a, b, axis), "r");
     GT_OK(gg_graph_compile(g));
-    randomize(g, 17 + (uint64_t)axis, 0);
+    gc_randomize(g, 17 + (uint64_t)axis, 0);
     gg_node nodes[2] = {a, b};
     gradcheck(g, L, nodes, 2, 30, what);
     gg_graph_free(g);
@@ -73,7 +59,7 @@ static void check_concat_self(void)
     gg_node L1 = weigh(g, gg_concat(g, x, x, 1), "r");
     gg_node L = gg_add(g, L1, weigh(g, x, "r2"));
     GT_OK(gg_graph_compile(g));
-    randomize(g, 13, 0);
+    gc_randomize(g, 13, 0);
     gradcheck(g, L, &x, 1, 12, "concat(x, x)");
     gg_graph_free(g);
 }
@@ -86,7 +72,7 @@ static void check_concat_params(void)
     gg_node b = gg_param(g, "p.b", gg_shape2(2, 1), zeros);
     gg_node L = weigh_unbatched(g, gg_concat(g, a, b, 1), "r.weight");
     GT_OK(gg_graph_compile(g));
-    randomize(g, 3, 0);
+    gc_randomize(g, 3, 0);
     gg_node nodes[2] = {a, b};
     gradcheck(g, L, nodes, 2, 10, "concat of parameters");
     gg_graph_free(g);
@@ -101,7 +87,7 @@ static void check_slice(int batch, int nd, const int *d, int axis, int start, in
     gg_graph_requires_grad(g, x);
     gg_node L = weigh(g, gg_slice(g, x, axis, start, len), "r");
     GT_OK(gg_graph_compile(g));
-    randomize(g, 19 + (uint64_t)start, 0);
+    gc_randomize(g, 19 + (uint64_t)start, 0);
     gradcheck(g, L, &x, 1, 30, what);
     gg_graph_free(g);
 }
@@ -116,7 +102,7 @@ static void check_slice_concat(void)
     gg_node s1 = gg_slice(g, x, 0, 0, 3), s2 = gg_slice(g, x, 0, 2, 3);
     gg_node L = weigh(g, gg_concat(g, s1, s2, 0), "r");
     GT_OK(gg_graph_compile(g));
-    randomize(g, 23, 0);
+    gc_randomize(g, 23, 0);
     gradcheck(g, L, &x, 1, 30, "slice+slice+concat");
     /* a direct value: y = concat rows 0..2 and 2..4, so row 2 appears twice */
     float *xv = gg_graph_data(g, x);
@@ -184,7 +170,7 @@ static void check_softmax(int logp, int batch, int nd, const int *d)
     gg_node y = logp ? gg_log_softmax(g, x) : gg_softmax(g, x);
     gg_node L = weigh(g, gg_scale(g, y, 2.0f), "r");
     GT_OK(gg_graph_compile(g));
-    randomize(g, 29 + (uint64_t)batch, 0);
+    gc_randomize(g, 29 + (uint64_t)batch, 0);
     gradcheck(g, L, &x, 1, 30, what);
     gg_graph_free(g);
 }
@@ -247,7 +233,7 @@ static void check_batchnorm_grad(int max_batch, int batch, int nd, const int *d)
     GT_OK(gg_graph_compile(g));
     GT_OK(gg_graph_init_params(g, 1));
     GT_OK(gg_graph_set_batch(g, batch));
-    randomize(g, 31 + (uint64_t)nd, 0);
+    gc_randomize(g, 31 + (uint64_t)nd, 0);
     gg_node nodes[3] = {x, gam, bet};
     gradcheck(g, L, nodes, 3, 30, what);
     gg_graph_free(g);
@@ -318,7 +304,7 @@ static void check_batchnorm_4d_values(void)
     gg_node y = bn_build(g, x, C, mom, eps, &gam, &bet, &rm, &rv);
     GT_OK(gg_graph_compile(g));
     GT_OK(gg_graph_init_params(g, 1));
-    randomize(g, 37, 0);
+    gc_randomize(g, 37, 0);
     float *xv = gg_graph_data(g, x), *gv = gg_graph_data(g, gam), *bv = gg_graph_data(g, bet);
     const float *mv = gg_graph_data(g, rm), *vv = gg_graph_data(g, rv), *yv = gg_graph_data(g, y);
     for (int i = 0; i < N * C * S; i++) xv[i] = xv[i] * 3 + (float)((i / S) % C); /* channel 1 shifted by 1 */
@@ -357,7 +343,7 @@ static void check_batchnorm_eval_grad(void)
     gg_node L = weigh(g, bn_build(g, x, 3, 0.1f, 1e-5f, &gam, &bet, &rm, &rv), "r");
     GT_OK(gg_graph_compile(g));
     GT_OK(gg_graph_init_params(g, 1));
-    randomize(g, 41, 0);
+    gc_randomize(g, 41, 0);
     float *vv = gg_graph_data(g, rv), *mv = gg_graph_data(g, rm);
     for (int c = 0; c < 3; c++) vv[c] = 0.5f + (float)c, mv[c] = (float)c - 1;
     GT_OK(gg_graph_forward(g, GG_EVAL, L));
@@ -421,7 +407,7 @@ static void check_layernorm(int batch, int nd, const int *d)
     gg_node gam = gg_param(g, "ln.weight", gg_shape1(D), zeros), bet = gg_param(g, "ln.bias", gg_shape1(D), zeros);
     gg_node L = weigh(g, gg_layernorm(g, x, gam, bet, 1e-5f), "r");
     GT_OK(gg_graph_compile(g));
-    randomize(g, 43 + (uint64_t)D, 0);
+    gc_randomize(g, 43 + (uint64_t)D, 0);
     gg_node nodes[3] = {x, gam, bet};
     gradcheck(g, L, nodes, 3, 80, what);
     gg_graph_free(g);
@@ -460,7 +446,7 @@ static void check_dropout_grad(int batch, int n, float p)
     gg_graph_requires_grad(g, x);
     gg_node L = weigh(g, gg_dropout(g, x, p), "r");
     GT_OK(gg_graph_compile(g));
-    randomize(g, 47, 0);
+    gc_randomize(g, 47, 0);
     gg_graph_set_rng_step(g, 3);
     gradcheck(g, L, &x, 1, 40, what);
     gg_graph_free(g);
@@ -556,7 +542,7 @@ static void check_embedding_grad(int batch, int nd, const int *d, int V, int D)
     gg_node tab = gg_param(g, "emb.weight", gg_shape2(V, D), zeros);
     gg_node L = weigh(g, gg_embedding(g, idx, tab), "r");
     GT_OK(gg_graph_compile(g));
-    randomize(g, 53 + (uint64_t)V, 0);
+    gc_randomize(g, 53 + (uint64_t)V, 0);
     float *iv = gg_graph_data(g, idx);
     size_t n = gg_shape_numel(gg_graph_shape(g, idx));
     /* ids repeat (n > V here), so rows of the table gather several terms */
@@ -576,7 +562,7 @@ static void check_embedding_values(void)
     gg_node y = gg_embedding(g, idx, tab);
     gg_node L = weigh(g, y, "r");
     GT_OK(gg_graph_compile(g));
-    randomize(g, 59, 0);
+    gc_randomize(g, 59, 0);
     float *iv = gg_graph_data(g, idx);
     for (int i = 0; i < B * T; i++) iv[i] = (float)((i * i + 5) % V);
     GT_OK(gg_graph_forward(g, GG_TRAIN, L));
@@ -626,7 +612,7 @@ static void check_large(void)
     gg_node L = weigh(g, c, "r");
     GT_OK(gg_graph_compile(g));
     GT_OK(gg_graph_init_params(g, 1));
-    randomize(g, 61, 0);
+    gc_randomize(g, 61, 0);
     gg_graph_set_rng_step(g, 1);
     gg_node nodes[5] = {x, gam, bet, lg, lb};
     gradcheck(g, L, nodes, 5, 12, "large chain: batchnorm, slice, layernorm, softmax, dropout, concat");

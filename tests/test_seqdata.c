@@ -5,6 +5,7 @@
  * naming the file, vocabulary files, a directory read as one text); and,
  * when installed, a real licence text and Debian's fortunes. */
 #include "gradguard.h"
+#include "fixture.h"
 #include "gt.h"
 
 #include <dirent.h>
@@ -14,36 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
-
-static char dir[64];
-
-static const char *path_of(const char *name)
-{
-    static char buf[8][256];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static void write_file(const char *name, const void *data, size_t n)
-{
-    FILE *f = fopen(path_of(name), "wb");
-    if (!f || fwrite(data, 1, n, f) != n) {
-        fprintf(stderr, "cannot write fixture %s\n", name);
-        exit(2);
-    }
-    fclose(f);
-}
-
-static size_t read_file(const char *name, unsigned char *buf, size_t cap)
-{
-    FILE *f = fopen(path_of(name), "rb");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, cap, f);
-    fclose(f);
-    return n;
-}
 
 /* The call failed with status want and its message holds every one of the
  * NULL-terminated strings. */
@@ -621,21 +592,32 @@ static void test_text_dir(void)
     rmdir(sub);
 }
 
+/* A text Debian installs at p, loaded, with a line giving its size,
+ * vocabulary and UTF-8 validity; NULL (and a line saying the `what` check
+ * is skipped) when it is not installed. */
+static gg_text *system_text(const char *p, const char *what, size_t *n, int *V)
+{
+    if (access(p, R_OK) != 0) {
+        printf("%s not found: %s check skipped\n", p, what);
+        return NULL;
+    }
+    gg_text *tx = NULL;
+    GT_OK(gg_text_load(p, &tx));
+    if (!tx) return NULL;
+    *n = gg_text_size(tx);
+    *V = gg_text_vocab_size(tx);
+    printf("%s: %zu bytes, vocabulary %d bytes, UTF-8 %s\n", p, *n, *V, gg_text_utf8_error(tx) < 0 ? "valid" : "invalid");
+    return tx;
+}
+
 /* Debian's fortunes, when installed (scripts/install-deps.sh --with-fortunes):
  * the corpus of the transformer learning-rate sweep. */
 static void test_fortunes(void)
 {
-    const char *p = "/usr/share/games/fortunes";
-    if (access(p, R_OK) != 0) {
-        printf("%s not found: fortunes check skipped\n", p);
-        return;
-    }
-    gg_text *tx = NULL;
-    GT_OK(gg_text_load(p, &tx));
+    size_t n;
+    int V;
+    gg_text *tx = system_text("/usr/share/games/fortunes", "fortunes", &n, &V);
     if (!tx) return;
-    size_t n = gg_text_size(tx);
-    int V = gg_text_vocab_size(tx);
-    printf("%s: %zu bytes, vocabulary %d bytes, UTF-8 %s\n", p, n, V, gg_text_utf8_error(tx) < 0 ? "valid" : "invalid");
     GT_CHECK(n > 2000000 && n < 4000000 && V > 80 && V < 256, "fortunes: %zu bytes, vocabulary %d", n, V);
     GT_CHECK(gg_text_id(tx, '%') >= 0, "fortunes hold their '%%' separators");
     gg_text_free(tx);
@@ -644,17 +626,10 @@ static void test_fortunes(void)
 /* A real text: the GPL version 3 as Debian installs it. */
 static void test_real_text(void)
 {
-    const char *p = "/usr/share/common-licenses/GPL-3";
-    if (access(p, R_OK) != 0) {
-        printf("%s not found: real-text check skipped\n", p);
-        return;
-    }
-    gg_text *tx = NULL;
-    GT_OK(gg_text_load(p, &tx));
+    size_t n;
+    int V;
+    gg_text *tx = system_text("/usr/share/common-licenses/GPL-3", "real-text", &n, &V);
     if (!tx) return;
-    size_t n = gg_text_size(tx);
-    int V = gg_text_vocab_size(tx);
-    printf("%s: %zu bytes, vocabulary %d bytes, UTF-8 %s\n", p, n, V, gg_text_utf8_error(tx) < 0 ? "valid" : "invalid");
     GT_CHECK(n > 30000 && V > 60 && V < 100, "GPL-3: %zu bytes, vocabulary %d", n, V);
     GT_CHECK(gg_text_id(tx, 'G') >= 0 && gg_text_id(tx, '\n') == 0, "GPL-3 ids");
     gg_dataset tr, va;
@@ -668,24 +643,9 @@ static void test_real_text(void)
     gg_text_free(tx);
 }
 
-static void cleanup(void)
-{
-    DIR *dp = opendir(dir);
-    if (!dp) return;
-    struct dirent *e;
-    while ((e = readdir(dp)))
-        if (e->d_name[0] != '.') unlink(path_of(e->d_name));
-    closedir(dp);
-    rmdir(dir);
-}
-
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/gg_test_seqdata_XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    if (fixture_begin("gg_test_seqdata")) return 2;
     test_adding_uniform();
     test_adding_original();
     test_adding_args();
@@ -695,6 +655,6 @@ int main(void)
     test_text_dir();
     test_real_text();
     test_fortunes();
-    cleanup();
+    fixture_end();
     return gt_done("test_seqdata");
 }

@@ -130,21 +130,12 @@ def main():
             if sched is not None:
                 sched.step()
             step += 1
-    model.eval()
-    with torch.no_grad():
-        tl, hit = 0.0, 0
-        for i in range(0, len(xte), 1000):
-            out = model(torch.from_numpy(xte[i:i + 1000]))
-            yb = torch.from_numpy(yte[i:i + 1000])
-            tl += loss_fn(out, yb).item() * len(yb)
-            if not regression:
-                hit += (out.argmax(1) == yb).sum().item()
+    tl, acc = torch_peer.evaluate(model, loss_fn, xte, yte, regression)
     res = {"status": "diverged" if bad else "completed", "nonfinite_steps": bad, "seconds": time.time() - t0}
-    tl /= len(xte)
     if regression:
         res["test_mse"] = tl if math.isfinite(tl) else None
     else:
-        res["test_accuracy"] = hit / len(xte)
+        res["test_accuracy"] = acc
     print(json.dumps(res))
 
 

@@ -202,6 +202,21 @@ def guard_module():
     return gradguard.torch
 
 
+def evaluate(model, loss_fn, xte, yte, regression):
+    """The test set's mean loss and, for a classifier, accuracy (None for a regression), in
+    batches of 1000 with the model in eval mode (bench/doctor/torch_case.py uses it too)."""
+    model.eval()
+    with torch.no_grad():
+        tl, hit = 0.0, 0
+        for i in range(0, len(xte), 1000):
+            out = model(torch.from_numpy(xte[i:i + 1000]))
+            yb = torch.from_numpy(yte[i:i + 1000])
+            tl += loss_fn(out, yb).item() * len(yb)
+            if not regression:
+                hit += (out.argmax(1) == yb).sum().item()
+    return tl / len(xte), None if regression else hit / len(xte)
+
+
 def train(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -341,22 +356,13 @@ def train(args):
             break
         ep, b = ep + 1, 0
         perm = order(ep)
-    model.eval()
-    with torch.no_grad():
-        tl, hit = 0.0, 0
-        for i in range(0, len(xte), 1000):
-            out = model(torch.from_numpy(xte[i:i + 1000]))
-            yb = torch.from_numpy(yte[i:i + 1000])
-            tl += loss_fn(out, yb).item() * len(yb)
-            if not regression:
-                hit += (out.argmax(1) == yb).sum().item()
+    test_loss, test_acc = evaluate(model, loss_fn, xte, yte, regression)
     res = {"status": "diverged" if bad or (first and mx > 10 * first) else "completed",
-           "first_loss": first, "max_loss": mx, "nonfinite_steps": bad, "test_loss": tl / len(xte)}
+           "first_loss": first, "max_loss": mx, "nonfinite_steps": bad, "test_loss": test_loss}
     if guard is not None:
         # the guard's run: diverged when it stopped it or the weights end non-finite (a non-finite
         # batch loss it rolled back is in nonfinite_steps, not in the status)
-        res["status"] = guard.close(test_loss=res["test_loss"],
-                                    test_accuracy=None if regression else hit / len(xte))
+        res["status"] = guard.close(test_loss=res["test_loss"], test_accuracy=test_acc)
         res["guard"] = {k: v for k, v in guard.counters.items() if v}
         if getattr(guard, "init_events", None):
             res["guard"]["init_rescaled"] = int(any(e["action"] == "rescale" for e in guard.init_events))
@@ -364,7 +370,7 @@ def train(args):
     if regression:
         res["test_mse"] = res["test_loss"]
     else:
-        res["test_accuracy"] = hit / len(xte)
+        res["test_accuracy"] = test_acc
     print(json.dumps(res))
 
 

@@ -1,6 +1,7 @@
 """_lib.py - libgradguard through ctypes: finding the shared library and
-declaring the C functions the package calls (include/gradguard.h documents
-each). Nothing here is compiled; the library does the work.
+declaring the C functions the package calls (include/gradguard.h and its
+parts under include/gradguard/ document each). Nothing here is compiled;
+the library does the work.
 
 The library is looked for, in this order:
   1. the file named by the environment variable GRADGUARD_LIB
@@ -39,7 +40,7 @@ class StEntry(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("shape", Shape), ("data", ctypes.POINTER(ctypes.c_float))]
 
 
-# ---- the guard's decision core (include/gradguard.h, "the decision core") ----
+# ---- the guard's decision core (include/gradguard/guard.h, "the decision core") ----
 GG_NAME_MAX = 64
 _f, _i, _d, _l = ctypes.c_float, ctypes.c_int, ctypes.c_double, ctypes.c_long
 

@@ -8,7 +8,7 @@
  * directory that holds a run or is in use included), 2 usage, 3 diverged,
  * 4 stalled.
  */
-#include "gradguard.h"
+#include "cli.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -115,13 +115,6 @@ static const char *const usage_compare =
     "Draws loss, accuracy, learning rate (on a log axis) and gradient norm of several runs\n"
     "(up to 20) overlaid in one HTML page, e.g. the same config with the guard on and off;\n"
     "each run can be hidden and shown again.\n";
-
-/* prune_cmd.c */
-int gg_cli_prune(int argc, char **argv);
-/* model_cmd.c */
-void gg_cli_summary(gg_trainer *t, FILE *f);
-int gg_cli_confusion(gg_trainer *t, FILE *f);
-int gg_cli_predict(int argc, char **argv);
 
 static const char *const usage_sample =
     "usage: gradguard sample RUN_DIR [--prompt TEXT] [--length N] [--temperature T] [--seed S]\n"

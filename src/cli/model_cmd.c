@@ -3,7 +3,7 @@
  * at the start of `train`, the confusion matrix printed by `eval`, and the
  * `predict` command (per-sample predictions as CSV).
  */
-#include "gradguard.h"
+#include "cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>

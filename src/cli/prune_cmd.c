@@ -9,15 +9,13 @@
  * run has none); the three results and the sparsity per tensor are printed
  * and written to OUT_DIR/prune.json.
  */
-#include "gradguard.h"
+#include "cli.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-int gg_cli_prune(int argc, char **argv);
 
 static const char *const usage_prune =
     "usage: gradguard prune RUN_DIR --sparsity S [--structured] [--method magnitude|random]\n"
@@ -98,6 +96,10 @@ static int eval(gg_trainer *t, int which, double *loss, double *acc)
     return -1;
 }
 
+/* One function (about 150 lines): the command reads top to bottom as the
+ * user sees it (arguments, the dense model's result, pruning, fine-tuning,
+ * the table and prune.json), and every stage after the arguments shares the
+ * trainer, the config and the three results, released at one `done`. */
 int gg_cli_prune(int argc, char **argv)
 {
     const char *run = NULL, *out = NULL, *method = NULL, *scope = NULL;

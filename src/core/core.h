@@ -1,9 +1,9 @@
 /*
- * core.h - internals of the graph shared by graph.c and the op files, and
- * by the few modules that build or read nodes (src/nn, the guard's
- * monitor and initialisation check, the trainer's model set-up). Not
- * installed. Modules that need only errors, files or arena loops include
- * error.h, file.h or reduce.h instead.
+ * core.h - what graph.c and the op files (src/core/ops/) share: the op table,
+ * adding an op node, the activation kernels of the fused ops, run-time
+ * failures. Nothing outside src/core includes it (tests may). Other modules
+ * include what src/core offers them: node.h (the graph and its nodes, for
+ * code that builds or reads nodes), error.h, file.h, reduce.h.
  */
 #ifndef GG_CORE_H
 #define GG_CORE_H
@@ -11,100 +11,11 @@
 #include "gradguard.h"
 #include "error.h"
 #include "file.h"
+#include "node.h"
 #include "reduce.h"
 
 #include <stdarg.h>
 #include <stdio.h>
-
-#define GG_MAX_IN 8
-#define GG_MAX_ATTR 8
-
-
-typedef enum gg_kind { GG_K_PARAM, GG_K_BUFFER, GG_K_INPUT, GG_K_OP } gg_kind;
-
-/* Op numbers; the table in ops/table.c is indexed by them. */
-typedef enum gg_opcode {
-    GG_OP_LEAF = 0, /* param, buffer or input: no computation */
-    GG_OP_LINEAR,
-    GG_OP_MATMUL,
-    GG_OP_ADD,
-    GG_OP_MUL,
-    GG_OP_SCALE,
-    GG_OP_CONCAT,
-    GG_OP_SLICE,
-    GG_OP_RESHAPE,
-    GG_OP_ACT,
-    GG_OP_SOFTMAX,
-    GG_OP_LOG_SOFTMAX,
-    GG_OP_CONV2D,
-    GG_OP_MAXPOOL,
-    GG_OP_AVGPOOL,
-    GG_OP_GLOBAL_AVGPOOL,
-    GG_OP_BATCHNORM,
-    GG_OP_LAYERNORM,
-    GG_OP_DROPOUT,
-    GG_OP_EMBEDDING,
-    GG_OP_SUM,
-    GG_OP_SOFTMAX_XENT,
-    GG_OP_BCE_LOGITS,
-    GG_OP_MSE,
-    GG_OP_HUBER,
-    GG_OP_ACCURACY,
-    /* sequence models (src/core/ops/rnn.c, attention.c) */
-    GG_OP_RNN,
-    GG_OP_LSTM,
-    GG_OP_GRU,
-    GG_OP_ATTENTION,
-    GG_OP_SOFTMAX_XENT_SOFT, /* soft targets (mixup), src/core/ops/loss.c */
-    GG_OP_COUNT
-} gg_opcode;
-
-typedef struct gg_tensor {
-    char name[GG_NAME_MAX];
-    char layer[GG_NAME_MAX];
-    gg_kind kind;
-    int op;
-    int nin;
-    int in[GG_MAX_IN];
-    gg_shape shape;   /* full shape; dim 0 is max_batch if batched */
-    int batched;      /* dim 0 is the batch */
-    size_t per;       /* elements per sample if batched, else numel */
-    int needs_grad;   /* a gradient flows into this node */
-    int no_decay;     /* parameter excluded from weight decay by default */
-    gg_init init;     /* parameters */
-    float fill;       /* buffers */
-    float fa[GG_MAX_ATTR]; /* op attributes: read and written by name (ops/attr.h) */
-    int ia[GG_MAX_ATTR];
-    size_t off;       /* offset into the param / buffer arena */
-    size_t ws_n;      /* workspace floats (per max batch) */
-    float *val, *grad, *ws;
-    int alias;        /* val/grad are the first input's (views) */
-    int needed;       /* on the path to the requested output */
-} gg_tensor;
-
-struct gg_graph {
-    gg_tensor *t;
-    int n, cap;
-    int max_batch, batch;
-    gg_mode mode;
-    int compiled;
-    gg_status err;
-    char errmsg[512];
-    char scope[GG_NAME_MAX];
-    int *order; /* topological order (build order is one already) */
-    float *params, *grads, *bufs;
-    size_t nparams, nbufs;
-    float *acts, *act_grads, *wsmem;
-    size_t nacts, nact_grads, nws;
-    uint64_t seed, rng_step;
-    int check;
-    gg_check_info check_info;
-    int inject_node, inject_bwd;
-    float inject_val;
-    int nparam_t, nbuf_t;
-    int *param_idx, *buf_idx; /* node index of the i-th param / buffer */
-    gg_status run_err;        /* set by an op at run time (bad label) */
-};
 
 /* The op table: forward and backward side by side in each family's file. */
 typedef struct gg_opdef {
@@ -124,32 +35,8 @@ typedef struct gg_opdef {
  * tests/test_ops_core.c's check_op_table finds. */
 extern const gg_opdef gg_opdefs[];
 
-/* Builder helpers for op files. */
 /* Adds an op node; checks inputs are valid; returns -1 on a sticky error. */
 gg_node gg_add_node(gg_graph *g, int op, const char *opname, const gg_node *in, int nin, gg_shape shape, int batched);
-/* Records a build error (first one wins) and returns -1. */
-gg_node gg_build_fail(gg_graph *g, gg_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Valid, compiled-before check for a handle given to a builder. */
-int gg_node_ok(gg_graph *g, gg_node n);
-static inline gg_tensor *gg_T(gg_graph *g, gg_node n) { return &g->t[n]; }
-static inline gg_tensor *gg_IN(gg_graph *g, gg_tensor *t, int i) { return &g->t[t->in[i]]; }
-
-/* Run-time element counts with the current batch. */
-static inline size_t gg_numel(const gg_graph *g, const gg_tensor *t)
-{
-    return t->batched ? (size_t)g->batch * t->per : t->per;
-}
-/* Rows = product of all dims but the last, at the current batch. */
-static inline size_t gg_rows(const gg_graph *g, const gg_tensor *t)
-{
-    int last = t->shape.d[t->shape.ndim - 1];
-    return gg_numel(g, t) / (size_t)(last > 0 ? last : 1);
-}
-static inline int gg_last(const gg_tensor *t) { return t->shape.d[t->shape.ndim - 1]; }
-
-/* Sample shape (without the batch) of a batched node. */
-gg_shape gg_sample_shape(const gg_tensor *t);
-
 /* Activation functions shared by linear, conv and act ops; p is the slope
  * of leaky ReLU or the alpha of ELU (0 means the default). y may be x. */
 void gg_act_forward(gg_act a, float p, const float *x, float *y, size_t n);
@@ -160,12 +47,5 @@ void gg_act_backward_inplace(gg_act a, float p, const float *x, const float *y, 
 int gg_act_needs_input(gg_act a);
 /* Records a run-time failure (first wins). */
 void gg_run_fail(gg_graph *g, gg_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Bytes of memory this process can use: physical memory, lowered by a
- * cgroup's memory.max and by RLIMIT_AS (src/core/mem.c). Large plans are
- * checked against it before allocation (lazily committed pages would
- * otherwise end the process through the OOM killer, not an error). */
-uint64_t gg_mem_physical(void);
-
 
 #endif

@@ -171,6 +171,12 @@ static gg_status find_label(const csv_ctx *c, const char *spec, long ncol, long 
     return gg_fail(GG_E_ARG, "%s: no column named '%s' in the header (line 1: %s)", c->path, spec, cols);
 }
 
+/* One function (about 160 lines): one pass over the file's bytes in stages
+ * (the first line fixes the columns, the header names them, the rows are
+ * counted, then parsed into the data set) that share the cursor, the column
+ * count, the field array and the line numbers the messages name, with one
+ * `fail` that releases the buffer, the fields and a half-filled data set;
+ * the helpers above hold everything that needs none of that. */
 gg_status gg_dataset_load_csv(gg_dataset *ds, const char *path, const char *label_col, int has_header)
 {
     if (!ds) return gg_fail(GG_E_ARG, "gg_dataset_load_csv: NULL data set");

@@ -783,6 +783,74 @@ static gg_verdict run_detectors(gg_guard_core *gd, const gg_guard_obs *o, const 
     return v;
 }
 
+/* Slow blow-up: a steady climb of the log gradient norm lg over the
+ * window (trend_window steps), once warm and not cooling down from the last
+ * finding. */
+static gg_verdict trend_pass(gg_guard_core *gd, double lg, int warm, long step, int epoch, double norm)
+{
+    const gg_guard_config *c = &gd->c;
+    gg_verdict v = GG_GUARD_PROCEED;
+    if (gd->ring_n <= 0) return v;
+    gd->h.ring[gd->h.ring_pos % gd->ring_n] = lg;
+    gd->h.ring_pos++;
+    if (gd->h.trend_cool > 0) gd->h.trend_cool--;
+    if (gd->h.ring_pos >= gd->ring_n && gd->h.trend_cool == 0 && warm) {
+        double slope = gg_trend_slope(gd->h.ring, gd->ring_n, gd->h.ring_pos % gd->ring_n);
+        double growth = exp(slope * (gd->ring_n - 1));
+        if (growth > c->trend_growth) {
+            char detail[256];
+            gd->m.cnt.trends++;
+            snprintf(detail, sizeof detail, "gradient norm grew %.3gx over %d steps", growth, gd->ring_n);
+            v = respond(gd, c->on_trend, step, epoch, "trend", growth, c->trend_growth, detail, norm);
+            gd->h.trend_cool = gd->ring_n;
+        }
+    }
+    return v;
+}
+
+/* The act of a finite step with verdict v: on PROCEED the clip and the
+ * noise, the counters, the clipped norm, the rate's recovery after a
+ * back-off, and whether the optimizer should measure its update norms. */
+static void settle(gg_guard_core *gd, gg_verdict v, long step, double norm, double maxabs, gg_guard_act *a)
+{
+    const gg_guard_config *c = &gd->c;
+    gg_guard_stats *st = &gd->st;
+    if (v != GG_GUARD_STOP) a->stalled = 0;
+    if (v == GG_GUARD_PROCEED) {
+        int clipped;
+        st->clip_threshold = apply_clip(gd, norm, maxabs, a, &clipped);
+        if (clipped) gd->m.cnt.clipped++;
+        a->clipped = clipped;
+        if (c->noise_eta > 0) noise(gd, c->noise_eta, a);
+        else if (gd->m.noise_on) noise(gd, c->remedy_noise_eta, a);
+        a->qk_clip_tau = (float)gd->qk_tau;
+    }
+    if (v == GG_GUARD_SKIP) {
+        gd->m.cnt.skipped++;
+        if (c->reset_moments) reset_bad_moments(gd, a);
+    } else if (v == GG_GUARD_PROCEED) {
+        gd->m.consecutive_skips = 0;
+    }
+    double after = 0;
+    for (int i = 0; i < gd->n; i++) after += gd->sq[i];
+    st->grad_norm_clipped = sqrt(after);
+    /* the learning rate climbs back geometrically after a back-off */
+    if (v == GG_GUARD_PROCEED && gd->m.lr_scale < gd->m.lr_ceiling && c->backoff_recover > 0) {
+        gd->m.good_since_backoff++;
+        gd->m.lr_scale *= pow(1.0 / c->backoff_factor, 1.0 / c->backoff_recover);
+        if (gd->m.lr_scale > gd->m.lr_ceiling) gd->m.lr_scale = gd->m.lr_ceiling;
+    }
+    st->lr_scale = gd->m.lr_scale;
+    a->verdict = v;
+    a->lr_scale = (float)gd->m.lr_scale;
+    for (int i = 0; i < gd->n && !a->scaled; i++) a->scaled = gd->scale[i] != 1;
+    /* the update norms of this step are read by the quiet monitor at the
+     * next step and by the per-layer statistics (layers.csv) after it: an
+     * optimizer that measures them on request measures them then */
+    long next = step + 1;
+    a->want_update_norms = monitor_due(gd, next) || (c->layer_every > 0 && next % c->layer_every == 0);
+}
+
 gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a)
 {
     if (!gd || !o || !a || (gd->n > 0 && !o->sq)) return gg_fail(GG_E_ARG, "gg_guard_core_check: core, statistics (with sq) and act are required");
@@ -864,62 +932,14 @@ gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard
      * instead of being clipped for ever */
     gg_ema_push(&gd->h.ema_g, spike ? gd->h.ema_g.mean + c->spike_z * gg_ema_std(&gd->h.ema_g) : lg, c->ema_alpha);
     if (!lspike && isfinite(ll)) gg_ema_push(&gd->h.ema_l, ll, c->ema_alpha);
-    /* slow blow-up: a steady climb of the log norm over the window */
-    if (gd->ring_n > 0) {
-        gd->h.ring[gd->h.ring_pos % gd->ring_n] = lg;
-        gd->h.ring_pos++;
-        if (gd->h.trend_cool > 0) gd->h.trend_cool--;
-        if (gd->h.ring_pos >= gd->ring_n && gd->h.trend_cool == 0 && warm) {
-            double slope = gg_trend_slope(gd->h.ring, gd->ring_n, gd->h.ring_pos % gd->ring_n);
-            double growth = exp(slope * (gd->ring_n - 1));
-            if (growth > c->trend_growth) {
-                gd->m.cnt.trends++;
-                snprintf(detail, sizeof detail, "gradient norm grew %.3gx over %d steps", growth, gd->ring_n);
-                v = worse(v, respond(gd, c->on_trend, step, epoch, "trend", growth, c->trend_growth, detail, norm));
-                gd->h.trend_cool = gd->ring_n;
-            }
-        }
-    }
+    v = worse(v, trend_pass(gd, lg, warm, step, epoch, norm));
     /* the table's detectors: collapse, one element far out, ... */
     det_in din = {loss, norm, maxabs, gd->chance, spike, o};
     v = worse(v, run_detectors(gd, o, &din, norm));
     if (gd->m.z_loss_on) a->z_loss = c->z_loss_remedy;
     /* the quiet failures, at the monitor interval, when the layers were measured */
     if (monitor_due(gd, step) && o->layers) v = worse(v, quiet_pass(gd, o, norm, &a->stalled));
-    if (v != GG_GUARD_STOP) a->stalled = 0;
-    if (v == GG_GUARD_PROCEED) {
-        int clipped;
-        st->clip_threshold = apply_clip(gd, norm, maxabs, a, &clipped);
-        if (clipped) gd->m.cnt.clipped++;
-        a->clipped = clipped;
-        if (c->noise_eta > 0) noise(gd, c->noise_eta, a);
-        else if (gd->m.noise_on) noise(gd, c->remedy_noise_eta, a);
-        a->qk_clip_tau = (float)gd->qk_tau;
-    }
-    if (v == GG_GUARD_SKIP) {
-        gd->m.cnt.skipped++;
-        if (c->reset_moments) reset_bad_moments(gd, a);
-    } else if (v == GG_GUARD_PROCEED) {
-        gd->m.consecutive_skips = 0;
-    }
-    double after = 0;
-    for (int i = 0; i < gd->n; i++) after += gd->sq[i];
-    st->grad_norm_clipped = sqrt(after);
-    /* the learning rate climbs back geometrically after a back-off */
-    if (v == GG_GUARD_PROCEED && gd->m.lr_scale < gd->m.lr_ceiling && c->backoff_recover > 0) {
-        gd->m.good_since_backoff++;
-        gd->m.lr_scale *= pow(1.0 / c->backoff_factor, 1.0 / c->backoff_recover);
-        if (gd->m.lr_scale > gd->m.lr_ceiling) gd->m.lr_scale = gd->m.lr_ceiling;
-    }
-    st->lr_scale = gd->m.lr_scale;
-    a->verdict = v;
-    a->lr_scale = (float)gd->m.lr_scale;
-    for (int i = 0; i < gd->n && !a->scaled; i++) a->scaled = gd->scale[i] != 1;
-    /* the update norms of this step are read by the quiet monitor at the
-     * next step and by the per-layer statistics (layers.csv) after it: an
-     * optimizer that measures them on request measures them then */
-    long next = step + 1;
-    a->want_update_norms = monitor_due(gd, next) || (c->layer_every > 0 && next % c->layer_every == 0);
+    settle(gd, v, step, norm, maxabs, a);
     return GG_OK;
 }
 

@@ -22,7 +22,8 @@
  * output has no RMS to fit). Half or more of a layer's units dead on the
  * first batch is poor too; the fix resets that layer's bias to 0 (where
  * the initialisers start it) before the rescaling. */
-#include "core/core.h"
+#include "core/error.h"
+#include "core/node.h"
 #include "core/ops/attr.h"
 
 #include <math.h>

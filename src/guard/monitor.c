@@ -11,8 +11,10 @@
  */
 #include "monitor.h"
 
-#include "core/core.h"
+#include "core/error.h"
+#include "core/node.h"
 #include "core/ops/attr.h"
+#include "core/reduce.h"
 #include "detect.h"
 #include "quiet.h"
 

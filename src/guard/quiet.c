@@ -241,6 +241,30 @@ static gg_quiet_finding *add(gg_quiet_finding *out, int *nf, int cap, gg_quiet_s
 
 /* ---- the pass ------------------------------------------------------------- */
 
+/* Pushes the smoothed loss onto its series; returns 1 when the series has
+ * sat at the chance level for stall_pts passes. *prog is the loss's
+ * progress over the window (NaN until the window is full, and in the
+ * rate's tail) and *flat 1 when it is below min_progress. */
+static int loss_series(gg_quiet *q, double smoothed, double chance, int tail, double *prog, int *flat)
+{
+    const gg_guard_config *c = &q->c;
+    if (isfinite(smoothed)) {
+        q->h.ring[q->h.ring_pos] = smoothed;
+        q->h.ring_pos = (q->h.ring_pos + 1) % q->ring_n;
+        if (q->h.ring_fill < q->ring_n) q->h.ring_fill++;
+    }
+    int start = q->h.ring_fill < q->ring_n ? 0 : q->h.ring_pos;
+    int at_chance = q->h.ring_fill >= q->stall_pts &&
+                    gg_at_chance(q->h.ring, q->h.ring_fill, start, q->stall_pts, chance, c->chance_margin);
+    *prog = NAN;
+    *flat = 0;
+    if (c->progress_window > 0 && q->h.ring_fill == q->ring_n && !tail) {
+        *prog = gg_loss_progress(q->h.ring, q->ring_n, start);
+        *flat = *prog < c->min_progress;
+    }
+    return at_chance;
+}
+
 int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int nlayers, double smoothed,
                      double chance, double lr, gg_quiet_finding *out, int cap)
 {
@@ -259,21 +283,8 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
         if (HAS_PARAMS(q, l)) q->prof[np++] = q->L[l].grad_norm;
     double ratio = gg_profile_ratio(q->prof, np);
     if (q->h.passes++ == 0) q->h.ratio0 = ratio;
-    /* the smoothed-loss series */
-    if (isfinite(smoothed)) {
-        q->h.ring[q->h.ring_pos] = smoothed;
-        q->h.ring_pos = (q->h.ring_pos + 1) % q->ring_n;
-        if (q->h.ring_fill < q->ring_n) q->h.ring_fill++;
-    }
-    int start = q->h.ring_fill < q->ring_n ? 0 : q->h.ring_pos;
-    int at_chance = q->h.ring_fill >= q->stall_pts &&
-                    gg_at_chance(q->h.ring, q->h.ring_fill, start, q->stall_pts, chance, c->chance_margin);
-    double prog = NAN;
-    int flat = 0;
-    if (c->progress_window > 0 && q->h.ring_fill == q->ring_n && !tail) {
-        prog = gg_loss_progress(q->h.ring, q->ring_n, start);
-        flat = prog < c->min_progress;
-    }
+    double prog;
+    int flat, at_chance = loss_series(q, smoothed, chance, tail, &prog, &flat);
     /* per-layer signals, each for quiet_persist passes in a row */
     int dl;
     double md = max_dead(q, &dl);

@@ -1013,6 +1013,48 @@ static int node_height(const gg_cfg_node *n)
     return h;
 }
 
+/* The value of `--set keypath=vt` as a tree of its own (*out; a null node
+ * for an empty value), checked as the config's values are: the value is
+ * YAML too (64, 1e-3, true, "text", [32, 64]). */
+static gg_status set_value(gg_cfg *c, const char *assignment, const char *keypath, const char *vt, gg_cfg_node **out)
+{
+    gg_cfg_node *val = NULL;
+    gg_status st = parse_tree(c, vt, strlen(vt), "--set", 0, &val);
+    if (st) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", gg_errmsg());
+        st = gg_fail(GG_E_CONFIG, "--set '%s': the value is not valid YAML (%s)", assignment, msg);
+        goto fail;
+    }
+    /* path and key first, so a bad tag or a duplicate key in the value is
+     * named; the key goes again before the value is placed */
+    if (val) {
+        const char *lastc = strrchr(keypath, '.');
+        lastc = lastc ? lastc + 1 : keypath;
+        int idx;
+        if (!set_paths(val, "", keypath) || (!parse_index(lastc, &idx) && !(val->key = dup_str(lastc)))) {
+            st = gg_fail(GG_E_NOMEM, "--set: out of memory");
+            goto fail;
+        }
+        st = check_tree(val);
+        free(val->key);
+        val->key = NULL;
+        if (st) goto fail;
+    }
+    if (!val) {
+        val = node_new(c, GG_CFG_NULL, 0);
+        if (!val || !(val->text = dup_str(""))) {
+            st = gg_fail(GG_E_NOMEM, "--set: out of memory");
+            goto fail;
+        }
+    }
+    *out = val;
+    return GG_OK;
+fail:
+    node_free(val);
+    return st;
+}
+
 gg_status gg_cfg_set(gg_cfg *c, const char *assignment)
 {
     if (!c || !assignment) return gg_fail(GG_E_ARG, "gg_cfg_set: NULL argument");
@@ -1028,40 +1070,9 @@ gg_status gg_cfg_set(gg_cfg *c, const char *assignment)
         return gg_fail(GG_E_CONFIG, "--set '%s': expected key.path=value", assignment);
     char *keypath = dup_n(assignment, (size_t)(eq - assignment));
     if (!keypath) return gg_fail(GG_E_NOMEM, "--set: out of memory");
-    gg_status st = GG_OK;
     gg_cfg_node *val = NULL;
-
-    /* the value is YAML too: 64, 1e-3, true, "text", [32, 64] */
-    const char *vt = eq + 1;
-    st = parse_tree(c, vt, strlen(vt), "--set", 0, &val);
-    if (st) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", gg_errmsg());
-        st = gg_fail(GG_E_CONFIG, "--set '%s': the value is not valid YAML (%s)", assignment, msg);
-        goto done;
-    }
-    /* path and key first, so a bad tag or a duplicate key in the value is
-     * named; the key goes again before the value is placed */
-    if (val) {
-        const char *lastc = strrchr(keypath, '.');
-        lastc = lastc ? lastc + 1 : keypath;
-        int idx;
-        if (!set_paths(val, "", keypath) || (!parse_index(lastc, &idx) && !(val->key = dup_str(lastc)))) {
-            st = gg_fail(GG_E_NOMEM, "--set: out of memory");
-            goto done;
-        }
-        st = check_tree(val);
-        free(val->key);
-        val->key = NULL;
-        if (st) goto done;
-    }
-    if (!val) {
-        val = node_new(c, GG_CFG_NULL, 0);
-        if (!val || !(val->text = dup_str(""))) {
-            st = gg_fail(GG_E_NOMEM, "--set: out of memory");
-            goto done;
-        }
-    }
+    gg_status st = set_value(c, assignment, keypath, eq + 1, &val);
+    if (st) goto done;
 
     /* the value lands one level below the root per key component: a long
      * path would nest deeper than a config may, and config.yaml, written

@@ -6,7 +6,8 @@
  * it was. */
 #include "io.h"
 
-#include "../core/core.h"
+#include "../core/error.h"
+#include "../core/node.h" /* the graph's compiled flag */
 
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,7 @@ static gg_status match(const gg_safetensors *st, const char *path, slot *s, int 
 gg_status gg_model_import(gg_graph *g, const char *path)
 {
     if (!g || !path) return gg_fail(GG_E_ARG, "gg_model_import: %s is NULL", g ? "the path" : "the graph");
-    if (!g->compiled)
+    if (!gg_graph_compiled(g))
         return gg_fail(GG_E_STATE, "gg_model_import: the graph is not compiled");
     int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g), ns = np + nb;
     slot *s = calloc((size_t)ns + 1, sizeof *s);

@@ -6,7 +6,7 @@
  */
 #include "schema.h"
 
-#include "../core/core.h"
+#include "../core/error.h"
 
 #include <limits.h>
 #include <math.h>

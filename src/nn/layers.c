@@ -1,6 +1,6 @@
 /* layers.c - layer builders: parameters named "<layer>.<param>" in
  * PyTorch's layouts, ops named by scope so a diagnosis names the layer. */
-#include "core/core.h"
+#include "nn.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,18 +13,23 @@ gg_init gg_init_default(gg_act act)
     return in;
 }
 
-/* "name.suffix" into buf; fails the build if it does not fit. */
-static int pname(gg_graph *g, char *buf, const char *name, const char *suffix)
+int gg_nn_name(gg_graph *g, char *buf, const char *name, const char *suffix, const char *word)
 {
     int n = snprintf(buf, GG_NAME_MAX, "%s.%s", name, suffix);
     if (n < 0 || n >= GG_NAME_MAX) {
-        gg_build_fail(g, GG_E_ARG, "layer '%s': parameter name '%s.%s' is too long", name, name, suffix);
+        gg_build_fail(g, GG_E_ARG, "layer '%s': %s '%s.%s' is too long", name, word, name, suffix);
         return 0;
     }
     return 1;
 }
 
-static int layer_ok(gg_graph *g, gg_node x, const char *name, const char *what)
+/* "name.suffix" into buf; fails the build if it does not fit. */
+static int pname(gg_graph *g, char *buf, const char *name, const char *suffix)
+{
+    return gg_nn_name(g, buf, name, suffix, "parameter name");
+}
+
+int gg_nn_layer_ok(gg_graph *g, gg_node x, const char *name, const char *what)
 {
     if (!g || g->err) return 0;
     if (!name || !*name) {
@@ -40,7 +45,7 @@ static int layer_ok(gg_graph *g, gg_node x, const char *name, const char *what)
 
 gg_node gg_dense(gg_graph *g, gg_node x, const char *name, int units, gg_act act, gg_init init, int bias)
 {
-    if (!layer_ok(g, x, name, "dense")) return -1;
+    if (!gg_nn_layer_ok(g, x, name, "dense")) return -1;
     if (units < 1) return gg_build_fail(g, GG_E_ARG, "dense layer '%s': units %d must be >= 1", name, units);
     gg_graph_scope(g, name);
     gg_tensor *xt = gg_T(g, x);
@@ -62,7 +67,7 @@ gg_node gg_dense(gg_graph *g, gg_node x, const char *name, int units, gg_act act
 gg_node gg_conv(gg_graph *g, gg_node x, const char *name, int filters, int k, int stride, int pad, gg_act act,
                 gg_init init)
 {
-    if (!layer_ok(g, x, name, "conv2d")) return -1;
+    if (!gg_nn_layer_ok(g, x, name, "conv2d")) return -1;
     gg_tensor *xt = gg_T(g, x);
     char sb[64];
     if (!xt->batched || xt->shape.ndim != 4)
@@ -85,7 +90,7 @@ gg_node gg_conv(gg_graph *g, gg_node x, const char *name, int filters, int k, in
 
 gg_node gg_batchnorm_layer(gg_graph *g, gg_node x, const char *name, float momentum, float eps)
 {
-    if (!layer_ok(g, x, name, "batchnorm")) return -1;
+    if (!gg_nn_layer_ok(g, x, name, "batchnorm")) return -1;
     gg_tensor *xt = gg_T(g, x);
     if (!xt->batched || xt->shape.ndim < 2)
         return gg_build_fail(g, GG_E_SHAPE, "batchnorm layer '%s': input '%s' has no channel dim", name, xt->name);
@@ -105,7 +110,7 @@ gg_node gg_batchnorm_layer(gg_graph *g, gg_node x, const char *name, float momen
 
 gg_node gg_layernorm_layer(gg_graph *g, gg_node x, const char *name, float eps)
 {
-    if (!layer_ok(g, x, name, "layernorm")) return -1;
+    if (!gg_nn_layer_ok(g, x, name, "layernorm")) return -1;
     int d = gg_last(gg_T(g, x));
     gg_graph_scope(g, name);
     char n1[GG_NAME_MAX], n2[GG_NAME_MAX];
@@ -126,25 +131,18 @@ static gg_node norm_layer(gg_graph *g, gg_node x, const char *name, const char *
     return norm == GG_NORM_BATCH ? gg_batchnorm_layer(g, x, nn, 0.1f, 1e-5f) : gg_layernorm_layer(g, x, nn, 1e-5f);
 }
 
-gg_node gg_residual_dense(gg_graph *g, gg_node x, const char *name, gg_norm_kind norm, gg_act act)
+/* A residual block's first layer h, normalised ("<name>.norm1"), then its
+ * activation (the first layer applies act itself when there is no norm). */
+static gg_node norm_then_act(gg_graph *g, gg_node h, const char *name, gg_norm_kind norm, gg_act act)
 {
-    if (!layer_ok(g, x, name, "residual")) return -1;
-    gg_tensor *xt = gg_T(g, x);
-    if (xt->batched && xt->shape.ndim != 2) x = gg_flatten(g, x);
-    int d = gg_last(gg_T(g, x));
-    char n1[GG_NAME_MAX], n2[GG_NAME_MAX];
-    if (!pname(g, n1, name, "fc1") || !pname(g, n2, name, "fc2")) return -1;
-    /* the activation moves after the norm when there is one */
-    gg_node h = gg_dense(g, x, n1, d, norm == GG_NORM_NONE ? act : GG_ACT_NONE, gg_init_default(act), 1);
-    if (norm != GG_NORM_NONE) {
-        h = norm_layer(g, h, name, "norm1", norm);
-        gg_graph_scope(g, name);
-        h = gg_activation(g, h, act);
-    }
-    /* the second layer starts small so the block starts near the identity */
-    gg_init in2 = gg_init_default(GG_ACT_NONE);
-    in2.a = 0.5f;
-    h = gg_dense(g, h, n2, d, GG_ACT_NONE, in2, 1);
+    h = norm_layer(g, h, name, "norm1", norm);
+    gg_graph_scope(g, name);
+    return gg_activation(g, h, act);
+}
+
+/* A residual block's output: act(x + norm2(h)), h its second layer. */
+static gg_node residual_out(gg_graph *g, gg_node x, gg_node h, const char *name, gg_norm_kind norm, gg_act act)
+{
     h = norm_layer(g, h, name, "norm2", norm);
     gg_graph_scope(g, name);
     gg_node y = gg_activation(g, gg_add(g, x, h), act);
@@ -152,9 +150,27 @@ gg_node gg_residual_dense(gg_graph *g, gg_node x, const char *name, gg_norm_kind
     return y;
 }
 
+gg_node gg_residual_dense(gg_graph *g, gg_node x, const char *name, gg_norm_kind norm, gg_act act)
+{
+    if (!gg_nn_layer_ok(g, x, name, "residual")) return -1;
+    gg_tensor *xt = gg_T(g, x);
+    if (xt->batched && xt->shape.ndim != 2) x = gg_flatten(g, x);
+    int d = gg_last(gg_T(g, x));
+    char n1[GG_NAME_MAX], n2[GG_NAME_MAX];
+    if (!pname(g, n1, name, "fc1") || !pname(g, n2, name, "fc2")) return -1;
+    /* the activation moves after the norm when there is one */
+    gg_node h = gg_dense(g, x, n1, d, norm == GG_NORM_NONE ? act : GG_ACT_NONE, gg_init_default(act), 1);
+    if (norm != GG_NORM_NONE) h = norm_then_act(g, h, name, norm, act);
+    /* the second layer starts small so the block starts near the identity */
+    gg_init in2 = gg_init_default(GG_ACT_NONE);
+    in2.a = 0.5f;
+    h = gg_dense(g, h, n2, d, GG_ACT_NONE, in2, 1);
+    return residual_out(g, x, h, name, norm, act);
+}
+
 gg_node gg_residual_conv(gg_graph *g, gg_node x, const char *name, int k, gg_norm_kind norm, gg_act act)
 {
-    if (!layer_ok(g, x, name, "residual_conv")) return -1;
+    if (!gg_nn_layer_ok(g, x, name, "residual_conv")) return -1;
     gg_tensor *xt = gg_T(g, x);
     if (!xt->batched || xt->shape.ndim != 4)
         return gg_build_fail(g, GG_E_SHAPE, "residual_conv layer '%s': input '%s' is not (N, C, H, W)", name, xt->name);
@@ -164,17 +180,9 @@ gg_node gg_residual_conv(gg_graph *g, gg_node x, const char *name, int k, gg_nor
     char n1[GG_NAME_MAX], n2[GG_NAME_MAX];
     if (!pname(g, n1, name, "conv1") || !pname(g, n2, name, "conv2")) return -1;
     gg_node h = gg_conv(g, x, n1, c, k, 1, -1, norm == GG_NORM_NONE ? act : GG_ACT_NONE, gg_init_default(act));
-    if (norm != GG_NORM_NONE) {
-        h = norm_layer(g, h, name, "norm1", norm);
-        gg_graph_scope(g, name);
-        h = gg_activation(g, h, act);
-    }
+    if (norm != GG_NORM_NONE) h = norm_then_act(g, h, name, norm, act);
     gg_init in2 = gg_init_default(GG_ACT_NONE);
     in2.a = 0.5f;
     h = gg_conv(g, h, n2, c, k, 1, -1, GG_ACT_NONE, in2);
-    h = norm_layer(g, h, name, "norm2", norm);
-    gg_graph_scope(g, name);
-    gg_node y = gg_activation(g, gg_add(g, x, h), act);
-    gg_graph_scope(g, NULL);
-    return y;
+    return residual_out(g, x, h, name, norm, act);
 }

@@ -8,7 +8,8 @@
  */
 #include "nn.h"
 
-#include "core/core.h"
+#include "core/error.h"
+#include "core/node.h"
 
 #include <stdio.h>
 #include <string.h>

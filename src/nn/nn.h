@@ -1,12 +1,22 @@
 /*
- * nn.h - the layer kinds a config's `model:` list names (model.c): one row
- * of a table per kind, with the keys it reads and its build function. Not
- * installed.
+ * nn.h - src/nn's own header: what the layer builders (layers.c, seq.c)
+ * share (the checks of a layer's name and input, the names of its
+ * parameters and parts), and the layer kinds a config's `model:` list
+ * names (model.c: one row of a table per kind, with the keys it reads and
+ * its build function), which the trainer's set-up calls. Not installed.
  */
 #ifndef GG_NN_H
 #define GG_NN_H
 
-#include "gradguard.h"
+#include "core/node.h"
+
+/* 1 if the graph has no error, name is not empty and x is a valid node;
+ * otherwise fails the build ("<what> layer '<name>': ...") and returns 0
+ * (layers.c). */
+int gg_nn_layer_ok(gg_graph *g, gg_node x, const char *name, const char *what);
+/* "name.suffix" into buf (GG_NAME_MAX); 1, or 0 after failing the build
+ * with "layer '<name>': <word> '<name>.<suffix>' is too long" (layers.c). */
+int gg_nn_name(gg_graph *g, char *buf, const char *name, const char *suffix, const char *word);
 
 /* Where a config node is ("config.yaml:12:5"), for messages; four calls'
  * results stay valid at a time (per thread). */

@@ -9,8 +9,9 @@
  * gg_rnn_forget_bias in core/ops/attr.h); gg_graph_init_recurrent carries it out after
  * gg_graph_init_params. A vanilla RNN's weight_hh is one square block and
  * gets its initialiser directly. */
-#include "core/core.h"
+#include "core/error.h"
 #include "core/ops/attr.h"
+#include "nn.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -19,26 +20,13 @@
 /* "name.suffix" into buf; fails the build if it does not fit. */
 static int pname(gg_graph *g, char *buf, const char *name, const char *suffix)
 {
-    int n = snprintf(buf, GG_NAME_MAX, "%s.%s", name, suffix);
-    if (n < 0 || n >= GG_NAME_MAX) {
-        gg_build_fail(g, GG_E_ARG, "layer '%s': name '%s.%s' is too long", name, name, suffix);
-        return 0;
-    }
-    return 1;
+    return gg_nn_name(g, buf, name, suffix, "name");
 }
 
 /* x must be a sequence batch (N, T, F). */
 static int seq_input_ok(gg_graph *g, gg_node x, const char *name, const char *what)
 {
-    if (!g || g->err) return 0;
-    if (!name || !*name) {
-        gg_build_fail(g, GG_E_ARG, "%s layer: empty name", what);
-        return 0;
-    }
-    if (!gg_node_ok(g, x)) {
-        gg_build_fail(g, GG_E_ARG, "%s layer '%s': bad input node %d", what, name, x);
-        return 0;
-    }
+    if (!gg_nn_layer_ok(g, x, name, what)) return 0;
     gg_tensor *xt = gg_T(g, x);
     if (!xt->batched || xt->shape.ndim != 3) {
         char sb[64];

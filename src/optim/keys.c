@@ -10,7 +10,7 @@
  */
 #include "io/schema.h"
 
-#include "core/core.h"
+#include "core/error.h"
 
 #include <stdio.h>
 

@@ -18,7 +18,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "optim.h"
 
-#include "core/core.h" /* the graph's compiled flag */
+#include "core/node.h" /* the graph's compiled flag */
 #include "io/schema.h" /* gg_optim_keys: the defaults every kind shares */
 
 #include <fnmatch.h>
@@ -141,7 +141,7 @@ gg_optim *gg_optim_new(gg_graph *g, const gg_optim_config *cfg)
         gg_fail(GG_E_ARG, "gg_optim_new: %s is NULL", g ? "the config" : "the graph");
         return NULL;
     }
-    if (!g->compiled) {
+    if (!gg_graph_compiled(g)) {
         gg_fail(GG_E_STATE, "gg_optim_new: the graph is not compiled (call gg_graph_compile first)");
         return NULL;
     }

@@ -2,7 +2,7 @@
  * rules.c - the optimizers: for each, its checks, its state and its update
  * kernel, and gg_optim_rules, the table of them indexed by gg_optim_kind.
  * The step loop (optim.c) knows no optimizer by name: adding one is its
- * kernel and a row here, and its gg_optim_kind in gradguard.h.
+ * kernel and a row here, and its gg_optim_kind in gradguard/optim.h.
  *
  * The formulas are PyTorch's torch.optim ones, written element by element so
  * that each tensor is updated in one pass: read p, g and the state, write p

@@ -555,6 +555,12 @@ static void plot_json(gg_sb *b, const gg_plot *p, size_t budget)
     gg_sb_puts(b, "]}</script>\n");
 }
 
+/* One function (about 220 lines): the chart is drawn in the order of its
+ * layers (data ranges, ticks and margins, marker lanes, grid, band and
+ * reference lines, series, guard events, legend), and every layer reads the
+ * same geometry (the frame's scales and margins, the ticks, the marker
+ * lanes); what draws one thing on a given frame (a line, dots, a marker's
+ * shape, the legend, the data as JSON) is a function above. */
 void gg_plot_svg(gg_sb *b, const gg_plot *p)
 {
     double Wt = p->width > 0 ? p->width : 640, Ht = p->height > 0 ? p->height : 330;
@@ -779,6 +785,9 @@ void gg_plot_svg(gg_sb *b, const gg_plot *p)
 
 #define HEAT_LEVELS 64
 
+/* One function (about 150 lines), as gg_plot_svg: the map's layers (colour
+ * range, cells and row names, x axis, guard events, colour bar) drawn in order
+ * over one geometry (margins, row height, the x and colour scales). */
 void gg_heat_svg(gg_sb *b, const gg_heat *h)
 {
     double Wt = 1200;

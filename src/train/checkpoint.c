@@ -69,21 +69,40 @@ static int ckpt_run(const char *path, char *id, size_t cap)
     return ok;
 }
 
+/* The model's tensor i: its parameters (0 .. np-1), then its buffers.
+ * Fills *pi and returns where its values are. */
+static float *model_tensor(gg_graph *g, int i, gg_param_info *pi)
+{
+    int np = gg_graph_num_params(g);
+    size_t n;
+    if (i < np) {
+        gg_graph_param(g, i, pi);
+        return gg_graph_params(g, &n) + pi->offset;
+    }
+    gg_graph_buffer(g, i - np, pi);
+    return gg_graph_buffers(g, &n) + pi->offset;
+}
+
+/* The model's parameters, then its buffers, by name into e (room for
+ * both); returns how many. */
+static int model_tensors(gg_graph *g, gg_st_entry *e)
+{
+    int nt = gg_graph_num_params(g) + gg_graph_num_buffers(g);
+    for (int i = 0; i < nt; i++) {
+        gg_param_info pi;
+        e[i].data = model_tensor(g, i, &pi);
+        e[i].name = pi.name;
+        e[i].shape = pi.shape;
+    }
+    return nt;
+}
+
 gg_status gg_model_save(gg_graph *g, const char *path)
 {
     int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
     gg_st_entry *e = malloc(sizeof *e * (size_t)(np + nb + 1));
     if (!e) return gg_fail(GG_E_NOMEM, "saving %s: out of memory", path);
-    size_t n;
-    float *p = gg_graph_params(g, &n), *b = gg_graph_buffers(g, &n);
-    for (int i = 0; i < np + nb; i++) {
-        gg_param_info pi;
-        if (i < np) gg_graph_param(g, i, &pi);
-        else gg_graph_buffer(g, i - np, &pi);
-        e[i].name = pi.name;
-        e[i].shape = pi.shape;
-        e[i].data = (i < np ? p : b) + pi.offset;
-    }
+    model_tensors(g, e);
     const char *meta[2] = {"gg_kind", "model"};
     gg_status st = gg_safetensors_write(path, e, np + nb, meta, 1);
     free(e);
@@ -94,13 +113,10 @@ gg_status gg_model_save(gg_graph *g, const char *path)
  * finite_only that every value is finite. */
 static gg_status load_model_from(gg_graph *g, const gg_safetensors *st, const char *path, int finite_only)
 {
-    int np = gg_graph_num_params(g), nb = gg_graph_num_buffers(g);
-    size_t n;
-    float *p = gg_graph_params(g, &n), *b = gg_graph_buffers(g, &n);
-    for (int i = 0; i < np + nb; i++) {
+    int nt = gg_graph_num_params(g) + gg_graph_num_buffers(g);
+    for (int i = 0; i < nt; i++) {
         gg_param_info pi;
-        if (i < np) gg_graph_param(g, i, &pi);
-        else gg_graph_buffer(g, i - np, &pi);
+        float *dst = model_tensor(g, i, &pi);
         gg_shape sh;
         const float *data;
         gg_status s = gg_safetensors_find(st, pi.name, &sh, &data);
@@ -116,7 +132,7 @@ static gg_status load_model_from(gg_graph *g, const gg_safetensors *st, const ch
             if (!isfinite(data[k]))
                 return gg_fail(GG_E_FORMAT, "%s: tensor '%s' element %zu is %g: a model with non-finite weights cannot "
                                "be used", path, pi.name, k, (double)data[k]);
-        memcpy((i < np ? p : b) + pi.offset, data, pi.numel * sizeof(float));
+        memcpy(dst, data, pi.numel * sizeof(float));
     }
     return GG_OK;
 }

@@ -10,7 +10,6 @@
  */
 #include "train.h"
 
-#include "core/core.h"
 #include "io/schema.h"
 
 #include <limits.h>

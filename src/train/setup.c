@@ -6,7 +6,7 @@
  */
 #include "train.h"
 
-#include "core/core.h"
+#include "core/node.h" /* a bias's first value, the memory plan's size */
 
 #include <math.h>
 #include <stdio.h>

@@ -202,9 +202,11 @@ static int fz_check_dataset(const char *target, gg_status st, gg_dataset *ds, co
     return bad;
 }
 
-/* IDX images and labels. mode bit 0: gzip the images, bit 1: gzip the
- * labels, bit 2: no labels file, bit 3: labels path missing. */
-static int fz_idx(const uint8_t *d, size_t n)
+/* Features and labels in two files, loaded by load (named fn in the
+ * findings). mode bit 0: gzip the features, bit 1: gzip the labels, bit 2:
+ * no labels file, bit 3: labels path missing. */
+static int fz_pair(const uint8_t *d, size_t n, const char *target,
+                   gg_status (*load)(gg_dataset *, const char *, const char *), const char *fn)
 {
     unsigned mode;
     const uint8_t *a, *b;
@@ -220,33 +222,22 @@ static int fz_idx(const uint8_t *d, size_t n)
     if (mode & 8) labels = fz_path("missing", pb, sizeof pb);
     gg_dataset ds;
     memset(&ds, 0x5a, sizeof ds); /* loaders need not get an initialised one */
-    fz_last = gg_dataset_load_idx(&ds, pa, labels);
-    int bad = fz_check_dataset("idx", fz_last, &ds, "gg_dataset_load_idx");
+    fz_last = load(&ds, pa, labels);
+    int bad = fz_check_dataset(target, fz_last, &ds, fn);
     gg_dataset_free(&ds);
     return bad;
 }
 
-/* .npy features and labels; the mode bits as for idx. */
+/* IDX images and labels; the mode bits as fz_pair's. */
+static int fz_idx(const uint8_t *d, size_t n)
+{
+    return fz_pair(d, n, "idx", gg_dataset_load_idx, "gg_dataset_load_idx");
+}
+
+/* .npy features and labels; the mode bits as fz_pair's. */
 static int fz_npy(const uint8_t *d, size_t n)
 {
-    unsigned mode;
-    const uint8_t *a, *b;
-    size_t na, nb;
-    if (!fz_split2(d, n, &mode, &a, &na, &b, &nb)) return 0;
-    char pa[300], pb[300];
-    fz_write(fz_path("a", pa, sizeof pa), a, na, mode & 1);
-    const char *labels = NULL;
-    if (!(mode & 4)) {
-        fz_write(fz_path("b", pb, sizeof pb), b, nb, (mode >> 1) & 1);
-        labels = pb;
-    }
-    if (mode & 8) labels = fz_path("missing", pb, sizeof pb);
-    gg_dataset ds;
-    memset(&ds, 0x5a, sizeof ds);
-    fz_last = gg_dataset_load_npy(&ds, pa, labels);
-    int bad = fz_check_dataset("npy", fz_last, &ds, "gg_dataset_load_npy");
-    gg_dataset_free(&ds);
-    return bad;
+    return fz_pair(d, n, "npy", gg_dataset_load_npy, "gg_dataset_load_npy");
 }
 
 /* CSV. mode bit 0: gzip, bit 1: header, bits 2-4: the label column. */

@@ -1,5 +1,6 @@
 /* act.c - element-wise activations (forward and backward side by side),
  * shared by the ACT op and the fused bias+activation of linear and conv. */
+#include "../core.h"
 #include "attr.h"
 
 #include <math.h>

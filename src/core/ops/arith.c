@@ -1,5 +1,6 @@
 /* arith.c - add, mul (with broadcast of an unbatched b over a's leading
  * dims), scale, sum, and the reshape view. */
+#include "../core.h"
 #include "attr.h"
 
 #include <string.h>

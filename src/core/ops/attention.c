@@ -26,6 +26,7 @@
  *   [max |S| per head][entropy per head][1 once a forward ran]
  * Attributes (attr.h): heads, causal, the logit cap, and for QK-clip the
  * nodes of W_qkv and b_qkv and qk_norm. */
+#include "../core.h"
 #include "attr.h"
 
 #include <cblas.h>

@@ -8,7 +8,7 @@
 #ifndef GG_OPS_ATTR_H
 #define GG_OPS_ATTR_H
 
-#include "../core.h"
+#include "../node.h"
 
 /* linear, conv2d, act: the activation applied to the output (a gg_act) and
  * its parameter (leaky ReLU's slope, ELU's alpha; 0 the default) */

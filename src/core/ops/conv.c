@@ -22,6 +22,7 @@
  * instead (conv_winograd.c; same workspace tail for the pre-activation).
  * Attributes (attr.h): the fused activation, stride, pad, dilation and the
  * gg_conv_algo asked for. */
+#include "../core.h"
 #include "attr.h"
 #include "conv.h"
 

@@ -11,6 +11,7 @@
  *   dx_i += dy_i / (1 - p) if kept, 0 if dropped (training); dx += dy (evaluation).
  * The mask multiplies (x * 0, not 0), so a NaN stays visible to the guard
  * as it does in PyTorch. Attributes: fa = {p}. */
+#include "../core.h"
 #include "attr.h"
 
 #include <string.h>

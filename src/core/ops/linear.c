@@ -6,6 +6,7 @@
  * backward the activation's derivative is applied in place on dy, then
  *   db += colsum(dy),  dW += dy^T x,  dx += dy W   (dx skipped for data).
  * With GELU the pre-activation is kept in the workspace. */
+#include "../core.h"
 #include "attr.h"
 
 #include <cblas.h>

@@ -7,6 +7,7 @@
  * z-loss (gg_xent_z = z > 0, training mode only): loss += z mean_r lse_r^2,
  *   dx_r += 2 z lse_r softmax(x_r) / R.
  * Workspace: [softmax (R, C)][lse (R)][mean lse, max lse, 1 once run]. */
+#include "../core.h"
 #include "attr.h"
 
 #include <math.h>

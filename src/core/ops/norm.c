@@ -25,6 +25,7 @@
  *     dgamma += sum_r dy xh, dbeta += sum_r dy (blocks of columns per thread).
  * Statistics and reductions are accumulated in double. Attributes: fa =
  * {momentum, eps} (batchnorm), {eps} (layernorm). */
+#include "../core.h"
 #include "attr.h"
 
 #include <math.h>

@@ -12,6 +12,7 @@
  * divides by k*k whatever the padding (PyTorch's count_include_pad=True).
  * Every loop runs over the N*C planes, one thread per plane, so backward's
  * scatter-adds never collide. Attributes: ia = {k, stride, pad}. */
+#include "../core.h"
 #include "attr.h"
 
 #include <string.h>

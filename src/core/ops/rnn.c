@@ -34,6 +34,7 @@
  * lengths or -1 by role (read through gg_rnn_role: a node that did not fit
  * into in[] is only there), and the initialisation a layer builder recorded
  * for gg_graph_init_recurrent (src/nn/seq.c), which the kernels ignore. */
+#include "../core.h"
 #include "attr.h"
 
 #include <cblas.h>

@@ -8,6 +8,7 @@
  *           y[o] = x[o][start : start + len]   dx[o][start : start + len] += dy[o]
  * so each is one pass of memcpy-sized runs. Attributes: ia = {axis (full
  * shape), start, len} (start/len for slice only). */
+#include "../core.h"
 #include "attr.h"
 
 #include <string.h>
