@@ -716,6 +716,20 @@ done:
     return s;
 }
 
+/* A checksum stored under metadata key `key` as text hex, against the one
+ * computed: a mismatch means the `whole` is corrupt. */
+static gg_status check_crc(const gg_safetensors *st, const char *key, const char *hex, uint32_t got, const char *what,
+                           const char *whole)
+{
+    uint32_t want;
+    if (!parse_hex32(hex, &want))
+        return gg_fail(GG_E_FORMAT, "%s: metadata %s '%s' is not 8 lowercase hex digits", st->path, key, hex);
+    if (got != want)
+        return gg_fail(GG_E_FORMAT, "%s: the %s checksum does not match (computed %08x, stored %08x): the %s is corrupt",
+                       st->path, what, (unsigned)got, (unsigned)want, whole);
+    return GG_OK;
+}
+
 /* The format name and the header checksum: what can be checked without
  * reading the data buffer. */
 static gg_status check_header_sum(gg_safetensors *st)
@@ -729,7 +743,6 @@ static gg_status check_header_sum(gg_safetensors *st)
     if (fmt && !strcmp(fmt, ST_FORMAT) && (!c || !hc))
         return gg_fail(GG_E_FORMAT, "%s: a gradguard file without its %s in the metadata (corrupt header)", st->path,
                        !c ? "gg_crc32" : "gg_header_crc32");
-    uint32_t want;
     if (hc) {
         const st_desc **by = malloc(sizeof *by * (size_t)(st->n ? st->n : 1));
         st_kv *kv = malloc(sizeof *kv * (size_t)(st->nmeta ? st->nmeta : 1));
@@ -744,12 +757,7 @@ static gg_status check_header_sum(gg_safetensors *st)
         uint32_t got = header_crc(by, st->n, kv, st->nmeta);
         free(by);
         free(kv);
-        if (!parse_hex32(hc, &want))
-            return gg_fail(GG_E_FORMAT, "%s: metadata gg_header_crc32 '%s' is not 8 lowercase hex digits", st->path, hc);
-        if (got != want)
-            return gg_fail(GG_E_FORMAT,
-                           "%s: the header checksum does not match (computed %08x, stored %08x): the header is corrupt",
-                           st->path, (unsigned)got, (unsigned)want);
+        return check_crc(st, "gg_header_crc32", hc, got, "header", "header");
     }
     return GG_OK;
 }
@@ -759,16 +767,7 @@ static gg_status check_sums(gg_safetensors *st, uint32_t data_crc)
     gg_status s = check_header_sum(st);
     if (s) return s;
     const char *c = gg_safetensors_meta(st, "gg_crc32");
-    uint32_t want;
-    if (c) {
-        if (!parse_hex32(c, &want))
-            return gg_fail(GG_E_FORMAT, "%s: metadata gg_crc32 '%s' is not 8 lowercase hex digits", st->path, c);
-        if (data_crc != want)
-            return gg_fail(GG_E_FORMAT,
-                           "%s: the data checksum does not match (computed %08x, stored %08x): the file is corrupt",
-                           st->path, (unsigned)data_crc, (unsigned)want);
-    }
-    return GG_OK;
+    return c ? check_crc(st, "gg_crc32", c, data_crc, "data", "file") : GG_OK;
 }
 
 static gg_status open_file(const char *path, int header_only, gg_safetensors **out)

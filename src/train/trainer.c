@@ -42,8 +42,8 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* One message to the progress callback (the terminal, for the command). */
-/* A progress message with the run's position filled in. */
+/* A progress message (for the callback: the terminal, for the command) with
+ * the run's position filled in. */
 static gg_progress progress_at(const gg_trainer *t, gg_event_kind kind)
 {
     gg_progress p;
@@ -811,13 +811,7 @@ static int end_epoch(gg_trainer *t, double tr_loss, double tr_acc, double sps, d
     double lr = isfinite(t->lr_last) ? t->lr_last : gg_schedule_lr(&t->sched, t->pos.step);
     gg_runlog_metrics(t, "epoch", tr_loss, tr_acc, lr, NAN, vl, va, sps);
     if (t->progress) {
-        gg_progress p;
-        memset(&p, 0, sizeof p);
-        p.kind = GG_EV_EPOCH;
-        p.step = t->pos.step;
-        p.total_steps = t->total_steps;
-        p.epoch = t->pos.epoch;
-        p.epochs = s->epochs;
+        gg_progress p = progress_at(t, GG_EV_EPOCH);
         p.loss = tr_loss;
         p.accuracy = tr_acc;
         p.val_loss = vl;
