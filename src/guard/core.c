@@ -413,7 +413,6 @@ static void backoff(gg_guard_core *gd)
     gd->m.cnt.backoffs++;
 }
 
-/* Turns a response into a verdict; records the event. */
 /* QK-clip is carried out after the update, on the heads over the lowest
  * threshold asked for this step. */
 static void qk_threshold(gg_guard_core *gd, double th)
@@ -421,6 +420,7 @@ static void qk_threshold(gg_guard_core *gd, double th)
     if (th > 0 && (gd->qk_tau == 0 || th < gd->qk_tau)) gd->qk_tau = th;
 }
 
+/* Turns a response into a verdict; records the event. */
 static gg_verdict respond(gg_guard_core *gd, gg_response r, long step, int epoch, const char *signal, double v,
                           double th, const char *detail, double norm)
 {
@@ -601,6 +601,7 @@ typedef struct det_out {
     double value, threshold;
     char detail[256];
     int repeat;      /* a firing that continues the last one: responded to, counted, not logged again */
+    long streak;     /* steps the firing has continued without a break */
 } det_out;
 
 typedef struct gg_detector {
@@ -696,7 +697,10 @@ static int attention(const gg_guard_config *c, const det_in *in, double *s, det_
     /* QK-clip may act every step of a too-high rate: one event when it
      * starts, then one every report_every steps while it lasts */
     double step = (double)o->step;
-    out->repeat = s[3] == step - 1 && step - s[4] < (c->report_every > 0 ? c->report_every : 100);
+    int cont = s[3] == step - 1;
+    out->repeat = cont && step - s[4] < (c->report_every > 0 ? c->report_every : 100);
+    if (!cont) s[5] = step;
+    out->streak = (long)(step - s[5]);
     s[3] = step;
     if (!out->repeat) s[4] = step;
     const gg_guard_head *h = &o->heads[w];
@@ -736,7 +740,8 @@ static const gg_detector detectors[] = {
     {"max_spike", offsetof(gg_guard_config, on_max_spike), offsetof(gg_guard_counters, spikes), 0,
      {"ema.mean", "ema.var", "ema.n", NULL}, {0}, max_spike},
     {"attention_logit_growth", offsetof(gg_guard_config, on_attention), offsetof(gg_guard_counters, attention), 0,
-     {"ema.mean", "ema.var", "ema.n", "last_firing", "last_event", NULL}, {0, 0, 0, -2, -1e30}, attention},
+     {"ema.mean", "ema.var", "ema.n", "last_firing", "last_event", "streak_start", NULL}, {0, 0, 0, -2, -1e30, 0},
+     attention},
     {"output_logit_drift", offsetof(gg_guard_config, on_logit_drift), offsetof(gg_guard_counters, logit_drift), 0,
      {"ema.mean", "ema.var", "ema.n", NULL}, {0}, logit_drift},
 };
@@ -768,11 +773,21 @@ static gg_verdict run_detectors(gg_guard_core *gd, const gg_guard_obs *o, const 
     gg_verdict v = GG_GUARD_PROCEED;
     for (int d = 0; d < NDETECTORS; d++) {
         const gg_detector *k = &detectors[d];
-        det_out out = {0, 0, "", 0};
+        det_out out = {0, 0, "", 0, 0};
         if (!k->observe(&gd->c, in, gd->h.det[d], &out)) continue;
         if (k->counter != NO_COUNTER) (*(long *)((char *)&gd->m.cnt + k->counter))++;
         if (k->ceiling) gd->m.collapse_ceiling = 1;
         gg_response r = *(const gg_response *)((const char *)&gd->c + k->response);
+        if (r == GG_DO_QK_CLIP && gd->c.attn_persist > 0 && out.streak > 0 && out.streak % gd->c.attn_persist == 0) {
+            /* QK-clip has had to act on every step for attn_persist steps:
+             * the rate is what drives the logits up; back it off (the step
+             * still proceeds, clipped) */
+            backoff(gd);
+            gg_guard_event *e = event(gd, o->step, o->epoch, k->signal, out.value, out.threshold, "backoff");
+            if (e)
+                snprintf(e->detail, sizeof e->detail, "QK-clip has acted on every step for %ld steps: the learning rate "
+                         "drives the attention logits up; its scale is now %.3g", out.streak, gd->m.lr_scale);
+        }
         if (out.repeat && r == GG_DO_QK_CLIP) {
             /* the same answer as the logged firing, without an event */
             qk_threshold(gd, out.threshold);

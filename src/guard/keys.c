@@ -80,6 +80,9 @@ const gg_key gg_guard_keys[] = {
              "level is output-logit drift (0: off)"),
     R(on_logit_drift, GG_DO_Z_LOSS, .doc = "response to output-logit drift (`z_loss`: switch the z-loss on)"),
     F(z_loss_remedy, 0, 1, 1e-4, .doc = "coefficient of the z-loss that the `z_loss` response switches on"),
+    I(attn_persist, 0, 100000000, 50,
+      .doc = "steps of QK-clip acting on every step after which the learning rate is backed off (and again every as "
+             "many; 0: never)"),
     F(backoff_factor, 1e-6, 1, 0.5, .doc = "learning-rate scale multiplier of a back-off (and of a rollback)"),
     I(backoff_recover, 0, 100000000, 500,
       .doc = "good steps over which the scale climbs back to its ceiling (0: it never does)"),
