@@ -515,7 +515,7 @@ static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double no
     if (gg_quiet_unhealthy(gd->q)) gd->pending_healthy = 0;
     gg_verdict v = GG_GUARD_PROCEED;
     for (int i = 0; i < nf; i++) {
-        const gg_quiet_finding *f = &gd->qf[i];
+        gg_quiet_finding *f = &gd->qf[i];
         const char *name = gg_quiet_name(f->sig);
         gg_response r = GG_DO_NOTHING;
         switch (f->sig) {
@@ -534,6 +534,17 @@ static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double no
             break;
         case GG_Q_DEAD:
             gd->m.cnt.dead++;
+            if (f->killed && c->on_dead == GG_DO_ROLLBACK && gd->m.last_failure == step) {
+                /* the replay met the same dead units at the same step: they
+                 * were dead in the state the rollback restored, and another
+                 * rollback cannot bring them back; they become the level
+                 * later passes are judged against */
+                gg_quiet_history(gd->q)->dead0 = f->value;
+                size_t l = strlen(f->detail);
+                snprintf(f->detail + l, sizeof f->detail - l, "%s", "; the state the last rollback restored had them "
+                         "too: not rolled back again");
+                break;
+            }
             /* a rate that killed the units is too high: not tried again */
             if (f->killed) {
                 r = c->on_dead;
