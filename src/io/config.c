@@ -85,17 +85,7 @@ struct gg_cfg {
 
 #define YTAG "tag:yaml.org,2002:"
 
-static char *dup_n(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = 0;
-    }
-    return d;
-}
-
-static char *dup_str(const char *s) { return dup_n(s, strlen(s)); }
+static char *dup_str(const char *s) { return strndup(s, strlen(s)); }
 
 static void node_free(gg_cfg_node *n)
 {
@@ -388,7 +378,7 @@ static gg_status build(gg_cfg *c, yaml_document_t *doc, yaml_node_t *yn, int lin
         int quoted = yn->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
         const char *tag = tag_of(c, yn);
         n = node_new(c, GG_CFG_SCALAR, line);
-        if (!n || !(n->text = dup_n(v, len)) || (tag && !(n->rawtag = dup_str(tag)))) goto oom;
+        if (!n || !(n->text = strndup(v, len)) || (tag && !(n->rawtag = dup_str(tag)))) goto oom;
         n->quoted = quoted;
         /* a tagged scalar is typed by its tag, in check_tree */
         if (!tag && !quoted && plain_null(n->text)) n->type = GG_CFG_NULL;
@@ -441,7 +431,7 @@ static gg_status build(gg_cfg *c, yaml_document_t *doc, yaml_node_t *yn, int lin
             }
             gg_cfg_node *k;
             if ((st = build(c, doc, vn, kline, depth + 1, &k))) goto fail;
-            if (!(k->key = dup_n(ktext, kn->data.scalar.length)) || !add_kid(n, k)) {
+            if (!(k->key = strndup(ktext, kn->data.scalar.length)) || !add_kid(n, k)) {
                 node_free(k);
                 goto oom;
             }
@@ -1068,7 +1058,7 @@ gg_status gg_cfg_set(gg_cfg *c, const char *assignment)
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment)
         return gg_fail(GG_E_CONFIG, "--set '%s': expected key.path=value", assignment);
-    char *keypath = dup_n(assignment, (size_t)(eq - assignment));
+    char *keypath = strndup(assignment, (size_t)(eq - assignment));
     if (!keypath) return gg_fail(GG_E_NOMEM, "--set: out of memory");
     gg_cfg_node *val = NULL;
     gg_status st = set_value(c, assignment, keypath, eq + 1, &val);

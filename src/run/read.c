@@ -45,16 +45,6 @@ static int grow(void *pp, size_t *cap, size_t n, size_t size)
     return 1;
 }
 
-static char *dupn(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = 0;
-    }
-    return d;
-}
-
 static void warnf(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warnf(run *r, const char *fmt, ...)
 {
@@ -71,7 +61,7 @@ static void warnf(run *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (!(r->warn[r->nwarn] = dupn(buf, strlen(buf)))) {
+    if (!(r->warn[r->nwarn] = strndup(buf, strlen(buf)))) {
         r->oom = 1;
         return;
     }
@@ -396,7 +386,7 @@ static int intern_head(run *r, const char *layer, size_t ln, int head)
     size_t c = (size_t)r->can_;
     if (!grow(&r->aname, &c, (size_t)r->nan_, sizeof *r->aname)) return -1;
     r->can_ = (int)c;
-    if (!(r->aname[r->nan_] = dupn(nm, strlen(nm)))) return -1;
+    if (!(r->aname[r->nan_] = strndup(nm, strlen(nm)))) return -1;
     return r->nan_++;
 }
 
@@ -407,7 +397,7 @@ static int intern_layer(run *r, const char *s, size_t n)
     size_t c = (size_t)r->cly;
     if (!grow(&r->lname, &c, (size_t)r->nly, sizeof *r->lname)) return -1;
     r->cly = (int)c;
-    if (!(r->lname[r->nly] = dupn(s, n))) return -1;
+    if (!(r->lname[r->nly] = strndup(s, n))) return -1;
     return r->nly++;
 }
 
@@ -427,7 +417,7 @@ static int intern_tensor(run *r, const char *s, size_t n, const char *layer, siz
     size_t c2 = (size_t)r->ct;
     if (!grow(&r->tlayer, &c2, (size_t)r->nt, sizeof *r->tlayer)) return -1;
     r->ct = (int)(c < c2 ? c : c2);
-    if (!(r->tname[r->nt] = dupn(s, n))) return -1;
+    if (!(r->tname[r->nt] = strndup(s, n))) return -1;
     /* a tensor without a layer is its own layer */
     int li = ln ? intern_layer(r, layer, ln) : intern_layer(r, s, n);
     if (li < 0) {
@@ -591,7 +581,7 @@ static int kv_add(run *r, const char *key, const json_t *v)
         text = "null";
     }
     if (!grow(&r->sum, &r->csum, r->nsum, sizeof *r->sum)) return -1;
-    char *k = dupn(key, strlen(key)), *t = dupn(text, strlen(text));
+    char *k = strndup(key, strlen(key)), *t = strndup(text, strlen(text));
     if (!k || !t) {
         free(k);
         free(t);
@@ -629,7 +619,7 @@ static char *get_str(run *r, const json_t *o, const char *key)
 {
     const json_t *v = json_object_get(o, key);
     const char *s = json_is_string(v) ? json_string_value(v) : "";
-    char *d = dupn(s, strlen(s));
+    char *d = strndup(s, strlen(s));
     if (!d) r->oom = 1;
     return d;
 }
