@@ -825,6 +825,23 @@ static void test_transformer_signals(void)
     GT_CHECK(a.qk_clip_tau == c.attn_logit_max, "over the bound only: QK-clip to it (%g)", a.qk_clip_tau);
     gg_guard_core_free(core);
 
+    /* logits past attn_logit_blowup: QK-clip cannot repair what the update
+     * did to the rest of the model; roll back to the snapshot */
+    c = gg_guard_defaults();
+    core = gg_guard_core_new(&c, 1, ts, 4);
+    gg_train_pos p0 = {0};
+    GT_CHECK(gg_guard_core_snapshot(core, &p0) >= 0, "a snapshot at step 0");
+    o.step = 1;
+    heads[0].max_logit = 5;
+    heads[1].max_logit = 300;
+    GT_OK(gg_guard_core_check(core, &o, &a));
+    e = gg_guard_core_events(core, &n);
+    GT_CHECK(a.verdict == GG_GUARD_ROLLBACK && n == 1 && strcmp(e[0].action, "rollback") == 0 &&
+                 strstr(e[0].detail, "rolled back"),
+             "a logit of 300 (over %g): rolled back (%d events%s%s)", c.attn_logit_blowup, n, n ? ": " : "",
+             n ? e[0].detail : "");
+    gg_guard_core_free(core);
+
     c = gg_guard_defaults();
     c.on_spike = GG_DO_QK_CLIP;
     GT_CHECK(gg_guard_core_new(&c, 1, ts, 4) == NULL && strstr(gg_errmsg(), "guard.on_spike: qk_clip"),

@@ -60,7 +60,7 @@ GUARD_CONFIG_FIELDS = [
     ("update_ratio_high", _f), ("quiet_persist", _i), ("report_every", _i), ("on_stall", _i),
     ("on_vanishing", _i), ("on_dead", _i), ("remedy_noise_eta", _f), ("attn_logit_max", _f),
     ("attn_logit_floor", _f), ("on_attention", _i), ("logz_max", _f), ("on_logit_drift", _i), ("z_loss_remedy", _f),
-    ("attn_persist", _i),
+    ("attn_persist", _i), ("attn_logit_blowup", _f),
 ]
 CLIP_FIELDS = ("clip",)
 RESPONSE_FIELDS = ("on_nonfinite", "on_spike", "on_loss_spike", "on_trend", "on_blowup", "on_collapse",

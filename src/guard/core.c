@@ -613,6 +613,7 @@ typedef struct det_out {
     char detail[256];
     int repeat;      /* a firing that continues the last one: responded to, counted, not logged again */
     long streak;     /* steps the firing has continued without a break */
+    int severe;      /* past what the response can repair in place: roll back instead */
 } det_out;
 
 typedef struct gg_detector {
@@ -715,6 +716,7 @@ static int attention(const gg_guard_config *c, const det_in *in, double *s, det_
     s[3] = step;
     if (!out->repeat) s[4] = step;
     const gg_guard_head *h = &o->heads[w];
+    out->severe = c->attn_logit_blowup > 0 && m > c->attn_logit_blowup;
     out->value = m;
     out->threshold = th;
     snprintf(out->detail, sizeof out->detail, "%s head %d: largest attention logit %.4g %s (threshold %.4g); its attention "
@@ -784,11 +786,22 @@ static gg_verdict run_detectors(gg_guard_core *gd, const gg_guard_obs *o, const 
     gg_verdict v = GG_GUARD_PROCEED;
     for (int d = 0; d < NDETECTORS; d++) {
         const gg_detector *k = &detectors[d];
-        det_out out = {0, 0, "", 0, 0};
+        det_out out = {0, 0, "", 0, 0, 0};
         if (!k->observe(&gd->c, in, gd->h.det[d], &out)) continue;
         if (k->counter != NO_COUNTER) (*(long *)((char *)&gd->m.cnt + k->counter))++;
         if (k->ceiling) gd->m.collapse_ceiling = 1;
         gg_response r = *(const gg_response *)((const char *)&gd->c + k->response);
+        if (r == GG_DO_QK_CLIP && out.severe) {
+            /* logits this far out: the update that made them has moved the
+             * rest of the model too, which rescaling W_q and W_k does not
+             * undo; the snapshot does (and a young or repeated failure backs
+             * the rate off) */
+            size_t l = strlen(out.detail);
+            snprintf(out.detail + l, sizeof out.detail - l, "; over %g: rolled back", gd->c.attn_logit_blowup);
+            v = worse(v, respond(gd, GG_DO_ROLLBACK, o->step, o->epoch, k->signal, out.value, out.threshold, out.detail,
+                                 norm));
+            continue;
+        }
         if (r == GG_DO_QK_CLIP && gd->c.attn_persist > 0 && out.streak > 0 && out.streak % gd->c.attn_persist == 0) {
             /* QK-clip has had to act on every step for attn_persist steps:
              * the rate is what drives the logits up; back it off (the step

@@ -83,6 +83,9 @@ const gg_key gg_guard_keys[] = {
     I(attn_persist, 0, 100000000, 50,
       .doc = "steps of QK-clip acting on every step after which the learning rate is backed off (and again every as "
              "many; 0: never)"),
+    F(attn_logit_blowup, 0, 1e30, 200,
+      .doc = "with `on_attention: qk_clip`, a head's largest attention logit over this rolls back instead (the update "
+             "that made it moved the rest of the model too; 0: never)"),
     F(backoff_factor, 1e-6, 1, 0.5, .doc = "learning-rate scale multiplier of a back-off (and of a rollback)"),
     I(backoff_recover, 0, 100000000, 500,
       .doc = "good steps over which the scale climbs back to its ceiling (0: it never does)"),
