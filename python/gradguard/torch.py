@@ -146,6 +146,24 @@ def _policy_dict(cfg):
     return out
 
 
+def _copy_state(src, into):
+    """An optimizer's per-parameter state src as a new dict whose tensors are
+    into's, copied over where shape and dtype match (fresh copies where not):
+    snapshots and rollbacks reuse their buffers."""
+    new = {}
+    for key, v in src.items():
+        if isinstance(v, torch.Tensor):
+            buf = into.get(key)
+            if isinstance(buf, torch.Tensor) and buf.shape == v.shape and buf.dtype == v.dtype:
+                buf.copy_(v)
+            else:
+                buf = v.detach().clone()
+            new[key] = buf
+        else:
+            new[key] = v
+    return new
+
+
 def _names(name_of):
     """The library's names of an enum (gg_clip_name, gg_response_name), in order."""
     out = []
@@ -835,19 +853,7 @@ class Guard:
                 osnap.pop(i, None)
                 continue
             seen.add(i)
-            old = osnap.get(i, {})
-            new = {}
-            for key, v in s.items():
-                if isinstance(v, torch.Tensor):
-                    buf = old.get(key)
-                    if isinstance(buf, torch.Tensor) and buf.shape == v.shape and buf.dtype == v.dtype:
-                        buf.copy_(v)
-                    else:
-                        buf = v.detach().clone()
-                    new[key] = buf
-                else:
-                    new[key] = v
-            osnap[i] = new
+            osnap[i] = _copy_state(s, osnap.get(i, {}))
         for i in list(osnap):
             if i not in seen:
                 del osnap[i]
@@ -868,19 +874,7 @@ class Guard:
                 if s is None:
                     state.pop(p, None)
                     continue
-                cur = state.get(p) or {}
-                new = {}
-                for key, v in s.items():
-                    if isinstance(v, torch.Tensor):
-                        c = cur.get(key)
-                        if isinstance(c, torch.Tensor) and c.shape == v.shape and c.dtype == v.dtype:
-                            c.copy_(v)
-                        else:
-                            c = v.clone()
-                        new[key] = c
-                    else:
-                        new[key] = v
-                state[p] = new
+                state[p] = _copy_state(s, state.get(p) or {})
             for p in self.params:
                 if p.grad is not None:
                     p.grad.zero_()
