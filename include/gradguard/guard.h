@@ -355,6 +355,15 @@ typedef struct gg_guard_act {
     /* with GG_GUARD_PROCEED, after the update: */
     float qk_clip_tau;     /* > 0: QK-clip every head whose largest logit this step was over qk_clip_tau (to it) */
     float z_loss;          /* > 0: the output's z-loss coefficient is at least this from now on */
+    /* with GG_GUARD_PROCEED: gg_guard_core_after may take a snapshot at this
+     * step, so its bad_tensor must come from a check of every parameter
+     * after the update. On the other steps an actuator that cannot measure
+     * the update for free (PyTorch's optimizers) may leave the check out:
+     * weights that went non-finite make the next step's loss or gradient
+     * non-finite, and it then reports the update that failed late (see
+     * gg_guard_core_after). */
+    int verify_update;
+    int nevents;           /* events waiting in gg_guard_core_events after this call */
 } gg_guard_act;
 
 /* sizeof the named public struct ("gg_guard_config", "gg_guard_obs",
@@ -381,7 +390,12 @@ GG_API gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *obs,
 GG_API void gg_guard_core_clipped(gg_guard_core *gd);
 /* After the update was applied (or skipped), with the position after it:
  * bad_tensor >= 0 names a tensor whose update was not finite (its norm
- * bad_norm): a rollback. Otherwise act->snapshot may ask for a snapshot. */
+ * bad_norm): a rollback. Otherwise act->snapshot may ask for a snapshot.
+ * An update left unchecked (act->verify_update 0) that shows as non-finite
+ * in the next step's loss or gradient is reported late, instead of that
+ * step's check: a second call for the same position, applied 1 and the
+ * tensor found non-finite (the good step the first call counted is undone
+ * by the rollback, which restores the snapshot's history). */
 GG_API gg_status gg_guard_core_after(gg_guard_core *gd, const gg_train_pos *pos, int applied, int bad_tensor, double bad_norm,
                               gg_guard_act *act);
 /* Takes the rollback target now (before the first step): returns the slot
@@ -415,6 +429,11 @@ GG_API gg_guard_core *gg_guard_get_core(gg_guard *gd);
  * (counted only in the arrays that hold one), or -1 when x, len or sq is
  * NULL with n > 0 (GG_E_ARG). Writes nothing else, allocates nothing. */
 GG_API long gg_guard_measure(int n, const float *const *x, const size_t *len, double *sq, double *max_abs);
+/* Carries out a clip's per-tensor scales on arrays as gg_guard_measure
+ * reads them: x[i][k] *= scale[i] for every array whose scale is not 1
+ * (scale: act->scale after gg_guard_core_check). Nothing for a NULL
+ * argument. */
+GG_API void gg_guard_scale(int n, float *const *x, const size_t *len, const float *scale);
 
 #ifdef __cplusplus
 }

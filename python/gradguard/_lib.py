@@ -95,7 +95,7 @@ class GuardAct(ctypes.Structure):
                 ("scale", ctypes.POINTER(_f)), ("scaled", _i), ("clip_value", _f), ("agc_lambda", _f),
                 ("agc_eps", _f), ("agc_until", _i), ("noise_sigma", _d), ("noise_key", ctypes.c_uint64),
                 ("reset", ctypes.POINTER(ctypes.c_ubyte)), ("any_reset", _i), ("want_update_norms", _i),
-                ("snapshot", _i), ("qk_clip_tau", _f), ("z_loss", _f)]
+                ("snapshot", _i), ("qk_clip_tau", _f), ("z_loss", _f), ("verify_update", _i), ("nevents", _i)]
 
 
 class ScheduleState(ctypes.Structure):
@@ -218,6 +218,7 @@ for name, res, args in [
     ("gg_init_assess", None, [_c.POINTER(InitReport), _c.POINTER(_c.c_int)]),
     ("gg_guard_measure", _c.c_long, [_c.c_int, _c.POINTER(_P), _c.POINTER(_c.c_size_t), _c.POINTER(_c.c_double),
                                      _c.POINTER(_c.c_double)]),
+    ("gg_guard_scale", None, [_c.c_int, _c.POINTER(_P), _c.POINTER(_c.c_size_t), _c.POINTER(_c.c_float)]),
     ("gg_guard_core_last", _c.POINTER(GuardStats), [_P]),
     ("gg_guard_core_events", _c.POINTER(GuardEvent), [_P, _c.POINTER(_c.c_int)]),
     ("gg_guard_core_clear_events", None, [_P]),

@@ -888,9 +888,11 @@ static void settle(gg_guard_core *gd, gg_verdict v, long step, double norm, doub
      * optimizer that measures them on request measures them then */
     long next = step + 1;
     a->want_update_norms = monitor_due(gd, next) || (c->layer_every > 0 && next % c->layer_every == 0);
+    /* gg_guard_core_after considers a snapshot every snapshot_every good steps */
+    a->verify_update = v == GG_GUARD_PROCEED && (gd->h.good_steps + 1) % c->snapshot_every == 0;
 }
 
-gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a)
+static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a)
 {
     if (!gd || !o || !a || (gd->n > 0 && !o->sq)) return gg_fail(GG_E_ARG, "gg_guard_core_check: core, statistics (with sq) and act are required");
     act_init(gd, a);
@@ -1002,6 +1004,18 @@ long gg_guard_measure(int n, const float *const *x, const size_t *len, double *s
     return bad;
 }
 
+void gg_guard_scale(int n, float *const *x, const size_t *len, const float *scale)
+{
+    if (n <= 0 || !x || !len || !scale) return;
+    for (int i = 0; i < n; i++) {
+        float c = scale[i], *p = x[i];
+        long m = (long)len[i];
+        if (c == 1 || !p) continue;
+#pragma omp parallel for simd if (parallel: m > GG_PAR_MIN)
+        for (long k = 0; k < m; k++) p[k] *= c;
+    }
+}
+
 float gg_guard_core_z_loss(const gg_guard_core *gd) { return gd && gd->m.z_loss_on ? gd->c.z_loss_remedy : 0; }
 
 void gg_guard_core_clipped(gg_guard_core *gd)
@@ -1048,8 +1062,8 @@ static int snapshot_due(gg_guard_core *gd, const gg_train_pos *pos)
     return -1;
 }
 
-gg_status gg_guard_core_after(gg_guard_core *gd, const gg_train_pos *pos, int applied, int bad_tensor,
-                              double bad_norm, gg_guard_act *a)
+static gg_status after(gg_guard_core *gd, const gg_train_pos *pos, int applied, int bad_tensor, double bad_norm,
+                       gg_guard_act *a)
 {
     if (!gd || !pos || !a) return gg_fail(GG_E_ARG, "gg_guard_core_after: core, position and act are required");
     act_init(gd, a);
@@ -1066,6 +1080,22 @@ gg_status gg_guard_core_after(gg_guard_core *gd, const gg_train_pos *pos, int ap
     gd->h.good_steps++;
     if (gd->h.good_steps % gd->c.snapshot_every == 0) a->snapshot = snapshot_due(gd, pos);
     return GG_OK;
+}
+
+/* the public forms tell the actuator whether there are events to read */
+gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a)
+{
+    gg_status st = check(gd, o, a);
+    if (st == GG_OK) a->nevents = gd->nev;
+    return st;
+}
+
+gg_status gg_guard_core_after(gg_guard_core *gd, const gg_train_pos *pos, int applied, int bad_tensor,
+                              double bad_norm, gg_guard_act *a)
+{
+    gg_status st = after(gd, pos, applied, bad_tensor, bad_norm, a);
+    if (st == GG_OK) a->nevents = gd->nev;
+    return st;
 }
 
 int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos)

@@ -142,9 +142,8 @@ static void scale_grads(gg_guard *gd, int i, float c)
 {
     size_t n;
     float *gr = gg_graph_grads(gd->g, &n) + gd->pi[i].offset;
-    long len = (long)gd->pi[i].numel;
-#pragma omp parallel for simd if (parallel: len > GG_PAR_MIN)
-    for (long k = 0; k < len; k++) gr[k] *= c;
+    size_t len = gd->pi[i].numel;
+    gg_guard_scale(1, &gr, &len, &c);
 }
 
 static int clip_value(gg_guard *gd, float v)

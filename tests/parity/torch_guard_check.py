@@ -397,27 +397,51 @@ def test_quiet_dead(tmp):
 
 def test_bad_update():
     # the gradient is finite, the weights after the step are not
-    model = mlp(16)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
-    guard = gt.Guard(model, opt, quiet=False)
-    x, y = data(16)
-    for s in range(3):
+    def run(every, poison_step):
+        model = mlp(16)
+        opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+        guard = gt.Guard(model, opt, quiet=False, snapshot_every=every)
+        x, y = data(16)
+        for s in range(poison_step):
+            opt.zero_grad()
+            guard.train_step(torch.nn.functional.cross_entropy(model(x), y), batch=10 + s)
+        start = clone_state(model, opt)
         opt.zero_grad()
-        guard.train_step(torch.nn.functional.cross_entropy(model(x), y), batch=10 + s)
-    start = clone_state(model, opt)
-    opt.zero_grad()
-    torch.nn.functional.cross_entropy(model(x), y).backward()
-    r = guard.step(1.0, batch=13)
-    opt.step()
-    with torch.no_grad():
-        model[2].weight[1, 2] = float("inf")  # as an update that overflowed float32
-    guard.after_step()
-    ev = r.events[0] if r.events else {}
-    report(r.rolled_back and ev.get("signal") == "nonfinite_weights" and r.failed.batch == 13 and
-           r.failed.step == 3 and r.position.step == 0 and all(torch.isfinite(p).all() for p in model.parameters()),
-           "a non-finite update is rolled back after the step: %s, failed %r, back to %r" % (
-               ev.get("signal"), r.failed, r.position))
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        r = guard.step(1.0, batch=10 + poison_step)
+        opt.step()
+        with torch.no_grad():
+            model[2].weight[1, 2] = float("inf")  # as an update that overflowed float32
+        guard.after_step()
+        return model, opt, guard, r, start, x, y
+
+    def rolled(model, r, what, step, batch, back_to):
+        ev = r.events[0] if r.events else {}
+        report(r.rolled_back and ev.get("signal") == "nonfinite_weights" and ev.get("step") == step and
+               r.failed.batch == batch and r.failed.step == step and r.position.step == back_to and
+               all(torch.isfinite(p).all() for p in model.parameters()),
+               "%s: %s at step %r, failed %r, back to %r" % (what, ev.get("signal"), ev.get("step"), r.failed,
+                                                             r.position))
+
+    # a step before which a snapshot may be taken checks the weights at once
+    model, opt, guard, r, start, x, y = run(4, 3)
+    rolled(model, r, "a non-finite update before a snapshot is rolled back after the step", 3, 13, 0)
     report(not same_state(clone_state(model, opt), start), "... to the snapshot of step 0, not the state before")
+    # another step leaves the check to the next step's loss and gradient
+    model, opt, guard, r, start, x, y = run(50, 3)
+    report(not r.rolled_back and not r.events, "an unchecked update is not judged after its step")
+    opt.zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    r2 = guard.step(loss, batch=14)
+    rolled(model, r2, "... but by the next step, which reports it (not its own loss)", 3, 13, 0)
+    report(not r2.apply and guard.after_step() is r2 and guard.counters["nonfinite"] == 1,
+           "... the next step is not applied; one non-finite event")
+    # the last update of a run, unchecked, is rolled back by close()
+    model, opt, guard, r, start, x, y = run(50, 5)
+    guard.close()
+    report(all(torch.isfinite(p).all() for p in model.parameters()) and guard.counters["rollbacks"] == 1 and
+           guard.status == "completed", "close() rolls an unchecked non-finite last update back (%s)" % guard.status)
 
 
 def test_check_init(tmp):
