@@ -437,6 +437,57 @@ static void test_ceiling(void)
     net_free(&n);
 }
 
+/* A failure within half a snapshot interval of the state it goes back to
+ * backs the rate off; a loss blow-up (the rate's signal) also caps it there,
+ * a non-finite gradient (which may be the batch's) lets it climb back. From
+ * statistics alone, through the core. */
+static double young_failure_scale(int blowup)
+{
+    gg_guard_config c = gg_guard_defaults();
+    c.backoff_recover = 4;
+    gg_guard_tensor ts[1] = {{"w", "l"}};
+    gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 4);
+    GT_CHECK(core != NULL, "core: %s", gg_errmsg());
+    double sq[1] = {1};
+    gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
+    gg_guard_act a;
+    gg_train_pos pos = {0};
+    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "the first snapshot");
+    long step = 0;
+    for (; step < 3; step++) {
+        o.step = step;
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        pos.step = step + 1;
+        GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
+    }
+    o.step = step;
+    if (blowup) o.loss = 150;
+    else sq[0] = NAN;
+    GT_OK(gg_guard_core_check(core, &o, &a));
+    GT_CHECK(a.verdict == GG_GUARD_ROLLBACK, "%s at step 3: rollback (%d)", blowup ? "blow-up" : "NaN", a.verdict);
+    pos.step = step;
+    GT_CHECK(gg_guard_core_rollback(core, &pos) >= 0 && pos.step == 0, "back to step 0");
+    o.loss = 2.0;
+    sq[0] = 1;
+    for (step = 0; step < 40; step++) {
+        o.step = step;
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        GT_CHECK(a.verdict == GG_GUARD_PROCEED, "replay step %ld proceeds", step);
+        pos.step = step + 1;
+        GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
+    }
+    double scale = gg_guard_core_last(core)->lr_scale;
+    gg_guard_core_free(core);
+    return scale;
+}
+
+static void test_young_failure(void)
+{
+    double b = young_failure_scale(1), n = young_failure_scale(0);
+    GT_NEAR(b, 0.5, 0, 1e-12, "a blow-up at step 3: the rate backed off and capped (scale after 40 steps)");
+    GT_NEAR(n, 1.0, 0, 1e-12, "a NaN at step 3: backed off, then back to the full rate (scale after 40 steps)");
+}
+
 /* Rollback restores parameters, buffers and optimizer state bit for bit;
  * the budget then turns the next rollback into a stop. */
 static void test_rollback(void)
@@ -862,6 +913,7 @@ int main(void)
     test_trace();
     test_rollback();
     test_ceiling();
+    test_young_failure();
     test_state_restore();
     test_names();
     return gt_done("test_guard");

@@ -951,8 +951,10 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     if (blowup) {
         snprintf(detail, sizeof detail, "loss %.4g is over %gx its running level %.4g (and over %g of the first loss %.4g)",
                  loss, c->loss_blowup, exp(gd->h.ema_l.mean), c->loss_blowup_floor, gd->h.loss_first);
-        v = worse(v, respond(gd, c->on_blowup, step, epoch, "loss_blowup", loss,
-                             c->loss_blowup * exp(gd->h.ema_l.mean), detail, norm));
+        gg_verdict bv = respond(gd, c->on_blowup, step, epoch, "loss_blowup", loss,
+                                c->loss_blowup * exp(gd->h.ema_l.mean), detail, norm);
+        if (bv == GG_GUARD_ROLLBACK) gd->m.blowup_pending = 1;
+        v = worse(v, bv);
         lspike = 1; /* not part of the statistics */
     }
     if (spike) {
@@ -1106,9 +1108,14 @@ int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos)
     if (!sp->valid) return gg_fail(GG_E_STATE, "guard: no snapshot to roll back to"), -1;
     /* a failure again by the time the replay is half a snapshot interval
      * past the last one says the rate is too high: the rate backs off and
-     * the backed-off rate becomes a ceiling. So does a failure within half
-     * an interval of the state it goes back to: the rate has not shown it
-     * holds (gauntlet case 2 fails at step 3). An isolated one, after a
+     * the backed-off rate becomes a ceiling. A failure within half an
+     * interval of the state it goes back to backs off too: the rate has not
+     * shown it holds (gauntlet case 2 fails at step 3); when that failure
+     * is the loss blowing up (the rate's own signal, where a non-finite
+     * batch may be the data's), the backed-off rate is a ceiling as well:
+     * climbing back to the rate that blew up within a few steps killed
+     * most ReLU units of case 2 by step 150 in some draws, and the rollback
+     * that answered it went back to step 0. An isolated one, after a
      * healthy stretch, is a bad batch until shown otherwise: it is skipped
      * on replay, and the replay tests the rate, which is kept (a run with
      * bad batches 150 to 200 steps apart, gauntlet case 5, ended with its
@@ -1116,6 +1123,7 @@ int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos)
     long failed_at = pos->step;
     int repeated = gd->m.last_failure >= 0 && failed_at - gd->m.last_failure <= gd->c.snapshot_every / 2;
     int young = failed_at - sp->pos.step < gd->c.snapshot_every / 2;
+    int young_blowup = young && gd->m.blowup_pending;
     /* failures spread out in time are isolated one by one, but a run that
      * keeps failing is at a rate it cannot hold: from half the budget on,
      * each rollback lowers the ceiling, so the run slows down before the
@@ -1134,8 +1142,9 @@ int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos)
      * and finding it out took a detection window: back off twice */
     if (gd->m.collapse_ceiling) backoff(gd);
     /* a collapse is a rate that silently diverged: not tried again either */
-    if (repeated || persistent || gd->m.collapse_ceiling) gd->m.lr_ceiling = gd->m.lr_scale;
+    if (repeated || young_blowup || persistent || gd->m.collapse_ceiling) gd->m.lr_ceiling = gd->m.lr_scale;
     gd->m.collapse_ceiling = 0;
+    gd->m.blowup_pending = 0;
     /* the detectors compare against the history of the restored state, not
      * the failed branch's (a loss judged against a trained run's level
      * after a rollback to its first step would be a "blow-up" at once) */

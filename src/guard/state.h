@@ -56,6 +56,7 @@ typedef struct gg_guard_memory {
     int noise_on;            /* the noise response switched gradient noise on */
     int z_loss_on;           /* the z_loss response switched the output's z-loss on */
     int collapse_ceiling;    /* the coming rollback answers a collapse */
+    int blowup_pending;      /* the coming rollback answers a loss blow-up */
     gg_guard_counters cnt;
 } gg_guard_memory;
 
