@@ -82,6 +82,37 @@ static void check_binary(int mul, int bcast)
     gg_graph_free(g);
 }
 
+/* A gradient with several writers in one backward pass: x feeds a linear
+ * and an add, h = linear(x) feeds add(h, h), a view of h feeds a mul and a
+ * layer norm. The first writer of each stores and the others add (ops
+ * marked fresh), or it is zeroed first (the others); checked twice on the
+ * same graph, so a gradient left from the first pass would show. */
+static void check_shared_grads(void)
+{
+    gg_graph *g = gg_graph_new(3);
+    gg_node x = gg_input(g, "x", gg_shape1(6));
+    gg_graph_requires_grad(g, x);
+    gg_init z = {GG_INIT_ZEROS, 0, 0}, one = {GG_INIT_CONST, 1, 0};
+    gg_graph_scope(g, "fc");
+    gg_node w = gg_param(g, "fc.weight", gg_shape2(6, 6), z);
+    gg_node h = gg_linear(g, x, w, -1, GG_ACT_NONE);
+    gg_graph_scope(g, "ln");
+    gg_node ga = gg_param(g, "ln.weight", gg_shape1(6), one), be = gg_param(g, "ln.bias", gg_shape1(6), z);
+    gg_graph_scope(g, NULL);
+    gg_node hh = gg_add(g, h, h);
+    gg_node v = gg_reshape(g, h, gg_shape2(2, 3));
+    gg_node m = gg_reshape(g, gg_mul(g, v, v), gg_shape1(6));
+    gg_node n = gg_layernorm(g, gg_reshape(g, v, gg_shape1(6)), ga, be, 1e-5f);
+    gg_node y = gg_add(g, gg_add(g, gg_add(g, hh, x), m), n);
+    gg_node L = weigh(g, y, "r");
+    GT_OK(gg_graph_compile(g));
+    gc_randomize(g, 21, 0.02f);
+    gg_node nodes[4] = {x, w, ga, be};
+    gradcheck(g, L, nodes, 4, 24, "shared gradients, first pass");
+    gradcheck(g, L, nodes, 4, 24, "shared gradients, second pass");
+    gg_graph_free(g);
+}
+
 static void check_act(gg_act act, int batch, int n)
 {
     char what[64];
@@ -227,6 +258,7 @@ int main(void)
     check_binary(0, 1);
     check_binary(1, 0);
     check_binary(1, 1);
+    check_shared_grads();
     for (int a = 1; a < GG_ACT_COUNT; a++) {
         check_act((gg_act)a, 1, 1);
         check_act((gg_act)a, 3, 5);

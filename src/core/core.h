@@ -26,6 +26,10 @@ typedef struct gg_opdef {
     /* adds into the grads of the inputs that need one (NULL: no gradient) */
     void (*bwd)(gg_graph *g, gg_tensor *t);
     int alias; /* output is a view of input 0 */
+    /* bwd asks gg_grad_fresh for each input gradient it writes and, when it
+     * is the pass's first writer, stores (every element) instead of adding;
+     * the others' input gradients are zeroed before their bwd runs */
+    int fresh;
 } gg_opdef;
 
 /* One row per gg_opcode, written with designated initializers in
@@ -34,6 +38,12 @@ typedef struct gg_opdef {
  * and a missing row elsewhere is a NULL name or forward that
  * tests/test_ops_core.c's check_op_table finds. */
 extern const gg_opdef gg_opdefs[];
+
+/* For a bwd of an op marked `fresh`, just before it writes x's gradient: 1
+ * when nothing has written it yet in this backward pass (its contents are
+ * stale: store every element), 0 when it holds this pass's sum (add to
+ * it). Each call counts as a write (graph.c). */
+int gg_grad_fresh(gg_graph *g, gg_tensor *x);
 
 /* Adds an op node; checks inputs are valid; returns -1 on a sticky error. */
 gg_node gg_add_node(gg_graph *g, int op, const char *opname, const gg_node *in, int nin, gg_shape shape, int batched);

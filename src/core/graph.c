@@ -533,6 +533,75 @@ void gg_graph_zero_grad(gg_graph *g)
     if (g && g->compiled) memset(g->grads, 0, g->nparams * sizeof(float));
 }
 
+/* One op's backward, with the check mode's tests of what goes in and out. */
+static gg_status backward_op(gg_graph *g, int i)
+{
+    gg_tensor *t = &g->t[i];
+    if (g->check && !(g->inject_node == i && g->inject_bwd)) {
+        long k = first_nonfinite(t->grad, gg_numel(g, t));
+        if (k >= 0) {
+            /* the gradient arriving here is bad: blame the op that
+             * wrote it last, which is the consumer run just before */
+            record_bad(g, t, 1, NULL, k, t->grad[k]);
+            return gg_fail(GG_E_NONFINITE, "backward: gradient into '%s' is %g at element %ld", t->name,
+                           (double)t->grad[k], k);
+        }
+    }
+    gg_opdefs[t->op].bwd(g, t);
+    if (g->inject_node == i && g->inject_bwd) {
+        for (int k = 0; k < t->nin; k++) {
+            gg_tensor *x = &g->t[t->in[k]];
+            if (x->grad) {
+                x->grad[0] = g->inject_val;
+                break;
+            }
+        }
+    }
+    if (g->check) {
+        for (int k = 0; k < t->nin; k++) {
+            gg_tensor *x = &g->t[t->in[k]];
+            if (!x->grad || !x->needs_grad) continue;
+            long j = first_nonfinite(x->grad, gg_numel(g, x));
+            if (j >= 0) {
+                record_bad(g, t, 1, x->name, j, x->grad[j]);
+                return gg_fail(GG_E_NONFINITE, "backward: op '%s' produced %g in the gradient of '%s'",
+                               t->name, (double)x->grad[j], x->name);
+            }
+        }
+    }
+    return GG_OK;
+}
+
+/* Activation gradients start each backward pass at zero without a sweep
+ * of their own over the arena (tens of MB for a small transformer, 6% of
+ * its step, which the ops then read back from memory): the first op to
+ * write one in a pass stores into it (ops marked `fresh`, through
+ * gg_grad_fresh), or it is zeroed just before that op's bwd adds into it.
+ * A gradient is its owner's through views (reshape). Parameter gradients
+ * accumulate across passes (gg_graph_zero_grad). */
+static gg_tensor *grad_owner(gg_graph *g, gg_tensor *t)
+{
+    while (t->alias) t = &g->t[t->in[0]];
+    return t->kind == GG_K_PARAM || !t->grad ? NULL : t;
+}
+
+int gg_grad_fresh(gg_graph *g, gg_tensor *x)
+{
+    gg_tensor *o = grad_owner(g, x);
+    if (!o || o->gpass == g->bwd_pass) return 0;
+    o->gpass = g->bwd_pass;
+    return 1;
+}
+
+/* zero it if nothing has written it in this pass */
+static void grad_zero_unwritten(gg_graph *g, gg_tensor *x)
+{
+    gg_tensor *o = grad_owner(g, x);
+    if (!o || o->gpass == g->bwd_pass) return;
+    o->gpass = g->bwd_pass;
+    memset(o->grad, 0, gg_numel(g, o) * sizeof(float));
+}
+
 gg_status gg_graph_backward(gg_graph *g, gg_node loss, float scale)
 {
     if (!g || !g->compiled) return gg_fail(GG_E_STATE, "gg_graph_backward: the graph is not compiled");
@@ -541,47 +610,28 @@ gg_status gg_graph_backward(gg_graph *g, gg_node loss, float scale)
     if (!g->t[loss].needs_grad)
         return gg_fail(GG_E_STATE, "gg_graph_backward: '%s' depends on no parameter", g->t[loss].name);
     mark_needed(g, loss);
-    memset(g->act_grads, 0, g->nact_grads * sizeof(float));
-    /* inputs asked to carry a gradient get a fresh one each pass */
+    g->bwd_pass++;
+    grad_zero_unwritten(g, &g->t[loss]);
     g->t[loss].grad[0] = scale;
-    for (int i = loss; i >= 0; i--) {
+    gg_status st = GG_OK;
+    for (int i = loss; i >= 0 && st == GG_OK; i--) {
         gg_tensor *t = &g->t[i];
         if (t->kind != GG_K_OP || !t->needed || !t->needs_grad || t->alias) continue;
-        if (g->check && !(g->inject_node == i && g->inject_bwd)) {
-            long k = first_nonfinite(t->grad, gg_numel(g, t));
-            if (k >= 0) {
-                /* the gradient arriving here is bad: blame the op that
-                 * wrote it last, which is the consumer run just before */
-                record_bad(g, t, 1, NULL, k, t->grad[k]);
-                return gg_fail(GG_E_NONFINITE, "backward: gradient into '%s' is %g at element %ld", t->name,
-                               (double)t->grad[k], k);
-            }
-        }
-        gg_opdefs[t->op].bwd(g, t);
-        if (g->inject_node == i && g->inject_bwd) {
-            for (int k = 0; k < t->nin; k++) {
-                gg_tensor *x = &g->t[t->in[k]];
-                if (x->grad) {
-                    x->grad[0] = g->inject_val;
-                    break;
-                }
-            }
-        }
-        if (g->check) {
-            for (int k = 0; k < t->nin; k++) {
-                gg_tensor *x = &g->t[t->in[k]];
-                if (!x->grad || !x->needs_grad) continue;
-                long j = first_nonfinite(x->grad, gg_numel(g, x));
-                if (j >= 0) {
-                    record_bad(g, t, 1, x->name, j, x->grad[j]);
-                    return gg_fail(GG_E_NONFINITE, "backward: op '%s' produced %g in the gradient of '%s'",
-                                   t->name, (double)x->grad[j], x->name);
-                }
-            }
-        }
+        grad_zero_unwritten(g, t); /* no consumer wrote it: it is zero */
+        int fresh = gg_opdefs[t->op].fresh;
+        if (!fresh)
+            for (int k = 0; k < t->nin; k++) grad_zero_unwritten(g, &g->t[t->in[k]]);
+        st = backward_op(g, i);
+        /* an input the op did not write (it needs no gradient there) */
+        if (fresh)
+            for (int k = 0; k < t->nin; k++) grad_zero_unwritten(g, &g->t[t->in[k]]);
     }
-    return GG_OK;
+    /* the gradients this pass did not reach (off the loss's path; inputs
+     * asked to carry one) read zero, as after a full sweep */
+    for (int i = 0; i < g->n; i++) grad_zero_unwritten(g, &g->t[i]);
+    return st;
 }
+
 
 void gg_graph_set_check(gg_graph *g, int on) { if (g) g->check = on; }
 const gg_check_info *gg_graph_check_result(const gg_graph *g) { return g ? &g->check_info : NULL; }

@@ -76,6 +76,7 @@ typedef struct gg_tensor {
     float *val, *grad, *ws;
     int alias;        /* val/grad are the first input's (views) */
     int needed;       /* on the path to the requested output */
+    uint64_t gpass;   /* the backward pass that first wrote (or zeroed) this activation gradient */
 } gg_tensor;
 
 struct gg_graph {
@@ -94,6 +95,7 @@ struct gg_graph {
     size_t nacts, nact_grads, nws;
     uint64_t seed, rng_step;
     int check;
+    uint64_t bwd_pass; /* backward passes run (graph.c: each activation gradient starts a pass unwritten) */
     gg_check_info check_info;
     int inject_node, inject_bwd;
     float inject_val;

@@ -53,12 +53,21 @@ void gg_add_bwd(gg_graph *g, gg_tensor *t)
     long ln = (long)n;
     if (a->needs_grad) {
         float *da = a->grad;
+        if (gg_grad_fresh(g, a)) {
+            memcpy(da, d, n * sizeof(float));
+        } else {
 #pragma omp parallel for simd if (parallel: n > GG_PAR_MIN)
-        for (long i = 0; i < ln; i++) da[i] += d[i];
+            for (long i = 0; i < ln; i++) da[i] += d[i];
+        }
     }
     if (b->needs_grad) {
         float *db = b->grad;
-        for (size_t r = 0; r < n; r += m)
+        size_t r0 = 0;
+        if (gg_grad_fresh(g, b)) {
+            memcpy(db, d, m * sizeof(float));
+            r0 = m;
+        }
+        for (size_t r = r0; r < n; r += m)
 #pragma omp simd
             for (size_t k = 0; k < m; k++) db[k] += d[r + k];
     }

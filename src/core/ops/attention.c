@@ -162,6 +162,8 @@ void gg_attention_bwd(gg_graph *g, gg_tensor *t)
     size_t pf = p_floats(g, t);
     float *ds = t->ws + pf; /* the scratch after every P */
     int capped = gg_attn_logit_cap(t) > 0;
+    /* each head of each sample writes its own dq, dk, dv once */
+    float beta = gg_grad_fresh(g, x) ? 0.0f : 1.0f;
     for (int n = 0; n < N; n++)
         for (int h = 0; h < heads; h++) {
             size_t off = (size_t)n * T * 3 * D + (size_t)h * dh;
@@ -172,7 +174,7 @@ void gg_attention_bwd(gg_graph *g, gg_tensor *t)
             const float *th = capped ? t->ws + pf + (size_t)T * T + po : NULL;
             const float *dy = t->grad + (size_t)n * T * D + (size_t)h * dh;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, 1.0f, dy, D, v, 3 * D, 0.0f, ds, T);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, T, 1.0f, p, T, dy, D, 1.0f, dv, 3 * D);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, T, 1.0f, p, T, dy, D, beta, dv, 3 * D);
             for (int i = 0; i < T; i++) {
                 const float *pr = p + (size_t)i * T;
                 float *dr = ds + (size_t)i * T;
@@ -190,8 +192,8 @@ void gg_attention_bwd(gg_graph *g, gg_tensor *t)
                 }
                 for (int j = m; j < T; j++) dr[j] = 0;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, scale, ds, T, k, 3 * D, 1.0f, dq, 3 * D);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, T, scale, ds, T, q, 3 * D, 1.0f, dk, 3 * D);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, scale, ds, T, k, 3 * D, beta, dq, 3 * D);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, T, scale, ds, T, q, 3 * D, beta, dk, 3 * D);
         }
 }
 

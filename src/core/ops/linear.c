@@ -66,7 +66,8 @@ void gg_linear_bwd(gg_graph *g, gg_tensor *t)
     if (w->needs_grad)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, Kin, R, 1.0f, d, O, x->val, Kin, 1.0f, w->grad, Kin);
     if (x->needs_grad)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, Kin, O, 1.0f, d, O, w->val, Kin, 1.0f, x->grad, Kin);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, Kin, O, 1.0f, d, O, w->val, Kin,
+                    gg_grad_fresh(g, x) ? 0.0f : 1.0f, x->grad, Kin);
 }
 
 gg_node gg_linear(gg_graph *g, gg_node x, gg_node w, gg_node b, gg_act act)

@@ -165,13 +165,14 @@ void gg_xent_bwd(gg_graph *g, gg_tensor *t)
     float eps = gg_xent_smoothing(t), sc = t->grad[0] / (float)R, off = eps / C,
           z = g->mode == GG_TRAIN ? gg_xent_z(t) : 0;
     const float *lses = t->ws + gg_shape_numel(x->shape);
+    int acc = !gg_grad_fresh(g, x);
 #pragma omp parallel for if (R * C > GG_PAR_MIN)
     for (long r = 0; r < R; r++) {
         const float *p = t->ws + (size_t)r * C;
         float *dx = x->grad + (size_t)r * C;
         int k = (int)y->val[r];
         float pz = 1 + 2 * z * lses[r]; /* softmax's weight: cross-entropy 1, z-loss 2 z lse */
-        for (int c = 0; c < C; c++) dx[c] += sc * (pz * p[c] - off - (c == k ? 1 - eps : 0));
+        for (int c = 0; c < C; c++) dx[c] = (acc ? dx[c] : 0) + sc * (pz * p[c] - off - (c == k ? 1 - eps : 0));
     }
 }
 

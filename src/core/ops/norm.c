@@ -243,6 +243,7 @@ void gg_layernorm_bwd(gg_graph *g, gg_tensor *t)
     int D = gg_last(t);
     if (x->needs_grad) {
         float *dx = x->grad;
+        int acc = !gg_grad_fresh(g, x);
 #pragma omp parallel for if ((size_t)R * D > GG_PAR_MIN)
         for (long r = 0; r < R; r++) {
             const float *p = xv + (size_t)r * D, *d = dy + (size_t)r * D;
@@ -256,8 +257,13 @@ void gg_layernorm_bwd(gg_graph *g, gg_tensor *t)
                 s2 += gi * ((p[i] - m) * is);
             }
             float c1 = (float)(s1 / D), c2 = (float)(s2 / D);
+            if (acc) {
 #pragma omp simd
-            for (int i = 0; i < D; i++) q[i] += is * (d[i] * gam[i] - c1 - (p[i] - m) * is * c2);
+                for (int i = 0; i < D; i++) q[i] += is * (d[i] * gam[i] - c1 - (p[i] - m) * is * c2);
+            } else {
+#pragma omp simd
+                for (int i = 0; i < D; i++) q[i] = is * (d[i] * gam[i] - c1 - (p[i] - m) * is * c2);
+            }
         }
     }
     float *dg = gt->needs_grad ? gt->grad : NULL, *db = bt->needs_grad ? bt->grad : NULL;
