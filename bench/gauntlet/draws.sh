@@ -27,7 +27,10 @@ for c in $CASES; do
       acts=$(grep '"type":"guard"' "$d/events.jsonl" 2>/dev/null | grep -v '"action":"warn"\|"action":"info"' |
         sed -n 's/.*"signal":"\([a-z_]*\)".*"action":"\([a-z]*\)".*/\1:\2/p' | sort | uniq -c |
         awk '{printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1}')
-      echo "| $c | $k | $s | $(field "$d" status) | $(field "$d" test_accuracy) | ${acts:-none} |"
+      res=$(field "$d" test_accuracy)
+      # a regression (the adding problem) has no accuracy: its test loss is the MSE
+      [ "$res" = null ] && res="MSE $(field "$d" test_loss)"
+      echo "| $c | $k | $s | $(field "$d" status) | $res | ${acts:-none} |"
     done
   done
 done
