@@ -37,6 +37,14 @@ static void test_trend(void)
     GT_NEAR(gg_trend_slope(ring, 5, 3), 1.6, 0, 1e-12, "slope over the ring");
     double flat[4] = {2, 2, 2, 2};
     GT_NEAR(gg_trend_slope(flat, 4, 1), 0, 0, 1e-12, "flat has no trend");
+    /* residuals from y = 3.4 + 1.6 (x - 2): 0.8 -0.8 -0.4 0 0.4, sse 1.6;
+     * se = sqrt(1.6 / 3 / 10), t = 1.6 / se = 6.9282 */
+    double b;
+    GT_NEAR(gg_trend_t(ring, 5, 3, &b), 1.6 / sqrt(1.6 / 30), 0, 1e-12, "t-statistic of the slope");
+    GT_NEAR(b, 1.6, 0, 1e-12, "... with the slope");
+    double line[4] = {1, 2, 3, 4};
+    GT_CHECK(isinf(gg_trend_t(line, 4, 0, &b)) && b == 1, "a perfect line: t infinite");
+    GT_CHECK(gg_trend_t(flat, 4, 1, &b) == 0 && b == 0, "flat: t 0");
 }
 
 static void test_percentile(void)

@@ -437,6 +437,48 @@ static void test_ceiling(void)
     net_free(&n);
 }
 
+/* The slow blow-up: a norm growing 134x over the window steadily is a
+ * trend; the same fitted growth through a window that scatters over decades
+ * step to step (batch 1 near convergence) is not (trend_t). */
+static int trend_events(double scatter)
+{
+    gg_guard_config c = gg_guard_defaults();
+    c.clip = GG_CLIP_NONE;
+    c.on_spike = c.on_loss_spike = GG_DO_NOTHING;
+    c.on_trend = GG_DO_NOTHING; /* an event with action warn */
+    gg_guard_tensor ts[1] = {{"w", "l"}};
+    gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 4);
+    GT_CHECK(core != NULL, "core: %s", gg_errmsg());
+    if (!core) return -1;
+    double sq[1];
+    gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
+    gg_guard_act a;
+    gg_train_pos pos = {0};
+    int trends = 0;
+    for (long step = 0; step < 150; step++) {
+        /* log norm: flat for 100 steps, then rising 0.1 a step (e^4.9 = 134x over 50) */
+        double lg = (step < 100 ? 0 : 0.1 * (double)(step - 100)) + (step % 2 ? scatter : -scatter);
+        sq[0] = exp(2 * lg);
+        o.step = step;
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        int n;
+        const gg_guard_event *e = gg_guard_core_events(core, &n);
+        for (int k = 0; k < n; k++) trends += strcmp(e[k].signal, "trend") == 0;
+        gg_guard_core_clear_events(core);
+        pos.step = step + 1;
+        GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
+    }
+    gg_guard_core_free(core);
+    return trends;
+}
+
+static void test_trend_t(void)
+{
+    GT_CHECK(trend_events(0.05) == 1, "a steady 134x rise is one trend (%d)", trend_events(0.05));
+    GT_CHECK(trend_events(6) == 0, "the same rise through a window scattering over 5 decades is none (%d)",
+             trend_events(6));
+}
+
 /* A failure within half a snapshot interval of the state it goes back to
  * backs the rate off; a loss blow-up (the rate's signal) also caps it there,
  * a non-finite gradient (which may be the batch's) lets it climb back. From
@@ -914,6 +956,7 @@ int main(void)
     test_rollback();
     test_ceiling();
     test_young_failure();
+    test_trend_t();
     test_state_restore();
     test_names();
     return gt_done("test_guard");

@@ -69,6 +69,7 @@ typedef struct gg_guard_config {
     float loss_z;              /* z-score of log loss that is a spike */
     int trend_window;          /* steps in the slow-blow-up detector (0: off) */
     float trend_growth;        /* fitted growth of the norm over the window that counts */
+    float trend_t;             /* ... and the fit's t-statistic it needs (0: any) */
     /* responses */
     gg_response on_nonfinite, on_spike, on_loss_spike, on_trend;
     int reset_moments;         /* a skipped step also resets the optimizer state of the bad tensors */

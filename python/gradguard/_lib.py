@@ -49,6 +49,7 @@ GUARD_CONFIG_FIELDS = [
     ("enabled", _i), ("clip", _i), ("clip_value", _f), ("max_norm", _f), ("agc_lambda", _f), ("agc_eps", _f),
     ("agc_exclude_last", _i), ("percentile", _f), ("history", _i), ("clip_z", _f), ("warmup", _i),
     ("ema_alpha", _f), ("spike_z", _f), ("loss_z", _f), ("trend_window", _i), ("trend_growth", _f),
+    ("trend_t", _f),
     ("on_nonfinite", _i), ("on_spike", _i), ("on_loss_spike", _i), ("on_trend", _i), ("reset_moments", _i),
     ("backoff_factor", _f), ("backoff_recover", _i), ("backoff_min", _f), ("snapshot_every", _i),
     ("rollback_budget", _i), ("skip_batches", _i), ("max_skips", _i), ("noise_eta", _f), ("noise_gamma", _f),

@@ -834,12 +834,17 @@ static gg_verdict trend_pass(gg_guard_core *gd, double lg, int warm, long step, 
     gd->h.ring_pos++;
     if (gd->h.trend_cool > 0) gd->h.trend_cool--;
     if (gd->h.ring_pos >= gd->ring_n && gd->h.trend_cool == 0 && warm) {
-        double slope = gg_trend_slope(gd->h.ring, gd->ring_n, gd->h.ring_pos % gd->ring_n);
+        /* the growth must also stand out of the window's own scatter: at
+         * batch 1 the norm spans decades from step to step, and a fitted
+         * slope of a converged run read 200x growth at t 3 (a healthy CSV
+         * twin of the doctor benchmark backed off for nothing; real
+         * blow-ups fit at t 10 and more) */
+        double slope, t = gg_trend_t(gd->h.ring, gd->ring_n, gd->h.ring_pos % gd->ring_n, &slope);
         double growth = exp(slope * (gd->ring_n - 1));
-        if (growth > c->trend_growth) {
+        if (growth > c->trend_growth && t >= c->trend_t) {
             char detail[256];
             gd->m.cnt.trends++;
-            snprintf(detail, sizeof detail, "gradient norm grew %.3gx over %d steps", growth, gd->ring_n);
+            snprintf(detail, sizeof detail, "gradient norm grew %.3gx over %d steps (t %.3g)", growth, gd->ring_n, t);
             v = respond(gd, c->on_trend, step, epoch, "trend", growth, c->trend_growth, detail, norm);
             gd->h.trend_cool = gd->ring_n;
         }

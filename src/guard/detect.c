@@ -33,11 +33,11 @@ double gg_ema_z(const gg_ema *e, double x)
     return e->n > 0 ? (x - e->mean) / sd : 0;
 }
 
-double gg_trend_slope(const double *ring, int n, int start)
+/* The least-squares line through the ring; returns the slope, *sse the
+ * sum of squared residuals. The guard calls this every step: the ring
+ * index wraps by a compare, not a division per element. */
+static double fit(const double *ring, int n, int start, double *sse, double *sxx_out)
 {
-    if (n < 2) return 0;
-    /* the guard calls this every step: the ring index wraps by a compare,
-     * not a division per element; the sums are taken in the same order */
     double mx = (n - 1) / 2.0, sxy = 0, sxx = 0, my = 0;
     start %= n;
     for (int i = 0, j = start; i < n; i++, j = j + 1 == n ? 0 : j + 1) my += ring[j];
@@ -47,7 +47,29 @@ double gg_trend_slope(const double *ring, int n, int start)
         sxy += dx * (ring[j] - my);
         sxx += dx * dx;
     }
-    return sxy / sxx;
+    double b = sxy / sxx;
+    if (sse) {
+        double e = 0;
+        for (int i = 0, j = start; i < n; i++, j = j + 1 == n ? 0 : j + 1) {
+            double r = ring[j] - my - b * (i - mx);
+            e += r * r;
+        }
+        *sse = e;
+        *sxx_out = sxx;
+    }
+    return b;
+}
+
+double gg_trend_slope(const double *ring, int n, int start) { return n < 2 ? 0 : fit(ring, n, start, NULL, NULL); }
+
+double gg_trend_t(const double *ring, int n, int start, double *slope)
+{
+    *slope = 0;
+    if (n < 3) return 0;
+    double sse, sxx, b = fit(ring, n, start, &sse, &sxx);
+    *slope = b;
+    double se = sqrt(sse / (n - 2) / sxx);
+    return se > 0 ? b / se : b > 0 ? INFINITY : b < 0 ? -INFINITY : 0;
 }
 
 static void swapd(double *a, double *b)

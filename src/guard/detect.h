@@ -20,6 +20,9 @@ double gg_ema_std(const gg_ema *e);
 
 /* Least-squares slope of y[0..n) against 0..n-1 (a ring: y[(start+i) % n]). */
 double gg_trend_slope(const double *ring, int n, int start);
+/* The t-statistic of that slope (slope over its standard error from the
+ * fit's residuals; +-inf for a perfect line), the slope in *slope. */
+double gg_trend_t(const double *ring, int n, int start, double *slope);
 
 /* The p-th percentile (0 < p <= 100, nearest rank) of x[0..n); scratch has
  * room for n values and is overwritten. O(n) on average (quickselect). */

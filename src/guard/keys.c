@@ -47,6 +47,9 @@ const gg_key gg_guard_keys[] = {
     I(trend_window, 0, 100000, 50, .range_doc = "0 or [2, 100000]",
       .doc = "steps in the slow-blow-up detector (0: off)"),
     F(trend_growth, 1, 1e12, 100, .doc = "growth of the norm over the window that counts as a trend"),
+    F(trend_t, 0, 1e6, 5,
+      .doc = "t-statistic the fitted growth must also reach: a rise out of the noise, not a noisy window's "
+             "slope (0: any)"),
     F(loss_blowup, 0, 1e12, 10,
       .doc = "a loss above this multiple of its running geometric mean is a blow-up (0: off)"),
     /* a regression loss that has fallen to 1e-3 jumps 10x on an ordinary
