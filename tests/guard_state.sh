@@ -44,14 +44,22 @@ train: {epochs: 4, batch: 32, seed: 1, threads: 1}
 END
 summary() { /usr/bin/env python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["status"], d["test_accuracy"])' "$1/summary.json"; }
 
-# 1. NaN after convergence
-"$G" train "$T/csv.yaml" -o "$T/nan" --set 'guard.faults=[{batch: 150, nan: true}]' --quiet >"$T/nan.log" 2>&1
+# 1. NaN after convergence, rolled back (skip_first off: the rollback's
+# restore of the guard state is what this checks)
+"$G" train "$T/csv.yaml" -o "$T/nan" --set 'guard.faults=[{batch: 150, nan: true}]' --set guard.skip_first=false \
+  --quiet >"$T/nan.log" 2>&1
 read -r status acc <<<"$(summary "$T/nan")"
 check "[ '$status' = completed ]" "NaN after convergence: status $status (want completed); $(tail -3 "$T/nan.log")"
 check "awk 'BEGIN { exit !($acc >= 0.97) }'" "NaN after convergence: test accuracy $acc (want >= 0.97)"
 check "grep -q '\"nonfinite\".*rollback\|rollback.*nonfinite' '$T/nan/events.jsonl'" "the NaN batch was rolled back: $(grep -c . "$T/nan/events.jsonl") events"
 check "! grep -q loss_blowup '$T/nan/events.jsonl'" "no loss blow-up after the rollback: $(grep loss_blowup "$T/nan/events.jsonl" | head -2)"
 check "[ -f '$T/nan/model.safetensors' ]" "the run wrote its model"
+# ... and under the default policy: skipped, no rollback
+"$G" train "$T/csv.yaml" -o "$T/nan2" --set 'guard.faults=[{batch: 150, nan: true}]' --quiet >"$T/nan2.log" 2>&1
+read -r status acc <<<"$(summary "$T/nan2")"
+check "[ '$status' = completed ] && awk 'BEGIN { exit !($acc >= 0.97) }'" "NaN after convergence (default): $status, $acc"
+check "grep -q '\"nonfinite\".*skip\|skip.*nonfinite' '$T/nan2/events.jsonl' && ! grep -q rollback '$T/nan2/events.jsonl'" \
+  "the NaN batch was skipped, nothing rolled back: $(head -c 300 "$T/nan2/events.jsonl")"
 
 # 2. resume = uninterrupted, guard state included
 guard_fields() { # the guard.* metadata of a checkpoint, one per line

@@ -106,6 +106,7 @@ cat >"$T/nan.yaml" <<EOF
 $(sed '/^guard:/d' "$T/eq.yaml")
 guard:
   init_check: off
+  skip_first: false # the ranks' rollback is what this checks
   faults:
     - {batch: 5, nan: true, rank: 1}
 EOF

@@ -2,7 +2,7 @@
 # progress_tty.sh - the progress line as a person sees it: a run in an
 # 80-column tmux pane must leave exactly one progress line (not a stack of
 # wrapped or stale ones) that fits the pane, also with guard events printed
-# between redraws (gauntlet case 2 rolls back twice at its start), and must
+# between redraws (gauntlet case 2 skips its first blow-ups and rolls back twice near its start), and must
 # redraw between log rows (train.log_every larger than the run). The run
 # stops mid-epoch (train.max_steps), where the last progress line stays;
 # at an epoch's end the epoch's summary line takes its place. Skipped
@@ -48,7 +48,7 @@ $(cat "$T/final")"
 check "[ '$most' -eq 1 ]" "one progress line at any time (at most $most seen)"
 check "[ '$widest' -gt 40 ] && [ '$widest' -le 79 ]" "the progress line fits in 79 columns (widest $widest)"
 check "grep -qE '$progress_re.*100%.*eta' '$T/final'" "the final progress line has the bar's 100% and the eta"
-check "grep -q '^guard: step 3: .*rollback' '$T/final'" "the guard's lines are printed between redraws"
+check "grep -q '^guard: step [0-9]*: .*rollback' '$T/final'" "the guard's lines are printed between redraws"
 check "grep -qE '^epoch 1/2: loss .* epoch_time [0-9]+:[0-9]+' '$T/final'" "the epoch line gives its time"
 distinct=$(printf '%s\n' "${live[@]:-}" | grep -v '^$' | sort -u | wc -l)
 check "[ '$distinct' -ge 2 ]" \

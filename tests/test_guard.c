@@ -273,7 +273,7 @@ static void test_blowup_floor(void)
     backward(&n);
     d = gg_guard_check(gd, s++, 0, 3.0);
     /* (no step was committed, so there is no snapshot: the answer is stop) */
-    GT_CHECK(count_signal(gd, "loss_blowup", NULL) == 1 && (d.verdict == GG_GUARD_ROLLBACK || d.verdict == GG_GUARD_STOP),
+    GT_CHECK(count_signal(gd, "loss_blowup", NULL) == 1 && d.verdict != GG_GUARD_PROCEED,
              "3 after 0.004 is a blow-up, acted on (verdict %d)", d.verdict);
     gg_guard_free(gd);
     /* without the floor, the noise is a blow-up, as before it existed */
@@ -406,6 +406,7 @@ static void test_ceiling(void)
     gg_guard_config c = gg_guard_defaults();
     c.rollback_budget = 6;
     c.backoff_recover = 4;
+    c.skip_first = 0; /* each failure rolls back at once (test_skip_first has the skips) */
     c.snapshot_every = 1; /* failures 2 steps apart count as repeated; these are 30 apart */
     gg_guard *gd = gg_guard_new(n.g, n.o, &c);
     gg_train_pos pos = {0, 0, 0, {1, 0, 0, 0, 0}};
@@ -487,6 +488,7 @@ static double young_failure_scale(int blowup)
 {
     gg_guard_config c = gg_guard_defaults();
     c.backoff_recover = 4;
+    c.skip_first = 0;
     gg_guard_tensor ts[1] = {{"w", "l"}};
     gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 4);
     GT_CHECK(core != NULL, "core: %s", gg_errmsg());
@@ -530,6 +532,65 @@ static void test_young_failure(void)
     GT_NEAR(n, 1.0, 0, 1e-12, "a NaN at step 3: backed off, then back to the full rate (scale after 40 steps)");
 }
 
+/* skip_first, from statistics alone: a burst of blow-ups and a NaN after
+ * good steps are skipped with the rate untouched; a failure soon after a
+ * skipped one, with good steps between, rolls back at once; failing steps
+ * in a row roll back when they pass max_skips. */
+static gg_verdict sf_step(gg_guard_core *core, gg_guard_obs *o, double *sq, gg_train_pos *pos, long step, double loss,
+                          int nan)
+{
+    gg_guard_act a;
+    o->step = step;
+    o->loss = loss;
+    sq[0] = nan ? NAN : 1;
+    GT_OK(gg_guard_core_check(core, o, &a));
+    gg_verdict v = a.verdict; /* gg_guard_core_after writes its own act */
+    pos->step = step + 1;
+    GT_OK(gg_guard_core_after(core, pos, v == GG_GUARD_PROCEED, -1, NAN, &a));
+    return v;
+}
+
+static void test_skip_first(void)
+{
+    gg_guard_config c = gg_guard_defaults();
+    c.max_skips = 4;
+    gg_guard_tensor ts[1] = {{"w", "l"}};
+    gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 4);
+    GT_CHECK(core != NULL, "core: %s", gg_errmsg());
+    double sq[1] = {1};
+    gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
+    gg_train_pos pos = {0};
+    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "the first snapshot");
+    long step = 0;
+    for (; step < 250; step++) sf_step(core, &o, sq, &pos, step, 2.0 - step * 0.004, 0);
+    int skipped = 1;
+    for (int k = 0; k < 3; k++, step++) skipped &= sf_step(core, &o, sq, &pos, step, 150, 0) == GG_GUARD_SKIP;
+    GT_CHECK(skipped, "a burst of three blow-ups: three skips");
+    GT_CHECK(sf_step(core, &o, sq, &pos, step++, 1.0, 0) == GG_GUARD_PROCEED, "then the run goes on");
+    for (int k = 0; k < 60; k++, step++) sf_step(core, &o, sq, &pos, step, 1.0, 0);
+    GT_CHECK(sf_step(core, &o, sq, &pos, step++, 1.0, 1) == GG_GUARD_SKIP, "a NaN gradient long after: skipped");
+    GT_NEAR(gg_guard_core_last(core)->lr_scale, 1.0, 0, 0, "the rate untouched");
+    for (int k = 0; k < 10; k++, step++) sf_step(core, &o, sq, &pos, step, 1.0, 0);
+    GT_CHECK(sf_step(core, &o, sq, &pos, step, 150, 0) == GG_GUARD_ROLLBACK,
+             "a blow-up 10 good steps after a skipped failure: rollback");
+    gg_train_pos back = pos;
+    back.step = step;
+    GT_CHECK(gg_guard_core_rollback(core, &back) >= 0, "rolled back (to step %ld)", back.step);
+    step = back.step;
+    gg_verdict v[6];
+    for (int k = 0; k < 6; k++) v[k] = sf_step(core, &o, sq, &pos, step + k, 150, 0);
+    GT_CHECK(v[0] == GG_GUARD_SKIP && v[3] == GG_GUARD_SKIP && v[4] == GG_GUARD_ROLLBACK,
+             "blow-ups in a row: max_skips (4) skips, then a rollback (%d %d %d)", v[0], v[3], v[4]);
+    gg_guard_core_free(core);
+    c.skip_first = 0;
+    core = gg_guard_core_new(&c, 1, ts, 4);
+    pos.step = 0;
+    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "the first snapshot");
+    for (step = 0; step < 250; step++) sf_step(core, &o, sq, &pos, step, 2.0 - step * 0.004, 0);
+    GT_CHECK(sf_step(core, &o, sq, &pos, step, 150, 0) == GG_GUARD_ROLLBACK, "skip_first off: a rollback at once");
+    gg_guard_core_free(core);
+}
+
 /* Rollback restores parameters, buffers and optimizer state bit for bit;
  * the budget then turns the next rollback into a stop. */
 static void test_rollback(void)
@@ -538,6 +599,7 @@ static void test_rollback(void)
     net_build_opt(&n, 8, GG_OPT_ADAM);
     gg_guard_config c = gg_guard_defaults();
     c.rollback_budget = 2;
+    c.skip_first = 0;
     gg_guard *gd = gg_guard_new(n.g, n.o, &c);
     for (int s = 0; s < 5; s++) {
         backward(&n);
@@ -635,6 +697,7 @@ static void test_state_restore(void)
 {
     gg_guard_config c = gg_guard_defaults();
     c.snapshot_every = 10;
+    c.skip_first = 0;
     c.clip = GG_CLIP_PERCENTILE; /* AutoClip's history is part of the state too */
     c.history = 16;
     c.warmup = 3;
@@ -956,6 +1019,7 @@ int main(void)
     test_rollback();
     test_ceiling();
     test_young_failure();
+    test_skip_first();
     test_trend_t();
     test_state_restore();
     test_names();

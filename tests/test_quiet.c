@@ -163,11 +163,66 @@ static void test_dead_saturated(void)
     const char *det = NULL;
     GT_CHECK(count_signal(gd, "dead_units", &det) == 1 && strstr(det, "fc1"), "dead units named in fc1: %s", det ? det : "");
     GT_CHECK(count_signal(gd, "saturation", &det) == 1 && strstr(det, "fc2"), "saturation named in fc2: %s", det ? det : "");
+    /* both made since the first pass: the rate's doing, answered by
+     * on_dead / on_saturation (rollback; no snapshot here, so a stop) */
+    int ne;
+    const gg_guard_event *ev = gg_guard_events(gd, &ne);
+    for (int i = 0; i < ne; i++)
+        if (!strcmp(ev[i].signal, "saturation") || !strcmp(ev[i].signal, "dead_units"))
+            GT_CHECK(!strcmp(ev[i].action, "stop") && strstr(ev[i].detail, "in training"),
+                     "%s made in training is acted on: %s (%s)", ev[i].signal, ev[i].action, ev[i].detail);
     /* rate limit: the same signals the next pass are not repeated */
     gg_guard_clear_events(gd);
     pass(&n);
     gg_guard_check(gd, 20, 0, 1.0);
     GT_CHECK(count_signal(gd, "dead_units", NULL) == 0, "not repeated within report_every");
+    gg_guard_free(gd);
+    net_free(&n);
+}
+
+/* A batch of 4 is too few samples to call a unit dead or saturated (a
+ * healthy ReLU unit is zero for a given sample about half the time): the
+ * monitor gathers the steps between its passes until it has
+ * GG_GUARD_ACT_SAMPLES of them, and the core judges no share over fewer. */
+static void test_small_batch(void)
+{
+    net n;
+    net_build(&n, 4);
+    gg_guard_config c = quiet_only();
+    gg_guard *gd = gg_guard_new(n.g, n.o, &c);
+    GT_CHECK(gd != NULL, "guard: %s", gg_errmsg());
+    float *b1 = param(&n, "fc1.bias");
+    for (int i = 0; i < 24; i++) b1[i] = -100.0f; /* 24 of 32 dead */
+    float *w2 = param(&n, "fc2.weight");
+    for (int i = 0; i < 8 * 32; i++) w2[i] *= 100;
+    pass(&n);
+    gg_guard_check(gd, 0, 0, 1.0);
+    int nl;
+    const gg_guard_layer *L = gg_guard_layers(gd, &nl);
+    GT_CHECK(L[0].act_samples == 4 && L[1].act_samples == 4, "the first pass saw 4 samples (%ld)", L[0].act_samples);
+    GT_CHECK(count_signal(gd, "dead_units", NULL) == 0 && count_signal(gd, "saturation", NULL) == 0,
+             "4 samples: neither share is judged");
+    for (long step = 1; step <= 10; step++) {
+        pass(&n);
+        gg_guard_check(gd, step, 0, 1.0);
+    }
+    L = gg_guard_layers(gd, &nl);
+    GT_CHECK(L[0].act_samples == 44, "the pass at step 10 judges the 44 samples of steps 0-10 (%ld)", L[0].act_samples);
+    GT_CHECK(L[0].dead_fraction >= 0.75 && L[0].dead_fraction < 0.9, "fc1: the 24 killed units dead (%g)",
+             L[0].dead_fraction);
+    GT_CHECK(count_signal(gd, "dead_units", NULL) == 1 && count_signal(gd, "saturation", NULL) == 1,
+             "then both are reported");
+    /* there from the first judged pass on: the init check's, a warning */
+    int ne;
+    const gg_guard_event *ev = gg_guard_events(gd, &ne);
+    for (int i = 0; i < ne; i++)
+        GT_CHECK(!strcmp(ev[i].action, "warn"), "%s there from the start: a warning (%s)", ev[i].signal, ev[i].action);
+    for (long step = 11; step <= 20; step++) {
+        pass(&n);
+        gg_guard_check(gd, step, 0, 1.0);
+    }
+    GT_CHECK(gg_guard_layers(gd, &nl)[0].act_samples == 40, "a judged tally starts again (%ld)",
+             gg_guard_layers(gd, &nl)[0].act_samples);
     gg_guard_free(gd);
     net_free(&n);
 }
@@ -391,6 +446,7 @@ int main(void)
 {
     test_noise();
     test_dead_saturated();
+    test_small_batch();
     test_stall();
     test_collapse();
     test_init_check();

@@ -80,6 +80,7 @@ typedef struct gg_guard_config {
     int rollback_budget;       /* rollbacks allowed before stopping (diverged) */
     int skip_batches;          /* batches before a rollback's trigger to skip on replay */
     int max_skips;             /* consecutive skipped steps before escalating to a rollback */
+    int skip_first;            /* a blow-up or non-finite step answered by a rollback is skipped first */
     /* annealed Gaussian gradient noise, sigma^2 = eta / (1 + t)^gamma */
     float noise_eta, noise_gamma;
     int diagnose;              /* re-run a non-finite batch in check mode */
@@ -108,6 +109,7 @@ typedef struct gg_guard_config {
     int report_every;          /* steps between repeats of a signal that persists */
     gg_response on_stall, on_vanishing;
     gg_response on_dead;       /* a ReLU layer's units killed in training (dead at the monitor, alive at its first pass) */
+    gg_response on_saturation; /* a tanh/sigmoid layer saturated in training (saturated at the monitor, not at its first pass) */
     float remedy_noise_eta;    /* eta of the noise that the noise response switches on */
     /* transformers (read only when the model has attention ops or a softmax
      * output the trainer measures: docs/guard.md, "Attention and output logits") */
@@ -246,11 +248,16 @@ GG_API void gg_guard_set_lr(gg_guard *gd, double lr);
  * ReLU units (zero output for every sample of the batch), share of
  * saturated tanh/sigmoid units (|pre-activation| beyond the threshold for
  * 90% of the batch), update/weight norm ratio of its weight tensors. NaN
- * where a value does not apply or was not measured yet. Owned by the
- * guard; NULL with *n = 0 when the monitor is off. */
+ * where a value does not apply or was not measured yet. act_samples: the
+ * samples the two shares were measured over (the monitor gathers the
+ * steps of a small batch until it has GG_GUARD_ACT_SAMPLES of them; the
+ * core judges no share measured over fewer). Owned by the guard; NULL with
+ * *n = 0 when the monitor is off. */
+#define GG_GUARD_ACT_SAMPLES 32
 typedef struct gg_guard_layer {
     char layer[GG_NAME_MAX];
     double grad_norm, dead_fraction, saturated_fraction, update_ratio;
+    long act_samples;
 } gg_guard_layer;
 GG_API const gg_guard_layer *gg_guard_layers(const gg_guard *gd, int *n);
 /* The index into gg_guard_layers of parameter tensor i (-1 if none). */

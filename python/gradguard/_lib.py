@@ -52,20 +52,20 @@ GUARD_CONFIG_FIELDS = [
     ("trend_t", _f),
     ("on_nonfinite", _i), ("on_spike", _i), ("on_loss_spike", _i), ("on_trend", _i), ("reset_moments", _i),
     ("backoff_factor", _f), ("backoff_recover", _i), ("backoff_min", _f), ("snapshot_every", _i),
-    ("rollback_budget", _i), ("skip_batches", _i), ("max_skips", _i), ("noise_eta", _f), ("noise_gamma", _f),
+    ("rollback_budget", _i), ("skip_batches", _i), ("max_skips", _i), ("skip_first", _i), ("noise_eta", _f), ("noise_gamma", _f),
     ("diagnose", _i), ("init_check", _i), ("loss_blowup", _f), ("loss_blowup_floor", _f), ("loss_blowup_z", _f),
     ("on_blowup", _i), ("on_collapse", _i), ("on_max_spike", _i), ("layer_every", _i), ("quiet", _i),
     ("monitor_every", _i), ("stall_window", _i),
     ("progress_window", _i), ("min_progress", _f), ("chance_margin", _f), ("vanish_ratio", _f),
     ("dead_fraction", _f), ("saturation_fraction", _f), ("saturation_threshold", _f), ("update_ratio_low", _f),
     ("update_ratio_high", _f), ("quiet_persist", _i), ("report_every", _i), ("on_stall", _i),
-    ("on_vanishing", _i), ("on_dead", _i), ("remedy_noise_eta", _f), ("attn_logit_max", _f),
+    ("on_vanishing", _i), ("on_dead", _i), ("on_saturation", _i), ("remedy_noise_eta", _f), ("attn_logit_max", _f),
     ("attn_logit_floor", _f), ("on_attention", _i), ("logz_max", _f), ("on_logit_drift", _i), ("z_loss_remedy", _f),
     ("attn_persist", _i), ("attn_logit_blowup", _f),
 ]
 CLIP_FIELDS = ("clip",)
 RESPONSE_FIELDS = ("on_nonfinite", "on_spike", "on_loss_spike", "on_trend", "on_blowup", "on_collapse",
-                   "on_max_spike", "on_stall", "on_vanishing", "on_dead", "on_attention", "on_logit_drift")
+                   "on_max_spike", "on_stall", "on_vanishing", "on_dead", "on_saturation", "on_attention", "on_logit_drift")
 
 
 class GuardConfig(ctypes.Structure):
@@ -78,7 +78,7 @@ class GuardTensor(ctypes.Structure):
 
 class GuardLayer(ctypes.Structure):
     _fields_ = [("layer", ctypes.c_char * GG_NAME_MAX), ("grad_norm", _d), ("dead_fraction", _d),
-                ("saturated_fraction", _d), ("update_ratio", _d)]
+                ("saturated_fraction", _d), ("update_ratio", _d), ("act_samples", _l)]
 
 
 class GuardHead(ctypes.Structure):

@@ -385,12 +385,15 @@ class Guard:
             with torch.no_grad():
                 y = out.detach()
                 # a unit: the channel of a (N, C, H, W) output, the last dim otherwise (as src/guard/monitor.c)
+                # samples: the images of a conv output, the rows otherwise (as the C monitor counts them;
+                # the core judges no share over fewer than GG_GUARD_ACT_SAMPLES)
+                samples = y.shape[0] if y.dim() == 4 else y.numel() // y.shape[-1]
                 y = y.transpose(1, -1) if y.dim() == 4 else y
                 units = y.shape[-1]
                 y = y.reshape(-1, units)
                 if kind == "relu":
                     alive = (y != 0).any(dim=0)
-                    stats[row] = ("dead", float(units - int(alive.sum())) / units)
+                    stats[row] = ("dead", float(units - int(alive.sum())) / units, samples)
                 else:
                     if kind == "tanh":
                         hi = math.tanh(th)
@@ -401,7 +404,7 @@ class Guard:
                     cnt = ((y <= lo) | (y >= hi)).sum(dim=0)
                     need = 0.9 * y.shape[0]
                     sat = int(((cnt >= need) & (cnt > 0)).sum())
-                    stats[row] = ("sat", float(sat) / units)
+                    stats[row] = ("sat", float(sat) / units, samples)
         return hook
 
     def _fill_layers(self, sq):
@@ -429,6 +432,7 @@ class Guard:
             st = self._act_stats.get(k)
             L.dead_fraction = st[1] if st and st[0] == "dead" else nan
             L.saturated_fraction = st[1] if st and st[0] == "sat" else nan
+            L.act_samples = st[2] if st else 0
         self._act_stats.clear()
 
     # ---- the initialisation check ------------------------------------------------------

@@ -156,6 +156,7 @@ static gg_status check_config(const gg_guard_config *c)
         {"on_blowup", offsetof(gg_guard_config, on_blowup)}, {"on_collapse", offsetof(gg_guard_config, on_collapse)},
         {"on_max_spike", offsetof(gg_guard_config, on_max_spike)}, {"on_stall", offsetof(gg_guard_config, on_stall)},
         {"on_vanishing", offsetof(gg_guard_config, on_vanishing)}, {"on_dead", offsetof(gg_guard_config, on_dead)},
+        {"on_saturation", offsetof(gg_guard_config, on_saturation)},
         {"on_logit_drift", offsetof(gg_guard_config, on_logit_drift)},
     };
     for (size_t i = 0; i < sizeof resp_keys / sizeof resp_keys[0]; i++)
@@ -471,6 +472,7 @@ static gg_verdict respond(gg_guard_core *gd, gg_response r, long step, int epoch
         act = "rollback";
     }
     if (r != GG_DO_NOTHING) gd->pending_healthy = 0;
+    int wants_rollback = vd == GG_GUARD_ROLLBACK;
     if (vd == GG_GUARD_ROLLBACK && !gd->sn[gd->confirmed].valid) {
         vd = GG_GUARD_STOP;
         act = "stop";
@@ -481,7 +483,7 @@ static gg_verdict respond(gg_guard_core *gd, gg_response r, long step, int epoch
     }
     gg_guard_event *e = event(gd, step, epoch, signal, v, th, act);
     if (e && detail) snprintf(e->detail, sizeof e->detail, "%s", detail);
-    if (e && vd == GG_GUARD_STOP && gd->m.rollbacks_used >= gd->c.rollback_budget && r == GG_DO_ROLLBACK) {
+    if (e && vd == GG_GUARD_STOP && gd->m.rollbacks_used >= gd->c.rollback_budget && wants_rollback) {
         size_t l = strlen(e->detail);
         snprintf(e->detail + l, sizeof e->detail - l, "%srollback budget of %d used up", l ? "; " : "",
                  gd->c.rollback_budget);
@@ -491,6 +493,24 @@ static gg_verdict respond(gg_guard_core *gd, gg_response r, long step, int epoch
 
 static gg_verdict worse(gg_verdict a, gg_verdict b) { return a > b ? a : b; }
 
+/* skip_first: a blow-up or a non-finite step answered by a rollback is
+ * skipped first. No update was made from it, so the weights are the last
+ * good step's, and a bad batch (or a burst of them) is all it may be:
+ * rolling back for it cost gauntlet-like runs a backed-off rate for the
+ * rest of the run. Failing steps in a row are skipped until max_skips
+ * escalates them to the rollback (the weights themselves are bad then);
+ * a failure soon after an earlier skipped one, with good steps between,
+ * is the rate's and rolls back at once. */
+static gg_response skip_first(gg_guard_core *gd, gg_response r, long step)
+{
+    if (r != GG_DO_ROLLBACK || !gd->c.skip_first) return r;
+    long last = gd->m.last_skipped;
+    int again = gd->m.consecutive_skips == 0 && last >= 0 && step > last && step - last <= gd->c.snapshot_every / 2;
+    if (again) return GG_DO_ROLLBACK;
+    gd->m.last_skipped = step;
+    return GG_DO_SKIP;
+}
+
 static int monitor_due(const gg_guard_core *gd, long step)
 {
     return gd->q && step % (gd->c.monitor_every > 0 ? gd->c.monitor_every : 50) == 0;
@@ -498,10 +518,33 @@ static int monitor_due(const gg_guard_core *gd, long step)
 
 int gg_guard_core_wants_layers(const gg_guard_core *gd, long step) { return gd && monitor_due(gd, step); }
 
+/* Dead or saturated units that training made (f->killed): a rate that made
+ * them is too high, and a rollback it asks for makes the backed-off rate
+ * the ceiling. Units there from the start are the init check's: a warning.
+ * When the replay meets them again at the step that failed, the state the
+ * rollback restored had them too and another rollback cannot help: they
+ * become the level later passes are judged against. */
+static gg_response made_in_training(gg_guard_core *gd, gg_quiet_finding *f, gg_response r, long step)
+{
+    if (!f->killed) return GG_DO_NOTHING;
+    if (r == GG_DO_ROLLBACK && gd->m.last_failure == step) {
+        gg_quiet_hist *qh = gg_quiet_history(gd->q);
+        if (f->sig == GG_Q_DEAD) qh->dead0 = f->value;
+        else qh->sat0 = f->value;
+        size_t l = strlen(f->detail);
+        snprintf(f->detail + l, sizeof f->detail - l, "%s", "; the state the last rollback restored had them "
+                 "too: not rolled back again");
+        return GG_DO_NOTHING;
+    }
+    if (r == GG_DO_ROLLBACK) gd->m.collapse_ceiling = 1;
+    return r;
+}
+
 /* One pass of the quiet-failure detectors over the step's per-layer
  * statistics; their findings become events and responses: a stall or a
  * vanishing profile by on_stall / on_vanishing, a collapse by on_collapse,
- * the per-layer signals are warnings. *stalled is set when a stall's
+ * dead or saturated units that training made by on_dead / on_saturation,
+ * the other per-layer signals are warnings. *stalled is set when a stall's
  * response stops the run. */
 static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double norm, int *stalled)
 {
@@ -534,25 +577,11 @@ static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double no
             break;
         case GG_Q_DEAD:
             gd->m.cnt.dead++;
-            if (f->killed && c->on_dead == GG_DO_ROLLBACK && gd->m.last_failure == step) {
-                /* the replay met the same dead units at the same step: they
-                 * were dead in the state the rollback restored, and another
-                 * rollback cannot bring them back; they become the level
-                 * later passes are judged against */
-                gg_quiet_history(gd->q)->dead0 = f->value;
-                size_t l = strlen(f->detail);
-                snprintf(f->detail + l, sizeof f->detail - l, "%s", "; the state the last rollback restored had them "
-                         "too: not rolled back again");
-                break;
-            }
-            /* a rate that killed the units is too high: not tried again */
-            if (f->killed) {
-                r = c->on_dead;
-                if (r == GG_DO_ROLLBACK) gd->m.collapse_ceiling = 1;
-            }
+            r = made_in_training(gd, f, c->on_dead, step);
             break;
         case GG_Q_SATURATION:
             gd->m.cnt.saturated++;
+            r = made_in_training(gd, f, c->on_saturation, step);
             break;
         case GG_Q_UPDATE_RATIO:
             gd->m.cnt.update_ratio++;
@@ -930,6 +959,7 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
         if (bad) nonfinite_tensors(gd, detail, sizeof detail);
         else snprintf(detail, sizeof detail, "the loss is %g", loss);
         gg_response r = c->on_nonfinite == GG_DO_CLIP || c->on_nonfinite == GG_DO_NOTHING ? GG_DO_SKIP : c->on_nonfinite;
+        r = skip_first(gd, r, step);
         v = respond(gd, r, step, epoch, "nonfinite", bad ? (double)bad : loss, 0, detail, norm);
         a->diagnose = 1;
         a->verdict = v;
@@ -956,7 +986,7 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     if (blowup) {
         snprintf(detail, sizeof detail, "loss %.4g is over %gx its running level %.4g (and over %g of the first loss %.4g)",
                  loss, c->loss_blowup, exp(gd->h.ema_l.mean), c->loss_blowup_floor, gd->h.loss_first);
-        gg_verdict bv = respond(gd, c->on_blowup, step, epoch, "loss_blowup", loss,
+        gg_verdict bv = respond(gd, skip_first(gd, c->on_blowup, step), step, epoch, "loss_blowup", loss,
                                 c->loss_blowup * exp(gd->h.ema_l.mean), detail, norm);
         if (bv == GG_GUARD_ROLLBACK) gd->m.blowup_pending = 1;
         v = worse(v, bv);
@@ -1136,6 +1166,7 @@ int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos)
      * 600 to 2,000 steps apart, climbing back to 0.3 after each) */
     int persistent = gd->m.rollbacks_used >= (gd->c.rollback_budget + 1) / 2;
     gd->m.last_failure = failed_at;
+    gd->m.last_skipped = -1;
     *pos = sp->pos;
     gd->sn[1 - k].valid = 0;
     gd->pending_healthy = 0;

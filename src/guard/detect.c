@@ -154,9 +154,8 @@ double gg_profile_ratio(const double *layer_norms, int n)
     return layer_norms[0] / layer_norms[n - 1];
 }
 
-long gg_count_dead(const float *y, long rows, long units, long inner, unsigned char *alive)
+void gg_tally_alive(const float *y, long rows, long units, long inner, unsigned char *alive)
 {
-    memset(alive, 0, (size_t)units);
     for (long r = 0; r < rows; r++) {
         const float *row = y + r * units * inner;
         if (inner == 1) {
@@ -174,15 +173,19 @@ long gg_count_dead(const float *y, long rows, long units, long inner, unsigned c
             }
         }
     }
+}
+
+long gg_count_dead(const float *y, long rows, long units, long inner, unsigned char *alive)
+{
+    memset(alive, 0, (size_t)units);
+    gg_tally_alive(y, rows, units, inner, alive);
     long dead = 0;
     for (long u = 0; u < units; u++) dead += !alive[u];
     return dead;
 }
 
-long gg_count_saturated(const float *y, long rows, long units, long inner, float lo, float hi, double frac,
-                        long *count)
+void gg_tally_beyond(const float *y, long rows, long units, long inner, float lo, float hi, long *count)
 {
-    memset(count, 0, sizeof *count * (size_t)units);
     for (long r = 0; r < rows; r++) {
         const float *row = y + r * units * inner;
         for (long u = 0; u < units; u++) {
@@ -192,10 +195,22 @@ long gg_count_saturated(const float *y, long rows, long units, long inner, float
             count[u] += c;
         }
     }
+}
+
+long gg_saturated_of(const long *count, long rows, long units, long inner, double frac)
+{
     double need = frac * (double)rows * (double)inner;
     long sat = 0;
     for (long u = 0; u < units; u++) sat += (double)count[u] >= need && count[u] > 0;
     return sat;
+}
+
+long gg_count_saturated(const float *y, long rows, long units, long inner, float lo, float hi, double frac,
+                        long *count)
+{
+    memset(count, 0, sizeof *count * (size_t)units);
+    gg_tally_beyond(y, rows, units, inner, lo, hi, count);
+    return gg_saturated_of(count, rows, units, inner, frac);
 }
 
 double gg_noise_var(double eta, double gamma, long t) { return eta / pow(1.0 + (double)t, gamma); }

@@ -70,6 +70,14 @@ long gg_count_dead(const float *y, long rows, long units, long inner, unsigned c
 long gg_count_saturated(const float *y, long rows, long units, long inner, float lo, float hi, double frac,
                         long *count);
 
+/* The same over several batches: gg_tally_alive sets alive[u] where unit u
+ * is non-zero somewhere in y; gg_tally_beyond adds each unit's values
+ * outside (lo, hi) to count[u]; gg_saturated_of counts the units of a tally
+ * over `rows` rows in all that reach frac. Neither clears its tally. */
+void gg_tally_alive(const float *y, long rows, long units, long inner, unsigned char *alive);
+void gg_tally_beyond(const float *y, long rows, long units, long inner, float lo, float hi, long *count);
+long gg_saturated_of(const long *count, long rows, long units, long inner, double frac);
+
 /* The gradient noise variance at step t (t = 0 first): eta / (1 + t)^gamma
  * (Neelakantan et al. 2015). */
 double gg_noise_var(double eta, double gamma, long t);

@@ -99,6 +99,11 @@ const gg_key gg_guard_keys[] = {
     I(skip_batches, 0, 1000000, 1,
       .doc = "batches ending at a rollback's trigger that the replay skips (0 counts as 1)"),
     I(max_skips, 1, 1000000, 10, .doc = "consecutive skipped steps before escalating to a rollback"),
+    B(skip_first, 1,
+      .doc = "a loss blow-up or a non-finite loss or gradient whose response is `rollback` skips its step first: "
+             "no update was made from it, so the weights are still the last good step's and a bad batch is all "
+             "it may be. The rollback follows when `max_skips` steps in a row fail, or when a failure comes within "
+             "`snapshot_every`/2 steps of the last skipped one"),
     B(reset_moments, 0,
       .doc = "a skipped step also resets the optimizer state (moments, step count) of the tensors the bad gradient "
              "sat in: the non-finite ones, or for a finite spike those holding more than their even share of the "
@@ -140,6 +145,11 @@ const gg_key gg_guard_keys[] = {
              "`quiet_persist` monitor passes in a row after being alive at the first pass, in a net whose gradient "
              "did not vanish at the start; a rollback also makes the backed-off rate the ceiling. Units dead from "
              "the start are the init check's, and a warning here"),
+    R(on_saturation, GG_DO_ROLLBACK,
+      .doc = "response to a tanh or sigmoid layer that training saturated: saturated at `quiet_persist` monitor "
+             "passes in a row when the first pass had fewer (a rate too high for the net drives it there); a "
+             "rollback also makes the backed-off rate the ceiling. Saturation from the start is the init check's, "
+             "and a warning here"),
     F(remedy_noise_eta, 0, 1e6, 0.3, .doc = "eta of the gradient noise the `noise` response switches on"),
     {0},
 };

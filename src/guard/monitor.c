@@ -32,6 +32,8 @@ typedef struct qact {
     gg_node node;
     int kind, layer;
     long units, inner; /* per sample: units x inner values (x rows of the batch) */
+    long off;          /* its units' slots in the tallies */
+    long seen;         /* rows in its tally */
 } qact;
 
 struct gg_monitor {
@@ -45,8 +47,10 @@ struct gg_monitor {
     int *ndim;          /* per parameter tensor */
     double *lsq, *lw, *lu;
     qact *acts;
-    unsigned char *alive;
-    long *count;
+    /* the tallies, per watched unit: a small batch's steps are gathered
+     * until GG_GUARD_ACT_SAMPLES rows are in (gg_monitor_observe) */
+    unsigned char *alive; /* ReLU: non-zero somewhere */
+    long *count;          /* tanh/sigmoid: values beyond the threshold */
 };
 
 static int act_kind(gg_act a)
@@ -81,7 +85,7 @@ gg_monitor *gg_monitor_new(gg_graph *g, const gg_guard_config *c, const gg_param
     q->lidx = calloc((size_t)np + 1, sizeof *q->lidx);
     q->ndim = calloc((size_t)np + 1, sizeof *q->ndim);
     if (!q->L || !q->has_params || !q->acts || !q->lidx || !q->ndim) goto oom;
-    long max_units = 1;
+    long total_units = 1;
     for (int i = 0; i < n; i++) {
         const gg_tensor *t = &g->t[i];
         int k = watched(t);
@@ -102,7 +106,8 @@ gg_monitor *gg_monitor_new(gg_graph *g, const gg_guard_config *c, const gg_param
             /* a (C, H, W) output is a conv layer's: a unit is a channel */
             a->units = s.ndim == 3 ? s.d[0] : s.d[s.ndim - 1];
             a->inner = s.ndim == 3 ? (long)s.d[1] * s.d[2] : 1;
-            if (a->units > max_units) max_units = a->units;
+            a->off = total_units;
+            total_units += a->units;
         }
     }
     /* parameter tensors come in the same order as their layers */
@@ -116,8 +121,8 @@ gg_monitor *gg_monitor_new(gg_graph *g, const gg_guard_config *c, const gg_param
     q->lsq = calloc((size_t)q->nl + 1, sizeof *q->lsq);
     q->lw = calloc((size_t)q->nl + 1, sizeof *q->lw);
     q->lu = calloc((size_t)q->nl + 1, sizeof *q->lu);
-    q->alive = calloc((size_t)max_units, 1);
-    q->count = calloc((size_t)max_units, sizeof *q->count);
+    q->alive = calloc((size_t)total_units, 1);
+    q->count = calloc((size_t)total_units, sizeof *q->count);
     if (!q->lsq || !q->lw || !q->lu || !q->alive || !q->count) goto oom;
     return q;
 oom:
@@ -154,34 +159,78 @@ int gg_monitor_activations(const gg_monitor *q) { return q ? q->na : 0; }
 
 /* ---- measuring ---------------------------------------------------------- */
 
+/* rows of the watched activation in the last forward (0: none) */
+static long rows_of(const gg_monitor *q, const qact *a)
+{
+    const gg_tensor *t = &q->g->t[a->node];
+    return t->val ? (long)(gg_numel(q->g, t) / (size_t)(a->units * a->inner)) : 0;
+}
+
+static void tally(gg_monitor *q, qact *a, long rows)
+{
+    const float *y = q->g->t[a->node].val;
+    if (a->kind == ACT_RELU) {
+        gg_tally_alive(y, rows, a->units, a->inner, q->alive + a->off);
+    } else {
+        /* from the output: |x| > th is |tanh x| > tanh th; a sigmoid's
+         * slope at 2 th, relative to its peak, is tanh's at th */
+        double th = q->c.saturation_threshold;
+        float lo, hi;
+        if (a->kind == ACT_TANH) {
+            hi = (float)tanh(th);
+            lo = -hi;
+        } else {
+            hi = (float)(1 / (1 + exp(-2 * th)));
+            lo = 1 - hi;
+        }
+        gg_tally_beyond(y, rows, a->units, a->inner, lo, hi, q->count + a->off);
+    }
+    a->seen += rows;
+}
+
+static void clear(gg_monitor *q, qact *a)
+{
+    memset(q->alive + a->off, 0, (size_t)a->units);
+    memset(q->count + a->off, 0, sizeof *q->count * (size_t)a->units);
+    a->seen = 0;
+}
+
+void gg_monitor_observe(gg_monitor *q)
+{
+    if (!q) return;
+    for (int k = 0; k < q->na; k++) {
+        long rows = rows_of(q, &q->acts[k]);
+        if (rows > 0 && rows < GG_GUARD_ACT_SAMPLES) tally(q, &q->acts[k], rows);
+    }
+}
+
 static void measure_acts(gg_monitor *q)
 {
-    gg_graph *g = q->g;
-    for (int l = 0; l < q->nl; l++) q->L[l].dead_fraction = q->L[l].saturated_fraction = NAN;
-    double th = q->c.saturation_threshold;
+    for (int l = 0; l < q->nl; l++) {
+        q->L[l].dead_fraction = q->L[l].saturated_fraction = NAN;
+        q->L[l].act_samples = 0;
+    }
     for (int k = 0; k < q->na; k++) {
-        const qact *a = &q->acts[k];
-        const gg_tensor *t = &g->t[a->node];
-        long rows = (long)(gg_numel(g, t) / (size_t)(a->units * a->inner));
-        if (rows <= 0 || !t->val) continue;
+        qact *a = &q->acts[k];
+        long rows = rows_of(q, a);
+        if (rows <= 0) continue;
+        /* a batch large enough is judged alone; a small one's tally holds
+         * this step's rows already (gg_monitor_observe) */
+        if (rows >= GG_GUARD_ACT_SAMPLES) {
+            clear(q, a);
+            tally(q, a, rows);
+        }
         gg_guard_layer *l = &q->L[a->layer];
         if (a->kind == ACT_RELU) {
-            long d = gg_count_dead(t->val, rows, a->units, a->inner, q->alive);
+            long d = 0;
+            for (long u = 0; u < a->units; u++) d += !q->alive[a->off + u];
             l->dead_fraction = (double)d / (double)a->units;
         } else {
-            /* from the output: |x| > th is |tanh x| > tanh th; a sigmoid's
-             * slope at 2 th, relative to its peak, is tanh's at th */
-            float lo, hi;
-            if (a->kind == ACT_TANH) {
-                hi = (float)tanh(th);
-                lo = -hi;
-            } else {
-                hi = (float)(1 / (1 + exp(-2 * th)));
-                lo = 1 - hi;
-            }
-            long s = gg_count_saturated(t->val, rows, a->units, a->inner, lo, hi, SAT_BATCH, q->count);
+            long s = gg_saturated_of(q->count + a->off, a->seen, a->units, a->inner, SAT_BATCH);
             l->saturated_fraction = (double)s / (double)a->units;
         }
+        l->act_samples = a->seen;
+        if (a->seen >= GG_GUARD_ACT_SAMPLES) clear(q, a);
     }
 }
 

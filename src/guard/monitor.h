@@ -21,6 +21,12 @@ void gg_monitor_free(gg_monitor *m);
  * yet). The activations are the graph's, as the last forward left them. */
 void gg_monitor_measure(gg_monitor *m, const double *sq, const double *un);
 
+/* Adds the last forward's activations to the dead and saturated tallies
+ * when the batch is smaller than GG_GUARD_ACT_SAMPLES rows (a no-op
+ * otherwise): call it after every forward, before gg_monitor_measure, so
+ * that a small batch's shares are measured over enough samples. */
+void gg_monitor_observe(gg_monitor *m);
+
 /* The layers in depth order, as last measured (NaN where not measured). */
 const gg_guard_layer *gg_monitor_layers(const gg_monitor *m, int *n);
 /* The layer index of parameter tensor i (-1 if none). */

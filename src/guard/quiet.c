@@ -47,6 +47,7 @@ struct gg_quiet {
     int ring_n, stall_pts;
     int max_layers;
     double *prof;       /* scratch: the gradient profile, max_layers long */
+    gg_guard_layer *lm; /* scratch: the pass's layers, shares over too few samples masked */
     gg_quiet_hist h;    /* the windows and report state (quiet.h) */
     /* the layers of the pass under way (the caller's) */
     const gg_guard_layer *L;
@@ -66,6 +67,7 @@ gg_quiet *gg_quiet_new(const gg_guard_config *c, int max_layers)
     if (q->c.monitor_every <= 0) q->c.monitor_every = 50;
     q->max_layers = max_layers > 0 ? max_layers : 1;
     q->prof = calloc((size_t)q->max_layers, sizeof *q->prof);
+    q->lm = calloc((size_t)q->max_layers, sizeof *q->lm);
     int me = q->c.monitor_every;
     /* passes spanning stall_window steps, both ends included */
     q->stall_pts = (c->stall_window + me - 1) / me + 1;
@@ -73,10 +75,11 @@ gg_quiet *gg_quiet_new(const gg_guard_config *c, int max_layers)
     q->ring_n = c->progress_window > 0 ? (c->progress_window + me - 1) / me + 1 : 0;
     if (q->ring_n < q->stall_pts) q->ring_n = q->stall_pts;
     q->h.ring = calloc((size_t)q->ring_n, sizeof *q->h.ring);
-    if (!q->prof || !q->h.ring) goto oom;
+    if (!q->prof || !q->lm || !q->h.ring) goto oom;
     for (int s = 0; s < GG_Q_COUNT; s++) q->h.last_report[s] = -1;
     q->h.ratio0 = NAN;
     q->h.dead0 = NAN;
+    q->h.sat0 = NAN;
     return q;
 oom:
     gg_quiet_free(q);
@@ -88,6 +91,7 @@ void gg_quiet_free(gg_quiet *q)
 {
     if (!q) return;
     free(q->prof);
+    free(q->lm);
     free(q->h.ring);
     free(q);
 }
@@ -269,10 +273,18 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
                      double chance, double lr, gg_quiet_finding *out, int cap)
 {
     if (!q || !layers) return 0;
-    q->L = layers;
     q->nl = nlayers < q->max_layers ? nlayers : q->max_layers;
+    /* a unit zero for one sample, or beyond the threshold for it, says
+     * little: shares over too few samples are not judged (at batch 1 half
+     * the units of a healthy ReLU layer are zero) */
     q->na = 0;
-    for (int l = 0; l < q->nl; l++) q->na += isfinite(layers[l].dead_fraction) || isfinite(layers[l].saturated_fraction);
+    for (int l = 0; l < q->nl; l++) {
+        q->lm[l] = layers[l];
+        if (layers[l].act_samples < GG_GUARD_ACT_SAMPLES) q->lm[l].dead_fraction = q->lm[l].saturated_fraction = NAN;
+        q->na += isfinite(q->lm[l].dead_fraction) || isfinite(q->lm[l].saturated_fraction);
+    }
+    q->L = q->lm;
+    int measured = q->na > 0;
     const gg_guard_config *c = &q->c;
     int nf = 0;
     if (lr > q->h.peak_lr) q->h.peak_lr = lr;
@@ -288,7 +300,10 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
     /* per-layer signals, each for quiet_persist passes in a row */
     int dl;
     double md = max_dead(q, &dl);
-    if (q->h.passes == 1) q->h.dead0 = md;
+    double ms = 0;
+    for (int l = 0; l < q->nl; l++)
+        if (q->L[l].saturated_fraction > ms) ms = q->L[l].saturated_fraction;
+    if (measured && isnan(q->h.dead0)) q->h.dead0 = md, q->h.sat0 = ms;
     int van = np >= 2 && isfinite(ratio) && ratio < c->vanish_ratio;
     char sat_txt[96];
     int nsat = worst_layers(q, 0, c->saturation_fraction, sat_txt, sizeof sat_txt);
@@ -298,12 +313,17 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
     on[GG_Q_DEAD] = dl >= 0 && md >= c->dead_fraction;
     on[GG_Q_SATURATION] = nsat > 0;
     on[GG_Q_UPDATE_RATIO] = wu >= 0;
+    int held[GG_Q_COUNT] = {0};
+    held[GG_Q_DEAD] = held[GG_Q_SATURATION] = !measured;
     for (int s = GG_Q_VANISHING; s <= GG_Q_UPDATE_RATIO; s++) {
-        q->h.persist[s] = on[s] ? q->h.persist[s] + 1 : 0;
+        /* a signal not measured this pass stays as it was */
+        if (!held[s]) q->h.persist[s] = on[s] ? q->h.persist[s] + 1 : 0;
         on[s] = q->h.persist[s] >= c->quiet_persist;
     }
+    /* saturation that training made, as the dead units it killed below */
+    int sat_made = on[GG_Q_SATURATION] && q->h.sat0 < c->saturation_fraction;
     int stall = at_chance || flat;
-    q->h.unhealthy = at_chance || stall || on[GG_Q_DEAD];
+    q->h.unhealthy = at_chance || stall || on[GG_Q_DEAD] || sat_made;
     /* dead units at chance level are a collapse when the network could
      * learn at the start: its first gradient profile did not vanish.
      * Otherwise the dead units are one more symptom of the stall. */
@@ -343,7 +363,7 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
             profile_text(q, ratio, f->detail + k, sizeof f->detail - k);
         }
     }
-    if (on[GG_Q_DEAD] && due(q, GG_Q_DEAD, step)) {
+    if (on[GG_Q_DEAD] && !held[GG_Q_DEAD] && due(q, GG_Q_DEAD, step)) {
         gg_quiet_finding *f = add(out, &nf, cap, GG_Q_DEAD, md, c->dead_fraction);
         char buf[96];
         int nl = worst_layers(q, 1, c->dead_fraction, buf, sizeof buf);
@@ -354,13 +374,12 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
                         buf, nl, nl == 1 ? "" : "s", 100 * c->dead_fraction,
                         f->killed ? " (killed in training: the first pass had fewer)" : "");
     }
-    if (on[GG_Q_SATURATION] && due(q, GG_Q_SATURATION, step)) {
-        double ms = 0;
-        for (int l = 0; l < q->nl; l++)
-            if (q->L[l].saturated_fraction > ms) ms = q->L[l].saturated_fraction;
+    if (on[GG_Q_SATURATION] && !held[GG_Q_SATURATION] && due(q, GG_Q_SATURATION, step)) {
         gg_quiet_finding *f = add(out, &nf, cap, GG_Q_SATURATION, ms, c->saturation_fraction);
-        if (f) snprintf(f->detail, sizeof f->detail, "saturated units (|pre-activation| > %.3g for %.0f%% of the batch): %s",
-                        c->saturation_threshold, 100 * SAT_BATCH, sat_txt);
+        if (f) f->killed = sat_made;
+        if (f) snprintf(f->detail, sizeof f->detail, "saturated units (|pre-activation| > %.3g for %.0f%% of the batch): %s%s",
+                        c->saturation_threshold, 100 * SAT_BATCH, sat_txt,
+                        sat_made ? " (saturated in training: the first pass had fewer)" : "");
     }
     if (on[GG_Q_UPDATE_RATIO] && due(q, GG_Q_UPDATE_RATIO, step)) {
         gg_quiet_finding *f = add(out, &nf, cap, GG_Q_UPDATE_RATIO, q->L[wu].update_ratio,
@@ -370,6 +389,6 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
                         c->update_ratio_high, low ? "small" : "large");
     }
     for (int s = GG_Q_VANISHING; s <= GG_Q_UPDATE_RATIO; s++)
-        if (!on[s]) q->h.active[s] = 0;
+        if (!on[s] && !held[s]) q->h.active[s] = 0;
     return nf;
 }

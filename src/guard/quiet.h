@@ -29,8 +29,9 @@ typedef enum gg_quiet_signal {
 typedef struct gg_quiet_finding {
     gg_quiet_signal sig;
     double value, threshold;
-    int killed;       /* dead units: training killed them (the first pass had fewer, and its gradient
-                         profile did not vanish), so the rate did; not a collapse's dead units */
+    int killed;       /* dead or saturated units that training made (the first measured pass had
+                         fewer; for dead units also: its gradient profile did not vanish, and no
+                         collapse answers for them), so the rate did */
     char detail[256]; /* one readable line: what, where, the numbers */
 } gg_quiet_finding;
 
@@ -44,8 +45,10 @@ typedef struct gg_quiet_hist {
     long last_report[GG_Q_COUNT];  /* step it was last reported, -1 never */
     double peak_lr;                /* the largest learning rate seen */
     double ratio0;                 /* the gradient profile at the first pass: NaN before it */
-    double dead0;                  /* the largest dead share of a layer at the first pass: NaN before it */
-    int unhealthy;                 /* the last pass saw the loss at chance, a stall or a dead layer */
+    double dead0;                  /* the largest dead share of a layer at the first measured pass: NaN before it */
+    double sat0;                   /* the largest saturated share at the first measured pass: NaN before it */
+    int unhealthy;                 /* the last pass saw the loss at chance, a stall, a dead layer or one
+                                      training saturated */
     int passes;
 } gg_quiet_hist;
 
@@ -65,8 +68,10 @@ void gg_quiet_free(gg_quiet *q);
 
 /* One pass at `step` over per-layer statistics in depth order (layers[l]:
  * its gradient norm, NaN for a layer without parameters; its dead and
- * saturated shares, NaN where not measured; its update/weight ratio, NaN
- * where none), smoothed the EMA-smoothed loss, chance the chance-level loss
+ * saturated shares, NaN where not measured, not judged when measured over
+ * fewer than GG_GUARD_ACT_SAMPLES samples (a pass without them leaves the
+ * two signals' persistence as it was); its update/weight ratio, NaN where
+ * none), smoothed the EMA-smoothed loss, chance the chance-level loss
  * (0: none), lr the learning rate in force. Writes at most cap findings to
  * out (rate-limited: a signal that persists is repeated once every
  * report_every steps) and returns their number. */

@@ -61,6 +61,7 @@ void gg_guard_memory_init(gg_guard_memory *m)
     m->lr_scale = 1;
     m->lr_ceiling = 1;
     m->last_failure = -1;
+    m->last_skipped = -1;
 }
 
 /* ---- the table ---------------------------------------------------------- */
@@ -100,6 +101,7 @@ static const sfield fields[] = {
     M("memory.lr_scale", T_DOUBLE, lr_scale),
     M("memory.lr_ceiling", T_DOUBLE, lr_ceiling),
     M("memory.last_failure", T_LONG, last_failure),
+    M("memory.last_skipped", T_LONG, last_skipped),
     M("memory.good_since_backoff", T_LONG, good_since_backoff),
     M("memory.rollbacks_used", T_LONG, rollbacks_used),
     M("memory.consecutive_skips", T_INT, consecutive_skips),
@@ -131,6 +133,7 @@ static const sfield fields[] = {
     Q("quiet.peak_lr", T_DOUBLE, peak_lr),
     Q("quiet.first_profile", T_DOUBLE, ratio0),
     Q("quiet.first_dead", T_DOUBLE, dead0),
+    Q("quiet.first_saturated", T_DOUBLE, sat0),
     Q("quiet.unhealthy", T_INT, unhealthy),
     Q("quiet.passes", T_INT, passes),
 };

@@ -270,6 +270,7 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
     measure(gd, &maxabs, &bad);
     gg_guard_obs obs = {step, epoch, loss, gd->sq, maxabs, bad, gd->lr_now, NULL, 0, NULL, 0, 0, 0};
     watch(gd, &obs);
+    gg_monitor_observe(gd->mon);
     if (gd->mon && gg_guard_core_wants_layers(gd->core, step)) {
         gg_monitor_measure(gd->mon, gd->sq, gg_optim_update_norms(gd->o));
         obs.layers = gg_monitor_layers(gd->mon, &obs.nlayers);

@@ -4,7 +4,7 @@ tiny PyTorch models: one line per check, "ok ..." or "FAIL: ...".
 
     torch_guard_check.py DIR        (DIR: scratch space for run directories)
 
-- a batch with a NaN pixel rolls the model and Adam's state back to the
+- a batch with a NaN pixel (skip_first off) rolls the model and Adam's state back to the
   snapshot bit for bit, gives the snapshot's position, calls on_rollback,
   backs the rate off, and the run ends finite;
 - clips against the library's decision core fed the same statistics
@@ -99,8 +99,9 @@ def test_rollback(tmp):
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     x, y = data(1)
     seen = []
+    # skip_first off: the rollback itself is under test (the default skips a lone NaN batch first)
     guard = gt.Guard(model, opt, run_dir=os.path.join(tmp, "rollback"), snapshot_every=20, log_every=10,
-                     chance_loss=math.log(3), on_rollback=lambda r: seen.append(r.position.step))
+                     chance_loss=math.log(3), on_rollback=lambda r: seen.append(r.position.step), skip_first=False)
     saved = {}
     rolled = None
     lr_in_step = spy(opt)
