@@ -534,8 +534,9 @@ static void test_young_failure(void)
 
 /* skip_first, from statistics alone: a burst of blow-ups and a NaN after
  * good steps are skipped with the rate untouched; a failure soon after a
- * skipped one, with good steps between, rolls back at once; failing steps
- * in a row roll back when they pass max_skips. */
+ * skipped one, with good steps between, rolls back at once, and so does a
+ * batch still far above the level right after a skip; failing steps in a
+ * row roll back when they pass max_skips. */
 static gg_verdict sf_step(gg_guard_core *core, gg_guard_obs *o, double *sq, gg_train_pos *pos, long step, double loss,
                           int nan)
 {
@@ -581,6 +582,22 @@ static void test_skip_first(void)
     for (int k = 0; k < 6; k++) v[k] = sf_step(core, &o, sq, &pos, step + k, 150, 0);
     GT_CHECK(v[0] == GG_GUARD_SKIP && v[3] == GG_GUARD_SKIP && v[4] == GG_GUARD_ROLLBACK,
              "blow-ups in a row: max_skips (4) skips, then a rollback (%d %d %d)", v[0], v[3], v[4]);
+    gg_guard_core_free(core);
+    /* the batch after a skipped blow-up still 5x the level: the weights */
+    core = gg_guard_core_new(&c, 1, ts, 4);
+    pos.step = 0;
+    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "the first snapshot");
+    for (step = 0; step < 250; step++) sf_step(core, &o, sq, &pos, step, 2.0 - step * 0.004, 0);
+    GT_CHECK(sf_step(core, &o, sq, &pos, step++, 150, 0) == GG_GUARD_SKIP, "a blow-up: skipped");
+    GT_CHECK(sf_step(core, &o, sq, &pos, step, 5.0, 0) == GG_GUARD_ROLLBACK,
+             "the next batch still 5x the level: rollback");
+    gg_guard_core_free(core);
+    core = gg_guard_core_new(&c, 1, ts, 4);
+    pos.step = 0;
+    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "the first snapshot");
+    for (step = 0; step < 250; step++) sf_step(core, &o, sq, &pos, step, 2.0 - step * 0.004, 0);
+    GT_CHECK(sf_step(core, &o, sq, &pos, step++, 150, 0) == GG_GUARD_SKIP, "a blow-up: skipped");
+    GT_CHECK(sf_step(core, &o, sq, &pos, step, 1.5, 0) == GG_GUARD_PROCEED, "the next batch 1.5x the level: goes on");
     gg_guard_core_free(core);
     c.skip_first = 0;
     core = gg_guard_core_new(&c, 1, ts, 4);

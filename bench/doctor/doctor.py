@@ -150,11 +150,15 @@ def metric(r, kind):
     return v if v is not None and math.isfinite(v) else None
 
 
-def judge(r, kind, fl):
-    """(passes, why not) of a finished run against its floor."""
+def judge(r, kind, fl, protected=False):
+    """(passes, why not) of a finished run against its floor. An unprotected
+    run with a non-finite loss on any step fails (its user saw the run go
+    NaN); a protected one (the guard, PyTorch + clip) is judged on its end:
+    a batch whose loss was non-finite and whose step was skipped harmed
+    nothing."""
     if r.get("status") != "completed":
         return False, r.get("status") or "failed"
-    if r.get("nonfinite"):
+    if r.get("nonfinite") and not protected:
         return False, "non-finite loss on %d steps" % r["nonfinite"]
     m = metric(r, kind)
     if m is None:
@@ -209,12 +213,26 @@ def run_part(a, cands, kernel, g):
           f"runs in {work}", flush=True)
     t_start = time.time()
     do_gg = not a.torch_only
+    reused = None
+    if do_gg and a.reuse_off:
+        # the unguarded runs of this part's newest result under this kernel
+        # family: a change to the guard leaves them as they were (the guard
+        # is not built with guard.enabled=false)
+        reused = newest_part_json(part_name(a), kernel)
+        prev = json.load(open(reused)) if reused else {"twins": {}, "candidates": {}}
+        print(f"doctor: unguarded runs reused from {reused or 'nothing (none yet)'}", flush=True)
+
+    def off_run(sec, key, cfg, d):
+        old = prev[sec].get(key, {}).get("off") if reused else None
+        if old:
+            f = concurrent.futures.Future()
+            f.set_result(old)
+            return f
+        return pool.submit(run_gg, g, cfg, os.path.join(work, d), env, ["--set", "guard.enabled=false"])
     if do_gg:
         # 1. guard off: every twin and every candidate
-        tf = {k: pool.submit(run_gg, g, tw, os.path.join(work, "twin-off-" + slug(k)), env,
-                             ["--set", "guard.enabled=false"]) for k, (c, tw) in twins.items()}
-        cf = {c.id: pool.submit(run_gg, g, cfgs[c.id], os.path.join(work, "off-" + slug(c.id)), env,
-                                ["--set", "guard.enabled=false"]) for c in cands}
+        tf = {k: off_run("twins", k, tw, "twin-off-" + slug(k)) for k, (c, tw) in twins.items()}
+        cf = {c.id: off_run("candidates", c.id, cfgs[c.id], "off-" + slug(c.id)) for c in cands}
         for k, f in tf.items():
             res["twins"][k] = {"off": f.result()}
         # 2. which are cases; 3. the guarded runs of cases and of their twins
@@ -242,7 +260,7 @@ def run_part(a, cands, kernel, g):
         for cid, f in on_f.items():
             rec = res["candidates"][cid]
             on = f.result()
-            ok, why = judge(on, fam_kind[rec["family"]], rec["floor"])
+            ok, why = judge(on, fam_kind[rec["family"]], rec["floor"], protected=True)
             rec.update(on=on, rescued=ok, on_why=why)
             after = [e for e in on.get("events", []) if e["step"] >= rec["onset"]]
             rec["first_event"] = after[0]["step"] - rec["onset"] if after else None
@@ -271,7 +289,7 @@ def run_part(a, cands, kernel, g):
             r = tcf[c.id].result()
             kind = fam_kind[c.fam]
             fl = cases.floor_of(kind, metric(res["torch_twins"][c.twin_key()], kind))
-            ok, why = judge(r, kind, fl)
+            ok, why = judge(r, kind, fl, protected=True)
             res["candidates"][c.id]["torch"] = dict(r, floor=fl, rescued=ok, why=why)
     pool.shutdown()
     res["meta"] = {"kernel": kernel or "default", "blas_kernels": kline, "system_blas": system_blas(),
@@ -279,7 +297,7 @@ def run_part(a, cands, kernel, g):
                    "command": " ".join(["/usr/bin/python3", "bench/doctor/doctor.py"] + sys.argv[1:]),
                    "date": time.strftime("%Y-%m-%d %H:%M"), "wall_seconds": time.time() - t_start, "jobs": a.jobs,
                    "version": subprocess.run([g, "--version"], capture_output=True, text=True).stdout.splitlines()[0],
-                   "work": work}
+                   "work": work, "off_reused_from": os.path.basename(reused) if reused else None}
     return res
 
 
@@ -337,7 +355,8 @@ def report(results, title, parts=None):
     for m in parts or [res["meta"] for res in results]:
         L.append(f"- part `{m['families']}`{' (quick)' if m['quick'] else ''}, kernel family `{m['kernel']}` "
                  f"(`gradguard --version`: blas kernels: {m['blas_kernels']}), {m['date']}, "
-                 f"{m['wall_seconds'] / 60:.1f} min at {m['jobs']} run(s) at a time; command `{m['command']}`")
+                 f"{m['wall_seconds'] / 60:.1f} min at {m['jobs']} run(s) at a time; command `{m['command']}`"
+                 + (f"; unguarded runs from `{m['off_reused_from']}`" if m.get("off_reused_from") else ""))
     if results:
         m = results[0]["meta"]
         L += [f"- {m['version']}; CPU {m['cpu']}; system BLAS {m['system_blas']}; generator seed {m['seed']}; "
@@ -534,6 +553,8 @@ def main():
                                                               "newest gradguard result")
     ap.add_argument("--twin", action="store_true", help="show: also print the healthy twin")
     ap.add_argument("--build", default="build")
+    ap.add_argument("--reuse-off", action="store_true", help="take the unguarded runs from this part's newest result "
+                    "under the same kernel family (after a change to the guard only)")
     a = ap.parse_args()
     if a.command == "show" and not a.id:
         sys.exit("doctor: show needs a candidate ID")

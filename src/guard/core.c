@@ -500,7 +500,8 @@ static gg_verdict worse(gg_verdict a, gg_verdict b) { return a > b ? a : b; }
  * rest of the run. Failing steps in a row are skipped until max_skips
  * escalates them to the rollback (the weights themselves are bad then);
  * a failure soon after an earlier skipped one, with good steps between,
- * is the rate's and rolls back at once. */
+ * is the rate's and rolls back at once, and so is one whose next finite
+ * batch is still far above the level (check's after-skip test). */
 static gg_response skip_first(gg_guard_core *gd, gg_response r, long step)
 {
     if (r != GG_DO_ROLLBACK || !gd->c.skip_first) return r;
@@ -508,6 +509,7 @@ static gg_response skip_first(gg_guard_core *gd, gg_response r, long step)
     int again = gd->m.consecutive_skips == 0 && last >= 0 && step > last && step - last <= gd->c.snapshot_every / 2;
     if (again) return GG_DO_ROLLBACK;
     gd->m.last_skipped = step;
+    gd->m.after_skip = 1;
     return GG_DO_SKIP;
 }
 
@@ -983,6 +985,22 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     int blowup = c->loss_blowup > 0 && gd->h.ema_l.n > 0 && isfinite(ll) && ll > gd->h.ema_l.mean + log(c->loss_blowup) &&
                  loss > c->loss_blowup_floor * gd->h.loss_first &&
                  (!warm || ll - gd->h.ema_l.mean > c->loss_blowup_z * gg_ema_std(&gd->h.ema_l));
+    /* the first batch after failures skip_first skipped: back near the
+     * level, the failures were the batches'; still over the square root of
+     * the blow-up factor above it, the weights had gone bad before them
+     * (a rate too high whose loss swings) and the rollback comes now */
+    int after_skip = gd->m.after_skip && !blowup;
+    if (after_skip) gd->m.after_skip = 0;
+    if (after_skip && isfinite(ll) && ll > gd->h.ema_l.mean + 0.5 * log(c->loss_blowup) &&
+        loss > c->loss_blowup_floor * gd->h.loss_first) {
+        snprintf(detail, sizeof detail, "loss %.4g on the first batch after the skipped ones is still over %.3gx its "
+                 "running level %.4g: the weights, not the batches", loss, sqrt(c->loss_blowup), exp(gd->h.ema_l.mean));
+        gg_verdict bv = respond(gd, c->on_blowup, step, epoch, "loss_blowup", loss,
+                                sqrt(c->loss_blowup) * exp(gd->h.ema_l.mean), detail, norm);
+        if (bv == GG_GUARD_ROLLBACK) gd->m.blowup_pending = 1;
+        v = worse(v, bv);
+        lspike = 1;
+    }
     if (blowup) {
         snprintf(detail, sizeof detail, "loss %.4g is over %gx its running level %.4g (and over %g of the first loss %.4g)",
                  loss, c->loss_blowup, exp(gd->h.ema_l.mean), c->loss_blowup_floor, gd->h.loss_first);
@@ -1167,6 +1185,7 @@ int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos)
     int persistent = gd->m.rollbacks_used >= (gd->c.rollback_budget + 1) / 2;
     gd->m.last_failure = failed_at;
     gd->m.last_skipped = -1;
+    gd->m.after_skip = 0;
     *pos = sp->pos;
     gd->sn[1 - k].valid = 0;
     gd->pending_healthy = 0;

@@ -102,6 +102,7 @@ static const sfield fields[] = {
     M("memory.lr_ceiling", T_DOUBLE, lr_ceiling),
     M("memory.last_failure", T_LONG, last_failure),
     M("memory.last_skipped", T_LONG, last_skipped),
+    M("memory.after_skip", T_INT, after_skip),
     M("memory.good_since_backoff", T_LONG, good_since_backoff),
     M("memory.rollbacks_used", T_LONG, rollbacks_used),
     M("memory.consecutive_skips", T_INT, consecutive_skips),

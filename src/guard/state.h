@@ -51,6 +51,7 @@ typedef struct gg_guard_memory {
     double lr_ceiling;       /* lr_scale climbs back to at most this */
     long last_failure;       /* step of the last rollback's failure, -1 none */
     long last_skipped;       /* step of the last failure skip_first skipped, -1 none */
+    int after_skip;          /* skip_first skipped a failure and no finite step has followed */
     long good_since_backoff; /* healthy steps since the last back-off */
     long rollbacks_used;
     int consecutive_skips;
