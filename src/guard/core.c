@@ -522,22 +522,12 @@ int gg_guard_core_wants_layers(const gg_guard_core *gd, long step) { return gd &
 
 /* Dead or saturated units that training made (f->killed): a rate that made
  * them is too high, and a rollback it asks for makes the backed-off rate
- * the ceiling. Units there from the start are the init check's: a warning.
- * When the replay meets them again at the step that failed, the state the
- * rollback restored had them too and another rollback cannot help: they
- * become the level later passes are judged against. */
-static gg_response made_in_training(gg_guard_core *gd, gg_quiet_finding *f, gg_response r, long step)
+ * the ceiling. Units there from the start are the init check's: a warning;
+ * so are those the state a rollback restored already had (the first pass
+ * after a rollback raises the baseline, quiet.c). */
+static gg_response made_in_training(gg_guard_core *gd, const gg_quiet_finding *f, gg_response r)
 {
     if (!f->killed) return GG_DO_NOTHING;
-    if (r == GG_DO_ROLLBACK && gd->m.last_failure == step) {
-        gg_quiet_hist *qh = gg_quiet_history(gd->q);
-        if (f->sig == GG_Q_DEAD) qh->dead0 = f->value;
-        else qh->sat0 = f->value;
-        size_t l = strlen(f->detail);
-        snprintf(f->detail + l, sizeof f->detail - l, "%s", "; the state the last rollback restored had them "
-                 "too: not rolled back again");
-        return GG_DO_NOTHING;
-    }
     if (r == GG_DO_ROLLBACK) gd->m.collapse_ceiling = 1;
     return r;
 }
@@ -579,11 +569,11 @@ static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double no
             break;
         case GG_Q_DEAD:
             gd->m.cnt.dead++;
-            r = made_in_training(gd, f, c->on_dead, step);
+            r = made_in_training(gd, f, c->on_dead);
             break;
         case GG_Q_SATURATION:
             gd->m.cnt.saturated++;
-            r = made_in_training(gd, f, c->on_saturation, step);
+            r = made_in_training(gd, f, c->on_saturation);
             break;
         case GG_Q_UPDATE_RATIO:
             gd->m.cnt.update_ratio++;

@@ -105,6 +105,7 @@ void gg_quiet_reset(gg_quiet *q)
 {
     if (!q) return;
     q->h.unhealthy = 0;
+    q->h.rebase = 1;
     q->h.ring_pos = q->h.ring_fill = 0;
     /* what was reported before is history now; no "moves again" for it */
     for (int s = 0; s < GG_Q_COUNT; s++) q->h.persist[s] = q->h.active[s] = 0;
@@ -303,7 +304,12 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
     double ms = 0;
     for (int l = 0; l < q->nl; l++)
         if (q->L[l].saturated_fraction > ms) ms = q->L[l].saturated_fraction;
+    /* the baseline that "made in training" is judged against: the first
+     * measured pass, raised by the first one after each rollback (units the
+     * restored state already had are not the replay's doing) */
     if (measured && isnan(q->h.dead0)) q->h.dead0 = md, q->h.sat0 = ms;
+    else if (measured && q->h.rebase) q->h.dead0 = fmax(q->h.dead0, md), q->h.sat0 = fmax(q->h.sat0, ms);
+    if (measured) q->h.rebase = 0;
     int van = np >= 2 && isfinite(ratio) && ratio < c->vanish_ratio;
     char sat_txt[96];
     int nsat = worst_layers(q, 0, c->saturation_fraction, sat_txt, sizeof sat_txt);

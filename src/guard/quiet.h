@@ -47,6 +47,8 @@ typedef struct gg_quiet_hist {
     double ratio0;                 /* the gradient profile at the first pass: NaN before it */
     double dead0;                  /* the largest dead share of a layer at the first measured pass: NaN before it */
     double sat0;                   /* the largest saturated share at the first measured pass: NaN before it */
+    int rebase;                    /* a rollback restored an earlier state: the next measured pass is a
+                                      first pass too, its shares raising dead0 and sat0 */
     int unhealthy;                 /* the last pass saw the loss at chance, a stall, a dead layer or one
                                       training saturated */
     int passes;

@@ -135,6 +135,7 @@ static const sfield fields[] = {
     Q("quiet.first_profile", T_DOUBLE, ratio0),
     Q("quiet.first_dead", T_DOUBLE, dead0),
     Q("quiet.first_saturated", T_DOUBLE, sat0),
+    Q("quiet.rebase", T_INT, rebase),
     Q("quiet.unhealthy", T_INT, unhealthy),
     Q("quiet.passes", T_INT, passes),
 };
