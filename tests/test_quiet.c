@@ -267,14 +267,15 @@ static void test_stall(void)
 }
 
 /* Healthy at step 0, then fc1 dies and the loss sits at chance: collapse,
- * rolled back by the default response (with the dead-unit response off:
- * by default it answers first, below). */
+ * rolled back by the default response (with the dead-unit and vanished-
+ * profile responses off: by default they answer first, below). */
 static void test_collapse(void)
 {
     net n;
     net_build(&n, 32);
     gg_guard_config c = quiet_only();
     c.on_dead = GG_DO_NOTHING;
+    c.on_vanished = GG_DO_NOTHING;
     gg_guard *gd = gg_guard_new(n.g, n.o, &c);
     gg_guard_set_chance(gd, LN3);
     gg_train_pos pos = {0, 0, 0, {0}};
@@ -294,6 +295,24 @@ static void test_collapse(void)
     const char *det = NULL;
     GT_CHECK(count_signal(gd, "collapse", &det) == 1 && strstr(det, "dead units"), "the event: %s", det ? det : "");
     GT_CHECK(count_signal(gd, "stall", NULL) == 0, "a collapse, not a plain stall");
+    gg_guard_free(gd);
+    /* with on_vanished (the default): fc1's gradient, alive at the first
+     * pass, is zero from the second: a profile training made vanish, rolled
+     * back at once; on_vanishing (a profile vanished from the start) would
+     * only warn */
+    c.on_vanished = GG_DO_ROLLBACK;
+    gd = gg_guard_new(n.g, n.o, &c);
+    gg_guard_snapshot(gd, &pos);
+    for (int i = 0; i < 32; i++) b1[i] = 0;
+    pass(&n);
+    gg_guard_check(gd, 0, 0, LN3);
+    for (int i = 0; i < 32; i++) b1[i] = -100.0f;
+    pass(&n);
+    rolled = -1;
+    for (long t = 1; t <= 300 && rolled < 0; t++)
+        if (gg_guard_check(gd, t, 0, LN3).verdict == GG_GUARD_ROLLBACK) rolled = t;
+    GT_CHECK(rolled == 10 && count_signal(gd, "vanishing_gradient", &det) == 1 && strstr(det, "in training"),
+             "a profile vanished in training: rolled back at the second pass (step %ld): %s", rolled, det ? det : "");
     gg_guard_free(gd);
     /* the default: units alive at the first pass and dead for quiet_persist
      * passes after were killed in training: rolled back as soon as that is

@@ -110,6 +110,7 @@ typedef struct gg_guard_config {
     gg_response on_stall, on_vanishing;
     gg_response on_dead;       /* a ReLU layer's units killed in training (dead at the monitor, alive at its first pass) */
     gg_response on_saturation; /* a tanh/sigmoid layer saturated in training (saturated at the monitor, not at its first pass) */
+    gg_response on_vanished;   /* a gradient profile that vanished in training (its first pass's did not) */
     float remedy_noise_eta;    /* eta of the noise that the noise response switches on */
     /* transformers (read only when the model has attention ops or a softmax
      * output the trainer measures: docs/guard.md, "Attention and output logits") */

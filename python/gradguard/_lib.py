@@ -59,13 +59,13 @@ GUARD_CONFIG_FIELDS = [
     ("progress_window", _i), ("min_progress", _f), ("chance_margin", _f), ("vanish_ratio", _f),
     ("dead_fraction", _f), ("saturation_fraction", _f), ("saturation_threshold", _f), ("update_ratio_low", _f),
     ("update_ratio_high", _f), ("quiet_persist", _i), ("report_every", _i), ("on_stall", _i),
-    ("on_vanishing", _i), ("on_dead", _i), ("on_saturation", _i), ("remedy_noise_eta", _f), ("attn_logit_max", _f),
+    ("on_vanishing", _i), ("on_dead", _i), ("on_saturation", _i), ("on_vanished", _i), ("remedy_noise_eta", _f), ("attn_logit_max", _f),
     ("attn_logit_floor", _f), ("on_attention", _i), ("logz_max", _f), ("on_logit_drift", _i), ("z_loss_remedy", _f),
     ("attn_persist", _i), ("attn_logit_blowup", _f),
 ]
 CLIP_FIELDS = ("clip",)
 RESPONSE_FIELDS = ("on_nonfinite", "on_spike", "on_loss_spike", "on_trend", "on_blowup", "on_collapse",
-                   "on_max_spike", "on_stall", "on_vanishing", "on_dead", "on_saturation", "on_attention", "on_logit_drift")
+                   "on_max_spike", "on_stall", "on_vanishing", "on_dead", "on_saturation", "on_vanished", "on_attention", "on_logit_drift")
 
 
 class GuardConfig(ctypes.Structure):

@@ -157,6 +157,7 @@ static gg_status check_config(const gg_guard_config *c)
         {"on_max_spike", offsetof(gg_guard_config, on_max_spike)}, {"on_stall", offsetof(gg_guard_config, on_stall)},
         {"on_vanishing", offsetof(gg_guard_config, on_vanishing)}, {"on_dead", offsetof(gg_guard_config, on_dead)},
         {"on_saturation", offsetof(gg_guard_config, on_saturation)},
+        {"on_vanished", offsetof(gg_guard_config, on_vanished)},
         {"on_logit_drift", offsetof(gg_guard_config, on_logit_drift)},
     };
     for (size_t i = 0; i < sizeof resp_keys / sizeof resp_keys[0]; i++)
@@ -520,7 +521,7 @@ static int monitor_due(const gg_guard_core *gd, long step)
 
 int gg_guard_core_wants_layers(const gg_guard_core *gd, long step) { return gd && monitor_due(gd, step); }
 
-/* Dead or saturated units that training made (f->killed): a rate that made
+/* Dead or saturated units, or a vanished gradient profile, that training made (f->killed): a rate that made
  * them is too high, and a rollback it asks for makes the backed-off rate
  * the ceiling. Units there from the start are the init check's: a warning;
  * so are those the state a rollback restored already had (the first pass
@@ -560,7 +561,7 @@ static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double no
             break;
         case GG_Q_VANISHING:
             gd->m.cnt.vanishing++;
-            r = c->on_vanishing;
+            r = f->killed ? made_in_training(gd, f, c->on_vanished) : c->on_vanishing;
             break;
         case GG_Q_COLLAPSE:
             gd->m.cnt.collapses++;
@@ -588,7 +589,7 @@ static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double no
             continue;
         }
         gg_verdict fv = respond(gd, r, step, epoch, name, f->value, f->threshold, f->detail, norm);
-        if (fv == GG_GUARD_STOP && (f->sig == GG_Q_STALL || f->sig == GG_Q_VANISHING)) *stalled = 1;
+        if (fv == GG_GUARD_STOP && (f->sig == GG_Q_STALL || (f->sig == GG_Q_VANISHING && !f->killed))) *stalled = 1;
         v = worse(v, fv);
     }
     return v;

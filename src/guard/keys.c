@@ -139,7 +139,7 @@ const gg_key gg_guard_keys[] = {
     I(quiet_persist, 1, 1000000, 3, .doc = "passes in a row a per-layer signal must last to be reported"),
     I(report_every, 1, 100000000, 1000, .doc = "steps between repeats of a signal that persists"),
     R(on_stall, GG_DO_NOTHING, .doc = "response to a stall"),
-    R(on_vanishing, GG_DO_NOTHING, .doc = "response to a vanishing gradient profile"),
+    R(on_vanishing, GG_DO_NOTHING, .doc = "response to a gradient profile that vanished from the first pass on"),
     R(on_dead, GG_DO_ROLLBACK,
       .doc = "response to a ReLU layer whose units training killed: dead (zero for the whole batch) at "
              "`quiet_persist` monitor passes in a row after being alive at the first pass, in a net whose gradient "
@@ -150,6 +150,11 @@ const gg_key gg_guard_keys[] = {
              "passes in a row when the first pass had fewer (a rate too high for the net drives it there); a "
              "rollback also makes the backed-off rate the ceiling. Saturation from the start is the init check's, "
              "and a warning here"),
+    R(on_vanished, GG_DO_ROLLBACK,
+      .doc = "response to a gradient profile that training made vanish: below `vanish_ratio` at `quiet_persist` "
+             "monitor passes in a row when the first pass's was not (a rate too high drove the layers into "
+             "saturation or death); a rollback also makes the backed-off rate the ceiling. A profile vanished from "
+             "the start is answered by `on_vanishing`"),
     F(remedy_noise_eta, 0, 1e6, 0.3, .doc = "eta of the gradient noise the `noise` response switches on"),
     {0},
 };

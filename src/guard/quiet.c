@@ -279,7 +279,10 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
      * little: shares over too few samples are not judged (at batch 1 half
      * the units of a healthy ReLU layer are zero) */
     q->na = 0;
+    int has_acts = 0;
     for (int l = 0; l < q->nl; l++) {
+        has_acts |= layers[l].act_samples > 0 || isfinite(layers[l].dead_fraction) ||
+                    isfinite(layers[l].saturated_fraction);
         q->lm[l] = layers[l];
         if (layers[l].act_samples < GG_GUARD_ACT_SAMPLES) q->lm[l].dead_fraction = q->lm[l].saturated_fraction = NAN;
         q->na += isfinite(q->lm[l].dead_fraction) || isfinite(q->lm[l].saturated_fraction);
@@ -309,7 +312,8 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
      * restored state already had are not the replay's doing) */
     if (measured && isnan(q->h.dead0)) q->h.dead0 = md, q->h.sat0 = ms;
     else if (measured && q->h.rebase) q->h.dead0 = fmax(q->h.dead0, md), q->h.sat0 = fmax(q->h.sat0, ms);
-    if (measured) q->h.rebase = 0;
+    if (q->h.rebase && isfinite(ratio) && !(ratio >= q->h.ratio0)) q->h.ratio0 = ratio;
+    if (measured || !has_acts) q->h.rebase = 0;
     int van = np >= 2 && isfinite(ratio) && ratio < c->vanish_ratio;
     char sat_txt[96];
     int nsat = worst_layers(q, 0, c->saturation_fraction, sat_txt, sizeof sat_txt);
@@ -365,8 +369,13 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
     if (on[GG_Q_VANISHING] && due(q, GG_Q_VANISHING, step)) {
         gg_quiet_finding *f = add(out, &nf, cap, GG_Q_VANISHING, ratio, c->vanish_ratio);
         if (f) {
+            /* a profile the first pass did not have: training made it vanish */
+            f->killed = q->h.ratio0 >= c->vanish_ratio;
             size_t k = (size_t)snprintf(f->detail, sizeof f->detail, "gradient norm through depth: ");
-            profile_text(q, ratio, f->detail + k, sizeof f->detail - k);
+            k += profile_text(q, ratio, f->detail + k, sizeof f->detail - k);
+            if (f->killed && k < sizeof f->detail)
+                snprintf(f->detail + k, sizeof f->detail - k, " (vanished in training: the first pass's ratio was %.2g)",
+                         q->h.ratio0);
         }
     }
     if (on[GG_Q_DEAD] && !held[GG_Q_DEAD] && due(q, GG_Q_DEAD, step)) {
