@@ -578,6 +578,13 @@ static void test_skip_first(void)
     back.step = step;
     GT_CHECK(gg_guard_core_rollback(core, &back) >= 0, "rolled back (to step %ld)", back.step);
     step = back.step;
+    GT_CHECK(sf_step(core, &o, sq, &pos, step, 150, 0) == GG_GUARD_ROLLBACK,
+             "the replay fails again within half an interval of that failure: rollback at once");
+    gg_guard_core_free(core);
+    core = gg_guard_core_new(&c, 1, ts, 4);
+    pos.step = 0;
+    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "the first snapshot");
+    for (step = 0; step < 250; step++) sf_step(core, &o, sq, &pos, step, 2.0 - step * 0.004, 0);
     gg_verdict v[6];
     for (int k = 0; k < 6; k++) v[k] = sf_step(core, &o, sq, &pos, step + k, 150, 0);
     GT_CHECK(v[0] == GG_GUARD_SKIP && v[3] == GG_GUARD_SKIP && v[4] == GG_GUARD_ROLLBACK,

@@ -502,13 +502,16 @@ static gg_verdict worse(gg_verdict a, gg_verdict b) { return a > b ? a : b; }
  * escalates them to the rollback (the weights themselves are bad then);
  * a failure soon after an earlier skipped one, with good steps between,
  * is the rate's and rolls back at once, and so is one whose next finite
- * batch is still far above the level (check's after-skip test). */
+ * batch is still far above the level (check's after-skip test), and one
+ * within half an interval of the last rollback's failure (the replay of a
+ * state that failed: the rollback's own "repeated" rule). */
 static gg_response skip_first(gg_guard_core *gd, gg_response r, long step)
 {
     if (r != GG_DO_ROLLBACK || !gd->c.skip_first) return r;
-    long last = gd->m.last_skipped;
-    int again = gd->m.consecutive_skips == 0 && last >= 0 && step > last && step - last <= gd->c.snapshot_every / 2;
-    if (again) return GG_DO_ROLLBACK;
+    long last = gd->m.last_skipped, half = gd->c.snapshot_every / 2;
+    int again = gd->m.consecutive_skips == 0 && last >= 0 && step > last && step - last <= half;
+    int replay = gd->m.consecutive_skips == 0 && gd->m.last_failure >= 0 && step - gd->m.last_failure <= half;
+    if (again || replay) return GG_DO_ROLLBACK;
     gd->m.last_skipped = step;
     gd->m.after_skip = 1;
     return GG_DO_SKIP;
