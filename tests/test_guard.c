@@ -551,19 +551,28 @@ static gg_verdict sf_step(gg_guard_core *core, gg_guard_obs *o, double *sq, gg_t
     return v;
 }
 
+/* A core with a first snapshot, through 250 good steps of a falling loss
+ * (from 2.0 to 1.0): the level the failures below stand against. */
+static gg_guard_core *sf_core(const gg_guard_config *c, gg_guard_obs *o, double *sq, gg_train_pos *pos, long *step)
+{
+    static gg_guard_tensor ts[1] = {{"w", "l"}};
+    gg_guard_core *core = gg_guard_core_new(c, 1, ts, 4);
+    GT_CHECK(core != NULL, "core: %s", gg_errmsg());
+    pos->step = 0;
+    GT_CHECK(gg_guard_core_snapshot(core, pos) >= 0, "the first snapshot");
+    for (*step = 0; *step < 250; ++*step) sf_step(core, o, sq, pos, *step, 2.0 - (double)*step * 0.004, 0);
+    return core;
+}
+
 static void test_skip_first(void)
 {
     gg_guard_config c = gg_guard_defaults();
     c.max_skips = 4;
-    gg_guard_tensor ts[1] = {{"w", "l"}};
-    gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 4);
-    GT_CHECK(core != NULL, "core: %s", gg_errmsg());
     double sq[1] = {1};
     gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
     gg_train_pos pos = {0};
-    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "the first snapshot");
-    long step = 0;
-    for (; step < 250; step++) sf_step(core, &o, sq, &pos, step, 2.0 - step * 0.004, 0);
+    long step;
+    gg_guard_core *core = sf_core(&c, &o, sq, &pos, &step);
     int skipped = 1;
     for (int k = 0; k < 3; k++, step++) skipped &= sf_step(core, &o, sq, &pos, step, 150, 0) == GG_GUARD_SKIP;
     GT_CHECK(skipped, "a burst of three blow-ups: three skips");
@@ -581,36 +590,28 @@ static void test_skip_first(void)
     GT_CHECK(sf_step(core, &o, sq, &pos, step, 150, 0) == GG_GUARD_ROLLBACK,
              "the replay fails again within half an interval of that failure: rollback at once");
     gg_guard_core_free(core);
-    core = gg_guard_core_new(&c, 1, ts, 4);
-    pos.step = 0;
-    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "the first snapshot");
-    for (step = 0; step < 250; step++) sf_step(core, &o, sq, &pos, step, 2.0 - step * 0.004, 0);
+
+    core = sf_core(&c, &o, sq, &pos, &step);
     gg_verdict v[6];
     for (int k = 0; k < 6; k++) v[k] = sf_step(core, &o, sq, &pos, step + k, 150, 0);
     GT_CHECK(v[0] == GG_GUARD_SKIP && v[3] == GG_GUARD_SKIP && v[4] == GG_GUARD_ROLLBACK,
              "blow-ups in a row: max_skips (4) skips, then a rollback (%d %d %d)", v[0], v[3], v[4]);
     gg_guard_core_free(core);
-    /* the batch after a skipped blow-up still 5x the level: the weights */
-    core = gg_guard_core_new(&c, 1, ts, 4);
-    pos.step = 0;
-    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "the first snapshot");
-    for (step = 0; step < 250; step++) sf_step(core, &o, sq, &pos, step, 2.0 - step * 0.004, 0);
-    GT_CHECK(sf_step(core, &o, sq, &pos, step++, 150, 0) == GG_GUARD_SKIP, "a blow-up: skipped");
-    GT_CHECK(sf_step(core, &o, sq, &pos, step, 5.0, 0) == GG_GUARD_ROLLBACK,
-             "the next batch still 5x the level: rollback");
-    gg_guard_core_free(core);
-    core = gg_guard_core_new(&c, 1, ts, 4);
-    pos.step = 0;
-    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "the first snapshot");
-    for (step = 0; step < 250; step++) sf_step(core, &o, sq, &pos, step, 2.0 - step * 0.004, 0);
-    GT_CHECK(sf_step(core, &o, sq, &pos, step++, 150, 0) == GG_GUARD_SKIP, "a blow-up: skipped");
-    GT_CHECK(sf_step(core, &o, sq, &pos, step, 1.5, 0) == GG_GUARD_PROCEED, "the next batch 1.5x the level: goes on");
-    gg_guard_core_free(core);
+
+    /* the batch after a skipped blow-up: 5x the level is the weights, 1.5x
+     * a batch's own noise */
+    const double next[2] = {5.0, 1.5};
+    const gg_verdict want[2] = {GG_GUARD_ROLLBACK, GG_GUARD_PROCEED};
+    for (int i = 0; i < 2; i++) {
+        core = sf_core(&c, &o, sq, &pos, &step);
+        GT_CHECK(sf_step(core, &o, sq, &pos, step++, 150, 0) == GG_GUARD_SKIP, "a blow-up: skipped");
+        GT_CHECK(sf_step(core, &o, sq, &pos, step, next[i], 0) == want[i], "the next batch %gx the level: verdict %d",
+                 next[i], want[i]);
+        gg_guard_core_free(core);
+    }
+
     c.skip_first = 0;
-    core = gg_guard_core_new(&c, 1, ts, 4);
-    pos.step = 0;
-    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "the first snapshot");
-    for (step = 0; step < 250; step++) sf_step(core, &o, sq, &pos, step, 2.0 - step * 0.004, 0);
+    core = sf_core(&c, &o, sq, &pos, &step);
     GT_CHECK(sf_step(core, &o, sq, &pos, step, 150, 0) == GG_GUARD_ROLLBACK, "skip_first off: a rollback at once");
     gg_guard_core_free(core);
 }
