@@ -227,6 +227,40 @@ static void test_small_batch(void)
     net_free(&n);
 }
 
+/* Units killed in training roll back; a restored state that was at the
+ * edge already (two thirds of fc1 dead) is the new baseline, and the same
+ * units dead again on its replay are a warning, not another rollback. */
+static void test_made_baseline(void)
+{
+    net n;
+    net_build(&n, 32);
+    gg_guard_config c = quiet_only();
+    gg_guard *gd = gg_guard_new(n.g, n.o, &c);
+    gg_train_pos pos = {0, 0, 0, {0}};
+    gg_guard_snapshot(gd, &pos);
+    float *b1 = param(&n, "fc1.bias");
+    pass(&n);
+    gg_guard_check(gd, 0, 0, 1.0);
+    for (int i = 0; i < 28; i++) b1[i] = -100.0f;
+    pass(&n);
+    GT_CHECK(gg_guard_check(gd, 10, 0, 1.0).verdict == GG_GUARD_ROLLBACK, "28 of 32 killed since the first pass: rollback");
+    gg_train_pos back = pos;
+    back.step = 10;
+    GT_OK(gg_guard_rollback(gd, &back));
+    for (int i = 0; i < 32; i++) b1[i] = i < 21 ? -100.0f : 0.0f; /* the restored state: 21 of 32 dead */
+    pass(&n);
+    gg_guard_check(gd, 0, 0, 1.0);
+    gg_guard_clear_events(gd);
+    for (int i = 0; i < 28; i++) b1[i] = -100.0f;
+    pass(&n);
+    gg_guard_decision d = gg_guard_check(gd, 10, 0, 1.0);
+    const char *det = NULL;
+    GT_CHECK(d.verdict == GG_GUARD_PROCEED && count_signal(gd, "dead_units", &det) == 1,
+             "the replay of a state at the edge: a warning (verdict %d): %s", d.verdict, det ? det : "");
+    gg_guard_free(gd);
+    net_free(&n);
+}
+
 /* A loss at ln 3 for the whole stall window is a stall; with on_stall:
  * stop, the run stops as stalled. A falling loss is never one. */
 static void test_stall(void)
@@ -466,6 +500,7 @@ int main(void)
     test_noise();
     test_dead_saturated();
     test_small_batch();
+    test_made_baseline();
     test_stall();
     test_collapse();
     test_init_check();

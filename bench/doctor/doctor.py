@@ -268,6 +268,13 @@ def run_part(a, cands, kernel, g):
             rec["first_action"] = act[0]["step"] - rec["onset"] if act else None
         for k, f in twin_on_f.items():
             res["twins"][k]["on"] = f.result()
+        if reused and not a.torch:
+            # the PyTorch runs do not depend on the guard either
+            for cid, rec in res["candidates"].items():
+                if rec.get("case") and "torch" in prev["candidates"].get(cid, {}):
+                    rec["torch"] = prev["candidates"][cid]["torch"]
+            if prev.get("torch_twins"):
+                res["torch_twins"] = prev["torch_twins"]
     if a.torch or a.torch_only:
         # the PyTorch part: every case of a family it can build, with
         # clip_grad_norm_(1.0); its floor from its own healthy twin
@@ -553,8 +560,8 @@ def main():
                                                               "newest gradguard result")
     ap.add_argument("--twin", action="store_true", help="show: also print the healthy twin")
     ap.add_argument("--build", default="build")
-    ap.add_argument("--reuse-off", action="store_true", help="take the unguarded runs from this part's newest result "
-                    "under the same kernel family (after a change to the guard only)")
+    ap.add_argument("--reuse-off", action="store_true", help="take the unguarded runs (and the PyTorch ones, if any) "
+                    "from this part's newest result under the same kernel family (after a change to the guard only)")
     a = ap.parse_args()
     if a.command == "show" and not a.id:
         sys.exit("doctor: show needs a candidate ID")

@@ -39,6 +39,15 @@
  * tail: small updates and a flat loss are intended there */
 #define LR_TAIL 0.1
 
+/* Units or a profile that training made: the baseline (the first measured
+ * pass, raised after a rollback) clearly on the healthy side of the
+ * threshold, by this share of units or a decade of profile ratio. A state
+ * snapshotted at 68% dead units that reaches 73% on replay was at the edge
+ * already; rolling it back again at a lower rate met the same units at the
+ * same step until the budget stopped the run (the docs' PyTorch example). */
+#define MADE_MARGIN 0.1
+#define MADE_DECADES 1.0
+
 /* a layer with parameters has a gradient norm; the others NaN */
 #define HAS_PARAMS(q, l) (!isnan((q)->L[l].grad_norm))
 
@@ -331,7 +340,7 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
         on[s] = q->h.persist[s] >= c->quiet_persist;
     }
     /* saturation that training made, as the dead units it killed below */
-    int sat_made = on[GG_Q_SATURATION] && q->h.sat0 < c->saturation_fraction;
+    int sat_made = on[GG_Q_SATURATION] && q->h.sat0 + MADE_MARGIN < c->saturation_fraction;
     int stall = at_chance || flat;
     q->h.unhealthy = at_chance || stall || on[GG_Q_DEAD] || sat_made;
     /* dead units at chance level are a collapse when the network could
@@ -370,7 +379,7 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
         gg_quiet_finding *f = add(out, &nf, cap, GG_Q_VANISHING, ratio, c->vanish_ratio);
         if (f) {
             /* a profile the first pass did not have: training made it vanish */
-            f->killed = q->h.ratio0 >= c->vanish_ratio;
+            f->killed = q->h.ratio0 >= c->vanish_ratio * pow(10, MADE_DECADES);
             size_t k = (size_t)snprintf(f->detail, sizeof f->detail, "gradient norm through depth: ");
             k += profile_text(q, ratio, f->detail + k, sizeof f->detail - k);
             if (f->killed && k < sizeof f->detail)
@@ -384,7 +393,7 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
         int nl = worst_layers(q, 1, c->dead_fraction, buf, sizeof buf);
         /* units that training killed, in a net that could learn at the
          * start; a collapse answers for them when the loss is at chance */
-        if (f) f->killed = !collapse && q->h.dead0 < c->dead_fraction && !(q->h.ratio0 < c->vanish_ratio);
+        if (f) f->killed = !collapse && q->h.dead0 + MADE_MARGIN < c->dead_fraction && !(q->h.ratio0 < c->vanish_ratio);
         if (f) snprintf(f->detail, sizeof f->detail, "dead ReLU units (zero for the whole batch): %s; %d layer%s over %.0f%%%s",
                         buf, nl, nl == 1 ? "" : "s", 100 * c->dead_fraction,
                         f->killed ? " (killed in training: the first pass had fewer)" : "");
