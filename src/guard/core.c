@@ -985,21 +985,18 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
      * (a rate too high whose loss swings) and the rollback comes now */
     int after_skip = gd->m.after_skip && !blowup;
     if (after_skip) gd->m.after_skip = 0;
-    if (after_skip && isfinite(ll) && ll > gd->h.ema_l.mean + 0.5 * log(c->loss_blowup) &&
-        loss > c->loss_blowup_floor * gd->h.loss_first) {
-        snprintf(detail, sizeof detail, "loss %.4g on the first batch after the skipped ones is still over %.3gx its "
-                 "running level %.4g: the weights, not the batches", loss, sqrt(c->loss_blowup), exp(gd->h.ema_l.mean));
-        gg_verdict bv = respond(gd, c->on_blowup, step, epoch, "loss_blowup", loss,
-                                sqrt(c->loss_blowup) * exp(gd->h.ema_l.mean), detail, norm);
-        if (bv == GG_GUARD_ROLLBACK) gd->m.blowup_pending = 1;
-        v = worse(v, bv);
-        lspike = 1;
-    }
-    if (blowup) {
-        snprintf(detail, sizeof detail, "loss %.4g is over %gx its running level %.4g (and over %g of the first loss %.4g)",
-                 loss, c->loss_blowup, exp(gd->h.ema_l.mean), c->loss_blowup_floor, gd->h.loss_first);
-        gg_verdict bv = respond(gd, skip_first(gd, c->on_blowup, step), step, epoch, "loss_blowup", loss,
-                                c->loss_blowup * exp(gd->h.ema_l.mean), detail, norm);
+    int still_high = after_skip && isfinite(ll) && ll > gd->h.ema_l.mean + 0.5 * log(c->loss_blowup) &&
+                     loss > c->loss_blowup_floor * gd->h.loss_first;
+    if (blowup || still_high) {
+        double factor = blowup ? c->loss_blowup : sqrt(c->loss_blowup);
+        if (blowup)
+            snprintf(detail, sizeof detail, "loss %.4g is over %gx its running level %.4g (and over %g of the first loss %.4g)",
+                     loss, c->loss_blowup, exp(gd->h.ema_l.mean), c->loss_blowup_floor, gd->h.loss_first);
+        else
+            snprintf(detail, sizeof detail, "loss %.4g on the first batch after the skipped ones is still over %.3gx "
+                     "its running level %.4g: the weights, not the batches", loss, factor, exp(gd->h.ema_l.mean));
+        gg_response r = blowup ? skip_first(gd, c->on_blowup, step) : c->on_blowup;
+        gg_verdict bv = respond(gd, r, step, epoch, "loss_blowup", loss, factor * exp(gd->h.ema_l.mean), detail, norm);
         if (bv == GG_GUARD_ROLLBACK) gd->m.blowup_pending = 1;
         v = worse(v, bv);
         lspike = 1; /* not part of the statistics */

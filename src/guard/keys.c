@@ -102,8 +102,9 @@ const gg_key gg_guard_keys[] = {
     B(skip_first, 1,
       .doc = "a loss blow-up or a non-finite loss or gradient whose response is `rollback` skips its step first: "
              "no update was made from it, so the weights are still the last good step's and a bad batch is all "
-             "it may be. The rollback follows when `max_skips` steps in a row fail, or when a failure comes within "
-             "`snapshot_every`/2 steps of the last skipped one"),
+             "it may be. The rollback follows when `max_skips` steps in a row fail, when the first finite batch after "
+             "them is still over sqrt(`loss_blowup`) times the running level, or when a failure comes within "
+             "`snapshot_every`/2 steps of the last skipped one or of the last rollback's failure"),
     B(reset_moments, 0,
       .doc = "a skipped step also resets the optimizer state (moments, step count) of the tensors the bad gradient "
              "sat in: the non-finite ones, or for a finite spike those holding more than their even share of the "
