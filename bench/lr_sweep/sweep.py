@@ -8,7 +8,7 @@ blocks, width 64, 4 heads, context 64, batch 32, on Debian's fortunes) at
 learning rates log-spaced over [3e-4, 3e-1] (7; --quick: 3, the lowest, the
 middle and the highest), AdamW with beta2 0.95, a linear warm-up over 10% of
 the steps and a cosine decay to lr / 10, for a fixed number of steps (1000;
---quick 300), one thread per run, one run at a time. Variants:
+--quick 300), one thread per run, --jobs runs at a time (1). Variants:
 
   none          gradguard, guard off
   torch_clip    PyTorch 1.13 + clip_grad_norm_(1.0): the same model in
@@ -39,6 +39,7 @@ Output (OUT/report.md, printed too; OUT/sweep.svg, OUT/attention.svg):
   smallest attention entropy (over layers and heads) over the steps.
 """
 import argparse
+import concurrent.futures
 import csv
 import json
 import math
@@ -47,6 +48,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -110,6 +112,19 @@ def read_gg(run_dir, lr, seed, steps):
             "attn": [attn[k] for k in sorted(attn)]}
 
 
+def run_timed(cmd, env, cpu):
+    """Runs cmd (output captured) and adds its own CPU seconds to cpu[0]: the
+    child's rusage from wait4, right with several runs at a time."""
+    with tempfile.TemporaryFile("w+") as fo, tempfile.TemporaryFile("w+") as fe:
+        p = subprocess.Popen(cmd, env=env, stdout=fo, stderr=fe, text=True)
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        cpu[0] += ru.ru_utime + ru.ru_stime
+        fo.seek(0)
+        fe.seek(0)
+        return subprocess.CompletedProcess(cmd, p.returncode, fo.read(), fe.read())
+
+
 def run_one(a, variant, lr, seed, log):
     """Runs (or reads back) one run; returns its record."""
     name = run_name(variant, lr, seed)
@@ -119,11 +134,11 @@ def run_one(a, variant, lr, seed, log):
             return json.load(f)
     warm = max(1, a.steps // 10)
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    t0, c0 = time.time(), os.times()
+    t0, cpu = time.time(), [0.0]
     if variant == "torch_clip":
         cmd = [PY, os.path.join(HERE, "torch_lm.py"), "--lr", repr(lr), "--steps", str(a.steps), "--warmup",
                str(warm), "--seed", str(seed), "--clip", "1.0", "--out", rec_path + ".tmp"]
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        p = run_timed(cmd, env, cpu)
         if p.returncode != 0:
             raise RuntimeError("%s failed: %s" % (" ".join(cmd), p.stderr[-2000:]))
         with open(rec_path + ".tmp") as f:
@@ -137,16 +152,15 @@ def run_one(a, variant, lr, seed, log):
         cmd = [a.gradguard, "train", os.path.join(HERE, "transformer.yaml"), "-o", rd, "--quiet"]
         for k in sets + gg_keys(variant):
             cmd += ["--set", k]
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        p = run_timed(cmd, env, cpu)
         # 0 completed, 3 diverged (the guard stopped it): both are results
         if p.returncode not in (0, 3):
             raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), p.returncode, (p.stderr or p.stdout)[-2000:]))
         rec = read_gg(rd, lr, seed, a.steps)
         if not a.keep_runs:
             shutil.rmtree(rd, ignore_errors=True)
-    c1 = os.times()
     rec.update({"variant": variant, "wall_total": time.time() - t0,
-                "cpu_total": (c1.children_user - c0.children_user) + (c1.children_system - c0.children_system),
+                "cpu_total": cpu[0],
                 "steps": a.steps})
     with open(rec_path, "w") as f:
         json.dump(rec, f)
@@ -446,7 +460,10 @@ def main():
     ap.add_argument("--steps", type=int, default=0, help="steps per run (default 1000; --quick 300)")
     ap.add_argument("--keep-runs", action="store_true", help="keep gradguard's run directories (OUT/gg/)")
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--jobs", type=int, default=1, help="runs at a time, one thread each (the machine's cores at most)")
     a = ap.parse_args()
+    if a.jobs < 1:
+        sys.exit("sweep.py: --jobs must be at least 1")
     a.steps = a.steps or (300 if a.quick else 1000)
     a.out = a.out or os.path.join(ROOT, "bench", "results", "lr-sweep-quick" if a.quick else "lr-sweep")
     a.gradguard = os.path.join(os.path.abspath(a.build), "gradguard")
@@ -471,13 +488,15 @@ def main():
             json.dump({"cpu": a.cpu, "blas": a.blas, "coretype": os.environ.get("OPENBLAS_CORETYPE")}, f)
         log("lr sweep: %s; rates %s; %d steps; out %s" % (", ".join(variants), ", ".join("%.2g" % r for r in rates),
                                                           a.steps, a.out))
-        for v in variants:
-            for lr in rates:
-                run_one(a, v, lr, 1, log)
-            if not a.quick:  # a second seed on either side of the stability edge
+        # seed 1 at every rate, then (the full sweep) a second seed on either
+        # side of each variant's stability edge, judged against every seed-1 run
+        # (loss* and the bar are the whole sweep's); --jobs runs at a time
+        with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as pool:
+            list(pool.map(lambda vr: run_one(a, vr[0], vr[1], 1, log), [(v, lr) for v in variants for lr in rates]))
+            if not a.quick:
                 _, _, _, res = analyse(load_records(a.out))
-                for lr in edge_rates(res[v], rates):
-                    run_one(a, v, lr, 2, log)
+                edge = [(v, lr) for v in variants for lr in edge_rates(res[v], rates)]
+                list(pool.map(lambda vr: run_one(a, vr[0], vr[1], 2, log), edge))
         log("lr sweep: %.0f s" % (time.time() - t0))
     print(report(a, load_records(a.out), rates))
 
