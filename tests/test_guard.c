@@ -905,7 +905,9 @@ static void test_transformer_signals(void)
     gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 4);
     GT_CHECK(core != NULL, "core: %s", gg_errmsg());
     double sq[1] = {1};
-    gg_guard_head heads[2] = {{"blk/attention", 0, 5, 2.0, 3.0}, {"blk/attention", 1, 6, 2.0, 3.0}};
+    /* the projection not known (-1): QK-clip, and the whole rate backs off
+     * after attn_persist steps */
+    gg_guard_head heads[2] = {{"blk/attention", 0, 5, 2.0, 3.0, -1}, {"blk/attention", 1, 6, 2.0, 3.0, -1}};
     gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, heads, 2, 1, 4.0};
     gg_guard_act a;
     gg_train_pos pos = {0};
@@ -1001,7 +1003,7 @@ static void test_transformer_signals(void)
     c.attn_logit_floor = 0;
     core = gg_guard_core_new(&c, 1, ts, 4);
     o.step = 0;
-    heads[0].max_logit = 60;
+    heads[0].max_logit = 1.2 * c.attn_logit_max;
     GT_OK(gg_guard_core_check(core, &o, &a));
     GT_CHECK(a.qk_clip_tau == c.attn_logit_max, "over the bound only: QK-clip to it (%g)", a.qk_clip_tau);
     gg_guard_core_free(core);
@@ -1029,9 +1031,128 @@ static void test_transformer_signals(void)
              "qk_clip for a gradient spike refused: %s", gg_errmsg());
 }
 
+/* Attention-logit growth backs off the rate of the head's Q/K/V projection
+ * (the tensors of its layer), not the model's: when the growth starts and
+ * every attn_persist steps it continues; the act carries the factors on the
+ * steps they change; the factors survive a rollback (memory) and travel in
+ * the state; past attn_logit_blowup the rollback backs the projection off too. */
+static void test_attention_backoff(void)
+{
+    gg_guard_config c = gg_guard_defaults();
+    c.clip = GG_CLIP_NONE;
+    c.attn_persist = 5;
+    gg_guard_tensor ts[4] = {{"embed.weight", "embed"}, {"attn1.qkv.weight", "attn1.qkv"},
+                             {"attn1.qkv.bias", "attn1.qkv"}, {"attn1.out.weight", "attn1.out"}};
+    gg_guard_core *core = gg_guard_core_new(&c, 4, ts, 4);
+    GT_CHECK(core != NULL, "core: %s", gg_errmsg());
+    double sq[4] = {1, 1, 1, 1};
+    gg_guard_head heads[1] = {{"attn1/attention", 0, 5, 2.0, 3.0, 1}};
+    gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, heads, 1, 0, 0};
+    gg_guard_act a;
+    gg_train_pos pos = {0};
+    long step = 0;
+    int any = 0;
+    for (; step < 40; step++) {
+        o.step = step;
+        heads[0].max_logit = 0.9 * c.attn_logit_max + 0.2 * sin((double)step);
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        any |= a.tensor_lr != NULL;
+        gg_guard_core_clear_events(core);
+        pos.step = step + 1;
+        GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
+    }
+    GT_CHECK(!any, "steady logits under the bound: no factor sent");
+    /* near the bound for a while, then just over it: a creep (QK-clip),
+     * not a leap (a rollback, below) */
+    float want = 1;
+    for (int k = 0; k < 12; k++, step++) {
+        o.step = step;
+        heads[0].max_logit = 1.1 * c.attn_logit_max;
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        int n;
+        const gg_guard_event *e = gg_guard_core_events(core, &n);
+        if (k % c.attn_persist == 0) {
+            want *= c.backoff_factor;
+            GT_CHECK(a.tensor_lr && a.tensor_lr[1] == want && a.tensor_lr[2] == want && a.tensor_lr[0] == 1 &&
+                         a.tensor_lr[3] == 1,
+                     "step %d of the growth: the projection's tensors at %g, the others at 1 (%g %g %g %g)", k,
+                     (double)want, a.tensor_lr ? (double)a.tensor_lr[0] : -1, a.tensor_lr ? (double)a.tensor_lr[1] : -1,
+                     a.tensor_lr ? (double)a.tensor_lr[2] : -1, a.tensor_lr ? (double)a.tensor_lr[3] : -1);
+            GT_CHECK(n >= 1 && strcmp(e[0].action, "backoff") == 0 && strstr(e[0].detail, "attn1.qkv"),
+                     "an event names the projection (%d: %s)", n, n ? e[0].detail : "");
+        } else {
+            GT_CHECK(a.tensor_lr == NULL, "step %d: no change, no factors sent", k);
+        }
+        GT_CHECK(a.verdict == GG_GUARD_PROCEED && a.qk_clip_tau > 0 && a.lr_scale == 1,
+                 "QK-clip holds the logits; the model's rate is untouched (%g)", (double)a.lr_scale);
+        gg_guard_core_clear_events(core);
+        pos.step = step + 1;
+        GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
+    }
+    /* the state: a guard restored from it sends the factors with its first act */
+    gg_guard_core *copy = gg_guard_core_new(&c, 4, ts, 4);
+    char buf[8192];
+    int found = 0;
+    for (int i = 0; i < gg_guard_core_state_count(core); i++) {
+        const char *name;
+        GT_CHECK(gg_guard_core_state_get(core, i, &name, buf, sizeof buf) >= 0, "state %d", i);
+        found |= strcmp(name, "memory.tensor_lr") == 0;
+        GT_OK(gg_guard_core_state_set(copy, name, buf));
+    }
+    GT_CHECK(found, "the state names memory.tensor_lr");
+    heads[0].max_logit = 5;
+    o.step = step;
+    GT_OK(gg_guard_core_check(copy, &o, &a));
+    GT_CHECK(a.tensor_lr && a.tensor_lr[1] == want && a.tensor_lr[0] == 1, "restored: the factors sent (%g)",
+             a.tensor_lr ? (double)a.tensor_lr[1] : -1);
+    GT_OK(gg_guard_core_check(copy, &o, &a));
+    GT_CHECK(a.tensor_lr == NULL, "sent once");
+    gg_guard_core_free(copy);
+    gg_guard_core_free(core);
+
+    /* a leap over the bound (attn_logit_jump times the running level, under
+     * attn_logit_blowup): the logits grew with the rate; a rollback, and the
+     * projection backs off; with attn_logit_jump 0 the same logits are
+     * QK-clipped; past attn_logit_blowup, a rollback either way */
+    for (int variant = 0; variant < 3; variant++) {
+        c = gg_guard_defaults();
+        if (variant == 1) c.attn_logit_jump = 0;
+        core = gg_guard_core_new(&c, 4, ts, 4);
+        gg_train_pos p0 = {0};
+        GT_CHECK(gg_guard_core_snapshot(core, &p0) >= 0, "a snapshot at step 0");
+        for (step = 0; step < 5; step++) {
+            o.step = step;
+            heads[0].max_logit = 5;
+            GT_OK(gg_guard_core_check(core, &o, &a));
+            pos.step = step + 1;
+            GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
+        }
+        o.step = step;
+        heads[0].max_logit = variant < 2 ? 1.5 * c.attn_logit_max : 1.1 * c.attn_logit_blowup;
+        if (variant == 2) c.attn_logit_jump = 0;
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        int n;
+        const gg_guard_event *e = gg_guard_core_events(core, &n);
+        if (variant == 1)
+            GT_CHECK(a.verdict == GG_GUARD_PROCEED && a.qk_clip_tau > 0 && n >= 1 &&
+                         strcmp(e[n - 1].action, "qk_clip") == 0,
+                     "attn_logit_jump 0: the leap is QK-clipped (%d events%s%s)", n, n ? ": " : "",
+                     n ? e[n - 1].detail : "");
+        else
+            GT_CHECK(a.verdict == GG_GUARD_ROLLBACK && a.tensor_lr && a.tensor_lr[1] == c.backoff_factor &&
+                         a.tensor_lr[0] == 1 && n == 1 && strstr(e[0].detail, "the rate of attn1.qkv") &&
+                         strstr(e[0].detail, variant == 0 ? "a leap over its level" : "over the blow-up bound"),
+                     "logit %g after 5: rolled back, the projection at %g (%s)", heads[0].max_logit,
+                     (double)c.backoff_factor, n ? e[0].detail : "");
+        gg_guard_core_clear_events(core);
+        gg_guard_core_free(core);
+    }
+}
+
 int main(void)
 {
     test_transformer_signals();
+    test_attention_backoff();
     test_init_assess();
     test_measure();
     test_clip_value_norm_tensor();

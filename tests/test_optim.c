@@ -413,6 +413,18 @@ static void test_groups(void)
     GT_CHECK(s == GG_E_ARG && strstr(gg_errmsg(), "l1 = nan"), "%s", gg_errmsg());
     s = gg_optim_add_group(o, "", 1, 0, 0, 0);
     GT_CHECK(s == GG_E_ARG, "empty pattern");
+    /* a factor set while training multiplies the group's rate, decay
+     * included (decay is lr * wd), and outlives a group added later */
+    GT_CHECK(gg_optim_tensor_lr(o, 2) == 1, "the factor starts at 1");
+    GT_OK(gg_optim_set_tensor_lr(o, 2, 0.5f));
+    GT_OK(gg_optim_add_group(o, "fc1.*", 0.1f, 0.1f, 0, 0));
+    fill(1, 1);
+    GT_OK(gg_optim_step(o, 1));
+    GT_NEAR(pv(2, 1), 1 - 0.5 * 1.1, 1e-6, 0, "fc2.weight at half its rate");
+    GT_NEAR(pv(0, 0), 0.89, 1e-6, 0, "fc1.weight at its group's rate");
+    GT_CHECK(gg_optim_tensor_lr(o, 2) == 0.5f && gg_optim_tensor_lr(o, 9) == 0, "the factors read back");
+    GT_CHECK(gg_optim_set_tensor_lr(o, 3, 1) == GG_E_ARG && strstr(gg_errmsg(), "tensor 3"), "%s", gg_errmsg());
+    GT_CHECK(gg_optim_set_tensor_lr(o, 0, NAN) == GG_E_ARG && strstr(gg_errmsg(), "fc1.weight"), "%s", gg_errmsg());
     gg_optim_free(o);
 }
 

@@ -4,8 +4,11 @@
 #  - at a far too high rate (Adam 0.3, no warm-up) the attention logits grow
 #    (Wortsman et al. 2023): unguarded, the largest head logit runs into the
 #    hundreds; under the default guard, attention_logit_growth names a layer
-#    and head, QK-clip answers it (the heads' largest logit is back at the
-#    bound after every update), and the run is no worse;
+#    and head, the leap is rolled back with that block's Q/K/V projection's
+#    rate backed off, the logits stay under the bound, and the run is no
+#    worse; with the rollback rules off (attn_logit_jump and
+#    attn_logit_blowup 0), QK-clip answers every firing (the heads' largest
+#    logit is back at the bound after every update);
 #  - at a good rate (1e-3) the default guard does nothing: no event and the
 #    same losses as the run without it, to the last digit;
 #  - the detectors' state is in the checkpoint, by name.
@@ -23,22 +26,32 @@ HOT=(--set optimizer.lr=0.3 --set schedule.warmup_steps=0)
 
 "$G" train "$TR" -o "$T/hot-off" "${SMALL[@]}" "${HOT[@]}" --set guard.enabled=false >"$T/hot-off.log" 2>&1
 "$G" train "$TR" -o "$T/hot" "${SMALL[@]}" "${HOT[@]}" >"$T/hot.log" 2>&1
-check "[ -s '$T/hot-off/layers.csv' ] && [ -s '$T/hot/layers.csv' ]" "both hot runs wrote layers.csv: $(tail -2 "$T/hot.log")"
+"$G" train "$TR" -o "$T/clip" "${SMALL[@]}" "${HOT[@]}" --set guard.attn_logit_jump=0 --set guard.attn_logit_blowup=0 \
+  >"$T/clip.log" 2>&1
+check "[ -s '$T/hot-off/layers.csv' ] && [ -s '$T/hot/layers.csv' ] && [ -s '$T/clip/layers.csv' ]" \
+  "the hot runs wrote layers.csv: $(tail -2 "$T/hot.log")"
 # the largest head logit over the run (layers.csv: the attention rows' max_logit column)
 maxlogit() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "max_logit") c = i; next }
                       c && $c != "" && $c + 0 > m { m = $c + 0 } END { printf "%g", m }' "$1"; }
 off=$(maxlogit "$T/hot-off/layers.csv")
 on=$(maxlogit "$T/hot/layers.csv")
+clip=$(maxlogit "$T/clip/layers.csv")
 check "awk 'BEGIN { exit !($off > 100) }'" "unguarded at lr 0.3 the attention logits grow past 100 (largest $off)"
 ev=$(grep '"signal":"attention_logit_growth"' "$T/hot/events.jsonl" | head -1)
+check "echo '$ev' | grep -q '\"action\":\"rollback\"' && echo '$ev' | grep -q 'attn[12]/attention head [0-3]' && echo '$ev' | grep -q 'the rate of attn[12].qkv x0.5'" \
+  "the leap of attention_logit_growth names layer and head, rolls back and backs off that projection's rate: $ev"
+# layers.csv is written after the update (and a rolled-back step is replayed)
+check "awk 'BEGIN { exit !($on <= 100.001) }'" "guarded, the heads' largest logit after each update is at most the bound 100 ($on)"
+ev=$(grep '"signal":"attention_logit_growth".*"action":"qk_clip"' "$T/clip/events.jsonl" | head -1)
 check "echo '$ev' | grep -q '\"action\":\"qk_clip\"' && echo '$ev' | grep -q 'attn[12]/attention head [0-3]'" \
-  "attention_logit_growth, answered by QK-clip, names the layer and head: $ev"
-n=$(grep -c '"signal":"attention_logit_growth"' "$T/hot/events.jsonl")
-fired=$(grep -o '"attention": [0-9]*' "$T/hot/summary.json" | grep -o '[0-9]*$')
-check "[ '${fired:-0}' -gt '$n' ] && [ '$n' -le 5 ]" \
+  "with the rollback rules off, QK-clip answers and names the layer and head: $ev"
+n=$(grep -c '"signal":"attention_logit_growth"' "$T/clip/events.jsonl")
+fired=$(grep -o '"attention": [0-9]*' "$T/clip/summary.json" | grep -o '[0-9]*$')
+check "[ '${fired:-0}' -gt '$n' ] && [ '$n' -le 8 ]" \
   "QK-clip acts on many steps ($fired) with few events ($n): a continued firing is counted, not logged again"
-# layers.csv is written after the update: the heads as QK-clip left them
-check "awk 'BEGIN { exit !($on <= 50.001) }'" "guarded, the heads' largest logit after each update is at most the bound 50 ($on)"
+check "awk 'BEGIN { exit !($clip <= 100.001) }'" "QK-clip: the heads' largest logit after each update is at most the bound 100 ($clip)"
+check "grep -q '\"action\":\"backoff\".*the learning rate of attn[12].qkv' '$T/clip/events.jsonl'" \
+  "QK-clip's firing backs off the projection's rate: $(grep '"action":"backoff"' "$T/clip/events.jsonl" | head -1 | cut -c1-240)"
 last() { awk -F, '$1 == "step" { l = $4 } END { print l }' "$1"; }
 check "awk 'BEGIN { exit !($(last "$T/hot/metrics.csv") <= $(last "$T/hot-off/metrics.csv") + 0.05) }'" \
   "the guarded run ends no worse: loss $(last "$T/hot/metrics.csv") against $(last "$T/hot-off/metrics.csv") unguarded"

@@ -106,6 +106,9 @@ FAMILIES = {
 }
 
 STALL_BUDGET = 1000
+# the eta of the stall remedy's annealed gradient noise: the guard's default
+# (guard.remedy_noise_eta), set in the stall policy too, and its PyTorch peer's
+STALL_NOISE_ETA = 0.3
 
 # Accuracy floors: the healthy twin minus 5% of its accuracy, at least 2
 # points. MSE ceilings: the healthy twin's MSE x 1.1 + 0.005.
@@ -296,7 +299,7 @@ def generate(gen_seed=1):
                 out[-1].params_fault = {"bias": b}
         # a rate 100x too small: a stall (its own policy: noise, no init fix)
         if kind != "text":
-            stall_guard = {"on_stall": "noise", "init_check": "off"}
+            stall_guard = {"on_stall": "noise", "init_check": "off", "remedy_noise_eta": STALL_NOISE_ETA}
             s = seed_of(fam, "stall", "lr")
             # a stall is declared after guard.stall_window (300) steps at chance:
             # these runs get 1,000 steps (their twins too)

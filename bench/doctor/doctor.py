@@ -130,13 +130,13 @@ def run_gg(g, cfg, out, env, extra=()):
     return r
 
 
-def run_torch(cfg, out, env, clip):
+def run_torch(cfg, out, env, clip, noise=0.0):
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "config.in.yaml")
     with open(path, "w") as f:
         yaml.safe_dump(cfg, f, sort_keys=False)
-    p = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "torch_case.py"), path, "--clip", str(clip)], env=env,
-                       capture_output=True, text=True)
+    p = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "torch_case.py"), path, "--clip", str(clip),
+                        "--noise", str(noise)], env=env, capture_output=True, text=True)
     try:
         d = json.loads(p.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -212,7 +212,7 @@ def run_part(a, cands, kernel, g):
     print(f"doctor: {len(cands)} candidates, {len(twins)} healthy twins, kernel {kernel or 'default'} ({kline}); "
           f"runs in {work}", flush=True)
     t_start = time.time()
-    do_gg = not a.torch_only
+    do_gg = not (a.torch_only or a.noise_peer)
     reused = None
     if do_gg and a.reuse_off:
         # the unguarded runs of this part's newest result under this kernel
@@ -275,29 +275,39 @@ def run_part(a, cands, kernel, g):
                     rec["torch"] = prev["candidates"][cid]["torch"]
             if prev.get("torch_twins"):
                 res["torch_twins"] = prev["torch_twins"]
-    if a.torch or a.torch_only:
+    if a.torch or a.torch_only or a.noise_peer:
         # the PyTorch part: every case of a family it can build, with
-        # clip_grad_norm_(1.0); its floor from its own healthy twin
-        if a.torch_only:
+        # clip_grad_norm_(1.0); its floor from its own healthy twin. The
+        # stall cases also run with the guard's stall remedy in PyTorch:
+        # annealed gradient noise of the same eta and gamma, from step 0
+        if a.torch_only or a.noise_peer:
             prev = newest_part_json(part_name(a), kernel)
             if not prev:
                 sys.exit("doctor: --torch-only needs a gradguard result of this part first (run without it)")
             res = json.load(open(prev))
         tc = [c for c in cands if c.torch_ok and res["candidates"].get(c.id, {}).get("case")]
-        tt = {c.twin_key(): twins[c.twin_key()][1] for c in tc}
-        print(f"doctor: PyTorch part, {len(tc)} cases, {len(tt)} twins", flush=True)
+        tn = [c for c in tc if c.kind == "stall"]
+        if a.noise_peer:
+            tc = []  # the clipped runs are kept from the result
+        res.setdefault("torch_twins", {})
+        tt = {c.twin_key(): twins[c.twin_key()][1] for c in tc + tn if c.twin_key() not in res["torch_twins"] or tc}
+        print(f"doctor: PyTorch part, {len(tc)} cases with the clip, {len(tn)} with the noise, {len(tt)} twins",
+              flush=True)
         ttf = {k: pool.submit(run_torch, tw, os.path.join(work, "torch-twin-" + slug(k)), env, 0) for k, tw in tt.items()}
         tcf = {c.id: pool.submit(run_torch, cfgs[c.id], os.path.join(work, "torch-" + slug(c.id)), env, 1.0)
                for c in tc}
-        res.setdefault("torch_twins", {})
+        eta = cases.STALL_NOISE_ETA
+        tnf = {c.id: pool.submit(run_torch, cfgs[c.id], os.path.join(work, "torch-noise-" + slug(c.id)), env, 0, eta)
+               for c in tn}
         for k, f in ttf.items():
             res["torch_twins"][k] = f.result()
-        for c in tc:
-            r = tcf[c.id].result()
-            kind = fam_kind[c.fam]
-            fl = cases.floor_of(kind, metric(res["torch_twins"][c.twin_key()], kind))
-            ok, why = judge(r, kind, fl, protected=True)
-            res["candidates"][c.id]["torch"] = dict(r, floor=fl, rescued=ok, why=why)
+        for key, futs in (("torch", tcf), ("torch_noise", tnf)):
+            for c in tc if key == "torch" else tn:
+                r = futs[c.id].result()
+                kind = fam_kind[c.fam]
+                fl = cases.floor_of(kind, metric(res["torch_twins"][c.twin_key()], kind))
+                ok, why = judge(r, kind, fl, protected=True)
+                res["candidates"][c.id][key] = dict(r, floor=fl, rescued=ok, why=why)
     pool.shutdown()
     res["meta"] = {"kernel": kernel or "default", "blas_kernels": kline, "system_blas": system_blas(),
                    "cpu": cpu_model(), "seed": a.seed, "quick": a.quick, "families": a.family or "all",
@@ -402,6 +412,10 @@ def report(results, title, parts=None):
                                             pct(sum(r["rescued"] for r in t), len(t))) if t else "-"
                 L.append(f"| {v} | {len(a)} | {len(c)} | {pct(sum(r['rescued'] for r in c), len(c))} | {tt} | {lat} |")
             L.append("")
+        # the stall remedy against PyTorch with the same annealed noise
+        sn = [r for r in cs if "torch_noise" in r]
+        if sn:
+            L += stall_table(sn, fam_kind)
         # false alarms and overhead, from the healthy twins
         tws = [(k, t) for res in results if res["meta"]["kernel"] == kern for k, t in res["twins"].items() if "on" in t]
         L += ["False alarms (an acting guard event on a healthy twin) and the guard's time overhead (guarded / "
@@ -459,6 +473,32 @@ def report(results, title, parts=None):
             L.append(f"| {fam} | " + " | ".join(row) + " |")
         L.append("")
     return "\n".join(L) + "\n"
+
+
+def stall_table(sn, fam_kind):
+    """The stall family: the guard's noise remedy against PyTorch with the
+    same annealed noise from step 0 (and against PyTorch + clip), run by run,
+    with the medians of the classifiers' accuracies."""
+    L = [f"The stall family ({len(sn)} cases), the guard's `noise` remedy against PyTorch with the same annealed "
+         f"gradient noise (eta {cases.STALL_NOISE_ETA:g}, gamma 0.55, from step 0, no clip):", "",
+         "| case (ID) | floor | guard off | guard (on_stall: noise) | PyTorch + noise | PyTorch + clip |",
+         "|---|---|---|---|---|---|"]
+    cols = {"on": [], "torch_noise": [], "torch": []}
+    for r in sorted(sn, key=lambda r: r["id"]):
+        kind = fam_kind[r["family"]]
+        fl = r["floor"][1] if r.get("floor") else None
+        L.append(f"| `{r['id']}` | {'%.4f' % fl if fl is not None else '-'} | {fmt_run(r['off'], kind)} | "
+                 f"{fmt_run(r['on'], kind)} | {fmt_run(r['torch_noise'], kind)} | "
+                 f"{fmt_run(r['torch'], kind) if 'torch' in r else '-'} |")
+        if kind != "adding":
+            for k in cols:
+                if k in r:
+                    v = metric(r[k], kind)
+                    cols[k].append(v if v is not None else 0.0)
+    med = lambda v: "%.4f" % statistics.median(v) if v else "-"
+    L += [f"| median accuracy (classifiers, {len(cols['on'])}) | | | {med(cols['on'])} | {med(cols['torch_noise'])} | "
+          f"{med(cols['torch'])} |", ""]
+    return L
 
 
 def write(res_list, stem, title, parts=None):
@@ -558,6 +598,8 @@ def main():
     ap.add_argument("--torch", action="store_true", help="also PyTorch + clip_grad_norm_(1.0) on the same cases")
     ap.add_argument("--torch-only", action="store_true", help="only the PyTorch part, on the cases of this part's "
                                                               "newest gradguard result")
+    ap.add_argument("--noise-peer", action="store_true", help="only PyTorch + the stall remedy's annealed noise, on "
+                    "the stall cases of this part's newest result (added to it)")
     ap.add_argument("--twin", action="store_true", help="show: also print the healthy twin")
     ap.add_argument("--build", default="build")
     ap.add_argument("--reuse-off", action="store_true", help="take the unguarded runs (and the PyTorch ones, if any) "

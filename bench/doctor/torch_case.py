@@ -6,8 +6,13 @@ defaults, which are gradguard's), multistep schedule, batch, step budget,
 biases (`bias_init`) and injected faults (nan, inf, scale, labels), trained
 with torch.nn.utils.clip_grad_norm_(CLIP) after every backward (no clipping
 with --clip 0). The data order and initial weights are PyTorch's own draw.
+With --noise ETA, annealed Gaussian noise is added to every gradient after
+the backward (and after the clip), variance ETA / (1 + t)^GAMMA at step t
+from the first step (Neelakantan et al. 2015): the peer of the guard's
+`noise` remedy for a stall (its eta and gamma: remedy_noise_eta,
+noise_gamma).
 
-    /usr/bin/python3 bench/doctor/torch_case.py CONFIG [--clip 1.0] [--threads 1]
+    /usr/bin/python3 bench/doctor/torch_case.py CONFIG [--clip 1.0] [--noise ETA [--noise-gamma 0.55]] [--threads 1]
 
 Prints one JSON line: status (completed, or diverged: a non-finite loss),
 nonfinite_steps, seconds, test_accuracy or test_mse.
@@ -64,6 +69,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("config")
     ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--noise", type=float, default=0.0, help="annealed gradient noise eta (0: none)")
+    ap.add_argument("--noise-gamma", type=float, default=0.55)
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -126,6 +133,12 @@ def main():
             loss.backward()
             if a.clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
+            if a.noise > 0:
+                sd = math.sqrt(a.noise / (1.0 + step) ** a.noise_gamma)
+                with torch.no_grad():
+                    for p in model.parameters():
+                        if p.grad is not None:
+                            p.grad.add_(torch.randn_like(p.grad), alpha=sd)
             opt.step()
             if sched is not None:
                 sched.step()

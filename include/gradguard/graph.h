@@ -353,6 +353,10 @@ typedef struct gg_attention_stats {
 } gg_attention_stats;
 /* Heads of attention op n (0 if n is not an attention op). */
 GG_API int gg_graph_attention_heads(const gg_graph *g, gg_node n);
+/* The parameter node holding attention op n's W_q, W_k and W_v (its block's
+ * qkv.weight), -1 when n is not an attention op or was not built by
+ * gg_attention_block. */
+GG_API gg_node gg_graph_attention_qkv(const gg_graph *g, gg_node n);
 /* The statistics of head `head` of attention op n. GG_E_ARG if n is not an
  * attention op or head is outside 0..heads-1; GG_E_STATE before the graph is
  * compiled or before the op's first forward. *out is zeroed on failure. */

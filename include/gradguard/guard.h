@@ -122,6 +122,7 @@ typedef struct gg_guard_config {
     float z_loss_remedy;       /* coefficient of the z-loss that the z_loss response switches on */
     int attn_persist;          /* QK-clip acting on every step for this many steps backs the rate off (0: never) */
     float attn_logit_blowup;   /* a head's largest logit over this is past QK-clip's repair: roll back (0: never) */
+    float attn_logit_jump;     /* ... and so is one over attn_logit_max at this many times its running level (0: never) */
 } gg_guard_config;
 
 /* The default policy (docs/results.md has the measurements behind it). */
@@ -323,6 +324,8 @@ typedef struct gg_guard_head {
     int head;
     double max_logit;    /* the largest scaled |q.k| of the head */
     double entropy, entropy_uniform; /* its mean attention entropy, and that of uniform attention (nats) */
+    int qkv_param;       /* the parameter tensor (an index into the core's tensors) holding the head's W_q and
+                            W_k, -1 when not known: its layer's rate is what the guard backs off */
 } gg_guard_head;
 
 typedef struct gg_guard_obs {
@@ -364,6 +367,10 @@ typedef struct gg_guard_act {
     /* with GG_GUARD_PROCEED, after the update: */
     float qk_clip_tau;     /* > 0: QK-clip every head whose largest logit this step was over qk_clip_tau (to it) */
     float z_loss;          /* > 0: the output's z-loss coefficient is at least this from now on */
+    /* with any verdict: when non-NULL, per tensor, the factor on its
+     * learning rate from now on (gg_optim_set_tensor_lr); set on the steps
+     * it changes and on the first check after a state load; owned by the core */
+    const float *tensor_lr;
     /* with GG_GUARD_PROCEED: gg_guard_core_after may take a snapshot at this
      * step, so its bad_tensor must come from a check of every parameter
      * after the update. On the other steps an actuator that cannot measure

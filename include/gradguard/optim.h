@@ -150,6 +150,15 @@ GG_API void gg_optim_set_steps(gg_optim *o, uint64_t t);
  * it (the next step is a steepest-descent one). GG_E_ARG if i is outside
  * -1..num_params-1. */
 GG_API gg_status gg_optim_reset(gg_optim *o, int i);
+/* A factor on parameter tensor i's learning rate set while training (1 at
+ * the start), on top of its group's lr_scale and kept when groups change:
+ * the guard's back-off of one layer's rate (an attention block whose logits
+ * grow). Not part of the state arena: a snapshot restored leaves it.
+ * GG_E_ARG for i out of range or a scale not finite and >= 0; GG_E_STATE
+ * for a scale other than 1 under L-BFGS (one step over all tensors). */
+GG_API gg_status gg_optim_set_tensor_lr(gg_optim *o, int i, float scale);
+/* Tensor i's factor (0 for i out of range). */
+GG_API float gg_optim_tensor_lr(const gg_optim *o, int i);
 GG_API const gg_optim_config *gg_optim_get_config(const gg_optim *o);
 
 /* Pruning (src/optim/prune.c): masks that zero weights and keep them zero.

@@ -61,7 +61,7 @@ GUARD_CONFIG_FIELDS = [
     ("update_ratio_high", _f), ("quiet_persist", _i), ("report_every", _i), ("on_stall", _i),
     ("on_vanishing", _i), ("on_dead", _i), ("on_saturation", _i), ("on_vanished", _i), ("remedy_noise_eta", _f), ("attn_logit_max", _f),
     ("attn_logit_floor", _f), ("on_attention", _i), ("logz_max", _f), ("on_logit_drift", _i), ("z_loss_remedy", _f),
-    ("attn_persist", _i), ("attn_logit_blowup", _f),
+    ("attn_persist", _i), ("attn_logit_blowup", _f), ("attn_logit_jump", _f),
 ]
 CLIP_FIELDS = ("clip",)
 RESPONSE_FIELDS = ("on_nonfinite", "on_spike", "on_loss_spike", "on_trend", "on_blowup", "on_collapse",
@@ -82,7 +82,8 @@ class GuardLayer(ctypes.Structure):
 
 
 class GuardHead(ctypes.Structure):
-    _fields_ = [("layer", ctypes.c_char_p), ("head", _i), ("max_logit", _d), ("entropy", _d), ("entropy_uniform", _d)]
+    _fields_ = [("layer", ctypes.c_char_p), ("head", _i), ("max_logit", _d), ("entropy", _d), ("entropy_uniform", _d),
+                ("qkv_param", _i)]
 
 
 class GuardObs(ctypes.Structure):
@@ -96,7 +97,8 @@ class GuardAct(ctypes.Structure):
                 ("scale", ctypes.POINTER(_f)), ("scaled", _i), ("clip_value", _f), ("agc_lambda", _f),
                 ("agc_eps", _f), ("agc_until", _i), ("noise_sigma", _d), ("noise_key", ctypes.c_uint64),
                 ("reset", ctypes.POINTER(ctypes.c_ubyte)), ("any_reset", _i), ("want_update_norms", _i),
-                ("snapshot", _i), ("qk_clip_tau", _f), ("z_loss", _f), ("verify_update", _i), ("nevents", _i)]
+                ("snapshot", _i), ("qk_clip_tau", _f), ("z_loss", _f), ("tensor_lr", ctypes.POINTER(_f)),
+                ("verify_update", _i), ("nevents", _i)]
 
 
 class ScheduleState(ctypes.Structure):

@@ -44,6 +44,7 @@ struct gg_guard_core {
     gg_guard_config c;
     int n;               /* parameter tensors */
     char (*name)[GG_NAME_MAX];
+    char (*layer)[GG_NAME_MAX];
     double *sq;          /* per-tensor squared gradient norms, as scaled by this step's clips */
     float *scale;        /* per-tensor factors of this step's clips (the act's) */
     unsigned char *reset;/* per-tensor: reset its optimizer moments (the act's) */
@@ -74,6 +75,8 @@ struct gg_guard_core {
     gg_quiet_finding qf[8];
     double lr_now;
     double qk_tau;     /* this step's QK-clip threshold (0: none) */
+    float *tensor_lr;  /* the act's copy of m.tensor_lr */
+    int tensor_lr_new; /* m.tensor_lr changed (or was loaded) since the last act */
 };
 
 static const char *clip_names[GG_CLIP_COUNT] = {"none", "value", "norm", "tensor", "agc", "percentile", "zscore"};
@@ -183,6 +186,10 @@ gg_guard_core *gg_guard_core_new(const gg_guard_config *cfg, int n, const gg_gua
     gd->c = *cfg;
     gd->n = n;
     gd->name = calloc((size_t)n + 1, sizeof *gd->name);
+    gd->layer = calloc((size_t)n + 1, sizeof *gd->layer);
+    gd->tensor_lr = calloc((size_t)n + 1, sizeof *gd->tensor_lr);
+    gd->m.tensor_lr = calloc((size_t)n + 1, sizeof *gd->m.tensor_lr);
+    gd->m.n_tensors = n;
     gd->sq = calloc((size_t)n + 1, sizeof *gd->sq);
     gd->scale = calloc((size_t)n + 1, sizeof *gd->scale);
     gd->reset = calloc((size_t)n + 1, 1);
@@ -192,7 +199,8 @@ gg_guard_core *gg_guard_core_new(const gg_guard_config *cfg, int n, const gg_gua
     for (int k = 0; k < 2; k++) hist_ok &= gg_guard_hist_alloc(&gd->sn[k].h, cfg);
     gg_guard_hist_init(&gd->h);
     gg_guard_memory_init(&gd->m);
-    if (!gd->name || !gd->sq || !gd->scale || !gd->reset || !hist_ok || !gd->scratch) {
+    if (!gd->name || !gd->layer || !gd->tensor_lr || !gd->m.tensor_lr || !gd->sq || !gd->scale || !gd->reset ||
+        !hist_ok || !gd->scratch) {
         gg_guard_core_free(gd);
         gg_fail(GG_E_NOMEM, "guard: out of memory for its state (%d tensors)", n);
         return NULL;
@@ -204,6 +212,7 @@ gg_guard_core *gg_guard_core_new(const gg_guard_config *cfg, int n, const gg_gua
             return NULL;
         }
         snprintf(gd->name[i], GG_NAME_MAX, "%s", tensors[i].name);
+        snprintf(gd->layer[i], GG_NAME_MAX, "%s", tensors[i].layer ? tensors[i].layer : "");
     }
     /* the final layer: the layer of the last parameter tensor */
     gd->last_layer = n;
@@ -223,6 +232,9 @@ void gg_guard_core_free(gg_guard_core *gd)
 {
     if (!gd) return;
     free(gd->name);
+    free(gd->layer);
+    free(gd->tensor_lr);
+    free(gd->m.tensor_lr);
     free(gd->sq);
     free(gd->scale);
     free(gd->reset);
@@ -413,6 +425,23 @@ static void backoff(gg_guard_core *gd)
     if (gd->m.lr_scale < gd->c.backoff_min) gd->m.lr_scale = gd->c.backoff_min;
     gd->m.good_since_backoff = 0;
     gd->m.cnt.backoffs++;
+}
+
+/* Backs off the learning rate of every tensor of parameter tensor p's layer
+ * (an attention block's Q/K/V projection: its weight and bias); returns
+ * the new factor, 0 when p is not known. */
+static double backoff_layer(gg_guard_core *gd, int p)
+{
+    if (p < 0 || p >= gd->n) return 0;
+    double f = 0;
+    for (int i = 0; i < gd->n; i++) {
+        if (i != p && (!gd->layer[p][0] || strcmp(gd->layer[i], gd->layer[p]) != 0)) continue;
+        double *t = &gd->m.tensor_lr[i];
+        *t = fmax(*t * gd->c.backoff_factor, gd->c.backoff_min);
+        if (i == p) f = *t;
+    }
+    gd->tensor_lr_new = 1;
+    return f;
 }
 
 /* QK-clip is carried out after the update, on the heads over the lowest
@@ -639,6 +668,7 @@ typedef struct det_out {
     int repeat;      /* a firing that continues the last one: responded to, counted, not logged again */
     long streak;     /* steps the firing has continued without a break */
     int severe;      /* past what the response can repair in place: roll back instead */
+    int which;       /* the attention head it names (an index into the obs's heads), -1 none */
 } det_out;
 
 typedef struct gg_detector {
@@ -724,6 +754,9 @@ static int attention(const gg_guard_config *c, const det_in *in, double *s, det_
     gg_ema e = ema_of(s);
     double lm = log(m), grow = e.mean + c->spike_z * gg_ema_std(&e);
     int over = c->attn_logit_max > 0 && m > c->attn_logit_max;
+    /* over the bound at attn_logit_jump times the running level: the logits
+     * leapt (a rate too high for W_q and W_k), they did not creep up */
+    int leapt = over && c->attn_logit_jump > 0 && e.n > 0 && lm > e.mean + log(c->attn_logit_jump);
     int grew = e.n >= c->warmup && c->attn_logit_floor > 0 && m > c->attn_logit_floor && lm > grow;
     double th = grew ? fmax(exp(grow), c->attn_logit_floor) : INFINITY;
     if (over && c->attn_logit_max < th) th = c->attn_logit_max;
@@ -741,7 +774,8 @@ static int attention(const gg_guard_config *c, const det_in *in, double *s, det_
     s[3] = step;
     if (!out->repeat) s[4] = step;
     const gg_guard_head *h = &o->heads[w];
-    out->severe = c->attn_logit_blowup > 0 && m > c->attn_logit_blowup;
+    out->which = w;
+    out->severe = (c->attn_logit_blowup > 0 && m > c->attn_logit_blowup) || leapt;
     out->value = m;
     out->threshold = th;
     snprintf(out->detail, sizeof out->detail, "%s head %d: largest attention logit %.4g %s (threshold %.4g); its attention "
@@ -778,7 +812,8 @@ static const gg_detector detectors[] = {
     {"max_spike", offsetof(gg_guard_config, on_max_spike), offsetof(gg_guard_counters, spikes), 0,
      {"ema.mean", "ema.var", "ema.n", NULL}, {0}, max_spike},
     {"attention_logit_growth", offsetof(gg_guard_config, on_attention), offsetof(gg_guard_counters, attention), 0,
-     {"ema.mean", "ema.var", "ema.n", "last_firing", "last_event", "streak_start", NULL}, {0, 0, 0, -2, -1e30, 0},
+     {"ema.mean", "ema.var", "ema.n", "last_firing", "last_event", "streak_start", "last_backoff", NULL},
+     {0, 0, 0, -2, -1e30, 0, -1e30},
      attention},
     {"output_logit_drift", offsetof(gg_guard_config, on_logit_drift), offsetof(gg_guard_counters, logit_drift), 0,
      {"ema.mean", "ema.var", "ema.n", NULL}, {0}, logit_drift},
@@ -811,29 +846,52 @@ static gg_verdict run_detectors(gg_guard_core *gd, const gg_guard_obs *o, const 
     gg_verdict v = GG_GUARD_PROCEED;
     for (int d = 0; d < NDETECTORS; d++) {
         const gg_detector *k = &detectors[d];
-        det_out out = {0, 0, "", 0, 0, 0};
+        det_out out = {0, 0, "", 0, 0, 0, -1};
         if (!k->observe(&gd->c, in, gd->h.det[d], &out)) continue;
         if (k->counter != NO_COUNTER) (*(long *)((char *)&gd->m.cnt + k->counter))++;
         if (k->ceiling) gd->m.collapse_ceiling = 1;
         gg_response r = *(const gg_response *)((const char *)&gd->c + k->response);
+        /* the head's Q/K/V projection, whose rate drives its logits up */
+        int qkv = r == GG_DO_QK_CLIP && out.which >= 0 ? o->heads[out.which].qkv_param : -1;
         if (r == GG_DO_QK_CLIP && out.severe) {
             /* logits this far out: the update that made them has moved the
              * rest of the model too, which rescaling W_q and W_k does not
              * undo; the snapshot does (and a young or repeated failure backs
-             * the rate off) */
+             * the rate off), and the projection's own rate backs off */
+            double f = backoff_layer(gd, qkv);
             size_t l = strlen(out.detail);
-            snprintf(out.detail + l, sizeof out.detail - l, "; over %g: rolled back", gd->c.attn_logit_blowup);
+            const char *why = out.value > gd->c.attn_logit_blowup && gd->c.attn_logit_blowup > 0 ? "over the blow-up bound"
+                                                                                                : "a leap over its level";
+            if (f > 0)
+                snprintf(out.detail + l, sizeof out.detail - l, "; %s: rolled back, the rate of %s x%.3g", why,
+                         gd->layer[qkv], f);
+            else
+                snprintf(out.detail + l, sizeof out.detail - l, "; %s: rolled back", why);
             v = worse(v, respond(gd, GG_DO_ROLLBACK, o->step, o->epoch, k->signal, out.value, out.threshold, out.detail,
                                  norm));
             continue;
         }
-        if (r == GG_DO_QK_CLIP && gd->c.attn_persist > 0 && out.streak > 0 && out.streak % gd->c.attn_persist == 0) {
-            /* QK-clip has had to act on every step for attn_persist steps:
-             * the rate is what drives the logits up; back it off (the step
-             * still proceeds, clipped) */
-            backoff(gd);
+        double *last_backoff = &gd->h.det[d][6], now = (double)o->step;
+        if (r == GG_DO_QK_CLIP && gd->c.attn_persist > 0 && out.streak % gd->c.attn_persist == 0 &&
+            (qkv >= 0 || out.streak > 0) && (now - *last_backoff >= gd->c.attn_persist || now < *last_backoff)) {
+            /* the logits grow with the square of W_q and W_k's scale, which
+             * the rate drives: QK-clip holds them, the back-off removes the
+             * cause. The head's projection (its layer's tensors) backs off
+             * when the growth starts and again every attn_persist steps
+             * QK-clip keeps acting (a growth that stops and starts again
+             * backs it off at most once every attn_persist steps); the rest
+             * of the model keeps its rate.
+             * When the projection is not known, the whole rate backs off
+             * after attn_persist steps. The step proceeds, clipped */
+            double f = backoff_layer(gd, qkv);
+            if (!(f > 0)) backoff(gd);
+            *last_backoff = now;
             gg_guard_event *e = event(gd, o->step, o->epoch, k->signal, out.value, out.threshold, "backoff");
-            if (e)
+            if (e && f > 0)
+                snprintf(e->detail, sizeof e->detail, "%s: the learning rate of %s drives the attention logits up "
+                         "(QK-clip acting for %ld steps); its factor is now %.3g", o->heads[out.which].layer
+                         ? o->heads[out.which].layer : "attention", gd->layer[qkv], out.streak + 1, f);
+            else if (e)
                 snprintf(e->detail, sizeof e->detail, "QK-clip has acted on every step for %ld steps: the learning rate "
                          "drives the attention logits up; its scale is now %.3g", out.streak, gd->m.lr_scale);
         }
@@ -1132,7 +1190,13 @@ static gg_status after(gg_guard_core *gd, const gg_train_pos *pos, int applied, 
 gg_status gg_guard_core_check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a)
 {
     gg_status st = check(gd, o, a);
-    if (st == GG_OK) a->nevents = gd->nev;
+    if (st != GG_OK) return st;
+    a->nevents = gd->nev;
+    if (gd->tensor_lr_new) {
+        for (int i = 0; i < gd->n; i++) gd->tensor_lr[i] = (float)gd->m.tensor_lr[i];
+        a->tensor_lr = gd->tensor_lr;
+        gd->tensor_lr_new = 0;
+    }
     return st;
 }
 
@@ -1249,5 +1313,8 @@ gg_status gg_guard_core_state_set(gg_guard_core *gd, const char *name, const cha
 {
     if (!gd || !name || !text) return gg_fail(GG_E_ARG, "gg_guard_core_state_set: guard, name and text are required");
     gg_guard_state_parts p = parts(gd);
-    return gg_guard_parts_set(&p, name, text);
+    gg_status st = gg_guard_parts_set(&p, name, text);
+    /* a loaded factor reaches the optimizer with the next act */
+    if (st == GG_OK && strcmp(name, "memory.tensor_lr") == 0) gd->tensor_lr_new = 1;
+    return st;
 }

@@ -70,7 +70,7 @@ const gg_key gg_guard_keys[] = {
     R(on_max_spike, GG_DO_NOTHING,
       .doc = "response to the largest \\|g\\| more than `spike_z` standard deviations of its log above its running "
              "level while the global norm is not"),
-    F(attn_logit_max, 0, 1e30, 50,
+    F(attn_logit_max, 0, 1e30, 100,
       .doc = "a head's largest scaled attention logit q.k/sqrt(d_head) over this is attention-logit growth (0: no bound)"),
     F(attn_logit_floor, 0, 1e30, 20,
       .doc = "... and so is one over this that rose `spike_z` standard deviations of its log above its running level "
@@ -89,6 +89,9 @@ const gg_key gg_guard_keys[] = {
     F(attn_logit_blowup, 0, 1e30, 200,
       .doc = "with `on_attention: qk_clip`, a head's largest attention logit over this rolls back instead (the update "
              "that made it moved the rest of the model too; 0: never)"),
+    F(attn_logit_jump, 0, 1e30, 2,
+      .doc = "with `on_attention: qk_clip`, a head's largest attention logit over `attn_logit_max` at more than this "
+             "times its running level rolls back too: logits that leap grew with the rate, not with learning (0: never)"),
     F(backoff_factor, 1e-6, 1, 0.5, .doc = "learning-rate scale multiplier of a back-off (and of a rollback)"),
     I(backoff_recover, 0, 100000000, 500,
       .doc = "good steps over which the scale climbs back to its ceiling (0: it never does)"),

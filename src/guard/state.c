@@ -57,7 +57,12 @@ void gg_guard_hist_copy(gg_guard_hist *dst, const gg_guard_hist *src, const gg_g
 
 void gg_guard_memory_init(gg_guard_memory *m)
 {
+    double *tlr = m->tensor_lr;
+    int n = m->n_tensors;
     memset(m, 0, sizeof *m);
+    m->tensor_lr = tlr;
+    m->n_tensors = n;
+    for (int i = 0; tlr && i < n; i++) tlr[i] = 1;
     m->lr_scale = 1;
     m->lr_ceiling = 1;
     m->last_failure = -1;
@@ -69,7 +74,7 @@ void gg_guard_memory_init(gg_guard_memory *m)
 typedef enum { T_DOUBLE, T_LONG, T_INT, T_DOUBLES, T_INTS, T_LONGS } ftype;
 enum { P_HIST, P_MEMORY, P_QUIET };
 /* array lengths */
-enum { N_ONE, N_TREND, N_HISTORY, N_QRING, N_SIGNALS };
+enum { N_ONE, N_TREND, N_HISTORY, N_QRING, N_SIGNALS, N_TENSORS };
 
 typedef struct sfield {
     const char *name;
@@ -125,6 +130,7 @@ static const sfield fields[] = {
     M("memory.count.update_ratio", T_LONG, cnt.update_ratio),
     M("memory.count.attention", T_LONG, cnt.attention),
     M("memory.count.logit_drift", T_LONG, cnt.logit_drift),
+    {"memory.tensor_lr", P_MEMORY, T_DOUBLES, offsetof(gg_guard_memory, tensor_lr), N_TENSORS},
     {"quiet.loss_window", P_QUIET, T_DOUBLES, offsetof(gg_quiet_hist, ring), N_QRING},
     Q("quiet.loss_window_pos", T_INT, ring_pos),
     Q("quiet.loss_window_fill", T_INT, ring_fill),
@@ -174,6 +180,7 @@ static int length_of(const gg_guard_state_parts *s, int len)
     case N_HISTORY: return s->history_len;
     case N_QRING: return s->quiet_ring_len;
     case N_SIGNALS: return GG_Q_COUNT;
+    case N_TENSORS: return s->memory->n_tensors;
     default: return 1;
     }
 }

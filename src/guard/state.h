@@ -27,7 +27,7 @@
 
 /* The detector table's size and each detector's room for state. */
 #define GG_DETECTORS 8
-#define GG_DET_STATE 6
+#define GG_DET_STATE 7
 
 typedef struct gg_guard_hist {
     gg_ema ema_g;      /* log gradient norm: gradient spikes */
@@ -60,6 +60,10 @@ typedef struct gg_guard_memory {
     int collapse_ceiling;    /* the coming rollback answers a collapse */
     int blowup_pending;      /* the coming rollback answers a loss blow-up */
     gg_guard_counters cnt;
+    /* per tensor, the factor on its learning rate (1, or backed off for an
+     * attention block whose logits grew); allocated by the core with n */
+    double *tensor_lr;
+    int n_tensors;
 } gg_guard_memory;
 
 /* Array lengths come from the config (trend_window, history); the arrays of

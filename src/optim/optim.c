@@ -171,6 +171,7 @@ gg_optim *gg_optim_new(gg_graph *g, const gg_optim_config *cfg)
         t->n = pi.numel;
         t->soff = soff;
         t->no_decay = pi.no_decay;
+        t->run_scale = 1;
         soff += (size_t)o->slots * pi.numel;
     }
     o->tail = soff;
@@ -244,6 +245,23 @@ gg_status gg_optim_reset(gg_optim *o, int i)
     for (int k = (i < 0 ? 0 : i); k < (i < 0 ? o->nt : i + 1); k++) init_tensor_state(o, k);
     return GG_OK;
 }
+
+gg_status gg_optim_set_tensor_lr(gg_optim *o, int i, float scale)
+{
+    if (!o) return gg_fail(GG_E_ARG, "gg_optim_set_tensor_lr: the optimizer is NULL");
+    if (i < 0 || i >= o->nt)
+        return gg_fail(GG_E_ARG, "gg_optim_set_tensor_lr: tensor %d is outside 0..%d", i, o->nt - 1);
+    if (!(isfinite(scale) && scale >= 0))
+        return gg_fail(GG_E_ARG, "gg_optim_set_tensor_lr: scale %g of '%s' must be a finite number >= 0", (double)scale,
+                       o->t[i].name);
+    if (o->rule->step_all && scale != 1)
+        return gg_fail(GG_E_STATE, "gg_optim_set_tensor_lr: %s takes one step over all parameters: '%s' cannot have a "
+                       "rate of its own", o->rule->name, o->t[i].name);
+    o->t[i].run_scale = scale;
+    return GG_OK;
+}
+
+float gg_optim_tensor_lr(const gg_optim *o, int i) { return o && i >= 0 && i < o->nt ? o->t[i].run_scale : 0; }
 
 /* ---- groups and penalties --------------------------------------------------- */
 
@@ -356,7 +374,7 @@ gg_status gg_optim_step(gg_optim *o, float lr)
             .g = G + t->off,
             .s = o->nstate ? o->state + t->soff : NULL,
             .n = (long)t->n,
-            .lr = lr * t->lr_scale,
+            .lr = lr * t->lr_scale * t->run_scale,
             .wd = t->wd,
             .step = (double)cnt + 1,
             .measure = measure,

@@ -28,6 +28,7 @@ typedef struct gg_optim_tensor {
     size_t soff;      /* into the state arena */
     int no_decay;
     float lr_scale, wd, l1, l2; /* resolved from the defaults and the groups */
+    float run_scale;            /* set while training (gg_optim_set_tensor_lr); groups leave it */
 } gg_optim_tensor;
 
 typedef struct gg_optim_group {

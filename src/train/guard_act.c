@@ -222,11 +222,18 @@ gg_status gg_guard_watch(gg_guard *gd, int attention, gg_node loss)
     gd->heads = calloc((size_t)total, sizeof *gd->heads);
     gd->head_op = calloc((size_t)total, sizeof *gd->head_op);
     if (!gd->heads || !gd->head_op) return gg_fail(GG_E_NOMEM, "guard: out of memory for %d attention heads", total);
-    for (gg_node n = 0; n < nn; n++)
+    for (gg_node n = 0; n < nn; n++) {
+        /* the parameter tensor of the op's Q/K/V projection, whose rate the
+         * core may back off */
+        gg_node w = gg_graph_attention_qkv(gd->g, n);
+        int qkv = -1;
+        for (int i = 0; i < gd->np && w >= 0; i++)
+            if (gd->pi[i].node == w) qkv = i;
         for (int h = 0; h < gg_graph_attention_heads(gd->g, n); h++) {
-            gd->heads[gd->nheads] = (gg_guard_head){gg_graph_node_name(gd->g, n), h, NAN, NAN, NAN};
+            gd->heads[gd->nheads] = (gg_guard_head){gg_graph_node_name(gd->g, n), h, NAN, NAN, NAN, qkv};
             gd->head_op[gd->nheads++] = n;
         }
+    }
     return GG_OK;
 }
 
@@ -293,6 +300,9 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
     }
     for (int i = 0; i < gd->np && a.any_reset; i++)
         if (a.reset[i]) gg_optim_reset(gd->o, i);
+    /* a per-tensor factor the optimizer cannot take (L-BFGS) leaves that
+     * tensor at its rate; QK-clip still holds the logits */
+    for (int i = 0; i < gd->np && a.tensor_lr; i++) (void)gg_optim_set_tensor_lr(gd->o, i, a.tensor_lr[i]);
     if (a.want_update_norms) gg_optim_want_update_norms(gd->o);
     gd->qk_tau = a.verdict == GG_GUARD_PROCEED ? a.qk_clip_tau : 0;
     set_z_loss(gd, a.z_loss);

@@ -217,6 +217,12 @@ int gg_graph_attention_heads(const gg_graph *g, gg_node n)
     return gg_attn_heads(&g->t[n]);
 }
 
+gg_node gg_graph_attention_qkv(const gg_graph *g, gg_node n)
+{
+    if (!g || n < 0 || n >= g->n || g->t[n].kind != GG_K_OP || g->t[n].op != GG_OP_ATTENTION) return -1;
+    return gg_attn_w_qkv(&g->t[n]) >= 0 ? (gg_node)gg_attn_w_qkv(&g->t[n]) : -1;
+}
+
 gg_status gg_graph_attention_stats(const gg_graph *g, gg_node n, int head, gg_attention_stats *out)
 {
     const char *fn = "gg_graph_attention_stats";
