@@ -271,8 +271,9 @@ def run_part(a, cands, kernel, g):
         if reused and not a.torch:
             # the PyTorch runs do not depend on the guard either
             for cid, rec in res["candidates"].items():
-                if rec.get("case") and "torch" in prev["candidates"].get(cid, {}):
-                    rec["torch"] = prev["candidates"][cid]["torch"]
+                for key in ("torch", "torch_noise"):
+                    if rec.get("case") and key in prev["candidates"].get(cid, {}):
+                        rec[key] = prev["candidates"][cid][key]
             if prev.get("torch_twins"):
                 res["torch_twins"] = prev["torch_twins"]
     if a.torch or a.torch_only or a.noise_peer:
