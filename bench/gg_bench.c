@@ -77,6 +77,7 @@ typedef struct bench {
     gg_node x, y, loss;
     gg_optim *o;
     gg_guard *gd;
+    double guard_cpu; /* process CPU seconds inside the guard's calls (check, after-step, rollback) */
     int layer_every;
     FILE *layers;
     gg_train_pos pos;
@@ -313,8 +314,10 @@ static int step(bench *b, long k, float lr, double *loss_out)
     if (gg_graph_backward(g, b->loss, 1.0f)) return die("backward");
     loss += gg_optim_penalty(b->o);
     int apply = 1;
+    double gc0 = b->gd ? cpu_now() : 0;
     if (b->gd) {
         gg_guard_decision d = gg_guard_check(b->gd, b->pos.step, 0, loss);
+        b->guard_cpu += cpu_now() - gc0;
         lr *= d.lr_scale;
         if (d.verdict == GG_GUARD_STOP) {
             fprintf(stderr, "gg_bench: the guard stopped the run at step %ld\n", b->pos.step);
@@ -333,9 +336,11 @@ static int step(bench *b, long k, float lr, double *loss_out)
     if (b->gd) {
         gg_train_pos after = b->pos;
         after.batch++;
+        gc0 = cpu_now();
         gg_guard_decision d = gg_guard_after_step(b->gd, &after, apply);
         gg_guard_clear_events(b->gd);
         if (d.verdict == GG_GUARD_ROLLBACK && gg_guard_rollback(b->gd, &b->pos)) return die("rollback");
+        b->guard_cpu += cpu_now() - gc0;
         if (b->layer_every > 0 && b->pos.step % b->layer_every == 0) layer_stats(b);
     }
     b->pos.batch = b->pos.step;
@@ -463,8 +468,9 @@ static int run_model(opts *op)
     }
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
-    double ms[MAX_REPS], cms[MAX_REPS];
+    double ms[MAX_REPS], cms[MAX_REPS], gshare[MAX_REPS];
     for (int rep = 0; rep < op->reps; rep++) {
+        b.guard_cpu = 0;
         double t0 = now(), c0 = cpu_now();
         for (int s = 0; s < steps; s++, k++) {
             if (step(&b, k, lr, &loss)) return 1;
@@ -472,6 +478,8 @@ static int run_model(opts *op)
         }
         ms[rep] = (now() - t0) * 1e3 / steps;
         cms[rep] = (cpu_now() - c0) * 1e3 / steps;
+        /* the guard's share of the step, both timed in this repetition */
+        gshare[rep] = b.guard_cpu * 1e3 / steps / cms[rep];
     }
     getrusage(RUSAGE_SELF, &ru1);
     double med = median(ms, op->reps), fl = model_flops(op, op->batch);
@@ -484,6 +492,7 @@ static int run_model(opts *op)
            np);
     for (int i = 0; i < op->reps; i++) printf("%s%.6f", i ? ", " : "", ms[i]);
     printf("], \"cpu_ms_median\": %.6f", median(cms, op->reps));
+    if (b.gd) printf(", \"guard_share_median\": %.6f", median(gshare, op->reps));
     printf(", \"ms_median\": %.6f, \"samples_per_s\": %.3f, \"flops_per_step\": %.0f, \"gflops\": %.3f, "
            "\"peak_rss_mib\": %.2f, \"minflt_per_step\": %.4f, \"final_loss\": %.6g, \"losses\": [",
            med, op->batch / (med * 1e-3), fl, fl / (med * 1e-3) / 1e9, ru1.ru_maxrss / 1024.0,

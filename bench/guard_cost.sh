@@ -8,6 +8,8 @@
 #   bench/guard_cost.sh [BUILD_DIR] [REPS]        (default: build, 7)
 #
 # GUARD_COST_STEPS_ONLY=1 leaves out the training runs (the step times only).
+# The step times end with the guard's own share of the guarded step (the CPU
+# time inside its calls, timed by gg_bench in the same runs).
 # Everything at 1 thread (OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,4 +71,11 @@ for g in ("off", "default"):
 print()
 print("CPU time, default / off, median of the per-turn ratios: **%.3f** (%+.1f%%; turns: %s)"
       % (st.median(ratios), (st.median(ratios) - 1) * 100, " ".join("%.3f" % r for r in ratios)))
+# the guard's own share of the guarded step: the CPU time inside its calls
+# over the step's, both taken in the same repetition (gg_bench's
+# guard_share_median): what the guard costs, without the noise of two runs
+share = [json.loads(l)["guard_share_median"] for l in open("%s/default.jsonl" % t)]
+print()
+print("CPU time inside the guard's calls / the guarded step's, median over the turns: **%.2f%%** (min %.2f%%, "
+      "max %.2f%%)" % (100 * st.median(share), 100 * min(share), 100 * max(share)))
 EOF

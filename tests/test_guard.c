@@ -900,10 +900,23 @@ static void test_measure(void)
     double sq[3] = {-1, -1, -1}, mx = -1;
     long bad = gg_guard_measure(3, x, len, sq, &mx);
     GT_CHECK(bad == 0, "no non-finite values (%ld)", bad);
-    GT_NEAR(sq[0], ra, 1e-14, 0, "sum of squares of a in double");
-    GT_NEAR(sq[1], rb, 1e-14, 0, "sum of squares of b in double");
+    /* float sums within blocks of 4096, the blocks in double */
+    GT_NEAR(sq[0], ra, 4e-6, 0, "sum of squares of a");
+    GT_NEAR(sq[1], rb, 4e-6, 0, "sum of squares of b");
     GT_CHECK(sq[2] == 0, "an empty array: 0 (%g)", sq[2]);
     GT_NEAR(mx, 35.0, 0, 0, "max |x| is |b[69]| = 35");
+    /* finite values whose float squares overflow: the block is summed
+     * again in double, so the sum stays finite (1e40 and more) */
+    static float big[5000];
+    big[17] = 1e20f;
+    big[4500] = -3e19f;
+    const float *xb[1] = {big};
+    size_t lb[1] = {5000};
+    GT_CHECK(gg_guard_measure(1, xb, lb, sq, &mx) == 0 && isfinite(sq[0]), "1e20 is finite: so is its sum (%g)", sq[0]);
+    GT_NEAR(sq[0], 1e40 + 9e38, 1e-6, 0, "the sum of 1e20^2 and 3e19^2");
+    GT_NEAR(mx, 1e20, 1e-6, 0, "max |x| 1e20");
+    big[4500] = NAN;
+    GT_CHECK(gg_guard_measure(1, xb, lb, sq, NULL) == 1 && isnan(sq[0]), "a NaN beside 1e20: counted, NaN");
     a[5] = NAN;
     a[9] = INFINITY;
     b[3] = -INFINITY;
