@@ -526,9 +526,9 @@ static double young_failure_scale(int blowup)
 }
 
 /* A rate far too high: the loss blows up at step 3, and again at step 3 of
- * each replay. Each rollback whose replay failed again as soon backs off
- * once more than the last: scales 0.5, 0.125, 0.0156, then backoff_min
- * (0.001) where 0.00098 would be. */
+ * each replay. From the third failure in a row each back-off is twice the
+ * last: scales 0.5, 0.25, 0.0625, 0.0078, then backoff_min (0.001) where
+ * 0.00049 would be. */
 static void test_repeated_failure(void)
 {
     gg_guard_config c = gg_guard_defaults();
@@ -540,8 +540,8 @@ static void test_repeated_failure(void)
     gg_guard_act a;
     gg_train_pos pos = {0};
     GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "the first snapshot");
-    double want[4] = {0.5, 0.125, 0.015625, c.backoff_min}; /* 0.00098 is under the floor */
-    for (int r = 0; r < 4; r++) {
+    double want[5] = {0.5, 0.25, 0.0625, 0.0078125, c.backoff_min};
+    for (int r = 0; r < 5; r++) {
         long step = r ? 1 : 0;
         for (; step < 3; step++) {
             o.step = step;
@@ -568,7 +568,7 @@ static void test_repeated_failure(void)
     const char *name = NULL;
     for (int i = 0; i < gg_guard_core_state_count(core); i++)
         if (gg_guard_core_state_get(core, i, &name, buf, sizeof buf) >= 0 && strcmp(name, "memory.repeats") == 0) break;
-    GT_CHECK(name && strcmp(name, "memory.repeats") == 0 && strcmp(buf, "3") == 0, "the state holds memory.repeats = 3 (%s)",
+    GT_CHECK(name && strcmp(name, "memory.repeats") == 0 && strcmp(buf, "4") == 0, "the state holds memory.repeats = 4 (%s)",
              buf);
     gg_guard_core_free(core);
 }
