@@ -134,11 +134,7 @@ def main():
             if a.clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
             if a.noise > 0:
-                sd = math.sqrt(a.noise / (1.0 + step) ** a.noise_gamma)
-                with torch.no_grad():
-                    for p in model.parameters():
-                        if p.grad is not None:
-                            p.grad.add_(torch.randn_like(p.grad), alpha=sd)
+                torch_peer.add_grad_noise(model, a.noise, a.noise_gamma, step)
             opt.step()
             if sched is not None:
                 sched.step()

@@ -202,6 +202,16 @@ def guard_module():
     return gradguard.torch
 
 
+def add_grad_noise(model, eta, gamma, step):
+    """Annealed Gaussian gradient noise (Neelakantan et al. 2015): variance
+    eta / (1 + step)^gamma, added to every parameter's .grad."""
+    sd = math.sqrt(eta / (1.0 + step) ** gamma)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.grad is not None:
+                p.grad.add_(torch.randn_like(p.grad), alpha=sd)
+
+
 def evaluate(model, loss_fn, xte, yte, regression):
     """The test set's mean loss and, for a classifier, accuracy (None for a regression), in
     batches of 1000 with the model in eval mode (bench/doctor/torch_case.py uses it too)."""
@@ -344,11 +354,7 @@ def train(args):
             if args.clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
             if args.noise > 0:
-                sd = math.sqrt(args.noise / (1.0 + step) ** args.gamma)
-                with torch.no_grad():
-                    for p in model.parameters():
-                        if p.grad is not None:
-                            p.grad.add_(torch.randn_like(p.grad), alpha=sd)
+                add_grad_noise(model, args.noise, args.gamma, step)
             opt.step()
             step += 1
             b += 1
