@@ -406,7 +406,7 @@ def report(a, recs, rates_run):
         palette = ["#e15759", "#f28e2b", "#4e79a7", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f"]
         for k, r in enumerate(sorted(unstable, key=lambda r: (VARIANTS.index(r["variant"]), r["lr"]))[:8]):
             ml, en = attention_series(r)
-            lab = "%s %.2g" % (LABEL[r["variant"]], r["lr"])
+            lab = "%s %.2g%s" % (LABEL[r["variant"]], r["lr"], ", seed %d" % r["seed"] if r["seed"] != 1 else "")
             s1.append((lab, palette[k % 8], ml, False))
             s2.append((lab, palette[k % 8], en, False))
         # a healthy run for contrast: the unguarded model at its best rate
