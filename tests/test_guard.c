@@ -525,60 +525,11 @@ static double young_failure_scale(int blowup)
     return scale;
 }
 
-/* A rate far too high: the loss blows up at step 3, and again at step 3 of
- * each replay. From the third failure in a row each back-off is twice the
- * last: scales 0.5, 0.25, 0.0625, 0.0078, then backoff_min (0.001) where
- * 0.00049 would be. */
-static void test_repeated_failure(void)
-{
-    gg_guard_config c = gg_guard_defaults();
-    c.skip_first = 0;
-    gg_guard_tensor ts[1] = {{"w", "l"}};
-    gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 4);
-    double sq[1] = {1};
-    gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
-    gg_guard_act a;
-    gg_train_pos pos = {0};
-    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "the first snapshot");
-    double want[5] = {0.5, 0.25, 0.0625, 0.0078125, c.backoff_min};
-    for (int r = 0; r < 5; r++) {
-        long step = r ? 1 : 0;
-        for (; step < 3; step++) {
-            o.step = step;
-            o.loss = 2.0;
-            GT_OK(gg_guard_core_check(core, &o, &a));
-            pos.step = step + 1;
-            GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
-        }
-        o.step = step;
-        o.loss = 150;
-        GT_OK(gg_guard_core_check(core, &o, &a));
-        GT_CHECK(a.verdict == GG_GUARD_ROLLBACK, "failure %d: rollback", r + 1);
-        pos.step = step;
-        GT_CHECK(gg_guard_core_rollback(core, &pos) >= 0 && pos.step == 0, "back to step 0");
-        /* the scale of the replay's first step */
-        o.step = 0;
-        o.loss = 2.0;
-        GT_OK(gg_guard_core_check(core, &o, &a));
-        GT_NEAR(a.lr_scale, want[r], 0, 1e-7, "after failure %d at step 3", r + 1);
-        pos.step = 1;
-        GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
-    }
-    char buf[64];
-    const char *name = NULL;
-    for (int i = 0; i < gg_guard_core_state_count(core); i++)
-        if (gg_guard_core_state_get(core, i, &name, buf, sizeof buf) >= 0 && strcmp(name, "memory.repeats") == 0) break;
-    GT_CHECK(name && strcmp(name, "memory.repeats") == 0 && strcmp(buf, "4") == 0, "the state holds memory.repeats = 4 (%s)",
-             buf);
-    gg_guard_core_free(core);
-}
-
 static void test_young_failure(void)
 {
     double b = young_failure_scale(1), n = young_failure_scale(0);
     GT_NEAR(b, 0.5, 0, 1e-12, "a blow-up at step 3: the rate backed off and capped (scale after 40 steps)");
     GT_NEAR(n, 1.0, 0, 1e-12, "a NaN at step 3: backed off, then back to the full rate (scale after 40 steps)");
-    test_repeated_failure();
 }
 
 /* skip_first, from statistics alone: a burst of blow-ups and a NaN after

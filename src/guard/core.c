@@ -1248,20 +1248,6 @@ int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos)
     gd->m.cnt.rollbacks++;
     gd->m.consecutive_skips = 0;
     if (repeated || young || persistent || gd->m.collapse_ceiling) backoff(gd);
-    /* a third loss blow-up in a row, each replay blowing up as soon as the
-     * last, says the rate is far off: from then on each back-off is twice
-     * the one before (x0.5, x0.5, then x0.25, x0.125, ...). Other failures
-     * keep their own rules (units killed in training already back off
-     * twice, and a stalled deep net rolled back for dead units four times
-     * was left at a rate the stall's noise could not move). A rate 100x too
-     * high reaches a workable one in five rollbacks instead of seven, each
-     * of which costs the steps to the failure (a deep ReLU stack at SGD
-     * 100x ended at 6x its rate, under its floor, when the back-off stayed
-     * x0.5). Two failures keep x0.5 each: gauntlet case 2, a rate 10x too
-     * high, trains at a quarter of it after two, and under 0.85 at an
-     * eighth */
-    gd->m.repeats = repeated && gd->m.blowup_pending ? gd->m.repeats + 1 : 0;
-    for (int r = 1; r < gd->m.repeats; r++) backoff(gd);
     /* a rate that killed the network's units is more than twice too high,
      * and finding it out took a detection window: back off twice */
     if (gd->m.collapse_ceiling) backoff(gd);

@@ -115,7 +115,6 @@ static const sfield fields[] = {
     M("memory.z_loss_on", T_INT, z_loss_on),
     M("memory.collapse_ceiling", T_INT, collapse_ceiling),
     M("memory.blowup_pending", T_INT, blowup_pending),
-    M("memory.repeats", T_INT, repeats),
     M("memory.count.clipped", T_LONG, cnt.clipped),
     M("memory.count.skipped", T_LONG, cnt.skipped),
     M("memory.count.backoffs", T_LONG, cnt.backoffs),

@@ -59,7 +59,6 @@ typedef struct gg_guard_memory {
     int z_loss_on;           /* the z_loss response switched the output's z-loss on */
     int collapse_ceiling;    /* the coming rollback answers a collapse */
     int blowup_pending;      /* the coming rollback answers a loss blow-up */
-    int repeats;             /* rollbacks in a row for a loss blow-up within half a snapshot interval of the last */
     gg_guard_counters cnt;
     /* per tensor, the factor on its learning rate (1, or backed off for an
      * attention block whose logits grew); allocated by the core with n */
