@@ -63,6 +63,6 @@ check "! grep -q '\"type\":\"guard\"' '$T/ok/events.jsonl'" "a healthy run: no g
 check "[ \"\$(cut -d, -f1-5 '$T/ok/metrics.csv')\" = \"\$(cut -d, -f1-5 '$T/ok-off/metrics.csv')\" ]" \
   "a healthy run's losses are the unguarded run's to the last digit"
 ck=$(ls "$T"/ok/checkpoints/ckpt-*.safetensors 2>/dev/null | tail -1)
-check "[ -n '$ck' ] && grep -aq 'guard.hist.attention_logit_growth.ema.mean' '$ck' && grep -aq 'guard.memory.z_loss_on' '$ck'" \
-  "the transformer detectors' state is in the checkpoint by name"
+check "[ -n '$ck' ] && grep -aq 'guard.hist.attention_logit_growth.ema.mean' '$ck' && grep -aq 'guard.memory.z_loss_on' '$ck' && grep -aq 'guard.memory.tensor_lr' '$ck'" \
+  "the transformer detectors' state and the per-tensor rate factors are in the checkpoint by name"
 finish transformer_guard
