@@ -475,7 +475,8 @@ static void self_check(const char *kind)
         if (!gd) break;
         gg_guard_decision d = gg_guard_check(gd, 0, 0, gg_graph_scalar(a.g, a.loss));
         const gg_guard_stats *st = gg_guard_last(gd);
-        GT_NEAR(st->grad_norm, norm, 1e-12, 0, "%s: guard norm", kind);
+        /* the guard sums squares in float within blocks of 4096 (reduce.c) */
+        GT_NEAR(st->grad_norm, norm, 4e-6, 0, "%s: guard norm", kind);
         GT_CHECK(d.verdict == GG_GUARD_PROCEED && d.clipped == !side, "%s: max_norm %g x the norm: clipped %d",
                  kind, side ? 2.0 : 0.5, d.clipped);
         sq = 0;
