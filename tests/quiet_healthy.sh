@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The quiet-failure monitor end to end: the healthy MLP (configs/fashion-mlp.yaml,
-# shortened) raises no stall, collapse, initialisation, dead-unit,
-# saturation or vanishing-gradient event (no false alarms); the deep plain
-# MLP of gauntlet case 6b reports its vanishing gradient profile and its
+# shortened) raises no stall, collapse, initialisation, dead-unit, slow-rate,
+# saturation or vanishing-gradient event (no false alarms); the same MLP at
+# a rate 100x too small has its rate raised; the deep plain MLP of gauntlet
+# case 6b reports its vanishing gradient profile and its
 # stall at chance level within the first epoch, naming the layers.
 set -u
 G=${GG_BIN:?}
@@ -12,7 +13,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail=0
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-ALARMS='"signal":"(stall|collapse|poor_init|dead_units|saturation|vanishing_gradient)"'
+ALARMS='"signal":"(stall|collapse|poor_init|dead_units|saturation|vanishing_gradient|slow_rate)"'
 
 # healthy: 600 steps of the default model (its cosine schedule shortened to fit)
 "$G" train "$SRC/configs/fashion-mlp.yaml" -o "$T/mlp" --set train.max_steps=600 --set train.threads=1 \
@@ -21,6 +22,16 @@ ALARMS='"signal":"(stall|collapse|poor_init|dead_units|saturation|vanishing_grad
 head -1 "$T/mlp/layers.csv" | grep -q "dead_fraction,saturated_fraction" || bad "layers.csv lacks the quiet columns"
 if grep -Eq "$ALARMS" "$T/mlp/events.jsonl"; then bad "false alarm on fashion-mlp: $(grep -E "$ALARMS" "$T/mlp/events.jsonl")"; fi
 grep -q '"stalls": 0' "$T/mlp/summary.json" || bad "summary counts a stall"
+
+# the same model at a rate 100x too small: raised at the third pass (step 150),
+# and the rate in force passes the schedule's own, which never exceeds 1e-5
+"$G" train "$SRC/configs/fashion-mlp.yaml" -o "$T/slow" --set optimizer.lr=1e-5 --set train.max_steps=300 \
+  --set train.threads=1 --set train.checkpoint_every=0 --quiet >/dev/null 2>&1 || bad "slow run failed"
+grep -q '"step":150,.*"signal":"slow_rate".*"action":"raise".*far too small' "$T/slow/events.jsonl" ||
+  bad "no slow_rate raise at step 150: $(grep slow_rate "$T/slow/events.jsonl")"
+awk -F, '$1 == "step" && $6 > 1.5e-5 { up = 1 } END { exit !up }' "$T/slow/metrics.csv" ||
+  bad "the rate in force was never raised (metrics.csv lr)"
+grep -q '"slow_rate": [1-9]' "$T/slow/summary.json" || bad "summary does not count the raise"
 
 # case 6b, first 330 steps: the vanishing profile and the stall, layers named
 out=$("$G" train "$SRC/configs/gauntlet/6b-vanishing-noise.yaml" -o "$T/deep" --set train.max_steps=330 \

@@ -1162,8 +1162,133 @@ static void test_attention_backoff(void)
     }
 }
 
+/* Runs a core with one layer over `steps` steps from *step; the layer's
+ * update ratio is ratio x the guard's scale (an update proportional to the
+ * rate), the schedule's rate lr(step). Returns the slow_rate events seen;
+ * *scale the last act's scale. */
+static int slow_run(gg_guard_core *core, long *step, long steps, double ratio, double (*lr)(long), float *scale,
+                    char *action, size_t cap)
+{
+    double sq[1] = {1};
+    gg_guard_layer L[1] = {{"fc1", 1.0, NAN, NAN, 0, 0}};
+    gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
+    gg_guard_act a;
+    gg_train_pos pos = {0};
+    int seen = 0;
+    for (long end = *step + steps; *step < end; (*step)++) {
+        o.step = *step;
+        o.loss = 2.0 - 1e-4 * (double)*step;
+        o.lr = lr(*step);
+        L[0].update_ratio = ratio * (double)*scale * o.lr / 1e-3;
+        int want = gg_guard_core_wants_layers(core, *step);
+        o.layers = want ? L : NULL;
+        o.nlayers = want ? 1 : 0;
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        int n;
+        const gg_guard_event *e = gg_guard_core_events(core, &n);
+        for (int i = 0; i < n; i++)
+            if (strcmp(e[i].signal, "slow_rate") == 0) {
+                seen++;
+                snprintf(action, cap, "%s", e[i].action);
+            }
+        gg_guard_core_clear_events(core);
+        *scale = a.lr_scale;
+        pos.step = *step + 1;
+        GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
+    }
+    return seen;
+}
+
+static double lr_flat(long s) { (void)s; return 1e-3; }
+static double lr_warm(long s) { return s < 100 ? 1e-3 * (double)(s + 1) / 100 : 1e-3; }
+
+/* A rate far too small: every layer's update ratio under slow_ratio from
+ * the first pass on is raised towards slow_target, x10 at most a pass;
+ * a warm-up, a run that was ever fast enough and a warn policy are not. */
+static void test_slow_rate(void)
+{
+    gg_guard_config c = gg_guard_defaults();
+    c.monitor_every = 10;
+    gg_guard_tensor ts[1] = {{"fc1.weight", "fc1"}};
+    char act[32] = "";
+    /* 5e-5: passes at 0, 10, 20 -> x10 at step 20; 5e-4 then -> x4; 2e-3: done */
+    gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 4);
+    GT_CHECK(core != NULL, "core: %s", gg_errmsg());
+    long step = 0;
+    float scale = 1;
+    int n = slow_run(core, &step, 21, 5e-5, lr_flat, &scale, act, sizeof act);
+    GT_CHECK(n == 1 && strcmp(act, "raise") == 0 && fabs(scale - 10) < 1e-4,
+             "three slow passes: one raise, x10 at most (%d %s, scale %g)", n, act, (double)scale);
+    n = slow_run(core, &step, 200, 5e-5, lr_flat, &scale, act, sizeof act);
+    GT_CHECK(n == 1 && fabs(scale - 40) < 1e-3, "the next pass raises to the target, then no more (%d, scale %g)", n,
+             (double)scale);
+    const gg_guard_counters *k = gg_guard_core_counts(core);
+    GT_CHECK(k->slow_rate == 2 && k->backoffs == 0, "counted: %ld raises", k->slow_rate);
+    gg_guard_core_free(core);
+
+    /* a warm-up raises the rate itself: no pass counts while it does */
+    core = gg_guard_core_new(&c, 1, ts, 4);
+    step = 0, scale = 1;
+    n = slow_run(core, &step, 100, 5e-5, lr_warm, &scale, act, sizeof act);
+    GT_CHECK(n == 0 && scale == 1, "no raise during a warm-up (%d, %g)", n, (double)scale);
+    n = slow_run(core, &step, 31, 5e-5, lr_warm, &scale, act, sizeof act);
+    GT_CHECK(n == 1 && scale > 1, "after it, three slow passes raise (%d, %g)", n, (double)scale);
+    gg_guard_core_free(core);
+
+    /* fast enough at the first pass: small updates later (a converged run) are left alone */
+    core = gg_guard_core_new(&c, 1, ts, 4);
+    step = 0, scale = 1;
+    n = slow_run(core, &step, 5, 1e-3, lr_flat, &scale, act, sizeof act);
+    n += slow_run(core, &step, 300, 5e-5, lr_flat, &scale, act, sizeof act);
+    GT_CHECK(n == 0 && scale == 1, "a run once fast enough is not raised (%d, %g)", n, (double)scale);
+    gg_guard_core_free(core);
+
+    /* a gradient profile that vanishes with depth: its small updates are
+     * the vanishing gradient's, not the rate's */
+    core = gg_guard_core_new(&c, 1, ts, 4);
+    {
+        double sq[1] = {1};
+        gg_guard_layer L2[2] = {{"fc1", 1e-9, NAN, NAN, 1e-7, 0}, {"fc2", 1e-2, NAN, NAN, 5e-5, 0}};
+        gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
+        gg_guard_act a;
+        gg_train_pos pos = {0};
+        int seen = 0;
+        for (long s = 0; s < 200; s++) {
+            o.step = s;
+            int want = gg_guard_core_wants_layers(core, s);
+            o.layers = want ? L2 : NULL;
+            o.nlayers = want ? 2 : 0;
+            GT_OK(gg_guard_core_check(core, &o, &a));
+            int ne;
+            const gg_guard_event *e = gg_guard_core_events(core, &ne);
+            for (int i = 0; i < ne; i++) seen += strcmp(e[i].signal, "slow_rate") == 0;
+            gg_guard_core_clear_events(core);
+            pos.step = s + 1;
+            GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
+        }
+        GT_CHECK(seen == 0 && a.lr_scale == 1, "a vanishing profile is not a slow rate (%d, %g)", seen, (double)a.lr_scale);
+    }
+    gg_guard_core_free(core);
+
+    /* under warn: reported once, the rate untouched */
+    c.on_slow = GG_DO_NOTHING;
+    core = gg_guard_core_new(&c, 1, ts, 4);
+    step = 0, scale = 1;
+    n = slow_run(core, &step, 300, 5e-5, lr_flat, &scale, act, sizeof act);
+    GT_CHECK(n == 1 && strcmp(act, "warn") == 0 && scale == 1, "warn: one event, no raise (%d %s %g)", n, act,
+             (double)scale);
+    gg_guard_core_free(core);
+
+    /* raise answers on_slow only */
+    c = gg_guard_defaults();
+    c.on_stall = GG_DO_RAISE;
+    GT_CHECK(gg_guard_core_new(&c, 1, ts, 4) == NULL && strstr(gg_errmsg(), "guard.on_stall"),
+             "raise under another key is refused: %s", gg_errmsg());
+}
+
 int main(void)
 {
+    test_slow_rate();
     test_transformer_signals();
     test_attention_backoff();
     test_init_assess();

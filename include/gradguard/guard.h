@@ -49,6 +49,7 @@ typedef enum gg_response {
     GG_DO_QK_CLIP,  /* attention: after the update, rescale W_q and W_k of each head whose largest
                        logit is over the threshold so that it is back at the threshold (QK-clip) */
     GG_DO_Z_LOSS,   /* output logits: switch on the z-loss (z_loss_remedy x mean (log Z)^2) and go on */
+    GG_DO_RAISE,    /* a rate far too small: raise the learning-rate scale towards slow_target (docs/guard.md) */
     GG_DO_COUNT
 } gg_response;
 
@@ -112,6 +113,10 @@ typedef struct gg_guard_config {
     gg_response on_saturation; /* a tanh/sigmoid layer saturated in training (saturated at the monitor, not at its first pass) */
     gg_response on_vanished;   /* a gradient profile that vanished in training (its first pass's did not) */
     float remedy_noise_eta;    /* eta of the noise that the noise response switches on */
+    float slow_ratio;          /* every layer's update/weight ratio under this from the first pass on: the rate is far too small */
+    float slow_target;         /* ... raised by this / the fastest layer's ratio (x10 at most a pass) while under half of it */
+    float slow_max_raise;      /* ... up to this factor on the schedule's rate */
+    gg_response on_slow;       /* response to a rate far too small */
     /* transformers (read only when the model has attention ops or a softmax
      * output the trainer measures: docs/guard.md, "Attention and output logits") */
     float attn_logit_max;      /* a head's largest scaled logit q.k / sqrt(dh) over this is attention-logit growth */
@@ -285,6 +290,7 @@ typedef struct gg_guard_counters {
     /* quiet failures reported (each signal is rate-limited) */
     long stalls, vanishing, dead, saturated, update_ratio;
     long attention, logit_drift; /* attention-logit growth and output-logit drift */
+    long slow_rate;              /* a rate far too small (each raise of it) */
 } gg_guard_counters;
 GG_API const gg_guard_counters *gg_guard_counts(const gg_guard *gd);
 /* The guard's state, for a checkpoint: every statistic, window, history

@@ -75,13 +75,14 @@ struct gg_guard_core {
     gg_quiet_finding qf[8];
     double lr_now;
     double qk_tau;     /* this step's QK-clip threshold (0: none) */
+    double raise_by;   /* the factor a raise response puts on the rate (slow_rate) */
     float *tensor_lr;  /* the act's copy of m.tensor_lr */
     int tensor_lr_new; /* m.tensor_lr changed (or was loaded) since the last act */
 };
 
 static const char *clip_names[GG_CLIP_COUNT] = {"none", "value", "norm", "tensor", "agc", "percentile", "zscore"};
 static const char *resp_names[GG_DO_COUNT] = {"warn", "clip", "skip", "backoff", "rollback", "stop", "noise",
-                                              "qk_clip", "z_loss"};
+                                              "qk_clip", "z_loss", "raise"};
 
 const char *gg_clip_name(gg_clip_kind k) { return k >= 0 && k < GG_CLIP_COUNT ? clip_names[k] : NULL; }
 const char *gg_response_name(gg_response r) { return r >= 0 && r < GG_DO_COUNT ? resp_names[r] : NULL; }
@@ -161,12 +162,22 @@ static gg_status check_config(const gg_guard_config *c)
         {"on_vanishing", offsetof(gg_guard_config, on_vanishing)}, {"on_dead", offsetof(gg_guard_config, on_dead)},
         {"on_saturation", offsetof(gg_guard_config, on_saturation)},
         {"on_vanished", offsetof(gg_guard_config, on_vanished)},
-        {"on_logit_drift", offsetof(gg_guard_config, on_logit_drift)},
+        {"on_logit_drift", offsetof(gg_guard_config, on_logit_drift)}, {"on_slow", offsetof(gg_guard_config, on_slow)},
+        {"on_attention", offsetof(gg_guard_config, on_attention)},
     };
-    for (size_t i = 0; i < sizeof resp_keys / sizeof resp_keys[0]; i++)
-        if (*(const gg_response *)((const char *)c + resp_keys[i].off) == GG_DO_QK_CLIP)
+    for (size_t i = 0; i < sizeof resp_keys / sizeof resp_keys[0]; i++) {
+        gg_response r = *(const gg_response *)((const char *)c + resp_keys[i].off);
+        int attn = resp_keys[i].off == offsetof(gg_guard_config, on_attention);
+        int slow = resp_keys[i].off == offsetof(gg_guard_config, on_slow);
+        if (r == GG_DO_QK_CLIP && !attn)
             return gg_fail(GG_E_CONFIG, "guard.%s: qk_clip answers attention-logit growth only (guard.on_attention)",
                            resp_keys[i].key);
+        if (r == GG_DO_RAISE && !slow)
+            return gg_fail(GG_E_CONFIG, "guard.%s: raise answers a rate far too small only (guard.on_slow)",
+                           resp_keys[i].key);
+    }
+    if (!(c->slow_target >= c->slow_ratio))
+        return gg_fail(GG_E_CONFIG, "guard.slow_target %g must be at least slow_ratio %g", c->slow_target, c->slow_ratio);
     /* every field in the range a config may give it (keys.c) */
     return gg_schema_check(gg_guard_keys, c, "guard");
 }
@@ -488,6 +499,12 @@ static gg_verdict respond(gg_guard_core *gd, gg_response r, long step, int epoch
     case GG_DO_Z_LOSS:
         gd->m.z_loss_on = 1;
         break;
+    case GG_DO_RAISE:
+        /* the raised rate is the new ceiling: a back-off after it climbs
+         * back to it, and a rollback's repeated failure lowers it */
+        gd->m.lr_scale *= gd->raise_by;
+        if (gd->m.lr_ceiling < gd->m.lr_scale) gd->m.lr_ceiling = gd->m.lr_scale;
+        break;
     case GG_DO_NOISE:
         /* annealed from its full strength at the step it was switched on;
          * an always-on noise (noise_eta) is already there */
@@ -565,6 +582,73 @@ static gg_response made_in_training(gg_guard_core *gd, const gg_quiet_finding *f
     return r;
 }
 
+/* A rate far too small (slow_ratio): the fastest layer's update/weight
+ * ratio under slow_ratio at quiet_persist passes in a row from the run's
+ * first pass on. A rate 100x too small moves every weight by about 1e-5 to
+ * 1e-4 of its norm a step; healthy runs of every doctor family start at
+ * 7e-4 and up (docs/results.md). It is decided once: a pass that finds the
+ * rate fast enough, a back-off or a rollback ends the rule for the run (a
+ * converged run's small updates, or a rate a failure lowered, are not what
+ * it is for), and so does a gradient profile that vanishes with depth: the
+ * small updates of a deep stalled net are its vanishing gradient's, which
+ * the stall's remedies answer (gauntlet case 6b, the doctor's stall
+ * family). Passes at which the schedule's rate rose (a warm-up) do not
+ * count. The response `raise` multiplies the rate by slow_target / ratio,
+ * at most 10x a pass and slow_max_raise in all, and goes on raising at the
+ * next passes while the fastest ratio is under half of slow_target. Returns the
+ * response and fills the event's value and detail; GG_DO_COUNT for none. */
+static gg_response slow_rate(gg_guard_core *gd, const gg_guard_obs *o, double *value, char *detail, size_t cap)
+{
+    const gg_guard_config *c = &gd->c;
+    gg_guard_memory *m = &gd->m;
+    int which;
+    double fast = gg_quiet_fastest_update(gd->q, &which);
+    double lr = o->lr, prev = m->slow_lr;
+    m->slow_lr = lr;
+    if (m->slow_state == 2 || !(c->slow_ratio > 0) || !isfinite(fast)) return GG_DO_COUNT;
+    if (m->cnt.backoffs > 0 || m->rollbacks_used > 0 || m->lr_scale < 1 || gg_quiet_vanishes(gd->q)) {
+        m->slow_state = 2;
+        return GG_DO_COUNT;
+    }
+    if (m->slow_state == 0 && fast >= c->slow_ratio) {
+        m->slow_state = 2;
+        return GG_DO_COUNT;
+    }
+    if (prev > 0 && lr > prev * (1 + 1e-6)) { /* a warm-up raises the rate itself */
+        m->slow_passes = 0;
+        return GG_DO_COUNT;
+    }
+    if (m->slow_state == 0) {
+        if (++m->slow_passes < c->quiet_persist) return GG_DO_COUNT;
+        m->slow_state = 1;
+    }
+    if (fast >= c->slow_target || m->lr_scale >= c->slow_max_raise) {
+        m->slow_state = 2;
+        return GG_DO_COUNT;
+    }
+    double by = fmin(c->slow_target / fmax(fast, 1e-30), 10);
+    if (m->lr_scale * by > c->slow_max_raise) by = c->slow_max_raise / m->lr_scale;
+    if (m->slow_state == 1 && m->cnt.slow_rate > 0 && by < 2) { /* within 2x of the target: done */
+        m->slow_state = 2;
+        return GG_DO_COUNT;
+    }
+    gd->raise_by = by;
+    m->cnt.slow_rate++;
+    if (c->on_slow != GG_DO_RAISE) m->slow_state = 2; /* reported once */
+    *value = fast;
+    if (m->cnt.slow_rate == 1)
+        snprintf(detail, cap,
+                 "the largest update/weight norm ratio of any layer is %.2g (%s), under %.2g at %d passes in a row: "
+                 "the learning rate is far too small; its scale x%.3g -> %.3g",
+                 fast, gg_quiet_layer(gd->q, which), c->slow_ratio, m->slow_passes, by, m->lr_scale * by);
+    else
+        snprintf(detail, cap,
+                 "the largest update/weight norm ratio of any layer is %.2g (%s), still under half of %.2g: the "
+                 "learning rate is still too small; its scale x%.3g -> %.3g",
+                 fast, gg_quiet_layer(gd->q, which), c->slow_target, by, m->lr_scale * by);
+    return c->on_slow;
+}
+
 /* One pass of the quiet-failure detectors over the step's per-layer
  * statistics; their findings become events and responses: a stall or a
  * vanishing profile by on_stall / on_vanishing, a collapse by on_collapse,
@@ -622,6 +706,14 @@ static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double no
         }
         gg_verdict fv = respond(gd, r, step, epoch, name, f->value, f->threshold, f->detail, norm);
         if (fv == GG_GUARD_STOP && (f->sig == GG_Q_STALL || (f->sig == GG_Q_VANISHING && !f->killed))) *stalled = 1;
+        v = worse(v, fv);
+    }
+    double sv = 0;
+    char sd[256];
+    gg_response sr = slow_rate(gd, o, &sv, sd, sizeof sd);
+    if (sr != GG_DO_COUNT) {
+        gg_verdict fv = respond(gd, sr, step, epoch, "slow_rate", sv, c->slow_ratio, sd, norm);
+        if (fv == GG_GUARD_STOP) *stalled = 1;
         v = worse(v, fv);
     }
     return v;

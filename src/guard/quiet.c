@@ -60,6 +60,7 @@ struct gg_quiet {
     gg_quiet_hist h;    /* the windows and report state (quiet.h) */
     /* the layers of the pass under way (the caller's) */
     const gg_guard_layer *L;
+    double profile;     /* the last pass's gradient profile ratio (NaN: none) */
     int nl, na;
 };
 
@@ -68,11 +69,30 @@ static const char *const names[GG_Q_COUNT] = {"stall", "collapse", "vanishing_gr
 
 const char *gg_quiet_name(gg_quiet_signal s) { return s >= 0 && s < GG_Q_COUNT ? names[s] : "?"; }
 
+double gg_quiet_fastest_update(const gg_quiet *q, int *which)
+{
+    double m = NAN;
+    *which = -1;
+    for (int l = 0; q && q->L && l < q->nl; l++) {
+        double r = q->L[l].update_ratio;
+        if (isfinite(r) && !(r <= m)) m = r, *which = l;
+    }
+    return m;
+}
+
+int gg_quiet_vanishes(const gg_quiet *q)
+{
+    return q && ((isfinite(q->profile) && q->profile < q->c.vanish_ratio) || q->h.ratio0 < q->c.vanish_ratio);
+}
+
+const char *gg_quiet_layer(const gg_quiet *q, int l) { return q && q->L && l >= 0 && l < q->nl ? q->L[l].layer : "?"; }
+
 gg_quiet *gg_quiet_new(const gg_guard_config *c, int max_layers)
 {
     gg_quiet *q = calloc(1, sizeof *q);
     if (!q) goto oom;
     q->c = *c;
+    q->profile = NAN;
     if (q->c.monitor_every <= 0) q->c.monitor_every = 50;
     q->max_layers = max_layers > 0 ? max_layers : 1;
     q->prof = calloc((size_t)q->max_layers, sizeof *q->prof);
@@ -307,6 +327,7 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
     for (int l = 0; l < q->nl; l++)
         if (HAS_PARAMS(q, l)) q->prof[np++] = q->L[l].grad_norm;
     double ratio = gg_profile_ratio(q->prof, np);
+    q->profile = ratio;
     if (q->h.passes++ == 0) q->h.ratio0 = ratio;
     double prog;
     int flat, at_chance = loss_series(q, smoothed, chance, tail, &prog, &flat);

@@ -90,4 +90,14 @@ void gg_quiet_reset(gg_quiet *q);
 
 const char *gg_quiet_name(gg_quiet_signal s);
 
+/* The largest update/weight ratio of the last pass's layers (NaN when none
+ * was measured), *which its layer (-1 none): the layer the rate moves
+ * fastest. gg_quiet_layer names layer l of the last pass. */
+double gg_quiet_fastest_update(const gg_quiet *q, int *which);
+const char *gg_quiet_layer(const gg_quiet *q, int l);
+/* 1 when the gradient profile vanishes with depth, at the last pass or at
+ * the first (small updates there are the vanishing gradient's, not the
+ * rate's). */
+int gg_quiet_vanishes(const gg_quiet *q);
+
 #endif
