@@ -585,18 +585,20 @@ static gg_response made_in_training(gg_guard_core *gd, const gg_quiet_finding *f
 /* A rate far too small (slow_ratio): the fastest layer's update/weight
  * ratio under slow_ratio at quiet_persist passes in a row from the run's
  * first pass on. A rate 100x too small moves every weight by about 1e-5 to
- * 1e-4 of its norm a step; healthy runs of every doctor family start at
- * 7e-4 and up (docs/results.md). It is decided once: a pass that finds the
- * rate fast enough, a back-off or a rollback ends the rule for the run (a
- * converged run's small updates, or a rate a failure lowered, are not what
- * it is for), and so does a gradient profile that vanishes with depth: the
- * small updates of a deep stalled net are its vanishing gradient's, which
- * the stall's remedies answer (gauntlet case 6b, the doctor's stall
- * family). Passes at which the schedule's rate rose (a warm-up) do not
- * count. The response `raise` multiplies the rate by slow_target / ratio,
- * at most 10x a pass and slow_max_raise in all, and goes on raising at the
- * next passes while the fastest ratio is under half of slow_target. Returns the
- * response and fills the event's value and detail; GG_DO_COUNT for none. */
+ * 1e-4 of its norm a step; the doctor's healthy runs sit at 1.3e-3 and up
+ * (docs/results.md). It is decided once: a pass that finds the rate fast
+ * enough, a back-off or a rollback ends the rule for the run (a converged
+ * run's small updates, or a rate a failure lowered, are not what it is
+ * for), as does a pass whose other findings skip or roll back the step
+ * (units killed by a rate too high), and a gradient profile that vanishes
+ * with depth: the small updates of a deep stalled net are its vanishing
+ * gradient's, which the stall's remedies answer (gauntlet case 6b, the
+ * doctor's stall family). Passes at which the schedule's rate rose (a
+ * warm-up) do not count. The response `raise` multiplies the rate by
+ * slow_target / ratio, at most 10x a pass and slow_max_raise in all, and
+ * goes on raising at the next passes while the fastest ratio is under half
+ * of slow_target. Returns the response and fills the event's value and
+ * detail; GG_DO_COUNT for none. */
 static gg_response slow_rate(gg_guard_core *gd, const gg_guard_obs *o, double *value, char *detail, size_t cap)
 {
     const gg_guard_config *c = &gd->c;
@@ -710,6 +712,9 @@ static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double no
     }
     double sv = 0;
     char sd[256];
+    /* a pass that acts on a failure (dead units, a collapse: a rate too
+     * high, not too small) ends the slow-rate rule */
+    if (v != GG_GUARD_PROCEED) gd->m.slow_state = 2;
     gg_response sr = slow_rate(gd, o, &sv, sd, sizeof sd);
     if (sr != GG_DO_COUNT) {
         gg_verdict fv = respond(gd, sr, step, epoch, "slow_rate", sv, c->slow_ratio, sd, norm);

@@ -162,11 +162,11 @@ const gg_key gg_guard_keys[] = {
     F(remedy_noise_eta, 0, 1e6, 0.3, .doc = "eta of the gradient noise the `noise` response switches on"),
     F(slow_ratio, 0, 1, 3e-4,
       .doc = "every layer's update/weight norm ratio under this at `quiet_persist` monitor passes in a row, from the "
-             "first pass on and at a rate no warm-up is raising, is a rate far too small (healthy runs start at "
-             "7e-4 and up; 0: off)"),
+             "first pass on and at a rate no warm-up is raising, in a net whose gradient profile does not vanish, is a "
+             "rate far too small (the doctor's healthy runs: 1.3e-3 and up at step 100; 0: off)"),
     F(slow_target, 0, 1, 2e-3,
       .doc = "the `raise` response multiplies the rate by this over the fastest layer's ratio, at most 10x a pass, "
-             "and again at later passes while that ratio is under half of this (healthy runs' median is about 2e-3)"),
+             "and again at later passes while that ratio is under half of this (the low end of healthy runs)"),
     F(slow_max_raise, 1, 1e6, 100, .doc = "the largest factor the `raise` response puts on the schedule's rate"),
     R(on_slow, GG_DO_RAISE,
       .doc = "response to a rate far too small (`raise`: raise it; a fine-tune that wants its small rate: `warn`)"),
