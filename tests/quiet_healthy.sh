@@ -2,7 +2,8 @@
 # The quiet-failure monitor end to end: the healthy MLP (configs/fashion-mlp.yaml,
 # shortened) raises no stall, collapse, initialisation, dead-unit, slow-rate,
 # saturation or vanishing-gradient event (no false alarms); the same MLP at
-# a rate 100x too small has its rate raised; the deep plain MLP of gauntlet
+# a rate 100x too small has its rate raised (a fine-tune at it is only
+# warned); the deep plain MLP of gauntlet
 # case 6b reports its vanishing gradient profile and its
 # stall at chance level within the first epoch, naming the layers.
 set -u
@@ -32,6 +33,12 @@ grep -q '"step":150,.*"signal":"slow_rate".*"action":"raise".*far too small' "$T
 awk -F, '$1 == "step" && $6 > 1.5e-5 { up = 1 } END { exit !up }' "$T/slow/metrics.csv" ||
   bad "the rate in force was never raised (metrics.csv lr)"
 grep -q '"slow_rate": [1-9]' "$T/slow/summary.json" || bad "summary does not count the raise"
+# a fine-tune (train.init_from) at that rate is told, not raised
+"$G" train "$SRC/configs/fashion-mlp.yaml" -o "$T/ft" --set train.init_from="$T/mlp/model.safetensors" \
+  --set optimizer.lr=1e-5 --set train.max_steps=300 --set train.threads=1 --set train.checkpoint_every=0 \
+  --quiet >/dev/null 2>&1 || bad "fine-tune run failed"
+grep -q '"signal":"slow_rate".*"action":"warn"' "$T/ft/events.jsonl" || bad "fine-tune: no slow_rate warning"
+if grep -q '"action":"raise"' "$T/ft/events.jsonl"; then bad "fine-tune: its rate was raised"; fi
 
 # case 6b, first 330 steps: the vanishing profile and the stall, layers named
 out=$("$G" train "$SRC/configs/gauntlet/6b-vanishing-noise.yaml" -o "$T/deep" --set train.max_steps=330 \

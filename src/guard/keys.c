@@ -169,6 +169,7 @@ const gg_key gg_guard_keys[] = {
              "and again at later passes while that ratio is under half of this (the low end of healthy runs)"),
     F(slow_max_raise, 1, 1e6, 100, .doc = "the largest factor the `raise` response puts on the schedule's rate"),
     R(on_slow, GG_DO_RAISE,
-      .doc = "response to a rate far too small (`raise`: raise it; a fine-tune that wants its small rate: `warn`)"),
+      .doc = "response to a rate far too small (`raise`: raise it); a run with `train.init_from` (a fine-tune, "
+             "small rate on purpose) gets `warn` unless this is given"),
     {0},
 };

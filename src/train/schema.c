@@ -271,6 +271,7 @@ static gg_status read_faults(gg_cfg_node *m, const gg_key *k, void *base)
 static gg_status guard_post(gg_cfg_node *m, gg_settings *s)
 {
     s->layer_every_set = gg_cfg_get(m, "layer_every") != NULL;
+    s->on_slow_set = gg_cfg_get(m, "on_slow") != NULL;
     return GG_OK;
 }
 
@@ -325,10 +326,15 @@ static const gg_key train_keys[] = {
     {0},
 };
 
+/* A run started from trained weights (a fine-tune) takes a small rate on
+ * purpose, and a trained net's small gradients move its weights little: the
+ * slow-rate rule only reports there, unless guard.on_slow is given. */
 static gg_status train_post(gg_cfg_node *m, gg_settings *s)
 {
-    if (s->init_from[0])
+    if (s->init_from[0]) {
         snprintf(s->init_from_at, sizeof s->init_from_at, "%s", gg_setup_at(gg_cfg_get(m, "init_from")));
+        if (!s->on_slow_set && s->guard.on_slow == GG_DO_RAISE) s->guard.on_slow = GG_DO_NOTHING;
+    }
     return GG_OK;
 }
 

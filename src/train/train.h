@@ -71,6 +71,7 @@ typedef struct gg_settings {
     /* guard */
     gg_guard_config guard;
     int layer_every_set; /* guard.layer_every given: layers.csv even with the guard off */
+    int on_slow_set;     /* guard.on_slow given (train.init_from otherwise makes it warn) */
     gg_fault faults[GG_MAX_FAULTS];
     int nfaults;
     /* train */
