@@ -1162,15 +1162,15 @@ static void test_attention_backoff(void)
     }
 }
 
-/* Runs a core with one layer over `steps` steps from *step; the layer's
- * update ratio is ratio x the guard's scale (an update proportional to the
- * rate), the schedule's rate lr(step). Returns the slow_rate events seen;
- * *scale the last act's scale. */
-static int slow_run(gg_guard_core *core, long *step, long steps, double ratio, double (*lr)(long), float *scale,
-                    char *action, size_t cap)
+/* Runs a core over `steps` steps from *step with the nl layers of L (up to
+ * 4): layer l's update ratio is ratio[l] x the guard's scale (an update
+ * proportional to the rate), the schedule's rate lr(step). Returns the
+ * slow_rate events seen, their last action in action; *scale the last
+ * act's scale. */
+static int slow_run(gg_guard_core *core, long *step, long steps, gg_guard_layer *L, const double *ratio, int nl,
+                    double (*lr)(long), float *scale, char *action, size_t cap)
 {
     double sq[1] = {1};
-    gg_guard_layer L[1] = {{"fc1", 1.0, NAN, NAN, 0, 0}};
     gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
     gg_guard_act a;
     gg_train_pos pos = {0};
@@ -1179,10 +1179,10 @@ static int slow_run(gg_guard_core *core, long *step, long steps, double ratio, d
         o.step = *step;
         o.loss = 2.0 - 1e-4 * (double)*step;
         o.lr = lr(*step);
-        L[0].update_ratio = ratio * (double)*scale * o.lr / 1e-3;
+        for (int l = 0; l < nl; l++) L[l].update_ratio = ratio[l] * (double)*scale * o.lr / 1e-3;
         int want = gg_guard_core_wants_layers(core, *step);
         o.layers = want ? L : NULL;
-        o.nlayers = want ? 1 : 0;
+        o.nlayers = want ? nl : 0;
         GT_OK(gg_guard_core_check(core, &o, &a));
         int n;
         const gg_guard_event *e = gg_guard_core_events(core, &n);
@@ -1211,15 +1211,17 @@ static void test_slow_rate(void)
     c.monitor_every = 10;
     gg_guard_tensor ts[1] = {{"fc1.weight", "fc1"}};
     char act[32] = "";
+    gg_guard_layer L1[1] = {{"fc1", 1.0, NAN, NAN, 0, 0}};
+    double slow[1] = {5e-5}, fast[1] = {1e-3};
     /* 5e-5: passes at 0, 10, 20 -> x10 at step 20; 5e-4 then -> x4; 2e-3: done */
     gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 4);
     GT_CHECK(core != NULL, "core: %s", gg_errmsg());
     long step = 0;
     float scale = 1;
-    int n = slow_run(core, &step, 21, 5e-5, lr_flat, &scale, act, sizeof act);
+    int n = slow_run(core, &step, 21, L1, slow, 1, lr_flat, &scale, act, sizeof act);
     GT_CHECK(n == 1 && strcmp(act, "raise") == 0 && fabs(scale - 10) < 1e-4,
              "three slow passes: one raise, x10 at most (%d %s, scale %g)", n, act, (double)scale);
-    n = slow_run(core, &step, 200, 5e-5, lr_flat, &scale, act, sizeof act);
+    n = slow_run(core, &step, 200, L1, slow, 1, lr_flat, &scale, act, sizeof act);
     GT_CHECK(n == 1 && fabs(scale - 40) < 1e-3, "the next pass raises to the target, then no more (%d, scale %g)", n,
              (double)scale);
     const gg_guard_counters *k = gg_guard_core_counts(core);
@@ -1229,52 +1231,35 @@ static void test_slow_rate(void)
     /* a warm-up raises the rate itself: no pass counts while it does */
     core = gg_guard_core_new(&c, 1, ts, 4);
     step = 0, scale = 1;
-    n = slow_run(core, &step, 100, 5e-5, lr_warm, &scale, act, sizeof act);
+    n = slow_run(core, &step, 100, L1, slow, 1, lr_warm, &scale, act, sizeof act);
     GT_CHECK(n == 0 && scale == 1, "no raise during a warm-up (%d, %g)", n, (double)scale);
-    n = slow_run(core, &step, 31, 5e-5, lr_warm, &scale, act, sizeof act);
+    n = slow_run(core, &step, 31, L1, slow, 1, lr_warm, &scale, act, sizeof act);
     GT_CHECK(n == 1 && scale > 1, "after it, three slow passes raise (%d, %g)", n, (double)scale);
     gg_guard_core_free(core);
 
     /* fast enough at the first pass: small updates later (a converged run) are left alone */
     core = gg_guard_core_new(&c, 1, ts, 4);
     step = 0, scale = 1;
-    n = slow_run(core, &step, 5, 1e-3, lr_flat, &scale, act, sizeof act);
-    n += slow_run(core, &step, 300, 5e-5, lr_flat, &scale, act, sizeof act);
+    n = slow_run(core, &step, 5, L1, fast, 1, lr_flat, &scale, act, sizeof act);
+    n += slow_run(core, &step, 300, L1, slow, 1, lr_flat, &scale, act, sizeof act);
     GT_CHECK(n == 0 && scale == 1, "a run once fast enough is not raised (%d, %g)", n, (double)scale);
     gg_guard_core_free(core);
 
     /* a gradient profile that vanishes with depth: its small updates are
      * the vanishing gradient's, not the rate's */
     core = gg_guard_core_new(&c, 1, ts, 4);
-    {
-        double sq[1] = {1};
-        gg_guard_layer L2[2] = {{"fc1", 1e-9, NAN, NAN, 1e-7, 0}, {"fc2", 1e-2, NAN, NAN, 5e-5, 0}};
-        gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
-        gg_guard_act a;
-        gg_train_pos pos = {0};
-        int seen = 0;
-        for (long s = 0; s < 200; s++) {
-            o.step = s;
-            int want = gg_guard_core_wants_layers(core, s);
-            o.layers = want ? L2 : NULL;
-            o.nlayers = want ? 2 : 0;
-            GT_OK(gg_guard_core_check(core, &o, &a));
-            int ne;
-            const gg_guard_event *e = gg_guard_core_events(core, &ne);
-            for (int i = 0; i < ne; i++) seen += strcmp(e[i].signal, "slow_rate") == 0;
-            gg_guard_core_clear_events(core);
-            pos.step = s + 1;
-            GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
-        }
-        GT_CHECK(seen == 0 && a.lr_scale == 1, "a vanishing profile is not a slow rate (%d, %g)", seen, (double)a.lr_scale);
-    }
+    step = 0, scale = 1;
+    gg_guard_layer L2[2] = {{"fc1", 1e-9, NAN, NAN, 0, 0}, {"fc2", 1e-2, NAN, NAN, 0, 0}};
+    double r2[2] = {1e-7, 5e-5};
+    n = slow_run(core, &step, 200, L2, r2, 2, lr_flat, &scale, act, sizeof act);
+    GT_CHECK(n == 0 && scale == 1, "a vanishing profile is not a slow rate (%d, %g)", n, (double)scale);
     gg_guard_core_free(core);
 
     /* under warn: reported once, the rate untouched */
     c.on_slow = GG_DO_NOTHING;
     core = gg_guard_core_new(&c, 1, ts, 4);
     step = 0, scale = 1;
-    n = slow_run(core, &step, 300, 5e-5, lr_flat, &scale, act, sizeof act);
+    n = slow_run(core, &step, 300, L1, slow, 1, lr_flat, &scale, act, sizeof act);
     GT_CHECK(n == 1 && strcmp(act, "warn") == 0 && scale == 1, "warn: one event, no raise (%d %s %g)", n, act,
              (double)scale);
     gg_guard_core_free(core);
