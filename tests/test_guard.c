@@ -1164,11 +1164,12 @@ static void test_attention_backoff(void)
 
 /* Runs a core over `steps` steps from *step with the nl layers of L (up to
  * 4): layer l's update ratio is ratio[l] x the guard's scale (an update
- * proportional to the rate), the schedule's rate lr(step). Returns the
+ * proportional to the rate), the schedule's rate lr(step), the loss
+ * loss(step). Returns the
  * slow_rate events seen, their last action in action; *scale the last
  * act's scale. */
 static int slow_run(gg_guard_core *core, long *step, long steps, gg_guard_layer *L, const double *ratio, int nl,
-                    double (*lr)(long), float *scale, char *action, size_t cap)
+                    double (*lr)(long), double (*loss)(long), float *scale, char *action, size_t cap)
 {
     double sq[1] = {1};
     gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
@@ -1177,7 +1178,7 @@ static int slow_run(gg_guard_core *core, long *step, long steps, gg_guard_layer 
     int seen = 0;
     for (long end = *step + steps; *step < end; (*step)++) {
         o.step = *step;
-        o.loss = 2.0 - 1e-4 * (double)*step;
+        o.loss = loss(*step);
         o.lr = lr(*step);
         for (int l = 0; l < nl; l++) L[l].update_ratio = ratio[l] * (double)*scale * o.lr / 1e-3;
         int want = gg_guard_core_wants_layers(core, *step);
@@ -1200,6 +1201,9 @@ static int slow_run(gg_guard_core *core, long *step, long steps, gg_guard_layer 
 }
 
 static double lr_flat(long s) { (void)s; return 1e-3; }
+static double lr_decay(long s) { return 1e-3 * (1 - (double)s / 400); }
+static double loss_slow(long s) { return 2.0 - 1e-4 * (double)s; }
+static double loss_learnt(long s) { return s < 50 ? 2.0 - 0.035 * (double)s : 0.25; }
 static double lr_warm(long s) { return s < 100 ? 1e-3 * (double)(s + 1) / 100 : 1e-3; }
 
 /* A rate far too small: every layer's update ratio under slow_ratio from
@@ -1218,10 +1222,10 @@ static void test_slow_rate(void)
     GT_CHECK(core != NULL, "core: %s", gg_errmsg());
     long step = 0;
     float scale = 1;
-    int n = slow_run(core, &step, 21, L1, slow, 1, lr_flat, &scale, act, sizeof act);
+    int n = slow_run(core, &step, 21, L1, slow, 1, lr_flat, loss_slow, &scale, act, sizeof act);
     GT_CHECK(n == 1 && strcmp(act, "raise") == 0 && fabs(scale - 10) < 1e-4,
              "three slow passes: one raise, x10 at most (%d %s, scale %g)", n, act, (double)scale);
-    n = slow_run(core, &step, 200, L1, slow, 1, lr_flat, &scale, act, sizeof act);
+    n = slow_run(core, &step, 200, L1, slow, 1, lr_flat, loss_slow, &scale, act, sizeof act);
     GT_CHECK(n == 1 && fabs(scale - 40) < 1e-3, "the next pass raises to the target, then no more (%d, scale %g)", n,
              (double)scale);
     const gg_guard_counters *k = gg_guard_core_counts(core);
@@ -1231,18 +1235,37 @@ static void test_slow_rate(void)
     /* a warm-up raises the rate itself: no pass counts while it does */
     core = gg_guard_core_new(&c, 1, ts, 4);
     step = 0, scale = 1;
-    n = slow_run(core, &step, 100, L1, slow, 1, lr_warm, &scale, act, sizeof act);
+    n = slow_run(core, &step, 100, L1, slow, 1, lr_warm, loss_slow, &scale, act, sizeof act);
     GT_CHECK(n == 0 && scale == 1, "no raise during a warm-up (%d, %g)", n, (double)scale);
-    n = slow_run(core, &step, 31, L1, slow, 1, lr_warm, &scale, act, sizeof act);
+    n = slow_run(core, &step, 31, L1, slow, 1, lr_warm, loss_slow, &scale, act, sizeof act);
     GT_CHECK(n == 1 && scale > 1, "after it, three slow passes raise (%d, %g)", n, (double)scale);
     gg_guard_core_free(core);
 
-    /* fast enough at the first pass: small updates later (a converged run) are left alone */
+    /* a run whose loss fell under half its first learns at its rate: its
+     * small updates later (a converged run) are left alone */
     core = gg_guard_core_new(&c, 1, ts, 4);
     step = 0, scale = 1;
-    n = slow_run(core, &step, 5, L1, fast, 1, lr_flat, &scale, act, sizeof act);
-    n += slow_run(core, &step, 300, L1, slow, 1, lr_flat, &scale, act, sizeof act);
-    GT_CHECK(n == 0 && scale == 1, "a run once fast enough is not raised (%d, %g)", n, (double)scale);
+    n = slow_run(core, &step, 50, L1, fast, 1, lr_flat, loss_learnt, &scale, act, sizeof act);
+    n += slow_run(core, &step, 300, L1, slow, 1, lr_flat, loss_learnt, &scale, act, sizeof act);
+    GT_CHECK(n == 0 && scale == 1, "a run that learnt is not raised (%d, %g)", n, (double)scale);
+    gg_guard_core_free(core);
+
+    /* fast first passes with the loss still high (RMSprop's first steps)
+     * decide nothing: the slow passes after them raise */
+    core = gg_guard_core_new(&c, 1, ts, 4);
+    step = 0, scale = 1;
+    n = slow_run(core, &step, 30, L1, fast, 1, lr_flat, loss_slow, &scale, act, sizeof act);
+    n += slow_run(core, &step, 40, L1, slow, 1, lr_flat, loss_slow, &scale, act, sizeof act);
+    GT_CHECK(n == 2 && fabs(scale - 40) < 1e-3, "fast first passes, then slow ones: raised (%d, %g)", n,
+             (double)scale);
+    gg_guard_core_free(core);
+
+    /* a schedule past half its peak: its small steps are its design */
+    core = gg_guard_core_new(&c, 1, ts, 4);
+    step = 0, scale = 1;
+    n = slow_run(core, &step, 200, L1, fast, 1, lr_decay, loss_slow, &scale, act, sizeof act);
+    n += slow_run(core, &step, 199, L1, slow, 1, lr_decay, loss_slow, &scale, act, sizeof act);
+    GT_CHECK(n == 0 && scale == 1, "no raise in a decay's second half (%d, %g)", n, (double)scale);
     gg_guard_core_free(core);
 
     /* a gradient profile that vanishes with depth: its small updates are
@@ -1251,7 +1274,7 @@ static void test_slow_rate(void)
     step = 0, scale = 1;
     gg_guard_layer L2[2] = {{"fc1", 1e-9, NAN, NAN, 0, 0}, {"fc2", 1e-2, NAN, NAN, 0, 0}};
     double r2[2] = {1e-7, 5e-5};
-    n = slow_run(core, &step, 200, L2, r2, 2, lr_flat, &scale, act, sizeof act);
+    n = slow_run(core, &step, 200, L2, r2, 2, lr_flat, loss_slow, &scale, act, sizeof act);
     GT_CHECK(n == 0 && scale == 1, "a vanishing profile is not a slow rate (%d, %g)", n, (double)scale);
     gg_guard_core_free(core);
 
@@ -1259,7 +1282,7 @@ static void test_slow_rate(void)
     c.on_slow = GG_DO_NOTHING;
     core = gg_guard_core_new(&c, 1, ts, 4);
     step = 0, scale = 1;
-    n = slow_run(core, &step, 300, L1, slow, 1, lr_flat, &scale, act, sizeof act);
+    n = slow_run(core, &step, 300, L1, slow, 1, lr_flat, loss_slow, &scale, act, sizeof act);
     GT_CHECK(n == 1 && strcmp(act, "warn") == 0 && scale == 1, "warn: one event, no raise (%d %s %g)", n, act,
              (double)scale);
     gg_guard_core_free(core);

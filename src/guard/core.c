@@ -583,22 +583,22 @@ static gg_response made_in_training(gg_guard_core *gd, const gg_quiet_finding *f
 }
 
 /* A rate far too small (slow_ratio): the fastest layer's update/weight
- * ratio under slow_ratio at quiet_persist passes in a row from the run's
- * first pass on. A rate 100x too small moves every weight by about 1e-5 to
- * 1e-4 of its norm a step; the doctor's healthy runs sit at 1.3e-3 and up
- * (docs/results.md). It is decided once: a pass that finds the rate fast
- * enough, a back-off or a rollback ends the rule for the run (a converged
- * run's small updates, or a rate a failure lowered, are not what it is
- * for), as does a pass whose other findings skip or roll back the step
- * (units killed by a rate too high), and a gradient profile that vanishes
- * with depth: the small updates of a deep stalled net are its vanishing
+ * ratio under slow_ratio at quiet_persist passes in a row while the loss is
+ * still over half its first. A rate 100x too small moves every weight by
+ * about 1e-5 to 1e-4 of its norm a step; the doctor's healthy runs sit at
+ * 1.3e-3 and up (docs/results.md). Ended for the run (decided) by a loss
+ * under half its first (the run learns at its rate: a converged run's
+ * small updates are meant), a back-off or a rollback (a rate a failure
+ * lowered), a pass whose other findings skip or roll back the step (units
+ * killed by a rate too high), and a gradient profile that vanishes with
+ * depth: the small updates of a deep stalled net are its vanishing
  * gradient's, which the stall's remedies answer (gauntlet case 6b, the
  * doctor's stall family). Passes at which the schedule's rate rose (a
- * warm-up) do not count. The response `raise` multiplies the rate by
- * slow_target / ratio, at most 10x a pass and slow_max_raise in all, and
- * goes on raising at the next passes while the fastest ratio is under half
- * of slow_target. Returns the response and fills the event's value and
- * detail; GG_DO_COUNT for none. */
+ * warm-up) or is under half its peak (a decay) do not count. The response
+ * `raise` multiplies the rate by slow_target / ratio, at most 10x a pass
+ * and slow_max_raise in all, and goes on raising at the next passes while
+ * the fastest ratio is under half of slow_target. Returns the response and
+ * fills the event's value and detail; GG_DO_COUNT for none. */
 static gg_response slow_rate(gg_guard_core *gd, const gg_guard_obs *o, double *value, char *detail, size_t cap)
 {
     const gg_guard_config *c = &gd->c;
@@ -607,20 +607,32 @@ static gg_response slow_rate(gg_guard_core *gd, const gg_guard_obs *o, double *v
     double fast = gg_quiet_fastest_update(gd->q, &which);
     double lr = o->lr, prev = m->slow_lr;
     m->slow_lr = lr;
+    if (lr > m->slow_peak) m->slow_peak = lr;
     if (m->slow_state == 2 || !(c->slow_ratio > 0) || !isfinite(fast)) return GG_DO_COUNT;
     if (m->cnt.backoffs > 0 || m->rollbacks_used > 0 || m->lr_scale < 1 || gg_quiet_vanishes(gd->q)) {
         m->slow_state = 2;
         return GG_DO_COUNT;
     }
-    if (m->slow_state == 0 && fast >= c->slow_ratio) {
+    /* a loss under half its first: the run learns at this rate (a converged
+     * run's updates are small, and meant to be) */
+    double sl = smoothed_loss(gd), first = gd->h.loss_first;
+    if (m->slow_state == 0 && first > 0 && isfinite(sl) && sl < 0.5 * first) {
         m->slow_state = 2;
         return GG_DO_COUNT;
     }
-    if (prev > 0 && lr > prev * (1 + 1e-6)) { /* a warm-up raises the rate itself */
+    /* a warm-up raising the rate, or a schedule past half its peak (small
+     * steps are its design): these passes do not count */
+    if ((prev > 0 && lr > prev * (1 + 1e-6)) || lr < 0.5 * m->slow_peak) {
         m->slow_passes = 0;
         return GG_DO_COUNT;
     }
     if (m->slow_state == 0) {
+        /* an optimizer's first steps may be fast (RMSprop's second moment
+         * starts small): a fast pass restarts the count, it decides nothing */
+        if (fast >= c->slow_ratio) {
+            m->slow_passes = 0;
+            return GG_DO_COUNT;
+        }
         if (++m->slow_passes < c->quiet_persist) return GG_DO_COUNT;
         m->slow_state = 1;
     }

@@ -118,6 +118,7 @@ static const sfield fields[] = {
     M("memory.slow_state", T_INT, slow_state),
     M("memory.slow_passes", T_INT, slow_passes),
     M("memory.slow_lr", T_DOUBLE, slow_lr),
+    M("memory.slow_peak", T_DOUBLE, slow_peak),
     M("memory.count.clipped", T_LONG, cnt.clipped),
     M("memory.count.skipped", T_LONG, cnt.skipped),
     M("memory.count.backoffs", T_LONG, cnt.backoffs),

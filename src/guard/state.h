@@ -60,11 +60,12 @@ typedef struct gg_guard_memory {
     int collapse_ceiling;    /* the coming rollback answers a collapse */
     int blowup_pending;      /* the coming rollback answers a loss blow-up */
     /* the slow-rate rule (core.c, slow_rate): 0 undecided, 1 raising the
-     * rate, 2 decided (the rate moved the weights enough, the rule raised
-     * it to its target or limit, or a failure backed it off) */
+     * rate, 2 decided (the loss fell under half its first, the rule raised
+     * the rate to its target or limit, or a failure backed it off) */
     int slow_state;
     int slow_passes;         /* monitor passes in a row with every layer's update ratio under slow_ratio */
     double slow_lr;          /* the schedule's rate at the last pass: a rising one is a warm-up */
+    double slow_peak;        /* the schedule's largest rate at a pass: under half of it, a decay */
     gg_guard_counters cnt;
     /* per tensor, the factor on its learning rate (1, or backed off for an
      * attention block whose logits grew); allocated by the core with n */
