@@ -161,9 +161,10 @@ const gg_key gg_guard_keys[] = {
              "the start is answered by `on_vanishing`"),
     F(remedy_noise_eta, 0, 1e6, 0.3, .doc = "eta of the gradient noise the `noise` response switches on"),
     F(slow_ratio, 0, 1, 3e-4,
-      .doc = "every layer's update/weight norm ratio under this at `quiet_persist` monitor passes in a row, from the "
-             "first pass on and at a rate no warm-up is raising, in a net whose gradient profile does not vanish, is a "
-             "rate far too small (the doctor's healthy runs: 1.3e-3 and up at step 100; 0: off)"),
+      .doc = "every layer's update/weight norm ratio under this at `quiet_persist` monitor passes in a row, while "
+             "the loss is over half its first, no warm-up is raising the rate and no decay has halved it, in a net "
+             "whose gradient profile does not vanish, is a rate far too small (the doctor's healthy runs: 1.3e-3 "
+             "and up at step 100; 0: off)"),
     F(slow_target, 0, 1, 2e-3,
       .doc = "the `raise` response multiplies the rate by this over the fastest layer's ratio, at most 10x a pass, "
              "and again at later passes while that ratio is under half of this (the low end of healthy runs)"),
