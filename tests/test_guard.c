@@ -1241,32 +1241,30 @@ static void test_slow_rate(void)
     GT_CHECK(n == 1 && scale > 1, "after it, three slow passes raise (%d, %g)", n, (double)scale);
     gg_guard_core_free(core);
 
-    /* a run whose loss fell under half its first learns at its rate: its
-     * small updates later (a converged run) are left alone */
-    core = gg_guard_core_new(&c, 1, ts, 4);
-    step = 0, scale = 1;
-    n = slow_run(core, &step, 50, L1, fast, 1, lr_flat, loss_learnt, &scale, act, sizeof act);
-    n += slow_run(core, &step, 300, L1, slow, 1, lr_flat, loss_learnt, &scale, act, sizeof act);
-    GT_CHECK(n == 0 && scale == 1, "a run that learnt is not raised (%d, %g)", n, (double)scale);
-    gg_guard_core_free(core);
-
-    /* fast first passes with the loss still high (RMSprop's first steps)
-     * decide nothing: the slow passes after them raise */
-    core = gg_guard_core_new(&c, 1, ts, 4);
-    step = 0, scale = 1;
-    n = slow_run(core, &step, 30, L1, fast, 1, lr_flat, loss_slow, &scale, act, sizeof act);
-    n += slow_run(core, &step, 40, L1, slow, 1, lr_flat, loss_slow, &scale, act, sizeof act);
-    GT_CHECK(n == 2 && fabs(scale - 40) < 1e-3, "fast first passes, then slow ones: raised (%d, %g)", n,
-             (double)scale);
-    gg_guard_core_free(core);
-
-    /* a schedule past half its peak: its small steps are its design */
-    core = gg_guard_core_new(&c, 1, ts, 4);
-    step = 0, scale = 1;
-    n = slow_run(core, &step, 200, L1, fast, 1, lr_decay, loss_slow, &scale, act, sizeof act);
-    n += slow_run(core, &step, 199, L1, slow, 1, lr_decay, loss_slow, &scale, act, sizeof act);
-    GT_CHECK(n == 0 && scale == 1, "no raise in a decay's second half (%d, %g)", n, (double)scale);
-    gg_guard_core_free(core);
+    /* two phases on a new core, a fast ratio then the slow one:
+     * a run whose loss fell under half its first learns at its rate (its
+     * small updates later, a converged run's, are left alone); fast first
+     * passes with the loss still high (RMSprop's first steps) decide
+     * nothing, and the slow passes after them raise; a schedule past half
+     * its peak takes small steps by design */
+    static const struct {
+        long fast_steps, slow_steps;
+        double (*lr)(long), (*loss)(long);
+        int raises;
+        float scale;
+        const char *what;
+    } two[] = {{50, 300, lr_flat, loss_learnt, 0, 1, "a run that learnt is not raised"},
+               {30, 40, lr_flat, loss_slow, 2, 40, "fast first passes, then slow ones: raised"},
+               {200, 199, lr_decay, loss_slow, 0, 1, "no raise in a decay's second half"}};
+    for (size_t i = 0; i < sizeof two / sizeof two[0]; i++) {
+        core = gg_guard_core_new(&c, 1, ts, 4);
+        step = 0, scale = 1;
+        n = slow_run(core, &step, two[i].fast_steps, L1, fast, 1, two[i].lr, two[i].loss, &scale, act, sizeof act);
+        n += slow_run(core, &step, two[i].slow_steps, L1, slow, 1, two[i].lr, two[i].loss, &scale, act, sizeof act);
+        GT_CHECK(n == two[i].raises && fabs(scale - two[i].scale) < 1e-3, "%s (%d raises, scale %g)", two[i].what, n,
+                 (double)scale);
+        gg_guard_core_free(core);
+    }
 
     /* a gradient profile that vanishes with depth: its small updates are
      * the vanishing gradient's, not the rate's */
