@@ -636,13 +636,11 @@ static gg_response slow_rate(gg_guard_core *gd, const gg_guard_obs *o, double *v
         if (++m->slow_passes < c->quiet_persist) return GG_DO_COUNT;
         m->slow_state = 1;
     }
-    if (fast >= c->slow_target || m->lr_scale >= c->slow_max_raise) {
-        m->slow_state = 2;
-        return GG_DO_COUNT;
-    }
+    /* raising (state 1): done at the limit, or once a raise brought the
+     * ratio within 2x of the target */
     double by = fmin(c->slow_target / fmax(fast, 1e-30), 10);
     if (m->lr_scale * by > c->slow_max_raise) by = c->slow_max_raise / m->lr_scale;
-    if (m->slow_state == 1 && m->cnt.slow_rate > 0 && by < 2) { /* within 2x of the target: done */
+    if (m->lr_scale >= c->slow_max_raise || (m->cnt.slow_rate > 0 && by < 2)) {
         m->slow_state = 2;
         return GG_DO_COUNT;
     }
