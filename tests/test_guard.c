@@ -1292,8 +1292,232 @@ static void test_slow_rate(void)
              "raise under another key is refused: %s", gg_errmsg());
 }
 
+/* Feeds a core `steps` losses, ln 10 until `from`, rising to `high` after it;
+ * returns the worse_than_chance events, the last one's action in act. */
+static int worse_run(gg_guard_core *core, long steps, long from, double first, double high, char *act, size_t cap)
+{
+    double sq[1] = {1};
+    gg_guard_obs o = {0, 0, 0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
+    gg_guard_act a;
+    gg_train_pos pos = {0};
+    int seen = 0;
+    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "a snapshot at step 0");
+    for (long step = 0; step < steps; step++) {
+        o.step = step;
+        /* +-10% noise, and a rise over 30 steps, as a rate too high makes it */
+        double base = step < from ? log(10.0) : log(10.0) + (high - log(10.0)) * fmin(1, (double)(step - from) / 30);
+        o.loss = step == 0 ? first : base * (1 + 0.1 * sin(1.7 * (double)step));
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        int n;
+        const gg_guard_event *e = gg_guard_core_events(core, &n);
+        for (int i = 0; i < n; i++)
+            if (strcmp(e[i].signal, "worse_than_chance") == 0) {
+                seen++;
+                snprintf(act, cap, "%s", e[i].action);
+            }
+        gg_guard_core_clear_events(core);
+        if (a.verdict == GG_GUARD_ROLLBACK || a.verdict == GG_GUARD_STOP) break;
+        pos.step = step + 1;
+        GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
+    }
+    return seen;
+}
+
+/* A classifier's smoothed loss over worse_factor x ln C for worse_steps
+ * steps, having started under it, is worse than guessing: rolled back by
+ * default; a loss rising slowly (no 10x jump the blow-up test would see) is
+ * caught; a start already that high, a loss without a chance level and a
+ * shorter excursion are not. */
+static void test_worse_than_chance(void)
+{
+    gg_guard_config c = gg_guard_defaults();
+    c.quiet = 0;
+    gg_guard_tensor ts[1] = {{"fc1.weight", "fc1"}};
+    char act[32] = "";
+    static const struct {
+        double first, high, chance;
+        long steps;
+        int events;
+        const char *what;
+    } cases[] = {
+        {2.3, 6.0, 2.302585, 200, 1, "ln 10 then 6: worse than guessing"},
+        {9.0, 9.0, 2.302585, 200, 0, "a start already over 2 ln C is the init check's"},
+        {2.3, 6.0, 0, 200, 0, "no chance level (a regression): no test"},
+        {2.3, 4.4, 2.302585, 200, 0, "under 2 ln C: no event"},
+        {2.3, 6.0, 2.302585, 90, 0, "fewer than worse_steps steps over the line: no event"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 0);
+        GT_CHECK(core != NULL, "core: %s", gg_errmsg());
+        if (cases[i].chance > 0) gg_guard_core_set_chance(core, cases[i].chance);
+        act[0] = 0;
+        int n = worse_run(core, cases[i].steps, 50, cases[i].first, cases[i].high, act, sizeof act);
+        GT_CHECK(n == cases[i].events && (n == 0 || strcmp(act, "rollback") == 0), "%s (%d events, %s)", cases[i].what,
+                 n, act);
+        if (n) GT_CHECK(gg_guard_core_counts(core)->worse == 1, "counted");
+        gg_guard_core_free(core);
+    }
+    /* one batch 5x the running level: for a classifier over 2 ln C (a batch
+     * far worse than guessing, as corrupted labels make it) skipped as a
+     * blow-up; without a chance level under the blow-up's 10x, proceeded */
+    for (int classifier = 0; classifier < 2; classifier++) {
+        gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 0);
+        if (classifier) gg_guard_core_set_chance(core, 2.302585);
+        double sq[1] = {1};
+        gg_guard_obs o = {0, 0, 0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
+        gg_guard_act a;
+        gg_train_pos pos = {0};
+        GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "a snapshot at step 0");
+        for (long step = 0; step <= 60; step++) {
+            o.step = step;
+            o.loss = step < 60 ? 1.0 + 0.2 * sin(1.7 * (double)step) : 5.0;
+            GT_OK(gg_guard_core_check(core, &o, &a));
+            gg_guard_core_clear_events(core);
+            pos.step = step + 1;
+            if (step < 60) GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
+        }
+        GT_CHECK(a.verdict == (classifier ? GG_GUARD_SKIP : GG_GUARD_PROCEED),
+                 "a batch at 5x the level %s: verdict %d", classifier ? "over 2 ln C is skipped" : "of a regression proceeds",
+                 (int)a.verdict);
+        gg_guard_core_free(core);
+    }
+
+    c.on_worse = GG_DO_NOTHING;
+    gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 0);
+    gg_guard_core_set_chance(core, 2.302585);
+    int n = worse_run(core, 200, 50, 2.3, 6.0, act, sizeof act);
+    GT_CHECK(n >= 1 && strcmp(act, "warn") == 0, "warn: reported (%d, %s)", n, act);
+    gg_guard_core_free(core);
+}
+
+/* The rate-jump rule's runs: the schedule's rate lr(step); the loss is
+ * 2 while the rate in force (the schedule's x the last act's scale) is over
+ * limit and about 0.8 under it, NaN at the steps of [nan_from, nan_to). A
+ * rollback goes back to the core's snapshot and replays. Returns the
+ * rate_jump events and the rollbacks; *scale is the act's scale at the last
+ * step, *detail the last rollback event's detail. */
+static double jump_lr;
+static int jump_run(gg_guard_core *core, long steps, double (*lr)(long), double limit, long nan_from, long nan_to,
+                    float *scale, int *rollbacks, char *detail, size_t cap)
+{
+    double sq[1] = {1};
+    gg_guard_obs o = {0, 0, 0.8, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
+    gg_guard_act a;
+    gg_train_pos pos = {0};
+    int seen = 0;
+    float sc = 1;
+    *rollbacks = 0;
+    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "a snapshot at step 0");
+    for (long step = 0; step < steps;) {
+        o.step = step;
+        o.lr = lr(step);
+        o.loss = step >= nan_from && step < nan_to ? NAN : o.lr * sc > limit ? 2.0 : 0.8 - 1e-4 * (double)step;
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        int n;
+        const gg_guard_event *e = gg_guard_core_events(core, &n);
+        for (int i = 0; i < n; i++) {
+            if (strcmp(e[i].signal, "rate_jump") == 0) seen++;
+            if (strcmp(e[i].action, "rollback") == 0) snprintf(detail, cap, "%s", e[i].detail);
+        }
+        gg_guard_core_clear_events(core);
+        sc = a.lr_scale;
+        jump_lr = o.lr * sc;
+        if (a.verdict == GG_GUARD_ROLLBACK) {
+            pos.step = step;
+            GT_CHECK(gg_guard_core_rollback(core, &pos) >= 0, "rolled back at step %ld", step);
+            (*rollbacks)++;
+            nan_to = nan_from; /* the bad batches are not met again */
+            step = pos.step;
+            continue;
+        }
+        pos.step = ++step;
+        GT_OK(gg_guard_core_after(core, &pos, a.verdict == GG_GUARD_PROCEED, -1, NAN, &a));
+    }
+    *scale = sc;
+    return seen;
+}
+
+static double lr_jump(long s) { return s < 120 ? 1e-3 : s < 300 ? 1e-2 : 5e-4; }
+static double lr_jump2(long s) { return s < 120 ? 1e-3 : s < 250 ? 1e-2 : 1e-1; }
+static double lr_ramp(long s) { return 1e-3 * (double)(s + 1) / 200; }
+
+/* A jump of the schedule's rate is on probation: the loss rising over
+ * jump_rise times its level, or any rollback in the window, caps the rate
+ * at the highest that held (no halving: the cap is the back-off), and a
+ * later decay under the cap passes through; a jump the loss bears becomes
+ * a rate that held; a warm-up's rise is never a jump; warn only reports. */
+static void test_rate_jump(void)
+{
+    gg_guard_config c = gg_guard_defaults();
+    c.quiet = 0;
+    gg_guard_tensor ts[1] = {{"fc1.weight", "fc1"}};
+    char detail[256] = "";
+    float scale;
+    int rb;
+
+    gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 0);
+    GT_CHECK(core != NULL, "core: %s", gg_errmsg());
+    int n = jump_run(core, 300, lr_jump, 5e-3, -1, -1, &scale, &rb, detail, sizeof detail);
+    const gg_guard_counters *k = gg_guard_core_counts(core);
+    GT_CHECK(n == 1 && rb == 1 && k->rate_jump == 1 && k->backoffs == 0 && fabs(scale - 0.1) < 1e-6 &&
+                 strstr(detail, "caps it at 0.001"),
+             "a jump the loss does not bear: one event, one rollback, the rate capped at 1e-3 (%d, %d, scale %g: %s)", n,
+             rb, (double)scale, detail);
+    n = jump_run(core, 310, lr_jump, 5e-3, -1, -1, &scale, &rb, detail, sizeof detail);
+    GT_CHECK(n == 0 && rb == 0 && scale == 1, "a decay under the cap passes (%d, %d, scale %g)", n, rb, (double)scale);
+    gg_guard_core_free(core);
+
+    /* the loss bears the first jump: it holds, and the second is capped at it */
+    core = gg_guard_core_new(&c, 1, ts, 0);
+    n = jump_run(core, 249, lr_jump2, 5e-2, -1, -1, &scale, &rb, detail, sizeof detail);
+    GT_CHECK(n == 0 && rb == 0 && scale == 1, "a jump the loss bears is kept (%d, %d, scale %g)", n, rb, (double)scale);
+    gg_guard_core_free(core);
+    core = gg_guard_core_new(&c, 1, ts, 0);
+    n = jump_run(core, 320, lr_jump2, 5e-2, -1, -1, &scale, &rb, detail, sizeof detail);
+    GT_CHECK(n == 1 && rb == 1 && fabs(scale - 0.1) < 1e-6 && strstr(detail, "caps it at 0.01"),
+             "the next jump, which it does not bear, is capped at the first (%d, %d, scale %g: %s)", n, rb,
+             (double)scale, detail);
+    gg_guard_core_free(core);
+
+    /* a warm-up's rising rate holds step by step */
+    core = gg_guard_core_new(&c, 1, ts, 0);
+    n = jump_run(core, 200, lr_ramp, 5e-3, -1, -1, &scale, &rb, detail, sizeof detail);
+    GT_CHECK(n == 0 && rb == 0 && scale == 1 && fabs(jump_lr - 1e-3) < 1e-9, "a warm-up is no jump (%d, %d, rate %g)", n, rb,
+             jump_lr);
+    gg_guard_core_free(core);
+
+    /* any failure in the window is the jump's: a burst of NaN batches on
+     * probation, at a rate the loss would bear, rolls back under the cap */
+    core = gg_guard_core_new(&c, 1, ts, 0);
+    n = jump_run(core, 200, lr_jump, 1, 125, 140, &scale, &rb, detail, sizeof detail);
+    k = gg_guard_core_counts(core);
+    GT_CHECK(n == 0 && rb == 1 && k->rate_jump == 1 && k->backoffs == 0 && fabs(scale - 0.1) < 1e-6 &&
+                 strstr(detail, "caps it"),
+             "NaN batches on probation: capped without a halving (%d, %d, %ld, scale %g: %s)", n, rb, k->backoffs,
+             (double)scale, detail);
+    gg_guard_core_free(core);
+
+    /* warn: reported once, the rate left alone */
+    c.on_rate_jump = GG_DO_NOTHING;
+    core = gg_guard_core_new(&c, 1, ts, 0);
+    n = jump_run(core, 300, lr_jump, 5e-3, -1, -1, &scale, &rb, detail, sizeof detail);
+    GT_CHECK(n == 1 && rb == 0, "warn: one event, no rollback (%d, %d)", n, rb);
+    gg_guard_core_free(core);
+
+    /* off */
+    c = gg_guard_defaults();
+    c.quiet = 0;
+    c.rate_jump = 0;
+    core = gg_guard_core_new(&c, 1, ts, 0);
+    n = jump_run(core, 300, lr_jump, 5e-3, -1, -1, &scale, &rb, detail, sizeof detail);
+    GT_CHECK(n == 0 && rb == 0 && scale == 1, "rate_jump 0: no event, no cap (%d, %d, %g)", n, rb, (double)scale);
+    gg_guard_core_free(core);
+}
+
 int main(void)
 {
+    test_worse_than_chance();
+    test_rate_jump();
     test_slow_rate();
     test_transformer_signals();
     test_attention_backoff();

@@ -117,6 +117,13 @@ typedef struct gg_guard_config {
     float slow_target;         /* ... raised by this / the fastest layer's ratio (x10 at most a pass) while under half of it */
     float slow_max_raise;      /* ... up to this factor on the schedule's rate */
     gg_response on_slow;       /* response to a rate far too small */
+    float rate_jump;           /* the schedule's rate over this times the highest it has held is on probation (0: off) */
+    int jump_window;           /* ... for this many steps */
+    float jump_rise;           /* the smoothed loss over this times its level before the jump fails the probation */
+    gg_response on_rate_jump;  /* response to that failure */
+    float worse_factor;        /* a classifier's smoothed loss over this times ln C ... (0: off) */
+    int worse_steps;           /* ... for this many steps in a row is worse than guessing */
+    gg_response on_worse;      /* response to it */
     /* transformers (read only when the model has attention ops or a softmax
      * output the trainer measures: docs/guard.md, "Attention and output logits") */
     float attn_logit_max;      /* a head's largest scaled logit q.k / sqrt(dh) over this is attention-logit growth */
@@ -291,6 +298,8 @@ typedef struct gg_guard_counters {
     long stalls, vanishing, dead, saturated, update_ratio;
     long attention, logit_drift; /* attention-logit growth and output-logit drift */
     long slow_rate;              /* a rate far too small (each raise of it) */
+    long rate_jump;              /* a failure while a jump of the schedule's rate was on probation */
+    long worse;                  /* a classifier trained to far worse than a uniform guess */
 } gg_guard_counters;
 GG_API const gg_guard_counters *gg_guard_counts(const gg_guard *gd);
 /* The guard's state, for a checkpoint: every statistic, window, history

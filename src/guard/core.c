@@ -163,6 +163,7 @@ static gg_status check_config(const gg_guard_config *c)
         {"on_saturation", offsetof(gg_guard_config, on_saturation)},
         {"on_vanished", offsetof(gg_guard_config, on_vanished)},
         {"on_logit_drift", offsetof(gg_guard_config, on_logit_drift)}, {"on_slow", offsetof(gg_guard_config, on_slow)},
+        {"on_rate_jump", offsetof(gg_guard_config, on_rate_jump)}, {"on_worse", offsetof(gg_guard_config, on_worse)},
         {"on_attention", offsetof(gg_guard_config, on_attention)},
     };
     for (size_t i = 0; i < sizeof resp_keys / sizeof resp_keys[0]; i++) {
@@ -582,6 +583,15 @@ static gg_response made_in_training(gg_guard_core *gd, const gg_quiet_finding *f
     return r;
 }
 
+/* The factor on the schedule's rate the trainer applies: the guard's scale,
+ * and under a rate-jump cap the share of the schedule's rate (lr_now, this
+ * step's) the cap lets through. */
+static double out_scale(const gg_guard_core *gd)
+{
+    double cap = gd->m.jump_cap, lr = gd->lr_now;
+    return gd->m.lr_scale * (cap > 0 && lr > cap ? cap / lr : 1);
+}
+
 /* A rate far too small (slow_ratio): the fastest layer's update/weight
  * ratio under slow_ratio at quiet_persist passes in a row while the loss is
  * still over half its first. A rate 100x too small moves every weight by
@@ -673,7 +683,7 @@ static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double no
     long step = o->step;
     int epoch = o->epoch;
     int nf = gg_quiet_monitor(gd->q, step, o->layers, o->nlayers, smoothed_loss(gd), gd->chance,
-                              o->lr * gd->m.lr_scale, gd->qf, (int)(sizeof gd->qf / sizeof gd->qf[0]));
+                              o->lr * out_scale(gd), gd->qf, (int)(sizeof gd->qf / sizeof gd->qf[0]));
     /* a pending snapshot taken since the last pass may hold a dead or
      * stalled network: it must not become the rollback target */
     if (gg_quiet_unhealthy(gd->q)) gd->pending_healthy = 0;
@@ -738,7 +748,7 @@ static void act_init(gg_guard_core *gd, gg_guard_act *a)
 {
     memset(a, 0, sizeof *a);
     a->verdict = GG_GUARD_PROCEED;
-    a->lr_scale = (float)gd->m.lr_scale;
+    a->lr_scale = (float)out_scale(gd);
     a->scale = gd->scale;
     a->reset = gd->reset;
     a->snapshot = -1;
@@ -766,6 +776,7 @@ typedef struct det_in {
     double loss, norm, maxabs;
     double chance;   /* the chance-level loss, 0 for none */
     int spike;       /* the global gradient norm spiked this step */
+    int outlier;     /* the loss blew up or spiked: not part of the loss statistics */
     const gg_guard_obs *o; /* the step's statistics as given (attention heads, log Z) */
 } det_in;
 
@@ -817,6 +828,36 @@ static int collapse(const gg_guard_config *c, const det_in *in, double *s, det_o
     out->threshold = in->chance;
     snprintf(out->detail, sizeof out->detail, "loss %.4g is back at the chance level %.4g for %d steps (it had reached %.4g)",
              ls, in->chance, COLLAPSE_WINDOW, s[3]);
+    return 1;
+}
+
+/* Worse than guessing: a classifier's smoothed loss (EMA weight 0.1) over
+ * worse_factor times the chance level ln C for worse_steps steps in a row,
+ * in a run whose first loss was under that: training made the model
+ * confidently wrong. A rate far too high does it without a jump the
+ * blow-up test sees (the doctor's char-LSTM at 1000x its Adam rate climbs
+ * from ln C to 8x it over ten steps, never 10x its running level in one).
+ * Steps whose loss blew up or spiked are left out. */
+static int worse_than_chance(const gg_guard_config *c, const det_in *in, double *s, det_out *out)
+{
+    /* a blown-up batch is skipped, and kept out of the level as out of the
+     * blow-up's own: three x1e6 batches would hold it over the line for 20
+     * steps after they were skipped */
+    if (!isfinite(in->loss) || in->outlier) return 0;
+    gg_ema e = ema_of(s);
+    gg_ema_push(&e, in->loss, 0.1);
+    ema_to(s, &e);
+    if (e.n == 1) s[4] = in->loss; /* the first loss: a start already that high is the init check's */
+    double th = c->worse_factor * in->chance;
+    if (!(in->chance > 0) || !(c->worse_factor > 0) || !(s[4] < th)) return 0;
+    s[3] = e.mean > th ? s[3] + 1 : 0;
+    if (s[3] < c->worse_steps) return 0;
+    s[3] = 0;
+    out->value = e.mean;
+    out->threshold = th;
+    snprintf(out->detail, sizeof out->detail, "the smoothed loss %.4g is over %gx the chance level %.4g for %d steps: "
+             "the model is far worse than a uniform guess (a rate too high)", e.mean, c->worse_factor, in->chance,
+             c->worse_steps);
     return 1;
 }
 
@@ -916,6 +957,8 @@ static int logit_drift(const gg_guard_config *c, const det_in *in, double *s, de
 static const gg_detector detectors[] = {
     {"collapse", offsetof(gg_guard_config, on_collapse), offsetof(gg_guard_counters, collapses), 1,
      {"ema.mean", "ema.var", "ema.n", "best", "near_chance", NULL}, {0, 0, 0, INFINITY, 0, 0}, collapse},
+    {"worse_than_chance", offsetof(gg_guard_config, on_worse), offsetof(gg_guard_counters, worse), 1,
+     {"ema.mean", "ema.var", "ema.n", "over", "first", NULL}, {0}, worse_than_chance},
     {"max_spike", offsetof(gg_guard_config, on_max_spike), offsetof(gg_guard_counters, spikes), 0,
      {"ema.mean", "ema.var", "ema.n", NULL}, {0}, max_spike},
     {"attention_logit_growth", offsetof(gg_guard_config, on_attention), offsetof(gg_guard_counters, attention), 0,
@@ -1042,6 +1085,72 @@ static gg_verdict trend_pass(gg_guard_core *gd, double lg, int warm, long step, 
     return v;
 }
 
+/* A rollback asked for while a jump of the schedule's rate is on probation
+ * caps the rate (gg_guard_core_rollback): the event that asked says so. */
+static void jump_note(gg_guard_core *gd, gg_verdict v, long step)
+{
+    const gg_guard_memory *m = &gd->m;
+    if (v != GG_GUARD_ROLLBACK || gd->nev == 0 || !(m->jump_pending || (m->jump_step >= 0 && step >= m->jump_step))) return;
+    gg_guard_event *e = &gd->ev[gd->nev - 1];
+    size_t l = strlen(e->detail);
+    snprintf(e->detail + l, sizeof e->detail - l, "%sthe schedule's rate jumped to %.3g at step %ld: the replay caps it "
+             "at %.3g, the highest that held", l ? "; " : "", m->jump_rate, m->jump_step, m->jump_held);
+}
+
+/* A jump of the schedule's rate (a warm restart, a milestone with gamma > 1,
+ * a schedule mistyped): a rate over rate_jump times the highest the run has
+ * held has not shown it holds, and is on probation for jump_window steps.
+ * The smoothed loss rising over jump_rise times its level before the jump
+ * fails it (the doctor's harmful jumps: 1.6x to 4.7x in ten steps; its
+ * benign ones, on tasks the higher rate does not hurt, at most 1.3x), and
+ * so does any rollback in the window (gg_guard_core_rollback): the rate is
+ * then capped at the highest that held, and the replay goes on under the
+ * cap, which lets a later decay through. A probation the window ends without
+ * a failure makes the new rate one that held. A warm-up's rising rate is
+ * held step by step (it rises by less than rate_jump a step), and before
+ * the loss statistics are warm every rate counts as held. v is the step's
+ * verdict so far: a step that already fails is not judged again. */
+static gg_verdict rate_jump(gg_guard_core *gd, const gg_guard_obs *o, gg_verdict v, double norm)
+{
+    const gg_guard_config *c = &gd->c;
+    gg_guard_memory *m = &gd->m;
+    double lr = o->lr, sl = smoothed_loss(gd);
+    if (!(c->rate_jump > 0) || !(lr > 0) || !isfinite(lr)) return GG_GUARD_PROCEED;
+    if (m->jump_step >= 0 && (o->step < m->jump_step || o->step - m->jump_step > c->jump_window)) {
+        /* a window over is passed; a replay from before the jump (a rollback
+         * on other grounds) starts over and meets the jump again */
+        if (o->step >= m->jump_step && m->jump_rate > m->jump_held) m->jump_held = m->jump_rate;
+        m->jump_step = -1;
+    }
+    if (m->jump_step >= 0) {
+        if (lr > m->jump_rate) m->jump_rate = lr;
+        if (v != GG_GUARD_PROCEED || !isfinite(sl) || !(sl > c->jump_rise * m->jump_loss)) return GG_GUARD_PROCEED;
+        char detail[256];
+        snprintf(detail, sizeof detail, "the smoothed loss %.4g is over %gx its %.4g before the schedule's rate rose to "
+                 "%.3g at step %ld (%.3gx the highest that held, %.3g)", sl, c->jump_rise, m->jump_loss, m->jump_rate,
+                 m->jump_step, m->jump_rate / m->jump_held, m->jump_held);
+        m->cnt.rate_jump++;
+        gg_verdict r = respond(gd, c->on_rate_jump, o->step, o->epoch, "rate_jump", sl, c->jump_rise * m->jump_loss,
+                               detail, norm);
+        if (r == GG_GUARD_ROLLBACK) {
+            m->jump_pending = 1;
+        } else { /* reported once: the rate is the run's now */
+            m->jump_held = m->jump_rate;
+            m->jump_step = -1;
+        }
+        return r;
+    }
+    double in_force = m->jump_cap > 0 ? fmin(lr, m->jump_cap) : lr;
+    if (m->jump_held > 0 && in_force > c->rate_jump * m->jump_held && gd->h.ema_l.n >= c->warmup && isfinite(sl)) {
+        m->jump_step = o->step;
+        m->jump_loss = sl;
+        m->jump_rate = in_force;
+    } else if (in_force > m->jump_held) {
+        m->jump_held = in_force;
+    }
+    return GG_GUARD_PROCEED;
+}
+
 /* The act of a finite step with verdict v: on PROCEED the clip and the
  * noise, the counters, the clipped norm, the rate's recovery after a
  * back-off, and whether the optimizer should measure its update norms. */
@@ -1074,9 +1183,9 @@ static void settle(gg_guard_core *gd, gg_verdict v, long step, double norm, doub
         gd->m.lr_scale *= pow(1.0 / c->backoff_factor, 1.0 / c->backoff_recover);
         if (gd->m.lr_scale > gd->m.lr_ceiling) gd->m.lr_scale = gd->m.lr_ceiling;
     }
-    st->lr_scale = gd->m.lr_scale;
+    st->lr_scale = out_scale(gd);
     a->verdict = v;
-    a->lr_scale = (float)gd->m.lr_scale;
+    a->lr_scale = (float)out_scale(gd);
     for (int i = 0; i < gd->n && !a->scaled; i++) a->scaled = gd->scale[i] != 1;
     /* the update norms of this step are read by the quiet monitor at the
      * next step and by the per-layer statistics (layers.csv) after it: an
@@ -1124,8 +1233,9 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
         v = respond(gd, r, step, epoch, "nonfinite", bad ? (double)bad : loss, 0, detail, norm);
         a->diagnose = 1;
         a->verdict = v;
-        a->lr_scale = (float)gd->m.lr_scale;
-        st->lr_scale = gd->m.lr_scale;
+        jump_note(gd, v, step);
+        a->lr_scale = (float)out_scale(gd);
+        st->lr_scale = out_scale(gd);
         if (v == GG_GUARD_SKIP) {
             gd->m.cnt.skipped++;
             if (c->reset_moments) reset_bad_moments(gd, a);
@@ -1141,8 +1251,14 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     /* a loss far above its own running level is a divergence, warm-up or
      * not: the first steps of a too-brave run are where it happens */
     if (gd->h.loss_first == 0 && isfinite(ll)) gd->h.loss_first = loss;
-    int blowup = c->loss_blowup > 0 && gd->h.ema_l.n > 0 && isfinite(ll) && ll > gd->h.ema_l.mean + log(c->loss_blowup) &&
-                 loss > c->loss_blowup_floor * gd->h.loss_first &&
+    /* a classifier's batch far worse than guessing (over worse_factor x ln C)
+     * needs only sqrt(loss_blowup) over the running level: a trained model
+     * confidently wrong on a whole batch is a bad batch (corrupted labels:
+     * the doctor's deep ReLU net at loss 0.82 met its first one at 6.1, 7.4x)
+     * or weights gone bad, and skip_first tells which */
+    double over = c->worse_factor > 0 && gd->chance > 0 && loss > c->worse_factor * gd->chance ? 0.5 : 1;
+    int blowup = c->loss_blowup > 0 && gd->h.ema_l.n > 0 && isfinite(ll) &&
+                 ll > gd->h.ema_l.mean + over * log(c->loss_blowup) && loss > c->loss_blowup_floor * gd->h.loss_first &&
                  (!warm || ll - gd->h.ema_l.mean > c->loss_blowup_z * gg_ema_std(&gd->h.ema_l));
     /* the first batch after failures skip_first skipped: back near the
      * level, the failures were the batches'; still over the square root of
@@ -1153,8 +1269,12 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     int still_high = after_skip && isfinite(ll) && ll > gd->h.ema_l.mean + 0.5 * log(c->loss_blowup) &&
                      loss > c->loss_blowup_floor * gd->h.loss_first;
     if (blowup || still_high) {
-        double factor = blowup ? c->loss_blowup : sqrt(c->loss_blowup);
-        if (blowup)
+        double factor = blowup ? pow(c->loss_blowup, over) : sqrt(c->loss_blowup);
+        if (blowup && over < 1)
+            snprintf(detail, sizeof detail, "loss %.4g is over %.3gx its running level %.4g and over %gx the chance "
+                     "level %.4g: far worse than guessing on this batch", loss, factor, exp(gd->h.ema_l.mean),
+                     c->worse_factor, gd->chance);
+        else if (blowup)
             snprintf(detail, sizeof detail, "loss %.4g is over %gx its running level %.4g (and over %g of the first loss %.4g)",
                      loss, c->loss_blowup, exp(gd->h.ema_l.mean), c->loss_blowup_floor, gd->h.loss_first);
         else
@@ -1186,8 +1306,10 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     if (!lspike && isfinite(ll)) gg_ema_push(&gd->h.ema_l, ll, c->ema_alpha);
     v = worse(v, trend_pass(gd, lg, warm, step, epoch, norm));
     /* the table's detectors: collapse, one element far out, ... */
-    det_in din = {loss, norm, maxabs, gd->chance, spike, o};
+    det_in din = {loss, norm, maxabs, gd->chance, spike, lspike, o};
     v = worse(v, run_detectors(gd, o, &din, norm));
+    v = worse(v, rate_jump(gd, o, v, norm));
+    jump_note(gd, v, step);
     if (gd->m.z_loss_on) a->z_loss = c->z_loss_remedy;
     /* the quiet failures, at the monitor interval, when the layers were measured */
     if (monitor_due(gd, step) && o->layers) v = worse(v, quiet_pass(gd, o, norm, &a->stalled));
@@ -1286,6 +1408,7 @@ static gg_status after(gg_guard_core *gd, const gg_train_pos *pos, int applied, 
         snprintf(detail, sizeof detail, "the update of %s is not finite", gd->name[bad_tensor]);
         gd->m.cnt.nonfinite++;
         a->verdict = respond(gd, GG_DO_ROLLBACK, pos->step - 1, pos->epoch, "nonfinite_weights", bad_norm, 0, detail, NAN);
+        jump_note(gd, a->verdict, pos->step - 1);
         return GG_OK;
     }
     gd->h.good_steps++;
@@ -1354,12 +1477,23 @@ int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos)
     gd->m.rollbacks_used++;
     gd->m.cnt.rollbacks++;
     gd->m.consecutive_skips = 0;
-    if (repeated || young || persistent || gd->m.collapse_ceiling) backoff(gd);
-    /* a rate that killed the network's units is more than twice too high,
-     * and finding it out took a detection window: back off twice */
-    if (gd->m.collapse_ceiling) backoff(gd);
-    /* a collapse is a rate that silently diverged: not tried again either */
-    if (repeated || young_blowup || persistent || gd->m.collapse_ceiling) gd->m.lr_ceiling = gd->m.lr_scale;
+    /* a failure while a jump of the schedule's rate is on probation is the
+     * jump's: the rate is capped at the highest that held, which is the
+     * back-off (rate_jump) */
+    int jumped = gd->m.jump_pending || (gd->m.jump_step >= 0 && failed_at >= gd->m.jump_step);
+    if (jumped) {
+        gd->m.jump_cap = gd->m.jump_held;
+        gd->m.jump_step = -1;
+        if (!gd->m.jump_pending) gd->m.cnt.rate_jump++;
+    } else {
+        if (repeated || young || persistent || gd->m.collapse_ceiling) backoff(gd);
+        /* a rate that killed the network's units is more than twice too
+         * high, and finding it out took a detection window: back off twice */
+        if (gd->m.collapse_ceiling) backoff(gd);
+        /* a collapse is a rate that silently diverged: not tried again either */
+        if (repeated || young_blowup || persistent || gd->m.collapse_ceiling) gd->m.lr_ceiling = gd->m.lr_scale;
+    }
+    gd->m.jump_pending = 0;
     gd->m.collapse_ceiling = 0;
     gd->m.blowup_pending = 0;
     /* the detectors compare against the history of the restored state, not

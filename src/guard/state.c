@@ -67,6 +67,7 @@ void gg_guard_memory_init(gg_guard_memory *m)
     m->lr_ceiling = 1;
     m->last_failure = -1;
     m->last_skipped = -1;
+    m->jump_step = -1;
 }
 
 /* ---- the table ---------------------------------------------------------- */
@@ -119,6 +120,12 @@ static const sfield fields[] = {
     M("memory.slow_passes", T_INT, slow_passes),
     M("memory.slow_lr", T_DOUBLE, slow_lr),
     M("memory.slow_peak", T_DOUBLE, slow_peak),
+    M("memory.jump_held", T_DOUBLE, jump_held),
+    M("memory.jump_cap", T_DOUBLE, jump_cap),
+    M("memory.jump_step", T_LONG, jump_step),
+    M("memory.jump_loss", T_DOUBLE, jump_loss),
+    M("memory.jump_rate", T_DOUBLE, jump_rate),
+    M("memory.jump_pending", T_INT, jump_pending),
     M("memory.count.clipped", T_LONG, cnt.clipped),
     M("memory.count.skipped", T_LONG, cnt.skipped),
     M("memory.count.backoffs", T_LONG, cnt.backoffs),
@@ -135,6 +142,8 @@ static const sfield fields[] = {
     M("memory.count.attention", T_LONG, cnt.attention),
     M("memory.count.logit_drift", T_LONG, cnt.logit_drift),
     M("memory.count.slow_rate", T_LONG, cnt.slow_rate),
+    M("memory.count.rate_jump", T_LONG, cnt.rate_jump),
+    M("memory.count.worse", T_LONG, cnt.worse),
     {"memory.tensor_lr", P_MEMORY, T_DOUBLES, offsetof(gg_guard_memory, tensor_lr), N_TENSORS},
     {"quiet.loss_window", P_QUIET, T_DOUBLES, offsetof(gg_quiet_hist, ring), N_QRING},
     Q("quiet.loss_window_pos", T_INT, ring_pos),

@@ -66,6 +66,15 @@ typedef struct gg_guard_memory {
     int slow_passes;         /* monitor passes in a row with every layer's update ratio under slow_ratio */
     double slow_lr;          /* the schedule's rate at the last pass: a rising one is a warm-up */
     double slow_peak;        /* the schedule's largest rate at a pass: under half of it, a decay */
+    /* the rate-jump rule (core.c, rate_jump): a schedule rate over rate_jump
+     * times the highest one the run has held is on probation for
+     * jump_window steps; a failure in them caps the rate at that highest */
+    double jump_held;        /* the schedule's highest rate that held (reached outside a probation, or survived one) */
+    double jump_cap;         /* the schedule rate let through at most (0: none) */
+    long jump_step;          /* the step the probation began, -1 none */
+    double jump_loss;        /* the smoothed loss before it */
+    double jump_rate;        /* the highest schedule rate of the probation */
+    int jump_pending;        /* the coming rollback answers a failure on probation: the cap is its back-off */
     gg_guard_counters cnt;
     /* per tensor, the factor on its learning rate (1, or backed off for an
      * attention block whose logits grew); allocated by the core with n */
