@@ -1255,8 +1255,14 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
      * needs only sqrt(loss_blowup) over the running level: a trained model
      * confidently wrong on a whole batch is a bad batch (corrupted labels:
      * the doctor's deep ReLU net at loss 0.82 met its first one at 6.1, 7.4x)
-     * or weights gone bad, and skip_first tells which */
-    double over = c->worse_factor > 0 && gd->chance > 0 && loss > c->worse_factor * gd->chance ? 0.5 : 1;
+     * or weights gone bad, and skip_first tells which. Only after the
+     * warm-up and for a model that has learned (its level under 0.75 ln C,
+     * the collapse detector's mark): at batch 1 one sample's confident miss
+     * is that high (before the warm-up a CSV task at batch 1 rolled back to
+     * divergence; a deep ReLU twin at batch 1 stuck at chance, whose
+     * samples' losses barely vary, skipped one and lost 6 points) */
+    double over = warm && c->worse_factor > 0 && gd->chance > 0 && loss > c->worse_factor * gd->chance &&
+                  gd->h.ema_l.n > 0 && exp(gd->h.ema_l.mean) < 0.75 * gd->chance ? 0.5 : 1;
     int blowup = c->loss_blowup > 0 && gd->h.ema_l.n > 0 && isfinite(ll) &&
                  ll > gd->h.ema_l.mean + over * log(c->loss_blowup) && loss > c->loss_blowup_floor * gd->h.loss_first &&
                  (!warm || ll - gd->h.ema_l.mean > c->loss_blowup_z * gg_ema_std(&gd->h.ema_l));
