@@ -1354,7 +1354,7 @@ static void test_worse_than_chance(void)
         int n = worse_run(core, cases[i].steps, 50, cases[i].first, cases[i].high, act, sizeof act);
         GT_CHECK(n == cases[i].events && (n == 0 || strcmp(act, "rollback") == 0), "%s (%d events, %s)", cases[i].what,
                  n, act);
-        if (n) GT_CHECK(gg_guard_core_counts(core)->worse == 1, "counted");
+        if (n) GT_CHECK(gg_guard_core_counts(core)->worse_than_chance == 1, "counted");
         gg_guard_core_free(core);
     }
     /* one batch 5x the running level: for a classifier over 2 ln C (a batch

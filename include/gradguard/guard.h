@@ -299,7 +299,7 @@ typedef struct gg_guard_counters {
     long attention, logit_drift; /* attention-logit growth and output-logit drift */
     long slow_rate;              /* a rate far too small (each raise of it) */
     long rate_jump;              /* a failure while a jump of the schedule's rate was on probation */
-    long worse;                  /* a classifier trained to far worse than a uniform guess */
+    long worse_than_chance;      /* a classifier trained to far worse than a uniform guess */
 } gg_guard_counters;
 GG_API const gg_guard_counters *gg_guard_counts(const gg_guard *gd);
 /* The guard's state, for a checkpoint: every statistic, window, history

@@ -125,7 +125,7 @@ class GuardEvent(ctypes.Structure):
 
 COUNTER_NAMES = ("clipped", "skipped", "backoffs", "rollbacks", "nonfinite", "spikes", "trends", "collapses",
                  "stalls", "vanishing", "dead", "saturated", "update_ratio", "attention", "logit_drift", "slow_rate",
-                 "rate_jump", "worse")
+                 "rate_jump", "worse_than_chance")
 
 
 class GuardCounters(ctypes.Structure):

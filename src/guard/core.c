@@ -957,7 +957,7 @@ static int logit_drift(const gg_guard_config *c, const det_in *in, double *s, de
 static const gg_detector detectors[] = {
     {"collapse", offsetof(gg_guard_config, on_collapse), offsetof(gg_guard_counters, collapses), 1,
      {"ema.mean", "ema.var", "ema.n", "best", "near_chance", NULL}, {0, 0, 0, INFINITY, 0, 0}, collapse},
-    {"worse_than_chance", offsetof(gg_guard_config, on_worse), offsetof(gg_guard_counters, worse), 1,
+    {"worse_than_chance", offsetof(gg_guard_config, on_worse), offsetof(gg_guard_counters, worse_than_chance), 1,
      {"ema.mean", "ema.var", "ema.n", "over", "first", NULL}, {0}, worse_than_chance},
     {"max_spike", offsetof(gg_guard_config, on_max_spike), offsetof(gg_guard_counters, spikes), 0,
      {"ema.mean", "ema.var", "ema.n", NULL}, {0}, max_spike},
