@@ -1292,6 +1292,62 @@ static void test_slow_rate(void)
              "raise under another key is refused: %s", gg_errmsg());
 }
 
+/* Stuck at chance after a back-off: a run that fails at once (the loss
+ * 50x its level at step 30) rolls back with its rate backed off; a replay
+ * whose loss then sits at ln C for 40 steps is rolled back again, the rate
+ * backed off twice more; a replay that learns is left alone, and a run that
+ * sits at chance without a back-off before it is not watched. */
+static void test_stuck_at_chance(void)
+{
+    gg_guard_config c = gg_guard_defaults();
+    c.quiet = 0;
+    gg_guard_tensor ts[1] = {{"fc1.weight", "fc1"}};
+    for (int variant = 0; variant < 3; variant++) {
+        gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 0);
+        GT_CHECK(core != NULL, "core: %s", gg_errmsg());
+        gg_guard_core_set_chance(core, log(10.0));
+        double sq[1] = {1};
+        gg_guard_obs o = {0, 0, 0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
+        gg_guard_act a;
+        gg_train_pos pos = {0};
+        GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "a snapshot at step 0");
+        int rollbacks = 0, stuck = 0, replay = 0;
+        float scale = 1;
+        for (long step = 0; step < 200;) {
+            o.step = step;
+            /* variant 2: no failure, the loss at chance throughout */
+            double at = log(10.0) * (1 + 0.01 * sin(1.7 * (double)step));
+            double learns = log(10.0) * exp(-0.02 * (double)step);
+            o.loss = variant < 2 && !replay && step >= 30 ? 50 * log(10.0) : replay && variant == 1 ? learns : at;
+            GT_OK(gg_guard_core_check(core, &o, &a));
+            int n;
+            const gg_guard_event *e = gg_guard_core_events(core, &n);
+            for (int i = 0; i < n; i++) stuck += strcmp(e[i].signal, "stuck_at_chance") == 0;
+            gg_guard_core_clear_events(core);
+            scale = a.lr_scale;
+            if (a.verdict == GG_GUARD_ROLLBACK) {
+                pos.step = step;
+                GT_CHECK(gg_guard_core_rollback(core, &pos) >= 0, "rolled back");
+                rollbacks++;
+                replay = 1;
+                step = pos.step;
+                continue;
+            }
+            if (a.verdict == GG_GUARD_STOP) break;
+            pos.step = ++step;
+            GT_OK(gg_guard_core_after(core, &pos, a.verdict == GG_GUARD_PROCEED, -1, NAN, &a));
+        }
+        if (variant == 0)
+            GT_CHECK(stuck >= 1 && rollbacks >= 2 && scale <= 0.5f * 0.25f + 1e-6,
+                     "at chance after the back-off: rolled back again, backed off twice more (%d events, %d rollbacks, "
+                     "scale %g)", stuck, rollbacks, (double)scale);
+        else
+            GT_CHECK(stuck == 0 && rollbacks == (variant == 1), "%s: no stuck_at_chance (%d events, %d rollbacks)",
+                     variant == 1 ? "a replay that learns" : "at chance without a back-off", stuck, rollbacks);
+        gg_guard_core_free(core);
+    }
+}
+
 /* Feeds a core `steps` losses, ln 10 until `from`, rising to `high` after it;
  * returns the worse_than_chance events, the last one's action in act. */
 static int worse_run(gg_guard_core *core, long steps, long from, double first, double high, char *act, size_t cap)
@@ -1516,6 +1572,7 @@ static void test_rate_jump(void)
 
 int main(void)
 {
+    test_stuck_at_chance();
     test_worse_than_chance();
     test_rate_jump();
     test_slow_rate();

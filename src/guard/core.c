@@ -1085,6 +1085,35 @@ static gg_verdict trend_pass(gg_guard_core *gd, double lg, int warm, long step, 
     return v;
 }
 
+/* Stuck at chance after a back-off: a rollback that backed the rate off
+ * for the rate's failure starts a watch; the smoothed loss within 5% of the
+ * chance level ln C for STUCK_WINDOW steps in a row since then says the
+ * backed-off rate still kills the net (the doctor's deep ReLU nets at
+ * 2.5-10x their rate sat at chance for 50-70 steps after the last rollback,
+ * their twins leave that band by step 20-30). The loss under 0.75 ln C
+ * ends the watch. The answer is the collapse's: roll back, the rate backed
+ * off twice and made the ceiling. */
+#define STUCK_WINDOW 40
+static gg_verdict stuck_at_chance(gg_guard_core *gd, const gg_guard_obs *o, gg_verdict v, double norm)
+{
+    gg_guard_memory *m = &gd->m;
+    double sl = smoothed_loss(gd), ch = gd->chance;
+    if (m->stuck_from < 0 || !(ch > 0) || !isfinite(sl) || v != GG_GUARD_PROCEED) return GG_GUARD_PROCEED;
+    if (sl < 0.75 * ch) {
+        m->stuck_from = -1;
+        return GG_GUARD_PROCEED;
+    }
+    m->stuck_steps = fabs(sl - ch) < 0.05 * ch ? m->stuck_steps + 1 : 0;
+    if (m->stuck_steps < STUCK_WINDOW) return GG_GUARD_PROCEED;
+    m->stuck_steps = 0;
+    char detail[256];
+    snprintf(detail, sizeof detail, "the smoothed loss %.4g has sat at the chance level %.4g for %d steps since the "
+             "rollback to step %ld backed the rate off: the rate is still too high", sl, ch, STUCK_WINDOW, m->stuck_from);
+    m->cnt.collapses++;
+    m->collapse_ceiling = 1;
+    return respond(gd, gd->c.on_collapse, o->step, o->epoch, "stuck_at_chance", sl, ch, detail, norm);
+}
+
 /* A rollback asked for while a jump of the schedule's rate is on probation
  * caps the rate (gg_guard_core_rollback): the event that asked says so. */
 static void jump_note(gg_guard_core *gd, gg_verdict v, long step)
@@ -1315,6 +1344,7 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     det_in din = {loss, norm, maxabs, gd->chance, spike, lspike, o};
     v = worse(v, run_detectors(gd, o, &din, norm));
     v = worse(v, rate_jump(gd, o, v, norm));
+    v = worse(v, stuck_at_chance(gd, o, v, norm));
     jump_note(gd, v, step);
     if (gd->m.z_loss_on) a->z_loss = c->z_loss_remedy;
     /* the quiet failures, at the monitor interval, when the layers were measured */
@@ -1492,7 +1522,11 @@ int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos)
         gd->m.jump_step = -1;
         if (!gd->m.jump_pending) gd->m.cnt.rate_jump++;
     } else {
-        if (repeated || young || persistent || gd->m.collapse_ceiling) backoff(gd);
+        if (repeated || young || persistent || gd->m.collapse_ceiling) {
+            backoff(gd);
+            gd->m.stuck_from = sp->pos.step;
+            gd->m.stuck_steps = 0;
+        }
         /* a rate that killed the network's units is more than twice too
          * high, and finding it out took a detection window: back off twice */
         if (gd->m.collapse_ceiling) backoff(gd);

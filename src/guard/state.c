@@ -68,6 +68,7 @@ void gg_guard_memory_init(gg_guard_memory *m)
     m->last_failure = -1;
     m->last_skipped = -1;
     m->jump_step = -1;
+    m->stuck_from = -1;
 }
 
 /* ---- the table ---------------------------------------------------------- */
@@ -126,6 +127,8 @@ static const sfield fields[] = {
     M("memory.jump_loss", T_DOUBLE, jump_loss),
     M("memory.jump_rate", T_DOUBLE, jump_rate),
     M("memory.jump_pending", T_INT, jump_pending),
+    M("memory.stuck_from", T_LONG, stuck_from),
+    M("memory.stuck_steps", T_INT, stuck_steps),
     M("memory.count.clipped", T_LONG, cnt.clipped),
     M("memory.count.skipped", T_LONG, cnt.skipped),
     M("memory.count.backoffs", T_LONG, cnt.backoffs),

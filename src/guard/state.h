@@ -75,6 +75,11 @@ typedef struct gg_guard_memory {
     double jump_loss;        /* the smoothed loss before it */
     double jump_rate;        /* the highest schedule rate of the probation */
     int jump_pending;        /* the coming rollback answers a failure on probation: the cap is its back-off */
+    /* after a rollback that backed the rate off: the step it returned to
+     * (-1 none, or the run learned since) and the steps in a row the
+     * smoothed loss has sat at chance since (core.c, stuck_at_chance) */
+    long stuck_from;
+    int stuck_steps;
     gg_guard_counters cnt;
     /* per tensor, the factor on its learning rate (1, or backed off for an
      * attention block whose logits grew); allocated by the core with n */
