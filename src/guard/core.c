@@ -1091,15 +1091,18 @@ static gg_verdict trend_pass(gg_guard_core *gd, double lg, int warm, long step, 
  * backed-off rate still kills the net (the doctor's deep ReLU nets at
  * 2.5-10x their rate sat at chance for 50-70 steps after the last rollback,
  * their twins leave that band by step 20-30). The loss under 0.75 ln C
- * ends the watch. The answer is the collapse's: roll back, the rate backed
- * off twice and made the ceiling. */
+ * ends the watch, as does the noise remedy. The answer is the collapse's:
+ * roll back, the rate backed off twice and made the ceiling. */
 #define STUCK_WINDOW 40
 static gg_verdict stuck_at_chance(gg_guard_core *gd, const gg_guard_obs *o, gg_verdict v, double norm)
 {
     gg_guard_memory *m = &gd->m;
     double sl = smoothed_loss(gd), ch = gd->chance;
     if (m->stuck_from < 0 || !(ch > 0) || !isfinite(sl) || v != GG_GUARD_PROCEED) return GG_GUARD_PROCEED;
-    if (sl < 0.75 * ch) {
+    /* a learned loss ends the watch; so does the stall's noise remedy, whose
+     * net sits at chance while the noise works (the doctor's stalled 24-deep
+     * ReLU net, rescued by it, was rolled back to a stop) */
+    if (sl < 0.75 * ch || m->noise_on) {
         m->stuck_from = -1;
         return GG_GUARD_PROCEED;
     }
