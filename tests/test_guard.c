@@ -1560,6 +1560,16 @@ static void test_rate_jump(void)
     GT_CHECK(n == 1 && rb == 0, "warn: one event, no rollback (%d, %d)", n, rb);
     gg_guard_core_free(core);
 
+    /* a factor of 1 or less is refused, naming the key; so is worse_factor's */
+    c = gg_guard_defaults();
+    c.rate_jump = 0.5f;
+    GT_CHECK(gg_guard_core_new(&c, 1, ts, 0) == NULL && strstr(gg_errmsg(), "guard.rate_jump 0.5"),
+             "rate_jump 0.5 refused: %s", gg_errmsg());
+    c = gg_guard_defaults();
+    c.worse_factor = 1;
+    GT_CHECK(gg_guard_core_new(&c, 1, ts, 0) == NULL && strstr(gg_errmsg(), "guard.worse_factor 1"),
+             "worse_factor 1 refused: %s", gg_errmsg());
+
     /* off */
     c = gg_guard_defaults();
     c.quiet = 0;

@@ -177,6 +177,12 @@ static gg_status check_config(const gg_guard_config *c)
             return gg_fail(GG_E_CONFIG, "guard.%s: raise answers a rate far too small only (guard.on_slow)",
                            resp_keys[i].key);
     }
+    /* a factor of 1 or less would put every rate on probation, or every
+     * classifier near chance over the line */
+    if (c->rate_jump != 0 && !(c->rate_jump > 1))
+        return gg_fail(GG_E_CONFIG, "guard.rate_jump %g must be 0 (off) or over 1", c->rate_jump);
+    if (c->worse_factor != 0 && !(c->worse_factor > 1))
+        return gg_fail(GG_E_CONFIG, "guard.worse_factor %g must be 0 (off) or over 1", c->worse_factor);
     if (!(c->slow_target >= c->slow_ratio))
         return gg_fail(GG_E_CONFIG, "guard.slow_target %g must be at least slow_ratio %g", c->slow_target, c->slow_ratio);
     /* every field in the range a config may give it (keys.c) */
@@ -1117,12 +1123,19 @@ static gg_verdict stuck_at_chance(gg_guard_core *gd, const gg_guard_obs *o, gg_v
     return respond(gd, gd->c.on_collapse, o->step, o->epoch, "stuck_at_chance", sl, ch, detail, norm);
 }
 
+/* A failure at this step is the jump's: its probation failed, or it is
+ * still on (rate_jump). */
+static int on_probation(const gg_guard_memory *m, long step)
+{
+    return m->jump_pending || (m->jump_step >= 0 && step >= m->jump_step);
+}
+
 /* A rollback asked for while a jump of the schedule's rate is on probation
  * caps the rate (gg_guard_core_rollback): the event that asked says so. */
 static void jump_note(gg_guard_core *gd, gg_verdict v, long step)
 {
     const gg_guard_memory *m = &gd->m;
-    if (v != GG_GUARD_ROLLBACK || gd->nev == 0 || !(m->jump_pending || (m->jump_step >= 0 && step >= m->jump_step))) return;
+    if (v != GG_GUARD_ROLLBACK || gd->nev == 0 || !on_probation(m, step)) return;
     gg_guard_event *e = &gd->ev[gd->nev - 1];
     size_t l = strlen(e->detail);
     snprintf(e->detail + l, sizeof e->detail - l, "%sthe schedule's rate jumped to %.3g at step %ld: the replay caps it "
@@ -1519,8 +1532,7 @@ int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos)
     /* a failure while a jump of the schedule's rate is on probation is the
      * jump's: the rate is capped at the highest that held, which is the
      * back-off (rate_jump) */
-    int jumped = gd->m.jump_pending || (gd->m.jump_step >= 0 && failed_at >= gd->m.jump_step);
-    if (jumped) {
+    if (on_probation(&gd->m, failed_at)) {
         gd->m.jump_cap = gd->m.jump_held;
         gd->m.jump_step = -1;
         if (!gd->m.jump_pending) gd->m.cnt.rate_jump++;

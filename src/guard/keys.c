@@ -175,7 +175,7 @@ const gg_key gg_guard_keys[] = {
     F(rate_jump, 0, 1e6, 2,
       .doc = "a schedule rate over this many times the highest one the run has held (a warm restart or a milestone "
              "with gamma > 1) is on probation for `jump_window` steps: a failure in them, or the smoothed loss over "
-             "`jump_rise` times its level before the jump, caps the rate at the one that held (0: off)"),
+             "`jump_rise` times its level before the jump, caps the rate at the one that held (0: off; else over 1)"),
     I(jump_window, 1, 100000000, 50, .doc = "steps a jump of the schedule's rate is on probation"),
     F(jump_rise, 1, 1e6, 1.4,
       .doc = "the smoothed loss over this times its level before a jump fails the probation (the doctor's benign "
@@ -186,7 +186,7 @@ const gg_key gg_guard_keys[] = {
     F(worse_factor, 0, 1e6, 2,
       .doc = "a classifier's loss, smoothed (EMA weight 0.1), over this many times the chance level ln C for "
              "`worse_steps` steps in a row, having started under it, is worse than guessing: training made the model "
-             "confidently wrong, as a rate far too high does (0: off)"),
+             "confidently wrong, as a rate far too high does (0: off; else over 1)"),
     I(worse_steps, 1, 100000000, 20, .doc = "steps in a row the loss must stay that high"),
     R(on_worse, GG_DO_ROLLBACK,
       .doc = "response to a loss worse than guessing (`rollback` also backs the rate off twice and makes it the "
