@@ -1100,6 +1100,7 @@ static gg_verdict trend_pass(gg_guard_core *gd, double lg, int warm, long step, 
  * ends the watch, as does the noise remedy. The answer is the collapse's:
  * roll back, the rate backed off twice and made the ceiling. */
 #define STUCK_WINDOW 40
+#define STUCK_TRIES 2
 static gg_verdict stuck_at_chance(gg_guard_core *gd, const gg_guard_obs *o, gg_verdict v, double norm)
 {
     gg_guard_memory *m = &gd->m;
@@ -1110,12 +1111,28 @@ static gg_verdict stuck_at_chance(gg_guard_core *gd, const gg_guard_obs *o, gg_v
      * ReLU net, rescued by it, was rolled back to a stop) */
     if (sl < 0.75 * ch || m->noise_on) {
         m->stuck_from = -1;
+        if (sl < 0.75 * ch) m->stuck_tries = 0;
         return GG_GUARD_PROCEED;
     }
     m->stuck_steps = fabs(sl - ch) < 0.05 * ch ? m->stuck_steps + 1 : 0;
     if (m->stuck_steps < STUCK_WINDOW) return GG_GUARD_PROCEED;
     m->stuck_steps = 0;
     char detail[256];
+    /* two rollbacks for it (each a quarter of the rate) that left the net at
+     * chance say the rate is not what holds it there: the watch ends, said
+     * once, and the run goes on (the doctor's stalled deep nets, too deep or
+     * too small at init, were rolled back to a stop and ended "diverged") */
+    if (m->stuck_tries >= STUCK_TRIES) {
+        m->stuck_from = -1;
+        if (m->stuck_tries++ == STUCK_TRIES) {
+            snprintf(detail, sizeof detail, "the smoothed loss %.4g is still at the chance level %.4g after %d "
+                     "rollbacks that backed the rate off: the rate is not the cause; the watch ends", sl, ch,
+                     STUCK_TRIES);
+            respond(gd, GG_DO_NOTHING, o->step, o->epoch, "stuck_at_chance", sl, ch, detail, norm);
+        }
+        return GG_GUARD_PROCEED;
+    }
+    m->stuck_tries++;
     snprintf(detail, sizeof detail, "the smoothed loss %.4g has sat at the chance level %.4g for %d steps since the "
              "rollback to step %ld backed the rate off: the rate is still too high", sl, ch, STUCK_WINDOW, m->stuck_from);
     m->cnt.collapses++;

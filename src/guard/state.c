@@ -129,6 +129,7 @@ static const sfield fields[] = {
     M("memory.jump_pending", T_INT, jump_pending),
     M("memory.stuck_from", T_LONG, stuck_from),
     M("memory.stuck_steps", T_INT, stuck_steps),
+    M("memory.stuck_tries", T_INT, stuck_tries),
     M("memory.count.clipped", T_LONG, cnt.clipped),
     M("memory.count.skipped", T_LONG, cnt.skipped),
     M("memory.count.backoffs", T_LONG, cnt.backoffs),

@@ -80,6 +80,7 @@ typedef struct gg_guard_memory {
      * smoothed loss has sat at chance since (core.c, stuck_at_chance) */
     long stuck_from;
     int stuck_steps;
+    int stuck_tries; /* its rollbacks since the net last learned; STUCK_TRIES + 1 once it gave up */
     gg_guard_counters cnt;
     /* per tensor, the factor on its learning rate (1, or backed off for an
      * attention block whose logits grew); allocated by the core with n */
