@@ -1127,7 +1127,10 @@ static void test_attention_backoff(void)
      * attn_logit_blowup): the logits grew with the rate; a rollback, and the
      * projection backs off; with attn_logit_jump 0 the same logits are
      * QK-clipped; past attn_logit_blowup, a rollback either way */
-    for (int variant = 0; variant < 3; variant++) {
+    /* variant 0: the replay at chance; 1: a replay that learns; 2: at chance
+     * without a failure; 3: the replay over chance (1.6 ln C, a saturated
+     * net that neither blows up nor reaches worse_than_chance's 2 ln C) */
+    for (int variant = 0; variant < 4; variant++) {
         c = gg_guard_defaults();
         if (variant == 1) c.attn_logit_jump = 0;
         core = gg_guard_core_new(&c, 4, ts, 4);
@@ -1294,15 +1297,19 @@ static void test_slow_rate(void)
 
 /* Stuck at chance after a back-off: a run that fails at once (the loss
  * 50x its level at step 30) rolls back with its rate backed off; a replay
- * whose loss then sits at ln C for 40 steps is rolled back again, the rate
- * backed off twice more; a replay that learns is left alone, and a run that
- * sits at chance without a back-off before it is not watched. */
+ * whose loss then sits at or over ln C for 40 steps is rolled back again,
+ * the rate backed off twice more, twice at most; a replay that learns is
+ * left alone, and a run that sits at chance without a back-off before it
+ * is not watched. */
 static void test_stuck_at_chance(void)
 {
     gg_guard_config c = gg_guard_defaults();
     c.quiet = 0;
     gg_guard_tensor ts[1] = {{"fc1.weight", "fc1"}};
-    for (int variant = 0; variant < 3; variant++) {
+    /* variant 0: the replay at chance; 1: a replay that learns; 2: at chance
+     * without a failure; 3: the replay over chance (1.6 ln C, a saturated
+     * net that neither blows up nor reaches worse_than_chance's 2 ln C) */
+    for (int variant = 0; variant < 4; variant++) {
         gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 0);
         GT_CHECK(core != NULL, "core: %s", gg_errmsg());
         gg_guard_core_set_chance(core, log(10.0));
@@ -1318,7 +1325,10 @@ static void test_stuck_at_chance(void)
             /* variant 2: no failure, the loss at chance throughout */
             double at = log(10.0) * (1 + 0.01 * sin(1.7 * (double)step));
             double learns = log(10.0) * exp(-0.02 * (double)step);
-            o.loss = variant < 2 && !replay && step >= 30 ? 50 * log(10.0) : replay && variant == 1 ? learns : at;
+            o.loss = variant != 2 && !replay && step >= 30 ? 50 * log(10.0)
+                     : replay && variant == 1 ? learns
+                     : replay && variant == 3 ? 1.6 * at
+                                              : at;
             GT_OK(gg_guard_core_check(core, &o, &a));
             int n;
             const gg_guard_event *e = gg_guard_core_events(core, &n);
@@ -1344,7 +1354,7 @@ static void test_stuck_at_chance(void)
             pos.step = ++step;
             GT_OK(gg_guard_core_after(core, &pos, a.verdict == GG_GUARD_PROCEED, -1, NAN, &a));
         }
-        if (variant == 0) {
+        if (variant == 0 || variant == 3) {
             GT_CHECK(stuck >= 1 && rollbacks >= 2 && scale <= 0.5f * 0.25f * 0.25f + 1e-6,
                      "at chance after the back-off: rolled back again, backed off twice more (%d events, %d rollbacks, "
                      "scale %g)", stuck, rollbacks, (double)scale);

@@ -1092,11 +1092,12 @@ static gg_verdict trend_pass(gg_guard_core *gd, double lg, int warm, long step, 
 }
 
 /* Stuck at chance after a back-off: a rollback that backed the rate off
- * for the rate's failure starts a watch; the smoothed loss within 5% of the
+ * for the rate's failure starts a watch; the smoothed loss over 0.95 of the
  * chance level ln C for STUCK_WINDOW steps in a row since then says the
  * backed-off rate still kills the net (the doctor's deep ReLU nets at
  * 2.5-10x their rate sat at chance for 50-70 steps after the last rollback,
- * their twins leave that band by step 20-30). The loss under 0.75 ln C
+ * their twins leave that band by step 20-30; its deep tanh net at 6x sat
+ * over chance, saturated, at 1.5-2 ln C). The loss under 0.75 ln C
  * ends the watch, as does the noise remedy. The answer is the collapse's:
  * roll back, the rate backed off twice and made the ceiling. */
 #define STUCK_WINDOW 40
@@ -1114,7 +1115,7 @@ static gg_verdict stuck_at_chance(gg_guard_core *gd, const gg_guard_obs *o, gg_v
         if (sl < 0.75 * ch) m->stuck_tries = 0;
         return GG_GUARD_PROCEED;
     }
-    m->stuck_steps = fabs(sl - ch) < 0.05 * ch ? m->stuck_steps + 1 : 0;
+    m->stuck_steps = sl > 0.95 * ch ? m->stuck_steps + 1 : 0;
     if (m->stuck_steps < STUCK_WINDOW) return GG_GUARD_PROCEED;
     m->stuck_steps = 0;
     char detail[256];
@@ -1133,8 +1134,9 @@ static gg_verdict stuck_at_chance(gg_guard_core *gd, const gg_guard_obs *o, gg_v
         return GG_GUARD_PROCEED;
     }
     m->stuck_tries++;
-    snprintf(detail, sizeof detail, "the smoothed loss %.4g has sat at the chance level %.4g for %d steps since the "
-             "rollback to step %ld backed the rate off: the rate is still too high", sl, ch, STUCK_WINDOW, m->stuck_from);
+    snprintf(detail, sizeof detail, "the smoothed loss %.4g has sat at or above the chance level %.4g for %d steps "
+             "since the rollback to step %ld backed the rate off: the rate is still too high", sl, ch, STUCK_WINDOW,
+             m->stuck_from);
     m->cnt.collapses++;
     m->collapse_ceiling = 1;
     return respond(gd, gd->c.on_collapse, o->step, o->epoch, "stuck_at_chance", sl, ch, detail, norm);
