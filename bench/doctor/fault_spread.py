@@ -58,7 +58,7 @@ def main():
     found = [c for c in cases.generate(1) if c.id == a.id]
     if not found:
         sys.exit(f"fault_spread: no candidate '{a.id}' (see `doctor.py list`)")
-    kind = cases.FAMILIES[found[0].family]["kind"]
+    kind = cases.FAMILIES[found[0].fam]["kind"]
     if kind not in ("image", "csv"):
         sys.exit(f"fault_spread: {a.id} is a {kind} model; this measures the test accuracy of image and CSV "
                  "classifiers")
