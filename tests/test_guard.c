@@ -1168,11 +1168,11 @@ static void test_attention_backoff(void)
 /* Runs a core over `steps` steps from *step with the nl layers of L (up to
  * 4): layer l's update ratio is ratio[l] x the guard's scale (an update
  * proportional to the rate), the schedule's rate lr(step), the loss
- * loss(step). Returns the
- * slow_rate events seen, their last action in action; *scale the last
- * act's scale. */
-static int slow_run(gg_guard_core *core, long *step, long steps, gg_guard_layer *L, const double *ratio, int nl,
-                    double (*lr)(long), double (*loss)(long), float *scale, char *action, size_t cap)
+ * loss(step). Returns the events of signal sig seen, their last action in
+ * action; *scale the last act's scale. */
+static int layer_run(gg_guard_core *core, const char *sig, long *step, long steps, gg_guard_layer *L,
+                     const double *ratio, int nl, double (*lr)(long), double (*loss)(long), float *scale, char *action,
+                     size_t cap)
 {
     double sq[1] = {1};
     gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
@@ -1191,7 +1191,7 @@ static int slow_run(gg_guard_core *core, long *step, long steps, gg_guard_layer 
         int n;
         const gg_guard_event *e = gg_guard_core_events(core, &n);
         for (int i = 0; i < n; i++)
-            if (strcmp(e[i].signal, "slow_rate") == 0) {
+            if (strcmp(e[i].signal, sig) == 0) {
                 seen++;
                 snprintf(action, cap, "%s", e[i].action);
             }
@@ -1201,6 +1201,12 @@ static int slow_run(gg_guard_core *core, long *step, long steps, gg_guard_layer 
         GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
     }
     return seen;
+}
+
+static int slow_run(gg_guard_core *core, long *step, long steps, gg_guard_layer *L, const double *ratio, int nl,
+                    double (*lr)(long), double (*loss)(long), float *scale, char *action, size_t cap)
+{
+    return layer_run(core, "slow_rate", step, steps, L, ratio, nl, lr, loss, scale, action, cap);
 }
 
 static double lr_flat(long s) { (void)s; return 1e-3; }
@@ -1293,6 +1299,43 @@ static void test_slow_rate(void)
     c.on_stall = GG_DO_RAISE;
     GT_CHECK(gg_guard_core_new(&c, 1, ts, 4) == NULL && strstr(gg_errmsg(), "guard.on_stall"),
              "raise under another key is refused: %s", gg_errmsg());
+}
+
+/* A layer whose update ratio is over update_ratio_high (0.1) for
+ * quiet_persist passes: the rate backed off twice and made the ceiling, so
+ * it does not climb back; a ratio inside the band, and the warn policy,
+ * leave the rate alone; under the low end it is reported only. */
+static void test_update_ratio(void)
+{
+    gg_guard_config c = gg_guard_defaults();
+    c.monitor_every = 10;
+    gg_guard_tensor ts[1] = {{"fc1.weight", "fc1"}};
+    gg_guard_layer L1[1] = {{"fc1", 1.0, NAN, NAN, 0, 0}};
+    double high[1] = {0.3}, inside[1] = {0.05}, low[1] = {1e-7};
+    float quarter = c.backoff_factor * c.backoff_factor;
+    char act[32] = "";
+    for (int variant = 0; variant < 4; variant++) {
+        c.on_update_ratio = variant == 2 ? GG_DO_NOTHING : GG_DO_BACKOFF;
+        c.on_slow = variant == 3 ? GG_DO_NOTHING : GG_DO_RAISE;
+        gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 4);
+        GT_CHECK(core != NULL, "core: %s", gg_errmsg());
+        long step = 0;
+        float scale = 1;
+        act[0] = 0;
+        const double *r = variant == 1 ? inside : variant == 3 ? low : high;
+        int n = layer_run(core, "update_ratio", &step, 400, L1, r, 1, lr_flat, loss_slow, &scale, act, sizeof act);
+        const gg_guard_counters *k = gg_guard_core_counts(core);
+        if (variant == 0)
+            GT_CHECK(n == 1 && strcmp(act, "backoff") == 0 && fabs(scale - quarter) < 1e-6 && k->backoffs == 2,
+                     "a ratio of 0.3: one back-off, twice, not climbed back over 400 steps (%d %s, scale %g, %ld "
+                     "back-offs)", n, act, (double)scale, k->backoffs);
+        else if (variant == 1)
+            GT_CHECK(n == 0 && scale == 1, "inside the band: nothing (%d, scale %g)", n, (double)scale);
+        else
+            GT_CHECK(n == 1 && strcmp(act, "warn") == 0 && scale == 1, "%s: reported, the rate alone (%d %s, %g)",
+                     variant == 2 ? "on_update_ratio: warn" : "under the low end", n, act, (double)scale);
+        gg_guard_core_free(core);
+    }
 }
 
 /* Stuck at chance after a back-off: a run that fails at once (the loss
@@ -1605,6 +1648,7 @@ static void test_rate_jump(void)
 int main(void)
 {
     test_stuck_at_chance();
+    test_update_ratio();
     test_worse_than_chance();
     test_rate_jump();
     test_slow_rate();

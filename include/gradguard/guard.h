@@ -124,6 +124,7 @@ typedef struct gg_guard_config {
     float worse_factor;        /* a classifier's smoothed loss over this times ln C ... (0: off) */
     int worse_steps;           /* ... for this many steps in a row is worse than guessing */
     gg_response on_worse;      /* response to it */
+    gg_response on_update_ratio; /* response to a layer's update ratio over update_ratio_high (under the low end: reported) */
     /* transformers (read only when the model has attention ops or a softmax
      * output the trainer measures: docs/guard.md, "Attention and output logits") */
     float attn_logit_max;      /* a head's largest scaled logit q.k / sqrt(dh) over this is attention-logit growth */

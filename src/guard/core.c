@@ -164,6 +164,7 @@ static gg_status check_config(const gg_guard_config *c)
         {"on_vanished", offsetof(gg_guard_config, on_vanished)},
         {"on_logit_drift", offsetof(gg_guard_config, on_logit_drift)}, {"on_slow", offsetof(gg_guard_config, on_slow)},
         {"on_rate_jump", offsetof(gg_guard_config, on_rate_jump)}, {"on_worse", offsetof(gg_guard_config, on_worse)},
+        {"on_update_ratio", offsetof(gg_guard_config, on_update_ratio)},
         {"on_attention", offsetof(gg_guard_config, on_attention)},
     };
     for (size_t i = 0; i < sizeof resp_keys / sizeof resp_keys[0]; i++) {
@@ -722,6 +723,12 @@ static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double no
             break;
         case GG_Q_UPDATE_RATIO:
             gd->m.cnt.update_ratio++;
+            /* over the band's high end a layer moves a tenth of its norm a
+             * step: the rate is far too large for it (the doctor's
+             * character models at RMSprop x10 and x100, a deep tanh net at
+             * SGD-momentum x100; no healthy twin comes near it). Under the
+             * low end it is only reported: slow_rate owns a rate too small */
+            if (f->value > f->threshold) r = c->on_update_ratio;
             break;
         case GG_Q_STALL_END: {
             gg_guard_event *e = event(gd, step, epoch, name, f->value, f->threshold, "info");
@@ -733,6 +740,12 @@ static gg_verdict quiet_pass(gg_guard_core *gd, const gg_guard_obs *o, double no
             continue;
         }
         gg_verdict fv = respond(gd, r, step, epoch, name, f->value, f->threshold, f->detail, norm);
+        /* the back-off for a rate far too large is not climbed back: once
+         * more, and the ceiling (as a rollback's for the rate's failure) */
+        if (f->sig == GG_Q_UPDATE_RATIO && r == GG_DO_BACKOFF) {
+            backoff(gd);
+            gd->m.lr_ceiling = gd->m.lr_scale;
+        }
         if (fv == GG_GUARD_STOP && (f->sig == GG_Q_STALL || (f->sig == GG_Q_VANISHING && !f->killed))) *stalled = 1;
         v = worse(v, fv);
     }

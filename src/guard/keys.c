@@ -191,5 +191,9 @@ const gg_key gg_guard_keys[] = {
     R(on_worse, GG_DO_ROLLBACK,
       .doc = "response to a loss worse than guessing (`rollback` also backs the rate off twice and makes it the "
              "ceiling, as for a collapse)"),
+    R(on_update_ratio, GG_DO_BACKOFF,
+      .doc = "response to a layer whose update/weight ratio is over `update_ratio_high` for `quiet_persist` passes "
+             "(`backoff`: the rate backed off twice and made the ceiling; a ratio under the low end is only "
+             "reported, `slow_rate` owns a rate too small)"),
     {0},
 };
