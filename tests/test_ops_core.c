@@ -4,6 +4,10 @@
 #include "gradcheck.h"
 #include "core/core.h"
 
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
 /* loss = sum(y * r) with r a fixed random input of y's shape, so that every
  * output element gets a different weight. */
 static gg_node weigh(gg_graph *g, gg_node y, const char *rname)
@@ -245,8 +249,53 @@ static void check_op_table(void)
     }
 }
 
+/* The norm pass's two vector forms (core/reduce.c) give the same bits, so
+ * the OpenBLAS kernel family, which picks between them, changes no guard
+ * decision; and both are the sum of squares in double to 1e-5, the max |x|
+ * exact, a NaN or an infinity making the sum non-finite. Every length to
+ * past two blocks' tails, values over 20 decades. */
+static void check_sumsq_forms(void)
+{
+    enum { N = 9000 };
+    static float x[N];
+    uint64_t st = 88172645463325252u;
+    int same = 1, close = 1, maxok = 1, nonfin = 1, n512 = 0;
+    for (size_t n = 0; n < N; n += n < 200 ? 1 : 97) {
+        for (int kind = 0; kind < 4; kind++) {
+            double sc = pow(10.0, ((double)(n % 21) - 10.0)), ref = 0;
+            float mref = 0;
+            for (size_t i = 0; i < n; i++) {
+                st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+                x[i] = (float)(((double)(st >> 11) / 9007199254740992.0 - 0.5) * sc);
+            }
+            if (kind == 1 && n) x[n / 2] = NAN;
+            if (kind == 2 && n) x[n - 1] = -INFINITY;
+            if (kind == 3 && n) x[0] = 3e38f;
+            for (size_t i = 0; i < n; i++) {
+                ref += (double)x[i] * x[i];
+                if (fabsf(x[i]) > mref) mref = fabsf(x[i]);
+            }
+            float m8 = -1, m16 = -1, m = -1;
+            double s8 = gg_sumsq_max_width(x, n, &m8, 256), s16 = gg_sumsq_max_width(x, n, &m16, 512);
+            double s = gg_sumsq_max(x, n, &m);
+            if (!isnan(s16) || kind == 1) {
+                n512 += !isnan(s16);
+                same &= memcmp(&s8, &s16, sizeof s8) == 0 && m8 == m16;
+            }
+            same &= memcmp(&s8, &s, sizeof s) == 0 && m8 == m;
+            if (kind == 0 || kind == 3) close &= fabs(s8 - ref) <= 1e-5 * ref && m8 == mref;
+            else if (n) nonfin &= !isfinite(s8) && (kind == 2 ? m8 == INFINITY : m8 == mref);
+            maxok &= kind == 1 || m8 == mref;
+        }
+    }
+    GT_CHECK(same, "the 256- and 512-bit forms and gg_sumsq_max give the same bits (%d arrays in both forms)", n512);
+    GT_CHECK(close && maxok, "the sum of squares within 1e-5 of double's, the max |x| exact");
+    GT_CHECK(nonfin, "a NaN or an infinity makes the sum non-finite; the max leaves a NaN out");
+}
+
 int main(void)
 {
+    check_sumsq_forms();
     check_op_table();
     int shapes[][3] = {{1, 1, 1}, {1, 5, 3}, {3, 7, 4}, {5, 2, 9}};
     for (int s = 0; s < 4; s++)

@@ -12,6 +12,10 @@
  * x is; gg_count_nonfinite then counts them. */
 double gg_sumsq_max(const float *x, size_t n, float *maxabs);
 long gg_count_nonfinite(const float *x, size_t n);
+/* gg_sumsq_max on one thread in the 256- or 512-bit form (bits); NAN where
+ * this build has not that form. gg_sumsq_max picks the 512-bit one where
+ * the BLAS's kernels are 512-bit too; both give the same bits (a test's). */
+double gg_sumsq_max_width(const float *x, size_t n, float *maxabs, int bits);
 
 /* Element-wise loops go parallel above this many elements. On a combined
  * `parallel for simd` the clause must be written `if (parallel: n >
