@@ -41,22 +41,22 @@ static double block_double(const float *x, size_t n)
 #include <immintrin.h>
 #include <string.h>
 
-/* Two forms, the same bits: 256-bit and 512-bit vectors (an AVX2 CPU has
- * the first; before it, the portable loop below ran there, scalar: gcc
- * does not vectorise its max |x|, and the guard's calls were 15% of the
- * MLP's step). A pass of 512-bit
- * FMAs every step lowers an Intel AVX-512 core's clock for the next
- * milliseconds: under OpenBLAS's AVX2 (Haswell) kernels the guarded MLP step
- * cost 8% more than the unguarded, the guard's own calls 1.6% of it. Where
- * the BLAS runs 512-bit kernels itself (SkylakeX, Cooperlake,
- * SapphireRapids) there is no clock to lose, and the 512-bit form reads the
- * gradients faster (the guard's share 2.2% against 2.7%); elsewhere the
- * 256-bit form runs (the step +2.0%). Element j of a 64-value stretch goes
- * to accumulator j in both (four vectors of sixteen, eight of eight), the
- * rest 16 at a time to accumulators 0-15, and the accumulators are added in
- * the same order (lanes l, l + 16, l + 32, l + 48; then l and l + 8 in
- * double; then halves, as _mm512_reduce_add_pd), so the kernel family
- * changes nothing in the result. */
+/* Two forms, the same bits: 256-bit and 512-bit vectors. An AVX2 CPU has
+ * the first (before it, the portable loop below ran there, scalar: gcc does
+ * not vectorise its max |x|, and the guard's calls were 15% of the MLP's
+ * step). A pass of 512-bit FMAs every step lowers an Intel AVX-512 core's
+ * clock for the next milliseconds: under OpenBLAS's AVX2 (Haswell) kernels
+ * the guarded MLP step cost 7% more than the unguarded, the guard's own
+ * calls 1.6% of it. Where the BLAS runs 512-bit kernels itself (SkylakeX,
+ * Cooperlake, SapphireRapids) there is no clock to lose, and the 512-bit
+ * form reads the gradients faster (the guard's share 2.2% against 2.7%);
+ * elsewhere the 256-bit form runs (the step +2.3%). Element j of a 64-value
+ * stretch goes to accumulator j in both (four vectors of sixteen, eight of
+ * eight), the rest 16 at a time to accumulators 0-15, and the accumulators
+ * are added in the same order (lanes l, l + 16, l + 32, l + 48; then l and
+ * l + 8 in double; then halves, as _mm512_reduce_add_pd), so the kernel
+ * family changes nothing in the result (docs/results.md, the sixth
+ * session). */
 static inline __m256 abs8(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
 
 /* One block (n <= SQ_BLOCK): its float sum of squares, returned in double;
