@@ -31,12 +31,6 @@ import doctor  # noqa: E402
 import torch_case  # noqa: E402
 import torch_peer  # noqa: E402
 
-OPTS = {"sgd": lambda p, o, lr: torch.optim.SGD(p, lr=lr, momentum=float(o.get("momentum", 0))),
-        "adam": lambda p, o, lr: torch.optim.Adam(p, lr=lr),
-        "rmsprop": lambda p, o, lr: torch.optim.RMSprop(p, lr=lr),
-        "adagrad": lambda p, o, lr: torch.optim.Adagrad(p, lr=lr)}
-
-
 def cos(a, b):
     return float(a @ b / (a.norm() * b.norm() + 1e-30))
 
@@ -48,11 +42,8 @@ def probe(cfg):
     xtr, ytr, _, _, in_shape, n_out, regression = torch_case.load(cfg, np.random.default_rng(seed))
     model = torch_peer.build(cfg, in_shape, n_out)
     torch_case.set_biases(model, cfg["model"])
-    o = cfg["optimizer"]
-    if o["name"] not in OPTS:
-        sys.exit(f"grad_cosine: optimizer {o['name']} not mapped")
     ps = list(model.parameters())
-    opt = OPTS[o["name"]](ps, o, float(o["lr"]))
+    opt = torch_case.optimizer(ps, cfg["optimizer"])
     loss_fn = nn.MSELoss() if regression else nn.CrossEntropyLoss()
     batch, budget = int(tr["batch"]), int(tr["max_steps"])
     X, Y = torch.from_numpy(xtr), torch.from_numpy(ytr)

@@ -65,6 +65,20 @@ def set_biases(model, specs):
                 m.bias.fill_(float(s["bias_init"]))
 
 
+def optimizer(params, o):
+    """The config's optimizer section in torch.optim (PyTorch's defaults, which are gradguard's)."""
+    name, lr = o["name"], float(o["lr"])
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=float(o.get("momentum", 0)))
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr)
+    raise SystemExit(f"torch_case: optimizer {name} not mapped")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("config")
@@ -82,18 +96,7 @@ def main():
     xtr, ytr, xte, yte, in_shape, n_out, regression = load(cfg, rng)
     model = torch_peer.build(cfg, in_shape, n_out)
     set_biases(model, cfg["model"])
-    o = cfg["optimizer"]
-    name, lr = o["name"], float(o["lr"])
-    if name == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=float(o.get("momentum", 0)))
-    elif name == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-    elif name == "rmsprop":
-        opt = torch.optim.RMSprop(model.parameters(), lr=lr)
-    elif name == "adagrad":
-        opt = torch.optim.Adagrad(model.parameters(), lr=lr)
-    else:
-        raise SystemExit(f"torch_case: optimizer {name} not mapped")
+    opt = optimizer(model.parameters(), cfg["optimizer"])
     sc = cfg.get("schedule") or {}
     sched = None
     if sc.get("name") == "multistep":

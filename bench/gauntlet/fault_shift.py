@@ -13,29 +13,25 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "doctor"))
+import doctor  # noqa: E402
 
 
-def train(build, cfg, kernel, seed, tmp, name):
-    path = os.path.join(tmp, name + ".yaml")
-    with open(path, "w") as f:
-        yaml.safe_dump(cfg, f, sort_keys=False)
-    out = os.path.join(tmp, name)
+def accuracy(g, cfg, kernel, seed, out):
+    """The run's test accuracy, run as the doctor runs its cases (doctor.run_gg)."""
     env = dict(os.environ, OPENBLAS_CORETYPE=kernel, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    r = subprocess.run([os.path.join(build, "gradguard"), "train", path, "-o", out, "--overwrite", "--quiet",
-                        "--set", f"train.seed={seed}", "--set", "train.threads=1"], env=env, capture_output=True,
-                       text=True)
-    try:
-        with open(os.path.join(out, "summary.json")) as f:
-            return json.load(f)["test_accuracy"]
-    except (OSError, ValueError, KeyError):
-        sys.exit(f"fault_shift: {name} under {kernel} left no result (exit {r.returncode}): {r.stderr[-400:]}")
+    r = doctor.run_gg(g, cfg, out, env, ["--set", f"train.seed={seed}", "--set", "train.threads=1"])
+    if r.get("acc") is None:
+        sys.exit(f"fault_shift: {os.path.basename(out)} under {kernel} ended {r.get('status')} with no accuracy "
+                 f"({r.get('error', 'no error given')})")
+    return r["acc"]
 
 
 def main():
@@ -46,8 +42,12 @@ def main():
     ap.add_argument("--offsets", default="-3,-2,-1,0,1,2,3,5")
     ap.add_argument("--kernels", default="Haswell,SkylakeX")
     a = ap.parse_args()
-    with open(os.path.join(ROOT, "configs", "gauntlet", a.case + ".yaml")) as f:
-        base = yaml.safe_load(f)
+    path = os.path.join(ROOT, "configs", "gauntlet", a.case + ".yaml")
+    try:
+        with open(path) as f:
+            base = yaml.safe_load(f)
+    except OSError as e:
+        sys.exit(f"fault_shift: no gauntlet case '{a.case}' ({path}: {e.strerror})")
     faults = (base.get("guard") or {}).get("faults") or []
     if not faults:
         sys.exit(f"fault_shift: {a.case} injects no faults")
@@ -55,7 +55,7 @@ def main():
         offsets = [int(x) for x in a.offsets.split(",")]
     except ValueError:
         sys.exit(f"fault_shift: --offsets '{a.offsets}' is not a list of integers")
-    build = os.path.abspath(a.build)
+    g = os.path.abspath(os.path.join(a.build, "gradguard"))
     print(f"# {a.case}, seed {a.seed}: its faults at batches {[f['batch'] for f in faults]} moved by each offset\n")
     print("| kernel | " + " | ".join(f"{o:+d}" for o in offsets) + " | median (range) | no faults |")
     print("|---" * (len(offsets) + 3) + "|")
@@ -66,13 +66,12 @@ def main():
                 cfg = json.loads(json.dumps(base))
                 for f in cfg["guard"]["faults"]:
                     f["batch"] += o
-                accs.append(train(build, cfg, k, a.seed, tmp, f"o{o}"))
+                accs.append(accuracy(g, cfg, k, a.seed, os.path.join(tmp, f"{k}-o{o}")))
             clean = json.loads(json.dumps(base))
             del clean["guard"]["faults"]
-            none = train(build, clean, k, a.seed, tmp, "clean")
+            none = accuracy(g, clean, k, a.seed, os.path.join(tmp, f"{k}-clean"))
             print(f"| {k} | " + " | ".join(f"{x:.4f}" for x in accs) +
                   f" | {statistics.median(accs):.4f} ({min(accs):.4f}-{max(accs):.4f}) | {none:.4f} |", flush=True)
-
 
 if __name__ == "__main__":
     main()
