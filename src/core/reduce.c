@@ -14,11 +14,8 @@
  * float cannot overflow (FLT_MAX^2 is 1.2e77); so a finite sum proves every
  * value finite, and only then, rarely, does gg_count_nonfinite count them. */
 #include "core.h"
-#include "gradguard.h"
 
 #include <math.h>
-#include <stdatomic.h>
-#include <strings.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -133,6 +130,10 @@ static double sumsq_max8(const float *x, size_t n, float *maxabs)
 }
 
 #if defined(__AVX512F__)
+#include "gradguard.h" /* gg_blas_kernel */
+
+#include <stdatomic.h>
+#include <strings.h>
 
 /* One block (n <= SQ_BLOCK): its float sum of squares, returned in double;
  * *m takes the max |x| (_mm512_max_ps(v, m) returns m when v is NaN: NaN
