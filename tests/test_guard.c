@@ -909,11 +909,14 @@ static void test_init_assess(void)
  * logit rising far above its running level over the floor fires too, at
  * the growth threshold; steady heads and a steady log Z never fire; log Z
  * jumping far above its level switches the z-loss on, which stays on and
- * is part of the guard's state; qk_clip is refused for other signals. */
+ * is part of the guard's state; qk_clip is refused for other signals. The
+ * logits here leap in one step; a leap rolls back (test_attention_backoff),
+ * so attn_logit_jump is off to see QK-clip answer them. */
 static void test_transformer_signals(void)
 {
     gg_guard_config c = gg_guard_defaults();
     c.clip = GG_CLIP_NONE;
+    c.attn_logit_jump = 0;
     gg_guard_tensor ts[1] = {{"w", "l"}};
     gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 4);
     GT_CHECK(core != NULL, "core: %s", gg_errmsg());
@@ -1126,8 +1129,10 @@ static void test_attention_backoff(void)
     /* a leap over the bound (attn_logit_jump times the running level, under
      * attn_logit_blowup): the logits grew with the rate; a rollback, and the
      * projection backs off; with attn_logit_jump 0 the same logits are
-     * QK-clipped; past attn_logit_blowup, a rollback either way */
-    for (int variant = 0; variant < 3; variant++) {
+     * QK-clipped; past attn_logit_blowup, a rollback either way; a leap
+     * under the bound but over attn_logit_floor (a too-high rate's first
+     * steps) rolls back as well */
+    for (int variant = 0; variant < 4; variant++) {
         c = gg_guard_defaults();
         if (variant == 1) c.attn_logit_jump = 0;
         core = gg_guard_core_new(&c, 4, ts, 4);
@@ -1141,7 +1146,9 @@ static void test_attention_backoff(void)
             GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
         }
         o.step = step;
-        heads[0].max_logit = variant < 2 ? 1.5 * c.attn_logit_max : 1.1 * c.attn_logit_blowup;
+        heads[0].max_logit = variant < 2 ? 1.5 * c.attn_logit_max
+                             : variant == 2 ? 1.1 * c.attn_logit_blowup
+                                            : 0.5 * (c.attn_logit_floor + c.attn_logit_max);
         if (variant == 2) c.attn_logit_jump = 0;
         GT_OK(gg_guard_core_check(core, &o, &a));
         int n;
@@ -1154,12 +1161,34 @@ static void test_attention_backoff(void)
         else
             GT_CHECK(a.verdict == GG_GUARD_ROLLBACK && a.tensor_lr && a.tensor_lr[1] == c.backoff_factor &&
                          a.tensor_lr[0] == 1 && n == 1 && strstr(e[0].detail, "the rate of attn1.qkv") &&
-                         strstr(e[0].detail, variant == 0 ? "a leap over its level" : "over the blow-up bound"),
+                         strstr(e[0].detail, variant == 2 ? "over the blow-up bound" : "a leap over its level") &&
+                         (variant != 3 || strstr(e[0].detail, "leapt over its running level")),
                      "logit %g after 5: rolled back, the projection at %g (%s)", heads[0].max_logit,
                      (double)c.backoff_factor, n ? e[0].detail : "");
         gg_guard_core_clear_events(core);
         gg_guard_core_free(core);
     }
+
+    /* a creep: 1% a step from 5 to 60, over the floor and under the bound,
+     * never twice its running level: no event */
+    c = gg_guard_defaults();
+    core = gg_guard_core_new(&c, 4, ts, 4);
+    int creep_events = 0;
+    heads[0].max_logit = 5;
+    for (step = 0; heads[0].max_logit < 60; step++) {
+        o.step = step;
+        if (step >= 20) heads[0].max_logit *= 1.01;
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        int n;
+        gg_guard_core_events(core, &n);
+        creep_events += n;
+        gg_guard_core_clear_events(core);
+        pos.step = step + 1;
+        GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
+    }
+    GT_CHECK(creep_events == 0 && a.verdict == GG_GUARD_PROCEED,
+             "a creep to %g over %ld steps: no event (%d)", heads[0].max_logit, step, creep_events);
+    gg_guard_core_free(core);
 }
 
 /* Runs a core over `steps` steps from *step with the nl layers of L (up to

@@ -135,7 +135,8 @@ typedef struct gg_guard_config {
     float z_loss_remedy;       /* coefficient of the z-loss that the z_loss response switches on */
     int attn_persist;          /* QK-clip acting on every step for this many steps backs the rate off (0: never) */
     float attn_logit_blowup;   /* a head's largest logit over this is past QK-clip's repair: roll back (0: never) */
-    float attn_logit_jump;     /* ... and so is one over attn_logit_max at this many times its running level (0: never) */
+    float attn_logit_jump;     /* ... and so is one over attn_logit_max at this many times its running level, or over
+                                  attn_logit_floor at this many times its level of the last few steps (0: never) */
 } gg_guard_config;
 
 /* The default policy (docs/results.md has the measurements behind it). */

@@ -910,6 +910,7 @@ static int max_spike(const gg_guard_config *c, const det_in *in, double *s, det_
  * crossed is the response's: QK-clip brings each head over it back to it.
  * The event names the worst head, with its entropy against uniform
  * attention's. */
+#define LEAP_ALPHA 0.25 /* the weight of a step in the short level a leap under the bound is measured against */
 static int attention(const gg_guard_config *c, const det_in *in, double *s, det_out *out)
 {
     const gg_guard_obs *o = in->o;
@@ -922,15 +923,28 @@ static int attention(const gg_guard_config *c, const det_in *in, double *s, det_
     double lm = log(m), grow = e.mean + c->spike_z * gg_ema_std(&e);
     int over = c->attn_logit_max > 0 && m > c->attn_logit_max;
     /* over the bound at attn_logit_jump times the running level: the logits
-     * leapt (a rate too high for W_q and W_k), they did not creep up */
-    int leapt = over && c->attn_logit_jump > 0 && e.n > 0 && lm > e.mean + log(c->attn_logit_jump);
+     * leapt (a rate too high for W_q and W_k), they did not creep up. Under
+     * the bound, over attn_logit_floor, a leap must be sudden: that many
+     * times the level of the last few steps (s[7], the log's average with
+     * weight LEAP_ALPHA). This is how a too-high rate shows in its first
+     * steps: one update of an adaptive optimizer moves every weight of W_q
+     * and W_k by about the rate, and the logits go from their initial 2 to
+     * 25-50 in two or three steps, attention one-hot, before the running
+     * level has the warm-up the growth test needs. A healthy run's logits
+     * can double within the running level's 50 steps (at the end of a
+     * warm-up) but not within four */
+    double short_mean = e.n > 0 ? s[7] : lm;
+    s[7] = e.n > 0 ? short_mean + LEAP_ALPHA * (lm - short_mean) : lm;
+    double jump_th = c->attn_logit_jump > 0 && e.n > 0 ? c->attn_logit_jump * exp(over ? e.mean : short_mean) : INFINITY;
+    int leapt = (over || (c->attn_logit_floor > 0 && m > c->attn_logit_floor)) && m > jump_th;
     int grew = e.n >= c->warmup && c->attn_logit_floor > 0 && m > c->attn_logit_floor && lm > grow;
     double th = grew ? fmax(exp(grow), c->attn_logit_floor) : INFINITY;
     if (over && c->attn_logit_max < th) th = c->attn_logit_max;
+    if (leapt && !over && !grew) th = fmax(jump_th, c->attn_logit_floor);
     /* a firing is learned as its threshold, as the other spike statistics */
-    gg_ema_push(&e, over || grew ? log(th) : lm, c->ema_alpha);
+    gg_ema_push(&e, over || grew || leapt ? log(th) : lm, c->ema_alpha);
     ema_to(s, &e);
-    if (!over && !grew) return 0;
+    if (!over && !grew && !leapt) return 0;
     /* QK-clip may act every step of a too-high rate: one event when it
      * starts, then one every report_every steps while it lasts */
     double step = (double)o->step;
@@ -947,7 +961,8 @@ static int attention(const gg_guard_config *c, const det_in *in, double *s, det_
     out->threshold = th;
     snprintf(out->detail, sizeof out->detail, "%s head %d: largest attention logit %.4g %s (threshold %.4g); its attention "
              "entropy %.3g nats of a uniform %.3g", h->layer ? h->layer : "attention", h->head, m,
-             over ? "over the bound" : "rose far above its running level", th, h->entropy, h->entropy_uniform);
+             over ? "over the bound" : grew ? "rose far above its running level" : "leapt over its running level", th,
+             h->entropy, h->entropy_uniform);
     return 1;
 }
 
@@ -981,8 +996,8 @@ static const gg_detector detectors[] = {
     {"max_spike", offsetof(gg_guard_config, on_max_spike), offsetof(gg_guard_counters, spikes), 0,
      {"ema.mean", "ema.var", "ema.n", NULL}, {0}, max_spike},
     {"attention_logit_growth", offsetof(gg_guard_config, on_attention), offsetof(gg_guard_counters, attention), 0,
-     {"ema.mean", "ema.var", "ema.n", "last_firing", "last_event", "streak_start", "last_backoff", NULL},
-     {0, 0, 0, -2, -1e30, 0, -1e30},
+     {"ema.mean", "ema.var", "ema.n", "last_firing", "last_event", "streak_start", "last_backoff", "short_mean", NULL},
+     {0, 0, 0, -2, -1e30, 0, -1e30, 0},
      attention},
     {"output_logit_drift", offsetof(gg_guard_config, on_logit_drift), offsetof(gg_guard_counters, logit_drift), 0,
      {"ema.mean", "ema.var", "ema.n", NULL}, {0}, logit_drift},

@@ -91,7 +91,8 @@ const gg_key gg_guard_keys[] = {
              "that made it moved the rest of the model too; 0: never)"),
     F(attn_logit_jump, 0, 1e30, 2,
       .doc = "with `on_attention: qk_clip`, a head's largest attention logit over `attn_logit_max` at more than this "
-             "times its running level rolls back too: logits that leap grew with the rate, not with learning (0: never)"),
+             "times its running level, or over `attn_logit_floor` at more than this times its level of the last few "
+             "steps, rolls back too: logits that leap grew with the rate, not with learning (0: never)"),
     F(backoff_factor, 1e-6, 1, 0.5, .doc = "learning-rate scale multiplier of a back-off (and of a rollback)"),
     I(backoff_recover, 0, 100000000, 500,
       .doc = "good steps over which the scale climbs back to its ceiling (0: it never does)"),
