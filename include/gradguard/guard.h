@@ -202,6 +202,7 @@ typedef struct gg_guard_decision {
     int diagnose;    /* the trainer should re-run the batch in check mode */
     int clipped;
     int stalled;     /* with GG_GUARD_STOP: the run stalled (status stalled, not diverged) */
+    int probe;       /* with GG_GUARD_ROLLBACK: measure the last good batch's loss first (gg_guard_probe) */
 } gg_guard_decision;
 
 /* Per-step statistics, valid after gg_guard_check. */
@@ -230,6 +231,11 @@ GG_API void gg_guard_free(gg_guard *gd);
 /* The inspect-decide-act stage. Call after backward with the step's mean
  * loss; clips and adds noise in the gradient arena in place. */
 GG_API gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss);
+/* When gg_guard_check's decision has probe set: the loss of the last batch
+ * whose step was applied, on the current weights (forward only; NaN when
+ * it cannot be measured). Returns the decision to carry out instead (a
+ * skip when the weights still pass that batch; see gg_guard_core_probe). */
+GG_API gg_guard_decision gg_guard_probe(gg_guard *gd, double loss);
 /* Call after the optimizer step was applied (or skipped) with the position
  * after it; takes a snapshot when one is due and checks the parameters. */
 GG_API gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int applied);
@@ -397,6 +403,14 @@ typedef struct gg_guard_act {
      * gg_guard_core_after). */
     int verify_update;
     int nevents;           /* events waiting in gg_guard_core_events after this call */
+    /* with GG_GUARD_ROLLBACK: the rollback answers max_skips failing steps
+     * in a row, on weights no update has changed since the last step that
+     * passed. An actuator that can, measures the loss of that step's batch
+     * on the current weights (forward only) and gives it to
+     * gg_guard_core_probe before carrying the verdict out: weights that
+     * still pass it turn the rollback into a skip (the batches are at
+     * fault, a long burst of bad data). Left out, the rollback stands. */
+    int probe;
 } gg_guard_act;
 
 /* sizeof the named public struct ("gg_guard_config", "gg_guard_obs",
@@ -431,6 +445,16 @@ GG_API void gg_guard_core_clipped(gg_guard_core *gd);
  * by the rollback, which restores the snapshot's history). */
 GG_API gg_status gg_guard_core_after(gg_guard_core *gd, const gg_train_pos *pos, int applied, int bad_tensor, double bad_norm,
                               gg_guard_act *act);
+/* The probe asked for by act->probe: loss is that of the last batch that
+ * passed, measured on the current weights (forward only, as that step's
+ * training loss was, penalties included; NaN: not measured). Within
+ * sqrt(loss_blowup) of the running level the weights pass: act->verdict
+ * becomes GG_GUARD_SKIP (the escalation's event says so, moments of
+ * outsized tensors are reset as for a skip) and max_skips more failing
+ * steps may be skipped (at most GG_SKIP_PROBES probes in a row); otherwise
+ * the rollback stands. GG_E_ARG when no probe was asked for. */
+#define GG_SKIP_PROBES 3
+GG_API gg_status gg_guard_core_probe(gg_guard_core *gd, double loss, gg_guard_act *act);
 /* Takes the rollback target now (before the first step): returns the slot
  * (0 or 1) to copy the state into. */
 GG_API int gg_guard_core_snapshot(gg_guard_core *gd, const gg_train_pos *pos);

@@ -102,7 +102,7 @@ class GuardAct(ctypes.Structure):
                 ("agc_eps", _f), ("agc_until", _i), ("noise_sigma", _d), ("noise_key", ctypes.c_uint64),
                 ("reset", ctypes.POINTER(ctypes.c_ubyte)), ("any_reset", _i), ("want_update_norms", _i),
                 ("snapshot", _i), ("qk_clip_tau", _f), ("z_loss", _f), ("tensor_lr", ctypes.POINTER(_f)),
-                ("verify_update", _i), ("nevents", _i)]
+                ("verify_update", _i), ("nevents", _i), ("probe", _i)]
 
 
 class ScheduleState(ctypes.Structure):

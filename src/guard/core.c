@@ -78,6 +78,10 @@ struct gg_guard_core {
     double raise_by;   /* the factor a raise response puts on the rate (slow_rate) */
     float *tensor_lr;  /* the act's copy of m.tensor_lr */
     int tensor_lr_new; /* m.tensor_lr changed (or was loaded) since the last act */
+    /* this check's rollbacks: one max_skips escalated (its event, or -1),
+     * and whether another response asked for one too; a probe may turn
+     * only the escalation's back into a skip */
+    int escalated, esc_event, other_rollback;
 };
 
 static const char *clip_names[GG_CLIP_COUNT] = {"none", "value", "norm", "tensor", "agc", "percentile", "zscore"};
@@ -522,9 +526,14 @@ static gg_verdict respond(gg_guard_core *gd, gg_response r, long step, int epoch
     case GG_DO_COUNT:
         break;
     }
-    if (vd == GG_GUARD_SKIP && ++gd->m.consecutive_skips > gd->c.max_skips) {
+    int escalated = 0;
+    /* each probe the weights passed allows max_skips more in this run */
+    if (vd == GG_GUARD_SKIP && ++gd->m.consecutive_skips > gd->c.max_skips * (1 + gd->m.skip_probes)) {
         vd = GG_GUARD_ROLLBACK;
         act = "rollback";
+        escalated = 1;
+    } else if (vd == GG_GUARD_ROLLBACK) {
+        gd->other_rollback = 1;
     }
     if (r != GG_DO_NOTHING) gd->pending_healthy = 0;
     int wants_rollback = vd == GG_GUARD_ROLLBACK;
@@ -538,6 +547,10 @@ static gg_verdict respond(gg_guard_core *gd, gg_response r, long step, int epoch
     }
     gg_guard_event *e = event(gd, step, epoch, signal, v, th, act);
     if (e && detail) snprintf(e->detail, sizeof e->detail, "%s", detail);
+    if (escalated && vd == GG_GUARD_ROLLBACK) {
+        gd->escalated = 1;
+        gd->esc_event = e ? (int)(e - gd->ev) : -1;
+    }
     if (e && vd == GG_GUARD_STOP && gd->m.rollbacks_used >= gd->c.rollback_budget && wants_rollback) {
         size_t l = strlen(e->detail);
         snprintf(e->detail + l, sizeof e->detail - l, "%srollback budget of %d used up", l ? "; " : "",
@@ -569,6 +582,47 @@ static gg_response skip_first(gg_guard_core *gd, gg_response r, long step)
     gd->m.last_skipped = step;
     gd->m.after_skip = 1;
     return GG_DO_SKIP;
+}
+
+/* A rollback that answers max_skips failures in a row and nothing else:
+ * the weights are those of the last step that passed (no update since),
+ * and either its update broke them or the batches are bad, a burst longer
+ * than max_skips (the doctor's 16 mislabelled batches: rolled back five
+ * times into the same burst, 0.70 against a floor of 0.75). The loss of
+ * that step's batch on them tells which (gg_guard_core_probe). */
+static int wants_probe(const gg_guard_core *gd, gg_verdict v)
+{
+    return v == GG_GUARD_ROLLBACK && gd->escalated && !gd->other_rollback && gd->m.skip_probes < GG_SKIP_PROBES;
+}
+
+gg_status gg_guard_core_probe(gg_guard_core *gd, double loss, gg_guard_act *a)
+{
+    if (!gd || !a || !a->probe || a->verdict != GG_GUARD_ROLLBACK)
+        return gg_fail(GG_E_ARG, "gg_guard_core_probe: no probe was asked for (act.probe)");
+    a->probe = 0;
+    double level = gd->h.ema_l.n > 0 ? exp(gd->h.ema_l.mean) : NAN;
+    double factor = sqrt(gd->c.loss_blowup > 1 ? gd->c.loss_blowup : 10);
+    int pass = isfinite(loss) && isfinite(level) && loss <= factor * level;
+    gg_guard_event *e = gd->esc_event >= 0 && gd->esc_event < gd->nev ? &gd->ev[gd->esc_event] : NULL;
+    size_t l = e ? strlen(e->detail) : 0;
+    if (!pass) {
+        gd->m.skip_probes = GG_SKIP_PROBES; /* not asked again in this run of skips */
+        if (e && isfinite(loss))
+            snprintf(e->detail + l, sizeof e->detail - l, "; the last good batch fails too (loss %.4g, over %.3gx "
+                     "level %.4g)", loss, factor, level);
+        return GG_OK;
+    }
+    gd->m.skip_probes++;
+    gd->m.blowup_pending = 0;
+    gd->m.cnt.skipped++;
+    a->verdict = GG_GUARD_SKIP;
+    if (gd->c.reset_moments) reset_bad_moments(gd, a);
+    if (e) {
+        snprintf(e->action, sizeof e->action, "skip");
+        snprintf(e->detail + l, sizeof e->detail - l, "; %d failures in a row, but the last good batch still passes "
+                 "(loss %.4g, level %.4g): bad batches, skipped", gd->m.consecutive_skips, loss, level);
+    }
+    return GG_OK;
 }
 
 static int monitor_due(const gg_guard_core *gd, long step)
@@ -1265,6 +1319,7 @@ static void settle(gg_guard_core *gd, gg_verdict v, long step, double norm, doub
         if (c->reset_moments) reset_bad_moments(gd, a);
     } else if (v == GG_GUARD_PROCEED) {
         gd->m.consecutive_skips = 0;
+        gd->m.skip_probes = 0;
     }
     double after = 0;
     for (int i = 0; i < gd->n; i++) after += gd->sq[i];
@@ -1293,6 +1348,8 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     if (!gd || !o || !a || (gd->n > 0 && !o->sq)) return gg_fail(GG_E_ARG, "gg_guard_core_check: core, statistics (with sq) and act are required");
     act_init(gd, a);
     gd->qk_tau = 0;
+    gd->escalated = gd->other_rollback = 0;
+    gd->esc_event = -1;
     gg_guard_config *c = &gd->c;
     long step = o->step;
     int epoch = o->epoch;
@@ -1325,6 +1382,7 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
         v = respond(gd, r, step, epoch, "nonfinite", bad ? (double)bad : loss, 0, detail, norm);
         a->diagnose = 1;
         a->verdict = v;
+        a->probe = wants_probe(gd, v);
         jump_note(gd, v, step);
         a->lr_scale = (float)out_scale(gd);
         st->lr_scale = out_scale(gd);
@@ -1413,6 +1471,7 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     /* the quiet failures, at the monitor interval, when the layers were measured */
     if (monitor_due(gd, step) && o->layers) v = worse(v, quiet_pass(gd, o, norm, &a->stalled));
     settle(gd, v, step, norm, maxabs, a);
+    a->probe = wants_probe(gd, v);
     return GG_OK;
 }
 
@@ -1576,6 +1635,7 @@ int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos)
     gd->m.rollbacks_used++;
     gd->m.cnt.rollbacks++;
     gd->m.consecutive_skips = 0;
+    gd->m.skip_probes = 0;
     /* a failure while a jump of the schedule's rate is on probation is the
      * jump's: the rate is capped at the highest that held, which is the
      * back-off (rate_jump) */

@@ -113,6 +113,7 @@ static const sfield fields[] = {
     M("memory.good_since_backoff", T_LONG, good_since_backoff),
     M("memory.rollbacks_used", T_LONG, rollbacks_used),
     M("memory.consecutive_skips", T_INT, consecutive_skips),
+    M("memory.skip_probes", T_INT, skip_probes),
     M("memory.noise_on", T_INT, noise_on),
     M("memory.z_loss_on", T_INT, z_loss_on),
     M("memory.collapse_ceiling", T_INT, collapse_ceiling),

@@ -55,6 +55,7 @@ typedef struct gg_guard_memory {
     long good_since_backoff; /* healthy steps since the last back-off */
     long rollbacks_used;
     int consecutive_skips;
+    int skip_probes;         /* probes the weights passed in this run of skipped steps (gg_guard_core_probe) */
     int noise_on;            /* the noise response switched gradient noise on */
     int z_loss_on;           /* the z_loss response switched the output's z-loss on */
     int collapse_ceiling;    /* the coming rollback answers a collapse */

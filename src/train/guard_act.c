@@ -41,6 +41,7 @@ struct gg_guard {
     gg_node *head_op;  /* the attention op of heads[i] */
     gg_node out_loss;  /* the softmax_xent op watched, -1 none */
     float qk_tau;      /* the step's QK-clip threshold, carried out after the update */
+    gg_guard_act act;  /* the last check's act, which a probe (gg_guard_probe) finishes */
 };
 
 gg_guard *gg_guard_new(gg_graph *g, gg_optim *o, const gg_guard_config *cfg)
@@ -283,7 +284,7 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
         obs.layers = gg_monitor_layers(gd->mon, &obs.nlayers);
     }
     gg_guard_act a;
-    gg_guard_decision d = {GG_GUARD_PROCEED, 1.0f, 0, 0, 0};
+    gg_guard_decision d = {GG_GUARD_PROCEED, 1.0f, 0, 0, 0, 0};
     if (gg_guard_core_check(gd->core, &obs, &a)) {
         d.verdict = GG_GUARD_STOP;
         return d;
@@ -311,6 +312,21 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
     d.diagnose = a.diagnose;
     d.clipped = a.clipped;
     d.stalled = a.stalled;
+    d.probe = a.probe;
+    gd->act = a;
+    return d;
+}
+
+gg_guard_decision gg_guard_probe(gg_guard *gd, double loss)
+{
+    gg_guard_act *a = &gd->act;
+    gg_guard_decision d = {a->verdict, a->lr_scale, a->diagnose, a->clipped, a->stalled, 0};
+    if (!a->probe || gg_guard_core_probe(gd->core, loss, a)) return d; /* the rollback stands */
+    /* a skip's moments of outsized tensors are forgotten, as gg_guard_check does */
+    for (int i = 0; i < gd->np && a->any_reset; i++)
+        if (a->reset[i]) gg_optim_reset(gd->o, i);
+    d.verdict = a->verdict;
+    d.lr_scale = a->lr_scale;
     return d;
 }
 
@@ -329,7 +345,7 @@ static void take(gg_guard *gd, int k)
 
 gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int applied)
 {
-    gg_guard_decision d = {GG_GUARD_PROCEED, 1.0f, 0, 0, 0};
+    gg_guard_decision d = {GG_GUARD_PROCEED, 1.0f, 0, 0, 0, 0};
     /* the optimizer measured each tensor's update in its own pass: a
      * non-finite update means non-finite weights now */
     int bad = applied ? gg_optim_bad_update(gd->o) : -1;

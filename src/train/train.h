@@ -118,6 +118,11 @@ struct gg_trainer {
     long steps_per_epoch, total_steps;
     size_t *perm;
     int perm_epoch;
+    /* the data position of the last step whose update was applied (batch
+     * -1: none since the start, a rollback or a resume): a guard's probe
+     * measures that batch again */
+    long good_batch;
+    int good_epoch;
     /* batches a rollback marked to skip: (epoch << 32 | batch) */
     uint64_t bad[GG_MAX_BAD_BATCHES];
     int nbad;

@@ -233,6 +233,7 @@ static gg_status setup(gg_trainer *t)
     if (!t->perm || !t->diag_bufs || (s->es_patience > 0 && (!t->best_params || !t->best_bufs)))
         return gg_fail(GG_E_NOMEM, "trainer: out of memory");
     t->perm_epoch = -1;
+    t->good_batch = -1;
     t->last_ckpt_step = -1;
     t->first_loss = t->max_loss = NAN;
     /* no epoch finished yet: these do not exist (null in summary.json) */
@@ -978,6 +979,7 @@ static gg_status carry_out(gg_trainer *t, gg_guard_decision d, long last, run_lo
         return GG_OK;
     }
     end_branch(t, last);
+    t->good_batch = -1;
     record_bad_batches(t, t->pos.batch, t->pos.epoch);
     GG_TRY(gg_guard_rollback(t->gd, &t->pos));
     gg_schedule_restore(&t->sched, &t->pos.sched);
@@ -1003,9 +1005,53 @@ static gg_status forward_backward(gg_trainer *t, double *loss, double *acc, int 
     return GG_OK;
 }
 
+/* The loss of the last applied step's batch on the current weights, as
+ * that step's training loss was taken (its faults, the penalty), forward
+ * only and in evaluation mode (no dropout, no batch-norm statistics
+ * updated), summed over the ranks. NaN when there is none in this epoch's
+ * order (the guard's rollback then stands). */
+static gg_status probe_loss(gg_trainer *t, double *loss)
+{
+    double v[3] = {0, 0, 0}; /* loss x samples, samples, a rank failed */
+    gg_status st = GG_OK;
+    if (t->good_batch >= 0 && t->good_epoch == t->pos.epoch) {
+        gg_graph *g = t->g;
+        gg_settings *s = &t->s;
+        long per_step = (long)s->batch * s->accumulate;
+        size_t start = (size_t)(t->good_batch * per_step), end = start + (size_t)per_step;
+        if (end > t->train.n) end = t->train.n;
+        for (size_t i = start; i < end && !st; i += (size_t)s->batch) {
+            int mb = (int)(end - i < (size_t)s->batch ? end - i : (size_t)s->batch);
+            size_t lo = i + (size_t)mb * (size_t)t->rank / (size_t)t->world;
+            int nb = (int)(i + (size_t)mb * (size_t)(t->rank + 1) / (size_t)t->world - lo);
+            if (nb == 0) continue;
+            gg_graph_set_batch(g, nb);
+            gg_dataset_batch(&t->train, t->perm + lo, nb, gg_graph_data(g, t->x), gg_graph_data(g, t->y));
+            apply_faults(t, (long)t->good_epoch * t->steps_per_epoch + t->good_batch, gg_graph_data(g, t->x),
+                         gg_graph_data(g, t->y), nb);
+            st = gg_graph_forward(g, GG_EVAL, t->acc >= 0 ? -1 : t->loss);
+            if (!st) {
+                v[0] += (double)gg_graph_scalar(g, t->loss) * nb;
+                v[1] += nb;
+            }
+        }
+        gg_graph_inject(g, -1, 0, 0);
+        gg_graph_set_batch(g, gg_graph_max_batch(g));
+    } else {
+        v[1] = -1e300; /* none on any rank: the sum stays negative */
+    }
+    v[2] = st ? 1 : 0;
+    GG_TRY(gg_dist_sum_d(v, 3, "reducing the guard's probe"));
+    if (st) return gg_fail(st, "the guard's probe of the last good batch: %s", gg_errmsg());
+    if (v[2] > 0) return gg_fail(GG_E_STATE, "the guard's probe failed on another rank (see its message)");
+    *loss = v[1] > 0 ? v[0] / v[1] + (t->o ? gg_optim_penalty(t->o) : 0) : NAN;
+    return GG_OK;
+}
+
 /* The guard's check of the gradient (clips and noise applied in place),
  * agreed over the ranks, and a diagnosis re-run when it asks for one;
- * without a guard, a verdict to proceed. *gn: the norm for the log. */
+ * without a guard, a verdict to proceed. *gn: the norm for the log. A
+ * rollback for failures in a row on unchanged weights is probed first. */
 static gg_status guard_check(gg_trainer *t, double loss, float lr, gg_guard_decision *d, double *gn)
 {
     if (!t->gd) {
@@ -1017,6 +1063,11 @@ static gg_status guard_check(gg_trainer *t, double loss, float lr, gg_guard_deci
     }
     gg_guard_set_lr(t->gd, lr);
     *d = gg_guard_check(t->gd, t->pos.step, t->pos.epoch, loss);
+    if (d->probe) {
+        double pl = NAN;
+        GG_TRY(probe_loss(t, &pl));
+        *d = gg_guard_probe(t->gd, pl);
+    }
     GG_TRY(agree(t, (int)d->verdict, "the guard's verdict", 0));
     *gn = gg_guard_last(t->gd)->grad_norm;
     if (d->diagnose && t->s.guard.diagnose) diagnose(t, t->pos.batch);
@@ -1123,6 +1174,10 @@ static gg_status train_step(gg_trainer *t, run_log *rl, int *stop)
     lr *= d.lr_scale;
     int applied = d.verdict == GG_GUARD_PROCEED;
     GG_TRY(apply_update(t, lr, applied));
+    if (applied) {
+        t->good_batch = t->pos.batch;
+        t->good_epoch = t->pos.epoch;
+    }
     t->pos.step++;
     t->samples_seen += n;
     rl->te = now_seconds();
