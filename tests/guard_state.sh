@@ -85,4 +85,18 @@ check "grep -q '^guard.hist.autoclip_norms ' '$T/full.guard' && grep -q '^guard.
   "AutoClip's history and the loss statistics are in the checkpoint"
 check "cmp -s '$T/full.guard' '$T/part.guard'" "the resumed run's guard state differs: $(diff "$T/full.guard" "$T/part.guard" | head -4 | cut -c1-200)"
 check "cmp -s '$T/full/model.safetensors' '$T/part/model.safetensors'" "the resumed run's weights differ"
+# 3. a burst of 16 bad batches (more than max_skips, 10) after convergence:
+# the 11th failure in a row asks for a rollback, the trainer's probe finds
+# the weights still pass the last good batch, and the run skips the whole
+# burst (rolling back into it again and again ended this run at 0.55)
+for kind in labels nan; do
+  F=$(awk -v k="$kind" 'BEGIN { for (b = 150; b < 166; b++) printf "%s{batch: %d, %s: true}", (b > 150 ? ", " : "["), b, k; print "]" }')
+  "$G" train "$T/csv.yaml" -o "$T/burst-$kind" --set "guard.faults=$F" --quiet >"$T/burst-$kind.log" 2>&1
+  read -r status acc <<<"$(summary "$T/burst-$kind")"
+  check "[ '$status' = completed ] && awk 'BEGIN { exit !($acc >= 0.97) }'" "a 16-batch $kind burst: $status, $acc (want >= 0.97)"
+  check "grep -q 'the last good batch still passes' '$T/burst-$kind/events.jsonl' && ! grep -q rollback '$T/burst-$kind/events.jsonl'" \
+    "a 16-batch $kind burst: probed and skipped through, no rollback: $(grep -c rollback "$T/burst-$kind/events.jsonl") rollbacks"
+  check "[ \$(grep -c '\"action\":\"skip\"' '$T/burst-$kind/events.jsonl') -eq 16 ]" "a 16-batch $kind burst: 16 skips"
+done
+
 finish guard_state

@@ -78,10 +78,12 @@ struct gg_guard_core {
     double raise_by;   /* the factor a raise response puts on the rate (slow_rate) */
     float *tensor_lr;  /* the act's copy of m.tensor_lr */
     int tensor_lr_new; /* m.tensor_lr changed (or was loaded) since the last act */
-    /* this check's rollbacks: one max_skips escalated (its event, or -1),
-     * and whether another response asked for one too; a probe may turn
-     * only the escalation's back into a skip */
-    int escalated, esc_event, other_rollback;
+    /* this check's rollbacks: those max_skips escalated (their events; two
+     * skipping responses in one step escalate twice), and whether another
+     * response asked for one; a probe may turn only escalations back into a
+     * skip */
+    int escalated, esc_event[4], nesc, other_rollback;
+    const char *esc_act[4]; /* the response each escalation replaced ("skip", "backoff") */
 };
 
 static const char *clip_names[GG_CLIP_COUNT] = {"none", "value", "norm", "tensor", "agc", "percentile", "zscore"};
@@ -526,12 +528,12 @@ static gg_verdict respond(gg_guard_core *gd, gg_response r, long step, int epoch
     case GG_DO_COUNT:
         break;
     }
-    int escalated = 0;
+    const char *escalated = NULL;
     /* each probe the weights passed allows max_skips more in this run */
     if (vd == GG_GUARD_SKIP && ++gd->m.consecutive_skips > gd->c.max_skips * (1 + gd->m.skip_probes)) {
         vd = GG_GUARD_ROLLBACK;
+        escalated = act;
         act = "rollback";
-        escalated = 1;
     } else if (vd == GG_GUARD_ROLLBACK) {
         gd->other_rollback = 1;
     }
@@ -549,7 +551,10 @@ static gg_verdict respond(gg_guard_core *gd, gg_response r, long step, int epoch
     if (e && detail) snprintf(e->detail, sizeof e->detail, "%s", detail);
     if (escalated && vd == GG_GUARD_ROLLBACK) {
         gd->escalated = 1;
-        gd->esc_event = e ? (int)(e - gd->ev) : -1;
+        if (e && gd->nesc < (int)(sizeof gd->esc_event / sizeof gd->esc_event[0])) {
+            gd->esc_act[gd->nesc] = escalated;
+            gd->esc_event[gd->nesc++] = (int)(e - gd->ev);
+        }
     }
     if (e && vd == GG_GUARD_STOP && gd->m.rollbacks_used >= gd->c.rollback_budget && wants_rollback) {
         size_t l = strlen(e->detail);
@@ -603,7 +608,8 @@ gg_status gg_guard_core_probe(gg_guard_core *gd, double loss, gg_guard_act *a)
     double level = gd->h.ema_l.n > 0 ? exp(gd->h.ema_l.mean) : NAN;
     double factor = sqrt(gd->c.loss_blowup > 1 ? gd->c.loss_blowup : 10);
     int pass = isfinite(loss) && isfinite(level) && loss <= factor * level;
-    gg_guard_event *e = gd->esc_event >= 0 && gd->esc_event < gd->nev ? &gd->ev[gd->esc_event] : NULL;
+    /* the first escalation's event carries the probe's finding */
+    gg_guard_event *e = gd->nesc > 0 && gd->esc_event[0] < gd->nev ? &gd->ev[gd->esc_event[0]] : NULL;
     size_t l = e ? strlen(e->detail) : 0;
     if (!pass) {
         gd->m.skip_probes = GG_SKIP_PROBES; /* not asked again in this run of skips */
@@ -617,8 +623,9 @@ gg_status gg_guard_core_probe(gg_guard_core *gd, double loss, gg_guard_act *a)
     gd->m.cnt.skipped++;
     a->verdict = GG_GUARD_SKIP;
     if (gd->c.reset_moments) reset_bad_moments(gd, a);
+    for (int i = 0; i < gd->nesc; i++)
+        if (gd->esc_event[i] < gd->nev) snprintf(gd->ev[gd->esc_event[i]].action, sizeof e->action, "%s", gd->esc_act[i]);
     if (e) {
-        snprintf(e->action, sizeof e->action, "skip");
         snprintf(e->detail + l, sizeof e->detail - l, "; %d failures in a row, but the last good batch still passes "
                  "(loss %.4g, level %.4g): bad batches, skipped", gd->m.consecutive_skips, loss, level);
     }
@@ -1348,8 +1355,7 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     if (!gd || !o || !a || (gd->n > 0 && !o->sq)) return gg_fail(GG_E_ARG, "gg_guard_core_check: core, statistics (with sq) and act are required");
     act_init(gd, a);
     gd->qk_tau = 0;
-    gd->escalated = gd->other_rollback = 0;
-    gd->esc_event = -1;
+    gd->escalated = gd->other_rollback = gd->nesc = 0;
     gg_guard_config *c = &gd->c;
     long step = o->step;
     int epoch = o->epoch;
