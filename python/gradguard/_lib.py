@@ -217,6 +217,7 @@ for name, res, args in [
     ("gg_guard_core_free", None, [_P]),
     ("gg_guard_core_wants_layers", _c.c_int, [_P, _c.c_long]),
     ("gg_guard_core_check", _c.c_int, [_P, _c.POINTER(GuardObs), _c.POINTER(GuardAct)]),
+    ("gg_guard_core_probe", _c.c_int, [_P, _c.c_double, _c.POINTER(GuardAct)]),
     ("gg_guard_core_clipped", None, [_P]),
     ("gg_guard_core_after", _c.c_int, [_P, _c.POINTER(TrainPos), _c.c_int, _c.c_int, _c.c_double,
                                        _c.POINTER(GuardAct)]),

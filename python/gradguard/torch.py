@@ -214,7 +214,7 @@ class Guard:
     """gradguard's guard over a PyTorch model and optimizer.
 
     Guard(model, optimizer, run_dir=None, *, chance_loss=None, log_every=50,
-          on_rollback=None, raise_on_stop=False, **policy)
+          on_rollback=None, raise_on_stop=False, probe=None, **policy)
 
     policy: keys of the guard's config (gg_guard_config's fields, the guard
     section of a gradguard config: clip="norm", max_norm=1.0,
@@ -230,7 +230,12 @@ class Guard:
     files. log_every: steps per metrics.csv row. on_rollback(result): called
     after each rollback, with the Result (result.position says where the
     data resumes). raise_on_stop: raise Stop in place of returning
-    result.stop.
+    result.stop. probe(): the loss of the last batch whose step was
+    applied, on the model's current weights (called under no_grad, only
+    when max_skips failing steps in a row ask for a rollback): weights that
+    still pass it make the failures a long burst of bad batches, skipped on
+    instead of rolled back into (gg_guard_core_probe). Without it the
+    rollback stands.
 
     The guarded tensors are model.named_parameters() with requires_grad;
     diagnose (which needs gradguard's graph) has no effect; init_check acts
@@ -238,8 +243,9 @@ class Guard:
     """
 
     def __init__(self, model, optimizer, run_dir=None, *, chance_loss=None, log_every=50, on_rollback=None,
-                 raise_on_stop=False, **policy):
+                 raise_on_stop=False, probe=None, **policy):
         self.model, self.optimizer = model, optimizer
+        self.probe = probe
         self.cfg = _config(policy)
         self.policy = _policy_dict(self.cfg)
         self.on_rollback = on_rollback
@@ -681,6 +687,11 @@ class Guard:
             obs.nlayers = 0
         a = self._act
         _lib.check(_C.gg_guard_core_check(self.core, self._obs_ref, self._act_ref))
+        if a.probe and self.probe is not None:
+            with torch.no_grad():
+                pl = self.probe()
+            pl = pl.item() if isinstance(pl, torch.Tensor) else float(pl)
+            _lib.check(_C.gg_guard_core_probe(self.core, pl, self._act_ref))
         r.grad_norm = self._st.grad_norm
         v = a.verdict
         r.verdict = _lib.VERDICTS[v]

@@ -510,6 +510,37 @@ def test_policy_errors():
            "defaults() is gg_guard_defaults: clip zscore, on_nonfinite rollback, snapshot_every 100")
 
 
+def test_probe():
+    """A burst of 16 mislabelled batches after convergence (max_skips 10):
+    with probe= the guard skips through it; without, it rolls back."""
+    for with_probe in (True, False):
+        model = mlp(3)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        x, y = data(3)
+        last = {}
+
+        def probe():
+            return torch.nn.functional.cross_entropy(model(last["x"]), last["y"])
+        guard = gt.Guard(model, opt, snapshot_every=20, chance_loss=math.log(3), probe=probe if with_probe else None)
+        skips = rollbacks = 0
+        s = 0
+        while guard.step_count < 260 and s < 400:
+            yb = (y + 1) % 3 if 200 <= s < 216 else y
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x), yb)
+            r = guard.train_step(loss, epoch=0, batch=s)
+            if r.apply:
+                last["x"], last["y"] = x, yb
+            skips += r.verdict == "skip"
+            rollbacks += bool(r.rolled_back)
+            s += 1
+        if with_probe:
+            report(skips == 16 and rollbacks == 0,
+                   "probe=: a 16-batch label burst skipped through (%d skips, %d rollbacks)" % (skips, rollbacks))
+        else:
+            report(rollbacks >= 1, "no probe: the 11th failure in a row rolls back (%d rollbacks)" % rollbacks)
+
+
 def main():
     tmp = sys.argv[1]
     torch.set_num_threads(1)
@@ -522,6 +553,7 @@ def main():
     test_bad_update()
     test_check_init(tmp)
     test_policy_errors()
+    test_probe()
     return 1 if failed else 0
 
 
