@@ -537,18 +537,28 @@ static void test_young_failure(void)
  * skipped one, with good steps between, rolls back at once, and so does a
  * batch still far above the level right after a skip; failing steps in a
  * row roll back when they pass max_skips. */
-static gg_verdict sf_step(gg_guard_core *core, gg_guard_obs *o, double *sq, gg_train_pos *pos, long step, double loss,
-                          int nan)
+/* One step: loss, a NaN gradient when nan; when the check asks for a probe
+ * (*asked) and probe is not NaN, that loss is given to it. */
+static gg_verdict probe_step(gg_guard_core *core, gg_guard_obs *o, double *sq, gg_train_pos *pos, long step,
+                             double loss, int nan, double probe, int *asked)
 {
     gg_guard_act a;
     o->step = step;
     o->loss = loss;
     sq[0] = nan ? NAN : 1;
     GT_OK(gg_guard_core_check(core, o, &a));
+    if (asked) *asked = a.probe;
+    if (a.probe && !isnan(probe)) GT_OK(gg_guard_core_probe(core, probe, &a));
     gg_verdict v = a.verdict; /* gg_guard_core_after writes its own act */
     pos->step = step + 1;
     GT_OK(gg_guard_core_after(core, pos, v == GG_GUARD_PROCEED, -1, NAN, &a));
     return v;
+}
+
+static gg_verdict sf_step(gg_guard_core *core, gg_guard_obs *o, double *sq, gg_train_pos *pos, long step, double loss,
+                          int nan)
+{
+    return probe_step(core, o, sq, pos, step, loss, nan, NAN, NULL);
 }
 
 /* A core with a first snapshot, through 250 good steps of a falling loss
@@ -624,22 +634,6 @@ static void test_skip_first(void)
  * an actuator that cannot measure) leave the rollback, as does a NaN
  * probe; a good step ends the run of skips and its probes; a rollback
  * another detector asked for is not probed. */
-static gg_verdict probe_step(gg_guard_core *core, gg_guard_obs *o, double *sq, gg_train_pos *pos, long step,
-                             double loss, double probe, int *asked)
-{
-    gg_guard_act a;
-    o->step = step;
-    o->loss = loss;
-    sq[0] = 1;
-    GT_OK(gg_guard_core_check(core, o, &a));
-    *asked = a.probe;
-    if (a.probe && !isnan(probe)) GT_OK(gg_guard_core_probe(core, probe, &a));
-    gg_verdict v = a.verdict;
-    pos->step = step + 1;
-    GT_OK(gg_guard_core_after(core, pos, v == GG_GUARD_PROCEED, -1, NAN, &a));
-    return v;
-}
-
 static void test_skip_probe(void)
 {
     gg_guard_config c = gg_guard_defaults();
@@ -654,7 +648,7 @@ static void test_skip_probe(void)
     int skips = 0, probes = 0, last_asked_at = -1;
     gg_verdict v = GG_GUARD_SKIP;
     for (int k = 0; k < 40 && v == GG_GUARD_SKIP; k++, step++) {
-        v = probe_step(core, &o, sq, &pos, step, 150, 1.05, &asked);
+        v = probe_step(core, &o, sq, &pos, step, 150, 0, 1.05, &asked);
         if (asked) probes++, last_asked_at = k;
         if (v == GG_GUARD_SKIP) skips++;
         if (k == 4) {
@@ -678,7 +672,7 @@ static void test_skip_probe(void)
     const double bad[3] = {5.0, NAN, NAN};
     for (int i = 0; i < 3; i++) {
         core = sf_core(&c, &o, sq, &pos, &step);
-        for (int k = 0; k < c.max_skips; k++, step++) probe_step(core, &o, sq, &pos, step, 150, 1.0, &asked);
+        for (int k = 0; k < c.max_skips; k++, step++) probe_step(core, &o, sq, &pos, step, 150, 0, 1.0, &asked);
         gg_guard_core_clear_events(core);
         gg_guard_act a;
         o.step = step;
@@ -700,17 +694,17 @@ static void test_skip_probe(void)
     core = sf_core(&c, &o, sq, &pos, &step);
     for (int round = 0; round < 2; round++) {
         int ok = 1;
-        for (int k = 0; k < c.max_skips; k++, step++) ok &= probe_step(core, &o, sq, &pos, step, 150, 1.0, &asked) == GG_GUARD_SKIP;
-        v = probe_step(core, &o, sq, &pos, step++, 150, 1.0, &asked);
+        for (int k = 0; k < c.max_skips; k++, step++) ok &= probe_step(core, &o, sq, &pos, step, 150, 0, 1.0, &asked) == GG_GUARD_SKIP;
+        v = probe_step(core, &o, sq, &pos, step++, 150, 0, 1.0, &asked);
         GT_CHECK(ok && asked && v == GG_GUARD_SKIP, "round %d: probed and skipped", round);
-        for (int k = 0; k < 60; k++, step++) probe_step(core, &o, sq, &pos, step, 1.0, 1.0, &asked);
+        for (int k = 0; k < 60; k++, step++) probe_step(core, &o, sq, &pos, step, 1.0, 0, 1.0, &asked);
     }
     gg_guard_core_free(core);
 
     /* skip_first off: a blow-up rolls back at once, no probe */
     c.skip_first = 0;
     core = sf_core(&c, &o, sq, &pos, &step);
-    v = probe_step(core, &o, sq, &pos, step, 150, 1.0, &asked);
+    v = probe_step(core, &o, sq, &pos, step, 150, 0, 1.0, &asked);
     GT_CHECK(v == GG_GUARD_ROLLBACK && !asked, "a rollback not for failures in a row is not probed");
     gg_guard_core_free(core);
 }
