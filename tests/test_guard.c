@@ -709,6 +709,57 @@ static void test_skip_probe(void)
     gg_guard_core_free(core);
 }
 
+/* The loss jump, from statistics alone: a noisy loss (3% a step) whose
+ * batch comes in at 2.1x its level is skipped, and so is every batch of a
+ * burst (they stay out of the level); the run then goes on. Before 50
+ * steps, at 1.4x (under the 1.5x floor), off (loss_jump 0): no event. A
+ * loss with no noise must jump 1.65x (the 5% floor on the usual change):
+ * 1.8x is skipped, 1.55x is not. */
+static double jitter(long k) { return 0.03 * sin(1.7 * (double)k) + 0.02 * cos(5.3 * (double)k); }
+
+static void test_loss_jump(void)
+{
+    for (int variant = 0; variant < 6; variant++) {
+        gg_guard_config c = gg_guard_defaults();
+        c.quiet = 0;
+        if (variant == 3) c.loss_jump = 0;
+        double sq[1] = {1};
+        gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
+        gg_train_pos pos = {0};
+        gg_guard_tensor ts[1] = {{"w", "l"}};
+        gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 4);
+        GT_CHECK(core != NULL && gg_guard_core_snapshot(core, &pos) >= 0, "core: %s", gg_errmsg());
+        int quiet = variant >= 4; /* no noise at all */
+        long warm = variant == 2 ? 30 : 120, step = 0;
+        int events = 0;
+        for (; step < warm; step++) {
+            double base = 1.5 - 0.002 * (double)step;
+            events += probe_step(core, &o, sq, &pos, step, base * exp(quiet ? 0 : jitter(step)), 0, NAN, NULL) !=
+                      GG_GUARD_PROCEED;
+        }
+        double base = 1.5 - 0.002 * (double)step;
+        double f = variant == 1 ? 1.4 : variant == 4 ? 1.8 : variant == 5 ? 1.55 : 2.1;
+        gg_verdict v[6];
+        for (int k = 0; k < 5; k++) v[k] = probe_step(core, &o, sq, &pos, step + k, base * f, 0, NAN, NULL);
+        v[5] = probe_step(core, &o, sq, &pos, step + 5, base, 0, NAN, NULL);
+        int n;
+        const gg_guard_event *e = gg_guard_core_events(core, &n);
+        int jumps = 0;
+        for (int i = 0; i < n; i++) jumps += strcmp(e[i].signal, "loss_jump") == 0;
+        if (variant == 0 || variant == 4)
+            GT_CHECK(events == 0 && v[0] == GG_GUARD_SKIP && v[4] == GG_GUARD_SKIP && v[5] == GG_GUARD_PROCEED &&
+                         jumps == 5 && strstr(e[0].detail, "a batch unlike the others"),
+                     "%s: a burst of five at %gx skipped, then on (%d %d %d, %d jumps: %s)",
+                     quiet ? "no noise" : "3% noise", f, v[0], v[4], v[5], jumps, n ? e[0].detail : "");
+        else
+            GT_CHECK(events == 0 && jumps == 0 && v[0] == GG_GUARD_PROCEED,
+                     "%s: no loss jump (%d jumps, verdict %d)",
+                     variant == 1 ? "1.4x" : variant == 2 ? "before 50 steps" : variant == 3 ? "loss_jump 0" : "no noise, 1.55x",
+                     jumps, v[0]);
+        gg_guard_core_free(core);
+    }
+}
+
 /* Rollback restores parameters, buffers and optimizer state bit for bit;
  * the budget then turns the next rollback into a stop. */
 static void test_rollback(void)
@@ -1690,6 +1741,9 @@ static void test_rate_jump(void)
 {
     gg_guard_config c = gg_guard_defaults();
     c.quiet = 0;
+    /* the losses here have no noise, so the loss-jump rule (test_loss_jump)
+     * would skip the step the rate's rule is to judge */
+    c.loss_jump = 0;
     gg_guard_tensor ts[1] = {{"fc1.weight", "fc1"}};
     char detail[256] = "";
     float scale;
@@ -1757,6 +1811,7 @@ static void test_rate_jump(void)
     /* off */
     c = gg_guard_defaults();
     c.quiet = 0;
+    c.loss_jump = 0;
     c.rate_jump = 0;
     core = gg_guard_core_new(&c, 1, ts, 0);
     n = jump_run(core, 300, lr_jump, 5e-3, -1, -1, &scale, &rb, detail, sizeof detail);
@@ -1787,6 +1842,7 @@ int main(void)
     test_young_failure();
     test_skip_first();
     test_skip_probe();
+    test_loss_jump();
     test_trend_t();
     test_state_restore();
     test_names();

@@ -137,6 +137,9 @@ typedef struct gg_guard_config {
     float attn_logit_blowup;   /* a head's largest logit over this is past QK-clip's repair: roll back (0: never) */
     float attn_logit_jump;     /* ... and so is one over attn_logit_max at this many times its running level, or over
                                   attn_logit_floor at this many times its level of the last few steps (0: never) */
+    float loss_jump;           /* a batch's loss over its level of the last few steps by this many times the loss's usual
+                                  step-to-step change (and by 1.5x) is a batch unlike the others (0: off) */
+    gg_response on_loss_jump;  /* response to it */
 } gg_guard_config;
 
 /* The default policy (docs/results.md has the measurements behind it). */

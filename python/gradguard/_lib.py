@@ -64,12 +64,12 @@ GUARD_CONFIG_FIELDS = [
     ("rate_jump", _f), ("jump_window", _i), ("jump_rise", _f), ("on_rate_jump", _i),
     ("worse_factor", _f), ("worse_steps", _i), ("on_worse", _i), ("on_update_ratio", _i), ("attn_logit_max", _f),
     ("attn_logit_floor", _f), ("on_attention", _i), ("logz_max", _f), ("on_logit_drift", _i), ("z_loss_remedy", _f),
-    ("attn_persist", _i), ("attn_logit_blowup", _f), ("attn_logit_jump", _f),
+    ("attn_persist", _i), ("attn_logit_blowup", _f), ("attn_logit_jump", _f), ("loss_jump", _f), ("on_loss_jump", _i),
 ]
 CLIP_FIELDS = ("clip",)
 RESPONSE_FIELDS = ("on_nonfinite", "on_spike", "on_loss_spike", "on_trend", "on_blowup", "on_collapse",
                    "on_max_spike", "on_stall", "on_vanishing", "on_dead", "on_saturation", "on_vanished", "on_slow", "on_rate_jump", "on_worse",
-                   "on_update_ratio", "on_attention", "on_logit_drift")
+                   "on_update_ratio", "on_attention", "on_logit_drift", "on_loss_jump")
 
 
 class GuardConfig(ctypes.Structure):

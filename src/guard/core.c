@@ -1350,6 +1350,16 @@ static void settle(gg_guard_core *gd, gg_verdict v, long step, double norm, doub
     a->verify_update = v == GG_GUARD_PROCEED && (gd->h.good_steps + 1) % c->snapshot_every == 0;
 }
 
+/* the loss jump's statistics: steps before it may fire, the weights of the
+ * newest step in the level and in the usual change */
+#define JUMP_WARM 50
+#define JUMP_LEVEL_ALPHA 0.25
+#define JUMP_CHANGE_ALPHA 0.1
+/* the usual change is taken as at least this (5% a step): a loss without
+ * noise (one batch, the same every step) must jump by 1.65x, and such a
+ * jump is the weights', which the probe then finds */
+#define JUMP_MIN_CHANGE 0.05
+
 static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a)
 {
     if (!gd || !o || !a || (gd->n > 0 && !o->sq)) return gg_fail(GG_E_ARG, "gg_guard_core_check: core, statistics (with sq) and act are required");
@@ -1448,6 +1458,36 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
         v = worse(v, bv);
         lspike = 1; /* not part of the statistics */
     }
+    /* a batch unlike the others (loss_jump): a mislabelled batch in a model
+     * still learning is 2x its level, under the blow-up's 10x, yet far
+     * outside the loss's usual change from one step to the next (the
+     * doctor's char-LSTM: 2.9 -> 6.0, 24 such changes). Measured against
+     * the level of the last few steps, so a falling loss does not widen
+     * the yardstick as it widens the z-score's variance. A batch that
+     * jumped stays out of these statistics and of the loss's EMA, so a
+     * burst keeps jumping; the skips it gets count towards max_skips, and
+     * the probe tells a burst from weights gone bad. */
+    int jumped = 0;
+    if (isfinite(ll) && !blowup && !still_high) {
+        gg_guard_hist *h = &gd->h;
+        double d = ll - h->jump_level;
+        double change = fmax(h->jump_change, JUMP_MIN_CHANGE);
+        jumped = c->loss_jump > 0 && h->jump_n >= JUMP_WARM && d > c->loss_jump * change && d > log(1.5);
+        if (jumped) {
+            gd->m.cnt.spikes++;
+            snprintf(detail, sizeof detail, "loss %.4g is %.3gx its level %.4g of the last few steps, %.3g times its "
+                     "usual change from one step to the next: a batch unlike the others", loss, exp(d),
+                     exp(h->jump_level), d / change);
+            v = worse(v, respond(gd, c->on_loss_jump, step, epoch, "loss_jump", loss,
+                                 exp(h->jump_level + c->loss_jump * change), detail, norm));
+        } else {
+            if (h->jump_n == 1) h->jump_change = fabs(ll - h->jump_last);
+            else if (h->jump_n > 1) h->jump_change += JUMP_CHANGE_ALPHA * (fabs(ll - h->jump_last) - h->jump_change);
+            h->jump_level = h->jump_n > 0 ? h->jump_level + JUMP_LEVEL_ALPHA * (ll - h->jump_level) : ll;
+            h->jump_last = ll;
+            h->jump_n++;
+        }
+    }
     if (spike) {
         gd->m.cnt.spikes++;
         rank_layers(gd, detail, sizeof detail);
@@ -1465,7 +1505,7 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
      * (after a rollback or a change of rate) is learned in a few dozen steps
      * instead of being clipped for ever */
     gg_ema_push(&gd->h.ema_g, spike ? gd->h.ema_g.mean + c->spike_z * gg_ema_std(&gd->h.ema_g) : lg, c->ema_alpha);
-    if (!lspike && isfinite(ll)) gg_ema_push(&gd->h.ema_l, ll, c->ema_alpha);
+    if (!lspike && !jumped && isfinite(ll)) gg_ema_push(&gd->h.ema_l, ll, c->ema_alpha);
     v = worse(v, trend_pass(gd, lg, warm, step, epoch, norm));
     /* the table's detectors: collapse, one element far out, ... */
     det_in din = {loss, norm, maxabs, gd->chance, spike, lspike, o};

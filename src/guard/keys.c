@@ -66,6 +66,14 @@ const gg_key gg_guard_keys[] = {
     R(on_loss_spike, GG_DO_NOTHING, .doc = "response to a loss spike"),
     R(on_trend, GG_DO_BACKOFF, .doc = "response to a slow blow-up"),
     R(on_blowup, GG_DO_ROLLBACK, .doc = "response to a loss blow-up"),
+    /* a mislabelled batch in a model still learning is 2x its level, under
+     * the blow-up's 10x; the doctor's healthy runs' batches reach at most
+     * 7 step-to-step changes above their level (after 50 steps), its
+     * label bursts 8 to 29 */
+    F(loss_jump, 0, 1e6, 10,
+      .doc = "a batch's loss above its level of the last few steps by more than this many times the loss's usual "
+             "change from one step to the next (and by 1.5x), after 50 steps, is a batch unlike the others (0: off)"),
+    R(on_loss_jump, GG_DO_SKIP, .doc = "response to such a batch: `skip` it (in a row, max_skips and the probe apply)"),
     R(on_collapse, GG_DO_ROLLBACK, .doc = "response to a collapse to chance level (classification only)"),
     R(on_max_spike, GG_DO_NOTHING,
       .doc = "response to the largest \\|g\\| more than `spike_z` standard deviations of its log above its running "
