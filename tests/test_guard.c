@@ -620,6 +620,32 @@ static void test_skip_first(void)
         gg_guard_core_free(core);
     }
 
+    /* a step two findings skip (a blow-up and, with on_spike skip, a
+     * gradient spike) counts once towards max_skips */
+    c.on_spike = GG_DO_SKIP;
+    core = sf_core(&c, &o, sq, &pos, &step);
+    gg_verdict both[5];
+    int nsig = 0;
+    for (int k = 0; k < 5; k++, step++) {
+        gg_guard_act a;
+        o.step = step;
+        o.loss = 150;
+        sq[0] = 1e6;
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        both[k] = a.verdict;
+        int n;
+        const gg_guard_event *e = gg_guard_core_events(core, &n);
+        for (int i = 0; i < n; i++) nsig += strcmp(e[i].signal, "grad_spike") == 0;
+        gg_guard_core_clear_events(core);
+        pos.step = step + 1;
+        GT_OK(gg_guard_core_after(core, &pos, 0, -1, NAN, &a));
+    }
+    GT_CHECK(nsig >= 4 && both[3] == GG_GUARD_SKIP && both[4] == GG_GUARD_ROLLBACK,
+             "blow-up and spike on each step: max_skips (4) steps skipped, the 5th rolls back (%d %d; %d spikes)",
+             both[3], both[4], nsig);
+    gg_guard_core_free(core);
+    c.on_spike = GG_DO_CLIP;
+
     c.skip_first = 0;
     core = sf_core(&c, &o, sq, &pos, &step);
     GT_CHECK(sf_step(core, &o, sq, &pos, step, 150, 0) == GG_GUARD_ROLLBACK, "skip_first off: a rollback at once");

@@ -83,6 +83,7 @@ struct gg_guard_core {
      * response asked for one; a probe may turn only escalations back into a
      * skip */
     int escalated, esc_event[4], nesc, other_rollback;
+    int skip_counted; /* this check's step is already counted in m.consecutive_skips */
     const char *esc_act[4]; /* the response each escalation replaced ("skip", "backoff") */
 };
 
@@ -529,8 +530,13 @@ static gg_verdict respond(gg_guard_core *gd, gg_response r, long step, int epoch
         break;
     }
     const char *escalated = NULL;
-    /* each probe the weights passed allows max_skips more in this run */
-    if (vd == GG_GUARD_SKIP && ++gd->m.consecutive_skips > gd->c.max_skips * (1 + gd->m.skip_probes)) {
+    /* a step counts once, however many of its findings skip it; each probe
+     * the weights passed allows max_skips more in this run */
+    if (vd == GG_GUARD_SKIP && !gd->skip_counted) {
+        gd->m.consecutive_skips++;
+        gd->skip_counted = 1;
+    }
+    if (vd == GG_GUARD_SKIP && gd->m.consecutive_skips > gd->c.max_skips * (1 + gd->m.skip_probes)) {
         vd = GG_GUARD_ROLLBACK;
         escalated = act;
         act = "rollback";
@@ -1365,7 +1371,7 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     if (!gd || !o || !a || (gd->n > 0 && !o->sq)) return gg_fail(GG_E_ARG, "gg_guard_core_check: core, statistics (with sq) and act are required");
     act_init(gd, a);
     gd->qk_tau = 0;
-    gd->escalated = gd->other_rollback = gd->nesc = 0;
+    gd->escalated = gd->other_rollback = gd->nesc = gd->skip_counted = 0;
     gg_guard_config *c = &gd->c;
     long step = o->step;
     int epoch = o->epoch;
