@@ -574,12 +574,92 @@ static gg_guard_core *sf_core(const gg_guard_config *c, gg_guard_obs *o, double 
     return core;
 }
 
+/* The probe of a rollback for failures in a row: the 5th blow-up in a row
+ * (max_skips 4) asks for it; weights that pass the last good batch (loss
+ * at the level) make it a skip, the event says so, and 4 more may be
+ * skipped before the next probe; at most GG_SKIP_PROBES pass in a row,
+ * then the rollback stands. Weights that fail it (or no probe given, as
+ * an actuator that cannot measure) leave the rollback, as does a NaN
+ * probe; a good step ends the run of skips and its probes; a rollback
+ * another detector asked for is not probed. */
+static void skip_probe_checks(gg_guard_config c, gg_guard_obs o, double *sq)
+{
+    gg_train_pos pos = {0};
+    long step;
+    int asked;
+    /* passing probes: a burst of 4 x (4 + 1) = 20 blow-ups skipped through three probes */
+    gg_guard_core *core = sf_core(&c, &o, sq, &pos, &step);
+    int skips = 0, probes = 0, last_asked_at = -1;
+    gg_verdict v = GG_GUARD_SKIP;
+    for (int k = 0; k < 40 && v == GG_GUARD_SKIP; k++, step++) {
+        v = probe_step(core, &o, sq, &pos, step, 150, 0, 1.05, &asked);
+        if (asked) probes++, last_asked_at = k;
+        if (v == GG_GUARD_SKIP) skips++;
+        if (k == 4) {
+            int n;
+            const gg_guard_event *e = gg_guard_core_events(core, &n);
+            GT_CHECK(asked && v == GG_GUARD_SKIP && n >= 1 && strcmp(e[n - 1].action, "skip") == 0 &&
+                         strstr(e[n - 1].detail, "the last good batch still passes"),
+                     "the 5th blow-up in a row: probed, passed, skipped (%s: %s)", n ? e[n - 1].action : "-",
+                     n ? e[n - 1].detail : "");
+        }
+        gg_guard_core_clear_events(core);
+    }
+    GT_CHECK(probes == GG_SKIP_PROBES && skips == c.max_skips * (GG_SKIP_PROBES + 1) && v == GG_GUARD_ROLLBACK &&
+                 last_asked_at == c.max_skips * GG_SKIP_PROBES,
+             "%d probes passed, %d skips, then the rollback unprobed (verdict %d, last probe at %d)", probes, skips, v,
+             last_asked_at);
+    GT_CHECK(gg_guard_core_counts(core)->skipped == skips, "every skip counted (%ld)", gg_guard_core_counts(core)->skipped);
+    gg_guard_core_free(core);
+
+    /* a failing probe, a NaN probe, none given: the rollback stands */
+    const double bad[3] = {5.0, NAN, NAN};
+    for (int i = 0; i < 3; i++) {
+        core = sf_core(&c, &o, sq, &pos, &step);
+        for (int k = 0; k < c.max_skips; k++, step++) probe_step(core, &o, sq, &pos, step, 150, 0, 1.0, &asked);
+        gg_guard_core_clear_events(core);
+        gg_guard_act a;
+        o.step = step;
+        o.loss = 150;
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        GT_CHECK(a.probe && a.verdict == GG_GUARD_ROLLBACK, "the 5th in a row asks for a probe");
+        if (i < 2) GT_OK(gg_guard_core_probe(core, bad[i], &a));
+        int n;
+        const gg_guard_event *e = gg_guard_core_events(core, &n);
+        GT_CHECK(a.verdict == GG_GUARD_ROLLBACK && n >= 1 && strcmp(e[n - 1].action, "rollback") == 0 &&
+                     (i != 0 || strstr(e[n - 1].detail, "the last good batch fails too")),
+                 "probe %s: the rollback stands (%s)", i == 0 ? "5x the level" : i == 1 ? "NaN" : "not given",
+                 n ? e[n - 1].detail : "");
+        GT_CHECK(i == 2 || gg_guard_core_probe(core, 1.0, &a) == GG_E_ARG, "a second probe is refused");
+        gg_guard_core_free(core);
+    }
+
+    /* a good step between: the count of probes starts again */
+    core = sf_core(&c, &o, sq, &pos, &step);
+    for (int round = 0; round < 2; round++) {
+        int ok = 1;
+        for (int k = 0; k < c.max_skips; k++, step++) ok &= probe_step(core, &o, sq, &pos, step, 150, 0, 1.0, &asked) == GG_GUARD_SKIP;
+        v = probe_step(core, &o, sq, &pos, step++, 150, 0, 1.0, &asked);
+        GT_CHECK(ok && asked && v == GG_GUARD_SKIP, "round %d: probed and skipped", round);
+        for (int k = 0; k < 60; k++, step++) probe_step(core, &o, sq, &pos, step, 1.0, 0, 1.0, &asked);
+    }
+    gg_guard_core_free(core);
+
+    /* skip_first off: a blow-up rolls back at once, no probe */
+    c.skip_first = 0;
+    core = sf_core(&c, &o, sq, &pos, &step);
+    v = probe_step(core, &o, sq, &pos, step, 150, 0, 1.0, &asked);
+    GT_CHECK(v == GG_GUARD_ROLLBACK && !asked, "a rollback not for failures in a row is not probed");
+    gg_guard_core_free(core);
+}
+
 static void test_skip_first(void)
 {
     gg_guard_config c = gg_guard_defaults();
     c.max_skips = 4;
     double sq[1] = {1};
     gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
+    skip_probe_checks(c, o, sq);
     gg_train_pos pos = {0};
     long step;
     gg_guard_core *core = sf_core(&c, &o, sq, &pos, &step);
@@ -649,89 +729,6 @@ static void test_skip_first(void)
     c.skip_first = 0;
     core = sf_core(&c, &o, sq, &pos, &step);
     GT_CHECK(sf_step(core, &o, sq, &pos, step, 150, 0) == GG_GUARD_ROLLBACK, "skip_first off: a rollback at once");
-    gg_guard_core_free(core);
-}
-
-/* The probe of a rollback for failures in a row: the 5th blow-up in a row
- * (max_skips 4) asks for it; weights that pass the last good batch (loss
- * at the level) make it a skip, the event says so, and 4 more may be
- * skipped before the next probe; at most GG_SKIP_PROBES pass in a row,
- * then the rollback stands. Weights that fail it (or no probe given, as
- * an actuator that cannot measure) leave the rollback, as does a NaN
- * probe; a good step ends the run of skips and its probes; a rollback
- * another detector asked for is not probed. */
-static void test_skip_probe(void)
-{
-    gg_guard_config c = gg_guard_defaults();
-    c.max_skips = 4;
-    double sq[1] = {1};
-    gg_guard_obs o = {0, 0, 2.0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
-    gg_train_pos pos = {0};
-    long step;
-    int asked;
-    /* passing probes: a burst of 4 x (4 + 1) = 20 blow-ups skipped through three probes */
-    gg_guard_core *core = sf_core(&c, &o, sq, &pos, &step);
-    int skips = 0, probes = 0, last_asked_at = -1;
-    gg_verdict v = GG_GUARD_SKIP;
-    for (int k = 0; k < 40 && v == GG_GUARD_SKIP; k++, step++) {
-        v = probe_step(core, &o, sq, &pos, step, 150, 0, 1.05, &asked);
-        if (asked) probes++, last_asked_at = k;
-        if (v == GG_GUARD_SKIP) skips++;
-        if (k == 4) {
-            int n;
-            const gg_guard_event *e = gg_guard_core_events(core, &n);
-            GT_CHECK(asked && v == GG_GUARD_SKIP && n >= 1 && strcmp(e[n - 1].action, "skip") == 0 &&
-                         strstr(e[n - 1].detail, "the last good batch still passes"),
-                     "the 5th blow-up in a row: probed, passed, skipped (%s: %s)", n ? e[n - 1].action : "-",
-                     n ? e[n - 1].detail : "");
-        }
-        gg_guard_core_clear_events(core);
-    }
-    GT_CHECK(probes == GG_SKIP_PROBES && skips == c.max_skips * (GG_SKIP_PROBES + 1) && v == GG_GUARD_ROLLBACK &&
-                 last_asked_at == c.max_skips * GG_SKIP_PROBES,
-             "%d probes passed, %d skips, then the rollback unprobed (verdict %d, last probe at %d)", probes, skips, v,
-             last_asked_at);
-    GT_CHECK(gg_guard_core_counts(core)->skipped == skips, "every skip counted (%ld)", gg_guard_core_counts(core)->skipped);
-    gg_guard_core_free(core);
-
-    /* a failing probe, a NaN probe, none given: the rollback stands */
-    const double bad[3] = {5.0, NAN, NAN};
-    for (int i = 0; i < 3; i++) {
-        core = sf_core(&c, &o, sq, &pos, &step);
-        for (int k = 0; k < c.max_skips; k++, step++) probe_step(core, &o, sq, &pos, step, 150, 0, 1.0, &asked);
-        gg_guard_core_clear_events(core);
-        gg_guard_act a;
-        o.step = step;
-        o.loss = 150;
-        GT_OK(gg_guard_core_check(core, &o, &a));
-        GT_CHECK(a.probe && a.verdict == GG_GUARD_ROLLBACK, "the 5th in a row asks for a probe");
-        if (i < 2) GT_OK(gg_guard_core_probe(core, bad[i], &a));
-        int n;
-        const gg_guard_event *e = gg_guard_core_events(core, &n);
-        GT_CHECK(a.verdict == GG_GUARD_ROLLBACK && n >= 1 && strcmp(e[n - 1].action, "rollback") == 0 &&
-                     (i != 0 || strstr(e[n - 1].detail, "the last good batch fails too")),
-                 "probe %s: the rollback stands (%s)", i == 0 ? "5x the level" : i == 1 ? "NaN" : "not given",
-                 n ? e[n - 1].detail : "");
-        GT_CHECK(i == 2 || gg_guard_core_probe(core, 1.0, &a) == GG_E_ARG, "a second probe is refused");
-        gg_guard_core_free(core);
-    }
-
-    /* a good step between: the count of probes starts again */
-    core = sf_core(&c, &o, sq, &pos, &step);
-    for (int round = 0; round < 2; round++) {
-        int ok = 1;
-        for (int k = 0; k < c.max_skips; k++, step++) ok &= probe_step(core, &o, sq, &pos, step, 150, 0, 1.0, &asked) == GG_GUARD_SKIP;
-        v = probe_step(core, &o, sq, &pos, step++, 150, 0, 1.0, &asked);
-        GT_CHECK(ok && asked && v == GG_GUARD_SKIP, "round %d: probed and skipped", round);
-        for (int k = 0; k < 60; k++, step++) probe_step(core, &o, sq, &pos, step, 1.0, 0, 1.0, &asked);
-    }
-    gg_guard_core_free(core);
-
-    /* skip_first off: a blow-up rolls back at once, no probe */
-    c.skip_first = 0;
-    core = sf_core(&c, &o, sq, &pos, &step);
-    v = probe_step(core, &o, sq, &pos, step, 150, 0, 1.0, &asked);
-    GT_CHECK(v == GG_GUARD_ROLLBACK && !asked, "a rollback not for failures in a row is not probed");
     gg_guard_core_free(core);
 }
 
@@ -1867,7 +1864,6 @@ int main(void)
     test_ceiling();
     test_young_failure();
     test_skip_first();
-    test_skip_probe();
     test_loss_jump();
     test_trend_t();
     test_state_restore();
