@@ -81,8 +81,8 @@ struct gg_guard_core {
     /* this check's rollbacks: those max_skips escalated (their events; two
      * skipping responses in one step escalate twice), and whether another
      * response asked for one; a probe may turn only escalations back into a
-     * skip */
-    int escalated, esc_event[4], nesc, other_rollback;
+     * skip (one whose event found no room is not probed) */
+    int esc_event[4], nesc, other_rollback;
     int skip_counted; /* this check's step is already counted in m.consecutive_skips */
     const char *esc_act[4]; /* the response each escalation replaced ("skip", "backoff") */
 };
@@ -555,12 +555,9 @@ static gg_verdict respond(gg_guard_core *gd, gg_response r, long step, int epoch
     }
     gg_guard_event *e = event(gd, step, epoch, signal, v, th, act);
     if (e && detail) snprintf(e->detail, sizeof e->detail, "%s", detail);
-    if (escalated && vd == GG_GUARD_ROLLBACK) {
-        gd->escalated = 1;
-        if (e && gd->nesc < (int)(sizeof gd->esc_event / sizeof gd->esc_event[0])) {
-            gd->esc_act[gd->nesc] = escalated;
-            gd->esc_event[gd->nesc++] = (int)(e - gd->ev);
-        }
+    if (escalated && vd == GG_GUARD_ROLLBACK && e && gd->nesc < (int)(sizeof gd->esc_event / sizeof gd->esc_event[0])) {
+        gd->esc_act[gd->nesc] = escalated;
+        gd->esc_event[gd->nesc++] = (int)(e - gd->ev);
     }
     if (e && vd == GG_GUARD_STOP && gd->m.rollbacks_used >= gd->c.rollback_budget && wants_rollback) {
         size_t l = strlen(e->detail);
@@ -603,7 +600,7 @@ static gg_response skip_first(gg_guard_core *gd, gg_response r, long step)
  * that step's batch on them tells which (gg_guard_core_probe). */
 static int wants_probe(const gg_guard_core *gd, gg_verdict v)
 {
-    return v == GG_GUARD_ROLLBACK && gd->escalated && !gd->other_rollback && gd->m.skip_probes < GG_SKIP_PROBES;
+    return v == GG_GUARD_ROLLBACK && gd->nesc > 0 && !gd->other_rollback && gd->m.skip_probes < GG_SKIP_PROBES;
 }
 
 gg_status gg_guard_core_probe(gg_guard_core *gd, double loss, gg_guard_act *a)
@@ -1371,7 +1368,7 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     if (!gd || !o || !a || (gd->n > 0 && !o->sq)) return gg_fail(GG_E_ARG, "gg_guard_core_check: core, statistics (with sq) and act are required");
     act_init(gd, a);
     gd->qk_tau = 0;
-    gd->escalated = gd->other_rollback = gd->nesc = gd->skip_counted = 0;
+    gd->other_rollback = gd->nesc = gd->skip_counted = 0;
     gg_guard_config *c = &gd->c;
     long step = o->step;
     int epoch = o->epoch;
@@ -1476,22 +1473,20 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     int jumped = 0;
     if (isfinite(ll) && !blowup && !still_high) {
         gg_guard_hist *h = &gd->h;
-        double d = ll - h->jump_level;
-        double change = fmax(h->jump_change, JUMP_MIN_CHANGE);
-        jumped = c->loss_jump > 0 && h->jump_n >= JUMP_WARM && d > c->loss_jump * change && d > log(1.5);
+        double d = ll - h->jump_level.mean;
+        double change = fmax(h->jump_change.mean, JUMP_MIN_CHANGE);
+        jumped = c->loss_jump > 0 && h->jump_level.n >= JUMP_WARM && d > c->loss_jump * change && d > log(1.5);
         if (jumped) {
             gd->m.cnt.spikes++;
             snprintf(detail, sizeof detail, "loss %.4g is %.3gx its level %.4g of the last few steps, %.3g times its "
                      "usual change from one step to the next: a batch unlike the others", loss, exp(d),
-                     exp(h->jump_level), d / change);
+                     exp(h->jump_level.mean), d / change);
             v = worse(v, respond(gd, c->on_loss_jump, step, epoch, "loss_jump", loss,
-                                 exp(h->jump_level + c->loss_jump * change), detail, norm));
+                                 exp(h->jump_level.mean + c->loss_jump * change), detail, norm));
         } else {
-            if (h->jump_n == 1) h->jump_change = fabs(ll - h->jump_last);
-            else if (h->jump_n > 1) h->jump_change += JUMP_CHANGE_ALPHA * (fabs(ll - h->jump_last) - h->jump_change);
-            h->jump_level = h->jump_n > 0 ? h->jump_level + JUMP_LEVEL_ALPHA * (ll - h->jump_level) : ll;
+            if (h->jump_level.n > 0) gg_ema_push(&h->jump_change, fabs(ll - h->jump_last), JUMP_CHANGE_ALPHA);
+            gg_ema_push(&h->jump_level, ll, JUMP_LEVEL_ALPHA);
             h->jump_last = ll;
-            h->jump_n++;
         }
     }
     if (spike) {

@@ -34,9 +34,9 @@ typedef struct gg_guard_hist {
     gg_ema ema_l;      /* log loss: loss spikes and blow-ups */
     gg_ema ema_clip;   /* gradient norm after clipping: the z-score clip */
     /* the loss jump: log loss's level of the last few steps, its usual
-     * change from one step to the next, the last one, how many seen */
-    double jump_level, jump_change, jump_last;
-    long jump_n;
+     * change from one step to the next, the last one */
+    gg_ema jump_level, jump_change;
+    double jump_last;
     double loss_first; /* the first finite loss, 0 before it */
     int ring_pos;      /* log norms pushed into the trend window */
     int trend_cool;    /* steps before the trend detector may fire again */

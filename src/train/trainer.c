@@ -556,30 +556,48 @@ static void apply_faults(gg_trainer *t, long step, float *x, float *y, int nb)
  * this rank's slice of each. Returns this rank's part of the mean loss (and
  * accuracy) over the step's samples (the ranks' parts add up to the mean)
  * and the step's sample count over all ranks. */
+/* The samples of batch b of the epoch: [*start, *end) in its order. */
+static void batch_range(const gg_trainer *t, long b, size_t *start, size_t *end)
+{
+    size_t per_step = (size_t)t->s.batch * (size_t)t->s.accumulate;
+    *start = (size_t)b * per_step;
+    *end = *start + per_step;
+    if (*end > t->train.n) *end = t->train.n;
+}
+
+/* Loads this rank's slice of the micro-batch of batch b that starts at
+ * sample i (of [i, end)) into the graph, with the batch's faults; returns
+ * its size. Only a final short micro-batch can leave a rank without
+ * samples (setup demands batch >= ranks): 0, nothing loaded. */
+static int load_micro(gg_trainer *t, long b, size_t i, size_t end)
+{
+    gg_graph *g = t->g;
+    int mb = (int)(end - i < (size_t)t->s.batch ? end - i : (size_t)t->s.batch);
+    size_t lo = i + (size_t)mb * (size_t)t->rank / (size_t)t->world;
+    int nb = (int)(i + (size_t)mb * (size_t)(t->rank + 1) / (size_t)t->world - lo);
+    if (nb == 0) return 0;
+    gg_graph_set_batch(g, nb);
+    float *x = gg_graph_data(g, t->x);
+    gg_dataset_batch(&t->train, t->perm + lo, nb, x, gg_graph_data(g, t->y));
+    apply_faults(t, (long)t->pos.epoch * t->steps_per_epoch + b, x, gg_graph_data(g, t->y), nb);
+    return nb;
+}
+
 static gg_status run_batch(gg_trainer *t, long b, double *loss, double *acc, int *nsamples, int check)
 {
     gg_graph *g = t->g;
     gg_settings *s = &t->s;
-    long per_step = (long)s->batch * s->accumulate;
-    size_t start = (size_t)(b * per_step);
-    size_t end = start + (size_t)per_step;
-    if (end > t->train.n) end = t->train.n;
+    size_t start, end;
+    batch_range(t, b, &start, &end);
     int total = (int)(end - start);
     double ls = 0, as = 0;
     gg_graph_set_check(g, check);
     gg_status st = GG_OK;
     int m = 0;
     for (size_t i = start; i < end; i += (size_t)s->batch, m++) {
-        int mb = (int)(end - i < (size_t)s->batch ? end - i : (size_t)s->batch);
-        /* this rank's slice; only a final short micro-batch can leave a rank
-         * without samples (setup demands batch >= ranks) */
-        size_t lo = i + (size_t)mb * (size_t)t->rank / (size_t)t->world;
-        int nb = (int)(i + (size_t)mb * (size_t)(t->rank + 1) / (size_t)t->world - lo);
+        int nb = load_micro(t, b, i, end);
         if (nb == 0) continue;
-        gg_graph_set_batch(g, nb);
         float *x = gg_graph_data(g, t->x);
-        gg_dataset_batch(&t->train, t->perm + lo, nb, x, gg_graph_data(g, t->y));
-        apply_faults(t, (long)t->pos.epoch * t->steps_per_epoch + b, x, gg_graph_data(g, t->y), nb);
         /* training batches only; keyed like dropout (per rank), so a replay
          * augments alike */
         gg_train_augment(t, x, gg_graph_data(g, t->y), nb,
@@ -1016,19 +1034,11 @@ static gg_status probe_loss(gg_trainer *t, double *loss)
     gg_status st = GG_OK;
     if (t->good_batch >= 0 && t->good_epoch == t->pos.epoch) {
         gg_graph *g = t->g;
-        gg_settings *s = &t->s;
-        long per_step = (long)s->batch * s->accumulate;
-        size_t start = (size_t)(t->good_batch * per_step), end = start + (size_t)per_step;
-        if (end > t->train.n) end = t->train.n;
-        for (size_t i = start; i < end && !st; i += (size_t)s->batch) {
-            int mb = (int)(end - i < (size_t)s->batch ? end - i : (size_t)s->batch);
-            size_t lo = i + (size_t)mb * (size_t)t->rank / (size_t)t->world;
-            int nb = (int)(i + (size_t)mb * (size_t)(t->rank + 1) / (size_t)t->world - lo);
+        size_t start, end;
+        batch_range(t, t->good_batch, &start, &end);
+        for (size_t i = start; i < end && !st; i += (size_t)t->s.batch) {
+            int nb = load_micro(t, t->good_batch, i, end);
             if (nb == 0) continue;
-            gg_graph_set_batch(g, nb);
-            gg_dataset_batch(&t->train, t->perm + lo, nb, gg_graph_data(g, t->x), gg_graph_data(g, t->y));
-            apply_faults(t, (long)t->good_epoch * t->steps_per_epoch + t->good_batch, gg_graph_data(g, t->x),
-                         gg_graph_data(g, t->y), nb);
             st = gg_graph_forward(g, GG_EVAL, t->acc >= 0 ? -1 : t->loss);
             if (!st) {
                 v[0] += (double)gg_graph_scalar(g, t->loss) * nb;
