@@ -421,8 +421,8 @@ def report(results, title, parts=None):
         tws = [(k, t) for res in results if res["meta"]["kernel"] == kern for k, t in res["twins"].items() if "on" in t]
         L += ["False alarms (an acting guard event on a healthy twin) and the guard's time overhead (guarded / "
               "unguarded wall time of the twins, summed; runs share the machine, so small families are noisy):", "",
-              "| family | healthy twins | with an acting event | accuracy cost of those (worst, in points) | "
-              "change over all twins (median, points) | time overhead (all twins' wall time, on / off) |", "|---|---|---|---|---|---|"]
+              "| family | healthy twins | with an acting event | change of those (worst; points, + is better) | "
+              "change over all twins (median; points, + is better) | time overhead (all twins' wall time, on / off) |", "|---|---|---|---|---|---|"]
         for fam in sorted({fam_of(k) for k, _ in tws}):
             ft = [t for k, t in tws if fam_of(k) == fam]
             kind = fam_kind[fam]
@@ -437,8 +437,8 @@ def report(results, title, parts=None):
             won = sum(t["on"]["wall"] for t in ft if t["off"].get("wall"))
             woff = sum(t["off"]["wall"] for t in ft if t["off"].get("wall"))
             unit = " (MSE)" if kind == "adding" else ""
-            L.append(f"| {fam} | {len(ft)} | {len(fa)} | {('%.2f' % min(worst)) + unit if worst else '-'} | "
-                     f"{('%.2f' % statistics.median(allc)) + unit if allc else '-'} | "
+            L.append(f"| {fam} | {len(ft)} | {len(fa)} | {('%+.2f' % min(worst)) + unit if worst else '-'} | "
+                     f"{('%+.2f' % statistics.median(allc)) + unit if allc else '-'} | "
                      f"{('%+.1f%% (%.0f s / %.0f s)' % (100 * (won / woff - 1), won, woff)) if woff else '-'} |")
         L.append("")
         alarms = [(k, t) for k, t in tws if acting(t["on"].get("events", []))]

@@ -297,7 +297,7 @@ typedef struct gg_guard_event {
     char signal[32];    /* "nonfinite", "grad_spike", "loss_spike", "trend", "budget", "clip" ... */
     double value, threshold;
     char action[32];    /* "clip", "skip", "backoff", "rollback", "stop", "warn" */
-    char detail[256];   /* layers concerned, diagnosis, in one readable line */
+    char detail[512];   /* layers concerned, diagnosis, in one readable line */
 } gg_guard_event;
 /* Events since the last clear, owned by the guard. */
 GG_API const gg_guard_event *gg_guard_events(const gg_guard *gd, int *n);

@@ -120,7 +120,7 @@ class GuardStats(ctypes.Structure):
 
 class GuardEvent(ctypes.Structure):
     _fields_ = [("step", _l), ("epoch", _i), ("signal", ctypes.c_char * 32), ("value", _d), ("threshold", _d),
-                ("action", ctypes.c_char * 32), ("detail", ctypes.c_char * 256)]
+                ("action", ctypes.c_char * 32), ("detail", ctypes.c_char * 512)]
 
 
 COUNTER_NAMES = ("clipped", "skipped", "backoffs", "rollbacks", "nonfinite", "spikes", "trends", "collapses",
