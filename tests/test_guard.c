@@ -1502,6 +1502,7 @@ static void test_update_ratio(void)
 {
     gg_guard_config c = gg_guard_defaults();
     c.monitor_every = 10;
+    c.plateau_window = 0; /* the watch the ceiling arms over this slow loss is test_plateau's */
     gg_guard_tensor ts[1] = {{"fc1.weight", "fc1"}};
     gg_guard_layer L1[1] = {{"fc1", 1.0, NAN, NAN, 0, 0}};
     double high[1] = {0.3}, inside[1] = {0.05}, low[1] = {1e-7};
@@ -1602,6 +1603,89 @@ static void test_stuck_at_chance(void)
             GT_CHECK(stuck == 0 && gave_up == 0 && rollbacks == (variant == 1),
                      "%s: no stuck_at_chance (%d events, %d rollbacks)",
                      variant == 1 ? "a replay that learns" : "at chance without a back-off", stuck, rollbacks);
+        gg_guard_core_free(core);
+    }
+}
+
+/* Feeds a core `steps` noisy losses around exp(-fall * step) at the
+ * schedule rate lr (halved from step `decay_at` on when >= 0); records the
+ * steps of plateau events (at most cap) and returns their count, the last
+ * one's action in act. */
+static int plateau_run(gg_guard_core *core, long steps, double fall, long decay_at, long *at, int cap, char *act,
+                       size_t acap)
+{
+    double sq[1] = {1};
+    gg_guard_obs o = {0, 0, 0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
+    gg_guard_act a;
+    gg_train_pos pos = {0};
+    int seen = 0;
+    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "a snapshot at step 0");
+    for (long step = 0; step < steps; step++) {
+        o.step = step;
+        o.lr = decay_at >= 0 && step >= decay_at ? 5e-4 : 1e-3;
+        /* +-10% batch noise, as a minibatch loss has it */
+        o.loss = exp(-fall * (double)step) * (1 + 0.1 * sin(1.7 * (double)step));
+        GT_OK(gg_guard_core_check(core, &o, &a));
+        int n;
+        const gg_guard_event *e = gg_guard_core_events(core, &n);
+        for (int i = 0; i < n; i++)
+            if (strcmp(e[i].signal, "plateau") == 0) {
+                if (seen < cap) at[seen] = step;
+                seen++;
+                snprintf(act, acap, "%s", e[i].action);
+            }
+        gg_guard_core_clear_events(core);
+        if (a.verdict == GG_GUARD_ROLLBACK || a.verdict == GG_GUARD_STOP) break;
+        pos.step = step + 1;
+        GT_OK(gg_guard_core_after(core, &pos, a.verdict == GG_GUARD_PROCEED, -1, NAN, &a));
+    }
+    return seen;
+}
+
+/* A plateau at a rate the guard has capped as too high backs it off and
+ * lowers the ceiling with it; the next window is twice as long. A run
+ * whose rate never failed, a loss still falling by more than plateau_drop
+ * a window, a schedule decaying the rate, and plateau_window 0 see none. */
+static void test_plateau(void)
+{
+    gg_guard_tensor ts[1] = {{"fc1.weight", "fc1"}};
+    static const struct {
+        int capped, window;
+        double fall;
+        long decay_at;
+        int events;
+        const char *what;
+    } cases[] = {
+        {1, 50, 0, -1, 3, "capped, flat for 400 steps: three back-offs, 100 and 200 steps apart"},
+        {0, 50, 0, -1, 0, "a rate that never failed: not watched"},
+        {1, 50, 4e-4, -1, 0, "a loss falling 2% a window: progress"},
+        {1, 50, 0, 30, 0, "the schedule decays the rate: an anneal already"},
+        {1, 0, 0, -1, 0, "plateau_window 0: off"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gg_guard_config c = gg_guard_defaults();
+        c.quiet = 0;
+        c.backoff_recover = 10; /* a back-off without a ceiling would climb back within the test */
+        c.plateau_window = cases[i].window;
+        gg_guard_core *core = gg_guard_core_new(&c, 1, ts, 0);
+        GT_CHECK(core != NULL, "core: %s", gg_errmsg());
+        if (cases[i].capped) {
+            GT_OK(gg_guard_core_state_set(core, "memory.lr_scale", "0.25"));
+            GT_OK(gg_guard_core_state_set(core, "memory.lr_ceiling", "0.25"));
+        }
+        long at[8] = {0};
+        char act[32] = "";
+        int n = plateau_run(core, 400, cases[i].fall, cases[i].decay_at, at, 8, act, sizeof act);
+        GT_CHECK(n == cases[i].events, "%s: %d events (want %d)", cases[i].what, n, cases[i].events);
+        if (n == 3) {
+            GT_CHECK(strcmp(act, "backoff") == 0, "%s: %s", cases[i].what, act);
+            GT_CHECK(at[1] - at[0] == 100 && at[2] - at[1] == 200, "%s: at %ld, %ld, %ld", cases[i].what, at[0], at[1],
+                     at[2]);
+            GT_CHECK(gg_guard_core_counts(core)->plateau == 3, "counted");
+            /* three halvings from 0.25, and none climbed back */
+            GT_NEAR(gg_guard_core_last(core)->lr_scale, 0.25 / 8, 0, 1e-9, "%s: the rate's scale", cases[i].what);
+        } else if (cases[i].capped && cases[i].window > 0)
+            GT_NEAR(gg_guard_core_last(core)->lr_scale, 0.25, 0, 1e-9, "%s: the scale as it was", cases[i].what);
         gg_guard_core_free(core);
     }
 }
@@ -1847,6 +1931,7 @@ int main(void)
     test_stuck_at_chance();
     test_update_ratio();
     test_worse_than_chance();
+    test_plateau();
     test_rate_jump();
     test_slow_rate();
     test_transformer_signals();

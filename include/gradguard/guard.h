@@ -140,6 +140,11 @@ typedef struct gg_guard_config {
     float loss_jump;           /* a batch's loss over its level of the last few steps by this many times the loss's usual
                                   step-to-step change (and by 1.5x) is a batch unlike the others (0: off) */
     gg_response on_loss_jump;  /* response to it */
+    int plateau_window;        /* once the guard has capped the rate as too high, a smoothed loss that has not fallen by
+                                  plateau_drop in this many steps is a rate still too high (0: off); the next window
+                                  is twice as long */
+    float plateau_drop;        /* the relative fall of the smoothed loss that counts as progress */
+    gg_response on_plateau;    /* response to it (a back-off lowers the ceiling with the rate) */
 } gg_guard_config;
 
 /* The default policy (docs/results.md has the measurements behind it). */
@@ -311,6 +316,7 @@ typedef struct gg_guard_counters {
     long slow_rate;              /* a rate far too small (each raise of it) */
     long rate_jump;              /* a failure while a jump of the schedule's rate was on probation */
     long worse_than_chance;      /* a classifier trained to far worse than a uniform guess */
+    long plateau;                /* a plateau at a rate the guard had already capped as too high */
 } gg_guard_counters;
 GG_API const gg_guard_counters *gg_guard_counts(const gg_guard *gd);
 /* The guard's state, for a checkpoint: every statistic, window, history

@@ -65,11 +65,12 @@ GUARD_CONFIG_FIELDS = [
     ("worse_factor", _f), ("worse_steps", _i), ("on_worse", _i), ("on_update_ratio", _i), ("attn_logit_max", _f),
     ("attn_logit_floor", _f), ("on_attention", _i), ("logz_max", _f), ("on_logit_drift", _i), ("z_loss_remedy", _f),
     ("attn_persist", _i), ("attn_logit_blowup", _f), ("attn_logit_jump", _f), ("loss_jump", _f), ("on_loss_jump", _i),
+    ("plateau_window", _i), ("plateau_drop", _f), ("on_plateau", _i),
 ]
 CLIP_FIELDS = ("clip",)
 RESPONSE_FIELDS = ("on_nonfinite", "on_spike", "on_loss_spike", "on_trend", "on_blowup", "on_collapse",
                    "on_max_spike", "on_stall", "on_vanishing", "on_dead", "on_saturation", "on_vanished", "on_slow", "on_rate_jump", "on_worse",
-                   "on_update_ratio", "on_attention", "on_logit_drift", "on_loss_jump")
+                   "on_update_ratio", "on_attention", "on_logit_drift", "on_loss_jump", "on_plateau")
 
 
 class GuardConfig(ctypes.Structure):
@@ -125,7 +126,7 @@ class GuardEvent(ctypes.Structure):
 
 COUNTER_NAMES = ("clipped", "skipped", "backoffs", "rollbacks", "nonfinite", "spikes", "trends", "collapses",
                  "stalls", "vanishing", "dead", "saturated", "update_ratio", "attention", "logit_drift", "slow_rate",
-                 "rate_jump", "worse_than_chance")
+                 "rate_jump", "worse_than_chance", "plateau")
 
 
 class GuardCounters(ctypes.Structure):

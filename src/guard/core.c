@@ -860,6 +860,7 @@ typedef struct det_in {
     double chance;   /* the chance-level loss, 0 for none */
     int spike;       /* the global gradient norm spiked this step */
     int outlier;     /* the loss blew up or spiked: not part of the loss statistics */
+    int rate_capped; /* the guard has made a backed-off rate the ceiling: the rate failed once */
     const gg_guard_obs *o; /* the step's statistics as given (attention heads, log Z) */
 } det_in;
 
@@ -876,7 +877,7 @@ typedef struct gg_detector {
     const char *signal;
     size_t response;                 /* offsetof(gg_guard_config, its on_* response) */
     size_t counter;                  /* offsetof(gg_guard_counters, the count of its firings) */
-    int ceiling;                     /* a rollback it asks for makes the backed-off rate the ceiling */
+    int ceiling;                     /* a rollback it asks for makes the backed-off rate the ceiling, a back-off the new rate */
     const char *state[GG_DET_STATE + 1];
     double init[GG_DET_STATE];
     int (*observe)(const gg_guard_config *c, const det_in *in, double *s, det_out *out);
@@ -1051,6 +1052,51 @@ static int logit_drift(const gg_guard_config *c, const det_in *in, double *s, de
     return 1;
 }
 
+/* A plateau at a rate already found too high: once a rollback or back-off
+ * has capped the rate (memory.lr_ceiling under 1), the log loss smoothed
+ * with weight PLATEAU_ALPHA must fall by plateau_drop within
+ * plateau_window steps, the next window twice as long. A deep net rolled
+ * back from 10-100x its rate replays at 2-3x it: it no longer fails, but
+ * its loss stalls on a noisy plateau and the run ends under a healthy
+ * one's (the doctor's deep ReLU and tanh nets at SGD-momentum x10, at
+ * momentum 0.99); halving the rate from there rescued most of them
+ * (bench/doctor/late_decay.py). A run whose rate never failed is not
+ * watched: a healthy LSTM sits on a plateau for 2,000 steps before it
+ * solves the adding problem, and its rate is right. Nor while the
+ * schedule decays the rate (under 0.9x its peak): that is an anneal
+ * already. State: the smoothed log loss (an EMA), its level at the last
+ * progress and the step of it, the current window, the schedule's peak. */
+#define PLATEAU_ALPHA 0.05
+#define PLATEAU_WARM 20 /* losses in the average before it is a level */
+static int plateau(const gg_guard_config *c, const det_in *in, double *s, det_out *out)
+{
+    if (!isfinite(in->loss) || !(in->loss > 0) || in->outlier) return 0;
+    gg_ema e = ema_of(s);
+    gg_ema_push(&e, log(in->loss), PLATEAU_ALPHA);
+    ema_to(s, &e);
+    double lr = in->o->lr, step = (double)in->o->step;
+    if (isfinite(lr) && lr > s[6]) s[6] = lr;
+    int watch = c->plateau_window > 0 && in->rate_capped && e.n >= PLATEAU_WARM && !(lr < 0.9 * s[6]);
+    if (s[5] < c->plateau_window) s[5] = c->plateau_window;
+    /* unwatched, or progress: the watch (re)starts here */
+    if (!watch || e.mean < s[3] + log(1 - c->plateau_drop) || step < s[4]) {
+        if (!watch || e.mean < s[3]) s[3] = e.mean;
+        s[4] = step;
+        if (!watch) s[5] = c->plateau_window;
+        return 0;
+    }
+    if (step - s[4] < s[5]) return 0;
+    out->value = exp(e.mean);
+    out->threshold = exp(s[3] + log(1 - c->plateau_drop));
+    snprintf(out->detail, sizeof out->detail, "the smoothed loss %.4g has not fallen %g%% under %.4g in %.0f steps, "
+             "at a rate the guard has already capped as too high: it is still too high", exp(e.mean),
+             100 * c->plateau_drop, exp(s[3]), s[5]);
+    s[3] = e.mean;
+    s[4] = step;
+    s[5] *= 2;
+    return 1;
+}
+
 #define NO_COUNTER ((size_t)-1)
 static const gg_detector detectors[] = {
     {"collapse", offsetof(gg_guard_config, on_collapse), offsetof(gg_guard_counters, collapses), 1,
@@ -1065,6 +1111,9 @@ static const gg_detector detectors[] = {
      attention},
     {"output_logit_drift", offsetof(gg_guard_config, on_logit_drift), offsetof(gg_guard_counters, logit_drift), 0,
      {"ema.mean", "ema.var", "ema.n", NULL}, {0}, logit_drift},
+    {"plateau", offsetof(gg_guard_config, on_plateau), offsetof(gg_guard_counters, plateau), 1,
+     {"ema.mean", "ema.var", "ema.n", "level", "since", "window", "peak_lr", NULL}, {0, 0, 0, INFINITY, 0, 0, 0},
+     plateau},
 };
 #define NDETECTORS ((int)(sizeof detectors / sizeof detectors[0]))
 _Static_assert(sizeof detectors / sizeof detectors[0] <= GG_DETECTORS, "GG_DETECTORS (state.h) is too small");
@@ -1097,8 +1146,8 @@ static gg_verdict run_detectors(gg_guard_core *gd, const gg_guard_obs *o, const 
         det_out out = {0, 0, "", 0, 0, 0, -1};
         if (!k->observe(&gd->c, in, gd->h.det[d], &out)) continue;
         if (k->counter != NO_COUNTER) (*(long *)((char *)&gd->m.cnt + k->counter))++;
-        if (k->ceiling) gd->m.collapse_ceiling = 1;
         gg_response r = *(const gg_response *)((const char *)&gd->c + k->response);
+        if (k->ceiling && r == GG_DO_ROLLBACK) gd->m.collapse_ceiling = 1;
         /* the head's Q/K/V projection, whose rate drives its logits up */
         int qkv = r == GG_DO_QK_CLIP && out.which >= 0 ? o->heads[out.which].qkv_param : -1;
         if (r == GG_DO_QK_CLIP && out.severe) {
@@ -1149,6 +1198,8 @@ static gg_verdict run_detectors(gg_guard_core *gd, const gg_guard_obs *o, const 
             continue;
         }
         v = worse(v, respond(gd, r, o->step, o->epoch, k->signal, out.value, out.threshold, out.detail, norm));
+        /* a back-off it asks for is not climbed back */
+        if (k->ceiling && r == GG_DO_BACKOFF) gd->m.lr_ceiling = gd->m.lr_scale;
     }
     return v;
 }
@@ -1509,7 +1560,7 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     if (!lspike && !jumped && isfinite(ll)) gg_ema_push(&gd->h.ema_l, ll, c->ema_alpha);
     v = worse(v, trend_pass(gd, lg, warm, step, epoch, norm));
     /* the table's detectors: collapse, one element far out, ... */
-    det_in din = {loss, norm, maxabs, gd->chance, spike, lspike, o};
+    det_in din = {loss, norm, maxabs, gd->chance, spike, lspike, gd->m.lr_ceiling < 1, o};
     v = worse(v, run_detectors(gd, o, &din, norm));
     v = worse(v, rate_jump(gd, o, v, norm));
     v = worse(v, stuck_at_chance(gd, o, v, norm));

@@ -105,6 +105,18 @@ const gg_key gg_guard_keys[] = {
     I(backoff_recover, 0, 100000000, 500,
       .doc = "good steps over which the scale climbs back to its ceiling (0: it never does)"),
     F(backoff_min, 0, 1, 1e-3, .doc = "lowest learning-rate scale"),
+    /* the doctor's deep nets rolled back from a rate 10-100x too high to
+     * one still 2-3x too high end on a noisy plateau under their floor; a
+     * decay late in the run would have rescued most of them
+     * (bench/doctor/late_decay.py) */
+    I(plateau_window, 0, 100000000, 50,
+      .doc = "once the guard has capped the rate as too high (a rollback or back-off that made its rate the "
+             "ceiling), a smoothed loss (EMA weight 0.05 of its log) that has not fallen by `plateau_drop` in this "
+             "many steps says the capped rate is still too high; each next window is twice as long. Not while the "
+             "schedule decays the rate (under 0.9x its peak) (0: off)"),
+    F(plateau_drop, 0, 1, 0.01, .doc = "the relative fall of the smoothed loss that counts as progress on that watch"),
+    R(on_plateau, GG_DO_BACKOFF,
+      .doc = "response to such a plateau (`backoff`: the rate backed off and made the ceiling)"),
     I(snapshot_every, 1, 100000000, 100,
       .doc = "good steps between snapshots (a snapshot becomes the rollback target after as many healthy steps)"),
     I(rollback_budget, 0, 1000000, 10, .doc = "rollbacks allowed before the run is stopped as diverged"),

@@ -152,6 +152,7 @@ static const sfield fields[] = {
     M("memory.count.slow_rate", T_LONG, cnt.slow_rate),
     M("memory.count.rate_jump", T_LONG, cnt.rate_jump),
     M("memory.count.worse_than_chance", T_LONG, cnt.worse_than_chance),
+    M("memory.count.plateau", T_LONG, cnt.plateau),
     {"memory.tensor_lr", P_MEMORY, T_DOUBLES, offsetof(gg_guard_memory, tensor_lr), N_TENSORS},
     {"quiet.loss_window", P_QUIET, T_DOUBLES, offsetof(gg_quiet_hist, ring), N_QRING},
     Q("quiet.loss_window_pos", T_INT, ring_pos),

@@ -141,11 +141,11 @@ gg_status gg_run_summary_write(const char *run_dir, const gg_run_summary *s)
              "  \"guard\": {\"enabled\": %s, \"clipped\": %ld, \"skipped\": %ld, "
              "\"backoffs\": %ld, \"rollbacks\": %ld, \"nonfinite\": %ld, \"spikes\": %ld, \"trends\": %ld, "
              "\"collapses\": %ld, \"stalls\": %ld, \"vanishing\": %ld, \"dead\": %ld, "
-             "\"saturated\": %ld, \"update_ratio\": %ld, \"attention\": %ld, \"logit_drift\": %ld, \"slow_rate\": %ld, \"rate_jump\": %ld, \"worse_than_chance\": %ld}\n}\n",
+             "\"saturated\": %ld, \"update_ratio\": %ld, \"attention\": %ld, \"logit_drift\": %ld, \"slow_rate\": %ld, \"rate_jump\": %ld, \"worse_than_chance\": %ld, \"plateau\": %ld}\n}\n",
              s->status, rid, s->epochs, s->steps, tl, ta, vl, va, sl, sa, wall, sps, fl, ml, s->nonfinite_steps,
              s->blas_kernel, s->world_size, sts, ars, share, s->guard_enabled ? "true" : "false", c->clipped,
              c->skipped, c->backoffs, c->rollbacks, c->nonfinite, c->spikes, c->trends, c->collapses, c->stalls,
-             c->vanishing, c->dead, c->saturated, c->update_ratio, c->attention, c->logit_drift, c->slow_rate, c->rate_jump, c->worse_than_chance);
+             c->vanishing, c->dead, c->saturated, c->update_ratio, c->attention, c->logit_drift, c->slow_rate, c->rate_jump, c->worse_than_chance, c->plateau);
     /* more members (pruning's sparsity) before the closing brace */
     size_t bl = strlen(buf);
     if (s->extra && bl > 3) {
