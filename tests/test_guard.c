@@ -1607,12 +1607,20 @@ static void test_stuck_at_chance(void)
     }
 }
 
-/* Feeds a core `steps` noisy losses around exp(-fall * step) at the
- * schedule rate lr (halved from step `decay_at` on when >= 0); records the
- * steps of plateau events (at most cap) and returns their count, the last
- * one's action in act. */
-static int plateau_run(gg_guard_core *core, long steps, double fall, long decay_at, long *at, int cap, char *act,
-                       size_t acap)
+/* Feeds a core `steps` steps whose loss and schedule rate the
+ * callbacks give, applying each step that proceeds; records the steps of
+ * `signal`'s events (at most cap into at, which may be NULL) and returns
+ * their count, the last one's action in act. Stops at a rollback or stop. */
+typedef struct feed {
+    double (*loss)(const struct feed *f, long step);
+    double lr_from;    /* the schedule's rate halves at this step (< 0: never) */
+    double fall;       /* plateau_run: the loss's fall a step, as exp(-fall step) */
+    long from;         /* worse_run: the step the rise begins */
+    double first, high;
+} feed;
+
+static int feed_run(gg_guard_core *core, long steps, const feed *f, const char *signal, long *at, int cap, char *act,
+                    size_t acap)
 {
     double sq[1] = {1};
     gg_guard_obs o = {0, 0, 0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
@@ -1622,15 +1630,14 @@ static int plateau_run(gg_guard_core *core, long steps, double fall, long decay_
     GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "a snapshot at step 0");
     for (long step = 0; step < steps; step++) {
         o.step = step;
-        o.lr = decay_at >= 0 && step >= decay_at ? 5e-4 : 1e-3;
-        /* +-10% batch noise, as a minibatch loss has it */
-        o.loss = exp(-fall * (double)step) * (1 + 0.1 * sin(1.7 * (double)step));
+        o.lr = f->lr_from >= 0 && step >= f->lr_from ? 5e-4 : 1e-3;
+        o.loss = f->loss(f, step);
         GT_OK(gg_guard_core_check(core, &o, &a));
         int n;
         const gg_guard_event *e = gg_guard_core_events(core, &n);
         for (int i = 0; i < n; i++)
-            if (strcmp(e[i].signal, "plateau") == 0) {
-                if (seen < cap) at[seen] = step;
+            if (strcmp(e[i].signal, signal) == 0) {
+                if (at && seen < cap) at[seen] = step;
                 seen++;
                 snprintf(act, acap, "%s", e[i].action);
             }
@@ -1640,6 +1647,28 @@ static int plateau_run(gg_guard_core *core, long steps, double fall, long decay_
         GT_OK(gg_guard_core_after(core, &pos, a.verdict == GG_GUARD_PROCEED, -1, NAN, &a));
     }
     return seen;
+}
+
+/* +-10% batch noise around exp(-fall step), as a minibatch loss has it */
+static double loss_falling(const feed *f, long step)
+{
+    return exp(-f->fall * (double)step) * (1 + 0.1 * sin(1.7 * (double)step));
+}
+
+/* ln 10 until `from`, rising to `high` over 30 steps after it (as a rate too
+ * high makes it), +-10% noise; `first` at step 0 */
+static double loss_rising(const feed *f, long step)
+{
+    double base = step < f->from ? log(10.0)
+                                 : log(10.0) + (f->high - log(10.0)) * fmin(1, (double)(step - f->from) / 30);
+    return step == 0 ? f->first : base * (1 + 0.1 * sin(1.7 * (double)step));
+}
+
+/* The worse_than_chance events of such a rising run. */
+static int worse_run(gg_guard_core *core, long steps, long from, double first, double high, char *act, size_t cap)
+{
+    feed f = {loss_rising, -1, 0, from, first, high};
+    return feed_run(core, steps, &f, "worse_than_chance", NULL, 0, act, cap);
 }
 
 /* A plateau at a rate the guard has capped as too high backs it off and
@@ -1675,7 +1704,8 @@ static void test_plateau(void)
         }
         long at[8] = {0};
         char act[32] = "";
-        int n = plateau_run(core, 400, cases[i].fall, cases[i].decay_at, at, 8, act, sizeof act);
+        feed f = {loss_falling, (double)cases[i].decay_at, cases[i].fall, 0, 0, 0};
+        int n = feed_run(core, 400, &f, "plateau", at, 8, act, sizeof act);
         GT_CHECK(n == cases[i].events, "%s: %d events (want %d)", cases[i].what, n, cases[i].events);
         if (n == 3) {
             GT_CHECK(strcmp(act, "backoff") == 0, "%s: %s", cases[i].what, act);
@@ -1688,37 +1718,6 @@ static void test_plateau(void)
             GT_NEAR(gg_guard_core_last(core)->lr_scale, 0.25, 0, 1e-9, "%s: the scale as it was", cases[i].what);
         gg_guard_core_free(core);
     }
-}
-
-/* Feeds a core `steps` losses, ln 10 until `from`, rising to `high` after it;
- * returns the worse_than_chance events, the last one's action in act. */
-static int worse_run(gg_guard_core *core, long steps, long from, double first, double high, char *act, size_t cap)
-{
-    double sq[1] = {1};
-    gg_guard_obs o = {0, 0, 0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
-    gg_guard_act a;
-    gg_train_pos pos = {0};
-    int seen = 0;
-    GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "a snapshot at step 0");
-    for (long step = 0; step < steps; step++) {
-        o.step = step;
-        /* +-10% noise, and a rise over 30 steps, as a rate too high makes it */
-        double base = step < from ? log(10.0) : log(10.0) + (high - log(10.0)) * fmin(1, (double)(step - from) / 30);
-        o.loss = step == 0 ? first : base * (1 + 0.1 * sin(1.7 * (double)step));
-        GT_OK(gg_guard_core_check(core, &o, &a));
-        int n;
-        const gg_guard_event *e = gg_guard_core_events(core, &n);
-        for (int i = 0; i < n; i++)
-            if (strcmp(e[i].signal, "worse_than_chance") == 0) {
-                seen++;
-                snprintf(act, cap, "%s", e[i].action);
-            }
-        gg_guard_core_clear_events(core);
-        if (a.verdict == GG_GUARD_ROLLBACK || a.verdict == GG_GUARD_STOP) break;
-        pos.step = step + 1;
-        GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
-    }
-    return seen;
 }
 
 /* A classifier's smoothed loss over worse_factor x ln C for worse_steps
