@@ -51,6 +51,17 @@ static void set_grads(net *n, float v)
     for (size_t i = 0; i < k; i++) gr[i] = (i % 2 ? -v : v) * (float)(1 + i % 3);
 }
 
+/* The core's events named `signal` since the last clear, counted; the
+ * events are cleared. */
+static int take_signal(gg_guard_core *core, const char *signal)
+{
+    int n, found = 0;
+    const gg_guard_event *e = gg_guard_core_events(core, &n);
+    for (int i = 0; i < n; i++) found += strcmp(e[i].signal, signal) == 0;
+    gg_guard_core_clear_events(core);
+    return found;
+}
+
 static void test_clip_value_norm_tensor(void)
 {
     net n;
@@ -462,10 +473,7 @@ static int trend_events(double scatter)
         sq[0] = exp(2 * lg);
         o.step = step;
         GT_OK(gg_guard_core_check(core, &o, &a));
-        int n;
-        const gg_guard_event *e = gg_guard_core_events(core, &n);
-        for (int k = 0; k < n; k++) trends += strcmp(e[k].signal, "trend") == 0;
-        gg_guard_core_clear_events(core);
+        trends += take_signal(core, "trend");
         pos.step = step + 1;
         GT_OK(gg_guard_core_after(core, &pos, 1, -1, NAN, &a));
     }
@@ -713,10 +721,7 @@ static void test_skip_first(void)
         sq[0] = 1e6;
         GT_OK(gg_guard_core_check(core, &o, &a));
         both[k] = a.verdict;
-        int n;
-        const gg_guard_event *e = gg_guard_core_events(core, &n);
-        for (int i = 0; i < n; i++) nsig += strcmp(e[i].signal, "grad_spike") == 0;
-        gg_guard_core_clear_events(core);
+        nsig += take_signal(core, "grad_spike");
         pos.step = step + 1;
         GT_OK(gg_guard_core_after(core, &pos, 0, -1, NAN, &a));
     }

@@ -4,18 +4,18 @@ a plateau rule would see: an upper bound before building one.
 
 For each doctor candidate ID and kernel family it runs, one thread each:
 the healthy twin with the guard off (its floor, as the doctor's); the case
-under the default guard, and under it without the plateau watch
-(guard.plateau_window=0, the guard before it); the case and the twin
-without the watch again with the schedule halving the rate at 1/2 and 3/4
-of the step budget (an oracle that knows where the end is); the twin under
-the default guard. From the per-step losses of the guarded runs without the
+under the default guard with the plateau watch on (guard.plateau_window
+--watch, 50; the default is off), and without it (the default guard); the
+case and the twin without the watch again with the schedule halving the
+rate at 1/2 and 3/4 of the step budget (an oracle that knows where the
+end is); the twin with the watch on. From the per-step losses of the guarded runs without the
 watch it also gives the steps where a plain plateau rule would fire,
 whatever the rate's history: the exponential average (weight --alpha) of
 the log loss has not fallen by --eps (relative) for --window steps after
 --warm steps; after a firing the count starts again.
 
     /usr/bin/python3 bench/doctor/late_decay.py ID [ID ...] [--kernels Haswell,SkylakeX] [--build build]
-                                               [--window 50] [--eps 0.01] [--alpha 0.05] [--warm 50]
+                                               [--watch 50] [--window 50] [--eps 0.01] [--alpha 0.05] [--warm 50]
 
 Prints a Markdown table: a row per case and kernel family.
 """
@@ -81,6 +81,7 @@ def main():
     ap.add_argument("ids", nargs="+")
     ap.add_argument("--kernels", default="Haswell,SkylakeX")
     ap.add_argument("--build", default="build")
+    ap.add_argument("--watch", type=int, default=50, help="guard.plateau_window of the runs with the watch on")
     ap.add_argument("--window", type=int, default=50)
     ap.add_argument("--eps", type=float, default=0.01)
     ap.add_argument("--alpha", type=float, default=0.05)
@@ -94,8 +95,8 @@ def main():
     g = os.path.abspath(os.path.join(a.build, "gradguard"))
     fmt = lambda m, ok: "-" if m is None else f"{m:.4f}" + ("" if ok else " *")
     print(f"plateau rule: window {a.window} steps, eps {a.eps}, alpha {a.alpha}, warm-up {a.warm}\n")
-    print("| case (ID) | kernel | floor | case, guard | case, guard without the plateau watch | "
-          "the same + late decay | twin, guard | twin, guard without the watch + late decay | "
+    print(f"| case (ID) | kernel | floor | case, guard with the plateau watch ({a.watch}) | case, guard without it | "
+          "the same + late decay | twin, guard with the watch | twin, guard without it + late decay | "
           "a plain plateau rule would fire at (case; twin) |")
     print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="gg-decay-") as tmp:
@@ -111,17 +112,18 @@ def main():
                     continue
                 floor = cases.floor_of(kind, off)
                 vals, fires = [], []
+                on = ["--set", f"guard.plateau_window={a.watch}"]
                 off_watch = ["--set", "guard.plateau_window=0"]
-                for name, base, dec, extra in (("case", cfg, False, []), ("case", cfg, False, off_watch),
-                                               ("case", cfg, True, off_watch), ("twin", twin, False, []),
+                for name, base, dec, extra in (("case", cfg, False, on), ("case", cfg, False, off_watch),
+                                               ("case", cfg, True, off_watch), ("twin", twin, False, on),
                                                ("twin", twin, False, off_watch), ("twin", twin, True, off_watch)):
-                    out = f"{d}-{name}-{'decay' if dec else 'plain'}-{len(extra)}"
+                    out = f"{d}-{name}-{'decay' if dec else 'plain'}-{'on' if extra is on else 'off'}"
                     r, m = run(g, per_step(decayed(base) if dec else base), k, out, kind, extra)
-                    if name == "twin" and not dec and extra:
-                        fires.append(plateau_fires(out, a))  # the twin's figure is the default guard's
+                    if name == "twin" and not dec and extra is off_watch:
+                        fires.append(plateau_fires(out, a))  # the twin's figure is the watch's
                         continue
                     vals.append(fmt(m, doctor.judge(r, kind, floor, protected=True)[0]))
-                    if name == "case" and not dec and extra:
+                    if name == "case" and not dec and extra is off_watch:
                         fires.append(plateau_fires(out, a))
                 print(f"| `{cid}` | {k} | {floor[1]:.4f} | " + " | ".join(vals) + f" | {fires[0]}; {fires[1]} |",
                       flush=True)

@@ -119,7 +119,7 @@ const gg_key gg_guard_keys[] = {
              "schedule decays the rate (under 0.9x its peak). 0: off, the default (50 is the measured setting: it "
              "helps deep nets and transformers left at a rate still too high, and keeps an RNN on the adding "
              "problem from leaving its plateau; docs/results.md)"),
-    F(plateau_drop, 0, 1, 0.01, .doc = "the relative fall of the smoothed loss that counts as progress on that watch"),
+    F(plateau_drop, 0, 0.99, 0.01, .doc = "the relative fall of the smoothed loss that counts as progress on that watch"),
     R(on_plateau, GG_DO_BACKOFF,
       .doc = "response to such a plateau (`backoff`: the rate backed off and made the ceiling)"),
     I(snapshot_every, 1, 100000000, 100,

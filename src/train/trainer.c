@@ -552,10 +552,6 @@ static void apply_faults(gg_trainer *t, long step, float *x, float *y, int nb)
     }
 }
 
-/* Forward and backward of the micro-batches of batch `b` of the epoch, on
- * this rank's slice of each. Returns this rank's part of the mean loss (and
- * accuracy) over the step's samples (the ranks' parts add up to the mean)
- * and the step's sample count over all ranks. */
 /* The samples of batch b of the epoch: [*start, *end) in its order. */
 static void batch_range(const gg_trainer *t, long b, size_t *start, size_t *end)
 {
@@ -583,6 +579,10 @@ static int load_micro(gg_trainer *t, long b, size_t i, size_t end)
     return nb;
 }
 
+/* Forward and backward of the micro-batches of batch `b` of the epoch, on
+ * this rank's slice of each. Returns this rank's part of the mean loss (and
+ * accuracy) over the step's samples (the ranks' parts add up to the mean)
+ * and the step's sample count over all ranks. */
 static gg_status run_batch(gg_trainer *t, long b, double *loss, double *acc, int *nsamples, int check)
 {
     gg_graph *g = t->g;
