@@ -1077,10 +1077,10 @@ static int plateau(const gg_guard_config *c, const det_in *in, double *s, det_ou
     double lr = in->o->lr, step = (double)in->o->step;
     if (isfinite(lr) && lr > s[6]) s[6] = lr;
     int watch = c->plateau_window > 0 && in->rate_capped && e.n >= PLATEAU_WARM && !(lr < 0.9 * s[6]);
-    if (s[5] < c->plateau_window) s[5] = c->plateau_window;
-    /* unwatched, or progress: the watch (re)starts here */
+    /* unwatched (the window back to its first length), or progress (the
+     * level to the lower loss): the watch (re)starts here */
     if (!watch || e.mean < s[3] + log(1 - c->plateau_drop) || step < s[4]) {
-        if (!watch || e.mean < s[3]) s[3] = e.mean;
+        s[3] = watch ? fmin(s[3], e.mean) : e.mean;
         s[4] = step;
         if (!watch) s[5] = c->plateau_window;
         return 0;
