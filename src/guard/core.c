@@ -861,6 +861,7 @@ typedef struct det_in {
     int spike;       /* the global gradient norm spiked this step */
     int outlier;     /* the loss blew up or spiked: not part of the loss statistics */
     int rate_capped; /* the guard has made a backed-off rate the ceiling: the rate failed once */
+    double scale;    /* the guard's factor on the rate (memory.lr_scale) */
     const gg_guard_obs *o; /* the step's statistics as given (attention heads, log Z) */
 } det_in;
 
@@ -871,6 +872,7 @@ typedef struct det_out {
     long streak;     /* steps the firing has continued without a break */
     int severe;      /* past what the response can repair in place: roll back instead */
     int which;       /* the attention head it names (an index into the obs's heads), -1 none */
+    double undo;     /* a back-off of its own that did not help: the rate factor to return to (0: none) */
 } det_out;
 
 typedef struct gg_detector {
@@ -1064,8 +1066,18 @@ static int logit_drift(const gg_guard_config *c, const det_in *in, double *s, de
  * watched: a healthy LSTM sits on a plateau for 2,000 steps before it
  * solves the adding problem, and its rate is right. Nor while the
  * schedule decays the rate (under 0.9x its peak): that is an anneal
- * already. State: the smoothed log loss (an EMA), its level at the last
- * progress and the step of it, the current window, the schedule's peak. */
+ * already.
+ * Each back-off is a trial: a rate too high for the plateau's noise shows
+ * it by a lower loss soon after (the noise floor falls with the rate
+ * within tens of steps); a saddle does not (a tanh RNN on the adding
+ * problem, whose rate the early blow-ups capped, sat there through eight
+ * back-offs). A back-off whose smoothed loss has not fallen by
+ * plateau_drop, and by more than the batches' noise could, from the
+ * trial's start after a window is undone (out.undo:
+ * the rate factor it backed off from; the next window twice as long again),
+ * unless something else has changed the rate since. State: the smoothed log loss (an EMA), its level at the
+ * last progress and the step of it, the current window, the schedule's
+ * peak, the trial's end, its starting level and the factor before it. */
 #define PLATEAU_ALPHA 0.05
 #define PLATEAU_WARM 20 /* losses in the average before it is a level */
 static int plateau(const gg_guard_config *c, const det_in *in, double *s, det_out *out)
@@ -1076,23 +1088,55 @@ static int plateau(const gg_guard_config *c, const det_in *in, double *s, det_ou
     ema_to(s, &e);
     double lr = in->o->lr, step = (double)in->o->step;
     if (isfinite(lr) && lr > s[6]) s[6] = lr;
-    int watch = c->plateau_window > 0 && in->rate_capped && e.n >= PLATEAU_WARM && !(lr < 0.9 * s[6]);
+    if (s[7] > 0 && step >= s[7]) {
+        /* the trial's end: the back-off stands if the loss fell, or if the
+         * rate has moved since for another reason */
+        double from = s[9], to = fmax(from * c->backoff_factor, c->backoff_min), level = s[8];
+        s[7] = 0;
+        /* a fall over the batches' noise: one standard error of the
+         * difference of two smoothed levels (each sqrt(alpha / (2 - alpha))
+         * of the log loss's spread), and at least plateau_drop. Two (a 95%
+         * test) kept one rescue fewer of the doctor's deep nets, under
+         * SkylakeX, and changed no twin */
+        double noise = sqrt(2 * PLATEAU_ALPHA / (2 - PLATEAU_ALPHA)) * gg_ema_std(&e);
+        double need = fmax(-log(1 - c->plateau_drop), noise);
+        int fell = e.mean < level - need;
+        if (!fell && fabs(in->scale - to) <= 1e-9 * to && from > in->scale) {
+            out->undo = from;
+            out->value = exp(e.mean);
+            out->threshold = exp(level + log(1 - c->plateau_drop));
+            snprintf(out->detail, sizeof out->detail, "the back-off for the plateau did not help: the smoothed loss "
+                     "went from %.4g to %.4g in %.0f steps, not %.3g%% lower (the batches' noise, or plateau_drop): not "
+                     "a rate too high (a saddle, or the model's limit); the rate factor returns to %.3g", exp(level),
+                     exp(e.mean), s[5] / 2, 100 * (1 - exp(-need)), from);
+            /* the next watch waits twice as long again */
+            s[3] = e.mean;
+            s[4] = step;
+            s[5] *= 2;
+            return 1;
+        }
+    }
+    int watch = c->plateau_window > 0 && in->rate_capped && e.n >= PLATEAU_WARM && !(lr < 0.9 * s[6]) && !(s[7] > 0);
     /* unwatched (the window back to its first length), or progress (the
      * level to the lower loss): the watch (re)starts here */
     if (!watch || e.mean < s[3] + log(1 - c->plateau_drop) || step < s[4]) {
         s[3] = watch ? fmin(s[3], e.mean) : e.mean;
         s[4] = step;
-        if (!watch) s[5] = c->plateau_window;
+        if (!watch && !(s[7] > 0)) s[5] = c->plateau_window;
         return 0;
     }
     if (step - s[4] < s[5]) return 0;
     out->value = exp(e.mean);
     out->threshold = exp(s[3] + log(1 - c->plateau_drop));
     snprintf(out->detail, sizeof out->detail, "the smoothed loss %.4g has not fallen %g%% under %.4g in %.0f steps, "
-             "at a rate the guard has already capped as too high: it is still too high", exp(e.mean),
-             100 * c->plateau_drop, exp(s[3]), s[5]);
+             "at a rate the guard has already capped as too high: it is still too high (a trial: undone if the "
+             "loss has not fallen %g%% in %.0f steps)", exp(e.mean), 100 * c->plateau_drop, exp(s[3]), s[5],
+             100 * c->plateau_drop, s[5]);
+    s[8] = s[3]; /* the trial is measured from the plateau's level, not from this moment's noise */
     s[3] = e.mean;
     s[4] = step;
+    s[7] = step + s[5];
+    s[9] = in->scale;
     s[5] *= 2;
     return 1;
 }
@@ -1112,7 +1156,9 @@ static const gg_detector detectors[] = {
     {"output_logit_drift", offsetof(gg_guard_config, on_logit_drift), offsetof(gg_guard_counters, logit_drift), 0,
      {"ema.mean", "ema.var", "ema.n", NULL}, {0}, logit_drift},
     {"plateau", offsetof(gg_guard_config, on_plateau), offsetof(gg_guard_counters, plateau), 1,
-     {"ema.mean", "ema.var", "ema.n", "level", "since", "window", "peak_lr", NULL}, {0, 0, 0, INFINITY, 0, 0, 0},
+     {"ema.mean", "ema.var", "ema.n", "level", "since", "window", "peak_lr", "trial_end", "trial_level", "trial_from",
+      NULL},
+     {0, 0, 0, INFINITY, 0, 0, 0, 0, 0, 0},
      plateau},
 };
 #define NDETECTORS ((int)(sizeof detectors / sizeof detectors[0]))
@@ -1143,8 +1189,16 @@ static gg_verdict run_detectors(gg_guard_core *gd, const gg_guard_obs *o, const 
     gg_verdict v = GG_GUARD_PROCEED;
     for (int d = 0; d < NDETECTORS; d++) {
         const gg_detector *k = &detectors[d];
-        det_out out = {0, 0, "", 0, 0, 0, -1};
+        det_out out = {0, 0, "", 0, 0, 0, -1, 0};
         if (!k->observe(&gd->c, in, gd->h.det[d], &out)) continue;
+        if (out.undo > 0) {
+            /* a back-off of the detector's own undone: the rate returns */
+            gd->m.lr_scale = out.undo;
+            if (gd->m.lr_ceiling < out.undo) gd->m.lr_ceiling = out.undo;
+            gg_guard_event *e = event(gd, o->step, o->epoch, k->signal, out.value, out.threshold, "restore");
+            if (e) snprintf(e->detail, sizeof e->detail, "%s", out.detail);
+            continue;
+        }
         if (k->counter != NO_COUNTER) (*(long *)((char *)&gd->m.cnt + k->counter))++;
         gg_response r = *(const gg_response *)((const char *)&gd->c + k->response);
         if (k->ceiling && r == GG_DO_ROLLBACK) gd->m.collapse_ceiling = 1;
@@ -1560,7 +1614,7 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     if (!lspike && !jumped && isfinite(ll)) gg_ema_push(&gd->h.ema_l, ll, c->ema_alpha);
     v = worse(v, trend_pass(gd, lg, warm, step, epoch, norm));
     /* the table's detectors: collapse, one element far out, ... */
-    det_in din = {loss, norm, maxabs, gd->chance, spike, lspike, gd->m.lr_ceiling < 1, o};
+    det_in din = {loss, norm, maxabs, gd->chance, spike, lspike, gd->m.lr_ceiling < 1, gd->m.lr_scale, o};
     v = worse(v, run_detectors(gd, o, &din, norm));
     v = worse(v, rate_jump(gd, o, v, norm));
     v = worse(v, stuck_at_chance(gd, o, v, norm));

@@ -108,20 +108,21 @@ const gg_key gg_guard_keys[] = {
     /* the doctor's deep nets rolled back from a rate 10-100x too high to
      * one still 2-3x too high end on a noisy plateau under their floor; a
      * decay late in the run would have rescued most of them
-     * (bench/doctor/late_decay.py). Off by default: on, it also backed the
-     * gauntlet's tanh RNN off eight times on the adding problem's plateau
-     * after its early blow-ups, and the task went unsolved (MSE 0.016 ->
-     * 0.16); a plateau there is a saddle, not a rate too high */
-    I(plateau_window, 0, 100000000, 0,
+     * (bench/doctor/late_decay.py). Each back-off is a trial, undone when
+     * the loss does not answer it: a saddle (the gauntlet's tanh RNN on the
+     * adding problem, which eight kept back-offs left unsolved) keeps its
+     * rate */
+    I(plateau_window, 0, 100000000, 50,
       .doc = "once the guard has capped the rate as too high (a rollback or back-off that made its rate the "
              "ceiling), a smoothed loss (EMA weight 0.05 of its log) that has not fallen by `plateau_drop` in this "
-             "many steps says the capped rate is still too high; each next window is twice as long. Not while the "
-             "schedule decays the rate (under 0.9x its peak). 0: off, the default (50 is the measured setting: it "
-             "helps deep nets and transformers left at a rate still too high, and keeps an RNN on the adding "
-             "problem from leaving its plateau; docs/results.md)"),
+             "many steps says the capped rate may still be too high: the rate backs off as a trial, undone after as "
+             "many steps again unless the loss has fallen by more than the batches' noise could make it (a saddle "
+             "is not a rate too high). Each next window is twice as long. Not while the schedule decays the rate "
+             "(under 0.9x its peak). 0: off"),
     F(plateau_drop, 0, 0.99, 0.01, .doc = "the relative fall of the smoothed loss that counts as progress on that watch"),
     R(on_plateau, GG_DO_BACKOFF,
-      .doc = "response to such a plateau (`backoff`: the rate backed off and made the ceiling)"),
+      .doc = "response to such a plateau (`backoff`: the rate backed off and made the ceiling, as a trial the "
+             "guard undoes when the loss does not answer it)"),
     I(snapshot_every, 1, 100000000, 100,
       .doc = "good steps between snapshots (a snapshot becomes the rollback target after as many healthy steps)"),
     I(rollback_budget, 0, 1000000, 10, .doc = "rollbacks allowed before the run is stopped as diverged"),

@@ -27,7 +27,7 @@
 
 /* The detector table's size and each detector's room for state. */
 #define GG_DETECTORS 8
-#define GG_DET_STATE 8
+#define GG_DET_STATE 10
 
 typedef struct gg_guard_hist {
     gg_ema ema_g;      /* log gradient norm: gradient spikes */
