@@ -1071,13 +1071,15 @@ static int logit_drift(const gg_guard_config *c, const det_in *in, double *s, de
  * it by a lower loss soon after (the noise floor falls with the rate
  * within tens of steps); a saddle does not (a tanh RNN on the adding
  * problem, whose rate the early blow-ups capped, sat there through eight
- * back-offs). A back-off whose smoothed loss has not fallen by
- * plateau_drop, and by more than the batches' noise could, from the
- * trial's start after a window is undone (out.undo:
- * the rate factor it backed off from; the next window twice as long again),
- * unless something else has changed the rate since. State: the smoothed log loss (an EMA), its level at the
- * last progress and the step of it, the current window, the schedule's
- * peak, the trial's end, its starting level and the factor before it. */
+ * back-offs). A window after the back-off, the smoothed loss must be under
+ * the plateau's level (its lowest smoothed value since the last progress)
+ * by plateau_drop and by more than the batches' noise could make it;
+ * if not, and nothing else has changed the rate since, the back-off is
+ * undone (out.undo: the factor it backed off from) and the next window is
+ * twice as long again.
+ * State: the smoothed log loss (an EMA), its level at the last progress
+ * and the step of it, the current window, the schedule's peak, the trial's
+ * end, the level it is measured from and the factor before it. */
 #define PLATEAU_ALPHA 0.05
 #define PLATEAU_WARM 20 /* losses in the average before it is a level */
 static int plateau(const gg_guard_config *c, const det_in *in, double *s, det_out *out)
@@ -1104,7 +1106,7 @@ static int plateau(const gg_guard_config *c, const det_in *in, double *s, det_ou
         if (!fell && fabs(in->scale - to) <= 1e-9 * to && from > in->scale) {
             out->undo = from;
             out->value = exp(e.mean);
-            out->threshold = exp(level + log(1 - c->plateau_drop));
+            out->threshold = exp(level - need);
             snprintf(out->detail, sizeof out->detail, "the back-off for the plateau did not help: the smoothed loss "
                      "went from %.4g to %.4g in %.0f steps, not %.3g%% lower (the batches' noise, or plateau_drop): not "
                      "a rate too high (a saddle, or the model's limit); the rate factor returns to %.3g", exp(level),
@@ -1129,9 +1131,9 @@ static int plateau(const gg_guard_config *c, const det_in *in, double *s, det_ou
     out->value = exp(e.mean);
     out->threshold = exp(s[3] + log(1 - c->plateau_drop));
     snprintf(out->detail, sizeof out->detail, "the smoothed loss %.4g has not fallen %g%% under %.4g in %.0f steps, "
-             "at a rate the guard has already capped as too high: it is still too high (a trial: undone if the "
-             "loss has not fallen %g%% in %.0f steps)", exp(e.mean), 100 * c->plateau_drop, exp(s[3]), s[5],
-             100 * c->plateau_drop, s[5]);
+             "at a rate the guard has already capped as too high: it is still too high (a trial, undone unless "
+             "the loss falls by more than its noise and %g%% in %.0f steps)", exp(e.mean), 100 * c->plateau_drop,
+             exp(s[3]), s[5], 100 * c->plateau_drop, s[5]);
     s[8] = s[3]; /* the trial is measured from the plateau's level, not from this moment's noise */
     s[3] = e.mean;
     s[4] = step;
