@@ -1625,7 +1625,26 @@ typedef struct feed {
     /* loss_at_rate: the level floor + per_scale x the guard's rate scale, +-noise */
     double floor, per_scale, noise;
     const gg_guard_core *core; /* loss_at_rate: the guard whose rate scale the loss follows */
+    int replay;        /* carry rollbacks out (the run goes on from the snapshot's step) instead of ending */
+    int undone;        /* out: trials undone, each checked against the state its start had */
 } feed;
+
+/* A digest of the core's state, FNV-1a over "name=value" of every field
+ * but the counters and the plateau watch's own (an undone trial keeps
+ * those: it happened, and the watch remembers it). */
+static uint64_t state_digest(const gg_guard_core *core)
+{
+    static char buf[1 << 16];
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < gg_guard_core_state_count(core); i++) {
+        const char *name;
+        if (gg_guard_core_state_get(core, i, &name, buf, sizeof buf) < 0) continue;
+        if (strncmp(name, "memory.count.", 13) == 0 || strncmp(name, "hist.plateau.", 13) == 0) continue;
+        for (const char *c = name; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        for (const char *c = buf; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    }
+    return h;
+}
 
 static int feed_run(gg_guard_core *core, long steps, const feed *f, const char *signal, long *at, int cap, char *act,
                     size_t acap)
@@ -1634,7 +1653,9 @@ static int feed_run(gg_guard_core *core, long steps, const feed *f, const char *
     gg_guard_obs o = {0, 0, 0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
     gg_guard_act a;
     gg_train_pos pos = {0};
-    int seen = 0;
+    int seen = 0, rollbacks = 0;
+    uint64_t trial_start = 0;
+    long trial_at = -1;
     GT_CHECK(gg_guard_core_snapshot(core, &pos) >= 0, "a snapshot at step 0");
     for (long step = 0; step < steps; step++) {
         o.step = step;
@@ -1651,9 +1672,30 @@ static int feed_run(gg_guard_core *core, long steps, const feed *f, const char *
                 snprintf(act + l, acap - l, "%s%s", l ? "," : "", e[i].action);
             }
         gg_guard_core_clear_events(core);
+        if (a.verdict == GG_GUARD_ROLLBACK && f->replay && rollbacks++ < 20) {
+            int undo = a.undo_trial;
+            pos.step = step;
+            int k = gg_guard_core_rollback(core, &pos);
+            GT_CHECK(k == (undo ? GG_GUARD_TRIAL_SLOT : k) && k >= 0, "step %ld: rollback to slot %d", step, k);
+            if (undo) {
+                /* back where the trial began, with the state of that moment */
+                ((feed *)f)->undone++;
+                GT_CHECK(pos.step == trial_at, "the undo returns to step %ld, the trial's start (%ld)", pos.step,
+                         trial_at);
+                GT_CHECK(state_digest(core) == trial_start, "the undo at step %ld restores the state of step %ld",
+                         step, trial_at);
+            }
+            step = pos.step - 1;
+            continue;
+        }
         if (a.verdict == GG_GUARD_ROLLBACK || a.verdict == GG_GUARD_STOP) break;
         pos.step = step + 1;
         GT_OK(gg_guard_core_after(core, &pos, a.verdict == GG_GUARD_PROCEED, -1, NAN, &a));
+        if (a.trial_snapshot >= 0) {
+            GT_CHECK(a.trial_snapshot == GG_GUARD_TRIAL_SLOT, "the trial's slot");
+            trial_start = state_digest(core);
+            trial_at = pos.step;
+        }
     }
     return seen;
 }
@@ -1664,11 +1706,17 @@ static double loss_falling(const feed *f, long step)
     return exp(-f->fall * (double)step) * (1 + 0.1 * sin(1.7 * (double)step));
 }
 
-/* a level the guard's rate scale sets (`first` until the guard has
- * reported one): floor + per_scale x the scale, +-noise */
+/* a level the guard's rate scale sets (memory.lr_scale: after a rollback,
+ * the restored one): floor + per_scale x the scale, +-noise */
 static double loss_at_rate(const feed *f, long step)
 {
-    double k = gg_guard_core_last(f->core)->lr_scale;
+    char buf[64];
+    double k = 0;
+    for (int i = 0; i < gg_guard_core_state_count(f->core); i++) {
+        const char *name;
+        if (gg_guard_core_state_get(f->core, i, &name, buf, sizeof buf) >= 0 && strcmp(name, "memory.lr_scale") == 0)
+            k = atof(buf);
+    }
     return (f->floor + f->per_scale * (k > 0 ? k : f->first)) * (1 + f->noise * sin(1.7 * (double)step));
 }
 
@@ -1708,13 +1756,14 @@ static void test_plateau(void)
         double scale;
         const char *what;
     } cases[] = {
-        {1, 50, 0, -1, 0, 0, 0, 3, "backoff,restore,backoff", 0.125,
-         "capped, flat for 400 steps: a back-off, undone 50 steps later, the next 200 steps after that"},
+        {1, 50, 0, -1, 0, 0, 0, 5, "backoff,restore,backoff,restore,backoff", 0.125,
+         "capped, flat for 400 steps: a back-off, undone 50 steps later (back to its start), the next trial 100 "
+         "steps after the first began and twice as long, the third 200 steps after the second"},
         {1, 50, 0, -1, 0.3, 2, 0.1, 2, "backoff,backoff", 0.25 / 4,
          "capped, a loss the rate makes: two back-offs, each kept"},
         /* halving 0.25 lowers 0.8 + 0.12 x 0.25 by 1.8%: over plateau_drop,
          * under one standard error of the smoothed level's change at +-20% */
-        {1, 50, 0, -1, 0.8, 0.12, 0.2, 3, "backoff,restore,backoff", 0.125,
+        {1, 50, 0, -1, 0.8, 0.12, 0.2, 5, "backoff,restore,backoff,restore,backoff", 0.125,
          "capped, a loss the rate moves by less than its noise: the back-off undone"},
         {0, 50, 0, -1, 0, 0, 0, 0, "", 1, "a rate that never failed: not watched"},
         {1, 50, 4e-4, -1, 0, 0, 0, 0, "", 0.25, "a loss falling 2% a window: progress"},
@@ -1736,15 +1785,22 @@ static void test_plateau(void)
         char act[64] = "";
         feed f = {.loss = cases[i].per_scale > 0 ? loss_at_rate : loss_falling, .lr_from = (double)cases[i].decay_at,
                   .fall = cases[i].fall, .first = 0.25, .floor = cases[i].floor, .per_scale = cases[i].per_scale,
-                  .noise = cases[i].noise, .core = core};
+                  .noise = cases[i].noise, .core = core, .replay = 1};
         int n = feed_run(core, 400, &f, "plateau", at, 8, act, sizeof act);
         GT_CHECK(n == cases[i].events && strcmp(act, cases[i].acts) == 0, "%s: %d events %s (want %d, %s)",
                  cases[i].what, n, act, cases[i].events, cases[i].acts);
-        if (strstr(cases[i].acts, "restore"))
-            GT_CHECK(at[1] - at[0] == 50 && at[2] - at[1] == 200, "%s: at %ld, %ld, %ld", cases[i].what, at[0], at[1],
-                     at[2]);
-        /* the undone back-off is not counted as a plateau */
-        if (n > 0) GT_CHECK(gg_guard_core_counts(core)->plateau == 2, "%s: counted", cases[i].what);
+        int undo = strstr(cases[i].acts, "restore") != NULL;
+        /* each trial a window long, the next watch twice as long from the
+         * trial's start (later when the noise made progress meanwhile:
+         * exactly so for the flat loss) */
+        int flat = cases[i].per_scale == 0;
+        if (undo)
+            GT_CHECK(at[1] - at[0] == 50 && at[3] - at[2] == 100 && (at[2] - at[0] == 100 || (!flat && at[2] - at[0] > 100)) &&
+                         (at[4] - at[2] == 200 || (!flat && at[4] - at[2] > 200)),
+                     "%s: at %ld, %ld, %ld, %ld, %ld", cases[i].what, at[0], at[1], at[2], at[3], at[4]);
+        GT_CHECK(f.undone == (undo ? 2 : 0), "%s: %d trials undone as branches", cases[i].what, f.undone);
+        /* the undone back-offs are not counted as plateaus */
+        if (n > 0) GT_CHECK(gg_guard_core_counts(core)->plateau == n - 2 * undo, "%s: counted", cases[i].what);
         GT_NEAR(gg_guard_core_last(core)->lr_scale, cases[i].scale, 0, 1e-9, "%s: the rate's scale", cases[i].what);
         gg_guard_core_free(core);
     }

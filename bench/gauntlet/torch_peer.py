@@ -342,7 +342,8 @@ def train(args):
                     break
                 if r.rolled_back:
                     # as the gradguard command: the batches that led to it are skipped on the replay
-                    for k in range(skip_k):
+                    # (none for an undone trial, r.failed None)
+                    for k in range(skip_k if r.failed is not None else 0):
                         if r.failed.batch - k >= 0:
                             bad_batches.add((r.failed.epoch, r.failed.batch - k))
                     step, ep, b = r.position.step, r.position.epoch, r.position.batch

@@ -211,6 +211,7 @@ typedef struct gg_guard_decision {
     int clipped;
     int stalled;     /* with GG_GUARD_STOP: the run stalled (status stalled, not diverged) */
     int probe;       /* with GG_GUARD_ROLLBACK: measure the last good batch's loss first (gg_guard_probe) */
+    int undo_trial;  /* with GG_GUARD_ROLLBACK: a trial is undone: no batch failed (none is marked bad) */
 } gg_guard_decision;
 
 /* Per-step statistics, valid after gg_guard_check. */
@@ -420,7 +421,21 @@ typedef struct gg_guard_act {
      * still pass it turn the rollback into a skip (the batches are at
      * fault, a long burst of bad data). Left out, the rollback stands. */
     int probe;
+    /* after gg_guard_core_after: >= 0 (GG_GUARD_TRIAL_SLOT), also copy the
+     * current state into that slot: the state a trial (the plateau watch's
+     * back-off) begins from, taken the step before the watch's window ends */
+    int trial_snapshot;
+    /* with GG_GUARD_ROLLBACK: the rollback undoes a trial that did not help;
+     * gg_guard_core_rollback returns GG_GUARD_TRIAL_SLOT, and no batch
+     * failed (none is to be skipped on the replay) */
+    int undo_trial;
 } gg_guard_act;
+
+/* Snapshot slots an actuator keeps: 0 and 1 the confirmed and pending
+ * rollback targets, GG_GUARD_TRIAL_SLOT a trial's start (used only with
+ * plateau_window > 0). */
+#define GG_GUARD_SLOTS 3
+#define GG_GUARD_TRIAL_SLOT 2
 
 /* sizeof the named public struct ("gg_guard_config", "gg_guard_obs",
  * "gg_guard_act", "gg_guard_head", "gg_guard_layer", "gg_guard_tensor",
@@ -468,7 +483,8 @@ GG_API gg_status gg_guard_core_probe(gg_guard_core *gd, double loss, gg_guard_ac
  * (0 or 1) to copy the state into. */
 GG_API int gg_guard_core_snapshot(gg_guard_core *gd, const gg_train_pos *pos);
 /* A rollback: *pos in, where the run failed; out, the snapshot's position.
- * Returns the slot to restore the state from, or -1 (GG_E_STATE: none). */
+ * Returns the slot to restore the state from, or -1 (GG_E_STATE: none).
+ * For act->undo_trial, the trial's slot and the position it began at. */
 GG_API int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos);
 GG_API void gg_guard_core_set_chance(gg_guard_core *gd, double loss);
 /* The z-loss coefficient the z_loss response has switched on (0: none): an

@@ -42,6 +42,7 @@ class StEntry(ctypes.Structure):
 
 # ---- the guard's decision core (include/gradguard/guard.h, "the decision core") ----
 GG_NAME_MAX = 64
+GG_GUARD_SLOTS = 3  # snapshot slots an actuator keeps (guard.h); GG_GUARD_TRIAL_SLOT the last
 _f, _i, _d, _l = ctypes.c_float, ctypes.c_int, ctypes.c_double, ctypes.c_long
 
 # gg_guard_config, field for field in the header's order (enums are ints).
@@ -103,7 +104,7 @@ class GuardAct(ctypes.Structure):
                 ("agc_eps", _f), ("agc_until", _i), ("noise_sigma", _d), ("noise_key", ctypes.c_uint64),
                 ("reset", ctypes.POINTER(ctypes.c_ubyte)), ("any_reset", _i), ("want_update_norms", _i),
                 ("snapshot", _i), ("qk_clip_tau", _f), ("z_loss", _f), ("tensor_lr", ctypes.POINTER(_f)),
-                ("verify_update", _i), ("nevents", _i), ("probe", _i)]
+                ("verify_update", _i), ("nevents", _i), ("probe", _i), ("trial_snapshot", _i), ("undo_trial", _i)]
 
 
 class ScheduleState(ctypes.Structure):

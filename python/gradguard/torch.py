@@ -30,14 +30,16 @@ per tensor (the norm clips), clamps it (value clip), clips it unit-wise
 a skip resets, scales the param groups' learning rates for the duration
 of optimizer.step() (a back-off; the rate returns as the core restores its
 scale, and a schedule only ever sees its own rates), and takes and
-restores snapshots of model.state_dict() and optimizer.state_dict() in two
-slots allocated once.
+restores snapshots of model.state_dict() and optimizer.state_dict() in
+slots allocated once (two, and a third for a trial's start with
+plateau_window > 0).
 
 A rollback restores the model and the optimizer; the data stream is the
 caller's. The result says where to resume: r.position (the snapshot's
 step, epoch and batch, as given to step()), and r.failed (the position of
 the step that failed: the gradguard command skips that batch, and
-skip_batches - 1 before it, when it replays). on_rollback(result), if
+skip_batches - 1 before it, when it replays; None when the rollback undid a
+trial, and nothing is skipped). on_rollback(result), if
 given, is called at once.
 """
 import ctypes
@@ -92,7 +94,9 @@ class Result:
     lr_scale     the guard's factor on the learning rate
     rolled_back  the model and optimizer are back at a snapshot (set by step() or after_step())
     position     with rolled_back: the snapshot's Position, where the data resumes
-    failed       with rolled_back: the Position of the step that failed
+    failed       with rolled_back: the Position of the step that failed; None when the
+                 rollback undid a trial (the plateau watch's back-off that did not
+                 help): no step failed, and the batches from position on are replayed
     stop         the guard ended the run; status says how ("diverged" or "stalled")
     events       the guard's events of this step, as dicts (the lines of events.jsonl)
     grad_norm    the gradient norm before any clip (NaN for a non-finite gradient)
@@ -313,8 +317,8 @@ class Guard:
         self._unchecked = None  # Position of the last update applied without that check
         self._hooks = []
         self._act_stats = {}
-        # snapshots: two slots, allocated at the first snapshot
-        self._slots = [None, None]
+        # snapshots: the core's slots (a trial's start the third), each allocated at its first snapshot
+        self._slots = [None] * _lib.GG_GUARD_SLOTS
         # the run directory
         self.run_dir = run_dir
         self._files = {}
@@ -858,6 +862,8 @@ class Guard:
         else:
             if a.snapshot >= 0:
                 self._snapshot(a.snapshot)
+            if a.trial_snapshot >= 0:
+                self._snapshot(a.trial_snapshot)
             self._log_step(r)
         self._arm_hooks()
         return r
@@ -927,6 +933,8 @@ class Guard:
 
     def _rollback(self, r, failed):
         pos = self._position()
+        if self._act.undo_trial:
+            failed = None  # a trial undone: no step failed
         k = _C.gg_guard_core_rollback(self.core, ctypes.byref(pos))
         if k < 0:
             raise _lib.Error("state", _lib.text(_C.gg_errmsg()))
@@ -955,8 +963,9 @@ class Guard:
         r.verdict = "rollback"
         r.position = Position(pos.step, pos.epoch, pos.batch)
         r.failed = failed
-        self._info("rollback", "restored the snapshot of step %d (epoch %d, batch %d); the step that failed: %d"
-                   % (pos.step, pos.epoch, pos.batch, failed.step))
+        self._info("rollback", "restored the snapshot of step %d (epoch %d, batch %d); %s"
+                   % (pos.step, pos.epoch, pos.batch, "the step that failed: %d" % failed.step if failed is not None
+                      else "a trial undone, no step failed"))
         if self.on_rollback is not None:
             self.on_rollback(r)
 

@@ -36,7 +36,7 @@
 #define GG_MAX_EVENTS 64
 
 /* the detector table's rows (below, "detectors") that others read */
-enum { DET_COLLAPSE = 0 };
+enum { DET_COLLAPSE = 0, DET_PLATEAU = 5 }; /* rows of the detector table ("detectors") */
 struct gg_guard_core;
 static double smoothed_loss(const struct gg_guard_core *gd);
 
@@ -57,14 +57,32 @@ struct gg_guard_core {
      * pending one becomes confirmed only after snapshot_every healthy
      * steps, so a state taken just as a run began to fail is never what it
      * returns to. Each keeps the guard's history as it was then; the
-     * trainer keeps the arenas in slots of the same numbers. */
+     * trainer keeps the arenas in slots of the same numbers. Slot
+     * GG_GUARD_TRIAL_SLOT holds a trial's start (below). */
     struct gg_snap {
         gg_train_pos pos;
         int valid;
         gg_guard_hist h;
-    } sn[2];
+    } sn[GG_GUARD_SLOTS];
     int confirmed;
     int pending_healthy;
+    /* the plateau watch's trial as a branch (trial_due, undo_trial): the
+     * state before the step its window ends at, in slot GG_GUARD_TRIAL_SLOT
+     * with the rest of the guard's state then (its memory but the counters,
+     * the snapshot bookkeeping, the quiet monitor's windows). While a trial
+     * is open no snapshot is taken, so the slots it would restore are still
+     * those of its start; a trial that did not help returns the run there,
+     * and the replay at the old rate is the run the trial interrupted */
+    struct gg_trial {
+        int taken;             /* sn[GG_GUARD_TRIAL_SLOT] holds the state before step `at` */
+        int open;              /* the watch fired at `at`: the trial runs from that state */
+        int undo;              /* this check undoes it (act.undo_trial) */
+        long at;
+        double level, window;  /* the watch's level and next window as its firing set them */
+        gg_guard_memory m;     /* m.tensor_lr is the trial's own array */
+        int confirmed, pending_healthy, valid[2];
+        gg_quiet_hist q;       /* q.ring is the trial's own array */
+    } trial;
     /* collapse and stall: the loss back at (or stuck at) chance level */
     double chance;
     gg_guard_stats st;
@@ -222,11 +240,12 @@ gg_guard_core *gg_guard_core_new(const gg_guard_config *cfg, int n, const gg_gua
     gd->ring_n = cfg->trend_window;
     int hist_ok = gg_guard_hist_alloc(&gd->h, cfg);
     gd->scratch = calloc((size_t)cfg->history, sizeof *gd->scratch);
-    for (int k = 0; k < 2; k++) hist_ok &= gg_guard_hist_alloc(&gd->sn[k].h, cfg);
+    for (int k = 0; k < GG_GUARD_SLOTS; k++) hist_ok &= gg_guard_hist_alloc(&gd->sn[k].h, cfg);
+    gd->trial.m.tensor_lr = calloc((size_t)n + 1, sizeof *gd->trial.m.tensor_lr);
     gg_guard_hist_init(&gd->h);
     gg_guard_memory_init(&gd->m);
     if (!gd->name || !gd->layer || !gd->tensor_lr || !gd->m.tensor_lr || !gd->sq || !gd->scale || !gd->reset ||
-        !hist_ok || !gd->scratch) {
+        !hist_ok || !gd->scratch || !gd->trial.m.tensor_lr) {
         gg_guard_core_free(gd);
         gg_fail(GG_E_NOMEM, "guard: out of memory for its state (%d tensors)", n);
         return NULL;
@@ -251,6 +270,11 @@ gg_guard_core *gg_guard_core_new(const gg_guard_config *cfg, int n, const gg_gua
         gg_guard_core_free(gd);
         return NULL;
     }
+    if (gd->q && !(gd->trial.q.ring = calloc((size_t)gg_quiet_ring_len(gd->q) + 1, sizeof *gd->trial.q.ring))) {
+        gg_guard_core_free(gd);
+        gg_fail(GG_E_NOMEM, "guard: out of memory for its state (%d tensors)", n);
+        return NULL;
+    }
     return gd;
 }
 
@@ -265,7 +289,9 @@ void gg_guard_core_free(gg_guard_core *gd)
     free(gd->scale);
     free(gd->reset);
     gg_guard_hist_free(&gd->h);
-    for (int k = 0; k < 2; k++) gg_guard_hist_free(&gd->sn[k].h);
+    for (int k = 0; k < GG_GUARD_SLOTS; k++) gg_guard_hist_free(&gd->sn[k].h);
+    free(gd->trial.m.tensor_lr);
+    free(gd->trial.q.ring);
     free(gd->scratch);
     gg_quiet_free(gd->q);
     free(gd);
@@ -600,7 +626,8 @@ static gg_response skip_first(gg_guard_core *gd, gg_response r, long step)
  * that step's batch on them tells which (gg_guard_core_probe). */
 static int wants_probe(const gg_guard_core *gd, gg_verdict v)
 {
-    return v == GG_GUARD_ROLLBACK && gd->nesc > 0 && !gd->other_rollback && gd->m.skip_probes < GG_SKIP_PROBES;
+    return v == GG_GUARD_ROLLBACK && gd->nesc > 0 && !gd->other_rollback && !gd->trial.undo &&
+           gd->m.skip_probes < GG_SKIP_PROBES;
 }
 
 gg_status gg_guard_core_probe(gg_guard_core *gd, double loss, gg_guard_act *a)
@@ -835,6 +862,7 @@ static void act_init(gg_guard_core *gd, gg_guard_act *a)
     a->scale = gd->scale;
     a->reset = gd->reset;
     a->snapshot = -1;
+    a->trial_snapshot = -1;
     /* once switched on, the z-loss stays on (it is part of the objective) */
     a->z_loss = gd->m.z_loss_on ? gd->c.z_loss_remedy : 0;
     for (int i = 0; i < gd->n; i++) {
@@ -1143,6 +1171,17 @@ static int plateau(const gg_guard_config *c, const det_in *in, double *s, det_ou
     return 1;
 }
 
+/* Whether the plateau watch's window ends at step `next` (it fires then
+ * unless the loss makes progress): the state before it is a trial's start,
+ * taken after the step before (gg_guard_core_after). Only for the back-off
+ * response, whose trial a failed test undoes. */
+static int trial_due(const gg_guard_core *gd, long next)
+{
+    const double *s = gd->h.det[DET_PLATEAU];
+    return gd->c.plateau_window > 0 && gd->c.on_plateau == GG_DO_BACKOFF && gd->m.lr_ceiling < 1 && !(s[7] > 0) &&
+           s[2] + 1 >= PLATEAU_WARM && (double)next - s[4] >= s[5];
+}
+
 #define NO_COUNTER ((size_t)-1)
 static const gg_detector detectors[] = {
     {"collapse", offsetof(gg_guard_config, on_collapse), offsetof(gg_guard_counters, collapses), 1,
@@ -1193,8 +1232,22 @@ static gg_verdict run_detectors(gg_guard_core *gd, const gg_guard_obs *o, const 
         const gg_detector *k = &detectors[d];
         det_out out = {0, 0, "", 0, 0, 0, -1, 0};
         if (!k->observe(&gd->c, in, gd->h.det[d], &out)) continue;
+        if (out.undo > 0 && d == DET_PLATEAU && gd->trial.open) {
+            /* the trial as a branch: back to the state it began from
+             * (gg_guard_core_rollback), unless a failure asks for a
+             * rollback of its own in this check */
+            gd->trial.undo = 1;
+            v = worse(v, GG_GUARD_ROLLBACK);
+            gg_guard_event *e = event(gd, o->step, o->epoch, k->signal, out.value, out.threshold, "restore");
+            if (e)
+                snprintf(e->detail, sizeof e->detail, "%s; rolled back to step %ld, where the trial began: the run goes "
+                         "on as it would have without it", out.detail, gd->trial.at);
+            continue;
+        }
         if (out.undo > 0) {
-            /* a back-off of the detector's own undone: the rate returns */
+            /* a back-off of the detector's own undone in place (a trial
+             * begun before a resume, whose start is not kept): the rate
+             * returns */
             gd->m.lr_scale = out.undo;
             if (gd->m.lr_ceiling < out.undo) gd->m.lr_ceiling = out.undo;
             gg_guard_event *e = event(gd, o->step, o->epoch, k->signal, out.value, out.threshold, "restore");
@@ -1204,6 +1257,12 @@ static gg_verdict run_detectors(gg_guard_core *gd, const gg_guard_obs *o, const 
         if (k->counter != NO_COUNTER) (*(long *)((char *)&gd->m.cnt + k->counter))++;
         gg_response r = *(const gg_response *)((const char *)&gd->c + k->response);
         if (k->ceiling && r == GG_DO_ROLLBACK) gd->m.collapse_ceiling = 1;
+        /* a back-off for the plateau whose start was taken: a trial that can be undone as a branch */
+        if (d == DET_PLATEAU && r == GG_DO_BACKOFF && gd->trial.taken && gd->trial.at == o->step) {
+            gd->trial.open = 1;
+            gd->trial.level = gd->h.det[d][3];
+            gd->trial.window = gd->h.det[d][5];
+        }
         /* the head's Q/K/V projection, whose rate drives its logits up */
         int qkv = r == GG_DO_QK_CLIP && out.which >= 0 ? o->heads[out.which].qkv_param : -1;
         if (r == GG_DO_QK_CLIP && out.severe) {
@@ -1457,7 +1516,7 @@ static void settle(gg_guard_core *gd, gg_verdict v, long step, double norm, doub
     long next = step + 1;
     a->want_update_norms = monitor_due(gd, next) || (c->layer_every > 0 && next % c->layer_every == 0);
     /* gg_guard_core_after considers a snapshot every snapshot_every good steps */
-    a->verify_update = v == GG_GUARD_PROCEED && (gd->h.good_steps + 1) % c->snapshot_every == 0;
+    a->verify_update = v == GG_GUARD_PROCEED && ((gd->h.good_steps + 1) % c->snapshot_every == 0 || trial_due(gd, next));
 }
 
 /* the loss jump's statistics: steps before it may fire, the weights of the
@@ -1475,7 +1534,7 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     if (!gd || !o || !a || (gd->n > 0 && !o->sq)) return gg_fail(GG_E_ARG, "gg_guard_core_check: core, statistics (with sq) and act are required");
     act_init(gd, a);
     gd->qk_tau = 0;
-    gd->other_rollback = gd->nesc = gd->skip_counted = 0;
+    gd->other_rollback = gd->nesc = gd->skip_counted = gd->trial.undo = 0;
     gg_guard_config *c = &gd->c;
     long step = o->step;
     int epoch = o->epoch;
@@ -1626,6 +1685,8 @@ static gg_status check(gg_guard_core *gd, const gg_guard_obs *o, gg_guard_act *a
     if (monitor_due(gd, step) && o->layers) v = worse(v, quiet_pass(gd, o, norm, &a->stalled));
     settle(gd, v, step, norm, maxabs, a);
     a->probe = wants_probe(gd, v);
+    gd->trial.undo = v == GG_GUARD_ROLLBACK && gd->trial.undo && !gd->other_rollback && gd->nesc == 0;
+    a->undo_trial = gd->trial.undo;
     return GG_OK;
 }
 
@@ -1677,6 +1738,59 @@ static void take(gg_guard_core *gd, int k, const gg_train_pos *pos)
     sp->valid = 1;
 }
 
+/* A trial's start: the state before step pos->step, with the memory, the
+ * snapshot bookkeeping and the quiet monitor's windows of that moment. */
+static void trial_take(gg_guard_core *gd, const gg_train_pos *pos)
+{
+    struct gg_trial *tr = &gd->trial;
+    take(gd, GG_GUARD_TRIAL_SLOT, pos);
+    double *tl = tr->m.tensor_lr;
+    tr->m = gd->m;
+    tr->m.tensor_lr = tl;
+    memcpy(tl, gd->m.tensor_lr, sizeof *tl * (size_t)gd->n);
+    tr->confirmed = gd->confirmed;
+    tr->pending_healthy = gd->pending_healthy;
+    for (int k = 0; k < 2; k++) tr->valid[k] = gd->sn[k].valid;
+    if (gd->q) gg_quiet_save(gd->q, &tr->q);
+    tr->taken = 1;
+    tr->open = 0;
+    tr->at = pos->step;
+}
+
+/* A trial is running from a start this core took (no snapshot meanwhile). */
+static int trial_open(const gg_guard_core *gd) { return gd->trial.open && gd->h.det[DET_PLATEAU][7] > 0; }
+
+/* Undoes a trial that did not help: everything as it was at its start but
+ * the counters (the trial happened: its events and counts stay), and the
+ * watch's memory of it: its level, and the next window from the start,
+ * twice the last. The replay runs at the rate the trial interrupted. */
+static int undo_trial(gg_guard_core *gd, gg_train_pos *pos)
+{
+    struct gg_trial *tr = &gd->trial;
+    struct gg_snap *sp = &gd->sn[GG_GUARD_TRIAL_SLOT];
+    *pos = sp->pos;
+    gg_guard_hist_copy(&gd->h, &sp->h, &gd->c);
+    double *s = gd->h.det[DET_PLATEAU];
+    s[3] = tr->level;
+    s[4] = (double)tr->at;
+    s[5] = tr->window;
+    s[7] = 0;
+    gg_guard_counters cnt = gd->m.cnt;
+    double *tl = gd->m.tensor_lr;
+    gd->m = tr->m;
+    gd->m.tensor_lr = tl;
+    memcpy(tl, tr->m.tensor_lr, sizeof *tl * (size_t)gd->n);
+    gd->m.cnt = cnt;
+    gd->tensor_lr_new = 1;
+    gd->confirmed = tr->confirmed;
+    gd->pending_healthy = tr->pending_healthy;
+    for (int k = 0; k < 2; k++) gd->sn[k].valid = tr->valid[k];
+    if (gd->q) gg_quiet_load(gd->q, &tr->q);
+    tr->taken = tr->open = tr->undo = 0;
+    sp->valid = 0;
+    return GG_GUARD_TRIAL_SLOT;
+}
+
 int gg_guard_core_snapshot(gg_guard_core *gd, const gg_train_pos *pos)
 {
     if (!gd || !pos) return -1;
@@ -1712,6 +1826,9 @@ static gg_status after(gg_guard_core *gd, const gg_train_pos *pos, int applied, 
 {
     if (!gd || !pos || !a) return gg_fail(GG_E_ARG, "gg_guard_core_after: core, position and act are required");
     act_init(gd, a);
+    gd->trial.undo = 0;
+    /* a trial that ended kept */
+    if (gd->trial.open && !(gd->h.det[DET_PLATEAU][7] > 0)) gd->trial.open = gd->trial.taken = 0;
     if (!applied) return GG_OK;
     /* the optimizer measured each tensor's update in its own pass: a
      * non-finite update means non-finite weights now */
@@ -1724,7 +1841,12 @@ static gg_status after(gg_guard_core *gd, const gg_train_pos *pos, int applied, 
         return GG_OK;
     }
     gd->h.good_steps++;
-    if (gd->h.good_steps % gd->c.snapshot_every == 0) a->snapshot = snapshot_due(gd, pos);
+    /* none while a trial runs: its undo restores the slots of its start */
+    if (gd->h.good_steps % gd->c.snapshot_every == 0 && !trial_open(gd)) a->snapshot = snapshot_due(gd, pos);
+    if (trial_due(gd, pos->step)) {
+        trial_take(gd, pos);
+        a->trial_snapshot = GG_GUARD_TRIAL_SLOT;
+    }
     return GG_OK;
 }
 
@@ -1753,6 +1875,9 @@ gg_status gg_guard_core_after(gg_guard_core *gd, const gg_train_pos *pos, int ap
 int gg_guard_core_rollback(gg_guard_core *gd, gg_train_pos *pos)
 {
     if (!gd || !pos) return gg_fail(GG_E_ARG, "gg_guard_core_rollback: core and position are required"), -1;
+    if (gd->trial.undo && gd->trial.open && gd->sn[GG_GUARD_TRIAL_SLOT].valid) return undo_trial(gd, pos);
+    /* any other rollback ends a trial: the state it returns to is older */
+    gd->trial.taken = gd->trial.open = gd->trial.undo = 0;
     int k = gd->confirmed;
     struct gg_snap *sp = &gd->sn[k];
     if (!sp->valid) return gg_fail(GG_E_STATE, "guard: no snapshot to roll back to"), -1;

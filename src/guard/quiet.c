@@ -130,6 +130,24 @@ int gg_quiet_unhealthy(const gg_quiet *q) { return q ? q->h.unhealthy : 0; }
 gg_quiet_hist *gg_quiet_history(gg_quiet *q) { return q ? &q->h : NULL; }
 int gg_quiet_ring_len(const gg_quiet *q) { return q ? q->ring_n : 0; }
 
+void gg_quiet_save(const gg_quiet *q, gg_quiet_hist *dst)
+{
+    if (!q || !dst) return;
+    double *ring = dst->ring;
+    *dst = q->h;
+    dst->ring = ring;
+    memcpy(ring, q->h.ring, sizeof *ring * (size_t)q->ring_n);
+}
+
+void gg_quiet_load(gg_quiet *q, const gg_quiet_hist *src)
+{
+    if (!q || !src) return;
+    double *ring = q->h.ring;
+    q->h = *src;
+    q->h.ring = ring;
+    memcpy(ring, src->ring, sizeof *ring * (size_t)q->ring_n);
+}
+
 void gg_quiet_reset(gg_quiet *q)
 {
     if (!q) return;

@@ -84,6 +84,12 @@ int gg_quiet_monitor(gg_quiet *q, long step, const gg_guard_layer *layers, int n
  * layer: no state taken now should become a rollback target. */
 int gg_quiet_unhealthy(const gg_quiet *q);
 
+/* Copies the windows into *dst (whose ring, gg_quiet_ring_len long, is the
+ * caller's) and back: the state a trial began from, restored when it is
+ * undone (core.c). */
+void gg_quiet_save(const gg_quiet *q, gg_quiet_hist *dst);
+void gg_quiet_load(gg_quiet *q, const gg_quiet_hist *src);
+
 /* Forgets the loss history (after a rollback the run restarts from an
  * earlier state). */
 void gg_quiet_reset(gg_quiet *q);

@@ -33,7 +33,7 @@ struct gg_guard {
     struct {
         float *p, *b, *o;
         uint64_t optim_steps;
-    } sn[2];
+    } sn[GG_GUARD_SLOTS]; /* the trial's slot only with plateau_window > 0 */
     size_t np_n, nb_n, no_n;
     /* the transformer detectors' statistics (gg_guard_watch) */
     int nheads;
@@ -66,7 +66,7 @@ gg_guard *gg_guard_new(gg_graph *g, gg_optim *o, const gg_guard_config *cfg)
     gg_graph_buffers(g, &gd->nb_n);
     gg_optim_state(o, &gd->no_n);
     int ok = gd->pi && gd->sq && ts;
-    for (int k = 0; k < 2 && ok; k++) {
+    for (int k = 0; k < (cfg->plateau_window > 0 ? GG_GUARD_SLOTS : 2) && ok; k++) {
         gd->sn[k].p = malloc(sizeof(float) * (gd->np_n + 1));
         gd->sn[k].b = malloc(sizeof(float) * (gd->nb_n + 1));
         gd->sn[k].o = malloc(sizeof(float) * (gd->no_n + 1));
@@ -103,7 +103,7 @@ void gg_guard_free(gg_guard *gd)
     free(gd->sq);
     free(gd->heads);
     free(gd->head_op);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < GG_GUARD_SLOTS; k++) {
         free(gd->sn[k].p);
         free(gd->sn[k].b);
         free(gd->sn[k].o);
@@ -284,7 +284,7 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
         obs.layers = gg_monitor_layers(gd->mon, &obs.nlayers);
     }
     gg_guard_act a;
-    gg_guard_decision d = {GG_GUARD_PROCEED, 1.0f, 0, 0, 0, 0};
+    gg_guard_decision d = {GG_GUARD_PROCEED, 1.0f, 0, 0, 0, 0, 0};
     if (gg_guard_core_check(gd->core, &obs, &a)) {
         d.verdict = GG_GUARD_STOP;
         return d;
@@ -313,6 +313,7 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
     d.clipped = a.clipped;
     d.stalled = a.stalled;
     d.probe = a.probe;
+    d.undo_trial = a.undo_trial;
     gd->act = a;
     return d;
 }
@@ -320,7 +321,7 @@ gg_guard_decision gg_guard_check(gg_guard *gd, long step, int epoch, double loss
 gg_guard_decision gg_guard_probe(gg_guard *gd, double loss)
 {
     gg_guard_act *a = &gd->act;
-    gg_guard_decision d = {a->verdict, a->lr_scale, a->diagnose, a->clipped, a->stalled, 0};
+    gg_guard_decision d = {a->verdict, a->lr_scale, a->diagnose, a->clipped, a->stalled, 0, 0};
     if (!a->probe || gg_guard_core_probe(gd->core, loss, a)) return d; /* the rollback stands */
     /* a skip's moments of outsized tensors are forgotten, as gg_guard_check does */
     for (int i = 0; i < gd->np && a->any_reset; i++)
@@ -345,7 +346,7 @@ static void take(gg_guard *gd, int k)
 
 gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int applied)
 {
-    gg_guard_decision d = {GG_GUARD_PROCEED, 1.0f, 0, 0, 0, 0};
+    gg_guard_decision d = {GG_GUARD_PROCEED, 1.0f, 0, 0, 0, 0, 0};
     /* the optimizer measured each tensor's update in its own pass: a
      * non-finite update means non-finite weights now */
     int bad = applied ? gg_optim_bad_update(gd->o) : -1;
@@ -363,6 +364,7 @@ gg_guard_decision gg_guard_after_step(gg_guard *gd, const gg_train_pos *pos, int
         return d;
     }
     if (a.snapshot >= 0) take(gd, a.snapshot);
+    if (a.trial_snapshot >= 0 && gd->sn[a.trial_snapshot].p) take(gd, a.trial_snapshot);
     d.verdict = a.verdict;
     d.lr_scale = a.lr_scale;
     return d;
@@ -378,6 +380,7 @@ gg_status gg_guard_rollback(gg_guard *gd, gg_train_pos *pos)
 {
     int k = gg_guard_core_rollback(gd->core, pos);
     if (k < 0) return GG_E_STATE; /* the core set the message */
+    if (!gd->sn[k].p) return gg_fail(GG_E_STATE, "guard: snapshot slot %d was never allocated", k);
     size_t n;
     memcpy(gg_graph_params(gd->g, &n), gd->sn[k].p, gd->np_n * sizeof(float));
     memcpy(gg_graph_buffers(gd->g, &n), gd->sn[k].b, gd->nb_n * sizeof(float));

@@ -984,7 +984,7 @@ static int ends_step(gg_guard_decision d) { return d.verdict == GG_GUARD_STOP ||
  * the step the branch ends at): the events that led to it are written
  * first; a stop sets the status (stalled or diverged) and *stop; a
  * rollback ends the branch in metrics.csv, marks the batches that led to
- * it as bad, restores the snapshot (parameters, buffers, optimizer state,
+ * it as bad (none for an undone trial), restores the snapshot (parameters, buffers, optimizer state,
  * the guard's history) and the schedule's state saved with it, rewinds
  * the data stream to its position and starts the log interval's means
  * again on the new branch. */
@@ -998,7 +998,8 @@ static gg_status carry_out(gg_trainer *t, gg_guard_decision d, long last, run_lo
     }
     end_branch(t, last);
     t->good_batch = -1;
-    record_bad_batches(t, t->pos.batch, t->pos.epoch);
+    /* an undone trial (the plateau watch's back-off) replays its batches */
+    if (!d.undo_trial) record_bad_batches(t, t->pos.batch, t->pos.epoch);
     GG_TRY(gg_guard_rollback(t->gd, &t->pos));
     gg_schedule_restore(&t->sched, &t->pos.sched);
     make_perm(t, t->pos.epoch);
