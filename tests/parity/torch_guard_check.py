@@ -541,6 +541,39 @@ def test_probe():
             report(rollbacks >= 1, "no probe: the 11th failure in a row rolls back (%d rollbacks)" % rollbacks)
 
 
+def test_trial_branch():
+    """The plateau watch's trial in a PyTorch loop: a back-off that does not
+    lower the loss is undone by a rollback to the state the trial began
+    from (the third slot), with no failed step, at the rate before it."""
+    model = mlp(12)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    guard = gt.Guard(model, opt, plateau_window=50, backoff_recover=10, quiet=False)
+    # the rate already capped as too high (a rollback made it the ceiling), as the watch needs
+    guard.load_state_dict({"memory.lr_scale": "0.25", "memory.lr_ceiling": "0.25"})
+    gen = torch.Generator().manual_seed(3)
+    saved, undone, began = {}, None, None
+    steps = 0
+    while guard.step_count < 150 and steps < 400:
+        saved[guard.step_count] = clone_state(model, opt)
+        set_grads(model, gen, 0.01)
+        r = guard.step(1.0)  # a flat loss: no back-off can lower it
+        if r.apply:
+            opt.step()
+        guard.after_step()
+        steps += 1
+        for e in r.events:
+            if e["signal"] == "plateau" and e["action"] == "backoff" and began is None:
+                began = e["step"]
+        if r.rolled_back and undone is None:
+            undone = r
+            back = same_state(clone_state(model, opt), saved[r.position.step])
+    report(began is not None and undone is not None and undone.failed is None and undone.position.step == began,
+           "plateau_window: the back-off at step %s undone by a rollback to its start, no failed step (%s)"
+           % (began, undone and (undone.position.step, undone.failed)))
+    report(undone is not None and back and guard.lr_scale == 0.25 and guard.counters["rollbacks"] == 0,
+           "... the model and optimizer as they were then, the rate as before the trial, no rollback counted")
+
+
 def main():
     tmp = sys.argv[1]
     torch.set_num_threads(1)
@@ -554,6 +587,7 @@ def main():
     test_check_init(tmp)
     test_policy_errors()
     test_probe()
+    test_trial_branch()
     return 1 if failed else 0
 
 
