@@ -1806,6 +1806,61 @@ static void test_plateau(void)
     }
 }
 
+/* A trial running when the state is saved (a checkpoint): the resumed
+ * guard has the trial in its state but not its start, and undoes a
+ * back-off that did not help in place (the rate returns, no rollback). */
+static void test_plateau_resumed(void)
+{
+    gg_guard_tensor ts[1] = {{"fc1.weight", "fc1"}};
+    gg_guard_config c = gg_guard_defaults();
+    c.quiet = 0;
+    c.backoff_recover = 10;
+    c.plateau_window = 50;
+    gg_guard_core *a = gg_guard_core_new(&c, 1, ts, 0), *b = gg_guard_core_new(&c, 1, ts, 0);
+    GT_CHECK(a && b, "cores: %s", gg_errmsg());
+    GT_OK(gg_guard_core_state_set(a, "memory.lr_scale", "0.25"));
+    GT_OK(gg_guard_core_state_set(a, "memory.lr_ceiling", "0.25"));
+    double sq[1] = {1};
+    gg_guard_obs o = {0, 0, 1.0, sq, 0.1, 0, 1e-3, NULL, 0, NULL, 0, 0, 0};
+    gg_guard_act act;
+    gg_train_pos pos = {0};
+    GT_CHECK(gg_guard_core_snapshot(a, &pos) >= 0, "a snapshot at step 0");
+    gg_guard_core *g = a;
+    int backoff = 0, restore = 0, rollback = 0;
+    static char buf[1 << 16];
+    for (long step = 0; step < 130; step++) {
+        if (step == 90) {
+            /* the checkpoint: every named field into a fresh core */
+            for (int i = 0; i < gg_guard_core_state_count(a); i++) {
+                const char *name;
+                GT_CHECK(gg_guard_core_state_get(a, i, &name, buf, sizeof buf) >= 0, "field %d", i);
+                GT_OK(gg_guard_core_state_set(b, name, buf));
+            }
+            pos.step = step;
+            GT_CHECK(gg_guard_core_snapshot(b, &pos) >= 0, "the resumed run's snapshot");
+            g = b;
+        }
+        o.step = step;
+        GT_OK(gg_guard_core_check(g, &o, &act));
+        int n;
+        const gg_guard_event *e = gg_guard_core_events(g, &n);
+        for (int i = 0; i < n; i++) {
+            backoff += strcmp(e[i].signal, "plateau") == 0 && strcmp(e[i].action, "backoff") == 0;
+            restore += strcmp(e[i].signal, "plateau") == 0 && strcmp(e[i].action, "restore") == 0;
+        }
+        gg_guard_core_clear_events(g);
+        rollback += act.verdict == GG_GUARD_ROLLBACK;
+        if (act.verdict == GG_GUARD_ROLLBACK || act.verdict == GG_GUARD_STOP) break;
+        pos.step = step + 1;
+        GT_OK(gg_guard_core_after(g, &pos, act.verdict == GG_GUARD_PROCEED, -1, NAN, &act));
+    }
+    GT_CHECK(backoff == 1 && restore == 1 && rollback == 0, "resumed in a trial: %d back-off, %d restore in place, %d "
+             "rollbacks (want 1, 1, 0)", backoff, restore, rollback);
+    GT_NEAR(gg_guard_core_last(b)->lr_scale, 0.25, 0, 1e-9, "resumed in a trial: the rate returns");
+    gg_guard_core_free(a);
+    gg_guard_core_free(b);
+}
+
 /* A classifier's smoothed loss over worse_factor x ln C for worse_steps
  * steps, having started under it, is worse than guessing: rolled back by
  * default; a loss rising slowly (no 10x jump the blow-up test would see) is
@@ -2018,6 +2073,7 @@ int main(void)
     test_update_ratio();
     test_worse_than_chance();
     test_plateau();
+    test_plateau_resumed();
     test_rate_jump();
     test_slow_rate();
     test_transformer_signals();
