@@ -213,14 +213,21 @@ static void add_bad(bad_list *l, int epoch, long batch)
 /* Rolls back after a failure at position `failed`, caused by batch
  * (epoch, batch): restores the snapshot, records the batch as bad, and
  * sets *step, *epoch, *batch to the snapshot's position (the next batch
- * to read). Returns 0 on success. */
-static int roll_back(gg_guard *gd, gg_train_pos failed, bad_list *bad, long *step, int *epoch, long *batch)
+ * to read). An undone trial (the guard's plateau watch: a back-off that did
+ * not lower the loss) is a rollback too, with no batch at fault. Returns 0
+ * on success. */
+static int roll_back(gg_guard *gd, gg_train_pos failed, int undo_trial, bad_list *bad, long *step, int *epoch,
+                     long *batch)
 {
-    add_bad(bad, *epoch, *batch);
+    if (!undo_trial) add_bad(bad, *epoch, *batch);
     gg_train_pos back = failed; /* in: where it failed; out: the snapshot's position */
     if (gg_guard_rollback(gd, &back)) return 1;
-    printf("rolled back to the snapshot taken after step %ld (epoch %d, batch %ld); batch %ld of epoch %d will be "
-           "skipped\n", back.step, back.epoch + 1, back.batch, *batch, *epoch + 1);
+    if (undo_trial)
+        printf("a trial of a lower rate undone: back to step %ld (epoch %d, batch %ld)\n", back.step, back.epoch + 1,
+               back.batch);
+    else
+        printf("rolled back to the snapshot taken after step %ld (epoch %d, batch %ld); batch %ld of epoch %d will be "
+               "skipped\n", back.step, back.epoch + 1, back.batch, *batch, *epoch + 1);
     *step = back.step;
     *epoch = back.epoch;
     *batch = back.batch;
@@ -325,7 +332,7 @@ int main(int argc, char **argv)
         if (d.verdict == GG_GUARD_ROLLBACK) {
             /* failed before the update, at the current position */
             pos = (gg_train_pos){.step = step, .epoch = epoch, .batch = b};
-            if (roll_back(gd, pos, &bad, &step, &epoch, &b)) return fail("rollback");
+            if (roll_back(gd, pos, d.undo_trial, &bad, &step, &epoch, &b)) return fail("rollback");
             continue;
         }
         if (d.verdict == GG_GUARD_PROCEED) {
@@ -342,7 +349,7 @@ int main(int argc, char **argv)
         }
         if (after.verdict == GG_GUARD_ROLLBACK) {
             /* the update made the weights bad: this batch goes too */
-            if (roll_back(gd, pos, &bad, &step, &epoch, &b)) return fail("rollback");
+            if (roll_back(gd, pos, after.undo_trial, &bad, &step, &epoch, &b)) return fail("rollback");
             continue;
         }
         step++, b++;
