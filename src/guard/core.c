@@ -1797,6 +1797,8 @@ int gg_guard_core_snapshot(gg_guard_core *gd, const gg_train_pos *pos)
     take(gd, gd->confirmed, pos);
     gd->sn[1 - gd->confirmed].valid = 0;
     gd->pending_healthy = 0;
+    /* the slots a trial's undo would restore are not its start's any more */
+    gd->trial.taken = gd->trial.open = gd->trial.undo = 0;
     return gd->confirmed;
 }
 
@@ -1998,5 +2000,8 @@ gg_status gg_guard_core_state_set(gg_guard_core *gd, const char *name, const cha
     gg_status st = gg_guard_parts_set(&p, name, text);
     /* a loaded factor reaches the optimizer with the next act */
     if (st == GG_OK && strcmp(name, "memory.tensor_lr") == 0) gd->tensor_lr_new = 1;
+    /* a loaded state is not the one a trial's start was taken on: a trial
+     * in it is undone in place */
+    gd->trial.taken = gd->trial.open = gd->trial.undo = 0;
     return st;
 }
