@@ -1183,8 +1183,10 @@ static int trial_due(const gg_guard_core *gd, long next)
 }
 
 #define NO_COUNTER ((size_t)-1)
+/* DET_* rows by designator: a row inserted before one of them overrides
+ * an initialised element, which -Woverride-init (-Wextra) makes an error */
 static const gg_detector detectors[] = {
-    {"collapse", offsetof(gg_guard_config, on_collapse), offsetof(gg_guard_counters, collapses), 1,
+    [DET_COLLAPSE] = {"collapse", offsetof(gg_guard_config, on_collapse), offsetof(gg_guard_counters, collapses), 1,
      {"ema.mean", "ema.var", "ema.n", "best", "near_chance", NULL}, {0, 0, 0, INFINITY, 0, 0}, collapse},
     {"worse_than_chance", offsetof(gg_guard_config, on_worse), offsetof(gg_guard_counters, worse_than_chance), 1,
      {"ema.mean", "ema.var", "ema.n", "over", "first", NULL}, {0}, worse_than_chance},
@@ -1196,7 +1198,7 @@ static const gg_detector detectors[] = {
      attention},
     {"output_logit_drift", offsetof(gg_guard_config, on_logit_drift), offsetof(gg_guard_counters, logit_drift), 0,
      {"ema.mean", "ema.var", "ema.n", NULL}, {0}, logit_drift},
-    {"plateau", offsetof(gg_guard_config, on_plateau), offsetof(gg_guard_counters, plateau), 1,
+    [DET_PLATEAU] = {"plateau", offsetof(gg_guard_config, on_plateau), offsetof(gg_guard_counters, plateau), 1,
      {"ema.mean", "ema.var", "ema.n", "level", "since", "window", "peak_lr", "trial_end", "trial_level", "trial_from",
       NULL},
      {0, 0, 0, INFINITY, 0, 0, 0, 0, 0, 0},
