@@ -42,7 +42,6 @@ class StEntry(ctypes.Structure):
 
 # ---- the guard's decision core (include/gradguard/guard.h, "the decision core") ----
 GG_NAME_MAX = 64
-GG_GUARD_SLOTS = 3  # snapshot slots an actuator keeps (guard.h); GG_GUARD_TRIAL_SLOT the last
 _f, _i, _d, _l = ctypes.c_float, ctypes.c_int, ctypes.c_double, ctypes.c_long
 
 # gg_guard_config, field for field in the header's order (enums are ints).

@@ -317,8 +317,8 @@ class Guard:
         self._unchecked = None  # Position of the last update applied without that check
         self._hooks = []
         self._act_stats = {}
-        # snapshots: the core's slots (a trial's start the third), each allocated at its first snapshot
-        self._slots = [None] * _lib.GG_GUARD_SLOTS
+        # snapshots by the core's slot number (a trial's start the third), each allocated at its first snapshot
+        self._slots = {}
         # the run directory
         self.run_dir = run_dir
         self._files = {}
@@ -907,7 +907,7 @@ class Guard:
         if k < 0:
             return
         model_sd = self.model.state_dict(keep_vars=False)
-        slot = self._slots[k]
+        slot = self._slots.get(k)
         if slot is None:
             slot = self._slots[k] = {"model": {n: t.detach().clone() for n, t in model_sd.items()
                                                if isinstance(t, torch.Tensor)}, "optim": {}}
@@ -938,7 +938,9 @@ class Guard:
         k = _C.gg_guard_core_rollback(self.core, ctypes.byref(pos))
         if k < 0:
             raise _lib.Error("state", _lib.text(_C.gg_errmsg()))
-        slot = self._slots[k]
+        slot = self._slots.get(k)
+        if slot is None:
+            raise _lib.Error("state", "gradguard: the guard rolled back to snapshot slot %d, which was never taken" % k)
         with torch.no_grad():
             for n, t in self.model.state_dict(keep_vars=False).items():
                 if n in slot["model"]:

@@ -36,7 +36,7 @@
 #define GG_MAX_EVENTS 64
 
 /* the detector table's rows (below, "detectors") that others read */
-enum { DET_COLLAPSE = 0, DET_PLATEAU = 5 }; /* rows of the detector table ("detectors") */
+enum { DET_COLLAPSE = 0, DET_PLATEAU = 5 };
 struct gg_guard_core;
 static double smoothed_loss(const struct gg_guard_core *gd);
 
@@ -1746,10 +1746,7 @@ static void trial_take(gg_guard_core *gd, const gg_train_pos *pos)
 {
     struct gg_trial *tr = &gd->trial;
     take(gd, GG_GUARD_TRIAL_SLOT, pos);
-    double *tl = tr->m.tensor_lr;
-    tr->m = gd->m;
-    tr->m.tensor_lr = tl;
-    memcpy(tl, gd->m.tensor_lr, sizeof *tl * (size_t)gd->n);
+    gg_guard_memory_copy(&tr->m, &gd->m);
     tr->confirmed = gd->confirmed;
     tr->pending_healthy = gd->pending_healthy;
     for (int k = 0; k < 2; k++) tr->valid[k] = gd->sn[k].valid;
@@ -1758,9 +1755,6 @@ static void trial_take(gg_guard_core *gd, const gg_train_pos *pos)
     tr->open = 0;
     tr->at = pos->step;
 }
-
-/* A trial is running from a start this core took (no snapshot meanwhile). */
-static int trial_open(const gg_guard_core *gd) { return gd->trial.open && gd->h.det[DET_PLATEAU][7] > 0; }
 
 /* Undoes a trial that did not help: everything as it was at its start but
  * the counters (the trial happened: its events and counts stay), and the
@@ -1778,10 +1772,7 @@ static int undo_trial(gg_guard_core *gd, gg_train_pos *pos)
     s[5] = tr->window;
     s[7] = 0;
     gg_guard_counters cnt = gd->m.cnt;
-    double *tl = gd->m.tensor_lr;
-    gd->m = tr->m;
-    gd->m.tensor_lr = tl;
-    memcpy(tl, tr->m.tensor_lr, sizeof *tl * (size_t)gd->n);
+    gg_guard_memory_copy(&gd->m, &tr->m);
     gd->m.cnt = cnt;
     gd->tensor_lr_new = 1;
     gd->confirmed = tr->confirmed;
@@ -1831,7 +1822,7 @@ static gg_status after(gg_guard_core *gd, const gg_train_pos *pos, int applied, 
     if (!gd || !pos || !a) return gg_fail(GG_E_ARG, "gg_guard_core_after: core, position and act are required");
     act_init(gd, a);
     gd->trial.undo = 0;
-    /* a trial that ended kept */
+    /* a trial that ended kept: from here on, open means running */
     if (gd->trial.open && !(gd->h.det[DET_PLATEAU][7] > 0)) gd->trial.open = gd->trial.taken = 0;
     if (!applied) return GG_OK;
     /* the optimizer measured each tensor's update in its own pass: a
@@ -1846,7 +1837,7 @@ static gg_status after(gg_guard_core *gd, const gg_train_pos *pos, int applied, 
     }
     gd->h.good_steps++;
     /* none while a trial runs: its undo restores the slots of its start */
-    if (gd->h.good_steps % gd->c.snapshot_every == 0 && !trial_open(gd)) a->snapshot = snapshot_due(gd, pos);
+    if (gd->h.good_steps % gd->c.snapshot_every == 0 && !gd->trial.open) a->snapshot = snapshot_due(gd, pos);
     if (trial_due(gd, pos->step)) {
         trial_take(gd, pos);
         a->trial_snapshot = GG_GUARD_TRIAL_SLOT;

@@ -55,6 +55,14 @@ void gg_guard_hist_copy(gg_guard_hist *dst, const gg_guard_hist *src, const gg_g
     memcpy(hist, src->hist, sizeof *hist * (size_t)c->history);
 }
 
+void gg_guard_memory_copy(gg_guard_memory *dst, const gg_guard_memory *src)
+{
+    double *tlr = dst->tensor_lr;
+    *dst = *src;
+    dst->tensor_lr = tlr;
+    memcpy(tlr, src->tensor_lr, sizeof *tlr * (size_t)src->n_tensors);
+}
+
 void gg_guard_memory_init(gg_guard_memory *m)
 {
     double *tlr = m->tensor_lr;

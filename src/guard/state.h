@@ -100,6 +100,8 @@ void gg_guard_hist_free(gg_guard_hist *h);
 void gg_guard_hist_copy(gg_guard_hist *dst, const gg_guard_hist *src, const gg_guard_config *c);
 void gg_guard_hist_init(gg_guard_hist *h);
 void gg_guard_memory_init(gg_guard_memory *m);
+/* *dst = *src, dst keeping its own tensor_lr array (as long as src's). */
+void gg_guard_memory_copy(gg_guard_memory *dst, const gg_guard_memory *src);
 
 
 /* The table's detectors, for the state's names (core.c): detector d's
